@@ -1,0 +1,36 @@
+/* Tests for the error table and the diagnostics collector. */
+#include "schema/error.h"
+#include "tests/tap.h"
+
+int
+main(void)
+{
+	struct tb_diag d;
+	char p[64];
+	int i;
+
+	is_str(tb_errname(TB_OK), "ok", "TB_OK is named ok");
+	is_str(tb_errname(TB_ECANON), "non_canonical", "stable name");
+	is_str(tb_strerror(-1), "unknown error", "negative code");
+	is_str(tb_strerror(TB_ERR_COUNT), "unknown error", "past the end");
+	for (i = 0; i < TB_ERR_COUNT; i++) {
+		ok(tb_errname(i)[0] != '\0' && tb_strerror(i)[0] != '\0',
+		   "code %d has a name and a text", i);
+	}
+	tb_diag_init(&d);
+	is_int(tb_diag_first(&d), TB_OK, "empty diag is ok");
+	is_int(tb_diag_add(&d, TB_ECODE, "$.a", "bad %s", "code"), TB_ECODE,
+	       "add returns its code");
+	is_str(d.e[0].msg, "bad code", "message formatted");
+	for (i = 0; i < TB_DIAG_MAX + 5; i++) {
+		tb_diag_add(&d, TB_EINVAL, NULL, "x");
+	}
+	is_int(d.n, TB_DIAG_MAX, "diag caps its entries");
+	is_int(d.dropped, 6, "and counts the dropped ones");
+	is_str(d.e[1].path, "$", "NULL path is $");
+	tb_path_key(p, sizeof(p), "$.a", "b");
+	is_str(p, "$.a.b", "key path");
+	tb_path_idx(p, sizeof(p), "$.a", 3);
+	is_str(p, "$.a[3]", "index path");
+	return done_testing();
+}
