@@ -2,6 +2,10 @@
 #ifndef TB_NODE_CLI_H
 #define TB_NODE_CLI_H
 
+#include "schema/error.h"
+
+#include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Exit codes every verb uses: 0 valid/success, 1 invalid input or failed
@@ -25,5 +29,52 @@ int tb_cli_region(int argc, char **argv);
  * (caller frees) or returns NULL and prints "tongban: PATH: reason" to
  * stderr. Files over max bytes are refused. */
 char *tb_cli_read_file(const char *path, size_t max, size_t *lenp);
+
+/* A report of validation results: lines "FILE: PATH: reason" on stdout,
+ * or with json set one JSON object {"valid", "files", "errors"} printed by
+ * tb_report_finish. */
+struct tb_report {
+	bool json;
+	int nerr;
+	json_t *errors; /* array of {file, path, code, reason} */
+	json_t *files;  /* array of per-file summaries */
+};
+
+/* tb_report_init prepares r; returns TB_OK or TB_ENOMEM. */
+int tb_report_init(struct tb_report *r, bool json);
+
+/* tb_report_diag adds every entry of d (and a line for dropped ones). */
+void tb_report_diag(struct tb_report *r, const char *file,
+                    const struct tb_diag *d);
+
+/* tb_report_error adds one error. */
+void tb_report_error(struct tb_report *r, const char *file, const char *path,
+                     int code, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* tb_report_file records a per-file summary object (reference stolen);
+ * in text mode prints its "summary" string. */
+void tb_report_file(struct tb_report *r, const char *file, json_t *summary);
+
+/* tb_report_finish prints the JSON object in json mode, frees r and
+ * returns TB_EXIT_OK if no errors were reported, else TB_EXIT_INVALID. */
+int tb_report_finish(struct tb_report *r);
+
+/* tb_cli_load_json reads and parses a JSON file (duplicate keys refused,
+ * at most 64 MiB). On failure reports "FILE: line L column C: reason" to
+ * r and returns NULL. */
+json_t *tb_cli_load_json(struct tb_report *r, const char *path);
+
+struct catalog;
+
+/* tb_cli_load_root loads and verifies a root metadata file (m-of-n
+ * signatures, expiry against the clock); NULL after reporting. */
+json_t *tb_cli_load_root(struct tb_report *r, const char *path);
+
+/* tb_cli_fold_catalog applies release files in order to cat, reporting a
+ * summary per file, or the problems of the first file that fails (and
+ * then returns TB_EINVAL). root may be NULL (signatures not checked). */
+int tb_cli_fold_catalog(struct tb_report *r, char **files, size_t n,
+                        const json_t *root, struct catalog *cat);
 
 #endif

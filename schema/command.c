@@ -1,0 +1,188 @@
+/* Commands and events: the typed, versioned envelope and its bodies. */
+#include "schema/command.h"
+
+#include "schema/spec.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Largest command: a full release with its matters (16 MiB). */
+static const struct canon_limits cmd_limits = {
+	.max_bytes = 16u << 20,
+	.max_depth = 24,
+	.max_str = 1u << 20,
+	.max_items = 1u << 20,
+};
+
+static const struct spec_field body_release[] = {
+	{ "release", SPEC_OBJECT, true },
+};
+static const struct spec_field body_overlay[] = {
+	{ "overlay", SPEC_OBJECT, true },
+};
+static const struct spec_field body_case_create[] = {
+	{ "matter", SPEC_STRING, true },    /* key or task_code */
+	{ "bundle", SPEC_STRING, false },   /* bundle code, if any */
+	{ "applicant", SPEC_OBJECT, true }, /* name, id type/number, ... */
+	{ "form", SPEC_OBJECT, true },      /* field name -> value */
+	{ "materials", SPEC_ARRAY, true },  /* [{code, hash, size}] */
+	{ "channel", SPEC_STRING, true },   /* 1 window .. 4 post */
+	{ "receiver", SPEC_STRING, false }, /* clerk who received it */
+};
+static const struct spec_field body_case_action[] = {
+	{ "case", SPEC_STRING, true },    { "action", SPEC_STRING, true },
+	{ "version", SPEC_INT, true }, /* If-Match: the case version seen */
+	{ "target", SPEC_STRING, false }, { "opinion", SPEC_STRING, false },
+	{ "actor", SPEC_STRING, true },   { "pause_until", SPEC_STRING, false },
+};
+static const struct spec_field body_token_create[] = {
+	{ "id", SPEC_STRING, true },    { "hash", SPEC_STRING, true },
+	{ "role", SPEC_STRING, true },  { "region", SPEC_STRING, true },
+	{ "expires", SPEC_INT, false }, { "name", SPEC_STRING, false },
+};
+static const struct spec_field body_token_revoke[] = {
+	{ "id", SPEC_STRING, true },
+};
+static const struct spec_field body_event_case[] = {
+	{ "case", SPEC_STRING, true },    { "epoch", SPEC_INT, true },
+	{ "seq", SPEC_INT, true },        { "action", SPEC_STRING, true },
+	{ "from", SPEC_STRING, true },    { "to", SPEC_STRING, true },
+	{ "actor", SPEC_STRING, false },  { "opinion", SPEC_STRING, false },
+	{ "step_code", SPEC_INT, false },
+};
+
+struct cmd_def {
+	const char *name;
+	int version; /* the newest body version this build decodes */
+	int feature_level;
+	const struct spec_field *fields;
+	size_t nfields;
+};
+
+#define CMD_DEF(name, fields)                                          \
+	{                                                              \
+		name, 1, 1, fields, sizeof(fields) / sizeof(fields[0]) \
+	}
+
+static const struct cmd_def cmd_defs[CMD_TYPE_COUNT] = {
+	[CMD_CATALOG_RELEASE] = CMD_DEF("catalog.release", body_release),
+	[CMD_CATALOG_OVERLAY] = CMD_DEF("catalog.overlay", body_overlay),
+	[CMD_CASE_CREATE] = CMD_DEF("case.create", body_case_create),
+	[CMD_CASE_ACTION] = CMD_DEF("case.action", body_case_action),
+	[CMD_TOKEN_CREATE] = CMD_DEF("token.create", body_token_create),
+	[CMD_TOKEN_REVOKE] = CMD_DEF("token.revoke", body_token_revoke),
+	[CMD_EVENT_CASE] = CMD_DEF("case.event", body_event_case),
+};
+
+const char *
+cmd_type_name(enum cmd_type t)
+{
+	return (unsigned)t < CMD_TYPE_COUNT ? cmd_defs[t].name : "unknown";
+}
+
+int
+cmd_type_parse(const char *name, enum cmd_type *t)
+{
+	int i;
+
+	for (i = 0; i < CMD_TYPE_COUNT; i++) {
+		if (name != NULL && !strcmp(cmd_defs[i].name, name)) {
+			*t = (enum cmd_type)i;
+			return TB_OK;
+		}
+	}
+	return TB_EUNKNOWN;
+}
+
+int
+cmd_feature_level(enum cmd_type t)
+{
+	return (unsigned)t < CMD_TYPE_COUNT ? cmd_defs[t].feature_level : -1;
+}
+
+int
+cmd_encode(enum cmd_type t, int64_t at, const char *key, const json_t *body,
+           struct canon_buf *out, char *errmsg, size_t errlen)
+{
+	json_t *env;
+	int rv;
+
+	if ((unsigned)t >= CMD_TYPE_COUNT || !json_is_object(body)) {
+		snprintf(errmsg, errlen, "bad command type or body");
+		return TB_EINVAL;
+	}
+	env =
+	    json_pack("{s:s, s:i, s:I, s:O}", "type", cmd_defs[t].name, "v",
+	              cmd_defs[t].version, "at", (json_int_t)at, "body", body);
+	if (env == NULL ||
+	    (key != NULL &&
+	     json_object_set_new(env, "key", json_string(key)) != 0)) {
+		json_decref(env);
+		snprintf(errmsg, errlen, "out of memory");
+		return TB_ENOMEM;
+	}
+	rv = canon_encode(env, out, errmsg, errlen);
+	json_decref(env);
+	return rv;
+}
+
+void
+cmd_free(struct cmd *c)
+{
+	json_decref(c->doc);
+	memset(c, 0, sizeof(*c));
+}
+
+int
+cmd_decode(const uint8_t *p, size_t n, struct cmd *c, char *errmsg,
+           size_t errlen)
+{
+	static const struct spec_field env_fields[] = {
+		{ "type", SPEC_STRING, true }, { "v", SPEC_INT, true },
+		{ "at", SPEC_INT, true },      { "key", SPEC_STRING, false },
+		{ "body", SPEC_OBJECT, true },
+	};
+	const struct cmd_def *def;
+	struct tb_diag d;
+	enum cmd_type t;
+	json_t *doc;
+	int rv;
+
+	memset(c, 0, sizeof(*c));
+	if ((rv = canon_decode(p, n, &cmd_limits, &doc, errmsg, errlen))) {
+		return rv;
+	}
+	tb_diag_init(&d);
+	if (spec_object(doc, env_fields, 5, "$", &d) != 0) {
+		goto refused;
+	}
+	if (cmd_type_parse(spec_str(doc, "type"), &t) != 0) {
+		tb_diag_add(&d, TB_EUNKNOWN, "$.type",
+		            "unknown command type \"%s\"",
+		            spec_str(doc, "type"));
+		goto refused;
+	}
+	def = &cmd_defs[t];
+	if (spec_int(doc, "v", 0) < 1 || spec_int(doc, "v", 0) > def->version) {
+		tb_diag_add(&d, TB_ECODE, "$.v",
+		            "version %lld of %s is not supported (this build "
+		            "decodes 1..%d)",
+		            spec_int(doc, "v", 0), def->name, def->version);
+		goto refused;
+	}
+	if (spec_object(json_object_get(doc, "body"), def->fields, def->nfields,
+	                "$.body", &d) != 0) {
+		goto refused;
+	}
+	c->type = t;
+	c->version = (int)spec_int(doc, "v", 0);
+	c->at = spec_int(doc, "at", 0);
+	c->key = spec_str(doc, "key");
+	c->doc = doc;
+	c->body = json_object_get(doc, "body");
+	return TB_OK;
+refused:
+	snprintf(errmsg, errlen, "%s: %s", d.e[0].path, d.e[0].msg);
+	json_decref(doc);
+	return d.e[0].code;
+}

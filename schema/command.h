@@ -1,0 +1,74 @@
+/* Commands applied by a region's state machine, and the events they emit. */
+#ifndef TB_SCHEMA_COMMAND_H
+#define TB_SCHEMA_COMMAND_H
+
+#include "schema/canon.h"
+#include "schema/error.h"
+
+#include <jansson.h>
+#include <stdint.h>
+
+/*
+ * Every change of state is a command: canonical msgpack of the envelope
+ *
+ *   {"type": "case.action", "v": 1, "at": <leader's Unix ms>,
+ *    "key": "<idempotency key>" (optional), "body": {...}}
+ *
+ * committed through the region's Raft group. The leader stamps "at" (and
+ * any random ids) when it proposes, so apply is deterministic. "v" is the
+ * version of the type's body schema; a type also has the feature level
+ * from which a group may propose it (rolling upgrades: a member that does
+ * not know a type refuses to decode it and stops loudly).
+ *
+ * Events use the same envelope with an event type ("case.event") and are
+ * what the change feed and the outboxes carry.
+ */
+
+enum cmd_type {
+	CMD_CATALOG_RELEASE, /* body {release}: a signed release document */
+	CMD_CATALOG_OVERLAY, /* body {overlay}: a signed overlay document */
+	CMD_CASE_CREATE,     /* body {matter, applicant, form, materials,..} */
+	CMD_CASE_ACTION,     /* body {case, action, version, target?, ...} */
+	CMD_TOKEN_CREATE,    /* body {id, hash, role, region, expires} */
+	CMD_TOKEN_REVOKE,    /* body {id} */
+	CMD_EVENT_CASE,      /* event body {case, seq, epoch, action, ...} */
+	CMD_TYPE_COUNT
+};
+
+/* cmd_type_name returns the wire name ("case.action"). */
+const char *cmd_type_name(enum cmd_type t);
+
+/* cmd_type_parse maps a wire name to its type; TB_EUNKNOWN otherwise. */
+int cmd_type_parse(const char *name, enum cmd_type *t);
+
+/* cmd_feature_level is the group feature level from which t may be
+ * proposed. */
+int cmd_feature_level(enum cmd_type t);
+
+/* A decoded command; `doc` owns everything (the envelope), `body` borrows
+ * from it. */
+struct cmd {
+	enum cmd_type type;
+	int version;
+	int64_t at;
+	const char *key; /* NULL if none */
+	json_t *doc;
+	const json_t *body;
+};
+
+/* cmd_encode builds the envelope around body (a reference is taken, not
+ * stolen) and appends its canonical bytes to out. key may be NULL. */
+int cmd_encode(enum cmd_type t, int64_t at, const char *key, const json_t *body,
+               struct canon_buf *out, char *errmsg, size_t errlen);
+
+/* cmd_decode validates bytes (canonical form, limits), then the envelope
+ * and the body's fields for the type and version: unknown fields,
+ * duplicate keys, wrong types and unknown types are refused before the
+ * command is used. On TB_OK fills c (release with cmd_free). */
+int cmd_decode(const uint8_t *p, size_t n, struct cmd *c, char *errmsg,
+               size_t errlen);
+
+/* cmd_free releases a decoded command; safe on a zeroed one. */
+void cmd_free(struct cmd *c);
+
+#endif
