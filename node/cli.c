@@ -25,6 +25,13 @@ static const struct cli_verb cli_verbs[] = {
 	  "lifecycle [--json | --markdown]   the case state/action table" },
 	{ "region", tb_cli_region,
 	  "region CODE [--json] [--children]   look up a region" },
+	{ "keygen", tb_cli_keygen,
+	  "keygen --out KEY.json [--name NAME]   a new Ed25519 key" },
+	{ "root", tb_cli_root,
+	  "root init --region CODE --expires TIME [--threshold M] "
+	  "--officer KEY... --release-key KEY... --out ROOT.json" },
+	{ "sign", tb_cli_sign,
+	  "sign --key KEY.json FILE.json   sign a release, overlay or root" },
 };
 
 #define CLI_NVERBS (sizeof(cli_verbs) / sizeof(cli_verbs[0]))

@@ -24,6 +24,9 @@ int tb_cli_overlay(int argc, char **argv);
 int tb_cli_deadline(int argc, char **argv);
 int tb_cli_lifecycle(int argc, char **argv);
 int tb_cli_region(int argc, char **argv);
+int tb_cli_keygen(int argc, char **argv);
+int tb_cli_root(int argc, char **argv);
+int tb_cli_sign(int argc, char **argv);
 
 /* tb_cli_read_file reads path into a NUL-terminated malloc'd buffer
  * (caller frees) or returns NULL and prints "tongban: PATH: reason" to

@@ -54,6 +54,15 @@ promise_caps(const struct ov_ctx *c, const json_t *m, const char *key,
 		            key, c->region, c->std->region, why);
 		n++;
 	}
+	if (spec_str(m, "promise_type") != NULL &&
+	    limit_le(c->std->cal, pd, pt, spec_int(m, "promise_day", 0),
+	             spec_str(m, "promise_type"), why, sizeof(why))) {
+		tb_diag_add(c->d, TB_ERANGE, path,
+		            "%s at %s: promised limit later than the cap set "
+		            "by %s: %s",
+		            key, c->region, c->std->region, why);
+		n++;
+	}
 	for (i = 0; i < c->nabove; i++) {
 		const json_t *df =
 		    find_keyed(json_object_get(c->above[i], "defaults"), key);
@@ -507,17 +516,34 @@ overlay_check(const struct catalog *std, const json_t *const *above,
 		for (j = 0; j < i; j++) {
 			json_t *y =
 			    json_array_get(json_object_get(ov, "entries"), j);
-			if (spec_str(x, "task_code") != NULL &&
-			    json_equal(json_object_get(x, "task_code"),
-			               json_object_get(y, "task_code"))) {
+			char kx[MATTER_KEY_MAX], ky[MATTER_KEY_MAX];
+			if (overlay_entry_key(x, kx, sizeof(kx)) == 0 &&
+			    overlay_entry_key(y, ky, sizeof(ky)) == 0 &&
+			    !strcmp(kx, ky)) {
 				tb_diag_add(d, TB_EDUP, el,
-				            "task_code %s is listed twice",
-				            spec_str(x, "task_code"));
+				            "entry %s is listed twice", kx);
 				n++;
 			}
 		}
 	}
 	return n;
+}
+
+int
+overlay_entry_key(const json_t *entry, char *out, size_t n)
+{
+	const char *tc = spec_str(entry, "task_code");
+	const char *hi = spec_str(entry, "task_handle_item");
+
+	if (tc == NULL || strlen(tc) != 31) {
+		return TB_ECODE;
+	}
+	if (hi != NULL && hi[0] != '\0') {
+		snprintf(out, n, "%s#%s", tc, hi);
+	} else {
+		snprintf(out, n, "%s", tc);
+	}
+	return TB_OK;
 }
 
 /* merge_into copies every field of src but the reference fields. */
@@ -549,21 +575,17 @@ overlay_effective(const struct catalog *std, const json_t *const *above,
 	*out = NULL;
 	json_array_foreach(json_object_get(ov, "entries"), i, x)
 	{
-		const char *tc = spec_str(x, "task_code");
-		if (tc != NULL && !strcmp(tc, task_code)) {
+		if (overlay_entry_key(x, key, sizeof(key)) == 0 &&
+		    !strcmp(key, task_code)) {
 			e = x;
 		}
 	}
-	if (e == NULL || strlen(task_code) != 31) {
+	if (e == NULL) {
 		return TB_ENOTFOUND;
 	}
-	if (spec_str(e, "task_handle_item") != NULL &&
-	    spec_str(e, "task_handle_item")[0] != '\0') {
-		snprintf(key, sizeof(key), "%s#%s", task_code + 19,
-		         spec_str(e, "task_handle_item"));
-	} else {
-		snprintf(key, sizeof(key), "%s", task_code + 19);
-	}
+	/* The matter's key is the entry key less the credit code and
+	 * level: basic code [# handling item]. */
+	snprintf(key, sizeof(key), "%s", task_code + 19);
 	if ((m = catalog_matter(std, key)) == NULL) {
 		return TB_ENOTFOUND;
 	}

@@ -19,10 +19,17 @@ int overlay_check(const struct catalog *std, const json_t *const *above,
                   size_t nabove, const json_t *ov, const char *path,
                   struct tb_diag *d);
 
-/* overlay_effective builds the effective matter of implementation entry
- * task_code of overlay ov: the standard matter, then the ancestors'
- * defaults for it, then the entry. *out is a new object (caller decrefs);
- * TB_ENOTFOUND if ov has no such entry or the matter is gone. */
+/* overlay_entry_key writes an implementation entry's key: its task_code,
+ * followed by "#" and its task_handle_item when that is not empty (one
+ * body may implement several handling items of one matter). TB_ECODE if
+ * task_code is missing or not 31 characters. */
+int overlay_entry_key(const json_t *entry, char *out, size_t n);
+
+/* overlay_effective builds the effective matter of the implementation
+ * entry with key task_code (as overlay_entry_key makes it) of overlay ov: the
+ * standard matter, then the ancestors' defaults for it, then the entry. *out is
+ * a new object (caller decrefs); TB_ENOTFOUND if ov has no such entry or the
+ * matter is gone. */
 int overlay_effective(const struct catalog *std, const json_t *const *above,
                       size_t nabove, const json_t *ov, const char *task_code,
                       json_t **out);
