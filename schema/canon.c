@@ -475,7 +475,9 @@ obj_to_json(const msgpack_object *o)
 	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
 		return json_integer((json_int_t)o->via.i64);
 	case MSGPACK_OBJECT_STR:
-		return json_stringn(o->via.str.ptr, o->via.str.size);
+		/* msgpack-c leaves ptr NULL for an empty string. */
+		return json_stringn(o->via.str.size ? o->via.str.ptr : "",
+		                    o->via.str.size);
 	case MSGPACK_OBJECT_ARRAY:
 		if ((v = json_array()) == NULL) {
 			return NULL;
@@ -494,10 +496,12 @@ obj_to_json(const msgpack_object *o)
 		}
 		for (i = 0; i < o->via.map.size; i++) {
 			const msgpack_object_kv *kv = &o->via.map.ptr[i];
+			const char *k =
+			    kv->key.via.str.size ? kv->key.via.str.ptr : "";
 			json_t *e = obj_to_json(&kv->val);
-			if (e == NULL || json_object_setn_new(
-			                     v, kv->key.via.str.ptr,
-			                     kv->key.via.str.size, e) != 0) {
+			if (e == NULL ||
+			    json_object_setn_new(v, k, kv->key.via.str.size,
+			                         e) != 0) {
 				json_decref(v);
 				return NULL;
 			}
@@ -508,16 +512,25 @@ obj_to_json(const msgpack_object *o)
 	}
 }
 
+/* msgpack-c's unpacker holds at most 32 open containers
+ * (MSGPACK_EMBED_STACK_SIZE) and fails deeper input; decoding refuses it
+ * first, precisely, whatever the caller's limit. */
+#define CANON_DECODE_DEPTH 32
+
 int
 canon_decode(const uint8_t *p, size_t n, const struct canon_limits *lim,
              json_t **out, char *errmsg, size_t errlen)
 {
+	struct canon_limits l = lim != NULL ? *lim : canon_default_limits;
 	msgpack_unpacked up;
 	size_t off = 0;
 	int rv;
 
 	*out = NULL;
-	if ((rv = canon_check(p, n, lim, errmsg, errlen)) != 0) {
+	if (l.max_depth > CANON_DECODE_DEPTH) {
+		l.max_depth = CANON_DECODE_DEPTH;
+	}
+	if ((rv = canon_check(p, n, &l, errmsg, errlen)) != 0) {
 		return rv;
 	}
 	msgpack_unpacked_init(&up);
@@ -565,16 +578,24 @@ static int
 enc_object(struct enc *e, const json_t *v, const char *path, int depth)
 {
 	const char **keys, *k;
-	size_t n = json_object_size(v), i = 0, j;
+	size_t n = json_object_size(v), i = 0, j, klen;
 	json_t *x;
 	int rv = TB_OK;
 
 	if ((keys = calloc(n ? n : 1, sizeof(*keys))) == NULL) {
 		return TB_ENOMEM;
 	}
-	json_object_foreach((json_t *)v, k, x)
+	json_object_keylen_foreach((json_t *)v, k, klen, x)
 	{
 		(void)x;
+		/* Keys are handled as C strings below: one holding NUL would
+		 * be cut short and collide with another key. */
+		if (memchr(k, 0, klen) != NULL) {
+			snprintf(e->errmsg, e->errlen,
+			         "%s: keys may not hold NUL", path);
+			free(keys);
+			return TB_EMALFORMED;
+		}
 		if (depth == 1 && e->skip != NULL && !strcmp(k, e->skip)) {
 			continue;
 		}
