@@ -30,6 +30,13 @@
 	X(TB_ECYCLE, "cycle", "dependency cycle")                        \
 	X(TB_ECALENDAR, "beyond_calendar", "date beyond the calendar")   \
 	X(TB_EIO, "io", "input/output error")                            \
+	X(TB_EFULL, "store_full", "the store's map is full")             \
+	X(TB_ESTALE, "stale_version", "stale version (If-Match)")        \
+	X(TB_ECONFLICT, "conflict", "conflicts with the current state")  \
+	X(TB_EUNAUTH, "unauthorized", "missing or bad token")            \
+	X(TB_EFORBIDDEN, "forbidden", "role or region not allowed")      \
+	X(TB_ECLOSED, "closed", "closed or shutting down")               \
+	X(TB_ECORRUPT, "corrupt", "stored data is corrupt")              \
 	X(TB_ENOTIMPL, "not_implemented", "not implemented")
 
 enum tb_err {
