@@ -14,6 +14,11 @@ struct cli_verb {
 };
 
 static const struct cli_verb cli_verbs[] = {
+	{ "init", tb_cli_init,
+	  "init --dir DIR --region CODE [--name N] [--api HOST:PORT] "
+	  "[--link HOST:PORT] [--root FILE] [--json]" },
+	{ "run", tb_cli_run, "run --dir DIR   run the node in the foreground" },
+
 	{ "catalog", tb_cli_catalog,
 	  "catalog check FILE... [--root ROOT] [--json]" },
 	{ "overlay", tb_cli_overlay,
@@ -45,32 +50,90 @@ cli_usage(FILE *f)
 	for (i = 0; i < CLI_NVERBS; i++) {
 		fprintf(f, "  tongban %s\n", cli_verbs[i].help);
 	}
+	fprintf(f,
+	        "\nclient verbs (talk to a node; --api URL --token T before "
+	        "the verb,\nor TONGBAN_API / TONGBAN_TOKEN):\n"
+	        "  tongban status | events [--after N]\n"
+	        "  tongban catalog publish|show|matters|matter CODE | overlay "
+	        "publish FILE\n"
+	        "  tongban blob put FILE | blob get HASH [--out FILE]\n"
+	        "  tongban case submit FILE [--key K] | case show ID | case "
+	        "list [--status S]\n"
+	        "  tongban case act ID ACTION [--if-match V] [--opinion T] "
+	        "[--target S]\n"
+	        "  tongban token create --role R [--region C] | token revoke "
+	        "ID\n");
+}
+
+static bool
+is_client_verb(int argc, char **argv)
+{
+	static const char *const client[] = { "status", "events", "blob",
+		                              "case",   "token",  NULL };
+	const char *const *v;
+
+	for (v = client; *v != NULL; v++) {
+		if (!strcmp(argv[0], *v)) {
+			return true;
+		}
+	}
+	/* catalog and overlay: "check" is offline, the rest talk to a node. */
+	return argc >= 2 &&
+	       (!strcmp(argv[0], "catalog") || !strcmp(argv[0], "overlay")) &&
+	       strcmp(argv[1], "check") != 0 && strcmp(argv[1], "--help") &&
+	       strcmp(argv[1], "help") != 0;
 }
 
 int
 tb_cli_main(int argc, char **argv)
 {
+	const char *api = NULL, *token = NULL;
+	bool json = false;
 	size_t i;
+	int a = 1;
 
-	if (argc < 2) {
+	/* Global options of the client verbs come before the verb. */
+	while (a < argc && argv[a][0] == '-' && argv[a][1] == '-') {
+		if (!strcmp(argv[a], "--api") && a + 1 < argc) {
+			api = argv[a + 1];
+			a += 2;
+		} else if (!strcmp(argv[a], "--token") && a + 1 < argc) {
+			token = argv[a + 1];
+			a += 2;
+		} else if (!strcmp(argv[a], "--json") && api != NULL) {
+			json = true;
+			a++;
+		} else {
+			break;
+		}
+	}
+	if (a >= argc) {
 		cli_usage(stderr);
 		return TB_EXIT_USAGE;
 	}
-	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") ||
-	    !strcmp(argv[1], "-h")) {
+	if (!strcmp(argv[a], "help") || !strcmp(argv[a], "--help") ||
+	    !strcmp(argv[a], "-h")) {
 		cli_usage(stdout);
 		return TB_EXIT_OK;
 	}
-	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
+	if (!strcmp(argv[a], "version") || !strcmp(argv[a], "--version")) {
 		printf("tongban 0.1.0\n");
 		return TB_EXIT_OK;
 	}
-	for (i = 0; i < CLI_NVERBS; i++) {
-		if (!strcmp(argv[1], cli_verbs[i].name)) {
-			return cli_verbs[i].fn(argc - 1, argv + 1);
+	for (i = a + 1; (int)i < argc; i++) {
+		if (!strcmp(argv[i], "--json")) {
+			json = true;
 		}
 	}
-	fprintf(stderr, "tongban: unknown verb '%s'\n", argv[1]);
+	if (is_client_verb(argc - a, argv + a)) {
+		return tb_cli_client(argc - a, argv + a, api, token, json);
+	}
+	for (i = 0; i < CLI_NVERBS; i++) {
+		if (!strcmp(argv[a], cli_verbs[i].name)) {
+			return cli_verbs[i].fn(argc - a, argv + a);
+		}
+	}
+	fprintf(stderr, "tongban: unknown verb '%s'\n", argv[a]);
 	cli_usage(stderr);
 	return TB_EXIT_USAGE;
 }

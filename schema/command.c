@@ -21,8 +21,8 @@ static const struct spec_field body_overlay[] = {
 	{ "overlay", SPEC_OBJECT, true },
 };
 static const struct spec_field body_case_create[] = {
-	{ "matter", SPEC_STRING, true },    /* key or task_code */
-	{ "bundle", SPEC_STRING, false },   /* bundle code, if any */
+	{ "matter", SPEC_STRING, false },   /* key or task_code, or: */
+	{ "bundle", SPEC_STRING, false },   /* a bundle code (一件事) */
 	{ "applicant", SPEC_OBJECT, true }, /* name, id type/number, ... */
 	{ "form", SPEC_OBJECT, true },      /* field name -> value */
 	{ "materials", SPEC_ARRAY, true },  /* [{code, hash, size}] */
@@ -44,11 +44,17 @@ static const struct spec_field body_token_revoke[] = {
 	{ "id", SPEC_STRING, true },
 };
 static const struct spec_field body_event_case[] = {
-	{ "case", SPEC_STRING, true },    { "epoch", SPEC_INT, true },
-	{ "seq", SPEC_INT, true },        { "action", SPEC_STRING, true },
-	{ "from", SPEC_STRING, true },    { "to", SPEC_STRING, true },
-	{ "actor", SPEC_STRING, false },  { "opinion", SPEC_STRING, false },
+	{ "case", SPEC_STRING, true },
+	{ "epoch", SPEC_INT, true },
+	{ "seq", SPEC_INT, true },
+	{ "action", SPEC_STRING, true },
+	{ "from", SPEC_STRING, true },
+	{ "to", SPEC_STRING, true },
+	{ "actor", SPEC_STRING, false },
+	{ "opinion", SPEC_STRING, false },
 	{ "step_code", SPEC_INT, false },
+	{ "completion_code", SPEC_INT, false }, /* on final states */
+	{ "due", SPEC_STRING, false },          /* a new due date */
 };
 
 struct cmd_def {

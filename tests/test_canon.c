@@ -68,9 +68,9 @@ json_q(const char *text)
 	return json_text(buf);
 }
 
-/* refuse checks that canon_check and canon_decode both refuse p[0..n)
- * with code want and a message containing sub; returns true if so. The
- * first mismatch is printed as a TAP diagnostic when name is not NULL. */
+/* refused checks that canon_check and canon_decode both refuse p[0..n)
+ * with code want, the same message containing sub, and no value; if not,
+ * it describes the mismatch in why and returns false. */
 static bool
 refused(const uint8_t *p, size_t n, const struct canon_limits *lim, int want,
         const char *sub, char *why, size_t whylen)
@@ -280,7 +280,6 @@ static const char *const bad_utf8[] = {
 	"\xff",             /* never used */
 };
 
-/* bad_utf8_len is strlen except for the NUL-holding entry. */
 #define NBAD_UTF8 (sizeof(bad_utf8) / sizeof(bad_utf8[0]))
 
 struct menc {
@@ -996,9 +995,7 @@ test_big_counts(void)
 		ok(rv == TB_OK && json_equal(d, v),
 		   "%s of %zu decodes back (%s)",
 		   cases[i].map ? "map" : "array", cases[i].n, msg);
-		/* All but the last element: the count now exceeds what is
-		 * left only for the array of one-byte elements, and every
-		 * such input is truncated in any case. */
+		/* Less its last byte, the last element is cut short. */
 		ok(refused(b.data, b.len - 1, NULL, TB_ETRUNC, "truncated", why,
 		           sizeof(why)),
 		   "%s of %zu less its last byte is truncated %s",
@@ -1041,6 +1038,51 @@ test_big_counts(void)
 		   "map32 of 65536 with 65536 bytes left: truncated %s", why);
 		free(p);
 	}
+}
+
+/* Counting jansson's allocations shows that refused input allocates
+ * nothing: the checker runs before msgpack-c and jansson see a count. */
+static size_t jansson_allocs;
+
+static void *
+count_malloc(size_t n)
+{
+	jansson_allocs++;
+	return malloc(n);
+}
+
+static void
+test_no_alloc(void)
+{
+	static const char *const huge[] = {
+		"ddffffffff", "dfffffffff",   "dbffffffff",
+		"dcffff",     "91ddffffffff", "81a161dfffffffff",
+	};
+	char msg[256];
+	json_t *v = NULL;
+	uint8_t *p;
+	size_t i, n;
+
+	json_set_alloc_funcs(count_malloc, free);
+	for (i = 0; i < sizeof(huge) / sizeof(huge[0]); i++) {
+		if ((p = unhex_alloc(huge[i], &n)) == NULL) {
+			continue;
+		}
+		jansson_allocs = 0;
+		ok(canon_decode(p, n, NULL, &v, msg, sizeof(msg)) != TB_OK &&
+		       v == NULL && jansson_allocs == 0,
+		   "%s refused before anything is allocated (%s)", huge[i],
+		   msg);
+		free(p);
+	}
+	p = unhex_alloc("92a16101", &n);
+	jansson_allocs = 0;
+	ok(canon_decode(p, n, NULL, &v, msg, sizeof(msg)) == TB_OK &&
+	       jansson_allocs > 0,
+	   "  (the count does see the allocations of a decode)");
+	json_decref(v);
+	free(p);
+	json_set_alloc_funcs(malloc, free);
 }
 
 /* nest builds `levels` containers around an innermost value: arrays
@@ -1512,7 +1554,7 @@ rand_value(uint64_t *s, int depth, int maxdepth, size_t *budget)
 	case 3:
 	case 4:
 		n = rand_len(s);
-		return rand_str(s, *budget > n ? n : n % 40, false);
+		return rand_str(s, n, false);
 	case 5:
 	case 6:
 		v = json_array();
@@ -1706,6 +1748,7 @@ main(void)
 	test_mutations();
 	test_refusals();
 	test_big_counts();
+	test_no_alloc();
 	test_depth();
 	test_limits();
 	test_encode_errors();

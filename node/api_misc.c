@@ -1,0 +1,558 @@
+/* HTTP handlers: health, metrics, materials (blobs), audit, case
+ * submission and token creation. */
+#include "node/api.h"
+
+#include "node/log.h"
+#include "node/node.h"
+#include "node/store.h"
+#include "schema/canon.h"
+#include "schema/region.h"
+#include "schema/spec.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum route_class {
+	ROUTE_OPS,
+	ROUTE_READ,
+	ROUTE_CASE_WRITE,
+	ROUTE_CATALOG_WRITE,
+	ROUTE_BLOB,
+	ROUTE_TOKEN,
+	ROUTE_OTHER,
+	ROUTE_COUNT
+};
+
+static const char *const route_names[ROUTE_COUNT] = {
+	"ops", "read", "case_write", "catalog_write", "blob", "token", "other"
+};
+
+/* Latency buckets in microseconds for the Prometheus histogram. */
+static const unsigned long long buckets_us[11] = { 500,     1000,   2000,
+	                                           5000,    10000,  20000,
+	                                           50000,   100000, 250000,
+	                                           1000000, 5000000 };
+
+static int
+route_of(const struct http_call *c)
+{
+	bool get = !strcmp(c->method, "GET");
+
+	if (strncmp(c->path, "/v1/", 4) != 0) {
+		return ROUTE_OPS;
+	}
+	if (!strncmp(c->path, "/v1/blobs", 9)) {
+		return ROUTE_BLOB;
+	}
+	if (get) {
+		return ROUTE_READ;
+	}
+	if (!strncmp(c->path, "/v1/cases", 9)) {
+		return ROUTE_CASE_WRITE;
+	}
+	if (!strncmp(c->path, "/v1/catalog", 11)) {
+		return ROUTE_CATALOG_WRITE;
+	}
+	if (!strncmp(c->path, "/v1/tokens", 10)) {
+		return ROUTE_TOKEN;
+	}
+	return ROUTE_OTHER;
+}
+
+void
+node_observe_call(struct http_call *c)
+{
+	struct node *n = c->node;
+	unsigned long long us =
+	    (unsigned long long)(http_now_ns() - c->start_ns) / 1000;
+	int r = route_of(c), cls = c->status / 100, i;
+
+	if (cls < 1 || cls > 5) {
+		cls = 0;
+	}
+	n->m.requests[r][cls]++;
+	n->m.latency_us_sum[r] += us;
+	for (i = 0; i < 11; i++) {
+		if (us <= buckets_us[i]) {
+			n->m.latency_bucket[r][i]++;
+		}
+	}
+	n->m.latency_bucket[r][11]++;
+}
+
+void
+api_health(struct http_call *c, bool ready)
+{
+	struct node *n = c->node;
+
+	if (ready && !n->ready) {
+		http_reply_error(c, 503, "not_ready", NULL,
+		                 "the node has no leader or is still starting");
+		return;
+	}
+	if (n->view.state == RAFT_UNAVAILABLE && n->start_ms > 0 &&
+	    n->view.term > 0) {
+		http_reply_error(c, 503, "unavailable", NULL,
+		                 "the Raft group is unavailable");
+		return;
+	}
+	http_reply_json(c, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+/* mbuf: a growing text buffer for the metrics page. */
+struct mbuf {
+	char *p;
+	size_t len, cap;
+};
+
+static void mb_printf(struct mbuf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+mb_printf(struct mbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int k;
+
+	for (;;) {
+		size_t room = b->cap - b->len;
+		va_start(ap, fmt);
+		k = vsnprintf(b->p ? b->p + b->len : NULL, room, fmt, ap);
+		va_end(ap);
+		if (k < 0) {
+			return;
+		}
+		if ((size_t)k < room) {
+			b->len += (size_t)k;
+			return;
+		}
+		{
+			size_t cap = b->cap ? b->cap * 2 : 8192;
+			char *np;
+			while (cap - b->len <= (size_t)k) {
+				cap *= 2;
+			}
+			if ((np = realloc(b->p, cap)) == NULL) {
+				return;
+			}
+			b->p = np;
+			b->cap = cap;
+		}
+	}
+}
+
+void
+api_metrics(struct http_call *c)
+{
+	static const char *const classes[6] = { "other", "1xx", "2xx",
+		                                "3xx",   "4xx", "5xx" };
+	struct node *n = c->node;
+	struct mbuf b = { 0 };
+	json_t *st = NULL, *counts, *v;
+	const char *k;
+	int r, i;
+
+	mb_printf(&b, "# HELP tongban_http_requests_total HTTP requests.\n"
+	              "# TYPE tongban_http_requests_total counter\n");
+	for (r = 0; r < ROUTE_COUNT; r++) {
+		for (i = 0; i < 6; i++) {
+			if (n->m.requests[r][i] == 0) {
+				continue;
+			}
+			mb_printf(&b,
+			          "tongban_http_requests_total{route=\"%s\","
+			          "code=\"%s\"} %llu\n",
+			          route_names[r], classes[i],
+			          (unsigned long long)n->m.requests[r][i]);
+		}
+	}
+	mb_printf(&b, "# HELP tongban_http_request_seconds HTTP latency.\n"
+	              "# TYPE tongban_http_request_seconds histogram\n");
+	for (r = 0; r < ROUTE_COUNT; r++) {
+		if (n->m.latency_bucket[r][11] == 0) {
+			continue;
+		}
+		for (i = 0; i < 11; i++) {
+			mb_printf(
+			    &b,
+			    "tongban_http_request_seconds_bucket{route="
+			    "\"%s\",le=\"%g\"} %llu\n",
+			    route_names[r], buckets_us[i] / 1e6,
+			    (unsigned long long)n->m.latency_bucket[r][i]);
+		}
+		mb_printf(&b,
+		          "tongban_http_request_seconds_bucket{route=\"%s\","
+		          "le=\"+Inf\"} %llu\n"
+		          "tongban_http_request_seconds_sum{route=\"%s\"} %g\n"
+		          "tongban_http_request_seconds_count{route=\"%s\"} "
+		          "%llu\n",
+		          route_names[r],
+		          (unsigned long long)n->m.latency_bucket[r][11],
+		          route_names[r], n->m.latency_us_sum[r] / 1e6,
+		          route_names[r],
+		          (unsigned long long)n->m.latency_bucket[r][11]);
+	}
+	mb_printf(
+	    &b,
+	    "# TYPE tongban_raft_term gauge\ntongban_raft_term %llu\n"
+	    "# TYPE tongban_raft_commit_index gauge\n"
+	    "tongban_raft_commit_index %llu\n"
+	    "# TYPE tongban_raft_applied_index gauge\n"
+	    "tongban_raft_applied_index %llu\n"
+	    "# TYPE tongban_raft_leader gauge\ntongban_raft_leader %d\n"
+	    "# TYPE tongban_applies_total counter\n"
+	    "tongban_applies_total %llu\n"
+	    "# TYPE tongban_refusals_total counter\n"
+	    "tongban_refusals_total %llu\n"
+	    "# TYPE tongban_proposals_total counter\n"
+	    "tongban_proposals_total %llu\n"
+	    "# TYPE tongban_store_full_total counter\n"
+	    "tongban_store_full_total %llu\n",
+	    (unsigned long long)n->view.term,
+	    (unsigned long long)n->view.commit,
+	    (unsigned long long)n->view.applied, n->view.state == RAFT_LEADER,
+	    (unsigned long long)n->m.applies, (unsigned long long)n->m.refusals,
+	    (unsigned long long)n->m.proposals,
+	    (unsigned long long)n->m.store_full);
+	if (store_status(n->store, &st) == 0) {
+		json_t *size = json_object_get(st, "store");
+		counts = json_object_get(st, "cases_by_state");
+		mb_printf(&b, "# TYPE tongban_cases gauge\n");
+		json_object_foreach(counts, k, v)
+		{
+			mb_printf(&b, "tongban_cases{state=\"%s\"} %lld\n", k,
+			          (long long)json_integer_value(v));
+		}
+		if (json_is_integer(json_object_get(st, "overdue"))) {
+			mb_printf(&b,
+			          "# TYPE tongban_cases_overdue gauge\n"
+			          "tongban_cases_overdue %lld\n",
+			          (long long)json_integer_value(
+			              json_object_get(st, "overdue")));
+		}
+		json_object_foreach(size, k, v)
+		{
+			if (json_is_integer(v)) {
+				mb_printf(&b,
+				          "# TYPE tongban_store_%s gauge\n"
+				          "tongban_store_%s %lld\n",
+				          k, k,
+				          (long long)json_integer_value(v));
+			}
+		}
+		json_decref(st);
+	}
+	http_reply_raw(c, 200, "text/plain; version=0.0.4", b.p, b.len, NULL);
+	free(b.p);
+}
+
+/* ---- materials -------------------------------------------------------- */
+
+static bool
+hash_ok(const char *h)
+{
+	uint8_t tmp[32];
+
+	return canon_unhex(h, tmp, sizeof(tmp)) == 0;
+}
+
+static void
+blob_path(const struct node *n, const char *hash, char *out, size_t len)
+{
+	snprintf(out, len, "%s/blobs/%.2s/%s", n->cfg.dir, hash, hash);
+}
+
+bool
+api_blob_exists(const struct node *n, const char *hash)
+{
+	char path[PATH_MAX + 160];
+
+	if (!hash_ok(hash)) {
+		return false;
+	}
+	blob_path(n, hash, path, sizeof(path));
+	return access(path, R_OK) == 0;
+}
+
+void
+api_blob_put(struct http_call *c)
+{
+	struct node *n = c->node;
+	char hex[65], dir[PATH_MAX + 64], path[PATH_MAX + 160],
+	    tmp[PATH_MAX + 200];
+	uint8_t h[32];
+	ssize_t w;
+	int fd, dfd;
+
+	if (c->body_len == 0) {
+		http_reply_error(c, 400, "malformed", NULL,
+		                 "an empty material is not a material");
+		return;
+	}
+	if (c->body_len > n->cfg.blob_max) {
+		http_reply_error(c, 413, "too_big", NULL,
+		                 "material of %zu bytes exceeds the limit of "
+		                 "%zu",
+		                 c->body_len, n->cfg.blob_max);
+		return;
+	}
+	crypto_generichash(h, sizeof(h), (const uint8_t *)c->body, c->body_len,
+	                   NULL, 0);
+	canon_hex(h, sizeof(h), hex);
+	blob_path(n, hex, path, sizeof(path));
+	if (access(path, R_OK) == 0) {
+		http_reply_json(c, 200,
+		                json_pack("{s:s, s:I, s:b}", "hash", hex,
+		                          "size", (json_int_t)c->body_len,
+		                          "existed", 1));
+		return;
+	}
+	snprintf(dir, sizeof(dir), "%s/blobs/%.2s", n->cfg.dir, hex);
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		http_reply_error(c, 500, "io", NULL, "%s: %s", dir,
+		                 strerror(errno));
+		return;
+	}
+	/* Write, fsync, rename, fsync the directory: a material the API
+	 * acknowledged survives a power cut. */
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%lx", path,
+	         (unsigned long)pthread_self());
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0) {
+		http_reply_error(c, 500, "io", NULL, "%s", strerror(errno));
+		return;
+	}
+	w = write(fd, c->body, c->body_len);
+	if (w != (ssize_t)c->body_len || fsync(fd) != 0) {
+		int e = errno;
+		close(fd);
+		unlink(tmp);
+		http_reply_error(c, e == ENOSPC ? 507 : 500,
+		                 e == ENOSPC ? "store_full" : "io", NULL,
+		                 "writing the material: %s", strerror(e));
+		return;
+	}
+	close(fd);
+	if (rename(tmp, path) != 0) {
+		unlink(tmp);
+		http_reply_error(c, 500, "io", NULL, "%s", strerror(errno));
+		return;
+	}
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY)) >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	node_audit(n, c, "blob.put", hex);
+	http_reply_json(c, 201,
+	                json_pack("{s:s, s:I}", "hash", hex, "size",
+	                          (json_int_t)c->body_len));
+}
+
+void
+api_blob_get(struct http_call *c, const char *hash)
+{
+	char path[PATH_MAX + 160];
+	struct stat st;
+	char *data;
+	FILE *f;
+
+	if (!hash_ok(hash)) {
+		http_reply_error(c, 400, "bad_code", "hash",
+		                 "a material is named by its BLAKE2b-256 hash "
+		                 "(64 lowercase hex digits)");
+		return;
+	}
+	blob_path(c->node, hash, path, sizeof(path));
+	if ((f = fopen(path, "rb")) == NULL || fstat(fileno(f), &st) != 0) {
+		if (f != NULL) {
+			fclose(f);
+		}
+		http_reply_error(c, 404, "not_found", NULL,
+		                 "no material %s on this node", hash);
+		return;
+	}
+	if ((data = malloc((size_t)st.st_size + 1)) == NULL ||
+	    fread(data, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
+		free(data);
+		fclose(f);
+		http_reply_error(c, 500, "io", NULL, "reading %s", hash);
+		return;
+	}
+	fclose(f);
+	node_audit(c->node, c, "blob.read", hash);
+	http_reply_raw(c, 200, "application/octet-stream", data,
+	               (size_t)st.st_size, NULL);
+	free(data);
+}
+
+void
+api_audit_get(struct http_call *c)
+{
+	char path[PATH_MAX + 16], line[4096], limit[16] = "";
+	json_t *lines = json_array(), *v;
+	long lim = 100;
+	FILE *f;
+
+	if (http_query(c, "limit", limit, sizeof(limit)) == 0) {
+		lim = strtol(limit, NULL, 10);
+		if (lim < 1 || lim > 10000) {
+			json_decref(lines);
+			http_reply_error(c, 400, "out_of_range", "limit",
+			                 "limit must be 1..10000");
+			return;
+		}
+	}
+	snprintf(path, sizeof(path), "%s/audit.log", c->node->cfg.dir);
+	if ((f = fopen(path, "r")) != NULL) {
+		while (fgets(line, sizeof(line), f) != NULL) {
+			json_error_t je;
+			if ((v = json_loads(line, 0, &je)) != NULL) {
+				json_array_append_new(lines, v);
+			}
+			if ((long)json_array_size(lines) > lim) {
+				json_array_remove(lines, 0);
+			}
+		}
+		fclose(f);
+	}
+	http_reply_json(c, 200, json_pack("{s:o}", "audit", lines));
+}
+
+/* ---- cases and tokens ------------------------------------------------- */
+
+void
+api_case_submit(struct http_call *c, json_t *req)
+{
+	const char *key = http_header(c, "Idempotency-Key");
+	json_t *m, *body;
+	size_t i;
+
+	if (key != NULL && (strlen(key) == 0 || strlen(key) > 128)) {
+		http_reply_error(c, 400, "invalid", "Idempotency-Key",
+		                 "an idempotency key has 1..128 characters");
+		return;
+	}
+	/* Materials are node-local blobs: the case may only reference ones
+	 * this node holds (they travel with the case when it moves). */
+	json_array_foreach(json_object_get(req, "materials"), i, m)
+	{
+		const char *h = spec_str(m, "hash");
+		if (h != NULL && !api_blob_exists(c->node, h)) {
+			char field[64];
+			snprintf(field, sizeof(field), "$.materials[%zu].hash",
+			         i);
+			http_reply_error(c, 422, "not_found", field,
+			                 "material %s was not uploaded to this "
+			                 "node (PUT /v1/blobs first)",
+			                 h);
+			return;
+		}
+	}
+	body = json_deep_copy(req);
+	if (body == NULL) {
+		http_reply_error(c, 500, "nomem", NULL, "out of memory");
+		return;
+	}
+	if (json_object_get(body, "receiver") == NULL) {
+		json_object_set_new(body, "receiver",
+		                    json_string(spec_str(c->token, "id")));
+	}
+	node_propose(c->node, c, CMD_CASE_CREATE, body, key);
+	json_decref(body);
+}
+
+void
+api_token_create(struct http_call *c, json_t *req, enum api_role role)
+{
+	static const struct spec_field f[] = {
+		{ "role", SPEC_STRING, true },
+		{ "region", SPEC_STRING, false },
+		{ "name", SPEC_STRING, false },
+		{ "expires_in_days", SPEC_INT, false },
+	};
+	struct tb_diag d;
+	enum api_role want;
+	uint8_t secret[24], id[6];
+	char token[64], idhex[16], hash[65];
+	const char *region;
+	long long days;
+	json_t *body;
+
+	tb_diag_init(&d);
+	if (spec_object(req, f, 4, "$", &d) != 0) {
+		http_reply_error(c, 422, tb_errname(d.e[0].code), d.e[0].path,
+		                 "%s", d.e[0].msg);
+		return;
+	}
+	if (api_role_parse(spec_str(req, "role"), &want) != 0) {
+		http_reply_error(c, 422, "bad_code", "$.role",
+		                 "role must be clerk, region_admin, "
+		                 "provincial_admin or auditor");
+		return;
+	}
+	if (want == API_PROVINCIAL_ADMIN && role != API_PROVINCIAL_ADMIN) {
+		http_reply_error(c, 403, "forbidden", "$.role",
+		                 "only a provincial admin may create "
+		                 "provincial admins");
+		return;
+	}
+	region = spec_str(req, "region");
+	if (region == NULL) {
+		region = c->node->cfg.region;
+	}
+	{
+		int32_t a, b;
+		const char *mine = spec_str(c->token, "region");
+		if (region_code_parse(region, &b) != 0 ||
+		    region_find(region_builtin(), b) == NULL) {
+			http_reply_error(c, 422, "bad_code", "$.region",
+			                 "%s is not a region of GB/T 2260",
+			                 region);
+			return;
+		}
+		if (strcmp(mine, region) != 0 &&
+		    (region_code_parse(mine, &a) != 0 ||
+		     !region_is_ancestor(region_builtin(), a, b))) {
+			http_reply_error(c, 403, "forbidden", "$.region",
+			                 "a token of %s cannot create tokens "
+			                 "for %s",
+			                 mine, region);
+			return;
+		}
+	}
+	days = spec_int(req, "expires_in_days", 0);
+	if (days < 0 || days > 3650) {
+		http_reply_error(c, 422, "out_of_range", "$.expires_in_days",
+		                 "0 (never) .. 3650 days");
+		return;
+	}
+	randombytes_buf(secret, sizeof(secret));
+	randombytes_buf(id, sizeof(id));
+	memcpy(token, "tb_", 3);
+	canon_hex(secret, sizeof(secret), token + 3);
+	idhex[0] = 't';
+	canon_hex(id, sizeof(id), idhex + 1);
+	node_token_hash(token, hash);
+	body = json_pack("{s:s, s:s, s:s, s:s, s:s}", "id", idhex, "hash", hash,
+	                 "role", api_role_name(want), "region", region, "name",
+	                 spec_str(req, "name") ? spec_str(req, "name") : "");
+	if (days > 0) {
+		json_object_set_new(
+		    body, "expires",
+		    json_integer(node_now_ms() + days * 86400000LL));
+	}
+	/* The secret is shown once, in this reply; only its hash is kept. */
+	c->extra = json_pack("{s:s}", "token", token);
+	sodium_memzero(secret, sizeof(secret));
+	sodium_memzero(token, sizeof(token));
+	node_audit(c->node, c, "token.create", idhex);
+	node_propose(c->node, c, CMD_TOKEN_CREATE, body, NULL);
+	json_decref(body);
+}

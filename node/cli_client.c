@@ -1,0 +1,401 @@
+/* Client verbs: talk to a node's HTTP API (status, catalog publish, blob,
+ * case, events, token). The API address and token come from --api and
+ * --token, else TONGBAN_API and TONGBAN_TOKEN. */
+#include "node/cli.h"
+
+#include <nng/nng.h>
+#include <nng/supplemental/http/http.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CLIENT_USAGE                                                          \
+	"usage: tongban [--api URL] [--token T] [--json] VERB ...\n"          \
+	"  status\n"                                                          \
+	"  catalog publish RELEASE.json | catalog show | catalog matter "     \
+	"CODE\n"                                                              \
+	"  overlay publish OVERLAY.json\n"                                    \
+	"  blob put FILE | blob get HASH [--out FILE]\n"                      \
+	"  case submit CASE.json [--key IDEMPOTENCY-KEY]\n"                   \
+	"  case show ID | case list [--status S] [--overdue] [--limit N]\n"   \
+	"  case act ID ACTION [--if-match V] [--opinion TEXT] [--target S]\n" \
+	"  events [--after N] [--limit N]\n"                                  \
+	"  token create --role ROLE [--region CODE] [--name N] | token "      \
+	"revoke ID\n"                                                         \
+	"environment: TONGBAN_API (default http://127.0.0.1:7400), "          \
+	"TONGBAN_TOKEN\n"
+
+struct client {
+	const char *api;
+	const char *token;
+	bool json;
+};
+
+struct client_res {
+	int status;
+	char *body; /* NUL-terminated */
+	size_t len;
+};
+
+/* client_call performs one request; returns 0 with res filled (caller
+ * frees res->body) or prints the transport error and returns -1. */
+static int
+client_call(const struct client *cl, const char *method, const char *uri,
+            const char *ctype, const void *body, size_t len,
+            const char *extra_header, const char *extra_value,
+            struct client_res *res)
+{
+	nng_http_client *h = NULL;
+	nng_http_req *req = NULL;
+	nng_http_res *rsp = NULL;
+	nng_aio *aio = NULL;
+	nng_url *url = NULL;
+	char auth[256];
+	void *data;
+	size_t dlen;
+	int rv;
+
+	memset(res, 0, sizeof(*res));
+	if ((rv = nng_url_parse(&url, cl->api)) != 0 ||
+	    (rv = nng_http_client_alloc(&h, url)) != 0 ||
+	    (rv = nng_http_req_alloc(&req, url)) != 0 ||
+	    (rv = nng_http_res_alloc(&rsp)) != 0 ||
+	    (rv = nng_aio_alloc(&aio, NULL, NULL)) != 0) {
+		goto out;
+	}
+	nng_aio_set_timeout(aio, 30000);
+	nng_http_req_set_method(req, method);
+	nng_http_req_set_uri(req, uri);
+	if (cl->token != NULL) {
+		snprintf(auth, sizeof(auth), "Bearer %s", cl->token);
+		nng_http_req_set_header(req, "Authorization", auth);
+	}
+	if (extra_header != NULL) {
+		nng_http_req_set_header(req, extra_header, extra_value);
+	}
+	if (body != NULL) {
+		nng_http_req_set_header(req, "Content-Type", ctype);
+		if ((rv = nng_http_req_copy_data(req, body, len)) != 0) {
+			goto out;
+		}
+	}
+	nng_http_client_transact(h, req, rsp, aio);
+	nng_aio_wait(aio);
+	if ((rv = nng_aio_result(aio)) != 0) {
+		goto out;
+	}
+	res->status = nng_http_res_get_status(rsp);
+	nng_http_res_get_data(rsp, &data, &dlen);
+	if ((res->body = malloc(dlen + 1)) == NULL) {
+		rv = NNG_ENOMEM;
+		goto out;
+	}
+	memcpy(res->body, data, dlen);
+	res->body[dlen] = '\0';
+	res->len = dlen;
+out:
+	if (rv != 0) {
+		fprintf(stderr, "tongban: %s %s: %s\n", cl->api, uri,
+		        nng_strerror(rv));
+	}
+	nng_aio_free(aio);
+	nng_http_res_free(rsp);
+	nng_http_req_free(req);
+	nng_http_client_free(h);
+	nng_url_free(url);
+	return rv == 0 ? 0 : -1;
+}
+
+/* client_print shows a JSON reply: as is with --json, else readably; an
+ * error reply prints "tongban: 409 illegal_transition: ..." to stderr.
+ * Returns the exit code. */
+static int
+client_print(const struct client *cl, const struct client_res *r)
+{
+	json_error_t je;
+	json_t *v = json_loadb(r->body, r->len, 0, &je), *err;
+	int rc = r->status < 300 ? TB_EXIT_OK : TB_EXIT_INVALID;
+
+	if (v != NULL && (err = json_object_get(v, "error")) != NULL &&
+	    !cl->json) {
+		const char *field =
+		    json_string_value(json_object_get(err, "field"));
+		fprintf(stderr, "tongban: %d %s%s%s: %s\n", r->status,
+		        json_string_value(json_object_get(err, "code")),
+		        field ? " at " : "", field ? field : "",
+		        json_string_value(json_object_get(err, "message")));
+	} else if (v != NULL) {
+		json_dumpf(v, stdout, cl->json ? JSON_COMPACT : JSON_INDENT(2));
+		printf("\n");
+	} else {
+		fwrite(r->body, 1, r->len, stdout);
+	}
+	json_decref(v);
+	return rc;
+}
+
+static int
+simple(const struct client *cl, const char *method, const char *uri,
+       const char *file, const char *hname, const char *hval)
+{
+	struct client_res r;
+	char *body = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (file != NULL &&
+	    (body = tb_cli_read_file(file, 64u << 20, &len)) == NULL) {
+		return TB_EXIT_INVALID;
+	}
+	if (client_call(cl, method, uri, "application/json", body, len, hname,
+	                hval, &r) != 0) {
+		free(body);
+		return TB_EXIT_INVALID;
+	}
+	rc = client_print(cl, &r);
+	free(r.body);
+	free(body);
+	return rc;
+}
+
+static int
+blob_get(const struct client *cl, const char *hash, const char *out)
+{
+	struct client_res r;
+	char uri[200];
+	FILE *f;
+	int rc = TB_EXIT_OK;
+
+	snprintf(uri, sizeof(uri), "/v1/blobs/%s", hash);
+	if (client_call(cl, "GET", uri, NULL, NULL, 0, NULL, NULL, &r) != 0) {
+		return TB_EXIT_INVALID;
+	}
+	if (r.status != 200) {
+		rc = client_print(cl, &r);
+	} else if (out == NULL) {
+		fwrite(r.body, 1, r.len, stdout);
+	} else if ((f = fopen(out, "wb")) == NULL ||
+	           fwrite(r.body, 1, r.len, f) != r.len || fclose(f) != 0) {
+		fprintf(stderr, "tongban: cannot write %s\n", out);
+		rc = TB_EXIT_INVALID;
+	}
+	free(r.body);
+	return rc;
+}
+
+static int
+blob_put(const struct client *cl, const char *file)
+{
+	struct client_res r;
+	char *body;
+	size_t len;
+	int rc;
+
+	if ((body = tb_cli_read_file(file, 1u << 30, &len)) == NULL) {
+		return TB_EXIT_INVALID;
+	}
+	rc = client_call(cl, "PUT", "/v1/blobs", "application/octet-stream",
+	                 body, len, NULL, NULL, &r);
+	free(body);
+	if (rc != 0) {
+		return TB_EXIT_INVALID;
+	}
+	rc = client_print(cl, &r);
+	free(r.body);
+	return rc;
+}
+
+/* opt_value returns the value after --name in argv, or NULL. */
+static const char *
+opt_value(int argc, char **argv, const char *name)
+{
+	int i;
+
+	for (i = 0; i + 1 < argc; i++) {
+		if (!strcmp(argv[i], name)) {
+			return argv[i + 1];
+		}
+	}
+	return NULL;
+}
+
+static bool
+opt_flag(int argc, char **argv, const char *name)
+{
+	int i;
+
+	for (i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], name)) {
+			return true;
+		}
+	}
+	return false;
+}
+
+static int
+case_verb(const struct client *cl, int argc, char **argv)
+{
+	char uri[600];
+
+	if (argc >= 3 && !strcmp(argv[1], "submit")) {
+		const char *key = opt_value(argc, argv, "--key");
+		return simple(cl, "POST", "/v1/cases", argv[2],
+		              key ? "Idempotency-Key" : NULL, key);
+	}
+	if (argc >= 3 && !strcmp(argv[1], "show")) {
+		snprintf(uri, sizeof(uri), "/v1/cases/%s", argv[2]);
+		return simple(cl, "GET", uri, NULL, NULL, NULL);
+	}
+	if (argc >= 2 && !strcmp(argv[1], "list")) {
+		const char *st = opt_value(argc, argv, "--status");
+		const char *lim = opt_value(argc, argv, "--limit");
+		const char *after = opt_value(argc, argv, "--after");
+		snprintf(uri, sizeof(uri), "/v1/cases?limit=%s%s%s%s%s%s",
+		         lim ? lim : "50", st ? "&status=" : "", st ? st : "",
+		         opt_flag(argc, argv, "--overdue") ? "&overdue=1" : "",
+		         after ? "&after=" : "", after ? after : "");
+		return simple(cl, "GET", uri, NULL, NULL, NULL);
+	}
+	if (argc >= 4 && !strcmp(argv[1], "act")) {
+		const char *im = opt_value(argc, argv, "--if-match");
+		const char *op = opt_value(argc, argv, "--opinion");
+		const char *tg = opt_value(argc, argv, "--target");
+		json_t *b = json_pack("{s:s}", "action", argv[3]);
+		struct client_res r;
+		char *text, etag[40];
+		int rc;
+		if (op != NULL) {
+			json_object_set_new(b, "opinion", json_string(op));
+		}
+		if (tg != NULL) {
+			json_object_set_new(b, "target", json_string(tg));
+		}
+		text = json_dumps(b, JSON_COMPACT);
+		json_decref(b);
+		snprintf(uri, sizeof(uri), "/v1/cases/%s/actions", argv[2]);
+		snprintf(etag, sizeof(etag), "\"%s\"", im ? im : "");
+		rc =
+		    client_call(cl, "POST", uri, "application/json", text,
+		                strlen(text), im ? "If-Match" : NULL, etag, &r);
+		free(text);
+		if (rc != 0) {
+			return TB_EXIT_INVALID;
+		}
+		rc = client_print(cl, &r);
+		free(r.body);
+		return rc;
+	}
+	fprintf(stderr, CLIENT_USAGE);
+	return TB_EXIT_USAGE;
+}
+
+static int
+token_verb(const struct client *cl, int argc, char **argv)
+{
+	char uri[200];
+
+	if (argc >= 2 && !strcmp(argv[1], "create")) {
+		const char *role = opt_value(argc, argv, "--role");
+		const char *region = opt_value(argc, argv, "--region");
+		const char *name = opt_value(argc, argv, "--name");
+		json_t *b;
+		struct client_res r;
+		char *text;
+		int rc;
+		if (role == NULL) {
+			fprintf(stderr, "tongban token create: --role is "
+			                "required\n");
+			return TB_EXIT_USAGE;
+		}
+		b = json_pack("{s:s}", "role", role);
+		if (region) {
+			json_object_set_new(b, "region", json_string(region));
+		}
+		if (name) {
+			json_object_set_new(b, "name", json_string(name));
+		}
+		text = json_dumps(b, JSON_COMPACT);
+		json_decref(b);
+		rc = client_call(cl, "POST", "/v1/tokens", "application/json",
+		                 text, strlen(text), NULL, NULL, &r);
+		free(text);
+		if (rc != 0) {
+			return TB_EXIT_INVALID;
+		}
+		rc = client_print(cl, &r);
+		free(r.body);
+		return rc;
+	}
+	if (argc >= 3 && !strcmp(argv[1], "revoke")) {
+		snprintf(uri, sizeof(uri), "/v1/tokens/%s", argv[2]);
+		return simple(cl, "DELETE", uri, NULL, NULL, NULL);
+	}
+	fprintf(stderr, CLIENT_USAGE);
+	return TB_EXIT_USAGE;
+}
+
+int
+tb_cli_client(int argc, char **argv, const char *api, const char *token,
+              bool json)
+{
+	struct client cl;
+	char uri[300];
+
+	cl.api = api ? api : getenv("TONGBAN_API");
+	cl.token = token ? token : getenv("TONGBAN_TOKEN");
+	cl.json = json;
+	if (cl.api == NULL) {
+		cl.api = "http://127.0.0.1:7400";
+	}
+	if (!strcmp(argv[0], "status")) {
+		return simple(&cl, "GET", "/v1/status", NULL, NULL, NULL);
+	}
+	if (!strcmp(argv[0], "events")) {
+		const char *after = opt_value(argc, argv, "--after");
+		const char *lim = opt_value(argc, argv, "--limit");
+		snprintf(uri, sizeof(uri), "/v1/events?after=%s&limit=%s",
+		         after ? after : "0", lim ? lim : "100");
+		return simple(&cl, "GET", uri, NULL, NULL, NULL);
+	}
+	if (!strcmp(argv[0], "catalog") && argc >= 2) {
+		if (!strcmp(argv[1], "publish") && argc >= 3) {
+			return simple(&cl, "POST", "/v1/catalog/releases",
+			              argv[2], NULL, NULL);
+		}
+		if (!strcmp(argv[1], "show")) {
+			return simple(&cl, "GET", "/v1/catalog", NULL, NULL,
+			              NULL);
+		}
+		if (!strcmp(argv[1], "matters")) {
+			return simple(&cl, "GET", "/v1/catalog/matters", NULL,
+			              NULL, NULL);
+		}
+		if (!strcmp(argv[1], "matter") && argc >= 3) {
+			snprintf(uri, sizeof(uri), "/v1/catalog/matters/%s",
+			         argv[2]);
+			return simple(&cl, "GET", uri, NULL, NULL, NULL);
+		}
+	}
+	if (!strcmp(argv[0], "overlay") && argc >= 3 &&
+	    !strcmp(argv[1], "publish")) {
+		return simple(&cl, "POST", "/v1/catalog/overlays", argv[2],
+		              NULL, NULL);
+	}
+	if (!strcmp(argv[0], "blob") && argc >= 3) {
+		if (!strcmp(argv[1], "put")) {
+			return blob_put(&cl, argv[2]);
+		}
+		if (!strcmp(argv[1], "get")) {
+			return blob_get(&cl, argv[2],
+			                opt_value(argc, argv, "--out"));
+		}
+	}
+	if (!strcmp(argv[0], "case")) {
+		return case_verb(&cl, argc, argv);
+	}
+	if (!strcmp(argv[0], "token")) {
+		return token_verb(&cl, argc, argv);
+	}
+	fprintf(stderr, CLIENT_USAGE);
+	return TB_EXIT_USAGE;
+}

@@ -1,0 +1,371 @@
+/* A node's directory: creating it, and loading its configuration. */
+#include "node/config.h"
+
+#include "schema/canon.h"
+#include "schema/error.h"
+#include "schema/region.h"
+#include "schema/spec.h"
+#include "schema/trust.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CONFIG_FORMAT "tongban.node/1"
+
+void
+node_token_hash(const char *token, char hex[65])
+{
+	uint8_t h[32];
+
+	crypto_generichash(h, sizeof(h), (const uint8_t *)token, strlen(token),
+	                   NULL, 0);
+	canon_hex(h, sizeof(h), hex);
+}
+
+void
+node_config_wipe(struct node_config *c)
+{
+	sodium_memzero(c->sign_sk, sizeof(c->sign_sk));
+	sodium_memzero(c->index_key, sizeof(c->index_key));
+	sodium_memzero(c->release_sk, sizeof(c->release_sk));
+}
+
+/* write_file writes text to dir/name with mode, fsyncs it and the
+ * directory, refusing to replace an existing file. */
+static int
+write_file(const char *dir, const char *name, const char *text, mode_t mode,
+           char *errmsg, size_t errlen)
+{
+	char path[PATH_MAX + 64];
+	size_t len = strlen(text);
+	int fd, dfd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL, mode)) < 0) {
+		snprintf(errmsg, errlen, "%s: %s", path, strerror(errno));
+		return TB_EIO;
+	}
+	if (write(fd, text, len) != (ssize_t)len || fsync(fd) != 0) {
+		snprintf(errmsg, errlen, "%s: %s", path, strerror(errno));
+		close(fd);
+		return TB_EIO;
+	}
+	close(fd);
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY)) >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return TB_OK;
+}
+
+static int
+write_json(const char *dir, const char *name, json_t *v, mode_t mode,
+           char *errmsg, size_t errlen)
+{
+	char *text = json_dumps(v, JSON_INDENT(2) | JSON_SORT_KEYS);
+	int rv;
+
+	if (text == NULL) {
+		snprintf(errmsg, errlen, "out of memory");
+		return TB_ENOMEM;
+	}
+	rv = write_file(dir, name, text, mode, errmsg, errlen);
+	sodium_memzero(text, strlen(text));
+	free(text);
+	return rv;
+}
+
+static int
+make_dir(const char *path, mode_t mode, char *errmsg, size_t errlen)
+{
+	if (mkdir(path, mode) != 0 && errno != EEXIST) {
+		snprintf(errmsg, errlen, "%s: %s", path, strerror(errno));
+		return TB_EIO;
+	}
+	return TB_OK;
+}
+
+static json_t *
+key_json(const char *kind, const uint8_t seed[32], const uint8_t pk[32])
+{
+	char s[65], p[65];
+	json_t *k;
+
+	canon_hex(seed, 32, s);
+	canon_hex(pk, 32, p);
+	k = json_pack("{s:s, s:s, s:s, s:s}", "format", "tongban.key/1", "name",
+	              kind, "public", p, "seed", s);
+	sodium_memzero(s, sizeof(s));
+	return k;
+}
+
+/* make_root writes a 1-of-1 root for a province: a new officer key signs
+ * it, and the node's own signing key is its release key. */
+static int
+make_root(const char *dir, const char *region, const uint8_t node_pk[32],
+          char *errmsg, size_t errlen)
+{
+	uint8_t seed[32], pk[32], sk[64];
+	char keydir[PATH_MAX + 8], opk[65], npk[65], expires[40];
+	json_t *officer, *root;
+	time_t t = time(NULL) + 5 * 365 * 86400;
+	struct tm tm;
+	int rv;
+
+	randombytes_buf(seed, sizeof(seed));
+	crypto_sign_seed_keypair(pk, sk, seed);
+	canon_hex(pk, 32, opk);
+	canon_hex(node_pk, 32, npk);
+	gmtime_r(&t, &tm);
+	strftime(expires, sizeof(expires), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	root = json_pack("{s:s, s:s, s:i, s:s, s:i, s:[{s:s, s:s}], "
+	                 "s:[{s:s, s:s}]}",
+	                 "format", "tongban.root/1", "region", region,
+	                 "version", 1, "expires", expires, "threshold", 1,
+	                 "officers", "name", "officer (1-of-1, made by init)",
+	                 "key", opk, "release_keys", "name",
+	                 "standard layer (this node)", "key", npk);
+	officer = key_json("officer", seed, pk);
+	rv = TB_ENOMEM;
+	if (root != NULL && officer != NULL &&
+	    (rv = trust_sign(root, sk, errmsg, errlen)) == 0) {
+		snprintf(keydir, sizeof(keydir), "%s/keys", dir);
+		rv = write_json(keydir, "officer.json", officer, 0600, errmsg,
+		                errlen);
+		if (rv == 0) {
+			rv = write_json(dir, "root.json", root, 0644, errmsg,
+			                errlen);
+		}
+	}
+	sodium_memzero(seed, sizeof(seed));
+	sodium_memzero(sk, sizeof(sk));
+	json_decref(officer);
+	json_decref(root);
+	return rv;
+}
+
+int
+node_config_init(const struct node_init_args *a, char *token,
+                 struct node_config *out, char *errmsg, size_t errlen)
+{
+	uint8_t seed[32], pk[32], sk[64], kx_pk[32], kx_sk[32], idx[32];
+	uint8_t tok[24], h[32];
+	char sub[PATH_MAX + 16], hex[65], kxs[65], kxp[65], idxh[65];
+	const struct region *r;
+	json_t *cfg = NULL, *keys = NULL;
+	int32_t code;
+	int rv;
+
+	if (region_code_parse_msg(a->region, &code, errmsg, errlen) != 0) {
+		return TB_ECODE;
+	}
+	if ((r = region_find(region_builtin(), code)) == NULL) {
+		snprintf(errmsg, errlen, "%s: no such region in GB/T 2260",
+		         a->region);
+		return TB_ECODE;
+	}
+	if (sodium_init() < 0) {
+		snprintf(errmsg, errlen, "libsodium failed to initialise");
+		return TB_EIO;
+	}
+	snprintf(sub, sizeof(sub), "%s/tongban.json", a->dir);
+	if (access(sub, F_OK) == 0) {
+		snprintf(errmsg, errlen,
+		         "%s exists: this directory already holds a node", sub);
+		return TB_EDUP;
+	}
+	if ((rv = make_dir(a->dir, 0700, errmsg, errlen)) != 0) {
+		return rv;
+	}
+	snprintf(sub, sizeof(sub), "%s/keys", a->dir);
+	if ((rv = make_dir(sub, 0700, errmsg, errlen)) != 0) {
+		return rv;
+	}
+	snprintf(sub, sizeof(sub), "%s/blobs", a->dir);
+	if ((rv = make_dir(sub, 0700, errmsg, errlen)) != 0) {
+		return rv;
+	}
+
+	randombytes_buf(seed, sizeof(seed));
+	crypto_sign_seed_keypair(pk, sk, seed);
+	crypto_box_keypair(kx_pk, kx_sk);
+	randombytes_buf(idx, sizeof(idx));
+	randombytes_buf(tok, sizeof(tok));
+	crypto_generichash(h, sizeof(h), pk, sizeof(pk), NULL, 0);
+	canon_hex(h, 8, hex);
+	canon_hex(kx_sk, 32, kxs);
+	canon_hex(kx_pk, 32, kxp);
+	canon_hex(idx, 32, idxh);
+
+	keys = key_json("node", seed, pk);
+	if (keys != NULL) {
+		json_object_set_new(keys, "kx_secret", json_string(kxs));
+		json_object_set_new(keys, "kx_public", json_string(kxp));
+		json_object_set_new(keys, "index_key", json_string(idxh));
+	}
+	snprintf(sub, sizeof(sub), "%s/keys", a->dir);
+	rv = keys != NULL
+	         ? write_json(sub, "node.json", keys, 0600, errmsg, errlen)
+	         : TB_ENOMEM;
+	json_decref(keys);
+	if (rv != 0) {
+		goto out;
+	}
+	if (r->level == REGION_PROVINCE && a->root == NULL) {
+		if ((rv = make_root(a->dir, a->region, pk, errmsg, errlen))) {
+			goto out;
+		}
+	} else if (a->root != NULL) {
+		json_error_t je;
+		json_t *root =
+		    json_load_file(a->root, JSON_REJECT_DUPLICATES, &je);
+		if (root == NULL) {
+			snprintf(errmsg, errlen, "%s: %s", a->root, je.text);
+			rv = TB_EMALFORMED;
+			goto out;
+		}
+		rv =
+		    write_json(a->dir, "root.json", root, 0644, errmsg, errlen);
+		json_decref(root);
+		if (rv != 0) {
+			goto out;
+		}
+	}
+
+	/* The admin token: "tb_" + 48 hex digits; only its hash is kept. */
+	memcpy(token, "tb_", 3);
+	canon_hex(tok, sizeof(tok), token + 3);
+	node_token_hash(token, kxs);
+	cfg = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, "
+	                "s:i}",
+	                "format", CONFIG_FORMAT, "region", a->region, "name",
+	                a->name ? a->name : r->name, "api",
+	                a->api ? a->api : "127.0.0.1:7400", "link",
+	                a->link ? a->link : "127.0.0.1:7401", "node_id", hex,
+	                "bootstrap_token_hash", kxs, "state_map_size",
+	                (json_int_t)(4ll << 30), "raft_map_size",
+	                (json_int_t)(1ll << 30), "blob_max",
+	                (json_int_t)(32ll << 20), "snapshot_threshold", 16384);
+	rv = cfg != NULL
+	         ? write_json(a->dir, "tongban.json", cfg, 0600, errmsg, errlen)
+	         : TB_ENOMEM;
+	json_decref(cfg);
+	if (rv == 0) {
+		rv = node_config_load(a->dir, out, errmsg, errlen);
+	}
+out:
+	sodium_memzero(seed, sizeof(seed));
+	sodium_memzero(sk, sizeof(sk));
+	sodium_memzero(kx_sk, sizeof(kx_sk));
+	sodium_memzero(kxs, sizeof(kxs));
+	sodium_memzero(idx, sizeof(idx));
+	sodium_memzero(idxh, sizeof(idxh));
+	sodium_memzero(tok, sizeof(tok));
+	return rv;
+}
+
+static int
+load_json(const char *path, json_t **out, char *errmsg, size_t errlen)
+{
+	json_error_t je;
+
+	*out = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+	if (*out == NULL) {
+		snprintf(errmsg, errlen, "%s: %s", path, je.text);
+		return TB_EIO;
+	}
+	return TB_OK;
+}
+
+static void
+copy_str(char *dst, size_t n, const json_t *o, const char *key)
+{
+	const char *s = spec_str(o, key);
+
+	snprintf(dst, n, "%s", s != NULL ? s : "");
+}
+
+int
+node_config_load(const char *dir, struct node_config *c, char *errmsg,
+                 size_t errlen)
+{
+	char path[PATH_MAX + 32];
+	uint8_t seed[32], pk[32];
+	json_t *cfg, *keys;
+	int rv;
+
+	memset(c, 0, sizeof(*c));
+	snprintf(c->dir, sizeof(c->dir), "%s", dir);
+	snprintf(path, sizeof(path), "%s/tongban.json", dir);
+	if ((rv = load_json(path, &cfg, errmsg, errlen)) != 0) {
+		return rv;
+	}
+	if (spec_str(cfg, "format") == NULL ||
+	    strcmp(spec_str(cfg, "format"), CONFIG_FORMAT) != 0) {
+		snprintf(errmsg, errlen, "%s: not a %s file", path,
+		         CONFIG_FORMAT);
+		json_decref(cfg);
+		return TB_EMALFORMED;
+	}
+	copy_str(c->region, sizeof(c->region), cfg, "region");
+	copy_str(c->name, sizeof(c->name), cfg, "name");
+	copy_str(c->api, sizeof(c->api), cfg, "api");
+	copy_str(c->link, sizeof(c->link), cfg, "link");
+	copy_str(c->node_id, sizeof(c->node_id), cfg, "node_id");
+	copy_str(c->bootstrap_hash, sizeof(c->bootstrap_hash), cfg,
+	         "bootstrap_token_hash");
+	c->state_map_size = (size_t)spec_int(cfg, "state_map_size", 4ll << 30);
+	c->raft_map_size = (size_t)spec_int(cfg, "raft_map_size", 1ll << 30);
+	c->blob_max = (size_t)spec_int(cfg, "blob_max", 32ll << 20);
+	c->snapshot_threshold =
+	    (unsigned)spec_int(cfg, "snapshot_threshold", 16384);
+	json_decref(cfg);
+	c->raft_id = strtoull(c->node_id, NULL, 16);
+	if (c->raft_id == 0) {
+		c->raft_id = 1;
+	}
+
+	snprintf(path, sizeof(path), "%s/keys/node.json", dir);
+	if ((rv = load_json(path, &keys, errmsg, errlen)) != 0) {
+		return rv;
+	}
+	if (canon_unhex(spec_str(keys, "seed"), seed, 32) != 0 ||
+	    canon_unhex(spec_str(keys, "index_key"), c->index_key, 32) != 0) {
+		snprintf(errmsg, errlen, "%s: damaged key file", path);
+		json_decref(keys);
+		return TB_ECORRUPT;
+	}
+	json_decref(keys);
+	crypto_sign_seed_keypair(pk, c->sign_sk, seed);
+	sodium_memzero(seed, sizeof(seed));
+	/* A province node made its own root: its signing key signs the
+	 * releases it publishes. */
+	snprintf(path, sizeof(path), "%s/root.json", dir);
+	if (access(path, F_OK) == 0) {
+		json_t *root;
+		char pkh[65];
+		size_t i;
+		json_t *k;
+		canon_hex(pk, 32, pkh);
+		if (load_json(path, &root, errmsg, errlen) == 0) {
+			json_array_foreach(
+			    json_object_get(root, "release_keys"), i, k)
+			{
+				const char *s = spec_str(k, "key");
+				if (s != NULL && !strcmp(s, pkh)) {
+					c->has_release_key = true;
+					memcpy(c->release_sk, c->sign_sk, 64);
+				}
+			}
+			json_decref(root);
+		}
+	}
+	return TB_OK;
+}

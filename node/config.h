@@ -1,0 +1,68 @@
+/* A node's directory: its configuration file and keys. */
+#ifndef TB_NODE_CONFIG_H
+#define TB_NODE_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * DIR/tongban.json      configuration (region, addresses, node id, sizes)
+ * DIR/keys/node.json    the node's Ed25519 signing and X25519 key-exchange
+ *                       keys, and the index key (0600; DIR/keys is 0700)
+ * DIR/keys/officer.json a province's 1-of-1 root officer key (init without
+ *                       --root), DIR/root.json its root metadata
+ * DIR/raft/             the Raft log, term and vote (LMDB, node-local)
+ * DIR/state/            the region's replicated state (LMDB)
+ * DIR/blobs/            content-addressed materials
+ * DIR/audit.log         append-only audit of administrative acts and reads
+ *                       of personal data (JSON lines)
+ */
+
+struct node_config {
+	char dir[PATH_MAX];
+	char region[7];
+	char name[128];
+	char api[128];  /* HOST:PORT the HTTP API listens on (port 0: any) */
+	char link[128]; /* HOST:PORT for links (used by the links issue) */
+	char node_id[17];
+	uint64_t raft_id;
+	char bootstrap_hash[65]; /* BLAKE2b of the one-time admin token */
+	size_t state_map_size;
+	size_t raft_map_size;
+	size_t blob_max; /* largest material accepted, bytes */
+	unsigned snapshot_threshold;
+	uint8_t sign_sk[64]; /* loaded from keys/node.json */
+	uint8_t index_key[32];
+	bool has_release_key;
+	uint8_t release_sk[64];
+};
+
+struct node_init_args {
+	const char *dir;
+	const char *region;
+	const char *name;
+	const char *api;  /* default 127.0.0.1:7400 */
+	const char *link; /* default 127.0.0.1:7401 */
+	const char *root; /* province root metadata file, or NULL */
+};
+
+/* node_config_init creates a node directory: config, keys (owner-only),
+ * the LMDB directories, and for a province without a root a 1-of-1 root.
+ * Writes the one-time admin token (shown once, only its hash is stored)
+ * to token (size 80). Refuses an existing directory's config. */
+int node_config_init(const struct node_init_args *a, char *token,
+                     struct node_config *out, char *errmsg, size_t errlen);
+
+/* node_config_load reads DIR's configuration and keys. */
+int node_config_load(const char *dir, struct node_config *c, char *errmsg,
+                     size_t errlen);
+
+/* node_config_wipe zeroes the secret keys held in c. */
+void node_config_wipe(struct node_config *c);
+
+/* node_token_hash computes the hex BLAKE2b-256 of a bearer token. */
+void node_token_hash(const char *token, char hex[65]);
+
+#endif

@@ -1,0 +1,178 @@
+/* The region state machine: one handler per command type, run inside the
+ * apply transaction that store_apply opened. */
+#ifndef TB_NODE_FSM_H
+#define TB_NODE_FSM_H
+
+#include "node/store_db.h"
+#include "schema/calendar.h"
+#include "schema/command.h"
+#include "schema/matter.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* A handler's return: TB_OK (changes written, f->result set), FSM_REFUSED
+ * (a refusal, the reason in f->d; store_apply aborts whatever was
+ * written), or a real failure (TB_EFULL, TB_EIO, TB_ECORRUPT, TB_ENOMEM). */
+#define FSM_REFUSED (-1)
+
+/* The apply of one command. */
+struct fsm {
+	struct store *s;
+	MDB_txn *txn;
+	const struct cmd *cmd;
+	int64_t at;  /* the command's time clamped monotone (Unix ms) */
+	int32_t day; /* the day of `at` in UTC+8 (China Standard Time) */
+	struct tb_diag d;
+	json_t *result; /* success payload, owned by f */
+};
+
+/* fsm_refuse records the refusal (code, path, message) and returns
+ * FSM_REFUSED, so a handler can `return fsm_refuse(...)`. */
+int fsm_refuse(struct fsm *f, int code, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* fsm_refused turns the first diagnostic of d (if any) into f's refusal,
+ * prefixing its path with prefix when the path starts with "$" (a
+ * validator's path within a sub-document). Returns FSM_REFUSED. */
+int fsm_refused(struct fsm *f, const struct tb_diag *d, const char *prefix);
+
+/* fsm_day is the UTC+8 day number (days since 1970-01-01) of Unix ms. */
+int32_t fsm_day(int64_t ms);
+
+/* fsm_datestr writes a day as "YYYY-MM-DD". */
+void fsm_datestr(int32_t day, char out[11]);
+
+/* Handlers, one per command type. */
+int fsm_release(struct fsm *f);
+int fsm_overlay(struct fsm *f);
+int fsm_case_create(struct fsm *f);
+int fsm_case_action(struct fsm *f);
+int fsm_token_create(struct fsm *f);
+int fsm_token_revoke(struct fsm *f);
+
+/* ---- catalog (fsm_catalog.c) ---- */
+
+/* fsm_catalog_load builds c from the committed catalog databases seen by
+ * txn (the writer's cache or a reader's private copy). */
+int fsm_catalog_load(const struct store *s, MDB_txn *txn,
+                     struct fsm_catalog *c);
+
+/* fsm_overlay_current reads the newest overlay of region (the greatest key
+ * with the region's six bytes as prefix) into *out, a new reference; *out
+ * is NULL if there is none. */
+int fsm_overlay_current(const struct store *s, MDB_txn *txn, const char *region,
+                        json_t **out);
+
+/* fsm_catalog_fini releases c; safe on a zeroed c. */
+void fsm_catalog_fini(struct fsm_catalog *c);
+
+/* fsm_catalog_get returns the writer's cache, loading it if stale. */
+int fsm_catalog_get(struct fsm *f, struct fsm_catalog **c);
+
+/* fsm_above collects into above the stored overlays above chain position i
+ * (top down) and returns how many there are. */
+size_t fsm_above(const struct fsm_catalog *c, int i, const json_t **above);
+
+/* ---- matters (fsm_matter.c) ---- */
+
+/* The result of resolving a matter key to what a case pins. */
+struct fsm_matter {
+	json_t *eff;                         /* effective matter (owned) */
+	char key[MATTER_KEY_MAX];            /* basic key "000117001000#01" */
+	char task_code[MATTER_KEY_MAX];      /* implementation key, or "" */
+	char region[7];                      /* region of the entry, or "" */
+	char hash[2 * CANON_HASH_LEN + 1];   /* of the effective matter */
+	char locked[2 * CANON_HASH_LEN + 1]; /* of its locked fields */
+};
+
+/* fsm_resolve resolves code, a basic key or an implementation key: an
+ * implementation key names an entry of this region's overlay or an
+ * ancestor's; a basic key takes the nearest region's implementation entry
+ * for it, else the standard matter with the ancestors' defaults. The
+ * answer is remembered in c. TB_OK (release m with fsm_matter_fini; m->eff
+ * is shared with c and must not be modified), TB_ENOTFOUND or
+ * TB_ENOMEM. */
+int fsm_resolve(const struct store *s, struct fsm_catalog *c, const char *code,
+                struct fsm_matter *m);
+
+/* fsm_matter_fini releases m->eff. */
+void fsm_matter_fini(struct fsm_matter *m);
+
+/* ---- validation of what an applicant submits (fsm_form.c) ---- */
+
+/* fsm_form_check checks values (an object) against the form definition
+ * def (an array of fields): no unknown field, every required one present,
+ * each of its type. what names the form in messages ("matter X").
+ * Problems go to d at path.<field>; returns their number. */
+int fsm_form_check(const json_t *def, const json_t *values, const char *what,
+                   const char *path, struct tb_diag *d);
+
+/* fsm_applicant_check checks the applicant object at path. */
+int fsm_applicant_check(const json_t *a, const char *path, struct tb_diag *d);
+
+/* fsm_materials_check checks the references in given (array) at path that
+ * belong to member (NULL for a single case, where no "member" field is
+ * allowed) against the matter's material list def: known, unique codes, a
+ * 64-hex hash and a size, and every required material the applicant
+ * supplies (source "applicant") present. key names the matter. */
+int fsm_materials_check(const json_t *def, const json_t *given,
+                        const char *member, const char *key, const char *path,
+                        struct tb_diag *d);
+
+/* fsm_id_number_ok is true for an 18-character resident id number with a
+ * valid GB 11643-1999 (ISO 7064 MOD 11-2) check character. */
+bool fsm_id_number_ok(const char *s);
+
+/* ---- due dates (fsm_due.c) ---- */
+
+struct fsm_due {
+	int32_t due;       /* the due date */
+	int32_t warn_from; /* first day of the warning window */
+	bool provisional;  /* counted past the calendar's last year */
+};
+
+/* The warning window: the last this many working days up to the due date. */
+#define FSM_WARN_WORKDAYS 3
+
+/* fsm_due_compute counts n days of unit ('G' or 'Z') from day `from` (not
+ * counted) on cal (may be NULL), skipping the paused days: cal_due where
+ * the calendar covers the count; otherwise the same rules with Monday to
+ * Friday as working days, and the result marked provisional. n = 0 (an
+ * immediate matter, 即办件) is due on `from`. TB_OK or TB_EINVAL. */
+int fsm_due_compute(const struct tb_calendar *cal, int32_t from, int n,
+                    char unit, const struct cal_pause *p, size_t np,
+                    struct fsm_due *out);
+
+/* fsm_case_clock adds the read-time fields to a case (JSON object) for the
+ * day `today`: "clock", "warn", "overdue". */
+int fsm_case_clock(json_t *c, int32_t today);
+
+/* fsm_case_overdue is the "overdue" fsm_case_clock would set. */
+bool fsm_case_overdue(const json_t *c, int32_t today);
+
+/* ---- case records (fsm_record.c) ---- */
+
+/* fsm_case_put writes case c (its "id") with its state and matter index
+ * entries; old is the previous record (NULL for a new case), whose index
+ * entries and counters are moved. */
+int fsm_case_put(struct fsm *f, const json_t *c, const json_t *old);
+
+/* fsm_event_append appends a case.event whose body is body (stolen, also
+ * on failure) to the global feed and to case c's own event list, after
+ * setting its "case", "epoch" and "seq" (c's "last_event" counter, which the
+ * caller has already advanced). If event is not NULL it receives the feed
+ * entry as store_events shows it (a new reference). */
+int fsm_event_append(struct fsm *f, const json_t *c, json_t *body,
+                     json_t **event);
+
+/* fsm_state_key writes the state index key of case id in state st into out
+ * (n bytes) and returns its length. */
+size_t fsm_state_key(int st, const char *id, uint8_t *out, size_t n);
+
+/* fsm_event_json builds the feed entry {"seq", "type", "at", "body"} from a
+ * stored event value (sv + canonical envelope) at seq. */
+int fsm_event_json(uint64_t seq, const MDB_val *v, json_t **out);
+
+#endif

@@ -1,0 +1,467 @@
+/* case.create: receiving an application for one matter, or for a bundle
+ * (一件事) as one case per member matter linked by an application record. */
+#include "node/fsm.h"
+
+#include "schema/bundle.h"
+#include "schema/spec.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ID_LEN 32
+
+/* next_id assigns the next serial of the day from the counter in meta
+ * `name` (day << 32 | serial): since apply time is monotone, a new day
+ * restarts the serial at 1. prefix "" for cases, "B" for applications. */
+static int
+next_id(struct fsm *f, const char *name, const char *prefix, char *id)
+{
+	uint64_t v, day = (uint32_t)f->day, n;
+	char ds[11];
+	int rv;
+
+	if ((rv = meta_get_u64(f->s, f->txn, name, &v)) != 0) {
+		return rv;
+	}
+	n = (v >> 32) == day ? (v & 0xffffffffu) + 1 : 1;
+	fsm_datestr(f->day, ds);
+	if (n > 999999) {
+		return fsm_refuse(f, TB_ERANGE, "$",
+		                  "%s has received 999999 %s on %s, the most "
+		                  "a serial can number",
+		                  f->s->region, *prefix ? "bundles" : "cases",
+		                  ds);
+	}
+	if ((rv = meta_put_u64(f->s, f->txn, name, day << 32 | n)) != 0) {
+		return rv;
+	}
+	snprintf(id, ID_LEN, "%s-%.4s%.2s%.2s-%s%06u", f->s->region, ds, ds + 5,
+	         ds + 8, prefix, (unsigned)n);
+	return TB_OK;
+}
+
+/* limit_of pins the time limit: the effective promised limit if any, else
+ * the statutory one. */
+static json_t *
+limit_of(const json_t *eff)
+{
+	bool promised = spec_str(eff, "promise_type") != NULL &&
+	                json_object_get(eff, "promise_day") != NULL;
+
+	return json_pack(
+	    "{s:I, s:s, s:s}", "days",
+	    (json_int_t)spec_int(
+	        eff, promised ? "promise_day" : "anticipate_day", 0),
+	    "unit",
+	    spec_str(eff, promised ? "promise_type" : "anticipate_type"),
+	    "kind", promised ? "promised" : "statutory");
+}
+
+/* new_case builds the record of a received case. */
+static json_t *
+new_case(struct fsm *f, const char *id, const struct fsm_matter *m,
+         const json_t *form, json_t *materials)
+{
+	const json_t *b = f->cmd->body;
+	const json_t *recv = json_object_get(b, "receiver");
+	json_t *c = json_pack(
+	    "{s:s, s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:I, s:s, s:s, s:O, s:O,"
+	    " s:o, s:O, s:O?, s:s, s:i, s:i, s:i, s:I, s:I, s:o, s:n, s:b,"
+	    " s:n, s:[]}",
+	    "id", id, "region", f->s->region, "matter", m->key, "task_code",
+	    m->task_code[0] ? m->task_code : NULL, "impl_region",
+	    m->region[0] ? m->region : NULL, "matter_name",
+	    spec_str(m->eff, "task_name"), "dept_name",
+	    spec_str(m->eff, "dept_name"), "release",
+	    (json_int_t)f->s->cat.std.version, "matter_hash", m->hash,
+	    "locked_hash", m->locked, "applicant",
+	    json_object_get(b, "applicant"), "form", form, "materials",
+	    materials, "channel", json_object_get(b, "channel"), "receiver",
+	    recv, "state", "received", "version", 1, "epoch", 1, "last_event",
+	    1, "received_at", (json_int_t)f->at, "updated_at",
+	    (json_int_t)f->at, "limit", limit_of(m->eff), "due",
+	    "due_provisional", 0, "warn_from", "pauses");
+	return c;
+}
+
+/* receive writes case c and its first event; steals c. */
+static int
+receive(struct fsm *f, json_t *c)
+{
+	json_t *ev;
+	int rv;
+
+	ev = json_pack("{s:s, s:s, s:s}", "action", "receive", "from", "", "to",
+	               "received");
+	if (ev != NULL && json_object_get(f->cmd->body, "receiver") != NULL &&
+	    json_object_set(ev, "actor",
+	                    json_object_get(f->cmd->body, "receiver")) != 0) {
+		json_decref(ev);
+		ev = NULL;
+	}
+	if (c == NULL || ev == NULL) {
+		json_decref(c);
+		json_decref(ev);
+		return TB_ENOMEM;
+	}
+	rv = fsm_case_put(f, c, NULL);
+	if (rv == 0) {
+		rv = fsm_event_append(f, c, ev, NULL);
+	} else {
+		json_decref(ev);
+	}
+	json_decref(c);
+	return rv;
+}
+
+/* channel_check: the channel is one the effective matter offers. */
+static int
+channel_check(const json_t *eff, const char *ch, const char *key,
+              struct tb_diag *d)
+{
+	json_t *x;
+	size_t i;
+
+	json_array_foreach(json_object_get(eff, "handle_type"), i, x)
+	{
+		if (!strcmp(json_string_value(x), ch)) {
+			return 0;
+		}
+	}
+	return tb_diag_add(d, TB_ERANGE, "$.body.channel",
+	                   "%s is not offered through channel %s", key,
+	                   ch) != 0;
+}
+
+static int
+create_single(struct fsm *f, struct fsm_catalog *c, const char *code)
+{
+	const json_t *b = f->cmd->body;
+	struct fsm_matter m;
+	char id[ID_LEN];
+	json_t *rec;
+	int rv;
+
+	if ((rv = fsm_resolve(f->s, c, code, &m)) != 0) {
+		return rv != TB_ENOTFOUND
+		           ? rv
+		           : fsm_refuse(f, TB_ENOTFOUND, "$.body.matter",
+		                        "matter %s is not in the catalog of %s "
+		                        "(standard version %lld)",
+		                        code, f->s->region, c->std.version);
+	}
+	channel_check(m.eff, spec_str(b, "channel"), m.key, &f->d);
+	fsm_form_check(json_object_get(m.eff, "form"),
+	               json_object_get(b, "form"), m.key, "$.body.form", &f->d);
+	fsm_materials_check(json_object_get(m.eff, "materials"),
+	                    json_object_get(b, "materials"), NULL, m.key,
+	                    "$.body.materials", &f->d);
+	if (f->d.n != 0) {
+		fsm_matter_fini(&m);
+		return FSM_REFUSED;
+	}
+	if ((rv = next_id(f, "case_serial", "", id)) != 0) {
+		fsm_matter_fini(&m);
+		return rv;
+	}
+	rec = new_case(f, id, &m, json_object_get(b, "form"),
+	               json_incref(json_object_get(b, "materials")));
+	f->result =
+	    json_pack("{s:{s:s, s:s, s:s?, s:s, s:s, s:i, s:I, s:s, s:I}}",
+	              "case", "id", id, "matter", m.key, "task_code",
+	              m.task_code[0] ? m.task_code : NULL, "matter_name",
+	              spec_str(m.eff, "task_name"), "state", "received",
+	              "version", 1, "release", (json_int_t)c->std.version,
+	              "matter_hash", m.hash, "received_at", (json_int_t)f->at);
+	fsm_matter_fini(&m);
+	if (f->result == NULL) {
+		json_decref(rec);
+		return TB_ENOMEM;
+	}
+	return receive(f, rec);
+}
+
+/* member_form maps the shared form's values onto member mid's fields. */
+static json_t *
+member_form(const json_t *bundle, const json_t *values, const char *mid)
+{
+	json_t *out = json_object(), *fd, *mp, *v;
+	size_t i, j;
+
+	json_array_foreach(json_object_get(bundle, "form"), i, fd)
+	{
+		v = json_object_get(values, spec_str(fd, "name"));
+		json_array_foreach(json_object_get(fd, "maps"), j, mp)
+		{
+			if (v != NULL && out != NULL &&
+			    !strcmp(spec_str(mp, "member"), mid) &&
+			    json_object_set(out, spec_str(mp, "field"), v)) {
+				json_decref(out);
+				out = NULL;
+			}
+		}
+	}
+	return out;
+}
+
+/* member_materials picks the materials given for member mid. */
+static json_t *
+member_materials(const json_t *given, const char *mid)
+{
+	json_t *out = json_array(), *x, *y;
+	size_t i;
+
+	json_array_foreach(given, i, x)
+	{
+		if (out == NULL || strcmp(spec_str(x, "member"), mid) != 0) {
+			continue;
+		}
+		if ((y = json_copy(x)) == NULL ||
+		    json_object_del(y, "member") ||
+		    json_array_append_new(out, y) != 0) {
+			json_decref(out);
+			out = NULL;
+		}
+	}
+	return out;
+}
+
+/* bundle_refs checks that each material names a member of bundle bd. */
+static int
+bundle_refs(struct fsm *f, const json_t *bd, const json_t *given)
+{
+	char path[TB_DIAG_PATH];
+	json_t *x, *mem;
+	size_t i, j;
+
+	json_array_foreach(given, i, x)
+	{
+		const char *mid = spec_str(x, "member");
+		bool found = false;
+		json_array_foreach(json_object_get(bd, "members"), j, mem)
+		{
+			found =
+			    found || (mid && !strcmp(mid, spec_str(mem, "id")));
+		}
+		if (!found) {
+			snprintf(path, sizeof(path), "$.body.materials[%zu]",
+			         i);
+			return fsm_refuse(f, mid ? TB_EUNKNOWN : TB_EMISSING,
+			                  path,
+			                  "a bundle's material names its "
+			                  "member (one of %s's members)",
+			                  spec_str(bd, "code"));
+		}
+	}
+	return TB_OK;
+}
+
+/* The members of one bundle application, in the bundle's order. */
+struct members {
+	size_t n;
+	size_t order[64];
+	struct fsm_matter m[64];
+	json_t *form[64];
+};
+
+static void
+members_fini(struct members *ms)
+{
+	size_t i;
+
+	for (i = 0; i < ms->n; i++) {
+		fsm_matter_fini(&ms->m[i]);
+		json_decref(ms->form[i]);
+	}
+}
+
+/* members_check resolves and validates every member; FSM_REFUSED on the
+ * first member that fails. */
+static int
+members_check(struct fsm *f, struct fsm_catalog *c, const json_t *bd,
+              struct members *ms)
+{
+	const json_t *b = f->cmd->body;
+	char key[MATTER_KEY_MAX], what[200];
+	const json_t *mem;
+	size_t i;
+	int rv;
+
+	for (i = 0; i < ms->n; i++) {
+		mem = json_array_get(json_object_get(bd, "members"),
+		                     ms->order[i]);
+		matter_key(mem, key, sizeof(key));
+		if ((rv = fsm_resolve(f->s, c, key, &ms->m[i])) != 0) {
+			return rv != TB_ENOTFOUND
+			           ? rv
+			           : fsm_refuse(f, TB_ENOTFOUND,
+			                        "$.body.bundle",
+			                        "member %s's matter %s is not "
+			                        "in the catalog of %s",
+			                        spec_str(mem, "id"), key,
+			                        f->s->region);
+		}
+		ms->form[i] = member_form(bd, json_object_get(b, "form"),
+		                          spec_str(mem, "id"));
+		if (ms->form[i] == NULL) {
+			return TB_ENOMEM;
+		}
+		snprintf(what, sizeof(what), "member %s (%s)",
+		         spec_str(mem, "id"), key);
+		channel_check(ms->m[i].eff, spec_str(b, "channel"), key, &f->d);
+		fsm_form_check(json_object_get(ms->m[i].eff, "form"),
+		               ms->form[i], what, "$.body.form", &f->d);
+		fsm_materials_check(json_object_get(ms->m[i].eff, "materials"),
+		                    json_object_get(b, "materials"),
+		                    spec_str(mem, "id"), key,
+		                    "$.body.materials", &f->d);
+		if (f->d.n != 0) {
+			return FSM_REFUSED;
+		}
+	}
+	return TB_OK;
+}
+
+/* create_members writes one case per member, linked to application app
+ * and to the cases of the members it comes after; fills cases. */
+static int
+create_members(struct fsm *f, const json_t *bd, struct members *ms,
+               const char *app, json_t *cases)
+{
+	const json_t *given = json_object_get(f->cmd->body, "materials");
+	char ids[64][ID_LEN];
+	json_t *rec, *after, *x;
+	size_t i, j, k;
+	int rv;
+
+	for (i = 0; i < ms->n; i++) {
+		const json_t *mem = json_array_get(
+		    json_object_get(bd, "members"), ms->order[i]);
+		if ((rv = next_id(f, "case_serial", "", ids[i])) != 0) {
+			return rv;
+		}
+		after = json_array();
+		json_array_foreach(json_object_get(mem, "after"), j, x)
+		{
+			for (k = 0; k < i; k++) {
+				const json_t *o = json_array_get(
+				    json_object_get(bd, "members"),
+				    ms->order[k]);
+				if (json_equal(x, json_object_get(o, "id"))) {
+					json_array_append_new(
+					    after, json_string(ids[k]));
+				}
+			}
+		}
+		rec = new_case(f, ids[i], &ms->m[i], ms->form[i],
+		               member_materials(given, spec_str(mem, "id")));
+		if (rec == NULL || after == NULL ||
+		    json_object_set_new(rec, "bundle", json_string(app)) ||
+		    json_object_set(rec, "member",
+		                    json_object_get(mem, "id")) ||
+		    json_object_set_new(rec, "after", after) ||
+		    json_array_append_new(
+		        cases, json_pack("{s:s, s:O, s:s}", "id", ids[i],
+		                         "member", json_object_get(mem, "id"),
+		                         "matter", ms->m[i].key))) {
+			json_decref(rec);
+			return TB_ENOMEM;
+		}
+		if ((rv = receive(f, rec)) != 0) {
+			return rv;
+		}
+	}
+	return TB_OK;
+}
+
+static int
+create_bundle(struct fsm *f, struct fsm_catalog *c, const char *code)
+{
+	const json_t *b = f->cmd->body;
+	const json_t *bd = json_object_get(c->std.bundles, code);
+	struct members *ms;
+	char app[ID_LEN];
+	json_t *rec, *cases;
+	int rv;
+
+	if (bd == NULL) {
+		return fsm_refuse(f, TB_ENOTFOUND, "$.body.bundle",
+		                  "bundle %s is not in the catalog of %s", code,
+		                  f->s->region);
+	}
+	if (fsm_form_check(json_object_get(bd, "form"),
+	                   json_object_get(b, "form"), code, "$.body.form",
+	                   &f->d) != 0 ||
+	    (rv = bundle_refs(f, bd, json_object_get(b, "materials"))) != 0) {
+		return FSM_REFUSED;
+	}
+	if ((ms = calloc(1, sizeof(*ms))) == NULL) {
+		return TB_ENOMEM;
+	}
+	rv = bundle_order(bd, ms->order, 64);
+	if (rv <= 0) {
+		free(ms);
+		return TB_ECORRUPT; /* a stored bundle passed bundle_check */
+	}
+	ms->n = (size_t)rv;
+	cases = json_array();
+	if ((rv = members_check(f, c, bd, ms)) == 0 &&
+	    (rv = next_id(f, "bundle_serial", "B", app)) == 0) {
+		rv = cases != NULL ? create_members(f, bd, ms, app, cases)
+		                   : TB_ENOMEM;
+	}
+	members_fini(ms);
+	free(ms);
+	if (rv != 0) {
+		json_decref(cases);
+		return rv;
+	}
+	rec = json_pack("{s:s, s:s, s:O, s:I, s:o}", "id", app, "code", code,
+	                "name", json_object_get(bd, "name"), "received_at",
+	                (json_int_t)f->at, "cases", cases);
+	if (rec == NULL) {
+		return TB_ENOMEM;
+	}
+	rv = db_put_json(f->txn, f->s->dbi[DB_APPLICATIONS], app, strlen(app),
+	                 rec);
+	if (rv == 0 &&
+	    (f->result = json_pack("{s:o}", "bundle", rec)) == NULL) {
+		rv = TB_ENOMEM;
+	} else if (rv != 0) {
+		json_decref(rec);
+	}
+	return rv;
+}
+
+int
+fsm_case_create(struct fsm *f)
+{
+	static const char *const channels[] = { "1", "2", "3", "4", NULL };
+	const json_t *b = f->cmd->body;
+	const char *matter = spec_str(b, "matter");
+	const char *bundle = spec_str(b, "bundle");
+	struct fsm_catalog *c;
+	int rv;
+
+	if ((matter == NULL) == (bundle == NULL)) {
+		return fsm_refuse(f, matter ? TB_EINVAL : TB_EMISSING,
+		                  "$.body.matter",
+		                  "a case names either a matter or a bundle");
+	}
+	if (fsm_applicant_check(json_object_get(b, "applicant"),
+	                        "$.body.applicant", &f->d) != 0) {
+		return FSM_REFUSED;
+	}
+	if (!spec_one_of(spec_str(b, "channel"), channels)) {
+		return fsm_refuse(f, TB_ECODE, "$.body.channel",
+		                  "\"%s\" is not a channel (1 window, 2 web, "
+		                  "3 mobile, 4 post)",
+		                  spec_str(b, "channel"));
+	}
+	if ((rv = fsm_catalog_get(f, &c)) != 0) {
+		return rv;
+	}
+	return matter != NULL ? create_single(f, c, matter)
+	                      : create_bundle(f, c, bundle);
+}

@@ -1,0 +1,358 @@
+/* Validation of what an applicant submits with a case: the form values
+ * against the matter's form, the applicant, and material references. */
+#include "node/fsm.h"
+
+#include "schema/region.h"
+#include "schema/spec.h"
+
+#include <stdio.h>
+#include <string.h>
+
+bool
+fsm_id_number_ok(const char *s)
+{
+	static const int w[17] = { 7, 9, 10, 5,  8, 4, 2, 1, 6,
+		                   3, 7, 9,  10, 5, 8, 4, 2 };
+	static const char check[] = "10X98765432";
+	char date[11];
+	int32_t day;
+	int i, sum = 0;
+
+	if (s == NULL || strlen(s) != 18) {
+		return false;
+	}
+	for (i = 0; i < 17; i++) {
+		if (s[i] < '0' || s[i] > '9') {
+			return false;
+		}
+		sum += (s[i] - '0') * w[i];
+	}
+	/* Characters 7..14 are the date of birth. */
+	snprintf(date, sizeof(date), "%.4s-%.2s-%.2s", s + 6, s + 10, s + 12);
+	return s[17] == check[sum % 11] && cal_date_parse(date, &day) == 0;
+}
+
+/* phone_ok accepts a mainland mobile number (optionally +86) or a landline
+ * with its area code ("0531-86553156", "053186553156", with extension). */
+static bool
+phone_ok(const char *s)
+{
+	size_t n, i, digits = 0;
+
+	if (!strncmp(s, "+86", 3)) {
+		s += 3;
+	}
+	n = strlen(s);
+	if (n == 11 && s[0] == '1' && s[1] >= '3' && s[1] <= '9' &&
+	    spec_digits(s, 11)) {
+		return true;
+	}
+	if (n < 10 || n > 20 || s[0] != '0') {
+		return false;
+	}
+	for (i = 0; i < n; i++) {
+		if (s[i] >= '0' && s[i] <= '9') {
+			digits++;
+		} else if (s[i] != '-' || i == 0 || s[i - 1] == '-') {
+			return false;
+		}
+	}
+	return s[n - 1] != '-' && digits >= 10;
+}
+
+static bool
+region_ok(const char *s)
+{
+	int32_t code;
+
+	return region_code_parse(s, &code) == 0 &&
+	       region_find(region_builtin(), code) != NULL;
+}
+
+/* value_check checks one present value v of field f at path. */
+static int
+value_check(const json_t *f, const json_t *v, const char *path,
+            struct tb_diag *d)
+{
+	const char *type = spec_str(f, "type"), *s = json_string_value(v);
+	const char *name = spec_str(f, "name");
+	long long max = spec_int(f, "max_len", 0);
+	int32_t day;
+
+	if (!strcmp(type, "int") || !strcmp(type, "bool")) {
+		bool good =
+		    type[0] == 'i' ? json_is_integer(v) : json_is_boolean(v);
+		return good ? 0
+		            : tb_diag_add(d, TB_ETYPE, path, "%s must be %s",
+		                          name,
+		                          type[0] == 'i' ? "an integer"
+		                                         : "a boolean") != 0;
+	}
+	if (s == NULL) {
+		return tb_diag_add(d, TB_ETYPE, path, "%s must be a string",
+		                   name) != 0;
+	}
+	if (spec_bool(f, "required", false) && s[0] == '\0') {
+		return tb_diag_add(d, TB_EMISSING, path,
+		                   "required field %s (%s) is empty", name,
+		                   spec_str(f, "label")) != 0;
+	}
+	if (max > 0 && (long long)spec_utf8_chars(s) > max) {
+		return tb_diag_add(d, TB_ERANGE, path,
+		                   "%s is longer than %lld characters", name,
+		                   max) != 0;
+	}
+	if (!strcmp(type, "date") && cal_date_parse(s, &day) != 0) {
+		return tb_diag_add(d, TB_EMALFORMED, path, "%s: \"%s\" %s",
+		                   name, s, cal_date_why(s)) != 0;
+	}
+	if (!strcmp(type, "id_number") && !fsm_id_number_ok(s)) {
+		return tb_diag_add(d, TB_ECODE, path,
+		                   "%s: \"%s\" is not a resident id number "
+		                   "(18 characters, GB 11643 check character)",
+		                   name, s) != 0;
+	}
+	if (!strcmp(type, "phone") && !phone_ok(s)) {
+		return tb_diag_add(d, TB_ECODE, path,
+		                   "%s: \"%s\" is not a mobile or landline "
+		                   "number",
+		                   name, s) != 0;
+	}
+	if (!strcmp(type, "region") && !region_ok(s)) {
+		return tb_diag_add(d, TB_ECODE, path,
+		                   "%s: \"%s\" is not a region code of the "
+		                   "region table",
+		                   name, s) != 0;
+	}
+	if (!strcmp(type, "enum")) {
+		json_t *o;
+		size_t i;
+		json_array_foreach(json_object_get(f, "options"), i, o)
+		{
+			if (!strcmp(json_string_value(o), s)) {
+				return 0;
+			}
+		}
+		return tb_diag_add(d, TB_ERANGE, path,
+		                   "%s: \"%s\" is not one of the options", name,
+		                   s) != 0;
+	}
+	return 0;
+}
+
+int
+fsm_form_check(const json_t *def, const json_t *values, const char *what,
+               const char *path, struct tb_diag *d)
+{
+	char sub[TB_DIAG_PATH];
+	const char *k;
+	json_t *f, *v;
+	size_t i;
+	int n = 0;
+
+	json_object_foreach((json_t *)values, k, v)
+	{
+		if (matter_form_find(def, k) == NULL) {
+			tb_path_key(sub, sizeof(sub), path, k);
+			tb_diag_add(d, TB_EUNKNOWN, sub,
+			            "field '%s' is not in the form of %s", k,
+			            what);
+			n++;
+		}
+	}
+	json_array_foreach(def, i, f)
+	{
+		const char *name = spec_str(f, "name");
+		tb_path_key(sub, sizeof(sub), path, name);
+		if ((v = json_object_get(values, name)) != NULL) {
+			n += value_check(f, v, sub, d);
+		} else if (spec_bool(f, "required", false)) {
+			tb_diag_add(d, TB_EMISSING, sub,
+			            "required field %s (%s) of %s is missing",
+			            name, spec_str(f, "label"), what);
+			n++;
+		}
+	}
+	return n;
+}
+
+int
+fsm_applicant_check(const json_t *a, const char *path, struct tb_diag *d)
+{
+	static const struct spec_field f[] = {
+		{ "name", SPEC_STRING, true },
+		{ "id_type", SPEC_STRING, true },
+		{ "id_number", SPEC_STRING, true },
+		{ "phone", SPEC_STRING, false },
+		{ "address", SPEC_STRING, false },
+		{ "email", SPEC_STRING, false },
+		{ "agent_name", SPEC_STRING, false },
+		{ "agent_id_number", SPEC_STRING, false },
+	};
+	static const char *const types[] = {
+		"resident_id",
+		"passport",
+		"hk_macao_permit",
+		"taiwan_permit",
+		"foreign_perm_id",
+		"credit_code",
+		NULL,
+	};
+	const char *t = spec_str(a, "id_type"), *id = spec_str(a, "id_number");
+	char sub[TB_DIAG_PATH], why[160];
+	int n;
+
+	if ((n = spec_object(a, f, sizeof(f) / sizeof(f[0]), path, d)) != 0) {
+		return n;
+	}
+	tb_path_key(sub, sizeof(sub), path, "name");
+	if (spec_utf8_chars(spec_str(a, "name")) == 0 ||
+	    spec_utf8_chars(spec_str(a, "name")) > 100) {
+		n += tb_diag_add(d, TB_ERANGE, sub,
+		                 "a name has 1 to 100 "
+		                 "characters") != 0;
+	}
+	tb_path_key(sub, sizeof(sub), path, "id_type");
+	if (!spec_one_of(t, types)) {
+		return n +
+		       (tb_diag_add(d, TB_ECODE, sub,
+		                    "\"%s\" is not an id type (resident_id, "
+		                    "passport, hk_macao_permit, "
+		                    "taiwan_permit, foreign_perm_id, "
+		                    "credit_code)",
+		                    t) != 0);
+	}
+	tb_path_key(sub, sizeof(sub), path, "id_number");
+	if (!strcmp(t, "resident_id") && !fsm_id_number_ok(id)) {
+		n += tb_diag_add(d, TB_ECODE, sub,
+		                 "\"%s\" is not a resident id number (18 "
+		                 "characters, GB 11643 check character)",
+		                 id) != 0;
+	} else if (!strcmp(t, "credit_code") &&
+	           matter_credit_code_check(id, why, sizeof(why)) != 0) {
+		n += tb_diag_add(d, TB_ECODE, sub, "%s", why) != 0;
+	} else if (id[0] == '\0' || strlen(id) > 64) {
+		n += tb_diag_add(d, TB_ERANGE, sub,
+		                 "an id number has 1 to 64 characters") != 0;
+	}
+	tb_path_key(sub, sizeof(sub), path, "phone");
+	if (spec_str(a, "phone") != NULL && !phone_ok(spec_str(a, "phone"))) {
+		n += tb_diag_add(d, TB_ECODE, sub,
+		                 "\"%s\" is not a mobile or landline number",
+		                 spec_str(a, "phone")) != 0;
+	}
+	return n;
+}
+
+/* ref_check checks the shape of one material reference. */
+static int
+ref_check(const json_t *x, bool bundle, const json_t *def, const char *key,
+          const char *path, struct tb_diag *d)
+{
+	static const struct spec_field f[] = {
+		{ "code", SPEC_STRING, true },
+		{ "hash", SPEC_STRING, true },
+		{ "size", SPEC_INT, true },
+		{ "member", SPEC_STRING, true },
+	};
+	uint8_t h[32];
+	char sub[TB_DIAG_PATH];
+	const json_t *m;
+	size_t i;
+	int n;
+
+	if ((n = spec_object(x, f, bundle ? 4 : 3, path, d)) != 0) {
+		return n;
+	}
+	tb_path_key(sub, sizeof(sub), path, "code");
+	json_array_foreach(def, i, m)
+	{
+		if (!strcmp(spec_str(m, "code"), spec_str(x, "code"))) {
+			break;
+		}
+	}
+	if (i == json_array_size(def)) {
+		n += tb_diag_add(d, TB_EUNKNOWN, sub, "%s lists no material %s",
+		                 key, spec_str(x, "code")) != 0;
+	}
+	tb_path_key(sub, sizeof(sub), path, "hash");
+	if (canon_unhex(spec_str(x, "hash"), h, sizeof(h)) != 0) {
+		n += tb_diag_add(d, TB_ECODE, sub,
+		                 "a material is referenced by its BLAKE2b-256 "
+		                 "hash (64 lowercase hex digits)") != 0;
+	}
+	tb_path_key(sub, sizeof(sub), path, "size");
+	if (spec_int(x, "size", -1) < 0) {
+		n += tb_diag_add(d, TB_ERANGE, sub, "size must be >= 0") != 0;
+	}
+	return n;
+}
+
+int
+fsm_materials_check(const json_t *def, const json_t *given, const char *member,
+                    const char *key, const char *path, struct tb_diag *d)
+{
+	char sub[TB_DIAG_PATH];
+	const json_t *x, *y, *m;
+	size_t i, j;
+	int n = 0;
+
+	json_array_foreach(given, i, x)
+	{
+		if (member != NULL &&
+		    strcmp(member, spec_str(x, "member") ? spec_str(x, "member")
+		                                         : "") != 0) {
+			continue;
+		}
+		tb_path_idx(sub, sizeof(sub), path, i);
+		if (ref_check(x, member != NULL, def, key, sub, d) != 0) {
+			n++;
+			continue;
+		}
+		for (j = 0; j < i; j++) {
+			y = json_array_get(given, j);
+			if (json_equal(json_object_get(x, "code"),
+			               json_object_get(y, "code")) &&
+			    json_equal(json_object_get(x, "member"),
+			               json_object_get(y, "member"))) {
+				tb_diag_add(d, TB_EDUP, sub,
+				            "material %s of %s is listed twice",
+				            spec_str(x, "code"), key);
+				n++;
+				break;
+			}
+		}
+	}
+	/* Materials the departments share (source "shared") or issue
+	 * themselves are not collected again from the applicant (一表通:
+	 * data shared rather than re-collected). */
+	json_array_foreach(def, i, m)
+	{
+		const char *src = spec_str(m, "source");
+		bool found = false;
+		if (!spec_bool(m, "required", false) ||
+		    (src != NULL && strcmp(src, "applicant") != 0)) {
+			continue;
+		}
+		json_array_foreach(given, j, x)
+		{
+			found =
+			    found ||
+			    (!strcmp(spec_str(m, "code"),
+			             spec_str(x, "code") ? spec_str(x, "code")
+			                                 : "") &&
+			     (member == NULL ||
+			      !strcmp(member, spec_str(x, "member")
+			                          ? spec_str(x, "member")
+			                          : "")));
+		}
+		if (!found) {
+			tb_diag_add(
+			    d, TB_EMISSING, path,
+			    "required material %s (%s) of %s is missing",
+			    spec_str(m, "code"), spec_str(m, "name"), key);
+			n++;
+		}
+	}
+	return n;
+}

@@ -1,0 +1,178 @@
+/* Case records and their indexes, and the case event log (global feed and
+ * per-case lists), written inside the apply transaction. */
+#include "node/fsm.h"
+
+#include "schema/lifecycle.h"
+#include "schema/spec.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Case ids are short ("370102-20260105-000001"); 64 bytes is ample. */
+#define ID_MAX 64
+
+size_t
+fsm_state_key(int st, const char *id, uint8_t *out, size_t n)
+{
+	size_t len = strlen(id);
+
+	if (len + 1 > n) {
+		len = n - 1;
+	}
+	out[0] = (uint8_t)st;
+	memcpy(out + 1, id, len);
+	return len + 1;
+}
+
+static int
+state_of(const json_t *c)
+{
+	enum lc_state st;
+
+	return lc_state_parse(spec_str(c, "state"), &st) == 0 ? (int)st : -1;
+}
+
+/* count_key names the per-state counter in meta. */
+static void
+count_key(int st, char *out, size_t n)
+{
+	snprintf(out, n, "n/%s", lc_state_name((enum lc_state)st));
+}
+
+int
+fsm_case_put(struct fsm *f, const json_t *c, const json_t *old)
+{
+	const struct store *s = f->s;
+	const char *id = spec_str(c, "id");
+	int st = state_of(c), ost = old != NULL ? state_of(old) : -1;
+	uint8_t k[MATTER_KEY_MAX + ID_MAX + 2];
+	char name[48];
+	size_t n, idl = strlen(id);
+	int rv;
+
+	if (st < 0 || idl >= ID_MAX || (old != NULL && ost < 0)) {
+		return TB_ECORRUPT;
+	}
+	if ((rv = db_put_json(f->txn, s->dbi[DB_CASES], id, idl, c)) != 0) {
+		return rv;
+	}
+	if (st == ost) {
+		return TB_OK;
+	}
+	if (old != NULL) {
+		n = fsm_state_key(ost, id, k, sizeof(k));
+		count_key(ost, name, sizeof(name));
+		if ((rv = db_del(f->txn, s->dbi[DB_CASE_STATE], k, n)) != 0 ||
+		    (rv = meta_add(s, f->txn, name, -1)) != 0) {
+			return rv == TB_ENOTFOUND ? TB_ECORRUPT : rv;
+		}
+	}
+	n = fsm_state_key(st, id, k, sizeof(k));
+	count_key(st, name, sizeof(name));
+	if ((rv = db_put(f->txn, s->dbi[DB_CASE_STATE], k, n, "", 0)) != 0 ||
+	    (rv = meta_add(s, f->txn, name, 1)) != 0) {
+		return rv;
+	}
+	if (old != NULL) {
+		return TB_OK;
+	}
+	/* A new case: the matter and applicant indexes never change. */
+	n = (size_t)snprintf((char *)k, sizeof(k), "%s", spec_str(c, "matter"));
+	k[n++] = 0;
+	memcpy(k + n, id, idl);
+	if ((rv = db_put(f->txn, s->dbi[DB_CASE_MATTER], k, n + idl, "", 0)) !=
+	    0) {
+		return rv;
+	}
+	db_applicant_hash(
+	    s, spec_str(json_object_get(c, "applicant"), "id_number"), k);
+	memcpy(k + 32, id, idl);
+	if ((rv = db_put(f->txn, s->dbi[DB_APPLICANTS], k, 32 + idl, "", 0))) {
+		return rv;
+	}
+	return meta_add(s, f->txn, "n/total", 1);
+}
+
+int
+fsm_event_json(uint64_t seq, const MDB_val *v, json_t **out)
+{
+	json_t *env, *e;
+	int rv;
+
+	*out = NULL;
+	if ((rv = db_val_json(v, &env)) != 0) {
+		return rv;
+	}
+	e = json_pack("{s:I, s:O, s:O, s:O}", "seq", (json_int_t)seq, "type",
+	              json_object_get(env, "type"), "at",
+	              json_object_get(env, "at"), "body",
+	              json_object_get(env, "body"));
+	json_decref(env);
+	if (e == NULL) {
+		return TB_ECORRUPT; /* a member was missing */
+	}
+	*out = e;
+	return TB_OK;
+}
+
+int
+fsm_event_append(struct fsm *f, const json_t *c, json_t *body, json_t **event)
+{
+	const struct store *s = f->s;
+	const char *id = spec_str(c, "id");
+	struct canon_buf b = { 0 };
+	uint8_t k[ID_MAX + 5], gk[8], sv = STORE_SV;
+	uint64_t gseq;
+	size_t idl = strlen(id);
+	char err[128];
+	MDB_val v;
+	int rv;
+
+	if (event != NULL) {
+		*event = NULL;
+	}
+	if (idl >= ID_MAX) {
+		json_decref(body);
+		return TB_ECORRUPT;
+	}
+	if (json_object_set(body, "case", json_object_get(c, "id")) != 0 ||
+	    json_object_set(body, "epoch", json_object_get(c, "epoch")) != 0 ||
+	    json_object_set(body, "seq", json_object_get(c, "last_event")) !=
+	        0) {
+		json_decref(body);
+		return TB_ENOMEM;
+	}
+	if ((rv = meta_get_u64(s, f->txn, "event_seq", &gseq)) != 0 ||
+	    (rv = meta_put_u64(s, f->txn, "event_seq", ++gseq)) != 0) {
+		json_decref(body);
+		return rv;
+	}
+	rv = canon_buf_append(&b, &sv, 1);
+	if (rv == 0) {
+		rv = cmd_encode(CMD_EVENT_CASE, f->at, NULL, body, &b, err,
+		                sizeof(err));
+	}
+	json_decref(body);
+	db_be64(gk, gseq);
+	if (rv == 0) {
+		rv = db_put(f->txn, s->dbi[DB_EVENTS], gk, 8, b.data, b.len);
+	}
+	if (rv == 0 && event != NULL) {
+		v.mv_size = b.len;
+		v.mv_data = b.data;
+		rv = fsm_event_json(gseq, &v, event);
+	}
+	canon_buf_free(&b);
+	if (rv != 0) {
+		return rv == TB_ENOMEM || rv == TB_EFULL ? rv : TB_EIO;
+	}
+	memcpy(k, id, idl);
+	k[idl] = 0;
+	db_be32(k + idl + 1, (uint32_t)spec_int(c, "last_event", 0));
+	rv = db_put(f->txn, s->dbi[DB_CASE_EVENTS], k, idl + 5, gk, 8);
+	if (rv != 0 && event != NULL) {
+		json_decref(*event);
+		*event = NULL;
+	}
+	return rv;
+}

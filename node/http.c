@@ -1,0 +1,314 @@
+/* The HTTP API's plumbing over nng's HTTP server. */
+#include "node/http.h"
+
+#include "schema/error.h"
+
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* The largest request body nng collects for us; larger requests get 400
+ * from nng itself. Endpoints enforce their own, smaller limits (413). */
+#define HTTP_MAX_BODY (64u << 20)
+
+struct http_server_ctx {
+	struct node *node;
+	void (*dispatch)(struct http_call *c);
+};
+
+int64_t
+http_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9') {
+		return c - '0';
+	}
+	if (c >= 'a' && c <= 'f') {
+		return c - 'a' + 10;
+	}
+	if (c >= 'A' && c <= 'F') {
+		return c - 'A' + 10;
+	}
+	return -1;
+}
+
+/* pct_decode decodes %XX and '+' (in queries) into out; -1 if malformed
+ * or too long. */
+static int
+pct_decode(const char *s, size_t len, char *out, size_t n, int plus)
+{
+	size_t i, j = 0;
+
+	for (i = 0; i < len; i++) {
+		char ch = s[i];
+		if (ch == '%') {
+			int hi, lo;
+			if (i + 2 >= len) {
+				return -1;
+			}
+			hi = hexval(s[i + 1]);
+			lo = hexval(s[i + 2]);
+			if (hi < 0 || lo < 0) {
+				return -1;
+			}
+			ch = (char)(hi << 4 | lo);
+			if (ch == '\0') {
+				return -1;
+			}
+			i += 2;
+		} else if (ch == '+' && plus) {
+			ch = ' ';
+		}
+		if (j + 1 >= n) {
+			return -1;
+		}
+		out[j++] = ch;
+	}
+	out[j] = '\0';
+	return 0;
+}
+
+static void
+http_cb(nng_aio *aio)
+{
+	nng_http_req *req = nng_aio_get_input(aio, 0);
+	nng_http_handler *h = nng_aio_get_input(aio, 1);
+	struct http_server_ctx *ctx = nng_http_handler_get_data(h);
+	const char *uri = nng_http_req_get_uri(req);
+	const char *q = strchr(uri, '?');
+	size_t plen = q != NULL ? (size_t)(q - uri) : strlen(uri);
+	struct http_call *c;
+	void *body;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		nng_aio_finish(aio, NNG_ENOMEM);
+		return;
+	}
+	c->aio = aio;
+	c->req = req;
+	c->node = ctx->node;
+	c->start_ns = http_now_ns();
+	snprintf(c->method, sizeof(c->method), "%s",
+	         nng_http_req_get_method(req));
+	nng_http_req_get_data(req, &body, &c->body_len);
+	c->body = body;
+	if (pct_decode(uri, plen, c->path, sizeof(c->path), 0) != 0) {
+		http_reply_error(c, 400, "malformed", NULL,
+		                 "the request path is malformed or too long");
+		return;
+	}
+	if (q != NULL) {
+		snprintf(c->query, sizeof(c->query), "%s", q + 1);
+		if (strlen(q + 1) >= sizeof(c->query)) {
+			http_reply_error(c, 414, "too_big", NULL,
+			                 "the query is too long");
+			return;
+		}
+	}
+	ctx->dispatch(c);
+}
+
+static void
+ctx_free(void *p)
+{
+	free(p);
+}
+
+int
+http_start(const char *hostport, struct node *n,
+           void (*dispatch)(struct http_call *c), nng_http_server **out,
+           int *port, char *errmsg, size_t errlen)
+{
+	struct http_server_ctx *ctx;
+	nng_http_handler *h = NULL;
+	nng_http_server *s = NULL;
+	char url[300];
+	nng_url *u = NULL;
+	nng_sockaddr sa;
+	int rv;
+
+	snprintf(url, sizeof(url), "http://%s", hostport);
+	if ((ctx = calloc(1, sizeof(*ctx))) == NULL) {
+		return TB_ENOMEM;
+	}
+	ctx->node = n;
+	ctx->dispatch = dispatch;
+	if ((rv = nng_url_parse(&u, url)) != 0 ||
+	    (rv = nng_http_server_hold(&s, u)) != 0 ||
+	    (rv = nng_http_handler_alloc(&h, "/", http_cb)) != 0 ||
+	    (rv = nng_http_handler_set_tree(h)) != 0 ||
+	    (rv = nng_http_handler_set_method(h, NULL)) != 0 ||
+	    (rv = nng_http_handler_collect_body(h, true, HTTP_MAX_BODY)) ||
+	    (rv = nng_http_handler_set_data(h, ctx, ctx_free)) != 0) {
+		goto fail;
+	}
+	ctx = NULL; /* the handler owns it now */
+	if ((rv = nng_http_server_add_handler(s, h)) != 0) {
+		goto fail;
+	}
+	h = NULL;
+	if ((rv = nng_http_server_start(s)) != 0 ||
+	    (rv = nng_http_server_get_addr(s, &sa)) != 0) {
+		goto fail;
+	}
+	*port = sa.s_family == NNG_AF_INET6 ? ntohs(sa.s_in6.sa_port)
+	                                    : ntohs(sa.s_in.sa_port);
+	nng_url_free(u);
+	*out = s;
+	return TB_OK;
+fail:
+	snprintf(errmsg, errlen, "HTTP on %s: %s", hostport, nng_strerror(rv));
+	if (h != NULL) {
+		nng_http_handler_free(h);
+	}
+	if (s != NULL) {
+		nng_http_server_release(s);
+	}
+	if (u != NULL) {
+		nng_url_free(u);
+	}
+	free(ctx);
+	return TB_EIO;
+}
+
+void
+http_stop(nng_http_server *s)
+{
+	if (s != NULL) {
+		nng_http_server_stop(s);
+		nng_http_server_release(s);
+	}
+}
+
+static void
+reply(struct http_call *c, uint16_t status, const char *ctype, const void *data,
+      size_t len, const char *etag)
+{
+	nng_http_res *res;
+	nng_aio *aio = c->aio;
+
+	c->status = status;
+	if (nng_http_res_alloc(&res) != 0) {
+		free(c);
+		nng_aio_finish(aio, NNG_ENOMEM);
+		return;
+	}
+	nng_http_res_set_status(res, status);
+	nng_http_res_set_header(res, "Content-Type", ctype);
+	nng_http_res_set_header(res, "Cache-Control", "no-store");
+	if (etag != NULL) {
+		nng_http_res_set_header(res, "ETag", etag);
+	}
+	if (len > 0 && nng_http_res_copy_data(res, data, len) != 0) {
+		nng_http_res_free(res);
+		free(c);
+		nng_aio_finish(aio, NNG_ENOMEM);
+		return;
+	}
+	if (c->node != NULL) {
+		extern void node_observe_call(struct http_call * c);
+		node_observe_call(c);
+	}
+	json_decref(c->token);
+	json_decref(c->extra);
+	free(c);
+	nng_aio_set_output(aio, 0, res);
+	nng_aio_finish(aio, 0);
+}
+
+void
+http_reply_raw(struct http_call *c, uint16_t status, const char *ctype,
+               const void *data, size_t len, const char *etag)
+{
+	reply(c, status, ctype, data, len, etag);
+}
+
+void
+http_reply_json(struct http_call *c, uint16_t status, json_t *body)
+{
+	char *text = NULL;
+	const char *etag = NULL;
+	char tag[48];
+
+	if (body != NULL) {
+		json_t *v = json_object_get(body, "_etag");
+		if (json_is_integer(v)) {
+			snprintf(tag, sizeof(tag), "\"%lld\"",
+			         (long long)json_integer_value(v));
+			etag = tag;
+			json_object_del(body, "_etag");
+		}
+		text = json_dumps(body, JSON_COMPACT);
+		json_decref(body);
+	}
+	if (text == NULL) {
+		reply(c, status, "application/json", "{}\n", 3, etag);
+		return;
+	}
+	{
+		size_t n = strlen(text);
+		char *nl = realloc(text, n + 2);
+		if (nl != NULL) {
+			text = nl;
+			text[n] = '\n';
+			text[n + 1] = '\0';
+		}
+	}
+	reply(c, status, "application/json", text, strlen(text), etag);
+	free(text);
+}
+
+void
+http_reply_error(struct http_call *c, uint16_t status, const char *code,
+                 const char *field, const char *fmt, ...)
+{
+	char msg[600];
+	json_t *err;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	err = json_pack("{s:{s:s, s:s, s:s?}}", "error", "code", code,
+	                "message", msg, "field", field);
+	http_reply_json(c, status, err);
+}
+
+const char *
+http_header(const struct http_call *c, const char *name)
+{
+	return nng_http_req_get_header(c->req, name);
+}
+
+int
+http_query(const struct http_call *c, const char *key, char *out, size_t n)
+{
+	const char *p = c->query;
+	size_t klen = strlen(key);
+
+	while (*p != '\0') {
+		const char *amp = strchr(p, '&');
+		size_t len = amp != NULL ? (size_t)(amp - p) : strlen(p);
+		if (len > klen && !strncmp(p, key, klen) && p[klen] == '=') {
+			return pct_decode(p + klen + 1, len - klen - 1, out, n,
+			                  1);
+		}
+		if (len == klen && !strncmp(p, key, klen)) {
+			out[0] = '\0';
+			return 0;
+		}
+		p += len + (amp != NULL);
+	}
+	return -1;
+}

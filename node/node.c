@@ -1,0 +1,630 @@
+/* The node process: libuv loop, the region's Raft group, store and HTTP.
+ *
+ * Threads: the loop thread owns libraft, the state machine's applies and
+ * every proposal. nng's threads run HTTP callbacks: reads are answered
+ * there from LMDB read transactions; writes are queued to the loop
+ * (mutex + uv_async_send, the queue drained whole because wake-ups
+ * coalesce) and answered from the apply callback. */
+#include "node/node.h"
+
+#include "consensus/raftio.h"
+#include "node/log.h"
+#include "node/store.h"
+#include "schema/trust.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* A one-voter group elects itself after one election timeout; keep it
+ * short on a LAN (the replica-group issue makes these configurable). */
+#define NODE_HEARTBEAT_MS 50
+#define NODE_ELECTION_MS  250
+#define NODE_TICK_MS      50
+
+int64_t
+node_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- the state machine ------------------------------------------------ */
+
+/* pending_take removes the waiting proposal for index, if any. */
+static struct http_call *
+pending_take(struct node *n, raft_index index)
+{
+	struct http_call **pp, *c;
+
+	for (pp = &n->pending; (c = *pp) != NULL; pp = &c->next) {
+		if (c->apply.index == index) {
+			*pp = c->next;
+			c->next = NULL;
+			return c;
+		}
+	}
+	return NULL;
+}
+
+static bool
+pending_has(struct node *n, raft_index index)
+{
+	struct http_call *c;
+
+	for (c = n->pending; c != NULL; c = c->next) {
+		if (c->apply.index == index) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* fsm_apply applies one committed entry. libraft sets last_applied after
+ * apply returns, so this entry's index is last_applied + 1. A refusal is
+ * a result; only a store failure or an unknown command type returns
+ * non-zero, which stops the group: the node then exits loudly. */
+static int
+fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
+{
+	struct node *n = fsm->data;
+	raft_index index = raft_last_applied(&n->raft) + 1;
+	json_t *res = NULL;
+	int rv;
+
+	*result = NULL;
+	rv = store_apply(n->store, index, buf->base, buf->len, &res);
+	if (rv != 0) {
+		tb_log(TB_LOG_ERROR,
+		       rv == TB_EFULL ? "TB-STORE-FULL" : "TB-APPLY-FAILED",
+		       "apply of entry %llu failed: %s; stopping",
+		       (unsigned long long)index, tb_strerror(rv));
+		if (rv == TB_EFULL) {
+			n->m.store_full++;
+		}
+		n->exit_code = 1;
+		return RAFT_IOERR;
+	}
+	n->m.applies++;
+	if (json_object_get(res, "error") != NULL) {
+		n->m.refusals++;
+	}
+	n->view.applied = index;
+	/* Only the proposer's callback receives the result; for entries
+	 * replayed at start, or proposed elsewhere, nobody waits. */
+	if (res != NULL && pending_has(n, index)) {
+		*result = res;
+	} else {
+		json_decref(res);
+	}
+	return 0;
+}
+
+/* fsm_snapshot: the state lives in LMDB, so a snapshot is a marker; the
+ * store is synced first so that the log before it may be dropped. */
+static int
+fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs)
+{
+	struct node *n = fsm->data;
+	uint64_t applied;
+	char text[64];
+	int len;
+
+	if (store_sync(n->store) != 0) {
+		return RAFT_IOERR;
+	}
+	applied = store_applied_index(n->store);
+	len = snprintf(text, sizeof(text), "tongban-marker applied=%llu",
+	               (unsigned long long)applied);
+	*bufs = raft_malloc(sizeof(**bufs));
+	if (*bufs == NULL) {
+		return RAFT_NOMEM;
+	}
+	(*bufs)[0].base = raft_malloc((size_t)len);
+	if ((*bufs)[0].base == NULL) {
+		raft_free(*bufs);
+		return RAFT_NOMEM;
+	}
+	memcpy((*bufs)[0].base, text, (size_t)len);
+	(*bufs)[0].len = (size_t)len;
+	*n_bufs = 1;
+	return 0;
+}
+
+/* fsm_restore: a marker names the applied index the store already holds
+ * (it was synced before the marker was made). A marker beyond the store
+ * means the state is missing: refuse rather than run on a hole. */
+static int
+fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
+{
+	struct node *n = fsm->data;
+	unsigned long long want = 0;
+	char text[64];
+	size_t len = buf->len < sizeof(text) - 1 ? buf->len : sizeof(text) - 1;
+
+	memcpy(text, buf->base, len);
+	text[len] = '\0';
+	if (sscanf(text, "tongban-marker applied=%llu", &want) != 1 ||
+	    want > store_applied_index(n->store)) {
+		tb_log(TB_LOG_ERROR, "TB-SNAPSHOT-HOLE",
+		       "snapshot marker '%s' is ahead of the store (applied "
+		       "%llu)",
+		       text, (unsigned long long)store_applied_index(n->store));
+		return RAFT_CORRUPT;
+	}
+	raft_free(buf->base);
+	return 0;
+}
+
+/* ---- proposals -------------------------------------------------------- */
+
+static uint16_t
+error_status(const char *code)
+{
+	static const struct {
+		const char *code;
+		uint16_t status;
+	} map[] = {
+		{ "not_found", 404 },     { "illegal_transition", 409 },
+		{ "stale_version", 409 }, { "duplicate", 409 },
+		{ "conflict", 409 },      { "bad_chain", 409 },
+		{ "store_full", 507 },    { "forbidden", 403 },
+		{ "unauthorized", 401 },  { "too_big", 413 },
+		{ "malformed", 400 },
+	};
+	size_t i;
+
+	for (i = 0; code != NULL && i < sizeof(map) / sizeof(map[0]); i++) {
+		if (!strcmp(map[i].code, code)) {
+			return map[i].status;
+		}
+	}
+	return 422;
+}
+
+static void
+apply_cb(struct raft_apply *req, int status, void *result)
+{
+	struct http_call *c = req->data;
+	struct node *n = c->node;
+	json_t *res = result, *err;
+
+	pending_take(n, req->index);
+	if (status != 0) {
+		json_decref(res);
+		http_reply_error(c, 503, "unavailable", NULL,
+		                 "the write was not committed: %s (retry with "
+		                 "the same Idempotency-Key)",
+		                 raft_strerror(status));
+		return;
+	}
+	if (res == NULL) {
+		http_reply_error(
+		    c, 500, "internal", NULL,
+		    "the write was applied but its result is lost");
+		return;
+	}
+	if ((err = json_object_get(res, "error")) != NULL) {
+		http_reply_json(c,
+		                error_status(json_string_value(
+		                    json_object_get(err, "code"))),
+		                res);
+		return;
+	}
+	if (c->extra != NULL) {
+		json_object_update(res, c->extra);
+	}
+	http_reply_json(c, strcmp(c->method, "POST") == 0 ? 201 : 200, res);
+}
+
+void
+node_propose(struct node *n, struct http_call *c, enum cmd_type t,
+             const json_t *body, const char *idem_key)
+{
+	struct canon_buf b = { 0 };
+	struct raft_buffer buf;
+	char err[256];
+	int rv;
+
+	if (n->view.state != RAFT_LEADER) {
+		http_reply_error(
+		    c, 503, "not_leader", NULL,
+		    "this node is not the leader of %s's group yet",
+		    n->cfg.region);
+		return;
+	}
+	rv = cmd_encode(t, node_now_ms(), idem_key, body, &b, err, sizeof(err));
+	if (rv != 0) {
+		canon_buf_free(&b);
+		http_reply_error(c, rv == TB_ENOMEM ? 500 : 400, tb_errname(rv),
+		                 NULL, "%s", err);
+		return;
+	}
+	buf.len = b.len;
+	buf.base = raft_malloc(b.len);
+	if (buf.base == NULL) {
+		canon_buf_free(&b);
+		http_reply_error(c, 500, "nomem", NULL, "out of memory");
+		return;
+	}
+	memcpy(buf.base, b.data, b.len);
+	canon_buf_free(&b);
+	c->apply.data = c;
+	rv = raft_apply(&n->raft, &c->apply, &buf, 1, apply_cb);
+	if (rv != 0) {
+		raft_free(buf.base);
+		http_reply_error(c, 503, "unavailable", NULL,
+		                 "cannot propose: %s", raft_strerror(rv));
+		return;
+	}
+	n->m.proposals++;
+	/* raft_apply assigned the entry's index; the apply callback finds
+	 * the request by it. */
+	c->next = n->pending;
+	n->pending = c;
+}
+
+/* ---- the loop --------------------------------------------------------- */
+
+static void
+wake_cb(uv_async_t *h)
+{
+	struct node *n = h->data;
+	struct http_call *c, *next;
+
+	pthread_mutex_lock(&n->mu);
+	c = n->qhead;
+	n->qhead = n->qtail = NULL;
+	pthread_mutex_unlock(&n->mu);
+	for (; c != NULL; c = next) {
+		next = c->next;
+		c->next = NULL;
+		if (n->stopping) {
+			http_reply_error(c, 503, "closed", NULL,
+			                 "the node is shutting down");
+		} else {
+			api_write(c);
+		}
+	}
+}
+
+static void
+bootstrap_cb(struct raft_apply *req, int status, void *result)
+{
+	struct node *n = req->data;
+
+	json_decref(result);
+	free(req);
+	if (status != 0) {
+		/* Lost leadership or stopping: try again at the next tick. */
+		n->bootstrap_proposed = false;
+	}
+}
+
+/* bootstrap_token proposes the admin token made by init, once the group
+ * has a leader and the store does not hold it yet; the node is ready
+ * when the token is in the store. */
+static void
+bootstrap_token(struct node *n)
+{
+	struct canon_buf b = { 0 };
+	struct raft_buffer buf;
+	struct raft_apply *req;
+	uint8_t h[32];
+	json_t *rec = NULL, *body;
+	char err[128];
+
+	if (n->cfg.bootstrap_hash[0] == '\0' ||
+	    canon_unhex(n->cfg.bootstrap_hash, h, 32) != 0 ||
+	    store_token_lookup(n->store, h, &rec) == 0) {
+		json_decref(rec);
+		n->ready = true;
+		tb_log(TB_LOG_INFO, "TB-NODE-READY", "ready");
+		return;
+	}
+	if (n->bootstrap_proposed) {
+		return;
+	}
+	body = json_pack("{s:s, s:s, s:s, s:s, s:s}", "id", "admin", "hash",
+	                 n->cfg.bootstrap_hash, "role", "provincial_admin",
+	                 "region", n->cfg.region, "name",
+	                 "bootstrap admin (tongban init)");
+	req = calloc(1, sizeof(*req));
+	if (body == NULL || req == NULL ||
+	    cmd_encode(CMD_TOKEN_CREATE, node_now_ms(), NULL, body, &b, err,
+	               sizeof(err)) != 0 ||
+	    (buf.base = raft_malloc(b.len)) == NULL) {
+		goto out;
+	}
+	memcpy(buf.base, b.data, b.len);
+	buf.len = b.len;
+	req->data = n;
+	if (raft_apply(&n->raft, req, &buf, 1, bootstrap_cb) != 0) {
+		raft_free(buf.base);
+		goto out;
+	}
+	req = NULL; /* owned by libraft until bootstrap_cb */
+	n->bootstrap_proposed = true;
+out:
+	free(req);
+	canon_buf_free(&b);
+	json_decref(body);
+}
+
+static void node_stop(struct node *n, const char *why);
+
+static void
+barrier_cb(struct raft_barrier *req, int status)
+{
+	struct node *n = req->data;
+
+	if (status != 0) {
+		n->barrier_term = 0; /* try again at the next tick */
+	}
+	free(req);
+}
+
+/* A new leader does not commit the entries of earlier terms by itself:
+ * a barrier in its own term commits (and so applies) everything before
+ * it, which after a restart replays the log into the store. */
+static void
+leader_barrier(struct node *n)
+{
+	struct raft_barrier *req;
+
+	if (n->barrier_term == n->raft.current_term ||
+	    (req = calloc(1, sizeof(*req))) == NULL) {
+		return;
+	}
+	req->data = n;
+	if (raft_barrier(&n->raft, req, barrier_cb) != 0) {
+		free(req);
+		return;
+	}
+	n->barrier_term = n->raft.current_term;
+}
+
+static void
+tick_cb(uv_timer_t *t)
+{
+	struct node *n = t->data;
+	raft_id id = 0;
+	const char *addr = NULL;
+
+	n->view.state = raft_state(&n->raft);
+	n->view.term = n->raft.current_term;
+	n->view.commit = n->raft.commit_index;
+	n->view.applied = raft_last_applied(&n->raft);
+	raft_leader(&n->raft, &id, &addr);
+	n->view.leader_id = id;
+	if (n->view.state == RAFT_LEADER) {
+		leader_barrier(n);
+		/* Ready once the barrier applied the log and the admin token
+		 * is in the store. */
+		if (!n->ready && n->barrier_term == n->raft.current_term &&
+		    raft_last_applied(&n->raft) >= n->raft.commit_index) {
+			bootstrap_token(n);
+		}
+	}
+	if (n->view.state == RAFT_UNAVAILABLE && !n->stopping) {
+		n->exit_code = 1;
+		node_stop(n, "the Raft group is unavailable (see the errors "
+		             "above)");
+	}
+}
+
+static void
+node_raft_closed(struct raft *r)
+{
+	struct node *n = r->data;
+
+	uv_close((uv_handle_t *)&n->wake, NULL);
+	uv_close((uv_handle_t *)&n->tick, NULL);
+	uv_close((uv_handle_t *)&n->sigterm, NULL);
+	uv_close((uv_handle_t *)&n->sigint, NULL);
+}
+
+static void
+node_stop(struct node *n, const char *why)
+{
+	struct http_call *c;
+
+	if (n->stopping) {
+		return;
+	}
+	n->stopping = true;
+	n->ready = false;
+	tb_log(TB_LOG_INFO, "TB-NODE-STOP", "stopping: %s", why);
+	/* No new requests; then fail what is queued or waiting. */
+	http_stop(n->http);
+	n->http = NULL;
+	wake_cb(&n->wake);
+	while ((c = n->pending) != NULL) {
+		n->pending = c->next;
+		http_reply_error(
+		    c, 503, "closed", NULL,
+		    "the node stopped before the write was "
+		    "applied; retry with the same Idempotency-Key");
+	}
+	uv_timer_stop(&n->tick);
+	raft_close(&n->raft, node_raft_closed);
+}
+
+static void
+signal_cb(uv_signal_t *s, int signum)
+{
+	node_stop(s->data, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+static int
+node_open(struct node *n, const char *dir)
+{
+	struct store_options so = { 0 };
+	struct raftio_options ro = { 0 };
+	char err[512], path[PATH_MAX + 16];
+	struct raft_configuration conf;
+	int rv;
+
+	if (node_config_load(dir, &n->cfg, err, sizeof(err)) != 0) {
+		tb_log(TB_LOG_ERROR, "TB-CONFIG", "%s", err);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/root.json", dir);
+	{
+		json_error_t je;
+		n->root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+	}
+	snprintf(path, sizeof(path), "%s/state", dir);
+	so.map_size = n->cfg.state_map_size;
+	so.index_key = n->cfg.index_key;
+	so.region = n->cfg.region;
+	if (store_open(path, &so, &n->store, err, sizeof(err)) != 0) {
+		tb_log(TB_LOG_ERROR, "TB-STORE-OPEN", "%s", err);
+		return -1;
+	}
+	if (uv_loop_init(&n->loop) != 0) {
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/raft", dir);
+	ro.map_size = n->cfg.raft_map_size;
+	ro.seed = (uint64_t)node_now_ms();
+	if (raftio_init(&n->io, &n->loop, path, &ro, err, sizeof(err)) != 0) {
+		tb_log(TB_LOG_ERROR, "TB-RAFT-OPEN", "%s", err);
+		return -1;
+	}
+	n->fsm.version = 1;
+	n->fsm.data = n;
+	n->fsm.apply = fsm_apply;
+	n->fsm.snapshot = fsm_snapshot;
+	n->fsm.restore = fsm_restore;
+	if ((rv = raft_init(&n->raft, &n->io, &n->fsm, n->cfg.raft_id,
+	                    n->cfg.link)) != 0) {
+		tb_log(TB_LOG_ERROR, "TB-RAFT-INIT", "raft_init: %s",
+		       raft_strerror(rv));
+		return -1;
+	}
+	n->raft.data = n;
+	raft_set_heartbeat_timeout(&n->raft, NODE_HEARTBEAT_MS);
+	raft_set_election_timeout(&n->raft, NODE_ELECTION_MS);
+	raft_set_snapshot_threshold(&n->raft, n->cfg.snapshot_threshold);
+	raft_set_snapshot_trailing(&n->raft, n->cfg.snapshot_threshold / 4);
+	/* A new node's log is empty: bootstrap a one-voter configuration.
+	 * On later starts raft_bootstrap refuses (RAFT_CANTBOOTSTRAP). */
+	raft_configuration_init(&conf);
+	rv = raft_configuration_add(&conf, n->cfg.raft_id, n->cfg.link,
+	                            RAFT_VOTER);
+	if (rv == 0) {
+		rv = raft_bootstrap(&n->raft, &conf);
+		if (rv == RAFT_CANTBOOTSTRAP) {
+			rv = 0;
+		}
+	}
+	raft_configuration_close(&conf);
+	if (rv != 0) {
+		tb_log(TB_LOG_ERROR, "TB-RAFT-BOOTSTRAP", "bootstrap: %s",
+		       raft_strerror(rv));
+		return -1;
+	}
+	if ((rv = raft_start(&n->raft)) != 0) {
+		tb_log(TB_LOG_ERROR, "TB-RAFT-START", "raft_start: %s (%s)",
+		       raft_strerror(rv), raft_errmsg(&n->raft));
+		return -1;
+	}
+	return 0;
+}
+
+int
+node_run(const char *dir)
+{
+	struct node *n = calloc(1, sizeof(*n));
+	char err[512], ready[512];
+
+	if (n == NULL) {
+		return 1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	n->start_ms = node_now_ms();
+	pthread_mutex_init(&n->mu, NULL);
+	pthread_mutex_init(&n->audit_mu, NULL);
+	if (node_open(n, dir) != 0) {
+		return 1;
+	}
+	snprintf(err, sizeof(err), "%s/audit.log", dir);
+	n->audit = fopen(err, "a");
+	uv_async_init(&n->loop, &n->wake, wake_cb);
+	n->wake.data = n;
+	uv_timer_init(&n->loop, &n->tick);
+	n->tick.data = n;
+	uv_timer_start(&n->tick, tick_cb, 0, NODE_TICK_MS);
+	uv_signal_init(&n->loop, &n->sigterm);
+	uv_signal_init(&n->loop, &n->sigint);
+	n->sigterm.data = n->sigint.data = n;
+	uv_signal_start(&n->sigterm, signal_cb, SIGTERM);
+	uv_signal_start(&n->sigint, signal_cb, SIGINT);
+	if (http_start(n->cfg.api, n, api_dispatch, &n->http, &n->port, err,
+	               sizeof(err)) != 0) {
+		tb_log(TB_LOG_ERROR, "TB-HTTP-LISTEN", "%s", err);
+		return 1;
+	}
+	snprintf(
+	    ready, sizeof(ready),
+	    "{\"event\":\"listening\",\"region\":\"%s\",\"node_id\":\"%s\","
+	    "\"api\":\"http://%.*s:%d\",\"pid\":%ld}\n",
+	    n->cfg.region, n->cfg.node_id,
+	    (int)(strrchr(n->cfg.api, ':') - n->cfg.api), n->cfg.api, n->port,
+	    (long)getpid());
+	fputs(ready, stdout);
+	fflush(stdout);
+	tb_log(TB_LOG_INFO, "TB-NODE-START",
+	       "node %s of %s serving HTTP on port %d", n->cfg.node_id,
+	       n->cfg.region, n->port);
+	uv_run(&n->loop, UV_RUN_DEFAULT);
+	raftio_close(&n->io);
+	store_close(n->store);
+	if (n->audit != NULL) {
+		fclose(n->audit);
+	}
+	uv_loop_close(&n->loop);
+	json_decref(n->root);
+	node_config_wipe(&n->cfg);
+	tb_log(TB_LOG_INFO, "TB-NODE-STOPPED", "stopped");
+	{
+		int code = n->exit_code;
+		free(n);
+		return code;
+	}
+}
+
+void
+node_audit(struct node *n, const struct http_call *c, const char *act,
+           const char *object)
+{
+	json_t *line;
+	char *text;
+
+	if (n->audit == NULL) {
+		return;
+	}
+	line = json_pack(
+	    "{s:I, s:s, s:s?, s:s, s:s}", "at", (json_int_t)node_now_ms(),
+	    "act", act, "token",
+	    c->token ? json_string_value(json_object_get(c->token, "id"))
+	             : NULL,
+	    "object", object, "path", c->path);
+	if (line == NULL || (text = json_dumps(line, JSON_COMPACT)) == NULL) {
+		json_decref(line);
+		return;
+	}
+	pthread_mutex_lock(&n->audit_mu);
+	fprintf(n->audit, "%s\n", text);
+	fflush(n->audit);
+	pthread_mutex_unlock(&n->audit_mu);
+	free(text);
+	json_decref(line);
+}

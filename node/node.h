@@ -1,0 +1,93 @@
+/* The node process: the loop, the region's Raft group, the store, HTTP. */
+#ifndef TB_NODE_NODE_H
+#define TB_NODE_NODE_H
+
+#include "node/config.h"
+#include "node/http.h"
+#include "schema/command.h"
+
+#include <pthread.h>
+#include <raft.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <uv.h>
+
+struct store;
+
+/* Figures of the Raft group, copied on the loop so that other threads
+ * (HTTP reads, metrics) can read them without touching libraft. */
+struct node_raft_view {
+	_Atomic int state; /* RAFT_FOLLOWER, RAFT_CANDIDATE, RAFT_LEADER */
+	_Atomic unsigned long long term;
+	_Atomic unsigned long long commit;
+	_Atomic unsigned long long applied;
+	_Atomic unsigned long long leader_id;
+};
+
+/* Counters for /metrics; atomics so any thread may bump them. */
+struct node_metrics {
+	_Atomic unsigned long long requests[8][6]; /* route x status class */
+	_Atomic unsigned long long latency_us_sum[8];
+	_Atomic unsigned long long latency_bucket[8][12];
+	_Atomic unsigned long long applies;
+	_Atomic unsigned long long refusals;
+	_Atomic unsigned long long proposals;
+	_Atomic unsigned long long store_full;
+};
+
+struct node {
+	struct node_config cfg;
+	uv_loop_t loop;
+	uv_async_t wake;
+	uv_signal_t sigterm;
+	uv_signal_t sigint;
+	uv_timer_t tick;
+	struct raft raft;
+	struct raft_io io;
+	struct raft_fsm fsm;
+	struct store *store;
+	nng_http_server *http;
+	int port;
+	pthread_mutex_t mu;
+	struct http_call *qhead, *qtail; /* writes waiting for the loop */
+	struct http_call *pending;       /* proposals awaiting apply */
+	json_t *root;                    /* the province's root, or NULL */
+	struct node_raft_view view;
+	struct node_metrics m;
+	_Atomic bool ready;
+	_Atomic bool stopping;
+	bool bootstrap_proposed;
+	unsigned long long barrier_term;
+	int exit_code;
+	int64_t start_ms;
+	FILE *audit;
+	pthread_mutex_t audit_mu;
+};
+
+/* node_run runs the node in DIR in the foreground until SIGTERM/SIGINT.
+ * Prints one JSON line {"event":"ready",...} on stdout once it serves.
+ * Returns the process exit code. */
+int node_run(const char *dir);
+
+/* node_propose stamps and proposes a command for a write request c on the
+ * loop thread; the reply is sent when it is applied (or on failure).
+ * body is borrowed. */
+void node_propose(struct node *n, struct http_call *c, enum cmd_type t,
+                  const json_t *body, const char *idem_key);
+
+/* node_audit appends one line to the node's audit log (any thread). */
+void node_audit(struct node *n, const struct http_call *c, const char *act,
+                const char *object);
+
+/* node_observe_call records a finished request in the metrics. */
+void node_observe_call(struct http_call *c);
+
+/* api_dispatch routes a request (on an nng thread); api_write handles a
+ * queued write on the loop thread. */
+void api_dispatch(struct http_call *c);
+void api_write(struct http_call *c);
+
+/* node_now_ms: wall-clock Unix milliseconds (the leader's stamp). */
+int64_t node_now_ms(void);
+
+#endif

@@ -1,0 +1,526 @@
+/* The store's lifecycle (open, sync, close), the apply of one committed
+ * entry in one write transaction, and the digest of the replicated state. */
+#include "node/store.h"
+
+#include "node/fsm.h"
+#include "schema/region.h"
+#include "schema/spec.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define STORE_DEFAULT_MAP ((size_t)1 << 30)
+#define IDEM_KEY_MAX      256
+
+const char *
+store_region(const struct store *s)
+{
+	return s->region;
+}
+
+/* bind_region validates code, and derives the province and the overlay
+ * chain (the ancestors below the province, top down, then the region). */
+static int
+bind_region(struct store *s, const char *code, char *errmsg, size_t errlen)
+{
+	const struct region_table *t = region_builtin();
+	const struct region *r, *up[8];
+	int32_t c;
+	int n = 0, i;
+
+	if (t == NULL) {
+		return TB_ENOMEM;
+	}
+	if (region_code_parse_msg(code, &c, errmsg, errlen) != 0) {
+		return TB_ECODE;
+	}
+	if ((r = region_find(t, c)) == NULL) {
+		snprintf(errmsg, errlen, "%s is not in the region table", code);
+		return TB_ECODE;
+	}
+	snprintf(s->region, sizeof(s->region), "%06d", (int)c);
+	for (; r != NULL && n < 8; r = region_find(t, r->parent)) {
+		up[n++] = r;
+	}
+	snprintf(s->province, sizeof(s->province), "%06d",
+	         (int)up[n - 1]->code);
+	s->nchain = 0;
+	for (i = n - 2; i >= 0 && s->nchain < STORE_CHAIN_MAX; i--) {
+		snprintf(s->chain[s->nchain++], 7, "%06d", (int)up[i]->code);
+	}
+	return TB_OK;
+}
+
+/* open_dbs opens every database and binds or checks the region, in one
+ * write transaction. */
+static int
+open_dbs(struct store *s, const char *region, char *errmsg, size_t errlen)
+{
+	MDB_txn *txn;
+	uint64_t layout;
+	char stored[16];
+	int32_t code;
+	MDB_val v;
+	int rv, i;
+
+	if ((rv = db_err(mdb_txn_begin(s->env, NULL, 0, &txn))) != 0) {
+		snprintf(errmsg, errlen, "cannot begin: %s", tb_strerror(rv));
+		return rv;
+	}
+	for (i = 0; i < DB_COUNT; i++) {
+		rv = db_err(mdb_dbi_open(txn, store_db_name(i), MDB_CREATE,
+		                         &s->dbi[i]));
+		if (rv != 0) {
+			snprintf(errmsg, errlen, "database %s: %s",
+			         store_db_name(i), tb_strerror(rv));
+			goto fail;
+		}
+	}
+	rv = db_get(txn, s->dbi[DB_META], "region", 6, &v);
+	if (rv == TB_ENOTFOUND) {
+		if (region == NULL) {
+			snprintf(errmsg, errlen,
+			         "a new store needs its region code");
+			rv = TB_EINVAL;
+			goto fail;
+		}
+		if ((rv = bind_region(s, region, errmsg, errlen)) != 0 ||
+		    (rv = db_put(txn, s->dbi[DB_META], "region", 6, s->region,
+		                 6)) != 0 ||
+		    (rv = meta_put_u64(s, txn, "layout", STORE_LAYOUT)) != 0) {
+			goto fail;
+		}
+	} else if (rv == 0) {
+		if (v.mv_size != 6) {
+			rv = TB_ECORRUPT;
+			snprintf(errmsg, errlen, "meta region is damaged");
+			goto fail;
+		}
+		memcpy(stored, v.mv_data, 6);
+		stored[6] = '\0';
+		if (region != NULL && (region_code_parse(region, &code) != 0 ||
+		                       code != atoi(stored))) {
+			snprintf(errmsg, errlen,
+			         "this store belongs to region %s, not %s",
+			         stored, region);
+			rv = TB_EINVAL;
+			goto fail;
+		}
+		if ((rv = meta_get_u64(s, txn, "layout", &layout)) != 0 ||
+		    layout != STORE_LAYOUT) {
+			snprintf(errmsg, errlen,
+			         "store layout %llu, this build reads %d",
+			         (unsigned long long)layout, STORE_LAYOUT);
+			rv = rv ? rv : TB_ECORRUPT;
+			goto fail;
+		}
+		if ((rv = bind_region(s, stored, errmsg, errlen)) != 0) {
+			goto fail;
+		}
+	} else {
+		snprintf(errmsg, errlen, "meta: %s", tb_strerror(rv));
+		goto fail;
+	}
+	if ((rv = db_err(mdb_txn_commit(txn))) != 0) {
+		snprintf(errmsg, errlen, "commit: %s", tb_strerror(rv));
+	}
+	return rv;
+fail:
+	mdb_txn_abort(txn);
+	return rv;
+}
+
+int
+store_open(const char *dir, const struct store_options *opt, struct store **out,
+           char *errmsg, size_t errlen)
+{
+	struct store *s;
+	int rv;
+
+	*out = NULL;
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		snprintf(errmsg, errlen, "out of memory");
+		return TB_ENOMEM;
+	}
+	s->map_size =
+	    opt != NULL && opt->map_size ? opt->map_size : STORE_DEFAULT_MAP;
+	if (opt != NULL && opt->index_key != NULL) {
+		memcpy(s->index_key, opt->index_key, sizeof(s->index_key));
+	}
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		snprintf(errmsg, errlen, "%s: %s", dir, strerror(errno));
+		free(s);
+		return TB_EIO;
+	}
+	/* MDB_NOSYNC and MDB_NOTLS: see the durability decision in
+	 * store.h. */
+	if ((rv = db_err(mdb_env_create(&s->env))) != 0 ||
+	    (rv = db_err(mdb_env_set_maxdbs(s->env, DB_COUNT + 4))) != 0 ||
+	    (rv = db_err(mdb_env_set_mapsize(s->env, s->map_size))) != 0 ||
+	    (rv = db_err(mdb_env_open(s->env, dir, MDB_NOSYNC | MDB_NOTLS,
+	                              0600))) != 0) {
+		snprintf(errmsg, errlen, "%s: %s", dir, tb_strerror(rv));
+		goto fail;
+	}
+	if ((rv = open_dbs(s, opt != NULL ? opt->region : NULL, errmsg,
+	                   errlen)) != 0) {
+		goto fail;
+	}
+	*out = s;
+	return TB_OK;
+fail:
+	if (s->env != NULL) {
+		mdb_env_close(s->env);
+	}
+	free(s);
+	return rv;
+}
+
+int
+store_sync(struct store *s)
+{
+	return mdb_env_sync(s->env, 1) == 0 ? TB_OK : TB_EIO;
+}
+
+void
+store_close(struct store *s)
+{
+	if (s == NULL) {
+		return;
+	}
+	mdb_env_sync(s->env, 1);
+	mdb_env_close(s->env);
+	fsm_catalog_fini(&s->cat);
+	free(s);
+}
+
+uint64_t
+store_applied_index(struct store *s)
+{
+	MDB_txn *txn;
+	uint64_t v = 0;
+
+	if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) != 0) {
+		return 0;
+	}
+	meta_get_u64(s, txn, "applied", &v);
+	mdb_txn_abort(txn);
+	return v;
+}
+
+/* error_result builds {"error": {code, message, field}}. */
+static json_t *
+error_result(int code, const char *path, const char *msg)
+{
+	return json_pack("{s:{s:s, s:s, s:s}}", "error", "code",
+	                 tb_errname(code), "message", msg, "field",
+	                 path != NULL && path[0] ? path : "$");
+}
+
+/* decode_refusal turns cmd_decode's "path: message" into a result. */
+static json_t *
+decode_refusal(int code, const char *errmsg)
+{
+	char path[TB_DIAG_PATH];
+	const char *sep = strstr(errmsg, ": ");
+
+	if (errmsg[0] == '$' && sep != NULL &&
+	    (size_t)(sep - errmsg) < sizeof(path)) {
+		memcpy(path, errmsg, (size_t)(sep - errmsg));
+		path[sep - errmsg] = '\0';
+		return error_result(code, path, sep + 2);
+	}
+	return error_result(code, "$", errmsg);
+}
+
+/* idem_key names the idempotency record of (type, key). */
+static void
+idem_key(const struct cmd *c, uint8_t out[32])
+{
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, NULL, 0, 32);
+	crypto_generichash_update(&st, (const uint8_t *)"idem", 5);
+	crypto_generichash_update(&st, (const uint8_t *)cmd_type_name(c->type),
+	                          strlen(cmd_type_name(c->type)) + 1);
+	crypto_generichash_update(&st, (const uint8_t *)c->key, strlen(c->key));
+	crypto_generichash_final(&st, out, 32);
+}
+
+/* idem_check looks the command's key up: TB_OK with *replay set to the
+ * original result for a repeat with the same body, FSM_REFUSED for the
+ * same key with another body, TB_OK with *replay NULL for a new key. */
+static int
+idem_check(struct fsm *f, char *bhex, json_t **replay)
+{
+	uint8_t k[32], h[CANON_HASH_LEN];
+	char err[128];
+	json_t *rec;
+	int rv;
+
+	*replay = NULL;
+	if (strlen(f->cmd->key) > IDEM_KEY_MAX) {
+		return fsm_refuse(f, TB_ERANGE, "$.key",
+		                  "an idempotency key has at most %d bytes",
+		                  IDEM_KEY_MAX);
+	}
+	if (canon_hash_value(f->cmd->body, NULL, h, err, sizeof(err)) != 0) {
+		return TB_ENOMEM;
+	}
+	canon_hex(h, CANON_HASH_LEN, bhex);
+	idem_key(f->cmd, k);
+	rv = db_get_json(f->txn, f->s->dbi[DB_IDEM], k, 32, &rec);
+	if (rv == TB_ENOTFOUND) {
+		return TB_OK;
+	}
+	if (rv != 0) {
+		return rv;
+	}
+	if (strcmp(spec_str(rec, "body_hash") ? spec_str(rec, "body_hash") : "",
+	           bhex) != 0) {
+		json_decref(rec);
+		return fsm_refuse(f, TB_ECONFLICT, "$.key",
+		                  "idempotency key \"%s\" was used for a "
+		                  "different %s",
+		                  f->cmd->key, cmd_type_name(f->cmd->type));
+	}
+	*replay = json_incref(json_object_get(rec, "result"));
+	json_decref(rec);
+	return *replay != NULL ? TB_OK : TB_ECORRUPT;
+}
+
+static int
+idem_put(struct fsm *f, const char *bhex)
+{
+	uint8_t k[32];
+	json_t *rec;
+	int rv;
+
+	idem_key(f->cmd, k);
+	rec = json_pack("{s:s, s:s, s:s, s:O, s:I}", "type",
+	                cmd_type_name(f->cmd->type), "key", f->cmd->key,
+	                "body_hash", bhex, "result", f->result, "at",
+	                (json_int_t)f->at);
+	if (rec == NULL) {
+		return TB_ENOMEM;
+	}
+	rv = db_put_json(f->txn, f->s->dbi[DB_IDEM], k, 32, rec);
+	json_decref(rec);
+	return rv;
+}
+
+static int
+dispatch(struct fsm *f)
+{
+	switch (f->cmd->type) {
+	case CMD_CATALOG_RELEASE:
+		return fsm_release(f);
+	case CMD_CATALOG_OVERLAY:
+		return fsm_overlay(f);
+	case CMD_CASE_CREATE:
+		return fsm_case_create(f);
+	case CMD_CASE_ACTION:
+		return fsm_case_action(f);
+	case CMD_TOKEN_CREATE:
+		return fsm_token_create(f);
+	case CMD_TOKEN_REVOKE:
+		return fsm_token_revoke(f);
+	default:
+		return fsm_refuse(f, TB_ENOTIMPL, "$.type",
+		                  "%s is an event, not a command this region "
+		                  "applies",
+		                  cmd_type_name(f->cmd->type));
+	}
+}
+
+/* run applies the decoded command c in txn: TB_OK (f->result set, changes
+ * written), FSM_REFUSED, or a real failure. */
+static int
+run(struct fsm *f)
+{
+	char bhex[2 * CANON_HASH_LEN + 1];
+	json_t *replay = NULL;
+	uint64_t last;
+	int rv;
+
+	if ((rv = meta_get_u64(f->s, f->txn, "last_at", &last)) != 0) {
+		return rv;
+	}
+	/* Time comes only from the leader's stamp, clamped monotone so a
+	 * new leader with a slower clock cannot move days backwards. */
+	f->at = f->cmd->at > (int64_t)last ? f->cmd->at : (int64_t)last;
+	f->day = fsm_day(f->at);
+	if (f->cmd->key != NULL) {
+		if ((rv = idem_check(f, bhex, &replay)) != 0) {
+			return rv;
+		}
+		if (replay != NULL) {
+			f->result = replay;
+			return TB_OK; /* nothing to write but the index */
+		}
+	}
+	if ((rv = dispatch(f)) != 0) {
+		return rv;
+	}
+	if (f->cmd->key != NULL && (rv = idem_put(f, bhex)) != 0) {
+		return rv;
+	}
+	if ((uint64_t)f->at != last) {
+		rv = meta_put_u64(f->s, f->txn, "last_at", (uint64_t)f->at);
+	}
+	return rv;
+}
+
+/* finish writes the applied index into txn and commits it; txn is gone
+ * afterwards whatever the outcome. */
+static int
+finish(struct store *s, MDB_txn *txn, uint64_t index)
+{
+	int rv;
+
+	if ((rv = meta_put_u64(s, txn, "applied", index)) != 0) {
+		mdb_txn_abort(txn);
+		return rv;
+	}
+	return db_err(mdb_txn_commit(txn));
+}
+
+int
+store_apply(struct store *s, uint64_t index, const uint8_t *buf, size_t len,
+            json_t **result)
+{
+	struct fsm f;
+	struct cmd c;
+	char err[TB_DIAG_MSG];
+	uint64_t applied;
+	MDB_txn *txn;
+	int rv;
+
+	*result = NULL;
+	if ((rv = db_err(mdb_txn_begin(s->env, NULL, 0, &txn))) != 0) {
+		return rv;
+	}
+	if ((rv = meta_get_u64(s, txn, "applied", &applied)) != 0 ||
+	    index <= applied) {
+		mdb_txn_abort(txn); /* libraft re-applies after a restart */
+		return rv;
+	}
+	if ((rv = cmd_decode(buf, len, &c, err, sizeof(err))) != 0) {
+		/* A type or body version this build does not know must stop
+		 * the member; any other undecodable entry is refused alike
+		 * by every member. */
+		if ((rv == TB_EUNKNOWN && !strncmp(err, "$.type:", 7)) ||
+		    !strncmp(err, "$.v:", 4)) {
+			mdb_txn_abort(txn);
+			return TB_EUNKNOWN;
+		}
+		if (rv == TB_ENOMEM) {
+			mdb_txn_abort(txn);
+			return rv;
+		}
+		*result = decode_refusal(rv, err);
+		goto refused;
+	}
+	memset(&f, 0, sizeof(f));
+	f.s = s;
+	f.txn = txn;
+	f.cmd = &c;
+	tb_diag_init(&f.d);
+	rv = run(&f);
+	if (rv != TB_OK &&
+	    (c.type == CMD_CATALOG_RELEASE || c.type == CMD_CATALOG_OVERLAY)) {
+		/* The catalog cache may hold what this transaction wrote;
+		 * it stays only if the transaction commits. */
+		s->cat.valid = false;
+	}
+	if (rv == FSM_REFUSED) {
+		json_decref(f.result);
+		*result =
+		    error_result(f.d.e[0].code, f.d.e[0].path, f.d.e[0].msg);
+		cmd_free(&c);
+		goto refused;
+	}
+	cmd_free(&c);
+	if (rv != 0) {
+		mdb_txn_abort(txn); /* a half-applied entry is never kept */
+		json_decref(f.result);
+		return rv;
+	}
+	if ((rv = finish(s, txn, index)) != 0) {
+		s->cat.valid = false; /* it may hold the lost changes */
+		json_decref(f.result);
+		return rv;
+	}
+	*result = f.result;
+	return TB_OK;
+refused:
+	/* A refusal writes nothing but the applied index: drop whatever the
+	 * handler wrote and record the index in a fresh transaction. */
+	mdb_txn_abort(txn);
+	if (*result == NULL) {
+		return TB_ENOMEM;
+	}
+	if ((rv = db_err(mdb_txn_begin(s->env, NULL, 0, &txn))) != 0 ||
+	    (rv = finish(s, txn, index)) != 0) {
+		json_decref(*result);
+		*result = NULL;
+	}
+	return rv;
+}
+
+/* digest_db feeds database i into st, skipping the applied index. */
+static int
+digest_db(struct store *s, MDB_txn *txn, int i, crypto_generichash_state *st)
+{
+	const char *name = store_db_name(i);
+	MDB_cursor *cur;
+	MDB_val k, v;
+	uint8_t len[8];
+	int rv, op = MDB_FIRST;
+
+	crypto_generichash_update(st, (const uint8_t *)name, strlen(name) + 1);
+	if ((rv = db_err(mdb_cursor_open(txn, s->dbi[i], &cur))) != 0) {
+		return rv;
+	}
+	while ((rv = db_err(mdb_cursor_get(cur, &k, &v, op))) == 0) {
+		op = MDB_NEXT;
+		if (i == DB_META && k.mv_size == 7 &&
+		    !memcmp(k.mv_data, "applied", 7)) {
+			continue;
+		}
+		db_be64(len, k.mv_size);
+		crypto_generichash_update(st, len, 8);
+		crypto_generichash_update(st, k.mv_data, k.mv_size);
+		db_be64(len, v.mv_size);
+		crypto_generichash_update(st, len, 8);
+		crypto_generichash_update(st, v.mv_data, v.mv_size);
+	}
+	mdb_cursor_close(cur);
+	return rv == TB_ENOTFOUND ? TB_OK : rv;
+}
+
+int
+store_digest(struct store *s, uint8_t out[32], uint64_t *applied)
+{
+	crypto_generichash_state st;
+	MDB_txn *txn;
+	int rv, i;
+
+	if ((rv = db_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)))) {
+		return rv;
+	}
+	crypto_generichash_init(&st, NULL, 0, 32);
+	for (i = 0, rv = 0; rv == 0 && i < DB_COUNT; i++) {
+		rv = digest_db(s, txn, i, &st);
+	}
+	if (rv == 0 && applied != NULL) {
+		rv = meta_get_u64(s, txn, "applied", applied);
+	}
+	mdb_txn_abort(txn);
+	crypto_generichash_final(&st, out, 32);
+	return rv;
+}

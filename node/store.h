@@ -1,0 +1,185 @@
+/* The replicated state of one region in LMDB, and the deterministic apply
+ * of committed commands. */
+#ifndef TB_NODE_STORE_H
+#define TB_NODE_STORE_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * One store is one LMDB environment (a directory) holding what the region's
+ * Raft group agrees on: the catalog layers, cases and their events, the
+ * indexes, counters, idempotency records, tokens and the applied index.
+ * docs/STORE.md describes every database, key and value.
+ *
+ * Happy path: the Raft glue calls store_apply(index, bytes) for each
+ * committed entry in index order, from one thread (the writer). Each call is
+ * one LMDB write transaction that writes the command's changes and the
+ * applied index together, so an entry is either applied with its index or
+ * not at all. Readers (HTTP handlers, any thread) call the store_* reads;
+ * each opens its own read transaction, sees one committed state, and never
+ * blocks or is blocked by the writer.
+ *
+ * Failure modes: a command the state machine refuses (illegal transition,
+ * stale version, invalid release...) is a RESULT ({"error": ...}) that
+ * changes nothing but the applied index; store_apply returns non-zero only
+ * when the member cannot go on (map full, I/O, corruption, an unknown
+ * command type), and then nothing of the entry was written.
+ *
+ * Durability decision: the environment is opened with MDB_NOSYNC (which
+ * also implies no meta-page sync) and MDB_NOTLS. The Raft log, a separate
+ * store, is fsynced before an entry commits, and libraft re-applies every
+ * entry after the last snapshot on each start; entries at or below the
+ * stored applied index are skipped. So the state environment need not be
+ * durable on each apply: after a crash it holds some committed prefix of
+ * the applies (LMDB keeps ACI without D when the filesystem preserves write
+ * order, as ext4 data=ordered and xfs do), and Raft replays the rest. That
+ * makes an apply a memory copy and a write(2), not an fsync. store_sync()
+ * (mdb_env_sync, forced) must be called before a snapshot is reported to
+ * Raft, since the log before it may then be truncated; store_close() syncs
+ * too. A filesystem that reorders writes could leave the environment
+ * corrupt after a power loss: opening then fails with TB_ECORRUPT and the
+ * member must be restored from a snapshot or a peer. MDB_NOTLS lets a read
+ * transaction be used from any thread (one per call here).
+ *
+ * Region binding: a store belongs to one region for its whole life. The
+ * region code is given in store_options.region on the first open, written
+ * to the meta database, and checked on every later open (NULL there means
+ * "whatever is stored"). It decides case ids, which overlays are accepted
+ * (this region's and its ancestors') and which province's releases.
+ *
+ * Threads: store_apply, store_sync and store_close belong to the writer
+ * thread; every other function may be called from any thread at any time
+ * while the store is open.
+ */
+
+struct store;
+
+struct store_options {
+	/* LMDB map size in bytes; 0 means 1 GiB. A full map is TB_EFULL from
+	 * store_apply, an alarm, not a crash. */
+	size_t map_size;
+	/* 32-byte key of the keyed BLAKE2b that indexes applicants by their id
+	 * number, copied by store_open (the caller keeps its buffer). It must
+	 * be the same on every member of the group, since the index it keys is
+	 * replicated state; NULL (tests) uses an all-zero key. */
+	const uint8_t *index_key;
+	/* The region code ("370102"), required on the first open, checked
+	 * afterwards; borrowed for the call only. NULL on a later open. */
+	const char *region;
+};
+
+/* store_open opens (creating if needed) the store in directory dir, which is
+ * created if missing. opt may be NULL for defaults (then the store must
+ * exist already); it and dir are only read during the call. On TB_OK *out
+ * is the open store (close with store_close). On failure errmsg holds the
+ * reason: TB_EINVAL (no region on first open, or a region different from the
+ * stored one), TB_ECODE (not a region code), TB_ECORRUPT (not a store, or
+ * an unknown layout version), TB_EIO, TB_ENOMEM. */
+int store_open(const char *dir, const struct store_options *opt,
+               struct store **out, char *errmsg, size_t errlen);
+
+/* store_close syncs the environment to disk and frees s; NULL is a no-op.
+ * No read may be running on another thread. */
+void store_close(struct store *s);
+
+/* store_sync forces everything committed so far to disk (mdb_env_sync with
+ * force). Call it before reporting a snapshot. TB_OK or TB_EIO. */
+int store_sync(struct store *s);
+
+/* store_applied_index returns the index of the last applied entry (0 for a
+ * new store), or 0 if it cannot be read. */
+uint64_t store_applied_index(struct store *s);
+
+/* store_region returns the store's region code ("370102"); the string lives
+ * as long as s. */
+const char *store_region(const struct store *s);
+
+/* store_apply applies the command in buf (len bytes of a canonical msgpack
+ * envelope, only read during the call) committed at index. On TB_OK
+ * *result is a new JSON object the caller owns (json_decref): the success
+ * payload ({"case": ...}, {"catalog": ...}, ...), or
+ * {"error": {"code", "message", "field"}} for a refusal; or NULL when the
+ * entry was skipped because index is at or below the applied index. A
+ * non-zero return means nothing of the entry was written and *result is
+ * NULL: TB_EFULL (map or transaction full; raise an alarm), TB_EIO,
+ * TB_ECORRUPT, TB_ENOMEM, or TB_EUNKNOWN for a command type or body version
+ * this build cannot decode (stop the member loudly). */
+int store_apply(struct store *s, uint64_t index, const uint8_t *buf, size_t len,
+                json_t **result);
+
+/* store_digest hashes (BLAKE2b-256) every key and value of every replicated
+ * database in a fixed order, except the applied index itself, into out; the
+ * applied index of the same read is stored in *applied (may be NULL). Two
+ * members at the same applied index must have the same digest; a refused
+ * command leaves it unchanged. */
+int store_digest(struct store *s, uint8_t out[32], uint64_t *applied);
+
+/*
+ * Reads. Each opens its own read transaction. On TB_OK *out is a new JSON
+ * object the caller owns (json_decref); on failure *out is NULL. String
+ * parameters are borrowed for the call only. now_ms is the caller's clock
+ * (Unix ms), used only to compute warn and overdue at read time.
+ */
+
+/* store_status: {"region", "applied_index", "last_at", "catalog": {...
+ * versions}, "cases": {"total", "by_state": {...}}, "events", "store":
+ * {"map_size", "used_bytes", "page_size", "readers"}}. */
+int store_status(struct store *s, json_t **out);
+
+/* store_catalog: the standard layer's head (region, version, hash, counts,
+ * calendar years), the stored release versions, and each overlay's region,
+ * version and hash. */
+int store_catalog(struct store *s, json_t **out);
+
+/* store_matters: {"matters": [{"key", "name", "type", "task_code"?,
+ * "region", "dept_name"?}]}: every standard matter and every implementation
+ * entry of this region and the regions above it. */
+int store_matters(struct store *s, json_t **out);
+
+/* store_matter resolves code (a basic key "000117001000#01" or an
+ * implementation key) as case.create does: {"key", "task_code", "release",
+ * "hash", "locked_hash", "matter": <effective matter>}. TB_ENOTFOUND. */
+int store_matter(struct store *s, const char *code, json_t **out);
+
+/* store_case_get: the case record with its events and, computed from
+ * now_ms, "today", "clock" (not_started|running|stopped|over), "warn" and
+ * "overdue". TB_ENOTFOUND. */
+int store_case_get(struct store *s, const char *id, int64_t now_ms,
+                   json_t **out);
+
+/* store_case_list: {"cases": [...summaries...], "next": cursor or null}, in
+ * case id order (receiving day, then serial). status is a state name,
+ * "open" or "final" (NULL: any); overdue -1 any, 0 not overdue, 1 overdue
+ * (at now_ms); matter a basic or implementation key (NULL: any); limit 1..
+ * 1000 (0 means 50); after_cursor the "next" of the previous page, or NULL.
+ * A page examines at most 10,000 cases, so a selective filter may return
+ * fewer than limit cases with a non-null "next": keep paging until null.
+ * TB_EINVAL for an unknown status or a malformed cursor. */
+int store_case_list(struct store *s, const char *status, int overdue,
+                    const char *matter, size_t limit, const char *after_cursor,
+                    int64_t now_ms, json_t **out);
+
+/* store_events: the change feed after sequence `after`: {"events": [{"seq",
+ * "type", "at", "body"}...], "next": the last seq returned (or after)}.
+ * limit 1..1000 (0 means 100). */
+int store_events(struct store *s, uint64_t after, size_t limit, json_t **out);
+
+/* store_token_lookup: the token record whose secret hashes to hash (32
+ * bytes, read during the call): {"id", "role", "region", "expires",
+ * "name"?, "created_at"}. TB_ENOTFOUND if unknown or revoked; the caller
+ * checks "expires" against its clock. */
+int store_token_lookup(struct store *s, const uint8_t hash[32], json_t **out);
+
+/* store_bundle_get: a bundle application and the state of each member
+ * case: {"bundle": {"id", "code", "name", "cases": [{"id", "member",
+ * "matter", "state", "version"}]}}. TB_ENOTFOUND. */
+int store_bundle_get(struct store *s, const char *id, json_t **out);
+
+/* store_applicant_cases: {"cases": [ids]} of the cases whose applicant has
+ * id_number, found through the keyed index (at most limit, 0 means 100). */
+int store_applicant_cases(struct store *s, const char *id_number, size_t limit,
+                          json_t **out);
+
+#endif

@@ -1,0 +1,125 @@
+/* The store's LMDB layout and helpers: databases, keys, versioned values. */
+#ifndef TB_NODE_STORE_DB_H
+#define TB_NODE_STORE_DB_H
+
+#include "node/store.h"
+#include "schema/catalog.h"
+#include "schema/error.h"
+
+#include <jansson.h>
+#include <lmdb.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Every value but the raw index values starts with this schema-version
+ * byte, followed by canonical msgpack (docs/STORE.md). A reader refuses a
+ * version it does not know (TB_ECORRUPT) rather than misread it. */
+#define STORE_SV 1
+
+/* The layout version in meta "layout": the set of databases and keys. */
+#define STORE_LAYOUT 1
+
+/* The replicated databases, in digest order. Names are stored in the
+ * environment: append, never rename. */
+enum store_db {
+	DB_META,         /* string key -> sv + value (docs/STORE.md) */
+	DB_RELEASES,     /* u64 version -> release document */
+	DB_MATTERS,      /* matter key -> standard matter */
+	DB_BUNDLES,      /* bundle code -> standard bundle */
+	DB_OVERLAYS,     /* region(6) u64 version -> overlay document */
+	DB_CASES,        /* case id -> case record */
+	DB_CASE_STATE,   /* u8 state, case id -> "" */
+	DB_CASE_MATTER,  /* basic key, 0, case id -> "" */
+	DB_CASE_EVENTS,  /* case id, 0, u32 seq -> u64 event seq */
+	DB_EVENTS,       /* u64 event seq -> case.event envelope */
+	DB_APPLICANTS,   /* keyed hash(32), case id -> "" */
+	DB_APPLICATIONS, /* bundle application id -> record */
+	DB_IDEM,         /* hash(type, key) -> idempotency record */
+	DB_TOKENS,       /* token id -> token record */
+	DB_TOKEN_HASH,   /* secret hash(32) -> token id */
+	DB_COUNT
+};
+
+/* The region, its province, and the regions whose overlays it takes: its
+ * ancestors below the province, top down, then itself. */
+#define STORE_CHAIN_MAX 4
+
+/* The catalog as the writer caches it between applies: a pure function of
+ * the committed databases, rebuilt whenever it may be stale. */
+struct fsm_catalog {
+	bool valid;
+	struct catalog std;
+	json_t *ov[STORE_CHAIN_MAX]; /* current overlay of chain[i] or NULL */
+	/* Matter codes resolved so far: code -> {eff, key, task_code,
+	 * region, hash, locked}. Resolving hashes the effective matter's
+	 * canonical bytes, the dearest step of a case.create. */
+	json_t *resolved;
+};
+
+struct store {
+	MDB_env *env;
+	MDB_dbi dbi[DB_COUNT];
+	char region[7];
+	char province[7];
+	int nchain;
+	char chain[STORE_CHAIN_MAX][7];
+	uint8_t index_key[32];
+	size_t map_size;
+	struct fsm_catalog cat; /* the writer's alone */
+};
+
+/* store_db_name returns the LMDB name of database i. */
+const char *store_db_name(enum store_db i);
+
+/* db_err maps an LMDB or errno return onto the project's codes:
+ * MDB_NOTFOUND -> TB_ENOTFOUND, MDB_MAP_FULL and MDB_TXN_FULL -> TB_EFULL,
+ * MDB_CORRUPTED, MDB_PAGE_NOTFOUND, MDB_INVALID, MDB_VERSION_MISMATCH ->
+ * TB_ECORRUPT, ENOMEM -> TB_ENOMEM, anything else TB_EIO. */
+int db_err(int mrv);
+
+/* Big-endian integers, so that byte order is numeric order. */
+void db_be64(uint8_t *p, uint64_t v);
+uint64_t db_get_be64(const uint8_t *p);
+void db_be32(uint8_t *p, uint32_t v);
+uint32_t db_get_be32(const uint8_t *p);
+
+/* db_get looks key up; *v borrows LMDB memory that dies with txn. Returns
+ * TB_OK, TB_ENOTFOUND or a db_err code. */
+int db_get(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, MDB_val *v);
+
+/* db_put stores raw bytes (copied by LMDB); db_del removes a key
+ * (TB_ENOTFOUND if absent). */
+int db_put(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
+           const void *val, size_t vlen);
+int db_del(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen);
+
+/* db_put_json stores the schema-version byte and v's canonical msgpack
+ * (v is only read). */
+int db_put_json(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
+                const json_t *v);
+
+/* db_val_json decodes a versioned value into a new JSON value (*out, caller
+ * decrefs), copying it out of LMDB memory. TB_ECORRUPT on a bad value. */
+int db_val_json(const MDB_val *v, json_t **out);
+
+/* db_get_json is db_get then db_val_json. */
+int db_get_json(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
+                json_t **out);
+
+/* meta_get_u64 reads the integer under meta key name (0 if absent);
+ * meta_put_u64 writes it. Integers are sv + 8 bytes big-endian. */
+int meta_get_u64(const struct store *s, MDB_txn *txn, const char *name,
+                 uint64_t *v);
+int meta_put_u64(const struct store *s, MDB_txn *txn, const char *name,
+                 uint64_t v);
+
+/* meta_add adds delta to the counter name (which must not go below 0). */
+int meta_add(const struct store *s, MDB_txn *txn, const char *name,
+             int64_t delta);
+
+/* db_applicant_hash is the keyed BLAKE2b-256 of an id number: the only form
+ * in which an id number may appear in a key. */
+void db_applicant_hash(const struct store *s, const char *id_number,
+                       uint8_t out[32]);
+
+#endif
