@@ -100,7 +100,7 @@ tb_cli_main(int argc, char **argv)
 		} else if (!strcmp(argv[a], "--token") && a + 1 < argc) {
 			token = argv[a + 1];
 			a += 2;
-		} else if (!strcmp(argv[a], "--json") && api != NULL) {
+		} else if (!strcmp(argv[a], "--json")) {
 			json = true;
 			a++;
 		} else {

@@ -16,7 +16,8 @@
 	"CODE\n"                                                              \
 	"  overlay publish OVERLAY.json\n"                                    \
 	"  blob put FILE | blob get HASH [--out FILE]\n"                      \
-	"  case submit CASE.json [--key IDEMPOTENCY-KEY]\n"                   \
+	"  case submit CASE.json [--key IDEMPOTENCY-KEY]  (materials with\n"  \
+	"      \"file\" are uploaded first and replaced by their hash)\n"     \
 	"  case show ID | case list [--status S] [--overdue] [--limit N]\n"   \
 	"  case act ID ACTION [--if-match V] [--opinion TEXT] [--target S]\n" \
 	"  events [--after N] [--limit N]\n"                                  \
@@ -232,15 +233,99 @@ opt_flag(int argc, char **argv, const char *name)
 	return false;
 }
 
+/* upload_materials replaces each material's "file" (relative to the case
+ * file's directory) by the hash and size the node returns for it. */
+static int
+upload_materials(const struct client *cl, json_t *c, const char *case_path)
+{
+	char dir[4096], path[8192];
+	const char *slash = strrchr(case_path, '/');
+	json_t *m;
+	size_t i;
+
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - case_path) : 1,
+	         slash ? case_path : ".");
+	json_array_foreach(json_object_get(c, "materials"), i, m)
+	{
+		const char *f = json_string_value(json_object_get(m, "file"));
+		struct client_res r;
+		json_error_t je;
+		json_t *reply;
+		char *data;
+		size_t len;
+		if (f == NULL) {
+			continue;
+		}
+		snprintf(path, sizeof(path), "%s/%s", f[0] == '/' ? "" : dir,
+		         f);
+		if ((data = tb_cli_read_file(path, 1u << 30, &len)) == NULL) {
+			return -1;
+		}
+		if (client_call(cl, "PUT", "/v1/blobs",
+		                "application/octet-stream", data, len, NULL,
+		                NULL, &r) != 0) {
+			free(data);
+			return -1;
+		}
+		free(data);
+		reply = json_loadb(r.body, r.len, 0, &je);
+		if (r.status >= 300 || reply == NULL) {
+			client_print(cl, &r);
+			free(r.body);
+			json_decref(reply);
+			return -1;
+		}
+		free(r.body);
+		json_object_set(m, "hash", json_object_get(reply, "hash"));
+		json_object_set(m, "size", json_object_get(reply, "size"));
+		if (!cl->json) {
+			fprintf(stderr, "uploaded %s as %s\n", f,
+			        json_string_value(json_object_get(m, "hash")));
+		}
+		json_object_del(m, "file"); /* f dies here */
+		json_decref(reply);
+	}
+	return 0;
+}
+
+static int
+case_submit(const struct client *cl, const char *file, const char *key)
+{
+	struct client_res r;
+	json_error_t je;
+	json_t *c;
+	char *text;
+	int rc;
+
+	if ((c = json_load_file(file, JSON_REJECT_DUPLICATES, &je)) == NULL) {
+		fprintf(stderr, "tongban: %s: line %d column %d: %s\n", file,
+		        je.line, je.column, je.text);
+		return TB_EXIT_INVALID;
+	}
+	if (upload_materials(cl, c, file) != 0) {
+		json_decref(c);
+		return TB_EXIT_INVALID;
+	}
+	text = json_dumps(c, JSON_COMPACT);
+	json_decref(c);
+	rc = client_call(cl, "POST", "/v1/cases", "application/json", text,
+	                 strlen(text), key ? "Idempotency-Key" : NULL, key, &r);
+	free(text);
+	if (rc != 0) {
+		return TB_EXIT_INVALID;
+	}
+	rc = client_print(cl, &r);
+	free(r.body);
+	return rc;
+}
+
 static int
 case_verb(const struct client *cl, int argc, char **argv)
 {
 	char uri[600];
 
 	if (argc >= 3 && !strcmp(argv[1], "submit")) {
-		const char *key = opt_value(argc, argv, "--key");
-		return simple(cl, "POST", "/v1/cases", argv[2],
-		              key ? "Idempotency-Key" : NULL, key);
+		return case_submit(cl, argv[2], opt_value(argc, argv, "--key"));
 	}
 	if (argc >= 3 && !strcmp(argv[1], "show")) {
 		snprintf(uri, sizeof(uri), "/v1/cases/%s", argv[2]);
