@@ -7,10 +7,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#define INIT_USAGE                                                    \
-	"usage: tongban init --dir DIR --region CODE [--name NAME]\n" \
-	"                    [--api HOST:PORT] [--link HOST:PORT] "   \
-	"[--root FILE] [--json]\n"
+#define INIT_USAGE                                                     \
+	"usage: tongban init --dir DIR --region CODE [--name NAME]\n"  \
+	"                    [--api HOST:PORT] [--link HOST:PORT] "    \
+	"[--root FILE]\n"                                              \
+	"                    [--tls-cert CERT.pem --tls-key KEY.pem] " \
+	"[--json]\n"
 
 int
 tb_cli_init(int argc, char **argv)
@@ -44,6 +46,10 @@ tb_cli_init(int argc, char **argv)
 			dst = &a.link;
 		} else if (!strcmp(o, "--root")) {
 			dst = &a.root;
+		} else if (!strcmp(o, "--tls-cert")) {
+			dst = &a.tls_cert;
+		} else if (!strcmp(o, "--tls-key")) {
+			dst = &a.tls_key;
 		}
 		if (dst == NULL || i + 1 >= argc) {
 			fprintf(stderr, "tongban init: %s %s\n", o,

@@ -1,4 +1,7 @@
 /* A node's directory: creating it, and loading its configuration. */
+/* realpath(3) is XSI. */
+#define _XOPEN_SOURCE 700
+
 #include "node/config.h"
 
 #include "schema/canon.h"
@@ -8,6 +11,8 @@
 #include "schema/trust.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <sodium.h>
@@ -239,6 +244,12 @@ node_config_init(const struct node_init_args *a, char *token,
 		}
 	}
 
+	if ((a->tls_cert == NULL) != (a->tls_key == NULL)) {
+		snprintf(errmsg, errlen,
+		         "--tls-cert and --tls-key go together");
+		rv = TB_EINVAL;
+		goto out;
+	}
 	/* The admin token: "tb_" + 48 hex digits; only its hash is kept. */
 	memcpy(token, "tb_", 3);
 	canon_hex(tok, sizeof(tok), token + 3);
@@ -253,6 +264,19 @@ node_config_init(const struct node_init_args *a, char *token,
 	                (json_int_t)(4ll << 30), "raft_map_size",
 	                (json_int_t)(1ll << 30), "blob_max",
 	                (json_int_t)(32ll << 20), "snapshot_threshold", 16384);
+	if (cfg != NULL && a->tls_cert != NULL) {
+		char cert[PATH_MAX], key[PATH_MAX];
+		if (realpath(a->tls_cert, cert) == NULL ||
+		    realpath(a->tls_key, key) == NULL) {
+			snprintf(errmsg, errlen, "TLS files: %s",
+			         strerror(errno));
+			json_decref(cfg);
+			rv = TB_EIO;
+			goto out;
+		}
+		json_object_set_new(cfg, "tls_cert", json_string(cert));
+		json_object_set_new(cfg, "tls_key", json_string(key));
+	}
 	rv = cfg != NULL
 	         ? write_json(a->dir, "tongban.json", cfg, 0600, errmsg, errlen)
 	         : TB_ENOMEM;
@@ -319,6 +343,8 @@ node_config_load(const char *dir, struct node_config *c, char *errmsg,
 	copy_str(c->api, sizeof(c->api), cfg, "api");
 	copy_str(c->link, sizeof(c->link), cfg, "link");
 	copy_str(c->node_id, sizeof(c->node_id), cfg, "node_id");
+	copy_str(c->tls_cert, sizeof(c->tls_cert), cfg, "tls_cert");
+	copy_str(c->tls_key, sizeof(c->tls_key), cfg, "tls_key");
 	copy_str(c->bootstrap_hash, sizeof(c->bootstrap_hash), cfg,
 	         "bootstrap_token_hash");
 	c->state_map_size = (size_t)spec_int(cfg, "state_map_size", 4ll << 30);

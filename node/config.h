@@ -26,6 +26,8 @@ struct node_config {
 	char name[128];
 	char api[128];  /* HOST:PORT the HTTP API listens on (port 0: any) */
 	char link[128]; /* HOST:PORT for links (used by the links issue) */
+	char tls_cert[PATH_MAX]; /* PEM certificate (chain) for HTTPS, or "" */
+	char tls_key[PATH_MAX];  /* its PEM private key */
 	char node_id[17];
 	uint64_t raft_id;
 	char bootstrap_hash[65]; /* BLAKE2b of the one-time admin token */
@@ -43,9 +45,11 @@ struct node_init_args {
 	const char *dir;
 	const char *region;
 	const char *name;
-	const char *api;  /* default 127.0.0.1:7400 */
-	const char *link; /* default 127.0.0.1:7401 */
-	const char *root; /* province root metadata file, or NULL */
+	const char *api;      /* default 127.0.0.1:7400 */
+	const char *link;     /* default 127.0.0.1:7401 */
+	const char *root;     /* province root metadata file, or NULL */
+	const char *tls_cert; /* serve HTTPS with this PEM certificate ... */
+	const char *tls_key;  /* ... and key (absolute paths are stored) */
 };
 
 /* node_config_init creates a node directory: config, keys (owner-only),
