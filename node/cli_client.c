@@ -270,6 +270,32 @@ opt_flag(int argc, char **argv, const char *name)
 	return false;
 }
 
+/* post_json sends body (stolen) as JSON with an optional header and
+ * prints the reply; returns the exit code. */
+static int
+post_json(const struct client *cl, const char *uri, json_t *body,
+          const char *hname, const char *hval)
+{
+	struct client_res r;
+	char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+	int rc;
+
+	json_decref(body);
+	if (text == NULL) {
+		fprintf(stderr, "tongban: out of memory\n");
+		return TB_EXIT_INVALID;
+	}
+	rc = client_call(cl, "POST", uri, "application/json", text,
+	                 strlen(text), hname, hval, &r);
+	free(text);
+	if (rc != 0) {
+		return TB_EXIT_INVALID;
+	}
+	rc = client_print(cl, &r);
+	free(r.body);
+	return rc;
+}
+
 /* upload_materials replaces each material's "file" (relative to the case
  * file's directory) by the hash and size the node returns for it. */
 static int
@@ -328,11 +354,8 @@ upload_materials(const struct client *cl, json_t *c, const char *case_path)
 static int
 case_submit(const struct client *cl, const char *file, const char *key)
 {
-	struct client_res r;
 	json_error_t je;
 	json_t *c;
-	char *text;
-	int rc;
 
 	if ((c = json_load_file(file, JSON_REJECT_DUPLICATES, &je)) == NULL) {
 		fprintf(stderr, "tongban: %s: line %d column %d: %s\n", file,
@@ -343,17 +366,8 @@ case_submit(const struct client *cl, const char *file, const char *key)
 		json_decref(c);
 		return TB_EXIT_INVALID;
 	}
-	text = json_dumps(c, JSON_COMPACT);
-	json_decref(c);
-	rc = client_call(cl, "POST", "/v1/cases", "application/json", text,
-	                 strlen(text), key ? "Idempotency-Key" : NULL, key, &r);
-	free(text);
-	if (rc != 0) {
-		return TB_EXIT_INVALID;
-	}
-	rc = client_print(cl, &r);
-	free(r.body);
-	return rc;
+	return post_json(cl, "/v1/cases", c, key ? "Idempotency-Key" : NULL,
+	                 key);
 }
 
 static int
@@ -383,29 +397,16 @@ case_verb(const struct client *cl, int argc, char **argv)
 		const char *op = opt_value(argc, argv, "--opinion");
 		const char *tg = opt_value(argc, argv, "--target");
 		json_t *b = json_pack("{s:s}", "action", argv[3]);
-		struct client_res r;
-		char *text, etag[40];
-		int rc;
+		char etag[40];
 		if (op != NULL) {
 			json_object_set_new(b, "opinion", json_string(op));
 		}
 		if (tg != NULL) {
 			json_object_set_new(b, "target", json_string(tg));
 		}
-		text = json_dumps(b, JSON_COMPACT);
-		json_decref(b);
 		snprintf(uri, sizeof(uri), "/v1/cases/%s/actions", argv[2]);
 		snprintf(etag, sizeof(etag), "\"%s\"", im ? im : "");
-		rc =
-		    client_call(cl, "POST", uri, "application/json", text,
-		                strlen(text), im ? "If-Match" : NULL, etag, &r);
-		free(text);
-		if (rc != 0) {
-			return TB_EXIT_INVALID;
-		}
-		rc = client_print(cl, &r);
-		free(r.body);
-		return rc;
+		return post_json(cl, uri, b, im ? "If-Match" : NULL, etag);
 	}
 	fprintf(stderr, CLIENT_USAGE);
 	return TB_EXIT_USAGE;
@@ -421,9 +422,6 @@ token_verb(const struct client *cl, int argc, char **argv)
 		const char *region = opt_value(argc, argv, "--region");
 		const char *name = opt_value(argc, argv, "--name");
 		json_t *b;
-		struct client_res r;
-		char *text;
-		int rc;
 		if (role == NULL) {
 			fprintf(stderr, "tongban token create: --role is "
 			                "required\n");
@@ -436,17 +434,7 @@ token_verb(const struct client *cl, int argc, char **argv)
 		if (name) {
 			json_object_set_new(b, "name", json_string(name));
 		}
-		text = json_dumps(b, JSON_COMPACT);
-		json_decref(b);
-		rc = client_call(cl, "POST", "/v1/tokens", "application/json",
-		                 text, strlen(text), NULL, NULL, &r);
-		free(text);
-		if (rc != 0) {
-			return TB_EXIT_INVALID;
-		}
-		rc = client_print(cl, &r);
-		free(r.body);
-		return rc;
+		return post_json(cl, "/v1/tokens", b, NULL, NULL);
 	}
 	if (argc >= 3 && !strcmp(argv[1], "revoke")) {
 		snprintf(uri, sizeof(uri), "/v1/tokens/%s", argv[2]);
