@@ -34,9 +34,16 @@ static const struct cli_verb cli_verbs[] = {
 	  "keygen --out KEY.json [--name NAME]   a new Ed25519 key" },
 	{ "root", tb_cli_root,
 	  "root init --region CODE --expires TIME [--threshold M] "
-	  "--officer KEY... --release-key KEY... --out ROOT.json" },
+	  "--officer KEY... --release-key KEY... --out ROOT.json\n"
+	  "  tongban root sign --key OFFICER.json [--prev OLD.json] ROOT.json\n"
+	  "  tongban root rotate --root OLD.json [--officer KEY...] "
+	  "[--threshold M] --out NEW.json\n"
+	  "  tongban root check ROOT.json [--prev OLD.json]" },
 	{ "sign", tb_cli_sign,
 	  "sign --key KEY.json FILE.json   sign a release, overlay or root" },
+	{ "cert", tb_cli_cert,
+	  "cert request|issue|install|revoke|show|verify|cross   node and "
+	  "region certificates (tongban cert help)" },
 };
 
 #define CLI_NVERBS (sizeof(cli_verbs) / sizeof(cli_verbs[0]))

@@ -33,6 +33,19 @@ int tb_cli_client(int argc, char **argv, const char *api, const char *token,
                   bool json);
 int tb_cli_root(int argc, char **argv);
 int tb_cli_sign(int argc, char **argv);
+int tb_cli_cert(int argc, char **argv);
+
+/* tb_cli_write_json writes v to path atomically (temporary file, fsync,
+ * rename) with the given mode; excl refuses to replace an existing file.
+ * Prints the reason and returns -1 on failure, else 0. */
+int tb_cli_write_json(const char *path, const json_t *v, unsigned mode,
+                      bool excl);
+
+/* tb_cli_load_key reads a tongban.key/1 file (keygen's, or a node's
+ * keys/node.json) into pk and, if sk is not NULL, the secret key made from
+ * its seed. Prints the reason and returns -1 on failure, else 0. */
+int tb_cli_load_key(const char *path, unsigned char pk[32],
+                    unsigned char sk[64]);
 
 /* tb_cli_read_file reads path into a NUL-terminated malloc'd buffer
  * (caller frees) or returns NULL and prints "tongban: PATH: reason" to

@@ -37,6 +37,7 @@
 	X(TB_EFORBIDDEN, "forbidden", "role or region not allowed")      \
 	X(TB_ECLOSED, "closed", "closed or shutting down")               \
 	X(TB_ECORRUPT, "corrupt", "stored data is corrupt")              \
+	X(TB_EREVOKED, "revoked", "certificate or token revoked")        \
 	X(TB_ENOTIMPL, "not_implemented", "not implemented")
 
 enum tb_err {
