@@ -7,6 +7,7 @@
 #include "node/store.h"
 #include "schema/canon.h"
 #include "schema/catalog.h"
+#include "schema/lifecycle.h"
 #include "schema/region.h"
 #include "schema/spec.h"
 #include "schema/trust.h"
@@ -185,12 +186,6 @@ reply_store(struct http_call *c, int rv, json_t *out, const char *what)
 	}
 }
 
-static bool
-path_is(const struct http_call *c, const char *method, const char *path)
-{
-	return !strcmp(c->method, method) && !strcmp(c->path, path);
-}
-
 /* path_arg: c->path is prefix + one segment (+ suffix); copies it. */
 static bool
 path_arg(const struct http_call *c, const char *prefix, const char *suffix,
@@ -210,6 +205,109 @@ path_arg(const struct http_call *c, const char *prefix, const char *suffix,
 	memcpy(out, c->path + pl, al);
 	out[al] = '\0';
 	return true;
+}
+
+/* The endpoints under /v1/ and the methods each allows (HEAD goes with
+ * GET): an unknown path is 404, a known one with another method 405. */
+enum route {
+	RT_NONE,
+	RT_STATUS,
+	RT_CATALOG,
+	RT_RELEASES,
+	RT_OVERLAYS,
+	RT_MATTERS,
+	RT_MATTER,
+	RT_CASES,
+	RT_CASE,
+	RT_CASE_ACTIONS,
+	RT_EVENTS,
+	RT_BLOBS,
+	RT_BLOB,
+	RT_TOKENS,
+	RT_TOKEN,
+	RT_AUDIT,
+};
+
+#define M_GET    1u
+#define M_POST   2u
+#define M_PUT    4u
+#define M_DELETE 8u
+
+static const struct {
+	const char *prefix, *suffix; /* suffix NULL: an exact path */
+	unsigned methods;
+	const char *allow;
+} routes[] = {
+	[RT_NONE] = { NULL, NULL, 0, NULL },
+	[RT_STATUS] = { "/v1/status", NULL, M_GET, "GET, HEAD" },
+	[RT_CATALOG] = { "/v1/catalog", NULL, M_GET, "GET, HEAD" },
+	[RT_RELEASES] = { "/v1/catalog/releases", NULL, M_POST, "POST" },
+	[RT_OVERLAYS] = { "/v1/catalog/overlays", NULL, M_POST, "POST" },
+	[RT_MATTERS] = { "/v1/catalog/matters", NULL, M_GET, "GET, HEAD" },
+	[RT_MATTER] = { "/v1/catalog/matters/", "", M_GET, "GET, HEAD" },
+	[RT_CASES] = { "/v1/cases", NULL, M_GET | M_POST, "GET, HEAD, POST" },
+	[RT_CASE] = { "/v1/cases/", "", M_GET, "GET, HEAD" },
+	[RT_CASE_ACTIONS] = { "/v1/cases/", "/actions", M_POST, "POST" },
+	[RT_EVENTS] = { "/v1/events", NULL, M_GET, "GET, HEAD" },
+	[RT_BLOBS] = { "/v1/blobs", NULL, M_PUT, "PUT" },
+	[RT_BLOB] = { "/v1/blobs/", "", M_GET, "GET, HEAD" },
+	[RT_TOKENS] = { "/v1/tokens", NULL, M_POST, "POST" },
+	[RT_TOKEN] = { "/v1/tokens/", "", M_DELETE, "DELETE" },
+	[RT_AUDIT] = { "/v1/audit", NULL, M_GET, "GET, HEAD" },
+};
+
+static unsigned
+method_bit(const struct http_call *c)
+{
+	if (!strcmp(c->method, "GET") || !strcmp(c->method, "HEAD")) {
+		return M_GET;
+	}
+	if (!strcmp(c->method, "POST")) {
+		return M_POST;
+	}
+	if (!strcmp(c->method, "PUT")) {
+		return M_PUT;
+	}
+	return !strcmp(c->method, "DELETE") ? M_DELETE : 0;
+}
+
+/* route_find names the endpoint of c->path and copies its argument (a
+ * case id, a hash...) into arg. */
+static enum route
+route_find(const struct http_call *c, char *arg, size_t n)
+{
+	size_t i;
+
+	arg[0] = '\0';
+	for (i = 1; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		if (routes[i].suffix == NULL
+		        ? !strcmp(c->path, routes[i].prefix)
+		        : path_arg(c, routes[i].prefix, routes[i].suffix, arg,
+		                   n)) {
+			return (enum route)i;
+		}
+	}
+	return RT_NONE;
+}
+
+/* route_check replies 404 or 405 and returns -1 unless the request names
+ * an endpoint with its method. */
+static int
+route_check(struct http_call *c, enum route r)
+{
+	if (r == RT_NONE) {
+		http_reply_error(c, 404, "not_found", NULL, "no endpoint %s %s",
+		                 c->method, c->path);
+		return -1;
+	}
+	if (!(routes[r].methods & method_bit(c))) {
+		c->allow = routes[r].allow;
+		http_reply_error(c, 405, "method_not_allowed", NULL,
+		                 "%s is not allowed on %s (allowed: %s)",
+		                 c->method, c->path, routes[r].allow);
+		return -1;
+	}
+	return 0;
 }
 
 /* ---- reads (nng threads) ---------------------------------------------- */
@@ -245,6 +343,20 @@ get_status(struct http_call *c)
 	http_reply_json(c, 200, st);
 }
 
+int
+api_query(struct http_call *c, const char *key, char *out, size_t n)
+{
+	int rv = http_query(c, key, out, n);
+
+	if (rv == -2) {
+		http_reply_error(c, 400, "invalid", key,
+		                 "query parameter %s is malformed or too long",
+		                 key);
+		return -1;
+	}
+	return rv == 0 ? 0 : 1;
+}
+
 static void
 get_case_list(struct http_call *c)
 {
@@ -255,11 +367,14 @@ get_case_list(struct http_call *c)
 	json_t *out = NULL;
 	int rv;
 
-	http_query(c, "status", status, sizeof(status));
-	http_query(c, "overdue", overdue, sizeof(overdue));
-	http_query(c, "matter", matter, sizeof(matter));
-	http_query(c, "after", after, sizeof(after));
-	if (http_query(c, "limit", limit, sizeof(limit)) == 0) {
+	if (api_query(c, "status", status, sizeof(status)) < 0 ||
+	    api_query(c, "overdue", overdue, sizeof(overdue)) < 0 ||
+	    api_query(c, "matter", matter, sizeof(matter)) < 0 ||
+	    api_query(c, "after", after, sizeof(after)) < 0 ||
+	    (rv = api_query(c, "limit", limit, sizeof(limit))) < 0) {
+		return;
+	}
+	if (rv == 0) {
 		char *end;
 		lim = strtol(limit, &end, 10);
 		if (*end != '\0' || lim < 1 || lim > 1000) {
@@ -281,8 +396,16 @@ get_case_list(struct http_call *c)
 	                     matter[0] ? matter : NULL, (size_t)lim,
 	                     after[0] ? after : NULL, node_now_ms(), &out);
 	if (rv == TB_EINVAL || rv == TB_ECODE) {
-		http_reply_error(c, 400, tb_errname(rv), NULL,
-		                 "bad status filter or cursor");
+		enum lc_state st;
+		bool bad_status = status[0] != '\0' && strcmp(status, "open") &&
+		                  strcmp(status, "final") &&
+		                  lc_state_parse(status, &st) != 0;
+		http_reply_error(c, 400, tb_errname(rv),
+		                 bad_status ? "status" : "after",
+		                 bad_status ? "status must be a state, open or "
+		                              "final"
+		                            : "after must be the next cursor "
+		                              "of a previous page");
 		return;
 	}
 	node_audit(c->node, c, "case.list", c->query);
@@ -297,15 +420,19 @@ get_events(struct http_call *c)
 	long lim = 100;
 	json_t *out = NULL;
 	char *end;
+	int rv;
 
-	http_query(c, "after", after, sizeof(after));
+	if (api_query(c, "after", after, sizeof(after)) < 0 ||
+	    (rv = api_query(c, "limit", limit, sizeof(limit))) < 0) {
+		return;
+	}
 	a = strtoull(after, &end, 10);
-	if (*end != '\0') {
+	if (after[0] < '0' || after[0] > '9' || *end != '\0') {
 		http_reply_error(c, 400, "invalid", "after",
 		                 "after must be an event sequence number");
 		return;
 	}
-	if (http_query(c, "limit", limit, sizeof(limit)) == 0) {
+	if (rv == 0) {
 		lim = strtol(limit, &end, 10);
 		if (*end != '\0' || lim < 1 || lim > 1000) {
 			http_reply_error(c, 400, "out_of_range", "limit",
@@ -331,40 +458,48 @@ get_case(struct http_call *c, const char *id)
 }
 
 static void
-api_read(struct http_call *c)
+api_read(struct http_call *c, enum route r, const char *arg)
 {
-	char arg[160];
+	json_t *out = NULL;
 
-	if (path_is(c, "GET", "/v1/status")) {
+	switch (r) {
+	case RT_STATUS:
 		get_status(c);
-	} else if (path_is(c, "GET", "/v1/catalog")) {
-		json_t *out = NULL;
+		break;
+	case RT_CATALOG:
 		reply_store(c, store_catalog(c->node->store, &out), out,
 		            "catalog");
-	} else if (path_is(c, "GET", "/v1/catalog/matters")) {
-		json_t *out = NULL;
+		break;
+	case RT_MATTERS:
 		reply_store(c, store_matters(c->node->store, &out), out,
 		            "matters");
-	} else if (path_arg(c, "/v1/catalog/matters/", "", arg, sizeof(arg))) {
-		json_t *out = NULL;
+		break;
+	case RT_MATTER:
 		reply_store(c, store_matter(c->node->store, arg, &out), out,
 		            "matter");
-	} else if (path_is(c, "GET", "/v1/cases")) {
+		break;
+	case RT_CASES:
 		get_case_list(c);
-	} else if (path_arg(c, "/v1/cases/", "", arg, sizeof(arg))) {
+		break;
+	case RT_CASE:
 		get_case(c, arg);
-	} else if (path_is(c, "GET", "/v1/events")) {
+		break;
+	case RT_EVENTS:
 		get_events(c);
-	} else if (path_arg(c, "/v1/blobs/", "", arg, sizeof(arg))) {
+		break;
+	case RT_BLOB:
 		api_blob_get(c, arg);
-	} else if (path_is(c, "GET", "/v1/audit")) {
+		break;
+	case RT_AUDIT:
 		if (api_allow(c, R_AUDITOR | R_PADMIN, "read the audit log")) {
 			return;
 		}
 		api_audit_get(c);
-	} else {
+		break;
+	default:
 		http_reply_error(c, 404, "not_found", NULL,
 		                 "no endpoint GET %s", c->path);
+		break;
 	}
 }
 
@@ -393,6 +528,8 @@ api_dispatch(struct http_call *c)
 {
 	struct node *n = c->node;
 	bool get = !strcmp(c->method, "GET") || !strcmp(c->method, "HEAD");
+	char arg[160];
+	enum route r;
 
 	if (!strcmp(c->path, "/healthz") && get) {
 		api_health(c, false);
@@ -420,25 +557,54 @@ api_dispatch(struct http_call *c)
 	if (api_auth(c) != 0) {
 		return;
 	}
+	r = route_find(c, arg, sizeof(arg));
+	if (route_check(c, r) != 0) {
+		return;
+	}
 	if (get) {
 		if (api_allow(c, R_ANY, "read") == 0) {
-			api_read(c);
+			api_read(c, r, arg);
 		}
 		return;
 	}
-	if (!strcmp(c->method, "PUT") && !strcmp(c->path, "/v1/blobs")) {
+	if (r == RT_BLOBS) {
 		if (api_allow(c, R_STAFF, "upload materials") == 0) {
 			api_blob_put(c);
 		}
 		return;
 	}
-	if (strcmp(c->method, "POST") != 0 && strcmp(c->method, "DELETE")) {
-		http_reply_error(c, 405, "method_not_allowed", NULL,
-		                 "%s is not allowed on %s", c->method, c->path);
-		return;
-	}
 	queue_write(c);
 }
+
+/* Error fields of refused commands, as paths of the request: the body of
+ * a release or an overlay is the document, that of a case or a token the
+ * command's body; the version checked is the If-Match header, the case and
+ * token ids are in the URL, and server-made fields have no request path. */
+static const struct http_field_map fields_release[] = {
+	{ "$.body.release", "$" }, { "$.body", "$" }, { NULL, NULL }
+};
+static const struct http_field_map fields_overlay[] = {
+	{ "$.body.overlay", "$" }, { "$.body", "$" }, { NULL, NULL }
+};
+static const struct http_field_map fields_case_create[] = {
+	{ "$.key", "Idempotency-Key" }, { "$.body", "$" }, { NULL, NULL }
+};
+static const struct http_field_map fields_case_action[] = {
+	{ "$.body.version", "If-Match" },
+	{ "$.body.case", NULL },
+	{ "$.body.actor", NULL },
+	{ "$.body", "$" },
+	{ NULL, NULL }
+};
+static const struct http_field_map fields_token_create[] = {
+	{ "$.body.expires", "$.expires_in_days" },
+	{ "$.body.id", NULL },
+	{ "$.body.hash", NULL },
+	{ "$.body", "$" },
+	{ NULL, NULL }
+};
+static const struct http_field_map fields_token_revoke[] = { { "$.body", NULL },
+	                                                     { NULL, NULL } };
 
 static void
 post_release(struct http_call *c, json_t *doc)
@@ -464,21 +630,127 @@ post_release(struct http_call *c, json_t *doc)
 	}
 	body = json_pack("{s:O}", "release", doc);
 	node_audit(n, c, "catalog.release", spec_str(doc, "region"));
+	c->fields = fields_release;
 	node_propose(n, c, CMD_CATALOG_RELEASE, body, NULL);
 	json_decref(body);
+}
+
+/* api_may_manage replies 403 and returns -1 unless the caller may create
+ * or revoke (verb) a token of role want for region: one of its own region
+ * or a region below it, and a provincial admin only if it is one. fields:
+ * name the request's $.role and $.region in the error. */
+int
+api_may_manage(struct http_call *c, enum api_role want, const char *region,
+               const char *verb, bool fields)
+{
+	const char *mine = spec_str(c->token, "region");
+	int32_t a, b;
+
+	if (want == API_PROVINCIAL_ADMIN &&
+	    token_role(c) != API_PROVINCIAL_ADMIN) {
+		http_reply_error(c, 403, "forbidden", fields ? "$.role" : NULL,
+		                 "only a provincial admin may %s provincial "
+		                 "admins",
+		                 verb);
+		return -1;
+	}
+	if (mine == NULL || region == NULL ||
+	    (strcmp(mine, region) != 0 &&
+	     (region_code_parse(mine, &a) != 0 ||
+	      region_code_parse(region, &b) != 0 ||
+	      !region_is_ancestor(region_builtin(), a, b)))) {
+		http_reply_error(
+		    c, 403, "forbidden", fields ? "$.region" : NULL,
+		    "a token of %s cannot %s tokens for %s", mine ? mine : "?",
+		    verb, region ? region : "?");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+delete_token(struct http_call *c, const char *id)
+{
+	json_t *t = NULL, *req;
+	enum api_role want = API_PROVINCIAL_ADMIN;
+
+	if (api_allow(c, R_RADMIN | R_PADMIN, "revoke tokens") != 0) {
+		return;
+	}
+	/* An unknown or revoked token is refused by the command (404). */
+	if (store_token_get(c->node->store, id, &t) == 0) {
+		api_role_parse(spec_str(t, "role"), &want);
+		if (api_may_manage(c, want, spec_str(t, "region"), "revoke",
+		                   false) != 0) {
+			json_decref(t);
+			return;
+		}
+		json_decref(t);
+	}
+	req = json_pack("{s:s}", "id", id);
+	node_audit(c->node, c, "token.revoke", id);
+	c->fields = fields_token_revoke;
+	node_propose(c->node, c, CMD_TOKEN_REVOKE, req, NULL);
+	json_decref(req);
+}
+
+/* if_match parses an If-Match header: a strong entity tag "V" (or a bare
+ * V), V the decimal case version. */
+static int
+if_match(const char *im, long long *v)
+{
+	const char *p = im + (im[0] == '"');
+	char *end;
+
+	if (*p < '0' || *p > '9' || strlen(p) > 18) {
+		return -1;
+	}
+	*v = strtoll(p, &end, 10);
+	if (im[0] == '"') {
+		return *end == '"' && end[1] == '\0' ? 0 : -1;
+	}
+	return *end == '\0' ? 0 : -1;
 }
 
 static void
 post_case_action(struct http_call *c, const char *id, json_t *req)
 {
+	static const char *const reserved[] = { "case", "version", "actor" };
 	const char *im = http_header(c, "If-Match");
 	json_t *body, *cur = NULL;
 	long long version = -1;
+	enum lc_action a;
+	size_t i;
 
+	/* The case is named by the URL, its version by If-Match and the
+	 * actor by the token: the body may not say otherwise. */
+	for (i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++) {
+		if (json_object_get(req, reserved[i]) != NULL) {
+			char field[32];
+			snprintf(field, sizeof(field), "$.%s", reserved[i]);
+			http_reply_error(c, 422, "unknown_field", field,
+			                 "unknown field '%s' (the case is in "
+			                 "the URL, its version in If-Match, "
+			                 "the actor is the token's)",
+			                 reserved[i]);
+			return;
+		}
+	}
+	/* lc_action_roles says who acts: a clerk's actions are every staff
+	 * role's, a region admin's (void) the admins'. An unknown action is
+	 * left to the command, which refuses it. */
+	if (lc_action_parse(spec_str(req, "action"), &a) == 0 &&
+	    !lc_role_may(LC_ROLE_CLERK, a) &&
+	    !(token_role(c) != API_CLERK &&
+	      lc_role_may(LC_ROLE_REGION_ADMIN, a))) {
+		http_reply_error(c, 403, "forbidden", "$.action",
+		                 "role %s may not %s a case",
+		                 api_role_name(token_role(c)),
+		                 lc_action_name(a));
+		return;
+	}
 	if (im != NULL) {
-		char *end;
-		version = strtoll(im + (im[0] == '"'), &end, 10);
-		if (end == im || (*end != '\0' && *end != '"')) {
+		if (if_match(im, &version) != 0) {
 			http_reply_error(c, 400, "malformed", "If-Match",
 			                 "If-Match must be the case's ETag "
 			                 "(\"3\")");
@@ -496,6 +768,7 @@ post_case_action(struct http_call *c, const char *id, json_t *req)
 	json_object_set_new(body, "version", json_integer(version));
 	json_object_set_new(body, "actor",
 	                    json_string(spec_str(c->token, "id")));
+	c->fields = fields_case_action;
 	node_propose(c->node, c, CMD_CASE_ACTION, body, NULL);
 	json_decref(body);
 }
@@ -503,63 +776,63 @@ post_case_action(struct http_call *c, const char *id, json_t *req)
 void
 api_write(struct http_call *c)
 {
-	enum api_role role = token_role(c);
 	char arg[160];
-	json_t *req;
+	enum route r = route_find(c, arg, sizeof(arg));
+	json_t *req, *body;
 
-	if (path_is(c, "DELETE", "/v1/tokens") ||
-	    path_arg(c, "/v1/tokens/", "", arg, sizeof(arg))) {
-		if (strcmp(c->method, "DELETE") != 0 ||
-		    api_allow(c, R_RADMIN | R_PADMIN, "revoke tokens")) {
-			if (strcmp(c->method, "DELETE") != 0) {
-				http_reply_error(c, 405, "method_not_allowed",
-				                 NULL, "use DELETE");
-			}
-			return;
-		}
-		req = json_pack("{s:s}", "id", arg);
-		node_audit(c->node, c, "token.revoke", arg);
-		node_propose(c->node, c, CMD_TOKEN_REVOKE, req, NULL);
-		json_decref(req);
-		return;
-	}
-	if (!strcmp(c->method, "DELETE")) {
-		http_reply_error(c, 405, "method_not_allowed", NULL,
-		                 "DELETE is not allowed on %s", c->path);
+	/* api_dispatch checked the route and the method. */
+	if (r == RT_TOKEN) {
+		delete_token(c, arg);
 		return;
 	}
 	if ((req = body_json(c)) == NULL) {
 		return;
 	}
-	if (path_is(c, "POST", "/v1/catalog/releases")) {
+	switch (r) {
+	case RT_RELEASES:
 		if (api_allow(c, R_PADMIN, "publish the standard layer") == 0) {
 			post_release(c, req);
 		}
-	} else if (path_is(c, "POST", "/v1/catalog/overlays")) {
+		break;
+	case RT_OVERLAYS:
 		if (api_allow(c, R_RADMIN | R_PADMIN, "publish overlays") ==
 		    0) {
-			json_t *body = json_pack("{s:O}", "overlay", req);
+			body = json_pack("{s:O}", "overlay", req);
 			node_audit(c->node, c, "catalog.overlay",
 			           spec_str(req, "region"));
+			c->fields = fields_overlay;
 			node_propose(c->node, c, CMD_CATALOG_OVERLAY, body,
 			             NULL);
 			json_decref(body);
 		}
-	} else if (path_is(c, "POST", "/v1/cases")) {
+		break;
+	case RT_CASES:
 		if (api_allow(c, R_STAFF, "submit cases") == 0) {
 			api_case_submit(c, req);
 		}
-	} else if (path_arg(c, "/v1/cases/", "/actions", arg, sizeof(arg))) {
+		break;
+	case RT_CASE_ACTIONS:
 		if (api_allow(c, R_STAFF, "act on cases") == 0) {
 			post_case_action(c, arg, req);
 		}
-	} else if (path_is(c, "POST", "/v1/tokens")) {
+		break;
+	case RT_TOKENS:
 		if (api_allow(c, R_RADMIN | R_PADMIN, "create tokens") == 0) {
-			api_token_create(c, req, role);
+			api_token_create(c, req);
 		}
-	} else {
+		break;
+	default:
 		http_reply_error(c, 404, "not_found", NULL, "no endpoint %s %s",
 		                 c->method, c->path);
+		break;
 	}
 	json_decref(req);
+}
+
+const struct http_field_map *
+api_fields(enum cmd_type t)
+{
+	return t == CMD_CASE_CREATE    ? fields_case_create
+	       : t == CMD_TOKEN_CREATE ? fields_token_create
+	                               : NULL;
 }

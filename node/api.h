@@ -3,6 +3,7 @@
 #define TB_NODE_API_H
 
 #include "node/http.h"
+#include "schema/command.h"
 
 struct node;
 
@@ -30,6 +31,20 @@ void api_blob_get(struct http_call *c, const char *hash);
 void api_audit_get(struct http_call *c);
 bool api_blob_exists(const struct node *n, const char *hash);
 void api_case_submit(struct http_call *c, json_t *req);
-void api_token_create(struct http_call *c, json_t *req, enum api_role role);
+void api_token_create(struct http_call *c, json_t *req);
+
+/* api_may_manage replies 403 and returns -1 unless the caller may create
+ * or revoke (verb) a token of role want for region (its own or one below,
+ * a provincial admin only if it is one); fields names $.role/$.region. */
+int api_may_manage(struct http_call *c, enum api_role want, const char *region,
+                   const char *verb, bool fields);
+
+/* api_query copies query parameter key into out: 0 if present, 1 if
+ * absent; replies 400 and returns -1 if it is malformed or too long. */
+int api_query(struct http_call *c, const char *key, char *out, size_t n);
+
+/* api_fields: how the error fields of a refused command of type t map to
+ * the request (for c->fields), or NULL. */
+const struct http_field_map *api_fields(enum cmd_type t);
 
 #endif

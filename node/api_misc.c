@@ -2,6 +2,7 @@
  * submission and token creation. */
 #include "node/api.h"
 
+#include "consensus/raftio.h"
 #include "node/log.h"
 #include "node/node.h"
 #include "node/store.h"
@@ -222,9 +223,30 @@ api_metrics(struct http_call *c)
 	    (unsigned long long)n->m.applies, (unsigned long long)n->m.refusals,
 	    (unsigned long long)n->m.proposals,
 	    (unsigned long long)n->m.store_full);
+	{
+		/* The Raft log writer: each commit is one synced LMDB
+		 * transaction (fdatasync of the data, then an O_DSYNC write of
+		 * the meta page), holding a batch of appends. */
+		struct raftio_stats rs;
+		raftio_stats(&n->io, &rs);
+		mb_printf(&b,
+		          "# TYPE tongban_raft_log_commits_total counter\n"
+		          "tongban_raft_log_commits_total %llu\n"
+		          "# TYPE tongban_raft_log_appends_total counter\n"
+		          "tongban_raft_log_appends_total %llu\n"
+		          "# TYPE tongban_raft_log_entries_total counter\n"
+		          "tongban_raft_log_entries_total %llu\n"
+		          "# TYPE tongban_raft_log_max_batch gauge\n"
+		          "tongban_raft_log_max_batch %llu\n",
+		          (unsigned long long)rs.commits,
+		          (unsigned long long)rs.appends,
+		          (unsigned long long)rs.entries,
+		          (unsigned long long)rs.max_batch);
+	}
 	if (store_status(n->store, &st) == 0) {
 		json_t *size = json_object_get(st, "store");
-		counts = json_object_get(st, "cases_by_state");
+		counts =
+		    json_object_get(json_object_get(st, "cases"), "by_state");
 		mb_printf(&b, "# TYPE tongban_cases gauge\n");
 		json_object_foreach(counts, k, v)
 		{
@@ -399,10 +421,16 @@ api_audit_get(struct http_call *c)
 	json_t *lines = json_array(), *v;
 	long lim = 100;
 	FILE *f;
+	int rv = api_query(c, "limit", limit, sizeof(limit));
 
-	if (http_query(c, "limit", limit, sizeof(limit)) == 0) {
-		lim = strtol(limit, NULL, 10);
-		if (lim < 1 || lim > 10000) {
+	if (rv < 0) {
+		json_decref(lines);
+		return;
+	}
+	if (rv == 0) {
+		char *end;
+		lim = strtol(limit, &end, 10);
+		if (*end != '\0' || lim < 1 || lim > 10000) {
 			json_decref(lines);
 			http_reply_error(c, 400, "out_of_range", "limit",
 			                 "limit must be 1..10000");
@@ -444,10 +472,17 @@ api_case_submit(struct http_call *c, json_t *req)
 	json_array_foreach(json_object_get(req, "materials"), i, m)
 	{
 		const char *h = spec_str(m, "hash");
+		char field[64];
+
+		snprintf(field, sizeof(field), "$.materials[%zu].hash", i);
+		if (h != NULL && !hash_ok(h)) {
+			http_reply_error(
+			    c, 422, "bad_code", field,
+			    "a material is named by its BLAKE2b-256 "
+			    "hash (64 lowercase hex digits)");
+			return;
+		}
 		if (h != NULL && !api_blob_exists(c->node, h)) {
-			char field[64];
-			snprintf(field, sizeof(field), "$.materials[%zu].hash",
-			         i);
 			http_reply_error(c, 422, "not_found", field,
 			                 "material %s was not uploaded to this "
 			                 "node (PUT /v1/blobs first)",
@@ -464,12 +499,13 @@ api_case_submit(struct http_call *c, json_t *req)
 		json_object_set_new(body, "receiver",
 		                    json_string(spec_str(c->token, "id")));
 	}
+	c->fields = api_fields(CMD_CASE_CREATE);
 	node_propose(c->node, c, CMD_CASE_CREATE, body, key);
 	json_decref(body);
 }
 
 void
-api_token_create(struct http_call *c, json_t *req, enum api_role role)
+api_token_create(struct http_call *c, json_t *req)
 {
 	static const struct spec_field f[] = {
 		{ "role", SPEC_STRING, true },
@@ -497,19 +533,12 @@ api_token_create(struct http_call *c, json_t *req, enum api_role role)
 		                 "provincial_admin or auditor");
 		return;
 	}
-	if (want == API_PROVINCIAL_ADMIN && role != API_PROVINCIAL_ADMIN) {
-		http_reply_error(c, 403, "forbidden", "$.role",
-		                 "only a provincial admin may create "
-		                 "provincial admins");
-		return;
-	}
 	region = spec_str(req, "region");
 	if (region == NULL) {
 		region = c->node->cfg.region;
 	}
 	{
-		int32_t a, b;
-		const char *mine = spec_str(c->token, "region");
+		int32_t b;
 		if (region_code_parse(region, &b) != 0 ||
 		    region_find(region_builtin(), b) == NULL) {
 			http_reply_error(c, 422, "bad_code", "$.region",
@@ -517,15 +546,9 @@ api_token_create(struct http_call *c, json_t *req, enum api_role role)
 			                 region);
 			return;
 		}
-		if (strcmp(mine, region) != 0 &&
-		    (region_code_parse(mine, &a) != 0 ||
-		     !region_is_ancestor(region_builtin(), a, b))) {
-			http_reply_error(c, 403, "forbidden", "$.region",
-			                 "a token of %s cannot create tokens "
-			                 "for %s",
-			                 mine, region);
-			return;
-		}
+	}
+	if (api_may_manage(c, want, region, "create", true) != 0) {
+		return;
 	}
 	days = spec_int(req, "expires_in_days", 0);
 	if (days < 0 || days > 3650) {
@@ -548,11 +571,15 @@ api_token_create(struct http_call *c, json_t *req, enum api_role role)
 		    body, "expires",
 		    json_integer(node_now_ms() + days * 86400000LL));
 	}
-	/* The secret is shown once, in this reply; only its hash is kept. */
-	c->extra = json_pack("{s:s}", "token", token);
+	/* The secret is shown once, in this reply, with the token's id (to
+	 * revoke it), role, region, name and expiry; only its hash is kept. */
+	c->extra = json_deep_copy(body);
+	json_object_del(c->extra, "hash");
+	json_object_set_new(c->extra, "token", json_string(token));
 	sodium_memzero(secret, sizeof(secret));
 	sodium_memzero(token, sizeof(token));
 	node_audit(c->node, c, "token.create", idhex);
+	c->fields = api_fields(CMD_TOKEN_CREATE);
 	node_propose(c->node, c, CMD_TOKEN_CREATE, body, NULL);
 	json_decref(body);
 }

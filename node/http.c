@@ -210,6 +210,9 @@ reply(struct http_call *c, uint16_t status, const char *ctype, const void *data,
 	if (etag != NULL) {
 		nng_http_res_set_header(res, "ETag", etag);
 	}
+	if (c->allow != NULL && status == 405) {
+		nng_http_res_set_header(res, "Allow", c->allow);
+	}
 	if (len > 0 && nng_http_res_copy_data(res, data, len) != 0) {
 		nng_http_res_free(res);
 		free(c);
@@ -234,6 +237,31 @@ http_reply_raw(struct http_call *c, uint16_t status, const char *ctype,
 	reply(c, status, ctype, data, len, etag);
 }
 
+/* map_field rewrites the field of an error reply with c->fields. */
+static void
+map_field(const struct http_call *c, json_t *body)
+{
+	json_t *err = json_object_get(body, "error");
+	const char *f = json_string_value(json_object_get(err, "field"));
+	const struct http_field_map *m;
+	char out[512];
+
+	for (m = c->fields; f != NULL && m != NULL && m->from != NULL; m++) {
+		size_t n = strlen(m->from);
+		if (strncmp(f, m->from, n) != 0 ||
+		    (f[n] != '\0' && f[n] != '.' && f[n] != '[')) {
+			continue;
+		}
+		if (m->to == NULL) {
+			json_object_set_new(err, "field", json_null());
+		} else {
+			snprintf(out, sizeof(out), "%s%s", m->to, f + n);
+			json_object_set_new(err, "field", json_string(out));
+		}
+		return;
+	}
+}
+
 void
 http_reply_json(struct http_call *c, uint16_t status, json_t *body)
 {
@@ -241,6 +269,9 @@ http_reply_json(struct http_call *c, uint16_t status, json_t *body)
 	const char *etag = NULL;
 	char tag[48];
 
+	if (body != NULL && c->fields != NULL && status >= 400) {
+		map_field(c, body);
+	}
 	if (body != NULL) {
 		json_t *v = json_object_get(body, "_etag");
 		if (json_is_integer(v)) {
@@ -302,7 +333,9 @@ http_query(const struct http_call *c, const char *key, char *out, size_t n)
 		size_t len = amp != NULL ? (size_t)(amp - p) : strlen(p);
 		if (len > klen && !strncmp(p, key, klen) && p[klen] == '=') {
 			return pct_decode(p + klen + 1, len - klen - 1, out, n,
-			                  1);
+			                  1) == 0
+			           ? 0
+			           : -2;
 		}
 		if (len == klen && !strncmp(p, key, klen)) {
 			out[0] = '\0';

@@ -10,6 +10,15 @@
 
 struct node;
 
+/* A rewrite of an error reply's field: a path that starts with `from` (up
+ * to a segment boundary) has that part replaced by `to`, or loses its field
+ * if `to` is NULL. Writes use it to report paths of the request rather than
+ * of the command it became. Tables end with { NULL, NULL }. */
+struct http_field_map {
+	const char *from;
+	const char *to;
+};
+
 /* One request in flight. It is created on an nng thread; reads are
  * answered there, writes are queued to the node's loop. It is freed when
  * the reply is sent (http_reply_*), exactly once. */
@@ -29,6 +38,8 @@ struct http_call {
 	struct raft_apply apply; /* a write's proposal */
 	int status;              /* the reply's status, for metrics */
 	json_t *extra; /* merged into a write's success reply (a new token) */
+	const struct http_field_map *fields; /* error field rewrites, or NULL */
+	const char *allow; /* the Allow header of a 405, or NULL */
 };
 
 /* http_start starts nng's HTTP server on host:port (port 0 picks a free
@@ -59,7 +70,8 @@ void http_reply_raw(struct http_call *c, uint16_t status, const char *ctype,
 const char *http_header(const struct http_call *c, const char *name);
 
 /* http_query copies the value of query parameter key (percent-decoded)
- * into out; returns 0 if present, -1 if absent or too long. */
+ * into out; returns 0 if present, -1 if absent, -2 if malformed or too
+ * long for out. */
 int http_query(const struct http_call *c, const char *key, char *out, size_t n);
 
 /* http_now_ns: a monotonic clock for latencies. */

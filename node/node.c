@@ -26,6 +26,12 @@
 #define NODE_ELECTION_MS  250
 #define NODE_TICK_MS      50
 
+/* At most this many applies share one store commit. libraft applies every
+ * committed entry at once (after a restart, all of them since the last
+ * snapshot), and a batch keeps its dirty pages in memory until it commits;
+ * this bounds that memory and LMDB's dirty-page limit. */
+#define NODE_BATCH_MAX 256
+
 int64_t
 node_now_ms(void)
 {
@@ -69,7 +75,12 @@ pending_has(struct node *n, raft_index index)
 /* fsm_apply applies one committed entry. libraft sets last_applied after
  * apply returns, so this entry's index is last_applied + 1. A refusal is
  * a result; only a store failure or an unknown command type returns
- * non-zero, which stops the group: the node then exits loudly. */
+ * non-zero, which stops the group: the node then exits loudly.
+ *
+ * Applies go into the store's batch (store_batch_begin): libraft applies
+ * every newly committed entry in one go, and node_flush commits them with
+ * one fdatasync before the loop next waits (the flush prepare handle), or
+ * after NODE_BATCH_MAX of them; their replies wait for that commit. */
 static int
 fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
 {
@@ -79,7 +90,10 @@ fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
 	int rv;
 
 	*result = NULL;
-	rv = store_apply(n->store, index, buf->base, buf->len, &res);
+	rv = store_batch_begin(n->store);
+	if (rv == 0) {
+		rv = store_apply(n->store, index, buf->base, buf->len, &res);
+	}
 	if (rv != 0) {
 		tb_log(TB_LOG_ERROR,
 		       rv == TB_EFULL ? "TB-STORE-FULL" : "TB-APPLY-FAILED",
@@ -94,6 +108,20 @@ fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
 	n->m.applies++;
 	if (json_object_get(res, "error") != NULL) {
 		n->m.refusals++;
+	}
+	if (++n->batch_n >= NODE_BATCH_MAX &&
+	    (rv = store_batch_commit(n->store)) != 0) {
+		/* The batch is lost, this entry with it: stop. The replies
+		 * it held become 503s in node_flush. */
+		json_decref(res);
+		n->batch_error = rv;
+		tb_log(TB_LOG_ERROR,
+		       rv == TB_EFULL ? "TB-STORE-FULL" : "TB-APPLY-FAILED",
+		       "committing applies up to entry %llu failed: %s; "
+		       "stopping",
+		       (unsigned long long)index, tb_strerror(rv));
+		n->exit_code = 1;
+		return RAFT_IOERR;
 	}
 	n->view.applied = index;
 	/* Only the proposer's callback receives the result; for entries
@@ -114,11 +142,15 @@ fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs)
 	struct node *n = fsm->data;
 	uint64_t applied;
 	char text[64];
-	int len;
+	int len, rv;
 
-	if (store_sync(n->store) != 0) {
+	/* store_sync commits the open batch first, so applied is libraft's
+	 * last applied index. */
+	if ((rv = store_sync(n->store)) != 0) {
+		n->batch_error = rv; /* what the batch held is not answered */
 		return RAFT_IOERR;
 	}
+	n->batch_n = 0;
 	applied = store_applied_index(n->store);
 	len = snprintf(text, sizeof(text), "tongban-marker applied=%llu",
 	               (unsigned long long)applied);
@@ -147,9 +179,15 @@ fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 	unsigned long long want = 0;
 	char text[64];
 	size_t len = buf->len < sizeof(text) - 1 ? buf->len : sizeof(text) - 1;
+	int rv;
 
 	memcpy(text, buf->base, len);
 	text[len] = '\0';
+	if ((rv = store_batch_commit(n->store)) != 0) {
+		n->batch_error = rv;
+		return RAFT_IOERR;
+	}
+	n->batch_n = 0;
 	if (sscanf(text, "tongban-marker applied=%llu", &want) != 1 ||
 	    want > store_applied_index(n->store)) {
 		tb_log(TB_LOG_ERROR, "TB-SNAPSHOT-HOLE",
@@ -188,6 +226,100 @@ error_status(const char *code)
 	return 422;
 }
 
+/* ---- the apply batch -------------------------------------------------- */
+
+/* The result of an applied entry, waiting for the batch that holds it to
+ * commit: a reply never acknowledges, and so no client can go and read, a
+ * write the store has not committed. */
+struct node_reply {
+	struct node_reply *next;
+	struct http_call *c;
+	uint16_t status;
+	json_t *res;
+};
+
+static void node_stop(struct node *n, const char *why);
+
+/* node_flush commits the apply batch, then sends the replies it held. If
+ * the commit fails, the applies are lost from the store (they are still in
+ * the Raft log, which replays them on the next start): the replies become
+ * 503s and the node stops. */
+static void
+node_flush(struct node *n)
+{
+	struct node_reply *r, *next;
+	int rv = n->batch_error;
+
+	if (rv == 0) {
+		rv = store_batch_commit(n->store);
+	}
+	n->batch_n = 0;
+	r = n->replies;
+	n->replies = NULL;
+	n->replies_tail = &n->replies;
+	for (; r != NULL; r = next) {
+		next = r->next;
+		if (rv == 0) {
+			http_reply_json(r->c, r->status, r->res);
+		} else {
+			json_decref(r->res);
+			http_reply_error(
+			    r->c, 503, "unavailable", NULL,
+			    "the write was committed but the store could not "
+			    "record it: %s (retry with the same "
+			    "Idempotency-Key)",
+			    tb_strerror(rv));
+		}
+		free(r);
+	}
+	if (rv != 0 && n->batch_error == 0) {
+		n->batch_error = rv;
+		tb_log(TB_LOG_ERROR,
+		       rv == TB_EFULL ? "TB-STORE-FULL" : "TB-APPLY-FAILED",
+		       "committing applied entries failed: %s; stopping",
+		       tb_strerror(rv));
+		if (rv == TB_EFULL) {
+			n->m.store_full++;
+		}
+		n->exit_code = 1;
+	}
+	if (rv != 0) {
+		node_stop(n, "the store cannot be written");
+	}
+}
+
+static void
+flush_cb(uv_prepare_t *h)
+{
+	struct node *n = h->data;
+
+	if (n->batch_n > 0 || n->replies != NULL) {
+		node_flush(n);
+	}
+}
+
+/* reply_applied sends (or keeps for node_flush) the reply to an applied
+ * entry; res is stolen. */
+static void
+reply_applied(struct node *n, struct http_call *c, uint16_t status, json_t *res)
+{
+	struct node_reply *r = malloc(sizeof(*r));
+
+	if (r == NULL) {
+		json_decref(res);
+		http_reply_error(c, 503, "unavailable", NULL,
+		                 "out of memory (retry with the same "
+		                 "Idempotency-Key)");
+		return;
+	}
+	r->next = NULL;
+	r->c = c;
+	r->status = status;
+	r->res = res;
+	*n->replies_tail = r;
+	n->replies_tail = &r->next;
+}
+
 static void
 apply_cb(struct raft_apply *req, int status, void *result)
 {
@@ -211,16 +343,16 @@ apply_cb(struct raft_apply *req, int status, void *result)
 		return;
 	}
 	if ((err = json_object_get(res, "error")) != NULL) {
-		http_reply_json(c,
-		                error_status(json_string_value(
-		                    json_object_get(err, "code"))),
-		                res);
+		reply_applied(n, c,
+		              error_status(json_string_value(
+		                  json_object_get(err, "code"))),
+		              res);
 		return;
 	}
 	if (c->extra != NULL) {
 		json_object_update(res, c->extra);
 	}
-	http_reply_json(c, strcmp(c->method, "POST") == 0 ? 201 : 200, res);
+	reply_applied(n, c, strcmp(c->method, "POST") == 0 ? 201 : 200, res);
 }
 
 void
@@ -241,9 +373,22 @@ node_propose(struct node *n, struct http_call *c, enum cmd_type t,
 	}
 	rv = cmd_encode(t, node_now_ms(), idem_key, body, &b, err, sizeof(err));
 	if (rv != 0) {
+		/* Valid JSON the encoding refuses (a float, too big): the
+		 * message starts with the path, "$.body.x: why". */
+		char field[TB_DIAG_PATH] = "";
+		const char *sep = strstr(err, ": ");
+		if (err[0] == '$' && sep != NULL &&
+		    (size_t)(sep - err) < sizeof(field)) {
+			memcpy(field, err, (size_t)(sep - err));
+			field[sep - err] = '\0';
+		}
 		canon_buf_free(&b);
-		http_reply_error(c, rv == TB_ENOMEM ? 500 : 400, tb_errname(rv),
-		                 NULL, "%s", err);
+		http_reply_error(c,
+		                 rv == TB_ENOMEM    ? 500
+		                 : rv == TB_ETOOBIG ? 413
+		                                    : 422,
+		                 tb_errname(rv), field[0] ? field : NULL, "%s",
+		                 err);
 		return;
 	}
 	buf.len = b.len;
@@ -424,6 +569,8 @@ node_raft_closed(struct raft *r)
 {
 	struct node *n = r->data;
 
+	node_flush(n);
+	uv_close((uv_handle_t *)&n->flush, NULL);
 	uv_close((uv_handle_t *)&n->wake, NULL);
 	uv_close((uv_handle_t *)&n->tick, NULL);
 	uv_close((uv_handle_t *)&n->sigterm, NULL);
@@ -441,6 +588,8 @@ node_stop(struct node *n, const char *why)
 	n->stopping = true;
 	n->ready = false;
 	tb_log(TB_LOG_INFO, "TB-NODE-STOP", "stopping: %s", why);
+	/* What is applied is answered once it is committed to the store. */
+	node_flush(n);
 	/* No new requests; then fail what is queued or waiting. */
 	http_stop(n->http);
 	n->http = NULL;
@@ -550,6 +699,7 @@ node_run(const char *dir)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	n->start_ms = node_now_ms();
+	n->replies_tail = &n->replies;
 	pthread_mutex_init(&n->mu, NULL);
 	pthread_mutex_init(&n->audit_mu, NULL);
 	if (node_open(n, dir) != 0) {
@@ -559,6 +709,9 @@ node_run(const char *dir)
 	n->audit = fopen(err, "a");
 	uv_async_init(&n->loop, &n->wake, wake_cb);
 	n->wake.data = n;
+	uv_prepare_init(&n->loop, &n->flush);
+	n->flush.data = n;
+	uv_prepare_start(&n->flush, flush_cb);
 	uv_timer_init(&n->loop, &n->tick);
 	n->tick.data = n;
 	uv_timer_start(&n->tick, tick_cb, 0, NODE_TICK_MS);

@@ -51,7 +51,12 @@ struct node {
 	pthread_mutex_t mu;
 	struct http_call *qhead, *qtail; /* writes waiting for the loop */
 	struct http_call *pending;       /* proposals awaiting apply */
-	json_t *root;                    /* the province's root, or NULL */
+	uv_prepare_t flush;              /* commits the apply batch */
+	struct node_reply *replies;      /* results awaiting the batch */
+	struct node_reply **replies_tail;
+	unsigned batch_n; /* applies in the open batch */
+	int batch_error;  /* a batch commit failed: TB_* */
+	json_t *root;     /* the province's root, or NULL */
 	struct node_raft_view view;
 	struct node_metrics m;
 	_Atomic bool ready;

@@ -7,11 +7,14 @@
 #include "schema/spec.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define STORE_DEFAULT_MAP ((size_t)1 << 30)
 #define IDEM_KEY_MAX      256
@@ -134,6 +137,57 @@ fail:
 	return rv;
 }
 
+/* fsync_dir fsyncs the directory path; 0 or an errno. A filesystem that
+ * cannot fsync a directory (EINVAL) has nothing more to make durable. */
+static int
+fsync_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
+
+	if (fd < 0) {
+		return errno;
+	}
+	if (fsync(fd) != 0 && errno != EINVAL) {
+		rc = errno;
+	}
+	close(fd);
+	return rc;
+}
+
+/* sync_names makes the store's names durable: data.mdb in dir, and dir in
+ * its parent. An fsync of data.mdb (store_sync) does not make its
+ * directory entry durable, so without this a power cut could lose the
+ * whole store even after a snapshot had let the Raft log drop the entries
+ * it holds: the node would then refuse to start (TB-SNAPSHOT-HOLE). */
+static int
+sync_names(const char *dir, char *errmsg, size_t errlen)
+{
+	char parent[PATH_MAX];
+	size_t n = strlen(dir);
+	int rc;
+
+	while (n > 1 && dir[n - 1] == '/') {
+		n--;
+	}
+	while (n > 0 && dir[n - 1] != '/') {
+		n--;
+	}
+	while (n > 1 && dir[n - 1] == '/') {
+		n--;
+	}
+	if (n == 0) {
+		snprintf(parent, sizeof(parent), ".");
+	} else {
+		snprintf(parent, sizeof(parent), "%.*s", (int)n, dir);
+	}
+	if ((rc = fsync_dir(dir)) != 0 || (rc = fsync_dir(parent)) != 0) {
+		snprintf(errmsg, errlen, "fsync the directories of %s: %s", dir,
+		         strerror(rc));
+		return TB_EIO;
+	}
+	return TB_OK;
+}
+
 int
 store_open(const char *dir, const struct store_options *opt, struct store **out,
            char *errmsg, size_t errlen)
@@ -156,18 +210,19 @@ store_open(const char *dir, const struct store_options *opt, struct store **out,
 		free(s);
 		return TB_EIO;
 	}
-	/* MDB_NOSYNC and MDB_NOTLS: see the durability decision in
+	/* MDB_NOMETASYNC and MDB_NOTLS: see the durability decision in
 	 * store.h. */
 	if ((rv = db_err(mdb_env_create(&s->env))) != 0 ||
 	    (rv = db_err(mdb_env_set_maxdbs(s->env, DB_COUNT + 4))) != 0 ||
 	    (rv = db_err(mdb_env_set_mapsize(s->env, s->map_size))) != 0 ||
-	    (rv = db_err(mdb_env_open(s->env, dir, MDB_NOSYNC | MDB_NOTLS,
+	    (rv = db_err(mdb_env_open(s->env, dir, MDB_NOMETASYNC | MDB_NOTLS,
 	                              0600))) != 0) {
 		snprintf(errmsg, errlen, "%s: %s", dir, tb_strerror(rv));
 		goto fail;
 	}
 	if ((rv = open_dbs(s, opt != NULL ? opt->region : NULL, errmsg,
-	                   errlen)) != 0) {
+	                   errlen)) != 0 ||
+	    (rv = sync_names(dir, errmsg, errlen)) != 0) {
 		goto fail;
 	}
 	*out = s;
@@ -181,8 +236,38 @@ fail:
 }
 
 int
+store_batch_begin(struct store *s)
+{
+	if (s->batch != NULL) {
+		return TB_OK;
+	}
+	return db_err(mdb_txn_begin(s->env, NULL, 0, &s->batch));
+}
+
+int
+store_batch_commit(struct store *s)
+{
+	int rv;
+
+	if (s->batch == NULL) {
+		return TB_OK;
+	}
+	rv = mdb_txn_commit(s->batch);
+	s->batch = NULL;
+	if (rv != 0) {
+		s->cat.valid = false; /* it may hold the lost changes */
+	}
+	return db_err(rv);
+}
+
+int
 store_sync(struct store *s)
 {
+	int rv = store_batch_commit(s);
+
+	if (rv != 0) {
+		return rv;
+	}
 	return mdb_env_sync(s->env, 1) == 0 ? TB_OK : TB_EIO;
 }
 
@@ -192,6 +277,7 @@ store_close(struct store *s)
 	if (s == NULL) {
 		return;
 	}
+	store_batch_commit(s);
 	mdb_env_sync(s->env, 1);
 	mdb_env_close(s->env);
 	fsm_catalog_fini(&s->cat);
@@ -401,7 +487,9 @@ store_apply(struct store *s, uint64_t index, const uint8_t *buf, size_t len,
 	int rv;
 
 	*result = NULL;
-	if ((rv = db_err(mdb_txn_begin(s->env, NULL, 0, &txn))) != 0) {
+	/* In a batch, a nested transaction: its commit only merges it into
+	 * the batch, and its abort drops only its own writes. */
+	if ((rv = db_err(mdb_txn_begin(s->env, s->batch, 0, &txn))) != 0) {
 		return rv;
 	}
 	if ((rv = meta_get_u64(s, txn, "applied", &applied)) != 0 ||
@@ -464,7 +552,7 @@ refused:
 	if (*result == NULL) {
 		return TB_ENOMEM;
 	}
-	if ((rv = db_err(mdb_txn_begin(s->env, NULL, 0, &txn))) != 0 ||
+	if ((rv = db_err(mdb_txn_begin(s->env, s->batch, 0, &txn))) != 0 ||
 	    (rv = finish(s, txn, index)) != 0) {
 		json_decref(*result);
 		*result = NULL;

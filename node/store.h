@@ -27,21 +27,30 @@
  * when the member cannot go on (map full, I/O, corruption, an unknown
  * command type), and then nothing of the entry was written.
  *
- * Durability decision: the environment is opened with MDB_NOSYNC (which
- * also implies no meta-page sync) and MDB_NOTLS. The Raft log, a separate
- * store, is fsynced before an entry commits, and libraft re-applies every
- * entry after the last snapshot on each start; entries at or below the
- * stored applied index are skipped. So the state environment need not be
- * durable on each apply: after a crash it holds some committed prefix of
- * the applies (LMDB keeps ACI without D when the filesystem preserves write
- * order, as ext4 data=ordered and xfs do), and Raft replays the rest. That
- * makes an apply a memory copy and a write(2), not an fsync. store_sync()
- * (mdb_env_sync, forced) must be called before a snapshot is reported to
- * Raft, since the log before it may then be truncated; store_close() syncs
- * too. A filesystem that reorders writes could leave the environment
- * corrupt after a power loss: opening then fails with TB_ECORRUPT and the
- * member must be restored from a snapshot or a peer. MDB_NOTLS lets a read
- * transaction be used from any thread (one per call here).
+ * Durability decision: the environment is opened with MDB_NOMETASYNC and
+ * MDB_NOTLS. The Raft log, a separate store, is fsynced before an entry
+ * commits, and libraft re-applies every entry after the last snapshot on
+ * each start; entries at or below the stored applied index are skipped. So
+ * an apply need not be durable, but the environment must stay consistent:
+ * after a power loss it must hold some committed prefix of the applies for
+ * Raft to replay the rest onto. MDB_NOMETASYNC gives that: each commit
+ * fdatasyncs its data pages before it writes its meta page (unsynced), so
+ * the newest meta page on disk never points at pages that are not there,
+ * and a power loss undoes at most the last apply. It costs one fdatasync
+ * per apply. MDB_NOSYNC (the earlier choice) does not: the kernel writes
+ * dirty pages back in no particular order (ext4 data=ordered orders data
+ * before metadata, not one overwrite before another, and LMDB's meta pages
+ * are the first pages of the file), so a power cut during writeback can
+ * leave a meta page naming pages that were never written, or pages of the
+ * last synced state overwritten by later transactions, and LMDB has no
+ * checksums: tests/node_powercut.t's writeback cuts left stores that
+ * failed every apply ("stored data is corrupt") or read as empty.
+ * store_sync() (mdb_env_sync, forced) must still be called before a
+ * snapshot is reported to Raft, since the log before it may then be
+ * truncated; store_close() syncs too. store_open fsyncs the store's
+ * directory and its parent so that the files' names survive a power loss.
+ * MDB_NOTLS lets a read transaction be used from any thread (one per call
+ * here).
  *
  * Region binding: a store belongs to one region for its whole life. The
  * region code is given in store_options.region on the first open, written
@@ -84,9 +93,25 @@ int store_open(const char *dir, const struct store_options *opt,
  * No read may be running on another thread. */
 void store_close(struct store *s);
 
-/* store_sync forces everything committed so far to disk (mdb_env_sync with
- * force). Call it before reporting a snapshot. TB_OK or TB_EIO. */
+/* store_sync commits an open batch, then forces everything committed so far
+ * to disk (mdb_env_sync with force). Call it before reporting a snapshot.
+ * TB_OK, or the batch's error, or TB_EIO. */
 int store_sync(struct store *s);
+
+/* store_batch_begin opens a batch (a no-op if one is open): the store_apply
+ * calls until store_batch_commit share one LMDB write transaction, each
+ * apply a nested transaction in it (a refusal or a failure drops only its
+ * own writes), and one fdatasync at the commit instead of one per apply.
+ * Nothing of a batch is visible to readers, or durable, before
+ * store_batch_commit returns TB_OK; if it fails, the whole batch is lost
+ * (TB_EFULL, TB_EIO, ...) and the member must stop: Raft applies it again
+ * after a restart. Without a batch each store_apply commits on its own.
+ * store_sync and store_close commit an open batch first. Writer only. */
+int store_batch_begin(struct store *s);
+
+/* store_batch_commit commits the open batch, if any: TB_OK or an error as
+ * above. */
+int store_batch_commit(struct store *s);
 
 /* store_applied_index returns the index of the last applied entry (0 for a
  * new store), or 0 if it cannot be read. */
@@ -171,6 +196,10 @@ int store_events(struct store *s, uint64_t after, size_t limit, json_t **out);
  * "name"?, "created_at"}. TB_ENOTFOUND if unknown or revoked; the caller
  * checks "expires" against its clock. */
 int store_token_lookup(struct store *s, const uint8_t hash[32], json_t **out);
+
+/* store_token_get: the token record with id, revoked or not (its hash left
+ * out). TB_ENOTFOUND. */
+int store_token_get(struct store *s, const char *id, json_t **out);
 
 /* store_bundle_get: a bundle application and the state of each member
  * case: {"bundle": {"id", "code", "name", "cases": [{"id", "member",

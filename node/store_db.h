@@ -66,6 +66,7 @@ struct store {
 	uint8_t index_key[32];
 	size_t map_size;
 	struct fsm_catalog cat; /* the writer's alone */
+	MDB_txn *batch; /* the open batch (store_batch_begin), or NULL */
 };
 
 /* store_db_name returns the LMDB name of database i. */

@@ -456,3 +456,28 @@ store_token_lookup(struct store *s, const uint8_t hash[32], json_t **out)
 	*out = t;
 	return TB_OK;
 }
+
+int
+store_token_get(struct store *s, const char *id, json_t **out)
+{
+	json_t *t = NULL;
+	MDB_txn *txn;
+	int rv;
+
+	*out = NULL;
+	if (id == NULL || id[0] == '\0' || strlen(id) > 64) {
+		return TB_ENOTFOUND;
+	}
+	if ((rv = rd_begin(s, &txn)) != 0) {
+		return rv;
+	}
+	rv = db_get_json(txn, s->dbi[DB_TOKENS], id, strlen(id), &t);
+	mdb_txn_abort(txn);
+	if (rv != 0) {
+		json_decref(t);
+		return rv;
+	}
+	json_object_del(t, "hash");
+	*out = t;
+	return TB_OK;
+}

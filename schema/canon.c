@@ -571,12 +571,44 @@ key_cmp(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static int enc_value(struct enc *e, const json_t *v, const char *path,
-                     int depth);
+/* Where enc_value is in the value, as a chain of frames on the C stack:
+ * the JSON path ("$.form.materials[2]") is only rendered for an error
+ * message. Building it with snprintf for every value encoded was a
+ * quarter of the cost of applying a command. */
+struct enc_path {
+	const struct enc_path *parent; /* NULL at the root ("$") */
+	const char *key;               /* an object member, or NULL */
+	size_t idx;                    /* else an array index */
+};
+
+/* enc_path_str renders p as tb_path_key/tb_path_idx would have, level by
+ * level (including truncation at TB_DIAG_PATH). */
+static const char *
+enc_path_str(const struct enc_path *p, char *out, size_t n)
+{
+	char parent[TB_DIAG_PATH];
+
+	if (p->parent == NULL) {
+		snprintf(out, n, "$");
+		return out;
+	}
+	enc_path_str(p->parent, parent, sizeof(parent));
+	if (p->key != NULL) {
+		tb_path_key(out, n, parent, p->key);
+	} else {
+		tb_path_idx(out, n, parent, p->idx);
+	}
+	return out;
+}
+
+static int enc_value(struct enc *e, const json_t *v,
+                     const struct enc_path *path, int depth);
 
 static int
-enc_object(struct enc *e, const json_t *v, const char *path, int depth)
+enc_object(struct enc *e, const json_t *v, const struct enc_path *path,
+           int depth)
 {
+	char where[TB_DIAG_PATH];
 	const char **keys, *k;
 	size_t n = json_object_size(v), i = 0, j, klen;
 	json_t *x;
@@ -592,7 +624,8 @@ enc_object(struct enc *e, const json_t *v, const char *path, int depth)
 		 * be cut short and collide with another key. */
 		if (memchr(k, 0, klen) != NULL) {
 			snprintf(e->errmsg, e->errlen,
-			         "%s: keys may not hold NUL", path);
+			         "%s: keys may not hold NUL",
+			         enc_path_str(path, where, sizeof(where)));
 			free(keys);
 			return TB_EMALFORMED;
 		}
@@ -604,25 +637,27 @@ enc_object(struct enc *e, const json_t *v, const char *path, int depth)
 	qsort(keys, i, sizeof(*keys), key_cmp);
 	msgpack_pack_map(&e->pk, i);
 	for (j = 0; j < i && rv == TB_OK; j++) {
-		char sub[TB_DIAG_PATH];
+		struct enc_path sub = { path, keys[j], 0 };
 		size_t kl = strlen(keys[j]);
-		tb_path_key(sub, sizeof(sub), path, keys[j]);
 		msgpack_pack_str_with_body(&e->pk, keys[j], kl);
-		rv = enc_value(e, json_object_get(v, keys[j]), sub, depth + 1);
+		rv = enc_value(e, json_object_get(v, keys[j]), &sub, depth + 1);
 	}
 	free(keys);
 	return rv;
 }
 
 static int
-enc_value(struct enc *e, const json_t *v, const char *path, int depth)
+enc_value(struct enc *e, const json_t *v, const struct enc_path *path,
+          int depth)
 {
+	char where[TB_DIAG_PATH];
 	size_t i;
 	int rv;
 
 	if (depth > CANON_ENCODE_DEPTH) {
 		snprintf(e->errmsg, e->errlen, "%s: nested deeper than %d",
-		         path, CANON_ENCODE_DEPTH);
+		         enc_path_str(path, where, sizeof(where)),
+		         CANON_ENCODE_DEPTH);
 		return TB_EDEPTH;
 	}
 	switch (json_typeof(v)) {
@@ -649,7 +684,8 @@ enc_value(struct enc *e, const json_t *v, const char *path, int depth)
 		size_t n = json_string_length(v);
 		if (memchr(s, 0, n) != NULL) {
 			snprintf(e->errmsg, e->errlen,
-			         "%s: strings may not hold NUL", path);
+			         "%s: strings may not hold NUL",
+			         enc_path_str(path, where, sizeof(where)));
 			return TB_EMALFORMED;
 		}
 		msgpack_pack_str_with_body(&e->pk, s, n);
@@ -658,9 +694,9 @@ enc_value(struct enc *e, const json_t *v, const char *path, int depth)
 	case JSON_ARRAY:
 		msgpack_pack_array(&e->pk, json_array_size(v));
 		for (i = 0; i < json_array_size(v); i++) {
-			char sub[TB_DIAG_PATH];
-			tb_path_idx(sub, sizeof(sub), path, i);
-			rv = enc_value(e, json_array_get(v, i), sub, depth + 1);
+			struct enc_path sub = { path, NULL, i };
+			rv =
+			    enc_value(e, json_array_get(v, i), &sub, depth + 1);
 			if (rv != 0) {
 				return rv;
 			}
@@ -671,7 +707,8 @@ enc_value(struct enc *e, const json_t *v, const char *path, int depth)
 	case JSON_REAL:
 	default:
 		snprintf(e->errmsg, e->errlen,
-		         "%s: numbers must be integers (no floats)", path);
+		         "%s: numbers must be integers (no floats)",
+		         enc_path_str(path, where, sizeof(where)));
 		return TB_ETYPE;
 	}
 	return e->out->err;
@@ -684,10 +721,11 @@ canon_encode_without(const json_t *v, const char *skip, struct canon_buf *out,
 	struct enc e = {
 		.out = out, .errmsg = errmsg, .errlen = errlen, .skip = skip
 	};
+	struct enc_path root = { NULL, NULL, 0 };
 	int rv;
 
 	msgpack_packer_init(&e.pk, out, enc_write);
-	rv = enc_value(&e, v, "$", 1);
+	rv = enc_value(&e, v, &root, 1);
 	if (rv == TB_OK && out->err != 0) {
 		rv = out->err;
 	}

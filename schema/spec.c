@@ -68,12 +68,15 @@ spec_object(const json_t *obj, const struct spec_field *fields, size_t nfields,
 				break;
 			}
 		}
-		tb_path_key(sub, sizeof(sub), path, key);
+		/* The path is built only for a diagnostic: this runs for
+		 * every field of every command applied. */
 		if (i == nfields) {
+			tb_path_key(sub, sizeof(sub), path, key);
 			tb_diag_add(d, TB_EUNKNOWN, sub, "unknown field '%s'",
 			            key);
 			n++;
 		} else if (!spec_type_ok(v, fields[i].type)) {
+			tb_path_key(sub, sizeof(sub), path, key);
 			tb_diag_add(d, TB_ETYPE, sub, "must be %s",
 			            spec_type_name(fields[i].type));
 			n++;
