@@ -60,6 +60,11 @@ tb_cli_init(int argc, char **argv)
 		}
 		*dst = argv[++i];
 	}
+	if ((a.tls_cert == NULL) != (a.tls_key == NULL)) {
+		fprintf(stderr, "tongban init: --tls-cert and --tls-key go "
+		                "together\n" INIT_USAGE);
+		return TB_EXIT_USAGE;
+	}
 	if (a.dir == NULL || a.region == NULL) {
 		fprintf(stderr, "tongban init: --dir and --region are "
 		                "required\n" INIT_USAGE);

@@ -168,6 +168,11 @@ node_config_init(const struct node_init_args *a, char *token,
 	int32_t code;
 	int rv;
 
+	if ((a->tls_cert == NULL) != (a->tls_key == NULL)) {
+		snprintf(errmsg, errlen,
+		         "--tls-cert and --tls-key go together");
+		return TB_EINVAL;
+	}
 	if (region_code_parse_msg(a->region, &code, errmsg, errlen) != 0) {
 		return TB_ECODE;
 	}
@@ -244,12 +249,6 @@ node_config_init(const struct node_init_args *a, char *token,
 		}
 	}
 
-	if ((a->tls_cert == NULL) != (a->tls_key == NULL)) {
-		snprintf(errmsg, errlen,
-		         "--tls-cert and --tls-key go together");
-		rv = TB_EINVAL;
-		goto out;
-	}
 	/* The admin token: "tb_" + 48 hex digits; only its hash is kept. */
 	memcpy(token, "tb_", 3);
 	canon_hex(tok, sizeof(tok), token + 3);

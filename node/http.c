@@ -4,6 +4,9 @@
 #include "schema/error.h"
 
 #include <arpa/inet.h>
+#include <nng/supplemental/tls/tls.h>
+#include <sodium.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,11 +128,67 @@ ctx_free(void *p)
 	free(p);
 }
 
-int
-http_start(const char *hostport, struct node *n,
-           void (*dispatch)(struct http_call *c), nng_http_server **out,
-           int *port, char *errmsg, size_t errlen)
+/* tb_read_small reads a file of at most 1 MiB, NUL-terminated. */
+static char *
+tb_read_small(const char *path, size_t *lenp)
 {
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	size_t n;
+
+	if (f == NULL) {
+		return NULL;
+	}
+	if ((buf = malloc((1u << 20) + 1)) == NULL) {
+		fclose(f);
+		return NULL;
+	}
+	n = fread(buf, 1, 1u << 20, f);
+	fclose(f);
+	buf[n] = '\0';
+	*lenp = n;
+	return buf;
+}
+
+/* http_tls gives the server its certificate (chain) and key, both PEM
+ * files, through nng's TLS (mbedTLS in Debian's build). */
+static int
+http_tls(nng_http_server *s, const char *cert, const char *key, char *errmsg,
+         size_t errlen)
+{
+	nng_tls_config *cfg = NULL;
+	char *c = NULL, *k = NULL;
+	size_t len;
+	int rv = NNG_ENOMEM;
+
+	if ((c = tb_read_small(cert, &len)) == NULL ||
+	    (k = tb_read_small(key, &len)) == NULL) {
+		snprintf(errmsg, errlen, "TLS: cannot read %s",
+		         c == NULL ? cert : key);
+		free(c);
+		return NNG_ENOENT;
+	}
+	if ((rv = nng_tls_config_alloc(&cfg, NNG_TLS_MODE_SERVER)) != 0 ||
+	    (rv = nng_tls_config_own_cert(cfg, c, k, NULL)) != 0 ||
+	    (rv = nng_http_server_set_tls(s, cfg)) != 0) {
+		snprintf(errmsg, errlen, "TLS with %s and %s: %s", cert, key,
+		         nng_strerror(rv));
+	}
+	if (cfg != NULL) {
+		nng_tls_config_free(cfg);
+	}
+	sodium_memzero(k, strlen(k));
+	free(c);
+	free(k);
+	return rv;
+}
+
+int
+http_start(const char *hostport, const char *cert, const char *key,
+           struct node *n, void (*dispatch)(struct http_call *c),
+           nng_http_server **out, int *port, char *errmsg, size_t errlen)
+{
+	bool tls = cert != NULL && cert[0] != '\0';
 	struct http_server_ctx *ctx;
 	nng_http_handler *h = NULL;
 	nng_http_server *s = NULL;
@@ -138,7 +197,7 @@ http_start(const char *hostport, struct node *n,
 	nng_sockaddr sa;
 	int rv;
 
-	snprintf(url, sizeof(url), "http://%s", hostport);
+	snprintf(url, sizeof(url), "%s://%s", tls ? "https" : "http", hostport);
 	if ((ctx = calloc(1, sizeof(*ctx))) == NULL) {
 		return TB_ENOMEM;
 	}
@@ -158,6 +217,11 @@ http_start(const char *hostport, struct node *n,
 		goto fail;
 	}
 	h = NULL;
+	if (tls && (rv = http_tls(s, cert, key, errmsg, errlen)) != 0) {
+		nng_http_server_release(s);
+		nng_url_free(u);
+		return TB_EIO;
+	}
 	if ((rv = nng_http_server_start(s)) != 0 ||
 	    (rv = nng_http_server_get_addr(s, &sa)) != 0) {
 		goto fail;

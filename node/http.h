@@ -42,12 +42,13 @@ struct http_call {
 	const char *allow; /* the Allow header of a 405, or NULL */
 };
 
-/* http_start starts nng's HTTP server on host:port (port 0 picks a free
+/* http_start starts nng's HTTP server on host:port, HTTPS when cert and
+ * key (PEM files) are given (port 0 picks a free
  * one) and writes the bound port to *port. Requests go to dispatch, on
  * nng's threads. */
-int http_start(const char *hostport, struct node *n,
-               void (*dispatch)(struct http_call *c), nng_http_server **out,
-               int *port, char *errmsg, size_t errlen);
+int http_start(const char *hostport, const char *cert, const char *key,
+               struct node *n, void (*dispatch)(struct http_call *c),
+               nng_http_server **out, int *port, char *errmsg, size_t errlen);
 
 /* http_stop stops and releases the server; no dispatch runs after it. */
 void http_stop(nng_http_server *s);

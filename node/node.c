@@ -703,6 +703,15 @@ node_run(const char *dir)
 	pthread_mutex_init(&n->mu, NULL);
 	pthread_mutex_init(&n->audit_mu, NULL);
 	if (node_open(n, dir) != 0) {
+		/* Nothing runs yet: release what was opened and say why
+		 * above (the libraft and loop halves are only reached once
+		 * the store is open, and a failing start exits anyway). */
+		if (n->store != NULL) {
+			store_close(n->store);
+		}
+		json_decref(n->root);
+		node_config_wipe(&n->cfg);
+		free(n);
 		return 1;
 	}
 	snprintf(err, sizeof(err), "%s/audit.log", dir);
@@ -720,7 +729,8 @@ node_run(const char *dir)
 	n->sigterm.data = n->sigint.data = n;
 	uv_signal_start(&n->sigterm, signal_cb, SIGTERM);
 	uv_signal_start(&n->sigint, signal_cb, SIGINT);
-	if (http_start(n->cfg.api, n, api_dispatch, &n->http, &n->port, err,
+	if (http_start(n->cfg.api, n->cfg.tls_cert, n->cfg.tls_key, n,
+	               api_dispatch, &n->http, &n->port, err,
 	               sizeof(err)) != 0) {
 		tb_log(TB_LOG_ERROR, "TB-HTTP-LISTEN", "%s", err);
 		return 1;
@@ -728,8 +738,9 @@ node_run(const char *dir)
 	snprintf(
 	    ready, sizeof(ready),
 	    "{\"event\":\"listening\",\"region\":\"%s\",\"node_id\":\"%s\","
-	    "\"api\":\"http://%.*s:%d\",\"pid\":%ld}\n",
+	    "\"api\":\"%s://%.*s:%d\",\"pid\":%ld}\n",
 	    n->cfg.region, n->cfg.node_id,
+	    n->cfg.tls_cert[0] != '\0' ? "https" : "http",
 	    (int)(strrchr(n->cfg.api, ':') - n->cfg.api), n->cfg.api, n->port,
 	    (long)getpid());
 	fputs(ready, stdout);
