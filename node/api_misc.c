@@ -3,6 +3,7 @@
 #include "node/api.h"
 
 #include "consensus/raftio.h"
+#include "node/link.h"
 #include "node/log.h"
 #include "node/node.h"
 #include "node/store.h"
@@ -272,6 +273,13 @@ api_metrics(struct http_call *c)
 		}
 		json_decref(st);
 	}
+	{
+		char *lt = links_metrics_text(n->links);
+		if (lt != NULL) {
+			mb_printf(&b, "%s", lt);
+			free(lt);
+		}
+	}
 	http_reply_raw(c, 200, "text/plain; version=0.0.4", b.p, b.len, NULL);
 	free(b.p);
 }
@@ -304,6 +312,20 @@ api_blob_exists(const struct node *n, const char *hash)
 	return access(path, R_OK) == 0;
 }
 
+/* fsync_dir makes the names in a directory durable; -1 with errno. */
+static int
+fsync_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY), rv;
+
+	if (fd < 0) {
+		return -1;
+	}
+	rv = fsync(fd);
+	close(fd);
+	return rv;
+}
+
 void
 api_blob_put(struct http_call *c)
 {
@@ -312,7 +334,7 @@ api_blob_put(struct http_call *c)
 	    tmp[PATH_MAX + 200];
 	uint8_t h[32];
 	ssize_t w;
-	int fd, dfd;
+	int fd;
 
 	if (c->body_len == 0) {
 		http_reply_error(c, 400, "malformed", NULL,
@@ -338,7 +360,16 @@ api_blob_put(struct http_call *c)
 		return;
 	}
 	snprintf(dir, sizeof(dir), "%s/blobs/%.2s", n->cfg.dir, hex);
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+	if (mkdir(dir, 0700) == 0) {
+		/* A new prefix directory is durable only once blobs/ is. */
+		char parent[PATH_MAX + 16];
+		snprintf(parent, sizeof(parent), "%s/blobs", n->cfg.dir);
+		if (fsync_dir(parent) != 0) {
+			http_reply_error(c, 500, "io", NULL, "%s: %s", parent,
+			                 strerror(errno));
+			return;
+		}
+	} else if (errno != EEXIST) {
 		http_reply_error(c, 500, "io", NULL, "%s: %s", dir,
 		                 strerror(errno));
 		return;
@@ -367,9 +398,13 @@ api_blob_put(struct http_call *c)
 		http_reply_error(c, 500, "io", NULL, "%s", strerror(errno));
 		return;
 	}
-	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY)) >= 0) {
-		fsync(dfd);
-		close(dfd);
+	if (fsync_dir(dir) != 0) {
+		/* The bytes are on disk but their name may not be: the
+		 * client retries, and the same upload is then a no-op. */
+		http_reply_error(c, 500, "io", NULL,
+		                 "making the material durable: %s",
+		                 strerror(errno));
+		return;
 	}
 	node_audit(n, c, "blob.put", hex);
 	http_reply_json(c, 201,

@@ -285,13 +285,21 @@ emit(struct pc_rec *h, const char *path, const char *path2, const char *stash,
 	}
 	memcpy(buf, h, sizeof(*h));
 	at = sizeof(*h);
-	memcpy(buf + at, path, h->path_len);
+	if (h->path_len > 0) {
+		memcpy(buf + at, path, h->path_len);
+	}
 	at += h->path_len;
-	memcpy(buf + at, path2, h->path2_len);
+	if (h->path2_len > 0) {
+		memcpy(buf + at, path2, h->path2_len);
+	}
 	at += h->path2_len;
-	memcpy(buf + at, stash, h->stash_len);
+	if (h->stash_len > 0) {
+		memcpy(buf + at, stash, h->stash_len);
+	}
 	at += h->stash_len;
-	memcpy(buf + at, data, h->data_len);
+	if (h->data_len > 0) {
+		memcpy(buf + at, data, h->data_len);
+	}
 	at = 0;
 	while (at < total) {
 		w = real_write(jfd, buf + at, total - at);
@@ -368,11 +376,13 @@ before_write(int fd, off_t off, size_t len)
 	int fl;
 
 	setup();
-	if (inside || jfd < 0) {
+	/* Sockets and pipes (most writes) go by without the lock. */
+	if (inside || jfd < 0 || len == 0 || fstat(fd, &st) != 0 ||
+	    !S_ISREG(st.st_mode)) {
 		return 0;
 	}
 	pthread_mutex_lock(&mu);
-	if (!fd_tracked(fd, path, &st) || !S_ISREG(st.st_mode) || len == 0) {
+	if (!fd_tracked(fd, path, &st) || !S_ISREG(st.st_mode)) {
 		pthread_mutex_unlock(&mu);
 		return 0;
 	}
@@ -673,7 +683,7 @@ do_sync(int fd, int (*fn)(int))
 	int r, e, tracked;
 
 	setup();
-	if (inside || jfd < 0) {
+	if (inside || jfd < 0 || !fd_tracked(fd, path, &st)) {
 		return fn(fd);
 	}
 	/* Writes are recorded under mu; a sync records what it covers
