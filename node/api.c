@@ -2,6 +2,7 @@
  * docs/API.md lists every endpoint and error code. */
 #include "node/api.h"
 
+#include "node/link_api.h"
 #include "node/log.h"
 #include "node/node.h"
 #include "node/store.h"
@@ -226,6 +227,8 @@ enum route {
 	RT_TOKENS,
 	RT_TOKEN,
 	RT_AUDIT,
+	RT_LINKS,
+	RT_LINKS_PING,
 };
 
 #define M_GET    1u
@@ -254,6 +257,8 @@ static const struct {
 	[RT_TOKENS] = { "/v1/tokens", NULL, M_POST, "POST" },
 	[RT_TOKEN] = { "/v1/tokens/", "", M_DELETE, "DELETE" },
 	[RT_AUDIT] = { "/v1/audit", NULL, M_GET, "GET, HEAD" },
+	[RT_LINKS] = { "/v1/links", NULL, M_GET, "GET, HEAD" },
+	[RT_LINKS_PING] = { "/v1/links/ping", NULL, M_POST, "POST" },
 };
 
 static unsigned
@@ -495,6 +500,9 @@ api_read(struct http_call *c, enum route r, const char *arg)
 			return;
 		}
 		api_audit_get(c);
+		break;
+	case RT_LINKS:
+		link_api_list(c);
 		break;
 	default:
 		http_reply_error(c, 404, "not_found", NULL,
@@ -819,6 +827,11 @@ api_write(struct http_call *c)
 	case RT_TOKENS:
 		if (api_allow(c, R_RADMIN | R_PADMIN, "create tokens") == 0) {
 			api_token_create(c, req);
+		}
+		break;
+	case RT_LINKS_PING:
+		if (api_allow(c, R_RADMIN | R_PADMIN, "ping links") == 0) {
+			link_api_ping(c, req);
 		}
 		break;
 	default:

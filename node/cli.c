@@ -44,6 +44,9 @@ static const struct cli_verb cli_verbs[] = {
 	{ "cert", tb_cli_cert,
 	  "cert request|issue|install|revoke|show|verify|cross   node and "
 	  "region certificates (tongban cert help)" },
+	{ "link", tb_cli_link,
+	  "link add|remove|list --dir DIR ...   the peers this node dials "
+	  "(tongban link help)" },
 };
 
 #define CLI_NVERBS (sizeof(cli_verbs) / sizeof(cli_verbs[0]))
@@ -69,14 +72,17 @@ cli_usage(FILE *f)
 	        "  tongban case act ID ACTION [--if-match V] [--opinion T] "
 	        "[--target S]\n"
 	        "  tongban token create --role R [--region C] | token revoke "
-	        "ID\n");
+	        "ID\n"
+	        "  tongban links | links ping PEER [--payload TEXT] [--size "
+	        "N]\n");
 }
 
 static bool
 is_client_verb(int argc, char **argv)
 {
 	static const char *const client[] = { "status", "events", "blob",
-		                              "case",   "token",  NULL };
+		                              "case",   "token",  "links",
+		                              NULL };
 	const char *const *v;
 
 	for (v = client; *v != NULL; v++) {

@@ -34,6 +34,10 @@ int tb_cli_client(int argc, char **argv, const char *api, const char *token,
 int tb_cli_root(int argc, char **argv);
 int tb_cli_sign(int argc, char **argv);
 int tb_cli_cert(int argc, char **argv);
+int tb_cli_link(int argc, char **argv);
+
+/* tb_cli_links_table prints GET /v1/links's answer as a table. */
+int tb_cli_links_table(const char *body, size_t len);
 
 /* tb_cli_write_json writes v to path atomically (temporary file, fsync,
  * rename) with the given mode; excl refuses to replace an existing file.

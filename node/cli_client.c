@@ -24,6 +24,8 @@
 	"  events [--after N] [--limit N]\n"                                  \
 	"  token create --role ROLE [--region CODE] [--name N] | token "      \
 	"revoke ID\n"                                                         \
+	"  links | links ping PEER [--payload TEXT] [--size N] "              \
+	"[--timeout-ms N]\n"                                                  \
 	"environment: TONGBAN_API (default http://127.0.0.1:7400), "          \
 	"TONGBAN_TOKEN\n"
 
@@ -449,6 +451,43 @@ token_verb(const struct client *cl, int argc, char **argv)
 	return TB_EXIT_USAGE;
 }
 
+/* links_verb: the node's links (GET /v1/links) as a table, or a PING to
+ * one peer. */
+static int
+links_verb(const struct client *cl, int argc, char **argv)
+{
+	const char *payload = opt_value(argc, argv, "--payload");
+	const char *size = opt_value(argc, argv, "--size");
+	const char *tmo = opt_value(argc, argv, "--timeout-ms");
+	struct client_res r;
+	json_t *b;
+	int rc;
+
+	if (argc >= 3 && !strcmp(argv[1], "ping")) {
+		b = json_pack("{s:s}", "peer", argv[2]);
+		if (payload != NULL) {
+			json_object_set_new(b, "payload", json_string(payload));
+		}
+		if (size != NULL) {
+			json_object_set_new(b, "size",
+			                    json_integer(atoll(size)));
+		}
+		if (tmo != NULL) {
+			json_object_set_new(b, "timeout_ms",
+			                    json_integer(atoll(tmo)));
+		}
+		return post_json(cl, "/v1/links/ping", b, NULL, NULL);
+	}
+	if (client_call(cl, "GET", "/v1/links", NULL, NULL, 0, NULL, NULL,
+	                &r) != 0) {
+		return TB_EXIT_INVALID;
+	}
+	rc = r.status == 200 && !cl->json ? tb_cli_links_table(r.body, r.len)
+	                                  : client_print(cl, &r);
+	free(r.body);
+	return rc;
+}
+
 int
 tb_cli_client(int argc, char **argv, const char *api, const char *token,
               bool json)
@@ -510,6 +549,9 @@ tb_cli_client(int argc, char **argv, const char *api, const char *token,
 	}
 	if (!strcmp(argv[0], "token")) {
 		return token_verb(&cl, argc, argv);
+	}
+	if (!strcmp(argv[0], "links")) {
+		return links_verb(&cl, argc, argv);
 	}
 	fprintf(stderr, CLIENT_USAGE);
 	return TB_EXIT_USAGE;

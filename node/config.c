@@ -38,6 +38,7 @@ void
 node_config_wipe(struct node_config *c)
 {
 	sodium_memzero(c->sign_sk, sizeof(c->sign_sk));
+	sodium_memzero(c->kx_sk, sizeof(c->kx_sk));
 	sodium_memzero(c->index_key, sizeof(c->index_key));
 	sodium_memzero(c->release_sk, sizeof(c->release_sk));
 }
@@ -366,6 +367,19 @@ node_config_load(const char *dir, struct node_config *c, char *errmsg,
 		snprintf(errmsg, errlen, "%s: damaged key file", path);
 		json_decref(keys);
 		return TB_ECORRUPT;
+	}
+	/* The X25519 key of the link handshakes (older directories may lack
+	 * it: links then stay off). */
+	if (spec_str(keys, "kx_secret") != NULL) {
+		if (canon_unhex(spec_str(keys, "kx_secret"), c->kx_sk, 32) !=
+		    0) {
+			snprintf(errmsg, errlen, "%s: damaged kx_secret", path);
+			json_decref(keys);
+			sodium_memzero(seed, sizeof(seed));
+			return TB_ECORRUPT;
+		}
+		crypto_scalarmult_base(c->kx_pk, c->kx_sk);
+		c->has_kx = true;
 	}
 	json_decref(keys);
 	crypto_sign_seed_keypair(pk, c->sign_sk, seed);

@@ -36,6 +36,9 @@ struct node_config {
 	size_t blob_max; /* largest material accepted, bytes */
 	unsigned snapshot_threshold;
 	uint8_t sign_sk[64]; /* loaded from keys/node.json */
+	uint8_t kx_sk[32];   /* X25519 key-exchange secret (kx_secret) */
+	uint8_t kx_pk[32];   /* its public key */
+	bool has_kx;         /* keys/node.json holds kx_secret */
 	uint8_t index_key[32];
 	bool has_release_key;
 	uint8_t release_sk[64];

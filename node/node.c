@@ -8,6 +8,8 @@
 #include "node/node.h"
 
 #include "consensus/raftio.h"
+#include "node/link.h"
+#include "node/link_api.h"
 #include "node/log.h"
 #include "node/store.h"
 #include "schema/trust.h"
@@ -590,6 +592,8 @@ node_stop(struct node *n, const char *why)
 	tb_log(TB_LOG_INFO, "TB-NODE-STOP", "stopping: %s", why);
 	/* What is applied is answered once it is committed to the store. */
 	node_flush(n);
+	/* Links close first: pending pings are answered while HTTP runs. */
+	links_stop(n->links);
 	/* No new requests; then fail what is queued or waiting. */
 	http_stop(n->http);
 	n->http = NULL;
@@ -692,7 +696,7 @@ int
 node_run(const char *dir)
 {
 	struct node *n = calloc(1, sizeof(*n));
-	char err[512], ready[512];
+	char err[512], ready[512], link[160];
 
 	if (n == NULL) {
 		return 1;
@@ -729,6 +733,10 @@ node_run(const char *dir)
 	n->sigterm.data = n->sigint.data = n;
 	uv_signal_start(&n->sigterm, signal_cb, SIGTERM);
 	uv_signal_start(&n->sigint, signal_cb, SIGINT);
+	/* Links start before HTTP, so that HTTP threads see n->links. */
+	if (link_node_start(n, link, sizeof(link)) != 0) {
+		return 1;
+	}
 	if (http_start(n->cfg.api, n->cfg.tls_cert, n->cfg.tls_key, n,
 	               api_dispatch, &n->http, &n->port, err,
 	               sizeof(err)) != 0) {
@@ -738,10 +746,11 @@ node_run(const char *dir)
 	snprintf(
 	    ready, sizeof(ready),
 	    "{\"event\":\"listening\",\"region\":\"%s\",\"node_id\":\"%s\","
-	    "\"api\":\"%s://%.*s:%d\",\"pid\":%ld}\n",
+	    "\"api\":\"%s://%.*s:%d\",%s%s%s\"pid\":%ld}\n",
 	    n->cfg.region, n->cfg.node_id,
 	    n->cfg.tls_cert[0] != '\0' ? "https" : "http",
 	    (int)(strrchr(n->cfg.api, ':') - n->cfg.api), n->cfg.api, n->port,
+	    link[0] ? "\"link\":\"" : "", link, link[0] ? "\"," : "",
 	    (long)getpid());
 	fputs(ready, stdout);
 	fflush(stdout);
@@ -749,6 +758,7 @@ node_run(const char *dir)
 	       "node %s of %s serving HTTP on port %d", n->cfg.node_id,
 	       n->cfg.region, n->port);
 	uv_run(&n->loop, UV_RUN_DEFAULT);
+	links_free(n->links);
 	raftio_close(&n->io);
 	store_close(n->store);
 	if (n->audit != NULL) {
@@ -757,6 +767,9 @@ node_run(const char *dir)
 	uv_loop_close(&n->loop);
 	json_decref(n->root);
 	node_config_wipe(&n->cfg);
+	/* nng frees closed pipes on a reaper thread: let it finish, so what
+	 * it still holds is freed before the process exits. */
+	nng_fini();
 	tb_log(TB_LOG_INFO, "TB-NODE-STOPPED", "stopped");
 	{
 		int code = n->exit_code;

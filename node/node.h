@@ -13,6 +13,7 @@
 #include <uv.h>
 
 struct store;
+struct links;
 
 /* Figures of the Raft group, copied on the loop so that other threads
  * (HTTP reads, metrics) can read them without touching libraft. */
@@ -67,6 +68,7 @@ struct node {
 	int64_t start_ms;
 	FILE *audit;
 	pthread_mutex_t audit_mu;
+	struct links *links; /* node/link.h; NULL when links are off */
 };
 
 /* node_run runs the node in DIR in the foreground until SIGTERM/SIGINT.

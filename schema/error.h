@@ -38,7 +38,8 @@
 	X(TB_ECLOSED, "closed", "closed or shutting down")               \
 	X(TB_ECORRUPT, "corrupt", "stored data is corrupt")              \
 	X(TB_EREVOKED, "revoked", "certificate or token revoked")        \
-	X(TB_ENOTIMPL, "not_implemented", "not implemented")
+	X(TB_ENOTIMPL, "not_implemented", "not implemented")             \
+	X(TB_ETIMEOUT, "timeout", "timed out")
 
 enum tb_err {
 #define TB_ERR_ENUM(id, name, text) id,

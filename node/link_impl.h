@@ -1,0 +1,439 @@
+/* Internals shared by the link files (node/link*.c); not an API. */
+#ifndef TB_NODE_LINK_IMPL_H
+#define TB_NODE_LINK_IMPL_H
+
+#include "node/link.h"
+#include "schema/cert.h"
+#include "schema/cert_cache.h"
+#include "schema/frame.h"
+#include "schema/noise.h"
+
+#include <limits.h>
+#include <nng/nng.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+
+/* Frames are at most this big; nng refuses messages over LINK_RECV_MAX
+ * (twice that, so that a frame between the two is seen, logged and
+ * counted here before the pipe closes; beyond it nng drops the pipe
+ * before reading the body). */
+#define LINK_FRAME_MAX FRAME_DEFAULT_MAX
+#define LINK_RECV_MAX  (2 * LINK_FRAME_MAX)
+/* The payload of one frame, and the payload kinds (its first byte). */
+#define LINK_PAYLOAD_MAX (LINK_FRAME_MAX - FRAME_OVERHEAD)
+#define LINK_HDR         16 /* kind, flags, 0, 0, type u32, id u64 */
+#define LINK_CHUNK_PRE   4  /* kind, 0, 0, 0, then frame_chunk's bytes */
+enum link_kind {
+	LK_MSG = 1,    /* one-way message */
+	LK_REQ = 2,    /* request: id is its correlation id */
+	LK_RESP = 3,   /* response to request id; flag LF_ERROR: type is a
+	                  TB_* code and the body its reason */
+	LK_CHUNK = 4,  /* a chunk of a message larger than a frame */
+	LK_CREDIT = 5, /* u64: frames received so far (dialer to listener) */
+	LK_HELLO = 6,  /* the responder's first frame: the handshake is done */
+};
+#define LF_ERROR 1
+
+/* The handshake's first message starts with this envelope, which is also
+ * hashed into the Noise prologue after LINK_PROLOGUE. */
+#define LINK_PROLOGUE "tongban link/1"
+#define LINK_ENV      12 /* 'T', 1, pattern, 0, expected node id (8) */
+
+/* The listening socket is pair1 in polyamorous mode, which drops a message
+ * (silently) when the pipe's two-deep send queue is full. The listening
+ * end therefore sends at most this many frames that the dialer has not
+ * acknowledged with a CREDIT message. */
+#define LINK_POLY_WINDOW 2
+
+#define LINK_TICK_MS       50
+#define LINK_HS_TIMEOUT_MS 5000
+#define LINK_REKEY_MS      (10 * 60 * 1000)
+#define LINK_QUEUE_BYTES   (LINK_MSG_MAX + (16u << 20))
+#define LINK_QUEUE_AGE_MS  30000
+#define LINK_RX_PAUSE      (8u << 20) /* bytes waiting for the loop */
+#define LINK_MAX_INBOUND   256
+#define LINK_MAX_HS        32 /* inbound handshakes at once */
+#define LINK_KEEP_CLOSED   16 /* closed inbound entries kept for the view */
+#define LINK_EXPIRING_MS   (7LL * 86400 * 1000)
+#define LINK_MAX_HANDLERS  64
+#define LINK_KEYS          64    /* responder keys remembered for IK */
+#define LINK_RECONNECT_MS  100   /* nng's reconnect time, normally ... */
+#define LINK_BACKOFF_MS    1000  /* ... after a refusal ... */
+#define LINK_BACKOFF_MAX   30000 /* ... doubling up to this */
+#define LINK_LOG_BURST     20    /* refusal lines per second, then a count */
+#define LINK_EARLY_MAX     64    /* messages before their pipe's EV_ADD */
+
+enum link_dir { LINK_OUT, LINK_IN };
+
+enum link_state {
+	LS_CONNECTING,
+	LS_HANDSHAKING,
+	LS_UP,
+	LS_REFUSED,
+	LS_CLOSED,
+};
+
+/* Why a frame was refused (metrics label). */
+enum link_refusal {
+	LR_AUTH,      /* tampered, replayed, reordered, injected */
+	LR_OVERSIZED, /* over the frame maximum */
+	LR_TRUNCATED,
+	LR_MALFORMED, /* a header or payload that breaks the protocol */
+	LR_CHUNK,     /* a chunk out of order, over the cap, ... */
+	LR_EXHAUSTED, /* the nonce counter ran out */
+	LR_COUNT
+};
+
+/* A message waiting to be sent: the link header and the body. */
+struct link_out {
+	struct link_out *next;
+	int64_t queued_ms;
+	uint64_t req_id; /* a request's id (its pending entry), or 0 */
+	bool priority;   /* HELLO and CREDIT go before the queue */
+	size_t len;
+	uint8_t data[];
+};
+
+struct link {
+	struct link *next;
+	struct links *ls;
+	uint64_t uid; /* unique per process, for reply_to */
+	enum link_dir dir;
+	enum link_state state; /* written under ls->view_mu */
+
+	/* An outbound link: what links.json says, and its own socket. */
+	char url[256];
+	char cfg_region[7];
+	char cfg_node_id[CERT_NODE_ID_HEX + 1];
+	bool removed; /* gone from links.json: closed at the next tick */
+	nng_socket sock;
+	bool sock_open;
+	nng_dialer dialer;
+	nng_aio *rx_aio;
+	bool rx_paused; /* under ls->qmu */
+	bool rx_rearm;
+	bool dialer_open;
+	unsigned backoff_ms; /* after a refusal: nng's reconnect time */
+
+	/* The current pipe (0: none). */
+	nng_aio *tx_aio;
+	bool tx_busy;
+	uint32_t tx_pipe; /* the pipe of the send in flight */
+	uint32_t pipe;
+	int64_t since_ms; /* state change time */
+	char remote[64];  /* under view_mu */
+
+	/* The handshake of the current pipe. */
+	struct noise_hs *hs;
+	_Atomic int pattern; /* NOISE_XX or NOISE_IK */
+	int64_t hs_deadline;
+	uint8_t *hs_pending; /* a handshake message waiting for tx_aio */
+	size_t hs_pending_len;
+
+	/* The session of the current pipe, once split. */
+	struct frame *fr;
+	bool confirmed; /* dialer: HELLO came; listener: the dialer proved its
+	                   keys (XX message 3, or its first frame after IK) */
+	struct frame_join join;
+	struct link_out *chunking; /* the message being sent in chunks */
+	struct frame_split split;
+	uint64_t chunk_ids;
+	uint64_t tx_frames, peer_acked;  /* credit, listener side */
+	uint64_t rx_frames, credit_sent; /* credit, dialer side */
+	int64_t rekey_at_ms, next_ping_ms;
+
+	/* The queue of this link. */
+	struct link_out *qhead, **qtail;
+	size_t qbytes;
+
+	/* The peer, from its verified certificate (under view_mu). */
+	char node_id[CERT_NODE_ID_HEX + 1];
+	char region[7];
+	char serial[CERT_SERIAL_HEX + 1];
+	char not_after[CERT_TIME_LEN];
+	json_t *peer_chain; /* for re-verification (loop only) */
+	char last_error[256];
+
+	_Atomic unsigned long long frames_tx, frames_rx, bytes_tx, bytes_rx;
+	_Atomic unsigned long long handshakes, rtt_us;
+};
+
+/* An event handed from an nng thread to the loop. */
+enum link_ev_kind { EV_ADD, EV_REM, EV_RECV, EV_SENT };
+struct link_ev {
+	struct link_ev *next;
+	enum link_ev_kind kind;
+	struct link *l; /* an outbound link, or the sender; NULL: inbound */
+	uint32_t pipe;
+	nng_msg *msg;
+	int result;
+	int64_t at_ms; /* kept early: since when */
+};
+
+struct link_pending {
+	struct link_pending *next;
+	uint64_t id;
+	uint64_t link; /* uid of the link it went on */
+	int64_t deadline_ms;
+	int64_t sent_us; /* for RTT */
+	link_response_fn cb;
+	void *arg;
+	bool probe; /* the link's own RTT ping */
+	int status; /* not TB_OK: complete with it at the next tick */
+};
+
+struct links {
+	uv_loop_t *loop;
+	uv_async_t wake;
+	uv_timer_t tick;
+	bool stopping, handles_open;
+	char dir[PATH_MAX];
+	char node_id[CERT_NODE_ID_HEX + 1];
+	char region[7];
+	uint8_t kx_sk[32], kx_pk[32];
+	unsigned poll_ms, ping_ms;
+	int64_t next_poll_ms;
+
+	/* nng threads to the loop. */
+	pthread_mutex_t qmu;
+	struct link_ev *evh, **evt;
+	size_t ev_bytes;
+
+	/* The listening socket. */
+	nng_socket lsock;
+	bool lsock_open;
+	nng_listener listener;
+	nng_aio *lrx_aio;
+	bool lrx_paused;
+	char url[160];
+
+	/* Links (the list is changed under view_mu). */
+	pthread_mutex_t view_mu;
+	struct link *list;
+	uint64_t next_uid;
+
+	/* Trust: the root, our chain as the handshake payload, the lists. */
+	json_t *root;
+	json_t *crls;   /* array of verified lists */
+	json_t *xcerts; /* array of cross-certificates our root issued */
+	uint8_t *own_payload;
+	size_t own_len;
+	struct cert_cache cache;
+	uint8_t certs_fp[32], peers_fp[32];
+	struct {
+		char node_id[CERT_NODE_ID_HEX + 1];
+		uint8_t kx[32];
+	} keys[LINK_KEYS];
+	unsigned nkeys;
+
+	struct {
+		uint32_t type;
+		link_handler_fn fn;
+		void *arg;
+	} handlers[LINK_MAX_HANDLERS];
+	unsigned nhandlers;
+	struct link_pending *pending;
+	uint64_t next_id;
+
+	/* Messages of inbound pipes whose EV_ADD has not come yet: nng starts
+	 * receiving on a pipe before it calls the ADD_POST callback. */
+	struct link_ev *early;
+	size_t early_n;
+
+	_Atomic unsigned long long hs_ok, hs_refused, hs_revoked, hs_timeout;
+	_Atomic unsigned long long refused[LR_COUNT];
+	_Atomic unsigned long long unhandled;
+	_Atomic unsigned long long cert_closes; /* up links closed on reload */
+	int64_t log_window_ms; /* the rate limit of refusal lines */
+	unsigned log_lines, log_suppressed;
+	uint8_t scratch[LINK_PAYLOAD_MAX]; /* a chunk being sealed */
+};
+
+/* ---- byte order and clocks --------------------------------------------- */
+
+static inline int64_t
+link_mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static inline void
+link_put_u32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static inline void
+link_put_u64(uint8_t *p, uint64_t v)
+{
+	link_put_u32(p, (uint32_t)(v >> 32));
+	link_put_u32(p + 4, (uint32_t)v);
+}
+
+static inline uint32_t
+link_get_u32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
+
+static inline uint64_t
+link_get_u64(const uint8_t *p)
+{
+	return (uint64_t)link_get_u32(p) << 32 | link_get_u32(p + 4);
+}
+
+/* ---- link.c: links, pipes, the tick, start and stop --------------------- */
+
+/* link_name describes l for logs ("link to 370100 node ... (tcp://...)"). */
+void link_name(const struct link *l, char *out, size_t n);
+
+/* link_by_pipe finds the inbound link of pipe, or NULL. */
+struct link *link_by_pipe(struct links *ls, uint32_t pipe);
+
+/* link_early_keep keeps msg of an inbound pipe whose EV_ADD has not been
+ * seen yet (stolen). */
+void link_early_keep(struct links *ls, uint32_t pipe, nng_msg *msg);
+
+/* link_new makes a link (outbound: with url, region and node id from
+ * links.json) and adds it to the list. NULL on ENOMEM. */
+struct link *link_new(struct links *ls, enum link_dir dir);
+
+/* link_destroy removes l from the list and frees it (its nng resources
+ * must be released: link_nng_close for an outbound link). */
+void link_destroy(struct link *l);
+
+/* Events from link_nng.c, on the loop. msg is stolen. */
+void link_on_add(struct links *ls, struct link *l, uint32_t pipe);
+void link_on_rem(struct links *ls, struct link *l, uint32_t pipe);
+void link_on_recv(struct links *ls, struct link *l, uint32_t pipe,
+                  nng_msg *msg);
+void link_on_sent(struct link *l, int result);
+
+/* link_set_state changes l's state (and last error, when why is not NULL)
+ * under the view lock. */
+void link_set_state(struct link *l, enum link_state st, const char *why, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* link_log_allowed rate-limits refusal lines (LINK_LOG_BURST a second);
+ * when it allows one, more says how many were left out before it (" (12
+ * lines left out)", or ""). */
+bool link_log_allowed(struct links *ls, char *more, size_t n);
+
+/* link_fail closes l's pipe: logs id with the reason, sets state
+ * (refused or closed), drops the session and the queue. */
+void link_fail(struct link *l, enum link_state st, const char *id,
+               const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* ---- link_frame.c: frames ---------------------------------------------- */
+
+/* link_sanitize copies at most n-1 printable ASCII bytes of p. */
+void link_sanitize(const uint8_t *p, size_t len, char *out, size_t n);
+
+/* link_session_up: the handshake split; frames may flow. */
+void link_session_up(struct link *l, struct noise_session *s);
+
+/* link_pump sends what l's credit and tx_aio allow. */
+void link_pump(struct link *l);
+
+/* link_enqueue queues a link message (header and body) on l. */
+int link_enqueue(struct link *l, uint8_t kind, uint8_t flags, uint32_t type,
+                 uint64_t id, const void *body, size_t len, bool priority);
+
+/* ---- link_msg.c: handlers and requests ----------------------------------- */
+
+struct link_pending *link_pending_find(struct links *ls, uint64_t id);
+void link_pending_unlink(struct links *ls, struct link_pending *p);
+/* link_pending_doom marks the requests of link uid to complete with status
+ * at the next tick (never inside the call that made them). */
+void link_pending_doom(struct links *ls, uint64_t uid, int status);
+/* link_pending_expire completes doomed and timed-out requests (all: every
+ * one, with TB_ECLOSED). */
+void link_pending_expire(struct links *ls, int64_t now, bool all);
+/* link_handler_find returns the index of type's handler, or -1. */
+int link_handler_find(const struct links *ls, uint32_t type);
+/* link_request_on sends a request on link l (probe: the RTT ping). */
+int link_request_on(struct link *l, uint32_t type, const void *msg, size_t len,
+                    unsigned timeout_ms, link_response_fn cb, void *arg,
+                    bool probe);
+
+/* links_after_drain runs after a batch of events: credits, pumps. */
+void links_after_drain(struct links *ls);
+
+/* link_now_ms: wall-clock milliseconds. */
+int64_t link_now_ms(void);
+
+/* ---- link_nng.c: sockets, pipes and the event queue --------------------- */
+
+/* link_nng_alloc gives l its send aio. */
+int link_nng_alloc(struct link *l);
+int link_nng_listen(struct links *ls, const char *url, char *errmsg,
+                    size_t errlen);
+/* link_nng_dial opens an outbound link's socket and dials. */
+int link_nng_dial(struct link *l);
+/* link_nng_backoff sets how long nng waits (at random, up to ms) before
+ * it dials again after the next close. */
+void link_nng_backoff(struct link *l, unsigned ms);
+/* link_nng_close closes an outbound link's socket and waits for its
+ * callbacks, then drops its queued events. */
+void link_nng_close(struct link *l);
+/* link_nng_stop closes the listening socket and every outbound one. */
+void link_nng_stop(struct links *ls);
+/* link_nng_send sends one nng message on l's current pipe (m stolen on
+ * TB_OK). */
+int link_nng_send(struct link *l, nng_msg *m);
+/* link_nng_pipe_close closes the pipe. */
+void link_nng_pipe_close(struct link *l);
+/* link_nng_remote writes the pipe's remote address. */
+void link_nng_remote(uint32_t pipe, char *out, size_t n);
+void link_nng_wake(uv_async_t *h);
+/* link_nng_drop_events frees the queued events (at shutdown). */
+void link_nng_drop_events(struct links *ls, struct link *only);
+
+/* ---- link_hs.c: the handshake ------------------------------------------ */
+
+/* link_hs_begin starts the handshake on a new pipe (the dialer writes the
+ * first message; the listener waits for it). */
+void link_hs_begin(struct link *l);
+/* link_hs_recv takes the peer's next handshake message. */
+void link_hs_recv(struct link *l, const uint8_t *msg, size_t len);
+/* link_hs_send hands a handshake message to nng (or keeps it until the
+ * previous send completes); a failed send fails the handshake. */
+void link_hs_send(struct link *l, const uint8_t *msg, size_t len);
+/* link_hs_wipe drops the handshake state. */
+void link_hs_wipe(struct link *l);
+
+/* ---- link_trust.c: certificates, lists and links.json ------------------- */
+
+/* link_trust_load loads root, our chain, the lists and cross-certificates
+ * (and clears the cache); TB_ENOTFOUND without a certificate. */
+int link_trust_load(struct links *ls, char *errmsg, size_t errlen);
+/* link_trust_free releases what link_trust_load holds. */
+void link_trust_free(struct links *ls);
+/* link_trust_verify verifies a peer's chain (array, leaf first) for l:
+ * kind node, and for an outbound link the region and node id links.json
+ * names. Returns a cert_verify_chain code with d filled. */
+int link_trust_verify(struct links *ls, struct link *l, json_t *chain,
+                      struct tb_diag *d);
+/* link_trust_poll reloads certs/ and links.json when they changed. */
+void link_trust_poll(struct links *ls);
+/* link_peers_load reconciles the outbound links with links.json. */
+int link_peers_load(struct links *ls, char *errmsg, size_t errlen);
+/* link_key_get/put: the responder keys learned, for IK. */
+bool link_key_get(struct links *ls, const char *node_id, uint8_t kx[32]);
+void link_key_put(struct links *ls, const char *node_id, const uint8_t kx[32]);
+void link_key_forget(struct links *ls, const char *node_id);
+
+/* ---- link_view.c -------------------------------------------------------- */
+
+const char *link_state_name(enum link_state st);
+const char *link_refusal_name(enum link_refusal r);
+
+#endif
