@@ -190,6 +190,9 @@ link_pump(struct link *l)
 			}
 		}
 		rv = seal_send(l, payload, plen);
+		if (o == NULL) {
+			sodium_memzero(l->ls->scratch, plen);
+		}
 		if (o != NULL) {
 			sodium_memzero(o->data, o->len);
 			free(o);
@@ -199,13 +202,14 @@ link_pump(struct link *l)
 			l->chunking = NULL;
 		}
 		if (rv != TB_OK) {
-			link_fail(l, LS_CLOSED, "TB-LINK-CLOSED",
-			          "cannot send a frame: %s%s", tb_strerror(rv),
-			          rv == TB_ERANGE
-			              ? " (the nonce counter is "
-			                "exhausted: a new handshake "
-			                "follows)"
-			              : "");
+			link_fail(
+			    l, l->dir == LINK_OUT ? LS_CONNECTING : LS_CLOSED,
+			    "TB-LINK-CLOSED", "cannot send a frame: %s%s",
+			    tb_strerror(rv),
+			    rv == TB_ERANGE ? " (the nonce counter is "
+			                      "exhausted: a new handshake "
+			                      "follows)"
+			                    : "");
 			return;
 		}
 	}
@@ -230,9 +234,10 @@ link_on_sent(struct link *l, int result)
 			          "a handshake message could not be sent: %s",
 			          nng_strerror(result));
 		} else {
-			link_fail(l, LS_CLOSED, "TB-LINK-CLOSED",
-			          "a frame could not be sent: %s",
-			          nng_strerror(result));
+			link_fail(
+			    l, l->dir == LINK_OUT ? LS_CONNECTING : LS_CLOSED,
+			    "TB-LINK-CLOSED", "a frame could not be sent: %s",
+			    nng_strerror(result));
 		}
 		return;
 	}
@@ -245,6 +250,7 @@ link_on_sent(struct link *l, int result)
 	}
 	link_pump(l);
 }
+
 /* ---- receiving --------------------------------------------------------- */
 
 /* refuse_frame closes l's pipe for a frame the rules refuse. */
