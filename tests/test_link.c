@@ -292,10 +292,19 @@ main(int argc, char **argv)
 	}
 	uv_loop_init(&loop);
 	tb_log_set_level(TB_LOG_WARN);
-	ok(enrol(tb) == 0, "the tongban binary enrols A (370000) and B "
-	                   "(370100)");
-	ok(start(&A, "127.0.0.1:0") == 0, "A's links start");
-	ok(start(&B, "tcp://127.0.0.1:0") == 0, "B's links start");
+	if (enrol(tb) != 0) {
+		printf("Bail out! %s could not enrol the two nodes (set "
+		       "TB_BUILD to the build directory)\n",
+		       tb);
+		return 1;
+	}
+	ok(1, "the tongban binary enrols A (370000) and B (370100)");
+	if (start(&A, "127.0.0.1:0") != 0 ||
+	    start(&B, "tcp://127.0.0.1:0") != 0) {
+		printf("Bail out! the links of A or B did not start\n");
+		return 1;
+	}
+	ok(1, "A's and B's links start");
 	like(A.url, "tcp://127.0.0.1:", "A reports its bound URL");
 
 	/* Only A dials: what B sends goes over its listening socket. */
