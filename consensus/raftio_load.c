@@ -15,29 +15,6 @@ struct snapmeta {
 	uint64_t len;
 };
 
-static void seterr(char *errmsg, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *errmsg, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errmsg == NULL || errlen == 0) {
-		return;
-	}
-	va_start(ap, fmt);
-	vsnprintf(errmsg, errlen, fmt, ap);
-	va_end(ap);
-}
-
-static MDB_val
-strkey(const char *key)
-{
-	MDB_val k = { strlen(key), (void *)key };
-	return k;
-}
-
 void
 raftio_snapshot_free(struct raft_snapshot *snap)
 {
@@ -107,7 +84,7 @@ static int
 read_snapshot(struct raftio_store *s, MDB_txn *txn, struct raft_snapshot **out,
               char *errmsg, size_t errlen)
 {
-	MDB_val k = strkey("snapshot"), v;
+	MDB_val k = raftio_strkey("snapshot"), v;
 	struct raft_snapshot *snap;
 	struct snapmeta m;
 	uint8_t key[4];
@@ -121,7 +98,8 @@ read_snapshot(struct raftio_store *s, MDB_txn *txn, struct raft_snapshot **out,
 		return 0;
 	}
 	if (rc != 0) {
-		seterr(errmsg, errlen, "read snapshot: %s", mdb_strerror(rc));
+		raftio_errf(errmsg, errlen, "read snapshot: %s",
+		            mdb_strerror(rc));
 		return raftio_store_raft_err(rc);
 	}
 	if ((snap = raft_calloc(1, sizeof(*snap))) == NULL) {
@@ -129,8 +107,8 @@ read_snapshot(struct raftio_store *s, MDB_txn *txn, struct raft_snapshot **out,
 	}
 	raft_configuration_init(&snap->configuration);
 	if ((rv = snapmeta_decode(&v, &m, &snap->configuration)) != 0) {
-		seterr(errmsg, errlen, "snapshot metadata is %s",
-		       rv == RAFT_NOMEM ? "too big" : "malformed");
+		raftio_errf(errmsg, errlen, "snapshot metadata is %s",
+		            rv == RAFT_NOMEM ? "too big" : "malformed");
 		goto err;
 	}
 	snap->index = m.index;
@@ -158,9 +136,10 @@ read_snapshot(struct raftio_store *s, MDB_txn *txn, struct raft_snapshot **out,
 		k.mv_data = key;
 		rc = mdb_get(txn, s->snap, &k, &v);
 		if (rc != 0 || v.mv_size != want) {
-			seterr(errmsg, errlen, "snapshot %llu: chunk %u: %s",
-			       snap->index, (unsigned)(off / RAFTIO_CHUNK),
-			       rc != 0 ? mdb_strerror(rc) : "wrong size");
+			raftio_errf(errmsg, errlen,
+			            "snapshot %llu: chunk %u: %s", snap->index,
+			            (unsigned)(off / RAFTIO_CHUNK),
+			            rc != 0 ? mdb_strerror(rc) : "wrong size");
 			rv = rc != 0 && rc != MDB_NOTFOUND
 			         ? raftio_store_raft_err(rc)
 			         : RAFT_CORRUPT;
@@ -195,15 +174,15 @@ find_run(struct raftio_store *s, MDB_cursor *c, raft_index snap_index,
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
 	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
 		if (k.mv_size != 8 || v.mv_size < RAFTIO_ENTRY_HDR) {
-			seterr(errmsg, errlen, "malformed log record");
+			raftio_errf(errmsg, errlen, "malformed log record");
 			return RAFT_CORRUPT;
 		}
 		idx = raftio_get64(k.mv_data);
 		if (*count > 0 && idx != prev + 1) {
 			if (snap_index == 0 || idx > snap_index + 1) {
-				seterr(errmsg, errlen,
-				       "hole in the log after index %llu",
-				       prev);
+				raftio_errf(errmsg, errlen,
+				            "hole in the log after index %llu",
+				            prev);
 				return RAFT_CORRUPT;
 			}
 			*count = 0;
@@ -217,7 +196,7 @@ find_run(struct raftio_store *s, MDB_cursor *c, raft_index snap_index,
 		prev = idx;
 	}
 	if (rc != MDB_NOTFOUND) {
-		seterr(errmsg, errlen, "read log: %s", mdb_strerror(rc));
+		raftio_errf(errmsg, errlen, "read log: %s", mdb_strerror(rc));
 		return raftio_store_raft_err(rc);
 	}
 	(void)s;
@@ -225,8 +204,9 @@ find_run(struct raftio_store *s, MDB_cursor *c, raft_index snap_index,
 		*count = 0; /* entirely behind the snapshot */
 	}
 	if (*count > 0 && *first > (snap_index > 0 ? snap_index + 1 : 1)) {
-		seterr(errmsg, errlen, "log starts at %llu after snapshot %llu",
-		       *first, snap_index);
+		raftio_errf(errmsg, errlen,
+		            "log starts at %llu after snapshot %llu", *first,
+		            snap_index);
 		return RAFT_CORRUPT;
 	}
 	return 0;
@@ -250,7 +230,7 @@ read_entries(struct raftio_store *s, MDB_txn *txn, raft_index snap_index,
 	*out = NULL;
 	*n = 0;
 	if ((rc = mdb_cursor_open(txn, s->log, &c)) != 0) {
-		seterr(errmsg, errlen, "read log: %s", mdb_strerror(rc));
+		raftio_errf(errmsg, errlen, "read log: %s", mdb_strerror(rc));
 		return raftio_store_raft_err(rc);
 	}
 	rv = find_run(s, c, snap_index, &first, &count, &bytes, errmsg, errlen);
@@ -271,16 +251,16 @@ read_entries(struct raftio_store *s, MDB_txn *txn, raft_index snap_index,
 		struct raft_entry *e = &entries[i];
 
 		if (rc != 0) {
-			seterr(errmsg, errlen, "read log: %s",
-			       mdb_strerror(rc));
+			raftio_errf(errmsg, errlen, "read log: %s",
+			            mdb_strerror(rc));
 			rv = raftio_store_raft_err(rc);
 			goto out;
 		}
 		e->term = raftio_get64(p);
 		e->type = p[8];
 		if (e->type < RAFT_COMMAND || e->type > RAFT_CHANGE) {
-			seterr(errmsg, errlen, "log entry %llu: type %u",
-			       first + i, e->type);
+			raftio_errf(errmsg, errlen, "log entry %llu: type %u",
+			            first + i, e->type);
 			rv = RAFT_CORRUPT;
 			goto out;
 		}
@@ -317,7 +297,7 @@ raftio_load(struct raftio_store *s, raft_term *term, raft_id *vote,
 	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0 ||
 	    (rc = raftio_store_get_u64(s, txn, "term", &t)) != 0 ||
 	    (rc = raftio_store_get_u64(s, txn, "vote", &vf)) != 0) {
-		seterr(errmsg, errlen, "load: %s", mdb_strerror(rc));
+		raftio_errf(errmsg, errlen, "load: %s", mdb_strerror(rc));
 		if (rc != 0 && txn != NULL) {
 			mdb_txn_abort(txn);
 		}
@@ -347,13 +327,13 @@ raftio_load_snapshot(struct raftio_store *s, struct raft_snapshot **out,
 	int rc, rv;
 
 	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0) {
-		seterr(errmsg, errlen, "snapshot: %s", mdb_strerror(rc));
+		raftio_errf(errmsg, errlen, "snapshot: %s", mdb_strerror(rc));
 		return raftio_store_raft_err(rc);
 	}
 	rv = read_snapshot(s, txn, out, errmsg, errlen);
 	mdb_txn_abort(txn);
 	if (rv == 0 && *out == NULL) {
-		seterr(errmsg, errlen, "no snapshot stored");
+		raftio_errf(errmsg, errlen, "no snapshot stored");
 		return RAFT_NOTFOUND;
 	}
 	return rv;

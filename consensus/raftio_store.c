@@ -13,11 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static void seterr(char *errmsg, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *errmsg, size_t errlen, const char *fmt, ...)
+void
+raftio_errf(char *errmsg, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -29,8 +26,8 @@ seterr(char *errmsg, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-static MDB_val
-strkey(const char *key)
+MDB_val
+raftio_strkey(const char *key)
 {
 	MDB_val k = { strlen(key), (void *)key };
 	return k;
@@ -62,7 +59,7 @@ raftio_store_raft_err(int rc)
 static int
 check_format(struct raftio_store *s, MDB_txn *txn, char *errmsg, size_t errlen)
 {
-	MDB_val k = strkey("format"), v;
+	MDB_val k = raftio_strkey("format"), v;
 	MDB_stat st;
 	uint8_t buf[4];
 	int rc;
@@ -71,7 +68,8 @@ check_format(struct raftio_store *s, MDB_txn *txn, char *errmsg, size_t errlen)
 	if (rc == 0) {
 		if (v.mv_size != 4 ||
 		    raftio_get32(v.mv_data) != RAFTIO_FORMAT) {
-			seterr(errmsg, errlen, "unknown raftio store format");
+			raftio_errf(errmsg, errlen,
+			            "unknown raftio store format");
 			return RAFT_CORRUPT;
 		}
 		return 0;
@@ -83,7 +81,8 @@ check_format(struct raftio_store *s, MDB_txn *txn, char *errmsg, size_t errlen)
 		return -rc;
 	}
 	if (st.ms_entries != 0) {
-		seterr(errmsg, errlen, "raftio store without a format stamp");
+		raftio_errf(errmsg, errlen,
+		            "raftio store without a format stamp");
 		return RAFT_CORRUPT;
 	}
 	raftio_put32(buf, RAFTIO_FORMAT);
@@ -138,8 +137,8 @@ sync_names(const char *dir, char *errmsg, size_t errlen)
 		snprintf(parent, sizeof(parent), "%.*s", (int)n, dir);
 	}
 	if ((rc = fsync_dir(dir)) != 0 || (rc = fsync_dir(parent)) != 0) {
-		seterr(errmsg, errlen, "fsync the directories of %s: %s", dir,
-		       strerror(rc));
+		raftio_errf(errmsg, errlen, "fsync the directories of %s: %s",
+		            dir, strerror(rc));
 		return RAFT_IOERR;
 	}
 	return 0;
@@ -154,7 +153,8 @@ raftio_store_open(struct raftio_store *s, const char *dir, size_t map_size,
 
 	memset(s, 0, sizeof(*s));
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-		seterr(errmsg, errlen, "create %s: %s", dir, strerror(errno));
+		raftio_errf(errmsg, errlen, "create %s: %s", dir,
+		            strerror(errno));
 		return RAFT_IOERR;
 	}
 	if ((rc = mdb_env_create(&s->env)) != 0 ||
@@ -186,7 +186,8 @@ raftio_store_open(struct raftio_store *s, const char *dir, size_t map_size,
 	return 0;
 
 err_lmdb:
-	seterr(errmsg, errlen, "open raft store %s: %s", dir, mdb_strerror(rc));
+	raftio_errf(errmsg, errlen, "open raft store %s: %s", dir,
+	            mdb_strerror(rc));
 	rc = raftio_store_raft_err(rc);
 err:
 	if (txn != NULL) {
@@ -209,7 +210,7 @@ int
 raftio_store_get_u64(struct raftio_store *s, MDB_txn *txn, const char *key,
                      uint64_t *v)
 {
-	MDB_val k = strkey(key), d;
+	MDB_val k = raftio_strkey(key), d;
 	int rc;
 
 	*v = 0;
@@ -230,7 +231,7 @@ int
 raftio_store_put_u64(struct raftio_store *s, MDB_txn *txn, const char *key,
                      uint64_t v)
 {
-	MDB_val k = strkey(key), d;
+	MDB_val k = raftio_strkey(key), d;
 	uint8_t buf[8];
 
 	raftio_put64(buf, v);
@@ -265,7 +266,7 @@ raftio_store_tail(struct raftio_store *s, MDB_txn *txn, raft_index *next,
 	if (rc != MDB_NOTFOUND) {
 		return rc;
 	}
-	k = strkey("snapshot");
+	k = raftio_strkey("snapshot");
 	rc = mdb_get(txn, s->meta, &k, &v);
 	if (rc == MDB_NOTFOUND) {
 		return 0;
@@ -284,7 +285,7 @@ raftio_store_tail(struct raftio_store *s, MDB_txn *txn, raft_index *next,
 int
 raftio_store_is_pristine(struct raftio_store *s, MDB_txn *txn, int *yes)
 {
-	MDB_val k = strkey("snapshot"), v;
+	MDB_val k = raftio_strkey("snapshot"), v;
 	MDB_stat st;
 	uint64_t term;
 	int rc;
@@ -431,7 +432,7 @@ int
 raftio_store_put_snapshot(struct raftio_store *s, MDB_txn *txn,
                           const struct raft_snapshot *snap)
 {
-	MDB_val k = strkey("snapshot"), v;
+	MDB_val k = raftio_strkey("snapshot"), v;
 	uint8_t key[4];
 	uint64_t total = 0, off;
 	size_t size, boff = 0;

@@ -119,4 +119,11 @@ int raftio_store_delete_upto(struct raftio_store *s, MDB_txn *txn,
 int raftio_store_put_snapshot(struct raftio_store *s, MDB_txn *txn,
                               const struct raft_snapshot *snap);
 
+/* raftio_errf formats a message into errmsg (may be NULL). */
+void raftio_errf(char *errmsg, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* raftio_strkey makes an LMDB key of a C string (not copied). */
+MDB_val raftio_strkey(const char *key);
+
 #endif
