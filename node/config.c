@@ -88,6 +88,31 @@ write_json(const char *dir, const char *name, json_t *v, mode_t mode,
 	return rv;
 }
 
+/* fsync_parent makes path's name durable in its parent directory. */
+static void
+fsync_parent(const char *path)
+{
+	char parent[PATH_MAX];
+	char *slash;
+	int fd;
+
+	snprintf(parent, sizeof(parent), "%s", path);
+	while ((slash = strrchr(parent, '/')) != NULL && slash[1] == '\0') {
+		*slash = '\0'; /* "dir/" names dir */
+	}
+	if ((slash = strrchr(parent, '/')) == NULL) {
+		snprintf(parent, sizeof(parent), ".");
+	} else if (slash == parent) {
+		parent[1] = '\0';
+	} else {
+		*slash = '\0';
+	}
+	if ((fd = open(parent, O_RDONLY | O_DIRECTORY)) >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+}
+
 static int
 make_dir(const char *path, mode_t mode, char *errmsg, size_t errlen)
 {
@@ -282,6 +307,8 @@ node_config_init(const struct node_init_args *a, char *token,
 	         : TB_ENOMEM;
 	json_decref(cfg);
 	if (rv == 0) {
+		/* The node directory's own name must survive a power cut. */
+		fsync_parent(a->dir);
 		rv = node_config_load(a->dir, out, errmsg, errlen);
 	}
 out:
