@@ -150,8 +150,14 @@ def main():
         keep = (random.Random(int(seed)), float(p))
         args = args[2:]
     journal, root, stash = args[:3]
-    with open(journal, "rb") as f:
-        recs, torn = parse(f.read())
+    try:
+        with open(journal, "rb") as f:
+            recs, torn = parse(f.read())
+    except FileNotFoundError:
+        # Killed before the shim journalled anything (a cut a few ms into
+        # a start): nothing under the node's directory changed, so there
+        # is nothing to undo.
+        recs, torn = [], 0
     last_sync = {}
     for i, r in enumerate(recs):
         if r.type == SYNC:
