@@ -32,14 +32,6 @@ wl_ms() { echo $(($1 + (RANDOM * 32768 + RANDOM) % ($2 - $1))); }
 # wl_sleep_ms MS
 wl_sleep_ms() { sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"; }
 
-# todo OK DESC REASON: a TAP TODO test (a known failure that does not fail
-# the suite; prove reports it as passed once it passes).
-todo() {
-  _tap_n=$((_tap_n + 1))
-  if [ "$1" -eq 0 ]; then echo "ok $_tap_n - $2 # TODO $3"; else
-    echo "not ok $_tap_n - $2 # TODO $3"; fi
-}
-
 wl_setup() {
   wl_init "$1" "$2" && node_start "$1" && wl_prepare "$1"
 }
@@ -150,23 +142,16 @@ wl_stop_clients() {
   _wl_clients=()
 }
 
-# wl_verify NAME ROUND [TODO_MATERIALS_REASON]: with a reason, the
-# materials check is a TODO test and lost materials are uploaded again.
+# wl_verify NAME ROUND: verify.py's checks as TAP lines.
 wl_verify() {
-  local name=$1 r=$2 todo_mat=${3:-} portvar="PORT_$1" tokvar="TOKEN_$1"
+  local name=$1 r=$2 portvar="PORT_$1" tokvar="TOKEN_$1"
   local line rc unexpected
-  VERIFY_REUPLOAD=$([ -n "$todo_mat" ] && echo 1) timeout 300 /usr/bin/python3 "$TB_SRC/tests/powercut/verify.py" \
+  timeout 300 /usr/bin/python3 "$TB_SRC/tests/powercut/verify.py" \
     "http://127.0.0.1:${!portvar}" "${!tokvar}" "$WL" "$r" \
     >"$WL/verify.out" 2>&1
   rc=$?
   while IFS= read -r line; do
     case $line in
-      "PASS "*"every uploaded material"*)
-        if [ -n "$todo_mat" ]; then todo 0 "${line#PASS }" "$todo_mat"
-        else ok 0 "${line#PASS }"; fi ;;
-      "FAIL "*"every uploaded material"*)
-        if [ -n "$todo_mat" ]; then todo 1 "${line#FAIL }" "$todo_mat"
-        else ok 1 "${line#FAIL }"; fi ;;
       "PASS "*) ok 0 "${line#PASS }" ;;
       "FAIL "*) ok 1 "${line#FAIL }" ;;
       "#"*) echo "$line" ;;
