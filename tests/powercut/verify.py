@@ -32,9 +32,6 @@ api, token, work, rnd = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 # it and a sample of the rest (the long suite's later rounds).
 FULL_READ = int(os.environ.get("VERIFY_FULL_READ", "3000"))
 SAMPLE_OLD = 300
-# VERIFY_REUPLOAD=1: put back a lost material after reporting it, so that
-# the checks after it (and the next round's clients) still make cases.
-REUPLOAD = os.environ.get("VERIFY_REUPLOAD") == "1"
 
 failures = []
 
@@ -132,8 +129,6 @@ for parts in lines("materials"):
         content = f.read()
     if st != 200 or data != content:
         bad.append("%s %s: %s" % (code, h, st))
-        if REUPLOAD:
-            call("PUT", "/v1/blobs", content)
 check(not bad, "round %d: every uploaded material reads back" % rnd, bad)
 
 def list_ids():
