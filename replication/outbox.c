@@ -1,0 +1,410 @@
+/* Outboxes between regions: the records' apply and the leader's driver. */
+#include "replication/outbox.h"
+
+#include <string.h>
+
+int
+outbox_pos_cmp(struct outbox_pos a, struct outbox_pos b)
+{
+	if (a.inc != b.inc) {
+		return a.inc < b.inc ? -1 : 1;
+	}
+	if (a.seq != b.seq) {
+		return a.seq < b.seq ? -1 : 1;
+	}
+	return 0;
+}
+
+/* ---- records ------------------------------------------------------------ */
+
+void
+outbox_out_init(struct outbox_out *o, uint32_t dest, uint32_t inc)
+{
+	memset(o, 0, sizeof(*o));
+	o->dest = dest;
+	o->inc = inc;
+	o->next = 1;
+	o->acked.inc = inc;
+}
+
+/* Entries of an incarnation older than o->inc do not exist: reincarnation
+ * renumbers them. So when acked is of an older incarnation (never, after
+ * outbox_reincarnate) nothing of o->inc is acknowledged. */
+static uint64_t
+acked_seq(const struct outbox_out *o)
+{
+	return o->acked.inc == o->inc ? o->acked.seq : 0;
+}
+
+uint64_t
+outbox_out_backlog(const struct outbox_out *o)
+{
+	return o->next - 1 - acked_seq(o);
+}
+
+struct outbox_pos
+outbox_out_last(const struct outbox_out *o)
+{
+	struct outbox_pos p = { o->inc, o->next - 1 };
+
+	return p;
+}
+
+struct outbox_pos
+outbox_emit(struct outbox_out *o)
+{
+	struct outbox_pos p = { o->inc, o->next++ };
+
+	return p;
+}
+
+const char *
+outbox_verdict_name(enum outbox_verdict v)
+{
+	switch (v) {
+	case OUTBOX_ACCEPT:
+		return "accept";
+	case OUTBOX_DUP:
+		return "dup";
+	case OUTBOX_GAP:
+		return "gap";
+	case OUTBOX_STALE:
+		return "stale";
+	}
+	return "?";
+}
+
+enum outbox_verdict
+outbox_check(const struct outbox_in *in, struct outbox_pos pos)
+{
+	const struct outbox_pos *c = &in->cursor;
+
+	if (pos.seq == 0) {
+		return OUTBOX_GAP; /* no entry has seq 0 */
+	}
+	if (pos.inc < c->inc) {
+		return OUTBOX_STALE;
+	}
+	if (pos.inc > c->inc) {
+		return pos.seq == 1 ? OUTBOX_ACCEPT : OUTBOX_GAP;
+	}
+	if (pos.seq <= c->seq) {
+		return OUTBOX_DUP;
+	}
+	return pos.seq == c->seq + 1 ? OUTBOX_ACCEPT : OUTBOX_GAP;
+}
+
+enum outbox_verdict
+outbox_deliver(struct outbox_in *in, struct outbox_pos pos)
+{
+	enum outbox_verdict v = outbox_check(in, pos);
+
+	if (v == OUTBOX_ACCEPT) {
+		in->cursor = pos;
+	}
+	return v;
+}
+
+bool
+outbox_ack(struct outbox_out *o, struct outbox_pos pos, uint64_t *drop_from,
+           uint64_t *drop_to)
+{
+	uint64_t have = acked_seq(o);
+
+	/* Only a cursor in the stream's own incarnation acknowledges
+	 * anything: a destination still at an older incarnation's cursor
+	 * has not taken the renumbered entries yet. */
+	if (pos.inc != o->inc || pos.seq <= have || pos.seq >= o->next) {
+		return false;
+	}
+	*drop_from = have + 1;
+	*drop_to = pos.seq;
+	o->acked = pos;
+	return true;
+}
+
+bool
+outbox_reincarnate(struct outbox_out *o, uint32_t inc)
+{
+	uint64_t backlog = outbox_out_backlog(o);
+
+	if (inc <= o->inc) {
+		return false;
+	}
+	o->inc = inc;
+	o->next = backlog + 1;
+	o->acked.inc = inc;
+	o->acked.seq = 0;
+	return true;
+}
+
+/* ---- the driver --------------------------------------------------------- */
+
+void
+outbox_driver_init(struct outbox_driver *d, uint32_t self,
+                   const struct outbox_env *env,
+                   const struct outbox_config *cfg)
+{
+	memset(d, 0, sizeof(*d));
+	d->self = self;
+	d->env = *env;
+	if (cfg != NULL) {
+		d->cfg = *cfg;
+	}
+	if (d->cfg.window == 0) {
+		d->cfg.window = 64;
+	}
+	if (d->cfg.rto_min == 0) {
+		d->cfg.rto_min = 50;
+	}
+	if (d->cfg.rto_max < d->cfg.rto_min) {
+		d->cfg.rto_max = d->cfg.rto_min > 5000 ? d->cfg.rto_min : 5000;
+	}
+	if (d->cfg.repropose_ms == 0) {
+		d->cfg.repropose_ms = 1000;
+	}
+}
+
+static struct outbox_peer *
+peer_find(struct outbox_driver *d, uint32_t region)
+{
+	unsigned i;
+
+	for (i = 0; i < d->n_peers; i++) {
+		if (d->peers[i].region == region) {
+			return &d->peers[i];
+		}
+	}
+	return NULL;
+}
+
+struct outbox_peer *
+outbox_driver_peer(struct outbox_driver *d, uint32_t region)
+{
+	struct outbox_peer *p = peer_find(d, region);
+
+	if (p != NULL || d->n_peers == OUTBOX_MAX_PEERS) {
+		return p;
+	}
+	p = &d->peers[d->n_peers++];
+	memset(p, 0, sizeof(*p));
+	p->region = region;
+	p->rto = d->cfg.rto_min;
+	return p;
+}
+
+/* send_range sends the entries from+1..to of the stream to p (stopping at
+ * the first missing one: a storage error, retried on the next round). */
+static void
+send_range(struct outbox_driver *d, struct outbox_peer *p,
+           const struct outbox_out *o, uint64_t from, uint64_t to)
+{
+	struct outbox_msg m = { OUTBOX_MSG_DATA, d->self, p->region,
+		                { 0, 0 },        NULL,    0 };
+	uint64_t s;
+
+	for (s = from + 1; s <= to; s++) {
+		m.pos.inc = o->inc;
+		m.pos.seq = s;
+		if (d->env.entry_get(d->env.data, p->region, m.pos, &m.payload,
+		                     &m.len) != 0) {
+			break;
+		}
+		d->env.send(d->env.data, p->region, &m);
+		p->sent = s;
+		p->sent_inc = o->inc;
+	}
+}
+
+/* window_end is the last seq the window allows from the acked position. */
+static uint64_t
+window_end(const struct outbox_driver *d, const struct outbox_out *o)
+{
+	uint64_t end = acked_seq(o) + d->cfg.window;
+	uint64_t last = o->next - 1;
+
+	return end < last ? end : last;
+}
+
+void
+outbox_tick(struct outbox_driver *d)
+{
+	uint64_t now = d->env.now(d->env.data);
+	struct outbox_out o;
+	unsigned i;
+
+	for (i = 0; i < d->n_peers; i++) {
+		struct outbox_peer *p = &d->peers[i];
+
+		if (d->env.out_get(d->env.data, p->region, &o) != 0 ||
+		    outbox_out_backlog(&o) == 0 || now < p->due) {
+			continue;
+		}
+		if (p->sent_inc == o.inc && p->sent > acked_seq(&o)) {
+			p->resends++; /* a round went unanswered */
+		}
+		send_range(d, p, &o, acked_seq(&o), window_end(d, &o));
+		p->due = now + p->rto;
+		p->rto =
+		    p->rto * 2 > d->cfg.rto_max ? d->cfg.rto_max : p->rto * 2;
+	}
+}
+
+void
+outbox_kick(struct outbox_driver *d, uint32_t dest)
+{
+	struct outbox_peer *p = outbox_driver_peer(d, dest);
+	struct outbox_out o;
+	uint64_t from;
+
+	if (p == NULL || d->env.out_get(d->env.data, dest, &o) != 0) {
+		return;
+	}
+	from = p->sent_inc == o.inc && p->sent > acked_seq(&o) ? p->sent
+	                                                       : acked_seq(&o);
+	if (from < window_end(d, &o)) {
+		if (from == acked_seq(&o)) {
+			/* Nothing in flight: this round starts the clock. */
+			p->due = d->env.now(d->env.data) + p->rto;
+		}
+		send_range(d, p, &o, from, window_end(d, &o));
+	}
+}
+
+static void
+send_ack(struct outbox_driver *d, uint32_t origin, struct outbox_pos cursor)
+{
+	struct outbox_msg m = {
+		OUTBOX_MSG_ACK, origin, d->self, cursor, NULL, 0
+	};
+
+	d->env.send(d->env.data, origin, &m);
+}
+
+static void
+recv_data(struct outbox_driver *d, struct outbox_peer *p,
+          const struct outbox_msg *m)
+{
+	uint64_t now = d->env.now(d->env.data);
+	struct outbox_cmd c = { OUTBOX_CMD_DELIVER, m->origin, m->dest, m->pos,
+		                m->payload,         m->len };
+	struct outbox_in in;
+
+	if (d->env.in_get(d->env.data, m->origin, &in) != 0) {
+		return;
+	}
+	switch (outbox_check(&in, m->pos)) {
+	case OUTBOX_ACCEPT:
+		/* One proposal per position at a time; re-made if it was
+		 * lost (not applied after repropose_ms). */
+		if (outbox_pos_cmp(p->deliver_proposed, m->pos) == 0 &&
+		    now < p->deliver_proposed_at + d->cfg.repropose_ms) {
+			return;
+		}
+		p->deliver_proposed = m->pos;
+		p->deliver_proposed_at = now;
+		d->env.propose(d->env.data, &c);
+		return;
+	case OUTBOX_DUP:
+		p->dups++;
+		break;
+	case OUTBOX_GAP:
+		p->gaps++;
+		break;
+	case OUTBOX_STALE:
+		p->stales++;
+		break;
+	}
+	/* Tell the origin where we are, so it stops or rewinds. */
+	send_ack(d, m->origin, in.cursor);
+}
+
+static void
+recv_ack(struct outbox_driver *d, struct outbox_peer *p,
+         const struct outbox_msg *m)
+{
+	uint64_t now = d->env.now(d->env.data);
+	struct outbox_cmd c = { OUTBOX_CMD_ACKED, m->origin, m->dest,
+		                m->pos,           NULL,      0 };
+	struct outbox_out o;
+
+	if (d->env.out_get(d->env.data, m->dest, &o) != 0) {
+		return;
+	}
+	if (m->pos.inc == o.inc && m->pos.seq > acked_seq(&o)) {
+		if (m->pos.seq >= o.next) {
+			p->bogus_acks++; /* acknowledges what was never sent */
+			return;
+		}
+		if (outbox_pos_cmp(p->ack_proposed, m->pos) >= 0 &&
+		    now < p->ack_proposed_at + d->cfg.repropose_ms) {
+			return;
+		}
+		p->ack_proposed = m->pos;
+		p->ack_proposed_at = now;
+		d->env.propose(d->env.data, &c);
+		return;
+	}
+	/* No progress. If the destination is exactly at acked (it lost
+	 * what we sent after it) or behind an older incarnation, rewind and
+	 * resend on the next tick; an older acknowledgement that arrived
+	 * late says nothing new. */
+	if (m->pos.inc > o.inc ||
+	    (m->pos.inc == o.inc && m->pos.seq < acked_seq(&o))) {
+		return;
+	}
+	if (p->sent_inc != o.inc || p->sent > acked_seq(&o)) {
+		p->sent = acked_seq(&o);
+		p->sent_inc = o.inc;
+		p->due = now;
+	}
+}
+
+bool
+outbox_recv(struct outbox_driver *d, const struct outbox_msg *m)
+{
+	struct outbox_peer *p;
+
+	if (m->type == OUTBOX_MSG_DATA) {
+		if (m->dest != d->self ||
+		    (p = peer_find(d, m->origin)) == NULL) {
+			return false;
+		}
+		recv_data(d, p, m);
+		return true;
+	}
+	if (m->type == OUTBOX_MSG_ACK) {
+		if (m->origin != d->self ||
+		    (p = peer_find(d, m->dest)) == NULL) {
+			return false;
+		}
+		recv_ack(d, p, m);
+		return true;
+	}
+	return false;
+}
+
+void
+outbox_applied(struct outbox_driver *d, const struct outbox_cmd *c,
+               enum outbox_verdict v)
+{
+	struct outbox_peer *p;
+	struct outbox_in in;
+
+	if (c->type == OUTBOX_CMD_DELIVER) {
+		if (c->dest != d->self ||
+		    d->env.in_get(d->env.data, c->origin, &in) != 0) {
+			return;
+		}
+		(void)v; /* accepted or not, the origin learns the cursor */
+		send_ack(d, c->origin, in.cursor);
+		return;
+	}
+	if (c->type == OUTBOX_CMD_ACKED && c->origin == d->self &&
+	    (p = peer_find(d, c->dest)) != NULL && v == OUTBOX_ACCEPT) {
+		/* Progress: reset the backoff and slide the window. */
+		p->rto = d->cfg.rto_min;
+		p->due = d->env.now(d->env.data) + p->rto;
+		outbox_kick(d, c->dest);
+	}
+}

@@ -1,0 +1,237 @@
+/* Outboxes between regions: ordered, exactly-once delivery of messages from
+ * one region's group to another's over links that lose, duplicate, reorder
+ * and delay frames, across leader changes and crashes.
+ *
+ * Happy path. The origin's apply writes an entry to the outbox of a
+ * destination (outbox_emit: the next sequence of the stream). The origin's
+ * leader sends a window of entries (DATA). The destination's leader checks
+ * each against its replicated cursor for the origin and proposes DELIVER
+ * through its own group; the apply of DELIVER advances the cursor and hands
+ * the payload to the application in the same transaction, then the leader
+ * acknowledges (ACK, carrying its cursor). The origin's leader proposes
+ * ACKED; its apply advances the outbox's acknowledged position and drops the
+ * acknowledged entries.
+ *
+ * Failures. Lost DATA or ACK: the origin resends the window from the
+ * acknowledged position after a timeout that backs off. Duplicated or late
+ * DATA: the destination's apply sees the sequence at or below its cursor
+ * (DUP) and only re-acknowledges. A gap (an earlier frame lost, a later one
+ * arrived): refused (GAP) and re-acknowledged, so the origin rewinds. A crash
+ * or a new leader: only replicated state survives (outbox entries, positions,
+ * cursors); the new leader starts from them. Proposals lost with a leader are
+ * re-made on the next DATA or ACK. A stale acknowledgement (below the
+ * replicated position) changes nothing.
+ *
+ * Incarnations. A group's incarnation (raised by a quorum-loss recovery)
+ * prefixes every sequence, as the pair (inc, seq). A stream of a higher
+ * incarnation starts again at seq 1 and the destination accepts its first
+ * entry whatever its cursor held; entries of a lower incarnation than the
+ * cursor's are refused (STALE). A recovered group renumbers its
+ * unacknowledged entries into its new incarnation (outbox_reincarnate), so
+ * across a recovery delivery is at least once: an entry the destination had
+ * but the recovered group had not seen acknowledged arrives again under the
+ * new incarnation (the application's own ids, such as (case epoch, event
+ * seq), drop such copies).
+ *
+ * The module is pure: state comes in as records, I/O goes out through an
+ * env. node/ keeps the replicated records in LMDB and applies the commands in
+ * the region's state machine; tests/test_outbox_sim.c drives many regions in
+ * one process from a seed. */
+#ifndef TB_REPLICATION_OUTBOX_H
+#define TB_REPLICATION_OUTBOX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* A position in a stream: seq 0 means "nothing of incarnation inc". */
+struct outbox_pos {
+	uint32_t inc;
+	uint64_t seq;
+};
+
+/* outbox_pos_cmp orders positions by (inc, seq): <0, 0 or >0. */
+int outbox_pos_cmp(struct outbox_pos a, struct outbox_pos b);
+
+/* ---- replicated records and their deterministic apply ------------------ */
+
+/* The origin's record of its stream to one destination. */
+struct outbox_out {
+	uint32_t dest;
+	uint32_t inc;            /* the incarnation entries are numbered in */
+	uint64_t next;           /* the seq the next entry gets (>= 1) */
+	struct outbox_pos acked; /* the highest acknowledged position */
+};
+
+/* The destination's record of the stream from one origin. */
+struct outbox_in {
+	uint32_t origin;
+	struct outbox_pos cursor; /* the last delivered position */
+};
+
+/* outbox_out_init makes an empty stream to dest in incarnation inc. */
+void outbox_out_init(struct outbox_out *o, uint32_t dest, uint32_t inc);
+
+/* outbox_out_backlog is the number of entries not yet acknowledged. */
+uint64_t outbox_out_backlog(const struct outbox_out *o);
+
+/* outbox_out_last is the position of the newest entry ({inc, 0} if none). */
+struct outbox_pos outbox_out_last(const struct outbox_out *o);
+
+/* outbox_emit assigns the next position of the stream; the caller stores
+ * the entry under it in the same transaction. */
+struct outbox_pos outbox_emit(struct outbox_out *o);
+
+enum outbox_verdict {
+	OUTBOX_ACCEPT, /* the next entry: delivered, the cursor advances */
+	OUTBOX_DUP,    /* at or below the cursor: already delivered */
+	OUTBOX_GAP,    /* beyond the next: an earlier entry is missing */
+	OUTBOX_STALE,  /* of an older incarnation than the cursor's */
+};
+
+/* outbox_verdict_name: "accept", "dup", "gap", "stale". */
+const char *outbox_verdict_name(enum outbox_verdict v);
+
+/* outbox_check tells what delivering pos would do, changing nothing. */
+enum outbox_verdict outbox_check(const struct outbox_in *in,
+                                 struct outbox_pos pos);
+
+/* outbox_deliver applies a DELIVER of pos: on OUTBOX_ACCEPT the cursor is
+ * pos and the caller hands the payload to the application in the same
+ * transaction; on any other verdict nothing changes. */
+enum outbox_verdict outbox_deliver(struct outbox_in *in, struct outbox_pos pos);
+
+/* outbox_ack applies an ACKED of pos (the destination's cursor). If pos is
+ * above o->acked and not beyond the newest entry, the entries from the old
+ * acked->seq + 1 to pos.seq are to be dropped: *drop_from and *drop_to are
+ * set (inclusive; of incarnation o->inc) and it returns true. Otherwise
+ * (stale, duplicate, or an acknowledgement of what was never sent, which a
+ * confused or hostile peer could send) it changes nothing and returns
+ * false. */
+bool outbox_ack(struct outbox_out *o, struct outbox_pos pos,
+                uint64_t *drop_from, uint64_t *drop_to);
+
+/* outbox_reincarnate moves the stream to incarnation inc (> o->inc): the
+ * backlog's entries get seqs 1..backlog of inc, in their order, and the
+ * acknowledged position becomes {inc, 0}. The caller renumbers the stored
+ * entries accordingly, in the same transaction. Returns false, changing
+ * nothing, if inc is not above o->inc. */
+bool outbox_reincarnate(struct outbox_out *o, uint32_t inc);
+
+/* ---- messages and commands --------------------------------------------- */
+
+enum outbox_msg_type { OUTBOX_MSG_DATA = 1, OUTBOX_MSG_ACK = 2 };
+
+/* A frame between regions. DATA carries the entry at pos of the stream
+ * origin → dest; ACK (sent by dest) carries its cursor for that stream.
+ * payload is borrowed for the duration of the call it is passed to. */
+struct outbox_msg {
+	enum outbox_msg_type type;
+	uint32_t origin;
+	uint32_t dest;
+	struct outbox_pos pos;
+	const uint8_t *payload;
+	size_t len;
+};
+
+enum outbox_cmd_type { OUTBOX_CMD_DELIVER = 1, OUTBOX_CMD_ACKED = 2 };
+
+/* A command for the own group: DELIVER (at dest: the entry origin → dest
+ * at pos, with its payload) or ACKED (at origin: dest's cursor is pos).
+ * payload is borrowed for the duration of the call. */
+struct outbox_cmd {
+	enum outbox_cmd_type type;
+	uint32_t origin;
+	uint32_t dest;
+	struct outbox_pos pos;
+	const uint8_t *payload;
+	size_t len;
+};
+
+/* ---- the driver: volatile, on the group's leader ------------------------ */
+
+/* What the driver needs from its host. All calls happen on the host's one
+ * thread; none calls back into the driver. */
+struct outbox_env {
+	void *data;
+	/* now: milliseconds of a monotonic clock. */
+	uint64_t (*now)(void *data);
+	/* send: best effort; the frame may be lost. */
+	void (*send)(void *data, uint32_t to, const struct outbox_msg *m);
+	/* propose: submit to the own group; it is applied later, or lost
+	 * with the leader. */
+	void (*propose)(void *data, const struct outbox_cmd *c);
+	/* out_get / in_get: the replicated records (an empty one if the
+	 * stream has none yet); 0, or non-zero on a storage error. */
+	int (*out_get)(void *data, uint32_t dest, struct outbox_out *o);
+	int (*in_get)(void *data, uint32_t origin, struct outbox_in *in);
+	/* entry_get: the stored entry dest@pos; *p stays valid until the
+	 * next call into the env. 0, or non-zero if it is missing. */
+	int (*entry_get)(void *data, uint32_t dest, struct outbox_pos pos,
+	                 const uint8_t **p, size_t *len);
+};
+
+struct outbox_config {
+	unsigned window;       /* entries in flight per stream (default 64) */
+	uint64_t rto_min;      /* first resend timeout, ms (default 50) */
+	uint64_t rto_max;      /* backoff cap, ms (default 5000) */
+	uint64_t repropose_ms; /* re-propose a DELIVER/ACKED not applied
+	                        * after this long (default 1000) */
+};
+
+#define OUTBOX_MAX_PEERS 64
+
+/* Per stream, what this leader has done and when to do it again. */
+struct outbox_peer {
+	uint32_t region;
+	/* as origin, towards region */
+	uint64_t sent; /* highest seq sent in the current round */
+	uint32_t sent_inc;
+	uint64_t due; /* when to resend from acked + 1 */
+	uint64_t rto;
+	struct outbox_pos ack_proposed;
+	uint64_t ack_proposed_at;
+	/* as destination, from region */
+	struct outbox_pos deliver_proposed;
+	uint64_t deliver_proposed_at;
+	/* counters */
+	uint64_t resends, dups, gaps, stales, bogus_acks;
+};
+
+struct outbox_driver {
+	uint32_t self;
+	struct outbox_env env;
+	struct outbox_config cfg;
+	unsigned n_peers;
+	struct outbox_peer peers[OUTBOX_MAX_PEERS];
+};
+
+/* outbox_driver_init makes a driver for region self (cfg may be NULL for
+ * the defaults). A new leader makes a new one: nothing in it survives. */
+void outbox_driver_init(struct outbox_driver *d, uint32_t self,
+                        const struct outbox_env *env,
+                        const struct outbox_config *cfg);
+
+/* outbox_driver_peer adds (or finds) the streams with region; NULL if
+ * OUTBOX_MAX_PEERS are taken. */
+struct outbox_peer *outbox_driver_peer(struct outbox_driver *d,
+                                       uint32_t region);
+
+/* outbox_tick sends what is due: a stream with a backlog whose timeout has
+ * passed resends its window from the acknowledged position, and backs off. */
+void outbox_tick(struct outbox_driver *d);
+
+/* outbox_kick: entries were emitted towards dest (applied): send the part
+ * of the window not yet sent, now. */
+void outbox_kick(struct outbox_driver *d, uint32_t dest);
+
+/* outbox_recv handles a frame from another region. Frames not addressed to
+ * self, or from a region that is not a peer, are ignored (returns false). */
+bool outbox_recv(struct outbox_driver *d, const struct outbox_msg *m);
+
+/* outbox_applied tells the driver that the own group applied c with verdict
+ * v (for ACKED: OUTBOX_ACCEPT if it advanced, OUTBOX_DUP otherwise). */
+void outbox_applied(struct outbox_driver *d, const struct outbox_cmd *c,
+                    enum outbox_verdict v);
+
+#endif

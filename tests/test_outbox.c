@@ -1,0 +1,241 @@
+/* Unit tests of replication/outbox.h: the records' apply rules, and the
+ * driver's answers to single frames (the seeded runs are in
+ * test_outbox_sim.c). */
+#include "replication/outbox.h"
+#include "tests/tap.h"
+
+#include <string.h>
+
+static void
+test_verdicts(void)
+{
+	static const struct {
+		uint32_t cur_inc;
+		uint64_t cur_seq;
+		uint32_t inc;
+		uint64_t seq;
+		enum outbox_verdict want;
+	} cases[] = {
+		{ 1, 0, 1, 1, OUTBOX_ACCEPT }, { 1, 0, 1, 2, OUTBOX_GAP },
+		{ 1, 5, 1, 6, OUTBOX_ACCEPT }, { 1, 5, 1, 5, OUTBOX_DUP },
+		{ 1, 5, 1, 1, OUTBOX_DUP },    { 1, 5, 1, 9, OUTBOX_GAP },
+		{ 2, 5, 1, 6, OUTBOX_STALE },  { 1, 5, 2, 1, OUTBOX_ACCEPT },
+		{ 1, 5, 2, 2, OUTBOX_GAP },    { 1, 5, 1, 0, OUTBOX_GAP },
+		{ 1, 0, 3, 1, OUTBOX_ACCEPT },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct outbox_in in = {
+			370102, { cases[i].cur_inc, cases[i].cur_seq }
+		};
+		struct outbox_pos p = { cases[i].inc, cases[i].seq };
+		enum outbox_verdict v = outbox_deliver(&in, p);
+
+		is_str(outbox_verdict_name(v),
+		       outbox_verdict_name(cases[i].want),
+		       "cursor %u:%llu, entry %u:%llu", cases[i].cur_inc,
+		       (unsigned long long)cases[i].cur_seq, cases[i].inc,
+		       (unsigned long long)cases[i].seq);
+		if (v == OUTBOX_ACCEPT) {
+			ok(outbox_pos_cmp(in.cursor, p) == 0,
+			   "  accepted: the cursor is the entry");
+		} else {
+			ok(in.cursor.inc == cases[i].cur_inc &&
+			       in.cursor.seq == cases[i].cur_seq,
+			   "  refused: the cursor is unchanged");
+		}
+	}
+}
+
+static void
+test_acks(void)
+{
+	struct outbox_out o;
+	struct outbox_pos p;
+	uint64_t from = 0, to = 0;
+	int i;
+
+	outbox_out_init(&o, 370100, 1);
+	is_int(outbox_out_backlog(&o), 0, "a new stream is empty");
+	for (i = 0; i < 5; i++) {
+		p = outbox_emit(&o);
+	}
+	is_int(p.seq, 5, "five entries: the last is seq 5");
+	is_int(outbox_out_backlog(&o), 5, "backlog 5");
+	ok(!outbox_ack(&o, (struct outbox_pos){ 1, 6 }, &from, &to),
+	   "an acknowledgement of seq 6, never emitted, is refused");
+	ok(!outbox_ack(&o, (struct outbox_pos){ 2, 1 }, &from, &to),
+	   "an acknowledgement of another incarnation is refused");
+	ok(!outbox_ack(&o, (struct outbox_pos){ 1, 0 }, &from, &to),
+	   "an acknowledgement of nothing changes nothing");
+	ok(outbox_ack(&o, (struct outbox_pos){ 1, 3 }, &from, &to),
+	   "seq 3 acknowledged");
+	ok(from == 1 && to == 3, "  entries 1..3 are dropped (%llu..%llu)",
+	   (unsigned long long)from, (unsigned long long)to);
+	is_int(outbox_out_backlog(&o), 2, "  backlog 2");
+	ok(!outbox_ack(&o, (struct outbox_pos){ 1, 2 }, &from, &to),
+	   "a late acknowledgement of seq 2 changes nothing");
+	ok(!outbox_ack(&o, (struct outbox_pos){ 1, 3 }, &from, &to),
+	   "a duplicate acknowledgement of seq 3 changes nothing");
+	is_int(o.acked.seq, 3, "  acked stays 3");
+
+	ok(!outbox_reincarnate(&o, 1), "reincarnating to the same inc fails");
+	ok(outbox_reincarnate(&o, 2), "reincarnation to inc 2");
+	ok(o.inc == 2 && o.next == 3 && o.acked.inc == 2 && o.acked.seq == 0,
+	   "  the backlog of 2 is seqs 1..2 of inc 2 (inc %u next %llu "
+	   "acked %u:%llu)",
+	   o.inc, (unsigned long long)o.next, o.acked.inc,
+	   (unsigned long long)o.acked.seq);
+	ok(!outbox_ack(&o, (struct outbox_pos){ 1, 5 }, &from, &to),
+	   "  a cursor of the old incarnation acknowledges nothing");
+	ok(outbox_ack(&o, (struct outbox_pos){ 2, 2 }, &from, &to) &&
+	       outbox_out_backlog(&o) == 0,
+	   "  the new incarnation's entries are acknowledged");
+}
+
+/* A driver with a recording env. */
+static struct {
+	struct outbox_out out;
+	struct outbox_in in;
+	int sends, proposes;
+	struct outbox_msg last_send;
+	struct outbox_cmd last_cmd;
+	uint64_t now;
+	uint8_t payload[4];
+} E;
+
+static uint64_t
+e_now(void *d)
+{
+	(void)d;
+	return E.now;
+}
+
+static void
+e_send(void *d, uint32_t to, const struct outbox_msg *m)
+{
+	(void)d;
+	(void)to;
+	E.sends++;
+	E.last_send = *m;
+}
+
+static void
+e_propose(void *d, const struct outbox_cmd *c)
+{
+	(void)d;
+	E.proposes++;
+	E.last_cmd = *c;
+}
+
+static int
+e_out_get(void *d, uint32_t dest, struct outbox_out *o)
+{
+	(void)d;
+	(void)dest;
+	*o = E.out;
+	return 0;
+}
+
+static int
+e_in_get(void *d, uint32_t origin, struct outbox_in *in)
+{
+	(void)d;
+	(void)origin;
+	*in = E.in;
+	return 0;
+}
+
+static int
+e_entry_get(void *d, uint32_t dest, struct outbox_pos pos, const uint8_t **p,
+            size_t *len)
+{
+	(void)d;
+	(void)dest;
+	(void)pos;
+	*p = E.payload;
+	*len = sizeof(E.payload);
+	return 0;
+}
+
+static void
+test_driver(void)
+{
+	struct outbox_env env = { NULL,      e_now,    e_send,     e_propose,
+		                  e_out_get, e_in_get, e_entry_get };
+	struct outbox_config cfg = { 4, 100, 400, 1000 };
+	struct outbox_driver d;
+	struct outbox_msg m;
+	struct outbox_peer *p;
+	int i;
+
+	memset(&E, 0, sizeof(E));
+	outbox_out_init(&E.out, 370102, 1);
+	E.in.origin = 370102;
+	E.in.cursor.inc = 1;
+	outbox_driver_init(&d, 370100, &env, &cfg);
+	p = outbox_driver_peer(&d, 370102);
+	ok(p != NULL, "370102 is a peer of 370100");
+
+	for (i = 0; i < 6; i++) {
+		outbox_emit(&E.out);
+	}
+	outbox_kick(&d, 370102);
+	is_int(E.sends, 4, "a kick sends one window (4 of 6 entries)");
+	outbox_tick(&d);
+	is_int(E.sends, 4, "nothing more before the timeout");
+	E.now = 100;
+	outbox_tick(&d);
+	is_int(E.sends, 8, "the timeout resends the window from acked");
+	is_int(p->rto, 200, "  and the timeout doubles (100 -> 200)");
+	E.now = 200;
+	outbox_tick(&d);
+	E.now = 400;
+	outbox_tick(&d);
+	is_int(p->rto, 400, "  up to its cap (400)");
+
+	m = (struct outbox_msg){ OUTBOX_MSG_ACK, 370100, 370102,
+		                 { 1, 9 },       NULL,   0 };
+	ok(outbox_recv(&d, &m), "an ACK of seq 9 (never emitted) is handled");
+	is_int(E.proposes, 0, "  and not proposed");
+	is_int(p->bogus_acks, 1, "  but counted");
+	m.pos.seq = 3;
+	outbox_recv(&d, &m);
+	is_int(E.proposes, 1, "an ACK of seq 3 is proposed");
+	outbox_recv(&d, &m);
+	is_int(E.proposes, 1, "  once, while its proposal is pending");
+	m.origin = 370000;
+	ok(!outbox_recv(&d, &m), "an ACK for another origin is ignored");
+
+	m = (struct outbox_msg){ OUTBOX_MSG_DATA, 370102,    370100,
+		                 { 1, 2 },        E.payload, 4 };
+	E.sends = 0;
+	outbox_recv(&d, &m);
+	ok(E.proposes == 1 && E.sends == 1 &&
+	       E.last_send.type == OUTBOX_MSG_ACK && E.last_send.pos.seq == 0,
+	   "DATA with a gap is not proposed; the cursor (0) is "
+	   "re-acknowledged");
+	m.pos.seq = 1;
+	outbox_recv(&d, &m);
+	ok(E.proposes == 2 && E.last_cmd.type == OUTBOX_CMD_DELIVER &&
+	       E.last_cmd.pos.seq == 1 && E.last_cmd.len == 4,
+	   "the next DATA is proposed as DELIVER");
+	m = (struct outbox_msg){ OUTBOX_MSG_DATA, 370200,    370100,
+		                 { 1, 1 },        E.payload, 4 };
+	ok(!outbox_recv(&d, &m), "DATA from a region that is no peer is "
+	                         "ignored");
+	m = (struct outbox_msg){ OUTBOX_MSG_DATA, 370102,    370103,
+		                 { 1, 1 },        E.payload, 4 };
+	ok(!outbox_recv(&d, &m), "DATA addressed to another region is "
+	                         "ignored");
+}
+
+int
+main(void)
+{
+	test_verdicts();
+	test_acks();
+	test_driver();
+	return done_testing();
+}
