@@ -171,7 +171,26 @@ def seeds_overlay():
     c.add("wrong_code.json", text(wrong))
 
 
+def seeds_outbox():
+    """Outbox frames (replication/outbox_wire.h): [type, origin, dest, inc,
+    seq, payload]; the harness's streams hold seqs 4..10 unacknowledged
+    towards 370102 and have delivered 5 from it, in incarnation 2."""
+    c = Corpus("fuzz_outbox")
+
+    def frame(*v):
+        return msgpack.packb(list(v), use_bin_type=True)
+
+    c.add("data_next", frame(1, 370102, 370100, 2, 6, b"case.event"))
+    c.add("data_dup", frame(1, 370102, 370100, 2, 5, b"case.event"))
+    c.add("data_gap", frame(1, 370102, 370100, 2, 9, b""))
+    c.add("data_new_inc", frame(1, 370102, 370100, 3, 1, b"x"))
+    c.add("ack_progress", frame(2, 370100, 370102, 2, 7, None))
+    c.add("ack_beyond", frame(2, 370100, 370102, 2, 11, None))
+    c.add("ack_stale", frame(2, 370100, 370102, 1, 99, None))
+
+
 def main():
+    seeds_outbox()
     seeds_canon()
     seeds_release()
     seeds_calendar()

@@ -1,0 +1,35 @@
+/* The wire form of outbox frames (DATA and ACK) inside a link message:
+ * the msgpack array [type, origin, dest, inc, seq, payload], payload a bin
+ * for DATA and nil for ACK. Decoding is strict: any other shape, type,
+ * range or trailing byte is refused with the field named. */
+#ifndef TB_REPLICATION_OUTBOX_WIRE_H
+#define TB_REPLICATION_OUTBOX_WIRE_H
+
+#include "replication/outbox.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* An entry larger than this travels as a reference to chunks (materials,
+ * full releases), never inline. */
+#define OUTBOX_MAX_PAYLOAD (1u << 20)
+
+/* outbox_wire_size is the encoded size of m. */
+size_t outbox_wire_size(const struct outbox_msg *m);
+
+/* outbox_wire_encode writes m into buf (cap bytes) and returns the length,
+ * or 0 if m is invalid (unknown type, region codes outside 100000..999999,
+ * seq 0, a DATA payload over OUTBOX_MAX_PAYLOAD, an ACK with a payload) or
+ * buf is too small. */
+size_t outbox_wire_encode(const struct outbox_msg *m, uint8_t *buf, size_t cap);
+
+/* outbox_wire_decode parses p (n bytes) into m. On TB_OK, m->payload points
+ * into p (borrowed: valid as long as p). Otherwise TB_EMALFORMED (or
+ * TB_ETOOBIG for a payload over the limit) with the reason in errmsg
+ * (errlen bytes, may be NULL), e.g. "[3] inc: must be an unsigned integer
+ * below 2^32"; m is then unspecified. An ACK's seq may be 0 (nothing
+ * delivered yet); a DATA's may not. */
+int outbox_wire_decode(const uint8_t *p, size_t n, struct outbox_msg *m,
+                       char *errmsg, size_t errlen);
+
+#endif
