@@ -325,7 +325,7 @@ test_envelope(void)
 	memset(big, 'A', CTOK_MAX_LEN + 99);
 	memcpy(big, "tbc1.", 5);
 	big[CTOK_MAX_LEN + 99] = '\0';
-	CHECK(big, "370102", NOW, NULL, CTOK_TOO_BIG, "at most 8192",
+	CHECK(big, "370102", NOW, NULL, CTOK_TOO_BIG, "at most 6144",
 	      "an oversized header: too_big");
 	free(big);
 	free(t);

@@ -1,0 +1,199 @@
+/* tongban token sign: a chain token ("tbc1.") signed offline by a client
+ * key through its certificate chain (schema/ctoken.h). */
+#include "node/cli.h"
+#include "schema/canon.h"
+#include "schema/cert.h"
+#include "schema/cert_crl.h"
+#include "schema/ctoken.h"
+#include "schema/spec.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define TOKEN_USAGE                                                          \
+	"usage: tongban token sign --key CLIENT.key --chain FILE "           \
+	"[--chain FILE]...\n"                                                \
+	"                          --role ROLE --scope CODE [--ttl 8h] "     \
+	"[--not-before TIME]\n"                                              \
+	"                          [--id ID] [--out FILE]\n"                 \
+	"  --chain: the client certificate, then its issuer's and so on up " \
+	"to the\n"                                                           \
+	"  province's; each FILE is one certificate or a JSON array of "     \
+	"them.\n"                                                            \
+	"  --ttl: N followed by s, m, h or d (default 1h, at most 31d).\n"   \
+	"  Prints the token (tbc1....) on stdout, or writes it to --out.\n"  \
+	"  (tongban token create|revoke talk to a node: tongban help)\n"
+
+static int
+usage(const char *what)
+{
+	fprintf(stderr, "tongban token sign: %s\n%s", what, TOKEN_USAGE);
+	return TB_EXIT_USAGE;
+}
+
+/* parse_ttl reads "90s", "30m", "8h", "7d" into seconds; -1 if bad. */
+static long long
+parse_ttl(const char *s)
+{
+	char *end;
+	long long v = strtoll(s, &end, 10), mul;
+
+	if (end == s || v <= 0 || end[0] == '\0' || end[1] != '\0') {
+		return -1;
+	}
+	mul = end[0] == 's'   ? 1
+	      : end[0] == 'm' ? 60
+	      : end[0] == 'h' ? 3600
+	      : end[0] == 'd' ? 86400
+	                      : -1;
+	if (mul < 0 || v > CTOK_MAX_TTL_S / mul) {
+		return -1;
+	}
+	return v * mul;
+}
+
+/* add_chain appends the certificate (or array of them) in path to chain. */
+static int
+add_chain(json_t *chain, const char *path)
+{
+	json_error_t e;
+	json_t *v = json_load_file(path, JSON_REJECT_DUPLICATES, &e);
+	int rv = 0;
+
+	if (v == NULL) {
+		fprintf(stderr, "tongban token sign: %s: line %d: %s\n", path,
+		        e.line, e.text);
+		return -1;
+	}
+	if (json_is_array(v)) {
+		rv = json_array_extend(chain, v);
+	} else if (json_is_object(v)) {
+		rv = json_array_append(chain, v);
+	} else {
+		fprintf(stderr,
+		        "tongban token sign: %s: not a certificate or an "
+		        "array of them\n",
+		        path);
+		rv = -1;
+	}
+	json_decref(v);
+	return rv;
+}
+
+static int
+token_sign(int argc, char **argv)
+{
+	const char *key = NULL, *role = NULL, *scope = NULL, *id = NULL;
+	const char *out = NULL, *nb = NULL;
+	char idbuf[CERT_SERIAL_HEX + 1], err[512], until[CERT_TIME_LEN];
+	long long ttl = 3600;
+	int64_t nbf_ms = (int64_t)time(NULL) * 1000;
+	uint8_t pk[32], sk[64], rnd[CERT_SERIAL_HEX / 2];
+	json_t *chain = json_array();
+	struct ctok_claims cl;
+	char *tok = NULL;
+	int i, rc = TB_EXIT_INVALID;
+
+	for (i = 2; i < argc; i++) {
+		const char *a = argv[i];
+		if (i + 1 >= argc) {
+			json_decref(chain);
+			return usage("an option lacks its value");
+		}
+		if (!strcmp(a, "--key")) {
+			key = argv[++i];
+		} else if (!strcmp(a, "--chain")) {
+			if (add_chain(chain, argv[++i]) != 0) {
+				goto out;
+			}
+		} else if (!strcmp(a, "--role")) {
+			role = argv[++i];
+		} else if (!strcmp(a, "--scope")) {
+			scope = argv[++i];
+		} else if (!strcmp(a, "--id")) {
+			id = argv[++i];
+		} else if (!strcmp(a, "--out")) {
+			out = argv[++i];
+		} else if (!strcmp(a, "--not-before")) {
+			nb = argv[++i];
+		} else if (!strcmp(a, "--ttl")) {
+			if ((ttl = parse_ttl(argv[++i])) < 0) {
+				json_decref(chain);
+				return usage(
+				    "--ttl is N followed by s, m, h or "
+				    "d, at most 31d");
+			}
+		} else {
+			json_decref(chain);
+			return usage("unknown option");
+		}
+	}
+	if (key == NULL || role == NULL || scope == NULL ||
+	    json_array_size(chain) == 0) {
+		json_decref(chain);
+		return usage("--key, --chain, --role and --scope are required");
+	}
+	if (nb != NULL && spec_time_parse(nb, &nbf_ms) != 0) {
+		json_decref(chain);
+		return usage("--not-before is an RFC 3339 time");
+	}
+	if (id == NULL) {
+		randombytes_buf(rnd, sizeof(rnd));
+		canon_hex(rnd, sizeof(rnd), idbuf);
+		id = idbuf;
+	}
+	if (tb_cli_load_key(key, pk, sk) != 0) {
+		goto out;
+	}
+	cl.id = id;
+	cl.role = role;
+	cl.scope = scope;
+	cl.nbf_s = nbf_ms / 1000;
+	cl.exp_s = cl.nbf_s + ttl;
+	if (ctok_sign(chain, &cl, sk, &tok, err, sizeof(err)) != CTOK_OK) {
+		fprintf(stderr, "tongban token sign: %s\n", err);
+		goto out;
+	}
+	if (out != NULL) {
+		FILE *f = fopen(out, "w");
+		if (f == NULL || fprintf(f, "%s\n", tok) < 0 ||
+		    fclose(f) != 0) {
+			fprintf(stderr, "tongban token sign: cannot write %s\n",
+			        out);
+			goto out;
+		}
+	} else {
+		printf("%s\n", tok);
+	}
+	cert_time_format(cl.exp_s * 1000, until);
+	fprintf(stderr,
+	        "token %s: role %s, scope %s, valid to %s, signed by "
+	        "client cert %s of %s\n",
+	        id, role, scope, until,
+	        spec_str(json_array_get(chain, 0), "serial"),
+	        spec_str(json_array_get(chain, 0), "region"));
+	rc = TB_EXIT_OK;
+out:
+	sodium_memzero(sk, sizeof(sk));
+	free(tok);
+	json_decref(chain);
+	return rc;
+}
+
+int
+tb_cli_token(int argc, char **argv)
+{
+	if (argc >= 2 && !strcmp(argv[1], "sign")) {
+		return token_sign(argc, argv);
+	}
+	if (argc >= 2 &&
+	    (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help"))) {
+		fputs(TOKEN_USAGE, stdout);
+		return TB_EXIT_OK;
+	}
+	fputs(TOKEN_USAGE, stderr);
+	return TB_EXIT_USAGE;
+}
