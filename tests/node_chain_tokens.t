@@ -166,6 +166,11 @@ try "no prefix, garbage" malformed Authorization "tbc1.%%%.%%%"
 try "garbage base64 payload" malformed Authorization "tbc1.!!!!.AAAA"
 BIG="tbc1.$(head -c 7000 /dev/zero | tr '\0' A).x"
 try "an oversized header" too_big Authorization "$BIG"
+HUGE="tbc1.$(head -c 20000 /dev/zero | tr '\0' A).x"
+api_as "$HUGE" C GET /v1/status
+is "$code" 000 "a 20 KB header: nng's HTTP server drops the request without a reply"
+api C GET /healthz
+is "$code" 200 "  and the node serves on"
 TRUNC=${CTOK:0:$((${#CTOK} - 10))}
 try "a truncated token" malformed Authorization "$TRUNC"
 SIG=${CTOK##*.}

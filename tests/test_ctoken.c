@@ -272,6 +272,19 @@ test_valid(void)
 	      "not at its province");
 	CHECK(tc, "370103", NOW, NULL, CTOK_SCOPE_NODE, "370103",
 	      "not at a sibling county");
+	{
+		struct ctok_trust t = { NULL, NULL,     0,   NULL,
+			                0,    "370102", NOW, NULL };
+		struct tb_diag d;
+		json_t *none = NULL;
+		tb_diag_init(&d);
+		is_str(ctok_reason_name(
+		           ctok_verify(tc, strlen(tc), &t, &none, &d)),
+		       "unknown_issuer",
+		       "a node without root metadata: "
+		       "unknown_issuer");
+		like(d.n ? d.e[0].msg : "", "no root metadata", "  named");
+	}
 	free(tp);
 	free(tc);
 }
