@@ -47,7 +47,9 @@ static const struct cli_verb cli_verbs[] = {
 	{ "token", tb_cli_token,
 	  "token sign --key CLIENT.key --chain FILE... --role R --scope CODE "
 	  "[--ttl 8h] [--id ID]\n"
-	  "                a chain token (tbc1.), offline (tongban token "
+	  "  tongban token verify (--dir DIR | --root ROOT.json --region CODE) "
+	  "TOKEN\n"
+	  "                chain tokens (tbc1.), offline (tongban token "
 	  "help)" },
 	{ "link", tb_cli_link,
 	  "link add|remove|list --dir DIR ...   the peers this node dials "
@@ -93,6 +95,7 @@ is_client_verb(int argc, char **argv)
 	/* token: "sign" is offline, create and revoke talk to a node. */
 	if (!strcmp(argv[0], "token")) {
 		return argc < 2 || (strcmp(argv[1], "sign") != 0 &&
+		                    strcmp(argv[1], "verify") != 0 &&
 		                    strcmp(argv[1], "help") != 0 &&
 		                    strcmp(argv[1], "--help") != 0);
 	}

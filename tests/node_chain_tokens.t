@@ -104,6 +104,16 @@ run "$TB" token sign --key prov.key --chain prov.cert --chain c0.json \
   --role clerk --scope 370000 --ttl 40d
 is "$rc" 2 "token sign refuses a ttl over 31 days"
 
+run "$TB" token verify --dir C "$PTOK"
+is "$rc" 0 "token verify: the provincial token is valid for the county node"
+like "$out" "valid at a node of 370102: token prov-1, role provincial_admin, scope 370000" "  summary"
+printf '%s\n' "$CTOK" >ctok.txt
+run "$TB" token verify --dir P @ctok.txt
+is "$rc:$out" "1:refused: scope_outside_node at \$.scope: a token scoped to 370102 is not valid at this node of 370000" \
+  "token verify: the county clerk's token is refused for the province node, named"
+run "$TB" token verify --root P/root.json --region 370102 @ctok.txt
+is "$rc" 0 "  and valid for any 370102 node with the province's root"
+
 echo "# -- a provincial admin's token at the county node"
 api_as "$PTOK" C GET /v1/status
 is "$code:$(jq_get 'd["region"]')" "200:370102" "accepted at the 370102 node"
@@ -215,6 +225,9 @@ is "$rc" 0 "the county node installs the list"
 sleep 1.2 # the node looks at certs/ at most once a second
 try "a revoked token id" revoked '$.id' "$PTOK2"
 like "$body" "token prov-2 is revoked by 370000's list version 1" "  named with the list"
+run "$TB" token verify --root P/root.json --crl crl0.json --region 370000 "$PTOK2"
+is "$rc:$out" "1:refused: revoked at \$.id: token prov-2 is revoked by 370000's list version 1" \
+  "token verify with the list: revoked"
 api_as "$PTOK" C GET /v1/status
 is "$code" 200 "  another token of the same certificate stays valid"
 run "$TB" cert revoke --key r370102.key --region 370102 --serial "$CLERK_SERIAL" \
