@@ -447,6 +447,44 @@ test_keys_and_chain(void)
 	      "another province's root (no cross-certificate): "
 	      "unknown_issuer");
 	free(t);
+	/* With the cross-certificate 370000's root issued for 110000, the
+	 * foreign chain verifies (at a node whose region the token's scope
+	 * covers; our own nodes never are: scope_outside_node first). */
+	{
+		json_t *x = NULL;
+		const json_t *xs[1];
+		struct ctok_trust tr = { root, NULL,     0,   xs,
+			                 1,    "110101", NOW, NULL };
+		struct tb_diag d;
+		char err[200];
+		json_t *got = NULL;
+		enum ctok_reason rr;
+
+		cert_xcert_build(root, broot, "5555555555555555", NOW - DAY,
+		                 NOW + YEAR, &x, err, sizeof(err));
+		trust_sign(x, off1.sk, err, sizeof(err));
+		xs[0] = x;
+		t = sign(chain_of(bclient, bc0, NULL, NULL), &bcl, "x",
+		         "provincial_admin", "110000", NOW_S, NOW_S + 60, NULL);
+		tb_diag_init(&d);
+		rr = ctok_verify(t, strlen(t), &tr, &got, &d);
+		is_str(ctok_reason_name(rr), "ok",
+		       "a cross-certified province's chain verifies through "
+		       "the cross-certificate");
+		if (rr != CTOK_OK) {
+			printf("# %s: %s\n", d.n ? d.e[0].path : "",
+			       d.n ? d.e[0].msg : "");
+		}
+		json_decref(got);
+		tr.region = "370102";
+		tb_diag_init(&d);
+		is_str(
+		    ctok_reason_name(ctok_verify(t, strlen(t), &tr, &got, &d)),
+		    "scope_outside_node",
+		    "  but its scope never covers one of our nodes");
+		free(t);
+		json_decref(x);
+	}
 	p = payload(chain_of(cnode, c2, c1, c0), "x", "clerk", "370102", NOW_S,
 	            NOW_S + 60);
 	t = forge(p, &knode);
