@@ -2,6 +2,7 @@
  * docs/API.md lists every endpoint and error code. */
 #include "node/api.h"
 
+#include "node/api_ctoken.h"
 #include "node/link_api.h"
 #include "node/log.h"
 #include "node/node.h"
@@ -45,8 +46,10 @@ api_role_parse(const char *s, enum api_role *r)
 
 /* ---- authentication and authorisation -------------------------------- */
 
-/* api_auth looks up the bearer token; replies 401 and returns -1 if it is
- * missing, unknown, revoked or expired. */
+/* api_auth checks the bearer token: a chain token ("tbc1.", verified on
+ * its own: node/api_ctoken.c) or a node-local one, looked up by the hash
+ * of its secret. Replies 401 and returns -1 if it is missing, unknown,
+ * revoked, expired or, for a chain token, refused for a named reason. */
 static int
 api_auth(struct http_call *c)
 {
@@ -56,6 +59,9 @@ api_auth(struct http_call *c)
 	json_t *rec = NULL;
 	long long exp;
 
+	if (h != NULL && !strncmp(h, "Bearer ", 7) && api_ctok_is(h + 7)) {
+		return api_ctok_auth(c, c->node->ctok, h + 7);
+	}
 	if (h == NULL || strncmp(h, "Bearer ", 7) != 0 || strlen(h) > 200) {
 		http_reply_error(c, 401, "unauthorized", NULL,
 		                 "missing bearer token (Authorization: Bearer "

@@ -3,6 +3,7 @@
 #include "node/api.h"
 
 #include "consensus/raftio.h"
+#include "node/api_ctoken.h"
 #include "node/link.h"
 #include "node/log.h"
 #include "node/node.h"
@@ -272,6 +273,13 @@ api_metrics(struct http_call *c)
 			}
 		}
 		json_decref(st);
+	}
+	{
+		char *ct = api_ctok_metrics_text(n->ctok);
+		if (ct != NULL) {
+			mb_printf(&b, "%s", ct);
+			free(ct);
+		}
 	}
 	{
 		char *lt = links_metrics_text(n->links);

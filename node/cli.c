@@ -44,6 +44,13 @@ static const struct cli_verb cli_verbs[] = {
 	{ "cert", tb_cli_cert,
 	  "cert request|issue|install|revoke|show|verify|cross   node and "
 	  "region certificates (tongban cert help)" },
+	{ "token", tb_cli_token,
+	  "token sign --key CLIENT.key --chain FILE... --role R --scope CODE "
+	  "[--ttl 8h] [--id ID]\n"
+	  "  tongban token verify (--dir DIR | --root ROOT.json --region CODE) "
+	  "TOKEN\n"
+	  "                chain tokens (tbc1.), offline (tongban token "
+	  "help)" },
 	{ "link", tb_cli_link,
 	  "link add|remove|list --dir DIR ...   the peers this node dials "
 	  "(tongban link help)" },
@@ -85,6 +92,13 @@ is_client_verb(int argc, char **argv)
 		                              NULL };
 	const char *const *v;
 
+	/* token: "sign" is offline, create and revoke talk to a node. */
+	if (!strcmp(argv[0], "token")) {
+		return argc < 2 || (strcmp(argv[1], "sign") != 0 &&
+		                    strcmp(argv[1], "verify") != 0 &&
+		                    strcmp(argv[1], "help") != 0 &&
+		                    strcmp(argv[1], "--help") != 0);
+	}
 	for (v = client; *v != NULL; v++) {
 		if (!strcmp(argv[0], *v)) {
 			return true;

@@ -35,6 +35,7 @@ int tb_cli_root(int argc, char **argv);
 int tb_cli_sign(int argc, char **argv);
 int tb_cli_cert(int argc, char **argv);
 int tb_cli_link(int argc, char **argv);
+int tb_cli_token(int argc, char **argv);
 
 /* tb_cli_links_table prints GET /v1/links's answer as a table. */
 int tb_cli_links_table(const char *body, size_t len);

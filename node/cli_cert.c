@@ -40,7 +40,8 @@
 	"       tongban cert install --dir NODE_DIR CERT.json "                \
 	"[CHAIN.json...]\n"                                                    \
 	"       tongban cert install --dir NODE_DIR --crl CRL.json\n"          \
-	"       tongban cert revoke --key KEY.json --serial S [--reason R]\n"  \
+	"       tongban cert revoke --key KEY.json (--serial S | --token ID) " \
+	"[--reason R]\n"                                                       \
 	"                           (--crl OLD.json | --region CODE | "        \
 	"--root ROOT.json) --out CRL.json\n"                                   \
 	"       tongban cert show (FILE... [--crl CRL.json]... | --dir "       \
@@ -62,7 +63,7 @@ struct opts {
 	const char *dir, *region, *out, *name, *prev_key, *region_key;
 	const char *client_key, *issuer_cert, *root, *request, *role;
 	const char *prev_cert, *serial, *reason, *node_id, *subject_root;
-	const char *kind;
+	const char *kind, *token;
 	long days;
 	bool json;
 	const char *keys[16];
@@ -105,6 +106,7 @@ parse_opts(const char *sub, int argc, char **argv, struct opts *o)
 		O("--node-id", node_id),
 		O("--subject-root", subject_root),
 		O("--kind", kind),
+		O("--token", token),
 #undef O
 	};
 	size_t j;
@@ -688,8 +690,8 @@ out:
 }
 
 /* cert_revoke makes the next version of an issuer's list with one more
- * serial: a region key's list (--region or --crl), or a root's list
- * (--root, signed by each officer --key). */
+ * serial or API token id: a region key's list (--region or --crl), or a
+ * root's list (--root, signed by each officer --key). */
 static int
 cert_revoke(struct opts *o)
 {
@@ -700,11 +702,12 @@ cert_revoke(struct opts *o)
 	struct tb_diag d;
 	int i, rc = TB_EXIT_INVALID;
 
-	if (o->nkeys == 0 || o->serial == NULL || o->out == NULL ||
+	if (o->nkeys == 0 || (o->serial == NULL) == (o->token == NULL) ||
+	    o->out == NULL ||
 	    (o->ncrls == 0 && region == NULL && o->root == NULL)) {
-		return usage("revoke", "--key, --serial, --out and one of "
-		                       "--crl, --region or --root are "
-		                       "required");
+		return usage("revoke", "--key, --out, one of --serial or "
+		                       "--token, and one of --crl, --region "
+		                       "or --root are required");
 	}
 	if (o->root != NULL && (root = load(o->root)) == NULL) {
 		goto out;
@@ -738,8 +741,11 @@ cert_revoke(struct opts *o)
 	}
 	if (cert_crl_build(region, ikey, prev, now_ms(), &crl, err,
 	                   sizeof(err)) != 0 ||
-	    cert_crl_revoke(crl, o->serial, o->reason, now_ms(), err,
-	                    sizeof(err)) != 0) {
+	    (o->serial != NULL
+	         ? cert_crl_revoke(crl, o->serial, o->reason, now_ms(), err,
+	                           sizeof(err))
+	         : cert_crl_revoke_token(crl, o->token, o->reason, now_ms(),
+	                                 err, sizeof(err))) != 0) {
 		fprintf(stderr, "tongban cert revoke: %s\n", err);
 		goto out;
 	}
@@ -758,9 +764,11 @@ cert_revoke(struct opts *o)
 	}
 	rc = TB_EXIT_INVALID;
 	if (tb_cli_write_json(o->out, crl, 0644, false) == 0) {
-		printf("%s: revocation list of %s version %lld: %zu revoked\n",
+		printf("%s: revocation list of %s version %lld: %zu revoked, "
+		       "%zu tokens revoked\n",
 		       o->out, region, spec_int(crl, "version", 0),
-		       json_array_size(json_object_get(crl, "revoked")));
+		       json_array_size(json_object_get(crl, "revoked")),
+		       json_array_size(json_object_get(crl, "tokens")));
 		rc = TB_EXIT_OK;
 	}
 out:
@@ -923,6 +931,14 @@ describe(const json_t *doc, const char *status, const char *reason)
 		{
 			printf("  %s revoked at %s%s%s\n",
 			       spec_str(e, "serial"), spec_str(e, "revoked_at"),
+			       spec_str(e, "reason") ? ": " : "",
+			       spec_str(e, "reason") ? spec_str(e, "reason")
+			                             : "");
+		}
+		json_array_foreach(json_object_get(doc, "tokens"), i, e)
+		{
+			printf("  token %s revoked at %s%s%s\n",
+			       spec_str(e, "id"), spec_str(e, "revoked_at"),
 			       spec_str(e, "reason") ? ": " : "",
 			       spec_str(e, "reason") ? spec_str(e, "reason")
 			                             : "");

@@ -94,7 +94,7 @@ client_call(const struct client *cl, const char *method, const char *uri,
 	nng_http_res *rsp = NULL;
 	nng_aio *aio = NULL;
 	nng_url *url = NULL;
-	char auth[256];
+	char auth[8192]; /* a chain token is at most 6 KiB */
 	void *data;
 	size_t dlen;
 	int rv;

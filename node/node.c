@@ -8,6 +8,7 @@
 #include "node/node.h"
 
 #include "consensus/raftio.h"
+#include "node/api_ctoken.h"
 #include "node/link.h"
 #include "node/link_api.h"
 #include "node/log.h"
@@ -720,6 +721,7 @@ node_run(const char *dir)
 	}
 	snprintf(err, sizeof(err), "%s/audit.log", dir);
 	n->audit = fopen(err, "a");
+	n->ctok = api_ctok_new(dir); /* NULL: chain tokens get 503 */
 	uv_async_init(&n->loop, &n->wake, wake_cb);
 	n->wake.data = n;
 	uv_prepare_init(&n->loop, &n->flush);
@@ -759,6 +761,7 @@ node_run(const char *dir)
 	       n->cfg.region, n->port);
 	uv_run(&n->loop, UV_RUN_DEFAULT);
 	links_free(n->links);
+	api_ctok_free(n->ctok);
 	raftio_close(&n->io);
 	store_close(n->store);
 	if (n->audit != NULL) {
@@ -788,11 +791,14 @@ node_audit(struct node *n, const struct http_call *c, const char *act,
 	if (n->audit == NULL) {
 		return;
 	}
+	/* A chain token also names its subject: the client certificate
+	 * (serial, region, name) that signed it. */
 	line = json_pack(
-	    "{s:I, s:s, s:s?, s:s, s:s}", "at", (json_int_t)node_now_ms(),
+	    "{s:I, s:s, s:s?, s:O*, s:s, s:s}", "at", (json_int_t)node_now_ms(),
 	    "act", act, "token",
 	    c->token ? json_string_value(json_object_get(c->token, "id"))
 	             : NULL,
+	    "subject", c->token ? json_object_get(c->token, "subject") : NULL,
 	    "object", object, "path", c->path);
 	if (line == NULL || (text = json_dumps(line, JSON_COMPACT)) == NULL) {
 		json_decref(line);

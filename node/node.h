@@ -14,6 +14,7 @@
 
 struct store;
 struct links;
+struct api_ctok;
 
 /* Figures of the Raft group, copied on the loop so that other threads
  * (HTTP reads, metrics) can read them without touching libraft. */
@@ -68,7 +69,8 @@ struct node {
 	int64_t start_ms;
 	FILE *audit;
 	pthread_mutex_t audit_mu;
-	struct links *links; /* node/link.h; NULL when links are off */
+	struct links *links;   /* node/link.h; NULL when links are off */
+	struct api_ctok *ctok; /* chain tokens (node/api_ctoken.h) */
 };
 
 /* node_run runs the node in DIR in the foreground until SIGTERM/SIGINT.

@@ -63,6 +63,10 @@ cert_crl_build(const char *region, const char *key_hex, const json_t *prev,
 		copy = json_deep_copy(json_object_get(prev, "revoked"));
 		if (copy == NULL || !json_is_array(copy) ||
 		    json_object_set_new(crl, "revoked", copy) != 0 ||
+		    (json_object_get(prev, "tokens") != NULL &&
+		     json_object_set_new(crl, "tokens",
+		                         json_deep_copy(json_object_get(
+		                             prev, "tokens"))) != 0) ||
 		    json_object_set_new(crl, "version",
 		                        json_integer(version)) != 0) {
 			snprintf(errmsg, errlen, "the previous list is bad");
@@ -88,6 +92,79 @@ cert_crl_find(const json_t *crl, const char *serial)
 		}
 	}
 	return NULL;
+}
+
+const json_t *
+cert_crl_find_token(const json_t *crl, const char *id)
+{
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(json_object_get(crl, "tokens"), i, e)
+	{
+		const char *s = spec_str(e, "id");
+		if (s != NULL && id != NULL && !strcmp(s, id)) {
+			return e;
+		}
+	}
+	return NULL;
+}
+
+bool
+cert_token_id_ok(const char *id)
+{
+	size_t n = id != NULL ? strlen(id) : 0, i;
+
+	if (n == 0 || n > CERT_TOKEN_ID_MAX) {
+		return false;
+	}
+	for (i = 0; i < n; i++) {
+		char ch = id[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' ||
+		      ch == '_')) {
+			return false;
+		}
+	}
+	return true;
+}
+
+int
+cert_crl_revoke_token(json_t *crl, const char *id, const char *reason,
+                      int64_t now_ms, char *errmsg, size_t errlen)
+{
+	char at[CERT_TIME_LEN];
+	json_t *e, *arr = json_object_get(crl, "tokens");
+
+	if (!cert_token_id_ok(id)) {
+		snprintf(errmsg, errlen,
+		         "\"%s\" is not a token id (1 to %d characters from "
+		         "A-Z a-z 0-9 - . _)",
+		         id != NULL ? id : "", CERT_TOKEN_ID_MAX);
+		return TB_EINVAL;
+	}
+	if (cert_crl_find_token(crl, id) != NULL) {
+		snprintf(errmsg, errlen, "token %s is already revoked", id);
+		return TB_EDUP;
+	}
+	if (arr == NULL) {
+		if (json_object_set_new(crl, "tokens", json_array()) != 0) {
+			snprintf(errmsg, errlen, "out of memory");
+			return TB_ENOMEM;
+		}
+		arr = json_object_get(crl, "tokens");
+	}
+	cert_time_format(now_ms, at);
+	e = json_pack("{s:s, s:s}", "id", id, "revoked_at", at);
+	if (e == NULL ||
+	    (reason != NULL && reason[0] != '\0' &&
+	     json_object_set_new(e, "reason", json_string(reason)) != 0) ||
+	    json_array_append_new(arr, e) != 0) {
+		snprintf(errmsg, errlen, "out of memory");
+		return TB_ENOMEM;
+	}
+	json_object_del(crl, "signatures");
+	return TB_OK;
 }
 
 int
@@ -149,6 +226,7 @@ cert_crl_check(const json_t *crl, const char *path, struct tb_diag *d)
 		{ "version", SPEC_INT, true },
 		{ "issued_at", SPEC_STRING, true },
 		{ "revoked", SPEC_ARRAY, true },
+		{ "tokens", SPEC_ARRAY, false },
 		{ "signatures", SPEC_ARRAY, false },
 	};
 	static const struct spec_field fi[] = {
@@ -158,6 +236,11 @@ cert_crl_check(const json_t *crl, const char *path, struct tb_diag *d)
 	};
 	static const struct spec_field fe[] = {
 		{ "serial", SPEC_STRING, true },
+		{ "revoked_at", SPEC_STRING, true },
+		{ "reason", SPEC_STRING, false },
+	};
+	static const struct spec_field ft[] = {
+		{ "id", SPEC_STRING, true },
 		{ "revoked_at", SPEC_STRING, true },
 		{ "reason", SPEC_STRING, false },
 	};
@@ -207,6 +290,19 @@ cert_crl_check(const json_t *crl, const char *path, struct tb_diag *d)
 		                       CERT_SERIAL_HEX / 2) != 0) {
 			n += tb_diag_add(d, TB_ECODE, ep,
 			                 "not a serial (16 hex digits)") != 0;
+		}
+	}
+	tb_path_key(sub, sizeof(sub), path, "tokens");
+	json_array_foreach(json_object_get(crl, "tokens"), i, e)
+	{
+		tb_path_idx(ep, sizeof(ep), sub, i);
+		if (spec_object(e, ft, 3, ep, d) != 0) {
+			n++;
+		} else if (!cert_token_id_ok(spec_str(e, "id"))) {
+			n += tb_diag_add(d, TB_ECODE, ep,
+			                 "not a token id (1 to %d characters "
+			                 "from A-Z a-z 0-9 - . _)",
+			                 CERT_TOKEN_ID_MAX) != 0;
 		}
 	}
 	return n;

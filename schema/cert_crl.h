@@ -17,6 +17,8 @@
  *    "revoked": [{"serial": "7f3a09c1d2e4b5a6",
  *                 "revoked_at": "2026-03-01T08:00:00Z",
  *                 "reason": "key compromise"}],
+ *    "tokens": [{"id": "5c0ffee15c0ffee1",
+ *                "revoked_at": "2026-03-01T09:00:00Z"}],
  *    "signatures": [{"key": "<the issuer key>", "sig": "<hex64>"}]}
  *
  * The issuer is a region key (signed by that key; it lists certificates
@@ -24,8 +26,16 @@
  * signed by threshold officers; it lists province region certificates and
  * cross-certificates). Each version carries the whole list: version N+1
  * is version N plus new serials, and a newer version supersedes every
- * older one of the same issuer.
+ * older one of the same issuer. "tokens" (optional) names API tokens
+ * (schema/ctoken.h) by id: a token is refused if the newest list of any
+ * issuer in its chain names its id.
  */
+
+/* Token ids: 1 to 64 characters from A-Z a-z 0-9 - . _ */
+#define CERT_TOKEN_ID_MAX 64
+
+/* cert_token_id_ok is true if id is a well-formed token id. */
+bool cert_token_id_ok(const char *id);
 
 #define CERT_CRL_FORMAT "tongban.crl/1"
 
@@ -41,6 +51,16 @@ int cert_crl_build(const char *region, const char *key_hex, const json_t *prev,
  * signatures are dropped, since they no longer cover the list. */
 int cert_crl_revoke(json_t *crl, const char *serial, const char *reason,
                     int64_t now_ms, char *errmsg, size_t errlen);
+
+/* cert_crl_revoke_token adds API token id to crl's "tokens" (made if
+ * absent); TB_EDUP if listed, TB_EINVAL if not a token id, TB_ENOMEM.
+ * Drops any signatures, like cert_crl_revoke. */
+int cert_crl_revoke_token(json_t *crl, const char *id, const char *reason,
+                          int64_t now_ms, char *errmsg, size_t errlen);
+
+/* cert_crl_find_token returns the entry of crl's "tokens" naming id
+ * (borrowed), or NULL. */
+const json_t *cert_crl_find_token(const json_t *crl, const char *id);
 
 /* cert_crl_sign signs crl with sk through trust_sign. For a key issuer, sk
  * must be that key (TB_EFORBIDDEN otherwise). */

@@ -7,6 +7,13 @@ is "$rc" 2 "no verb is a usage error"
 run "$tb" help
 is "$rc" 0 "help exits 0"
 like "$out" "catalog check" "help lists catalog check"
+like "$out" "token sign --key CLIENT.key" "help lists token sign"
+run "$tb" token help
+is "$rc" 0 "token help exits 0 (offline, no node needed)"
+like "$out" "--chain: the client certificate" "  and explains --chain"
+run "$tb" token sign --key k.json
+is "$rc" 2 "token sign without --chain, --role, --scope is a usage error"
+like "$err" "--key, --chain, --role and --scope are required" "  named"
 run "$tb" frobnicate
 is "$rc" 2 "unknown verb exits 2"
 like "$err" "unknown verb 'frobnicate'" "and names it"
