@@ -1,0 +1,616 @@
+/* The receiving half of a streamed snapshot: chunks into a staging LMDB
+ * environment beside the store, verified, then swapped in by renames; and
+ * the recovery rule store_open applies after a crash at any step. */
+#include "node/store_snap_impl.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define STAGE_DEFAULT_MAP ((size_t)1 << 30)
+
+struct store_stage {
+	char dir[PATH_MAX];   /* the store's directory */
+	char stage[PATH_MAX]; /* DIR.stage */
+	MDB_env *env;
+	MDB_dbi dbi[DB_COUNT];
+	struct store_snap_marker m;
+	char region[7];
+	crypto_generichash_state h;
+	int db; /* the database the hash has reached */
+	uint64_t seq, count, tail_count;
+	uint8_t tail_hash[32];
+	bool ended, failed;
+};
+
+/* ---- files ------------------------------------------------------------- */
+
+static void
+sibling(char *out, const char *dir, const char *suffix)
+{
+	size_t n = strlen(dir);
+
+	while (n > 1 && dir[n - 1] == '/') {
+		n--;
+	}
+	snprintf(out, PATH_MAX, "%.*s%s", (int)n, dir, suffix);
+}
+
+static void
+parent_of(char *out, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	while (n > 1 && dir[n - 1] == '/') {
+		n--;
+	}
+	while (n > 0 && dir[n - 1] != '/') {
+		n--;
+	}
+	while (n > 1 && dir[n - 1] == '/') {
+		n--;
+	}
+	if (n == 0) {
+		snprintf(out, PATH_MAX, ".");
+	} else {
+		snprintf(out, PATH_MAX, "%.*s", (int)n, dir);
+	}
+}
+
+static bool
+exists(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0;
+}
+
+static int
+fsync_path(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+
+	if (fd < 0) {
+		return errno;
+	}
+	if (fsync(fd) != 0 && errno != EINVAL) {
+		rc = errno;
+	}
+	close(fd);
+	return rc;
+}
+
+/* sync_parent makes renames and deletions in dir's parent durable. */
+static int
+sync_parent(const char *dir, char *errmsg, size_t errlen)
+{
+	char parent[PATH_MAX];
+	int rc;
+
+	parent_of(parent, dir);
+	if ((rc = fsync_path(parent)) != 0) {
+		snprintf(errmsg, errlen, "fsync %s: %s", parent, strerror(rc));
+		return TB_EIO;
+	}
+	return TB_OK;
+}
+
+/* rm_dir deletes a store directory: its files, then itself (the store and
+ * its stages hold no subdirectories). Absent is fine. */
+static int
+rm_dir(const char *path, char *errmsg, size_t errlen)
+{
+	char file[PATH_MAX + 256];
+	struct dirent *e;
+	DIR *d = opendir(path);
+
+	if (d == NULL) {
+		if (errno == ENOENT) {
+			return TB_OK;
+		}
+		snprintf(errmsg, errlen, "%s: %s", path, strerror(errno));
+		return TB_EIO;
+	}
+	while ((e = readdir(d)) != NULL) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) {
+			continue;
+		}
+		snprintf(file, sizeof(file), "%s/%s", path, e->d_name);
+		if (unlink(file) != 0) {
+			snprintf(errmsg, errlen, "delete %s: %s", file,
+			         strerror(errno));
+			closedir(d);
+			return TB_EIO;
+		}
+	}
+	closedir(d);
+	if (rmdir(path) != 0) {
+		snprintf(errmsg, errlen, "delete %s: %s", path,
+		         strerror(errno));
+		return TB_EIO;
+	}
+	return TB_OK;
+}
+
+static int
+rename_dir(const char *from, const char *to, char *errmsg, size_t errlen)
+{
+	if (rename(from, to) != 0) {
+		snprintf(errmsg, errlen, "rename %s to %s: %s", from, to,
+		         strerror(errno));
+		return TB_EIO;
+	}
+	return sync_parent(to, errmsg, errlen);
+}
+
+/* ---- recovery and swap ------------------------------------------------- */
+
+int
+store_snapshot_recover(const char *dir, char *errmsg, size_t errlen)
+{
+	char stage[PATH_MAX], nw[PATH_MAX], old[PATH_MAX];
+	bool d, n, o;
+	int rv = TB_OK;
+
+	sibling(stage, dir, ".stage");
+	sibling(nw, dir, ".new");
+	sibling(old, dir, ".old");
+	/* An unpublished stage is never complete. */
+	if (exists(stage) && ((rv = rm_dir(stage, errmsg, errlen)) != 0 ||
+	                      (rv = sync_parent(dir, errmsg, errlen)) != 0)) {
+		return rv;
+	}
+	d = exists(dir);
+	n = exists(nw);
+	o = exists(old);
+	if (d && o) {
+		/* Step 2 (DIR.new -> DIR) happened: the new store is in. */
+		rv = rm_dir(old, errmsg, errlen);
+	} else if (!d && o) {
+		/* Step 1 happened, step 2 not: roll back. */
+		if ((rv = rename_dir(old, dir, errmsg, errlen)) == 0 && n) {
+			rv = rm_dir(nw, errmsg, errlen);
+		}
+	} else if (d && n) {
+		/* The swap never started: keep the old store. */
+		rv = rm_dir(nw, errmsg, errlen);
+	} else if (!d && n) {
+		/* No store at all before the swap: the new one is all
+		 * there is, complete and verified. */
+		rv = rename_dir(nw, dir, errmsg, errlen);
+	} else {
+		return TB_OK;
+	}
+	return rv != 0 ? rv : sync_parent(dir, errmsg, errlen);
+}
+
+int
+store_snapshot_swap_steps(const char *dir, int steps, char *errmsg,
+                          size_t errlen)
+{
+	char nw[PATH_MAX], old[PATH_MAX];
+	int rv;
+
+	sibling(nw, dir, ".new");
+	sibling(old, dir, ".old");
+	if (!exists(nw)) {
+		snprintf(errmsg, errlen, "no finished stage at %s", nw);
+		return TB_ENOTFOUND;
+	}
+	if (exists(old) && (rv = rm_dir(old, errmsg, errlen)) != 0) {
+		return rv;
+	}
+	if (steps >= 1 && exists(dir) &&
+	    (rv = rename_dir(dir, old, errmsg, errlen)) != 0) {
+		return rv;
+	}
+	if (steps >= 2 && (rv = rename_dir(nw, dir, errmsg, errlen)) != 0) {
+		return rv;
+	}
+	if (steps >= 3 && ((rv = rm_dir(old, errmsg, errlen)) != 0 ||
+	                   (rv = sync_parent(dir, errmsg, errlen)) != 0)) {
+		return rv;
+	}
+	return TB_OK;
+}
+
+int
+store_snapshot_swap(struct store **s, const char *dir,
+                    const struct store_options *opt, char *errmsg,
+                    size_t errlen)
+{
+	char nw[PATH_MAX];
+	int rv;
+
+	sibling(nw, dir, ".new");
+	if (!exists(nw)) {
+		snprintf(errmsg, errlen, "no finished stage at %s", nw);
+		return TB_ENOTFOUND; /* the live store stays open */
+	}
+	store_close(*s);
+	*s = NULL;
+	if ((rv = store_snapshot_swap_steps(dir, 3, errmsg, errlen)) != 0) {
+		return rv;
+	}
+	return store_open(dir, opt, s, errmsg, errlen);
+}
+
+/* ---- staging ----------------------------------------------------------- */
+
+int
+store_snapshot_stage_begin(const char *dir,
+                           const struct store_snap_marker *marker,
+                           const char *region, size_t map_size,
+                           struct store_stage **out, char *errmsg,
+                           size_t errlen)
+{
+	struct store_stage *st;
+	MDB_txn *txn = NULL;
+	int rv, i;
+
+	*out = NULL;
+	if ((st = calloc(1, sizeof(*st))) == NULL) {
+		snprintf(errmsg, errlen, "out of memory");
+		return TB_ENOMEM;
+	}
+	snprintf(st->dir, sizeof(st->dir), "%s", dir);
+	sibling(st->stage, dir, ".stage");
+	snprintf(st->region, sizeof(st->region), "%s", region);
+	st->m = *marker;
+	crypto_generichash_init(&st->h, NULL, 0, 32);
+	snap_hash_db(&st->h, 0);
+	if ((rv = rm_dir(st->stage, errmsg, errlen)) != 0) {
+		free(st);
+		return rv;
+	}
+	if (mkdir(st->stage, 0700) != 0) {
+		snprintf(errmsg, errlen, "%s: %s", st->stage, strerror(errno));
+		free(st);
+		return TB_EIO;
+	}
+	/* MDB_NOSYNC: nothing of the stage counts until finish syncs it. */
+	if ((rv = db_err(mdb_env_create(&st->env))) != 0 ||
+	    (rv = db_err(mdb_env_set_maxdbs(st->env, DB_COUNT + 4))) != 0 ||
+	    (rv = db_err(mdb_env_set_mapsize(
+	         st->env, map_size ? map_size : STAGE_DEFAULT_MAP))) != 0 ||
+	    (rv = db_err(mdb_env_open(st->env, st->stage,
+	                              MDB_NOSYNC | MDB_NOTLS, 0600))) != 0 ||
+	    (rv = db_err(mdb_txn_begin(st->env, NULL, 0, &txn))) != 0) {
+		snprintf(errmsg, errlen, "%s: %s", st->stage, tb_strerror(rv));
+		goto fail;
+	}
+	for (i = 0; i < DB_COUNT; i++) {
+		rv = db_err(mdb_dbi_open(txn, store_db_name(i), MDB_CREATE,
+		                         &st->dbi[i]));
+		if (rv != 0) {
+			snprintf(errmsg, errlen, "stage database %s: %s",
+			         store_db_name(i), tb_strerror(rv));
+			mdb_txn_abort(txn);
+			goto fail;
+		}
+	}
+	if ((rv = db_err(mdb_txn_commit(txn))) != 0) {
+		snprintf(errmsg, errlen, "stage: %s", tb_strerror(rv));
+		goto fail;
+	}
+	*out = st;
+	return TB_OK;
+fail:
+	store_snapshot_stage_abort(st);
+	return rv;
+}
+
+void
+store_snapshot_stage_abort(struct store_stage *st)
+{
+	char err[256];
+
+	if (st == NULL) {
+		return;
+	}
+	if (st->env != NULL) {
+		mdb_env_close(st->env);
+	}
+	rm_dir(st->stage, err, sizeof(err));
+	free(st);
+}
+
+static bool
+is_uint(const msgpack_object *o, uint64_t want)
+{
+	return o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 == want;
+}
+
+/* put_rec stores one [db, key, value] record in stream order. */
+static int
+put_rec(struct store_stage *st, MDB_txn *txn, const msgpack_object *r,
+        char *errmsg, size_t errlen)
+{
+	const msgpack_object *e = r->via.array.ptr;
+	MDB_val k, v;
+	int i, mrv;
+
+	if (r->type != MSGPACK_OBJECT_ARRAY || r->via.array.size != 3 ||
+	    e[0].type != MSGPACK_OBJECT_STR ||
+	    e[1].type != MSGPACK_OBJECT_BIN ||
+	    e[2].type != MSGPACK_OBJECT_BIN) {
+		snprintf(errmsg, errlen, "record %llu is not [db, key, value]",
+		         (unsigned long long)st->count);
+		return TB_EMALFORMED;
+	}
+	i = snap_db_index(e[0].via.str.ptr, e[0].via.str.size);
+	if (i < 0) {
+		snprintf(errmsg, errlen, "record %llu: unknown database '%.*s'",
+		         (unsigned long long)st->count,
+		         (int)(e[0].via.str.size > 32 ? 32 : e[0].via.str.size),
+		         e[0].via.str.ptr);
+		return TB_ECORRUPT;
+	}
+	if (i < st->db) {
+		snprintf(errmsg, errlen,
+		         "record %llu: database %s after %s (out of order)",
+		         (unsigned long long)st->count, store_db_name(i),
+		         store_db_name(st->db));
+		return TB_ECORRUPT;
+	}
+	while (st->db < i) {
+		snap_hash_db(&st->h, ++st->db);
+	}
+	k.mv_size = e[1].via.bin.size;
+	k.mv_data = (void *)e[1].via.bin.ptr;
+	v.mv_size = e[2].via.bin.size;
+	v.mv_data = (void *)e[2].via.bin.ptr;
+	/* MDB_APPEND loads sorted keys fast and refuses any key not
+	 * greater than the last one: the order check comes for free. */
+	mrv = mdb_put(txn, st->dbi[i], &k, &v, MDB_APPEND);
+	if (mrv == MDB_KEYEXIST) {
+		snprintf(errmsg, errlen, "record %llu: key out of order in %s",
+		         (unsigned long long)st->count, store_db_name(i));
+		return TB_ECORRUPT;
+	}
+	if (mrv != 0) {
+		snprintf(errmsg, errlen, "record %llu in %s: %s",
+		         (unsigned long long)st->count, store_db_name(i),
+		         mdb_strerror(mrv));
+		return mrv == MDB_BAD_VALSIZE ? TB_ECORRUPT : db_err(mrv);
+	}
+	snap_hash_rec(&st->h, i, &k, &v);
+	st->count++;
+	return TB_OK;
+}
+
+/* check_head checks a chunk's array, magic, version, seq, index, term and
+ * tail shape. */
+static int
+check_head(struct store_stage *st, const msgpack_object *o, char *errmsg,
+           size_t errlen)
+{
+	const msgpack_object *a = o->via.array.ptr, *t;
+
+	if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 7 ||
+	    a[0].type != MSGPACK_OBJECT_STR ||
+	    a[0].via.str.size != strlen(SNAP_MAGIC) ||
+	    memcmp(a[0].via.str.ptr, SNAP_MAGIC, strlen(SNAP_MAGIC)) != 0) {
+		snprintf(errmsg, errlen, "not a snapshot chunk");
+		return TB_EMALFORMED;
+	}
+	if (!is_uint(&a[1], SNAP_VERSION)) {
+		snprintf(errmsg, errlen, "chunk format version is not %d",
+		         SNAP_VERSION);
+		return TB_EMALFORMED;
+	}
+	if (!is_uint(&a[2], st->seq)) {
+		snprintf(errmsg, errlen, "expected chunk %llu (seq)",
+		         (unsigned long long)st->seq);
+		return TB_ECORRUPT;
+	}
+	if (!is_uint(&a[3], st->m.index) || !is_uint(&a[4], st->m.term)) {
+		snprintf(errmsg, errlen,
+		         "chunk %llu is not of the snapshot at index %llu "
+		         "term %llu",
+		         (unsigned long long)st->seq,
+		         (unsigned long long)st->m.index,
+		         (unsigned long long)st->m.term);
+		return TB_ECORRUPT;
+	}
+	t = &a[6];
+	if (a[5].type != MSGPACK_OBJECT_ARRAY ||
+	    (t->type != MSGPACK_OBJECT_NIL &&
+	     (t->type != MSGPACK_OBJECT_ARRAY || t->via.array.size != 2 ||
+	      t->via.array.ptr[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+	      t->via.array.ptr[1].type != MSGPACK_OBJECT_BIN ||
+	      t->via.array.ptr[1].via.bin.size != 32))) {
+		snprintf(errmsg, errlen,
+		         "chunk %llu: records or tail malformed",
+		         (unsigned long long)st->seq);
+		return TB_EMALFORMED;
+	}
+	return TB_OK;
+}
+
+int
+store_snapshot_stage_write(struct store_stage *st, const uint8_t *buf,
+                           size_t len, char *errmsg, size_t errlen)
+{
+	msgpack_unpacked up;
+	const msgpack_object *a;
+	MDB_txn *txn = NULL;
+	size_t off = 0, i;
+	int rv;
+
+	if (st->failed || st->ended) {
+		snprintf(errmsg, errlen, "%s",
+		         st->failed ? "the stage already failed"
+		                    : "a chunk after the final one");
+		return TB_EINVAL;
+	}
+	st->failed = true; /* until this chunk is in */
+	if (len > STORE_SNAP_CHUNK_HARD) {
+		snprintf(errmsg, errlen, "chunk %llu has %zu bytes, over %zu",
+		         (unsigned long long)st->seq, len,
+		         STORE_SNAP_CHUNK_HARD);
+		return TB_ETOOBIG;
+	}
+	msgpack_unpacked_init(&up);
+	if (msgpack_unpack_next(&up, (const char *)buf, len, &off) !=
+	        MSGPACK_UNPACK_SUCCESS ||
+	    off != len) {
+		snprintf(errmsg, errlen,
+		         "chunk %llu is not one msgpack value (truncated or "
+		         "malformed)",
+		         (unsigned long long)st->seq);
+		rv = TB_EMALFORMED;
+		goto out;
+	}
+	if ((rv = check_head(st, &up.data, errmsg, errlen)) != 0) {
+		goto out;
+	}
+	a = up.data.via.array.ptr;
+	if ((rv = db_err(mdb_txn_begin(st->env, NULL, 0, &txn))) != 0) {
+		snprintf(errmsg, errlen, "stage: %s", tb_strerror(rv));
+		goto out;
+	}
+	for (i = 0; i < a[5].via.array.size; i++) {
+		if ((rv = put_rec(st, txn, &a[5].via.array.ptr[i], errmsg,
+		                  errlen)) != 0) {
+			mdb_txn_abort(txn);
+			goto out;
+		}
+	}
+	if ((rv = db_err(mdb_txn_commit(txn))) != 0) {
+		snprintf(errmsg, errlen, "stage commit: %s", tb_strerror(rv));
+		goto out;
+	}
+	if (a[6].type == MSGPACK_OBJECT_ARRAY) {
+		st->ended = true;
+		st->tail_count = a[6].via.array.ptr[0].via.u64;
+		memcpy(st->tail_hash, a[6].via.array.ptr[1].via.bin.ptr, 32);
+	}
+	st->seq++;
+	st->failed = false;
+out:
+	msgpack_unpacked_destroy(&up);
+	return rv;
+}
+
+/* verify checks what the stage holds against the marker. */
+static int
+verify(struct store_stage *st, char *errmsg, size_t errlen)
+{
+	uint8_t hash[32], b[9];
+	uint64_t applied = 0, layout = 0;
+	MDB_txn *txn;
+	MDB_val k, v;
+	int rv;
+
+	while (st->db < DB_COUNT - 1) {
+		snap_hash_db(&st->h, ++st->db);
+	}
+	crypto_generichash_final(&st->h, hash, 32);
+	if (st->count != st->tail_count) {
+		snprintf(errmsg, errlen,
+		         "%llu records staged, the stream says "
+		         "%llu",
+		         (unsigned long long)st->count,
+		         (unsigned long long)st->tail_count);
+		return TB_ECORRUPT;
+	}
+	if (sodium_memcmp(hash, st->tail_hash, 32) != 0 ||
+	    sodium_memcmp(hash, st->m.hash, 32) != 0) {
+		snprintf(errmsg, errlen,
+		         "the staged content hash does not "
+		         "match the snapshot marker");
+		return TB_ECORRUPT;
+	}
+	if ((rv = db_err(mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)))) {
+		snprintf(errmsg, errlen, "stage: %s", tb_strerror(rv));
+		return rv;
+	}
+	k.mv_size = 7;
+	k.mv_data = "applied";
+	if (mdb_get(txn, st->dbi[DB_META], &k, &v) == 0 && v.mv_size == 9) {
+		memcpy(b, v.mv_data, 9);
+		applied = db_get_be64(b + 1);
+	}
+	k.mv_size = 6;
+	k.mv_data = "layout";
+	if (mdb_get(txn, st->dbi[DB_META], &k, &v) == 0 && v.mv_size == 9) {
+		memcpy(b, v.mv_data, 9);
+		layout = db_get_be64(b + 1);
+	}
+	k.mv_data = "region";
+	rv = mdb_get(txn, st->dbi[DB_META], &k, &v);
+	if (rv != 0 || v.mv_size != 6 || memcmp(v.mv_data, st->region, 6)) {
+		snprintf(errmsg, errlen, "the snapshot is not of region %s",
+		         st->region);
+		rv = TB_ECORRUPT;
+	} else if (applied != st->m.index) {
+		snprintf(errmsg, errlen,
+		         "the snapshot holds applied index "
+		         "%llu, the marker says %llu",
+		         (unsigned long long)applied,
+		         (unsigned long long)st->m.index);
+		rv = TB_ECORRUPT;
+	} else if (layout != STORE_LAYOUT) {
+		snprintf(errmsg, errlen,
+		         "snapshot layout %llu, this build "
+		         "reads %d",
+		         (unsigned long long)layout, STORE_LAYOUT);
+		rv = TB_ECORRUPT;
+	}
+	mdb_txn_abort(txn);
+	return rv;
+}
+
+int
+store_snapshot_stage_finish(struct store_stage *st, char *errmsg, size_t errlen)
+{
+	char nw[PATH_MAX];
+	int rv, rc;
+
+	if (st->failed || !st->ended) {
+		if (st->failed) {
+			snprintf(errmsg, errlen, "the stage failed earlier");
+		} else {
+			snprintf(errmsg, errlen,
+			         "the stream ended after %llu chunks without "
+			         "its final one",
+			         (unsigned long long)st->seq);
+		}
+		rv = st->failed ? TB_EINVAL : TB_ETRUNC;
+		goto fail;
+	}
+	if ((rv = verify(st, errmsg, errlen)) != 0) {
+		goto fail;
+	}
+	if (mdb_env_sync(st->env, 1) != 0) {
+		snprintf(errmsg, errlen, "sync %s failed", st->stage);
+		rv = TB_EIO;
+		goto fail;
+	}
+	mdb_env_close(st->env);
+	st->env = NULL;
+	sibling(nw, st->dir, ".new");
+	if ((rc = fsync_path(st->stage)) != 0) {
+		snprintf(errmsg, errlen, "fsync %s: %s", st->stage,
+		         strerror(rc));
+		rv = TB_EIO;
+		goto fail;
+	}
+	if ((rv = rm_dir(nw, errmsg, errlen)) != 0 ||
+	    (rv = rename_dir(st->stage, nw, errmsg, errlen)) != 0) {
+		goto fail;
+	}
+	free(st);
+	return TB_OK;
+fail:
+	store_snapshot_stage_abort(st);
+	return rv;
+}
