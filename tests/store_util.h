@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 /* su_rmtree removes path and everything under it. */
-static void
+static inline void
 su_rmtree(const char *path)
 {
 	struct stat st;
@@ -43,7 +43,7 @@ su_rmtree(const char *path)
 	}
 }
 
-static bool
+static inline bool
 su_exists(const char *path)
 {
 	struct stat st;
@@ -51,7 +51,7 @@ su_exists(const char *path)
 	return stat(path, &st) == 0;
 }
 
-static struct store *
+static inline struct store *
 su_open(const char *dir, const char *region)
 {
 	struct store_options o = { 0, NULL, region };
@@ -64,7 +64,7 @@ su_open(const char *dir, const char *region)
 	return s;
 }
 
-static json_t *
+static inline json_t *
 su_load(const char *rel)
 {
 	char path[512];
@@ -76,7 +76,7 @@ su_load(const char *rel)
 
 /* su_encode builds a command's canonical bytes (body stolen); at is Unix
  * ms. A failure leaves b empty and says why. */
-static struct canon_buf
+static inline struct canon_buf
 su_encode(enum cmd_type t, int64_t at, const char *key, json_t *body)
 {
 	struct canon_buf b = { 0 };
@@ -93,7 +93,7 @@ su_encode(enum cmd_type t, int64_t at, const char *key, json_t *body)
 /* su_catalog returns the bodies of the three catalog commands a county
  * store needs before it takes cases: the province's release, the city's
  * and the county's overlays (catalog.release, catalog.overlay x2). */
-static json_t *
+static inline json_t *
 su_catalog(int i)
 {
 	static const char *const files[3] = {
@@ -114,7 +114,7 @@ static const char *SU_HASH =
 
 /* su_food builds a case.create for 食品经营许可（新办） with id number id
  * (18 characters). */
-static json_t *
+static inline json_t *
 su_food(const char *id)
 {
 	return json_pack(
@@ -134,7 +134,7 @@ su_food(const char *id)
 
 /* su_id writes the n-th distinct valid resident id number (GB 11643, with
  * its check character; n < 336,000) to out. */
-static void
+static inline void
 su_id(size_t n, char out[19])
 {
 	static const int w[17] = { 7, 9, 10, 5,  8, 4, 2, 1, 6,
@@ -151,7 +151,7 @@ su_id(size_t n, char out[19])
 }
 
 /* su_act builds a case.action body. */
-static json_t *
+static inline json_t *
 su_act(const char *id, const char *action, int version)
 {
 	return json_pack("{s:s, s:s, s:i, s:s}", "case", id, "action", action,
@@ -160,7 +160,7 @@ su_act(const char *id, const char *action, int version)
 
 /* su_apply applies one command at index in its own transaction; returns
  * the store's code and, through *refused, whether it was a refusal. */
-static int
+static inline int
 su_apply(struct store *s, uint64_t index, const struct canon_buf *b,
          bool *refused)
 {
