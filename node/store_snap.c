@@ -29,6 +29,10 @@ struct store_snap {
 	struct store_snap_marker m;
 	struct snap_rec *recs;
 	size_t nrecs, caprecs;
+	/* The running content hash of what went out, for the final chunk
+	 * (it equals m.hash when begin computed that). */
+	crypto_generichash_state h;
+	int hashed_db; /* the last database whose name is in h */
 };
 
 void
@@ -133,7 +137,8 @@ hash_all(struct store *s, MDB_txn *txn, uint8_t out[32])
 
 int
 store_snapshot_begin(struct store *s, uint64_t term, size_t chunk_max,
-                     struct store_snap **out, struct store_snap_marker *marker)
+                     bool hash_first, struct store_snap **out,
+                     struct store_snap_marker *marker)
 {
 	struct store_snap *sn;
 	int rv;
@@ -149,11 +154,13 @@ store_snapshot_begin(struct store *s, uint64_t term, size_t chunk_max,
 	sn->s = s;
 	sn->chunk_max = chunk_max;
 	sn->m.term = term;
+	sn->hashed_db = -1;
+	crypto_generichash_init(&sn->h, NULL, 0, 32);
 	rv = db_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &sn->txn));
 	if (rv == 0) {
 		rv = meta_get_u64(s, sn->txn, "applied", &sn->m.index);
 	}
-	if (rv == 0) {
+	if (rv == 0 && hash_first) {
 		rv = hash_all(s, sn->txn, sn->m.hash);
 	}
 	if (rv != 0) {
@@ -282,6 +289,10 @@ collect(struct store_snap *sn, size_t *size, bool *final)
 			sn->caprecs = cap;
 		}
 		sn->recs[sn->nrecs++] = sn->rec;
+		while (sn->hashed_db < sn->rec.db) {
+			snap_hash_db(&sn->h, ++sn->hashed_db);
+		}
+		snap_hash_rec(&sn->h, sn->rec.db, &sn->rec.k, &sn->rec.v);
 		*size += r;
 		sn->pending = false;
 		sn->count++;
@@ -293,6 +304,7 @@ store_snapshot_next(struct store_snap *sn, uint8_t **buf, size_t *len,
                     bool *last)
 {
 	struct out_buf o = { 0 };
+	uint8_t hash[32];
 	msgpack_packer pk;
 	const char *name;
 	size_t i, size;
@@ -330,9 +342,13 @@ store_snapshot_next(struct store_snap *sn, uint8_t **buf, size_t *len,
 		                                 sn->recs[i].v.mv_size);
 	}
 	if (final) {
+		while (sn->hashed_db < DB_COUNT - 1) {
+			snap_hash_db(&sn->h, ++sn->hashed_db);
+		}
+		crypto_generichash_final(&sn->h, hash, 32);
 		rv |= msgpack_pack_array(&pk, 2);
 		rv |= msgpack_pack_uint64(&pk, sn->count);
-		rv |= msgpack_pack_bin_with_body(&pk, sn->m.hash, 32);
+		rv |= msgpack_pack_bin_with_body(&pk, hash, 32);
 	} else {
 		rv |= msgpack_pack_nil(&pk);
 	}

@@ -20,7 +20,7 @@
  * Happy path, as the network half is meant to drive it:
  *
  *   sender (the leader, any thread but one at a time per stream):
- *     store_snapshot_begin(s, term, 0, &sn, &marker)   one read txn
+ *     store_snapshot_begin(s, term, 0, true, &sn, &marker)   one read txn
  *     loop: store_snapshot_next(sn, &buf, &len, &last)  send buf; free(buf)
  *           until last
  *     store_snapshot_end(sn)                            ends the read txn
@@ -59,7 +59,8 @@
 
 /* What the Raft snapshot holds: the applied index the chunks were read at,
  * the term the caller gave (the term of the entry at index), and the
- * content hash, which equals store_digest() of a store at that index. */
+ * content hash, which equals store_digest() of a store at that index, or
+ * all zero when the sender did not compute it first. */
 struct store_snap_marker {
 	uint64_t index;
 	uint64_t term;
@@ -81,15 +82,19 @@ int store_snapshot_marker_decode(const uint8_t *buf, size_t len,
 
 struct store_snap;
 
-/* store_snapshot_begin opens a read transaction on s, reads its applied
- * index, and hashes the replicated databases (one full read pass, no
- * copy) into *marker (term as given). chunk_max is the target chunk size
+/* store_snapshot_begin opens a read transaction on s (it sees what is
+ * committed: commit an open batch first, e.g. with store_sync) and reads
+ * its applied index into *marker (term as given). With hash_first it also
+ * hashes the replicated databases (one full read pass, no copy) into
+ * marker->hash; without, marker->hash is all zero ("not known": a receiver
+ * then checks only against the hash the final chunk carries, which the
+ * sender computes as the records go out). chunk_max is the target chunk size
  * (0: STORE_SNAP_CHUNK; at least 4096). On TB_OK *out is the stream; end it
  * with store_snapshot_end. The transaction pins the pages it reads, so a
  * stream should not be kept open longer than the transfer. Errors:
  * TB_EINVAL (chunk_max), TB_ENOMEM, or an LMDB error code. */
 int store_snapshot_begin(struct store *s, uint64_t term, size_t chunk_max,
-                         struct store_snap **out,
+                         bool hash_first, struct store_snap **out,
                          struct store_snap_marker *marker);
 
 /* store_snapshot_next encodes the next chunk into a new buffer (*buf, *len;
@@ -139,7 +144,8 @@ void store_snapshot_stage_abort(struct store_stage *st);
 
 /* store_snapshot_swap replaces the store in dir by the published DIR.new:
  * closes *s (no reader may be running), swaps the directories, and opens
- * the new store into *s with opt (as store_open; opt->region may be NULL).
+ * the new store into *s with opt (as store_open; opt->region may be NULL,
+ * and opt->index_key must be the group's, as for the old store).
  * On failure *s is NULL and errmsg says why; store_open(dir) then recovers
  * whichever store the protocol left (docs/STORE.md). Writer only. */
 int store_snapshot_swap(struct store **s, const char *dir,

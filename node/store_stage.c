@@ -522,8 +522,11 @@ verify(struct store_stage *st, char *errmsg, size_t errlen)
 		         (unsigned long long)st->tail_count);
 		return TB_ECORRUPT;
 	}
+	/* A marker without a hash (all zero) leaves the check to the
+	 * stream's own tail. */
 	if (sodium_memcmp(hash, st->tail_hash, 32) != 0 ||
-	    sodium_memcmp(hash, st->m.hash, 32) != 0) {
+	    (!sodium_is_zero(st->m.hash, 32) &&
+	     sodium_memcmp(hash, st->m.hash, 32) != 0)) {
 		snprintf(errmsg, errlen,
 		         "the staged content hash does not "
 		         "match the snapshot marker");
