@@ -1,18 +1,15 @@
 /* The receiving half of a streamed snapshot: chunks into a staging LMDB
- * environment beside the store, verified, then swapped in by renames; and
- * the recovery rule store_open applies after a crash at any step. */
+ * environment beside the store, verified, synced and published as DIR.new
+ * for store_snapshot_swap (store_swap.c). */
 #include "node/store_snap_impl.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <msgpack.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #define STAGE_DEFAULT_MAP ((size_t)1 << 30)
 
@@ -29,218 +26,6 @@ struct store_stage {
 	uint8_t tail_hash[32];
 	bool ended, failed;
 };
-
-/* ---- files ------------------------------------------------------------- */
-
-static void
-sibling(char *out, const char *dir, const char *suffix)
-{
-	size_t n = strlen(dir);
-
-	while (n > 1 && dir[n - 1] == '/') {
-		n--;
-	}
-	snprintf(out, PATH_MAX, "%.*s%s", (int)n, dir, suffix);
-}
-
-static void
-parent_of(char *out, const char *dir)
-{
-	size_t n = strlen(dir);
-
-	while (n > 1 && dir[n - 1] == '/') {
-		n--;
-	}
-	while (n > 0 && dir[n - 1] != '/') {
-		n--;
-	}
-	while (n > 1 && dir[n - 1] == '/') {
-		n--;
-	}
-	if (n == 0) {
-		snprintf(out, PATH_MAX, ".");
-	} else {
-		snprintf(out, PATH_MAX, "%.*s", (int)n, dir);
-	}
-}
-
-static bool
-exists(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) == 0;
-}
-
-static int
-fsync_path(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
-
-	if (fd < 0) {
-		return errno;
-	}
-	if (fsync(fd) != 0 && errno != EINVAL) {
-		rc = errno;
-	}
-	close(fd);
-	return rc;
-}
-
-/* sync_parent makes renames and deletions in dir's parent durable. */
-static int
-sync_parent(const char *dir, char *errmsg, size_t errlen)
-{
-	char parent[PATH_MAX];
-	int rc;
-
-	parent_of(parent, dir);
-	if ((rc = fsync_path(parent)) != 0) {
-		snprintf(errmsg, errlen, "fsync %s: %s", parent, strerror(rc));
-		return TB_EIO;
-	}
-	return TB_OK;
-}
-
-/* rm_dir deletes a store directory: its files, then itself (the store and
- * its stages hold no subdirectories). Absent is fine. */
-static int
-rm_dir(const char *path, char *errmsg, size_t errlen)
-{
-	char file[PATH_MAX + 256];
-	struct dirent *e;
-	DIR *d = opendir(path);
-
-	if (d == NULL) {
-		if (errno == ENOENT) {
-			return TB_OK;
-		}
-		snprintf(errmsg, errlen, "%s: %s", path, strerror(errno));
-		return TB_EIO;
-	}
-	while ((e = readdir(d)) != NULL) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) {
-			continue;
-		}
-		snprintf(file, sizeof(file), "%s/%s", path, e->d_name);
-		if (unlink(file) != 0) {
-			snprintf(errmsg, errlen, "delete %s: %s", file,
-			         strerror(errno));
-			closedir(d);
-			return TB_EIO;
-		}
-	}
-	closedir(d);
-	if (rmdir(path) != 0) {
-		snprintf(errmsg, errlen, "delete %s: %s", path,
-		         strerror(errno));
-		return TB_EIO;
-	}
-	return TB_OK;
-}
-
-static int
-rename_dir(const char *from, const char *to, char *errmsg, size_t errlen)
-{
-	if (rename(from, to) != 0) {
-		snprintf(errmsg, errlen, "rename %s to %s: %s", from, to,
-		         strerror(errno));
-		return TB_EIO;
-	}
-	return sync_parent(to, errmsg, errlen);
-}
-
-/* ---- recovery and swap ------------------------------------------------- */
-
-int
-store_snapshot_recover(const char *dir, char *errmsg, size_t errlen)
-{
-	char stage[PATH_MAX], nw[PATH_MAX], old[PATH_MAX];
-	bool d, n, o;
-	int rv = TB_OK;
-
-	sibling(stage, dir, ".stage");
-	sibling(nw, dir, ".new");
-	sibling(old, dir, ".old");
-	/* An unpublished stage is never complete. */
-	if (exists(stage) && ((rv = rm_dir(stage, errmsg, errlen)) != 0 ||
-	                      (rv = sync_parent(dir, errmsg, errlen)) != 0)) {
-		return rv;
-	}
-	d = exists(dir);
-	n = exists(nw);
-	o = exists(old);
-	if (d && o) {
-		/* Step 2 (DIR.new -> DIR) happened: the new store is in. */
-		rv = rm_dir(old, errmsg, errlen);
-	} else if (!d && o) {
-		/* Step 1 happened, step 2 not: roll back. */
-		if ((rv = rename_dir(old, dir, errmsg, errlen)) == 0 && n) {
-			rv = rm_dir(nw, errmsg, errlen);
-		}
-	} else if (d && n) {
-		/* The swap never started: keep the old store. */
-		rv = rm_dir(nw, errmsg, errlen);
-	} else if (!d && n) {
-		/* No store at all before the swap: the new one is all
-		 * there is, complete and verified. */
-		rv = rename_dir(nw, dir, errmsg, errlen);
-	} else {
-		return TB_OK;
-	}
-	return rv != 0 ? rv : sync_parent(dir, errmsg, errlen);
-}
-
-int
-store_snapshot_swap_steps(const char *dir, int steps, char *errmsg,
-                          size_t errlen)
-{
-	char nw[PATH_MAX], old[PATH_MAX];
-	int rv;
-
-	sibling(nw, dir, ".new");
-	sibling(old, dir, ".old");
-	if (!exists(nw)) {
-		snprintf(errmsg, errlen, "no finished stage at %s", nw);
-		return TB_ENOTFOUND;
-	}
-	if (exists(old) && (rv = rm_dir(old, errmsg, errlen)) != 0) {
-		return rv;
-	}
-	if (steps >= 1 && exists(dir) &&
-	    (rv = rename_dir(dir, old, errmsg, errlen)) != 0) {
-		return rv;
-	}
-	if (steps >= 2 && (rv = rename_dir(nw, dir, errmsg, errlen)) != 0) {
-		return rv;
-	}
-	if (steps >= 3 && ((rv = rm_dir(old, errmsg, errlen)) != 0 ||
-	                   (rv = sync_parent(dir, errmsg, errlen)) != 0)) {
-		return rv;
-	}
-	return TB_OK;
-}
-
-int
-store_snapshot_swap(struct store **s, const char *dir,
-                    const struct store_options *opt, char *errmsg,
-                    size_t errlen)
-{
-	char nw[PATH_MAX];
-	int rv;
-
-	sibling(nw, dir, ".new");
-	if (!exists(nw)) {
-		snprintf(errmsg, errlen, "no finished stage at %s", nw);
-		return TB_ENOTFOUND; /* the live store stays open */
-	}
-	store_close(*s);
-	*s = NULL;
-	if ((rv = store_snapshot_swap_steps(dir, 3, errmsg, errlen)) != 0) {
-		return rv;
-	}
-	return store_open(dir, opt, s, errmsg, errlen);
-}
 
 /* ---- staging ----------------------------------------------------------- */
 
@@ -261,12 +46,12 @@ store_snapshot_stage_begin(const char *dir,
 		return TB_ENOMEM;
 	}
 	snprintf(st->dir, sizeof(st->dir), "%s", dir);
-	sibling(st->stage, dir, ".stage");
+	snap_sibling(st->stage, dir, ".stage");
 	snprintf(st->region, sizeof(st->region), "%s", region);
 	st->m = *marker;
 	crypto_generichash_init(&st->h, NULL, 0, 32);
 	snap_hash_db(&st->h, 0);
-	if ((rv = rm_dir(st->stage, errmsg, errlen)) != 0) {
+	if ((rv = snap_rm_dir(st->stage, errmsg, errlen)) != 0) {
 		free(st);
 		return rv;
 	}
@@ -318,7 +103,7 @@ store_snapshot_stage_abort(struct store_stage *st)
 	if (st->env != NULL) {
 		mdb_env_close(st->env);
 	}
-	rm_dir(st->stage, err, sizeof(err));
+	snap_rm_dir(st->stage, err, sizeof(err));
 	free(st);
 }
 
@@ -600,15 +385,15 @@ store_snapshot_stage_finish(struct store_stage *st, char *errmsg, size_t errlen)
 	}
 	mdb_env_close(st->env);
 	st->env = NULL;
-	sibling(nw, st->dir, ".new");
-	if ((rc = fsync_path(st->stage)) != 0) {
+	snap_sibling(nw, st->dir, ".new");
+	if ((rc = snap_fsync_path(st->stage)) != 0) {
 		snprintf(errmsg, errlen, "fsync %s: %s", st->stage,
 		         strerror(rc));
 		rv = TB_EIO;
 		goto fail;
 	}
-	if ((rv = rm_dir(nw, errmsg, errlen)) != 0 ||
-	    (rv = rename_dir(st->stage, nw, errmsg, errlen)) != 0) {
+	if ((rv = snap_rm_dir(nw, errmsg, errlen)) != 0 ||
+	    (rv = snap_rename_dir(st->stage, nw, errmsg, errlen)) != 0) {
 		goto fail;
 	}
 	free(st);
