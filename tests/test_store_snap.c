@@ -311,6 +311,56 @@ test_nohash(struct store *src)
 	stream_free(&st);
 }
 
+/* test_flips flips one random byte of one random chunk of a small store's
+ * stream, many times: every flip must be refused (by the msgpack shape,
+ * the header, the order or the hash), never staged. */
+static void
+test_flips(void)
+{
+	enum { TRIALS = 200 };
+	struct stream st;
+	struct store *small;
+	char dir[160], dst[160], err[256];
+	uint64_t rng = 0x5eed;
+	size_t t, k, at, accepted = 0, codes[TB_ERR_COUNT] = { 0 };
+	uint8_t *b;
+	int rv;
+
+	snprintf(dir, sizeof(dir), "%s/small", BASE);
+	snprintf(dst, sizeof(dst), "%s/flips", BASE);
+	small = su_open(dir, "370102");
+	fill(small, 20);
+	capture(small, 4096, false, &st);
+	store_close(small);
+	for (t = 0; t < TRIALS; t++) {
+		rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+		k = (size_t)(rng >> 33) % st.n;
+		at = (size_t)(rng >> 13) % st.len[k];
+		b = malloc(st.len[k]);
+		memcpy(b, st.buf[k], st.len[k]);
+		b[at] ^= (uint8_t)(1 + (rng >> 5) % 255);
+		rv = stage_stream(dst, &st, &st.m, st.n, k, b, st.len[k], err,
+		                  sizeof(err));
+		free(b);
+		if (rv == 0) {
+			accepted++;
+			printf("# flip at chunk %zu byte %zu was accepted\n", k,
+			       at);
+			su_rmtree(strcat(strcpy(err, dst), ".new"));
+		} else if (rv > 0 && rv < TB_ERR_COUNT) {
+			codes[rv]++;
+		}
+	}
+	is_int(accepted, 0,
+	       "%d random one-byte flips in %zu chunks: all "
+	       "refused (malformed %zu, corrupt %zu, other %zu)",
+	       TRIALS, st.n, codes[TB_EMALFORMED], codes[TB_ECORRUPT],
+	       TRIALS - codes[TB_EMALFORMED] - codes[TB_ECORRUPT]);
+	stream_free(&st);
+	su_rmtree(dir);
+	su_rmtree(dst);
+}
+
 /* test_refusals feeds broken streams to a stage for OTHER, whose store
  * must stay exactly as it was. */
 static void
@@ -553,6 +603,7 @@ main(void)
 		if (env == NULL) {
 			test_roundtrip(src, ncases);
 			test_nohash(src);
+			test_flips();
 			test_refusals(src);
 			test_crashes(src);
 			su_rmtree(DST);
