@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <msgpack.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,35 +106,125 @@ store_snapshot_stage_abort(struct store_stage *st)
 	free(st);
 }
 
+/* A bounds-checked reader of the few msgpack forms a chunk uses. It reads
+ * in place (no allocation, whatever sizes a chunk declares), so a hostile
+ * or damaged chunk costs no memory and is refused where it goes wrong. */
+struct rd {
+	const uint8_t *p, *end;
+};
+
 static bool
-is_uint(const msgpack_object *o, uint64_t want)
+rd_be(struct rd *r, int n, uint64_t *v)
 {
-	return o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 == want;
+	*v = 0;
+	if (r->end - r->p < n) {
+		return false;
+	}
+	while (n-- > 0) {
+		*v = (*v << 8) | *r->p++;
+	}
+	return true;
 }
 
-/* put_rec stores one [db, key, value] record in stream order. */
-static int
-put_rec(struct store_stage *st, MDB_txn *txn, const msgpack_object *r,
-        char *errmsg, size_t errlen)
+static bool
+rd_uint(struct rd *r, uint64_t *v)
 {
-	const msgpack_object *e = r->via.array.ptr;
+	if (r->p >= r->end) {
+		return false;
+	}
+	if (*r->p <= 0x7f) {
+		*v = *r->p++;
+		return true;
+	}
+	switch (*r->p++) {
+	case 0xcc:
+		return rd_be(r, 1, v);
+	case 0xcd:
+		return rd_be(r, 2, v);
+	case 0xce:
+		return rd_be(r, 4, v);
+	case 0xcf:
+		return rd_be(r, 8, v);
+	default:
+		return false;
+	}
+}
+
+static bool
+rd_array(struct rd *r, uint64_t *n)
+{
+	if (r->p >= r->end) {
+		return false;
+	}
+	if ((*r->p & 0xf0) == 0x90) {
+		*n = *r->p++ & 0x0f;
+		return true;
+	}
+	switch (*r->p++) {
+	case 0xdc:
+		return rd_be(r, 2, n);
+	case 0xdd:
+		return rd_be(r, 4, n);
+	default:
+		return false;
+	}
+}
+
+/* rd_bytes reads a str (str true) or a bin into *b, *n. */
+static bool
+rd_bytes(struct rd *r, bool str, const uint8_t **b, uint64_t *n)
+{
+	uint8_t t;
+	bool okay;
+
+	if (r->p >= r->end) {
+		return false;
+	}
+	t = *r->p++;
+	if (str && (t & 0xe0) == 0xa0) {
+		*n = t & 0x1f;
+		okay = true;
+	} else if (t == (str ? 0xd9 : 0xc4)) {
+		okay = rd_be(r, 1, n);
+	} else if (t == (str ? 0xda : 0xc5)) {
+		okay = rd_be(r, 2, n);
+	} else if (t == (str ? 0xdb : 0xc6)) {
+		okay = rd_be(r, 4, n);
+	} else {
+		return false;
+	}
+	if (!okay || (uint64_t)(r->end - r->p) < *n) {
+		return false;
+	}
+	*b = r->p;
+	r->p += *n;
+	return true;
+}
+
+/* put_rec reads one [db, key, value] record and stores it in stream
+ * order. */
+static int
+put_rec(struct store_stage *st, MDB_txn *txn, struct rd *r, char *errmsg,
+        size_t errlen)
+{
+	const uint8_t *name, *kb, *vb;
+	uint64_t n, nlen, klen, vlen;
 	MDB_val k, v;
 	int i, mrv;
 
-	if (r->type != MSGPACK_OBJECT_ARRAY || r->via.array.size != 3 ||
-	    e[0].type != MSGPACK_OBJECT_STR ||
-	    e[1].type != MSGPACK_OBJECT_BIN ||
-	    e[2].type != MSGPACK_OBJECT_BIN) {
-		snprintf(errmsg, errlen, "record %llu is not [db, key, value]",
+	if (!rd_array(r, &n) || n != 3 || !rd_bytes(r, true, &name, &nlen) ||
+	    !rd_bytes(r, false, &kb, &klen) ||
+	    !rd_bytes(r, false, &vb, &vlen)) {
+		snprintf(errmsg, errlen,
+		         "chunk %llu: record %llu is not [db, key, value]",
+		         (unsigned long long)st->seq,
 		         (unsigned long long)st->count);
 		return TB_EMALFORMED;
 	}
-	i = snap_db_index(e[0].via.str.ptr, e[0].via.str.size);
-	if (i < 0) {
+	if ((i = snap_db_index((const char *)name, nlen)) < 0) {
 		snprintf(errmsg, errlen, "record %llu: unknown database '%.*s'",
 		         (unsigned long long)st->count,
-		         (int)(e[0].via.str.size > 32 ? 32 : e[0].via.str.size),
-		         e[0].via.str.ptr);
+		         (int)(nlen > 32 ? 32 : nlen), (const char *)name);
 		return TB_ECORRUPT;
 	}
 	if (i < st->db) {
@@ -148,10 +237,10 @@ put_rec(struct store_stage *st, MDB_txn *txn, const msgpack_object *r,
 	while (st->db < i) {
 		snap_hash_db(&st->h, ++st->db);
 	}
-	k.mv_size = e[1].via.bin.size;
-	k.mv_data = (void *)e[1].via.bin.ptr;
-	v.mv_size = e[2].via.bin.size;
-	v.mv_data = (void *)e[2].via.bin.ptr;
+	k.mv_size = klen;
+	k.mv_data = (void *)kb;
+	v.mv_size = vlen;
+	v.mv_data = (void *)vb;
 	/* MDB_APPEND loads sorted keys fast and refuses any key not
 	 * greater than the last one: the order check comes for free. */
 	mrv = mdb_put(txn, st->dbi[i], &k, &v, MDB_APPEND);
@@ -171,32 +260,35 @@ put_rec(struct store_stage *st, MDB_txn *txn, const msgpack_object *r,
 	return TB_OK;
 }
 
-/* check_head checks a chunk's array, magic, version, seq, index, term and
- * tail shape. */
+/* read_head checks a chunk's array, magic, version, seq, index and term. */
 static int
-check_head(struct store_stage *st, const msgpack_object *o, char *errmsg,
-           size_t errlen)
+read_head(struct store_stage *st, struct rd *r, char *errmsg, size_t errlen)
 {
-	const msgpack_object *a = o->via.array.ptr, *t;
+	const uint8_t *magic;
+	uint64_t n, v, idx, term;
 
-	if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 7 ||
-	    a[0].type != MSGPACK_OBJECT_STR ||
-	    a[0].via.str.size != strlen(SNAP_MAGIC) ||
-	    memcmp(a[0].via.str.ptr, SNAP_MAGIC, strlen(SNAP_MAGIC)) != 0) {
-		snprintf(errmsg, errlen, "not a snapshot chunk");
+	if (!rd_array(r, &n) || n != 7 || !rd_bytes(r, true, &magic, &n) ||
+	    n != strlen(SNAP_MAGIC) || memcmp(magic, SNAP_MAGIC, n) != 0) {
+		snprintf(errmsg, errlen, "chunk %llu is not a snapshot chunk",
+		         (unsigned long long)st->seq);
 		return TB_EMALFORMED;
 	}
-	if (!is_uint(&a[1], SNAP_VERSION)) {
+	if (!rd_uint(r, &v) || v != SNAP_VERSION) {
 		snprintf(errmsg, errlen, "chunk format version is not %d",
 		         SNAP_VERSION);
 		return TB_EMALFORMED;
 	}
-	if (!is_uint(&a[2], st->seq)) {
-		snprintf(errmsg, errlen, "expected chunk %llu (seq)",
+	if (!rd_uint(r, &v) || !rd_uint(r, &idx) || !rd_uint(r, &term)) {
+		snprintf(errmsg, errlen, "chunk %llu: header malformed",
 		         (unsigned long long)st->seq);
+		return TB_EMALFORMED;
+	}
+	if (v != st->seq) {
+		snprintf(errmsg, errlen, "expected chunk %llu (seq), got %llu",
+		         (unsigned long long)st->seq, (unsigned long long)v);
 		return TB_ECORRUPT;
 	}
-	if (!is_uint(&a[3], st->m.index) || !is_uint(&a[4], st->m.term)) {
+	if (idx != st->m.index || term != st->m.term) {
 		snprintf(errmsg, errlen,
 		         "chunk %llu is not of the snapshot at index %llu "
 		         "term %llu",
@@ -205,16 +297,34 @@ check_head(struct store_stage *st, const msgpack_object *o, char *errmsg,
 		         (unsigned long long)st->m.term);
 		return TB_ECORRUPT;
 	}
-	t = &a[6];
-	if (a[5].type != MSGPACK_OBJECT_ARRAY ||
-	    (t->type != MSGPACK_OBJECT_NIL &&
-	     (t->type != MSGPACK_OBJECT_ARRAY || t->via.array.size != 2 ||
-	      t->via.array.ptr[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
-	      t->via.array.ptr[1].type != MSGPACK_OBJECT_BIN ||
-	      t->via.array.ptr[1].via.bin.size != 32))) {
-		snprintf(errmsg, errlen,
-		         "chunk %llu: records or tail malformed",
+	return TB_OK;
+}
+
+/* read_tail reads nil, or [count, hash] into the stage (final chunk). */
+static int
+read_tail(struct store_stage *st, struct rd *r, bool *final, char *errmsg,
+          size_t errlen)
+{
+	const uint8_t *h;
+	uint64_t n, hl;
+
+	*final = false;
+	if (r->p < r->end && *r->p == 0xc0) {
+		r->p++;
+	} else if (rd_array(r, &n) && n == 2 && rd_uint(r, &st->tail_count) &&
+	           rd_bytes(r, false, &h, &hl) && hl == 32) {
+		memcpy(st->tail_hash, h, 32);
+		*final = true;
+	} else {
+		snprintf(errmsg, errlen, "chunk %llu: tail malformed",
 		         (unsigned long long)st->seq);
+		return TB_EMALFORMED;
+	}
+	if (r->p != r->end) {
+		snprintf(errmsg, errlen,
+		         "chunk %llu: %zu bytes after its end (truncated or "
+		         "malformed)",
+		         (unsigned long long)st->seq, (size_t)(r->end - r->p));
 		return TB_EMALFORMED;
 	}
 	return TB_OK;
@@ -224,10 +334,10 @@ int
 store_snapshot_stage_write(struct store_stage *st, const uint8_t *buf,
                            size_t len, char *errmsg, size_t errlen)
 {
-	msgpack_unpacked up;
-	const msgpack_object *a;
+	struct rd r = { buf, buf + len };
 	MDB_txn *txn = NULL;
-	size_t off = 0, i;
+	uint64_t n, i;
+	bool final;
 	int rv;
 
 	if (st->failed || st->ended) {
@@ -243,46 +353,36 @@ store_snapshot_stage_write(struct store_stage *st, const uint8_t *buf,
 		         STORE_SNAP_CHUNK_HARD);
 		return TB_ETOOBIG;
 	}
-	msgpack_unpacked_init(&up);
-	if (msgpack_unpack_next(&up, (const char *)buf, len, &off) !=
-	        MSGPACK_UNPACK_SUCCESS ||
-	    off != len) {
-		snprintf(errmsg, errlen,
-		         "chunk %llu is not one msgpack value (truncated or "
-		         "malformed)",
+	if ((rv = read_head(st, &r, errmsg, errlen)) != 0) {
+		return rv;
+	}
+	if (!rd_array(&r, &n)) {
+		snprintf(errmsg, errlen, "chunk %llu: records malformed",
 		         (unsigned long long)st->seq);
-		rv = TB_EMALFORMED;
-		goto out;
+		return TB_EMALFORMED;
 	}
-	if ((rv = check_head(st, &up.data, errmsg, errlen)) != 0) {
-		goto out;
-	}
-	a = up.data.via.array.ptr;
 	if ((rv = db_err(mdb_txn_begin(st->env, NULL, 0, &txn))) != 0) {
 		snprintf(errmsg, errlen, "stage: %s", tb_strerror(rv));
-		goto out;
+		return rv;
 	}
-	for (i = 0; i < a[5].via.array.size; i++) {
-		if ((rv = put_rec(st, txn, &a[5].via.array.ptr[i], errmsg,
-		                  errlen)) != 0) {
-			mdb_txn_abort(txn);
-			goto out;
-		}
+	for (i = 0; i < n && rv == 0; i++) {
+		rv = put_rec(st, txn, &r, errmsg, errlen);
+	}
+	if (rv == 0) {
+		rv = read_tail(st, &r, &final, errmsg, errlen);
+	}
+	if (rv != 0) {
+		mdb_txn_abort(txn); /* nothing of a bad chunk is kept */
+		return rv;
 	}
 	if ((rv = db_err(mdb_txn_commit(txn))) != 0) {
 		snprintf(errmsg, errlen, "stage commit: %s", tb_strerror(rv));
-		goto out;
+		return rv;
 	}
-	if (a[6].type == MSGPACK_OBJECT_ARRAY) {
-		st->ended = true;
-		st->tail_count = a[6].via.array.ptr[0].via.u64;
-		memcpy(st->tail_hash, a[6].via.array.ptr[1].via.bin.ptr, 32);
-	}
+	st->ended = final;
 	st->seq++;
 	st->failed = false;
-out:
-	msgpack_unpacked_destroy(&up);
-	return rv;
+	return TB_OK;
 }
 
 /* verify checks what the stage holds against the marker. */
