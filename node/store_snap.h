@@ -112,7 +112,9 @@ void store_snapshot_end(struct store_snap *sn);
 struct store_stage;
 
 /* store_snapshot_stage_begin creates the staging environment DIR.stage
- * (deleting a leftover one) beside the store directory dir, to receive the
+ * (deleting a leftover one: one stage per store at a time, so a newer
+ * install snapshot must abort the running one first) beside the store
+ * directory dir, to receive the
  * chunks of the snapshot named by marker (copied). region is the receiving
  * store's region (store_region): a snapshot of another region is refused at
  * the end. map_size 0 means the store's default (1 GiB). TB_OK and *out, or
