@@ -3,6 +3,7 @@
 #include "node/store.h"
 
 #include "node/fsm.h"
+#include "node/store_snap.h"
 #include "schema/region.h"
 #include "schema/spec.h"
 
@@ -204,6 +205,12 @@ store_open(const char *dir, const struct store_options *opt, struct store **out,
 	    opt != NULL && opt->map_size ? opt->map_size : STORE_DEFAULT_MAP;
 	if (opt != NULL && opt->index_key != NULL) {
 		memcpy(s->index_key, opt->index_key, sizeof(s->index_key));
+	}
+	/* A crash during a snapshot swap leaves the old store or the new
+	 * one; store_snap.h. */
+	if ((rv = store_snapshot_recover(dir, errmsg, errlen)) != 0) {
+		free(s);
+		return rv;
 	}
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
 		snprintf(errmsg, errlen, "%s: %s", dir, strerror(errno));

@@ -1,0 +1,226 @@
+/* The swap of a published stage for the live store by renames, and the
+ * recovery rule store_open applies after a crash at any step. */
+#include "node/store_snap_impl.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- files ------------------------------------------------------------- */
+
+void
+snap_sibling(char *out, const char *dir, const char *suffix)
+{
+	size_t n = strlen(dir);
+
+	while (n > 1 && dir[n - 1] == '/') {
+		n--;
+	}
+	snprintf(out, PATH_MAX, "%.*s%s", (int)n, dir, suffix);
+}
+
+static void
+parent_of(char *out, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	while (n > 1 && dir[n - 1] == '/') {
+		n--;
+	}
+	while (n > 0 && dir[n - 1] != '/') {
+		n--;
+	}
+	while (n > 1 && dir[n - 1] == '/') {
+		n--;
+	}
+	if (n == 0) {
+		snprintf(out, PATH_MAX, ".");
+	} else {
+		snprintf(out, PATH_MAX, "%.*s", (int)n, dir);
+	}
+}
+
+static bool
+exists(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0;
+}
+
+int
+snap_fsync_path(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+
+	if (fd < 0) {
+		return errno;
+	}
+	if (fsync(fd) != 0 && errno != EINVAL) {
+		rc = errno;
+	}
+	close(fd);
+	return rc;
+}
+
+/* sync_parent makes renames and deletions in dir's parent durable. */
+static int
+sync_parent(const char *dir, char *errmsg, size_t errlen)
+{
+	char parent[PATH_MAX];
+	int rc;
+
+	parent_of(parent, dir);
+	if ((rc = snap_fsync_path(parent)) != 0) {
+		snprintf(errmsg, errlen, "fsync %s: %s", parent, strerror(rc));
+		return TB_EIO;
+	}
+	return TB_OK;
+}
+
+/* rm_dir deletes a store directory: its files, then itself (the store and
+ * its stages hold no subdirectories). Absent is fine. */
+int
+snap_rm_dir(const char *path, char *errmsg, size_t errlen)
+{
+	char file[PATH_MAX + 256];
+	struct dirent *e;
+	DIR *d = opendir(path);
+
+	if (d == NULL) {
+		if (errno == ENOENT) {
+			return TB_OK;
+		}
+		snprintf(errmsg, errlen, "%s: %s", path, strerror(errno));
+		return TB_EIO;
+	}
+	while ((e = readdir(d)) != NULL) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) {
+			continue;
+		}
+		snprintf(file, sizeof(file), "%s/%s", path, e->d_name);
+		if (unlink(file) != 0) {
+			snprintf(errmsg, errlen, "delete %s: %s", file,
+			         strerror(errno));
+			closedir(d);
+			return TB_EIO;
+		}
+	}
+	closedir(d);
+	if (rmdir(path) != 0) {
+		snprintf(errmsg, errlen, "delete %s: %s", path,
+		         strerror(errno));
+		return TB_EIO;
+	}
+	return TB_OK;
+}
+
+int
+snap_rename_dir(const char *from, const char *to, char *errmsg, size_t errlen)
+{
+	if (rename(from, to) != 0) {
+		snprintf(errmsg, errlen, "rename %s to %s: %s", from, to,
+		         strerror(errno));
+		return TB_EIO;
+	}
+	return sync_parent(to, errmsg, errlen);
+}
+
+/* ---- recovery and swap ------------------------------------------------- */
+
+int
+store_snapshot_recover(const char *dir, char *errmsg, size_t errlen)
+{
+	char stage[PATH_MAX], nw[PATH_MAX], old[PATH_MAX];
+	bool d, n, o;
+	int rv = TB_OK;
+
+	snap_sibling(stage, dir, ".stage");
+	snap_sibling(nw, dir, ".new");
+	snap_sibling(old, dir, ".old");
+	/* An unpublished stage is never complete. */
+	if (exists(stage) && ((rv = snap_rm_dir(stage, errmsg, errlen)) != 0 ||
+	                      (rv = sync_parent(dir, errmsg, errlen)) != 0)) {
+		return rv;
+	}
+	d = exists(dir);
+	n = exists(nw);
+	o = exists(old);
+	if (d && o) {
+		/* Step 2 (DIR.new -> DIR) happened: the new store is in. */
+		rv = snap_rm_dir(old, errmsg, errlen);
+	} else if (!d && o) {
+		/* Step 1 happened, step 2 not: roll back. */
+		if ((rv = snap_rename_dir(old, dir, errmsg, errlen)) == 0 &&
+		    n) {
+			rv = snap_rm_dir(nw, errmsg, errlen);
+		}
+	} else if (d && n) {
+		/* The swap never started: keep the old store. */
+		rv = snap_rm_dir(nw, errmsg, errlen);
+	} else if (!d && n) {
+		/* No store at all before the swap: the new one is all
+		 * there is, complete and verified. */
+		rv = snap_rename_dir(nw, dir, errmsg, errlen);
+	} else {
+		return TB_OK;
+	}
+	return rv != 0 ? rv : sync_parent(dir, errmsg, errlen);
+}
+
+int
+store_snapshot_swap_steps(const char *dir, int steps, char *errmsg,
+                          size_t errlen)
+{
+	char nw[PATH_MAX], old[PATH_MAX];
+	int rv;
+
+	snap_sibling(nw, dir, ".new");
+	snap_sibling(old, dir, ".old");
+	if (!exists(nw)) {
+		snprintf(errmsg, errlen, "no finished stage at %s", nw);
+		return TB_ENOTFOUND;
+	}
+	if (exists(old) && (rv = snap_rm_dir(old, errmsg, errlen)) != 0) {
+		return rv;
+	}
+	if (steps >= 1 && exists(dir) &&
+	    (rv = snap_rename_dir(dir, old, errmsg, errlen)) != 0) {
+		return rv;
+	}
+	if (steps >= 2 &&
+	    (rv = snap_rename_dir(nw, dir, errmsg, errlen)) != 0) {
+		return rv;
+	}
+	if (steps >= 3 && ((rv = snap_rm_dir(old, errmsg, errlen)) != 0 ||
+	                   (rv = sync_parent(dir, errmsg, errlen)) != 0)) {
+		return rv;
+	}
+	return TB_OK;
+}
+
+int
+store_snapshot_swap(struct store **s, const char *dir,
+                    const struct store_options *opt, char *errmsg,
+                    size_t errlen)
+{
+	char nw[PATH_MAX];
+	int rv;
+
+	snap_sibling(nw, dir, ".new");
+	if (!exists(nw)) {
+		snprintf(errmsg, errlen, "no finished stage at %s", nw);
+		return TB_ENOTFOUND; /* the live store stays open */
+	}
+	store_close(*s);
+	*s = NULL;
+	if ((rv = store_snapshot_swap_steps(dir, 3, errmsg, errlen)) != 0) {
+		return rv;
+	}
+	return store_open(dir, opt, s, errmsg, errlen);
+}
