@@ -12,12 +12,16 @@ struct node;
 
 /* Token roles. A clerk handles cases; a region admin also publishes the
  * region's overlay and manages tokens; a provincial admin also publishes
- * the standard layer; an auditor reads, including the audit log. */
+ * the standard layer; an auditor reads, including the audit log; a service
+ * (another system, e.g. a cross-province one) reads cases, case lists and
+ * events only. */
 enum api_role {
 	API_CLERK,
 	API_REGION_ADMIN,
 	API_PROVINCIAL_ADMIN,
 	API_AUDITOR,
+	API_SERVICE,
+	API_ROLE_COUNT
 };
 
 const char *api_role_name(enum api_role r);

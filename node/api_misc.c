@@ -573,7 +573,7 @@ api_token_create(struct http_call *c, json_t *req)
 	if (api_role_parse(spec_str(req, "role"), &want) != 0) {
 		http_reply_error(c, 422, "bad_code", "$.role",
 		                 "role must be clerk, region_admin, "
-		                 "provincial_admin or auditor");
+		                 "provincial_admin, auditor or service");
 		return;
 	}
 	region = spec_str(req, "region");

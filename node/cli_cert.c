@@ -52,7 +52,9 @@
 	"R] CERT.json [CHAIN.json...])\n"                                      \
 	"       tongban cert cross --root ROOT.json --subject-root "           \
 	"OTHER.json --key OFFICER.json...\n"                                   \
-	"                          --days N --out XCERT.json\n"
+	"                          --days N [--grant-scope CODE "              \
+	"--grant-role ROLE...]\n"                                              \
+	"                          --out XCERT.json\n"
 
 /* Certificates start 5 minutes in the past, so a peer whose clock is a
  * little behind the issuer's accepts them at once. */
@@ -63,13 +65,15 @@ struct opts {
 	const char *dir, *region, *out, *name, *prev_key, *region_key;
 	const char *client_key, *issuer_cert, *root, *request, *role;
 	const char *prev_cert, *serial, *reason, *node_id, *subject_root;
-	const char *kind, *token;
+	const char *kind, *token, *grant_scope;
 	long days;
 	bool json;
 	const char *keys[16];
 	int nkeys;
 	const char *crls[64];
 	int ncrls;
+	const char *grant_roles[8];
+	int ngrant_roles;
 	char **files;
 	int nfiles;
 };
@@ -107,6 +111,7 @@ parse_opts(const char *sub, int argc, char **argv, struct opts *o)
 		O("--subject-root", subject_root),
 		O("--kind", kind),
 		O("--token", token),
+		O("--grant-scope", grant_scope),
 #undef O
 	};
 	size_t j;
@@ -147,6 +152,8 @@ parse_opts(const char *sub, int argc, char **argv, struct opts *o)
 			o->keys[o->nkeys++] = argv[++i];
 		} else if (!strcmp(a, "--crl") && o->ncrls < 64) {
 			o->crls[o->ncrls++] = argv[++i];
+		} else if (!strcmp(a, "--grant-role") && o->ngrant_roles < 8) {
+			o->grant_roles[o->ngrant_roles++] = argv[++i];
 		} else {
 			fprintf(stderr, "tongban cert %s: unknown option %s\n",
 			        sub, a);
@@ -778,10 +785,70 @@ out:
 	return rc;
 }
 
+/* print_grants prints what a cross-certificate grants the other
+ * province's API tokens here. */
+static void
+print_grants(const json_t *x)
+{
+	const json_t *g = json_object_get(x, "grants"), *r;
+	const char *sr = spec_str(json_object_get(x, "subject"), "region");
+	size_t i;
+
+	if (spec_str(g, "scope") == NULL) {
+		printf("  grants    no API tokens of %s (no grants.scope)\n",
+		       sr != NULL ? sr : "?");
+		return;
+	}
+	printf("  grants    API tokens of %s scoped within %s, roles:",
+	       sr != NULL ? sr : "?", spec_str(g, "scope"));
+	json_array_foreach(json_object_get(g, "roles"), i, r)
+	{
+		printf(" %s", json_string_value(r));
+	}
+	printf("%s\n", json_array_size(json_object_get(g, "roles")) == 0
+	                   ? " none"
+	                   : "");
+}
+
+/* cross_grants builds the grants of --grant-scope and --grant-role into
+ * *g (NULL when neither is given). */
+static int
+cross_grants(const struct opts *o, json_t **g)
+{
+	json_t *roles;
+	int i;
+
+	*g = NULL;
+	if (o->grant_scope == NULL && o->ngrant_roles == 0) {
+		return 0;
+	}
+	if ((*g = json_object()) == NULL) {
+		return -1;
+	}
+	if (o->grant_scope != NULL &&
+	    json_object_set_new(*g, "scope", json_string(o->grant_scope))) {
+		return -1;
+	}
+	if (o->ngrant_roles == 0) {
+		return 0;
+	}
+	if ((roles = json_array()) == NULL ||
+	    json_object_set_new(*g, "roles", roles) != 0) {
+		return -1;
+	}
+	for (i = 0; i < o->ngrant_roles; i++) {
+		if (json_array_append_new(
+		        roles, json_string(o->grant_roles[i])) != 0) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int
 cert_cross(struct opts *o)
 {
-	json_t *root = NULL, *other = NULL, *x = NULL;
+	json_t *root = NULL, *other = NULL, *x = NULL, *grants = NULL;
 	char serial[CERT_SERIAL_HEX + 1], err[512];
 	uint8_t pk[32], sk[64];
 	struct tb_diag d;
@@ -804,9 +871,13 @@ cert_cross(struct opts *o)
 		goto out;
 	}
 	random_serial(serial);
+	if (cross_grants(o, &grants) != 0) {
+		fprintf(stderr, "tongban cert cross: out of memory\n");
+		goto out;
+	}
 	if (cert_xcert_build(root, other, serial, now - CERT_SKEW_MS,
-	                     now + (int64_t)o->days * 86400000LL, &x, err,
-	                     sizeof(err)) != 0) {
+	                     now + (int64_t)o->days * 86400000LL, grants, &x,
+	                     err, sizeof(err)) != 0) {
 		fprintf(stderr, "tongban cert cross: %s\n", err);
 		goto out;
 	}
@@ -824,11 +895,13 @@ cert_cross(struct opts *o)
 		    o->out, spec_str(root, "region"), spec_str(other, "region"),
 		    trust_count_signers(x, json_object_get(root, "officers")),
 		    spec_int(root, "threshold", 1));
+		print_grants(x);
 		rc = TB_EXIT_OK;
 	}
 out:
 	json_decref(root);
 	json_decref(other);
+	json_decref(grants);
 	json_decref(x);
 	return rc;
 }
@@ -957,6 +1030,7 @@ describe(const json_t *doc, const char *status, const char *reason)
 		       spec_str(s, "region"), spec_int(s, "threshold", 0),
 		       json_array_size(json_object_get(s, "officers")),
 		       spec_str(doc, "not_before"), spec_str(doc, "not_after"));
+		print_grants(doc);
 	} else {
 		printf("a %s document\n", f[0] ? f : "format-less");
 	}

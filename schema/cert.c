@@ -16,6 +16,11 @@
 static const char *const kind_names[] = { "region", "node", "client", "any" };
 static const char *const node_roles[] = { "member", "peer", NULL };
 
+/* The API roles a cross-certificate may grant another province's clients:
+ * never an administrative one (docs/TRUST.md, "Cross-region services"). */
+static const char *const grant_roles[] = { "service", "auditor", "clerk",
+	                                   NULL };
+
 const char *
 cert_kind_name(enum cert_kind k)
 {
@@ -81,6 +86,36 @@ cert_region_parent(const char *region, char out[7])
 		snprintf(out, 7, "%06d", (int)r->parent);
 	}
 	return TB_OK;
+}
+
+int
+cert_region_province(const char *region, char out[7])
+{
+	char cur[7], parent[7];
+	int i;
+
+	if (cert_region_parent(region, parent) != 0) {
+		return TB_ECODE;
+	}
+	snprintf(cur, sizeof(cur), "%s", region);
+	/* The table has at most four levels; the bound guards a cycle. */
+	for (i = 0; i < 8 && parent[0] != '\0'; i++) {
+		memcpy(cur, parent, sizeof(cur));
+		if (cert_region_parent(cur, parent) != 0) {
+			return TB_ECODE;
+		}
+	}
+	if (parent[0] != '\0') {
+		return TB_ECODE;
+	}
+	memcpy(out, cur, 7);
+	return TB_OK;
+}
+
+bool
+cert_grant_role_ok(const char *role)
+{
+	return spec_one_of(role, grant_roles);
 }
 
 bool
@@ -408,6 +443,80 @@ cert_request_check(const json_t *req, const json_t *prev_cert, const char *path,
 	return n;
 }
 
+/* check_grants checks a cross-certificate's optional "grants": {"scope":
+ * a region of the issuing root's province, "roles": [1..8 distinct roles of
+ * grant_roles]}; both optional (no scope: no token is valid). */
+static int
+check_grants(const json_t *x, const char *path, struct tb_diag *d)
+{
+	static const struct spec_field f[] = {
+		{ "scope", SPEC_STRING, false },
+		{ "roles", SPEC_ARRAY, false },
+	};
+	const json_t *g = json_object_get(x, "grants"), *roles, *r;
+	const char *ir = spec_str(json_object_get(x, "issuer"), "region");
+	const char *scope;
+	char sub[TB_DIAG_PATH], rp[TB_DIAG_PATH], prov[7];
+	size_t i, j;
+	int n;
+
+	if (g == NULL) {
+		return 0;
+	}
+	tb_path_key(sub, sizeof(sub), path, "grants");
+	if ((n = spec_object(g, f, 2, sub, d)) != 0) {
+		return n;
+	}
+	scope = spec_str(g, "scope");
+	if (scope != NULL) {
+		if ((n = check_region(g, "scope", sub, d)) != 0) {
+			return n;
+		}
+		if (ir == NULL || cert_region_province(scope, prov) != 0 ||
+		    strcmp(prov, ir) != 0) {
+			n += add(d, TB_EFORBIDDEN, sub, "scope",
+			         "%s is not a region of the issuing root's "
+			         "province %s",
+			         scope, ir != NULL ? ir : "?");
+		}
+	}
+	roles = json_object_get(g, "roles");
+	if (roles == NULL) {
+		return n;
+	}
+	tb_path_key(rp, sizeof(rp), sub, "roles");
+	if (json_array_size(roles) == 0 || json_array_size(roles) > 8) {
+		return n + add(d, TB_ERANGE, sub, "roles",
+		               "1 to 8 roles, not %zu", json_array_size(roles));
+	}
+	json_array_foreach(roles, i, r)
+	{
+		char ep[TB_DIAG_PATH];
+		tb_path_idx(ep, sizeof(ep), rp, i);
+		if (!json_is_string(r) ||
+		    !cert_grant_role_ok(json_string_value(r))) {
+			tb_diag_add(
+			    d, TB_ECODE, ep,
+			    "\"%.40s\" is not a role a cross-certificate "
+			    "grants (service, auditor, clerk; never an "
+			    "administrative one)",
+			    json_is_string(r) ? json_string_value(r)
+			                      : "(not a string)");
+			n++;
+			continue;
+		}
+		for (j = 0; j < i; j++) {
+			if (json_equal(r, json_array_get(roles, j))) {
+				tb_diag_add(d, TB_EDUP, ep, "\"%s\" twice",
+				            json_string_value(r));
+				n++;
+				break;
+			}
+		}
+	}
+	return n;
+}
+
 int
 cert_xcert_check(const json_t *x, const char *path, struct tb_diag *d)
 {
@@ -418,6 +527,7 @@ cert_xcert_check(const json_t *x, const char *path, struct tb_diag *d)
 		{ "subject", SPEC_OBJECT, true },
 		{ "not_before", SPEC_STRING, true },
 		{ "not_after", SPEC_STRING, true },
+		{ "grants", SPEC_OBJECT, false },
 		{ "signatures", SPEC_ARRAY, false },
 	};
 	static const struct spec_field fs[] = {
@@ -451,5 +561,5 @@ cert_xcert_check(const json_t *x, const char *path, struct tb_diag *d)
 		n += add(d, TB_ERANGE, sub, "threshold",
 		         "threshold %lld must be 1..the officers", m);
 	}
-	return n;
+	return n + check_grants(x, path, d);
 }

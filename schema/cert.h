@@ -103,17 +103,29 @@ int cert_request_check(const json_t *req, const json_t *prev_cert,
  *    "issuer": {"region": "370000", "root": true},
  *    "subject": {"region": "110000", "threshold": 2,
  *                "officers": [{"name": "...", "key": "<hex32>"}, ...]},
+ *    "grants": {"scope": "370000", "roles": ["service"]},
  *    "not_before": "...", "not_after": "...", "signatures": [...]}
  *
  * signed by threshold officers of the issuing root. A chain of the other
  * province ends with its province certificate (signed by the officers the
  * subject names) followed by this cross-certificate. A rotation of the
  * other root that changes its officers needs a new cross-certificate.
+ *
+ * grants (optional, signed with the rest) says what the other province's
+ * API tokens may do here: scope, a region of the issuing root's province
+ * (absent: no token of the other province is valid here), and roles, the
+ * API roles they may carry (cert_grant_role_ok: service, auditor, clerk;
+ * never an administrative role). Without grants the cross-certificate
+ * still lets links verify the other province's chains.
  */
 
 /* cert_xcert_check validates a cross-certificate's fields (not its
  * signatures); returns the number of problems added to d. */
 int cert_xcert_check(const json_t *x, const char *path, struct tb_diag *d);
+
+/* cert_grant_role_ok is true if a cross-certificate may grant role to
+ * another province's API tokens (service, auditor, clerk). */
+bool cert_grant_role_ok(const char *role);
 
 /* cert_issuer_is_root is true if doc's issuer is a root's officers. */
 bool cert_issuer_is_root(const json_t *doc);
@@ -122,6 +134,11 @@ bool cert_issuer_is_root(const json_t *doc);
  * table into out ("" for a province). TB_ECODE if region is not a code of
  * the table. Parents come from the table, never from the digits. */
 int cert_region_parent(const char *region, char out[7]);
+
+/* cert_region_province writes the province region belongs to (region
+ * itself for a province) into out; TB_ECODE if region is not in the
+ * table. */
+int cert_region_province(const char *region, char out[7]);
 
 /* cert_key_is is true if hex names the public key of the libsodium secret
  * key sk (its second half). */

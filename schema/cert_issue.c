@@ -6,6 +6,7 @@
 #include "schema/spec.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const node_roles[] = { "member", "peer", NULL };
@@ -190,9 +191,10 @@ cert_issue(const json_t *req, const json_t *issuer,
 int
 cert_xcert_build(const json_t *root, const json_t *subject_root,
                  const char *serial, int64_t not_before_ms,
-                 int64_t not_after_ms, json_t **out, char *errmsg,
-                 size_t errlen)
+                 int64_t not_after_ms, const json_t *grants, json_t **out,
+                 char *errmsg, size_t errlen)
 {
+	struct tb_diag *d;
 	char nb[CERT_TIME_LEN], na[CERT_TIME_LEN];
 	const char *ir = spec_str(root, "region");
 	const char *sr = spec_str(subject_root, "region");
@@ -219,6 +221,25 @@ cert_xcert_build(const json_t *root, const json_t *subject_root,
 	if (x == NULL) {
 		snprintf(errmsg, errlen, "the subject root lacks officers");
 		return TB_ENOMEM;
+	}
+	if (grants != NULL) {
+		if (json_object_set_new(x, "grants", json_deep_copy(grants)) !=
+		        0 ||
+		    (d = malloc(sizeof(*d))) == NULL) {
+			json_decref(x);
+			snprintf(errmsg, errlen, "out of memory");
+			return TB_ENOMEM;
+		}
+		tb_diag_init(d);
+		if (cert_xcert_check(x, "$", d) != 0) {
+			snprintf(errmsg, errlen, "%s: %s",
+			         d->n ? d->e[0].path : "$",
+			         d->n ? d->e[0].msg : "invalid");
+			free(d);
+			json_decref(x);
+			return TB_EINVAL;
+		}
+		free(d);
 	}
 	*out = x;
 	return TB_OK;

@@ -38,10 +38,12 @@ int cert_issue(const json_t *req, const json_t *issuer,
                size_t errlen);
 
 /* cert_xcert_build makes an unsigned cross-certificate from the issuing
- * root to subject_root (*out, caller decrefs). */
+ * root to subject_root (*out, caller decrefs). grants (borrowed, may be
+ * NULL: none) is copied in and checked as cert_xcert_check does: a refusal
+ * is TB_EINVAL with "$.grants.scope: ..." in errmsg. */
 int cert_xcert_build(const json_t *root, const json_t *subject_root,
                      const char *serial, int64_t not_before_ms,
-                     int64_t not_after_ms, json_t **out, char *errmsg,
-                     size_t errlen);
+                     int64_t not_after_ms, const json_t *grants, json_t **out,
+                     char *errmsg, size_t errlen);
 
 #endif

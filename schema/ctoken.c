@@ -16,8 +16,9 @@
 
 #define B64 sodium_base64_VARIANT_URLSAFE_NO_PADDING
 
-static const char *const api_roles[] = { "clerk", "region_admin",
-	                                 "provincial_admin", "auditor", NULL };
+static const char *const api_roles[] = {
+	"clerk", "region_admin", "provincial_admin", "auditor", "service", NULL
+};
 
 /* Tight limits: a payload is a handful of small certificates. */
 static const struct canon_limits ctok_limits = { CTOK_MAX_PAYLOAD, 8, 1024,
@@ -110,14 +111,30 @@ ctok_role_grants(const char *cert_role, const char *cert_region,
 	return false;
 }
 
+/* cross_province is true if scope lies in another province than the
+ * certificate's region cr: a token for a province that cross-certified
+ * the certificate's, valid only through that cross-certificate's grants. */
+static bool
+cross_province(const char *cr, const char *scope)
+{
+	char a[7], b[7];
+
+	return cr != NULL && scope != NULL &&
+	       cert_region_province(cr, a) == 0 &&
+	       cert_region_province(scope, b) == 0 && strcmp(a, b) != 0;
+}
+
 /* claims_check checks the claims against the client certificate leaf:
- * what both ctok_sign and a node refuse. */
+ * what both ctok_sign and a node refuse. A scope in another province is
+ * left to the grants of the cross-certificate (grants_check), but only a
+ * role such a grant can name is signed. */
 static enum ctok_reason
 claims_check(const json_t *leaf, const char *role, const char *scope,
              struct tb_diag *d)
 {
 	const char *kind = spec_str(leaf, "kind"),
 	           *cr = spec_str(leaf, "region");
+	bool cross = cross_province(cr, scope);
 	char why[200];
 
 	if (kind == NULL || strcmp(kind, "client") != 0) {
@@ -126,7 +143,15 @@ claims_check(const json_t *leaf, const char *role, const char *scope,
 		            "client certificate",
 		            kind != NULL ? kind : "(kindless)");
 	}
-	if (!covers(cr, scope)) {
+	if (cross && !cert_grant_role_ok(role)) {
+		return fail(d, CTOK_ROLE_GRANT, "$.role",
+		            "role %s is never granted to another province's "
+		            "tokens (a cross-certificate grants service, "
+		            "auditor or clerk), and scope %s is outside %s's "
+		            "province",
+		            role, scope, cr);
+	}
+	if (!cross && !covers(cr, scope)) {
 		return fail(d, CTOK_SCOPE_CERT, "$.scope",
 		            "scope %s is outside the client certificate's "
 		            "region %s",
@@ -173,7 +198,8 @@ fields_check(const json_t *p, struct tb_diag *d)
 	if (!spec_one_of(spec_str(p, "role"), api_roles)) {
 		return fail(d, CTOK_MALFORMED, "$.role",
 		            "\"%.40s\" is not an API role (clerk, "
-		            "region_admin, provincial_admin, auditor)",
+		            "region_admin, provincial_admin, auditor, "
+		            "service)",
 		            spec_str(p, "role"));
 	}
 	if (!in_table(spec_str(p, "scope"))) {
@@ -351,11 +377,12 @@ newest(const struct ctok_trust *t, const json_t *crl)
 }
 
 /* token_revoked checks the token's id against the newest list of every
- * issuer in its chain. */
+ * issuer in its chain arr[0..n) (with the cross-certificate, whose issuer
+ * is our root). */
 static enum ctok_reason
-token_revoked(const struct ctok_trust *t, const json_t *p, struct tb_diag *d)
+token_revoked(const struct ctok_trust *t, const json_t *const *arr, size_t n,
+              const json_t *p, struct tb_diag *d)
 {
-	const json_t *chain = json_object_get(p, "chain"), *c;
 	const char *id = spec_str(p, "id");
 	size_t i, j;
 
@@ -364,9 +391,8 @@ token_revoked(const struct ctok_trust *t, const json_t *p, struct tb_diag *d)
 		    !newest(t, t->crls[i])) {
 			continue;
 		}
-		json_array_foreach(chain, j, c)
-		{
-			if (cert_same_issuer(c, t->crls[i])) {
+		for (j = 0; j < n; j++) {
+			if (cert_same_issuer(arr[j], t->crls[i])) {
 				return fail(d, CTOK_REVOKED, "$.id",
 				            "token %s is revoked by %s's list "
 				            "version %lld",
@@ -381,11 +407,47 @@ token_revoked(const struct ctok_trust *t, const json_t *p, struct tb_diag *d)
 	return CTOK_OK;
 }
 
+/* grants_check checks a token of another province against the grants of
+ * the cross-certificate x our root issued for it (x verified already):
+ * its scope within grants.scope, its role among grants.roles. */
+static enum ctok_reason
+grants_check(const json_t *x, const json_t *p, struct tb_diag *d)
+{
+	const json_t *g = json_object_get(x, "grants"), *r;
+	const char *gs = spec_str(g, "scope"), *scope = spec_str(p, "scope");
+	const char *role = spec_str(p, "role"), *serial = spec_str(x, "serial");
+	const char *sr = spec_str(json_object_get(x, "subject"), "region");
+	size_t i;
+
+	if (gs == NULL) {
+		return fail(d, CTOK_SCOPE_GRANT, "$.scope",
+		            "cross-certificate %s grants %s's tokens no scope "
+		            "here (it has no grants.scope)",
+		            serial, sr);
+	}
+	if (!covers(gs, scope)) {
+		return fail(d, CTOK_SCOPE_GRANT, "$.scope",
+		            "scope %s is outside %s, what cross-certificate %s "
+		            "grants %s's tokens",
+		            scope, gs, serial, sr);
+	}
+	json_array_foreach(json_object_get(g, "roles"), i, r)
+	{
+		if (json_is_string(r) && !strcmp(json_string_value(r), role)) {
+			return CTOK_OK;
+		}
+	}
+	return fail(d, CTOK_ROLE_GRANT, "$.role",
+	            "role %s is not among the roles cross-certificate %s "
+	            "grants %s's tokens",
+	            role, serial, sr);
+}
+
 enum ctok_reason
 ctok_verify(const char *tok, size_t len, const struct ctok_trust *t,
             json_t **payload, struct tb_diag *d)
 {
-	const json_t *arr[CERT_CHAIN_MAX + 1], *chain, *last;
+	const json_t *arr[CERT_CHAIN_MAX + 1], *chain, *last, *x = NULL;
 	struct cert_expect e = { .kind = CERT_CLIENT, .or_ancestor = true };
 	char when[CERT_TIME_LEN], now[CERT_TIME_LEN];
 	const char *region, *scope;
@@ -393,6 +455,7 @@ ctok_verify(const char *tok, size_t len, const struct ctok_trust *t,
 	size_t n, i;
 	json_t *p;
 	int first = d != NULL ? d->n : 0, rv;
+	bool foreign;
 	enum ctok_reason r;
 
 	*payload = NULL;
@@ -438,29 +501,33 @@ ctok_verify(const char *tok, size_t len, const struct ctok_trust *t,
 		arr[i] = json_array_get(chain, i);
 	}
 	/* A chain of another province ends with its province certificate:
-	 * the cross-certificate our root issued for it follows. */
+	 * the cross-certificate our root issued for it follows, and its
+	 * leaf is a client of that province, not of an ancestor of ours. */
 	last = arr[n - 1];
 	region = spec_str(json_object_get(last, "issuer"), "region");
-	if (cert_issuer_is_root(last) && region != NULL &&
-	    spec_str(t->root, "region") != NULL &&
-	    strcmp(region, spec_str(t->root, "region")) != 0) {
-		for (i = 0; i < t->nxcert && n < CERT_CHAIN_MAX; i++) {
-			const char *sr = spec_str(
-			    json_object_get(t->xcerts[i], "subject"), "region");
-			if (sr != NULL && !strcmp(sr, region)) {
-				arr[n++] = t->xcerts[i];
-				break;
-			}
+	foreign = cert_issuer_is_root(last) && region != NULL &&
+	          spec_str(t->root, "region") != NULL &&
+	          strcmp(region, spec_str(t->root, "region")) != 0;
+	for (i = 0; foreign && i < t->nxcert && n < CERT_CHAIN_MAX; i++) {
+		const char *sr = spec_str(
+		    json_object_get(t->xcerts[i], "subject"), "region");
+		if (sr != NULL && !strcmp(sr, region)) {
+			x = arr[n++] = t->xcerts[i];
+			break;
 		}
 	}
-	e.region = t->region;
+	e.region = foreign ? NULL : t->region;
 	rv = t->cache != NULL
 	         ? cert_cache_verify(t->cache, t->root, arr, n, t->crls,
 	                             t->ncrl, &e, t->now_ms, d)
 	         : cert_verify_chain(t->root, arr, n, t->crls, t->ncrl, &e,
 	                             t->now_ms, d);
-	if ((r = chain_reason(rv, d, first)) == CTOK_OK) {
-		r = token_revoked(t, p, d);
+	if ((r = chain_reason(rv, d, first)) == CTOK_OK && foreign) {
+		/* the chain verified, so x was: its grants are our root's */
+		r = grants_check(x, p, d);
+	}
+	if (r == CTOK_OK) {
+		r = token_revoked(t, arr, n, p, d);
 	}
 	if (r != CTOK_OK) {
 		json_decref(p);

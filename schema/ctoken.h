@@ -35,15 +35,20 @@
  *      expired);
  *   4. chain[0] is a client certificate (wrong_certificate);
  *   5. scope is the certificate's region or below it
- *      (scope_outside_certificate), and the node's region is scope or
- *      below it (scope_outside_node);
+ *      (scope_outside_certificate) -- unless scope lies in another
+ *      province, which only a non-administrative role may claim
+ *      (role_outside_grant) -- and the node's region is scope or below it
+ *      (scope_outside_node);
  *   6. the certificate's role grants the token's (role_exceeds_certificate,
  *      ctok_role_grants);
  *   7. the chain verifies to the node's root, or a root it cross-certified
  *      (cert_cache_verify: bad_signature, unknown_issuer, expired,
  *      not_yet_valid, revoked, ...);
- *   8. no newest list of an issuer in the chain names the token's id
- *      (revoked).
+ *   8. a chain of another province: the grants of the cross-certificate
+ *      our root issued for it hold scope (scope_outside_grant) and role
+ *      (role_outside_grant); without grants nothing is granted;
+ *   9. no newest list of an issuer in the chain (the cross-certificate's
+ *      too: our root's) names the token's id (revoked).
  */
 
 #define CTOK_PREFIX "tbc1."
@@ -66,6 +71,8 @@
 	X(CTOK_SCOPE_CERT, "scope_outside_certificate") \
 	X(CTOK_SCOPE_NODE, "scope_outside_node")        \
 	X(CTOK_ROLE, "role_exceeds_certificate")        \
+	X(CTOK_SCOPE_GRANT, "scope_outside_grant")      \
+	X(CTOK_ROLE_GRANT, "role_outside_grant")        \
 	X(CTOK_UNKNOWN_ISSUER, "unknown_issuer")        \
 	X(CTOK_REVOKED, "revoked")                      \
 	X(CTOK_NOMEM, "nomem")
@@ -83,7 +90,8 @@ const char *ctok_reason_name(enum ctok_reason r);
 /* What a token claims (borrowed strings). */
 struct ctok_claims {
 	const char *id;    /* cert_token_id_ok */
-	const char *role;  /* clerk, region_admin, provincial_admin, auditor */
+	const char *role;  /* clerk, region_admin, provincial_admin, auditor,
+	                      service */
 	const char *scope; /* a region code */
 	int64_t nbf_s;
 	int64_t exp_s;
@@ -92,8 +100,8 @@ struct ctok_claims {
 /* ctok_role_grants is true if a client certificate of cert_region with
  * cert_role may grant tokens of role: the same role, or one below it
  * (provincial_admin > region_admin > clerk; provincial_admin also grants
- * auditor). provincial_admin needs a certificate of a province. On false,
- * writes why to errmsg. */
+ * auditor and service). provincial_admin needs a certificate of a province. On
+ * false, writes why to errmsg. */
 bool ctok_role_grants(const char *cert_role, const char *cert_region,
                       const char *role, char *errmsg, size_t errlen);
 
@@ -127,7 +135,7 @@ struct ctok_trust {
 	struct cert_cache *cache;
 };
 
-/* ctok_verify is ctok_parse followed by checks 3-8 above against t. On
+/* ctok_verify is ctok_parse followed by checks 3-9 above against t. On
  * CTOK_OK, *payload (caller decrefs) is the token's payload. */
 enum ctok_reason ctok_verify(const char *tok, size_t len,
                              const struct ctok_trust *t, json_t **payload,

@@ -671,7 +671,7 @@ test_cross(void)
 	bleaf = issue(request(CERT_NODE, "110101", &bnode), bc1, &b101, NULL,
 	              "b222222222222222", "peer", NOW - DAY, NOW + DAY);
 	is_int(cert_xcert_build(root, broot, "dddddddddddddddd", NOW - DAY,
-	                        NOW + YEAR, &x, err, sizeof(err)),
+	                        NOW + YEAR, NULL, &x, err, sizeof(err)),
 	       TB_OK, "a cross-certificate of 370000 for 110000");
 	trust_sign(x, off1.sk, err, sizeof(err));
 	trust_sign(x, off2.sk, err, sizeof(err));
