@@ -582,8 +582,8 @@ api_dispatch(struct http_call *c)
 		/* A service reads cases, case lists and events, nothing else
 		 * (docs/API.md "Roles"). */
 		bool cases = r == RT_CASES || r == RT_CASE || r == RT_EVENTS;
-		if (api_allow(c, R_ANY | (cases ? R_SERVICE : 0),
-		              cases ? "read cases" : "read this") == 0) {
+		if (api_allow(c, R_ANY | (cases ? R_SERVICE : 0), "read") ==
+		    0) {
 			api_read(c, r, arg);
 		}
 		return;
