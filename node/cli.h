@@ -37,6 +37,16 @@ int tb_cli_cert(int argc, char **argv);
 int tb_cli_link(int argc, char **argv);
 int tb_cli_token(int argc, char **argv);
 
+/* tb_cli_install_xcert checks the cross-certificate in file against the
+ * node's root in dir (fields, threshold officers, validity, another
+ * province) and stores it as dir/certs/xcert-REGION.json. Returns an exit
+ * code (TB_EXIT_OK, TB_EXIT_INVALID with the reason on stderr). */
+int tb_cli_install_xcert(const char *dir, const char *file);
+
+/* tb_cli_print_grants prints what the cross-certificate x grants the
+ * other province's API tokens (one indented line). */
+void tb_cli_print_grants(const json_t *x);
+
 /* tb_cli_links_table prints GET /v1/links's answer as a table. */
 int tb_cli_links_table(const char *body, size_t len);
 

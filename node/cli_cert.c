@@ -40,6 +40,7 @@
 	"       tongban cert install --dir NODE_DIR CERT.json "                \
 	"[CHAIN.json...]\n"                                                    \
 	"       tongban cert install --dir NODE_DIR --crl CRL.json\n"          \
+	"       tongban cert install --dir NODE_DIR --xcert XCERT.json\n"      \
 	"       tongban cert revoke --key KEY.json (--serial S | --token ID) " \
 	"[--reason R]\n"                                                       \
 	"                           (--crl OLD.json | --region CODE | "        \
@@ -65,7 +66,7 @@ struct opts {
 	const char *dir, *region, *out, *name, *prev_key, *region_key;
 	const char *client_key, *issuer_cert, *root, *request, *role;
 	const char *prev_cert, *serial, *reason, *node_id, *subject_root;
-	const char *kind, *token, *grant_scope;
+	const char *kind, *token, *grant_scope, *xcert;
 	long days;
 	bool json;
 	const char *keys[16];
@@ -112,6 +113,7 @@ parse_opts(const char *sub, int argc, char **argv, struct opts *o)
 		O("--kind", kind),
 		O("--token", token),
 		O("--grant-scope", grant_scope),
+		O("--xcert", xcert),
 #undef O
 	};
 	size_t j;
@@ -640,9 +642,14 @@ cert_install(struct opts *o)
 	size_t i;
 	int rc = TB_EXIT_INVALID;
 
-	if (o->dir == NULL || (o->nfiles == 0) == (o->ncrls == 0)) {
-		return usage("install", "--dir and certificate files or one "
-		                        "--crl are required");
+	if (o->dir != NULL && o->xcert != NULL && o->nfiles == 0 &&
+	    o->ncrls == 0) {
+		return tb_cli_install_xcert(o->dir, o->xcert);
+	}
+	if (o->dir == NULL || o->xcert != NULL ||
+	    (o->nfiles == 0) == (o->ncrls == 0)) {
+		return usage("install", "--dir and certificate files, one "
+		                        "--crl or one --xcert are required");
 	}
 	if (o->ncrls == 1) {
 		return install_crl(o->dir, o->crls[0]);
@@ -785,31 +792,6 @@ out:
 	return rc;
 }
 
-/* print_grants prints what a cross-certificate grants the other
- * province's API tokens here. */
-static void
-print_grants(const json_t *x)
-{
-	const json_t *g = json_object_get(x, "grants"), *r;
-	const char *sr = spec_str(json_object_get(x, "subject"), "region");
-	size_t i;
-
-	if (spec_str(g, "scope") == NULL) {
-		printf("  grants    no API tokens of %s (no grants.scope)\n",
-		       sr != NULL ? sr : "?");
-		return;
-	}
-	printf("  grants    API tokens of %s scoped within %s, roles:",
-	       sr != NULL ? sr : "?", spec_str(g, "scope"));
-	json_array_foreach(json_object_get(g, "roles"), i, r)
-	{
-		printf(" %s", json_string_value(r));
-	}
-	printf("%s\n", json_array_size(json_object_get(g, "roles")) == 0
-	                   ? " none"
-	                   : "");
-}
-
 /* cross_grants builds the grants of --grant-scope and --grant-role into
  * *g (NULL when neither is given). */
 static int
@@ -895,7 +877,7 @@ cert_cross(struct opts *o)
 		    o->out, spec_str(root, "region"), spec_str(other, "region"),
 		    trust_count_signers(x, json_object_get(root, "officers")),
 		    spec_int(root, "threshold", 1));
-		print_grants(x);
+		tb_cli_print_grants(x);
 		rc = TB_EXIT_OK;
 	}
 out:
@@ -1030,7 +1012,7 @@ describe(const json_t *doc, const char *status, const char *reason)
 		       spec_str(s, "region"), spec_int(s, "threshold", 0),
 		       json_array_size(json_object_get(s, "officers")),
 		       spec_str(doc, "not_before"), spec_str(doc, "not_after"));
-		print_grants(doc);
+		tb_cli_print_grants(doc);
 	} else {
 		printf("a %s document\n", f[0] ? f : "format-less");
 	}

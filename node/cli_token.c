@@ -25,7 +25,8 @@
 	"[--not-before TIME]\n"                                              \
 	"                          [--id ID] [--out FILE]\n"                 \
 	"       tongban token verify (--dir NODE_DIR | --root ROOT.json "    \
-	"[--crl CRL.json]...)\n"                                             \
+	"[--crl CRL.json]...\n"                                              \
+	"                            [--xcert XCERT.json]...)\n"             \
 	"                            [--region CODE] TOKEN|@FILE\n"          \
 	"  --chain: the client certificate, then its issuer's and so on up " \
 	"to the\n"                                                           \
@@ -281,6 +282,16 @@ token_verify(int argc, char **argv)
 				goto out;
 			}
 			json_array_append_new(raw, l);
+		} else if (!strcmp(a, "--xcert")) {
+			json_t *l = json_load_file(argv[++i],
+			                           JSON_REJECT_DUPLICATES, &je);
+			if (l == NULL) {
+				fprintf(stderr,
+				        "tongban token verify: %s: %s\n",
+				        argv[i], je.text);
+				goto out;
+			}
+			json_array_append_new(xcerts, l);
 		} else {
 			rc = usage("unknown option");
 			goto out;

@@ -63,7 +63,14 @@ XSERIAL=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]
   xcert-110000.json)
 "$TB" cert cross --root P/root.json --subject-root B/root.json \
   --key P/keys/officer.json --days 30 --out xcert-nogrants.json >/dev/null
-mkdir -p C/certs && cp xcert-110000.json C/certs/xcert-110000.json
+variant xcert-110000.json 'd["grants"]["roles"].append("auditor")' wide.json
+run "$TB" cert install --dir C --xcert wide.json
+is "$rc" 1 "cert install --xcert refuses grants widened after signing"
+like "$err" "signed by 0 of the 370000 root's officers" "  named"
+run "$TB" cert install --dir C --xcert xcert-110000.json
+is "$rc" 0 "cert install --xcert: the node stores the cross-certificate"
+like "$out" "installed cross-certificate $XSERIAL for the 110000 root" "  summary"
+ok "$([ -f C/certs/xcert-110000.json ]; echo $?)" "  as certs/xcert-110000.json"
 
 echo "# -- a case at the county node"
 node_start C
@@ -89,6 +96,11 @@ STOK=$out
 run "$TB" token verify --dir C "$STOK"
 is "$rc" 0 "token verify: valid at the 370102 node"
 like "$out" "valid at a node of 370102: token bj-svc-1, role service, scope 370000" "  summary"
+run "$TB" token verify --root P/root.json --xcert xcert-110000.json --region 370102 "$STOK"
+is "$rc" 0 "token verify --root --xcert: valid for any 370102 node"
+run "$TB" token verify --root P/root.json --region 370102 "$STOK"
+is "$rc" 1 "  and without the cross-certificate refused"
+like "$out" "refused: unknown_issuer" "  as unknown_issuer"
 api_as "$STOK" C GET "/v1/cases/$CASE"
 is "$code:$(jq_get 'd["id"]')" "200:$CASE" "it reads the case at the 370102 node (200)"
 api_as "$STOK" C GET /v1/cases
@@ -125,13 +137,13 @@ run "$TB" token sign --key svc.key --chain svc.cert --chain cb0.json \
 is "$rc" 1 "token sign refuses an administrative role for another province"
 like "$err" "never granted to another province's tokens" "  named"
 
-cp xcert-nogrants.json C/certs/xcert-110000.json
+"$TB" cert install --dir C --xcert xcert-nogrants.json >/dev/null
 sleep 1.2 # the node looks at certs/ at most once a second
 TOKEN_OVERRIDE=$STOK refused "a cross-certificate without grants" 401 scope_outside_grant \
   '$.scope' "$CASE" -- C GET "/v1/cases/$CASE"
 like "$body" "no grants.scope" "  named"
 
-cp xcert-110000.json C/certs/xcert-110000.json
+"$TB" cert install --dir C --xcert xcert-110000.json >/dev/null
 sleep 1.2
 api_as "$STOK" C GET "/v1/cases/$CASE"
 is "$code" 200 "the cross-certificate with grants again: 200"
