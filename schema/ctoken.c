@@ -419,6 +419,10 @@ grants_check(const json_t *x, const json_t *p, struct tb_diag *d)
 	const char *sr = spec_str(json_object_get(x, "subject"), "region");
 	size_t i;
 
+	if (x == NULL) { /* cert_verify_chain refuses such a chain first */
+		return fail(d, CTOK_UNKNOWN_ISSUER, "$.chain",
+		            "no cross-certificate of ours for this chain");
+	}
 	if (gs == NULL) {
 		return fail(d, CTOK_SCOPE_GRANT, "$.scope",
 		            "cross-certificate %s grants %s's tokens no scope "
