@@ -332,6 +332,9 @@ link_session_up(struct link *l, struct noise_session *s)
 	}
 	noise_session_wipe(s);
 	link_hs_wipe(l);
+	if (l->ls->bench.plaintext) {
+		frame_bench_plaintext(l->fr);
+	}
 	if (l->dir == LINK_IN) {
 		/* The listener tells the dialer that it checked everything
 		 * with its first frame. After XX's third message it knows the

@@ -252,6 +252,11 @@ struct links {
 	int64_t log_window_ms; /* the rate limit of refusal lines */
 	unsigned log_lines, log_suppressed;
 	uint8_t scratch[LINK_PAYLOAD_MAX]; /* a chunk being sealed */
+	/* ops/bench.d/link_bench.c's switches (node/link_bench.h); false in
+	 * a node. */
+	struct {
+		bool plaintext, cold_cache, xx_only;
+	} bench;
 };
 
 /* ---- byte order and clocks --------------------------------------------- */

@@ -341,6 +341,9 @@ link_trust_verify(struct links *ls, struct link *l, json_t *chain,
 	size_t n = json_array_size(chain), nc = 0, i;
 	const char *region;
 
+	if (ls->bench.cold_cache) {
+		cert_cache_clear(&ls->cache);
+	}
 	if (n == 0 || n > CERT_CHAIN_MAX) {
 		return tb_diag_add(d, n == 0 ? TB_EINVAL : TB_ETOOBIG,
 		                   "$.chain", "a chain of %zu certificates", n);

@@ -1,0 +1,34 @@
+/* The link benchmark's switches (node/link_bench.h). */
+#include "node/link_bench.h"
+#include "node/link_impl.h"
+
+#include <string.h>
+
+void
+links_bench_set(struct links *ls, const struct link_bench_opts *o)
+{
+	ls->bench.plaintext = o->plaintext;
+	ls->bench.cold_cache = o->cold_cache;
+	ls->bench.xx_only = o->xx_only;
+}
+
+int
+links_bench_rehandshake(struct links *ls, const char *peer)
+{
+	struct link *l;
+
+	for (l = ls->list; l != NULL; l = l->next) {
+		if (l->dir == LINK_OUT && l->state == LS_UP &&
+		    (!strcmp(l->node_id, peer) || !strcmp(l->region, peer))) {
+			/* nng waits a random time below its reconnect
+			 * time before it redials: none, here, so that
+			 * the benchmark times the handshake. */
+			link_nng_backoff(l, 1);
+			link_fail(l, LS_CONNECTING, "TB-LINK-CLOSED",
+			          "closed by the benchmark for a new "
+			          "handshake");
+			return TB_OK;
+		}
+	}
+	return TB_ENOTFOUND;
+}
