@@ -6,6 +6,7 @@
 #include "schema/cert.h"
 #include "schema/cert_cache.h"
 #include "schema/frame.h"
+#include "schema/link_payload.h"
 #include "schema/noise.h"
 
 #include <limits.h>
@@ -20,20 +21,8 @@
  * before reading the body). */
 #define LINK_FRAME_MAX FRAME_DEFAULT_MAX
 #define LINK_RECV_MAX  (2 * LINK_FRAME_MAX)
-/* The payload of one frame, and the payload kinds (its first byte). */
+/* The payload of one frame; its kinds are in schema/link_payload.h. */
 #define LINK_PAYLOAD_MAX (LINK_FRAME_MAX - FRAME_OVERHEAD)
-#define LINK_HDR         16 /* kind, flags, 0, 0, type u32, id u64 */
-#define LINK_CHUNK_PRE   4  /* kind, 0, 0, 0, then frame_chunk's bytes */
-enum link_kind {
-	LK_MSG = 1,    /* one-way message */
-	LK_REQ = 2,    /* request: id is its correlation id */
-	LK_RESP = 3,   /* response to request id; flag LF_ERROR: type is a
-	                  TB_* code and the body its reason */
-	LK_CHUNK = 4,  /* a chunk of a message larger than a frame */
-	LK_CREDIT = 5, /* u64: frames received so far (dialer to listener) */
-	LK_HELLO = 6,  /* the responder's first frame: the handshake is done */
-};
-#define LF_ERROR 1
 
 /* The handshake's first message starts with this envelope, which is also
  * hashed into the Noise prologue after LINK_PROLOGUE. */
