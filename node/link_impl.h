@@ -184,6 +184,7 @@ struct links {
 	char node_id[CERT_NODE_ID_HEX + 1];
 	char region[7];
 	uint8_t kx_sk[32], kx_pk[32];
+	bool rekeyed; /* link_keys_reload took new keys: re-handshake */
 	unsigned poll_ms, ping_ms;
 	int64_t next_poll_ms;
 
@@ -431,6 +432,16 @@ int link_peers_load(struct links *ls, char *errmsg, size_t errlen);
 bool link_key_get(struct links *ls, const char *node_id, uint8_t kx[32]);
 void link_key_put(struct links *ls, const char *node_id, const uint8_t kx[32]);
 void link_key_forget(struct links *ls, const char *node_id);
+
+/* ---- link_keys.c: key rotation ----------------------------------------- */
+
+/* link_keys_reload takes the X25519 key of DIR/keys/node.json when leaf
+ * (the node's new certificate) certifies it and it is not the key in use;
+ * returns whether it did. */
+bool link_keys_reload(struct links *ls, const json_t *leaf);
+/* link_keys_rehandshake closes every link's pipe: outbound links redial,
+ * inbound peers dial again, and each new pipe is a new handshake. */
+void link_keys_rehandshake(struct links *ls);
 
 /* ---- link_view.c -------------------------------------------------------- */
 

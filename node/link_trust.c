@@ -312,6 +312,7 @@ link_trust_load(struct links *ls, char *errmsg, size_t errlen)
 	ls->own_payload = b.data; /* the buffer is handed over */
 	ls->own_len = b.len;
 	cert_cache_clear(&ls->cache);
+	ls->rekeyed = link_keys_reload(ls, json_array_get(chain, 0));
 	own_check(ls, chain);
 out:
 	free(d);
@@ -437,6 +438,10 @@ link_trust_poll(struct links *ls)
 			       json_array_size(ls->crls),
 			       json_array_size(ls->xcerts));
 		}
+	}
+	if (ls->rekeyed) {
+		ls->rekeyed = false;
+		link_keys_rehandshake(ls);
 	}
 	reverify(ls);
 	peers_fingerprint(ls, fp);
