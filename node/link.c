@@ -443,44 +443,6 @@ queue_age(struct link *l, int64_t now)
 	}
 }
 
-/* dial_watch restarts the dialer of an outbound link that has had no pipe
- * for longer than nng ever waits between two dials. nng 1.5's dialer can
- * stop redialing after a pipe closes (ops/bench.d/link_bench.c saw it
- * about once in a thousand immediate redials: no connection attempt
- * followed, ever): the link would stay "connecting" for good. For a peer
- * that is down this costs one extra connection attempt per period. */
-static void
-dial_watch(struct link *l, int64_t now)
-{
-	int64_t wait =
-	    l->backoff_ms > LINK_DIAL_MAX_MS ? l->backoff_ms : LINK_DIAL_MAX_MS;
-	char name[400];
-	int rv;
-
-	if (l->pipe != 0 || !l->sock_open || l->removed) {
-		l->redial_at_ms = 0;
-		return;
-	}
-	if (l->redial_at_ms == 0) {
-		l->redial_at_ms = now + wait + LINK_REDIAL_GRACE;
-		return;
-	}
-	if (now < l->redial_at_ms) {
-		return;
-	}
-	l->redial_at_ms = 0;
-	l->ls->redials++;
-	link_name(l, name, sizeof(name));
-	if ((rv = link_nng_redial(l)) != 0) {
-		tb_log(TB_LOG_ERROR, "TB-LINK-CONFIG",
-		       "%s: cannot dial again: %s", name, nng_strerror(rv));
-		return;
-	}
-	tb_log(TB_LOG_DEBUG, "TB-LINK-REDIAL",
-	       "%s: no connection for %lld ms: the dialer starts again", name,
-	       (long long)(wait + LINK_REDIAL_GRACE));
-}
-
 static void
 tick_cb(uv_timer_t *t)
 {
@@ -511,9 +473,6 @@ tick_cb(uv_timer_t *t)
 			          "the handshake did not finish within %d ms",
 			          LINK_HS_TIMEOUT_MS);
 			continue;
-		}
-		if (l->dir == LINK_OUT) {
-			dial_watch(l, now);
 		}
 		if (l->state == LS_UP && l->fr != NULL) {
 			if (now >= l->rekey_at_ms) {

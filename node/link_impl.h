@@ -50,8 +50,6 @@
 #define LINK_RECONNECT_MS  100   /* nng's reconnect time, normally ... */
 #define LINK_BACKOFF_MS    1000  /* ... after a refusal ... */
 #define LINK_BACKOFF_MAX   30000 /* ... doubling up to this */
-#define LINK_DIAL_MAX_MS   5000  /* nng's longest wait between dials ... */
-#define LINK_REDIAL_GRACE  1000  /* ... then the dialer is restarted */
 #define LINK_LOG_BURST     20    /* refusal lines per second, then a count */
 #define LINK_EARLY_MAX     64    /* messages before their pipe's EV_ADD */
 
@@ -105,8 +103,7 @@ struct link {
 	bool rx_paused; /* under ls->qmu */
 	bool rx_rearm;
 	bool dialer_open;
-	unsigned backoff_ms;  /* after a refusal: nng's reconnect time */
-	int64_t redial_at_ms; /* no pipe by then: restart the dialer */
+	unsigned backoff_ms; /* after a refusal: nng's reconnect time */
 
 	/* The current pipe (0: none). */
 	nng_aio *tx_aio;
@@ -237,7 +234,6 @@ struct links {
 	_Atomic unsigned long long hs_ok, hs_refused, hs_revoked, hs_timeout;
 	_Atomic unsigned long long refused[LR_COUNT];
 	_Atomic unsigned long long unhandled;
-	_Atomic unsigned long long redials;     /* dialers restarted */
 	_Atomic unsigned long long cert_closes; /* up links closed on reload */
 	int64_t log_window_ms; /* the rate limit of refusal lines */
 	unsigned log_lines, log_suppressed;
@@ -380,9 +376,6 @@ int link_nng_dial(struct link *l);
 /* link_nng_backoff sets how long nng waits (at random, up to ms) before
  * it dials again after the next close. */
 void link_nng_backoff(struct link *l, unsigned ms);
-/* link_nng_redial closes l's dialer and dials again (a dialer that made
- * no connection for longer than nng's longest wait). */
-int link_nng_redial(struct link *l);
 /* link_nng_close closes an outbound link's socket and waits for its
  * callbacks, then drops its queued events. */
 void link_nng_close(struct link *l);

@@ -228,8 +228,7 @@ link_nng_dial(struct link *l)
 	                              LINK_RECV_MAX)) != 0 ||
 	    (rv = nng_socket_set_ms(l->sock, NNG_OPT_RECONNMINT,
 	                            LINK_RECONNECT_MS)) != 0 ||
-	    (rv = nng_socket_set_ms(l->sock, NNG_OPT_RECONNMAXT,
-	                            LINK_DIAL_MAX_MS)) != 0 ||
+	    (rv = nng_socket_set_ms(l->sock, NNG_OPT_RECONNMAXT, 5000)) != 0 ||
 	    (rv = nng_pipe_notify(l->sock, NNG_PIPE_EV_ADD_POST, pipe_cb_out,
 	                          l)) != 0 ||
 	    (rv = nng_pipe_notify(l->sock, NNG_PIPE_EV_REM_POST, pipe_cb_out,
@@ -247,30 +246,6 @@ link_nng_dial(struct link *l)
 	return rv;
 }
 
-int
-link_nng_redial(struct link *l)
-{
-	nng_duration lo = l->backoff_ms ? l->backoff_ms : LINK_RECONNECT_MS;
-	int rv;
-
-	if (l->dialer_open) {
-		nng_dialer_close(l->dialer);
-		l->dialer_open = false;
-	}
-	if ((rv = nng_dialer_create(&l->dialer, l->sock, l->url)) != 0) {
-		return rv;
-	}
-	nng_dialer_set_ms(l->dialer, NNG_OPT_RECONNMINT, lo);
-	nng_dialer_set_ms(l->dialer, NNG_OPT_RECONNMAXT,
-	                  lo > LINK_DIAL_MAX_MS ? lo : LINK_DIAL_MAX_MS);
-	if ((rv = nng_dialer_start(l->dialer, NNG_FLAG_NONBLOCK)) != 0) {
-		nng_dialer_close(l->dialer);
-		return rv;
-	}
-	l->dialer_open = true;
-	return 0;
-}
-
 void
 link_nng_backoff(struct link *l, unsigned ms)
 {
@@ -281,8 +256,7 @@ link_nng_backoff(struct link *l, unsigned ms)
 	 * the pipe closes, it applies to the redial that close starts. */
 	if (l->dialer_open) {
 		nng_dialer_set_ms(l->dialer, NNG_OPT_RECONNMAXT,
-		                  ms > LINK_DIAL_MAX_MS ? (nng_duration)ms
-		                                        : LINK_DIAL_MAX_MS);
+		                  ms > 5000 ? (nng_duration)ms : 5000);
 		nng_dialer_set_ms(l->dialer, NNG_OPT_RECONNMINT,
 		                  (nng_duration)ms);
 	}

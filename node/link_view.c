@@ -257,15 +257,9 @@ links_metrics_text(struct links *ls)
 	          "# HELP tongban_link_unhandled_total Messages of a type "
 	          "without a handler.\n"
 	          "# TYPE tongban_link_unhandled_total counter\n"
-	          "tongban_link_unhandled_total %llu\n"
-	          "# HELP tongban_link_redials_total Dialers restarted after "
-	          "a connecting link saw no connection for longer than nng "
-	          "waits between dials.\n"
-	          "# TYPE tongban_link_redials_total counter\n"
-	          "tongban_link_redials_total %llu\n",
+	          "tongban_link_unhandled_total %llu\n",
 	          (unsigned long long)ls->cert_closes,
-	          (unsigned long long)ls->unhandled,
-	          (unsigned long long)ls->redials);
+	          (unsigned long long)ls->unhandled);
 	free(sums);
 	if (b.failed) {
 		free(b.p);
