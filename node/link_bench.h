@@ -7,6 +7,7 @@
 #include "node/link.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 
 struct link_bench_opts {
 	/* Frames of every later session use frame_bench_plaintext: the same
@@ -25,9 +26,14 @@ struct link_bench_opts {
 void links_bench_set(struct links *ls, const struct link_bench_opts *o);
 
 /* links_bench_rehandshake closes the pipe of the up link this node dialed
- * to peer (a node id or region) after setting its reconnect time to 1 ms;
+ * to peer (a node id or region) after setting its reconnect time to 10 ms;
  * nng redials at once and a new handshake follows. Returns TB_OK, or
  * TB_ENOTFOUND when no dialed link to peer is up. Loop thread. */
 int links_bench_rehandshake(struct links *ls, const char *peer);
+
+/* links_bench_hs_started gives the CLOCK_MONOTONIC time (µs) at which
+ * the current pipe of the link this node dialed to peer was added, the
+ * start of its handshake; 0 if there is no such link. Loop thread. */
+int64_t links_bench_hs_started(struct links *ls, const char *peer);
 
 #endif

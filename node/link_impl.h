@@ -117,6 +117,7 @@ struct link {
 	struct noise_hs *hs;
 	_Atomic int pattern; /* NOISE_XX or NOISE_IK */
 	int64_t hs_deadline;
+	int64_t hs_start_us; /* when the pipe was added (link_bench.h) */
 	uint8_t *hs_pending; /* a handshake message waiting for tx_aio */
 	size_t hs_pending_len;
 
