@@ -27,7 +27,6 @@ enum {
 	R_HS_XX_WARM,
 	R_HS_XX_COLD,
 	R_HS_IK_WARM,
-	R_HS_IK_COLD,
 	R_COUNT
 };
 
