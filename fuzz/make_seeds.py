@@ -189,6 +189,58 @@ def seeds_outbox():
     c.add("ack_stale", frame(2, 370100, 370102, 1, 99, None))
 
 
+def seeds_link_payload():
+    """fuzz_link_payload: mode byte 0 (one payload), 1 (a stream of u16
+    length-prefixed payloads) or 2 (build a message and chunk it)."""
+    import struct
+
+    c = Corpus("fuzz_link_payload")
+
+    def hdr(kind, flags, typ, ident):
+        return struct.pack(">BBBBIQ", kind, flags, 0, 0, typ, ident)
+
+    def chunk(mid, total, size, index, data):
+        return bytes([4, 0, 0, 0]) + struct.pack(">QQII", mid, total, size,
+                                                 index) + data
+
+    def framed(payloads):
+        return b"".join(struct.pack(">H", len(x)) + x for x in payloads)
+
+    msg = hdr(1, 0, 100, 0) + "张三 370102199001011231".encode("utf-8")
+    big = hdr(2, 0, 101, 7) + bytes(range(256)) * 2
+    one = {
+        "msg": msg,
+        "req_ping": hdr(2, 0, 1, 42) + b"rtt",
+        "resp": hdr(3, 0, 2, 42) + b"rtt",
+        "resp_error": hdr(3, 1, 20, 9) + b"not today",
+        "credit": bytes([5, 0, 0, 0]) + struct.pack(">Q", 17),
+        "hello": bytes([6, 0, 0, 0]),
+        "chunk": chunk(1, 3, 64, 0, b"abc"),
+        "bad_kind": bytes([9, 0, 0, 0]),
+        "bad_flags": hdr(1, 1, 100, 0),
+        "reserved": bytes([1, 0, 1, 0]) + hdr(1, 0, 0, 0)[4:],
+        "short_msg": hdr(1, 0, 100, 0)[:10],
+        "long_credit": bytes([5, 0, 0, 0]) + bytes(9),
+    }
+    for name, b in one.items():
+        c.add("one_" + name, bytes([0]) + b)
+    # a message in three chunks of 200 bytes, then one out of order
+    parts = [chunk(5, len(big), 200, i, big[i * 200:(i + 1) * 200])
+             for i in range((len(big) + 199) // 200)]
+    c.add("stream_chunks",
+          bytes([1]) + framed([bytes([6, 0, 0, 0]), msg] + parts))
+    c.add("stream_gap",
+          bytes([1]) + framed([parts[0], parts[2]]))
+    c.add("stream_over_cap",
+          bytes([1]) + framed([chunk(6, (1 << 20) + 1, 64, 0, b"x")]))
+    c.add("build_req",
+          bytes([2, 1, 0]) + struct.pack(">IQ", 101, 7) +
+          struct.pack(">H", 40) + bytes(range(200)))
+    c.add("build_resp_error",
+          bytes([2, 2, 1]) + struct.pack(">IQ", 20, 9) +
+          struct.pack(">H", 0) + b"not today")
+
+
 def main():
     seeds_outbox()
     seeds_canon()
@@ -196,6 +248,7 @@ def main():
     seeds_calendar()
     seeds_regions()
     seeds_overlay()
+    seeds_link_payload()
 
 
 if __name__ == "__main__":

@@ -27,6 +27,18 @@ if [ "${#bins[@]}" -eq 0 ]; then
   exit 0
 fi
 
+# Every target in fuzz/ must have been built: one missing is a failure,
+# not a silent skip.
+missing=0
+for c in "$src"/fuzz/fuzz_*.c; do
+  name=$(basename "$c" .c)
+  if [ ! -x "$build/fuzz/$name" ]; then
+    echo "not ok - $name: fuzz/$name.c has no binary in $build/fuzz"
+    missing=$((missing + 1))
+  fi
+done
+[ "$missing" -eq 0 ] || { echo "1..0 # $missing target(s) not built"; exit 1; }
+
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tongban-fuzz.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 n=0

@@ -62,6 +62,23 @@ int tb_cli_write_json(const char *path, const json_t *v, unsigned mode,
 int tb_cli_load_key(const char *path, unsigned char pk[32],
                     unsigned char sk[64]);
 
+/* tb_cli_rekey_next gives the node's next keys for a rotation
+ * (node/cli_rekey.c): those pending in DIR/keys/node.next.json, or new ones
+ * written there (mode 0600). Prints the reason and returns -1 on failure,
+ * else 0; sk must be wiped by the caller. */
+int tb_cli_rekey_next(const char *dir, unsigned char pk[32],
+                      unsigned char sk[64], unsigned char kx[32]);
+
+/* tb_cli_rekey_promote moves the pending keys into DIR/keys/node.json
+ * (atomically; the node id and the index key stay) if they are pk and kx.
+ * Returns 0 when it did, 1 when no such keys are pending, -1 on failure
+ * (reason printed). */
+int tb_cli_rekey_promote(const char *dir, const unsigned char pk[32],
+                         const unsigned char kx[32]);
+
+/* tb_cli_rekey_done removes the pending keys once installed. */
+void tb_cli_rekey_done(const char *dir);
+
 /* tb_cli_read_file reads path into a NUL-terminated malloc'd buffer
  * (caller frees) or returns NULL and prints "tongban: PATH: reason" to
  * stderr. Files over max bytes are refused. */

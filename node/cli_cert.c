@@ -27,7 +27,7 @@
 #define CERT_USAGE                                                             \
 	"usage: tongban cert request --dir NODE_DIR [--region CODE] "          \
 	"[--prev-key OLD.json]\n"                                              \
-	"                            [--name N] --out REQ.json\n"              \
+	"                            [--name N] [--rotate] --out REQ.json\n"   \
 	"       tongban cert request --region-key KEY.json --region CODE "     \
 	"--out REQ.json\n"                                                     \
 	"       tongban cert request --client-key KEY.json --region CODE "     \
@@ -68,7 +68,7 @@ struct opts {
 	const char *prev_cert, *serial, *reason, *node_id, *subject_root;
 	const char *kind, *token, *grant_scope, *xcert;
 	long days;
-	bool json;
+	bool json, rotate;
 	const char *keys[16];
 	int nkeys;
 	const char *crls[64];
@@ -129,6 +129,10 @@ parse_opts(const char *sub, int argc, char **argv, struct opts *o)
 		bool done = false;
 		if (!strcmp(a, "--json")) {
 			o->json = true;
+			continue;
+		}
+		if (!strcmp(a, "--rotate")) {
+			o->rotate = true;
 			continue;
 		}
 		if (a[0] != '-' || a[1] != '-') {
@@ -268,6 +272,10 @@ cert_request(struct opts *o)
 		return usage("request", "--out and either --dir or a key with "
 		                        "--region are required");
 	}
+	if (o->rotate && (o->dir == NULL || o->prev_key != NULL)) {
+		return usage("request", "--rotate needs --dir (the current "
+		                        "keys countersign) and no --prev-key");
+	}
 	if (o->dir != NULL) {
 		if (node_config_load(o->dir, &cfg, err, sizeof(err)) != 0) {
 			fprintf(stderr, "tongban cert request: %s\n", err);
@@ -279,9 +287,19 @@ cert_request(struct opts *o)
 		if (region == NULL) {
 			region = cfg.region;
 		}
+		if (o->rotate) {
+			/* The request is for the next keys, countersigned
+			 * by the current ones (as --prev-key would). */
+			memcpy(osk, cfg.sign_sk, 64);
+			if (tb_cli_rekey_next(o->dir, pk, sk, kx) != 0) {
+				sodium_memzero(osk, sizeof(osk));
+				node_config_wipe(&cfg);
+				goto out;
+			}
+		}
 		node_config_wipe(&cfg);
 		kind = CERT_NODE;
-		if (node_keys(o->dir, pk, kx) != 0) {
+		if (!o->rotate && node_keys(o->dir, pk, kx) != 0) {
 			goto out;
 		}
 	} else if (tb_cli_load_key(kfile, pk, sk) != 0) {
@@ -294,8 +312,9 @@ cert_request(struct opts *o)
 		fprintf(stderr, "tongban cert request: cannot build it\n");
 		goto out;
 	}
-	if (o->prev_key != NULL) {
-		if (tb_cli_load_key(o->prev_key, opk, osk) != 0 ||
+	if (o->prev_key != NULL || o->rotate) {
+		if ((!o->rotate &&
+		     tb_cli_load_key(o->prev_key, opk, osk) != 0) ||
 		    trust_sign(req, osk, err, sizeof(err)) != 0) {
 			sodium_memzero(osk, sizeof(osk));
 			goto out;
@@ -303,7 +322,8 @@ cert_request(struct opts *o)
 		sodium_memzero(osk, sizeof(osk));
 	}
 	tb_diag_init(&d);
-	if (o->prev_key == NULL && cert_request_check(req, NULL, "$", &d)) {
+	if (o->prev_key == NULL && !o->rotate &&
+	    cert_request_check(req, NULL, "$", &d)) {
 		print_diag(o->out, &d);
 		goto out;
 	}
@@ -635,12 +655,12 @@ static int
 cert_install(struct opts *o)
 {
 	char path[PATH_MAX], hex[65], kxh[65];
-	uint8_t pk[32], kx[32];
+	uint8_t pk[32], kx[32], lpk[32], lkx[32];
 	struct tb_diag d;
 	struct ctx c;
 	json_t *leaf, *rest = NULL;
 	size_t i;
-	int rc = TB_EXIT_INVALID;
+	int rc = TB_EXIT_INVALID, rotated = 1;
 
 	if (o->dir != NULL && o->xcert != NULL && o->nfiles == 0 &&
 	    o->ncrls == 0) {
@@ -665,8 +685,17 @@ cert_install(struct opts *o)
 	leaf = json_array_get(c.chain, 0);
 	canon_hex(pk, 32, hex);
 	canon_hex(kx, 32, kxh);
-	if (strcmp(spec_str(leaf, "sign_key"), hex) != 0 ||
-	    strcmp(spec_str(leaf, "kx_key"), kxh) != 0) {
+	if ((strcmp(spec_str(leaf, "sign_key"), hex) != 0 ||
+	     strcmp(spec_str(leaf, "kx_key"), kxh) != 0) &&
+	    canon_unhex(spec_str(leaf, "sign_key"), lpk, 32) == 0 &&
+	    canon_unhex(spec_str(leaf, "kx_key"), lkx, 32) == 0 &&
+	    (rotated = tb_cli_rekey_promote(o->dir, lpk, lkx)) < 0) {
+		goto out;
+	}
+	/* Unless it certifies the keys a rotation left pending (now the
+	 * node's), it must certify the node's keys. */
+	if (rotated != 0 && (strcmp(spec_str(leaf, "sign_key"), hex) != 0 ||
+	                     strcmp(spec_str(leaf, "kx_key"), kxh) != 0)) {
 		fprintf(stderr,
 		        "%s: certifies other keys than this node's (%s): was "
 		        "the request made from another directory?\n",
@@ -691,11 +720,17 @@ cert_install(struct opts *o)
 	if (tb_cli_write_json(path, leaf, 0644, false) != 0) {
 		goto out;
 	}
+	if (rotated == 0) {
+		tb_cli_rekey_done(o->dir);
+	}
 	printf("%s: installed cert %s of node %s (%s %s, role %s), valid to "
-	       "%s, chain of %zu\n",
+	       "%s, chain of %zu%s\n",
 	       o->dir, spec_str(leaf, "serial"), c.node_id, c.region,
 	       region_name(c.region), spec_str(leaf, "role"),
-	       spec_str(leaf, "not_after"), json_array_size(c.chain));
+	       spec_str(leaf, "not_after"), json_array_size(c.chain),
+	       rotated == 0 ? "; the node's keys rotated to the ones it "
+	                      "certifies"
+	                    : "");
 	rc = TB_EXIT_OK;
 out:
 	json_decref(rest);

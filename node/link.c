@@ -354,6 +354,7 @@ link_on_add(struct links *ls, struct link *l, uint32_t pipe)
 	pthread_mutex_unlock(&ls->view_mu);
 	l->hs_deadline = link_now_ms() + LINK_HS_TIMEOUT_MS;
 	l->handshakes++;
+	l->hs_start_us = link_mono_us();
 	link_set_state(l, LS_HANDSHAKING, NULL);
 	link_hs_begin(l);
 	if (l->dir == LINK_IN) {

@@ -45,7 +45,8 @@ link_enqueue(struct link *l, uint8_t kind, uint8_t flags, uint32_t type,
              uint64_t id, const void *body, size_t len, bool priority)
 {
 	struct link_out *o, **pp;
-	size_t hdr = kind == LK_CREDIT || kind == LK_HELLO ? 4 : LINK_HDR;
+	size_t hdr =
+	    kind == LK_CREDIT || kind == LK_HELLO ? LINK_CHUNK_PRE : LINK_HDR;
 
 	if (l->qbytes + len > LINK_QUEUE_BYTES) {
 		return TB_EFULL;
@@ -58,13 +59,7 @@ link_enqueue(struct link *l, uint8_t kind, uint8_t flags, uint32_t type,
 	o->req_id = kind == LK_REQ ? id : 0;
 	o->priority = priority;
 	o->len = hdr + len;
-	o->data[0] = kind;
-	o->data[1] = flags;
-	o->data[2] = o->data[3] = 0;
-	if (hdr == LINK_HDR) {
-		link_put_u32(o->data + 4, type);
-		link_put_u64(o->data + 8, id);
-	}
+	link_payload_header(o->data, kind, flags, type, id);
 	if (len > 0) {
 		memcpy(o->data + hdr, body, len);
 	}
@@ -332,6 +327,9 @@ link_session_up(struct link *l, struct noise_session *s)
 	}
 	noise_session_wipe(s);
 	link_hs_wipe(l);
+	if (l->ls->bench.plaintext) {
+		frame_bench_plaintext(l->fr);
+	}
 	if (l->dir == LINK_IN) {
 		/* The listener tells the dialer that it checked everything
 		 * with its first frame. After XX's third message it knows the
@@ -351,46 +349,34 @@ static void
 msg_in(struct link *l, const uint8_t *m, size_t n)
 {
 	struct links *ls = l->ls;
+	struct link_payload d;
 	struct link_msg msg;
 	struct link_pending *p;
-	uint8_t kind, flags;
+	char why[160];
 	int h;
 
-	if (n < LINK_HDR) {
-		refuse_frame(l, LR_MALFORMED,
-		             "a message of %zu bytes, shorter "
-		             "than its %d-byte header",
-		             n, LINK_HDR);
-		return;
-	}
-	kind = m[0];
-	flags = m[1];
-	if ((kind != LK_MSG && kind != LK_REQ && kind != LK_RESP) ||
-	    (flags & ~(kind == LK_RESP ? LF_ERROR : 0)) != 0 || m[2] != 0 ||
-	    m[3] != 0) {
-		refuse_frame(l, LR_MALFORMED,
-		             "message kind %u flags %u: not a message", kind,
-		             flags);
+	if (link_payload_decode_msg(m, n, &d, why, sizeof(why)) != TB_OK) {
+		refuse_frame(l, LR_MALFORMED, "%s", why);
 		return;
 	}
 	memset(&msg, 0, sizeof(msg));
 	msg.peer_node_id = l->node_id;
 	msg.peer_region = l->region;
-	msg.type = link_get_u32(m + 4);
-	msg.body = m + LINK_HDR;
-	msg.len = n - LINK_HDR;
-	msg.request = kind == LK_REQ;
+	msg.type = d.type;
+	msg.body = d.body;
+	msg.len = d.len;
+	msg.request = d.kind == LK_REQ;
 	msg.reply_to.link = l->uid;
 	msg.reply_to.pipe = l->pipe;
-	msg.reply_to.id = link_get_u64(m + 8);
-	if (kind == LK_RESP) {
+	msg.reply_to.id = d.id;
+	if (d.kind == LK_RESP) {
 		int status = TB_OK;
 		if ((p = link_pending_find(ls, msg.reply_to.id)) == NULL ||
 		    p->link != l->uid || p->status != TB_OK) {
 			return; /* late (timed out) or not ours */
 		}
 		link_pending_unlink(ls, p);
-		if (flags & LF_ERROR) {
+		if (d.flags & LF_ERROR) {
 			status = msg.type > 0 && msg.type < TB_ERR_COUNT
 			             ? (int)msg.type
 			             : TB_EIO;
@@ -405,7 +391,7 @@ msg_in(struct link *l, const uint8_t *m, size_t n)
 		free(p);
 		return;
 	}
-	if (kind == LK_REQ && msg.type == LINK_T_PING) {
+	if (d.kind == LK_REQ && msg.type == LINK_T_PING) {
 		link_reply(ls, &msg.reply_to, LINK_T_PONG, msg.body, msg.len);
 		return;
 	}
@@ -413,8 +399,7 @@ msg_in(struct link *l, const uint8_t *m, size_t n)
 	                                   : -1;
 	if (h < 0) {
 		ls->unhandled++;
-		if (kind == LK_REQ) {
-			char why[64];
+		if (d.kind == LK_REQ) {
 			snprintf(why, sizeof(why), "no handler for type %u",
 			         (unsigned)msg.type);
 			link_reply_error(ls, &msg.reply_to, TB_ENOTIMPL, why);
@@ -424,28 +409,28 @@ msg_in(struct link *l, const uint8_t *m, size_t n)
 	ls->handlers[h].fn(ls, &msg, ls->handlers[h].arg);
 }
 
-/* payload_in takes the payload of one frame. */
+/* payload_in takes the payload of one frame: schema/link_payload.c checks
+ * its shape, this its place in the link's state. */
 static void
 payload_in(struct link *l, const uint8_t *p, size_t n)
 {
+	struct link_payload d;
 	bool complete = false;
 	uint8_t *data;
-	uint64_t id, v;
+	uint64_t id;
 	size_t len;
+	char why[160];
 	int rv;
 
-	if (n < 4 || p[2] != 0 || p[3] != 0) {
-		refuse_frame(l, LR_MALFORMED,
-		             "a payload of %zu bytes without "
-		             "a valid kind",
-		             n);
+	if (link_payload_decode(p, n, &d, why, sizeof(why)) != TB_OK) {
+		refuse_frame(l, LR_MALFORMED, "%s", why);
 		return;
 	}
 	if (l->dir == LINK_OUT && !l->confirmed) {
-		if (p[0] != LK_HELLO || n != 4 || p[1] != 0) {
+		if (d.kind != LK_HELLO) {
 			refuse_frame(l, LR_MALFORMED,
 			             "the first frame is kind %u, not HELLO",
-			             p[0]);
+			             d.kind);
 			return;
 		}
 		l->confirmed = true;
@@ -459,25 +444,19 @@ payload_in(struct link *l, const uint8_t *p, size_t n)
 		l->confirmed = true;
 		link_became_up(l);
 	}
-	switch (p[0]) {
+	switch (d.kind) {
 	case LK_CREDIT:
-		v = n == 12 ? link_get_u64(p + 4) : 0;
-		if (l->dir != LINK_IN || n != 12 || p[1] != 0 ||
-		    v < l->peer_acked || v > l->tx_frames) {
+		if (l->dir != LINK_IN || d.count < l->peer_acked ||
+		    d.count > l->tx_frames) {
 			refuse_frame(l, LR_MALFORMED,
 			             "a credit for frames never sent");
 			return;
 		}
-		l->peer_acked = v;
+		l->peer_acked = d.count;
 		link_pump(l);
 		break;
 	case LK_CHUNK:
-		if (p[1] != 0) {
-			refuse_frame(l, LR_MALFORMED, "chunk flags %u", p[1]);
-			return;
-		}
-		rv = frame_chunk_join_add(&l->join, p + LINK_CHUNK_PRE,
-		                          n - LINK_CHUNK_PRE, &complete);
+		rv = frame_chunk_join_add(&l->join, d.body, d.len, &complete);
 		if (rv != TB_OK) {
 			refuse_frame(
 			    l, rv == TB_ENOMEM ? LR_OVERSIZED : LR_CHUNK, "%s",
@@ -492,13 +471,11 @@ payload_in(struct link *l, const uint8_t *p, size_t n)
 			free(data);
 		}
 		break;
-	case LK_MSG:
-	case LK_REQ:
-	case LK_RESP:
-		msg_in(l, p, n);
+	case LK_HELLO:
+		refuse_frame(l, LR_MALFORMED, "a second HELLO");
 		break;
-	default:
-		refuse_frame(l, LR_MALFORMED, "unknown payload kind %u", p[0]);
+	default: /* LK_MSG, LK_REQ, LK_RESP */
+		msg_in(l, p, n);
 		break;
 	}
 }

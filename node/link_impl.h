@@ -6,6 +6,7 @@
 #include "schema/cert.h"
 #include "schema/cert_cache.h"
 #include "schema/frame.h"
+#include "schema/link_payload.h"
 #include "schema/noise.h"
 
 #include <limits.h>
@@ -20,20 +21,8 @@
  * before reading the body). */
 #define LINK_FRAME_MAX FRAME_DEFAULT_MAX
 #define LINK_RECV_MAX  (2 * LINK_FRAME_MAX)
-/* The payload of one frame, and the payload kinds (its first byte). */
+/* The payload of one frame; its kinds are in schema/link_payload.h. */
 #define LINK_PAYLOAD_MAX (LINK_FRAME_MAX - FRAME_OVERHEAD)
-#define LINK_HDR         16 /* kind, flags, 0, 0, type u32, id u64 */
-#define LINK_CHUNK_PRE   4  /* kind, 0, 0, 0, then frame_chunk's bytes */
-enum link_kind {
-	LK_MSG = 1,    /* one-way message */
-	LK_REQ = 2,    /* request: id is its correlation id */
-	LK_RESP = 3,   /* response to request id; flag LF_ERROR: type is a
-	                  TB_* code and the body its reason */
-	LK_CHUNK = 4,  /* a chunk of a message larger than a frame */
-	LK_CREDIT = 5, /* u64: frames received so far (dialer to listener) */
-	LK_HELLO = 6,  /* the responder's first frame: the handshake is done */
-};
-#define LF_ERROR 1
 
 /* The handshake's first message starts with this envelope, which is also
  * hashed into the Noise prologue after LINK_PROLOGUE. */
@@ -128,6 +117,7 @@ struct link {
 	struct noise_hs *hs;
 	_Atomic int pattern; /* NOISE_XX or NOISE_IK */
 	int64_t hs_deadline;
+	int64_t hs_start_us; /* when the pipe was added (link_bench.h) */
 	uint8_t *hs_pending; /* a handshake message waiting for tx_aio */
 	size_t hs_pending_len;
 
@@ -192,6 +182,7 @@ struct links {
 	char node_id[CERT_NODE_ID_HEX + 1];
 	char region[7];
 	uint8_t kx_sk[32], kx_pk[32];
+	bool rekeyed; /* link_keys_reload took new keys: re-handshake */
 	unsigned poll_ms, ping_ms;
 	int64_t next_poll_ms;
 
@@ -248,6 +239,11 @@ struct links {
 	int64_t log_window_ms; /* the rate limit of refusal lines */
 	unsigned log_lines, log_suppressed;
 	uint8_t scratch[LINK_PAYLOAD_MAX]; /* a chunk being sealed */
+	/* ops/bench.d/link_bench.c's switches (node/link_bench.h); false in
+	 * a node. */
+	struct {
+		bool plaintext, cold_cache, xx_only;
+	} bench;
 };
 
 /* ---- byte order and clocks --------------------------------------------- */
@@ -430,6 +426,16 @@ int link_peers_load(struct links *ls, char *errmsg, size_t errlen);
 bool link_key_get(struct links *ls, const char *node_id, uint8_t kx[32]);
 void link_key_put(struct links *ls, const char *node_id, const uint8_t kx[32]);
 void link_key_forget(struct links *ls, const char *node_id);
+
+/* ---- link_keys.c: key rotation ----------------------------------------- */
+
+/* link_keys_reload takes the X25519 key of DIR/keys/node.json when leaf
+ * (the node's new certificate) certifies it and it is not the key in use;
+ * returns whether it did. */
+bool link_keys_reload(struct links *ls, const json_t *leaf);
+/* link_keys_rehandshake closes every link's pipe: outbound links redial,
+ * inbound peers dial again, and each new pipe is a new handshake. */
+void link_keys_rehandshake(struct links *ls);
 
 /* ---- link_view.c -------------------------------------------------------- */
 

@@ -312,6 +312,7 @@ link_trust_load(struct links *ls, char *errmsg, size_t errlen)
 	ls->own_payload = b.data; /* the buffer is handed over */
 	ls->own_len = b.len;
 	cert_cache_clear(&ls->cache);
+	ls->rekeyed = link_keys_reload(ls, json_array_get(chain, 0));
 	own_check(ls, chain);
 out:
 	free(d);
@@ -341,6 +342,9 @@ link_trust_verify(struct links *ls, struct link *l, json_t *chain,
 	size_t n = json_array_size(chain), nc = 0, i;
 	const char *region;
 
+	if (ls->bench.cold_cache) {
+		cert_cache_clear(&ls->cache);
+	}
 	if (n == 0 || n > CERT_CHAIN_MAX) {
 		return tb_diag_add(d, n == 0 ? TB_EINVAL : TB_ETOOBIG,
 		                   "$.chain", "a chain of %zu certificates", n);
@@ -434,6 +438,10 @@ link_trust_poll(struct links *ls)
 			       json_array_size(ls->crls),
 			       json_array_size(ls->xcerts));
 		}
+	}
+	if (ls->rekeyed) {
+		ls->rekeyed = false;
+		link_keys_rehandshake(ls);
 	}
 	reverify(ls);
 	peers_fingerprint(ls, fp);

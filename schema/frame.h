@@ -70,7 +70,8 @@ struct frame {
 	uint64_t tx_rekeys, rx_rekeys;
 	bool rekey_pending;
 	bool tx_closed, rx_closed, rx_failed;
-	int err; /* the receiving side's failure, once poisoned */
+	bool bench_plaintext; /* frame_bench_plaintext: no AEAD (benchmarks) */
+	int err;              /* the receiving side's failure, once poisoned */
 	char errmsg[256];
 };
 
@@ -105,6 +106,14 @@ int frame_open(struct frame *f, const uint8_t *in, size_t inlen,
 /* frame_request_rekey makes the next sealed frame a REKEY frame (for time
  * based rekeying, or on demand). */
 void frame_request_rekey(struct frame *f);
+
+/* frame_bench_plaintext makes f a null cipher, for ops/bench only: every
+ * check, counter, rekey and close stays as it is, but the payload goes out
+ * in clear with a tag of 16 zero bytes (and a frame whose tag is not zero
+ * is refused), so that a benchmark measures what the AEAD costs on the
+ * same frame code. Nothing in a node calls it: no configuration, flag or
+ * request reaches it (node/link_bench.h is its one caller). */
+void frame_bench_plaintext(struct frame *f);
 
 /* frame_wipe zeroes f, keys included. */
 void frame_wipe(struct frame *f);

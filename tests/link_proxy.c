@@ -31,8 +31,9 @@
  *         huge      sends 1 MiB
  *         stall     opens 40 connections and sends nothing
  *
- * It prints "mutated" when it made its change, and exits when the real
- * peer closes its side (as a relay would), after 20 s, or when killed. */
+ * It prints "listening" once its front listens (proxy mode), "mutated"
+ * when it made its change, and exits when the real peer closes its side
+ * (as a relay would), after 120 s, or when killed. */
 #include <nng/nng.h>
 #include <nng/protocol/pair1/pair.h>
 
@@ -43,6 +44,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* How long the proxy lives at most: the test kills it once it has seen
+ * what it waits for, so this only bounds a test that died. */
+#define LIFE_SECS 120
 
 static nng_socket front, back, back2;
 static const char *mode, *back_url;
@@ -147,6 +152,8 @@ proxy(const char *front_url)
 	if ((rv = nng_listen(front, front_url, NULL, 0)) != 0) {
 		die("listen", rv);
 	}
+	printf("listening\n");
+	fflush(stdout);
 	pthread_create(&t, NULL, back_to_front, NULL);
 	while (nng_recvmsg(front, &m, 0) == 0) {
 		size_t len = nng_msg_len(m);
@@ -239,7 +246,7 @@ client(const char *url)
 			}
 		}
 		mutated();
-		sleep(20);
+		sleep(LIFE_SECS);
 		return;
 	}
 	if ((rv = nng_pair1_open(&s[0])) != 0 ||
@@ -259,14 +266,14 @@ client(const char *url)
 		exit(2);
 	}
 	mutated();
-	sleep(20);
+	sleep(LIFE_SECS);
 }
 
 static void *
 deadline(void *arg)
 {
 	(void)arg;
-	sleep(20);
+	sleep(LIFE_SECS);
 	exit(0);
 }
 

@@ -16,8 +16,8 @@ cd "$T"
 # Everything this test starts besides the nodes, and a bound on the whole.
 _extra=()
 trap _links_cleanup EXIT
-bash -c 'sleep 300 & s=$!; trap "kill $s; exit" TERM; wait $s
-  echo "# node_links.t: over 300 s, giving up" >&2; kill -TERM '"$$" \
+bash -c 'sleep 900 & s=$!; trap "kill $s; exit" TERM; wait $s
+  echo "# node_links.t: over 900 s, giving up" >&2; kill -TERM '"$$" \
   >/dev/null 2>&1 &
 _watchdog=$!
 _links_cleanup() {
@@ -60,16 +60,26 @@ issue() {
     "$TB" cert issue --key "$key" --issuer-cert "$icert" \
       --request "$T/$name.req" --days 30 --out "$out" "$@" >/dev/null
 }
-# wait_for SECONDS CMD...: retries CMD every 0.1 s.
+# wait_for SECONDS CMD...: retries CMD every 0.1 s until it succeeds or
+# SECONDS of wall-clock time have passed (then it fails). The test waits on
+# what it can observe (GET /v1/links, the logs, /metrics), never on a
+# sleep, and its deadlines are generous: on a loaded machine a handshake or
+# a node's poll of links.json can take seconds, while a pass costs only
+# the time the awaited state takes to appear.
+WAIT=${TB_LINKS_WAIT:-60}
 wait_for() {
-  local n=$(($1 * 10)) i
+  local end=$((SECONDS + $1))
   shift
-  for ((i = 0; i < n; i++)); do
+  while :; do
     "$@" >/dev/null 2>&1 && return 0
+    [ "$SECONDS" -lt "$end" ] || return 1
     sleep 0.1
   done
-  return 1
 }
+# file_has FILE TEXT: FILE contains TEXT.
+file_has() { grep -qF -- "$2" "$1" 2>/dev/null; }
+# file_over FILE BYTES: FILE is larger than BYTES.
+file_over() { [ "$(stat -c %s "$1" 2>/dev/null || echo 0)" -gt "$2" ]; }
 # state NAME DIR PEER: the state of NAME's link to PEER (node id) in
 # direction DIR (out or in), "none" if there is no such link.
 state() {
@@ -142,13 +152,13 @@ is "$rc" 1 "link add refuses an unknown region"
 run "$TB" link add --dir C --region 370000 --url "http://x"
 is "$rc" 1 "link add refuses a URL that is not tcp://HOST:PORT"
 
-wait_for 15 is_up P out "$ID_C"
+wait_for "$WAIT" is_up P out "$ID_C"
 is "$?" 0 "the province's link to the city comes up"
-wait_for 15 is_up P in "$ID_C"
+wait_for "$WAIT" is_up P in "$ID_C"
 is "$?" 0 "the city's link to the province comes up (inbound at P)"
-wait_for 5 is_up C out "$ID_P"
+wait_for "$WAIT" is_up C out "$ID_P"
 is "$?" 0 "the city sees its link up"
-wait_for 5 is_up C in "$ID_P"
+wait_for "$WAIT" is_up C in "$ID_P"
 is "$?" 0 "and the province's, inbound"
 logged P TB-LINK-UP "$ID_C"
 is "$?" 0 "TB-LINK-UP is logged with the peer's node id"
@@ -168,7 +178,7 @@ api P POST /v1/links/ping -d '{}'
 is "$code" 422 "PING without a peer is 422"
 
 has_rtt() { api P GET /v1/links; [[ $body == *'"rtt_ms":'[0-9]* ]]; }
-wait_for 10 has_rtt
+wait_for "$WAIT" has_rtt
 api P GET /v1/links
 is "$code" 200 "GET /v1/links"
 v=$(jq_get '[(l["direction"], l["state"], l["peer_region"], l["frames_tx"] > 0, l["frames_rx"] > 0, l["bytes_tx"] > 0, l["cert_serial"] == "'"$serial_C"'", l["cert_not_after"] is not None) for l in sorted(d["links"], key=lambda l: l["direction"])]')
@@ -189,10 +199,10 @@ ok "$([ "$(metric P 'tongban_link_handshakes_total{result="ok"}')" -ge 2 ]; echo
 
 # ---- IK: the province now holds the city's key ----
 "$TB" link remove --dir P --url "$CL" >/dev/null
-wait_for 10 not_has_out P "$CL"
+wait_for "$WAIT" not_has_out P "$CL"
 is "$?" 0 "link remove: the running province drops the link"
 run "$TB" link add --dir P --region 370100 --url "$CL" --node-id "$ID_C"
-wait_for 15 is_up P out "$ID_C"
+wait_for "$WAIT" is_up P out "$ID_C"
 is "$?" 0 "re-added, the link comes up again"
 api P GET /v1/links
 is "$(jq_get '[l["pattern"] for l in d["links"] if l["direction"] == "out"]')" "['IK']" \
@@ -203,19 +213,26 @@ if command -v tcpdump >/dev/null && [ "$(id -u)" = 0 ]; then
   pl=${PL##*:}
   cl=${CL##*:}
   tcpdump -i lo -U -s 0 -w "$T/link.pcap" "tcp port $pl or tcp port $cl" \
-    >/dev/null 2>&1 &
+    >/dev/null 2>"$T/tcpdump-link.err" &
   tcpd=$!
   _extra+=("$tcpd")
-  tcpdump -i lo -U -s 0 -w "$T/api.pcap" "tcp port $PORT_P" >/dev/null 2>&1 &
+  tcpdump -i lo -U -s 0 -w "$T/api.pcap" "tcp port $PORT_P" \
+    >/dev/null 2>"$T/tcpdump-api.err" &
   tcpa=$!
   _extra+=("$tcpa")
-  sleep 1
+  # tcpdump says "listening on lo" once its capture is open.
+  wait_for "$WAIT" file_has "$T/tcpdump-link.err" "listening on"
+  is "$?" 0 "tcpdump captures the links"
+  wait_for "$WAIT" file_has "$T/tcpdump-api.err" "listening on"
   secret='申请人 张三 身份证号 370102199001011231'
   api P POST /v1/links/ping -d "{\"peer\":\"370100\",\"payload\":\"$secret\"}"
   is "$code" 200 "a PING carrying 张三 and 370102199001011231"
   api C POST /v1/links/ping -d "{\"peer\":\"370000\",\"payload\":\"$secret\",\"size\":200000}"
   is "$(jq_get 'd["echo_ok"]')" "True" "and a 200 kB one in chunks, the other way"
-  sleep 1
+  # tcpdump -U writes each packet as it reads it: wait until both files
+  # hold the traffic rather than for a fixed time.
+  wait_for "$WAIT" file_over "$T/link.pcap" 400000
+  wait_for "$WAIT" file_has "$T/api.pcap" 370102199001011231
   kill -INT "$tcpd" "$tcpa"
   wait "$tcpd" "$tcpa" 2>/dev/null
   v=$($py - "$T/link.pcap" "$T/api.pcap" <<'PY'
@@ -234,23 +251,29 @@ PY
   is "$(printf '%s' "$v" | sed -n 's/^link [0-9]* //p')" "False False False" \
     "and neither the name (UTF-8, UTF-16) nor the ID number"
 else
-  for i in 1 2 3 4 5 6; do echo "ok $((_tap_n += 1)) # skip tcpdump or root missing"; done
+  for i in 1 2 3 4 5 6 7; do echo "ok $((_tap_n += 1)) # skip tcpdump or root missing"; done
 fi
 
 # ---- a hostile peer in the middle: each change closes the pipe ----
 # mode, what the province must log
 attack() {
-  local mode=$1 id=$2 text=$3 port before pid
+  local mode=$1 id=$2 text=$3 port before pid try
   shift 3
-  port=$(free_port)
   before=$(count P "$id")
-  "$T/link_proxy" proxy "tcp://127.0.0.1:$port" "$PL" "$mode" \
-    >"$T/proxy-$mode.out" 2>&1 &
-  pid=$!
-  _extra+=("$pid")
+  # The proxy must listen before the city dials it (a port free_port found
+  # may be taken again before the proxy binds it: then another one).
+  for try in 1 2 3; do
+    port=$(free_port)
+    "$T/link_proxy" proxy "tcp://127.0.0.1:$port" "$PL" "$mode" \
+      >"$T/proxy-$mode.out" 2>&1 &
+    pid=$!
+    _extra+=("$pid")
+    wait_for "$WAIT" file_has "$T/proxy-$mode.out" listening && break
+    kill "$pid" 2>/dev/null
+  done
   "$TB" link add --dir C --region 370000 --url "tcp://127.0.0.1:$port" "$@" \
     >/dev/null
-  wait_for 15 logged_since P "$id" "$before" "$text"
+  wait_for "$WAIT" logged_since P "$id" "$before" "$text"
   is "$?" 0 "$mode: the province logs $id '$text'"
   like "$(cat "$T/proxy-$mode.out")" "mutated" "$mode: (the proxy did it)"
   "$TB" link remove --dir C --url "tcp://127.0.0.1:$port" >/dev/null
@@ -279,10 +302,10 @@ client() {
   "$T/link_proxy" client "$PL" "$mode" >"$T/client-$mode.out" 2>&1 &
   pid=$!
   _extra+=("$pid")
-  wait_for 15 logged_since P "$id" "$before" "$text"
+  wait_for "$WAIT" logged_since P "$id" "$before" "$text"
   is "$?" 0 "raw client, $mode: the province logs $id '$text'"
   if [ -n "$text2" ]; then
-    wait_for 15 logged_since P "$id" "$before" "$text2"
+    wait_for "$WAIT" logged_since P "$id" "$before" "$text2"
     is "$?" 0 "raw client, $mode: ... and '$text2'"
   fi
   kill "$pid" 2>/dev/null
@@ -317,7 +340,7 @@ x_try() {
   local what=$1 id=$2 text=$3 before
   before=$(count P "$id")
   node_start X
-  wait_for 15 logged_since P "$id" "$before" "$text"
+  wait_for "$WAIT" logged_since P "$id" "$before" "$text"
   is "$?" 0 "$what: the province logs $id '$text'"
   is "$(count X TB-LINK-UP)" 0 "$what: X's link never came up"
   node_kill X
@@ -369,13 +392,13 @@ cp xgood.json X/certs/node.json
 "$TB" link remove --dir X --url "$PL" >/dev/null
 node_start X
 "$TB" link add --dir P --region 370200 --url "$(link_url X)" >/dev/null
-wait_for 15 logged P TB-LINK-HANDSHAKE-REFUSED "cert for 370100 where 370200 was expected"
+wait_for "$WAIT" logged P TB-LINK-HANDSHAKE-REFUSED "cert for 370100 where 370200 was expected"
 is "$?" 0 "wrong region: the province refuses a 370100 node where it expects 370200"
 "$TB" link remove --dir P --region 370200 >/dev/null
 
 # Revoked: X links up, then its certificate is revoked.
 "$TB" link add --dir X --region 370000 --url "$PL" >/dev/null
-wait_for 15 is_up P in "$ID_X"
+wait_for "$WAIT" is_up P in "$ID_X"
 is "$?" 0 "revoked: with a valid certificate X links up first"
 serial_X=$($py -c 'import json; print(json.load(open("xgood.json"))["serial"])')
 logged P TB-LINK-CERT-EXPIRING "$serial_X"
@@ -384,9 +407,9 @@ is "$?" 0 "TB-LINK-CERT-EXPIRING: X's certificate expires within 7 days"
   --reason "key compromise" --out crl1.json >/dev/null
 run "$TB" cert install --dir P --crl crl1.json
 is "$rc" 0 "revoked: the province installs the city's revocation list"
-wait_for 10 logged P TB-LINK-REVOKED "$serial_X"
+wait_for "$WAIT" logged P TB-LINK-REVOKED "$serial_X"
 is "$?" 0 "revoked: the province logs TB-LINK-REVOKED and closes X's link"
-wait_for 10 logged P TB-LINK-REVOKED "handshake refused (XX): node $ID_X"
+wait_for "$WAIT" logged P TB-LINK-REVOKED "handshake refused (XX): node $ID_X"
 is "$?" 0 "revoked: X's next handshakes are refused as revoked"
 is "$(state P in "$ID_X")" "refused" "revoked: X is not up at the province"
 node_kill X
@@ -410,10 +433,10 @@ is "$(state P out "$ID_C") $(state P in "$ID_C")" "up up" "the city's links are 
   --reason retired --out crl2.json >/dev/null
 run "$TB" cert install --dir P --crl crl2.json
 is "$rc" 0 "the province installs version 2, revoking the city's node"
-wait_for 10 logged P TB-LINK-REVOKED "$ID_C"
+wait_for "$WAIT" logged P TB-LINK-REVOKED "$ID_C"
 is "$?" 0 "TB-LINK-REVOKED names the city"
 link_down() { [ "$(metric P "tongban_link_up{peer=\"$ID_C\"}")" = 0 ]; }
-wait_for 10 link_down
+wait_for "$WAIT" link_down
 is "$?" 0 "metrics: tongban_link_up of the city is 0"
 v="$(state P out "$ID_C") $(state P in "$ID_C")"
 unlike "$v" "up" "neither link with the city is up ($v)"

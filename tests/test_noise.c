@@ -900,6 +900,47 @@ pass(struct frame *a, struct frame *b, enum frame_type type, const uint8_t *p,
 	                                                      : TB_ECORRUPT;
 }
 
+/* The benchmark's null cipher (frame_bench_plaintext): the same frames in
+ * clear, a zero tag, and still refused when changed. */
+static void
+test_bench_plaintext(void)
+{
+	static const uint8_t msg[] = "plain 1 KiB stand-in";
+	struct frame a, b, c, d;
+	enum frame_type t;
+	size_t fl = sizeof(big1), ol = sizeof(big2);
+	static const uint8_t zero[NOISE_TAGLEN];
+
+	link(&a, &b, NULL);
+	frame_bench_plaintext(&a);
+	frame_bench_plaintext(&b);
+	is_int(frame_seal(&a, FRAME_DATA, msg, sizeof(msg), big1, &fl), TB_OK,
+	       "null cipher: a frame is sealed");
+	is_int(fl, sizeof(msg) + FRAME_OVERHEAD, "of the usual size");
+	ok(!memcmp(big1 + FRAME_HDR, msg, sizeof(msg)) &&
+	       !memcmp(big1 + FRAME_HDR + sizeof(msg), zero, NOISE_TAGLEN),
+	   "carrying the payload in clear and a zero tag");
+	is_int(frame_open(&b, big1, fl, &t, big2, &ol), TB_OK, "and opened");
+	ok(ol == sizeof(msg) && !memcmp(big2, msg, ol), "whole");
+	fl = sizeof(big1);
+	frame_seal(&a, FRAME_DATA, msg, sizeof(msg), big1, &fl);
+	big1[fl - 1] ^= 1;
+	ol = sizeof(big2);
+	is_int(frame_open(&b, big1, fl, &t, big2, &ol), TB_ESIG,
+	       "a frame whose tag is not zero is refused");
+	link(&c, &d, NULL);
+	frame_bench_plaintext(&d);
+	fl = sizeof(big1);
+	ol = sizeof(big2);
+	frame_seal(&c, FRAME_DATA, msg, sizeof(msg), big1, &fl);
+	is_int(frame_open(&d, big1, fl, &t, big2, &ol), TB_ESIG,
+	       "a sealed frame is refused by a null-cipher end");
+	frame_wipe(&a);
+	frame_wipe(&b);
+	frame_wipe(&c);
+	frame_wipe(&d);
+}
+
 static void
 test_frames(void)
 {
@@ -1452,6 +1493,7 @@ main(void)
 	test_api();
 	test_tamper();
 	test_frames();
+	test_bench_plaintext();
 	test_rekey();
 	test_chunks();
 	measure();
