@@ -255,6 +255,17 @@ http_stop(nng_http_server *s)
 	}
 }
 
+/* call_free frees c and what it owns. */
+static void
+call_free(struct http_call *c)
+{
+	json_decref(c->token);
+	json_decref(c->extra);
+	json_decref(c->loop_req);
+	raft_free(c->cmd.base);
+	free(c);
+}
+
 static void
 reply(struct http_call *c, uint16_t status, const char *ctype, const void *data,
       size_t len, const char *etag)
@@ -264,7 +275,7 @@ reply(struct http_call *c, uint16_t status, const char *ctype, const void *data,
 
 	c->status = status;
 	if (nng_http_res_alloc(&res) != 0) {
-		free(c);
+		call_free(c);
 		nng_aio_finish(aio, NNG_ENOMEM);
 		return;
 	}
@@ -279,7 +290,7 @@ reply(struct http_call *c, uint16_t status, const char *ctype, const void *data,
 	}
 	if (len > 0 && nng_http_res_copy_data(res, data, len) != 0) {
 		nng_http_res_free(res);
-		free(c);
+		call_free(c);
 		nng_aio_finish(aio, NNG_ENOMEM);
 		return;
 	}
@@ -287,9 +298,7 @@ reply(struct http_call *c, uint16_t status, const char *ctype, const void *data,
 		extern void node_observe_call(struct http_call * c);
 		node_observe_call(c);
 	}
-	json_decref(c->token);
-	json_decref(c->extra);
-	free(c);
+	call_free(c);
 	nng_aio_set_output(aio, 0, res);
 	nng_aio_finish(aio, 0);
 }

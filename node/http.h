@@ -39,7 +39,11 @@ struct http_call {
 	int status;              /* the reply's status, for metrics */
 	json_t *extra; /* merged into a write's success reply (a new token) */
 	const struct http_field_map *fields; /* error field rewrites, or NULL */
-	const char *allow; /* the Allow header of a 405, or NULL */
+	const char *allow;      /* the Allow header of a 405, or NULL */
+	struct raft_buffer cmd; /* a write's encoded command, until proposed */
+	/* A write handled on the loop instead (node_on_loop). */
+	void (*on_loop)(struct http_call *c, const json_t *req);
+	json_t *loop_req;
 };
 
 /* http_start starts nng's HTTP server on host:port, HTTPS when cert and
