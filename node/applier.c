@@ -307,8 +307,10 @@ push(struct applier *a, struct job *first, struct job **last)
 	pthread_mutex_lock(&a->mu);
 	*a->tail = first;
 	a->tail = last;
-	pthread_cond_signal(&a->work);
 	pthread_mutex_unlock(&a->mu);
+	/* Signalled after the unlock, so the writer does not wake only to
+	 * wait for the mutex the loop still holds. */
+	pthread_cond_signal(&a->work);
 }
 
 void
