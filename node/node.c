@@ -194,6 +194,13 @@ apply_cb(struct raft_apply *req, int status, void *result)
 		return;
 	}
 	pending_take(c->node, req->index);
+	if (c->node->stopping) {
+		http_reply_error(c, 503, "closed", NULL,
+		                 "the node stopped before the write was "
+		                 "applied; retry with the same "
+		                 "Idempotency-Key");
+		return;
+	}
 	http_reply_error(c, 503, "unavailable", NULL,
 	                 "the write was not committed: %s (retry with "
 	                 "the same Idempotency-Key)",
@@ -205,6 +212,12 @@ static void
 queue_call(struct node *n, struct http_call *c)
 {
 	pthread_mutex_lock(&n->mu);
+	if (n->stopping) {
+		pthread_mutex_unlock(&n->mu);
+		http_reply_error(c, 503, "closed", NULL,
+		                 "the node is shutting down");
+		return;
+	}
 	if (n->qtail != NULL) {
 		n->qtail->next = c;
 	} else {
@@ -458,6 +471,12 @@ node_raft_closed(struct raft *r)
 	struct node *n = r->data;
 
 	applier_stop(n->applier);
+	/* Every call is answered by now: the applied ones by the writer,
+	 * the queued ones by wake_cb, the proposed ones by raft_close
+	 * (apply_cb), and later ones are refused where they arrive. nng's
+	 * server stop waits for every call it handed us, so it comes last. */
+	http_stop(n->http);
+	n->http = NULL;
 	uv_close((uv_handle_t *)&n->flush, NULL);
 	uv_close((uv_handle_t *)&n->wake, NULL);
 	uv_close((uv_handle_t *)&n->tick, NULL);
@@ -468,29 +487,25 @@ node_raft_closed(struct raft *r)
 static void
 node_stop(struct node *n, const char *why)
 {
-	struct http_call *c;
-
 	if (n->stopping) {
 		return;
 	}
+	/* Under the queue's lock: a call is either queued before this, and
+	 * answered by wake_cb below, or refused by queue_call. */
+	pthread_mutex_lock(&n->mu);
 	n->stopping = true;
+	pthread_mutex_unlock(&n->mu);
 	n->ready = false;
 	tb_log(TB_LOG_INFO, "TB-NODE-STOP", "stopping: %s", why);
 	/* What is applied is answered once it is committed to the store. */
 	applier_sync(n->applier);
 	/* Links close first: pending pings are answered while HTTP runs. */
 	links_stop(n->links);
-	/* No new requests; then fail what is queued or waiting. */
-	http_stop(n->http);
-	n->http = NULL;
+	/* Fail what is queued; raft_close fails the proposals still waiting
+	 * for their commit through apply_cb (libraft owns their requests
+	 * until then, so they cannot be answered here). HTTP stops once
+	 * libraft has closed (node_raft_closed). */
 	wake_cb(&n->wake);
-	while ((c = n->pending) != NULL) {
-		n->pending = c->next;
-		http_reply_error(
-		    c, 503, "closed", NULL,
-		    "the node stopped before the write was "
-		    "applied; retry with the same Idempotency-Key");
-	}
 	uv_timer_stop(&n->tick);
 	raft_close(&n->raft, node_raft_closed);
 }
