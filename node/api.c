@@ -533,24 +533,6 @@ api_read(struct http_call *c, enum route r, const char *arg)
 
 /* ---- writes ----------------------------------------------------------- */
 
-/* Writes are checked on the nng thread (auth, body shape) and then
- * queued to the loop, which proposes them. */
-static void
-queue_write(struct http_call *c)
-{
-	struct node *n = c->node;
-
-	pthread_mutex_lock(&n->mu);
-	if (n->qtail != NULL) {
-		n->qtail->next = c;
-	} else {
-		n->qhead = c;
-	}
-	n->qtail = c;
-	pthread_mutex_unlock(&n->mu);
-	uv_async_send(&n->wake);
-}
-
 void
 api_dispatch(struct http_call *c)
 {
@@ -605,7 +587,9 @@ api_dispatch(struct http_call *c)
 		}
 		return;
 	}
-	queue_write(c);
+	/* Writes are checked, and their commands encoded, here on the nng
+	 * thread; the loop only proposes them. */
+	api_write(c);
 }
 
 /* Error fields of refused commands, as paths of the request: the body of
@@ -855,7 +839,7 @@ api_write(struct http_call *c)
 		break;
 	case RT_LINKS_PING:
 		if (api_allow(c, R_RADMIN | R_PADMIN, "ping links") == 0) {
-			link_api_ping(c, req);
+			node_on_loop(c->node, c, link_api_ping, req);
 		}
 		break;
 	default:

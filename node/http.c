@@ -17,6 +17,9 @@
  * from nng itself. Endpoints enforce their own, smaller limits (413). */
 #define HTTP_MAX_BODY (64u << 20)
 
+/* The longest query accepted (414 beyond). */
+#define HTTP_MAX_QUERY 1024
+
 struct http_server_ctx {
 	struct node *node;
 	void (*dispatch)(struct http_call *c);
@@ -106,14 +109,15 @@ http_cb(nng_aio *aio)
 	         nng_http_req_get_method(req));
 	nng_http_req_get_data(req, &body, &c->body_len);
 	c->body = body;
+	c->query = "";
 	if (pct_decode(uri, plen, c->path, sizeof(c->path), 0) != 0) {
 		http_reply_error(c, 400, "malformed", NULL,
 		                 "the request path is malformed or too long");
 		return;
 	}
+	c->query = q != NULL ? q + 1 : "";
 	if (q != NULL) {
-		snprintf(c->query, sizeof(c->query), "%s", q + 1);
-		if (strlen(q + 1) >= sizeof(c->query)) {
+		if (strlen(q + 1) >= HTTP_MAX_QUERY) {
 			http_reply_error(c, 414, "too_big", NULL,
 			                 "the query is too long");
 			return;
@@ -255,6 +259,17 @@ http_stop(nng_http_server *s)
 	}
 }
 
+/* call_free frees c and what it owns. */
+static void
+call_free(struct http_call *c)
+{
+	json_decref(c->token);
+	json_decref(c->extra);
+	json_decref(c->loop_req);
+	raft_free(c->cmd.base);
+	free(c);
+}
+
 static void
 reply(struct http_call *c, uint16_t status, const char *ctype, const void *data,
       size_t len, const char *etag)
@@ -264,7 +279,7 @@ reply(struct http_call *c, uint16_t status, const char *ctype, const void *data,
 
 	c->status = status;
 	if (nng_http_res_alloc(&res) != 0) {
-		free(c);
+		call_free(c);
 		nng_aio_finish(aio, NNG_ENOMEM);
 		return;
 	}
@@ -279,7 +294,7 @@ reply(struct http_call *c, uint16_t status, const char *ctype, const void *data,
 	}
 	if (len > 0 && nng_http_res_copy_data(res, data, len) != 0) {
 		nng_http_res_free(res);
-		free(c);
+		call_free(c);
 		nng_aio_finish(aio, NNG_ENOMEM);
 		return;
 	}
@@ -287,9 +302,7 @@ reply(struct http_call *c, uint16_t status, const char *ctype, const void *data,
 		extern void node_observe_call(struct http_call * c);
 		node_observe_call(c);
 	}
-	json_decref(c->token);
-	json_decref(c->extra);
-	free(c);
+	call_free(c);
 	nng_aio_set_output(aio, 0, res);
 	nng_aio_finish(aio, 0);
 }

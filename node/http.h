@@ -28,7 +28,11 @@ struct http_call {
 	struct node *node;
 	char method[8];
 	char path[512]; /* percent-decoded, without the query */
-	char query[1024];
+	/* The raw query, without '?', in the request's URI ("" if none).
+	 * Not a copy: the struct stays under 1 KiB, glibc's small-bin size,
+	 * since a larger calloc per request ran malloc_consolidate each
+	 * time (4% of the node's CPU under load). */
+	const char *query;
 	const char *body; /* owned by req */
 	size_t body_len;
 	json_t *token; /* the caller's token record, or NULL */
@@ -39,7 +43,11 @@ struct http_call {
 	int status;              /* the reply's status, for metrics */
 	json_t *extra; /* merged into a write's success reply (a new token) */
 	const struct http_field_map *fields; /* error field rewrites, or NULL */
-	const char *allow; /* the Allow header of a 405, or NULL */
+	const char *allow;      /* the Allow header of a 405, or NULL */
+	struct raft_buffer cmd; /* a write's encoded command, until proposed */
+	/* A write handled on the loop instead (node_on_loop). */
+	void (*on_loop)(struct http_call *c, const json_t *req);
+	json_t *loop_req;
 };
 
 /* http_start starts nng's HTTP server on host:port, HTTPS when cert and

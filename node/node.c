@@ -1,14 +1,19 @@
 /* The node process: libuv loop, the region's Raft group, store and HTTP.
  *
- * Threads: the loop thread owns libraft, the state machine's applies and
- * every proposal. nng's threads run HTTP callbacks: reads are answered
- * there from LMDB read transactions; writes are queued to the loop
+ * Threads: nng's threads run HTTP callbacks: reads are answered there from
+ * LMDB read transactions; a write is checked there, its body parsed and its
+ * command stamped and encoded (node_propose), then queued to the loop
  * (mutex + uv_async_send, the queue drained whole because wake-ups
- * coalesce) and answered from the apply callback. */
+ * coalesce). The loop thread owns libraft and every proposal; committed
+ * entries go from fsm_apply to the store's writer thread (node/applier.h),
+ * which applies them in batches, commits each batch durably and answers
+ * the waiting calls. The loop never waits on the store's fsync except for
+ * a snapshot, a restore or a stop. */
 #include "node/node.h"
 
 #include "consensus/raftio.h"
 #include "node/api_ctoken.h"
+#include "node/applier.h"
 #include "node/link.h"
 #include "node/link_api.h"
 #include "node/log.h"
@@ -28,12 +33,6 @@
 #define NODE_HEARTBEAT_MS 50
 #define NODE_ELECTION_MS  250
 #define NODE_TICK_MS      50
-
-/* At most this many applies share one store commit. libraft applies every
- * committed entry at once (after a restart, all of them since the last
- * snapshot), and a batch keeps its dirty pages in memory until it commits;
- * this bounds that memory and LMDB's dirty-page limit. */
-#define NODE_BATCH_MAX 256
 
 int64_t
 node_now_ms(void)
@@ -62,98 +61,59 @@ pending_take(struct node *n, raft_index index)
 	return NULL;
 }
 
-static bool
-pending_has(struct node *n, raft_index index)
-{
-	struct http_call *c;
-
-	for (c = n->pending; c != NULL; c = c->next) {
-		if (c->apply.index == index) {
-			return true;
-		}
-	}
-	return false;
-}
-
-/* fsm_apply applies one committed entry. libraft sets last_applied after
- * apply returns, so this entry's index is last_applied + 1. A refusal is
- * a result; only a store failure or an unknown command type returns
- * non-zero, which stops the group: the node then exits loudly.
- *
- * Applies go into the store's batch (store_batch_begin): libraft applies
- * every newly committed entry in one go, and node_flush commits them with
- * one fdatasync before the loop next waits (the flush prepare handle), or
- * after NODE_BATCH_MAX of them; their replies wait for that commit. */
+/* fsm_apply hands one committed entry to the store's writer thread
+ * (node/applier.h) and returns at once: the writer applies it in a batch
+ * and answers the call that proposed it, if it waits here, once the batch
+ * is durable. libraft sets last_applied after apply returns, so this
+ * entry's index is last_applied + 1. A refusal is a result the writer
+ * sends; only a store failure or an unknown command type stops the group,
+ * and it is found on the writer: the loop is woken to stop the node, and
+ * later applies return non-zero. */
 static int
 fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
 {
 	struct node *n = fsm->data;
 	raft_index index = raft_last_applied(&n->raft) + 1;
-	json_t *res = NULL;
+	struct http_call *c;
 	int rv;
 
 	*result = NULL;
-	rv = store_batch_begin(n->store);
-	if (rv == 0) {
-		rv = store_apply(n->store, index, buf->base, buf->len, &res);
+	if ((rv = applier_error(n->applier)) != 0) {
+		return RAFT_IOERR;
 	}
-	if (rv != 0) {
-		tb_log(TB_LOG_ERROR,
-		       rv == TB_EFULL ? "TB-STORE-FULL" : "TB-APPLY-FAILED",
+	/* The call's raft_apply request stays libraft's until apply_cb
+	 * returns, which happens before the loop submits what is staged. */
+	c = pending_take(n, index);
+	if ((rv = applier_stage(n->applier, index, buf->base, buf->len, c)) !=
+	    0) {
+		tb_log(TB_LOG_ERROR, "TB-APPLY-FAILED",
 		       "apply of entry %llu failed: %s; stopping",
 		       (unsigned long long)index, tb_strerror(rv));
-		if (rv == TB_EFULL) {
-			n->m.store_full++;
+		if (c != NULL) {
+			c->next = n->pending; /* apply_cb answers it */
+			n->pending = c;
 		}
 		n->exit_code = 1;
-		return RAFT_IOERR;
-	}
-	n->m.applies++;
-	if (json_object_get(res, "error") != NULL) {
-		n->m.refusals++;
-	}
-	if (++n->batch_n >= NODE_BATCH_MAX &&
-	    (rv = store_batch_commit(n->store)) != 0) {
-		/* The batch is lost, this entry with it: stop. The replies
-		 * it held become 503s in node_flush. */
-		json_decref(res);
-		n->batch_error = rv;
-		tb_log(TB_LOG_ERROR,
-		       rv == TB_EFULL ? "TB-STORE-FULL" : "TB-APPLY-FAILED",
-		       "committing applies up to entry %llu failed: %s; "
-		       "stopping",
-		       (unsigned long long)index, tb_strerror(rv));
-		n->exit_code = 1;
-		return RAFT_IOERR;
+		return RAFT_NOMEM;
 	}
 	n->view.applied = index;
-	/* Only the proposer's callback receives the result; for entries
-	 * replayed at start, or proposed elsewhere, nobody waits. */
-	if (res != NULL && pending_has(n, index)) {
-		*result = res;
-	} else {
-		json_decref(res);
-	}
 	return 0;
 }
 
 /* fsm_snapshot: the state lives in LMDB, so a snapshot is a marker; the
- * store is synced first so that the log before it may be dropped. */
+ * writer first applies what is queued and syncs the store, so that the log
+ * before it may be dropped. The loop waits for that (snapshots are rare). */
 static int
 fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs)
 {
 	struct node *n = fsm->data;
 	uint64_t applied;
 	char text[64];
-	int len, rv;
+	int len;
 
-	/* store_sync commits the open batch first, so applied is libraft's
-	 * last applied index. */
-	if ((rv = store_sync(n->store)) != 0) {
-		n->batch_error = rv; /* what the batch held is not answered */
+	if (applier_sync(n->applier) != 0) {
 		return RAFT_IOERR;
 	}
-	n->batch_n = 0;
 	applied = store_applied_index(n->store);
 	len = snprintf(text, sizeof(text), "tongban-marker applied=%llu",
 	               (unsigned long long)applied);
@@ -182,15 +142,12 @@ fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 	unsigned long long want = 0;
 	char text[64];
 	size_t len = buf->len < sizeof(text) - 1 ? buf->len : sizeof(text) - 1;
-	int rv;
 
 	memcpy(text, buf->base, len);
 	text[len] = '\0';
-	if ((rv = store_batch_commit(n->store)) != 0) {
-		n->batch_error = rv;
+	if (applier_sync(n->applier) != 0) {
 		return RAFT_IOERR;
 	}
-	n->batch_n = 0;
 	if (sscanf(text, "tongban-marker applied=%llu", &want) != 1 ||
 	    want > store_applied_index(n->store)) {
 		tb_log(TB_LOG_ERROR, "TB-SNAPSHOT-HOLE",
@@ -205,157 +162,71 @@ fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 
 /* ---- proposals -------------------------------------------------------- */
 
-static uint16_t
-error_status(const char *code)
-{
-	static const struct {
-		const char *code;
-		uint16_t status;
-	} map[] = {
-		{ "not_found", 404 },     { "illegal_transition", 409 },
-		{ "stale_version", 409 }, { "duplicate", 409 },
-		{ "conflict", 409 },      { "bad_chain", 409 },
-		{ "store_full", 507 },    { "forbidden", 403 },
-		{ "unauthorized", 401 },  { "too_big", 413 },
-		{ "malformed", 400 },
-	};
-	size_t i;
-
-	for (i = 0; code != NULL && i < sizeof(map) / sizeof(map[0]); i++) {
-		if (!strcmp(map[i].code, code)) {
-			return map[i].status;
-		}
-	}
-	return 422;
-}
-
-/* ---- the apply batch -------------------------------------------------- */
-
-/* The result of an applied entry, waiting for the batch that holds it to
- * commit: a reply never acknowledges, and so no client can go and read, a
- * write the store has not committed. */
-struct node_reply {
-	struct node_reply *next;
-	struct http_call *c;
-	uint16_t status;
-	json_t *res;
-};
-
 static void node_stop(struct node *n, const char *why);
 
-/* node_flush commits the apply batch, then sends the replies it held. If
- * the commit fails, the applies are lost from the store (they are still in
- * the Raft log, which replays them on the next start): the replies become
- * 503s and the node stops. */
+/* applier_failed runs on the loop after the writer could not apply or
+ * commit: it answered what it held with 503s; stop the node. */
 static void
-node_flush(struct node *n)
+applier_failed(struct node *n)
 {
-	struct node_reply *r, *next;
-	int rv = n->batch_error;
-
-	if (rv == 0) {
-		rv = store_batch_commit(n->store);
-	}
-	n->batch_n = 0;
-	r = n->replies;
-	n->replies = NULL;
-	n->replies_tail = &n->replies;
-	for (; r != NULL; r = next) {
-		next = r->next;
-		if (rv == 0) {
-			http_reply_json(r->c, r->status, r->res);
-		} else {
-			json_decref(r->res);
-			http_reply_error(
-			    r->c, 503, "unavailable", NULL,
-			    "the write was committed but the store could not "
-			    "record it: %s (retry with the same "
-			    "Idempotency-Key)",
-			    tb_strerror(rv));
-		}
-		free(r);
-	}
-	if (rv != 0 && n->batch_error == 0) {
-		n->batch_error = rv;
-		tb_log(TB_LOG_ERROR,
-		       rv == TB_EFULL ? "TB-STORE-FULL" : "TB-APPLY-FAILED",
-		       "committing applied entries failed: %s; stopping",
-		       tb_strerror(rv));
-		if (rv == TB_EFULL) {
-			n->m.store_full++;
-		}
-		n->exit_code = 1;
-	}
-	if (rv != 0) {
-		node_stop(n, "the store cannot be written");
-	}
+	n->exit_code = 1;
+	node_stop(n, "the store cannot be written");
 }
 
+/* flush_cb hands the entries applied in this loop iteration to the writer,
+ * in one go, before the loop next waits. */
 static void
 flush_cb(uv_prepare_t *h)
 {
 	struct node *n = h->data;
 
-	if (n->batch_n > 0 || n->replies != NULL) {
-		node_flush(n);
-	}
+	applier_submit(n->applier);
 }
 
-/* reply_applied sends (or keeps for node_flush) the reply to an applied
- * entry; res is stolen. */
-static void
-reply_applied(struct node *n, struct http_call *c, uint16_t status, json_t *res)
-{
-	struct node_reply *r = malloc(sizeof(*r));
-
-	if (r == NULL) {
-		json_decref(res);
-		http_reply_error(c, 503, "unavailable", NULL,
-		                 "out of memory (retry with the same "
-		                 "Idempotency-Key)");
-		return;
-	}
-	r->next = NULL;
-	r->c = c;
-	r->status = status;
-	r->res = res;
-	*n->replies_tail = r;
-	n->replies_tail = &r->next;
-}
-
+/* apply_cb: a committed entry is answered by the writer (fsm_apply gave it
+ * the call); here only what was not committed is answered. */
 static void
 apply_cb(struct raft_apply *req, int status, void *result)
 {
 	struct http_call *c = req->data;
-	struct node *n = c->node;
-	json_t *res = result, *err;
 
-	pending_take(n, req->index);
-	if (status != 0) {
-		json_decref(res);
-		http_reply_error(c, 503, "unavailable", NULL,
-		                 "the write was not committed: %s (retry with "
-		                 "the same Idempotency-Key)",
-		                 raft_strerror(status));
+	(void)result;
+	if (status == 0) {
 		return;
 	}
-	if (res == NULL) {
-		http_reply_error(
-		    c, 500, "internal", NULL,
-		    "the write was applied but its result is lost");
+	pending_take(c->node, req->index);
+	if (c->node->stopping) {
+		http_reply_error(c, 503, "closed", NULL,
+		                 "the node stopped before the write was "
+		                 "applied; retry with the same "
+		                 "Idempotency-Key");
 		return;
 	}
-	if ((err = json_object_get(res, "error")) != NULL) {
-		reply_applied(n, c,
-		              error_status(json_string_value(
-		                  json_object_get(err, "code"))),
-		              res);
+	http_reply_error(c, 503, "unavailable", NULL,
+	                 "the write was not committed: %s (retry with "
+	                 "the same Idempotency-Key)",
+	                 raft_strerror(status));
+}
+
+/* queue_call hands c to the loop (any thread). */
+static void
+queue_call(struct node *n, struct http_call *c)
+{
+	pthread_mutex_lock(&n->mu);
+	if (n->stopping) {
+		pthread_mutex_unlock(&n->mu);
+		http_reply_error(c, 503, "closed", NULL,
+		                 "the node is shutting down");
 		return;
 	}
-	if (c->extra != NULL) {
-		json_object_update(res, c->extra);
+	if (n->qtail != NULL) {
+		n->qtail->next = c;
+	} else {
+		n->qhead = c;
 	}
-	reply_applied(n, c, strcmp(c->method, "POST") == 0 ? 201 : 200, res);
+	n->qtail = c;
+	pthread_mutex_unlock(&n->mu);
+	uv_async_send(&n->wake);
 }
 
 void
@@ -363,7 +234,6 @@ node_propose(struct node *n, struct http_call *c, enum cmd_type t,
              const json_t *body, const char *idem_key)
 {
 	struct canon_buf b = { 0 };
-	struct raft_buffer buf;
 	char err[256];
 	int rv;
 
@@ -374,6 +244,9 @@ node_propose(struct node *n, struct http_call *c, enum cmd_type t,
 		    n->cfg.region);
 		return;
 	}
+	/* Stamped here, off the loop: proposals may reach the log out of
+	 * stamp order by a few microseconds, and apply clamps time to be
+	 * monotone (max(last_at, at)), as it does across leaders. */
 	rv = cmd_encode(t, node_now_ms(), idem_key, body, &b, err, sizeof(err));
 	if (rv != 0) {
 		/* Valid JSON the encoding refuses (a float, too big): the
@@ -394,26 +267,51 @@ node_propose(struct node *n, struct http_call *c, enum cmd_type t,
 		                 err);
 		return;
 	}
-	buf.len = b.len;
-	buf.base = raft_malloc(b.len);
-	if (buf.base == NULL) {
+	c->cmd.len = b.len;
+	c->cmd.base = raft_malloc(b.len);
+	if (c->cmd.base == NULL) {
 		canon_buf_free(&b);
 		http_reply_error(c, 500, "nomem", NULL, "out of memory");
 		return;
 	}
-	memcpy(buf.base, b.data, b.len);
+	memcpy(c->cmd.base, b.data, b.len);
 	canon_buf_free(&b);
+	queue_call(n, c);
+}
+
+void
+node_on_loop(struct node *n, struct http_call *c,
+             void (*fn)(struct http_call *c, const json_t *req), json_t *req)
+{
+	c->on_loop = fn;
+	c->loop_req = json_incref(req);
+	queue_call(n, c);
+}
+
+/* submit proposes the command c carries (loop thread). */
+static void
+submit(struct node *n, struct http_call *c)
+{
+	int rv;
+
+	if (n->view.state != RAFT_LEADER) {
+		http_reply_error(
+		    c, 503, "not_leader", NULL,
+		    "this node is not the leader of %s's group yet",
+		    n->cfg.region);
+		return;
+	}
 	c->apply.data = c;
-	rv = raft_apply(&n->raft, &c->apply, &buf, 1, apply_cb);
+	rv = raft_apply(&n->raft, &c->apply, &c->cmd, 1, apply_cb);
 	if (rv != 0) {
-		raft_free(buf.base);
 		http_reply_error(c, 503, "unavailable", NULL,
 		                 "cannot propose: %s", raft_strerror(rv));
 		return;
 	}
+	c->cmd.base = NULL; /* libraft's now */
 	n->m.proposals++;
-	/* raft_apply assigned the entry's index; the apply callback finds
-	 * the request by it. */
+	/* raft_apply assigned the entry's index; fsm_apply finds the call
+	 * by it. */
 	c->next = n->pending;
 	n->pending = c;
 }
@@ -436,8 +334,10 @@ wake_cb(uv_async_t *h)
 		if (n->stopping) {
 			http_reply_error(c, 503, "closed", NULL,
 			                 "the node is shutting down");
+		} else if (c->on_loop != NULL) {
+			c->on_loop(c, c->loop_req);
 		} else {
-			api_write(c);
+			submit(n, c);
 		}
 	}
 }
@@ -505,8 +405,6 @@ out:
 	json_decref(body);
 }
 
-static void node_stop(struct node *n, const char *why);
-
 static void
 barrier_cb(struct raft_barrier *req, int status)
 {
@@ -556,7 +454,8 @@ tick_cb(uv_timer_t *t)
 		/* Ready once the barrier applied the log and the admin token
 		 * is in the store. */
 		if (!n->ready && n->barrier_term == n->raft.current_term &&
-		    raft_last_applied(&n->raft) >= n->raft.commit_index) {
+		    raft_last_applied(&n->raft) >= n->raft.commit_index &&
+		    applier_idle(n->applier)) {
 			bootstrap_token(n);
 		}
 	}
@@ -572,7 +471,13 @@ node_raft_closed(struct raft *r)
 {
 	struct node *n = r->data;
 
-	node_flush(n);
+	applier_stop(n->applier);
+	/* Every call is answered by now: the applied ones by the writer,
+	 * the queued ones by wake_cb, the proposed ones by raft_close
+	 * (apply_cb), and later ones are refused where they arrive. nng's
+	 * server stop waits for every call it handed us, so it comes last. */
+	http_stop(n->http);
+	n->http = NULL;
 	uv_close((uv_handle_t *)&n->flush, NULL);
 	uv_close((uv_handle_t *)&n->wake, NULL);
 	uv_close((uv_handle_t *)&n->tick, NULL);
@@ -583,29 +488,25 @@ node_raft_closed(struct raft *r)
 static void
 node_stop(struct node *n, const char *why)
 {
-	struct http_call *c;
-
 	if (n->stopping) {
 		return;
 	}
+	/* Under the queue's lock: a call is either queued before this, and
+	 * answered by wake_cb below, or refused by queue_call. */
+	pthread_mutex_lock(&n->mu);
 	n->stopping = true;
+	pthread_mutex_unlock(&n->mu);
 	n->ready = false;
 	tb_log(TB_LOG_INFO, "TB-NODE-STOP", "stopping: %s", why);
 	/* What is applied is answered once it is committed to the store. */
-	node_flush(n);
+	applier_sync(n->applier);
 	/* Links close first: pending pings are answered while HTTP runs. */
 	links_stop(n->links);
-	/* No new requests; then fail what is queued or waiting. */
-	http_stop(n->http);
-	n->http = NULL;
+	/* Fail what is queued; raft_close fails the proposals still waiting
+	 * for their commit through apply_cb (libraft owns their requests
+	 * until then, so they cannot be answered here). HTTP stops once
+	 * libraft has closed (node_raft_closed). */
 	wake_cb(&n->wake);
-	while ((c = n->pending) != NULL) {
-		n->pending = c->next;
-		http_reply_error(
-		    c, 503, "closed", NULL,
-		    "the node stopped before the write was "
-		    "applied; retry with the same Idempotency-Key");
-	}
 	uv_timer_stop(&n->tick);
 	raft_close(&n->raft, node_raft_closed);
 }
@@ -685,6 +586,12 @@ node_open(struct node *n, const char *dir)
 		       raft_strerror(rv));
 		return -1;
 	}
+	if ((rv = applier_start(n, applier_failed, &n->applier)) != 0) {
+		tb_log(TB_LOG_ERROR, "TB-APPLIER-START",
+		       "cannot start the store's writer thread: %s",
+		       tb_strerror(rv));
+		return -1;
+	}
 	if ((rv = raft_start(&n->raft)) != 0) {
 		tb_log(TB_LOG_ERROR, "TB-RAFT-START", "raft_start: %s (%s)",
 		       raft_strerror(rv), raft_errmsg(&n->raft));
@@ -704,13 +611,14 @@ node_run(const char *dir)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	n->start_ms = node_now_ms();
-	n->replies_tail = &n->replies;
 	pthread_mutex_init(&n->mu, NULL);
 	pthread_mutex_init(&n->audit_mu, NULL);
 	if (node_open(n, dir) != 0) {
 		/* Nothing runs yet: release what was opened and say why
 		 * above (the libraft and loop halves are only reached once
 		 * the store is open, and a failing start exits anyway). */
+		applier_stop(n->applier);
+		applier_free(n->applier);
 		if (n->store != NULL) {
 			store_close(n->store);
 		}
@@ -763,6 +671,7 @@ node_run(const char *dir)
 	links_free(n->links);
 	api_ctok_free(n->ctok);
 	raftio_close(&n->io);
+	applier_free(n->applier);
 	store_close(n->store);
 	if (n->audit != NULL) {
 		fclose(n->audit);

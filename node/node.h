@@ -53,12 +53,9 @@ struct node {
 	pthread_mutex_t mu;
 	struct http_call *qhead, *qtail; /* writes waiting for the loop */
 	struct http_call *pending;       /* proposals awaiting apply */
-	uv_prepare_t flush;              /* commits the apply batch */
-	struct node_reply *replies;      /* results awaiting the batch */
-	struct node_reply **replies_tail;
-	unsigned batch_n; /* applies in the open batch */
-	int batch_error;  /* a batch commit failed: TB_* */
-	json_t *root;     /* the province's root, or NULL */
+	uv_prepare_t flush;              /* submits applies to the writer */
+	struct applier *applier;         /* the store's writer thread */
+	json_t *root;                    /* the province's root, or NULL */
 	struct node_raft_view view;
 	struct node_metrics m;
 	_Atomic bool ready;
@@ -78,11 +75,19 @@ struct node {
  * Returns the process exit code. */
 int node_run(const char *dir);
 
-/* node_propose stamps and proposes a command for a write request c on the
- * loop thread; the reply is sent when it is applied (or on failure).
- * body is borrowed. */
+/* node_propose stamps and encodes a command for a write request c on the
+ * calling thread (an nng thread) and queues it to the loop, which proposes
+ * it; the reply is sent when it is applied and durable (or on failure).
+ * body is borrowed; c is answered exactly once. */
 void node_propose(struct node *n, struct http_call *c, enum cmd_type t,
                   const json_t *body, const char *idem_key);
+
+/* node_on_loop queues c to the loop, where fn(c, req) runs and answers it
+ * (for handlers that need the loop, such as link pings). req is
+ * referenced until c is answered; it may be NULL. */
+void node_on_loop(struct node *n, struct http_call *c,
+                  void (*fn)(struct http_call *c, const json_t *req),
+                  json_t *req);
 
 /* node_audit appends one line to the node's audit log (any thread). */
 void node_audit(struct node *n, const struct http_call *c, const char *act,
@@ -91,8 +96,8 @@ void node_audit(struct node *n, const struct http_call *c, const char *act,
 /* node_observe_call records a finished request in the metrics. */
 void node_observe_call(struct http_call *c);
 
-/* api_dispatch routes a request (on an nng thread); api_write handles a
- * queued write on the loop thread. */
+/* api_dispatch routes a request (on an nng thread); api_write checks a
+ * write there and encodes its command for the loop. */
 void api_dispatch(struct http_call *c);
 void api_write(struct http_call *c);
 

@@ -267,6 +267,16 @@ store_batch_commit(struct store *s)
 	return db_err(rv);
 }
 
+void
+store_batch_abort(struct store *s)
+{
+	if (s->batch != NULL) {
+		mdb_txn_abort(s->batch);
+		s->batch = NULL;
+		s->cat.valid = false; /* it may hold the dropped changes */
+	}
+}
+
 int
 store_sync(struct store *s)
 {

@@ -113,6 +113,10 @@ int store_batch_begin(struct store *s);
  * above. */
 int store_batch_commit(struct store *s);
 
+/* store_batch_abort drops the open batch, if any: none of its applies
+ * happened. Writer only. */
+void store_batch_abort(struct store *s);
+
 /* store_applied_index returns the index of the last applied entry (0 for a
  * new store), or 0 if it cannot be read. */
 uint64_t store_applied_index(struct store *s);

@@ -165,6 +165,23 @@ db_val_json(const MDB_val *v, json_t **out)
 }
 
 int
+db_val_json_fields(const MDB_val *v, const char *const *keys, size_t nkeys,
+                   json_t **out)
+{
+	const uint8_t *p = v->mv_data;
+	char err[128];
+	int rv;
+
+	*out = NULL;
+	if (v->mv_size < 2 || p[0] != STORE_SV) {
+		return TB_ECORRUPT;
+	}
+	rv = canon_decode_fields(p + 1, v->mv_size - 1, &db_limits, keys, nkeys,
+	                         out, err, sizeof(err));
+	return rv == TB_OK || rv == TB_ENOMEM ? rv : TB_ECORRUPT;
+}
+
+int
 db_get_json(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
             json_t **out)
 {

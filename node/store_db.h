@@ -103,6 +103,11 @@ int db_put_json(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
  * decrefs), copying it out of LMDB memory. TB_ECORRUPT on a bad value. */
 int db_val_json(const MDB_val *v, json_t **out);
 
+/* db_val_json_fields is db_val_json keeping only the top-level members
+ * named in keys[0..nkeys) of an object value (canon_decode_fields). */
+int db_val_json_fields(const MDB_val *v, const char *const *keys, size_t nkeys,
+                       json_t **out);
+
 /* db_get_json is db_get then db_val_json. */
 int db_get_json(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
                 json_t **out);

@@ -94,6 +94,14 @@ list_match(const struct list_q *q, const json_t *c)
 	return q->overdue < 0 || fsm_case_overdue(c, q->today) == q->overdue;
 }
 
+/* The members of a case record that a list reads: the summary's, and
+ * those the filters and the clock (fsm_case_clock) use. */
+static const char *const list_keys[] = {
+	"id",     "matter",    "task_code",       "matter_name",
+	"state",  "version",   "received_at",     "due",
+	"bundle", "warn_from", "due_provisional", "pauses",
+};
+
 /* summary is what a list shows of case c (which it may modify: the read
  * time fields are computed on it). */
 static json_t *
@@ -159,11 +167,17 @@ list_scan(struct store *s, MDB_txn *txn, const struct list_q *q,
 		}
 		memcpy(next, id, idl);
 		next[idl] = '\0';
-		if (q->dbi == s->dbi[DB_CASES]) {
-			rv = db_val_json(&v, &c);
-		} else {
-			rv = db_get_json(txn, s->dbi[DB_CASES], id, idl, &c);
+		/* Only the members a list reads are decoded: a whole
+		 * record (form, applicant, materials) costs several times
+		 * more, and a page decodes up to limit of them. */
+		if (q->dbi != s->dbi[DB_CASES]) {
+			rv = db_get(txn, s->dbi[DB_CASES], id, idl, &v);
 			rv = rv == TB_ENOTFOUND ? TB_ECORRUPT : rv;
+		}
+		if (rv == 0) {
+			rv = db_val_json_fields(
+			    &v, list_keys,
+			    sizeof(list_keys) / sizeof(list_keys[0]), &c);
 		}
 		if (rv != 0) {
 			break;

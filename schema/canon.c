@@ -549,6 +549,75 @@ canon_decode(const uint8_t *p, size_t n, const struct canon_limits *lim,
 	return TB_OK;
 }
 
+/* wanted: key k (len n) is one of keys[0..nkeys). */
+static bool
+wanted(const char *k, size_t n, const char *const *keys, size_t nkeys)
+{
+	size_t i;
+
+	for (i = 0; i < nkeys; i++) {
+		if (strlen(keys[i]) == n && memcmp(keys[i], k, n) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+int
+canon_decode_fields(const uint8_t *p, size_t n, const struct canon_limits *lim,
+                    const char *const *keys, size_t nkeys, json_t **out,
+                    char *errmsg, size_t errlen)
+{
+	struct canon_limits l = lim != NULL ? *lim : canon_default_limits;
+	msgpack_unpacked up;
+	const msgpack_object *o;
+	size_t off = 0;
+	uint32_t i;
+	int rv;
+
+	*out = NULL;
+	if (l.max_depth > CANON_DECODE_DEPTH) {
+		l.max_depth = CANON_DECODE_DEPTH;
+	}
+	if ((rv = canon_check(p, n, &l, errmsg, errlen)) != 0) {
+		return rv;
+	}
+	msgpack_unpacked_init(&up);
+	if (msgpack_unpack_next(&up, (const char *)p, n, &off) !=
+	    MSGPACK_UNPACK_SUCCESS) {
+		msgpack_unpacked_destroy(&up);
+		snprintf(errmsg, errlen, "msgpack-c refused checked input");
+		return TB_ENOMEM;
+	}
+	o = &up.data;
+	if (o->type != MSGPACK_OBJECT_MAP) {
+		*out = obj_to_json(o);
+	} else if ((*out = json_object()) != NULL) {
+		for (i = 0; i < o->via.map.size; i++) {
+			const msgpack_object_kv *kv = &o->via.map.ptr[i];
+			const char *k =
+			    kv->key.via.str.size ? kv->key.via.str.ptr : "";
+			json_t *e;
+			if (!wanted(k, kv->key.via.str.size, keys, nkeys)) {
+				continue;
+			}
+			if ((e = obj_to_json(&kv->val)) == NULL ||
+			    json_object_setn_new(*out, k, kv->key.via.str.size,
+			                         e) != 0) {
+				json_decref(*out);
+				*out = NULL;
+				break;
+			}
+		}
+	}
+	msgpack_unpacked_destroy(&up);
+	if (*out == NULL) {
+		snprintf(errmsg, errlen, "out of memory decoding");
+		return TB_ENOMEM;
+	}
+	return TB_OK;
+}
+
 /* ---- encoding ---------------------------------------------------------- */
 
 struct enc {

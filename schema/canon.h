@@ -74,6 +74,15 @@ int canon_encode_without(const json_t *v, const char *skip,
 int canon_decode(const uint8_t *p, size_t n, const struct canon_limits *lim,
                  json_t **out, char *errmsg, size_t errlen);
 
+/* canon_decode_fields is canon_decode (the whole input is checked), except
+ * that of a top-level map only the members named in keys[0..nkeys) are
+ * converted to JSON: a reader that needs a few fields of a large record
+ * skips building the rest (keys are borrowed for the call). */
+int canon_decode_fields(const uint8_t *p, size_t n,
+                        const struct canon_limits *lim, const char *const *keys,
+                        size_t nkeys, json_t **out, char *errmsg,
+                        size_t errlen);
+
 #define CANON_HASH_LEN 32
 
 /* canon_hash computes BLAKE2b-256 (libsodium crypto_generichash) of the

@@ -168,6 +168,7 @@ refused "cases?status=dancing" 400 invalid status -- a GET '/v1/cases?status=dan
 refused "cases?overdue=maybe" 400 invalid overdue -- a GET '/v1/cases?overdue=maybe'
 refused "cases?status=%zz" 400 invalid status -- a GET '/v1/cases?status=%zz'
 refused "cases?matter= too long" 400 invalid matter -- a GET "/v1/cases?matter=$(printf '0%.0s' $(seq 200))"
+refused "a query of 1100 bytes" 414 too_big - -- a GET "/v1/cases?status=$(printf 'a%.0s' $(seq 1093))"
 refused "events?after=abc" 400 invalid after -- a GET '/v1/events?after=abc'
 refused "events?after=-1" 400 invalid after -- a GET '/v1/events?after=-1'
 refused "events?limit=0" 400 out_of_range limit -- a GET '/v1/events?limit=0'

@@ -1740,6 +1740,49 @@ test_hex_hash(void)
 	}
 }
 
+/* canon_decode_fields keeps only the named members of a top-level map,
+ * decodes anything else whole, and checks the whole input either way. */
+static void
+test_decode_fields(void)
+{
+	static const char *const keys[] = { "id", "state", "pauses", "none" };
+	const char *doc = "{\"id\": \"370102-20260210-000001\", \"form\": "
+	                  "{\"a\": 1, \"b\": [1, 2]}, \"state\": "
+	                  "\"received\", \"pauses\": [{\"to\": null}], "
+	                  "\"version\": 3}";
+	json_t *v = json_loads(doc, 0, NULL), *d = NULL, *want, *arr;
+	struct canon_buf b = { 0 };
+	char msg[256] = "";
+	int rv;
+
+	rv = canon_encode(v, &b, msg, sizeof(msg));
+	is_int(rv, TB_OK, "a record encodes (%s)", msg);
+	rv = canon_decode_fields(b.data, b.len, NULL, keys, 4, &d, msg,
+	                         sizeof(msg));
+	want = json_loads("{\"id\": \"370102-20260210-000001\", \"state\": "
+	                  "\"received\", \"pauses\": [{\"to\": null}]}",
+	                  0, NULL);
+	ok(rv == TB_OK && json_equal(d, want),
+	   "only the named members are decoded (%s)", msg);
+	json_decref(d);
+	d = NULL;
+	rv = canon_decode_fields(b.data, b.len - 1, NULL, keys, 4, &d, msg,
+	                         sizeof(msg));
+	ok(rv == TB_ETRUNC && d == NULL,
+	   "a truncated record is refused like canon_decode does: %s", msg);
+	arr = json_pack("[i, s]", 1, "x");
+	canon_buf_free(&b);
+	canon_encode(arr, &b, msg, sizeof(msg));
+	rv = canon_decode_fields(b.data, b.len, NULL, keys, 4, &d, msg,
+	                         sizeof(msg));
+	ok(rv == TB_OK && json_equal(d, arr), "a non-map decodes whole");
+	json_decref(d);
+	json_decref(arr);
+	json_decref(want);
+	json_decref(v);
+	canon_buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -1755,6 +1798,7 @@ main(void)
 	test_encode_without();
 	test_random();
 	test_hex_hash();
+	test_decode_fields();
 	free_vectors();
 	return done_testing();
 }

@@ -1,0 +1,397 @@
+/* The state store's writer thread: committed entries are applied there in
+ * batches, one LMDB write transaction and one fdatasync each, and the
+ * waiting HTTP calls are answered there once their batch is durable. */
+#include "node/applier.h"
+
+#include "node/http.h"
+#include "node/log.h"
+#include "node/node.h"
+#include "node/store.h"
+#include "schema/error.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum job_kind { JOB_APPLY, JOB_SYNC };
+
+struct job {
+	struct job *next;
+	enum job_kind kind;
+	uint64_t index;
+	struct http_call *c; /* answered after the commit, or NULL */
+	json_t *res;         /* the apply's result, until the reply */
+	size_t len;
+	uint8_t buf[]; /* the entry's bytes */
+};
+
+struct applier {
+	struct node *n;
+	struct store *store;
+	void (*on_fail)(struct node *n);
+	pthread_t thread;
+	bool started;
+	pthread_mutex_t mu;
+	pthread_cond_t work;             /* jobs arrived, or stop */
+	pthread_cond_t done;             /* a sync job finished */
+	struct job *head, **tail;        /* submitted, under mu */
+	bool stop;                       /* under mu */
+	unsigned long long syncs_done;   /* under mu */
+	int sync_rv;                     /* under mu */
+	struct job *stage, **stage_tail; /* loop thread only */
+	uint64_t staged;                 /* loop: last index staged */
+	_Atomic uint64_t durable;        /* last index committed */
+	_Atomic int error;               /* sticky failure, TB_* */
+	uv_async_t failed;               /* wakes the loop on a failure */
+	/* The writer's batch: applied, waiting for the commit. */
+	struct job *held, **held_tail;
+	unsigned held_n;
+	uint64_t held_index;
+};
+
+static uint16_t
+error_status(const char *code)
+{
+	static const struct {
+		const char *code;
+		uint16_t status;
+	} map[] = {
+		{ "not_found", 404 },     { "illegal_transition", 409 },
+		{ "stale_version", 409 }, { "duplicate", 409 },
+		{ "conflict", 409 },      { "bad_chain", 409 },
+		{ "store_full", 507 },    { "forbidden", 403 },
+		{ "unauthorized", 401 },  { "too_big", 413 },
+		{ "malformed", 400 },
+	};
+	size_t i;
+
+	for (i = 0; code != NULL && i < sizeof(map) / sizeof(map[0]); i++) {
+		if (!strcmp(map[i].code, code)) {
+			return map[i].status;
+		}
+	}
+	return 422;
+}
+
+/* reply_result answers c with an apply's result (stolen): a refusal by its
+ * code, a success with 201 (POST) or 200 and the call's extra fields. */
+static void
+reply_result(struct http_call *c, json_t *res)
+{
+	json_t *err;
+
+	if (res == NULL) {
+		http_reply_error(
+		    c, 500, "internal", NULL,
+		    "the write was applied but its result is lost");
+		return;
+	}
+	if ((err = json_object_get(res, "error")) != NULL) {
+		http_reply_json(c,
+		                error_status(json_string_value(
+		                    json_object_get(err, "code"))),
+		                res);
+		return;
+	}
+	if (c->extra != NULL) {
+		json_object_update(res, c->extra);
+	}
+	http_reply_json(c, strcmp(c->method, "POST") == 0 ? 201 : 200, res);
+}
+
+static void
+reply_lost(struct http_call *c, int rv)
+{
+	http_reply_error(c, 503, "unavailable", NULL,
+	                 "the write was committed but the store could not "
+	                 "record it: %s (retry with the same "
+	                 "Idempotency-Key)",
+	                 tb_strerror(rv));
+}
+
+/* fail records the writer's first failure and wakes the loop. */
+static void
+fail(struct applier *a, int rv, uint64_t index)
+{
+	int none = 0;
+
+	if (!atomic_compare_exchange_strong(&a->error, &none, rv)) {
+		return;
+	}
+	tb_log(TB_LOG_ERROR,
+	       rv == TB_EFULL ? "TB-STORE-FULL" : "TB-APPLY-FAILED",
+	       "applying entries up to %llu failed: %s; stopping",
+	       (unsigned long long)index, tb_strerror(rv));
+	if (rv == TB_EFULL) {
+		a->n->m.store_full++;
+	}
+	uv_async_send(&a->failed);
+}
+
+/* commit commits the writer's batch and answers the calls it held: with
+ * their results if it is durable, 503 if not. */
+static void
+commit(struct applier *a)
+{
+	struct job *j, *next;
+	int rv = atomic_load(&a->error);
+
+	if (a->held == NULL) {
+		return;
+	}
+	if (rv == 0 && (rv = store_batch_commit(a->store)) != 0) {
+		fail(a, rv, a->held_index);
+	}
+	if (rv == 0) {
+		atomic_store(&a->durable, a->held_index);
+	}
+	for (j = a->held; j != NULL; j = next) {
+		next = j->next;
+		if (j->c != NULL && rv == 0) {
+			reply_result(j->c, j->res);
+		} else {
+			json_decref(j->res);
+			if (j->c != NULL) {
+				reply_lost(j->c, rv);
+			}
+		}
+		free(j);
+	}
+	a->held = NULL;
+	a->held_tail = &a->held;
+	a->held_n = 0;
+}
+
+/* apply applies one entry into the writer's batch. */
+static void
+apply(struct applier *a, struct job *j)
+{
+	int rv = atomic_load(&a->error);
+
+	if (rv == 0 && (rv = store_batch_begin(a->store)) == 0) {
+		rv = store_apply(a->store, j->index, j->buf, j->len, &j->res);
+	}
+	if (rv != 0) {
+		/* The batch is lost with this entry: nothing of it may be
+		 * acknowledged, and its transaction must end on this
+		 * thread. Raft applies it all again after a restart. */
+		store_batch_abort(a->store);
+		fail(a, rv, j->index);
+	} else {
+		a->n->m.applies++;
+		if (json_object_get(j->res, "error") != NULL) {
+			a->n->m.refusals++;
+		}
+	}
+	j->next = NULL;
+	*a->held_tail = j;
+	a->held_tail = &j->next;
+	a->held_index = j->index;
+	if (++a->held_n >= APPLIER_BATCH_MAX || rv != 0) {
+		commit(a);
+	}
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct applier *a = arg;
+	struct job *list, *j;
+	int rv;
+
+	for (;;) {
+		pthread_mutex_lock(&a->mu);
+		while (a->head == NULL && !a->stop) {
+			pthread_cond_wait(&a->work, &a->mu);
+		}
+		if (a->head == NULL) {
+			pthread_mutex_unlock(&a->mu);
+			break;
+		}
+		list = a->head;
+		a->head = NULL;
+		a->tail = &a->head;
+		pthread_mutex_unlock(&a->mu);
+		while ((j = list) != NULL) {
+			list = j->next;
+			if (j->kind == JOB_APPLY) {
+				apply(a, j);
+				continue;
+			}
+			commit(a);
+			if ((rv = atomic_load(&a->error)) == 0) {
+				rv = store_sync(a->store);
+			}
+			free(j);
+			pthread_mutex_lock(&a->mu);
+			a->syncs_done++;
+			a->sync_rv = rv;
+			pthread_cond_broadcast(&a->done);
+			pthread_mutex_unlock(&a->mu);
+		}
+		/* What was submitted together is committed together. */
+		commit(a);
+	}
+	return NULL;
+}
+
+static void
+failed_cb(uv_async_t *h)
+{
+	struct applier *a = h->data;
+
+	a->on_fail(a->n);
+}
+
+int
+applier_start(struct node *n, void (*on_fail)(struct node *n),
+              struct applier **out)
+{
+	struct applier *a = calloc(1, sizeof(*a));
+
+	*out = NULL;
+	if (a == NULL) {
+		return TB_ENOMEM;
+	}
+	a->n = n;
+	a->store = n->store;
+	a->on_fail = on_fail;
+	a->tail = &a->head;
+	a->stage_tail = &a->stage;
+	a->held_tail = &a->held;
+	pthread_mutex_init(&a->mu, NULL);
+	pthread_cond_init(&a->work, NULL);
+	pthread_cond_init(&a->done, NULL);
+	if (uv_async_init(&n->loop, &a->failed, failed_cb) != 0) {
+		applier_free(a);
+		return TB_EIO;
+	}
+	a->failed.data = a;
+	if (pthread_create(&a->thread, NULL, writer_main, a) != 0) {
+		uv_close((uv_handle_t *)&a->failed, NULL);
+		*out = a; /* freed by the caller after the loop ran */
+		return TB_EIO;
+	}
+	a->started = true;
+	*out = a;
+	return TB_OK;
+}
+
+int
+applier_stage(struct applier *a, uint64_t index, const void *buf, size_t len,
+              struct http_call *c)
+{
+	struct job *j = malloc(sizeof(*j) + len);
+
+	if (j == NULL) {
+		return TB_ENOMEM;
+	}
+	j->next = NULL;
+	j->kind = JOB_APPLY;
+	j->index = index;
+	j->c = c;
+	j->res = NULL;
+	j->len = len;
+	memcpy(j->buf, buf, len);
+	*a->stage_tail = j;
+	a->stage_tail = &j->next;
+	a->staged = index;
+	return TB_OK;
+}
+
+/* push appends the list first..*last to the writer's queue. */
+static void
+push(struct applier *a, struct job *first, struct job **last)
+{
+	pthread_mutex_lock(&a->mu);
+	*a->tail = first;
+	a->tail = last;
+	pthread_mutex_unlock(&a->mu);
+	/* Signalled after the unlock, so the writer does not wake only to
+	 * wait for the mutex the loop still holds. */
+	pthread_cond_signal(&a->work);
+}
+
+void
+applier_submit(struct applier *a)
+{
+	if (a == NULL || a->stage == NULL) {
+		return;
+	}
+	push(a, a->stage, a->stage_tail);
+	a->stage = NULL;
+	a->stage_tail = &a->stage;
+}
+
+int
+applier_sync(struct applier *a)
+{
+	struct job *j;
+	unsigned long long ticket;
+	int rv;
+
+	if (a == NULL || !a->started) {
+		return TB_EIO;
+	}
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
+		return TB_ENOMEM;
+	}
+	j->kind = JOB_SYNC;
+	applier_submit(a);
+	pthread_mutex_lock(&a->mu);
+	ticket = a->syncs_done + 1;
+	/* Sync jobs finish in order, since one thread runs them in order of
+	 * submission, and only the loop thread submits them. */
+	*a->tail = j;
+	a->tail = &j->next;
+	pthread_cond_signal(&a->work);
+	while (a->syncs_done < ticket) {
+		pthread_cond_wait(&a->done, &a->mu);
+	}
+	rv = a->sync_rv;
+	pthread_mutex_unlock(&a->mu);
+	return rv;
+}
+
+bool
+applier_idle(const struct applier *a)
+{
+	return a->stage == NULL && atomic_load(&a->durable) >= a->staged;
+}
+
+int
+applier_error(const struct applier *a)
+{
+	return a != NULL ? atomic_load(&a->error) : 0;
+}
+
+void
+applier_stop(struct applier *a)
+{
+	if (a == NULL) {
+		return;
+	}
+	applier_submit(a);
+	if (a->started) {
+		pthread_mutex_lock(&a->mu);
+		a->stop = true;
+		pthread_cond_signal(&a->work);
+		pthread_mutex_unlock(&a->mu);
+		pthread_join(a->thread, NULL);
+		a->started = false;
+		uv_close((uv_handle_t *)&a->failed, NULL);
+	}
+}
+
+void
+applier_free(struct applier *a)
+{
+	if (a == NULL) {
+		return;
+	}
+	pthread_cond_destroy(&a->work);
+	pthread_cond_destroy(&a->done);
+	pthread_mutex_destroy(&a->mu);
+	free(a);
+}

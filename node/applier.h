@@ -1,0 +1,79 @@
+/* The state store's writer thread: applies committed entries in batches. */
+#ifndef TB_NODE_APPLIER_H
+#define TB_NODE_APPLIER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct node;
+struct http_call;
+struct applier;
+
+/*
+ * Happy path: libraft calls the node's fsm_apply on the loop thread for
+ * each committed entry. fsm_apply hands the entry to applier_stage (a copy
+ * of its bytes, and the HTTP call waiting for it, if any); the loop's
+ * prepare handle calls applier_submit once per loop iteration, which moves
+ * what was staged to the writer thread in one go. The writer applies up to
+ * APPLIER_BATCH_MAX entries in one LMDB write transaction
+ * (store_batch_begin / store_apply / store_batch_commit: one fdatasync per
+ * batch), and only after that commit answers the calls of the batch itself
+ * (nng's aio is thread-safe): a reply never acknowledges a write the store
+ * has not made durable, and no reply body is built on the loop.
+ *
+ * LMDB binds a write transaction to the thread that began it, so every
+ * write transaction of the store, and store_sync, runs on the writer. The
+ * loop never waits on the store's fsync, except in applier_sync, which
+ * snapshots and restores use (rare) so that a snapshot marker never names
+ * an index the store does not hold yet.
+ *
+ * Failure modes: a store_apply or batch commit failure (map full, I/O,
+ * corruption, an unknown command type) is sticky. The writer answers the
+ * calls of the lost batch and every later one with 503, logs
+ * TB-STORE-FULL or TB-APPLY-FAILED, and wakes the loop (on_fail) to stop the
+ * node; Raft replays the lost entries from its log on the next start.
+ */
+
+/* At most this many applies share one store commit. libraft applies every
+ * committed entry at once (after a restart, all of them since the last
+ * snapshot), and a batch keeps its dirty pages in memory until it commits;
+ * this bounds that memory and LMDB's dirty-page limit. */
+#define APPLIER_BATCH_MAX 256
+
+/* applier_start starts the writer thread for n->store on n->loop. on_fail
+ * runs on the loop after the writer hit a failure (applier_error says
+ * which). TB_OK, or TB_ENOMEM / TB_EIO; *out is then NULL. */
+int applier_start(struct node *n, void (*on_fail)(struct node *n),
+                  struct applier **out);
+
+/* applier_stage queues (loop thread) the committed entry at index, whose
+ * len bytes at buf are copied; c (may be NULL) is answered by the writer
+ * once the entry is durable, and is owned by the applier from now on.
+ * TB_OK or TB_ENOMEM (nothing queued, c not taken). */
+int applier_stage(struct applier *a, uint64_t index, const void *buf,
+                  size_t len, struct http_call *c);
+
+/* applier_submit hands everything staged to the writer (loop thread). */
+void applier_submit(struct applier *a);
+
+/* applier_sync submits what is staged, waits until the writer applied and
+ * committed it all, then forces the store to disk (store_sync). It blocks
+ * the calling loop thread: for snapshots, restores and stopping only.
+ * TB_OK, or the writer's sticky failure, or TB_EIO. */
+int applier_sync(struct applier *a);
+
+/* applier_idle: every entry staged so far is applied and committed. */
+bool applier_idle(const struct applier *a);
+
+/* applier_error: the writer's sticky failure (TB_*), or 0. Any thread. */
+int applier_error(const struct applier *a);
+
+/* applier_stop waits for the writer to finish what was submitted, stops
+ * it and closes its loop handle; applier_free (after the loop ended)
+ * releases a. Both accept NULL. */
+void applier_stop(struct applier *a);
+void applier_free(struct applier *a);
+
+#endif
