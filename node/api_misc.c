@@ -502,7 +502,7 @@ void
 api_case_submit(struct http_call *c, json_t *req)
 {
 	const char *key = http_header(c, "Idempotency-Key");
-	json_t *m, *body;
+	json_t *m, *body, *rcv;
 	size_t i;
 
 	if (key != NULL && (strlen(key) == 0 || strlen(key) > 128)) {
@@ -533,15 +533,25 @@ api_case_submit(struct http_call *c, json_t *req)
 			return;
 		}
 	}
+	/* The receiving clerk is who the token says, never what the body
+	 * claims: the record names who took the application in. */
+	rcv = json_object_get(req, "receiver");
+	if (rcv != NULL &&
+	    (!json_is_string(rcv) ||
+	     strcmp(json_string_value(rcv), spec_str(c->token, "id")) != 0)) {
+		http_reply_error(c, 422, "invalid", "receiver",
+		                 "receiver is set by the node from the bearer "
+		                 "token (%s); leave it out",
+		                 spec_str(c->token, "id"));
+		return;
+	}
 	body = json_deep_copy(req);
 	if (body == NULL) {
 		http_reply_error(c, 500, "nomem", NULL, "out of memory");
 		return;
 	}
-	if (json_object_get(body, "receiver") == NULL) {
-		json_object_set_new(body, "receiver",
-		                    json_string(spec_str(c->token, "id")));
-	}
+	json_object_set_new(body, "receiver",
+	                    json_string(spec_str(c->token, "id")));
 	c->fields = api_fields(CMD_CASE_CREATE);
 	node_propose(c->node, c, CMD_CASE_CREATE, body, key);
 	json_decref(body);

@@ -38,6 +38,13 @@ is "$code" 201 "a clerk submits a case"
 CASE=$(jq_get 'd["case"]["id"]')
 api t GET "/v1/cases/$CASE"
 is "$(jq_get 'd["receiver"]')" "$CLERK_ID" "  received by the clerk's token"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d["receiver"]="someone-else"; json.dump(d,open(sys.argv[2],"w"))' \
+  "$T/food.json" "$T/food-rcv.json"
+api_as "$CLERK" t POST /v1/cases --data-binary @"$T/food-rcv.json"
+is "$code" 422 "a body naming another receiver is refused"
+like "$body" '"field":"receiver"' "  naming the field"
+api t GET "/v1/cases?limit=1000"
+is "$(jq_get 'len(d["cases"])')" 1 "  and no case was made"
 api_as "$CLERK" t PUT /v1/blobs --data-binary @"$T/m01.txt"
 is "$code" 200 "a clerk uploads a material"
 export TOKEN_OVERRIDE=$CLERK
