@@ -4,7 +4,10 @@
 #include "node/config.h"
 #include "node/node.h"
 
+#include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define INIT_USAGE                                                     \
@@ -12,7 +15,50 @@
 	"                    [--api HOST:PORT] [--link HOST:PORT] "    \
 	"[--root FILE]\n"                                              \
 	"                    [--tls-cert CERT.pem --tls-key KEY.pem] " \
-	"[--json]\n"
+	"[--json]\n"                                                   \
+	"                    [--join HOST:PORT]  (join a group: no "   \
+	"bootstrap)\n"
+
+/* join_addr_ok accepts HOST:PORT (or tcp://HOST:PORT) with a port. */
+static bool
+join_addr_ok(const char *s)
+{
+	const char *colon = strrchr(s, ':');
+	char *end;
+	long port;
+
+	if (!strncmp(s, "tcp://", 6)) {
+		s += 6;
+	}
+	if (colon == NULL || colon <= s || strlen(s) >= 120) {
+		return false;
+	}
+	port = strtol(colon + 1, &end, 10);
+	return *end == '\0' && port > 0 && port < 65536;
+}
+
+/* join_links writes DIR/links.json so the new node dials the member at
+ * addr: the link the group's leader then reaches it on. */
+static int
+join_links(const struct node_config *cfg, const char *addr)
+{
+	char path[PATH_MAX + 16], url[160];
+	json_t *doc;
+	int rv;
+
+	snprintf(url, sizeof(url), "%s%s",
+	         strncmp(addr, "tcp://", 6) ? "tcp://" : "", addr);
+	snprintf(path, sizeof(path), "%s/links.json", cfg->dir);
+	doc = json_pack("{s:s, s:[{s:s, s:s}]}", "format", "tongban.links/1",
+	                "peers", "region", cfg->region, "url", url);
+	rv = doc != NULL && json_dump_file(doc, path, JSON_INDENT(2)) == 0 ? 0
+	                                                                   : -1;
+	json_decref(doc);
+	if (rv != 0) {
+		fprintf(stderr, "tongban init: cannot write %s\n", path);
+	}
+	return rv;
+}
 
 int
 tb_cli_init(int argc, char **argv)
@@ -50,6 +96,21 @@ tb_cli_init(int argc, char **argv)
 			dst = &a.tls_cert;
 		} else if (!strcmp(o, "--tls-key")) {
 			dst = &a.tls_key;
+		} else if (!strcmp(o, "--join")) {
+			dst = &a.join;
+		} else if (!strcmp(o, "--join-token")) {
+			/* Enrolment over the first link (docs/TRUST.md) is not
+			 * built: say so rather than make a node that waits for
+			 * a certificate nobody will send. */
+			fprintf(
+			    stderr,
+			    "tongban init: --join-token: %s: enrolment with "
+			    "a join token is not built yet; request and "
+			    "install a member certificate (tongban cert "
+			    "request|issue|install), then init with --join "
+			    "alone (docs/GROUPS.md)\n",
+			    tb_strerror(TB_ENOTIMPL));
+			return TB_EXIT_INVALID;
 		}
 		if (dst == NULL || i + 1 >= argc) {
 			fprintf(stderr, "tongban init: %s %s\n", o,
@@ -70,9 +131,38 @@ tb_cli_init(int argc, char **argv)
 		                "required\n" INIT_USAGE);
 		return TB_EXIT_USAGE;
 	}
+	if (a.join != NULL && !join_addr_ok(a.join)) {
+		fprintf(stderr,
+		        "tongban init: --join %s: HOST:PORT of a "
+		        "member's link expected\n",
+		        a.join);
+		return TB_EXIT_USAGE;
+	}
 	if (node_config_init(&a, token, &cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "tongban init: %s\n", err);
 		return TB_EXIT_INVALID;
+	}
+	if (a.join != NULL && join_links(&cfg, a.join) != 0) {
+		node_config_wipe(&cfg);
+		return TB_EXIT_INVALID;
+	}
+	if (a.join != NULL) {
+		if (json) {
+			printf("{\"node_id\":\"%s\",\"region\":\"%s\","
+			       "\"dir\":\"%s\",\"join\":\"%s\"}\n",
+			       cfg.node_id, cfg.region, a.dir, a.join);
+		} else {
+			printf("node %s of region %s created in %s to join the "
+			       "group at %s\n"
+			       "no admin token: use the group's. On a member, "
+			       "run\n  tongban group add %s tcp://%s\n"
+			       "(with this node's own link address), then: "
+			       "tongban run --dir %s\n",
+			       cfg.node_id, cfg.region, a.dir, a.join,
+			       cfg.node_id, cfg.link, a.dir);
+		}
+		node_config_wipe(&cfg);
+		return TB_EXIT_OK;
 	}
 	if (json) {
 		printf("{\"node_id\":\"%s\",\"region\":\"%s\",\"dir\":\"%s\","
