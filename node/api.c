@@ -2,6 +2,7 @@
  * docs/API.md lists every endpoint and error code. */
 #include "node/api.h"
 
+#include "node/group.h"
 #include "node/link_api.h"
 #include "node/log.h"
 #include "node/node.h"
@@ -229,6 +230,10 @@ enum route {
 	RT_AUDIT,
 	RT_LINKS,
 	RT_LINKS_PING,
+	RT_GROUP_MEMBERS,
+	RT_GROUP_MEMBER,
+	RT_GROUP_ROLE,
+	RT_GROUP_TRANSFER,
 };
 
 #define M_GET    1u
@@ -259,6 +264,10 @@ static const struct {
 	[RT_AUDIT] = { "/v1/audit", NULL, M_GET, "GET, HEAD" },
 	[RT_LINKS] = { "/v1/links", NULL, M_GET, "GET, HEAD" },
 	[RT_LINKS_PING] = { "/v1/links/ping", NULL, M_POST, "POST" },
+	[RT_GROUP_MEMBERS] = { "/v1/group/members", NULL, M_POST, "POST" },
+	[RT_GROUP_MEMBER] = { "/v1/group/members/", "", M_DELETE, "DELETE" },
+	[RT_GROUP_ROLE] = { "/v1/group/members/", "/role", M_POST, "POST" },
+	[RT_GROUP_TRANSFER] = { "/v1/group/transfer", NULL, M_POST, "POST" },
 };
 
 static unsigned
@@ -323,7 +332,9 @@ get_status(struct http_call *c)
 	struct node *n = c->node;
 	json_t *st = NULL;
 	int rv = store_status(n->store, &st);
+	char leader[17];
 
+	group_node_id(n->view.leader_id, leader);
 	if (rv != 0) {
 		reply_store(c, rv, NULL, "status");
 		return;
@@ -341,8 +352,8 @@ get_status(struct http_call *c)
 	              "term", (json_int_t)n->view.term, "commit",
 	              (json_int_t)n->view.commit, "applied",
 	              (json_int_t)n->view.applied, "leader",
-	              n->view.leader_id == n->cfg.raft_id ? n->cfg.node_id
-	                                                  : "unknown"));
+	              n->view.leader_id == 0 ? "unknown" : leader));
+	json_object_set_new(st, "group", group_view_json(n));
 	json_object_set_new(st, "uptime_ms",
 	                    json_integer(node_now_ms() - n->start_ms));
 	http_reply_json(c, 200, st);
@@ -570,9 +581,21 @@ api_dispatch(struct http_call *c)
 		return;
 	}
 	if (get) {
-		if (api_allow(c, R_ANY, "read") == 0) {
-			api_read(c, r, arg);
+		char cons[8] = "";
+		if (api_allow(c, R_ANY, "read") != 0) {
+			return;
 		}
+		/* ?consistent=1: a barrier on the leader first (on the loop,
+		 * like a write). */
+		if (api_query(c, "consistent", cons, sizeof(cons)) < 0) {
+			return;
+		}
+		if (cons[0] != '\0' && strcmp(cons, "0") != 0) {
+			c->consistent = true;
+			queue_write(c);
+			return;
+		}
+		api_read(c, r, arg);
 		return;
 	}
 	if (r == RT_BLOBS) {
@@ -782,6 +805,14 @@ post_case_action(struct http_call *c, const char *id, json_t *req)
 }
 
 void
+api_read_call(struct http_call *c)
+{
+	char arg[160];
+
+	api_read(c, route_find(c, arg, sizeof(arg)), arg);
+}
+
+void
 api_write(struct http_call *c)
 {
 	char arg[160];
@@ -789,8 +820,26 @@ api_write(struct http_call *c)
 	json_t *req, *body;
 
 	/* api_dispatch checked the route and the method. */
+	if (c->consistent) {
+		group_consistent_read(c->node, c);
+		return;
+	}
 	if (r == RT_TOKEN) {
 		delete_token(c, arg);
+		return;
+	}
+	if (r == RT_GROUP_MEMBER) {
+		if (api_allow(c, R_RADMIN | R_PADMIN, "change the group") ==
+		    0) {
+			group_member_api(c, "remove", arg, NULL);
+		}
+		return;
+	}
+	if (r == RT_GROUP_TRANSFER && c->body_len == 0) {
+		if (api_allow(c, R_RADMIN | R_PADMIN, "change the group") ==
+		    0) {
+			group_member_api(c, "transfer", "", NULL);
+		}
 		return;
 	}
 	if ((req = body_json(c)) == NULL) {
@@ -832,6 +881,18 @@ api_write(struct http_call *c)
 	case RT_LINKS_PING:
 		if (api_allow(c, R_RADMIN | R_PADMIN, "ping links") == 0) {
 			link_api_ping(c, req);
+		}
+		break;
+	case RT_GROUP_MEMBERS:
+	case RT_GROUP_ROLE:
+	case RT_GROUP_TRANSFER:
+		if (api_allow(c, R_RADMIN | R_PADMIN, "change the group") ==
+		    0) {
+			group_member_api(c,
+			                 r == RT_GROUP_MEMBERS ? "add"
+			                 : r == RT_GROUP_ROLE  ? "assign"
+			                                       : "transfer",
+			                 arg, req);
 		}
 		break;
 	default:

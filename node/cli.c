@@ -74,7 +74,9 @@ cli_usage(FILE *f)
 	        "  tongban token create --role R [--region C] | token revoke "
 	        "ID\n"
 	        "  tongban links | links ping PEER [--payload TEXT] [--size "
-	        "N]\n");
+	        "N]\n"
+	        "  tongban group add ID HOST:PORT [--role R] | remove ID | "
+	        "promote|demote ID | transfer [ID]\n");
 }
 
 static bool
@@ -82,7 +84,7 @@ is_client_verb(int argc, char **argv)
 {
 	static const char *const client[] = { "status", "events", "blob",
 		                              "case",   "token",  "links",
-		                              NULL };
+		                              "group",  NULL };
 	const char *const *v;
 
 	for (v = client; *v != NULL; v++) {

@@ -6,6 +6,7 @@
 #include <nng/nng.h>
 #include <nng/supplemental/http/http.h>
 #include <raft.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 struct node;
@@ -40,6 +41,7 @@ struct http_call {
 	json_t *extra; /* merged into a write's success reply (a new token) */
 	const struct http_field_map *fields; /* error field rewrites, or NULL */
 	const char *allow; /* the Allow header of a 405, or NULL */
+	bool consistent;   /* a read with ?consistent=1 (on the loop) */
 };
 
 /* http_start starts nng's HTTP server on host:port, HTTPS when cert and

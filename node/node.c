@@ -8,6 +8,7 @@
 #include "node/node.h"
 
 #include "consensus/raftio.h"
+#include "node/group.h"
 #include "node/link.h"
 #include "node/link_api.h"
 #include "node/log.h"
@@ -22,11 +23,9 @@
 #include <time.h>
 #include <unistd.h>
 
-/* A one-voter group elects itself after one election timeout; keep it
- * short on a LAN (the replica-group issue makes these configurable). */
-#define NODE_HEARTBEAT_MS 50
-#define NODE_ELECTION_MS  250
-#define NODE_TICK_MS      50
+/* The tick refreshes the view; Raft's heartbeat and election timeouts
+ * come from the configuration (heartbeat_ms, election_ms). */
+#define NODE_TICK_MS 50
 
 /* At most this many applies share one store commit. libraft applies every
  * committed entry at once (after a restart, all of them since the last
@@ -128,7 +127,8 @@ fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
 	n->view.applied = index;
 	/* Only the proposer's callback receives the result; for entries
 	 * replayed at start, or proposed elsewhere, nobody waits. */
-	if (res != NULL && pending_has(n, index)) {
+	if (res != NULL &&
+	    (pending_has(n, index) || group_wants_result(n, index))) {
 		*result = res;
 	} else {
 		json_decref(res);
@@ -204,8 +204,8 @@ fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 
 /* ---- proposals -------------------------------------------------------- */
 
-static uint16_t
-error_status(const char *code)
+uint16_t
+node_error_status(const char *code)
 {
 	static const struct {
 		const char *code;
@@ -298,6 +298,7 @@ flush_cb(uv_prepare_t *h)
 	if (n->batch_n > 0 || n->replies != NULL) {
 		node_flush(n);
 	}
+	group_flushed(n); /* forwarded writes waiting for this member */
 }
 
 /* reply_applied sends (or keeps for node_flush) the reply to an applied
@@ -346,7 +347,7 @@ apply_cb(struct raft_apply *req, int status, void *result)
 	}
 	if ((err = json_object_get(res, "error")) != NULL) {
 		reply_applied(n, c,
-		              error_status(json_string_value(
+		              node_error_status(json_string_value(
 		                  json_object_get(err, "code"))),
 		              res);
 		return;
@@ -366,11 +367,9 @@ node_propose(struct node *n, struct http_call *c, enum cmd_type t,
 	char err[256];
 	int rv;
 
-	if (n->view.state != RAFT_LEADER) {
-		http_reply_error(
-		    c, 503, "not_leader", NULL,
-		    "this node is not the leader of %s's group yet",
-		    n->cfg.region);
+	if (n->view.state != RAFT_LEADER ||
+	    raft_state(&n->raft) != RAFT_LEADER) {
+		group_forward(n, c, t, body, idem_key);
 		return;
 	}
 	rv = cmd_encode(t, node_now_ms(), idem_key, body, &b, err, sizeof(err));
@@ -559,6 +558,7 @@ tick_cb(uv_timer_t *t)
 			bootstrap_token(n);
 		}
 	}
+	group_tick(n);
 	if (n->view.state == RAFT_UNAVAILABLE && !n->stopping) {
 		n->exit_code = 1;
 		node_stop(n, "the Raft group is unavailable (see the errors "
@@ -605,6 +605,7 @@ node_stop(struct node *n, const char *why)
 		    "the node stopped before the write was "
 		    "applied; retry with the same Idempotency-Key");
 	}
+	group_stop(n);
 	uv_timer_stop(&n->tick);
 	raft_close(&n->raft, node_raft_closed);
 }
@@ -647,6 +648,10 @@ node_open(struct node *n, const char *dir)
 	snprintf(path, sizeof(path), "%s/raft", dir);
 	ro.map_size = n->cfg.raft_map_size;
 	ro.seed = (uint64_t)node_now_ms();
+	if (group_init(n) != 0) {
+		return -1;
+	}
+	ro.transport = group_transport(n);
 	if (raftio_init(&n->io, &n->loop, path, &ro, err, sizeof(err)) != 0) {
 		tb_log(TB_LOG_ERROR, "TB-RAFT-OPEN", "%s", err);
 		return -1;
@@ -663,16 +668,20 @@ node_open(struct node *n, const char *dir)
 		return -1;
 	}
 	n->raft.data = n;
-	raft_set_heartbeat_timeout(&n->raft, NODE_HEARTBEAT_MS);
-	raft_set_election_timeout(&n->raft, NODE_ELECTION_MS);
+	raft_set_heartbeat_timeout(&n->raft, n->cfg.heartbeat_ms);
+	raft_set_election_timeout(&n->raft, n->cfg.election_ms);
 	raft_set_snapshot_threshold(&n->raft, n->cfg.snapshot_threshold);
 	raft_set_snapshot_trailing(&n->raft, n->cfg.snapshot_threshold / 4);
 	/* A new node's log is empty: bootstrap a one-voter configuration.
-	 * On later starts raft_bootstrap refuses (RAFT_CANTBOOTSTRAP). */
+	 * On later starts raft_bootstrap refuses (RAFT_CANTBOOTSTRAP). A
+	 * node made to join a group bootstraps nothing: it waits for the
+	 * leader to add it (docs/GROUPS.md). */
 	raft_configuration_init(&conf);
-	rv = raft_configuration_add(&conf, n->cfg.raft_id, n->cfg.link,
-	                            RAFT_VOTER);
-	if (rv == 0) {
+	rv = n->cfg.join[0] != '\0'
+	         ? 0
+	         : raft_configuration_add(&conf, n->cfg.raft_id, n->cfg.link,
+	                                  RAFT_VOTER);
+	if (rv == 0 && n->cfg.join[0] == '\0') {
 		rv = raft_bootstrap(&n->raft, &conf);
 		if (rv == RAFT_CANTBOOTSTRAP) {
 			rv = 0;
@@ -715,6 +724,7 @@ node_run(const char *dir)
 		}
 		json_decref(n->root);
 		node_config_wipe(&n->cfg);
+		group_free(n);
 		free(n);
 		return 1;
 	}
@@ -737,6 +747,7 @@ node_run(const char *dir)
 	if (link_node_start(n, link, sizeof(link)) != 0) {
 		return 1;
 	}
+	group_start(n);
 	if (http_start(n->cfg.api, n->cfg.tls_cert, n->cfg.tls_key, n,
 	               api_dispatch, &n->http, &n->port, err,
 	               sizeof(err)) != 0) {
@@ -759,6 +770,7 @@ node_run(const char *dir)
 	       n->cfg.region, n->port);
 	uv_run(&n->loop, UV_RUN_DEFAULT);
 	links_free(n->links);
+	group_free(n);
 	raftio_close(&n->io);
 	store_close(n->store);
 	if (n->audit != NULL) {

@@ -14,6 +14,7 @@
 
 struct store;
 struct links;
+struct group;
 
 /* Figures of the Raft group, copied on the loop so that other threads
  * (HTTP reads, metrics) can read them without touching libraft. */
@@ -69,6 +70,7 @@ struct node {
 	FILE *audit;
 	pthread_mutex_t audit_mu;
 	struct links *links; /* node/link.h; NULL when links are off */
+	struct group *group; /* node/group.h */
 };
 
 /* node_run runs the node in DIR in the foreground until SIGTERM/SIGINT.
@@ -93,6 +95,14 @@ void node_observe_call(struct http_call *c);
  * queued write on the loop thread. */
 void api_dispatch(struct http_call *c);
 void api_write(struct http_call *c);
+
+/* api_read_call answers a read (c names the route) on any thread: a
+ * consistent read, once its barrier is applied. */
+void api_read_call(struct http_call *c);
+
+/* node_error_status maps a refused command's error code to its HTTP
+ * status (409 for conflicts, 404, ...; 422 otherwise). */
+uint16_t node_error_status(const char *code);
 
 /* node_now_ms: wall-clock Unix milliseconds (the leader's stamp). */
 int64_t node_now_ms(void);
