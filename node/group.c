@@ -420,17 +420,24 @@ links_sync(struct node *n)
 }
 
 void
-group_tick(struct node *n)
+group_view_refresh(struct group *g)
 {
-	struct group *g = n->group;
-	struct group_wait **pp, *w;
-	int64_t now = node_now_ms();
-	json_t *v = view_build(n);
+	json_t *v = view_build(g->n);
 
 	pthread_mutex_lock(&g->mu);
 	json_decref(g->view);
 	g->view = v;
 	pthread_mutex_unlock(&g->mu);
+}
+
+void
+group_tick(struct node *n)
+{
+	struct group *g = n->group;
+	struct group_wait **pp, *w;
+	int64_t now = node_now_ms();
+
+	group_view_refresh(g);
 	/* A follower is ready once it follows a leader and applied what it
 	 * was sent (a leader is made ready by node.c's bootstrap). */
 	if (!n->ready && !n->stopping &&

@@ -46,6 +46,11 @@ struct group {
  * region (role "member"); if not it logs (rate-limited) and counts. */
 bool group_peer_ok(struct group *g, const struct link_msg *m, const char *what);
 
+/* group_view_refresh rebuilds the view that GET /v1/status shows (the
+ * tick does it too; a membership change does it before it answers, so
+ * that its effect is visible at once). */
+void group_view_refresh(struct group *g);
+
 /* group_leader_peer writes the leader's node id, or returns false. */
 bool group_leader_peer(struct group *g, char out[17]);
 

@@ -42,6 +42,7 @@ op_done(struct op *o, int rv, const char *why)
 	uint16_t status;
 	char *text;
 
+	group_view_refresh(g);
 	if (rv != 0) {
 		status = group_raft_http(rv, &code);
 		tb_log(TB_LOG_WARN, "TB-GROUP-CHANGE", "%s %s failed: %s",
@@ -50,6 +51,14 @@ op_done(struct op *o, int rv, const char *why)
 		       : o->kind == OP_REMOVE ? "remove"
 		                              : "transfer",
 		       o->node_id, why);
+		if (rv == RAFT_NOCONNECTION && o->kind == OP_ASSIGN) {
+			/* libraft gave up catching the member up. */
+			why = "the member did not catch up (is it running and "
+			      "linked? a member behind the leader's last "
+			      "snapshot cannot catch up yet: see "
+			      "TB-SNAPSHOT-HOLE in its log); it stays in the "
+			      "group as a spare";
+		}
 		if (o->c != NULL) {
 			http_reply_error(o->c, status, code, NULL, "%s %s: %s",
 			                 "group change of", o->node_id, why);

@@ -9,12 +9,12 @@
 # Raft messages, and --join-token fails loudly (not built).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/node_lib.sh"
-py=/usr/bin/python3
+. "$(dirname "$0")/group_lib.sh"
 cd "$T"
 
 # A bound on the whole test.
-bash -c 'sleep 90 & s=$!; trap "kill $s; exit" TERM; wait $s
-  echo "# node_group.t: over 90 s, giving up" >&2; kill -TERM '"$$" \
+bash -c 'sleep 60 & s=$!; trap "kill $s; exit" TERM; wait $s
+  echo "# node_group.t: over 60 s, giving up" >&2; kill -TERM '"$$" \
   >/dev/null 2>&1 &
 _watchdog=$!
 _group_cleanup() {
@@ -31,58 +31,17 @@ _group_cleanup() {
 }
 trap _group_cleanup EXIT
 
-free_port() {
-  $py -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-wait_for() {
-  local n=$(($1 * 20)) i
-  shift
-  for ((i = 0; i < n; i++)); do
-    "$@" >/dev/null 2>&1 && return 0
-    sleep 0.05
-  done
-  return 1
-}
-now_ms() { date +%s%3N; }
-
 # ---- enrolment: a province root, region keys down to 370102, members ----
-"$TB" init --dir P --region 370000 --api 127.0.0.1:0 >/dev/null
-for r in 370000 370100 370102; do "$TB" keygen --out "r$r.key" >/dev/null; done
-"$TB" cert request --region-key r370000.key --region 370000 --out q0.json >/dev/null
-"$TB" cert issue --key P/keys/officer.json --root P/root.json --request q0.json \
-  --days 365 --out c0.json >/dev/null
-"$TB" cert request --region-key r370100.key --region 370100 --out q1.json >/dev/null
-"$TB" cert issue --key r370000.key --issuer-cert c0.json --request q1.json \
-  --days 365 --out c1.json >/dev/null
-"$TB" cert request --region-key r370102.key --region 370102 --out q2.json >/dev/null
-"$TB" cert issue --key r370100.key --issuer-cert c1.json --request q2.json \
-  --days 365 --out c2.json >/dev/null
-
+group_pki
+ok $? "a province root and region keys down to 370102"
 LA=$(free_port); LB=$(free_port); LC=$(free_port); LX=$(free_port)
-# mk NAME LINKPORT ROLE [--join ADDR]: a node of 370102 with a certificate.
-mk() {
-  local name=$1 port=$2 role=$3 out
-  shift 3
-  out=$("$TB" init --dir "$name" --region 370102 --api 127.0.0.1:0 \
-    --link "127.0.0.1:$port" --root P/root.json --json "$@") || return 1
-  printf -v "ID_$name" '%s' "$(printf '%s' "$out" |
-    sed -n 's/.*"node_id":"\([^"]*\)".*/\1/p')"
-  printf -v "TOKEN_$name" '%s' "$(printf '%s' "$out" |
-    sed -n 's/.*"admin_token":"\([^"]*\)".*/\1/p')"
-  "$TB" cert request --dir "$name" --out "$name.req" >/dev/null &&
-    "$TB" cert issue --key r370102.key --issuer-cert c2.json \
-      --request "$name.req" --days 30 --role "$role" --out "$name.cert" \
-      >/dev/null &&
-    "$TB" cert install --dir "$name" "$name.cert" c2.json c1.json c0.json \
-      >/dev/null
-}
-mk A "$LA" member
+group_node A "$LA" member
 ok $? "node A of 370102 with a member certificate"
-mk B "$LB" member --join "127.0.0.1:$LA"
+group_node B "$LB" member --join "127.0.0.1:$LA"
 ok $? "node B made with --join A's link address"
-mk C "$LC" member --join "127.0.0.1:$LA"
+group_node C "$LC" member --join "127.0.0.1:$LA"
 ok $? "node C likewise"
-mk X "$LX" peer --join "127.0.0.1:$LA"
+group_node X "$LX" peer --join "127.0.0.1:$LA"
 ok $? "node X with only a peer certificate"
 is "$TOKEN_B" "" "a joining node has no admin token of its own"
 is "$($py -c 'import json; print(json.load(open("B/links.json"))["peers"][0]["url"])')" \
@@ -94,28 +53,6 @@ like "$err" "not implemented" "  and says it is not implemented"
 
 # Everyone uses the group's admin token: it is replicated state.
 TOKEN_B=$TOKEN_A TOKEN_C=$TOKEN_A TOKEN_X=$TOKEN_A
-
-# start_joiner NAME: runs a node that is not ready until it is added.
-start_joiner() {
-  local name=$1 i port
-  "$TB" run --dir "$T/$name" >"$T/$name.out" 2>>"$T/$name.log" &
-  printf -v "PID_$name" '%s' "$!"
-  _node_pids+=("$!")
-  for i in $(seq 1 200); do
-    port=$(sed -n 's/.*"api":"http:\/\/[^:]*:\([0-9]*\)".*/\1/p' \
-      "$T/$name.out" 2>/dev/null)
-    if [ -n "$port" ]; then
-      printf -v "PORT_$name" '%s' "$port"
-      printf -v "API_$name" '%s' "http://127.0.0.1:$port"
-      return 0
-    fi
-    sleep 0.05
-  done
-  return 1
-}
-ready() { local p="PORT_$1"; curl -sf "http://127.0.0.1:${!p}/readyz"; }
-# field NAME EXPR: evaluates EXPR over NAME's GET /v1/status as d.
-field() { api "$1" GET /v1/status; jq_get "$2"; }
 
 node_start A
 ok $? "A starts as a one-voter group and becomes ready"
@@ -171,7 +108,9 @@ is "$code" 400 "a malformed consistent parameter is 400"
 # ---- a peer-role node is refused Raft messages ----
 run "$TB" --api "$API_A" --token "$TOKEN_A" group add "$ID_X" "127.0.0.1:$LX" \
   --role standby
-grep -q '"id":"TB-GROUP-REFUSED".*'"$ID_X"'.*role peer' A.log
+is "$rc" 0 "group add X as a standby"
+refused_x() { grep -q '"id":"TB-GROUP-REFUSED".*'"$ID_X"'.*role peer' A.log; }
+wait_for 5 refused_x
 is "$?" 0 "the leader refuses X's Raft replies: its certificate is only a peer (TB-GROUP-REFUSED)"
 is "$(field A '[m.get("match_index", 0) for m in d["group"]["members"] if m["node_id"] == "'"$ID_X"'"]')" \
   "[0]" "  X's progress never counts"
