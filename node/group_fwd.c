@@ -6,8 +6,9 @@
  * sends {"op":"cmd","type","key","body"} as a GROUP_T_FWD request to the
  * leader. The leader stamps and proposes it (as node_propose would) and,
  * once applied, answers {"index","result"}. The follower keeps the result
- * in a group_wait until store_applied_index reaches index (checked after
- * every batch commit and every tick), then replies. Consistent reads and
+ * in a group_wait until libraft's applied index reaches index with no
+ * apply batch open, i.e. the store committed it (checked after every batch
+ * commit and every tick), then replies. Consistent reads and
  * membership changes ride the same request with op "barrier" / "member".
  *
  * Failure modes: no leader known (503 not_leader), no answer within
@@ -78,10 +79,13 @@ group_flushed(struct node *n)
 	struct group_wait **pp, *w, *done = NULL;
 	uint64_t applied;
 
+	/* libraft's last applied index counts barriers too (which never
+	 * reach the store); with no batch open, every command applied up
+	 * to it is committed in the store. */
 	if (g == NULL || g->waits == NULL || n->batch_n > 0) {
 		return;
 	}
-	applied = store_applied_index(n->store);
+	applied = raft_last_applied(&n->raft);
 	for (pp = &g->waits; (w = *pp) != NULL;) {
 		if (w->index > applied) {
 			pp = &w->next;
