@@ -164,6 +164,19 @@ group_peer_ok(struct group *g, const struct link_msg *m, const char *what)
 	return false;
 }
 
+static bool
+in_config(struct node *n, raft_id id)
+{
+	unsigned i;
+
+	for (i = 0; i < n->raft.configuration.n; i++) {
+		if (n->raft.configuration.servers[i].id == id) {
+			return true;
+		}
+	}
+	return false;
+}
+
 static void
 on_raft(struct links *ls, const struct link_msg *m, void *arg)
 {
@@ -194,6 +207,28 @@ on_raft(struct links *ls, const struct link_msg *m, void *arg)
 		g->malformed++;
 		tb_log(TB_LOG_WARN, "TB-GROUP-MALFORMED", "from node %s: %s",
 		       m->peer_node_id, err);
+		return;
+	}
+	/* A node that bootstrapped its own group takes log entries only
+	 * from members of its configuration: entries from another group's
+	 * leader would overwrite a log whose commands its store has
+	 * already applied, and the two states would silently diverge. Only
+	 * a node made with --join starts empty and takes anyone's. */
+	if ((msg.type == RAFT_IO_APPEND_ENTRIES ||
+	     msg.type == RAFT_IO_INSTALL_SNAPSHOT) &&
+	    n->cfg.join[0] == '\0' && !in_config(n, msg.server_id)) {
+		g->refused++;
+		if (node_now_ms() - g->refuse_log_ms >= 1000) {
+			g->refuse_log_ms = node_now_ms();
+			tb_log(
+			    TB_LOG_WARN, "TB-GROUP-FOREIGN",
+			    "%s from node %s refused: it is not in this "
+			    "node's configuration and this node bootstrapped "
+			    "its own group (only nodes made with tongban "
+			    "init --join may be added to a group)",
+			    raftmsg_type_name(msg.type), m->peer_node_id);
+		}
+		raftmsg_release(&msg);
 		return;
 	}
 	g->rx++;

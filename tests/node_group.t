@@ -133,6 +133,22 @@ run "$TB" --api "$API_A" --token "$TOKEN_A" group remove "$ID_X"
 is "$rc" 0 "group remove X"
 node_kill X KILL
 
+# ---- a node that bootstrapped its own group cannot be taken over ----
+LY=$(free_port)
+group_node Y "$LY" member && node_start Y
+ok $? "node Y, a one-voter group of its own, runs"
+run "$TB" --api "$API_A" --token "$TOKEN_A" group add "$ID_Y" "127.0.0.1:$LY" \
+  --role standby
+foreign_y() { grep -q '"id":"TB-GROUP-FOREIGN".*'"$ID_A" Y.log; }
+wait_for 5 foreign_y
+is "$?" 0 "Y refuses A's entries: it bootstrapped its own group (TB-GROUP-FOREIGN)"
+api Y GET /v1/status
+is "$code $(jq_get 'd["raft"]["role"]')" "200 leader" \
+  "  Y still leads its own group, its own token still works"
+run "$TB" --api "$API_A" --token "$TOKEN_A" group remove "$ID_Y"
+is "$rc" 0 "group remove Y"
+node_kill Y TERM
+
 # ---- demote and promote ----
 run "$TB" --api "$API_A" --token "$TOKEN_A" group demote "$ID_C"
 is "$rc" 0 "group demote C (to standby)"
@@ -193,7 +209,7 @@ is "$(field A 'd["raft"]["role"]')" follower "A is now a follower"
 
 for n in A B C; do node_kill "$n" TERM; done
 ok 0 "the members stop"
-for n in A B C X; do
+for n in A B C X Y; do
   if grep -q 'Sanitizer\|runtime error' "$n.log"; then
     ok 1 "no sanitizer report from $n"
   fi
