@@ -3,6 +3,7 @@
 #include "node/api.h"
 
 #include "consensus/raftio.h"
+#include "node/group.h"
 #include "node/link.h"
 #include "node/log.h"
 #include "node/node.h"
@@ -243,6 +244,29 @@ api_metrics(struct http_call *c)
 		          (unsigned long long)rs.appends,
 		          (unsigned long long)rs.entries,
 		          (unsigned long long)rs.max_batch);
+	}
+	{
+		/* The replica group (docs/GROUPS.md). */
+		json_t *gv = group_view_json(n);
+		json_t *gc = json_object_get(gv, "counters");
+		mb_printf(
+		    &b,
+		    "# TYPE tongban_group_members gauge\n"
+		    "tongban_group_members %zu\n"
+		    "# TYPE tongban_group_raft_messages_total counter\n"
+		    "tongban_group_raft_messages_total{dir=\"tx\"} %lld\n"
+		    "tongban_group_raft_messages_total{dir=\"rx\"} %lld\n"
+		    "# TYPE tongban_group_refused_total counter\n"
+		    "tongban_group_refused_total %lld\n"
+		    "# TYPE tongban_group_malformed_total counter\n"
+		    "tongban_group_malformed_total %lld\n"
+		    "# TYPE tongban_group_forwarded_total counter\n"
+		    "tongban_group_forwarded_total %lld\n",
+		    json_array_size(json_object_get(gv, "members")),
+		    spec_int(gc, "raft_tx", 0), spec_int(gc, "raft_rx", 0),
+		    spec_int(gc, "refused", 0), spec_int(gc, "malformed", 0),
+		    spec_int(gc, "forwarded", 0));
+		json_decref(gv);
 	}
 	if (store_status(n->store, &st) == 0) {
 		json_t *size = json_object_get(st, "store");

@@ -120,6 +120,17 @@ is "$code" 200 "?consistent=1 at follower C (a barrier on the leader)"
 api C GET '/v1/status?consistent=x%'
 is "$code" 400 "a malformed consistent parameter is 400"
 
+# A figure, not a check: 5 sequential writes at the leader and at a
+# follower (forwarded, answered once the follower applied them).
+for n in A B; do
+  t0=$(now_ms); okw=0
+  for i in $(seq 1 5); do
+    api "$n" POST /v1/tokens -d '{"role":"clerk","region":"370102"}'
+    [ "$code" = 201 ] && okw=$((okw + 1))
+  done
+  echo "# 5 sequential writes at $n: $okw acknowledged, $(( ($(now_ms) - t0) / 5 )) ms each (curl + sanitizer build)"
+done
+
 # ---- a peer-role node is refused Raft messages ----
 run "$TB" --api "$API_A" --token "$TOKEN_A" group add "$ID_X" "127.0.0.1:$LX" \
   --role standby
@@ -129,6 +140,15 @@ wait_for 5 refused_x
 is "$?" 0 "the leader refuses X's Raft replies: its certificate is only a peer (TB-GROUP-REFUSED)"
 is "$(field A '[m.get("match_index", 0) for m in d["group"]["members"] if m["node_id"] == "'"$ID_X"'"]')" \
   "[0]" "  X's progress never counts"
+metric() {
+  local a="API_$1"
+  curl -s "${!a}/metrics" | grep -F -- "$2 " | grep -v '^#' | awk '{print $2}'
+}
+ok "$([ "$(metric A tongban_group_refused_total)" -gt 0 ]; echo $?)" \
+  "  counted in /metrics (tongban_group_refused_total)"
+ok "$([ "$(metric B tongban_group_forwarded_total)" -gt 0 ] &&
+  [ "$(metric B 'tongban_group_raft_messages_total{dir="rx"}')" -gt 0 ]; echo $?)" \
+  "/metrics at B counts forwarded writes and Raft messages received"
 run "$TB" --api "$API_A" --token "$TOKEN_A" group remove "$ID_X"
 is "$rc" 0 "group remove X"
 node_kill X KILL
