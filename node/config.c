@@ -387,7 +387,7 @@ node_config_load(const char *dir, struct node_config *c, char *errmsg,
 	c->snapshot_threshold =
 	    (unsigned)spec_int(cfg, "snapshot_threshold", 16384);
 	copy_str(c->join, sizeof(c->join), cfg, "join");
-	c->heartbeat_ms = (unsigned)spec_int(cfg, "heartbeat_ms", 100);
+	c->heartbeat_ms = (unsigned)spec_int(cfg, "heartbeat_ms", 50);
 	c->election_ms = (unsigned)spec_int(cfg, "election_ms", 1000);
 	if (c->heartbeat_ms < 10 || c->heartbeat_ms > 60000 ||
 	    c->election_ms < 2 * c->heartbeat_ms || c->election_ms > 600000) {

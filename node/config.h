@@ -39,7 +39,7 @@ struct node_config {
 	 * with no configuration and waits to be added (join is the link
 	 * address it dialed first); Raft's timeouts, node-local. */
 	char join[128];
-	unsigned heartbeat_ms; /* default 100 */
+	unsigned heartbeat_ms; /* default 50 */
 	unsigned election_ms;  /* default 1000 */
 	uint8_t sign_sk[64];   /* loaded from keys/node.json */
 	uint8_t kx_sk[32];     /* X25519 key-exchange secret (kx_secret) */
