@@ -158,6 +158,15 @@ fwd_cb(void *arg, int status, const struct link_msg *m)
 		http_reply_error(f->c, 502, "malformed", NULL,
 		                 "the leader's answer is not JSON: %s",
 		                 je.text);
+	} else if (f->member && spec_int(ans, "status", 200) != 200) {
+		json_t *e = json_object_get(ans, "error");
+		long long st = spec_int(ans, "status", 502);
+		http_reply_error(
+		    f->c, st >= 400 && st <= 599 ? (uint16_t)st : 502,
+		    spec_str(e, "code") ? spec_str(e, "code") : "unavailable",
+		    spec_str(e, "field"), "%s",
+		    spec_str(e, "message") ? spec_str(e, "message")
+		                           : "the leader refused");
 	} else if (f->member) {
 		http_reply_json(f->c, 200, json_incref(ans));
 	} else if (f->read) {

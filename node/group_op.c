@@ -31,6 +31,36 @@ struct op {
 	struct link_reply_to to; /* ... as a link reply */
 };
 
+/* op_refuse answers a change that failed or cannot start: over HTTP, or
+ * to the forwarding member as {"status", "error": {"code", "field",
+ * "message"}} so that it answers its client with the same status. */
+static void
+op_refuse(struct group *g, struct http_call *c, const struct link_reply_to *to,
+          uint16_t status, const char *code, const char *field, const char *why)
+{
+	json_t *ans;
+	char *text;
+
+	if (c != NULL) {
+		http_reply_error(c, status, code, field, "%s", why);
+		return;
+	}
+	ans = json_pack("{s:i, s:{s:s, s:s?, s:s}}", "status", status, "error",
+	                "code", code, "field", field, "message", why);
+	text = ans != NULL ? json_dumps(ans, JSON_COMPACT) : NULL;
+	if (g->n->links != NULL) {
+		if (text != NULL) {
+			link_reply(g->n->links, to, GROUP_T_FWD, text,
+			           strlen(text));
+		} else {
+			link_reply_error(g->n->links, to, TB_ENOMEM,
+			                 "out of memory");
+		}
+	}
+	free(text);
+	json_decref(ans);
+}
+
 /* op_done answers the operation: rv 0 (with the group's view) or a
  * libraft error. */
 static void
@@ -59,16 +89,11 @@ op_done(struct op *o, int rv, const char *why)
 			      "TB-SNAPSHOT-HOLE in its log); it stays in the "
 			      "group as a spare";
 		}
-		if (o->c != NULL) {
-			http_reply_error(o->c, status, code, NULL, "%s %s: %s",
-			                 "group change of", o->node_id, why);
-		} else if (g->n->links != NULL) {
-			link_reply_error(g->n->links, &o->to,
-			                 status == 404   ? TB_ENOTFOUND
-			                 : status == 409 ? TB_ECONFLICT
-			                 : status == 422 ? TB_EINVAL
-			                                 : TB_ECLOSED,
-			                 why);
+		{
+			char msg[512];
+			snprintf(msg, sizeof(msg), "group change of %s: %s",
+			         o->node_id, why);
+			op_refuse(g, o->c, &o->to, status, code, NULL, msg);
 		}
 		free(o);
 		return;
@@ -175,22 +200,6 @@ addr_ok(const char *s)
 	return *end == '\0' && port > 0 && port < 65536;
 }
 
-/* op_refuse answers a request that cannot start. */
-static void
-op_refuse(struct group *g, struct http_call *c, const struct link_reply_to *to,
-          uint16_t status, const char *code, const char *field, const char *why)
-{
-	if (c != NULL) {
-		http_reply_error(c, status, code, field, "%s", why);
-	} else if (g->n->links != NULL) {
-		link_reply_error(g->n->links, to,
-		                 status == 404                    ? TB_ENOTFOUND
-		                 : status == 409 || status == 503 ? TB_ECONFLICT
-		                                                  : TB_EINVAL,
-		                 why);
-	}
-}
-
 void
 group_op_start(struct group *g, const json_t *req, struct http_call *c,
                const struct link_reply_to *to)
@@ -214,18 +223,17 @@ group_op_start(struct group *g, const json_t *req, struct http_call *c,
 	o->change.data = o;
 	o->transfer.data = o;
 	o->role = RAFT_VOTER;
-	o->kind = op == NULL                ? OP_TRANSFER
-	          : !strcmp(op, "add")      ? OP_ADD
-	          : !strcmp(op, "assign")   ? OP_ASSIGN
-	          : !strcmp(op, "remove")   ? OP_REMOVE
-	          : !strcmp(op, "transfer") ? OP_TRANSFER
-	                                    : (enum op_kind) - 1;
-	if ((int)o->kind < 0 || op == NULL) {
+	if (op == NULL || (strcmp(op, "add") && strcmp(op, "assign") &&
+	                   strcmp(op, "remove") && strcmp(op, "transfer"))) {
 		free(o);
 		op_refuse(g, c, to, 422, "invalid", "$.op",
 		          "unknown group operation");
 		return;
 	}
+	o->kind = !strcmp(op, "add")      ? OP_ADD
+	          : !strcmp(op, "assign") ? OP_ASSIGN
+	          : !strcmp(op, "remove") ? OP_REMOVE
+	                                  : OP_TRANSFER;
 	if (nid != NULL || o->kind != OP_TRANSFER) {
 		if (!parse_id(nid, &o->id)) {
 			free(o);

@@ -367,8 +367,7 @@ node_propose(struct node *n, struct http_call *c, enum cmd_type t,
 	char err[256];
 	int rv;
 
-	if (n->view.state != RAFT_LEADER ||
-	    raft_state(&n->raft) != RAFT_LEADER) {
+	if (raft_state(&n->raft) != RAFT_LEADER) {
 		group_forward(n, c, t, body, idem_key);
 		return;
 	}

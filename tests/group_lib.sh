@@ -22,6 +22,17 @@ wait_for() {
   return 1
 }
 now_ms() { date +%s%3N; }
+# api as in node_lib.sh, bounded: a member that does not answer within 20 s
+# fails the check that asked (code 000) instead of stalling the test.
+api() {
+  local name=$1 method=$2 path=$3 portvar="PORT_$1" tokvar="TOKEN_$1"
+  shift 3
+  body=$(curl -s -m 20 -o - -w '\n%{http_code}' -X "$method" \
+    -H "Authorization: Bearer ${TOKEN_OVERRIDE:-${!tokvar}}" \
+    "http://127.0.0.1:${!portvar}$path" "$@")
+  code=${body##*$'\n'}
+  body=${body%$'\n'*}
+}
 ready() { local p="PORT_$1"; curl -sf "http://127.0.0.1:${!p}/readyz"; }
 # field NAME EXPR: evaluates EXPR over NAME's GET /v1/status as d.
 field() { api "$1" GET /v1/status; jq_get "$2"; }

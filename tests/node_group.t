@@ -20,7 +20,7 @@ _watchdog=$!
 _group_cleanup() {
   local f
   kill -TERM "$_watchdog" 2>/dev/null
-  if [ "$_tap_fail" -gt 0 ]; then
+  if [ "$_tap_fail" -gt 0 ] || [ -z "${_done:-}" ]; then
     for f in "$T"/A.log "$T"/B.log "$T"/C.log; do
       [ -f "$f" ] || continue
       echo "# the end of $(basename "$f"):"
@@ -78,6 +78,12 @@ is "$rc" 1 "adding C twice is refused"
 like "$err" "409 duplicate" "  as a duplicate (409)"
 run "$TB" --api "$API_A" --token "$TOKEN_A" group add "$ID_C" "127.0.0.1:0/x"
 like "$err" "\$.address" "a malformed address is refused naming \$.address"
+api A POST /v1/group/members -d '{"node_id":"XYZ","address":"127.0.0.1:9"}'
+is "$code $(jq_get 'd["error"]["field"]')" '422 $.node_id' "a malformed node id: 422 at \$.node_id"
+api A POST /v1/group/members -d "{\"node_id\":\"$ID_C\",\"address\":\"127.0.0.1:9\",\"role\":\"boss\"}"
+is "$code $(jq_get 'd["error"]["field"]')" '422 $.role' "an unknown role: 422 at \$.role"
+api B DELETE /v1/group/members/0123456789abcdef
+is "$code" 404 "removing a node that is not a member: 404 (forwarded from B)"
 
 api A GET /v1/status
 is "$(jq_get 'sorted((m["node_id"], m["role"]) for m in d["group"]["members"]) == sorted([("'"$ID_A"'","voter"),("'"$ID_B"'","voter"),("'"$ID_C"'","voter")])')" \
@@ -234,4 +240,5 @@ for n in A B C X Y; do
     ok 1 "no sanitizer report from $n"
   fi
 done
+_done=1
 done_testing
