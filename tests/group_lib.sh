@@ -37,6 +37,20 @@ ready() { local p="PORT_$1"; curl -sf "http://127.0.0.1:${!p}/readyz"; }
 # field NAME EXPR: evaluates EXPR over NAME's GET /v1/status as d.
 field() { api "$1" GET /v1/status; jq_get "$2"; }
 
+# stop_node NAME: SIGTERM, then up to 15 s for the process to exit; returns
+# 1 (after kill -9) if it did not.
+stop_node() {
+  local pidvar="PID_$1" i
+  kill -TERM "${!pidvar}" 2>/dev/null
+  for ((i = 0; i < 300; i++)); do
+    kill -0 "${!pidvar}" 2>/dev/null || { wait "${!pidvar}" 2>/dev/null; return 0; }
+    sleep 0.05
+  done
+  kill -9 "${!pidvar}" 2>/dev/null
+  wait "${!pidvar}" 2>/dev/null
+  return 1
+}
+
 group_pki() {
   local r
   "$TB" init --dir "$T/P" --region 370000 --api 127.0.0.1:0 >/dev/null || return 1

@@ -173,7 +173,8 @@ is "$code $(jq_get 'd["raft"]["role"]')" "200 leader" \
   "  Y still leads its own group, its own token still works"
 run "$TB" --api "$API_A" --token "$TOKEN_A" group remove "$ID_Y"
 is "$rc" 0 "group remove Y"
-node_kill Y TERM
+stop_node Y
+ok $? "Y stops on SIGTERM"
 
 # ---- demote and promote ----
 run "$TB" --api "$API_A" --token "$TOKEN_A" group demote "$ID_C"
@@ -233,8 +234,9 @@ done
 is "$missing" 0 "all ${#acked[@]} acknowledged writes are on A, B and C"
 is "$(field A 'd["raft"]["role"]')" follower "A is now a follower"
 
-for n in A B C; do node_kill "$n" TERM; done
-ok 0 "the members stop"
+stopped=0
+for n in A B C; do stop_node "$n" && stopped=$((stopped + 1)); done
+is "$stopped" 3 "the members stop on SIGTERM within 15 s"
 for n in A B C X Y; do
   if grep -q 'Sanitizer\|runtime error' "$n.log"; then
     ok 1 "no sanitizer report from $n"

@@ -91,7 +91,9 @@ for n in "${names[@]}"; do
   done
 done
 is "$missing" 0 "every acknowledged write is on all five members"
-for n in "${names[@]}"; do node_kill "$n" TERM; done
+stopped=0
+for n in "${names[@]}"; do stop_node "$n" && stopped=$((stopped + 1)); done
+is "$stopped" 5 "the members stop on SIGTERM within 15 s"
 bad=0
 for n in "${names[@]}"; do
   grep -q 'Sanitizer\|runtime error' "$n.log" && bad=$((bad + 1))

@@ -38,6 +38,14 @@ is "$(field A '[m["role"] for m in d["group"]["members"] if m["node_id"] == "'"$
   "['spare']" "B stays in the configuration as a spare"
 run "$TB" --api "$API_A" --token "$TOKEN_A" group remove "$ID_B"
 is "$rc" 0 "and group remove takes it out"
-node_kill B TERM
-node_kill A TERM
+stop_node B && stop_node A
+ok $? "both stop on SIGTERM within 15 s"
+# A's log is clean. B's, after refusing the snapshot, ends with one leak
+# that LeakSanitizer finds allocated inside libraft (16 bytes, on libraft's
+# path after a failed snapshot restore); any other report fails.
+! grep -q 'Sanitizer\|runtime error' A.log
+ok $? "no sanitizer report from A"
+other=$(grep 'SUMMARY:\|runtime error' B.log |
+  grep -v 'SUMMARY: AddressSanitizer: 16 byte(s) leaked in 1 allocation(s).')
+is "$other" "" "B: no sanitizer report but the known 16 bytes leaked in libraft"
 done_testing
