@@ -258,6 +258,12 @@ group_start(struct node *n)
 {
 	struct group *g = n->group;
 
+	if (n->links == NULL && n->cfg.join[0] != '\0') {
+		tb_log(TB_LOG_ERROR, "TB-GROUP-NO-LINKS",
+		       "this node was made to join a group but its links are "
+		       "off (no certificate installed): it cannot be added "
+		       "until it holds a member certificate (docs/GROUPS.md)");
+	}
 	if (n->links == NULL || g->started) {
 		return;
 	}

@@ -187,6 +187,17 @@ TOKEN_OVERRIDE=$CLERK api B POST /v1/group/members \
   -d "{\"node_id\":\"$ID_C\",\"address\":\"127.0.0.1:$LC\"}"
 is "$code" 403 "a clerk may not change the group"
 
+# ---- transfer leadership there and back ----
+run "$TB" --api "$API_C" --token "$TOKEN_A" group transfer "$ID_B"
+is "$rc" 0 "group transfer to B, asked at C (forwarded to A)"
+leads() { [ "$(field "$1" 'd["group"]["leader"], d["raft"]["role"]')" = "$2" ]; }
+wait_for 3 leads B "$ID_B leader" && wait_for 3 leads C "$ID_B follower"
+is "$?" 0 "  B leads (C follows it within 3 s)"
+run "$TB" --api "$API_A" --token "$TOKEN_A" group transfer "$ID_A"
+is "$rc" 0 "group transfer back to A, asked at A (now a follower)"
+wait_for 3 leads A "$ID_A leader"
+is "$?" 0 "  A leads again"
+
 # ---- kill -9 the leader: a new one serves writes ----
 acked=("$TOK1")
 node_kill A KILL
