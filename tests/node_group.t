@@ -191,11 +191,11 @@ is "$code" 403 "a clerk may not change the group"
 run "$TB" --api "$API_C" --token "$TOKEN_A" group transfer "$ID_B"
 is "$rc" 0 "group transfer to B, asked at C (forwarded to A)"
 leads() { [ "$(field "$1" 'd["group"]["leader"], d["raft"]["role"]')" = "$2" ]; }
-wait_for 3 leads B "$ID_B leader" && wait_for 3 leads C "$ID_B follower"
-is "$?" 0 "  B leads (C follows it within 3 s)"
+wait_for 10 leads B "$ID_B leader" && wait_for 10 leads C "$ID_B follower"
+is "$?" 0 "  B leads (C follows it within 10 s)"
 run "$TB" --api "$API_A" --token "$TOKEN_A" group transfer "$ID_A"
 is "$rc" 0 "group transfer back to A, asked at A (now a follower)"
-wait_for 3 leads A "$ID_A leader"
+wait_for 10 leads A "$ID_A leader"
 is "$?" 0 "  A leads again"
 
 # ---- kill -9 the leader: a new one serves writes ----
