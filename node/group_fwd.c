@@ -146,8 +146,17 @@ fwd_cb(void *arg, int status, const struct link_msg *m)
 			         (int)(m->len < 200 ? m->len : 200),
 			         (const char *)m->body);
 		}
+		/* Timeouts are 504; a leader gone, stopping or not leading
+		 * any more 503 (retry); too big 413; anything else the
+		 * leader refused is a bad gateway. */
 		http_reply_error(
-		    f->c, status == TB_ETIMEOUT ? 504 : 503,
+		    f->c,
+		    status == TB_ETIMEOUT  ? 504
+		    : status == TB_ETOOBIG ? 413
+		    : status == TB_ECONFLICT || status == TB_ECLOSED ||
+		            status == TB_ENOMEM || status == TB_ENOTIMPL
+		        ? 503
+		        : 502,
 		    status == TB_ECONFLICT ? "not_leader" : tb_errname(status),
 		    NULL, "forwarding to the leader failed: %s%s (retry%s)",
 		    tb_strerror(status), why,

@@ -367,10 +367,8 @@ node_propose(struct node *n, struct http_call *c, enum cmd_type t,
 	char err[256];
 	int rv;
 
-	if (raft_state(&n->raft) != RAFT_LEADER) {
-		group_forward(n, c, t, body, idem_key);
-		return;
-	}
+	/* Encoding first checks the command the same way at every member;
+	 * a follower then forwards it and the leader stamps its own time. */
 	rv = cmd_encode(t, node_now_ms(), idem_key, body, &b, err, sizeof(err));
 	if (rv != 0) {
 		/* Valid JSON the encoding refuses (a float, too big): the
@@ -389,6 +387,11 @@ node_propose(struct node *n, struct http_call *c, enum cmd_type t,
 		                                    : 422,
 		                 tb_errname(rv), field[0] ? field : NULL, "%s",
 		                 err);
+		return;
+	}
+	if (raft_state(&n->raft) != RAFT_LEADER) {
+		canon_buf_free(&b);
+		group_forward(n, c, t, body, idem_key);
 		return;
 	}
 	buf.len = b.len;
