@@ -332,7 +332,7 @@ get_status(struct http_call *c)
 	struct node *n = c->node;
 	json_t *st = NULL;
 	int rv = store_status(n->store, &st);
-	char leader[17];
+	char leader[17], dig[8] = "";
 
 	group_node_id(n->view.leader_id, leader);
 	if (rv != 0) {
@@ -354,6 +354,27 @@ get_status(struct http_call *c)
 	              (json_int_t)n->view.applied, "leader",
 	              n->view.leader_id == 0 ? "unknown" : leader));
 	json_object_set_new(st, "group", group_view_json(n));
+	/* ?digest=1: the hash of the replicated databases (store_digest),
+	 * for comparing members at the same applied index; it reads the
+	 * whole store. */
+	if (api_query(c, "digest", dig, sizeof(dig)) < 0) {
+		json_decref(st);
+		return;
+	}
+	if (dig[0] != '\0' && strcmp(dig, "0") != 0) {
+		uint8_t h[32];
+		uint64_t at = 0;
+		char hex[65];
+		if ((rv = store_digest(n->store, h, &at)) != 0) {
+			json_decref(st);
+			reply_store(c, rv, NULL, "the state digest");
+			return;
+		}
+		canon_hex(h, 32, hex);
+		json_object_set_new(st, "state_digest",
+		                    json_pack("{s:s, s:I}", "hash", hex,
+		                              "applied", (json_int_t)at));
+	}
 	json_object_set_new(st, "uptime_ms",
 	                    json_integer(node_now_ms() - n->start_ms));
 	http_reply_json(c, 200, st);

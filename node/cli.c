@@ -18,6 +18,9 @@ static const struct cli_verb cli_verbs[] = {
 	  "init --dir DIR --region CODE [--name N] [--api HOST:PORT] "
 	  "[--link HOST:PORT] [--root FILE] [--json]" },
 	{ "run", tb_cli_run, "run --dir DIR   run the node in the foreground" },
+	{ "index-key", tb_cli_index_key,
+	  "index-key export --dir DIR --out FILE   the applicant index key "
+	  "for a node joining the group" },
 
 	{ "catalog", tb_cli_catalog,
 	  "catalog check FILE... [--root ROOT] [--json]" },

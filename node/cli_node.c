@@ -4,20 +4,24 @@
 #include "node/config.h"
 #include "node/node.h"
 
+#include "schema/canon.h"
+
 #include <jansson.h>
+#include <sodium.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define INIT_USAGE                                                     \
-	"usage: tongban init --dir DIR --region CODE [--name NAME]\n"  \
-	"                    [--api HOST:PORT] [--link HOST:PORT] "    \
-	"[--root FILE]\n"                                              \
-	"                    [--tls-cert CERT.pem --tls-key KEY.pem] " \
-	"[--json]\n"                                                   \
-	"                    [--join HOST:PORT]  (join a group: no "   \
-	"bootstrap)\n"
+#define INIT_USAGE                                                        \
+	"usage: tongban init --dir DIR --region CODE [--name NAME]\n"     \
+	"                    [--api HOST:PORT] [--link HOST:PORT] "       \
+	"[--root FILE]\n"                                                 \
+	"                    [--tls-cert CERT.pem --tls-key KEY.pem] "    \
+	"[--json]\n"                                                      \
+	"                    [--join HOST:PORT [--index-key-from FILE]]"  \
+	"\n  --join: join a group (no bootstrap); --index-key-from: the " \
+	"group's\n  applicant index key, from tongban index-key export\n"
 
 /* join_addr_ok accepts HOST:PORT (or tcp://HOST:PORT) with a port. */
 static bool
@@ -60,12 +64,79 @@ join_links(const struct node_config *cfg, const char *addr)
 	return rv;
 }
 
+/* read_index_key reads {"index_key": HEX} (an export, or a member's
+ * keys/node.json) into out. */
+static int
+read_index_key(const char *path, uint8_t out[32])
+{
+	json_error_t je;
+	json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+	const char *hex = json_string_value(json_object_get(doc, "index_key"));
+	int rv = hex != NULL && strlen(hex) == 64 &&
+	                 canon_unhex(hex, out, 32) == TB_OK
+	             ? 0
+	             : -1;
+
+	if (rv != 0) {
+		fprintf(stderr, "tongban init: --index-key-from %s: %s\n", path,
+		        doc == NULL ? je.text
+		                    : "no index_key of 64 hex digits in it");
+	}
+	json_decref(doc);
+	return rv;
+}
+
+#define INDEX_KEY_USAGE                                                      \
+	"usage: tongban index-key export --dir DIR --out FILE\n"             \
+	"  writes the node's applicant index key (0600) for a node that "    \
+	"joins its\n  group: tongban init ... --join ADDR --index-key-from " \
+	"FILE (docs/GROUPS.md)\n"
+
+int
+tb_cli_index_key(int argc, char **argv)
+{
+	const char *dir = NULL, *out = NULL;
+	struct node_config cfg;
+	char err[512], hex[65];
+	json_t *doc;
+	int i, rc;
+
+	for (i = 2; i + 1 < argc; i += 2) {
+		if (!strcmp(argv[i], "--dir")) {
+			dir = argv[i + 1];
+		} else if (!strcmp(argv[i], "--out")) {
+			out = argv[i + 1];
+		}
+	}
+	if (argc < 2 || strcmp(argv[1], "export") != 0 || dir == NULL ||
+	    out == NULL) {
+		fprintf(stderr, INDEX_KEY_USAGE);
+		return TB_EXIT_USAGE;
+	}
+	if (node_config_load(dir, &cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "tongban index-key: %s\n", err);
+		return TB_EXIT_INVALID;
+	}
+	canon_hex(cfg.index_key, 32, hex);
+	node_config_wipe(&cfg);
+	doc = json_pack("{s:s, s:s}", "format", "tongban.index-key/1",
+	                "index_key", hex);
+	sodium_memzero(hex, sizeof(hex));
+	rc = doc != NULL && tb_cli_write_json(out, doc, 0600, true) == 0
+	         ? TB_EXIT_OK
+	         : TB_EXIT_INVALID;
+	json_decref(doc);
+	return rc;
+}
+
 int
 tb_cli_init(int argc, char **argv)
 {
 	struct node_init_args a = { 0 };
 	struct node_config cfg;
 	char token[80], err[512];
+	const char *keyfile = NULL;
+	uint8_t idx[32];
 	bool json = false;
 	int i;
 
@@ -98,6 +169,8 @@ tb_cli_init(int argc, char **argv)
 			dst = &a.tls_key;
 		} else if (!strcmp(o, "--join")) {
 			dst = &a.join;
+		} else if (!strcmp(o, "--index-key-from")) {
+			dst = &keyfile;
 		} else if (!strcmp(o, "--join-token")) {
 			/* Enrolment over the first link (docs/TRUST.md) is not
 			 * built: say so rather than make a node that waits for
@@ -138,7 +211,15 @@ tb_cli_init(int argc, char **argv)
 		        a.join);
 		return TB_EXIT_USAGE;
 	}
-	if (node_config_init(&a, token, &cfg, err, sizeof(err)) != 0) {
+	if (keyfile != NULL) {
+		if (read_index_key(keyfile, idx) != 0) {
+			return TB_EXIT_INVALID;
+		}
+		a.index_key = idx;
+	}
+	i = node_config_init(&a, token, &cfg, err, sizeof(err));
+	sodium_memzero(idx, sizeof(idx));
+	if (i != 0) {
 		fprintf(stderr, "tongban init: %s\n", err);
 		return TB_EXIT_INVALID;
 	}

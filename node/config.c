@@ -232,7 +232,11 @@ node_config_init(const struct node_init_args *a, char *token,
 	randombytes_buf(seed, sizeof(seed));
 	crypto_sign_seed_keypair(pk, sk, seed);
 	crypto_box_keypair(kx_pk, kx_sk);
-	randombytes_buf(idx, sizeof(idx));
+	if (a->index_key != NULL) {
+		memcpy(idx, a->index_key, sizeof(idx));
+	} else {
+		randombytes_buf(idx, sizeof(idx));
+	}
 	randombytes_buf(tok, sizeof(tok));
 	crypto_generichash(h, sizeof(h), pk, sizeof(pk), NULL, 0);
 	canon_hex(h, 8, hex);

@@ -61,6 +61,8 @@ struct node_init_args {
 	const char *tls_key;  /* ... and key (absolute paths are stored) */
 	const char *join;     /* HOST:PORT of a member's link: join its group
 	                         (no bootstrap, no admin token of its own) */
+	const uint8_t *index_key; /* the group's applicant index key (32
+	                             bytes), or NULL to draw a new one */
 };
 
 /* node_config_init creates a node directory: config, keys (owner-only),

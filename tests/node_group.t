@@ -37,10 +37,18 @@ ok $? "a province root and region keys down to 370102"
 LA=$(free_port); LB=$(free_port); LC=$(free_port); LX=$(free_port)
 group_node A "$LA" member
 ok $? "node A of 370102 with a member certificate"
-group_node B "$LB" member --join "127.0.0.1:$LA"
-ok $? "node B made with --join A's link address"
-group_node C "$LC" member --join "127.0.0.1:$LA"
+run "$TB" index-key export --dir A --out akey.json
+is "$rc" 0 "tongban index-key export: A's applicant index key"
+is "$(stat -c %a akey.json)" 600 "  written owner-only"
+group_node B "$LB" member --join "127.0.0.1:$LA" --index-key-from akey.json
+ok $? "node B made with --join A's link address and A's index key"
+group_node C "$LC" member --join "127.0.0.1:$LA" --index-key-from akey.json
 ok $? "node C likewise"
+same_key=$($py -c 'import json; print(len({json.load(open(n + "/keys/node.json"))["index_key"] for n in "ABC"}))')
+is "$same_key" 1 "A, B and C share the applicant index key"
+run "$TB" init --dir K --region 370102 --join "127.0.0.1:$LA" --index-key-from A/tongban.json
+is "$rc" 1 "--index-key-from a file without an index key is refused"
+like "$err" "no index_key" "  saying so"
 group_node X "$LX" peer --join "127.0.0.1:$LA"
 ok $? "node X with only a peer certificate"
 is "$TOKEN_B" "" "a joining node has no admin token of its own"
@@ -243,6 +251,17 @@ for n in A B C; do
   done
 done
 is "$missing" 0 "all ${#acked[@]} acknowledged writes are on A, B and C"
+# digest NAME: "applied hash" of NAME's replicated databases.
+digest() {
+  api "$1" GET '/v1/status?digest=1'; jq_get 'd["state_digest"]["applied"], d["state_digest"]["hash"]'; }
+same_digests() {
+  local a b c
+  a=$(digest A) b=$(digest B) c=$(digest C)
+  [ -n "$a" ] && [ "$a" = "$b" ] && [ "$b" = "$c" ]
+}
+wait_for 10 same_digests
+is "$?" 0 "A, B and C have the same state digest at the same applied index"
+echo "# digest: $(digest A)"
 is "$(field A 'd["raft"]["role"]')" follower "A is now a follower"
 
 stopped=0
