@@ -16,11 +16,12 @@ group_pki
 ok $? "a province root and region keys down to 370102"
 names=(A B C D E)
 for n in "${names[@]}"; do printf -v "L$n" '%s' "$(free_port)"; done
-group_node A "$LA" member
-ok $? "node A"
+group_node A "$LA" member && "$TB" index-key export --dir A --out akey.json
+ok $? "node A, and its index key"
 for n in B C D E; do
   p="L$n"
-  group_node "$n" "${!p}" member --join "127.0.0.1:$LA" || break
+  group_node "$n" "${!p}" member --join "127.0.0.1:$LA" \
+    --index-key-from akey.json || break
 done
 ok $? "nodes B to E, made with --join"
 node_start A
@@ -91,6 +92,16 @@ for n in "${names[@]}"; do
   done
 done
 is "$missing" 0 "every acknowledged write is on all five members"
+digests() {
+  local n
+  for n in "${names[@]}"; do
+    api "$n" GET '/v1/status?digest=1'
+    jq_get 'd["state_digest"]["applied"], d["state_digest"]["hash"]'
+  done | sort -u | wc -l
+}
+same5() { [ "$(digests)" = 1 ]; }
+wait_for 10 same5
+is "$?" 0 "the five state digests are equal at the same applied index"
 stopped=0
 for n in "${names[@]}"; do stop_node "$n" && stopped=$((stopped + 1)); done
 is "$stopped" 5 "the members stop on SIGTERM within 15 s"
