@@ -107,7 +107,24 @@ api_health(struct http_call *c, bool ready)
 		                 "the Raft group is unavailable");
 		return;
 	}
-	http_reply_json(c, 200, json_pack("{s:s}", "status", "ok"));
+	{
+		/* A member's clock far from this one's is a warning, not a
+		 * failure (docs/GROUPS.md). */
+		json_t *gv = group_view_json(n), *ok;
+		long long skew = spec_int(gv, "max_clock_skew_ms", -1);
+		ok = json_pack("{s:s}", "status", "ok");
+		if (skew > GROUP_SKEW_WARN_MS) {
+			json_object_set_new(
+			    ok, "warnings",
+			    json_pack("[s]", "clock skew with a member of the "
+			                     "group over 1000 ms (see GET "
+			                     "/v1/status group.members)"));
+			json_object_set_new(ok, "max_clock_skew_ms",
+			                    json_integer(skew));
+		}
+		json_decref(gv);
+		http_reply_json(c, 200, ok);
+	}
 }
 
 /* mbuf: a growing text buffer for the metrics page. */

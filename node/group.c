@@ -310,6 +310,7 @@ view_build(struct node *n)
 	json_t *v, *members = json_array();
 	raft_id lid = 0;
 	const char *laddr = NULL;
+	int64_t max_skew = -1;
 	char id[17];
 	unsigned i;
 
@@ -338,6 +339,12 @@ view_build(struct node *n)
 			                         ? last - p->match_index
 			                         : 0)));
 		}
+		if (s->id != n->cfg.raft_id) {
+			int64_t skew = group_clock_json(n->group, s->id, m);
+			if (skew > max_skew) {
+				max_skew = skew;
+			}
+		}
 		json_array_append_new(members, m);
 	}
 	group_node_id(lid, id);
@@ -348,6 +355,10 @@ view_build(struct node *n)
 	    "commit", (json_int_t)r->commit_index, "applied",
 	    (json_int_t)raft_last_applied(r), "last_index", (json_int_t)last,
 	    "joining", n->cfg.join[0] != '\0' && r->configuration.n == 0);
+	if (max_skew >= 0) {
+		json_object_set_new(v, "max_clock_skew_ms",
+		                    json_integer(max_skew));
+	}
 	json_object_set_new(v, "counters",
 	                    json_pack("{s:I, s:I, s:I, s:I, s:I}", "raft_tx",
 	                              (json_int_t)n->group->tx, "raft_rx",
@@ -490,6 +501,7 @@ group_tick(struct node *n)
 		tb_log(TB_LOG_INFO, "TB-NODE-READY", "ready (a follower of %s)",
 		       lid);
 	}
+	group_clock_tick(g);
 	if (n->links != NULL && now >= g->next_sync_ms) {
 		g->next_sync_ms = now + GROUP_SYNC_MS;
 		links_sync(n);

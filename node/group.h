@@ -41,6 +41,10 @@ struct node;
 #define GROUP_T_RAFT 32 /* one-way: a raftmsg-encoded Raft message */
 #define GROUP_T_FWD  33 /* request: a forwarded write, barrier or change */
 
+/* A member's clock this far from this node's is a warning (log,
+ * /healthz). */
+#define GROUP_SKEW_WARN_MS 1000
+
 /* How long a follower waits for the leader's answer to a forwarded
  * request, and then for its own store to apply the answer's index. */
 #define GROUP_FWD_TIMEOUT_MS 10000

@@ -518,15 +518,16 @@ group_fwd_handle(struct links *ls, const struct link_msg *m, void *arg)
 		                 "only members of this region may forward");
 		return;
 	}
-	if (raft_state(&g->n->raft) != RAFT_LEADER || g->n->stopping) {
-		link_reply_error(ls, &m->reply_to, TB_ECONFLICT,
-		                 "not the leader (any more)");
-		return;
-	}
 	req = json_loadb((const char *)m->body, m->len, JSON_REJECT_DUPLICATES,
 	                 &je);
 	op = spec_str(req, "op");
-	if (op != NULL && !strcmp(op, "cmd")) {
+	if (op != NULL && !strcmp(op, "time")) {
+		/* A clock probe: any member answers (group_clock.c). */
+		group_clock_handle(g, m);
+	} else if (raft_state(&g->n->raft) != RAFT_LEADER || g->n->stopping) {
+		link_reply_error(ls, &m->reply_to, TB_ECONFLICT,
+		                 "not the leader (any more)");
+	} else if (op != NULL && !strcmp(op, "cmd")) {
 		propose(g, req, &m->reply_to);
 	} else if (op != NULL && !strcmp(op, "barrier")) {
 		local_barrier(g, NULL, &m->reply_to);

@@ -29,8 +29,20 @@ struct group_prop {
 	struct link_reply_to to;
 };
 
+/* What a member last measured of another's clock (group_clock.c). */
+#define GROUP_CLOCKS 16
+struct group_clock {
+	raft_id id;      /* 0: a free slot */
+	int64_t skew_ms; /* the other's clock minus ours */
+	int64_t rtt_ms;  /* of the probe that measured it */
+	int64_t at_ms;   /* when (our clock) */
+};
+
 struct group {
 	struct node *n;
+	struct group_clock clocks[GROUP_CLOCKS];
+	int64_t next_clock_ms;
+	int64_t clock_log_ms;
 	struct group_wait *waits;
 	struct group_prop *props;
 	pthread_mutex_t mu; /* view */
@@ -63,6 +75,15 @@ void group_fwd_handle(struct links *ls, const struct link_msg *m, void *arg);
  * reply to *to. Returns nothing: it always answers. */
 void group_op_start(struct group *g, const json_t *req, struct http_call *c,
                     const struct link_reply_to *to);
+
+/* group_clock_tick probes the clocks of the other members every 5 s (on
+ * the loop); group_clock_handle answers a probe ({"op": "time"}) at any
+ * member; group_clock_json adds clock_skew_ms and clock_rtt_ms to a
+ * member's entry m of the view when measured within the last 30 s, and
+ * returns the absolute skew (or -1). */
+void group_clock_tick(struct group *g);
+void group_clock_handle(struct group *g, const struct link_msg *m);
+int64_t group_clock_json(struct group *g, raft_id id, json_t *m);
 
 /* group_role_name / group_role_parse: "voter", "standby", "spare". */
 const char *group_role_name(int role);

@@ -263,6 +263,13 @@ wait_for 10 same_digests
 is "$?" 0 "A, B and C have the same state digest at the same applied index"
 echo "# digest: $(digest A)"
 is "$(field A 'd["raft"]["role"]')" follower "A is now a follower"
+skews() {
+  [ "$(field B 'sorted(abs(m["clock_skew_ms"]) < 1000 for m in d["group"]["members"] if not m["self"])')" = "[True, True]" ]
+}
+wait_for 10 skews
+is "$?" 0 "B measured both other members' clocks (skew under 1 s on one machine)"
+echo "# clock skew seen by B: $(field B '[(m["clock_skew_ms"], m["clock_rtt_ms"]) for m in d["group"]["members"] if "clock_skew_ms" in m]') (skew, rtt) ms"
+is "$(curl -s "$API_B/healthz")" '{"status":"ok"}' "/healthz has no clock warning"
 
 stopped=0
 for n in A B C; do stop_node "$n" && stopped=$((stopped + 1)); done
