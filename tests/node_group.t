@@ -5,8 +5,8 @@
 # name the applied index and the leader, ?consistent=1 works at a follower;
 # kill -9 of the leader elects a new one that serves writes (the time is
 # reported); after the old leader restarts every acknowledged write is on
-# every member. Also: a node whose certificate is only a `peer` is refused
-# Raft messages, and --join-token fails loudly (not built).
+# every member, with equal state digests. Membership edge cases are in
+# node_group_admin.t.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/node_lib.sh"
 . "$(dirname "$0")/group_lib.sh"
@@ -34,7 +34,7 @@ trap _group_cleanup EXIT
 # ---- enrolment: a province root, region keys down to 370102, members ----
 group_pki
 ok $? "a province root and region keys down to 370102"
-LA=$(free_port); LB=$(free_port); LC=$(free_port); LX=$(free_port)
+LA=$(free_port); LB=$(free_port); LC=$(free_port)
 group_node A "$LA" member
 ok $? "node A of 370102 with a member certificate"
 run "$TB" index-key export --dir A --out akey.json
@@ -46,26 +46,18 @@ group_node C "$LC" member --join "127.0.0.1:$LA" --index-key-from akey.json
 ok $? "node C likewise"
 same_key=$($py -c 'import json; print(len({json.load(open(n + "/keys/node.json"))["index_key"] for n in "ABC"}))')
 is "$same_key" 1 "A, B and C share the applicant index key"
-run "$TB" init --dir K --region 370102 --join "127.0.0.1:$LA" --index-key-from A/tongban.json
-is "$rc" 1 "--index-key-from a file without an index key is refused"
-like "$err" "no index_key" "  saying so"
-group_node X "$LX" peer --join "127.0.0.1:$LA"
-ok $? "node X with only a peer certificate"
 is "$TOKEN_B" "" "a joining node has no admin token of its own"
 is "$($py -c 'import json; print(json.load(open("B/links.json"))["peers"][0]["url"])')" \
   "tcp://127.0.0.1:$LA" "--join writes a link to the member it names"
 
-run "$TB" init --dir J --region 370102 --join "127.0.0.1:$LA" --join-token tok
-is "$rc" 1 "--join-token fails (enrolment over the first link is not built)"
-like "$err" "not implemented" "  and says it is not implemented"
 
 # Everyone uses the group's admin token: it is replicated state.
-TOKEN_B=$TOKEN_A TOKEN_C=$TOKEN_A TOKEN_X=$TOKEN_A
+TOKEN_B=$TOKEN_A TOKEN_C=$TOKEN_A
 
 node_start A
 ok $? "A starts as a one-voter group and becomes ready"
-start_joiner B && start_joiner C && start_joiner X
-ok $? "B, C and X run, waiting to be added"
+start_joiner B && start_joiner C
+ok $? "B and C run, waiting to be added"
 api B GET /v1/status
 is "$code" 401 "B knows no token before it is added (tokens are replicated)"
 is "$(curl -s -o /dev/null -w '%{http_code}' "$API_B/readyz")" 503 \
@@ -81,18 +73,6 @@ run "$TB" --api "$API_B" --token "$TOKEN_A" group add "$ID_C" "127.0.0.1:$LC"
 is "$rc" 0 "group add C, sent to follower B (forwarded to the leader)"
 wait_for 10 ready C
 is "$?" 0 "C becomes ready"
-run "$TB" --api "$API_A" --token "$TOKEN_A" group add "$ID_C" "127.0.0.1:$LC"
-is "$rc" 1 "adding C twice is refused"
-like "$err" "409 duplicate" "  as a duplicate (409)"
-run "$TB" --api "$API_A" --token "$TOKEN_A" group add "$ID_C" "127.0.0.1:0/x"
-like "$err" "\$.address" "a malformed address is refused naming \$.address"
-api A POST /v1/group/members -d '{"node_id":"XYZ","address":"127.0.0.1:9"}'
-is "$code $(jq_get 'd["error"]["field"]')" '422 $.node_id' "a malformed node id: 422 at \$.node_id"
-api A POST /v1/group/members -d "{\"node_id\":\"$ID_C\",\"address\":\"127.0.0.1:9\",\"role\":\"boss\"}"
-is "$code $(jq_get 'd["error"]["field"]')" '422 $.role' "an unknown role: 422 at \$.role"
-api B DELETE /v1/group/members/0123456789abcdef
-is "$code" 404 "removing a node that is not a member: 404 (forwarded from B)"
-
 api A GET /v1/status
 is "$(jq_get 'sorted((m["node_id"], m["role"]) for m in d["group"]["members"]) == sorted([("'"$ID_A"'","voter"),("'"$ID_B"'","voter"),("'"$ID_C"'","voter")])')" \
   True "GET /v1/status at A: three voters"
@@ -145,66 +125,13 @@ for n in A B; do
   echo "# 5 sequential writes at $n: $okw acknowledged, $(( ($(now_ms) - t0) / 5 )) ms each (curl + sanitizer build)"
 done
 
-# ---- a peer-role node is refused Raft messages ----
-run "$TB" --api "$API_A" --token "$TOKEN_A" group add "$ID_X" "127.0.0.1:$LX" \
-  --role standby
-is "$rc" 0 "group add X as a standby"
-refused_x() { grep -q '"id":"TB-GROUP-REFUSED".*'"$ID_X"'.*role peer' A.log; }
-wait_for 5 refused_x
-is "$?" 0 "the leader refuses X's Raft replies: its certificate is only a peer (TB-GROUP-REFUSED)"
-is "$(field A '[m.get("match_index", 0) for m in d["group"]["members"] if m["node_id"] == "'"$ID_X"'"]')" \
-  "[0]" "  X's progress never counts"
 metric() {
   local a="API_$1"
   curl -s "${!a}/metrics" | grep -F -- "$2 " | grep -v '^#' | awk '{print $2}'
 }
-ok "$([ "$(metric A tongban_group_refused_total)" -gt 0 ]; echo $?)" \
-  "  counted in /metrics (tongban_group_refused_total)"
 ok "$([ "$(metric B tongban_group_forwarded_total)" -gt 0 ] &&
   [ "$(metric B 'tongban_group_raft_messages_total{dir="rx"}')" -gt 0 ]; echo $?)" \
   "/metrics at B counts forwarded writes and Raft messages received"
-run "$TB" --api "$API_A" --token "$TOKEN_A" group remove "$ID_X"
-is "$rc" 0 "group remove X"
-node_kill X KILL
-
-# ---- a node that bootstrapped its own group cannot be taken over ----
-LY=$(free_port)
-group_node Y "$LY" member && node_start Y
-ok $? "node Y, a one-voter group of its own, runs"
-run "$TB" --api "$API_A" --token "$TOKEN_A" group add "$ID_Y" "127.0.0.1:$LY" \
-  --role standby
-foreign_y() { grep -q '"id":"TB-GROUP-FOREIGN".*'"$ID_A" Y.log; }
-wait_for 5 foreign_y
-is "$?" 0 "Y refuses A's entries: it bootstrapped its own group (TB-GROUP-FOREIGN)"
-api Y GET /v1/status
-is "$code $(jq_get 'd["raft"]["role"]')" "200 leader" \
-  "  Y still leads its own group, its own token still works"
-run "$TB" --api "$API_A" --token "$TOKEN_A" group remove "$ID_Y"
-is "$rc" 0 "group remove Y"
-stop_node Y
-ok $? "Y stops on SIGTERM"
-
-# ---- demote and promote ----
-run "$TB" --api "$API_A" --token "$TOKEN_A" group demote "$ID_C"
-is "$rc" 0 "group demote C (to standby)"
-is "$(field A '[m["role"] for m in d["group"]["members"] if m["node_id"] == "'"$ID_C"'"]')" \
-  "['standby']" "  C is a standby"
-run "$TB" --api "$API_A" --token "$TOKEN_A" group promote "$ID_C"
-is "$rc" 0 "group promote C (back to voter)"
-TOKEN_OVERRIDE=$CLERK api B POST /v1/group/members \
-  -d "{\"node_id\":\"$ID_C\",\"address\":\"127.0.0.1:$LC\"}"
-is "$code" 403 "a clerk may not change the group"
-
-# ---- transfer leadership there and back ----
-run "$TB" --api "$API_C" --token "$TOKEN_A" group transfer "$ID_B"
-is "$rc" 0 "group transfer to B, asked at C (forwarded to A)"
-leads() { [ "$(field "$1" 'd["group"]["leader"], d["raft"]["role"]')" = "$2" ]; }
-wait_for 10 leads B "$ID_B leader" && wait_for 10 leads C "$ID_B follower"
-is "$?" 0 "  B leads (C follows it within 10 s)"
-run "$TB" --api "$API_A" --token "$TOKEN_A" group transfer "$ID_A"
-is "$rc" 0 "group transfer back to A, asked at A (now a follower)"
-wait_for 10 leads A "$ID_A leader"
-is "$?" 0 "  A leads again"
 
 # ---- kill -9 the leader: a new one serves writes ----
 acked=("$TOK1")
@@ -235,11 +162,11 @@ node_kill A KILL
 "$TB" run --dir "$T/A" >"$T/A.out" 2>>"$T/A.log" &
 PID_A=$!
 _node_pids+=("$!")
-wait_for 10 grep -q '"api"' A.out
+wait_for 20 grep -q '"api"' A.out
 PORT_A=$(sed -n 's/.*"api":"http:\/\/[^:]*:\([0-9]*\)".*/\1/p' A.out)
 commit=$(field B 'd["group"]["commit"]')
 caught_up() { [ "$(field A 'd["raft"]["applied"]')" -ge "$commit" ]; }
-wait_for 15 caught_up
+wait_for 20 caught_up
 is "$?" 0 "the old leader rejoins and applies up to the group's commit ($commit)"
 missing=0
 for n in A B C; do
@@ -274,7 +201,7 @@ is "$(curl -s "$API_B/healthz")" '{"status":"ok"}' "/healthz has no clock warnin
 stopped=0
 for n in A B C; do stop_node "$n" && stopped=$((stopped + 1)); done
 is "$stopped" 3 "the members stop on SIGTERM within 15 s"
-for n in A B C X Y; do
+for n in A B C; do
   if grep -q 'Sanitizer\|runtime error' "$n.log"; then
     ok 1 "no sanitizer report from $n"
   fi
