@@ -37,6 +37,22 @@ ready() { local p="PORT_$1"; curl -sf "http://127.0.0.1:${!p}/readyz"; }
 # field NAME EXPR: evaluates EXPR over NAME's GET /v1/status as d.
 field() { api "$1" GET /v1/status; jq_get "$2"; }
 
+# add_voter API ID ADDR: tongban group add at API; if libraft could not
+# catch the new member up in time (a loaded machine: the add answers 503
+# "did not catch up" and leaves it a spare), promote it, twice at most.
+# Sets rc, out, err like run.
+add_voter() {
+  local api=$1 id=$2 addr=$3 i
+  run "$TB" --api "$api" --token "$TOKEN_A" group add "$id" "$addr"
+  for i in 1 2; do
+    [ "$rc" = 0 ] && return 0
+    case "$err" in *"did not catch up"*) ;; *) return 1 ;; esac
+    echo "# $id did not catch up; promoting it again"
+    run "$TB" --api "$api" --token "$TOKEN_A" group promote "$id"
+  done
+  [ "$rc" = 0 ]
+}
+
 # stop_node NAME: SIGTERM, then up to 15 s for the process to exit; returns
 # 1 (after kill -9) if it did not.
 stop_node() {

@@ -64,12 +64,12 @@ is "$(curl -s -o /dev/null -w '%{http_code}' "$API_B/readyz")" 503 \
   "B is not ready before it is added"
 
 # ---- grow from one voter to three ----
-run "$TB" --api "$API_A" --token "$TOKEN_A" group add "$ID_B" "127.0.0.1:$LB"
+add_voter "$API_A" "$ID_B" "127.0.0.1:$LB"
 is "$rc" 0 "group add B (as a voter) at the leader"
 like "$out" '"role": "voter"' "  answers once B is a voter"
 wait_for 10 ready B
 is "$?" 0 "B becomes ready as a follower"
-run "$TB" --api "$API_B" --token "$TOKEN_A" group add "$ID_C" "127.0.0.1:$LC"
+add_voter "$API_B" "$ID_C" "127.0.0.1:$LC"
 is "$rc" 0 "group add C, sent to follower B (forwarded to the leader)"
 wait_for 10 ready C
 is "$?" 0 "C becomes ready"

@@ -7,8 +7,8 @@
 . "$(dirname "$0")/node_lib.sh"
 . "$(dirname "$0")/group_lib.sh"
 cd "$T"
-bash -c 'sleep 60 & s=$!; trap "kill $s; exit" TERM; wait $s
-  echo "# node_group_rounds.t: over 60 s, giving up" >&2; kill -TERM '"$$" \
+bash -c 'sleep 120 & s=$!; trap "kill $s; exit" TERM; wait $s
+  echo "# node_group_rounds.t: over 120 s, giving up" >&2; kill -TERM '"$$" \
   >/dev/null 2>&1 &
 _watchdog=$!
 _writer=""
@@ -25,8 +25,8 @@ ok $? "nodes A, B and C"
 node_start A && start_joiner B && start_joiner C
 ok $? "they run"
 TOKEN_B=$TOKEN_A TOKEN_C=$TOKEN_A
-"$TB" --api "$API_A" --token "$TOKEN_A" group add "$ID_B" "127.0.0.1:$LB" >/dev/null &&
-  "$TB" --api "$API_A" --token "$TOKEN_A" group add "$ID_C" "127.0.0.1:$LC" >/dev/null
+add_voter "$API_A" "$ID_B" "127.0.0.1:$LB" &&
+  add_voter "$API_A" "$ID_C" "127.0.0.1:$LC"
 ok $? "a group of three voters"
 
 # The writer: one write at a time, round robin over the members, with the
