@@ -236,7 +236,7 @@ tb_cli_init(int argc, char **argv)
 			printf("node %s of region %s created in %s to join the "
 			       "group at %s\n"
 			       "no admin token: use the group's. On a member, "
-			       "run\n  tongban group add %s tcp://%s\n"
+			       "run\n  tongban group add %s %s\n"
 			       "(with this node's own link address), then: "
 			       "tongban run --dir %s\n",
 			       cfg.node_id, cfg.region, a.dir, a.join,
