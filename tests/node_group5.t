@@ -74,13 +74,15 @@ for n in A B; do
   _node_pids+=("$!")
 done
 for n in A B; do
-  wait_for 10 grep -q '"api"' "$n.out"
+  wait_for 20 grep -q '"api"' "$n.out"
   printf -v "PORT_$n" '%s' "$(sed -n 's/.*"api":"http:\/\/[^:]*:\([0-9]*\)".*/\1/p' "$n.out")"
 done
 commit=$(field C 'd["group"]["commit"]')
 caught_up() { [ "$(field "$1" 'd["raft"]["applied"]')" -ge "$commit" ]; }
-wait_for 15 caught_up A && wait_for 15 caught_up B
-is "$?" 0 "A and B rejoin and apply up to the commit index ($commit)"
+wait_for 30 caught_up A && wait_for 30 caught_up B
+rc=$?
+[ "$rc" = 0 ] || echo "# applied: A $(field A 'd["raft"]["applied"]'), B $(field B 'd["raft"]["applied"]'), commit $commit"
+is "$rc" 0 "A and B rejoin and apply up to the commit index ($commit)"
 missing=0
 for n in "${names[@]}"; do
   p="PORT_$n"

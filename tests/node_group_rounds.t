@@ -76,12 +76,12 @@ for round in 1 2 3; do
   "$TB" run --dir "$T/$victim" >"$T/$victim.out" 2>>"$T/$victim.log" &
   printf -v "PID_$victim" '%s' "$!"
   _node_pids+=("$!")
-  wait_for 10 grep -q '"api"' "$victim.out"
+  wait_for 20 grep -q '"api"' "$victim.out"
   printf -v "PORT_$victim" '%s' \
     "$(sed -n 's/.*"api":"http:\/\/[^:]*:\([0-9]*\)".*/\1/p' "$victim.out")"
   ports
   is_ready() { ready "$victim"; }
-  wait_for 15 is_ready
+  wait_for 30 is_ready
   ok $? "round $round: $victim is back and ready"
 done
 kill "$_writer" 2>/dev/null
@@ -103,7 +103,7 @@ caught_up() {
     [ "$(field "$n" 'd["raft"]["applied"]')" -ge "$commit" ] || return 1
   done
 }
-wait_for 15 caught_up
+wait_for 30 caught_up
 ok $? "every member applied up to the commit index ($commit)"
 missing=0
 for n in "${names[@]}"; do
