@@ -79,8 +79,10 @@ for n in A B; do
 done
 commit=$(field C 'd["group"]["commit"]')
 caught_up() { [ "$(field "$1" 'd["raft"]["applied"]')" -ge "$commit" ]; }
+t0=$(now_ms)
 wait_for 30 caught_up A && wait_for 30 caught_up B
 rc=$?
+echo "# A and B caught up $(( $(now_ms) - t0 )) ms after their API answered"
 [ "$rc" = 0 ] || echo "# applied: A $(field A 'd["raft"]["applied"]'), B $(field B 'd["raft"]["applied"]'), commit $commit"
 is "$rc" 0 "A and B rejoin and apply up to the commit index ($commit)"
 missing=0
