@@ -1,13 +1,13 @@
-/* The wire form of libraft's messages: encoding with msgpack-c's packer,
- * decoding with a strict reader of our own that allocates only once every
- * count it reads has been checked against the bytes that remain.
+/* The wire form of libraft's messages: decoding with a strict reader of our
+ * own that allocates only once every count it reads has been checked against
+ * the bytes that remain (encoding is in raftmsg_encode.c).
  *
  * Happy path: raftmsg_encode packs the array, the transport sends it, the
  * peer's raftmsg_decode rebuilds a struct raft_message in libraft's memory
  * layout and raftio_recv hands it over. Failure modes: any byte that does
  * not fit the layout is refused with the field's name, and what was
  * allocated for a partial message is freed before returning. */
-#include "consensus/raftmsg.h"
+#include "consensus/raftmsg_impl.h"
 
 #include "schema/error.h"
 
@@ -19,7 +19,7 @@
 #include <string.h>
 
 /* The fields after the 4-element header, by type (index = type). */
-static const unsigned n_fields[] = { 0, 5, 3, 6, 3, 6, 3 };
+const unsigned raftmsg_n_fields[7] = { 0, 5, 3, 6, 3, 6, 3 };
 
 const char *
 raftmsg_type_name(unsigned type)
@@ -33,11 +33,8 @@ raftmsg_type_name(unsigned type)
 	return type < sizeof(names) / sizeof(names[0]) ? names[type] : names[0];
 }
 
-static int fail(char *errmsg, size_t errlen, int rv, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int
-fail(char *errmsg, size_t errlen, int rv, const char *fmt, ...)
+int
+raftmsg_fail(char *errmsg, size_t errlen, int rv, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -47,205 +44,6 @@ fail(char *errmsg, size_t errlen, int rv, const char *fmt, ...)
 		va_end(ap);
 	}
 	return rv;
-}
-
-/* ---- encoding --------------------------------------------------------- */
-
-static int
-check_address(const char *a, const char *what, char *errmsg, size_t errlen)
-{
-	size_t n = a != NULL ? strlen(a) : 0;
-
-	if (n == 0 || n > RAFTMSG_ADDRESS_MAX) {
-		return fail(errmsg, errlen, TB_EINVAL,
-		            "raft message: %s is empty or longer than %u bytes",
-		            what, RAFTMSG_ADDRESS_MAX);
-	}
-	return TB_OK;
-}
-
-static int
-pack_u64(msgpack_packer *pk, uint64_t v)
-{
-	return msgpack_pack_uint64(pk, v);
-}
-
-static int
-pack_bin(msgpack_packer *pk, const void *p, size_t n)
-{
-	return msgpack_pack_bin(pk, n) != 0 ||
-	       (n > 0 && msgpack_pack_bin_body(pk, p, n) != 0);
-}
-
-static int
-pack_str(msgpack_packer *pk, const char *s)
-{
-	size_t n = strlen(s);
-
-	return msgpack_pack_str(pk, n) != 0 ||
-	       msgpack_pack_str_body(pk, s, n) != 0;
-}
-
-static int
-pack_bool(msgpack_packer *pk, bool b)
-{
-	return b ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
-}
-
-/* encode_body packs the fields of msg's type; returns TB_EINVAL with a
- * reason for values libraft should never produce. */
-static int
-encode_body(msgpack_packer *pk, const struct raft_message *m, char *errmsg,
-            size_t errlen)
-{
-	const struct raft_append_entries *ae = &m->append_entries;
-	const struct raft_install_snapshot *is = &m->install_snapshot;
-	int e = 0, rv;
-	unsigned i;
-
-	switch (m->type) {
-	case RAFT_IO_REQUEST_VOTE:
-		e |= pack_u64(pk, m->request_vote.term);
-		e |= pack_u64(pk, m->request_vote.candidate_id);
-		e |= pack_u64(pk, m->request_vote.last_log_index);
-		e |= pack_u64(pk, m->request_vote.last_log_term);
-		e |= pack_bool(pk, m->request_vote.disrupt_leader);
-		e |= pack_bool(pk, m->request_vote.pre_vote);
-		break;
-	case RAFT_IO_REQUEST_VOTE_RESULT:
-		e |= pack_u64(pk, m->request_vote_result.term);
-		e |= pack_bool(pk, m->request_vote_result.vote_granted);
-		e |= pack_u64(pk, (uint64_t)m->request_vote_result.pre_vote);
-		break;
-	case RAFT_IO_APPEND_ENTRIES:
-		if (ae->n_entries > RAFTMSG_MAX_ENTRIES) {
-			return fail(errmsg, errlen, TB_ETOOBIG,
-			            "raft message: %u entries, over %u",
-			            ae->n_entries, RAFTMSG_MAX_ENTRIES);
-		}
-		e |= pack_u64(pk, ae->term);
-		e |= pack_u64(pk, ae->prev_log_index);
-		e |= pack_u64(pk, ae->prev_log_term);
-		e |= pack_u64(pk, ae->leader_commit);
-		e |= msgpack_pack_array(pk, ae->n_entries);
-		for (i = 0; i < ae->n_entries; i++) {
-			const struct raft_entry *en = &ae->entries[i];
-			if (en->type < RAFT_COMMAND || en->type > RAFT_CHANGE) {
-				return fail(errmsg, errlen, TB_EINVAL,
-				            "raft message: entries[%u] has "
-				            "type %u",
-				            i, en->type);
-			}
-			e |= msgpack_pack_array(pk, 3);
-			e |= pack_u64(pk, en->term);
-			e |= pack_u64(pk, en->type);
-			e |= pack_bin(pk, en->buf.base, en->buf.len);
-		}
-		break;
-	case RAFT_IO_APPEND_ENTRIES_RESULT:
-		e |= pack_u64(pk, m->append_entries_result.term);
-		e |= pack_u64(pk, m->append_entries_result.rejected);
-		e |= pack_u64(pk, m->append_entries_result.last_log_index);
-		break;
-	case RAFT_IO_INSTALL_SNAPSHOT:
-		if (is->conf.n > RAFTMSG_MAX_SERVERS) {
-			return fail(errmsg, errlen, TB_ETOOBIG,
-			            "raft message: a configuration of %u "
-			            "servers, over %u",
-			            is->conf.n, RAFTMSG_MAX_SERVERS);
-		}
-		e |= pack_u64(pk, is->term);
-		e |= pack_u64(pk, is->last_index);
-		e |= pack_u64(pk, is->last_term);
-		e |= pack_u64(pk, is->conf_index);
-		e |= msgpack_pack_array(pk, is->conf.n);
-		for (i = 0; i < is->conf.n; i++) {
-			const struct raft_server *s = &is->conf.servers[i];
-			char what[48];
-			snprintf(what, sizeof(what), "conf.servers[%u].address",
-			         i);
-			if ((rv = check_address(s->address, what, errmsg,
-			                        errlen)) != TB_OK) {
-				return rv;
-			}
-			if (s->id == 0 || s->role < RAFT_STANDBY ||
-			    s->role > RAFT_SPARE) {
-				return fail(errmsg, errlen, TB_EINVAL,
-				            "raft message: conf.servers[%u] "
-				            "has id %llu role %d",
-				            i, (unsigned long long)s->id,
-				            s->role);
-			}
-			e |= msgpack_pack_array(pk, 3);
-			e |= pack_u64(pk, s->id);
-			e |= pack_str(pk, s->address);
-			e |= pack_u64(pk, (uint64_t)s->role);
-		}
-		e |= pack_bin(pk, is->data.base, is->data.len);
-		break;
-	case RAFT_IO_TIMEOUT_NOW:
-		e |= pack_u64(pk, m->timeout_now.term);
-		e |= pack_u64(pk, m->timeout_now.last_log_index);
-		e |= pack_u64(pk, m->timeout_now.last_log_term);
-		break;
-	default:
-		return fail(errmsg, errlen, TB_EINVAL,
-		            "raft message: unknown type %u", m->type);
-	}
-	return e != 0 ? fail(errmsg, errlen, TB_ENOMEM,
-	                     "raft message: out of memory")
-	              : TB_OK;
-}
-
-int
-raftmsg_encode(const struct raft_message *msg, raft_id from_id,
-               const char *from_address, uint8_t **out, size_t *outlen,
-               char *errmsg, size_t errlen)
-{
-	msgpack_sbuffer sb;
-	msgpack_packer pk;
-	int rv;
-
-	*out = NULL;
-	*outlen = 0;
-	if (msg->type < RAFT_IO_APPEND_ENTRIES ||
-	    msg->type > RAFT_IO_TIMEOUT_NOW) {
-		return fail(errmsg, errlen, TB_EINVAL,
-		            "raft message: unknown type %u", msg->type);
-	}
-	if (from_id == 0) {
-		return fail(errmsg, errlen, TB_EINVAL,
-		            "raft message: the sender's id is 0");
-	}
-	if ((rv = check_address(from_address, "the sender's address", errmsg,
-	                        errlen)) != TB_OK) {
-		return rv;
-	}
-	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	rv = msgpack_pack_array(&pk, 4 + n_fields[msg->type]) != 0 ||
-	     pack_u64(&pk, RAFTMSG_VERSION) != 0 ||
-	     pack_u64(&pk, msg->type) != 0 || pack_u64(&pk, from_id) != 0 ||
-	     pack_str(&pk, from_address) != 0;
-	if (rv != 0) {
-		msgpack_sbuffer_destroy(&sb);
-		return fail(errmsg, errlen, TB_ENOMEM,
-		            "raft message: out of memory");
-	}
-	if ((rv = encode_body(&pk, msg, errmsg, errlen)) != TB_OK) {
-		msgpack_sbuffer_destroy(&sb);
-		return rv;
-	}
-	if (sb.size > RAFTMSG_MAX) {
-		size_t n = sb.size;
-		msgpack_sbuffer_destroy(&sb);
-		return fail(errmsg, errlen, TB_ETOOBIG,
-		            "raft message: %s of %zu bytes, over %u",
-		            raftmsg_type_name(msg->type), n, RAFTMSG_MAX);
-	}
-	*out = (uint8_t *)sb.data;
-	*outlen = sb.size;
-	return TB_OK;
 }
 
 /* ---- decoding --------------------------------------------------------- */
@@ -279,9 +77,10 @@ static int
 need(struct rd *r, size_t n, const char *what)
 {
 	if (left(r) < n) {
-		return fail(r->errmsg, r->errlen, TB_ETRUNC,
-		            "raft message: %s: input ends %zu bytes early",
-		            what, n - left(r));
+		return raftmsg_fail(
+		    r->errmsg, r->errlen, TB_ETRUNC,
+		    "raft message: %s: input ends %zu bytes early", what,
+		    n - left(r));
 	}
 	return TB_OK;
 }
@@ -289,9 +88,10 @@ need(struct rd *r, size_t n, const char *what)
 static int
 wrong(struct rd *r, const char *what, const char *want)
 {
-	return fail(r->errmsg, r->errlen, TB_ETYPE,
-	            "raft message: %s: %s expected, found msgpack 0x%02x", what,
-	            want, r->p[0]);
+	return raftmsg_fail(
+	    r->errmsg, r->errlen, TB_ETYPE,
+	    "raft message: %s: %s expected, found msgpack 0x%02x", what, want,
+	    r->p[0]);
 }
 
 static int
@@ -362,9 +162,10 @@ rd_array(struct rd *r, const char *what, uint64_t max, uint64_t *n)
 		return wrong(r, what, "an array");
 	}
 	if (*n > max) {
-		return fail(r->errmsg, r->errlen, TB_ETOOBIG,
-		            "raft message: %s: %llu elements, over %llu", what,
-		            (unsigned long long)*n, (unsigned long long)max);
+		return raftmsg_fail(
+		    r->errmsg, r->errlen, TB_ETOOBIG,
+		    "raft message: %s: %llu elements, over %llu", what,
+		    (unsigned long long)*n, (unsigned long long)max);
 	}
 	r->p += 1 + w;
 	return TB_OK;
@@ -416,12 +217,13 @@ rd_address(struct rd *r, const char *what, char *out, size_t outlen)
 	}
 	if (n == 0 || n > RAFTMSG_ADDRESS_MAX || n >= outlen ||
 	    memchr(p, '\0', n) != NULL) {
-		return fail(r->errmsg, r->errlen,
-		            n == 0               ? TB_ERANGE
-		            : memchr(p, '\0', n) ? TB_EMALFORMED
-		                                 : TB_ETOOBIG,
-		            "raft message: %s: %zu bytes (1..%u without NUL)",
-		            what, n, RAFTMSG_ADDRESS_MAX);
+		return raftmsg_fail(
+		    r->errmsg, r->errlen,
+		    n == 0               ? TB_ERANGE
+		    : memchr(p, '\0', n) ? TB_EMALFORMED
+		                         : TB_ETOOBIG,
+		    "raft message: %s: %zu bytes (1..%u without NUL)", what, n,
+		    RAFTMSG_ADDRESS_MAX);
 	}
 	memcpy(out, p, n);
 	out[n] = '\0';
@@ -434,8 +236,9 @@ rd_id(struct rd *r, const char *what, uint64_t *v)
 	int rv = rd_u64(r, what, v);
 
 	if (rv == TB_OK && *v == 0) {
-		return fail(r->errmsg, r->errlen, TB_ERANGE,
-		            "raft message: %s: a server id is never 0", what);
+		return raftmsg_fail(r->errmsg, r->errlen, TB_ERANGE,
+		                    "raft message: %s: a server id is never 0",
+		                    what);
 	}
 	return rv;
 }
@@ -446,9 +249,10 @@ rd_max(struct rd *r, const char *what, uint64_t max, uint64_t *v)
 	int rv = rd_u64(r, what, v);
 
 	if (rv == TB_OK && *v > max) {
-		return fail(r->errmsg, r->errlen, TB_ERANGE,
-		            "raft message: %s: %llu, over %llu", what,
-		            (unsigned long long)*v, (unsigned long long)max);
+		return raftmsg_fail(r->errmsg, r->errlen, TB_ERANGE,
+		                    "raft message: %s: %llu, over %llu", what,
+		                    (unsigned long long)*v,
+		                    (unsigned long long)max);
 	}
 	return rv;
 }
@@ -470,10 +274,11 @@ decode_entries(struct rd *r, struct raft_append_entries *ae)
 		return rv;
 	}
 	if (n > left(r) / 4) {
-		return fail(r->errmsg, r->errlen, TB_ETRUNC,
-		            "raft message: entries: %llu declared, %zu bytes "
-		            "left",
-		            (unsigned long long)n, left(r));
+		return raftmsg_fail(
+		    r->errmsg, r->errlen, TB_ETRUNC,
+		    "raft message: entries: %llu declared, %zu bytes "
+		    "left",
+		    (unsigned long long)n, left(r));
 	}
 	/* First pass: check every entry and sum the payloads. */
 	start = r->p;
@@ -483,9 +288,10 @@ decode_entries(struct rd *r, struct raft_append_entries *ae)
 			return rv;
 		}
 		if (k != 3) {
-			return fail(r->errmsg, r->errlen, TB_EMALFORMED,
-			            "raft message: %s: %llu fields, 3 expected",
-			            what, (unsigned long long)k);
+			return raftmsg_fail(
+			    r->errmsg, r->errlen, TB_EMALFORMED,
+			    "raft message: %s: %llu fields, 3 expected", what,
+			    (unsigned long long)k);
 		}
 		snprintf(what, sizeof(what), "entries[%u].term", i);
 		if ((rv = rd_u64(r, what, &term)) != TB_OK) {
@@ -496,10 +302,11 @@ decode_entries(struct rd *r, struct raft_append_entries *ae)
 			return rv;
 		}
 		if (type < RAFT_COMMAND || type > RAFT_CHANGE) {
-			return fail(r->errmsg, r->errlen, TB_ERANGE,
-			            "raft message: %s: %llu is not an entry "
-			            "type (1..3)",
-			            what, (unsigned long long)type);
+			return raftmsg_fail(
+			    r->errmsg, r->errlen, TB_ERANGE,
+			    "raft message: %s: %llu is not an entry "
+			    "type (1..3)",
+			    what, (unsigned long long)type);
 		}
 		snprintf(what, sizeof(what), "entries[%u].payload", i);
 		if ((rv = rd_raw(r, what, false, &p, &len)) != TB_OK) {
@@ -517,9 +324,10 @@ decode_entries(struct rd *r, struct raft_append_entries *ae)
 		raft_free(ae->entries);
 		raft_free(batch);
 		ae->entries = NULL;
-		return fail(r->errmsg, r->errlen, TB_ENOMEM,
-		            "raft message: out of memory for %llu entries",
-		            (unsigned long long)n);
+		return raftmsg_fail(
+		    r->errmsg, r->errlen, TB_ENOMEM,
+		    "raft message: out of memory for %llu entries",
+		    (unsigned long long)n);
 	}
 	r->p = start;
 	for (i = 0; i < n; i++) {
@@ -559,9 +367,10 @@ decode_conf(struct rd *r, struct raft_configuration *conf)
 			return rv;
 		}
 		if (k != 3) {
-			return fail(r->errmsg, r->errlen, TB_EMALFORMED,
-			            "raft message: %s: %llu fields, 3 expected",
-			            what, (unsigned long long)k);
+			return raftmsg_fail(
+			    r->errmsg, r->errlen, TB_EMALFORMED,
+			    "raft message: %s: %llu fields, 3 expected", what,
+			    (unsigned long long)k);
 		}
 		snprintf(what, sizeof(what), "conf[%u].id", i);
 		if ((rv = rd_id(r, what, &id)) != TB_OK) {
@@ -577,15 +386,15 @@ decode_conf(struct rd *r, struct raft_configuration *conf)
 		}
 		rv = raft_configuration_add(conf, id, addr, (int)role);
 		if (rv == RAFT_NOMEM) {
-			return fail(r->errmsg, r->errlen, TB_ENOMEM,
-			            "raft message: out of memory");
+			return raftmsg_fail(r->errmsg, r->errlen, TB_ENOMEM,
+			                    "raft message: out of memory");
 		}
 		if (rv != 0) {
-			return fail(r->errmsg, r->errlen, TB_EMALFORMED,
-			            "raft message: conf[%u]: %s (id %llu, "
-			            "address %s)",
-			            i, raft_strerror(rv),
-			            (unsigned long long)id, addr);
+			return raftmsg_fail(
+			    r->errmsg, r->errlen, TB_EMALFORMED,
+			    "raft message: conf[%u]: %s (id %llu, "
+			    "address %s)",
+			    i, raft_strerror(rv), (unsigned long long)id, addr);
 		}
 	}
 	return TB_OK;
@@ -667,10 +476,11 @@ decode_body(struct rd *r, struct raft_message *m)
 		is->conf_index = v[3];
 		is->data.len = n;
 		if ((is->data.base = raft_malloc(n > 0 ? n : 1)) == NULL) {
-			return fail(r->errmsg, r->errlen, TB_ENOMEM,
-			            "raft message: out of memory for %zu "
-			            "bytes of snapshot",
-			            n);
+			return raftmsg_fail(
+			    r->errmsg, r->errlen, TB_ENOMEM,
+			    "raft message: out of memory for %zu "
+			    "bytes of snapshot",
+			    n);
 		}
 		if (n > 0) {
 			memcpy(is->data.base, p, n);
@@ -699,33 +509,36 @@ raftmsg_decode(const uint8_t *buf, size_t len, struct raft_message *msg,
 
 	memset(msg, 0, sizeof(*msg));
 	if (len > RAFTMSG_MAX) {
-		return fail(errmsg, errlen, TB_ETOOBIG,
-		            "raft message: %zu bytes, over %u", len,
-		            RAFTMSG_MAX);
+		return raftmsg_fail(errmsg, errlen, TB_ETOOBIG,
+		                    "raft message: %zu bytes, over %u", len,
+		                    RAFTMSG_MAX);
 	}
 	if ((rv = rd_array(&r, "message", 16, &n)) != TB_OK ||
 	    (rv = rd_u64(&r, "version", &version)) != TB_OK) {
 		return rv;
 	}
 	if (version != RAFTMSG_VERSION) {
-		return fail(errmsg, errlen, TB_EMALFORMED,
-		            "raft message: version %llu (this node speaks %u)",
-		            (unsigned long long)version, RAFTMSG_VERSION);
+		return raftmsg_fail(
+		    errmsg, errlen, TB_EMALFORMED,
+		    "raft message: version %llu (this node speaks %u)",
+		    (unsigned long long)version, RAFTMSG_VERSION);
 	}
 	if ((rv = rd_u64(&r, "type", &type)) != TB_OK) {
 		return rv;
 	}
 	if (type < RAFT_IO_APPEND_ENTRIES || type > RAFT_IO_TIMEOUT_NOW) {
-		return fail(errmsg, errlen, TB_ERANGE,
-		            "raft message: type %llu is not a message type "
-		            "(1..6)",
-		            (unsigned long long)type);
+		return raftmsg_fail(
+		    errmsg, errlen, TB_ERANGE,
+		    "raft message: type %llu is not a message type "
+		    "(1..6)",
+		    (unsigned long long)type);
 	}
-	if (n != 4 + n_fields[type]) {
-		return fail(errmsg, errlen, TB_EMALFORMED,
-		            "raft message: %s has %llu elements, %u expected",
-		            raftmsg_type_name((unsigned)type),
-		            (unsigned long long)n, 4 + n_fields[type]);
+	if (n != 4 + raftmsg_n_fields[type]) {
+		return raftmsg_fail(
+		    errmsg, errlen, TB_EMALFORMED,
+		    "raft message: %s has %llu elements, %u expected",
+		    raftmsg_type_name((unsigned)type), (unsigned long long)n,
+		    4 + raftmsg_n_fields[type]);
 	}
 	msg->type = (unsigned short)type;
 	if ((rv = rd_id(&r, "from_id", &from)) != TB_OK ||
@@ -734,9 +547,9 @@ raftmsg_decode(const uint8_t *buf, size_t len, struct raft_message *msg,
 		goto err;
 	}
 	if (r.p != r.end) {
-		rv = fail(errmsg, errlen, TB_EMALFORMED,
-		          "raft message: %zu bytes after the %s", left(&r),
-		          raftmsg_type_name(msg->type));
+		rv = raftmsg_fail(errmsg, errlen, TB_EMALFORMED,
+		                  "raft message: %zu bytes after the %s",
+		                  left(&r), raftmsg_type_name(msg->type));
 		goto err;
 	}
 	msg->server_id = from;
