@@ -53,15 +53,19 @@ add_voter() {
   [ "$rc" = 0 ]
 }
 
-# stop_node NAME: SIGTERM, then up to 15 s for the process to exit; returns
+# stop_node NAME: SIGTERM, then up to 30 s for the process to exit; returns
 # 1 (after kill -9) if it did not.
 stop_node() {
   local pidvar="PID_$1" i
   kill -TERM "${!pidvar}" 2>/dev/null
-  for ((i = 0; i < 300; i++)); do
+  for ((i = 0; i < 600; i++)); do
     kill -0 "${!pidvar}" 2>/dev/null || { wait "${!pidvar}" 2>/dev/null; return 0; }
     sleep 0.05
   done
+  echo "# $1 did not stop within 30 s of SIGTERM; its threads and log:"
+  gdb -p "${!pidvar}" -batch -ex 'thread apply all bt 8' 2>/dev/null |
+    grep -E '^(Thread|#)' | cut -c1-160 | head -60 | sed 's/^/#   /'
+  tail -n 15 "$T/$1.log" | cut -c1-200 | sed 's/^/#   /'
   kill -9 "${!pidvar}" 2>/dev/null
   wait "${!pidvar}" 2>/dev/null
   return 1

@@ -107,7 +107,7 @@ wait_for 10 same5
 is "$?" 0 "the five state digests are equal at the same applied index"
 stopped=0
 for n in "${names[@]}"; do stop_node "$n" && stopped=$((stopped + 1)); done
-is "$stopped" 5 "the members stop on SIGTERM within 15 s"
+is "$stopped" 5 "the members stop on SIGTERM within 30 s"
 bad=0
 for n in "${names[@]}"; do
   grep -q 'Sanitizer\|runtime error' "$n.log" && bad=$((bad + 1))

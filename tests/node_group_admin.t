@@ -166,7 +166,7 @@ is "$?" 0 "  A leads again"
 
 stopped=0
 for n in A B C; do stop_node "$n" && stopped=$((stopped + 1)); done
-is "$stopped" 3 "the members stop on SIGTERM within 15 s"
+is "$stopped" 3 "the members stop on SIGTERM within 30 s"
 for n in A B C X Y; do
   if grep -q 'Sanitizer\|runtime error' "$n.log"; then
     ok 1 "no sanitizer report from $n"
