@@ -672,6 +672,10 @@ node_open(struct node *n, const char *dir)
 	n->raft.data = n;
 	raft_set_heartbeat_timeout(&n->raft, n->cfg.heartbeat_ms);
 	raft_set_election_timeout(&n->raft, n->cfg.election_ms);
+	/* Pre-vote: a member that was away (restarted, partitioned) asks
+	 * whether it could win before it raises its term, so its return
+	 * does not depose a working leader. */
+	raft_set_pre_vote(&n->raft, true);
 	raft_set_snapshot_threshold(&n->raft, n->cfg.snapshot_threshold);
 	raft_set_snapshot_trailing(&n->raft, n->cfg.snapshot_threshold / 4);
 	/* A new node's log is empty: bootstrap a one-voter configuration.
