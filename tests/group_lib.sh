@@ -6,6 +6,7 @@
 #                             a ROLE (member|peer) certificate; sets ID_NAME
 #                             and TOKEN_NAME ("" for a --join node)
 # start_joiner NAME           runs a node that is not ready until it is added
+#                             (waits up to 30 s for its listening line)
 # free_port, wait_for SECONDS CMD..., now_ms, ready NAME, field NAME EXPR
 py=/usr/bin/python3
 
@@ -113,7 +114,7 @@ start_joiner() {
   "$TB" run --dir "$T/$name" >"$T/$name.out" 2>>"$T/$name.log" &
   printf -v "PID_$name" '%s' "$!"
   _node_pids+=("$!")
-  for i in $(seq 1 200); do
+  for i in $(seq 1 600); do
     port=$(sed -n 's/.*"api":"http:\/\/[^:]*:\([0-9]*\)".*/\1/p' \
       "$T/$name.out" 2>/dev/null)
     if [ -n "$port" ]; then
