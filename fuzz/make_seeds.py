@@ -241,8 +241,28 @@ def seeds_link_payload():
           struct.pack(">H", 0) + b"not today")
 
 
+def seeds_raftmsg():
+    """One message of each libraft type (consensus/raftmsg.h's layout)."""
+    c = Corpus("fuzz_raftmsg")
+    pk = msgpack.packb
+    head = [1, 0, 0x4A68FF3AFB317469, "127.0.0.1:7401"]
+
+    def msg(t, *fields):
+        return pk(head[:1] + [t] + head[2:] + list(fields), use_bin_type=True)
+
+    c.add("append_entries", msg(1, 7, 99, 6, 98, [[6, 1, b"cmd"], [7, 2, b""], [7, 3, b"conf"]]))
+    c.add("heartbeat", msg(1, 7, 99, 6, 98, []))
+    c.add("append_entries_result", msg(2, 7, 0, 99))
+    c.add("request_vote", msg(3, 8, 3, 100, 7, False, True))
+    c.add("request_vote_result", msg(4, 8, True, 1))
+    c.add("install_snapshot", msg(5, 9, 42, 8, 40, [[1, "a:1", 1], [2, "b:2", 0], [3, "c:3", 2]], b"tongban-marker applied=42"))
+    c.add("timeout_now", msg(6, 10, 200, 9))
+    c.add("wide_ints", b"\x97\xcf" + (1).to_bytes(8, "big") + b"\x06\x01\xa3a:1\x01\x02\x03")
+
+
 def main():
     seeds_outbox()
+    seeds_raftmsg()
     seeds_canon()
     seeds_release()
     seeds_calendar()

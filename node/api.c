@@ -3,6 +3,7 @@
 #include "node/api.h"
 
 #include "node/api_ctoken.h"
+#include "node/group.h"
 #include "node/link_api.h"
 #include "node/log.h"
 #include "node/node.h"
@@ -249,6 +250,10 @@ enum route {
 	RT_AUDIT,
 	RT_LINKS,
 	RT_LINKS_PING,
+	RT_GROUP_MEMBERS,
+	RT_GROUP_MEMBER,
+	RT_GROUP_ROLE,
+	RT_GROUP_TRANSFER,
 };
 
 #define M_GET    1u
@@ -279,6 +284,10 @@ static const struct {
 	[RT_AUDIT] = { "/v1/audit", NULL, M_GET, "GET, HEAD" },
 	[RT_LINKS] = { "/v1/links", NULL, M_GET, "GET, HEAD" },
 	[RT_LINKS_PING] = { "/v1/links/ping", NULL, M_POST, "POST" },
+	[RT_GROUP_MEMBERS] = { "/v1/group/members", NULL, M_POST, "POST" },
+	[RT_GROUP_MEMBER] = { "/v1/group/members/", "", M_DELETE, "DELETE" },
+	[RT_GROUP_ROLE] = { "/v1/group/members/", "/role", M_POST, "POST" },
+	[RT_GROUP_TRANSFER] = { "/v1/group/transfer", NULL, M_POST, "POST" },
 };
 
 static unsigned
@@ -343,7 +352,9 @@ get_status(struct http_call *c)
 	struct node *n = c->node;
 	json_t *st = NULL;
 	int rv = store_status(n->store, &st);
+	char leader[17], dig[8] = "";
 
+	group_node_id(n->view.leader_id, leader);
 	if (rv != 0) {
 		reply_store(c, rv, NULL, "status");
 		return;
@@ -361,8 +372,29 @@ get_status(struct http_call *c)
 	              "term", (json_int_t)n->view.term, "commit",
 	              (json_int_t)n->view.commit, "applied",
 	              (json_int_t)n->view.applied, "leader",
-	              n->view.leader_id == n->cfg.raft_id ? n->cfg.node_id
-	                                                  : "unknown"));
+	              n->view.leader_id == 0 ? "unknown" : leader));
+	json_object_set_new(st, "group", group_view_json(n));
+	/* ?digest=1: the hash of the replicated databases (store_digest),
+	 * for comparing members at the same applied index; it reads the
+	 * whole store. */
+	if (api_query(c, "digest", dig, sizeof(dig)) < 0) {
+		json_decref(st);
+		return;
+	}
+	if (dig[0] != '\0' && strcmp(dig, "0") != 0) {
+		uint8_t h[32];
+		uint64_t at = 0;
+		char hex[65];
+		if ((rv = store_digest(n->store, h, &at)) != 0) {
+			json_decref(st);
+			reply_store(c, rv, NULL, "the state digest");
+			return;
+		}
+		canon_hex(h, 32, hex);
+		json_object_set_new(st, "state_digest",
+		                    json_pack("{s:s, s:I}", "hash", hex,
+		                              "applied", (json_int_t)at));
+	}
 	json_object_set_new(st, "uptime_ms",
 	                    json_integer(node_now_ms() - n->start_ms));
 	http_reply_json(c, 200, st);
@@ -533,6 +565,36 @@ api_read(struct http_call *c, enum route r, const char *arg)
 
 /* ---- writes ----------------------------------------------------------- */
 
+/* group_on_loop runs a consistent read's barrier or a membership change
+ * on the loop (libraft is loop-only; api_write runs on nng's threads). */
+static void
+group_on_loop(struct http_call *c, const json_t *op)
+{
+	const json_t *body = json_object_get(op, "body");
+
+	if (c->consistent) {
+		group_consistent_read(c->node, c);
+		return;
+	}
+	group_member_api(c, spec_str(op, "op"), spec_str(op, "id"),
+	                 json_is_null(body) ? NULL : body);
+}
+
+static void
+group_op(struct http_call *c, const char *op, const char *id,
+         const json_t *body)
+{
+	json_t *o =
+	    json_pack("{s:s, s:s, s:O?}", "op", op, "id", id, "body", body);
+
+	if (o == NULL) {
+		http_reply_error(c, 500, "nomem", NULL, "out of memory");
+		return;
+	}
+	node_on_loop(c->node, c, group_on_loop, o);
+	json_decref(o);
+}
+
 void
 api_dispatch(struct http_call *c)
 {
@@ -575,10 +637,22 @@ api_dispatch(struct http_call *c)
 		/* A service reads cases, case lists and events, nothing else
 		 * (docs/API.md "Roles"). */
 		bool cases = r == RT_CASES || r == RT_CASE || r == RT_EVENTS;
-		if (api_allow(c, R_ANY | (cases ? R_SERVICE : 0), "read") ==
+		char cons[8] = "";
+		if (api_allow(c, R_ANY | (cases ? R_SERVICE : 0), "read") !=
 		    0) {
-			api_read(c, r, arg);
+			return;
 		}
+		/* ?consistent=1: a barrier on the leader first (on the loop,
+		 * like a write). */
+		if (api_query(c, "consistent", cons, sizeof(cons)) < 0) {
+			return;
+		}
+		if (cons[0] != '\0' && strcmp(cons, "0") != 0) {
+			c->consistent = true;
+			group_op(c, "read", "", NULL);
+			return;
+		}
+		api_read(c, r, arg);
 		return;
 	}
 	if (r == RT_BLOBS) {
@@ -790,6 +864,14 @@ post_case_action(struct http_call *c, const char *id, json_t *req)
 }
 
 void
+api_read_call(struct http_call *c)
+{
+	char arg[160];
+
+	api_read(c, route_find(c, arg, sizeof(arg)), arg);
+}
+
+void
 api_write(struct http_call *c)
 {
 	char arg[160];
@@ -799,6 +881,20 @@ api_write(struct http_call *c)
 	/* api_dispatch checked the route and the method. */
 	if (r == RT_TOKEN) {
 		delete_token(c, arg);
+		return;
+	}
+	if (r == RT_GROUP_MEMBER) {
+		if (api_allow(c, R_RADMIN | R_PADMIN, "change the group") ==
+		    0) {
+			group_op(c, "remove", arg, NULL);
+		}
+		return;
+	}
+	if (r == RT_GROUP_TRANSFER && c->body_len == 0) {
+		if (api_allow(c, R_RADMIN | R_PADMIN, "change the group") ==
+		    0) {
+			group_op(c, "transfer", "", NULL);
+		}
 		return;
 	}
 	if ((req = body_json(c)) == NULL) {
@@ -840,6 +936,18 @@ api_write(struct http_call *c)
 	case RT_LINKS_PING:
 		if (api_allow(c, R_RADMIN | R_PADMIN, "ping links") == 0) {
 			node_on_loop(c->node, c, link_api_ping, req);
+		}
+		break;
+	case RT_GROUP_MEMBERS:
+	case RT_GROUP_ROLE:
+	case RT_GROUP_TRANSFER:
+		if (api_allow(c, R_RADMIN | R_PADMIN, "change the group") ==
+		    0) {
+			group_op(c,
+			         r == RT_GROUP_MEMBERS ? "add"
+			         : r == RT_GROUP_ROLE  ? "assign"
+			                               : "transfer",
+			         arg, req);
 		}
 		break;
 	default:

@@ -4,6 +4,7 @@
 
 #include "consensus/raftio.h"
 #include "node/api_ctoken.h"
+#include "node/group.h"
 #include "node/link.h"
 #include "node/log.h"
 #include "node/node.h"
@@ -107,7 +108,24 @@ api_health(struct http_call *c, bool ready)
 		                 "the Raft group is unavailable");
 		return;
 	}
-	http_reply_json(c, 200, json_pack("{s:s}", "status", "ok"));
+	{
+		/* A member's clock far from this one's is a warning, not a
+		 * failure (docs/GROUPS.md). */
+		json_t *gv = group_view_json(n), *ok;
+		long long skew = spec_int(gv, "max_clock_skew_ms", -1);
+		ok = json_pack("{s:s}", "status", "ok");
+		if (skew > GROUP_SKEW_WARN_MS) {
+			json_object_set_new(
+			    ok, "warnings",
+			    json_pack("[s]", "clock skew with a member of the "
+			                     "group over 1000 ms (see GET "
+			                     "/v1/status group.members)"));
+			json_object_set_new(ok, "max_clock_skew_ms",
+			                    json_integer(skew));
+		}
+		json_decref(gv);
+		http_reply_json(c, 200, ok);
+	}
 }
 
 /* mbuf: a growing text buffer for the metrics page. */
@@ -244,6 +262,29 @@ api_metrics(struct http_call *c)
 		          (unsigned long long)rs.appends,
 		          (unsigned long long)rs.entries,
 		          (unsigned long long)rs.max_batch);
+	}
+	{
+		/* The replica group (docs/GROUPS.md). */
+		json_t *gv = group_view_json(n);
+		json_t *gc = json_object_get(gv, "counters");
+		mb_printf(
+		    &b,
+		    "# TYPE tongban_group_members gauge\n"
+		    "tongban_group_members %zu\n"
+		    "# TYPE tongban_group_raft_messages_total counter\n"
+		    "tongban_group_raft_messages_total{dir=\"tx\"} %lld\n"
+		    "tongban_group_raft_messages_total{dir=\"rx\"} %lld\n"
+		    "# TYPE tongban_group_refused_total counter\n"
+		    "tongban_group_refused_total %lld\n"
+		    "# TYPE tongban_group_malformed_total counter\n"
+		    "tongban_group_malformed_total %lld\n"
+		    "# TYPE tongban_group_forwarded_total counter\n"
+		    "tongban_group_forwarded_total %lld\n",
+		    json_array_size(json_object_get(gv, "members")),
+		    spec_int(gc, "raft_tx", 0), spec_int(gc, "raft_rx", 0),
+		    spec_int(gc, "refused", 0), spec_int(gc, "malformed", 0),
+		    spec_int(gc, "forwarded", 0));
+		json_decref(gv);
 	}
 	if (store_status(n->store, &st) == 0) {
 		json_t *size = json_object_get(st, "store");

@@ -20,8 +20,11 @@ struct job {
 	struct job *next;
 	enum job_kind kind;
 	uint64_t index;
-	struct http_call *c; /* answered after the commit, or NULL */
-	json_t *res;         /* the apply's result, until the reply */
+	struct http_call *c;  /* answered after the commit, or NULL */
+	applier_done_fn done; /* or: called on the loop after the commit */
+	void *arg;
+	int rv;      /* for done: TB_OK if durable */
+	json_t *res; /* the apply's result, until the reply */
 	size_t len;
 	uint8_t buf[]; /* the entry's bytes */
 };
@@ -44,35 +47,14 @@ struct applier {
 	_Atomic uint64_t durable;        /* last index committed */
 	_Atomic int error;               /* sticky failure, TB_* */
 	uv_async_t failed;               /* wakes the loop on a failure */
+	void (*on_progress)(struct node *n);
+	uv_async_t progress;        /* wakes the loop after commits */
+	struct job *dhead, **dtail; /* done jobs for the loop, under mu */
 	/* The writer's batch: applied, waiting for the commit. */
 	struct job *held, **held_tail;
 	unsigned held_n;
 	uint64_t held_index;
 };
-
-static uint16_t
-error_status(const char *code)
-{
-	static const struct {
-		const char *code;
-		uint16_t status;
-	} map[] = {
-		{ "not_found", 404 },     { "illegal_transition", 409 },
-		{ "stale_version", 409 }, { "duplicate", 409 },
-		{ "conflict", 409 },      { "bad_chain", 409 },
-		{ "store_full", 507 },    { "forbidden", 403 },
-		{ "unauthorized", 401 },  { "too_big", 413 },
-		{ "malformed", 400 },
-	};
-	size_t i;
-
-	for (i = 0; code != NULL && i < sizeof(map) / sizeof(map[0]); i++) {
-		if (!strcmp(map[i].code, code)) {
-			return map[i].status;
-		}
-	}
-	return 422;
-}
 
 /* reply_result answers c with an apply's result (stolen): a refusal by its
  * code, a success with 201 (POST) or 200 and the call's extra fields. */
@@ -89,7 +71,7 @@ reply_result(struct http_call *c, json_t *res)
 	}
 	if ((err = json_object_get(res, "error")) != NULL) {
 		http_reply_json(c,
-		                error_status(json_string_value(
+		                node_error_status(json_string_value(
 		                    json_object_get(err, "code"))),
 		                res);
 		return;
@@ -148,6 +130,16 @@ commit(struct applier *a)
 	}
 	for (j = a->held; j != NULL; j = next) {
 		next = j->next;
+		if (j->done != NULL) {
+			/* Answered on the loop (a link reply is loop-only). */
+			j->rv = rv;
+			j->next = NULL;
+			pthread_mutex_lock(&a->mu);
+			*a->dtail = j;
+			a->dtail = &j->next;
+			pthread_mutex_unlock(&a->mu);
+			continue;
+		}
 		if (j->c != NULL && rv == 0) {
 			reply_result(j->c, j->res);
 		} else {
@@ -161,6 +153,41 @@ commit(struct applier *a)
 	a->held = NULL;
 	a->held_tail = &a->held;
 	a->held_n = 0;
+	/* Members waiting for this index, and done jobs: wake the loop
+	 * (wake-ups coalesce). */
+	uv_async_send(&a->progress);
+}
+
+/* drain_done runs the done jobs (loop thread). */
+static void
+drain_done(struct applier *a)
+{
+	struct job *j, *next;
+
+	pthread_mutex_lock(&a->mu);
+	j = a->dhead;
+	a->dhead = NULL;
+	a->dtail = &a->dhead;
+	pthread_mutex_unlock(&a->mu);
+	for (; j != NULL; j = next) {
+		next = j->next;
+		j->done(j->arg, j->rv, j->rv == 0 ? j->res : NULL);
+		if (j->rv != 0) {
+			json_decref(j->res);
+		}
+		free(j);
+	}
+}
+
+static void
+progress_cb(uv_async_t *h)
+{
+	struct applier *a = h->data;
+
+	drain_done(a);
+	if (a->on_progress != NULL) {
+		a->on_progress(a->n);
+	}
 }
 
 /* apply applies one entry into the writer's batch. */
@@ -246,7 +273,7 @@ failed_cb(uv_async_t *h)
 
 int
 applier_start(struct node *n, void (*on_fail)(struct node *n),
-              struct applier **out)
+              void (*on_progress)(struct node *n), struct applier **out)
 {
 	struct applier *a = calloc(1, sizeof(*a));
 
@@ -257,6 +284,8 @@ applier_start(struct node *n, void (*on_fail)(struct node *n),
 	a->n = n;
 	a->store = n->store;
 	a->on_fail = on_fail;
+	a->on_progress = on_progress;
+	a->dtail = &a->dhead;
 	a->tail = &a->head;
 	a->stage_tail = &a->stage;
 	a->held_tail = &a->held;
@@ -268,8 +297,15 @@ applier_start(struct node *n, void (*on_fail)(struct node *n),
 		return TB_EIO;
 	}
 	a->failed.data = a;
+	if (uv_async_init(&n->loop, &a->progress, progress_cb) != 0) {
+		uv_close((uv_handle_t *)&a->failed, NULL);
+		*out = a; /* freed by the caller after the loop ran */
+		return TB_EIO;
+	}
+	a->progress.data = a;
 	if (pthread_create(&a->thread, NULL, writer_main, a) != 0) {
 		uv_close((uv_handle_t *)&a->failed, NULL);
+		uv_close((uv_handle_t *)&a->progress, NULL);
 		*out = a; /* freed by the caller after the loop ran */
 		return TB_EIO;
 	}
@@ -280,7 +316,7 @@ applier_start(struct node *n, void (*on_fail)(struct node *n),
 
 int
 applier_stage(struct applier *a, uint64_t index, const void *buf, size_t len,
-              struct http_call *c)
+              struct http_call *c, applier_done_fn done, void *arg)
 {
 	struct job *j = malloc(sizeof(*j) + len);
 
@@ -291,6 +327,9 @@ applier_stage(struct applier *a, uint64_t index, const void *buf, size_t len,
 	j->kind = JOB_APPLY;
 	j->index = index;
 	j->c = c;
+	j->done = done;
+	j->arg = arg;
+	j->rv = TB_OK;
 	j->res = NULL;
 	j->len = len;
 	memcpy(j->buf, buf, len);
@@ -380,8 +419,16 @@ applier_stop(struct applier *a)
 		pthread_mutex_unlock(&a->mu);
 		pthread_join(a->thread, NULL);
 		a->started = false;
+		drain_done(a); /* the writer is gone: answer what it left */
 		uv_close((uv_handle_t *)&a->failed, NULL);
+		uv_close((uv_handle_t *)&a->progress, NULL);
 	}
+}
+
+uint64_t
+applier_durable(const struct applier *a)
+{
+	return atomic_load(&a->durable);
 }
 
 void

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <jansson.h>
 #include <uv.h>
 
 struct node;
@@ -44,16 +45,30 @@ struct applier;
 
 /* applier_start starts the writer thread for n->store on n->loop. on_fail
  * runs on the loop after the writer hit a failure (applier_error says
- * which). TB_OK, or TB_ENOMEM / TB_EIO; *out is then NULL. */
+ * which); on_progress (may be NULL) on the loop after commits (wake-ups
+ * coalesce: it may see several). TB_OK, or TB_ENOMEM / TB_EIO; *out is
+ * then NULL. */
 int applier_start(struct node *n, void (*on_fail)(struct node *n),
-                  struct applier **out);
+                  void (*on_progress)(struct node *n), struct applier **out);
+
+/* A completion on the loop thread for an entry that no HTTP call waits
+ * for (a write forwarded by another member): rv is TB_OK once the entry is
+ * durable, with res its result (stolen, may be NULL), or the writer's
+ * failure with res NULL. */
+typedef void (*applier_done_fn)(void *arg, int rv, json_t *res);
 
 /* applier_stage queues (loop thread) the committed entry at index, whose
  * len bytes at buf are copied; c (may be NULL) is answered by the writer
- * once the entry is durable, and is owned by the applier from now on.
- * TB_OK or TB_ENOMEM (nothing queued, c not taken). */
+ * once the entry is durable, and is owned by the applier from now on; or
+ * else done (may be NULL) runs with arg on the loop after the commit
+ * (also at applier_stop, for what the writer left). TB_OK or TB_ENOMEM
+ * (nothing queued, c and arg not taken). */
 int applier_stage(struct applier *a, uint64_t index, const void *buf,
-                  size_t len, struct http_call *c);
+                  size_t len, struct http_call *c, applier_done_fn done,
+                  void *arg);
+
+/* applier_durable is the last index the writer committed (any thread). */
+uint64_t applier_durable(const struct applier *a);
 
 /* applier_submit hands everything staged to the writer (loop thread). */
 void applier_submit(struct applier *a);

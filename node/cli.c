@@ -18,6 +18,9 @@ static const struct cli_verb cli_verbs[] = {
 	  "init --dir DIR --region CODE [--name N] [--api HOST:PORT] "
 	  "[--link HOST:PORT] [--root FILE] [--json]" },
 	{ "run", tb_cli_run, "run --dir DIR   run the node in the foreground" },
+	{ "index-key", tb_cli_index_key,
+	  "index-key export --dir DIR --out FILE   the applicant index key "
+	  "for a node joining the group" },
 
 	{ "catalog", tb_cli_catalog,
 	  "catalog check FILE... [--root ROOT] [--json]" },
@@ -81,7 +84,9 @@ cli_usage(FILE *f)
 	        "  tongban token create --role R [--region C] | token revoke "
 	        "ID\n"
 	        "  tongban links | links ping PEER [--payload TEXT] [--size "
-	        "N]\n");
+	        "N]\n"
+	        "  tongban group add ID HOST:PORT [--role R] | remove ID | "
+	        "promote|demote ID | transfer [ID]\n");
 }
 
 static bool
@@ -89,7 +94,7 @@ is_client_verb(int argc, char **argv)
 {
 	static const char *const client[] = { "status", "events", "blob",
 		                              "case",   "token",  "links",
-		                              NULL };
+		                              "group",  NULL };
 	const char *const *v;
 
 	/* token: "sign" is offline, create and revoke talk to a node. */

@@ -27,6 +27,7 @@ int tb_cli_region(int argc, char **argv);
 int tb_cli_keygen(int argc, char **argv);
 int tb_cli_init(int argc, char **argv);
 int tb_cli_run(int argc, char **argv);
+int tb_cli_index_key(int argc, char **argv);
 
 /* tb_cli_client runs a client verb against a node's HTTP API. */
 int tb_cli_client(int argc, char **argv, const char *api, const char *token,

@@ -26,6 +26,9 @@
 	"revoke ID\n"                                                         \
 	"  links | links ping PEER [--payload TEXT] [--size N] "              \
 	"[--timeout-ms N]\n"                                                  \
+	"  group add NODE_ID HOST:PORT [--role voter|standby|spare] | group " \
+	"remove ID\n  group promote|demote ID [--role R] | group transfer "   \
+	"[ID]\n"                                                              \
 	"environment: TONGBAN_API (default http://127.0.0.1:7400), "          \
 	"TONGBAN_TOKEN\n"
 
@@ -488,6 +491,43 @@ links_verb(const struct client *cl, int argc, char **argv)
 	return rc;
 }
 
+/* group_verb changes the region's group (docs/GROUPS.md); any member
+ * forwards to the leader. */
+static int
+group_verb(const struct client *cl, int argc, char **argv)
+{
+	const char *role = opt_value(argc, argv, "--role");
+	char uri[200];
+	json_t *b;
+
+	if (argc >= 4 && !strcmp(argv[1], "add")) {
+		b = json_pack("{s:s, s:s, s:s}", "node_id", argv[2], "address",
+		              argv[3], "role", role ? role : "voter");
+		return post_json(cl, "/v1/group/members", b, NULL, NULL);
+	}
+	if (argc >= 3 &&
+	    (!strcmp(argv[1], "promote") || !strcmp(argv[1], "demote"))) {
+		snprintf(uri, sizeof(uri), "/v1/group/members/%s/role",
+		         argv[2]);
+		b = json_pack("{s:s}", "role",
+		              role                ? role
+		              : argv[1][0] == 'p' ? "voter"
+		                                  : "standby");
+		return post_json(cl, uri, b, NULL, NULL);
+	}
+	if (argc >= 3 && !strcmp(argv[1], "remove")) {
+		snprintf(uri, sizeof(uri), "/v1/group/members/%s", argv[2]);
+		return simple(cl, "DELETE", uri, NULL, NULL, NULL);
+	}
+	if (argc >= 2 && !strcmp(argv[1], "transfer")) {
+		b = argc >= 3 ? json_pack("{s:s}", "node_id", argv[2])
+		              : json_object();
+		return post_json(cl, "/v1/group/transfer", b, NULL, NULL);
+	}
+	fprintf(stderr, CLIENT_USAGE);
+	return TB_EXIT_USAGE;
+}
+
 int
 tb_cli_client(int argc, char **argv, const char *api, const char *token,
               bool json)
@@ -552,6 +592,9 @@ tb_cli_client(int argc, char **argv, const char *api, const char *token,
 	}
 	if (!strcmp(argv[0], "links")) {
 		return links_verb(&cl, argc, argv);
+	}
+	if (!strcmp(argv[0], "group")) {
+		return group_verb(&cl, argc, argv);
 	}
 	fprintf(stderr, CLIENT_USAGE);
 	return TB_EXIT_USAGE;

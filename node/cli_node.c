@@ -4,15 +4,130 @@
 #include "node/config.h"
 #include "node/node.h"
 
+#include "schema/canon.h"
+
+#include <jansson.h>
+#include <sodium.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#define INIT_USAGE                                                     \
-	"usage: tongban init --dir DIR --region CODE [--name NAME]\n"  \
-	"                    [--api HOST:PORT] [--link HOST:PORT] "    \
-	"[--root FILE]\n"                                              \
-	"                    [--tls-cert CERT.pem --tls-key KEY.pem] " \
-	"[--json]\n"
+#define INIT_USAGE                                                        \
+	"usage: tongban init --dir DIR --region CODE [--name NAME]\n"     \
+	"                    [--api HOST:PORT] [--link HOST:PORT] "       \
+	"[--root FILE]\n"                                                 \
+	"                    [--tls-cert CERT.pem --tls-key KEY.pem] "    \
+	"[--json]\n"                                                      \
+	"                    [--join HOST:PORT [--index-key-from FILE]]"  \
+	"\n  --join: join a group (no bootstrap); --index-key-from: the " \
+	"group's\n  applicant index key, from tongban index-key export\n"
+
+/* join_addr_ok accepts HOST:PORT (or tcp://HOST:PORT) with a port. */
+static bool
+join_addr_ok(const char *s)
+{
+	const char *colon = strrchr(s, ':');
+	char *end;
+	long port;
+
+	if (!strncmp(s, "tcp://", 6)) {
+		s += 6;
+	}
+	if (colon == NULL || colon <= s || strlen(s) >= 120) {
+		return false;
+	}
+	port = strtol(colon + 1, &end, 10);
+	return *end == '\0' && port > 0 && port < 65536;
+}
+
+/* join_links writes DIR/links.json so the new node dials the member at
+ * addr: the link the group's leader then reaches it on. */
+static int
+join_links(const struct node_config *cfg, const char *addr)
+{
+	char path[PATH_MAX + 16], url[160];
+	json_t *doc;
+	int rv;
+
+	snprintf(url, sizeof(url), "%s%s",
+	         strncmp(addr, "tcp://", 6) ? "tcp://" : "", addr);
+	snprintf(path, sizeof(path), "%s/links.json", cfg->dir);
+	doc = json_pack("{s:s, s:[{s:s, s:s}]}", "format", "tongban.links/1",
+	                "peers", "region", cfg->region, "url", url);
+	rv = doc != NULL && json_dump_file(doc, path, JSON_INDENT(2)) == 0 ? 0
+	                                                                   : -1;
+	json_decref(doc);
+	if (rv != 0) {
+		fprintf(stderr, "tongban init: cannot write %s\n", path);
+	}
+	return rv;
+}
+
+/* read_index_key reads {"index_key": HEX} (an export, or a member's
+ * keys/node.json) into out. */
+static int
+read_index_key(const char *path, uint8_t out[32])
+{
+	json_error_t je;
+	json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+	const char *hex = json_string_value(json_object_get(doc, "index_key"));
+	int rv = hex != NULL && strlen(hex) == 64 &&
+	                 canon_unhex(hex, out, 32) == TB_OK
+	             ? 0
+	             : -1;
+
+	if (rv != 0) {
+		fprintf(stderr, "tongban init: --index-key-from %s: %s\n", path,
+		        doc == NULL ? je.text
+		                    : "no index_key of 64 hex digits in it");
+	}
+	json_decref(doc);
+	return rv;
+}
+
+#define INDEX_KEY_USAGE                                                      \
+	"usage: tongban index-key export --dir DIR --out FILE\n"             \
+	"  writes the node's applicant index key (0600) for a node that "    \
+	"joins its\n  group: tongban init ... --join ADDR --index-key-from " \
+	"FILE (docs/GROUPS.md)\n"
+
+int
+tb_cli_index_key(int argc, char **argv)
+{
+	const char *dir = NULL, *out = NULL;
+	struct node_config cfg;
+	char err[512], hex[65];
+	json_t *doc;
+	int i, rc;
+
+	for (i = 2; i + 1 < argc; i += 2) {
+		if (!strcmp(argv[i], "--dir")) {
+			dir = argv[i + 1];
+		} else if (!strcmp(argv[i], "--out")) {
+			out = argv[i + 1];
+		}
+	}
+	if (argc < 2 || strcmp(argv[1], "export") != 0 || dir == NULL ||
+	    out == NULL) {
+		fprintf(stderr, INDEX_KEY_USAGE);
+		return TB_EXIT_USAGE;
+	}
+	if (node_config_load(dir, &cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "tongban index-key: %s\n", err);
+		return TB_EXIT_INVALID;
+	}
+	canon_hex(cfg.index_key, 32, hex);
+	node_config_wipe(&cfg);
+	doc = json_pack("{s:s, s:s}", "format", "tongban.index-key/1",
+	                "index_key", hex);
+	sodium_memzero(hex, sizeof(hex));
+	rc = doc != NULL && tb_cli_write_json(out, doc, 0600, true) == 0
+	         ? TB_EXIT_OK
+	         : TB_EXIT_INVALID;
+	json_decref(doc);
+	return rc;
+}
 
 int
 tb_cli_init(int argc, char **argv)
@@ -20,6 +135,8 @@ tb_cli_init(int argc, char **argv)
 	struct node_init_args a = { 0 };
 	struct node_config cfg;
 	char token[80], err[512];
+	const char *keyfile = NULL;
+	uint8_t idx[32];
 	bool json = false;
 	int i;
 
@@ -50,6 +167,23 @@ tb_cli_init(int argc, char **argv)
 			dst = &a.tls_cert;
 		} else if (!strcmp(o, "--tls-key")) {
 			dst = &a.tls_key;
+		} else if (!strcmp(o, "--join")) {
+			dst = &a.join;
+		} else if (!strcmp(o, "--index-key-from")) {
+			dst = &keyfile;
+		} else if (!strcmp(o, "--join-token")) {
+			/* Enrolment over the first link (docs/TRUST.md) is not
+			 * built: say so rather than make a node that waits for
+			 * a certificate nobody will send. */
+			fprintf(
+			    stderr,
+			    "tongban init: --join-token: %s: enrolment with "
+			    "a join token is not built yet; request and "
+			    "install a member certificate (tongban cert "
+			    "request|issue|install), then init with --join "
+			    "alone (docs/GROUPS.md)\n",
+			    tb_strerror(TB_ENOTIMPL));
+			return TB_EXIT_INVALID;
 		}
 		if (dst == NULL || i + 1 >= argc) {
 			fprintf(stderr, "tongban init: %s %s\n", o,
@@ -70,9 +204,46 @@ tb_cli_init(int argc, char **argv)
 		                "required\n" INIT_USAGE);
 		return TB_EXIT_USAGE;
 	}
-	if (node_config_init(&a, token, &cfg, err, sizeof(err)) != 0) {
+	if (a.join != NULL && !join_addr_ok(a.join)) {
+		fprintf(stderr,
+		        "tongban init: --join %s: HOST:PORT of a "
+		        "member's link expected\n",
+		        a.join);
+		return TB_EXIT_USAGE;
+	}
+	if (keyfile != NULL) {
+		if (read_index_key(keyfile, idx) != 0) {
+			return TB_EXIT_INVALID;
+		}
+		a.index_key = idx;
+	}
+	i = node_config_init(&a, token, &cfg, err, sizeof(err));
+	sodium_memzero(idx, sizeof(idx));
+	if (i != 0) {
 		fprintf(stderr, "tongban init: %s\n", err);
 		return TB_EXIT_INVALID;
+	}
+	if (a.join != NULL && join_links(&cfg, a.join) != 0) {
+		node_config_wipe(&cfg);
+		return TB_EXIT_INVALID;
+	}
+	if (a.join != NULL) {
+		if (json) {
+			printf("{\"node_id\":\"%s\",\"region\":\"%s\","
+			       "\"dir\":\"%s\",\"join\":\"%s\"}\n",
+			       cfg.node_id, cfg.region, a.dir, a.join);
+		} else {
+			printf("node %s of region %s created in %s to join the "
+			       "group at %s\n"
+			       "no admin token: use the group's. On a member, "
+			       "run\n  tongban group add %s %s\n"
+			       "(with this node's own link address), then: "
+			       "tongban run --dir %s\n",
+			       cfg.node_id, cfg.region, a.dir, a.join,
+			       cfg.node_id, cfg.link, a.dir);
+		}
+		node_config_wipe(&cfg);
+		return TB_EXIT_OK;
 	}
 	if (json) {
 		printf("{\"node_id\":\"%s\",\"region\":\"%s\",\"dir\":\"%s\","

@@ -232,7 +232,11 @@ node_config_init(const struct node_init_args *a, char *token,
 	randombytes_buf(seed, sizeof(seed));
 	crypto_sign_seed_keypair(pk, sk, seed);
 	crypto_box_keypair(kx_pk, kx_sk);
-	randombytes_buf(idx, sizeof(idx));
+	if (a->index_key != NULL) {
+		memcpy(idx, a->index_key, sizeof(idx));
+	} else {
+		randombytes_buf(idx, sizeof(idx));
+	}
 	randombytes_buf(tok, sizeof(tok));
 	crypto_generichash(h, sizeof(h), pk, sizeof(pk), NULL, 0);
 	canon_hex(h, 8, hex);
@@ -289,6 +293,13 @@ node_config_init(const struct node_init_args *a, char *token,
 	                (json_int_t)(4ll << 30), "raft_map_size",
 	                (json_int_t)(1ll << 30), "blob_max",
 	                (json_int_t)(32ll << 20), "snapshot_threshold", 16384);
+	if (cfg != NULL && a->join != NULL) {
+		/* A joining node bootstraps nothing: the group's tokens are
+		 * the ones its leader replicates to it. */
+		json_object_set_new(cfg, "join", json_string(a->join));
+		json_object_del(cfg, "bootstrap_token_hash");
+		token[0] = '\0';
+	}
 	if (cfg != NULL && a->tls_cert != NULL) {
 		char cert[PATH_MAX], key[PATH_MAX];
 		if (realpath(a->tls_cert, cert) == NULL ||
@@ -379,6 +390,19 @@ node_config_load(const char *dir, struct node_config *c, char *errmsg,
 	c->blob_max = (size_t)spec_int(cfg, "blob_max", 32ll << 20);
 	c->snapshot_threshold =
 	    (unsigned)spec_int(cfg, "snapshot_threshold", 16384);
+	copy_str(c->join, sizeof(c->join), cfg, "join");
+	c->heartbeat_ms = (unsigned)spec_int(cfg, "heartbeat_ms", 50);
+	c->election_ms = (unsigned)spec_int(cfg, "election_ms", 1000);
+	if (c->heartbeat_ms < 10 || c->heartbeat_ms > 60000 ||
+	    c->election_ms < 2 * c->heartbeat_ms || c->election_ms > 600000) {
+		snprintf(errmsg, errlen,
+		         "%s: heartbeat_ms %u and election_ms %u: heartbeat "
+		         "is 10..60000 ms and election at least twice it "
+		         "(at most 600000)",
+		         path, c->heartbeat_ms, c->election_ms);
+		json_decref(cfg);
+		return TB_ERANGE;
+	}
 	json_decref(cfg);
 	c->raft_id = strtoull(c->node_id, NULL, 16);
 	if (c->raft_id == 0) {

@@ -35,10 +35,16 @@ struct node_config {
 	size_t raft_map_size;
 	size_t blob_max; /* largest material accepted, bytes */
 	unsigned snapshot_threshold;
-	uint8_t sign_sk[64]; /* loaded from keys/node.json */
-	uint8_t kx_sk[32];   /* X25519 key-exchange secret (kx_secret) */
-	uint8_t kx_pk[32];   /* its public key */
-	bool has_kx;         /* keys/node.json holds kx_secret */
+	/* The replica group (docs/GROUPS.md): a node made with --join starts
+	 * with no configuration and waits to be added (join is the link
+	 * address it dialed first); Raft's timeouts, node-local. */
+	char join[128];
+	unsigned heartbeat_ms; /* default 50 */
+	unsigned election_ms;  /* default 1000 */
+	uint8_t sign_sk[64];   /* loaded from keys/node.json */
+	uint8_t kx_sk[32];     /* X25519 key-exchange secret (kx_secret) */
+	uint8_t kx_pk[32];     /* its public key */
+	bool has_kx;           /* keys/node.json holds kx_secret */
 	uint8_t index_key[32];
 	bool has_release_key;
 	uint8_t release_sk[64];
@@ -53,6 +59,10 @@ struct node_init_args {
 	const char *root;     /* province root metadata file, or NULL */
 	const char *tls_cert; /* serve HTTPS with this PEM certificate ... */
 	const char *tls_key;  /* ... and key (absolute paths are stored) */
+	const char *join;     /* HOST:PORT of a member's link: join its group
+	                         (no bootstrap, no admin token of its own) */
+	const uint8_t *index_key; /* the group's applicant index key (32
+	                             bytes), or NULL to draw a new one */
 };
 
 /* node_config_init creates a node directory: config, keys (owner-only),

@@ -300,6 +300,9 @@ reply(struct http_call *c, uint16_t status, const char *ctype, const void *data,
 	}
 	if (c->node != NULL) {
 		extern void node_observe_call(struct http_call * c);
+		extern void group_reply_headers(struct node * n,
+		                                nng_http_res * res);
+		group_reply_headers(c->node, res);
 		node_observe_call(c);
 	}
 	call_free(c);

@@ -6,6 +6,7 @@
 #include <nng/nng.h>
 #include <nng/supplemental/http/http.h>
 #include <raft.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 struct node;
@@ -48,6 +49,7 @@ struct http_call {
 	/* A write handled on the loop instead (node_on_loop). */
 	void (*on_loop)(struct http_call *c, const json_t *req);
 	json_t *loop_req;
+	bool consistent; /* a read with ?consistent=1 (on the loop) */
 };
 
 /* http_start starts nng's HTTP server on host:port, HTTPS when cert and

@@ -80,6 +80,7 @@ void links_free(struct links *ls);
 struct link_msg {
 	const char *peer_node_id; /* the sender, from its certificate */
 	const char *peer_region;
+	const char *peer_role; /* the certificate's role: "member", "peer" */
 	uint32_t type;
 	const uint8_t *body;
 	size_t len;

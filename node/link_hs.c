@@ -253,6 +253,8 @@ check_peer(struct link *l, const uint8_t *p, size_t n)
 	snprintf(l->node_id, sizeof(l->node_id), "%s",
 	         spec_str(leaf, "node_id"));
 	snprintf(l->region, sizeof(l->region), "%s", spec_str(leaf, "region"));
+	snprintf(l->role, sizeof(l->role), "%s",
+	         spec_str(leaf, "role") ? spec_str(leaf, "role") : "");
 	snprintf(l->serial, sizeof(l->serial), "%s", spec_str(leaf, "serial"));
 	snprintf(l->not_after, sizeof(l->not_after), "%s",
 	         spec_str(leaf, "not_after"));

@@ -140,6 +140,7 @@ struct link {
 	/* The peer, from its verified certificate (under view_mu). */
 	char node_id[CERT_NODE_ID_HEX + 1];
 	char region[7];
+	char role[16]; /* "member" or "peer" */
 	char serial[CERT_SERIAL_HEX + 1];
 	char not_after[CERT_TIME_LEN];
 	json_t *peer_chain; /* for re-verification (loop only) */

@@ -14,6 +14,7 @@
 #include "consensus/raftio.h"
 #include "node/api_ctoken.h"
 #include "node/applier.h"
+#include "node/group.h"
 #include "node/link.h"
 #include "node/link_api.h"
 #include "node/log.h"
@@ -28,11 +29,9 @@
 #include <time.h>
 #include <unistd.h>
 
-/* A one-voter group elects itself after one election timeout; keep it
- * short on a LAN (the replica-group issue makes these configurable). */
-#define NODE_HEARTBEAT_MS 50
-#define NODE_ELECTION_MS  250
-#define NODE_TICK_MS      50
+/* The tick refreshes the view; Raft's heartbeat and election timeouts
+ * come from the configuration (heartbeat_ms, election_ms). */
+#define NODE_TICK_MS 50
 
 int64_t
 node_now_ms(void)
@@ -75,6 +74,7 @@ fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
 	struct node *n = fsm->data;
 	raft_index index = raft_last_applied(&n->raft) + 1;
 	struct http_call *c;
+	void *prop;
 	int rv;
 
 	*result = NULL;
@@ -84,8 +84,12 @@ fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
 	/* The call's raft_apply request stays libraft's until apply_cb
 	 * returns, which happens before the loop submits what is staged. */
 	c = pending_take(n, index);
-	if ((rv = applier_stage(n->applier, index, buf->base, buf->len, c)) !=
+	/* Or a write another member forwarded, answered over its link. */
+	prop = c == NULL ? group_take_prop(n, index) : NULL;
+	if ((rv = applier_stage(n->applier, index, buf->base, buf->len, c,
+	                        prop != NULL ? group_prop_done : NULL, prop)) !=
 	    0) {
+		group_prop_done(prop, rv, NULL);
 		tb_log(TB_LOG_ERROR, "TB-APPLY-FAILED",
 		       "apply of entry %llu failed: %s; stopping",
 		       (unsigned long long)index, tb_strerror(rv));
@@ -162,6 +166,30 @@ fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 
 /* ---- proposals -------------------------------------------------------- */
 
+uint16_t
+node_error_status(const char *code)
+{
+	static const struct {
+		const char *code;
+		uint16_t status;
+	} map[] = {
+		{ "not_found", 404 },     { "illegal_transition", 409 },
+		{ "stale_version", 409 }, { "duplicate", 409 },
+		{ "conflict", 409 },      { "bad_chain", 409 },
+		{ "store_full", 507 },    { "forbidden", 403 },
+		{ "unauthorized", 401 },  { "too_big", 413 },
+		{ "malformed", 400 },
+	};
+	size_t i;
+
+	for (i = 0; code != NULL && i < sizeof(map) / sizeof(map[0]); i++) {
+		if (!strcmp(map[i].code, code)) {
+			return map[i].status;
+		}
+	}
+	return 422;
+}
+
 static void node_stop(struct node *n, const char *why);
 
 /* applier_failed runs on the loop after the writer could not apply or
@@ -181,6 +209,7 @@ flush_cb(uv_prepare_t *h)
 	struct node *n = h->data;
 
 	applier_submit(n->applier);
+	group_flushed(n); /* forwarded writes waiting for this member */
 }
 
 /* apply_cb: a committed entry is answered by the writer (fsm_apply gave it
@@ -237,16 +266,11 @@ node_propose(struct node *n, struct http_call *c, enum cmd_type t,
 	char err[256];
 	int rv;
 
-	if (n->view.state != RAFT_LEADER) {
-		http_reply_error(
-		    c, 503, "not_leader", NULL,
-		    "this node is not the leader of %s's group yet",
-		    n->cfg.region);
-		return;
-	}
 	/* Stamped here, off the loop: proposals may reach the log out of
 	 * stamp order by a few microseconds, and apply clamps time to be
-	 * monotone (max(last_at, at)), as it does across leaders. */
+	 * monotone (max(last_at, at)), as it does across leaders. At a
+	 * follower the command is encoded (so refusals match the leader's)
+	 * and forwarded from the loop; the leader stamps its own time. */
 	rv = cmd_encode(t, node_now_ms(), idem_key, body, &b, err, sizeof(err));
 	if (rv != 0) {
 		/* Valid JSON the encoding refuses (a float, too big): the
@@ -289,16 +313,37 @@ node_on_loop(struct node *n, struct http_call *c,
 }
 
 /* submit proposes the command c carries (loop thread). */
+/* forward sends a write that reached a follower to the leader: its
+ * command, encoded on nng's thread, is decoded back into the type, key and
+ * body that the leader stamps and proposes anew (group_forward). */
+static void
+forward(struct node *n, struct http_call *c)
+{
+	struct cmd cmd;
+	char err[256];
+	int rv;
+
+	rv = cmd_decode(c->cmd.base, c->cmd.len, &cmd, err, sizeof(err));
+	raft_free(c->cmd.base);
+	c->cmd.base = NULL;
+	if (rv != TB_OK) {
+		http_reply_error(c, 500, "internal", NULL,
+		                 "a command this node encoded does not decode: "
+		                 "%s",
+		                 err);
+		return;
+	}
+	group_forward(n, c, cmd.type, cmd.body, cmd.key);
+	cmd_free(&cmd);
+}
+
 static void
 submit(struct node *n, struct http_call *c)
 {
 	int rv;
 
-	if (n->view.state != RAFT_LEADER) {
-		http_reply_error(
-		    c, 503, "not_leader", NULL,
-		    "this node is not the leader of %s's group yet",
-		    n->cfg.region);
+	if (raft_state(&n->raft) != RAFT_LEADER) {
+		forward(n, c);
 		return;
 	}
 	c->apply.data = c;
@@ -459,6 +504,7 @@ tick_cb(uv_timer_t *t)
 			bootstrap_token(n);
 		}
 	}
+	group_tick(n);
 	if (n->view.state == RAFT_UNAVAILABLE && !n->stopping) {
 		n->exit_code = 1;
 		node_stop(n, "the Raft group is unavailable (see the errors "
@@ -507,6 +553,7 @@ node_stop(struct node *n, const char *why)
 	 * until then, so they cannot be answered here). HTTP stops once
 	 * libraft has closed (node_raft_closed). */
 	wake_cb(&n->wake);
+	group_stop(n);
 	uv_timer_stop(&n->tick);
 	raft_close(&n->raft, node_raft_closed);
 }
@@ -549,6 +596,10 @@ node_open(struct node *n, const char *dir)
 	snprintf(path, sizeof(path), "%s/raft", dir);
 	ro.map_size = n->cfg.raft_map_size;
 	ro.seed = (uint64_t)node_now_ms();
+	if (group_init(n) != 0) {
+		return -1;
+	}
+	ro.transport = group_transport(n);
 	if (raftio_init(&n->io, &n->loop, path, &ro, err, sizeof(err)) != 0) {
 		tb_log(TB_LOG_ERROR, "TB-RAFT-OPEN", "%s", err);
 		return -1;
@@ -565,16 +616,24 @@ node_open(struct node *n, const char *dir)
 		return -1;
 	}
 	n->raft.data = n;
-	raft_set_heartbeat_timeout(&n->raft, NODE_HEARTBEAT_MS);
-	raft_set_election_timeout(&n->raft, NODE_ELECTION_MS);
+	raft_set_heartbeat_timeout(&n->raft, n->cfg.heartbeat_ms);
+	raft_set_election_timeout(&n->raft, n->cfg.election_ms);
+	/* Pre-vote: a member that was away (restarted, partitioned) asks
+	 * whether it could win before it raises its term, so its return
+	 * does not depose a working leader. */
+	raft_set_pre_vote(&n->raft, true);
 	raft_set_snapshot_threshold(&n->raft, n->cfg.snapshot_threshold);
 	raft_set_snapshot_trailing(&n->raft, n->cfg.snapshot_threshold / 4);
 	/* A new node's log is empty: bootstrap a one-voter configuration.
-	 * On later starts raft_bootstrap refuses (RAFT_CANTBOOTSTRAP). */
+	 * On later starts raft_bootstrap refuses (RAFT_CANTBOOTSTRAP). A
+	 * node made to join a group bootstraps nothing: it waits for the
+	 * leader to add it (docs/GROUPS.md). */
 	raft_configuration_init(&conf);
-	rv = raft_configuration_add(&conf, n->cfg.raft_id, n->cfg.link,
-	                            RAFT_VOTER);
-	if (rv == 0) {
+	rv = n->cfg.join[0] != '\0'
+	         ? 0
+	         : raft_configuration_add(&conf, n->cfg.raft_id, n->cfg.link,
+	                                  RAFT_VOTER);
+	if (rv == 0 && n->cfg.join[0] == '\0') {
 		rv = raft_bootstrap(&n->raft, &conf);
 		if (rv == RAFT_CANTBOOTSTRAP) {
 			rv = 0;
@@ -586,7 +645,8 @@ node_open(struct node *n, const char *dir)
 		       raft_strerror(rv));
 		return -1;
 	}
-	if ((rv = applier_start(n, applier_failed, &n->applier)) != 0) {
+	if ((rv = applier_start(n, applier_failed, group_flushed,
+	                        &n->applier)) != 0) {
 		tb_log(TB_LOG_ERROR, "TB-APPLIER-START",
 		       "cannot start the store's writer thread: %s",
 		       tb_strerror(rv));
@@ -624,6 +684,7 @@ node_run(const char *dir)
 		}
 		json_decref(n->root);
 		node_config_wipe(&n->cfg);
+		group_free(n);
 		free(n);
 		return 1;
 	}
@@ -647,6 +708,7 @@ node_run(const char *dir)
 	if (link_node_start(n, link, sizeof(link)) != 0) {
 		return 1;
 	}
+	group_start(n);
 	if (http_start(n->cfg.api, n->cfg.tls_cert, n->cfg.tls_key, n,
 	               api_dispatch, &n->http, &n->port, err,
 	               sizeof(err)) != 0) {
@@ -670,6 +732,7 @@ node_run(const char *dir)
 	uv_run(&n->loop, UV_RUN_DEFAULT);
 	links_free(n->links);
 	api_ctok_free(n->ctok);
+	group_free(n);
 	raftio_close(&n->io);
 	applier_free(n->applier);
 	store_close(n->store);

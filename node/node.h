@@ -15,6 +15,7 @@
 struct store;
 struct links;
 struct api_ctok;
+struct group;
 
 /* Figures of the Raft group, copied on the loop so that other threads
  * (HTTP reads, metrics) can read them without touching libraft. */
@@ -68,6 +69,7 @@ struct node {
 	pthread_mutex_t audit_mu;
 	struct links *links;   /* node/link.h; NULL when links are off */
 	struct api_ctok *ctok; /* chain tokens (node/api_ctoken.h) */
+	struct group *group;   /* node/group.h */
 };
 
 /* node_run runs the node in DIR in the foreground until SIGTERM/SIGINT.
@@ -100,6 +102,14 @@ void node_observe_call(struct http_call *c);
  * write there and encodes its command for the loop. */
 void api_dispatch(struct http_call *c);
 void api_write(struct http_call *c);
+
+/* api_read_call answers a read (c names the route) on any thread: a
+ * consistent read, once its barrier is applied. */
+void api_read_call(struct http_call *c);
+
+/* node_error_status maps a refused command's error code to its HTTP
+ * status (409 for conflicts, 404, ...; 422 otherwise). */
+uint16_t node_error_status(const char *code);
 
 /* node_now_ms: wall-clock Unix milliseconds (the leader's stamp). */
 int64_t node_now_ms(void);

@@ -1,0 +1,584 @@
+/* The wire form of libraft's messages: decoding with a strict reader of our
+ * own that allocates only once every count it reads has been checked against
+ * the bytes that remain (encoding is in raftmsg_encode.c).
+ *
+ * Happy path: raftmsg_encode packs the array, the transport sends it, the
+ * peer's raftmsg_decode rebuilds a struct raft_message in libraft's memory
+ * layout and raftio_recv hands it over. Failure modes: any byte that does
+ * not fit the layout is refused with the field's name, and what was
+ * allocated for a partial message is freed before returning. */
+#include "consensus/raftmsg_impl.h"
+
+#include "schema/error.h"
+
+#include <msgpack.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The fields after the 4-element header, by type (index = type). */
+const unsigned raftmsg_n_fields[7] = { 0, 5, 3, 6, 3, 6, 3 };
+
+const char *
+raftmsg_type_name(unsigned type)
+{
+	static const char *const names[] = {
+		"unknown",      "append_entries",      "append_entries_result",
+		"request_vote", "request_vote_result", "install_snapshot",
+		"timeout_now",
+	};
+
+	return type < sizeof(names) / sizeof(names[0]) ? names[type] : names[0];
+}
+
+int
+raftmsg_fail(char *errmsg, size_t errlen, int rv, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (errmsg != NULL && errlen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(errmsg, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return rv;
+}
+
+/* ---- decoding --------------------------------------------------------- */
+
+struct rd {
+	const uint8_t *p, *end;
+	char *errmsg;
+	size_t errlen;
+};
+
+static uint64_t
+be(const uint8_t *p, unsigned n)
+{
+	uint64_t v = 0;
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		v = v << 8 | p[i];
+	}
+	return v;
+}
+
+static size_t
+left(const struct rd *r)
+{
+	return (size_t)(r->end - r->p);
+}
+
+/* need: n more bytes are there, or TB_ETRUNC naming what. */
+static int
+need(struct rd *r, size_t n, const char *what)
+{
+	if (left(r) < n) {
+		return raftmsg_fail(
+		    r->errmsg, r->errlen, TB_ETRUNC,
+		    "raft message: %s: input ends %zu bytes early", what,
+		    n - left(r));
+	}
+	return TB_OK;
+}
+
+static int
+wrong(struct rd *r, const char *what, const char *want)
+{
+	return raftmsg_fail(
+	    r->errmsg, r->errlen, TB_ETYPE,
+	    "raft message: %s: %s expected, found msgpack 0x%02x", what, want,
+	    r->p[0]);
+}
+
+static int
+rd_u64(struct rd *r, const char *what, uint64_t *v)
+{
+	static const unsigned width[] = { 1, 2, 4, 8 };
+	uint8_t b;
+	int rv;
+
+	if ((rv = need(r, 1, what)) != TB_OK) {
+		return rv;
+	}
+	b = r->p[0];
+	if (b <= 0x7f) {
+		*v = b;
+		r->p++;
+		return TB_OK;
+	}
+	if (b < 0xcc || b > 0xcf) {
+		return wrong(r, what, "an unsigned integer");
+	}
+	if ((rv = need(r, 1 + width[b - 0xcc], what)) != TB_OK) {
+		return rv;
+	}
+	*v = be(r->p + 1, width[b - 0xcc]);
+	r->p += 1 + width[b - 0xcc];
+	return TB_OK;
+}
+
+static int
+rd_bool(struct rd *r, const char *what, bool *v)
+{
+	int rv;
+
+	if ((rv = need(r, 1, what)) != TB_OK) {
+		return rv;
+	}
+	if (r->p[0] != 0xc2 && r->p[0] != 0xc3) {
+		return wrong(r, what, "a boolean");
+	}
+	*v = r->p[0] == 0xc3;
+	r->p++;
+	return TB_OK;
+}
+
+/* rd_array reads an array header of at most max elements. */
+static int
+rd_array(struct rd *r, const char *what, uint64_t max, uint64_t *n)
+{
+	uint8_t b;
+	unsigned w;
+	int rv;
+
+	if ((rv = need(r, 1, what)) != TB_OK) {
+		return rv;
+	}
+	b = r->p[0];
+	if ((b & 0xf0) == 0x90) {
+		*n = b & 0x0f;
+		w = 0;
+	} else if (b == 0xdc || b == 0xdd) {
+		w = b == 0xdc ? 2 : 4;
+		if ((rv = need(r, 1 + w, what)) != TB_OK) {
+			return rv;
+		}
+		*n = be(r->p + 1, w);
+	} else {
+		return wrong(r, what, "an array");
+	}
+	if (*n > max) {
+		return raftmsg_fail(
+		    r->errmsg, r->errlen, TB_ETOOBIG,
+		    "raft message: %s: %llu elements, over %llu", what,
+		    (unsigned long long)*n, (unsigned long long)max);
+	}
+	r->p += 1 + w;
+	return TB_OK;
+}
+
+/* rd_raw reads a bin (str false) or str (str true) and points at it. */
+static int
+rd_raw(struct rd *r, const char *what, bool str, const uint8_t **p, size_t *n)
+{
+	uint8_t b;
+	unsigned w;
+	int rv;
+
+	if ((rv = need(r, 1, what)) != TB_OK) {
+		return rv;
+	}
+	b = r->p[0];
+	if (str && (b & 0xe0) == 0xa0) {
+		*n = b & 0x1f;
+		w = 0;
+	} else if (str ? (b >= 0xd9 && b <= 0xdb) : (b >= 0xc4 && b <= 0xc6)) {
+		w = 1u << (b - (str ? 0xd9 : 0xc4));
+		if ((rv = need(r, 1 + w, what)) != TB_OK) {
+			return rv;
+		}
+		*n = (size_t)be(r->p + 1, w);
+	} else {
+		return wrong(r, what, str ? "a string" : "binary data");
+	}
+	r->p += 1 + w;
+	if ((rv = need(r, *n, what)) != TB_OK) {
+		r->p -= 1 + w;
+		return rv;
+	}
+	*p = r->p;
+	r->p += *n;
+	return TB_OK;
+}
+
+static int
+rd_address(struct rd *r, const char *what, char *out, size_t outlen)
+{
+	const uint8_t *p;
+	size_t n;
+	int rv;
+
+	if ((rv = rd_raw(r, what, true, &p, &n)) != TB_OK) {
+		return rv;
+	}
+	if (n == 0 || n > RAFTMSG_ADDRESS_MAX || n >= outlen ||
+	    memchr(p, '\0', n) != NULL) {
+		return raftmsg_fail(
+		    r->errmsg, r->errlen,
+		    n == 0               ? TB_ERANGE
+		    : memchr(p, '\0', n) ? TB_EMALFORMED
+		                         : TB_ETOOBIG,
+		    "raft message: %s: %zu bytes (1..%u without NUL)", what, n,
+		    RAFTMSG_ADDRESS_MAX);
+	}
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return TB_OK;
+}
+
+static int
+rd_id(struct rd *r, const char *what, uint64_t *v)
+{
+	int rv = rd_u64(r, what, v);
+
+	if (rv == TB_OK && *v == 0) {
+		return raftmsg_fail(r->errmsg, r->errlen, TB_ERANGE,
+		                    "raft message: %s: a server id is never 0",
+		                    what);
+	}
+	return rv;
+}
+
+static int
+rd_max(struct rd *r, const char *what, uint64_t max, uint64_t *v)
+{
+	int rv = rd_u64(r, what, v);
+
+	if (rv == TB_OK && *v > max) {
+		return raftmsg_fail(r->errmsg, r->errlen, TB_ERANGE,
+		                    "raft message: %s: %llu, over %llu", what,
+		                    (unsigned long long)*v,
+		                    (unsigned long long)max);
+	}
+	return rv;
+}
+
+static int
+decode_entries(struct rd *r, struct raft_append_entries *ae)
+{
+	const uint8_t *start, *p;
+	uint64_t n, k, term, type;
+	size_t total = 0, off = 0, len;
+	char what[40];
+	uint8_t *batch;
+	unsigned i;
+	int rv;
+
+	/* Each entry takes at least 4 bytes (array, term, type, bin): a
+	 * count beyond what remains is refused before allocating. */
+	if ((rv = rd_array(r, "entries", RAFTMSG_MAX_ENTRIES, &n)) != TB_OK) {
+		return rv;
+	}
+	if (n > left(r) / 4) {
+		return raftmsg_fail(
+		    r->errmsg, r->errlen, TB_ETRUNC,
+		    "raft message: entries: %llu declared, %zu bytes "
+		    "left",
+		    (unsigned long long)n, left(r));
+	}
+	/* First pass: check every entry and sum the payloads. */
+	start = r->p;
+	for (i = 0; i < n; i++) {
+		snprintf(what, sizeof(what), "entries[%u]", i);
+		if ((rv = rd_array(r, what, 3, &k)) != TB_OK) {
+			return rv;
+		}
+		if (k != 3) {
+			return raftmsg_fail(
+			    r->errmsg, r->errlen, TB_EMALFORMED,
+			    "raft message: %s: %llu fields, 3 expected", what,
+			    (unsigned long long)k);
+		}
+		snprintf(what, sizeof(what), "entries[%u].term", i);
+		if ((rv = rd_u64(r, what, &term)) != TB_OK) {
+			return rv;
+		}
+		snprintf(what, sizeof(what), "entries[%u].type", i);
+		if ((rv = rd_u64(r, what, &type)) != TB_OK) {
+			return rv;
+		}
+		if (type < RAFT_COMMAND || type > RAFT_CHANGE) {
+			return raftmsg_fail(
+			    r->errmsg, r->errlen, TB_ERANGE,
+			    "raft message: %s: %llu is not an entry "
+			    "type (1..3)",
+			    what, (unsigned long long)type);
+		}
+		snprintf(what, sizeof(what), "entries[%u].payload", i);
+		if ((rv = rd_raw(r, what, false, &p, &len)) != TB_OK) {
+			return rv;
+		}
+		total += len;
+	}
+	if (n == 0) {
+		return TB_OK;
+	}
+	/* Second pass, known good: one batch holds every payload. */
+	ae->entries = raft_calloc((size_t)n, sizeof(*ae->entries));
+	batch = raft_malloc(total > 0 ? total : 1);
+	if (ae->entries == NULL || batch == NULL) {
+		raft_free(ae->entries);
+		raft_free(batch);
+		ae->entries = NULL;
+		return raftmsg_fail(
+		    r->errmsg, r->errlen, TB_ENOMEM,
+		    "raft message: out of memory for %llu entries",
+		    (unsigned long long)n);
+	}
+	r->p = start;
+	for (i = 0; i < n; i++) {
+		rd_array(r, "", 3, &k);
+		rd_u64(r, "", &term);
+		rd_u64(r, "", &type);
+		rd_raw(r, "", false, &p, &len);
+		ae->entries[i].term = term;
+		ae->entries[i].type = (unsigned short)type;
+		ae->entries[i].buf.base = batch + off;
+		ae->entries[i].buf.len = len;
+		ae->entries[i].batch = batch;
+		if (len > 0) {
+			memcpy(batch + off, p, len);
+		}
+		off += len;
+	}
+	ae->n_entries = (unsigned)n;
+	return TB_OK;
+}
+
+static int
+decode_conf(struct rd *r, struct raft_configuration *conf)
+{
+	char what[48], addr[RAFTMSG_ADDRESS_MAX + 1];
+	uint64_t n, k, id, role;
+	unsigned i;
+	int rv;
+
+	raft_configuration_init(conf);
+	if ((rv = rd_array(r, "conf", RAFTMSG_MAX_SERVERS, &n)) != TB_OK) {
+		return rv;
+	}
+	for (i = 0; i < n; i++) {
+		snprintf(what, sizeof(what), "conf[%u]", i);
+		if ((rv = rd_array(r, what, 3, &k)) != TB_OK) {
+			return rv;
+		}
+		if (k != 3) {
+			return raftmsg_fail(
+			    r->errmsg, r->errlen, TB_EMALFORMED,
+			    "raft message: %s: %llu fields, 3 expected", what,
+			    (unsigned long long)k);
+		}
+		snprintf(what, sizeof(what), "conf[%u].id", i);
+		if ((rv = rd_id(r, what, &id)) != TB_OK) {
+			return rv;
+		}
+		snprintf(what, sizeof(what), "conf[%u].address", i);
+		if ((rv = rd_address(r, what, addr, sizeof(addr))) != TB_OK) {
+			return rv;
+		}
+		snprintf(what, sizeof(what), "conf[%u].role", i);
+		if ((rv = rd_max(r, what, RAFT_SPARE, &role)) != TB_OK) {
+			return rv;
+		}
+		rv = raft_configuration_add(conf, id, addr, (int)role);
+		if (rv == RAFT_NOMEM) {
+			return raftmsg_fail(r->errmsg, r->errlen, TB_ENOMEM,
+			                    "raft message: out of memory");
+		}
+		if (rv != 0) {
+			return raftmsg_fail(
+			    r->errmsg, r->errlen, TB_EMALFORMED,
+			    "raft message: conf[%u]: %s (id %llu, "
+			    "address %s)",
+			    i, raft_strerror(rv), (unsigned long long)id, addr);
+		}
+	}
+	return TB_OK;
+}
+
+static int
+decode_body(struct rd *r, struct raft_message *m)
+{
+	struct raft_install_snapshot *is = &m->install_snapshot;
+	const uint8_t *p;
+	uint64_t v[4];
+	bool b[2];
+	size_t n;
+	int rv;
+
+	switch (m->type) {
+	case RAFT_IO_REQUEST_VOTE:
+		if ((rv = rd_u64(r, "term", &v[0])) != TB_OK ||
+		    (rv = rd_id(r, "candidate_id", &v[1])) != TB_OK ||
+		    (rv = rd_u64(r, "last_log_index", &v[2])) != TB_OK ||
+		    (rv = rd_u64(r, "last_log_term", &v[3])) != TB_OK ||
+		    (rv = rd_bool(r, "disrupt_leader", &b[0])) != TB_OK ||
+		    (rv = rd_bool(r, "pre_vote", &b[1])) != TB_OK) {
+			return rv;
+		}
+		m->request_vote.term = v[0];
+		m->request_vote.candidate_id = v[1];
+		m->request_vote.last_log_index = v[2];
+		m->request_vote.last_log_term = v[3];
+		m->request_vote.disrupt_leader = b[0];
+		m->request_vote.pre_vote = b[1];
+		return TB_OK;
+	case RAFT_IO_REQUEST_VOTE_RESULT:
+		if ((rv = rd_u64(r, "term", &v[0])) != TB_OK ||
+		    (rv = rd_bool(r, "vote_granted", &b[0])) != TB_OK ||
+		    (rv = rd_max(r, "pre_vote", raft_tribool_false, &v[1])) !=
+		        TB_OK) {
+			return rv;
+		}
+		m->request_vote_result.term = v[0];
+		m->request_vote_result.vote_granted = b[0];
+		m->request_vote_result.pre_vote = (raft_tribool)v[1];
+		return TB_OK;
+	case RAFT_IO_APPEND_ENTRIES:
+		if ((rv = rd_u64(r, "term", &v[0])) != TB_OK ||
+		    (rv = rd_u64(r, "prev_log_index", &v[1])) != TB_OK ||
+		    (rv = rd_u64(r, "prev_log_term", &v[2])) != TB_OK ||
+		    (rv = rd_u64(r, "leader_commit", &v[3])) != TB_OK) {
+			return rv;
+		}
+		m->append_entries.term = v[0];
+		m->append_entries.prev_log_index = v[1];
+		m->append_entries.prev_log_term = v[2];
+		m->append_entries.leader_commit = v[3];
+		return decode_entries(r, &m->append_entries);
+	case RAFT_IO_APPEND_ENTRIES_RESULT:
+		if ((rv = rd_u64(r, "term", &v[0])) != TB_OK ||
+		    (rv = rd_u64(r, "rejected", &v[1])) != TB_OK ||
+		    (rv = rd_u64(r, "last_log_index", &v[2])) != TB_OK) {
+			return rv;
+		}
+		m->append_entries_result.term = v[0];
+		m->append_entries_result.rejected = v[1];
+		m->append_entries_result.last_log_index = v[2];
+		return TB_OK;
+	case RAFT_IO_INSTALL_SNAPSHOT:
+		raft_configuration_init(&is->conf);
+		if ((rv = rd_u64(r, "term", &v[0])) != TB_OK ||
+		    (rv = rd_u64(r, "last_index", &v[1])) != TB_OK ||
+		    (rv = rd_u64(r, "last_term", &v[2])) != TB_OK ||
+		    (rv = rd_u64(r, "conf_index", &v[3])) != TB_OK ||
+		    (rv = decode_conf(r, &is->conf)) != TB_OK ||
+		    (rv = rd_raw(r, "data", false, &p, &n)) != TB_OK) {
+			return rv;
+		}
+		is->term = v[0];
+		is->last_index = v[1];
+		is->last_term = v[2];
+		is->conf_index = v[3];
+		is->data.len = n;
+		if ((is->data.base = raft_malloc(n > 0 ? n : 1)) == NULL) {
+			return raftmsg_fail(
+			    r->errmsg, r->errlen, TB_ENOMEM,
+			    "raft message: out of memory for %zu "
+			    "bytes of snapshot",
+			    n);
+		}
+		if (n > 0) {
+			memcpy(is->data.base, p, n);
+		}
+		return TB_OK;
+	default: /* TIMEOUT_NOW: the type was checked */
+		if ((rv = rd_u64(r, "term", &v[0])) != TB_OK ||
+		    (rv = rd_u64(r, "last_log_index", &v[1])) != TB_OK ||
+		    (rv = rd_u64(r, "last_log_term", &v[2])) != TB_OK) {
+			return rv;
+		}
+		m->timeout_now.term = v[0];
+		m->timeout_now.last_log_index = v[1];
+		m->timeout_now.last_log_term = v[2];
+		return TB_OK;
+	}
+}
+
+int
+raftmsg_decode(const uint8_t *buf, size_t len, struct raft_message *msg,
+               char *addr, size_t addrlen, char *errmsg, size_t errlen)
+{
+	struct rd r = { buf, buf + len, errmsg, errlen };
+	uint64_t n, version, type, from;
+	int rv;
+
+	memset(msg, 0, sizeof(*msg));
+	if (len > RAFTMSG_MAX) {
+		return raftmsg_fail(errmsg, errlen, TB_ETOOBIG,
+		                    "raft message: %zu bytes, over %u", len,
+		                    RAFTMSG_MAX);
+	}
+	if ((rv = rd_array(&r, "message", 16, &n)) != TB_OK ||
+	    (rv = rd_u64(&r, "version", &version)) != TB_OK) {
+		return rv;
+	}
+	if (version != RAFTMSG_VERSION) {
+		return raftmsg_fail(
+		    errmsg, errlen, TB_EMALFORMED,
+		    "raft message: version %llu (this node speaks %u)",
+		    (unsigned long long)version, RAFTMSG_VERSION);
+	}
+	if ((rv = rd_u64(&r, "type", &type)) != TB_OK) {
+		return rv;
+	}
+	if (type < RAFT_IO_APPEND_ENTRIES || type > RAFT_IO_TIMEOUT_NOW) {
+		return raftmsg_fail(
+		    errmsg, errlen, TB_ERANGE,
+		    "raft message: type %llu is not a message type "
+		    "(1..6)",
+		    (unsigned long long)type);
+	}
+	if (n != 4 + raftmsg_n_fields[type]) {
+		return raftmsg_fail(
+		    errmsg, errlen, TB_EMALFORMED,
+		    "raft message: %s has %llu elements, %u expected",
+		    raftmsg_type_name((unsigned)type), (unsigned long long)n,
+		    4 + raftmsg_n_fields[type]);
+	}
+	msg->type = (unsigned short)type;
+	if ((rv = rd_id(&r, "from_id", &from)) != TB_OK ||
+	    (rv = rd_address(&r, "from_address", addr, addrlen)) != TB_OK ||
+	    (rv = decode_body(&r, msg)) != TB_OK) {
+		goto err;
+	}
+	if (r.p != r.end) {
+		rv = raftmsg_fail(errmsg, errlen, TB_EMALFORMED,
+		                  "raft message: %zu bytes after the %s",
+		                  left(&r), raftmsg_type_name(msg->type));
+		goto err;
+	}
+	msg->server_id = from;
+	msg->server_address = addr;
+	return TB_OK;
+err:
+	raftmsg_release(msg);
+	memset(msg, 0, sizeof(*msg));
+	return rv;
+}
+
+void
+raftmsg_release(struct raft_message *msg)
+{
+	switch (msg->type) {
+	case RAFT_IO_APPEND_ENTRIES:
+		if (msg->append_entries.entries != NULL) {
+			raft_free(msg->append_entries.entries[0].batch);
+			raft_free(msg->append_entries.entries);
+		}
+		msg->append_entries.entries = NULL;
+		msg->append_entries.n_entries = 0;
+		break;
+	case RAFT_IO_INSTALL_SNAPSHOT:
+		raft_configuration_close(&msg->install_snapshot.conf);
+		raft_free(msg->install_snapshot.data.base);
+		msg->install_snapshot.data.base = NULL;
+		break;
+	default:
+		break;
+	}
+}

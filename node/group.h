@@ -1,0 +1,112 @@
+/* The region's replica group: Raft over the links between its members,
+ * membership changes, writes forwarded to the leader, the group's view. */
+#ifndef TB_NODE_GROUP_H
+#define TB_NODE_GROUP_H
+
+#include "consensus/raftio.h"
+#include "node/http.h"
+#include "schema/command.h"
+
+#include <jansson.h>
+#include <nng/nng.h>
+#include <nng/supplemental/http/http.h>
+#include <raft.h>
+#include <stdbool.h>
+
+struct node;
+
+/*
+ * docs/GROUPS.md is the operator's story. In short:
+ *
+ * - A member's Raft address is its link address (HOST:PORT); its raft id
+ *   is its node id read as a 64-bit number, so the transport sends a
+ *   message to the node id "%016llx" of msg->server_id (link_send).
+ * - Raft messages (consensus/raftmsg.h) and forwarded requests travel as
+ *   link message types GROUP_T_RAFT and GROUP_T_FWD. Only a peer whose
+ *   certificate has the role "member" for this node's region may send
+ *   them; others are refused, counted and logged (TB-GROUP-REFUSED).
+ * - Every member keeps DIR/links.json listing the other members of the
+ *   configuration (added, never removed, by the group), so that any
+ *   leader reaches every member.
+ * - A follower forwards an API write (the command's type, idempotency key
+ *   and JSON body) to the leader, which stamps and proposes it and answers
+ *   with the entry's index and result; the follower replies once its own
+ *   store has applied that index (read-your-writes at the member).
+ *
+ * Threads: everything runs on the loop, except group_view_json and
+ * group_reply_headers (any thread).
+ */
+
+/* Link message types of the group (docs/LINKS.md: 16 and up are free). */
+#define GROUP_T_RAFT 32 /* one-way: a raftmsg-encoded Raft message */
+#define GROUP_T_FWD  33 /* request: a forwarded write, barrier or change */
+
+/* A member's clock this far from this node's is a warning (log,
+ * /healthz). */
+#define GROUP_SKEW_WARN_MS 1000
+
+/* How long a follower waits for the leader's answer to a forwarded
+ * request, and then for its own store to apply the answer's index. */
+#define GROUP_FWD_TIMEOUT_MS 10000
+
+/* group_init allocates n->group (before raftio_init, which takes the
+ * transport). Returns 0 or -1 (out of memory). */
+int group_init(struct node *n);
+
+/* group_transport is the raftio transport that sends over n's links. */
+struct raftio_transport group_transport(struct node *n);
+
+/* group_start registers the link handlers once the links run (no-op when
+ * links are off: a one-node group needs none). */
+void group_start(struct node *n);
+
+/* group_tick refreshes the view, readiness, links.json and the waiting
+ * forwards' deadlines (on the loop, every tick). */
+void group_tick(struct node *n);
+
+/* group_take_prop returns the forwarded proposal whose entry index is
+ * being applied (fsm_apply), or NULL; the caller passes it to the applier
+ * with group_prop_done, which answers the member that forwarded it once
+ * the store committed the entry (rv TB_OK, res its result, stolen) or
+ * failed (res NULL), and frees it. NULL arg is a no-op. */
+void *group_take_prop(struct node *n, raft_index index);
+void group_prop_done(void *arg, int rv, json_t *res);
+
+/* group_forward sends a write that this follower cannot propose to the
+ * leader; c is answered later (body is copied). */
+void group_forward(struct node *n, struct http_call *c, enum cmd_type t,
+                   const json_t *body, const char *idem_key);
+
+/* group_consistent_read answers a GET with ?consistent=1 after a barrier
+ * on the leader, once this member applied the barrier's index. */
+void group_consistent_read(struct node *n, struct http_call *c);
+
+/* group_flushed answers waiting forwards whose index the store has
+ * committed (called after each apply batch commit). */
+void group_flushed(struct node *n);
+
+/* group_member_api handles POST /v1/group/members, POST
+ * /v1/group/members/ID/role, DELETE /v1/group/members/ID and POST
+ * /v1/group/transfer on the loop (forwarded to the leader if needed);
+ * id is the URL's node id or "", req the JSON body or NULL. */
+void group_member_api(struct http_call *c, const char *op, const char *id,
+                      const json_t *req);
+
+/* group_view_json returns {"members": [...], "leader", "term", ...} for
+ * GET /v1/status (any thread; the caller decrefs). */
+json_t *group_view_json(struct node *n);
+
+/* group_reply_headers adds X-Tongban-Applied and X-Tongban-Leader to a
+ * reply (any thread). */
+void group_reply_headers(struct node *n, nng_http_res *res);
+
+/* group_stop fails every waiting forward (the node stops). */
+void group_stop(struct node *n);
+
+/* group_free releases n->group (after the loop ran). Safe on NULL. */
+void group_free(struct node *n);
+
+/* group_node_id writes the node id of a raft id ("%016llx"). */
+void group_node_id(raft_id id, char out[17]);
+
+#endif

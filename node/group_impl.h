@@ -1,0 +1,96 @@
+/* Internals shared by node/group*.c. */
+#ifndef TB_NODE_GROUP_IMPL_H
+#define TB_NODE_GROUP_IMPL_H
+
+#include "node/group.h"
+#include "node/link.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+/* A follower's request that waits for its own store to apply index: a
+ * forwarded write (its reply) or a consistent read (read then). */
+struct group_wait {
+	struct group_wait *next;
+	struct http_call *c;
+	uint64_t index;
+	int64_t deadline_ms;
+	uint16_t status; /* the write's reply status */
+	json_t *res;     /* the write's result (owned), NULL for a read */
+	bool read;
+};
+
+/* A forwarded proposal on the leader, awaiting its apply. */
+struct group_prop {
+	struct raft_apply req;
+	struct group_prop *next;
+	struct group *g;
+	struct link_reply_to to;
+	bool staged; /* applied: group_prop_done answers and frees it */
+};
+
+/* What a member last measured of another's clock (group_clock.c). */
+#define GROUP_CLOCKS 16
+struct group_clock {
+	raft_id id;      /* 0: a free slot */
+	int64_t skew_ms; /* the other's clock minus ours */
+	int64_t rtt_ms;  /* of the probe that measured it */
+	int64_t at_ms;   /* when (our clock) */
+};
+
+struct group {
+	struct node *n;
+	struct group_clock clocks[GROUP_CLOCKS];
+	int64_t next_clock_ms;
+	int64_t clock_log_ms;
+	struct group_wait *waits;
+	struct group_prop *props;
+	pthread_mutex_t mu; /* view */
+	json_t *view;       /* under mu */
+	bool started;       /* link handlers registered */
+	int64_t next_sync_ms;
+	int64_t refuse_log_ms;
+	unsigned refuse_quiet; /* refusals not logged since */
+	_Atomic unsigned long long refused, malformed, rx, tx, fwd;
+};
+
+/* group_peer_ok says whether a link message comes from a member of this
+ * region (role "member"); if not it logs (rate-limited) and counts. */
+bool group_peer_ok(struct group *g, const struct link_msg *m, const char *what);
+
+/* group_view_refresh rebuilds the view that GET /v1/status shows (the
+ * tick does it too; a membership change does it before it answers, so
+ * that its effect is visible at once). */
+void group_view_refresh(struct group *g);
+
+/* group_leader_peer writes the leader's node id, or returns false. */
+bool group_leader_peer(struct group *g, char out[17]);
+
+/* group_fwd_handle answers a GROUP_T_FWD request on the leader. */
+void group_fwd_handle(struct links *ls, const struct link_msg *m, void *arg);
+
+/* group_op_start runs a membership change on the leader: op "add"
+ * (id, address, role), "assign" (id, role), "remove" (id), "transfer"
+ * (id, 0 = any voter). The result goes to c (when not NULL) or as a link
+ * reply to *to. Returns nothing: it always answers. */
+void group_op_start(struct group *g, const json_t *req, struct http_call *c,
+                    const struct link_reply_to *to);
+
+/* group_clock_tick probes the clocks of the other members every 5 s (on
+ * the loop); group_clock_handle answers a probe ({"op": "time"}) at any
+ * member; group_clock_json adds clock_skew_ms and clock_rtt_ms to a
+ * member's entry m of the view when measured within the last 30 s, and
+ * returns the absolute skew (or -1). */
+void group_clock_tick(struct group *g);
+void group_clock_handle(struct group *g, const struct link_msg *m);
+int64_t group_clock_json(struct group *g, raft_id id, json_t *m);
+
+/* group_role_name / group_role_parse: "voter", "standby", "spare". */
+const char *group_role_name(int role);
+int group_role_parse(const char *s, int *role);
+
+/* group_raft_status maps a libraft error onto an HTTP status and code. */
+uint16_t group_raft_http(int rv, const char **code);
+
+#endif

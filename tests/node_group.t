@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# A replica group of real processes: three nodes of 370102 with member
+# certificates grow from one voter to three with `tongban group add`; a
+# write at a follower is forwarded to the leader and read back there; reads
+# name the applied index and the leader, ?consistent=1 works at a follower;
+# kill -9 of the leader elects a new one that serves writes (the time is
+# reported); after the old leader restarts every acknowledged write is on
+# every member, with equal state digests. Membership edge cases are in
+# node_group_admin.t.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/node_lib.sh"
+. "$(dirname "$0")/group_lib.sh"
+cd "$T"
+
+# A bound on the whole test.
+bash -c 'sleep 60 & s=$!; trap "kill $s; exit" TERM; wait $s
+  echo "# node_group.t: over 60 s, giving up" >&2; kill -TERM '"$$" \
+  >/dev/null 2>&1 &
+_watchdog=$!
+_group_cleanup() {
+  local f
+  kill -TERM "$_watchdog" 2>/dev/null
+  if [ "$_tap_fail" -gt 0 ] || [ -z "${_done:-}" ]; then
+    for f in "$T"/A.log "$T"/B.log "$T"/C.log; do
+      [ -f "$f" ] || continue
+      echo "# the end of $(basename "$f"):"
+      tail -n 30 "$f" | cut -c1-300 | sed 's/^/#   /'
+    done
+  fi
+  _node_cleanup
+}
+trap _group_cleanup EXIT
+
+# ---- enrolment: a province root, region keys down to 370102, members ----
+group_pki
+ok $? "a province root and region keys down to 370102"
+LA=$(free_port); LB=$(free_port); LC=$(free_port)
+group_node A "$LA" member
+ok $? "node A of 370102 with a member certificate"
+run "$TB" index-key export --dir A --out akey.json
+is "$rc" 0 "tongban index-key export: A's applicant index key"
+is "$(stat -c %a akey.json)" 600 "  written owner-only"
+group_node B "$LB" member --join "127.0.0.1:$LA" --index-key-from akey.json
+ok $? "node B made with --join A's link address and A's index key"
+group_node C "$LC" member --join "127.0.0.1:$LA" --index-key-from akey.json
+ok $? "node C likewise"
+same_key=$($py -c 'import json; print(len({json.load(open(n + "/keys/node.json"))["index_key"] for n in "ABC"}))')
+is "$same_key" 1 "A, B and C share the applicant index key"
+is "$TOKEN_B" "" "a joining node has no admin token of its own"
+is "$($py -c 'import json; print(json.load(open("B/links.json"))["peers"][0]["url"])')" \
+  "tcp://127.0.0.1:$LA" "--join writes a link to the member it names"
+
+
+# Everyone uses the group's admin token: it is replicated state.
+TOKEN_B=$TOKEN_A TOKEN_C=$TOKEN_A
+
+node_start A
+ok $? "A starts as a one-voter group and becomes ready"
+start_joiner B && start_joiner C
+ok $? "B and C run, waiting to be added"
+api B GET /v1/status
+is "$code" 401 "B knows no token before it is added (tokens are replicated)"
+is "$(curl -s -o /dev/null -w '%{http_code}' "$API_B/readyz")" 503 \
+  "B is not ready before it is added"
+
+# ---- grow from one voter to three ----
+add_voter "$API_A" "$ID_B" "127.0.0.1:$LB"
+is "$rc" 0 "group add B (as a voter) at the leader"
+like "$out" '"role": "voter"' "  answers once B is a voter"
+wait_for 10 ready B
+is "$?" 0 "B becomes ready as a follower"
+add_voter "$API_B" "$ID_C" "127.0.0.1:$LC"
+is "$rc" 0 "group add C, sent to follower B (forwarded to the leader)"
+wait_for 10 ready C
+is "$?" 0 "C becomes ready"
+api A GET /v1/status
+is "$(jq_get 'sorted((m["node_id"], m["role"]) for m in d["group"]["members"]) == sorted([("'"$ID_A"'","voter"),("'"$ID_B"'","voter"),("'"$ID_C"'","voter")])')" \
+  True "GET /v1/status at A: three voters"
+is "$(jq_get 'd["group"]["leader"] == "'"$ID_A"'" and d["raft"]["role"] == "leader"')" \
+  True "  A is the leader"
+is "$(jq_get 'all("lag" in m for m in d["group"]["members"]), d["group"]["term"] >= 1, d["group"]["commit"] >= 3')" \
+  "True True True" "  with each member's lag, the term and the commit index"
+is "$(field C 'd["group"]["leader"], d["raft"]["role"]')" "$ID_A follower" \
+  "C follows A"
+
+# ---- a write at a follower, read back there ----
+api B POST /v1/tokens -d '{"role":"clerk","region":"370102","name":"at B"}'
+is "$code" 201 "a write at follower B is forwarded and acknowledged"
+TOK1=$(jq_get 'd["token"]')
+CLERK=$TOK1
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOK1" \
+  "$API_B/v1/status")
+is "$code" 200 "  and B already knows the new token (read-your-writes at B)"
+hdr=$(curl -s -D - -o /dev/null -H "Authorization: Bearer $TOK1" "$API_C/v1/cases")
+like "$hdr" "X-Tongban-Leader: $ID_A" "a read names the leader"
+like "$hdr" "X-Tongban-Applied: " "  and the applied index"
+# applied_hdr NAME ARGS...: the X-Tongban-Applied of a request to NAME.
+applied_hdr() {
+  local p="PORT_$1" path=$2
+  shift 2
+  curl -s -D - -o /dev/null -H "Authorization: Bearer $TOKEN_A" "$@" \
+    "http://127.0.0.1:${!p}$path" | tr -d '\r' |
+    sed -n 's/^X-Tongban-Applied: //p'
+}
+stale=0
+for i in 1 2 3 4 5; do
+  at_a=$(applied_hdr A /v1/tokens -X POST -d '{"role":"clerk","region":"370102"}')
+  at_c=$(applied_hdr C '/v1/status?consistent=1')
+  [ "${at_c:-0}" -ge "${at_a:-999999}" ] || stale=$((stale + 1))
+done
+is "$stale" 0 "?consistent=1 at follower C right after a write at A has applied it (5 of 5)"
+api C GET '/v1/status?consistent=1'
+is "$code" 200 "?consistent=1 at follower C (a barrier on the leader)"
+api C GET '/v1/status?consistent=x%'
+is "$code" 400 "a malformed consistent parameter is 400"
+
+# A figure, not a check: 5 sequential writes at the leader and at a
+# follower (forwarded, answered once the follower applied them).
+for n in A B; do
+  t0=$(now_ms); okw=0
+  for i in $(seq 1 5); do
+    api "$n" POST /v1/tokens -d '{"role":"clerk","region":"370102"}'
+    [ "$code" = 201 ] && okw=$((okw + 1))
+  done
+  echo "# 5 sequential writes at $n: $okw acknowledged, $(( ($(now_ms) - t0) / 5 )) ms each (curl + sanitizer build)"
+done
+
+metric() {
+  local a="API_$1"
+  curl -s "${!a}/metrics" | grep -F -- "$2 " | grep -v '^#' | awk '{print $2}'
+}
+ok "$([ "$(metric B tongban_group_forwarded_total)" -gt 0 ] &&
+  [ "$(metric B 'tongban_group_raft_messages_total{dir="rx"}')" -gt 0 ]; echo $?)" \
+  "/metrics at B counts forwarded writes and Raft messages received"
+
+# ---- kill -9 the leader: a new one serves writes ----
+acked=("$TOK1")
+node_kill A KILL
+t0=$(now_ms)
+new=""
+for i in $(seq 1 400); do
+  for n in B C; do
+    api "$n" POST /v1/tokens -d "{\"role\":\"clerk\",\"region\":\"370102\",\"name\":\"after $i\"}"
+    if [ "$code" = 201 ]; then new=$n; acked+=("$(jq_get 'd["token"]')"); break 2; fi
+  done
+  sleep 0.05
+done
+t1=$(now_ms)
+ok "$([ -n "$new" ]; echo $?)" "after kill -9 of the leader, a write is acknowledged again (at $new)"
+echo "# failover: first acknowledged write $((t1 - t0)) ms after kill -9 of the leader"
+ok "$([ $((t1 - t0)) -lt 20000 ]; echo $?)" "  within a generous 20 s"
+is "$(field B 'd["group"]["leader"] in ("'"$ID_B"'", "'"$ID_C"'")')" True \
+  "the new leader is B or C"
+for i in 1 2 3 4 5; do
+  api C POST /v1/tokens -d "{\"role\":\"clerk\",\"region\":\"370102\",\"name\":\"more $i\"}"
+  [ "$code" = 201 ] && acked+=("$(jq_get 'd["token"]')")
+done
+is "${#acked[@]}" 7 "every write after the failover is acknowledged"
+
+# ---- the old leader restarts: every acknowledged write everywhere ----
+node_kill A KILL
+"$TB" run --dir "$T/A" >"$T/A.out" 2>>"$T/A.log" &
+PID_A=$!
+_node_pids+=("$!")
+wait_for 20 grep -q '"api"' A.out
+PORT_A=$(sed -n 's/.*"api":"http:\/\/[^:]*:\([0-9]*\)".*/\1/p' A.out)
+commit=$(field B 'd["group"]["commit"]')
+caught_up() { [ "$(field A 'd["raft"]["applied"]')" -ge "$commit" ]; }
+wait_for 20 caught_up
+is "$?" 0 "the old leader rejoins and applies up to the group's commit ($commit)"
+missing=0
+for n in A B C; do
+  p="PORT_$n"
+  for t in "${acked[@]}"; do
+    c=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $t" \
+      "http://127.0.0.1:${!p}/v1/status")
+    [ "$c" = 200 ] || missing=$((missing + 1))
+  done
+done
+is "$missing" 0 "all ${#acked[@]} acknowledged writes are on A, B and C"
+# digest NAME: "applied hash" of NAME's replicated databases.
+digest() {
+  api "$1" GET '/v1/status?digest=1'; jq_get 'd["state_digest"]["applied"], d["state_digest"]["hash"]'; }
+same_digests() {
+  local a b c
+  a=$(digest A) b=$(digest B) c=$(digest C)
+  [ -n "$a" ] && [ "$a" = "$b" ] && [ "$b" = "$c" ]
+}
+wait_for 10 same_digests
+is "$?" 0 "A, B and C have the same state digest at the same applied index"
+echo "# digest: $(digest A)"
+is "$(field A 'd["raft"]["role"]')" follower "A is now a follower"
+skews() {
+  [ "$(field B 'sorted(abs(m["clock_skew_ms"]) < 1000 for m in d["group"]["members"] if not m["self"])')" = "[True, True]" ]
+}
+wait_for 10 skews
+is "$?" 0 "B measured both other members' clocks (skew under 1 s on one machine)"
+echo "# clock skew seen by B: $(field B '[(m["clock_skew_ms"], m["clock_rtt_ms"]) for m in d["group"]["members"] if "clock_skew_ms" in m]') (skew, rtt) ms"
+is "$(curl -s "$API_B/healthz")" '{"status":"ok"}' "/healthz has no clock warning"
+
+stopped=0
+for n in A B C; do stop_node "$n" && stopped=$((stopped + 1)); done
+is "$stopped" 3 "the members stop on SIGTERM within 30 s"
+for n in A B C; do
+  if grep -q 'Sanitizer\|runtime error' "$n.log"; then
+    ok 1 "no sanitizer report from $n"
+  fi
+done
+_done=1
+done_testing
