@@ -2,6 +2,8 @@
  * makes inside its transactions (layout in raftio_store.h). */
 #include "consensus/raftio_store.h"
 
+#include "consensus/fsync.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -92,58 +94,6 @@ check_format(struct raftio_store *s, MDB_txn *txn, char *errmsg, size_t errlen)
 	return rc != 0 ? -rc : 0;
 }
 
-/* fsync_dir fsyncs the directory path; 0 or an errno. A filesystem that
- * cannot fsync a directory (EINVAL) has nothing more to make durable. */
-static int
-fsync_dir(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
-
-	if (fd < 0) {
-		return errno;
-	}
-	if (fsync(fd) != 0 && errno != EINVAL) {
-		rc = errno;
-	}
-	close(fd);
-	return rc;
-}
-
-/* sync_names makes the store's names durable: data.mdb in dir, and dir in
- * its parent. An fsync of a file does not make its directory entry durable
- * (POSIX does not promise it; ext4 usually does), so without this a cut
- * after the first start could take the whole log with it, and the node
- * would bootstrap an empty one (tests/node_powercut.t found it). Both were
- * created by this open or an earlier one; syncing every time is cheap. */
-static int
-sync_names(const char *dir, char *errmsg, size_t errlen)
-{
-	char parent[PATH_MAX];
-	size_t n = strlen(dir);
-	int rc;
-
-	while (n > 1 && dir[n - 1] == '/') {
-		n--;
-	}
-	while (n > 0 && dir[n - 1] != '/') {
-		n--;
-	}
-	while (n > 1 && dir[n - 1] == '/') {
-		n--;
-	}
-	if (n == 0) {
-		snprintf(parent, sizeof(parent), ".");
-	} else {
-		snprintf(parent, sizeof(parent), "%.*s", (int)n, dir);
-	}
-	if ((rc = fsync_dir(dir)) != 0 || (rc = fsync_dir(parent)) != 0) {
-		raftio_errf(errmsg, errlen, "fsync the directories of %s: %s",
-		            dir, strerror(rc));
-		return RAFT_IOERR;
-	}
-	return 0;
-}
-
 int
 raftio_store_open(struct raftio_store *s, const char *dir, size_t map_size,
                   char *errmsg, size_t errlen)
@@ -180,7 +130,14 @@ raftio_store_open(struct raftio_store *s, const char *dir, size_t map_size,
 	if (rc != 0) {
 		goto err_lmdb;
 	}
-	if ((rc = sync_names(dir, errmsg, errlen)) != 0) {
+	/* data.mdb's name in dir, and dir's in its parent: without them a
+	 * cut after the first start could take the whole log with it, and
+	 * the node would bootstrap an empty one (tests/node_powercut.t found
+	 * it). Cheap, so every open. */
+	if ((rc = fs_sync_names(dir)) != 0) {
+		raftio_errf(errmsg, errlen, "fsync the directories of %s: %s",
+		            dir, strerror(rc));
+		rc = RAFT_IOERR;
 		goto err;
 	}
 	return 0;

@@ -2,6 +2,7 @@
  * submission and token creation. */
 #include "node/api.h"
 
+#include "consensus/fsync.h"
 #include "consensus/raftio.h"
 #include "node/api_ctoken.h"
 #include "node/group.h"
@@ -361,20 +362,6 @@ api_blob_exists(const struct node *n, const char *hash)
 	return access(path, R_OK) == 0;
 }
 
-/* fsync_dir makes the names in a directory durable; -1 with errno. */
-static int
-fsync_dir(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY), rv;
-
-	if (fd < 0) {
-		return -1;
-	}
-	rv = fsync(fd);
-	close(fd);
-	return rv;
-}
-
 void
 api_blob_put(struct http_call *c)
 {
@@ -383,7 +370,7 @@ api_blob_put(struct http_call *c)
 	    tmp[PATH_MAX + 200];
 	uint8_t h[32];
 	ssize_t w;
-	int fd;
+	int fd, rc;
 
 	if (c->body_len == 0) {
 		http_reply_error(c, 400, "malformed", NULL,
@@ -413,9 +400,9 @@ api_blob_put(struct http_call *c)
 		/* A new prefix directory is durable only once blobs/ is. */
 		char parent[PATH_MAX + 16];
 		snprintf(parent, sizeof(parent), "%s/blobs", n->cfg.dir);
-		if (fsync_dir(parent) != 0) {
+		if ((rc = fs_fsync_path(parent)) != 0) {
 			http_reply_error(c, 500, "io", NULL, "%s: %s", parent,
-			                 strerror(errno));
+			                 strerror(rc));
 			return;
 		}
 	} else if (errno != EEXIST) {
@@ -447,12 +434,12 @@ api_blob_put(struct http_call *c)
 		http_reply_error(c, 500, "io", NULL, "%s", strerror(errno));
 		return;
 	}
-	if (fsync_dir(dir) != 0) {
+	if ((rc = fs_fsync_path(dir)) != 0) {
 		/* The bytes are on disk but their name may not be: the
 		 * client retries, and the same upload is then a no-op. */
 		http_reply_error(c, 500, "io", NULL,
 		                 "making the material durable: %s",
-		                 strerror(errno));
+		                 strerror(rc));
 		return;
 	}
 	node_audit(n, c, "blob.put", hex);

@@ -2,6 +2,8 @@
  * entry in one write transaction, and the digest of the replicated state. */
 #include "node/store.h"
 
+#include "consensus/fsync.h"
+
 #include "node/fsm.h"
 #include "node/store_snap.h"
 #include "schema/region.h"
@@ -138,63 +140,12 @@ fail:
 	return rv;
 }
 
-/* fsync_dir fsyncs the directory path; 0 or an errno. A filesystem that
- * cannot fsync a directory (EINVAL) has nothing more to make durable. */
-static int
-fsync_dir(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
-
-	if (fd < 0) {
-		return errno;
-	}
-	if (fsync(fd) != 0 && errno != EINVAL) {
-		rc = errno;
-	}
-	close(fd);
-	return rc;
-}
-
-/* sync_names makes the store's names durable: data.mdb in dir, and dir in
- * its parent. An fsync of data.mdb (store_sync) does not make its
- * directory entry durable, so without this a power cut could lose the
- * whole store even after a snapshot had let the Raft log drop the entries
- * it holds: the node would then refuse to start (TB-SNAPSHOT-HOLE). */
-static int
-sync_names(const char *dir, char *errmsg, size_t errlen)
-{
-	char parent[PATH_MAX];
-	size_t n = strlen(dir);
-	int rc;
-
-	while (n > 1 && dir[n - 1] == '/') {
-		n--;
-	}
-	while (n > 0 && dir[n - 1] != '/') {
-		n--;
-	}
-	while (n > 1 && dir[n - 1] == '/') {
-		n--;
-	}
-	if (n == 0) {
-		snprintf(parent, sizeof(parent), ".");
-	} else {
-		snprintf(parent, sizeof(parent), "%.*s", (int)n, dir);
-	}
-	if ((rc = fsync_dir(dir)) != 0 || (rc = fsync_dir(parent)) != 0) {
-		snprintf(errmsg, errlen, "fsync the directories of %s: %s", dir,
-		         strerror(rc));
-		return TB_EIO;
-	}
-	return TB_OK;
-}
-
 int
 store_open(const char *dir, const struct store_options *opt, struct store **out,
            char *errmsg, size_t errlen)
 {
 	struct store *s;
-	int rv;
+	int rv, rc;
 
 	*out = NULL;
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
@@ -228,8 +179,18 @@ store_open(const char *dir, const struct store_options *opt, struct store **out,
 		goto fail;
 	}
 	if ((rv = open_dbs(s, opt != NULL ? opt->region : NULL, errmsg,
-	                   errlen)) != 0 ||
-	    (rv = sync_names(dir, errmsg, errlen)) != 0) {
+	                   errlen)) != 0) {
+		goto fail;
+	}
+	/* data.mdb's name in dir, and dir's in its parent: an fsync of
+	 * data.mdb (store_sync) does not make them durable, so a power cut
+	 * could lose the whole store even after a snapshot had let the Raft
+	 * log drop the entries it holds (TB-SNAPSHOT-HOLE at the next
+	 * start). */
+	if ((rc = fs_sync_names(dir)) != 0) {
+		snprintf(errmsg, errlen, "fsync the directories of %s: %s", dir,
+		         strerror(rc));
+		rv = TB_EIO;
 		goto fail;
 	}
 	*out = s;

@@ -26,13 +26,12 @@ void snap_hash_rec(crypto_generichash_state *h, int i, const MDB_val *k,
 /* snap_db_index returns the database named name (n bytes), or -1. */
 int snap_db_index(const char *name, size_t n);
 
-/* Files of the swap (store_swap.c). snap_sibling writes DIR plus suffix
- * to out (PATH_MAX bytes); snap_fsync_path fsyncs a file or directory (0
- * or an errno); snap_rm_dir deletes a store directory and its files
- * (absent is fine); snap_rename_dir renames and fsyncs the parent. The last
- * two return TB_OK or TB_EIO with errmsg. */
+/* Files of the swap (store_swap.c; fsync through consensus/fsync.h).
+ * snap_sibling writes DIR plus suffix to out (PATH_MAX bytes); snap_rm_dir
+ * deletes a store directory and its files (absent is fine); snap_rename_dir
+ * renames and fsyncs the parent. The last two return TB_OK or TB_EIO with
+ * errmsg. */
 void snap_sibling(char *out, const char *dir, const char *suffix);
-int snap_fsync_path(const char *path);
 int snap_rm_dir(const char *path, char *errmsg, size_t errlen);
 int snap_rename_dir(const char *from, const char *to, char *errmsg,
                     size_t errlen);

@@ -3,6 +3,8 @@
  * for store_snapshot_swap (store_swap.c). */
 #include "node/store_snap_impl.h"
 
+#include "consensus/fsync.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -486,7 +488,7 @@ store_snapshot_stage_finish(struct store_stage *st, char *errmsg, size_t errlen)
 	mdb_env_close(st->env);
 	st->env = NULL;
 	snap_sibling(nw, st->dir, ".new");
-	if ((rc = snap_fsync_path(st->stage)) != 0) {
+	if ((rc = fs_fsync_path(st->stage)) != 0) {
 		snprintf(errmsg, errlen, "fsync %s: %s", st->stage,
 		         strerror(rc));
 		rv = TB_EIO;

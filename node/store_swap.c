@@ -2,6 +2,8 @@
  * recovery rule store_open applies after a crash at any step. */
 #include "node/store_snap_impl.h"
 
+#include "consensus/fsync.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -24,48 +26,12 @@ snap_sibling(char *out, const char *dir, const char *suffix)
 	snprintf(out, PATH_MAX, "%.*s%s", (int)n, dir, suffix);
 }
 
-static void
-parent_of(char *out, const char *dir)
-{
-	size_t n = strlen(dir);
-
-	while (n > 1 && dir[n - 1] == '/') {
-		n--;
-	}
-	while (n > 0 && dir[n - 1] != '/') {
-		n--;
-	}
-	while (n > 1 && dir[n - 1] == '/') {
-		n--;
-	}
-	if (n == 0) {
-		snprintf(out, PATH_MAX, ".");
-	} else {
-		snprintf(out, PATH_MAX, "%.*s", (int)n, dir);
-	}
-}
-
 static bool
 exists(const char *path)
 {
 	struct stat st;
 
 	return stat(path, &st) == 0;
-}
-
-int
-snap_fsync_path(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
-
-	if (fd < 0) {
-		return errno;
-	}
-	if (fsync(fd) != 0 && errno != EINVAL) {
-		rc = errno;
-	}
-	close(fd);
-	return rc;
 }
 
 /* sync_parent makes renames and deletions in dir's parent durable. */
@@ -75,8 +41,8 @@ sync_parent(const char *dir, char *errmsg, size_t errlen)
 	char parent[PATH_MAX];
 	int rc;
 
-	parent_of(parent, dir);
-	if ((rc = snap_fsync_path(parent)) != 0) {
+	fs_parent(parent, dir);
+	if ((rc = fs_fsync_path(parent)) != 0) {
 		snprintf(errmsg, errlen, "fsync %s: %s", parent, strerror(rc));
 		return TB_EIO;
 	}
