@@ -16,6 +16,7 @@
  *   test_handoff_sim                   60 seeds (TB_LONG=1: 600)
  *   test_handoff_sim --seed S --trace  replay one, printing every step */
 #include "replication/handoff.h"
+#include "tests/sim_rng.h"
 #include "tests/tap.h"
 
 #include <stdbool.h>
@@ -26,30 +27,6 @@
 
 #define NCASES 24
 #define MAXEV  (1u << 18)
-
-static uint64_t rng_state;
-
-static uint64_t
-rng(void)
-{
-	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static uint64_t
-between(uint64_t lo, uint64_t hi)
-{
-	return lo + rng() % (hi - lo + 1);
-}
-
-static bool
-chance(unsigned per_mille)
-{
-	return rng() % 1000 < per_mille;
-}
 
 enum side { SRC, DST };
 
@@ -164,11 +141,11 @@ send(enum side from, int c, enum handoff_frame f)
 		return;
 	}
 	W.frames++;
-	if (W.faults && chance(150)) {
+	if (W.faults && sim_chance(150)) {
 		W.drops++;
 		return;
 	}
-	if (W.faults && chance(100)) {
+	if (W.faults && sim_chance(100)) {
 		copies = 2;
 	}
 	e.type = EV_FRAME;
@@ -176,7 +153,7 @@ send(enum side from, int c, enum handoff_frame f)
 	e.c = c;
 	e.f = f;
 	for (k = 0; k < copies; k++) {
-		e.at = W.now + between(1, W.faults ? 60 : 5);
+		e.at = W.now + sim_between(1, W.faults ? 60 : 5);
 		push(e);
 	}
 }
@@ -242,11 +219,11 @@ apply(enum side at, int c, enum handoff_event ev)
 			W.offered_at[c] = W.now;
 		}
 		check(c);
-		if (W.faults && chance(30)) {
+		if (W.faults && sim_chance(30)) {
 			s->up =
 			    false; /* committed, then died before replying */
-			push((struct event){ W.now + between(10, 400), 0, EV_UP,
-			                     at, 0, HANDOFF_F_NONE });
+			push((struct event){ W.now + sim_between(10, 400), 0,
+			                     EV_UP, at, 0, HANDOFF_F_NONE });
 			return;
 		}
 	}
@@ -304,22 +281,23 @@ step(const struct event *e)
 			for (c = 0; c < NCASES; c++) {
 				if (s->st[c] == HANDOFF_OFFERED &&
 				    W.now > W.offered_at[c] + 400 &&
-				    chance(300)) {
+				    sim_chance(300)) {
 					apply(SRC, c, HANDOFF_EV_ABORT);
 				}
 			}
 		}
-		push((struct event){ W.now + between(50, 300), 0, EV_ABORT_SCAN,
-		                     SRC, 0, HANDOFF_F_NONE });
+		push((struct event){ W.now + sim_between(50, 300), 0,
+		                     EV_ABORT_SCAN, SRC, 0, HANDOFF_F_NONE });
 		break;
 	case EV_CRASH:
 		if (W.faults && s->up) {
 			s->up = false;
-			push((struct event){ W.now + between(20, 600), 0, EV_UP,
-			                     e->side, 0, HANDOFF_F_NONE });
+			push((struct event){ W.now + sim_between(20, 600), 0,
+			                     EV_UP, e->side, 0,
+			                     HANDOFF_F_NONE });
 		}
-		push((struct event){ W.now + between(200, 1500), 0, EV_CRASH,
-		                     e->side, 0, HANDOFF_F_NONE });
+		push((struct event){ W.now + sim_between(200, 1500), 0,
+		                     EV_CRASH, e->side, 0, HANDOFF_F_NONE });
 		break;
 	case EV_UP:
 		if (!s->up) {
@@ -367,21 +345,21 @@ run(uint64_t seed, bool trace, unsigned outcomes[HANDOFF_NSTATES])
 	if (W.heap == NULL) {
 		abort();
 	}
-	rng_state = seed;
+	sim_seed(seed);
 	W.trace = trace;
 	W.faults = true;
 	for (i = 0; i < 2; i++) {
 		W.s[i].up = true;
-		push((struct event){ between(0, 19), 0, EV_TICK, (enum side)i,
-		                     0, HANDOFF_F_NONE });
-		push((struct event){ between(100, 1500), 0, EV_CRASH,
+		push((struct event){ sim_between(0, 19), 0, EV_TICK,
+		                     (enum side)i, 0, HANDOFF_F_NONE });
+		push((struct event){ sim_between(100, 1500), 0, EV_CRASH,
 		                     (enum side)i, 0, HANDOFF_F_NONE });
 	}
 	push((struct event){ 100, 0, EV_ABORT_SCAN, SRC, 0, HANDOFF_F_NONE });
 	for (c = 0; c < NCASES; c++) {
-		W.refuse[c] = chance(150);
-		W.behind_left[c] = chance(200) ? (int)between(1, 4) : 0;
-		push((struct event){ between(0, 2000), 0, EV_OFFER, SRC, c,
+		W.refuse[c] = sim_chance(150);
+		W.behind_left[c] = sim_chance(200) ? (int)sim_between(1, 4) : 0;
+		push((struct event){ sim_between(0, 2000), 0, EV_OFFER, SRC, c,
 		                     HANDOFF_F_NONE });
 	}
 	while (W.n > 0 && !W.failed) {

@@ -17,6 +17,7 @@
  *   test_outbox_sim                  the CI seeds (TB_LONG=1: ten times more)
  *   test_outbox_sim --seed S --trace replay one seed, printing every event */
 #include "replication/outbox.h"
+#include "tests/sim_rng.h"
 #include "tests/tap.h"
 
 #include <stdarg.h>
@@ -32,32 +33,6 @@
 static const uint32_t codes[NREG] = { 370000, 370100, 370200, 370102,
 	                              370103, 370202, 370203 };
 static const int parent_of[NREG] = { -1, 0, 0, 1, 1, 2, 2 };
-
-/* ---- a deterministic PRNG (splitmix64) ---------------------------------- */
-
-static uint64_t rng_state;
-
-static uint64_t
-rng(void)
-{
-	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static uint64_t
-rng_between(uint64_t lo, uint64_t hi) /* inclusive */
-{
-	return lo + rng() % (hi - lo + 1);
-}
-
-static bool
-rng_chance(unsigned per_mille)
-{
-	return rng() % 1000 < per_mille;
-}
 
 /* ---- the world ---------------------------------------------------------- */
 
@@ -240,11 +215,11 @@ env_send(void *data, uint32_t to, const struct outbox_msg *m)
 
 	S.stats_sent++;
 	if (t < 0 || !linked(r->ix, t) || !link_up(r->ix, t) ||
-	    (S.faults && rng_chance(100))) {
+	    (S.faults && sim_chance(100))) {
 		S.stats_dropped++;
 		return;
 	}
-	if (S.faults && rng_chance(50)) {
+	if (S.faults && sim_chance(50)) {
 		copies = 2;
 		S.stats_dups++;
 	}
@@ -260,7 +235,7 @@ env_send(void *data, uint32_t to, const struct outbox_msg *m)
 		memcpy(&e.id, m->payload, 8);
 	}
 	for (k = 0; k < copies; k++) {
-		e.at = S.now + rng_between(1, S.faults ? 40 : 5);
+		e.at = S.now + sim_between(1, S.faults ? 40 : 5);
 		push(e);
 	}
 }
@@ -281,7 +256,7 @@ env_propose(void *data, const struct outbox_cmd *c)
 	if (c->type == OUTBOX_CMD_DELIVER) {
 		memcpy(&e.id, c->payload, 8);
 	}
-	e.at = S.now + rng_between(1, 8);
+	e.at = S.now + sim_between(1, 8);
 	push(e);
 }
 
@@ -477,7 +452,7 @@ step(const struct event *e)
 	case EV_APPLY:
 		if (e->epoch != r->epoch) {
 			/* Its leader crashed: committed before, or lost. */
-			if (rng_chance(500)) {
+			if (sim_chance(500)) {
 				S.stats_lost_props++;
 				break;
 			}
@@ -498,7 +473,7 @@ step(const struct event *e)
 		if (r->up) {
 			k = 0;
 			do {
-				d = (int)rng_between(0, NREG - 1);
+				d = (int)sim_between(0, NREG - 1);
 			} while (!linked(e->reg, d) && ++k < 100);
 			x = (struct event){ 0 };
 			x.type = EV_APPLY;
@@ -508,10 +483,10 @@ step(const struct event *e)
 			x.msg.origin = codes[e->reg];
 			x.msg.dest = codes[d];
 			x.id = ++S.next_id;
-			x.at = S.now + rng_between(1, 8);
+			x.at = S.now + sim_between(1, 8);
 			push(x);
 		}
-		schedule(EV_EMIT, e->reg, S.now + rng_between(1, 30));
+		schedule(EV_EMIT, e->reg, S.now + sim_between(1, 30));
 		break;
 	case EV_CRASH:
 		if (!S.faults) {
@@ -526,9 +501,9 @@ step(const struct event *e)
 				       codes[e->reg]);
 			}
 			schedule(EV_RESTART, e->reg,
-			         S.now + rng_between(20, 600));
+			         S.now + sim_between(20, 600));
 		}
-		schedule(EV_CRASH, e->reg, S.now + rng_between(200, 2000));
+		schedule(EV_CRASH, e->reg, S.now + sim_between(200, 2000));
 		break;
 	case EV_RESTART:
 		if (!r->up) {
@@ -545,13 +520,13 @@ step(const struct event *e)
 			x = (struct event){ 0 };
 			x.type = EV_HEAL;
 			x.other = e->other;
-			x.at = S.now + rng_between(50, 1000);
+			x.at = S.now + sim_between(50, 1000);
 			push(x);
 		}
 		x = (struct event){ 0 };
 		x.type = EV_CUT;
-		x.other = (int)rng_between(1, NREG - 1);
-		x.at = S.now + rng_between(100, 1500);
+		x.other = (int)sim_between(1, NREG - 1);
+		x.at = S.now + sim_between(100, 1500);
 		push(x);
 		break;
 	case EV_HEAL:
@@ -607,7 +582,7 @@ run_seed(uint64_t seed, bool trace, uint64_t fault_ms, uint64_t *emitted,
 	if (S.heap == NULL) {
 		abort();
 	}
-	rng_state = seed;
+	sim_seed(seed);
 	S.trace = trace;
 	S.faults = true;
 	for (i = 0; i < NREG; i++) {
@@ -619,14 +594,14 @@ run_seed(uint64_t seed, bool trace, uint64_t fault_ms, uint64_t *emitted,
 			S.r[i].in[j].cursor.inc = 1;
 		}
 		leader_start(&S.r[i]);
-		schedule(EV_TICK, i, rng_between(0, 9));
-		schedule(EV_EMIT, i, rng_between(0, 20));
-		schedule(EV_CRASH, i, rng_between(100, 2000));
+		schedule(EV_TICK, i, sim_between(0, 9));
+		schedule(EV_EMIT, i, sim_between(0, 20));
+		schedule(EV_CRASH, i, sim_between(100, 2000));
 	}
 	x = (struct event){ 0 };
 	x.type = EV_CUT;
-	x.other = (int)rng_between(1, NREG - 1);
-	x.at = rng_between(50, 500);
+	x.other = (int)sim_between(1, NREG - 1);
+	x.at = sim_between(50, 500);
 	push(x);
 
 	end_faults = fault_ms;
