@@ -418,9 +418,28 @@ has_url(json_t *peers, const char *url)
 	return false;
 }
 
+/* in_conf: node id hex is a member of the configuration other than self. */
+static bool
+in_conf(struct node *n, const char *hex)
+{
+	struct raft_configuration *conf = &n->raft.configuration;
+	char id[17];
+	unsigned i;
+
+	for (i = 0; hex != NULL && i < conf->n; i++) {
+		group_node_id(conf->servers[i].id, id);
+		if (conf->servers[i].id != n->cfg.raft_id && !strcmp(id, hex)) {
+			return true;
+		}
+	}
+	return false;
+}
+
 /* links_sync adds every other member of the configuration to links.json
- * (written whole: a temporary file, then rename, as the poller expects).
- * It never removes: an operator's entries stay theirs. */
+ * (written whole: a temporary file, then rename, as the poller expects),
+ * marked "by": "group", and drops the entries it added for members that
+ * have left, so a removed member is no longer dialed. An operator's
+ * entries (without the mark) stay theirs. */
 static void
 links_sync(struct node *n)
 {
@@ -454,12 +473,33 @@ links_sync(struct node *n)
 			continue;
 		}
 		group_node_id(s->id, id);
-		json_array_append_new(
-		    peers, json_pack("{s:s, s:s, s:s}", "region", n->cfg.region,
-		                     "url", url, "node_id", id));
+		json_array_append_new(peers, json_pack("{s:s, s:s, s:s, s:s}",
+		                                       "region", n->cfg.region,
+		                                       "url", url, "node_id",
+		                                       id, "by", "group"));
 		tb_log(TB_LOG_INFO, "TB-GROUP-LINK",
 		       "links.json: dialing member %s at %s", id, url);
 		changed = true;
+	}
+	/* With no configuration yet (a node waiting to be added) nothing
+	 * is known to have left. */
+	for (i = 0; conf->n > 0 && i < json_array_size(peers);) {
+		json_t *p = json_array_get(peers, i);
+		const char *by = spec_str(p, "by");
+
+		if (by != NULL && !strcmp(by, "group") &&
+		    !in_conf(n, spec_str(p, "node_id"))) {
+			tb_log(TB_LOG_INFO, "TB-GROUP-LINK",
+			       "links.json: member %s at %s left the group; "
+			       "no longer dialed",
+			       spec_str(p, "node_id") ? spec_str(p, "node_id")
+			                              : "?",
+			       spec_str(p, "url") ? spec_str(p, "url") : "?");
+			json_array_remove(peers, i);
+			changed = true;
+			continue;
+		}
+		i++;
 	}
 	snprintf(tmp, sizeof(tmp), "%s.group.tmp", path);
 	if (changed && (json_dump_file(doc, tmp, JSON_INDENT(2)) != 0 ||

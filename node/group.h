@@ -26,7 +26,8 @@ struct node;
  *   certificate has the role "member" for this node's region may send
  *   them; others are refused, counted and logged (TB-GROUP-REFUSED).
  * - Every member keeps DIR/links.json listing the other members of the
- *   configuration (added, never removed, by the group), so that any
+ *   configuration (added, and dropped when a member leaves, by the
+ *   group: entries marked "by": "group"), so that any
  *   leader reaches every member.
  * - A follower forwards an API write (the command's type, idempotency key
  *   and JSON body) to the leader, which stamps and proposes it and answers

@@ -121,8 +121,15 @@ metric() {
 }
 ok "$([ "$(metric A tongban_group_refused_total)" -gt 0 ]; echo $?)" \
   "  counted in /metrics (tongban_group_refused_total)"
+has_x_link() { grep -q "$ID_X" A/links.json; }
+wait_for 10 has_x_link
+is "$?" 0 "A's links.json dials X while X is a member"
 run "$TB" --api "$API_A" --token "$TOKEN_A" group remove "$ID_X"
 is "$rc" 0 "group remove X"
+x_link_gone() { ! has_x_link; }
+wait_for 10 x_link_gone
+is "$?" 0 "  and X's entry leaves A's links.json (no longer dialed)"
+like "$(cat A.log)" "left the group; no longer dialed" "  which A logs (TB-GROUP-LINK)"
 node_kill X KILL
 
 # ---- a node that bootstrapped its own group cannot be taken over ----
