@@ -254,6 +254,7 @@ enum route {
 	RT_GROUP_MEMBER,
 	RT_GROUP_ROLE,
 	RT_GROUP_TRANSFER,
+	RT_GROUP_FEATURES,
 };
 
 #define M_GET    1u
@@ -288,6 +289,7 @@ static const struct {
 	[RT_GROUP_MEMBER] = { "/v1/group/members/", "", M_DELETE, "DELETE" },
 	[RT_GROUP_ROLE] = { "/v1/group/members/", "/role", M_POST, "POST" },
 	[RT_GROUP_TRANSFER] = { "/v1/group/transfer", NULL, M_POST, "POST" },
+	[RT_GROUP_FEATURES] = { "/v1/group/features", NULL, M_POST, "POST" },
 };
 
 static unsigned
@@ -374,6 +376,10 @@ get_status(struct http_call *c)
 	              (json_int_t)n->view.applied, "leader",
 	              n->view.leader_id == 0 ? "unknown" : leader));
 	json_object_set_new(st, "group", group_view_json(n));
+	json_object_set_new(st, "features",
+	                    json_pack("{s:i, s:i}", "level",
+	                              (int)store_feature_level(n->store),
+	                              "supported", TB_FEATURE_LEVEL));
 	/* ?digest=1: the hash of the replicated databases (store_digest),
 	 * for comparing members at the same applied index; it reads the
 	 * whole store. */
@@ -871,6 +877,34 @@ api_read_call(struct http_call *c)
 	api_read(c, route_find(c, arg, sizeof(arg)), arg);
 }
 
+/* post_features raises the group's feature level (rolling upgrades):
+ * {"level": N}. A level this build cannot apply is refused here; the
+ * apply refuses one that does not rise. */
+static void
+post_features(struct http_call *c, json_t *req)
+{
+	json_t *lv = json_object_get(req, "level"), *body;
+
+	if (!json_is_integer(lv) || json_object_size(req) != 1) {
+		http_reply_error(c, 422, "invalid", "level",
+		                 "the body is {\"level\": N}, N an integer");
+		return;
+	}
+	if (json_integer_value(lv) > TB_FEATURE_LEVEL ||
+	    json_integer_value(lv) < 1) {
+		http_reply_error(
+		    c, 422, "out_of_range", "level",
+		    "this node's build applies feature levels 1 to "
+		    "%d: upgrade every member before raising it",
+		    TB_FEATURE_LEVEL);
+		return;
+	}
+	body = json_pack("{s:O}", "level", lv);
+	node_audit(c->node, c, "group.feature", NULL);
+	node_propose(c->node, c, CMD_GROUP_FEATURE, body, NULL);
+	json_decref(body);
+}
+
 void
 api_write(struct http_call *c)
 {
@@ -936,6 +970,12 @@ api_write(struct http_call *c)
 	case RT_LINKS_PING:
 		if (api_allow(c, R_RADMIN | R_PADMIN, "ping links") == 0) {
 			node_on_loop(c->node, c, link_api_ping, req);
+		}
+		break;
+	case RT_GROUP_FEATURES:
+		if (api_allow(c, R_RADMIN | R_PADMIN,
+		              "raise the feature level") == 0) {
+			post_features(c, req);
 		}
 		break;
 	case RT_GROUP_MEMBERS:

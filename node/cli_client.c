@@ -28,7 +28,7 @@
 	"[--timeout-ms N]\n"                                                  \
 	"  group add NODE_ID HOST:PORT [--role voter|standby|spare] | group " \
 	"remove ID\n  group promote|demote ID [--role R] | group transfer "   \
-	"[ID]\n"                                                              \
+	"[ID]\n  group features --set LEVEL\n"                                \
 	"environment: TONGBAN_API (default http://127.0.0.1:7400), "          \
 	"TONGBAN_TOKEN\n"
 
@@ -518,6 +518,25 @@ group_verb(const struct client *cl, int argc, char **argv)
 	if (argc >= 3 && !strcmp(argv[1], "remove")) {
 		snprintf(uri, sizeof(uri), "/v1/group/members/%s", argv[2]);
 		return simple(cl, "DELETE", uri, NULL, NULL, NULL);
+	}
+	if (argc >= 2 && !strcmp(argv[1], "features")) {
+		const char *set = opt_value(argc, argv, "--set");
+		char *end;
+		long lv;
+
+		if (set == NULL) {
+			/* The level is in the status (features). */
+			return simple(cl, "GET", "/v1/status", NULL, NULL,
+			              NULL);
+		}
+		lv = strtol(set, &end, 10);
+		if (*end != '\0' || lv < 1) {
+			fprintf(stderr, "tongban group features: --set takes a "
+			                "level (1, 2, ...)\n");
+			return TB_EXIT_USAGE;
+		}
+		b = json_pack("{s:i}", "level", (int)lv);
+		return post_json(cl, "/v1/group/features", b, NULL, NULL);
 	}
 	if (argc >= 2 && !strcmp(argv[1], "transfer")) {
 		b = argc >= 3 ? json_pack("{s:s}", "node_id", argv[2])

@@ -52,6 +52,15 @@ int fsm_case_action(struct fsm *f);
 int fsm_token_create(struct fsm *f);
 int fsm_token_revoke(struct fsm *f);
 
+/* ---- the group's feature level (fsm_feature.c) ---- */
+
+/* fsm_group_feature raises the replicated feature level: a level at or
+ * below the current one is refused (levels only rise); one above
+ * TB_FEATURE_LEVEL is TB_ENOTSUP, an apply failure: this member cannot
+ * follow a group that runs beyond its build, and stops loudly rather than
+ * diverge. */
+int fsm_group_feature(struct fsm *f);
+
 /* ---- catalog (fsm_catalog.c) ---- */
 
 /* fsm_catalog_load builds c from the committed catalog databases seen by

@@ -271,6 +271,16 @@ node_propose(struct node *n, struct http_call *c, enum cmd_type t,
 	 * monotone (max(last_at, at)), as it does across leaders. At a
 	 * follower the command is encoded (so refusals match the leader's)
 	 * and forwarded from the loop; the leader stamps its own time. */
+	if ((unsigned)cmd_feature_level(t) > store_feature_level(n->store)) {
+		http_reply_error(
+		    c, 409, "feature_level", NULL,
+		    "%s needs feature level %d; the group runs at "
+		    "%u (POST /v1/group/features once every member "
+		    "is upgraded)",
+		    cmd_type_name(t), cmd_feature_level(t),
+		    store_feature_level(n->store));
+		return;
+	}
 	rv = cmd_encode(t, node_now_ms(), idem_key, body, &b, err, sizeof(err));
 	if (rv != 0) {
 		/* Valid JSON the encoding refuses (a float, too big): the

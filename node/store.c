@@ -276,6 +276,20 @@ store_applied_index(struct store *s)
 	return v;
 }
 
+unsigned
+store_feature_level(struct store *s)
+{
+	MDB_txn *txn;
+	uint64_t v = 0;
+
+	if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) != 0) {
+		return 1;
+	}
+	meta_get_u64(s, txn, "feature_level", &v);
+	mdb_txn_abort(txn);
+	return v == 0 ? 1 : (unsigned)v;
+}
+
 /* error_result builds {"error": {code, message, field}}. */
 static json_t *
 error_result(int code, const char *path, const char *msg)
@@ -393,6 +407,8 @@ dispatch(struct fsm *f)
 		return fsm_token_create(f);
 	case CMD_TOKEN_REVOKE:
 		return fsm_token_revoke(f);
+	case CMD_GROUP_FEATURE:
+		return fsm_group_feature(f);
 	default:
 		return fsm_refuse(f, TB_ENOTIMPL, "$.type",
 		                  "%s is an event, not a command this region "

@@ -121,6 +121,10 @@ void store_batch_abort(struct store *s);
  * new store), or 0 if it cannot be read. */
 uint64_t store_applied_index(struct store *s);
 
+/* store_feature_level returns the group's replicated feature level (1 for
+ * a store that never raised it, or if it cannot be read). */
+unsigned store_feature_level(struct store *s);
+
 /* store_region returns the store's region code ("370102"); the string lives
  * as long as s. */
 const char *store_region(const struct store *s);

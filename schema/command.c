@@ -43,6 +43,9 @@ static const struct spec_field body_token_create[] = {
 static const struct spec_field body_token_revoke[] = {
 	{ "id", SPEC_STRING, true },
 };
+static const struct spec_field body_group_feature[] = {
+	{ "level", SPEC_INT, true },
+};
 static const struct spec_field body_event_case[] = {
 	{ "case", SPEC_STRING, true },
 	{ "epoch", SPEC_INT, true },
@@ -78,6 +81,7 @@ static const struct cmd_def cmd_defs[CMD_TYPE_COUNT] = {
 	[CMD_TOKEN_CREATE] = CMD_DEF("token.create", body_token_create),
 	[CMD_TOKEN_REVOKE] = CMD_DEF("token.revoke", body_token_revoke),
 	[CMD_EVENT_CASE] = CMD_DEF("case.event", body_event_case),
+	[CMD_GROUP_FEATURE] = CMD_DEF("group.feature", body_group_feature),
 };
 
 const char *

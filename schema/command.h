@@ -32,8 +32,16 @@ enum cmd_type {
 	CMD_TOKEN_CREATE,    /* body {id, hash, role, region, expires} */
 	CMD_TOKEN_REVOKE,    /* body {id} */
 	CMD_EVENT_CASE,      /* event body {case, seq, epoch, action, ...} */
+	CMD_GROUP_FEATURE,   /* body {level}: raise the group's feature level */
 	CMD_TYPE_COUNT
 };
+
+/* The highest feature level this build applies. A group runs at a level
+ * (replicated, 1 until raised by group.feature): a command type may be
+ * proposed only once the group's level reaches the type's, so a new type
+ * is not proposed while a member that cannot apply it may still be
+ * running. Raise it after upgrading every member. */
+#define TB_FEATURE_LEVEL 1
 
 /* cmd_type_name returns the wire name ("case.action"). */
 const char *cmd_type_name(enum cmd_type t);

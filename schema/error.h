@@ -39,7 +39,8 @@
 	X(TB_ECORRUPT, "corrupt", "stored data is corrupt")              \
 	X(TB_EREVOKED, "revoked", "certificate or token revoked")        \
 	X(TB_ENOTIMPL, "not_implemented", "not implemented")             \
-	X(TB_ETIMEOUT, "timeout", "timed out")
+	X(TB_ETIMEOUT, "timeout", "timed out")                           \
+	X(TB_EFEATURE, "feature_level", "needs a higher feature level")
 
 enum tb_err {
 #define TB_ERR_ENUM(id, name, text) id,

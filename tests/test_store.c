@@ -783,6 +783,17 @@ test_edges(void)
 	       "so does a body version this build does not know");
 	json_decref(env);
 	canon_buf_free(&b);
+	env = json_pack("{s:s, s:i, s:I, s:{s:i}}", "type", "group.feature",
+	                "v", 1, "at", (json_int_t)ms("2026-03-05"), "body",
+	                "level", TB_FEATURE_LEVEL + 1);
+	canon_encode(env, &b, err, sizeof(err));
+	is_int(store_apply(S, before + 1, b.data, b.len, &r), TB_EFEATURE,
+	       "so does a feature level beyond this build (the group "
+	       "decided it; this member cannot follow)");
+	is_int(store_applied_index(S), before, "  and nothing applied");
+	is_int(store_feature_level(S), 1, "  the level stays 1");
+	json_decref(env);
+	canon_buf_free(&b);
 
 	/* Bytes that are not a canonical command are refused alike by
 	 * every member: a result, not a stop. */

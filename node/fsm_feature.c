@@ -1,0 +1,39 @@
+/* The group's feature level: group.feature raises it (rolling upgrades). */
+#include "node/fsm.h"
+#include "node/log.h"
+#include "node/store_db.h"
+#include "schema/spec.h"
+
+int
+fsm_group_feature(struct fsm *f)
+{
+	long long level = spec_int(f->cmd->body, "level", 0);
+	uint64_t cur = 0;
+	int rv;
+
+	if ((rv = meta_get_u64(f->s, f->txn, "feature_level", &cur)) != 0) {
+		return rv;
+	}
+	cur = cur == 0 ? 1 : cur;
+	if (level <= (long long)cur) {
+		return fsm_refuse(f, TB_ECONFLICT, "$.body.level",
+		                  "feature levels only rise: the group runs at "
+		                  "level %llu",
+		                  (unsigned long long)cur);
+	}
+	if (level > TB_FEATURE_LEVEL) {
+		/* Not a refusal: the group has decided, and this member
+		 * cannot follow. Applying on would diverge; stop. */
+		tb_log(TB_LOG_ERROR, "TB-FEATURE-UNSUPPORTED",
+		       "the group raised its feature level to %lld, beyond "
+		       "this build's %d: upgrade this member",
+		       level, TB_FEATURE_LEVEL);
+		return TB_EFEATURE;
+	}
+	if ((rv = meta_put_u64(f->s, f->txn, "feature_level",
+	                       (uint64_t)level)) != 0) {
+		return rv;
+	}
+	f->result = json_pack("{s:I}", "feature_level", (json_int_t)level);
+	return f->result != NULL ? TB_OK : TB_ENOMEM;
+}
