@@ -255,6 +255,13 @@ g_failover() {
   fi
 }
 
+# g_cpu NAME...: user+system CPU of those members, clock ticks, summed.
+g_cpu() {
+  local n p t=0
+  for n in "$@"; do p="PID_$n"; t=$((t + $(cpu_ticks "${!p}"))); done
+  echo "$t"
+}
+
 # ---- run -------------------------------------------------------------------
 say "work directory $work; --group: $reps reps of ${duration}s at $g_conns connections"
 g_tb_group
@@ -264,12 +271,17 @@ for rep in $(seq "$reps"); do
     l=$(g_tb_leader) || die "tongban: no leader"
     say "rep $rep/$reps: tongban group (leader $l), $c connection(s)"
     p="PORT_$l" pp="PID_$l"
+    k0=$(g_cpu A B C)
     run_tongban tongban-group "${!p}" "$g_token" "$work/A" "$c" "$rep" "${!pp}"
+    record cpu-tongban "$c" "$rep" $(($(g_cpu A B C) - k0)) 0 0 0 "writes=$((REQ - ERR_STATUS))"
     l=$(g_etcd_leader) || die "etcd: no leader"
     say "rep $rep/$reps: etcd cluster (leader $l), $c connection(s)"
-    p="EC_$l"
+    p="EC_$l" pp="PID_$l"
+    k0=$(g_cpu e1 e2 e3) l0=$(cpu_ticks "${!pp}")
     wrk_run "$c" "$duration" "http://127.0.0.1:${!p}" etcd BENCH_RUN="g$rep-$c"
-    record etcd-cluster "$c" "$rep" "$OPS" "$P50" "$P99" $((ERR_STATUS + ERR_SOCK)) "leader=$l"
+    record etcd-cluster "$c" "$rep" "$OPS" "$P50" "$P99" $((ERR_STATUS + ERR_SOCK)) \
+      "leader=$l cpu_ticks=$(($(cpu_ticks "${!pp}") - l0)) writes=$((REQ - ERR_STATUS))"
+    record cpu-etcd "$c" "$rep" $(($(g_cpu e1 e2 e3) - k0)) 0 0 0 "writes=$((REQ - ERR_STATUS))"
   done
 done
 # memory after the load, every member
@@ -296,19 +308,25 @@ by = {}
 for s, c, rep, ops, p50, p99, err, note in rows:
     by.setdefault((s, int(c)), []).append(
         dict(rep=int(rep), ops=float(ops), p50=int(p50), p99=int(p99),
-             err=int(err), note=note))
+             err=int(err), note=note, c=int(c)))
 med = lambda xs: st.median(xs) if xs else float("nan")
 ms = lambda us: f"{us / 1000:.2f}"
 def note(s, r):
-    if s != "tongban-group":
-        return ""
+    # CPU per write (ticks are 10 ms): the leader's and all three members'
     kvs = [dict(p.split("=") for p in x["note"].split()) for x in r]
+    c = (by.get(("cpu-" + s.split("-")[0], r[0]["c"]), []))
+    allm = med([x["ops"] * 1e4 / max(int(x["note"].split("=")[1]), 1)
+                for x in c])
+    if s != "tongban-group":
+        lead = med([int(kv["cpu_ticks"]) * 1e4 / max(int(kv["writes"]), 1)
+                    for kv in kvs if "cpu_ticks" in kv])
+        return f"CPU us/write: leader {lead:.0f}, 3 members {allm:.0f}"
     ap = sum(int(kv["applies"]) for kv in kvs)
     lc = sum(int(kv["log_commits"] or 0) for kv in kvs)
     cpu = med([int(kv["cpu_ticks"]) * 1e4 / max(int(kv["applies"]), 1)
                for kv in kvs])
-    return (f"leader: log commits/case {lc / max(ap, 1):.3f}, "
-            f"CPU us/case {cpu:.0f}")
+    return (f"CPU us/write: leader {cpu:.0f}, 3 members {allm:.0f}; "
+            f"leader's log commits/write {lc / max(ap, 1):.3f}")
 print(f"3-voter tongban group vs 3-member etcd 3.4 cluster, writes at the "
       f"leader; {reps} repetition(s) of {duration} s, medians; latencies "
       "from wrk, in ms\n")
