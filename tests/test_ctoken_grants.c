@@ -11,51 +11,15 @@
 #include "schema/ctoken.h"
 #include "schema/spec.h"
 #include "schema/trust.h"
+#include "tests/ctoken_util.h"
 #include "tests/tap.h"
 
 #include <sodium.h>
 #include <stdlib.h>
 
-/* 2026-06-01T00:00:00Z */
-#define NOW   1780272000000LL
-#define NOW_S (NOW / 1000)
-#define DAY   86400000LL
-#define YEAR  (365 * DAY)
-
-struct key {
-	uint8_t pk[32];
-	uint8_t sk[64];
-	char hex[65];
-};
-
 static struct key off1, k0, boff, b0, bsvc, bprov;
 static json_t *root, *broot, *c0, *bc0, *csvc, *cprov;
 static struct cert_cache cache;
-
-static void
-key_make(struct key *k, int n)
-{
-	uint8_t seed[32];
-
-	memset(seed, n, sizeof(seed));
-	crypto_sign_seed_keypair(k->pk, k->sk, seed);
-	canon_hex(k->pk, 32, k->hex);
-}
-
-static json_t *
-make_root(const char *region, struct key *a)
-{
-	json_t *r = json_pack(
-	    "{s:s, s:s, s:i, s:s, s:i, s:[{s:s, s:s}], s:[{s:s, s:s}]}",
-	    "format", "tongban.root/1", "region", region, "version", 1,
-	    "expires", "2030-01-01T00:00:00Z", "threshold", 1, "officers",
-	    "name", "a", "key", a->hex, "release_keys", "name", "rel", "key",
-	    a->hex);
-	char err[128];
-
-	trust_sign(r, a->sk, err, sizeof(err));
-	return r;
-}
 
 /* issue certifies k (kind, region, role) under issuer, signed by s. */
 static json_t *
