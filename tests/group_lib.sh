@@ -126,3 +126,22 @@ start_joiner() {
   done
   return 1
 }
+
+# grow_to_three: with A running as a one-voter group and B and C started as
+# joiners, checks that B is not yet a member, adds B at the leader and C
+# through follower B, and waits for both to be ready (TAP points).
+grow_to_three() {
+  api B GET /v1/status
+  is "$code" 401 "B knows no token before it is added (tokens are replicated)"
+  is "$(curl -s -o /dev/null -w '%{http_code}' "$API_B/readyz")" 503 \
+    "B is not ready before it is added"
+  add_voter "$API_A" "$ID_B" "127.0.0.1:$LB"
+  is "$rc" 0 "group add B (as a voter) at the leader"
+  like "$out" '"role": "voter"' "  answers once B is a voter"
+  wait_for 10 ready B
+  is "$?" 0 "B becomes ready as a follower"
+  add_voter "$API_B" "$ID_C" "127.0.0.1:$LC"
+  is "$rc" 0 "group add C, sent to follower B (forwarded to the leader)"
+  wait_for 10 ready C
+  is "$?" 0 "C becomes ready"
+}

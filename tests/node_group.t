@@ -58,21 +58,8 @@ node_start A
 ok $? "A starts as a one-voter group and becomes ready"
 start_joiner B && start_joiner C
 ok $? "B and C run, waiting to be added"
-api B GET /v1/status
-is "$code" 401 "B knows no token before it is added (tokens are replicated)"
-is "$(curl -s -o /dev/null -w '%{http_code}' "$API_B/readyz")" 503 \
-  "B is not ready before it is added"
-
 # ---- grow from one voter to three ----
-add_voter "$API_A" "$ID_B" "127.0.0.1:$LB"
-is "$rc" 0 "group add B (as a voter) at the leader"
-like "$out" '"role": "voter"' "  answers once B is a voter"
-wait_for 10 ready B
-is "$?" 0 "B becomes ready as a follower"
-add_voter "$API_B" "$ID_C" "127.0.0.1:$LC"
-is "$rc" 0 "group add C, sent to follower B (forwarded to the leader)"
-wait_for 10 ready C
-is "$?" 0 "C becomes ready"
+grow_to_three
 api A GET /v1/status
 is "$(jq_get 'sorted((m["node_id"], m["role"]) for m in d["group"]["members"]) == sorted([("'"$ID_A"'","voter"),("'"$ID_B"'","voter"),("'"$ID_C"'","voter")])')" \
   True "GET /v1/status at A: three voters"

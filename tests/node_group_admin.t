@@ -65,21 +65,8 @@ node_start A
 ok $? "A starts as a one-voter group and becomes ready"
 start_joiner B && start_joiner C && start_joiner X
 ok $? "B, C and X run, waiting to be added"
-api B GET /v1/status
-is "$code" 401 "B knows no token before it is added (tokens are replicated)"
-is "$(curl -s -o /dev/null -w '%{http_code}' "$API_B/readyz")" 503 \
-  "B is not ready before it is added"
-
 # ---- grow from one voter to three ----
-add_voter "$API_A" "$ID_B" "127.0.0.1:$LB"
-is "$rc" 0 "group add B (as a voter) at the leader"
-like "$out" '"role": "voter"' "  answers once B is a voter"
-wait_for 10 ready B
-is "$?" 0 "B becomes ready as a follower"
-add_voter "$API_B" "$ID_C" "127.0.0.1:$LC"
-is "$rc" 0 "group add C, sent to follower B (forwarded to the leader)"
-wait_for 10 ready C
-is "$?" 0 "C becomes ready"
+grow_to_three
 run "$TB" --api "$API_A" --token "$TOKEN_A" group add "$ID_C" "127.0.0.1:$LC"
 is "$rc" 1 "adding C twice is refused"
 like "$err" "409 duplicate" "  as a duplicate (409)"
