@@ -3,6 +3,8 @@
 #ifndef TB_TESTS_RAFTIO_UTIL_H
 #define TB_TESTS_RAFTIO_UTIL_H
 
+#include "tests/fs_util.h"
+
 #include <dirent.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -21,39 +23,11 @@ static uv_loop_t rt_loop;
 static char rt_base[64];
 static int rt_ndirs;
 
-/* rt_rmtree removes path and everything under it. */
-static void
-rt_rmtree(const char *path)
-{
-	struct stat st;
-	struct dirent *d;
-	char sub[512];
-	DIR *dir;
-
-	if (lstat(path, &st) != 0) {
-		return;
-	}
-	if (S_ISDIR(st.st_mode) && (dir = opendir(path)) != NULL) {
-		while ((d = readdir(dir)) != NULL) {
-			if (strcmp(d->d_name, ".") == 0 ||
-			    strcmp(d->d_name, "..") == 0) {
-				continue;
-			}
-			snprintf(sub, sizeof(sub), "%s/%s", path, d->d_name);
-			rt_rmtree(sub);
-		}
-		closedir(dir);
-		rmdir(path);
-	} else {
-		unlink(path);
-	}
-}
-
 static void
 rt_cleanup(void)
 {
 	if (rt_base[0] != '\0') {
-		rt_rmtree(rt_base);
+		tu_rmtree(rt_base);
 	}
 }
 

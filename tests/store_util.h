@@ -7,6 +7,7 @@
 #include "node/store.h"
 #include "schema/command.h"
 #include "schema/spec.h"
+#include "tests/fs_util.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -14,34 +15,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-/* su_rmtree removes path and everything under it. */
-static inline void
-su_rmtree(const char *path)
-{
-	struct stat st;
-	struct dirent *d;
-	char sub[512];
-	DIR *dir;
-
-	if (lstat(path, &st) != 0) {
-		return;
-	}
-	if (S_ISDIR(st.st_mode) && (dir = opendir(path)) != NULL) {
-		while ((d = readdir(dir)) != NULL) {
-			if (strcmp(d->d_name, ".") == 0 ||
-			    strcmp(d->d_name, "..") == 0) {
-				continue;
-			}
-			snprintf(sub, sizeof(sub), "%s/%s", path, d->d_name);
-			su_rmtree(sub);
-		}
-		closedir(dir);
-		rmdir(path);
-	} else {
-		unlink(path);
-	}
-}
 
 static inline bool
 su_exists(const char *path)

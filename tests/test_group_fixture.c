@@ -433,7 +433,7 @@ run(unsigned seed)
 	for (i = 0; i < n; i++) {
 		store_close(M[i].s);
 		free(M[i].log);
-		su_rmtree(M[i].dir);
+		tu_rmtree(M[i].dir);
 		memset(&M[i], 0, sizeof(M[i]));
 	}
 }
@@ -465,6 +465,6 @@ main(void)
 	}
 	free(REF);
 	free(HAVE);
-	su_rmtree(BASE);
+	tu_rmtree(BASE);
 	return done_testing();
 }

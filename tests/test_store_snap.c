@@ -307,7 +307,7 @@ test_nohash(struct store *src)
 	digest_of(o, d);
 	ok(!memcmp(d, SRC_HASH, 32), "equal to the source");
 	store_close(o);
-	su_rmtree(dir);
+	tu_rmtree(dir);
 	stream_free(&st);
 }
 
@@ -346,7 +346,7 @@ test_flips(void)
 			accepted++;
 			printf("# flip at chunk %zu byte %zu was accepted\n", k,
 			       at);
-			su_rmtree(strcat(strcpy(err, dst), ".new"));
+			tu_rmtree(strcat(strcpy(err, dst), ".new"));
 		} else if (rv > 0 && rv < TB_ERR_COUNT) {
 			codes[rv]++;
 		}
@@ -357,8 +357,8 @@ test_flips(void)
 	       TRIALS, st.n, codes[TB_EMALFORMED], codes[TB_ECORRUPT],
 	       TRIALS - codes[TB_EMALFORMED] - codes[TB_ECORRUPT]);
 	stream_free(&st);
-	su_rmtree(dir);
-	su_rmtree(dst);
+	tu_rmtree(dir);
+	tu_rmtree(dst);
 }
 
 /* test_refusals feeds broken streams to a stage for OTHER, whose store
@@ -508,7 +508,7 @@ test_crashes(struct store *src)
 		store_close(o);
 		if (steps >= 2) {
 			/* Back to the old store for the next round. */
-			su_rmtree(OTHER);
+			tu_rmtree(OTHER);
 			o = su_open(OTHER, "370102");
 			store_close(o);
 		}
@@ -626,11 +626,11 @@ main(void)
 			test_flips();
 			test_refusals(src);
 			test_crashes(src);
-			su_rmtree(DST);
+			tu_rmtree(DST);
 		}
 		measure(src, ncases);
 	}
 	store_close(src);
-	su_rmtree(BASE);
+	tu_rmtree(BASE);
 	return done_testing();
 }
