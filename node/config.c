@@ -393,6 +393,14 @@ node_config_load(const char *dir, struct node_config *c, char *errmsg,
 	copy_str(c->join, sizeof(c->join), cfg, "join");
 	c->heartbeat_ms = (unsigned)spec_int(cfg, "heartbeat_ms", 50);
 	c->election_ms = (unsigned)spec_int(cfg, "election_ms", 1000);
+	c->stop_timeout_ms = (unsigned)spec_int(cfg, "stop_timeout_ms", 15000);
+	if (c->stop_timeout_ms < 100 || c->stop_timeout_ms > 3600000) {
+		snprintf(errmsg, errlen,
+		         "%s: stop_timeout_ms %u: it is 100..3600000 ms", path,
+		         c->stop_timeout_ms);
+		json_decref(cfg);
+		return TB_ERANGE;
+	}
 	if (c->heartbeat_ms < 10 || c->heartbeat_ms > 60000 ||
 	    c->election_ms < 2 * c->heartbeat_ms || c->election_ms > 600000) {
 		snprintf(errmsg, errlen,

@@ -39,12 +39,14 @@ struct node_config {
 	 * with no configuration and waits to be added (join is the link
 	 * address it dialed first); Raft's timeouts, node-local. */
 	char join[128];
-	unsigned heartbeat_ms; /* default 50 */
-	unsigned election_ms;  /* default 1000 */
-	uint8_t sign_sk[64];   /* loaded from keys/node.json */
-	uint8_t kx_sk[32];     /* X25519 key-exchange secret (kx_secret) */
-	uint8_t kx_pk[32];     /* its public key */
-	bool has_kx;           /* keys/node.json holds kx_secret */
+	unsigned heartbeat_ms;    /* default 50 */
+	unsigned election_ms;     /* default 1000 */
+	unsigned stop_timeout_ms; /* default 15000: a stop that takes longer
+	                           * is forced (TB-STOP-FORCED) */
+	uint8_t sign_sk[64];      /* loaded from keys/node.json */
+	uint8_t kx_sk[32];        /* X25519 key-exchange secret (kx_secret) */
+	uint8_t kx_pk[32];        /* its public key */
+	bool has_kx;              /* keys/node.json holds kx_secret */
 	uint8_t index_key[32];
 	bool has_release_key;
 	uint8_t release_sk[64];

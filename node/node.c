@@ -22,6 +22,7 @@
 #include "schema/trust.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -541,6 +542,78 @@ node_raft_closed(struct raft *r)
 	uv_close((uv_handle_t *)&n->sigint, NULL);
 }
 
+/* ---- the stop guard ---------------------------------------------------- */
+
+/* Once a stop has made every applied write durable, nothing it still does
+ * (closing links, Raft, HTTP, nng) may hold the process for ever: nng
+ * 1.5.2's nng_close can block for good (docs/LINKS.md, "Known issue"). A
+ * stop that takes longer than stop_timeout_ms is forced: logged as
+ * TB-STOP-FORCED and ended with exit status 1. The guard is static, not in
+ * the node, because the node is freed before the stop is done. */
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool done;
+	unsigned timeout_ms;
+} stop_guard = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false,
+	         0 };
+
+static void *
+stop_guard_main(void *arg)
+{
+	struct timespec until;
+	int rv = 0;
+
+	(void)arg;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += stop_guard.timeout_ms / 1000;
+	until.tv_nsec += (long)(stop_guard.timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&stop_guard.mu);
+	while (!stop_guard.done && rv != ETIMEDOUT) {
+		rv = pthread_cond_timedwait(&stop_guard.cv, &stop_guard.mu,
+		                            &until);
+	}
+	if (!stop_guard.done) {
+		tb_log(TB_LOG_ERROR, "TB-STOP-FORCED",
+		       "the stop did not finish within %u ms (stop_timeout_ms; "
+		       "nng's close may have blocked); every applied write is "
+		       "committed: exiting",
+		       stop_guard.timeout_ms);
+		_exit(1);
+	}
+	pthread_mutex_unlock(&stop_guard.mu);
+	return NULL;
+}
+
+static void
+stop_guard_start(unsigned timeout_ms)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+
+	stop_guard.timeout_ms = timeout_ms;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &attr, stop_guard_main, NULL) != 0) {
+		tb_log(TB_LOG_WARN, "TB-STOP-GUARD",
+		       "no thread for the stop guard: the stop is unbounded");
+	}
+	pthread_attr_destroy(&attr);
+}
+
+static void
+stop_guard_done(void)
+{
+	pthread_mutex_lock(&stop_guard.mu);
+	stop_guard.done = true;
+	pthread_cond_signal(&stop_guard.cv);
+	pthread_mutex_unlock(&stop_guard.mu);
+}
+
 static void
 node_stop(struct node *n, const char *why)
 {
@@ -556,6 +629,20 @@ node_stop(struct node *n, const char *why)
 	tb_log(TB_LOG_INFO, "TB-NODE-STOP", "stopping: %s", why);
 	/* What is applied is answered once it is committed to the store. */
 	applier_sync(n->applier);
+	stop_guard_start(n->cfg.stop_timeout_ms);
+	{
+		/* Fault injection for tests/node_stop.t: a stop that stalls
+		 * here stands for one that blocks in nng. */
+		const char *stall = getenv("TB_FAULT_STOP_STALL_MS");
+
+		if (stall != NULL) {
+			unsigned long ms = strtoul(stall, NULL, 10);
+			struct timespec ts = { (time_t)(ms / 1000),
+				               (long)(ms % 1000) * 1000000L };
+
+			nanosleep(&ts, NULL);
+		}
+	}
 	/* Links close first: pending pings are answered while HTTP runs. */
 	links_stop(n->links);
 	/* Fail what is queued; raft_close fails the proposals still waiting
@@ -755,6 +842,7 @@ node_run(const char *dir)
 	/* nng frees closed pipes on a reaper thread: let it finish, so what
 	 * it still holds is freed before the process exits. */
 	nng_fini();
+	stop_guard_done();
 	tb_log(TB_LOG_INFO, "TB-NODE-STOPPED", "stopped");
 	{
 		int code = n->exit_code;

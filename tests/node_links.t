@@ -16,8 +16,8 @@ cd "$T"
 # Everything this test starts besides the nodes, and a bound on the whole.
 _extra=()
 trap _links_cleanup EXIT
-bash -c 'sleep 900 & s=$!; trap "kill $s; exit" TERM; wait $s
-  echo "# node_links.t: over 900 s, giving up" >&2; kill -TERM '"$$" \
+bash -c 'sleep 300 & s=$!; trap "kill $s; exit" TERM; wait $s
+  echo "# node_links.t: over 300 s, giving up" >&2; kill -TERM '"$$" \
   >/dev/null 2>&1 &
 _watchdog=$!
 _links_cleanup() {
