@@ -152,6 +152,7 @@ store_open(const char *dir, const struct store_options *opt, struct store **out,
 		snprintf(errmsg, errlen, "out of memory");
 		return TB_ENOMEM;
 	}
+	pthread_rwlock_init(&s->gate, NULL);
 	s->map_size =
 	    opt != NULL && opt->map_size ? opt->map_size : STORE_DEFAULT_MAP;
 	if (opt != NULL && opt->index_key != NULL) {
@@ -160,11 +161,13 @@ store_open(const char *dir, const struct store_options *opt, struct store **out,
 	/* A crash during a snapshot swap leaves the old store or the new
 	 * one; store_snap.h. */
 	if ((rv = store_snapshot_recover(dir, errmsg, errlen)) != 0) {
+		pthread_rwlock_destroy(&s->gate);
 		free(s);
 		return rv;
 	}
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
 		snprintf(errmsg, errlen, "%s: %s", dir, strerror(errno));
+		pthread_rwlock_destroy(&s->gate);
 		free(s);
 		return TB_EIO;
 	}
@@ -199,6 +202,7 @@ fail:
 	if (s->env != NULL) {
 		mdb_env_close(s->env);
 	}
+	pthread_rwlock_destroy(&s->gate);
 	free(s);
 	return rv;
 }
@@ -206,10 +210,37 @@ fail:
 int
 store_batch_begin(struct store *s)
 {
+	int rv;
+
 	if (s->batch != NULL) {
 		return TB_OK;
 	}
-	return db_err(mdb_txn_begin(s->env, NULL, 0, &s->batch));
+	pthread_rwlock_rdlock(&s->gate);
+	if ((rv = mdb_txn_begin(s->env, NULL, 0, &s->batch)) != 0) {
+		s->batch = NULL;
+		pthread_rwlock_unlock(&s->gate);
+	}
+	return db_err(rv);
+}
+
+int
+store_rd_begin(struct store *s, MDB_txn **txn)
+{
+	int rv;
+
+	pthread_rwlock_rdlock(&s->gate);
+	if ((rv = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn)) != 0) {
+		*txn = NULL;
+		pthread_rwlock_unlock(&s->gate);
+	}
+	return rv;
+}
+
+void
+store_rd_end(struct store *s, MDB_txn *txn)
+{
+	mdb_txn_abort(txn);
+	pthread_rwlock_unlock(&s->gate);
 }
 
 int
@@ -222,6 +253,7 @@ store_batch_commit(struct store *s)
 	}
 	rv = mdb_txn_commit(s->batch);
 	s->batch = NULL;
+	pthread_rwlock_unlock(&s->gate);
 	if (rv != 0) {
 		s->cat.valid = false; /* it may hold the lost changes */
 	}
@@ -234,6 +266,7 @@ store_batch_abort(struct store *s)
 	if (s->batch != NULL) {
 		mdb_txn_abort(s->batch);
 		s->batch = NULL;
+		pthread_rwlock_unlock(&s->gate);
 		s->cat.valid = false; /* it may hold the dropped changes */
 	}
 }
@@ -246,7 +279,10 @@ store_sync(struct store *s)
 	if (rv != 0) {
 		return rv;
 	}
-	return mdb_env_sync(s->env, 1) == 0 ? TB_OK : TB_EIO;
+	pthread_rwlock_rdlock(&s->gate);
+	rv = mdb_env_sync(s->env, 1) == 0 ? TB_OK : TB_EIO;
+	pthread_rwlock_unlock(&s->gate);
+	return rv;
 }
 
 void
@@ -259,6 +295,7 @@ store_close(struct store *s)
 	mdb_env_sync(s->env, 1);
 	mdb_env_close(s->env);
 	fsm_catalog_fini(&s->cat);
+	pthread_rwlock_destroy(&s->gate);
 	free(s);
 }
 
@@ -268,11 +305,11 @@ store_applied_index(struct store *s)
 	MDB_txn *txn;
 	uint64_t v = 0;
 
-	if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) != 0) {
+	if (store_rd_begin(s, &txn) != 0) {
 		return 0;
 	}
 	meta_get_u64(s, txn, "applied", &v);
-	mdb_txn_abort(txn);
+	store_rd_end(s, txn);
 	return v;
 }
 
@@ -282,11 +319,11 @@ store_feature_level(struct store *s)
 	MDB_txn *txn;
 	uint64_t v = 0;
 
-	if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) != 0) {
+	if (store_rd_begin(s, &txn) != 0) {
 		return 1;
 	}
 	meta_get_u64(s, txn, "feature_level", &v);
-	mdb_txn_abort(txn);
+	store_rd_end(s, txn);
 	return v == 0 ? 1 : (unsigned)v;
 }
 
@@ -592,7 +629,7 @@ store_digest(struct store *s, uint8_t out[32], uint64_t *applied)
 	MDB_txn *txn;
 	int rv, i;
 
-	if ((rv = db_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)))) {
+	if ((rv = db_err(store_rd_begin(s, &txn)))) {
 		return rv;
 	}
 	crypto_generichash_init(&st, NULL, 0, 32);
@@ -602,7 +639,7 @@ store_digest(struct store *s, uint8_t out[32], uint64_t *applied)
 	if (rv == 0 && applied != NULL) {
 		rv = meta_get_u64(s, txn, "applied", applied);
 	}
-	mdb_txn_abort(txn);
+	store_rd_end(s, txn);
 	crypto_generichash_final(&st, out, 32);
 	return rv;
 }

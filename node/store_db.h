@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 #include <lmdb.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -67,7 +68,17 @@ struct store {
 	size_t map_size;
 	struct fsm_catalog cat; /* the writer's alone */
 	MDB_txn *batch; /* the open batch (store_batch_begin), or NULL */
+	/* The gate: every transaction holds it shared (a read for its
+	 * length, the writer's batch from begin to commit), and
+	 * store_snapshot_swap_live holds it exclusively while it replaces
+	 * the environment under the same struct store. */
+	pthread_rwlock_t gate;
 };
+
+/* store_rd_begin begins a read transaction under the gate (shared); the
+ * LMDB return code. store_rd_end aborts it and leaves the gate. */
+int store_rd_begin(struct store *s, MDB_txn **txn);
+void store_rd_end(struct store *s, MDB_txn *txn);
 
 /* store_db_name returns the LMDB name of database i. */
 const char *store_db_name(enum store_db i);

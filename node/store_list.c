@@ -231,9 +231,9 @@ store_case_list(struct store *s, const char *status, int overdue,
 	if ((list = json_array()) == NULL) {
 		return TB_ENOMEM;
 	}
-	if ((rv = db_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))) == 0) {
+	if ((rv = db_err(store_rd_begin(s, &txn))) == 0) {
 		rv = list_scan(s, txn, &q, after_cursor, limit, list, next);
-		mdb_txn_abort(txn);
+		store_rd_end(s, txn);
 	}
 	if (rv != 0) {
 		json_decref(list);
@@ -261,7 +261,7 @@ store_events(struct store *s, uint64_t after, size_t limit, json_t **out)
 		return after == UINT64_MAX ? TB_EINVAL : TB_ENOMEM;
 	}
 	db_be64(kb, after + 1);
-	if ((rv = db_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))) == 0) {
+	if ((rv = db_err(store_rd_begin(s, &txn))) == 0) {
 		if ((rv = db_err(
 		         mdb_cursor_open(txn, s->dbi[DB_EVENTS], &cur))) == 0) {
 			while (json_array_size(list) < limit &&
@@ -277,7 +277,7 @@ store_events(struct store *s, uint64_t after, size_t limit, json_t **out)
 			}
 			mdb_cursor_close(cur);
 		}
-		mdb_txn_abort(txn);
+		store_rd_end(s, txn);
 	}
 	if (rv != 0 && rv != TB_ENOTFOUND) {
 		json_decref(list);

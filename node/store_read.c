@@ -14,7 +14,7 @@
 static int
 rd_begin(struct store *s, MDB_txn **txn)
 {
-	return db_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn));
+	return db_err(store_rd_begin(s, txn));
 }
 
 /* set_u64 sets obj[key] to the meta integer name. */
@@ -143,7 +143,7 @@ store_status(struct store *s, json_t **out)
 	if (rv == 0) {
 		rv = catalog_head(s, txn, &cat);
 	}
-	mdb_txn_abort(txn);
+	store_rd_end(s, txn);
 	if (rv == 0 && (json_object_set_new(cases, "by_state", by) ||
 	                json_object_set_new(o, "cases", cases) ||
 	                json_object_set_new(o, "catalog", cat))) {
@@ -188,7 +188,7 @@ store_catalog(struct store *s, json_t **out)
 		mdb_cursor_close(cur);
 		rv = rv == TB_ENOTFOUND ? TB_OK : rv;
 	}
-	mdb_txn_abort(txn);
+	store_rd_end(s, txn);
 	if (rv != 0 || vers == NULL ||
 	    json_object_set_new(head, "region", json_string(s->region)) ||
 	    json_object_set_new(head, "releases", vers)) {
@@ -215,7 +215,7 @@ store_matters(struct store *s, json_t **out)
 		return list == NULL ? TB_ENOMEM : rv;
 	}
 	rv = fsm_catalog_load(s, txn, &c);
-	mdb_txn_abort(txn);
+	store_rd_end(s, txn);
 	if (rv != 0) {
 		json_decref(list);
 		return rv;
@@ -267,7 +267,7 @@ store_matter(struct store *s, const char *code, json_t **out)
 		return rv;
 	}
 	rv = fsm_catalog_load(s, txn, &c);
-	mdb_txn_abort(txn);
+	store_rd_end(s, txn);
 	if (rv != 0) {
 		return rv;
 	}
@@ -338,7 +338,7 @@ store_case_get(struct store *s, const char *id, int64_t now_ms, json_t **out)
 	if (rv == 0) {
 		rv = case_events(s, txn, id, evs);
 	}
-	mdb_txn_abort(txn);
+	store_rd_end(s, txn);
 	if (rv == 0 && (json_object_set_new(c, "events", evs) ||
 	                fsm_case_clock(c, fsm_day(now_ms)))) {
 		rv = TB_ENOMEM;
@@ -377,7 +377,7 @@ store_bundle_get(struct store *s, const char *id, json_t **out)
 		json_object_set(x, "version", json_object_get(c, "version"));
 		json_decref(c);
 	}
-	mdb_txn_abort(txn);
+	store_rd_end(s, txn);
 	if (rv != 0) {
 		json_decref(app);
 		return rv == TB_ENOTFOUND && app != NULL ? TB_ECORRUPT : rv;
@@ -418,7 +418,7 @@ store_applicant_cases(struct store *s, const char *id_number, size_t limit,
 		}
 		mdb_cursor_close(cur);
 	}
-	mdb_txn_abort(txn);
+	store_rd_end(s, txn);
 	rv = rv == TB_ENOTFOUND ? TB_OK : rv;
 	if (rv != 0 || (*out = json_pack("{s:o}", "cases", ids)) == NULL) {
 		json_decref(ids);
@@ -444,7 +444,7 @@ store_token_lookup(struct store *s, const uint8_t hash[32], json_t **out)
 		rv = db_get_json(txn, s->dbi[DB_TOKENS], id.mv_data, id.mv_size,
 		                 &t);
 	}
-	mdb_txn_abort(txn);
+	store_rd_end(s, txn);
 	if (rv == 0 && json_object_get(t, "revoked_at") != NULL) {
 		rv = TB_ENOTFOUND;
 	}
@@ -472,7 +472,7 @@ store_token_get(struct store *s, const char *id, json_t **out)
 		return rv;
 	}
 	rv = db_get_json(txn, s->dbi[DB_TOKENS], id, strlen(id), &t);
-	mdb_txn_abort(txn);
+	store_rd_end(s, txn);
 	if (rv != 0) {
 		json_decref(t);
 		return rv;

@@ -156,7 +156,7 @@ store_snapshot_begin(struct store *s, uint64_t term, size_t chunk_max,
 	sn->m.term = term;
 	sn->hashed_db = -1;
 	crypto_generichash_init(&sn->h, NULL, 0, 32);
-	rv = db_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &sn->txn));
+	rv = db_err(store_rd_begin(s, &sn->txn));
 	if (rv == 0) {
 		rv = meta_get_u64(s, sn->txn, "applied", &sn->m.index);
 	}
@@ -182,7 +182,7 @@ store_snapshot_end(struct store_snap *sn)
 		mdb_cursor_close(sn->cur);
 	}
 	if (sn->txn != NULL) {
-		mdb_txn_abort(sn->txn);
+		store_rd_end(sn->s, sn->txn);
 	}
 	free(sn->recs);
 	free(sn);

@@ -154,6 +154,18 @@ int store_snapshot_swap(struct store **s, const char *dir,
                         const struct store_options *opt, char *errmsg,
                         size_t errlen);
 
+/* store_snapshot_swap_live does the same swap under a store that stays in
+ * use: it waits for every reader and the writer's batch to leave (the
+ * store's gate, store_db.h), replaces the environment behind the same
+ * struct store, and lets them in again. No batch may be open (commit it on
+ * the writer first, e.g. applier_sync). On failure the store is unusable
+ * (its environment is closed): the caller must stop, and store_open(dir)
+ * recovers whichever store the protocol left. TB_ENOTFOUND (no stage: the
+ * store is untouched) and TB_EINVAL (a batch open) leave it as it was. */
+int store_snapshot_swap_live(struct store *s, const char *dir,
+                             const struct store_options *opt, char *errmsg,
+                             size_t errlen);
+
 /* store_snapshot_swap_steps runs the first `steps` of the swap's file steps
  * on a closed store (1: DIR -> DIR.old, 2: DIR.new -> DIR, 3: delete
  * DIR.old; each followed by an fsync of the parent), then stops as if the

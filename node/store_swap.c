@@ -3,11 +3,13 @@
 #include "node/store_snap_impl.h"
 
 #include "consensus/fsync.h"
+#include "node/fsm.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -189,4 +191,54 @@ store_snapshot_swap(struct store **s, const char *dir,
 		return rv;
 	}
 	return store_open(dir, opt, s, errmsg, errlen);
+}
+
+int
+store_snapshot_swap_live(struct store *s, const char *dir,
+                         const struct store_options *opt, char *errmsg,
+                         size_t errlen)
+{
+	struct store *fresh = NULL;
+	char nw[PATH_MAX];
+	int rv;
+
+	snap_sibling(nw, dir, ".new");
+	if (!exists(nw)) {
+		snprintf(errmsg, errlen, "no finished stage at %s", nw);
+		return TB_ENOTFOUND; /* the live store stays open */
+	}
+	if (s->batch != NULL) {
+		snprintf(errmsg, errlen, "the writer's batch is still open");
+		return TB_EINVAL;
+	}
+	/* Every reader and the writer's batches hold the gate shared: once
+	 * it is ours, nobody is inside the environment. */
+	pthread_rwlock_wrlock(&s->gate);
+	mdb_env_sync(s->env, 1);
+	mdb_env_close(s->env);
+	s->env = NULL;
+	fsm_catalog_fini(&s->cat);
+	memset(&s->cat, 0, sizeof(s->cat));
+	rv = store_snapshot_swap_steps(dir, 3, errmsg, errlen);
+	if (rv == TB_OK) {
+		rv = store_open(dir, opt, &fresh, errmsg, errlen);
+	}
+	if (rv == TB_OK) {
+		/* The struct stays (the writer, the FSM and readers hold its
+		 * address); what it points at is the new store's. */
+		s->env = fresh->env;
+		memcpy(s->dbi, fresh->dbi, sizeof(s->dbi));
+		memcpy(s->region, fresh->region, sizeof(s->region));
+		memcpy(s->province, fresh->province, sizeof(s->province));
+		s->nchain = fresh->nchain;
+		memcpy(s->chain, fresh->chain, sizeof(s->chain));
+		memcpy(s->index_key, fresh->index_key, sizeof(s->index_key));
+		s->map_size = fresh->map_size;
+		s->cat = fresh->cat;
+		s->batch = NULL;
+		pthread_rwlock_destroy(&fresh->gate);
+		free(fresh);
+	}
+	pthread_rwlock_unlock(&s->gate);
+	return rv;
 }

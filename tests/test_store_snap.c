@@ -9,7 +9,10 @@
 #include "tests/store_util.h"
 
 #include <msgpack.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <time.h>
 
 static char BASE[64], SRC[128], DST[128], OTHER[128];
@@ -272,6 +275,87 @@ test_roundtrip(struct store *src, size_t ncases)
 	   "no sibling directory is left");
 	store_close(dst);
 	stream_free(&st);
+}
+
+/* Readers that hammer a store while it is swapped under them. */
+struct reader {
+	struct store *s;
+	atomic_bool stop;
+	atomic_ulong reads, errors;
+};
+
+static void *
+reader_main(void *arg)
+{
+	struct reader *r = arg;
+	json_t *st;
+
+	while (!atomic_load(&r->stop)) {
+		if (store_status(r->s, &st) == 0) {
+			json_decref(st);
+			atomic_fetch_add(&r->reads, 1);
+		} else {
+			atomic_fetch_add(&r->errors, 1);
+		}
+	}
+	return NULL;
+}
+
+/* test_live streams SRC into a stage for DST and swaps it in with
+ * store_snapshot_swap_live while two threads read DST: the struct stays,
+ * every read succeeds, and afterwards it holds the source's state. */
+static void
+test_live(struct store *src)
+{
+	struct stream st;
+	struct store *dst = su_open(DST, "370102");
+	struct reader r = { .s = dst };
+	pthread_t t[2];
+	uint8_t d[32];
+	char err[256];
+	int i;
+
+	atomic_init(&r.reads, 0);
+	atomic_init(&r.errors, 0);
+	err[0] = '\0';
+	is_int(capture(src, 64 << 10, false, &st), 0, "live: stream captured");
+	is_int(
+	    stage_stream(DST, &st, &st.m, st.n, 0, NULL, 0, err, sizeof(err)),
+	    0, "live: the stream stages");
+	atomic_init(&r.stop, false);
+	for (i = 0; i < 2; i++) {
+		pthread_create(&t[i], NULL, reader_main, &r);
+	}
+	while (r.reads < 50) {
+		sched_yield();
+	}
+	is_int(store_snapshot_swap_live(dst, DST, NULL, err, sizeof(err)), 0,
+	       "live: swapped under two readers");
+	{
+		unsigned long at = r.reads;
+
+		while (r.reads < at + 50) {
+			sched_yield();
+		}
+	}
+	atomic_store(&r.stop, true);
+	for (i = 0; i < 2; i++) {
+		pthread_join(t[i], NULL);
+	}
+	is_int(atomic_load(&r.errors), 0, "live: no read failed (%lu reads)",
+	       atomic_load(&r.reads));
+	digest_of(dst, d);
+	ok(!memcmp(d, SRC_HASH, 32),
+	   "live: the same struct now holds the source");
+	is_int(store_applied_index(dst), SRC_APPLIED,
+	       "live: its applied index");
+	is_int(store_snapshot_swap_live(dst, DST, NULL, err, sizeof(err)),
+	       TB_ENOTFOUND, "live: without a stage nothing is swapped");
+	is_int(store_applied_index(dst), SRC_APPLIED,
+	       "live: and it still works");
+	store_close(dst);
+	stream_free(&st);
+	tu_rmtree(DST);
 }
 
 /* test_nohash streams without the hash pass: the marker has no hash, the
@@ -622,6 +706,8 @@ main(void)
 		store_digest(src, SRC_HASH, &SRC_APPLIED);
 		if (env == NULL) {
 			test_roundtrip(src, ncases);
+			tu_rmtree(DST);
+			test_live(src);
 			test_nohash(src);
 			test_flips();
 			test_refusals(src);
