@@ -280,11 +280,18 @@ api_metrics(struct http_call *c)
 		    "# TYPE tongban_group_malformed_total counter\n"
 		    "tongban_group_malformed_total %lld\n"
 		    "# TYPE tongban_group_forwarded_total counter\n"
-		    "tongban_group_forwarded_total %lld\n",
+		    "tongban_group_forwarded_total %lld\n"
+		    "# TYPE tongban_group_snapshots_total counter\n"
+		    "tongban_group_snapshots_total{result=\"installed\"} %lld\n"
+		    "tongban_group_snapshots_total{result=\"failed\"} %lld\n"
+		    "tongban_group_snapshots_total{result=\"served\"} %lld\n",
 		    json_array_size(json_object_get(gv, "members")),
 		    spec_int(gc, "raft_tx", 0), spec_int(gc, "raft_rx", 0),
 		    spec_int(gc, "refused", 0), spec_int(gc, "malformed", 0),
-		    spec_int(gc, "forwarded", 0));
+		    spec_int(gc, "forwarded", 0),
+		    spec_int(gc, "snapshots_installed", 0),
+		    spec_int(gc, "snapshot_pulls_failed", 0),
+		    spec_int(gc, "snapshots_served", 0));
 		json_decref(gv);
 	}
 	if (store_status(n->store, &st) == 0) {

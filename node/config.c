@@ -393,6 +393,14 @@ node_config_load(const char *dir, struct node_config *c, char *errmsg,
 	copy_str(c->join, sizeof(c->join), cfg, "join");
 	c->heartbeat_ms = (unsigned)spec_int(cfg, "heartbeat_ms", 50);
 	c->election_ms = (unsigned)spec_int(cfg, "election_ms", 1000);
+	c->snapshot_chunk = (size_t)spec_int(cfg, "snapshot_chunk", 1ll << 20);
+	if (c->snapshot_chunk < 4096 || c->snapshot_chunk > (64u << 20)) {
+		snprintf(errmsg, errlen,
+		         "%s: snapshot_chunk %zu: it is 4096..67108864 bytes",
+		         path, c->snapshot_chunk);
+		json_decref(cfg);
+		return TB_ERANGE;
+	}
 	c->stop_timeout_ms = (unsigned)spec_int(cfg, "stop_timeout_ms", 15000);
 	if (c->stop_timeout_ms < 100 || c->stop_timeout_ms > 3600000) {
 		snprintf(errmsg, errlen,

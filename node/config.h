@@ -41,6 +41,8 @@ struct node_config {
 	char join[128];
 	unsigned heartbeat_ms;    /* default 50 */
 	unsigned election_ms;     /* default 1000 */
+	size_t snapshot_chunk;    /* target bytes of a streamed snapshot's
+	                           * chunk (default 1 MiB, 4 KiB..64 MiB) */
 	unsigned stop_timeout_ms; /* default 15000: a stop that takes longer
 	                           * is forced (TB-STOP-FORCED) */
 	uint8_t sign_sk[64];      /* loaded from keys/node.json */

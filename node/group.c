@@ -232,6 +232,9 @@ on_raft(struct links *ls, const struct link_msg *m, void *arg)
 		return;
 	}
 	g->rx++;
+	if (!n->stopping && group_snap_hold(g, m->peer_node_id, &msg)) {
+		return;
+	}
 	if (n->stopping || raftio_recv(&n->io, &msg) != 0) {
 		raftmsg_release(&msg);
 	}
@@ -268,7 +271,9 @@ group_start(struct node *n)
 		return;
 	}
 	if (link_handle(n->links, GROUP_T_RAFT, on_raft, g) != TB_OK ||
-	    link_handle(n->links, GROUP_T_FWD, group_fwd_handle, g) != TB_OK) {
+	    link_handle(n->links, GROUP_T_FWD, group_fwd_handle, g) != TB_OK ||
+	    link_handle(n->links, GROUP_T_SNAP, group_snap_handle, g) !=
+	        TB_OK) {
 		tb_log(TB_LOG_ERROR, "TB-GROUP-START",
 		       "cannot register the group's link handlers");
 		return;
@@ -284,6 +289,7 @@ group_free(struct node *n)
 	if (g == NULL) {
 		return;
 	}
+	group_snap_free(g);
 	json_decref(g->view);
 	pthread_mutex_destroy(&g->mu);
 	free(g);
@@ -311,6 +317,7 @@ view_build(struct node *n)
 	raft_id lid = 0;
 	const char *laddr = NULL;
 	int64_t max_skew = -1;
+	unsigned long long sn_in, sn_fail, sn_out;
 	char id[17];
 	unsigned i;
 
@@ -359,14 +366,17 @@ view_build(struct node *n)
 		json_object_set_new(v, "max_clock_skew_ms",
 		                    json_integer(max_skew));
 	}
-	json_object_set_new(v, "counters",
-	                    json_pack("{s:I, s:I, s:I, s:I, s:I}", "raft_tx",
-	                              (json_int_t)n->group->tx, "raft_rx",
-	                              (json_int_t)n->group->rx, "refused",
-	                              (json_int_t)n->group->refused,
-	                              "malformed",
-	                              (json_int_t)n->group->malformed,
-	                              "forwarded", (json_int_t)n->group->fwd));
+	group_snap_counts(n->group, &sn_in, &sn_fail, &sn_out);
+	json_object_set_new(
+	    v, "counters",
+	    json_pack(
+	        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "raft_tx",
+	        (json_int_t)n->group->tx, "raft_rx", (json_int_t)n->group->rx,
+	        "refused", (json_int_t)n->group->refused, "malformed",
+	        (json_int_t)n->group->malformed, "forwarded",
+	        (json_int_t)n->group->fwd, "snapshots_installed",
+	        (json_int_t)sn_in, "snapshot_pulls_failed", (json_int_t)sn_fail,
+	        "snapshots_served", (json_int_t)sn_out));
 	return v;
 }
 
@@ -542,6 +552,7 @@ group_tick(struct node *n)
 		       lid);
 	}
 	group_clock_tick(g);
+	group_snap_tick(g);
 	if (n->links != NULL && now >= g->next_sync_ms) {
 		g->next_sync_ms = now + GROUP_SYNC_MS;
 		links_sync(n);

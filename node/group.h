@@ -41,6 +41,9 @@ struct node;
 /* Link message types of the group (docs/LINKS.md: 16 and up are free). */
 #define GROUP_T_RAFT 32 /* one-way: a raftmsg-encoded Raft message */
 #define GROUP_T_FWD  33 /* request: a forwarded write, barrier or change */
+#define GROUP_T_SNAP                                 \
+	34 /* request: a chunk of the leader's store \
+	    * (group_snap.c) */
 
 /* A member's clock this far from this node's is a warning (log,
  * /healthz). */

@@ -311,6 +311,9 @@ group_stop(struct node *n)
 	struct group *g = n->group;
 	struct group_wait *w;
 
+	if (g != NULL) {
+		group_snap_stop(g);
+	}
 	while (g != NULL && (w = g->waits) != NULL) {
 		g->waits = w->next;
 		json_decref(w->res);

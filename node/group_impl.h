@@ -39,8 +39,11 @@ struct group_clock {
 	int64_t at_ms;   /* when (our clock) */
 };
 
+struct group_snap;
+
 struct group {
 	struct node *n;
+	struct group_snap *snap; /* group_snap.c */
 	struct group_clock clocks[GROUP_CLOCKS];
 	int64_t next_clock_ms;
 	int64_t clock_log_ms;
@@ -66,6 +69,29 @@ void group_view_refresh(struct group *g);
 
 /* group_leader_peer writes the leader's node id, or returns false. */
 bool group_leader_peer(struct group *g, char out[17]);
+
+/* group_snap_handle serves a GROUP_T_SNAP request (the leader streams its
+ * store to a member that pulls it). */
+void group_snap_handle(struct links *ls, const struct link_msg *m, void *arg);
+
+/* group_snap_hold takes an install snapshot message whose marker is beyond
+ * this member's store: it keeps it (true; msg now belongs to it) and pulls
+ * the store from peer, then hands it to libraft. false: deliver msg as
+ * usual. */
+bool group_snap_hold(struct group *g, const char *peer,
+                     struct raft_message *msg);
+
+/* group_snap_tick ends idle or finished streams; group_snap_stop ends
+ * everything (the node stops); group_snap_free frees the state. */
+void group_snap_tick(struct group *g);
+void group_snap_stop(struct group *g);
+void group_snap_free(struct group *g);
+
+/* group_snap_counts: snapshots installed here, pulls that failed, and
+ * streams served to completion. */
+void group_snap_counts(struct group *g, unsigned long long *installs,
+                       unsigned long long *failures,
+                       unsigned long long *served);
 
 /* group_fwd_handle answers a GROUP_T_FWD request on the leader. */
 void group_fwd_handle(struct links *ls, const struct link_msg *m, void *arg);

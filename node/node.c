@@ -193,6 +193,13 @@ node_error_status(const char *code)
 
 static void node_stop(struct node *n, const char *why);
 
+void
+node_fail(struct node *n, const char *why)
+{
+	n->exit_code = 1;
+	node_stop(n, why);
+}
+
 /* applier_failed runs on the loop after the writer could not apply or
  * commit: it answered what it held with 503s; stop the node. */
 static void

@@ -72,6 +72,9 @@ struct node {
 	struct group *group;   /* node/group.h */
 };
 
+/* node_fail stops the node with exit status 1 (loop thread). */
+void node_fail(struct node *n, const char *why);
+
 /* node_run runs the node in DIR in the foreground until SIGTERM/SIGINT.
  * Prints one JSON line {"event":"ready",...} on stdout once it serves.
  * Returns the process exit code. */

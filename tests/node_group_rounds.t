@@ -82,7 +82,9 @@ for round in 1 2 3; do
   ports
   is_ready() { ready "$victim"; }
   wait_for 30 is_ready
-  ok $? "round $round: $victim is back and ready"
+  r=$?
+  ok $r "round $round: $victim is back and ready"
+  [ "$r" = 0 ] || tail -n 25 "$T/$victim.log" | cut -c1-300 | sed 's/^/#   /'
 done
 kill "$_writer" 2>/dev/null
 wait "$_writer" 2>/dev/null
