@@ -5,6 +5,7 @@
 #include "consensus/fsync.h"
 #include "consensus/raftio.h"
 #include "node/api_ctoken.h"
+#include "node/blob.h"
 #include "node/group.h"
 #include "node/link.h"
 #include "node/log.h"
@@ -341,157 +342,6 @@ api_metrics(struct http_call *c)
 	free(b.p);
 }
 
-/* ---- materials -------------------------------------------------------- */
-
-static bool
-hash_ok(const char *h)
-{
-	uint8_t tmp[32];
-
-	return canon_unhex(h, tmp, sizeof(tmp)) == 0;
-}
-
-static void
-blob_path(const struct node *n, const char *hash, char *out, size_t len)
-{
-	snprintf(out, len, "%s/blobs/%.2s/%s", n->cfg.dir, hash, hash);
-}
-
-bool
-api_blob_exists(const struct node *n, const char *hash)
-{
-	char path[PATH_MAX + 160];
-
-	if (!hash_ok(hash)) {
-		return false;
-	}
-	blob_path(n, hash, path, sizeof(path));
-	return access(path, R_OK) == 0;
-}
-
-void
-api_blob_put(struct http_call *c)
-{
-	struct node *n = c->node;
-	char hex[65], dir[PATH_MAX + 64], path[PATH_MAX + 160],
-	    tmp[PATH_MAX + 200];
-	uint8_t h[32];
-	ssize_t w;
-	int fd, rc;
-
-	if (c->body_len == 0) {
-		http_reply_error(c, 400, "malformed", NULL,
-		                 "an empty material is not a material");
-		return;
-	}
-	if (c->body_len > n->cfg.blob_max) {
-		http_reply_error(c, 413, "too_big", NULL,
-		                 "material of %zu bytes exceeds the limit of "
-		                 "%zu",
-		                 c->body_len, n->cfg.blob_max);
-		return;
-	}
-	crypto_generichash(h, sizeof(h), (const uint8_t *)c->body, c->body_len,
-	                   NULL, 0);
-	canon_hex(h, sizeof(h), hex);
-	blob_path(n, hex, path, sizeof(path));
-	if (access(path, R_OK) == 0) {
-		http_reply_json(c, 200,
-		                json_pack("{s:s, s:I, s:b}", "hash", hex,
-		                          "size", (json_int_t)c->body_len,
-		                          "existed", 1));
-		return;
-	}
-	snprintf(dir, sizeof(dir), "%s/blobs/%.2s", n->cfg.dir, hex);
-	if (mkdir(dir, 0700) == 0) {
-		/* A new prefix directory is durable only once blobs/ is. */
-		char parent[PATH_MAX + 16];
-		snprintf(parent, sizeof(parent), "%s/blobs", n->cfg.dir);
-		if ((rc = fs_fsync_path(parent)) != 0) {
-			http_reply_error(c, 500, "io", NULL, "%s: %s", parent,
-			                 strerror(rc));
-			return;
-		}
-	} else if (errno != EEXIST) {
-		http_reply_error(c, 500, "io", NULL, "%s: %s", dir,
-		                 strerror(errno));
-		return;
-	}
-	/* Write, fsync, rename, fsync the directory: a material the API
-	 * acknowledged survives a power cut. */
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%lx", path,
-	         (unsigned long)pthread_self());
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0) {
-		http_reply_error(c, 500, "io", NULL, "%s", strerror(errno));
-		return;
-	}
-	w = write(fd, c->body, c->body_len);
-	if (w != (ssize_t)c->body_len || fsync(fd) != 0) {
-		int e = errno;
-		close(fd);
-		unlink(tmp);
-		http_reply_error(c, e == ENOSPC ? 507 : 500,
-		                 e == ENOSPC ? "store_full" : "io", NULL,
-		                 "writing the material: %s", strerror(e));
-		return;
-	}
-	close(fd);
-	if (rename(tmp, path) != 0) {
-		unlink(tmp);
-		http_reply_error(c, 500, "io", NULL, "%s", strerror(errno));
-		return;
-	}
-	if ((rc = fs_fsync_path(dir)) != 0) {
-		/* The bytes are on disk but their name may not be: the
-		 * client retries, and the same upload is then a no-op. */
-		http_reply_error(c, 500, "io", NULL,
-		                 "making the material durable: %s",
-		                 strerror(rc));
-		return;
-	}
-	node_audit(n, c, "blob.put", hex);
-	http_reply_json(c, 201,
-	                json_pack("{s:s, s:I}", "hash", hex, "size",
-	                          (json_int_t)c->body_len));
-}
-
-void
-api_blob_get(struct http_call *c, const char *hash)
-{
-	char path[PATH_MAX + 160];
-	struct stat st;
-	char *data;
-	FILE *f;
-
-	if (!hash_ok(hash)) {
-		http_reply_error(c, 400, "bad_code", "hash",
-		                 "a material is named by its BLAKE2b-256 hash "
-		                 "(64 lowercase hex digits)");
-		return;
-	}
-	blob_path(c->node, hash, path, sizeof(path));
-	if ((f = fopen(path, "rb")) == NULL || fstat(fileno(f), &st) != 0) {
-		if (f != NULL) {
-			fclose(f);
-		}
-		http_reply_error(c, 404, "not_found", NULL,
-		                 "no material %s on this node", hash);
-		return;
-	}
-	if ((data = malloc((size_t)st.st_size + 1)) == NULL ||
-	    fread(data, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
-		free(data);
-		fclose(f);
-		http_reply_error(c, 500, "io", NULL, "reading %s", hash);
-		return;
-	}
-	fclose(f);
-	node_audit(c->node, c, "blob.read", hash);
-	http_reply_raw(c, 200, "application/octet-stream", data,
-	               (size_t)st.st_size, NULL);
-	free(data);
-}
-
 void
 api_audit_get(struct http_call *c)
 {
@@ -553,14 +403,14 @@ api_case_submit(struct http_call *c, json_t *req)
 		char field[64];
 
 		snprintf(field, sizeof(field), "$.materials[%zu].hash", i);
-		if (h != NULL && !hash_ok(h)) {
+		if (h != NULL && !blob_hash_ok(h)) {
 			http_reply_error(
 			    c, 422, "bad_code", field,
 			    "a material is named by its BLAKE2b-256 "
 			    "hash (64 lowercase hex digits)");
 			return;
 		}
-		if (h != NULL && !api_blob_exists(c->node, h)) {
+		if (h != NULL && !blob_exists(c->node, h)) {
 			http_reply_error(c, 422, "not_found", field,
 			                 "material %s was not uploaded to this "
 			                 "node (PUT /v1/blobs first)",

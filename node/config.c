@@ -401,6 +401,14 @@ node_config_load(const char *dir, struct node_config *c, char *errmsg,
 		json_decref(cfg);
 		return TB_ERANGE;
 	}
+	c->blob_timeout_ms = (unsigned)spec_int(cfg, "blob_timeout_ms", 10000);
+	if (c->blob_timeout_ms < 100 || c->blob_timeout_ms > 600000) {
+		snprintf(errmsg, errlen,
+		         "%s: blob_timeout_ms %u: it is 100..600000 ms", path,
+		         c->blob_timeout_ms);
+		json_decref(cfg);
+		return TB_ERANGE;
+	}
 	c->stop_timeout_ms = (unsigned)spec_int(cfg, "stop_timeout_ms", 15000);
 	if (c->stop_timeout_ms < 100 || c->stop_timeout_ms > 3600000) {
 		snprintf(errmsg, errlen,

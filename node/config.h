@@ -43,6 +43,7 @@ struct node_config {
 	unsigned election_ms;     /* default 1000 */
 	size_t snapshot_chunk;    /* target bytes of a streamed snapshot's
 	                           * chunk (default 1 MiB, 4 KiB..64 MiB) */
+	unsigned blob_timeout_ms; /* a material's copy to a member (10000) */
 	unsigned stop_timeout_ms; /* default 15000: a stop that takes longer
 	                           * is forced (TB-STOP-FORCED) */
 	uint8_t sign_sk[64];      /* loaded from keys/node.json */

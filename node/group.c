@@ -273,6 +273,8 @@ group_start(struct node *n)
 	if (link_handle(n->links, GROUP_T_RAFT, on_raft, g) != TB_OK ||
 	    link_handle(n->links, GROUP_T_FWD, group_fwd_handle, g) != TB_OK ||
 	    link_handle(n->links, GROUP_T_SNAP, group_snap_handle, g) !=
+	        TB_OK ||
+	    link_handle(n->links, GROUP_T_BLOB, group_blob_handle, g) !=
 	        TB_OK) {
 		tb_log(TB_LOG_ERROR, "TB-GROUP-START",
 		       "cannot register the group's link handlers");

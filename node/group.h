@@ -41,9 +41,8 @@ struct node;
 /* Link message types of the group (docs/LINKS.md: 16 and up are free). */
 #define GROUP_T_RAFT 32 /* one-way: a raftmsg-encoded Raft message */
 #define GROUP_T_FWD  33 /* request: a forwarded write, barrier or change */
-#define GROUP_T_SNAP                                 \
-	34 /* request: a chunk of the leader's store \
-	    * (group_snap.c) */
+#define GROUP_T_SNAP 34 /* request: a chunk of the leader's store */
+#define GROUP_T_BLOB 35 /* request: put or get a material */
 
 /* A member's clock this far from this node's is a warning (log,
  * /healthz). */
@@ -103,6 +102,15 @@ json_t *group_view_json(struct node *n);
 /* group_reply_headers adds X-Tongban-Applied and X-Tongban-Leader to a
  * reply (any thread). */
 void group_reply_headers(struct node *n, nng_http_res *res);
+
+/* group_blob_replicate (loop) copies the material that c just stored
+ * (req: {"hash", "size", "existed"}; its bytes are c's body) to the other
+ * members and answers c: 201 (200 if it existed) once a majority of the
+ * voters hold it, 503 if they do not within the timeout. group_blob_fetch
+ * (loop) answers a GET of material req {"hash"} that this node lacks by
+ * asking the other members: the bytes (kept here too), or 404. */
+void group_blob_replicate(struct http_call *c, const json_t *req);
+void group_blob_fetch(struct http_call *c, const json_t *req);
 
 /* group_stop fails every waiting forward (the node stops). */
 void group_stop(struct node *n);

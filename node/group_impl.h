@@ -74,6 +74,10 @@ bool group_leader_peer(struct group *g, char out[17]);
  * store to a member that pulls it). */
 void group_snap_handle(struct links *ls, const struct link_msg *m, void *arg);
 
+/* group_blob_handle answers a GROUP_T_BLOB request (a member's put or get
+ * of a material). */
+void group_blob_handle(struct links *ls, const struct link_msg *m, void *arg);
+
 /* group_snap_hold takes an install snapshot message whose marker is beyond
  * this member's store: it keeps it (true; msg now belongs to it) and pulls
  * the store from peer, then hands it to libraft. false: deliver msg as

@@ -6,7 +6,13 @@ TB_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 T=$(mktemp -d "${TMPDIR:-/tmp}/tongban-test.XXXXXX")
 _tap_n=0
 _tap_fail=0
-_cleanup() { rm -rf "$T"; }
+# TB_KEEP=DIR keeps a copy of the temporary directory of a failed test.
+_keep() {
+  [ -n "${TB_KEEP:-}" ] && [ "$_tap_fail" -gt 0 ] && cp -r "$T" "$TB_KEEP" &&
+    echo "# kept $T in $TB_KEEP"
+  return 0
+}
+_cleanup() { _keep; rm -rf "$T"; }
 trap _cleanup EXIT
 
 # run CMD...: runs it with a 60 s bound, capturing out, err and rc.

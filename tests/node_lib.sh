@@ -10,6 +10,7 @@ _node_cleanup() {
   local p
   for p in "${_node_pids[@]}"; do kill -9 "$p" 2>/dev/null; done
   wait 2>/dev/null
+  _keep
   rm -rf "$T"
 } 2>/dev/null
 trap _node_cleanup EXIT

@@ -29,7 +29,6 @@ _links_cleanup() {
       echo "# the end of $(basename "$f"):"
       tail -n 40 "$f" | cut -c1-400 | sed 's/^/#   /'
     done
-    [ -n "${TB_KEEP:-}" ] && cp -r "$T" "$TB_KEEP"
   fi
   for p in "${_extra[@]}"; do kill -9 "$p" 2>/dev/null; done
   _node_cleanup

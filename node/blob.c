@@ -1,0 +1,233 @@
+/* Materials on disk, and the HTTP API over them (PUT /v1/blobs, GET
+ * /v1/blobs/HASH). In a group of several members a PUT is answered once a
+ * majority of the voters hold the material, and a GET that misses asks the
+ * other members (group_blob.c). */
+#include "node/blob.h"
+
+#include "consensus/fsync.h"
+#include "node/api.h"
+#include "node/group.h"
+#include "node/http.h"
+#include "node/node.h"
+#include "schema/canon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+bool
+blob_hash_ok(const char *h)
+{
+	uint8_t tmp[32];
+	size_t i;
+
+	if (h == NULL || strlen(h) != 64) {
+		return false;
+	}
+	for (i = 0; i < 64; i++) {
+		if (!((h[i] >= '0' && h[i] <= '9') ||
+		      (h[i] >= 'a' && h[i] <= 'f'))) {
+			return false;
+		}
+	}
+	return canon_unhex(h, tmp, sizeof(tmp)) == 0;
+}
+
+static void
+blob_path(const struct node *n, const char *hash, char *out, size_t len)
+{
+	snprintf(out, len, "%s/blobs/%.2s/%s", n->cfg.dir, hash, hash);
+}
+
+bool
+blob_exists(const struct node *n, const char *hash)
+{
+	char path[PATH_MAX + 160];
+
+	if (!blob_hash_ok(hash)) {
+		return false;
+	}
+	blob_path(n, hash, path, sizeof(path));
+	return access(path, R_OK) == 0;
+}
+
+bool
+blob_check(const char *h, const void *data, size_t len)
+{
+	uint8_t d[32];
+	char hex[65];
+
+	crypto_generichash(d, sizeof(d), data, len, NULL, 0);
+	canon_hex(d, sizeof(d), hex);
+	return strcmp(hex, h) == 0;
+}
+
+int
+blob_write(const struct node *n, const char *hex, const void *data, size_t len,
+           char *errmsg, size_t errlen)
+{
+	char dir[PATH_MAX + 64], path[PATH_MAX + 160], tmp[PATH_MAX + 200];
+	ssize_t w;
+	int fd, rc;
+
+	blob_path(n, hex, path, sizeof(path));
+	if (access(path, R_OK) == 0) {
+		return TB_OK;
+	}
+	snprintf(dir, sizeof(dir), "%s/blobs/%.2s", n->cfg.dir, hex);
+	if (mkdir(dir, 0700) == 0) {
+		/* A new prefix directory is durable only once blobs/ is. */
+		char parent[PATH_MAX + 16];
+		snprintf(parent, sizeof(parent), "%s/blobs", n->cfg.dir);
+		if ((rc = fs_fsync_path(parent)) != 0) {
+			snprintf(errmsg, errlen, "%s: %s", parent,
+			         strerror(rc));
+			return TB_EIO;
+		}
+	} else if (errno != EEXIST) {
+		snprintf(errmsg, errlen, "%s: %s", dir, strerror(errno));
+		return TB_EIO;
+	}
+	/* Write, fsync, rename, fsync the directory. The temporary name is
+	 * the thread's, so two writers of the same blob do not collide. */
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%lx", path,
+	         (unsigned long)pthread_self());
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0) {
+		snprintf(errmsg, errlen, "%s", strerror(errno));
+		return TB_EIO;
+	}
+	w = write(fd, data, len);
+	if (w != (ssize_t)len || fsync(fd) != 0) {
+		int e = w >= 0 && w != (ssize_t)len ? ENOSPC : errno;
+		close(fd);
+		unlink(tmp);
+		snprintf(errmsg, errlen, "writing the material: %s",
+		         strerror(e));
+		return e == ENOSPC ? TB_EFULL : TB_EIO;
+	}
+	close(fd);
+	if (rename(tmp, path) != 0) {
+		snprintf(errmsg, errlen, "%s", strerror(errno));
+		unlink(tmp);
+		return TB_EIO;
+	}
+	if ((rc = fs_fsync_path(dir)) != 0) {
+		/* The bytes are on disk but their name may not be: the
+		 * client retries, and the same upload is then a no-op. */
+		snprintf(errmsg, errlen, "making the material durable: %s",
+		         strerror(rc));
+		return TB_EIO;
+	}
+	return TB_OK;
+}
+
+int
+blob_read(const struct node *n, const char *hash, char **data, size_t *len)
+{
+	char path[PATH_MAX + 160];
+	struct stat st;
+	FILE *f;
+
+	*data = NULL;
+	*len = 0;
+	blob_path(n, hash, path, sizeof(path));
+	if ((f = fopen(path, "rb")) == NULL) {
+		return errno == ENOENT ? TB_ENOTFOUND : TB_EIO;
+	}
+	if (fstat(fileno(f), &st) != 0 ||
+	    (*data = malloc((size_t)st.st_size + 1)) == NULL ||
+	    fread(*data, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
+		free(*data);
+		*data = NULL;
+		fclose(f);
+		return TB_EIO;
+	}
+	fclose(f);
+	*len = (size_t)st.st_size;
+	return TB_OK;
+}
+
+/* ---- the API ---------------------------------------------------------- */
+
+void
+api_blob_put(struct http_call *c)
+{
+	struct node *n = c->node;
+	char hex[65], err[256];
+	uint8_t h[32];
+	json_t *req;
+	bool existed;
+	int rv;
+
+	if (c->body_len == 0) {
+		http_reply_error(c, 400, "malformed", NULL,
+		                 "an empty material is not a material");
+		return;
+	}
+	if (c->body_len > n->cfg.blob_max) {
+		http_reply_error(c, 413, "too_big", NULL,
+		                 "material of %zu bytes exceeds the limit of "
+		                 "%zu",
+		                 c->body_len, n->cfg.blob_max);
+		return;
+	}
+	crypto_generichash(h, sizeof(h), (const uint8_t *)c->body, c->body_len,
+	                   NULL, 0);
+	canon_hex(h, sizeof(h), hex);
+	existed = blob_exists(n, hex);
+	if (!existed && (rv = blob_write(n, hex, c->body, c->body_len, err,
+	                                 sizeof(err))) != TB_OK) {
+		http_reply_error(c, rv == TB_EFULL ? 507 : 500,
+		                 rv == TB_EFULL ? "store_full" : "io", NULL,
+		                 "%s", err);
+		return;
+	}
+	if (!existed) {
+		node_audit(n, c, "blob.put", hex);
+	}
+	/* The other members get a copy; the answer waits for a majority of
+	 * the voters (at once in a one-member group). */
+	req = json_pack("{s:s, s:I, s:b}", "hash", hex, "size",
+	                (json_int_t)c->body_len, "existed", existed);
+	node_on_loop(n, c, group_blob_replicate, req);
+	json_decref(req);
+}
+
+void
+api_blob_get(struct http_call *c, const char *hash)
+{
+	char *data;
+	size_t len;
+	int rv;
+
+	if (!blob_hash_ok(hash)) {
+		http_reply_error(c, 400, "bad_code", "hash",
+		                 "a material is named by its BLAKE2b-256 hash "
+		                 "(64 lowercase hex digits)");
+		return;
+	}
+	rv = blob_read(c->node, hash, &data, &len);
+	if (rv == TB_ENOTFOUND) {
+		/* Another member may hold it (uploaded there, or this member
+		 * was away): ask them. */
+		json_t *req = json_pack("{s:s}", "hash", hash);
+
+		node_on_loop(c->node, c, group_blob_fetch, req);
+		json_decref(req);
+		return;
+	}
+	if (rv != TB_OK) {
+		http_reply_error(c, 500, "io", NULL, "reading %s", hash);
+		return;
+	}
+	node_audit(c->node, c, "blob.read", hash);
+	http_reply_raw(c, 200, "application/octet-stream", data, len, NULL);
+	free(data);
+}

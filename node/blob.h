@@ -1,0 +1,34 @@
+/* Materials: content-addressed blobs beside the store (DIR/blobs), kept
+ * out of the Raft log and copied to the other members of the group. */
+#ifndef TB_NODE_BLOB_H
+#define TB_NODE_BLOB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct node;
+struct http_call;
+
+/* blob_hash_ok says whether h is a BLAKE2b-256 hash in 64 lowercase hex
+ * digits. */
+bool blob_hash_ok(const char *h);
+
+/* blob_exists says whether this node holds material h. */
+bool blob_exists(const struct node *n, const char *h);
+
+/* blob_write stores len bytes whose hash the caller checked as hex h:
+ * written to a temporary file, fsynced, renamed, and the directory
+ * fsynced, so a material acknowledged survives a power cut. An existing
+ * blob is left as it is. TB_OK, TB_EFULL (no space) or TB_EIO, with
+ * errmsg. Any thread. */
+int blob_write(const struct node *n, const char *h, const void *data,
+               size_t len, char *errmsg, size_t errlen);
+
+/* blob_read reads material h into a new buffer (*data, free()): TB_OK,
+ * TB_ENOTFOUND or TB_EIO. */
+int blob_read(const struct node *n, const char *h, char **data, size_t *len);
+
+/* blob_check says whether data hashes to h. */
+bool blob_check(const char *h, const void *data, size_t len);
+
+#endif
