@@ -287,6 +287,20 @@ api_metrics(struct http_call *c)
 		    spec_int(gc, "forwarded", 0));
 		json_decref(gv);
 	}
+	{
+		/* The group's incarnation (docs/GROUPS.md, "Recovering a
+		 * group that lost its quorum"). */
+		struct link_incarnation inc;
+		link_incarnation(n->links, &inc);
+		mb_printf(&b,
+		          "# TYPE tongban_group_incarnation gauge\n"
+		          "tongban_group_incarnation %llu\n"
+		          "# TYPE tongban_group_fenced gauge\n"
+		          "tongban_group_fenced %d\n",
+		          (unsigned long long)inc.current,
+		          inc.fenced_by > 0 ? 1 : 0);
+		link_incarnation_free(&inc);
+	}
 	if (store_status(n->store, &st) == 0) {
 		json_t *size = json_object_get(st, "store");
 		counts =
