@@ -189,11 +189,12 @@ tb_cli_cert_incarnation(int argc, char **argv)
 	}
 	if (tb_cli_write_json(out, doc, 0644, false) == 0) {
 		printf("%s: incarnation %llu of %s, keeping %s%s, signed by %s "
-		       "%.16s..\n",
+		       "%s%.16s%s\n",
 		       out, inc, region, members[0],
 		       nmembers > 1 ? " and others" : "",
 		       parent[0] ? parent : region,
-		       parent[0] ? hex : "(root officers)");
+		       parent[0] ? "key " : "root officers",
+		       parent[0] ? hex : "", parent[0] ? ".." : "");
 		rc = TB_EXIT_OK;
 	}
 out:
@@ -300,6 +301,14 @@ node_chain(const char *dir)
 	json_t *chain, *leaf, *rest;
 
 	snprintf(path, sizeof(path), "%s/certs/node.json", dir);
+	if (access(path, F_OK) != 0) {
+		fprintf(stderr,
+		        "tongban group recover: %s holds no node certificate: "
+		        "its links are off, so it was never a member of a "
+		        "group of more than one\n",
+		        dir);
+		return NULL;
+	}
 	if ((leaf = load(path)) == NULL) {
 		return NULL;
 	}
