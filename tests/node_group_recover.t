@@ -187,6 +187,19 @@ is "$(jq_get 'd["state_digest"]["hash"], d["state_digest"]["applied"]')" \
   "$digest" "C's state is unchanged (same digest, same applied index)"
 is "$(has_all C)" 0 "every acknowledged write is still on C"
 
+# A fenced node stays fenced across a restart, before any link is up.
+stop_node A
+: >A.out
+"$TB" run --dir "$T/A" >"$T/A.out" 2>>"$T/A.log" &
+PID_A=$!
+_node_pids+=("$!")
+wait_for 20 grep -q '"api"' A.out
+PORT_A=$(sed -n 's/.*"api":"http:\/\/[^:]*:\([0-9]*\)".*/\1/p' A.out)
+is "$(grep -c 'its group was recovered at incarnation 2' A.log)" 1 \
+  "A, restarted, is fenced from DIR/incarnation-fenced.json at start"
+api A POST /v1/tokens -d '{"role":"clerk","region":"370102"}' -m 8
+is "$code" 503 "  and still refuses writes"
+
 # ---- a fresh node joins the new incarnation -------------------------------
 "$TB" index-key export --dir C --out ckey.json >/dev/null &&
   group_node D "$LD" member --join "127.0.0.1:$LC" --index-key-from ckey.json
