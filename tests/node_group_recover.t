@@ -180,6 +180,10 @@ is "$(curl -s "http://127.0.0.1:$PORT_A/metrics" | sed -n 's/^tongban_group_fenc
 api A POST /v1/tokens -d '{"role":"clerk","region":"370102"}' -m 8
 is "$code" 503 "a fenced old member refuses writes (503)"
 like "$body" '"fenced"' "  with code fenced"
+is "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT_A/readyz")" 503 \
+  "  its /readyz is 503"
+like "$(curl -s "http://127.0.0.1:$PORT_A/healthz")" "old member of a recovered group" \
+  "  and /healthz warns"
 sleep 2 # longer than an election timeout: A and B have had their chance
 is "$(field C 'len(d["group"]["members"])')" 1 "the old members never join C's group"
 api C GET '/v1/status?digest=1'
