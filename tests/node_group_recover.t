@@ -22,7 +22,7 @@ _recover_cleanup() {
   local f
   kill -TERM "$_watchdog" 2>/dev/null
   if [ "$_tap_fail" -gt 0 ] || [ -z "${_done:-}" ]; then
-    for f in "$T"/A.log "$T"/B.log "$T"/C.log "$T"/D.log; do
+    for f in "$T"/A.log "$T"/B.log "$T"/C.log "$T"/D.log "$T"/E.log; do
       [ -f "$f" ] || continue
       echo "# the end of $(basename "$f"):"
       tail -n 20 "$f" | cut -c1-300 | sed 's/^/#   /'
@@ -222,6 +222,21 @@ ok $? "a write at D (forwarded to C) is acknowledged"
 is "$(field C 'sum(m["role"] == "voter" for m in d["group"]["members"])')" 2 \
   "C's group: two voters, C and D"
 
+# ---- a forged higher incarnation fences nobody ----------------------------
+LE=$(free_port)
+group_node E "$LE" member --join "127.0.0.1:$LC" --index-key-from ckey.json &&
+  "$TB" cert incarnation --key wrong.key --region 370102 --incarnation 3 \
+    --member "$ID_E" --out forged3.json >/dev/null &&
+  cp forged3.json E/certs/incarnation.json
+ok $? "node E announces incarnation 3 with a certificate of another key"
+start_joiner E
+wait_for 10 grep -q 'announces incarnation 3 (this node: 2) without a certificate that verifies' C.log
+is "$?" 0 "C refuses E's link: its incarnation 3 does not verify"
+is "$(field C 'd["incarnation"].get("fenced_by", 0)')" 0 "  and C is not fenced by it"
+write C
+ok $? "  C still serves writes"
+stop_node E
+
 # ---- not higher than the current incarnation ------------------------------
 stop_node C
 ok $? "C stops"
@@ -236,7 +251,7 @@ stopped=0
 for n in A B D; do stop_node "$n" && stopped=$((stopped + 1)); done
 is "$stopped" 3 "the other nodes stop on SIGTERM"
 bad=0
-for n in A B C D; do
+for n in A B C D E; do
   grep -q 'Sanitizer\|runtime error' "$n.log" && bad=$((bad + 1))
 done
 is "$bad" 0 "no sanitizer report from any node"
