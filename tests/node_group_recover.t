@@ -133,14 +133,18 @@ like "$err" '$.incarnation: incarnation 1' "  at \$.incarnation"
 is "$(snap)" "$before" "the refusals changed nothing in C's directory"
 
 # ---- recovery ------------------------------------------------------------
+t0=$(now_ms)
 run "$TB" group recover --dir C --cert inc2.json
+echo "# group recover took $(( $(now_ms) - t0 )) ms"
 is "$rc" 0 "tongban group recover on the survivor"
 like "$out" "incarnation 2 (was 1)" "  raises the incarnation to 2"
 like "$out" "this node alone, as the only voter" "  and makes it the only voter"
+t0=$(now_ms)
 node_start C
 ok $? "the recovered member starts and becomes ready"
 write C
 ok $? "it serves writes alone"
+echo "# from tongban run to the first acknowledged write: $(( $(now_ms) - t0 )) ms"
 is "$(has_all C)" 0 "every acknowledged write (${#acked[@]}) is on it"
 is "$(field C 'd["incarnation"]["current"]')" 2 "GET /v1/status: incarnation 2"
 is "$(field C 'd["incarnation"]["certificate"]["issuer"]["region"]')" 370100 \
@@ -163,8 +167,10 @@ for n in A B; do
     "$(sed -n 's/.*"api":"http:\/\/[^:]*:\([0-9]*\)".*/\1/p' "$n.out")"
 done
 fenced() { [ "$(field "$1" 'd["incarnation"].get("fenced_by", 0)')" = 2 ]; }
+t0=$(now_ms)
 wait_for 15 fenced A && wait_for 15 fenced B
 is "$?" 0 "A and B learn incarnation 2 from C at the handshake: fenced"
+echo "# A and B fenced $(( $(now_ms) - t0 )) ms after their API answered"
 wait_for 10 grep -q TB-LINK-INCARNATION C.log
 is "$?" 0 "C refuses them at the link (TB-LINK-INCARNATION)"
 like "$(grep -m1 TB-LINK-INCARNATION C.log)" "at incarnation 1, this group at 2" \
