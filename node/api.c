@@ -376,6 +376,7 @@ get_status(struct http_call *c)
 	              (json_int_t)n->view.applied, "leader",
 	              n->view.leader_id == 0 ? "unknown" : leader));
 	json_object_set_new(st, "group", group_view_json(n));
+	json_object_set_new(st, "incarnation", link_api_incarnation(n));
 	json_object_set_new(st, "features",
 	                    json_pack("{s:i, s:i}", "level",
 	                              (int)store_feature_level(n->store),

@@ -104,6 +104,15 @@ api_health(struct http_call *c, bool ready)
 		                 "the node has no leader or is still starting");
 		return;
 	}
+	if (ready && link_fenced(n->links)) {
+		/* An old member of a recovered group serves no writes: out of
+		 * a load balancer's rotation (docs/GROUPS.md). */
+		http_reply_error(c, 503, "fenced", NULL,
+		                 "this node is an old member of a group that "
+		                 "was recovered without it (GET /v1/status: "
+		                 "incarnation.fenced_by)");
+		return;
+	}
 	if (n->view.state == RAFT_UNAVAILABLE && n->start_ms > 0 &&
 	    n->view.term > 0) {
 		http_reply_error(c, 503, "unavailable", NULL,
@@ -126,6 +135,18 @@ api_health(struct http_call *c, bool ready)
 			                    json_integer(skew));
 		}
 		json_decref(gv);
+		if (link_fenced(n->links)) {
+			json_t *w = json_object_get(ok, "warnings");
+			if (w == NULL) {
+				json_object_set_new(ok, "warnings",
+				                    w = json_array());
+			}
+			json_array_append_new(
+			    w,
+			    json_string("this node is an old member of a "
+			                "recovered group (fenced): it takes "
+			                "no part in Raft and refuses writes"));
+		}
 		http_reply_json(c, 200, ok);
 	}
 }
@@ -294,6 +315,20 @@ api_metrics(struct http_call *c)
 		    spec_int(gc, "snapshot_pulls_failed", 0),
 		    spec_int(gc, "snapshots_served", 0));
 		json_decref(gv);
+	}
+	{
+		/* The group's incarnation (docs/GROUPS.md, "Recovering a
+		 * group that lost its quorum"). */
+		struct link_incarnation inc;
+		link_incarnation(n->links, &inc);
+		mb_printf(&b,
+		          "# TYPE tongban_group_incarnation gauge\n"
+		          "tongban_group_incarnation %llu\n"
+		          "# TYPE tongban_group_fenced gauge\n"
+		          "tongban_group_fenced %d\n",
+		          (unsigned long long)inc.current,
+		          inc.fenced_by > 0 ? 1 : 0);
+		link_incarnation_free(&inc);
 	}
 	if (store_status(n->store, &st) == 0) {
 		json_t *size = json_object_get(st, "store");

@@ -86,7 +86,9 @@ cli_usage(FILE *f)
 	        "  tongban links | links ping PEER [--payload TEXT] [--size "
 	        "N]\n"
 	        "  tongban group add ID HOST:PORT [--role R] | remove ID | "
-	        "promote|demote ID | transfer [ID]\n");
+	        "promote|demote ID | transfer [ID]\n"
+	        "\noffline, on a stopped member whose group lost its quorum:\n"
+	        "  tongban group recover --dir DIR --cert INCARNATION.json\n");
 }
 
 static bool
@@ -156,6 +158,11 @@ tb_cli_main(int argc, char **argv)
 		if (!strcmp(argv[i], "--json")) {
 			json = true;
 		}
+	}
+	/* group recover works on a stopped node's directory. */
+	if (!strcmp(argv[a], "group") && a + 1 < argc &&
+	    !strcmp(argv[a + 1], "recover")) {
+		return tb_cli_group_recover(argc - a, argv + a);
 	}
 	if (is_client_verb(argc - a, argv + a)) {
 		return tb_cli_client(argc - a, argv + a, api, token, json);

@@ -38,6 +38,11 @@ int tb_cli_cert(int argc, char **argv);
 int tb_cli_link(int argc, char **argv);
 int tb_cli_token(int argc, char **argv);
 
+/* node/cli_recover.c: tongban cert incarnation (argv[0] "incarnation")
+ * and tongban group recover (argv[0] "group", argv[1] "recover"). */
+int tb_cli_cert_incarnation(int argc, char **argv);
+int tb_cli_group_recover(int argc, char **argv);
+
 /* tb_cli_install_xcert checks the cross-certificate in file against the
  * node's root in dir (fields, threshold officers, validity, another
  * province) and stores it as dir/certs/xcert-REGION.json. Returns an exit

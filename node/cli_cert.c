@@ -55,7 +55,11 @@
 	"OTHER.json --key OFFICER.json...\n"                                   \
 	"                          --days N [--grant-scope CODE "              \
 	"--grant-role ROLE...]\n"                                              \
-	"                          --out XCERT.json\n"
+	"                          --out XCERT.json\n"                         \
+	"       tongban cert incarnation --key PARENT.key --region CODE "      \
+	"--incarnation N\n"                                                    \
+	"                                --member NODE_ID --out FILE   (a "    \
+	"recovered group)\n"
 
 /* Certificates start 5 minutes in the past, so a peer whose clock is a
  * little behind the issuer's accepts them at once. */
@@ -1250,6 +1254,11 @@ tb_cli_cert(int argc, char **argv)
 	    !strcmp(argv[1], "--help")) {
 		fprintf(argc < 2 ? stderr : stdout, "%s", CERT_USAGE);
 		return argc < 2 ? TB_EXIT_USAGE : TB_EXIT_OK;
+	}
+	if (!strcmp(argv[1], "incarnation")) {
+		return sodium_init() < 0
+		           ? TB_EXIT_INVALID
+		           : tb_cli_cert_incarnation(argc - 1, argv + 1);
 	}
 	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
 		if (strcmp(argv[1], subs[i].name) != 0) {

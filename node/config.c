@@ -18,6 +18,7 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -41,6 +42,28 @@ node_config_wipe(struct node_config *c)
 	sodium_memzero(c->kx_sk, sizeof(c->kx_sk));
 	sodium_memzero(c->index_key, sizeof(c->index_key));
 	sodium_memzero(c->release_sk, sizeof(c->release_sk));
+}
+
+int
+node_dir_lock(const char *dir, char *errmsg, size_t errlen)
+{
+	char path[PATH_MAX + 16];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/run.lock", dir);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+		snprintf(errmsg, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		snprintf(errmsg, errlen,
+		         "%s is held: the node in %s is running (or another "
+		         "tongban command works on it)",
+		         path, dir);
+		close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 /* write_file writes text to dir/name with mode, fsyncs it and the

@@ -81,6 +81,12 @@ int node_config_init(const struct node_init_args *a, char *token,
 int node_config_load(const char *dir, struct node_config *c, char *errmsg,
                      size_t errlen);
 
+/* node_dir_lock takes DIR/run.lock (flock, exclusive, not waiting): held
+ * by a running node for its life, and by the offline commands that must
+ * not run beside it (tongban group recover). Returns the descriptor (close
+ * it to release), or -1 with the reason in errmsg. */
+int node_dir_lock(const char *dir, char *errmsg, size_t errlen);
+
 /* node_config_wipe zeroes the secret keys held in c. */
 void node_config_wipe(struct node_config *c);
 

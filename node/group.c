@@ -104,6 +104,12 @@ group_send(void *data, const struct raft_message *msg)
 	if (n->links == NULL) {
 		return RAFT_NOCONNECTION;
 	}
+	/* An old member of a recovered group (node/link_inc.c) sends no
+	 * Raft message: the other old members cannot win an election or
+	 * commit with it. */
+	if (link_fenced(n->links)) {
+		return RAFT_NOCONNECTION;
+	}
 	rv = raftmsg_encode(msg, n->cfg.raft_id, n->cfg.link, &buf, &len, err,
 	                    sizeof(err));
 	if (rv != TB_OK) {
@@ -186,8 +192,11 @@ on_raft(struct links *ls, const struct link_msg *m, void *arg)
 	struct raft_message msg;
 	int rv;
 
-	(void)ls;
 	if (!group_peer_ok(g, m, "a Raft message")) {
+		return;
+	}
+	if (link_fenced(ls)) {
+		g->refused++; /* an old member takes no Raft message either */
 		return;
 	}
 	rv = raftmsg_decode(m->body, m->len, &msg, addr, sizeof(addr), err,
@@ -238,6 +247,13 @@ on_raft(struct links *ls, const struct link_msg *m, void *arg)
 	if (n->stopping || raftio_recv(&n->io, &msg) != 0) {
 		raftmsg_release(&msg);
 	}
+}
+
+bool
+group_joining(struct node *n)
+{
+	return n->cfg.join[0] != '\0' && n->raft.configuration.n == 0 &&
+	       raft_last_index(&n->raft) == 0;
 }
 
 /* ---- start, stop ------------------------------------------------------ */
@@ -542,6 +558,9 @@ group_tick(struct node *n)
 	int64_t now = node_now_ms();
 
 	group_view_refresh(g);
+	/* A node made with --join waits with an empty log until it is
+	 * added: its links accept a higher incarnation as its own. */
+	link_set_joining(n->links, group_joining(n));
 	/* A follower is ready once it follows a leader and applied what it
 	 * was sent (a leader is made ready by node.c's bootstrap). */
 	if (!n->ready && !n->stopping &&

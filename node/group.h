@@ -118,6 +118,11 @@ void group_stop(struct node *n);
 /* group_free releases n->group (after the loop ran). Safe on NULL. */
 void group_free(struct node *n);
 
+/* group_joining is true while a node made with --join waits, with an
+ * empty log, to be added (its links take a higher incarnation as their
+ * own; docs/GROUPS.md). Loop thread. */
+bool group_joining(struct node *n);
+
 /* group_node_id writes the node id of a raft id ("%016llx"). */
 void group_node_id(raft_id id, char out[17]);
 

@@ -290,6 +290,14 @@ group_member_api(struct http_call *c, const char *op, const char *id,
 		http_reply_error(c, 500, "nomem", NULL, "out of memory");
 		return;
 	}
+	if (link_fenced(n->links)) {
+		json_decref(r);
+		http_reply_error(
+		    c, 503, "fenced", NULL,
+		    "this node is an old member of a group that was "
+		    "recovered without it: it changes no group");
+		return;
+	}
 	json_object_set_new(r, "op", json_string(op));
 	if (id[0] != '\0') {
 		json_object_set_new(r, "node_id", json_string(id));

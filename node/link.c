@@ -512,6 +512,8 @@ links_release(struct links *ls)
 	}
 	link_nng_drop_events(ls, NULL);
 	link_trust_free(ls);
+	json_decref(ls->inc_cert);
+	json_decref(ls->fenced_cert);
 	sodium_memzero(ls->kx_sk, sizeof(ls->kx_sk));
 	pthread_mutex_destroy(&ls->qmu);
 	pthread_mutex_destroy(&ls->view_mu);
@@ -548,6 +550,7 @@ links_start(const struct link_config *cfg, struct links **out, char *errmsg,
 	pthread_mutex_init(&ls->qmu, NULL);
 	pthread_mutex_init(&ls->view_mu, NULL);
 	cert_cache_init(&ls->cache);
+	ls->joining = cfg->joining;
 	if ((rv = link_trust_load(ls, errmsg, errlen)) != TB_OK) {
 		links_release(ls);
 		return rv;

@@ -53,6 +53,7 @@ struct link_config {
 	unsigned poll_ms;     /* reload period of links.json and certs/ (0:
 	                         1000) */
 	unsigned ping_ms;     /* RTT probe period per link (0: 5000) */
+	bool joining;         /* waits to be added (link_set_joining) */
 };
 
 /* links_start loads DIR's root, certificate chain, revocation lists and
@@ -75,6 +76,33 @@ void links_stop(struct links *ls);
 /* links_free releases ls after links_stop and after the loop has run the
  * handles' close callbacks (uv_run returned). Safe on NULL. */
 void links_free(struct links *ls);
+
+/* The group's incarnation as the links know it (docs/GROUPS.md,
+ * "Recovering a group that lost its quorum"). */
+struct link_incarnation {
+	uint64_t current;   /* 1 until a recovery */
+	json_t *cert;       /* its certificate (a new reference), or NULL */
+	uint64_t fenced_by; /* 0, or a higher incarnation seen: this node is
+	                       an old member and takes no part in Raft */
+	json_t *fenced_cert;
+	bool joining;
+	unsigned long long refused; /* handshakes refused for incarnation */
+};
+
+/* link_incarnation fills out (any thread; release the references with
+ * link_incarnation_free). ls may be NULL (links off: incarnation 1). */
+void link_incarnation(struct links *ls, struct link_incarnation *out);
+void link_incarnation_free(struct link_incarnation *inc);
+
+/* link_fenced is true once this node saw a higher incarnation of its own
+ * group (any thread; false for NULL). */
+bool link_fenced(struct links *ls);
+
+/* link_set_joining says whether this node waits to be added to a group (a
+ * node made with --join whose Raft log is empty): such a node takes a
+ * higher incarnation as its own instead of being fenced by it, and members
+ * accept it at a lower one. Loop thread. */
+void link_set_joining(struct links *ls, bool joining);
 
 /* A received message, valid during the handler call. */
 struct link_msg {

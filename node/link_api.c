@@ -2,9 +2,11 @@
  * /v1/links and POST /v1/links/ping. */
 #include "node/link_api.h"
 
+#include "node/group.h"
 #include "node/link.h"
 #include "node/log.h"
 #include "node/node.h"
+#include "schema/incarnation.h"
 #include "schema/spec.h"
 
 #include <stdio.h>
@@ -34,6 +36,7 @@ link_node_start(struct node *n, char *url, size_t len)
 	lc.node_id = n->cfg.node_id;
 	lc.region = n->cfg.region;
 	lc.kx_sk = n->cfg.kx_sk;
+	lc.joining = group_joining(n);
 	rv = links_start(&lc, &n->links, err, sizeof(err));
 	if (rv == TB_ENOTFOUND) {
 		tb_log(TB_LOG_INFO, "TB-LINK-OFF", "%s", err);
@@ -172,4 +175,29 @@ link_api_ping(struct http_call *c, const json_t *req)
 		    rv == TB_ENOTFOUND ? "no link to that peer"
 		                       : tb_strerror(rv));
 	}
+}
+
+json_t *
+link_api_incarnation(struct node *n)
+{
+	struct link_incarnation inc;
+	char hash[65] = "";
+	json_t *v;
+
+	link_incarnation(n->links, &inc);
+	if (inc.cert != NULL) {
+		inc_hash(inc.cert, hash);
+	}
+	v = json_pack("{s:I, s:O?, s:s?, s:b, s:I}", "current",
+	              (json_int_t)inc.current, "certificate", inc.cert,
+	              "certificate_hash", hash[0] ? hash : NULL, "joining",
+	              inc.joining, "refused_handshakes",
+	              (json_int_t)inc.refused);
+	if (v != NULL && inc.fenced_by > 0) {
+		json_object_set_new(v, "fenced_by",
+		                    json_integer((json_int_t)inc.fenced_by));
+		json_object_set(v, "fenced_certificate", inc.fenced_cert);
+	}
+	link_incarnation_free(&inc);
+	return v;
 }

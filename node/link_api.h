@@ -23,4 +23,9 @@ void link_api_list(struct http_call *c);
  * RTT once the PONG comes back. req is borrowed. */
 void link_api_ping(struct http_call *c, const json_t *req);
 
+/* link_api_incarnation describes the group's incarnation for GET
+ * /v1/status: current, certificate (and its hash), joining, fenced_by and
+ * fenced_certificate (an old member), refused_handshakes. Any thread. */
+json_t *link_api_incarnation(struct node *n);
+
 #endif

@@ -236,6 +236,10 @@ link_on_sent(struct link *l, int result)
 		}
 		return;
 	}
+	if (l->inc_refused && same && l->fr == NULL && l->hs_pending == NULL) {
+		link_inc_refuse(l); /* our last handshake message went out */
+		return;
+	}
 	if (l->hs_pending != NULL && l->pipe != 0) {
 		uint8_t *m = l->hs_pending;
 		l->hs_pending = NULL;

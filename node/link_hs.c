@@ -156,6 +156,7 @@ link_hs_begin(struct link *l)
 	uint8_t env[LINK_ENV], pro[64], rs[32];
 	bool ik;
 
+	l->inc_refused = false;
 	if (l->dir == LINK_IN) {
 		return; /* the dialer speaks first */
 	}
@@ -261,6 +262,7 @@ check_peer(struct link *l, const uint8_t *p, size_t n)
 	pthread_mutex_unlock(&ls->view_mu);
 	json_decref(l->peer_chain);
 	l->peer_chain = json_incref(chain);
+	link_inc_check(l, doc);
 	json_decref(doc);
 	if (l->dir == LINK_OUT) {
 		link_key_put(ls, l->node_id, kx);
@@ -328,7 +330,10 @@ first_message(struct link *l, const uint8_t *msg, size_t len, uint8_t *pbuf,
 	if (l->pattern == NOISE_IK && !check_peer(l, pbuf, *plen)) {
 		return;
 	}
-	if (write_next(l, NULL, true) && l->pattern == NOISE_IK) {
+	/* Refused for its incarnation: our answer (with ours) goes out
+	 * first, then link_on_sent refuses the link. */
+	if (write_next(l, NULL, true) && l->pattern == NOISE_IK &&
+	    !l->inc_refused) {
 		split(l);
 	}
 }
@@ -364,7 +369,18 @@ link_hs_recv(struct link *l, const uint8_t *msg, size_t len)
 	if (!check_peer(l, pbuf, plen)) {
 		goto out;
 	}
-	if (noise_next(l->hs) == NOISE_WRITE && !write_next(l, NULL, true)) {
+	if (noise_next(l->hs) == NOISE_WRITE) {
+		if (!write_next(l, NULL, true)) {
+			goto out;
+		}
+		/* Refused for its incarnation: link_on_sent refuses once our
+		 * message, which tells the peer ours, has gone out. */
+		if (l->inc_refused) {
+			goto out;
+		}
+	}
+	if (l->inc_refused) {
+		link_inc_refuse(l);
 		goto out;
 	}
 	if (noise_next(l->hs) == NOISE_SPLIT) {

@@ -145,6 +145,10 @@ struct link {
 	char not_after[CERT_TIME_LEN];
 	json_t *peer_chain; /* for re-verification (loop only) */
 	char last_error[256];
+	/* The peer's incarnation refused this link (node/link_inc.c): the
+	 * handshake sends its next message, if any, then fails with why. */
+	bool inc_refused;
+	char inc_why[400];
 
 	_Atomic unsigned long long frames_tx, frames_rx, bytes_tx, bytes_rx;
 	_Atomic unsigned long long handshakes, rtt_us;
@@ -211,6 +215,16 @@ struct links {
 	json_t *xcerts; /* array of cross-certificates our root issued */
 	uint8_t *own_payload;
 	size_t own_len;
+	json_t *own_chain; /* our certificate and chain.json (loop only) */
+	/* The group's incarnation (node/link_inc.c; under view_mu): ours
+	 * and its certificate (NULL at 1), the higher one that fenced this
+	 * node (0: none), and whether this node waits to join a group. */
+	uint64_t inc;
+	json_t *inc_cert;
+	uint64_t fenced_by;
+	json_t *fenced_cert;
+	bool joining;
+	_Atomic unsigned long long hs_incarnation; /* refusals */
 	struct cert_cache cache;
 	uint8_t certs_fp[32], peers_fp[32];
 	struct {
@@ -408,6 +422,28 @@ void link_hs_send(struct link *l, const uint8_t *msg, size_t len);
 void link_hs_wipe(struct link *l);
 
 /* ---- link_trust.c: certificates, lists and links.json ------------------- */
+
+/* ---- link_inc.c: the group's incarnation at the handshake --------------- */
+
+/* link_inc_load reads DIR/certs/incarnation.json and
+ * DIR/incarnation-fenced.json, checked against root and chain (our own
+ * certificate and chain.json), into ls. Loop thread (or before start). */
+void link_inc_load(struct links *ls, const json_t *root, const json_t *chain);
+
+/* link_inc_payload encodes the handshake payload (our chain, incarnation,
+ * its certificate, joining) into ls->own_payload. TB_OK, else errmsg. */
+int link_inc_payload(struct links *ls, char *errmsg, size_t errlen);
+
+/* link_inc_check looks at the incarnation the peer's verified handshake
+ * payload doc names (l's peer fields are set). A member of our region at a
+ * lower incarnation (not joining) sets l->inc_refused; a higher certified
+ * one fences this node (or, while it waits to join, becomes its own). */
+void link_inc_check(struct link *l, const json_t *doc);
+
+/* link_inc_refuse fails l's handshake for its incarnation
+ * (TB-LINK-INCARNATION, counted); the handshake calls it once its own next
+ * message, which tells the peer our incarnation, has gone out. */
+void link_inc_refuse(struct link *l);
 
 /* link_trust_load loads root, our chain, the lists and cross-certificates
  * (and clears the cache); TB_ENOTFOUND without a certificate. */

@@ -227,9 +227,8 @@ own_check(struct links *ls, json_t *chain)
 int
 link_trust_load(struct links *ls, char *errmsg, size_t errlen)
 {
-	char path[PATH_MAX + 32], err[256];
+	char path[PATH_MAX + 32];
 	json_t *root, *leaf, *chain, *crls, *xcerts, *doc, *crl;
-	struct canon_buf b = { 0 };
 	struct tb_diag *d;
 	size_t i;
 	int rv = TB_OK;
@@ -292,25 +291,15 @@ link_trust_load(struct links *ls, char *errmsg, size_t errlen)
 		json_array_append(crls, crl);
 	}
 	json_decref(doc);
-	doc = json_pack("{s:O}", "chain", chain);
-	if (doc == NULL || canon_encode(doc, &b, err, sizeof(err)) != TB_OK ||
-	    b.len > NOISE_MAX_MSG - 2 * NOISE_DHLEN - 3 * NOISE_TAGLEN) {
-		snprintf(errmsg, errlen, "certs/: the chain cannot be sent: %s",
-		         b.len > 0 ? "too large" : err);
-		json_decref(doc);
-		json_decref(crls);
-		json_decref(xcerts);
-		canon_buf_free(&b);
-		rv = TB_EINVAL;
-		goto out;
-	}
-	json_decref(doc);
 	link_trust_free(ls);
 	ls->root = json_incref(root);
 	ls->crls = crls;
 	ls->xcerts = xcerts;
-	ls->own_payload = b.data; /* the buffer is handed over */
-	ls->own_len = b.len;
+	ls->own_chain = json_incref(chain);
+	link_inc_load(ls, root, chain);
+	if ((rv = link_inc_payload(ls, errmsg, errlen)) != TB_OK) {
+		goto out;
+	}
 	cert_cache_clear(&ls->cache);
 	ls->rekeyed = link_keys_reload(ls, json_array_get(chain, 0));
 	own_check(ls, chain);
@@ -327,8 +316,9 @@ link_trust_free(struct links *ls)
 	json_decref(ls->root);
 	json_decref(ls->crls);
 	json_decref(ls->xcerts);
+	json_decref(ls->own_chain);
 	free(ls->own_payload);
-	ls->root = ls->crls = ls->xcerts = NULL;
+	ls->root = ls->crls = ls->xcerts = ls->own_chain = NULL;
 	ls->own_payload = NULL;
 	ls->own_len = 0;
 }

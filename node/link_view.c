@@ -234,11 +234,14 @@ links_metrics_text(struct links *ls)
 	          "tongban_link_handshakes_total{result=\"ok\"} %llu\n"
 	          "tongban_link_handshakes_total{result=\"refused\"} %llu\n"
 	          "tongban_link_handshakes_total{result=\"revoked\"} %llu\n"
-	          "tongban_link_handshakes_total{result=\"timeout\"} %llu\n",
+	          "tongban_link_handshakes_total{result=\"timeout\"} %llu\n"
+	          "tongban_link_handshakes_total{result=\"incarnation\"} "
+	          "%llu\n",
 	          (unsigned long long)ls->hs_ok,
 	          (unsigned long long)ls->hs_refused,
 	          (unsigned long long)ls->hs_revoked,
-	          (unsigned long long)ls->hs_timeout);
+	          (unsigned long long)ls->hs_timeout,
+	          (unsigned long long)ls->hs_incarnation);
 	tb_printf(&b, "# HELP tongban_link_refused_frames_total Frames "
 	              "refused (each closed its pipe).\n"
 	              "# TYPE tongban_link_refused_frames_total counter\n");

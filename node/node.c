@@ -279,6 +279,15 @@ node_propose(struct node *n, struct http_call *c, enum cmd_type t,
 	 * monotone (max(last_at, at)), as it does across leaders. At a
 	 * follower the command is encoded (so refusals match the leader's)
 	 * and forwarded from the loop; the leader stamps its own time. */
+	if (link_fenced(n->links)) {
+		http_reply_error(
+		    c, 503, "fenced", NULL,
+		    "this node is an old member of a group that was "
+		    "recovered without it (GET /v1/status: "
+		    "incarnation.fenced_by); write to the recovered "
+		    "group");
+		return;
+	}
 	if ((unsigned)cmd_feature_level(t) > store_feature_level(n->store)) {
 		http_reply_error(
 		    c, 409, "feature_level", NULL,
@@ -774,6 +783,13 @@ node_run(const char *dir)
 		return 1;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* Held until the process exits: group recover refuses to run
+	 * beside a running node. */
+	if (node_dir_lock(dir, err, sizeof(err)) < 0) {
+		tb_log(TB_LOG_ERROR, "TB-NODE-LOCKED", "%s", err);
+		free(n);
+		return 1;
+	}
 	n->start_ms = node_now_ms();
 	pthread_mutex_init(&n->mu, NULL);
 	pthread_mutex_init(&n->audit_mu, NULL);
