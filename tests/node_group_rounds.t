@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Under write load, kill -9 the leader of a 3-member group at whatever
-# moment the writes are in (3 rounds): writes go on after each election,
+# moment the writes are in (5 rounds; 50 with TB_LONG=1): writes go on
+# after each election,
 # and once the killed members are back every acknowledged write is on every
 # member and their state digests are equal.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/node_lib.sh"
 . "$(dirname "$0")/group_lib.sh"
 cd "$T"
-bash -c 'sleep 120 & s=$!; trap "kill $s; exit" TERM; wait $s
-  echo "# node_group_rounds.t: over 120 s, giving up" >&2; kill -TERM '"$$" \
+rounds=5 bound=240
+[ "${TB_LONG:-0}" = 1 ] && rounds=50 bound=2400
+bash -c 'sleep '"$bound"' & s=$!; trap "kill $s; exit" TERM; wait $s
+  echo "# node_group_rounds.t: over '"$bound"' s, giving up" >&2; kill -TERM '"$$" \
   >/dev/null 2>&1 &
 _watchdog=$!
 _writer=""
@@ -57,7 +60,7 @@ grew_past() { [ "$(acked)" -gt "$1" ]; }
 wait_for 10 grew_past 5
 ok $? "writes are acknowledged under load"
 
-for round in 1 2 3; do
+for round in $(seq 1 "$rounds"); do
   leader=$(field B 'd["group"]["leader"]')
   victim=""
   for n in "${names[@]}"; do
@@ -90,7 +93,7 @@ kill "$_writer" 2>/dev/null
 wait "$_writer" 2>/dev/null
 _writer=""
 n_acked=$(acked)
-echo "# $n_acked writes acknowledged over 3 rounds of kill -9 of the leader"
+echo "# $n_acked writes acknowledged over $rounds rounds of kill -9 of the leader"
 
 # The highest commit index any member knows (a member just restarted may
 # not know the latest yet).
