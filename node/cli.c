@@ -3,9 +3,11 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct cli_verb {
 	const char *name;
@@ -175,6 +177,28 @@ tb_cli_main(int argc, char **argv)
 	fprintf(stderr, "tongban: unknown verb '%s'\n", argv[a]);
 	cli_usage(stderr);
 	return TB_EXIT_USAGE;
+}
+
+json_t *
+tb_cli_json_file(const char *cmd, const char *path)
+{
+	json_error_t e;
+	json_t *v = json_load_file(path, JSON_REJECT_DUPLICATES, &e);
+
+	if (v == NULL) {
+		fprintf(stderr, "tongban %s: %s: line %d column %d: %s\n", cmd,
+		        path, e.line, e.column, e.text);
+	}
+	return v;
+}
+
+int64_t
+tb_cli_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 char *

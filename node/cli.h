@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Exit codes every verb uses: 0 valid/success, 1 invalid input or failed
  * operation, 2 usage error. */
@@ -89,6 +90,13 @@ void tb_cli_rekey_done(const char *dir);
  * (caller frees) or returns NULL and prints "tongban: PATH: reason" to
  * stderr. Files over max bytes are refused. */
 char *tb_cli_read_file(const char *path, size_t max, size_t *lenp);
+
+/* tb_cli_json_file loads a JSON file (duplicate keys refused) or returns
+ * NULL and prints "tongban CMD: PATH: line L column C: reason". */
+json_t *tb_cli_json_file(const char *cmd, const char *path);
+
+/* tb_cli_now_ms is the wall clock in milliseconds since the epoch. */
+int64_t tb_cli_now_ms(void);
 
 /* A report of validation results: lines "FILE: PATH: reason" on stdout,
  * or with json set one JSON object {"valid", "files", "errors"} printed by

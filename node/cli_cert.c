@@ -173,28 +173,6 @@ parse_opts(const char *sub, int argc, char **argv, struct opts *o)
 	return TB_EXIT_OK;
 }
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static json_t *
-load(const char *path)
-{
-	json_error_t e;
-	json_t *v = json_load_file(path, JSON_REJECT_DUPLICATES, &e);
-
-	if (v == NULL) {
-		fprintf(stderr, "tongban cert: %s: line %d column %d: %s\n",
-		        path, e.line, e.column, e.text);
-	}
-	return v;
-}
-
 static const char *
 fmt_of(const json_t *doc)
 {
@@ -244,7 +222,7 @@ node_keys(const char *dir, uint8_t pk[32], uint8_t kx[32])
 	int rv;
 
 	dir_path(path, sizeof(path), dir, "keys/node.json");
-	if ((k = load(path)) == NULL) {
+	if ((k = tb_cli_json_file("cert", path)) == NULL) {
 		return -1;
 	}
 	rv = canon_unhex(spec_str(k, "public"), pk, 32) != 0 ||
@@ -362,7 +340,7 @@ cert_issue_cmd(struct opts *o)
 	char serial[CERT_SERIAL_HEX + 1], err[512], hex[65];
 	uint8_t pk[32], sk[64];
 	struct tb_diag d;
-	int64_t now = now_ms();
+	int64_t now = tb_cli_now_ms();
 	int i, rc = TB_EXIT_INVALID;
 
 	if (o->nkeys == 0 || o->request == NULL || o->out == NULL ||
@@ -371,9 +349,11 @@ cert_issue_cmd(struct opts *o)
 		                      "and one of --issuer-cert or --root are "
 		                      "required");
 	}
-	if ((req = load(o->request)) == NULL ||
-	    (issuer = load(o->root ? o->root : o->issuer_cert)) == NULL ||
-	    (o->prev_cert != NULL && (prev = load(o->prev_cert)) == NULL)) {
+	if ((req = tb_cli_json_file("cert", o->request)) == NULL ||
+	    (issuer = tb_cli_json_file(
+	         "cert", o->root ? o->root : o->issuer_cert)) == NULL ||
+	    (o->prev_cert != NULL &&
+	     (prev = tb_cli_json_file("cert", o->prev_cert)) == NULL)) {
 		goto out;
 	}
 	tb_diag_init(&d);
@@ -461,7 +441,7 @@ out:
 static int
 append_docs(json_t *arr, const char *path)
 {
-	json_t *v = load(path), *e;
+	json_t *v = tb_cli_json_file("cert", path), *e;
 	size_t i;
 
 	if (v == NULL) {
@@ -541,8 +521,8 @@ ctx_verify(struct ctx *c, struct tb_diag *d)
 		crls[i] = json_array_get(c->crls, i);
 	}
 	tb_diag_init(d);
-	return cert_verify_chain(c->root, chain, n, crls, ncrl, &c->e, now_ms(),
-	                         d);
+	return cert_verify_chain(c->root, chain, n, crls, ncrl, &c->e,
+	                         tb_cli_now_ms(), d);
 }
 
 /* ctx_dir loads a node directory's root, installed chain and lists, and
@@ -569,7 +549,7 @@ ctx_dir(struct ctx *c, const char *dir, char **chain_files, int nfiles)
 	c->chain = json_array();
 	c->crls = json_array();
 	dir_path(path, sizeof(path), dir, "root.json");
-	if ((c->root = load(path)) == NULL) {
+	if ((c->root = tb_cli_json_file("cert", path)) == NULL) {
 		fprintf(stderr,
 		        "tongban cert: %s has no root metadata: init the node "
 		        "with --root ROOT.json\n",
@@ -614,7 +594,7 @@ install_crl(const char *dir, const char *file)
 	struct tb_diag d;
 	int rc = TB_EXIT_INVALID;
 
-	if ((crl = load(file)) == NULL) {
+	if ((crl = tb_cli_json_file("cert", file)) == NULL) {
 		return rc;
 	}
 	dir_path(path, sizeof(path), dir, "root.json");
@@ -762,11 +742,12 @@ cert_revoke(struct opts *o)
 		                       "--token, and one of --crl, --region "
 		                       "or --root are required");
 	}
-	if (o->root != NULL && (root = load(o->root)) == NULL) {
+	if (o->root != NULL &&
+	    (root = tb_cli_json_file("cert", o->root)) == NULL) {
 		goto out;
 	}
 	if (o->ncrls > 0) {
-		if ((prev = load(o->crls[0])) == NULL) {
+		if ((prev = tb_cli_json_file("cert", o->crls[0])) == NULL) {
 			goto out;
 		}
 		tb_diag_init(&d);
@@ -792,13 +773,14 @@ cert_revoke(struct opts *o)
 	} else if (root != NULL) {
 		ikey = NULL;
 	}
-	if (cert_crl_build(region, ikey, prev, now_ms(), &crl, err,
+	if (cert_crl_build(region, ikey, prev, tb_cli_now_ms(), &crl, err,
 	                   sizeof(err)) != 0 ||
 	    (o->serial != NULL
-	         ? cert_crl_revoke(crl, o->serial, o->reason, now_ms(), err,
-	                           sizeof(err))
-	         : cert_crl_revoke_token(crl, o->token, o->reason, now_ms(),
-	                                 err, sizeof(err))) != 0) {
+	         ? cert_crl_revoke(crl, o->serial, o->reason, tb_cli_now_ms(),
+	                           err, sizeof(err))
+	         : cert_crl_revoke_token(crl, o->token, o->reason,
+	                                 tb_cli_now_ms(), err, sizeof(err))) !=
+	        0) {
 		fprintf(stderr, "tongban cert revoke: %s\n", err);
 		goto out;
 	}
@@ -873,7 +855,7 @@ cert_cross(struct opts *o)
 	char serial[CERT_SERIAL_HEX + 1], err[512];
 	uint8_t pk[32], sk[64];
 	struct tb_diag d;
-	int64_t now = now_ms();
+	int64_t now = tb_cli_now_ms();
 	int i, rc = TB_EXIT_INVALID;
 
 	if (o->root == NULL || o->subject_root == NULL || o->nkeys == 0 ||
@@ -881,8 +863,8 @@ cert_cross(struct opts *o)
 		return usage("cross", "--root, --subject-root, --key, --days "
 		                      "and --out are required");
 	}
-	if ((root = load(o->root)) == NULL ||
-	    (other = load(o->subject_root)) == NULL) {
+	if ((root = tb_cli_json_file("cert", o->root)) == NULL ||
+	    (other = tb_cli_json_file("cert", o->subject_root)) == NULL) {
 		goto out;
 	}
 	tb_diag_init(&d);
@@ -934,7 +916,7 @@ status_of(const json_t *c, const json_t *crls, const json_t *root, char *reason,
           size_t len)
 {
 	const json_t *best = NULL, *l, *hit;
-	int64_t nb = 0, na = 0, now = now_ms();
+	int64_t nb = 0, na = 0, now = tb_cli_now_ms();
 	size_t i;
 
 	reason[0] = '\0';
@@ -1139,7 +1121,7 @@ cert_show(struct opts *o)
 		append_docs(crls, o->crls[i]);
 	}
 	if (o->root != NULL) {
-		root = load(o->root);
+		root = tb_cli_json_file("cert", o->root);
 	}
 	for (i = 0; i < o->nfiles; i++) {
 		json_t *docs = json_array(), *doc;
@@ -1204,12 +1186,12 @@ cert_verify(struct opts *o)
 		ctx_fini(&c);
 		return usage("verify", "--kind is region, node or client");
 	}
-	if ((c.root = load(o->root)) == NULL) {
+	if ((c.root = tb_cli_json_file("cert", o->root)) == NULL) {
 		ctx_fini(&c);
 		return TB_EXIT_INVALID;
 	}
 	tb_diag_init(&d);
-	if (trust_root_check(c.root, NULL, now_ms(), "$", &d) != 0) {
+	if (trust_root_check(c.root, NULL, tb_cli_now_ms(), "$", &d) != 0) {
 		print_diag(o->root, &d);
 		ctx_fini(&c);
 		return TB_EXIT_INVALID;

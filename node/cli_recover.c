@@ -41,28 +41,6 @@
 
 #define RECOVER_USAGE "usage: tongban group recover --dir DIR --cert FILE\n"
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static json_t *
-load(const char *path)
-{
-	json_error_t je;
-	json_t *v = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-
-	if (v == NULL) {
-		fprintf(stderr, "tongban: %s: %s (line %d)\n", path, je.text,
-		        je.line);
-	}
-	return v;
-}
-
 static void
 print_diag(const char *cmd, const char *file, const struct tb_diag *d)
 {
@@ -150,7 +128,7 @@ tb_cli_cert_incarnation(int argc, char **argv)
 	}
 	sodium_memzero(sk, sizeof(sk));
 	canon_hex(pk, 32, hex);
-	if (inc_build(region, inc, members, (size_t)nmembers, now_ms(),
+	if (inc_build(region, inc, members, (size_t)nmembers, tb_cli_now_ms(),
 	              parent[0] ? parent : region, parent[0] ? hex : NULL,
 	              &doc) != TB_OK) {
 		fprintf(stderr, "tongban cert incarnation: out of memory\n");
@@ -177,7 +155,7 @@ tb_cli_cert_incarnation(int argc, char **argv)
 	rc = TB_EXIT_INVALID;
 	if (rootf != NULL) {
 		/* Check it the way a node will (a province's threshold). */
-		if ((root = load(rootf)) == NULL) {
+		if ((root = tb_cli_json_file("group recover", rootf)) == NULL) {
 			goto out;
 		}
 		tb_diag_init(&d);
@@ -309,13 +287,13 @@ node_chain(const char *dir)
 		        dir);
 		return NULL;
 	}
-	if ((leaf = load(path)) == NULL) {
+	if ((leaf = tb_cli_json_file("group recover", path)) == NULL) {
 		return NULL;
 	}
 	chain = json_array();
 	json_array_append_new(chain, leaf);
 	snprintf(path, sizeof(path), "%s/certs/chain.json", dir);
-	if ((rest = load(path)) != NULL) {
+	if ((rest = tb_cli_json_file("group recover", path)) != NULL) {
 		json_array_extend(chain, rest);
 		json_decref(rest);
 	}
@@ -363,7 +341,8 @@ tb_cli_group_recover(int argc, char **argv)
 		goto out;
 	}
 	snprintf(path, sizeof(path), "%s/root.json", dir);
-	if ((doc = load(file)) == NULL || (root = load(path)) == NULL ||
+	if ((doc = tb_cli_json_file("group recover", file)) == NULL ||
+	    (root = tb_cli_json_file("group recover", path)) == NULL ||
 	    (chain = node_chain(dir)) == NULL) {
 		goto out;
 	}
@@ -390,7 +369,8 @@ tb_cli_group_recover(int argc, char **argv)
 	}
 	inc = inc_number(doc);
 	snprintf(path, sizeof(path), "%s/certs/incarnation.json", dir);
-	if (access(path, F_OK) == 0 && (cur = load(path)) == NULL) {
+	if (access(path, F_OK) == 0 &&
+	    (cur = tb_cli_json_file("group recover", path)) == NULL) {
 		goto out;
 	}
 	was = inc_number(cur);
@@ -405,7 +385,8 @@ tb_cli_group_recover(int argc, char **argv)
 		goto out;
 	}
 	snprintf(path, sizeof(path), "%s/incarnation-fenced.json", dir);
-	if (access(path, F_OK) == 0 && (fen = load(path)) != NULL &&
+	if (access(path, F_OK) == 0 &&
+	    (fen = tb_cli_json_file("group recover", path)) != NULL &&
 	    inc_number(fen) >= inc) {
 		fprintf(stderr,
 		        "tongban group recover: %s: $.incarnation: this node "

@@ -37,21 +37,6 @@ tb_cli_print_grants(const json_t *x)
 	                   : "");
 }
 
-static json_t *
-load(const char *path)
-{
-	json_error_t e;
-	json_t *v = json_load_file(path, JSON_REJECT_DUPLICATES, &e);
-
-	if (v == NULL) {
-		fprintf(stderr,
-		        "tongban cert install: %s: line %d column %d: "
-		        "%s\n",
-		        path, e.line, e.column, e.text);
-	}
-	return v;
-}
-
 /* xcert_check checks x against our root at now: its fields, issued by our
  * root's threshold officers, for another province, valid now. Prints the
  * first problem. */
@@ -109,7 +94,8 @@ tb_cli_install_xcert(const char *dir, const char *file)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	snprintf(path, sizeof(path), "%s/root.json", dir);
-	if ((root = load(path)) == NULL || (x = load(file)) == NULL) {
+	if ((root = tb_cli_json_file("cert install", path)) == NULL ||
+	    (x = tb_cli_json_file("cert install", file)) == NULL) {
 		goto out;
 	}
 	tb_diag_init(&d);

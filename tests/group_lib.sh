@@ -127,6 +127,25 @@ start_joiner() {
   return 1
 }
 
+# three_nodes KEY=VALUE...: the PKI, node A and nodes B and C made to join
+# it (not started), each tongban.json given the settings KEY=VALUE (JSON
+# values); sets LA, LB, LC (TAP points).
+three_nodes() {
+  local m kv
+  group_pki
+  ok $? "a province root and region keys down to 370102"
+  LA=$(free_port); LB=$(free_port); LC=$(free_port)
+  group_node A "$LA" member && group_node B "$LB" member --join "127.0.0.1:$LA" &&
+    group_node C "$LC" member --join "127.0.0.1:$LA"
+  ok $? "node A, and nodes B and C made to join it"
+  for m in A B C; do
+    for kv in "$@"; do
+      $py -c 'import json,sys; p=sys.argv[1]; d=json.load(open(p)); k,v=sys.argv[2].split("=",1); d[k]=json.loads(v); json.dump(d, open(p,"w"))' \
+        "$T/$m/tongban.json" "$kv" || return 1
+    done
+  done
+}
+
 # grow_to_three: with A running as a one-voter group and B and C started as
 # joiners, checks that B is not yet a member, adds B at the leader and C
 # through follower B, and waits for both to be ready (TAP points).

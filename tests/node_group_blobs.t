@@ -10,15 +10,7 @@
 . "$(dirname "$0")/group_lib.sh"
 cd "$T"
 
-group_pki
-ok $? "a province root and region keys down to 370102"
-LA=$(free_port); LB=$(free_port); LC=$(free_port)
-group_node A "$LA" member && group_node B "$LB" member --join "127.0.0.1:$LA" &&
-  group_node C "$LC" member --join "127.0.0.1:$LA"
-ok $? "node A, and nodes B and C made to join it"
-for m in A B C; do
-  $py -c 'import json; p="'"$m"'/tongban.json"; d=json.load(open(p)); d["blob_timeout_ms"]=1500; json.dump(d, open(p,"w"))'
-done
+three_nodes blob_timeout_ms=1500
 TOKEN_B=$TOKEN_A TOKEN_C=$TOKEN_A
 node_start A
 ok $? "A starts"

@@ -10,17 +10,9 @@
 . "$(dirname "$0")/group_lib.sh"
 cd "$T"
 
-group_pki
-ok $? "a province root and region keys down to 370102"
-LA=$(free_port); LB=$(free_port); LC=$(free_port)
-group_node A "$LA" member && group_node B "$LB" member --join "127.0.0.1:$LA" &&
-  group_node C "$LC" member --join "127.0.0.1:$LA"
-ok $? "node A, and nodes B and C made to join it"
 # A snapshot every 8 entries (2 kept behind it), streamed in chunks of
 # about 4 KiB, on every member.
-for m in A B C; do
-  $py -c 'import json; p="'"$m"'/tongban.json"; d=json.load(open(p)); d["snapshot_threshold"]=8; d["snapshot_chunk"]=4096; json.dump(d, open(p,"w"))'
-done
+three_nodes snapshot_threshold=8 snapshot_chunk=4096
 node_start A
 ok $? "A starts"
 writes() { # writes NAME N: N token creations at NAME; echoes how many were 201
