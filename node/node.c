@@ -569,10 +569,22 @@ node_raft_closed(struct raft *r)
 static struct {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	bool done;
+	bool started, done;
 	unsigned timeout_ms;
-} stop_guard = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false,
-	         0 };
+} stop_guard = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+/* The guard's deadline is on the monotonic clock: the wall clock may be
+ * moved (tests move it with an LD_PRELOAD shim, operators with NTP). */
+static void
+stop_guard_cond_init(void)
+{
+	pthread_condattr_t ca;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&stop_guard.cv, &ca);
+	pthread_condattr_destroy(&ca);
+}
 
 static void *
 stop_guard_main(void *arg)
@@ -581,7 +593,7 @@ stop_guard_main(void *arg)
 	int rv = 0;
 
 	(void)arg;
-	clock_gettime(CLOCK_REALTIME, &until);
+	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_sec += stop_guard.timeout_ms / 1000;
 	until.tv_nsec += (long)(stop_guard.timeout_ms % 1000) * 1000000L;
 	if (until.tv_nsec >= 1000000000L) {
@@ -611,7 +623,15 @@ stop_guard_start(unsigned timeout_ms)
 	pthread_attr_t attr;
 	pthread_t t;
 
+	pthread_mutex_lock(&stop_guard.mu);
+	if (stop_guard.started) {
+		pthread_mutex_unlock(&stop_guard.mu);
+		return;
+	}
+	stop_guard.started = true;
 	stop_guard.timeout_ms = timeout_ms;
+	stop_guard_cond_init();
+	pthread_mutex_unlock(&stop_guard.mu);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	if (pthread_create(&t, &attr, stop_guard_main, NULL) != 0) {
@@ -626,7 +646,9 @@ stop_guard_done(void)
 {
 	pthread_mutex_lock(&stop_guard.mu);
 	stop_guard.done = true;
-	pthread_cond_signal(&stop_guard.cv);
+	if (stop_guard.started) {
+		pthread_cond_signal(&stop_guard.cv);
+	}
 	pthread_mutex_unlock(&stop_guard.mu);
 }
 
