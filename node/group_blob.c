@@ -24,8 +24,8 @@
  *
  * Failure modes: a member down or unreachable counts as not holding it; a
  * member that answers bytes of the wrong hash is skipped and logged
- * (TB-BLOB-MISMATCH). Writes on a member that receives a put run on its
- * loop thread (an fsync of up to blob_max bytes): docs/GROUPS.md. */
+ * (TB-BLOB-MISMATCH). A member checks and writes a copy it receives on
+ * libuv's thread pool, and so does a member that fetches one for a GET. */
 #include "node/group_impl.h"
 
 #include "node/blob.h"
@@ -37,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
 /* A put on its way to the other members. */
 struct blob_put {
@@ -205,33 +206,80 @@ group_blob_replicate(struct http_call *c, const json_t *req)
 
 static void fetch_next(struct blob_fetch *f);
 
+/* A fetched copy, checked and kept on the thread pool. */
+struct got_work {
+	uv_work_t work;
+	struct blob_fetch *f;
+	char peer[17];
+	bool good;
+	size_t len;
+	uint8_t data[];
+};
+
+static void
+got_work(uv_work_t *req)
+{
+	struct got_work *w = req->data;
+	char err[256];
+
+	w->good = blob_check(w->f->hash, w->data, w->len);
+	if (!w->good) {
+		return;
+	}
+	if (blob_write(w->f->g->n, w->f->hash, w->data, w->len, err,
+	               sizeof(err)) != TB_OK) {
+		tb_log(TB_LOG_WARN, "TB-BLOB-KEEP",
+		       "cannot keep a copy of material %s: %s", w->f->hash,
+		       err);
+	}
+	/* Answered here (nng's replies are thread-safe), not in got_done:
+	 * a stopping node's loop waits in nng's server stop for this call,
+	 * and would never run got_done. */
+	node_audit(w->f->g->n, w->f->c, "blob.read", w->f->hash);
+	http_reply_raw(w->f->c, 200, "application/octet-stream", w->data,
+	               w->len, NULL);
+}
+
+static void
+got_done(uv_work_t *req, int status)
+{
+	struct got_work *w = req->data;
+	struct blob_fetch *f = w->f;
+
+	if (status != 0 || !w->good) {
+		if (status == 0) {
+			tb_log(TB_LOG_WARN, "TB-BLOB-MISMATCH",
+			       "member %s answered %zu bytes for material %s "
+			       "that hash to something else",
+			       w->peer, w->len, f->hash);
+		}
+		free(w);
+		fetch_next(f);
+		return;
+	}
+	free(w);
+	free(f);
+}
+
 static void
 on_got(void *arg, int status, const struct link_msg *m)
 {
 	struct blob_fetch *f = arg;
-	struct node *n = f->g->n;
-	char err[256];
+	struct got_work *w;
 
-	if (status == TB_OK && !blob_check(f->hash, m->body, m->len)) {
-		tb_log(TB_LOG_WARN, "TB-BLOB-MISMATCH",
-		       "member %s answered %zu bytes for material %s that "
-		       "hash to something else",
-		       m->peer_node_id, m->len, f->hash);
-		status = TB_ECORRUPT;
-	}
-	if (status != TB_OK) {
+	if (status != TB_OK || (w = malloc(sizeof(*w) + m->len)) == NULL) {
 		fetch_next(f);
 		return;
 	}
-	if (blob_write(n, f->hash, m->body, m->len, err, sizeof(err)) !=
-	    TB_OK) {
-		tb_log(TB_LOG_WARN, "TB-BLOB-KEEP",
-		       "cannot keep a copy of material %s: %s", f->hash, err);
+	w->f = f;
+	snprintf(w->peer, sizeof(w->peer), "%s", m->peer_node_id);
+	w->len = m->len;
+	memcpy(w->data, m->body, m->len);
+	w->work.data = w;
+	if (uv_queue_work(&f->g->n->loop, &w->work, got_work, got_done) != 0) {
+		free(w);
+		fetch_next(f);
 	}
-	node_audit(n, f->c, "blob.read", f->hash);
-	http_reply_raw(f->c, 200, "application/octet-stream", m->body, m->len,
-	               NULL);
-	free(f);
 }
 
 static void
@@ -282,12 +330,55 @@ group_blob_fetch(struct http_call *c, const json_t *req)
 
 /* ---- a member's side -------------------------------------------------- */
 
+/* A copy being written on the thread pool. */
+struct put_work {
+	uv_work_t work;
+	struct node *n;
+	struct link_reply_to to;
+	char hash[65];
+	int rv;
+	char err[256];
+	size_t len;
+	uint8_t data[];
+};
+
+static void
+put_work(uv_work_t *req)
+{
+	struct put_work *w = req->data;
+
+	if (!blob_check(w->hash, w->data, w->len)) {
+		w->rv = TB_ECORRUPT;
+		snprintf(w->err, sizeof(w->err),
+		         "the bytes do not hash to the name given");
+		return;
+	}
+	w->rv =
+	    blob_write(w->n, w->hash, w->data, w->len, w->err, sizeof(w->err));
+}
+
+static void
+put_done(uv_work_t *req, int status)
+{
+	struct put_work *w = req->data;
+	struct links *ls = w->n->links;
+
+	if (ls != NULL && status == 0 && w->rv == TB_OK) {
+		link_reply(ls, &w->to, GROUP_T_BLOB, "ok", 2);
+	} else if (ls != NULL) {
+		link_reply_error(ls, &w->to, status != 0 ? TB_ECLOSED : w->rv,
+		                 status != 0 ? "cancelled" : w->err);
+	}
+	free(w);
+}
+
 void
 group_blob_handle(struct links *ls, const struct link_msg *m, void *arg)
 {
 	struct group *g = arg;
 	struct node *n = g->n;
-	char hash[65], err[256], *data;
+	struct put_work *w;
+	char hash[65], *data;
 	size_t len;
 	int rv;
 
@@ -330,15 +421,21 @@ group_blob_handle(struct links *ls, const struct link_msg *m, void *arg)
 		                 "a material is 1 byte to blob_max bytes");
 		return;
 	}
-	if (!blob_check(hash, m->body + 65, len)) {
-		link_reply_error(ls, &m->reply_to, TB_ECORRUPT,
-		                 "the bytes do not hash to the name given");
+	/* Hashing and writing up to blob_max bytes (an fsync) happen on
+	 * libuv's thread pool, not on the loop that runs Raft. */
+	if ((w = malloc(sizeof(*w) + len)) == NULL) {
+		link_reply_error(ls, &m->reply_to, TB_ENOMEM, "out of memory");
 		return;
 	}
-	if ((rv = blob_write(n, hash, m->body + 65, len, err, sizeof(err))) !=
-	    TB_OK) {
-		link_reply_error(ls, &m->reply_to, rv, err);
-		return;
+	w->n = n;
+	w->to = m->reply_to;
+	memcpy(w->hash, hash, sizeof(w->hash));
+	w->len = len;
+	memcpy(w->data, m->body + 65, len);
+	w->work.data = w;
+	if (uv_queue_work(&n->loop, &w->work, put_work, put_done) != 0) {
+		free(w);
+		link_reply_error(ls, &m->reply_to, TB_ENOMEM,
+		                 "cannot queue the write");
 	}
-	link_reply(ls, &m->reply_to, GROUP_T_BLOB, "ok", 2);
 }
