@@ -33,9 +33,9 @@
  * next start. A crash at any point before the swap's commit point leaves
  * the old store and the old Raft snapshot.
  *
- * Threads: the loop. Chunks are read (leader) and staged (follower) on the
- * loop thread, one at a time: a pull of a large store slows that member's
- * loop while it runs (docs/GROUPS.md). */
+ * Threads: the loop, except that a member stages each chunk (and verifies
+ * and syncs the stage after the last) on libuv's thread pool. The leader
+ * reads chunks on its loop, one per request. */
 #include "node/group_impl.h"
 
 #include "consensus/raftio.h"
@@ -51,6 +51,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
 #define SNAP_TIMEOUT_MS 30000
 #define SNAP_IDLE_MS    30000
@@ -75,6 +76,7 @@ struct snap_pull {
 	bool holding;
 	uint64_t stream, seq, bytes;
 	struct store_stage *st;
+	bool busy; /* a chunk is being staged on the thread pool */
 	struct store_snap_marker marker;
 	int64_t start_ms;
 };
@@ -311,7 +313,9 @@ static void
 pull_end(struct group *g, struct snap_pull *p, bool drop_held)
 {
 	(void)g;
-	store_snapshot_stage_abort(p->st);
+	if (!p->busy) { /* else chunk_done aborts it */
+		store_snapshot_stage_abort(p->st);
+	}
 	p->st = NULL;
 	p->active = false;
 	if (drop_held && p->holding) {
@@ -357,7 +361,6 @@ pull_install(struct group *g, struct snap_pull *p)
 	so.map_size = n->cfg.state_map_size;
 	so.index_key = n->cfg.index_key;
 	so.region = n->cfg.region;
-	p->st = NULL; /* stage_finish freed it */
 	if (applier_sync(n->applier) != 0) {
 		pull_fail(g, p, "the writer failed before the swap");
 		return;
@@ -401,14 +404,84 @@ pull_install(struct group *g, struct snap_pull *p)
 	}
 }
 
+/* A chunk staged on libuv's thread pool (an LMDB write transaction, and
+ * for the last one the verification pass and the sync of the whole stage),
+ * so that the loop that runs Raft never waits for it. */
+struct chunk_work {
+	uv_work_t work;
+	struct group *g;
+	struct store_stage *st;
+	bool last, finished; /* finished: stage_finish ran (and freed st) */
+	int rv;
+	char err[512];
+	size_t len;
+	uint8_t data[];
+};
+
+static void
+chunk_work(uv_work_t *req)
+{
+	struct chunk_work *w = req->data;
+
+	w->rv = store_snapshot_stage_write(w->st, w->data, w->len, w->err,
+	                                   sizeof(w->err));
+	if (w->rv == TB_OK && w->last) {
+		w->finished = true;
+		w->rv =
+		    store_snapshot_stage_finish(w->st, w->err, sizeof(w->err));
+	}
+}
+
+static void
+chunk_done(uv_work_t *req, int status)
+{
+	struct chunk_work *w = req->data;
+	struct group *g = w->g;
+	struct snap_pull *p = &g->snap->pull;
+	uint64_t seq = p->seq;
+
+	p->busy = false;
+	if (!p->active) { /* ended while the chunk was staged */
+		if (!w->finished) {
+			store_snapshot_stage_abort(w->st);
+		}
+		free(w);
+		return;
+	}
+	if (w->finished) {
+		p->st = NULL; /* stage_finish freed it */
+	}
+	if (status != 0 || w->rv != TB_OK) {
+		char why[600];
+
+		snprintf(why, sizeof(why), "%s",
+		         status != 0 ? "cancelled" : w->err);
+		free(w);
+		if (p->st == NULL) {
+			pull_fail(g, p, "the stage does not verify: %s", why);
+		} else {
+			pull_fail(g, p, "chunk %" PRIu64 " refused: %s", seq,
+			          why);
+		}
+		return;
+	}
+	p->bytes += w->len;
+	p->seq++;
+	if (!w->last) {
+		free(w);
+		pull_request(g, p);
+		return;
+	}
+	free(w);
+	pull_install(g, p);
+}
+
 static void
 on_chunk(void *arg, int status, const struct link_msg *m)
 {
 	struct group *g = arg;
+	struct chunk_work *w;
 	struct snap_pull *p;
-	char err[512];
-	bool last;
-	int rv;
 
 	if (g->snap == NULL) {
 		return;
@@ -418,7 +491,7 @@ on_chunk(void *arg, int status, const struct link_msg *m)
 	 * exactly once: a pull that ended did so in that callback, or while
 	 * none was out, or at the stop (p inactive). So this reply is the
 	 * current pull's. */
-	if (!p->active || p->st == NULL) {
+	if (!p->active || p->st == NULL || p->busy) {
 		return;
 	}
 	if (status != TB_OK) {
@@ -432,26 +505,22 @@ on_chunk(void *arg, int status, const struct link_msg *m)
 		pull_fail(g, p, "chunk %" PRIu64 " is empty", p->seq);
 		return;
 	}
-	last = m->body[0] == 1;
-	rv = store_snapshot_stage_write(p->st, m->body + 1, m->len - 1, err,
-	                                sizeof(err));
-	if (rv != TB_OK) {
-		pull_fail(g, p, "chunk %" PRIu64 " refused: %s", p->seq, err);
+	if ((w = calloc(1, sizeof(*w) + m->len - 1)) == NULL) {
+		pull_fail(g, p, "out of memory");
 		return;
 	}
-	p->bytes += m->len - 1;
-	p->seq++;
-	if (!last) {
-		pull_request(g, p);
+	w->g = g;
+	w->st = p->st;
+	w->last = m->body[0] == 1;
+	w->len = m->len - 1;
+	memcpy(w->data, m->body + 1, w->len);
+	w->work.data = w;
+	if (uv_queue_work(&g->n->loop, &w->work, chunk_work, chunk_done) != 0) {
+		free(w);
+		pull_fail(g, p, "cannot queue chunk %" PRIu64, p->seq);
 		return;
 	}
-	rv = store_snapshot_stage_finish(p->st, err, sizeof(err));
-	if (rv != TB_OK) {
-		p->st = NULL; /* freed and deleted */
-		pull_fail(g, p, "the stage does not verify: %s", err);
-		return;
-	}
-	pull_install(g, p);
+	p->busy = true;
 }
 
 static void
