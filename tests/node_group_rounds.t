@@ -87,7 +87,12 @@ for round in $(seq 1 "$rounds"); do
   wait_for 30 is_ready
   r=$?
   ok $r "round $round: $victim is back and ready"
-  [ "$r" = 0 ] || tail -n 25 "$T/$victim.log" | cut -c1-300 | sed 's/^/#   /'
+  if [ "$r" != 0 ]; then
+    p="PORT_$victim"
+    echo "# $victim's port ${!p}: /readyz says $(curl -s -m 5 "http://127.0.0.1:${!p}/readyz")"
+    echo "# $victim.out: $(head -c 300 "$T/$victim.out")"
+    tail -n 25 "$T/$victim.log" | cut -c1-300 | sed 's/^/#   /'
+  fi
 done
 kill "$_writer" 2>/dev/null
 wait "$_writer" 2>/dev/null
