@@ -20,10 +20,10 @@ links_bench_rehandshake(struct links *ls, const char *peer)
 	for (l = ls->list; l != NULL; l = l->next) {
 		if (l->dir == LINK_OUT && l->state == LS_UP &&
 		    (!strcmp(l->node_id, peer) || !strcmp(l->region, peer))) {
-			/* nng waits a random time below its reconnect
-			 * time before it redials: 0-9 ms here. (With 1
-			 * ms, an immediate redial, nng 1.5 now and then
-			 * leaves the socket wedged: docs/LINKS.md.) */
+			/* The link waits a random time below its
+			 * reconnect time before it redials: 0-9 ms here
+			 * (as with nng's pair1 dialer before, so that
+			 * the figures compare). */
 			link_nng_backoff(l, 10);
 			link_fail(l, LS_CONNECTING, "TB-LINK-CLOSED",
 			          "closed by the benchmark for a new "
