@@ -3,7 +3,8 @@
  * on this machine would), over TCP on 127.0.0.1.
  *
  *   link-enc     the real link stack: Noise handshake, sealed frames, nng
- *                pair1 over TCP, queues, credits, chunks, handlers
+ *                byte streams over TCP with length-prefixed frames,
+ *                queues, chunks, handlers
  *   link-plain   the same stack with frame_bench_plaintext on both ends
  *                (node/link_bench.h): every line of node/ and schema/frame.c
  *                runs as for link-enc except the ChaCha20-Poly1305 call, so
@@ -15,8 +16,8 @@
  * from the dialing end (all queued at once; the clock stops when the last
  * arrives), then RTTS request/response round trips of 1 KiB each way, one
  * in flight (latency p50/p99). Then full handshakes: the dialer closes its
- * pipe, nng redials at once, and the clock runs until the link is up again
- * (TCP connect, nng's SP header, three Noise XX messages or two IK ones,
+ * connection, redials after a random 0-9 ms, and the clock runs until the
+ * link is up again (TCP connect, three Noise XX messages or two IK ones,
  * both chains verified, the listener's HELLO), with the verified-chain
  * cache warm (as in a node) or cleared before every verification (cold).
  *
@@ -112,10 +113,9 @@ static struct row rows[R_COUNT] = {
 	{ .name = "handshakes IK warm, 8 at a time" },
 };
 
-/* Handshakes that took over 1 s: nng's dialer did not redial, and the
- * link's watchdog restarted it (node/link.c, dial_watch). */
+/* Handshakes that took over 1 s. */
 static unsigned long stalls[R_COUNT];
-/* Links whose socket nng left wedged, per row (run_handshakes). */
+/* Links that never came back up (wedged), per row (run_handshakes). */
 static unsigned long wedges[R_COUNT];
 static unsigned long short_rows[R_COUNT]; /* reps cut short by wedges */
 #define STALL_S 10
@@ -210,8 +210,8 @@ b_main(void *arg)
 /* ---- the dialing node A on the main thread --------------------------------
  */
 
-/* A's loop: a new one per row, since a row with a wedged link cannot be
- * torn down (see run_handshakes) and is left behind. */
+/* A's loop: a new one per row, since a row with a wedged link is left
+ * behind (see run_handshakes). */
 static uv_loop_t *loop_a;
 static unsigned long wedged; /* links left behind, over all rows */
 
@@ -429,11 +429,12 @@ run_handshakes(bool xx, bool cold, unsigned long n, unsigned conc, int row)
 	while (done < n) {
 		for (k = 0; k < conc; k++) {
 			if (busy[k] && now_s() - t0[k] > STALL_S) {
-				/* nng 1.5 left this link's socket wedged (a
-				 * pipe that never finishes closing: no new
-				 * pipe, and nng_close would block for good).
-				 * Leave it, count it, and go on with a new
-				 * instance; the handshake is retried. */
+				/* The link did not come back within STALL_S
+				 * (with nng's pair1 sockets, nng 1.5 left a
+				 * socket wedged now and then: no new pipe,
+				 * and nng_close blocked for good). Leave it,
+				 * count it, and go on with a new instance;
+				 * the handshake is retried. */
 				wedged++;
 				nwedged++;
 				ls[k] = start_a(&o);
@@ -441,9 +442,9 @@ run_handshakes(bool xx, bool cold, unsigned long n, unsigned conc, int row)
 				started--;
 			}
 			if (busy[k] && link_up(ls[k], cfg_b.node_id)) {
-				/* The handshake's time: from the new pipe
-				 * (after TCP connect and nng's 0-9 ms redial
-				 * wait) to up. */
+				/* The handshake's time: from the new
+				 * connection (after the 0-9 ms redial wait
+				 * and TCP connect) to up. */
 				struct timespec ts;
 				clock_gettime(CLOCK_MONOTONIC, &ts);
 				busy[k] = false;
@@ -651,7 +652,7 @@ main(int argc, char **argv)
 		}
 		if (wedges[i] > 0) {
 			printf("  (%s: %lu link(s) never came back within %d s "
-			       "(nng left the socket wedged): each cost %d s "
+			       "(wedged): each cost %d s "
 			       "of the row's time, counted in ops/s; the "
 			       "handshake was retried on a new link)\n",
 			       rows[i].name, wedges[i], STALL_S, STALL_S);
@@ -681,8 +682,8 @@ main(int argc, char **argv)
 	node_config_wipe(&cfg_a);
 	node_config_wipe(&cfg_b);
 	if (wedged > 0) {
-		/* Their sockets cannot be closed (nng_close would block):
-		 * end without tearing them down. */
+		/* A wedged link's state is unknown: end without tearing
+		 * it down. */
 		fflush(stdout);
 		_exit(0);
 	}
