@@ -214,6 +214,7 @@ tx_cb(void *arg)
 {
 	struct link_conn *c = arg;
 	int rv = nng_aio_result(c->tx_aio);
+	bool wake;
 
 	if (rv == 0) {
 		c->toff += nng_aio_count(c->tx_aio);
@@ -224,7 +225,15 @@ tx_cb(void *arg)
 	}
 	nng_msg_free(c->tmsg);
 	c->tmsg = NULL;
-	if (!c->closing) {
+	/* The loop hears of a completed send only when it has a frame
+	 * waiting for it (or the send failed): a handshake message or an
+	 * answer then costs no wake-up of its own. */
+	pthread_mutex_lock(&c->ls->qmu);
+	c->tx_inflight = false;
+	wake = c->tx_wanted || rv != 0;
+	c->tx_wanted = false;
+	pthread_mutex_unlock(&c->ls->qmu);
+	if (wake && !c->closing) {
 		link_ev_push(c->ls, c, EV_SENT, NULL, NULL, NULL, rv, 0);
 	}
 }
@@ -362,17 +371,44 @@ link_nng_remote(struct links *ls, uint32_t pipe, char *out, size_t n)
 	snprintf(out, n, "%s", c != NULL ? c->remote : "?");
 }
 
+bool
+link_nng_tx_idle(struct link *l)
+{
+	struct link_conn *c = l->conn;
+	bool busy;
+
+	if (c == NULL) {
+		return !l->tx_busy;
+	}
+	pthread_mutex_lock(&l->ls->qmu);
+	busy = c->tx_inflight;
+	c->tx_wanted = busy; /* tx_cb wakes the loop when it is done */
+	pthread_mutex_unlock(&l->ls->qmu);
+	l->tx_busy = busy;
+	return !busy;
+}
+
 int
 link_nng_send(struct link *l, nng_msg *m)
 {
 	struct link_conn *c = l->conn;
+	bool busy = true;
 
-	if (c == NULL || l->tx_busy) {
+	if (c != NULL) {
+		pthread_mutex_lock(&l->ls->qmu);
+		busy = c->tx_inflight;
+		c->tx_inflight = true;
+		pthread_mutex_unlock(&l->ls->qmu);
+	}
+	if (busy) {
 		nng_msg_free(m);
 		return TB_ECLOSED;
 	}
 	nng_msg_header_clear(m);
 	if (nng_msg_header_append_u32(m, (uint32_t)nng_msg_len(m)) != 0) {
+		pthread_mutex_lock(&l->ls->qmu);
+		c->tx_inflight = false;
+		pthread_mutex_unlock(&l->ls->qmu);
 		nng_msg_free(m);
 		return TB_ENOMEM;
 	}

@@ -128,8 +128,11 @@ link_pump(struct link *l)
 	size_t plen;
 	int rv;
 
-	while (!l->tx_busy && l->fr != NULL && l->pipe != 0 &&
-	       !l->ls->stopping) {
+	/* (Asks whether the connection is free only with something to send:
+	 * a busy connection then wakes the loop when it is done.) */
+	while (l->fr != NULL && l->pipe != 0 && !l->ls->stopping &&
+	       (l->qhead != NULL || l->chunking != NULL) &&
+	       link_nng_tx_idle(l)) {
 		if (l->state != LS_UP &&
 		    (l->qhead == NULL || !l->qhead->priority)) {
 			return; /* only HELLO and CREDIT before it is up */

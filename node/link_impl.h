@@ -107,7 +107,7 @@ struct link {
 
 	/* The current connection ("pipe", 0: none) and its one send. */
 	struct link_conn *conn;
-	bool tx_busy;
+	bool tx_busy;     /* as last seen by the loop (link_nng_tx_idle) */
 	uint32_t tx_pipe; /* the pipe of the send in flight */
 	uint32_t pipe;
 	int64_t since_ms; /* state change time */
@@ -163,6 +163,8 @@ struct link_conn {
 	atomic_bool closing;
 	_Atomic int lost; /* an event that could not be queued (ENOMEM) */
 	bool paused;      /* under qmu: on ls->paused */
+	bool tx_inflight; /* under qmu: a send is in flight ... */
+	bool tx_wanted;   /* ... and the loop waits for it (EV_SENT) */
 	char remote[64];
 
 	/* Receiving (the nng thread of rx_aio, or the loop while paused). */
@@ -417,7 +419,11 @@ void link_nng_stop(struct links *ls);
 /* link_nng_bind makes l the owner of the connection l->pipe (from EV_ADD),
  * which then starts receiving. */
 void link_nng_bind(struct link *l);
-/* link_nng_send sends one frame on l's connection (m stolen). */
+/* link_nng_tx_idle says whether l's connection can take a frame now (no
+ * send in flight); if not, the loop hears (EV_SENT) when it can. */
+bool link_nng_tx_idle(struct link *l);
+/* link_nng_send sends one frame on l's connection (m stolen); refused
+ * (TB_ECLOSED) without a connection or with a send in flight. */
 int link_nng_send(struct link *l, nng_msg *m);
 /* link_nng_pipe_close closes l's connection (at once: its callbacks have
  * run when it returns) and, for an outbound link, schedules the redial. */
