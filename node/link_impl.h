@@ -276,6 +276,7 @@ struct links {
 	 * a node. */
 	struct {
 		bool plaintext, cold_cache, xx_only;
+		unsigned redial_ms;
 	} bench;
 };
 

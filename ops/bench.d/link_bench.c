@@ -22,7 +22,10 @@
  * cache warm (as in a node) or cleared before every verification (cold).
  *
  * Usage: link_bench TONGBAN WORKDIR [--reps N] [--msgs N] [--rtts N]
- *                   [--handshakes N]
+ *                   [--handshakes N] [--redial-ms N] [--handshakes-only]
+ * --redial-ms: the reconnect time of the handshake rows (the redial waits a
+ * random time below it; default 10, as the figures before streams; 1 redials
+ * at once). --handshakes-only skips the message and raw nng rows.
  * Prints one table of medians over the reps, ratios, and the targets. */
 #include "node/config.h"
 #include "node/link.h"
@@ -50,6 +53,7 @@
 #define T_ECHO 101 /* request: answered with its body */
 
 static const char *workdir;
+static unsigned redial_ms = 10;
 static struct node_config cfg_a, cfg_b;
 double
 now_s(void)
@@ -408,7 +412,9 @@ run_link(bool plain, unsigned long msgs, unsigned long rtts)
 static void
 run_handshakes(bool xx, bool cold, unsigned long n, unsigned conc, int row)
 {
-	struct link_bench_opts o = { .cold_cache = cold, .xx_only = xx };
+	struct link_bench_opts o = { .cold_cache = cold,
+		                     .xx_only = xx,
+		                     .redial_ms = redial_ms };
 	struct links *ls[64];
 	double *lat = calloc(n, sizeof(double)), t0[64], tall;
 	unsigned long started = 0, done = 0, slow = 0, nwedged = 0;
@@ -579,11 +585,13 @@ main(int argc, char **argv)
 {
 	unsigned long reps = 3, msgs = 20000, rtts = 2000, hs = 300, rep;
 	char path[PATH_MAX + 8], err[512];
+	bool hs_only = false;
 	int i;
 
 	if (argc < 3) {
 		fprintf(stderr, "usage: link_bench TONGBAN WORKDIR [--reps N] "
-		                "[--msgs N] [--rtts N] [--handshakes N]\n");
+		                "[--msgs N] [--rtts N] [--handshakes N] "
+		                "[--redial-ms N] [--handshakes-only]\n");
 		return 2;
 	}
 	workdir = argv[2];
@@ -596,12 +604,18 @@ main(int argc, char **argv)
 			rtts = arg_ul(argv, ++i, argc);
 		} else if (!strcmp(argv[i], "--handshakes")) {
 			hs = arg_ul(argv, ++i, argc);
+		} else if (!strcmp(argv[i], "--redial-ms")) {
+			redial_ms = (unsigned)arg_ul(argv, ++i, argc);
+		} else if (!strcmp(argv[i], "--handshakes-only")) {
+			hs_only = true;
 		} else {
 			die("unknown option (see the usage)");
 		}
 	}
-	if (reps < 1 || reps > MAXREP || msgs < 1 || rtts < 1 || hs < 1) {
-		die("--reps must be 1..16; --msgs, --rtts, --handshakes >= 1");
+	if (reps < 1 || reps > MAXREP || msgs < 1 || rtts < 1 || hs < 1 ||
+	    redial_ms < 1 || redial_ms > 10000) {
+		die("--reps must be 1..16; --msgs, --rtts, --handshakes >= 1; "
+		    "--redial-ms 1..10000");
 	}
 	if (sodium_init() < 0) {
 		die("sodium_init");
@@ -619,9 +633,11 @@ main(int argc, char **argv)
 	}
 	for (rep = 1; rep <= reps; rep++) {
 		fprintf(stderr, "== links rep %lu/%lu\n", rep, reps);
-		run_link(false, msgs, rtts);
-		run_link(true, msgs, rtts);
-		run_nng(msgs, rtts);
+		if (!hs_only) {
+			run_link(false, msgs, rtts);
+			run_link(true, msgs, rtts);
+			run_nng(msgs, rtts);
+		}
 		run_handshakes(true, false, hs, 1, R_HS_XX_WARM1);
 		run_handshakes(true, true, hs, 1, R_HS_XX_COLD1);
 		run_handshakes(false, false, hs, 1, R_HS_IK_WARM1);
@@ -630,8 +646,9 @@ main(int argc, char **argv)
 		run_handshakes(false, false, hs, 8, R_HS_IK_WARM);
 	}
 	printf("links: %lu rep(s), medians; %lu x 1 KiB one-way, %lu round "
-	       "trips, %lu handshakes per rep and row; latencies in ms\n\n",
-	       reps, msgs, rtts, hs);
+	       "trips, %lu handshakes per rep and row (redial wait: a random "
+	       "time below %u ms); latencies in ms\n\n",
+	       reps, msgs, rtts, hs, redial_ms);
 	printf("%-34s%10s%9s%9s%9s\n", "scenario", "ops/s", "MB/s", "p50",
 	       "p99");
 	for (i = 0; i < R_COUNT; i++) {
