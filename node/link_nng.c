@@ -44,7 +44,9 @@ redial_cb(uv_timer_t *t)
 	struct link *l;
 
 	for (l = ls->list; l != NULL; l = l->next) {
-		if (l->redial_at_us != 0 && l->redial_at_us <= now) {
+		/* (Due within a millisecond counts as due: the timer's
+		 * granularity is a millisecond.) */
+		if (l->redial_at_us != 0 && l->redial_at_us <= now + 1000) {
 			l->redial_at_us = 0;
 			if (!l->dialing && l->conn == NULL && !l->removed &&
 			    l->dialer != NULL) {
@@ -75,8 +77,7 @@ redial_arm(struct links *ls)
 		return;
 	}
 	uv_timer_start(&ls->redial, redial_cb,
-	               first > now ? (uint64_t)(first - now + 999) / 1000 : 0,
-	               0);
+	               first > now ? (uint64_t)(first - now) / 1000 : 0, 0);
 }
 
 void
