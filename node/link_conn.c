@@ -397,7 +397,12 @@ link_nng_send(struct link *l, nng_msg *m)
 	if (c != NULL) {
 		pthread_mutex_lock(&l->ls->qmu);
 		busy = c->tx_inflight;
-		c->tx_inflight = true;
+		if (!busy) {
+			/* A handshake message always reports that it went
+			 * out (link_on_sent: what waits for the last one). */
+			c->tx_inflight = true;
+			c->tx_wanted = l->fr == NULL;
+		}
 		pthread_mutex_unlock(&l->ls->qmu);
 	}
 	if (busy) {
