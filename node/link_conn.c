@@ -225,9 +225,10 @@ tx_cb(void *arg)
 	}
 	nng_msg_free(c->tmsg);
 	c->tmsg = NULL;
-	/* The loop hears of a completed send only when it has a frame
-	 * waiting for it (or the send failed): a handshake message or an
-	 * answer then costs no wake-up of its own. */
+	/* The loop hears of a completed frame only when another frame
+	 * waits for it (or the send failed): an answer or a lone message
+	 * then costs no wake-up of its own. Handshake messages always
+	 * report (link_nng_send). */
 	pthread_mutex_lock(&c->ls->qmu);
 	c->tx_inflight = false;
 	wake = c->tx_wanted || rv != 0;
