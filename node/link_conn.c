@@ -32,9 +32,10 @@
 
 /* ---- the event queue ------------------------------------------------- */
 
-/* ev_push queues an event; with c (a receive) it may pause c's receiving
- * (returns true: do not re-arm). On ENOMEM it returns false and, for a
- * connection, marks it lost for the tick. */
+/* link_ev_push queues an event; with c and msg (a received frame) it may
+ * pause c's receiving (returns true: do not re-arm). Out of memory, it
+ * drops what it carries, closes the stream and returns true; the tick
+ * then closes the connection (c->lost) or redials (l->dial_lost). */
 bool
 link_ev_push(struct links *ls, struct link_conn *c, enum link_ev_kind kind,
              struct link *l, nng_stream *s, nng_msg *msg, int result,
@@ -90,8 +91,8 @@ link_ev_push(struct links *ls, struct link_conn *c, enum link_ev_kind kind,
 
 /* ---- receiving ------------------------------------------------------- */
 
-/* rx_next takes the whole frames in c's buffer, then arms the next read
- * (unless the loop must drain first, or the peer sent an oversized
+/* link_conn_rx takes the whole frames in c's buffer, then arms the next
+ * read (unless the loop must drain first, or the peer sent an oversized
  * length). Runs on c's rx thread, or on the loop while c is paused; arming
  * is its last action. */
 void
@@ -133,7 +134,7 @@ link_conn_rx(struct link_conn *c)
 		if (link_ev_push(c->ls, c, EV_RECV, NULL, NULL, m, 0, 0)) {
 			memmove(c->rbuf, c->rbuf + off, c->rlen - off);
 			c->rlen -= off;
-			return; /* paused: the loop calls rx_next again */
+			return; /* paused: the loop calls this again */
 		}
 	}
 	if (off > 0) {
@@ -251,12 +252,12 @@ link_conn_find(struct links *ls, uint32_t id)
 	return c;
 }
 
-/* conn_new takes stream s (closed and freed on failure). */
+/* link_conn_new takes stream s (closed and freed on failure). */
 struct link_conn *
 link_conn_new(struct links *ls, nng_stream *s)
 {
 	struct link_conn *c = calloc(1, sizeof(*c));
-	nng_sockaddr sa;
+	nng_sockaddr sa = { .s_family = NNG_AF_UNSPEC };
 
 	if (c == NULL || (c->rbuf = malloc(LINK_RBUF)) == NULL ||
 	    nng_aio_alloc(&c->rx_aio, rx_cb, c) != 0 ||
@@ -276,8 +277,10 @@ link_conn_new(struct links *ls, nng_stream *s)
 		c->id = ++ls->next_conn;
 	} while (c->id == 0 || link_conn_find(ls, c->id) != NULL);
 	snprintf(c->remote, sizeof(c->remote), "?");
-	if (nng_stream_get_addr(s, NNG_OPT_REMADDR, &sa) == 0 &&
-	    sa.s_family == NNG_AF_INET) {
+	if (nng_stream_get_addr(s, NNG_OPT_REMADDR, &sa) != 0) {
+		sa.s_family = NNG_AF_UNSPEC;
+	}
+	if (sa.s_family == NNG_AF_INET) {
 		const uint8_t *a = (const uint8_t *)&sa.s_in.sa_addr;
 		const uint8_t *pt = (const uint8_t *)&sa.s_in.sa_port;
 		snprintf(c->remote, sizeof(c->remote), "%u.%u.%u.%u:%u", a[0],
@@ -292,12 +295,12 @@ link_conn_new(struct links *ls, nng_stream *s)
 	return c;
 }
 
-/* conn_free closes c and frees it; an outbound owner redials later. */
+/* link_conn_free closes c and frees it; an outbound owner redials later. */
 void
 link_conn_free(struct links *ls, struct link_conn *c)
 {
 	struct link_conn **pp;
-	struct link *l = c->l;
+	struct link *l = c->l != NULL && c->l->conn == c ? c->l : NULL;
 
 	for (pp = &ls->conns[c->id % 256]; *pp != c; pp = &(*pp)->next) {
 	}
@@ -325,7 +328,7 @@ link_conn_free(struct links *ls, struct link_conn *c)
 	sodium_memzero(c->rbuf, LINK_RBUF);
 	free(c->rbuf);
 	free(c);
-	if (l != NULL && l->conn == c) {
+	if (l != NULL) {
 		l->conn = NULL;
 		l->tx_busy = false; /* its send is gone with it */
 		if (l->dir == LINK_OUT && !l->removed && !ls->stopping) {
