@@ -2,7 +2,8 @@
  * tick (timeouts, RTT probes, rekeying, reloading), and
  * starting and stopping them all.
  *
- * Happy path of one pipe: nng adds it (EV_ADD) and the link is
+ * Happy path of one pipe (a connection, link_nng.c): a dial or an accept
+ * adds it (EV_ADD) and the link is
  * handshaking; link_hs.c runs Noise and checks the certificates; on split
  * the listening end is up and sends HELLO, the dialing end is up when that
  * HELLO arrives (link_frame.c). Frames flow until the pipe closes.
@@ -11,9 +12,9 @@
  * certificate that stops verifying) calls link_fail, which logs it with a
  * stable id, closes the pipe and drops its session keys, chunks in
  * progress and queue; requests waiting on it fail with TB_ECLOSED at the
- * next tick. After a refusal nng's reconnect time goes up (1 s, doubling
- * to 30 s; nng waits a random time below it), after a link is up it goes
- * back to 0.1 s. A handshake that has not
+ * next tick. After a refusal the reconnect time goes up (1 s, doubling
+ * to 30 s; the redial waits a random time below it), after a link is up it
+ * goes back to 0.1 s. A handshake that has not
  * finished after 5 s is refused. The new pipe is a new handshake. */
 #include "node/link_impl.h"
 #include "node/log.h"
@@ -86,10 +87,6 @@ link_new(struct links *ls, enum link_dir dir)
 	l->qtail = &l->qhead;
 	l->since_ms = link_now_ms();
 	frame_chunk_join_init(&l->join, LINK_MSG_MAX + LINK_HDR);
-	if (link_nng_alloc(l) != 0) {
-		free(l);
-		return NULL;
-	}
 	pthread_mutex_lock(&ls->view_mu);
 	l->next = ls->list;
 	ls->list = l;
@@ -155,10 +152,8 @@ link_destroy(struct link *l)
 		}
 	}
 	pthread_mutex_unlock(&ls->view_mu);
+	link_nng_pipe_close(l);
 	session_drop(l);
-	if (l->tx_aio != NULL) {
-		nng_aio_free(l->tx_aio);
-	}
 	free(l);
 }
 
@@ -205,8 +200,9 @@ link_fail(struct link *l, enum link_state st, const char *id, const char *fmt,
 	}
 	if (l->dir == LINK_OUT && st == LS_REFUSED && !l->removed) {
 		/* A refused link waits before dialing again, longer each
-		 * time (set before the pipe closes: that close starts the
-		 * redial); any other close redials at once. */
+		 * time (set before the pipe closes: that close schedules the
+		 * redial); any other close redials within the reconnect
+		 * time. */
 		l->backoff_ms = l->backoff_ms == 0 ? LINK_BACKOFF_MS
 		                : l->backoff_ms >= LINK_BACKOFF_MAX / 2
 		                    ? LINK_BACKOFF_MAX
@@ -261,50 +257,6 @@ trim_inbound(struct links *ls)
 	}
 }
 
-/* link_early_keep keeps a message of an inbound pipe not yet added. */
-void
-link_early_keep(struct links *ls, uint32_t pipe, nng_msg *msg)
-{
-	struct link_ev *e, **pp;
-
-	if (ls->early_n >= LINK_EARLY_MAX ||
-	    (e = calloc(1, sizeof(*e))) == NULL) {
-		nng_msg_free(msg);
-		return;
-	}
-	e->kind = EV_RECV;
-	e->pipe = pipe;
-	e->msg = msg;
-	e->at_ms = link_now_ms();
-	for (pp = &ls->early; *pp != NULL; pp = &(*pp)->next) {
-	}
-	*pp = e;
-	ls->early_n++;
-}
-
-/* early_take hands over the kept messages of pipe, in order (deliver:
- * false drops them). */
-static void
-early_take(struct links *ls, uint32_t pipe, bool deliver)
-{
-	struct link_ev *e, **pp;
-
-	for (pp = &ls->early; (e = *pp) != NULL;) {
-		if (e->pipe != pipe) {
-			pp = &e->next;
-			continue;
-		}
-		*pp = e->next;
-		ls->early_n--;
-		if (deliver) {
-			link_on_recv(ls, NULL, pipe, e->msg);
-		} else {
-			nng_msg_free(e->msg);
-		}
-		free(e);
-	}
-}
-
 void
 link_on_add(struct links *ls, struct link *l, uint32_t pipe)
 {
@@ -315,7 +267,7 @@ link_on_add(struct links *ls, struct link *l, uint32_t pipe)
 	if (ls->stopping || pipe == 0 || (l != NULL && l->removed)) {
 		return;
 	}
-	link_nng_remote(pipe, remote, sizeof(remote));
+	link_nng_remote(ls, pipe, remote, sizeof(remote));
 	if (l == NULL) {
 		for (k = ls->list; k != NULL; k = k->next) {
 			if (k->dir == LINK_IN && k->pipe != 0) {
@@ -324,7 +276,6 @@ link_on_add(struct links *ls, struct link *l, uint32_t pipe)
 			}
 		}
 		if (live >= LINK_MAX_INBOUND || hs >= LINK_MAX_HS) {
-			nng_pipe p = { .id = pipe };
 			char more[48];
 			ls->hs_refused++;
 			if (link_log_allowed(ls, more, sizeof(more))) {
@@ -335,20 +286,18 @@ link_on_add(struct links *ls, struct link *l, uint32_t pipe)
 				       remote, live, hs, LINK_MAX_INBOUND,
 				       LINK_MAX_HS, more);
 			}
-			nng_pipe_close(p);
+			link_nng_conn_close(ls, pipe);
 			return;
 		}
 		if ((l = link_new(ls, LINK_IN)) == NULL) {
-			nng_pipe p = { .id = pipe };
-			nng_pipe_close(p);
+			link_nng_conn_close(ls, pipe);
 			return;
 		}
 	} else if (l->pipe != 0) {
-		/* A pair1 socket has one pipe at a time; the old one's REM
-		 * may come later. */
-		session_drop(l);
+		session_drop(l); /* (an outbound link dials only without one) */
 	}
 	l->pipe = pipe;
+	link_nng_bind(l);
 	pthread_mutex_lock(&ls->view_mu);
 	snprintf(l->remote, sizeof(l->remote), "%s", remote);
 	pthread_mutex_unlock(&ls->view_mu);
@@ -357,9 +306,6 @@ link_on_add(struct links *ls, struct link *l, uint32_t pipe)
 	l->hs_start_us = link_mono_us();
 	link_set_state(l, LS_HANDSHAKING, NULL);
 	link_hs_begin(l);
-	if (l->dir == LINK_IN) {
-		early_take(ls, pipe, true);
-	}
 }
 
 void
@@ -370,11 +316,8 @@ link_on_rem(struct links *ls, struct link *l, uint32_t pipe)
 	if (ls->stopping) {
 		return;
 	}
-	if (l == NULL) {
-		early_take(ls, pipe, false);
-		if ((l = link_by_pipe(ls, pipe)) == NULL) {
-			return;
-		}
+	if (l == NULL && (l = link_by_pipe(ls, pipe)) == NULL) {
+		return;
 	}
 	if (l->pipe != pipe || pipe == 0) {
 		return; /* an old pipe, already dealt with */
@@ -397,9 +340,7 @@ link_on_rem(struct links *ls, struct link *l, uint32_t pipe)
 	} else {
 		link_fail(l, l->dir == LINK_OUT ? LS_CONNECTING : LS_CLOSED,
 		          "TB-LINK-CLOSED",
-		          "the connection closed (the peer went away, or the "
-		          "transport refused a message over %d bytes)",
-		          LINK_RECV_MAX);
+		          "the connection closed (the peer went away)");
 	}
 	if (l->dir == LINK_IN) {
 		trim_inbound(ls);
@@ -455,12 +396,7 @@ tick_cb(uv_timer_t *t)
 		return;
 	}
 	link_pending_expire(ls, now, false);
-	/* A message of a pipe that never showed up (or left before it was
-	 * added) is not kept for ever. */
-	while (ls->early != NULL &&
-	       now - ls->early->at_ms > LINK_HS_TIMEOUT_MS) {
-		early_take(ls, ls->early->pipe, false);
-	}
+	link_nng_tick(ls);
 	for (l = ls->list; l != NULL; l = next) {
 		next = l->next;
 		if (l->removed) {
@@ -506,9 +442,6 @@ links_release(struct links *ls)
 
 	while ((l = ls->list) != NULL) {
 		link_destroy(l);
-	}
-	while (ls->early != NULL) {
-		early_take(ls, ls->early->pipe, false);
 	}
 	link_nng_drop_events(ls, NULL);
 	link_trust_free(ls);
@@ -569,6 +502,8 @@ links_start(const struct link_config *cfg, struct links **out, char *errmsg,
 	ls->wake.data = ls;
 	uv_timer_init(ls->loop, &ls->tick);
 	ls->tick.data = ls;
+	uv_timer_init(ls->loop, &ls->redial);
+	ls->redial.data = ls;
 	pthread_mutex_lock(&ls->qmu);
 	ls->handles_open = true;
 	pthread_mutex_unlock(&ls->qmu);
@@ -598,6 +533,9 @@ links_stop(struct links *ls)
 	}
 	ls->stopping = true;
 	uv_timer_stop(&ls->tick);
+	if (ls->handles_open) {
+		uv_timer_stop(&ls->redial);
+	}
 	link_pending_expire(ls, 0, true);
 	link_nng_stop(ls);
 	for (l = ls->list; l != NULL; l = l->next) {
@@ -606,11 +544,13 @@ links_stop(struct links *ls)
 		link_set_state(l, LS_CLOSED, "%s", "the node is stopping");
 	}
 	link_pending_expire(ls, 0, true);
-	/* No nng callback runs any more: the wake-up handle may close. */
+	/* No nng callback runs any more (link_nng_stop stopped every aio):
+	 * the wake-up handle may close. */
 	if (ls->handles_open) {
 		ls->handles_open = false;
 		uv_close((uv_handle_t *)&ls->wake, NULL);
 		uv_close((uv_handle_t *)&ls->tick, NULL);
+		uv_close((uv_handle_t *)&ls->redial, NULL);
 	}
 }
 

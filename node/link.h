@@ -10,14 +10,14 @@
 #include <uv.h>
 
 /*
- * A node keeps one link per configured peer (it dials, with one nng pair1
- * socket per peer) and accepts links from any node whose certificate chain
- * verifies against its root (one listening pair1 socket in polyamorous
- * mode). Every new nng pipe starts a Noise handshake (IK when the dialer
- * holds the peer's certificate, else XX) that exchanges and verifies the
- * two certificate chains; then every nng message on the pipe is one sealed
- * frame (schema/frame.h). docs/LINKS.md has the wire format, the states and
- * the failure modes.
+ * A node keeps one link per configured peer (it dials, with one nng stream
+ * dialer per peer, and redials after a close) and accepts links from any
+ * node whose certificate chain verifies against its root (one nng stream
+ * listener). Every new TCP connection starts a Noise handshake (IK when the
+ * dialer holds the peer's certificate, else XX) that exchanges and
+ * verifies the two certificate chains; then every length-prefixed frame on
+ * the connection is one sealed frame (schema/frame.h). docs/LINKS.md has
+ * the wire format, the states and the failure modes.
  *
  * Threads: everything here runs on the libuv loop thread given to
  * links_start, except links_view_json and links_metrics_text, which any
@@ -26,8 +26,8 @@
  *
  * Delivery: a message is sent on the peer's link once its handshake
  * completes; messages queued for a pipe that closes are dropped (requests
- * then fail with TB_ECLOSED), so the layers above re-send. Within one pipe
- * messages arrive in order, exactly once.
+ * then fail with TB_ECLOSED), so the layers above re-send. Within one
+ * connection messages arrive in order, exactly once.
  */
 
 struct links;

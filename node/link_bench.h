@@ -19,15 +19,18 @@ struct link_bench_opts {
 	bool cold_cache;
 	/* The dialer never uses IK (every handshake is XX). */
 	bool xx_only;
+	/* links_bench_rehandshake's reconnect time: the redial waits a
+	 * random time below it (0: 10 ms; 1: at once). */
+	unsigned redial_ms;
 };
 
 /* links_bench_set sets ls's switches; call it on the loop thread right
  * after links_start, before the loop runs. */
 void links_bench_set(struct links *ls, const struct link_bench_opts *o);
 
-/* links_bench_rehandshake closes the pipe of the up link this node dialed
- * to peer (a node id or region) after setting its reconnect time to 10 ms;
- * nng redials at once and a new handshake follows. Returns TB_OK, or
+/* links_bench_rehandshake closes the connection of the up link this node
+ * dialed to peer (a node id or region) after setting its reconnect time to
+ * redial_ms; the link redials and a new handshake follows. Returns TB_OK, or
  * TB_ENOTFOUND when no dialed link to peer is up. Loop thread. */
 int links_bench_rehandshake(struct links *ls, const char *peer);
 

@@ -2,10 +2,8 @@
  * receiving: opening frames, credits, HELLO, reassembling chunks and
  * delivering messages.
  *
- * Sending. A link sends one frame at a time (its send aio), so nng's
- * queues hold at most one frame per dialing link; a listening end also
- * keeps within LINK_POLY_WINDOW frames the dialer has not credited, since
- * its polyamorous socket would drop what overflows a pipe. Priority
+ * Sending. A link sends one frame at a time (its connection's send aio),
+ * so nothing waits in nng and TCP's window is the back-pressure. Priority
  * messages (HELLO, CREDIT) go before the queue, between the chunks of a
  * large message. Every frame is sealed just before it is handed to nng, so
  * a frame never outlives its pipe's keys.
@@ -15,7 +13,8 @@
  * injected), or whose payload breaks the protocol above (an unknown kind,
  * a credit for frames never sent, chunks out of order or over the cap)
  * is refused: logged as TB-LINK-FRAME-REFUSED, counted by reason, and the
- * pipe is closed. */
+ * pipe is closed. A length prefix over LINK_RECV_MAX is refused the same
+ * way by the transport, before the frame is read (link_on_oversize). */
 #include "node/link_impl.h"
 #include "node/log.h"
 #include "schema/spec.h"
@@ -129,12 +128,11 @@ link_pump(struct link *l)
 	size_t plen;
 	int rv;
 
-	while (!l->tx_busy && l->fr != NULL && l->pipe != 0 &&
-	       !l->ls->stopping) {
-		if (l->dir == LINK_IN &&
-		    l->tx_frames - l->peer_acked >= LINK_POLY_WINDOW) {
-			return; /* wait for the dialer's credit */
-		}
+	/* (Asks whether the connection is free only with something to send:
+	 * a busy connection then wakes the loop when it is done.) */
+	while (l->fr != NULL && l->pipe != 0 && !l->ls->stopping &&
+	       (l->qhead != NULL || l->chunking != NULL) &&
+	       link_nng_tx_idle(l)) {
 		if (l->state != LS_UP &&
 		    (l->qhead == NULL || !l->qhead->priority)) {
 			return; /* only HELLO and CREDIT before it is up */
@@ -339,7 +337,7 @@ link_session_up(struct link *l, struct noise_session *s)
 		 * with its first frame. After XX's third message it knows the
 		 * dialer holds the session keys and is up; IK's first message
 		 * can be replayed by anyone who saw it, so after IK it waits
-		 * for the dialer's first frame (its credit for HELLO). */
+		 * for the dialer's first frame (its CREDIT for HELLO). */
 		if (l->pattern == NOISE_XX) {
 			l->confirmed = true;
 			link_became_up(l);
@@ -513,11 +511,6 @@ link_on_recv(struct links *ls, struct link *l, uint32_t pipe, nng_msg *msg)
 	if (ls->stopping) {
 		goto out;
 	}
-	if (l == NULL && (l = link_by_pipe(ls, pipe)) == NULL && pipe != 0) {
-		/* Its EV_ADD is still on the way. */
-		link_early_keep(ls, pipe, msg);
-		return;
-	}
 	if (l == NULL || l->pipe != pipe || pipe == 0) {
 		goto out; /* a pipe that is gone */
 	}
@@ -553,14 +546,34 @@ out:
 }
 
 void
+link_on_oversize(struct link *l, size_t len)
+{
+	l->ls->refused[LR_OVERSIZED]++;
+	if (l->fr == NULL) {
+		l->ls->hs_refused++;
+	}
+	link_fail(l, LS_REFUSED, "TB-LINK-FRAME-REFUSED",
+	          "frame refused (%s): the %s's length prefix says %zu bytes, "
+	          "over the limit of %d; the connection is closed before "
+	          "reading it",
+	          link_refusal_name(LR_OVERSIZED),
+	          l->fr == NULL ? "handshake message" : "frame", len,
+	          LINK_RECV_MAX);
+}
+
+void
 links_after_drain(struct links *ls)
 {
 	struct link *l;
 	uint8_t v[8];
 
+	/* The dialer's first frame is a CREDIT for what it received (HELLO):
+	 * after IK it is what proves to the listener that the dialer holds
+	 * the session keys. The stream needs no flow-control window, so it
+	 * is the only one. */
 	for (l = ls->list; l != NULL; l = l->next) {
 		if (l->dir == LINK_OUT && l->fr != NULL && l->confirmed &&
-		    l->rx_frames > l->credit_sent) {
+		    l->credit_sent == 0 && l->rx_frames > 0) {
 			link_put_u64(v, l->rx_frames);
 			l->credit_sent = l->rx_frames;
 			link_enqueue(l, LK_CREDIT, 0, 0, 0, v, sizeof(v), true);

@@ -83,9 +83,9 @@ link_hs_send(struct link *l, const uint8_t *msg, size_t len)
 {
 	nng_msg *m;
 
-	if (l->tx_busy) {
-		/* The previous pipe's last send is still being cancelled:
-		 * this message goes when it is done. */
+	if (!link_nng_tx_idle(l)) {
+		/* The previous message is still being sent: this one goes
+		 * when it is done. */
 		free(l->hs_pending);
 		if ((l->hs_pending = malloc(len)) == NULL) {
 			refuse(l, TB_ENOMEM, "out of memory");

@@ -15,10 +15,10 @@
 #include <stdatomic.h>
 #include <time.h>
 
-/* Frames are at most this big; nng refuses messages over LINK_RECV_MAX
- * (twice that, so that a frame between the two is seen, logged and
- * counted here before the pipe closes; beyond it nng drops the pipe
- * before reading the body). */
+/* Frames are at most this big; the transport (link_nng.c) refuses a
+ * length prefix over LINK_RECV_MAX (twice that, so that a frame between the
+ * two is seen and refused by frame_open with its reason; beyond it the
+ * connection closes before the body is allocated or read). */
 #define LINK_FRAME_MAX FRAME_DEFAULT_MAX
 #define LINK_RECV_MAX  (2 * LINK_FRAME_MAX)
 /* The payload of one frame; its kinds are in schema/link_payload.h. */
@@ -29,11 +29,10 @@
 #define LINK_PROLOGUE "tongban link/1"
 #define LINK_ENV      12 /* 'T', 1, pattern, 0, expected node id (8) */
 
-/* The listening socket is pair1 in polyamorous mode, which drops a message
- * (silently) when the pipe's two-deep send queue is full. The listening
- * end therefore sends at most this many frames that the dialer has not
- * acknowledged with a CREDIT message. */
-#define LINK_POLY_WINDOW 2
+/* Each connection reads into a buffer of this size (several small frames
+ * per read); a frame that does not fit is read straight into its own
+ * message. */
+#define LINK_RBUF (16u << 10)
 
 #define LINK_TICK_MS       50
 #define LINK_HS_TIMEOUT_MS 5000
@@ -47,11 +46,11 @@
 #define LINK_EXPIRING_MS   (7LL * 86400 * 1000)
 #define LINK_MAX_HANDLERS  64
 #define LINK_KEYS          64    /* responder keys remembered for IK */
-#define LINK_RECONNECT_MS  100   /* nng's reconnect time, normally ... */
+#define LINK_RECONNECT_MS  100   /* the reconnect time, normally ... */
 #define LINK_BACKOFF_MS    1000  /* ... after a refusal ... */
 #define LINK_BACKOFF_MAX   30000 /* ... doubling up to this */
+#define LINK_DIAL_MAX_MS   5000  /* failed connects double it up to this */
 #define LINK_LOG_BURST     20    /* refusal lines per second, then a count */
-#define LINK_EARLY_MAX     64    /* messages before their pipe's EV_ADD */
 
 enum link_dir { LINK_OUT, LINK_IN };
 
@@ -96,18 +95,19 @@ struct link {
 	char cfg_region[7];
 	char cfg_node_id[CERT_NODE_ID_HEX + 1];
 	bool removed; /* gone from links.json: closed at the next tick */
-	nng_socket sock;
-	bool sock_open;
-	nng_dialer dialer;
-	nng_aio *rx_aio;
-	bool rx_paused; /* under ls->qmu */
-	bool rx_rearm;
-	bool dialer_open;
-	unsigned backoff_ms; /* after a refusal: nng's reconnect time */
+	nng_stream_dialer *dialer;
+	nng_aio *dial_aio;
+	bool dialing;           /* a dial in flight */
+	_Atomic bool dial_lost; /* its result was lost (out of memory) */
+	int64_t redial_at_us;   /* a redial is due then (0: none) */
+	unsigned redial_min_ms; /* the reconnect time after a close ... */
+	unsigned redial_max_ms; /* ... doubling after failed connects */
+	unsigned redial_cur_ms; /* wait a random time below this */
+	unsigned backoff_ms;    /* after a refusal: the reconnect time */
 
-	/* The current pipe (0: none). */
-	nng_aio *tx_aio;
-	bool tx_busy;
+	/* The current connection ("pipe", 0: none) and its one send. */
+	struct link_conn *conn;
+	bool tx_busy;     /* as last seen by the loop (link_nng_tx_idle) */
 	uint32_t tx_pipe; /* the pipe of the send in flight */
 	uint32_t pipe;
 	int64_t since_ms; /* state change time */
@@ -118,7 +118,7 @@ struct link {
 	_Atomic int pattern; /* NOISE_XX or NOISE_IK */
 	int64_t hs_deadline;
 	int64_t hs_start_us; /* when the pipe was added (link_bench.h) */
-	uint8_t *hs_pending; /* a handshake message waiting for tx_aio */
+	uint8_t *hs_pending; /* a handshake message waiting for the send */
 	size_t hs_pending_len;
 
 	/* The session of the current pipe, once split. */
@@ -129,8 +129,8 @@ struct link {
 	struct link_out *chunking; /* the message being sent in chunks */
 	struct frame_split split;
 	uint64_t chunk_ids;
-	uint64_t tx_frames, peer_acked;  /* credit, listener side */
-	uint64_t rx_frames, credit_sent; /* credit, dialer side */
+	uint64_t tx_frames, peer_acked; /* the dialer's CREDIT, listener side */
+	uint64_t rx_frames, credit_sent; /* dialer side */
 	int64_t rekey_at_ms, next_ping_ms;
 
 	/* The queue of this link. */
@@ -154,16 +154,50 @@ struct link {
 	_Atomic unsigned long long handshakes, rtt_us;
 };
 
+/* A connection ("pipe" to the link files): one nng byte stream carrying
+ * length-prefixed frames (link_conn.c). */
+struct link_conn {
+	struct link_conn *next;  /* in ls->conns[id % 256] */
+	struct link_conn *pnext; /* in ls->paused (under qmu) */
+	struct links *ls;
+	struct link *l; /* the owner (loop), once bound */
+	uint32_t id;
+	nng_stream *s;
+	nng_aio *rx_aio, *tx_aio;
+	atomic_bool closing;
+	_Atomic int lost; /* an event that could not be queued (ENOMEM) */
+	bool paused;      /* under qmu: on ls->paused */
+	bool tx_inflight; /* under qmu: a send is in flight ... */
+	bool tx_wanted;   /* ... and the loop waits for it (EV_SENT) */
+	char remote[64];
+
+	/* Receiving (the nng thread of rx_aio, or the loop while paused). */
+	size_t rlen;   /* bytes in rbuf */
+	nng_msg *rmsg; /* a frame larger than rbuf, being read */
+	size_t rgot;   /* its bytes so far */
+	uint8_t *rbuf; /* LINK_RBUF bytes */
+
+	/* Sending: one frame (header: its length). */
+	nng_msg *tmsg;
+	size_t toff;
+};
+
 /* An event handed from an nng thread to the loop. */
-enum link_ev_kind { EV_ADD, EV_REM, EV_RECV, EV_SENT };
+enum link_ev_kind {
+	EV_ADD,  /* a dial or accept finished: s (NULL: the dial failed) */
+	EV_REM,  /* the connection pipe failed or closed (result) */
+	EV_RECV, /* a frame of pipe */
+	EV_SENT, /* the send on pipe completed (result) */
+};
 struct link_ev {
 	struct link_ev *next;
 	enum link_ev_kind kind;
-	struct link *l; /* an outbound link, or the sender; NULL: inbound */
+	struct link *l; /* EV_ADD: the outbound link; NULL: accepted */
+	nng_stream *s;  /* EV_ADD */
 	uint32_t pipe;
 	nng_msg *msg;
 	int result;
-	int64_t at_ms; /* kept early: since when */
+	size_t len; /* EV_REM with NNG_EMSGSIZE: the length refused */
 };
 
 struct link_pending {
@@ -196,13 +230,16 @@ struct links {
 	struct link_ev *evh, **evt;
 	size_t ev_bytes;
 
-	/* The listening socket. */
-	nng_socket lsock;
-	bool lsock_open;
-	nng_listener listener;
-	nng_aio *lrx_aio;
-	bool lrx_paused;
+	/* The listener, and the connections (a hash of their ids; the loop
+	 * adds and removes them). */
+	nng_stream_listener *listener;
+	nng_aio *accept_aio;
+	bool accept_slept; /* the accept aio sleeps after an error */
 	char url[160];
+	struct link_conn *conns[256];
+	struct link_conn *paused; /* under qmu: receives waiting for the loop */
+	uint32_t next_conn;
+	uv_timer_t redial; /* the next outbound link due to dial */
 
 	/* Links (the list is changed under view_mu). */
 	pthread_mutex_t view_mu;
@@ -242,11 +279,6 @@ struct links {
 	struct link_pending *pending;
 	uint64_t next_id;
 
-	/* Messages of inbound pipes whose EV_ADD has not come yet: nng starts
-	 * receiving on a pipe before it calls the ADD_POST callback. */
-	struct link_ev *early;
-	size_t early_n;
-
 	_Atomic unsigned long long hs_ok, hs_refused, hs_revoked, hs_timeout;
 	_Atomic unsigned long long refused[LR_COUNT];
 	_Atomic unsigned long long unhandled;
@@ -258,6 +290,7 @@ struct links {
 	 * a node. */
 	struct {
 		bool plaintext, cold_cache, xx_only;
+		unsigned redial_ms;
 	} bench;
 };
 
@@ -309,16 +342,12 @@ void link_name(const struct link *l, char *out, size_t n);
 /* link_by_pipe finds the inbound link of pipe, or NULL. */
 struct link *link_by_pipe(struct links *ls, uint32_t pipe);
 
-/* link_early_keep keeps msg of an inbound pipe whose EV_ADD has not been
- * seen yet (stolen). */
-void link_early_keep(struct links *ls, uint32_t pipe, nng_msg *msg);
-
 /* link_new makes a link (outbound: with url, region and node id from
  * links.json) and adds it to the list. NULL on ENOMEM. */
 struct link *link_new(struct links *ls, enum link_dir dir);
 
-/* link_destroy removes l from the list and frees it (its nng resources
- * must be released: link_nng_close for an outbound link). */
+/* link_destroy removes l from the list and frees it (an outbound link's
+ * dialer must be released first: link_nng_close). */
 void link_destroy(struct link *l);
 
 /* Events from link_nng.c, on the loop. msg is stolen. */
@@ -327,6 +356,9 @@ void link_on_rem(struct links *ls, struct link *l, uint32_t pipe);
 void link_on_recv(struct links *ls, struct link *l, uint32_t pipe,
                   nng_msg *msg);
 void link_on_sent(struct link *l, int result);
+/* link_on_oversize: the peer's next frame declares len bytes, over
+ * LINK_RECV_MAX; its connection is closed before the body is read. */
+void link_on_oversize(struct link *l, size_t len);
 
 /* link_set_state changes l's state (and last error, when why is not NULL)
  * under the view lock. */
@@ -351,7 +383,8 @@ void link_sanitize(const uint8_t *p, size_t len, char *out, size_t n);
 /* link_session_up: the handshake split; frames may flow. */
 void link_session_up(struct link *l, struct noise_session *s);
 
-/* link_pump sends what l's credit and tx_aio allow. */
+/* link_pump sends l's next frame when its connection has no send in
+ * flight. */
 void link_pump(struct link *l);
 
 /* link_enqueue queues a link message (header and body) on l. */
@@ -381,32 +414,65 @@ void links_after_drain(struct links *ls);
 /* link_now_ms: wall-clock milliseconds. */
 int64_t link_now_ms(void);
 
-/* ---- link_nng.c: sockets, pipes and the event queue --------------------- */
+/* ---- link_nng.c: connections, dialing, listening, the event queue ------- */
 
-/* link_nng_alloc gives l its send aio. */
-int link_nng_alloc(struct link *l);
 int link_nng_listen(struct links *ls, const char *url, char *errmsg,
                     size_t errlen);
-/* link_nng_dial opens an outbound link's socket and dials. */
+/* link_nng_dial makes an outbound link's dialer and dials (then redials
+ * after every close or failed connect, with the link's backoff). Returns
+ * an nng error code (a URL that cannot be dialed). */
 int link_nng_dial(struct link *l);
-/* link_nng_backoff sets how long nng waits (at random, up to ms) before
- * it dials again after the next close. */
+/* link_nng_backoff sets the reconnect time: after the next close the link
+ * waits a random time below ms; failed connects double it up to
+ * max(ms, LINK_DIAL_MAX_MS). */
 void link_nng_backoff(struct link *l, unsigned ms);
-/* link_nng_close closes an outbound link's socket and waits for its
- * callbacks, then drops its queued events. */
+/* link_nng_close stops an outbound link's dialing and closes its
+ * connection, then drops its queued events. */
 void link_nng_close(struct link *l);
-/* link_nng_stop closes the listening socket and every outbound one. */
+/* link_nng_stop closes the listener and every connection and dialer. */
 void link_nng_stop(struct links *ls);
-/* link_nng_send sends one nng message on l's current pipe (m stolen on
- * TB_OK). */
+/* link_nng_bind makes l the owner of the connection l->pipe (from EV_ADD),
+ * which then starts receiving. */
+void link_nng_bind(struct link *l);
+/* link_nng_tx_idle says whether l's connection can take a frame now (no
+ * send in flight); if not, the loop hears (EV_SENT) when it can. */
+bool link_nng_tx_idle(struct link *l);
+/* link_nng_send sends one frame on l's connection (m stolen); refused
+ * (TB_ECLOSED) without a connection or with a send in flight. */
 int link_nng_send(struct link *l, nng_msg *m);
-/* link_nng_pipe_close closes the pipe. */
+/* link_nng_pipe_close closes l's connection (at once: its callbacks have
+ * run when it returns) and, for an outbound link, schedules the redial. */
 void link_nng_pipe_close(struct link *l);
-/* link_nng_remote writes the pipe's remote address. */
-void link_nng_remote(uint32_t pipe, char *out, size_t n);
+/* link_nng_conn_close closes the connection pipe, owned or not. */
+void link_nng_conn_close(struct links *ls, uint32_t pipe);
+/* link_nng_remote writes the connection's remote address. */
+void link_nng_remote(struct links *ls, uint32_t pipe, char *out, size_t n);
 void link_nng_wake(uv_async_t *h);
-/* link_nng_drop_events frees the queued events (at shutdown). */
+/* link_nng_tick picks up what nng threads could not queue (out of
+ * memory). */
+void link_nng_tick(struct links *ls);
+/* link_nng_drop_events frees the queued events (of one link, or all). */
 void link_nng_drop_events(struct links *ls, struct link *only);
+/* link_nng_redial dials outbound link l again after a random time below
+ * wait_ms. */
+void link_nng_redial(struct link *l, unsigned wait_ms);
+
+/* ---- link_conn.c: connections and the event queue ---------------------- */
+
+/* link_ev_push queues an event from an nng thread (msg, s stolen); for a
+ * received frame it may pause c's receiving: true means do not re-arm. */
+bool link_ev_push(struct links *ls, struct link_conn *c, enum link_ev_kind kind,
+                  struct link *l, nng_stream *s, nng_msg *msg, int result,
+                  size_t len);
+/* link_conn_new registers a connection for stream s (closed and freed on
+ * failure: NULL); link_conn_find finds one by id. */
+struct link_conn *link_conn_new(struct links *ls, nng_stream *s);
+struct link_conn *link_conn_find(struct links *ls, uint32_t id);
+/* link_conn_free closes and frees c (an outbound owner redials later). */
+void link_conn_free(struct links *ls, struct link_conn *c);
+/* link_conn_rx takes the whole frames c has buffered and arms its next
+ * receive (its rx thread, or the loop while c is paused). */
+void link_conn_rx(struct link_conn *c);
 
 /* ---- link_hs.c: the handshake ------------------------------------------ */
 

@@ -1,169 +1,205 @@
-/* The links' nng side: the listening and dialing pair1 sockets, their
- * pipes, and the queue that hands nng's events to the loop.
+/* The links' dialing and listening (nng stream dialers and a stream
+ * listener over TCP), and the loop's side of the event queue
+ * (link_conn.c has the connections and the queue).
  *
- * Socket layout. Each configured peer has its own pair1 socket that dials
- * it (one pipe at a time: nng redials after a close, with backoff). The
- * node listens on one pair1 socket in polyamorous mode, which accepts many
- * pipes; received messages name their pipe and sends name theirs
- * (nng_msg_set_pipe). nng 1.5 has no way to hand an accepted pipe to a
- * socket of its own, so polyamorous mode is the only way to accept links
- * from many peers on one port. Its one catch: a send to a pipe whose
- * two-deep queue is full is dropped silently, so the listening end paces
- * itself with credits (LINK_POLY_WINDOW, link.c).
+ * An outbound link has one nng_stream_dialer and at most one connection;
+ * after that connection closes, or a connect fails, the link dials again
+ * on a libuv timer after a random time below its reconnect time
+ * (LINK_RECONNECT_MS, or the backoff after a refusal), which failed
+ * connects double up to LINK_DIAL_MAX_MS (as nng's own dialer did). The
+ * listener accepts in a loop; every accepted stream is a new inbound link
+ * with a new handshake.
  *
- * Threads. nng calls the pipe and aio callbacks below on its own threads.
- * They only queue an event (a mutex and uv_async_send); the loop drains the
- * whole queue, since wake-ups coalesce. A receive is re-armed at once
- * unless LINK_RX_PAUSE bytes wait for the loop: then the loop re-arms it
- * after the drain, so a slow loop pushes back on the peers' TCP windows
- * instead of growing memory. */
+ * Threads. dial_cb and accept_cb run on nng's threads and only queue the
+ * new stream (EV_ADD). The loop drains the whole queue at each wake-up
+ * (they coalesce), then lets paused receives go on. */
 #include "node/link_impl.h"
 #include "node/log.h"
 
-#include <nng/protocol/pair1/pair.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* ev_push queues an event; with pause (a receive), it says whether the
- * receive must wait for the loop to drain. */
-static void
-ev_push(struct links *ls, enum link_ev_kind kind, struct link *l, uint32_t pipe,
-        nng_msg *msg, int result, bool *pause)
-{
-	struct link_ev *e = malloc(sizeof(*e));
-	bool open;
+static void redial_arm(struct links *ls);
 
-	if (e == NULL) {
-		/* Out of memory on an nng thread: the pipe cannot be
-		 * served, so close it and let both ends start over. */
-		if (msg != NULL) {
-			nng_msg_free(msg);
+/* ---- dialing --------------------------------------------------------- */
+
+static void
+dial_cb(void *arg)
+{
+	struct link *l = arg;
+	int rv = nng_aio_result(l->dial_aio);
+
+	link_ev_push(l->ls, NULL, EV_ADD, l,
+	             rv == 0 ? nng_aio_get_output(l->dial_aio, 0) : NULL, NULL,
+	             rv, 0);
+}
+
+static void
+redial_cb(uv_timer_t *t)
+{
+	struct links *ls = t->data;
+	int64_t now = link_mono_us();
+	struct link *l;
+
+	for (l = ls->list; l != NULL; l = l->next) {
+		/* (Due within a millisecond counts as due: the timer's
+		 * granularity is a millisecond.) */
+		if (l->redial_at_us != 0 && l->redial_at_us <= now + 1000) {
+			l->redial_at_us = 0;
+			if (!l->dialing && l->conn == NULL && !l->removed &&
+			    l->dialer != NULL) {
+				l->dialing = true;
+				nng_stream_dialer_dial(l->dialer, l->dial_aio);
+			}
 		}
-		if (pipe != 0) {
-			nng_pipe p = { .id = pipe };
-			nng_pipe_close(p);
+	}
+	redial_arm(ls);
+}
+
+static void
+redial_arm(struct links *ls)
+{
+	int64_t now = link_mono_us(), first = 0;
+	struct link *l;
+
+	for (l = ls->list; l != NULL; l = l->next) {
+		if (l->redial_at_us != 0 &&
+		    (first == 0 || l->redial_at_us < first)) {
+			first = l->redial_at_us;
+		}
+	}
+	if (first == 0 || ls->stopping || !ls->handles_open) {
+		if (ls->handles_open) {
+			uv_timer_stop(&ls->redial);
 		}
 		return;
 	}
-	e->next = NULL;
-	e->kind = kind;
-	e->l = l;
-	e->pipe = pipe;
-	e->msg = msg;
-	e->result = result;
-	pthread_mutex_lock(&ls->qmu);
-	*ls->evt = e;
-	ls->evt = &e->next;
-	if (msg != NULL) {
-		ls->ev_bytes += nng_msg_len(msg);
-		if (pause != NULL && ls->ev_bytes > LINK_RX_PAUSE) {
-			*pause = true;
+	uv_timer_start(&ls->redial, redial_cb,
+	               first > now ? (uint64_t)(first - now) / 1000 : 0, 0);
+}
+
+void
+link_nng_redial(struct link *l, unsigned wait_ms)
+{
+	/* A random time below the reconnect time (as nng's dialer waited),
+	 * so that peers that lost each other do not all come back at once. */
+	uint32_t ms = wait_ms > 1 ? randombytes_uniform(wait_ms) : 0;
+
+	l->redial_at_us = link_mono_us() + (int64_t)ms * 1000;
+	redial_arm(l->ls);
+}
+
+/* dialed takes an EV_ADD of outbound link l: a connection, or a failed
+ * connect (s NULL). Returns the new connection, or NULL. */
+static struct link_conn *
+dialed(struct links *ls, struct link *l, nng_stream *s)
+{
+	struct link_conn *c;
+
+	l->dialing = false;
+	if (s == NULL) {
+		if (!l->removed && !ls->stopping) {
+			/* A failed connect waits longer each time. */
+			unsigned wait = l->redial_cur_ms;
+			l->redial_cur_ms =
+			    l->redial_cur_ms >= l->redial_max_ms / 2
+			        ? l->redial_max_ms
+			        : l->redial_cur_ms * 2;
+			link_nng_redial(l, wait);
 		}
+		return NULL;
 	}
-	open = ls->handles_open;
-	pthread_mutex_unlock(&ls->qmu);
-	if (open) {
-		uv_async_send(&ls->wake);
+	if (l->removed || ls->stopping || l->conn != NULL) {
+		nng_stream_close(s);
+		nng_stream_free(s);
+		return NULL;
 	}
-}
-
-/* A pipe of an outbound link's socket was added or removed. */
-static void
-pipe_cb_out(nng_pipe p, nng_pipe_ev ev, void *arg)
-{
-	struct link *l = arg;
-
-	if (ev == NNG_PIPE_EV_REM_POST) {
-		/* A send still waiting in a monogamous pair1 socket would go
-		 * to the next pipe, sealed under this pipe's keys: cancel it
-		 * now, before the dialer reconnects. */
-		nng_aio_cancel(l->tx_aio);
+	/* A connect resets the wait to the reconnect time. */
+	l->redial_cur_ms = l->redial_min_ms;
+	if ((c = link_conn_new(ls, s)) == NULL) {
+		link_nng_redial(l, l->redial_cur_ms);
 	}
-	ev_push(l->ls, ev == NNG_PIPE_EV_ADD_POST ? EV_ADD : EV_REM, l,
-	        nng_pipe_id(p) > 0 ? (uint32_t)nng_pipe_id(p) : 0, NULL, 0,
-	        NULL);
-}
-
-/* A pipe of the listening socket was added or removed. */
-static void
-pipe_cb_in(nng_pipe p, nng_pipe_ev ev, void *arg)
-{
-	struct links *ls = arg;
-
-	ev_push(ls, ev == NNG_PIPE_EV_ADD_POST ? EV_ADD : EV_REM, NULL,
-	        nng_pipe_id(p) > 0 ? (uint32_t)nng_pipe_id(p) : 0, NULL, 0,
-	        NULL);
-}
-
-/* rx_done queues a received message and says whether to re-arm. */
-static bool
-rx_done(struct links *ls, struct link *l, nng_aio *aio, bool *paused)
-{
-	int rv = nng_aio_result(aio);
-	bool pause = false;
-	nng_msg *m;
-
-	if (rv == NNG_ECLOSED || rv == NNG_ECANCELED) {
-		return false; /* the socket is closing */
-	}
-	if (rv != 0) {
-		return true;
-	}
-	m = nng_aio_get_msg(aio);
-	nng_aio_set_msg(aio, NULL);
-	ev_push(ls, EV_RECV, l, (uint32_t)nng_pipe_id(nng_msg_get_pipe(m)), m,
-	        0, &pause);
-	if (pause) {
-		pthread_mutex_lock(&ls->qmu);
-		*paused = true;
-		pthread_mutex_unlock(&ls->qmu);
-		return false;
-	}
-	return true;
-}
-
-static void
-rx_cb_out(void *arg)
-{
-	struct link *l = arg;
-
-	if (rx_done(l->ls, l, l->rx_aio, &l->rx_paused)) {
-		nng_recv_aio(l->sock, l->rx_aio);
-	}
-}
-
-static void
-rx_cb_in(void *arg)
-{
-	struct links *ls = arg;
-
-	if (rx_done(ls, NULL, ls->lrx_aio, &ls->lrx_paused)) {
-		nng_recv_aio(ls->lsock, ls->lrx_aio);
-	}
-}
-
-/* tx_cb: a send completed (or failed: the message is still ours). */
-static void
-tx_cb(void *arg)
-{
-	struct link *l = arg;
-	int rv = nng_aio_result(l->tx_aio);
-
-	if (rv != 0) {
-		nng_msg *m = nng_aio_get_msg(l->tx_aio);
-		nng_aio_set_msg(l->tx_aio, NULL);
-		if (m != NULL) {
-			nng_msg_free(m);
-		}
-	}
-	ev_push(l->ls, EV_SENT, l, 0, NULL, rv, NULL);
+	return c;
 }
 
 int
-link_nng_alloc(struct link *l)
+link_nng_dial(struct link *l)
 {
-	return nng_aio_alloc(&l->tx_aio, tx_cb, l) == 0 ? TB_OK : TB_ENOMEM;
+	int rv;
+
+	if ((rv = nng_stream_dialer_alloc(&l->dialer, l->url)) != 0) {
+		l->dialer = NULL;
+		return rv;
+	}
+	if ((rv = nng_aio_alloc(&l->dial_aio, dial_cb, l)) != 0) {
+		nng_stream_dialer_free(l->dialer);
+		l->dialer = NULL;
+		return rv;
+	}
+	nng_stream_dialer_set_bool(l->dialer, NNG_OPT_TCP_NODELAY, true);
+	link_nng_backoff(l, LINK_RECONNECT_MS);
+	l->dialing = true;
+	nng_stream_dialer_dial(l->dialer, l->dial_aio);
+	return 0;
+}
+
+void
+link_nng_backoff(struct link *l, unsigned ms)
+{
+	/* Set before the connection closes, it applies to the redial that
+	 * close schedules. */
+	l->redial_min_ms = l->redial_cur_ms = ms;
+	l->redial_max_ms = ms > LINK_DIAL_MAX_MS ? ms : LINK_DIAL_MAX_MS;
+}
+
+void
+link_nng_close(struct link *l)
+{
+	if (l->dial_aio != NULL) {
+		/* Cancels a connect in progress; waits for its callback. */
+		nng_aio_stop(l->dial_aio);
+	}
+	link_nng_pipe_close(l);
+	link_nng_drop_events(l->ls, l);
+	if (l->dial_aio != NULL) {
+		nng_aio_free(l->dial_aio);
+		l->dial_aio = NULL;
+	}
+	if (l->dialer != NULL) {
+		nng_stream_dialer_close(l->dialer);
+		nng_stream_dialer_free(l->dialer);
+		l->dialer = NULL;
+	}
+	l->dialing = false;
+	l->redial_at_us = 0; /* the closed connection scheduled one */
+}
+
+/* ---- listening ------------------------------------------------------- */
+
+static void
+accept_cb(void *arg)
+{
+	struct links *ls = arg;
+	int rv = nng_aio_result(ls->accept_aio);
+
+	if (rv == NNG_ECLOSED || rv == NNG_ECANCELED) {
+		return; /* the listener is closing */
+	}
+	if (rv == 0 && !ls->accept_slept) {
+		link_ev_push(ls, NULL, EV_ADD, NULL,
+		             nng_aio_get_output(ls->accept_aio, 0), NULL, 0, 0);
+	}
+	if (rv != 0 && !ls->accept_slept) {
+		/* Out of descriptors or memory, say: wait a little rather
+		 * than spin, then accept again. */
+		ls->accept_slept = true;
+		nng_sleep_aio(50, ls->accept_aio);
+		return;
+	}
+	ls->accept_slept = false;
+	nng_stream_listener_accept(ls->listener, ls->accept_aio);
 }
 
 int
@@ -173,31 +209,28 @@ link_nng_listen(struct links *ls, const char *url, char *errmsg, size_t errlen)
 	char host[64] = "";
 	int rv, port = 0;
 
-	if ((rv = nng_pair1_open_poly(&ls->lsock)) != 0) {
-		snprintf(errmsg, errlen, "link socket: %s", nng_strerror(rv));
-		return TB_EIO;
-	}
-	ls->lsock_open = true;
-	if ((rv = nng_socket_set_size(ls->lsock, NNG_OPT_RECVMAXSZ,
-	                              LINK_RECV_MAX)) != 0 ||
-	    (rv = nng_pipe_notify(ls->lsock, NNG_PIPE_EV_ADD_POST, pipe_cb_in,
-	                          ls)) != 0 ||
-	    (rv = nng_pipe_notify(ls->lsock, NNG_PIPE_EV_REM_POST, pipe_cb_in,
-	                          ls)) != 0 ||
-	    (rv = nng_aio_alloc(&ls->lrx_aio, rx_cb_in, ls)) != 0) {
-		snprintf(errmsg, errlen, "link socket: %s", nng_strerror(rv));
-		return TB_EIO;
-	}
-	if ((rv = nng_listen(ls->lsock, url, &ls->listener, 0)) != 0) {
+	if ((rv = nng_stream_listener_alloc(&ls->listener, url)) != 0) {
+		ls->listener = NULL;
 		snprintf(errmsg, errlen, "links cannot listen on %s: %s", url,
 		         nng_strerror(rv));
 		return TB_EIO;
 	}
-	if (nng_listener_get_int(ls->listener, NNG_OPT_TCP_BOUND_PORT, &port) !=
-	    0) {
+	nng_stream_listener_set_bool(ls->listener, NNG_OPT_TCP_NODELAY, true);
+	if ((rv = nng_aio_alloc(&ls->accept_aio, accept_cb, ls)) != 0) {
+		snprintf(errmsg, errlen, "link listener: %s", nng_strerror(rv));
+		return TB_EIO;
+	}
+	if ((rv = nng_stream_listener_listen(ls->listener)) != 0) {
+		snprintf(errmsg, errlen, "links cannot listen on %s: %s", url,
+		         nng_strerror(rv));
+		return TB_EIO;
+	}
+	if (nng_stream_listener_get_int(ls->listener, NNG_OPT_TCP_BOUND_PORT,
+	                                &port) != 0) {
 		port = 0;
 	}
-	if (nng_listener_get_addr(ls->listener, NNG_OPT_LOCADDR, &sa) == 0 &&
+	if (nng_stream_listener_get_addr(ls->listener, NNG_OPT_LOCADDR, &sa) ==
+	        0 &&
 	    sa.s_family == NNG_AF_INET) {
 		const uint8_t *a = (const uint8_t *)&sa.s_in.sa_addr;
 		snprintf(host, sizeof(host), "%u.%u.%u.%u", a[0], a[1], a[2],
@@ -211,56 +244,45 @@ link_nng_listen(struct links *ls, const char *url, char *errmsg, size_t errlen)
 		         colon > h ? (int)(colon - h) : (int)strlen(h), h);
 	}
 	snprintf(ls->url, sizeof(ls->url), "tcp://%s:%d", host, port);
-	nng_recv_aio(ls->lsock, ls->lrx_aio);
+	nng_stream_listener_accept(ls->listener, ls->accept_aio);
 	return TB_OK;
 }
 
-int
-link_nng_dial(struct link *l)
-{
-	int rv;
-
-	if ((rv = nng_pair1_open(&l->sock)) != 0) {
-		return rv;
-	}
-	l->sock_open = true;
-	if ((rv = nng_socket_set_size(l->sock, NNG_OPT_RECVMAXSZ,
-	                              LINK_RECV_MAX)) != 0 ||
-	    (rv = nng_socket_set_ms(l->sock, NNG_OPT_RECONNMINT,
-	                            LINK_RECONNECT_MS)) != 0 ||
-	    (rv = nng_socket_set_ms(l->sock, NNG_OPT_RECONNMAXT, 5000)) != 0 ||
-	    (rv = nng_pipe_notify(l->sock, NNG_PIPE_EV_ADD_POST, pipe_cb_out,
-	                          l)) != 0 ||
-	    (rv = nng_pipe_notify(l->sock, NNG_PIPE_EV_REM_POST, pipe_cb_out,
-	                          l)) != 0 ||
-	    (rv = nng_aio_alloc(&l->rx_aio, rx_cb_out, l)) != 0) {
-		return rv;
-	}
-	nng_recv_aio(l->sock, l->rx_aio);
-	/* Non-blocking: nng keeps redialing in the background (with its
-	 * backoff when connecting fails) until the socket closes. */
-	if ((rv = nng_dial(l->sock, l->url, &l->dialer, NNG_FLAG_NONBLOCK)) ==
-	    0) {
-		l->dialer_open = true;
-	}
-	return rv;
-}
-
 void
-link_nng_backoff(struct link *l, unsigned ms)
+link_nng_stop(struct links *ls)
 {
-	/* nng redials as soon as a connection it made closes, whatever the
-	 * reason (a good connect resets its backoff): after a refusal the
-	 * link raises the dialer's reconnect time instead (nng waits a
-	 * random time below it), and lowers it again once up. Set before
-	 * the pipe closes, it applies to the redial that close starts. */
-	if (l->dialer_open) {
-		nng_dialer_set_ms(l->dialer, NNG_OPT_RECONNMAXT,
-		                  ms > 5000 ? (nng_duration)ms : 5000);
-		nng_dialer_set_ms(l->dialer, NNG_OPT_RECONNMINT,
-		                  (nng_duration)ms);
+	struct link_conn *c;
+	struct link *l;
+	unsigned i;
+
+	if (ls->listener != NULL) {
+		nng_stream_listener_close(ls->listener);
 	}
+	if (ls->accept_aio != NULL) {
+		nng_aio_stop(ls->accept_aio);
+		nng_aio_free(ls->accept_aio);
+		ls->accept_aio = NULL;
+	}
+	if (ls->listener != NULL) {
+		nng_stream_listener_free(ls->listener);
+		ls->listener = NULL;
+	}
+	for (l = ls->list; l != NULL; l = l->next) {
+		if (l->dir == LINK_OUT) {
+			link_nng_close(l);
+		} else {
+			link_nng_pipe_close(l);
+		}
+	}
+	for (i = 0; i < 256; i++) {
+		while ((c = ls->conns[i]) != NULL) {
+			link_conn_free(ls, c);
+		}
+	}
+	link_nng_drop_events(ls, NULL);
 }
+
+/* ---- the loop's side ------------------------------------------------- */
 
 void
 link_nng_drop_events(struct links *ls, struct link *only)
@@ -287,107 +309,65 @@ link_nng_drop_events(struct links *ls, struct link *only)
 		if (e->msg != NULL) {
 			nng_msg_free(e->msg);
 		}
+		if (e->s != NULL) {
+			nng_stream_close(e->s);
+			nng_stream_free(e->s);
+		}
 		free(e);
 	}
 }
 
-void
-link_nng_close(struct link *l)
+/* added takes an EV_ADD: a new connection goes to link_on_add, which makes
+ * a link own it (or refuses it); an owned connection starts receiving. */
+static void
+added(struct links *ls, struct link_ev *e)
 {
-	/* nng_close returns once the socket's pipes are gone and their
-	 * callbacks have run; freeing the aios waits for theirs. */
-	if (l->sock_open) {
-		nng_close(l->sock);
-		l->sock_open = false;
-	}
-	if (l->rx_aio != NULL) {
-		nng_aio_free(l->rx_aio);
-		l->rx_aio = NULL;
-	}
-	if (l->tx_aio != NULL) {
-		nng_aio_free(l->tx_aio);
-		l->tx_aio = NULL;
-	}
-	l->tx_busy = false;
-	link_nng_drop_events(l->ls, l);
-}
+	struct link_conn *c;
+	uint32_t id;
 
-void
-link_nng_stop(struct links *ls)
-{
-	struct link *l;
-
-	if (ls->lsock_open) {
-		nng_close(ls->lsock);
-		ls->lsock_open = false;
+	if (e->l != NULL) {
+		c = dialed(ls, e->l, e->s);
+	} else if (ls->stopping) {
+		nng_stream_close(e->s);
+		nng_stream_free(e->s);
+		c = NULL;
+	} else {
+		c = link_conn_new(ls, e->s);
 	}
-	if (ls->lrx_aio != NULL) {
-		nng_aio_free(ls->lrx_aio);
-		ls->lrx_aio = NULL;
-	}
-	for (l = ls->list; l != NULL; l = l->next) {
-		if (l->dir == LINK_OUT) {
-			link_nng_close(l);
-		} else if (l->tx_aio != NULL) {
-			nng_aio_free(l->tx_aio);
-			l->tx_aio = NULL;
-			l->tx_busy = false;
-		}
-	}
-	link_nng_drop_events(ls, NULL);
-}
-
-int
-link_nng_send(struct link *l, nng_msg *m)
-{
-	if (l->tx_aio == NULL) {
-		nng_msg_free(m);
-		return TB_ECLOSED;
-	}
-	if (l->dir == LINK_IN) {
-		nng_pipe p = { .id = l->pipe };
-		nng_msg_set_pipe(m, p);
-	}
-	l->tx_busy = true;
-	l->tx_pipe = l->pipe;
-	nng_aio_set_msg(l->tx_aio, m);
-	nng_send_aio(l->dir == LINK_IN ? l->ls->lsock : l->sock, l->tx_aio);
-	return TB_OK;
-}
-
-void
-link_nng_pipe_close(struct link *l)
-{
-	if (l->pipe != 0) {
-		nng_pipe p = { .id = l->pipe };
-		nng_pipe_close(p);
-	}
-	if (l->dir == LINK_OUT && l->tx_busy && l->tx_aio != NULL) {
-		nng_aio_cancel(l->tx_aio);
-	}
-}
-
-void
-link_nng_remote(uint32_t pipe, char *out, size_t n)
-{
-	nng_pipe p = { .id = pipe };
-	nng_sockaddr sa;
-
-	snprintf(out, n, "?");
-	if (nng_pipe_get_addr(p, NNG_OPT_REMADDR, &sa) != 0) {
+	if (c == NULL) {
 		return;
 	}
-	if (sa.s_family == NNG_AF_INET) {
-		const uint8_t *a = (const uint8_t *)&sa.s_in.sa_addr;
-		const uint8_t *pt = (const uint8_t *)&sa.s_in.sa_port;
-		snprintf(out, n, "%u.%u.%u.%u:%u", a[0], a[1], a[2], a[3],
-		         (unsigned)(pt[0] << 8 | pt[1]));
-	} else if (sa.s_family == NNG_AF_INET6) {
-		snprintf(
-		    out, n, "[ipv6]:%u",
-		    (unsigned)(((const uint8_t *)&sa.s_in6.sa_port)[0] << 8 |
-		               ((const uint8_t *)&sa.s_in6.sa_port)[1]));
+	id = c->id;
+	link_on_add(ls, e->l, id);
+	if ((c = link_conn_find(ls, id)) == NULL) {
+		return; /* refused and closed */
 	}
+	if (c->l == NULL) {
+		link_conn_free(ls, c);
+		return;
+	}
+	link_conn_rx(c);
+}
+
+/* removed takes an EV_REM (or a connection lost for want of memory). */
+static void
+removed(struct links *ls, uint32_t pipe, int result, size_t len)
+{
+	struct link_conn *c = link_conn_find(ls, pipe);
+
+	if (c == NULL) {
+		return; /* closed by the loop already */
+	}
+	if (c->l == NULL || ls->stopping) {
+		link_conn_free(ls, c);
+		return;
+	}
+	if (result == NNG_EMSGSIZE) {
+		link_on_oversize(c->l, len);
+	} else {
+		link_on_rem(ls, c->l, pipe);
+	}
+	link_nng_conn_close(ls, pipe); /* if the link left it open */
 }
 
 void
@@ -395,49 +375,79 @@ link_nng_wake(uv_async_t *h)
 {
 	struct links *ls = h->data;
 	struct link_ev *e, *next;
-	struct link *l;
-	bool rearm_in;
+	struct link_conn *c;
 
 	pthread_mutex_lock(&ls->qmu);
 	e = ls->evh;
 	ls->evh = NULL;
 	ls->evt = &ls->evh;
 	ls->ev_bytes = 0;
-	rearm_in = ls->lrx_paused;
-	ls->lrx_paused = false;
-	for (l = ls->list; l != NULL; l = l->next) {
-		l->rx_rearm = l->rx_paused;
-		l->rx_paused = false;
-	}
 	pthread_mutex_unlock(&ls->qmu);
 	for (; e != NULL; e = next) {
 		next = e->next;
 		switch (e->kind) {
 		case EV_ADD:
-			link_on_add(ls, e->l, e->pipe);
+			added(ls, e);
 			break;
 		case EV_REM:
-			link_on_rem(ls, e->l, e->pipe);
+			removed(ls, e->pipe, e->result, e->len);
 			break;
 		case EV_RECV:
-			link_on_recv(ls, e->l, e->pipe, e->msg);
+			c = link_conn_find(ls, e->pipe);
+			if (c != NULL && c->l != NULL && !ls->stopping) {
+				link_on_recv(ls, c->l, e->pipe, e->msg);
+			} else {
+				nng_msg_free(e->msg);
+			}
 			break;
 		case EV_SENT:
-			link_on_sent(e->l, e->result);
+			c = link_conn_find(ls, e->pipe);
+			if (c != NULL && c->l != NULL &&
+			    c->l->tx_pipe == e->pipe) {
+				link_on_sent(c->l, e->result);
+			}
 			break;
 		}
 		free(e);
 	}
-	if (!ls->stopping) {
-		if (rearm_in && ls->lsock_open) {
-			nng_recv_aio(ls->lsock, ls->lrx_aio);
+	if (ls->stopping) {
+		return;
+	}
+	/* Receives that waited for this drain go on. */
+	for (;;) {
+		pthread_mutex_lock(&ls->qmu);
+		if ((c = ls->paused) != NULL) {
+			ls->paused = c->pnext;
+			c->paused = false;
 		}
-		for (l = ls->list; l != NULL; l = l->next) {
-			if (l->rx_rearm && l->sock_open) {
-				l->rx_rearm = false;
-				nng_recv_aio(l->sock, l->rx_aio);
+		pthread_mutex_unlock(&ls->qmu);
+		if (c == NULL) {
+			break;
+		}
+		link_conn_rx(c);
+	}
+	links_after_drain(ls);
+}
+
+void
+link_nng_tick(struct links *ls)
+{
+	struct link_conn *c, *next;
+	struct link *l;
+	unsigned i;
+
+	for (i = 0; i < 256; i++) {
+		for (c = ls->conns[i]; c != NULL; c = next) {
+			next = c->next;
+			if (c->lost != 0) {
+				removed(ls, c->id, c->lost, 0);
 			}
 		}
-		links_after_drain(ls);
+	}
+	for (l = ls->list; l != NULL; l = l->next) {
+		if (l->dial_lost) {
+			l->dial_lost = false;
+			dialed(ls, l, NULL);
+		}
 	}
 }

@@ -3,7 +3,8 @@
  * on this machine would), over TCP on 127.0.0.1.
  *
  *   link-enc     the real link stack: Noise handshake, sealed frames, nng
- *                pair1 over TCP, queues, credits, chunks, handlers
+ *                byte streams over TCP with length-prefixed frames,
+ *                queues, chunks, handlers
  *   link-plain   the same stack with frame_bench_plaintext on both ends
  *                (node/link_bench.h): every line of node/ and schema/frame.c
  *                runs as for link-enc except the ChaCha20-Poly1305 call, so
@@ -15,13 +16,16 @@
  * from the dialing end (all queued at once; the clock stops when the last
  * arrives), then RTTS request/response round trips of 1 KiB each way, one
  * in flight (latency p50/p99). Then full handshakes: the dialer closes its
- * pipe, nng redials at once, and the clock runs until the link is up again
- * (TCP connect, nng's SP header, three Noise XX messages or two IK ones,
+ * connection, redials after a random 0-9 ms, and the clock runs until the
+ * link is up again (TCP connect, three Noise XX messages or two IK ones,
  * both chains verified, the listener's HELLO), with the verified-chain
  * cache warm (as in a node) or cleared before every verification (cold).
  *
  * Usage: link_bench TONGBAN WORKDIR [--reps N] [--msgs N] [--rtts N]
- *                   [--handshakes N]
+ *                   [--handshakes N] [--redial-ms N] [--handshakes-only]
+ * --redial-ms: the reconnect time of the handshake rows (the redial waits a
+ * random time below it; default 10, as the figures before streams; 1 redials
+ * at once). --handshakes-only skips the message and raw nng rows.
  * Prints one table of medians over the reps, ratios, and the targets. */
 #include "node/config.h"
 #include "node/link.h"
@@ -49,6 +53,7 @@
 #define T_ECHO 101 /* request: answered with its body */
 
 static const char *workdir;
+static unsigned redial_ms = 10;
 static struct node_config cfg_a, cfg_b;
 double
 now_s(void)
@@ -112,10 +117,9 @@ static struct row rows[R_COUNT] = {
 	{ .name = "handshakes IK warm, 8 at a time" },
 };
 
-/* Handshakes that took over 1 s: nng's dialer did not redial, and the
- * link's watchdog restarted it (node/link.c, dial_watch). */
+/* Handshakes that took over 1 s. */
 static unsigned long stalls[R_COUNT];
-/* Links whose socket nng left wedged, per row (run_handshakes). */
+/* Links that never came back up (wedged), per row (run_handshakes). */
 static unsigned long wedges[R_COUNT];
 static unsigned long short_rows[R_COUNT]; /* reps cut short by wedges */
 #define STALL_S 10
@@ -210,8 +214,8 @@ b_main(void *arg)
 /* ---- the dialing node A on the main thread --------------------------------
  */
 
-/* A's loop: a new one per row, since a row with a wedged link cannot be
- * torn down (see run_handshakes) and is left behind. */
+/* A's loop: a new one per row, since a row with a wedged link is left
+ * behind (see run_handshakes). */
 static uv_loop_t *loop_a;
 static unsigned long wedged; /* links left behind, over all rows */
 
@@ -408,7 +412,9 @@ run_link(bool plain, unsigned long msgs, unsigned long rtts)
 static void
 run_handshakes(bool xx, bool cold, unsigned long n, unsigned conc, int row)
 {
-	struct link_bench_opts o = { .cold_cache = cold, .xx_only = xx };
+	struct link_bench_opts o = { .cold_cache = cold,
+		                     .xx_only = xx,
+		                     .redial_ms = redial_ms };
 	struct links *ls[64];
 	double *lat = calloc(n, sizeof(double)), t0[64], tall;
 	unsigned long started = 0, done = 0, slow = 0, nwedged = 0;
@@ -429,11 +435,12 @@ run_handshakes(bool xx, bool cold, unsigned long n, unsigned conc, int row)
 	while (done < n) {
 		for (k = 0; k < conc; k++) {
 			if (busy[k] && now_s() - t0[k] > STALL_S) {
-				/* nng 1.5 left this link's socket wedged (a
-				 * pipe that never finishes closing: no new
-				 * pipe, and nng_close would block for good).
-				 * Leave it, count it, and go on with a new
-				 * instance; the handshake is retried. */
+				/* The link did not come back within STALL_S
+				 * (with nng's pair1 sockets, nng 1.5 left a
+				 * socket wedged now and then: no new pipe,
+				 * and nng_close blocked for good). Leave it,
+				 * count it, and go on with a new instance;
+				 * the handshake is retried. */
 				wedged++;
 				nwedged++;
 				ls[k] = start_a(&o);
@@ -441,9 +448,9 @@ run_handshakes(bool xx, bool cold, unsigned long n, unsigned conc, int row)
 				started--;
 			}
 			if (busy[k] && link_up(ls[k], cfg_b.node_id)) {
-				/* The handshake's time: from the new pipe
-				 * (after TCP connect and nng's 0-9 ms redial
-				 * wait) to up. */
+				/* The handshake's time: from the new
+				 * connection (after the 0-9 ms redial wait
+				 * and TCP connect) to up. */
 				struct timespec ts;
 				clock_gettime(CLOCK_MONOTONIC, &ts);
 				busy[k] = false;
@@ -578,11 +585,13 @@ main(int argc, char **argv)
 {
 	unsigned long reps = 3, msgs = 20000, rtts = 2000, hs = 300, rep;
 	char path[PATH_MAX + 8], err[512];
+	bool hs_only = false;
 	int i;
 
 	if (argc < 3) {
 		fprintf(stderr, "usage: link_bench TONGBAN WORKDIR [--reps N] "
-		                "[--msgs N] [--rtts N] [--handshakes N]\n");
+		                "[--msgs N] [--rtts N] [--handshakes N] "
+		                "[--redial-ms N] [--handshakes-only]\n");
 		return 2;
 	}
 	workdir = argv[2];
@@ -595,12 +604,18 @@ main(int argc, char **argv)
 			rtts = arg_ul(argv, ++i, argc);
 		} else if (!strcmp(argv[i], "--handshakes")) {
 			hs = arg_ul(argv, ++i, argc);
+		} else if (!strcmp(argv[i], "--redial-ms")) {
+			redial_ms = (unsigned)arg_ul(argv, ++i, argc);
+		} else if (!strcmp(argv[i], "--handshakes-only")) {
+			hs_only = true;
 		} else {
 			die("unknown option (see the usage)");
 		}
 	}
-	if (reps < 1 || reps > MAXREP || msgs < 1 || rtts < 1 || hs < 1) {
-		die("--reps must be 1..16; --msgs, --rtts, --handshakes >= 1");
+	if (reps < 1 || reps > MAXREP || msgs < 1 || rtts < 1 || hs < 1 ||
+	    redial_ms < 1 || redial_ms > 10000) {
+		die("--reps must be 1..16; --msgs, --rtts, --handshakes >= 1; "
+		    "--redial-ms 1..10000");
 	}
 	if (sodium_init() < 0) {
 		die("sodium_init");
@@ -618,9 +633,11 @@ main(int argc, char **argv)
 	}
 	for (rep = 1; rep <= reps; rep++) {
 		fprintf(stderr, "== links rep %lu/%lu\n", rep, reps);
-		run_link(false, msgs, rtts);
-		run_link(true, msgs, rtts);
-		run_nng(msgs, rtts);
+		if (!hs_only) {
+			run_link(false, msgs, rtts);
+			run_link(true, msgs, rtts);
+			run_nng(msgs, rtts);
+		}
 		run_handshakes(true, false, hs, 1, R_HS_XX_WARM1);
 		run_handshakes(true, true, hs, 1, R_HS_XX_COLD1);
 		run_handshakes(false, false, hs, 1, R_HS_IK_WARM1);
@@ -629,8 +646,9 @@ main(int argc, char **argv)
 		run_handshakes(false, false, hs, 8, R_HS_IK_WARM);
 	}
 	printf("links: %lu rep(s), medians; %lu x 1 KiB one-way, %lu round "
-	       "trips, %lu handshakes per rep and row; latencies in ms\n\n",
-	       reps, msgs, rtts, hs);
+	       "trips, %lu handshakes per rep and row (redial wait: a random "
+	       "time below %u ms); latencies in ms\n\n",
+	       reps, msgs, rtts, hs, redial_ms);
 	printf("%-34s%10s%9s%9s%9s\n", "scenario", "ops/s", "MB/s", "p50",
 	       "p99");
 	for (i = 0; i < R_COUNT; i++) {
@@ -651,7 +669,7 @@ main(int argc, char **argv)
 		}
 		if (wedges[i] > 0) {
 			printf("  (%s: %lu link(s) never came back within %d s "
-			       "(nng left the socket wedged): each cost %d s "
+			       "(wedged): each cost %d s "
 			       "of the row's time, counted in ops/s; the "
 			       "handshake was retried on a new link)\n",
 			       rows[i].name, wedges[i], STALL_S, STALL_S);
@@ -681,8 +699,8 @@ main(int argc, char **argv)
 	node_config_wipe(&cfg_a);
 	node_config_wipe(&cfg_b);
 	if (wedged > 0) {
-		/* Their sockets cannot be closed (nng_close would block):
-		 * end without tearing them down. */
+		/* A wedged link's state is unknown: end without tearing
+		 * it down. */
 		fflush(stdout);
 		_exit(0);
 	}
