@@ -28,6 +28,9 @@
  * hashed into the Noise prologue after LINK_PROLOGUE. */
 #define LINK_PROLOGUE "tongban link/1"
 #define LINK_ENV      12 /* 'T', 1, pattern, 0, expected node id (8) */
+/* The envelope's pattern for a node enrolling with a join token: Noise XX
+ * whose third message carries the join request (node/link.h). */
+#define LINK_PATTERN_JOIN 3
 
 /* The listening socket is pair1 in polyamorous mode, which drops a message
  * (silently) when the pipe's two-deep send queue is full. The listening
@@ -144,6 +147,12 @@ struct link {
 	char serial[CERT_SERIAL_HEX + 1];
 	char not_after[CERT_TIME_LEN];
 	json_t *peer_chain; /* for re-verification (loop only) */
+	/* A joining node (LINK_PATTERN_JOIN): its request until delivered,
+	 * and when the link closes regardless. */
+	bool joiner;
+	json_t *join_req;
+	uint8_t join_kx[32];
+	int64_t join_deadline;
 	char last_error[256];
 
 	_Atomic unsigned long long frames_tx, frames_rx, bytes_tx, bytes_rx;
@@ -227,6 +236,8 @@ struct links {
 	unsigned nhandlers;
 	struct link_pending *pending;
 	uint64_t next_id;
+	link_join_fn join_fn;
+	void *join_arg;
 
 	/* Messages of inbound pipes whose EV_ADD has not come yet: nng starts
 	 * receiving on a pipe before it calls the ADD_POST callback. */
