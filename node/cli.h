@@ -29,6 +29,25 @@ int tb_cli_init(int argc, char **argv);
 int tb_cli_run(int argc, char **argv);
 int tb_cli_index_key(int argc, char **argv);
 
+/* tb_cli_parse_ttl reads "90s", "30m", "8h", "7d" into seconds; -1 if
+ * bad. */
+long long tb_cli_parse_ttl(const char *s);
+
+/* tb_cli_install_region_key stores the region key of the node's region
+ * certificate in DIR/keys/region.json (0600), so that the node issues
+ * certificates for join tokens (node/cli_join.c). Returns an exit code. */
+int tb_cli_install_region_key(const char *dir, const char *keyfile);
+
+/* tb_cli_join_enrol enrols the node just made in cfg->dir with the join
+ * token t over its first link to the issuer, and installs what it gets;
+ * join is the --join address or NULL; keep_index_key: --index-key-from was
+ * given (else a member takes the group's index key from the issuer).
+ * Prints the reason and returns an exit code. */
+struct node_config;
+struct join_token;
+int tb_cli_join_enrol(const struct node_config *cfg, const struct join_token *t,
+                      const char *join, bool keep_index_key);
+
 /* tb_cli_client runs a client verb against a node's HTTP API. */
 int tb_cli_client(int argc, char **argv, const char *api, const char *token,
                   bool json);

@@ -5,6 +5,7 @@
 #include "node/node.h"
 
 #include "schema/canon.h"
+#include "schema/join.h"
 
 #include <jansson.h>
 #include <sodium.h>
@@ -13,15 +14,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define INIT_USAGE                                                        \
-	"usage: tongban init --dir DIR --region CODE [--name NAME]\n"     \
-	"                    [--api HOST:PORT] [--link HOST:PORT] "       \
-	"[--root FILE]\n"                                                 \
-	"                    [--tls-cert CERT.pem --tls-key KEY.pem] "    \
-	"[--json]\n"                                                      \
-	"                    [--join HOST:PORT [--index-key-from FILE]]"  \
-	"\n  --join: join a group (no bootstrap); --index-key-from: the " \
-	"group's\n  applicant index key, from tongban index-key export\n"
+#define INIT_USAGE                                                         \
+	"usage: tongban init --dir DIR --region CODE [--name NAME]\n"      \
+	"                    [--api HOST:PORT] [--link HOST:PORT] "        \
+	"[--root FILE]\n"                                                  \
+	"                    [--tls-cert CERT.pem --tls-key KEY.pem] "     \
+	"[--json]\n"                                                       \
+	"                    [--join HOST:PORT [--index-key-from FILE]]"   \
+	"\n                    [--join-token TOKEN]\n"                     \
+	"  --join: join a group (no bootstrap); --index-key-from: the "    \
+	"group's\n  applicant index key, from tongban index-key export\n"  \
+	"  --join-token: enrol over the first link to the token's issuer " \
+	"(docs/TRUST.md)\n"
 
 /* join_addr_ok accepts HOST:PORT (or tcp://HOST:PORT) with a port. */
 static bool
@@ -135,8 +139,10 @@ tb_cli_init(int argc, char **argv)
 	struct node_init_args a = { 0 };
 	struct node_config cfg;
 	char token[80], err[512];
-	const char *keyfile = NULL;
+	const char *keyfile = NULL, *jtok = NULL;
+	struct join_token jt;
 	uint8_t idx[32];
+	int rc;
 	bool json = false;
 	int i;
 
@@ -172,18 +178,7 @@ tb_cli_init(int argc, char **argv)
 		} else if (!strcmp(o, "--index-key-from")) {
 			dst = &keyfile;
 		} else if (!strcmp(o, "--join-token")) {
-			/* Enrolment over the first link (docs/TRUST.md) is not
-			 * built: say so rather than make a node that waits for
-			 * a certificate nobody will send. */
-			fprintf(
-			    stderr,
-			    "tongban init: --join-token: %s: enrolment with "
-			    "a join token is not built yet; request and "
-			    "install a member certificate (tongban cert "
-			    "request|issue|install), then init with --join "
-			    "alone (docs/GROUPS.md)\n",
-			    tb_strerror(TB_ENOTIMPL));
-			return TB_EXIT_INVALID;
+			dst = &jtok;
 		}
 		if (dst == NULL || i + 1 >= argc) {
 			fprintf(stderr, "tongban init: %s %s\n", o,
@@ -211,6 +206,33 @@ tb_cli_init(int argc, char **argv)
 		        a.join);
 		return TB_EXIT_USAGE;
 	}
+	if (jtok != NULL) {
+		/* Checked before anything is made: a mistyped or edited token,
+		 * or one for another region, changes nothing. */
+		if (join_decode(jtok, &jt, err, sizeof(err)) != TB_OK) {
+			fprintf(stderr, "tongban init: --join-token: %s\n",
+			        err);
+			return TB_EXIT_INVALID;
+		}
+		if (strcmp(jt.region, a.region) != 0) {
+			fprintf(stderr,
+			        "tongban init: --join-token: the token is for "
+			        "region %s, not %s\n",
+			        jt.region, a.region);
+			join_token_wipe(&jt);
+			return TB_EXIT_INVALID;
+		}
+		if (jt.role == JOIN_CHILD && a.join != NULL) {
+			fprintf(
+			    stderr,
+			    "tongban init: --join-token: a child token makes "
+			    "the first node of region %s, which has no group "
+			    "to join: drop --join\n",
+			    jt.region);
+			join_token_wipe(&jt);
+			return TB_EXIT_INVALID;
+		}
+	}
 	if (keyfile != NULL) {
 		if (read_index_key(keyfile, idx) != 0) {
 			return TB_EXIT_INVALID;
@@ -223,7 +245,21 @@ tb_cli_init(int argc, char **argv)
 		fprintf(stderr, "tongban init: %s\n", err);
 		return TB_EXIT_INVALID;
 	}
-	if (a.join != NULL && join_links(&cfg, a.join) != 0) {
+	if (jtok != NULL) {
+		rc = tb_cli_join_enrol(&cfg, &jt, a.join, keyfile != NULL);
+		join_token_wipe(&jt);
+		if (rc != TB_EXIT_OK) {
+			fprintf(
+			    stderr,
+			    "tongban init: %s was made but is not enrolled "
+			    "(no certificate); remove it before trying again "
+			    "with a new token\n",
+			    a.dir);
+			memset(token, 0, sizeof(token));
+			node_config_wipe(&cfg);
+			return rc;
+		}
+	} else if (a.join != NULL && join_links(&cfg, a.join) != 0) {
 		node_config_wipe(&cfg);
 		return TB_EXIT_INVALID;
 	}

@@ -1,0 +1,615 @@
+/* Enrolment with a join token, the new node's side (tongban init
+ * --join-token T), and the region key a node holds online to issue them
+ * (tongban cert install --dir DIR --region-key KEY.json).
+ *
+ * The new node dials the issuer named in the token with the link's join
+ * pattern (node/link.h): Noise XX, the envelope's pattern 3. It pins the
+ * issuer: the handshake's remote static key must be the X25519 key the
+ * token carries, or nothing is sent. Its third message carries its
+ * certificate request(s) and the token's id and secret, encrypted to that
+ * pinned key (the secret never travels in clear; Noise's AEAD binds it to
+ * this handshake's transcript, so a captured message cannot be replayed
+ * on another connection). The issuer answers with one LINK_T_JOIN message
+ * on the session; the node then installs what it got exactly as cert
+ * install does (the chain verified against the root it received). */
+#include "node/cli.h"
+
+#include "node/config.h"
+#include "node/join.h"
+#include "node/link.h"
+#include "schema/canon.h"
+#include "schema/cert.h"
+#include "schema/cert_issue.h"
+#include "schema/frame.h"
+#include "schema/join.h"
+#include "schema/link_payload.h"
+#include "schema/noise.h"
+#include "schema/spec.h"
+#include "schema/trust.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <nng/nng.h>
+#include <nng/protocol/pair1/pair.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define JOIN_WAIT_MS 25000 /* the issuer commits the token's use first */
+#define JOIN_BUF     (FRAME_DEFAULT_MAX + 64)
+
+static const char *
+dir_file(char *out, size_t n, const char *dir, const char *name)
+{
+	snprintf(out, n, "%s/%s", dir, name);
+	return out;
+}
+
+/* ---- the region key held online ----------------------------------------- */
+
+int
+tb_cli_install_region_key(const char *dir, const char *keyfile)
+{
+	char path[PATH_MAX + 64], pkh[65];
+	uint8_t pk[32], sk[64];
+	json_t *chain, *key;
+	const char *want;
+	int rc = TB_EXIT_INVALID;
+
+	if (tb_cli_load_key(keyfile, pk, sk) != 0) {
+		return rc;
+	}
+	sodium_memzero(sk, sizeof(sk));
+	canon_hex(pk, 32, pkh);
+	chain = json_load_file(
+	    dir_file(path, sizeof(path), dir, "certs/chain.json"), 0, NULL);
+	want = spec_str(json_array_get(chain, 0), "sign_key");
+	if (want == NULL || strcmp(want, pkh) != 0) {
+		fprintf(stderr,
+		        "tongban cert install: %s: %s: install the node's "
+		        "certificate first; the region key must be the key "
+		        "of its region certificate "
+		        "(%s/certs/chain.json[0]%s%.16s)\n",
+		        keyfile,
+		        want == NULL ? "the node has no chain"
+		                     : "not the key of the node's region "
+		                       "certificate",
+		        dir, want != NULL ? ", key " : "", want ? want : "");
+		goto out;
+	}
+	key = json_load_file(keyfile, 0, NULL);
+	rc = key != NULL && tb_cli_write_json(dir_file(path, sizeof(path), dir,
+	                                               JOIN_REGION_KEY),
+	                                      key, 0600, false) == 0
+	         ? TB_EXIT_OK
+	         : TB_EXIT_INVALID;
+	json_decref(key);
+	if (rc == TB_EXIT_OK) {
+		printf("%s: holds the region key of %s (%.16s..) online: it "
+		       "may issue join tokens (POST /v1/join-tokens)\n",
+		       dir, spec_str(json_array_get(chain, 0), "region"), pkh);
+	}
+out:
+	json_decref(chain);
+	return rc;
+}
+
+/* ---- the wire ------------------------------------------------------------ */
+
+struct wire {
+	nng_socket s;
+	struct noise_hs hs;
+	struct frame fr;
+	uint64_t rx_frames;
+	char err[400];
+};
+
+static int
+wire_send(struct wire *w, const uint8_t *p, size_t n)
+{
+	int rv = nng_send(w->s, (void *)p, n, 0);
+
+	if (rv != 0) {
+		snprintf(w->err, sizeof(w->err), "cannot send: %s",
+		         nng_strerror(rv));
+		return TB_EIO;
+	}
+	return TB_OK;
+}
+
+static int
+wire_recv(struct wire *w, uint8_t **p, size_t *n)
+{
+	int rv = nng_recv(w->s, p, n, NNG_FLAG_ALLOC);
+
+	if (rv == NNG_ETIMEDOUT) {
+		snprintf(w->err, sizeof(w->err),
+		         "no answer from the issuer within %d ms",
+		         JOIN_WAIT_MS);
+	} else if (rv != 0) {
+		snprintf(w->err, sizeof(w->err),
+		         "the issuer closed the link (%s): see its log "
+		         "(TB-LINK-HANDSHAKE-REFUSED)",
+		         nng_strerror(rv));
+	}
+	if (rv != 0) {
+		return rv == NNG_ETIMEDOUT ? TB_ETIMEOUT : TB_ECLOSED;
+	}
+	return TB_OK;
+}
+
+/* handshake runs XX with the join envelope and sends req (canonical
+ * msgpack) in the third message, once the issuer's key is the pinned
+ * one. */
+static int
+handshake(struct wire *w, const struct join_token *t, const uint8_t kx_sk[32],
+          const struct canon_buf *req)
+{
+	uint8_t env[12], pro[64], out[NOISE_MAX_MSG + 16], rs[32], *in = NULL;
+	uint8_t pay[NOISE_MAX_MSG];
+	size_t plen = strlen("tongban link/1"), n, inlen = 0, paylen;
+	struct noise_session s;
+	char got[65], want[65];
+	int rv;
+
+	memset(env, 0, sizeof(env));
+	env[0] = 'T';
+	env[1] = 1;
+	env[2] = 3; /* LINK_PATTERN_JOIN */
+	canon_unhex(t->issuer_node, env + 4, 8);
+	memcpy(pro, "tongban link/1", plen);
+	memcpy(pro + plen, env, sizeof(env));
+	if (noise_init(&w->hs, NOISE_XX, true, kx_sk, NULL, pro,
+	               plen + sizeof(env), NULL) != TB_OK) {
+		snprintf(w->err, sizeof(w->err), "%s", w->hs.errmsg);
+		return TB_EINVAL;
+	}
+	memcpy(out, env, sizeof(env));
+	n = sizeof(out) - sizeof(env);
+	if (noise_write_message(&w->hs, NULL, 0, out + sizeof(env), &n) !=
+	        TB_OK ||
+	    wire_send(w, out, sizeof(env) + n) != TB_OK) {
+		return TB_EIO;
+	}
+	if ((rv = wire_recv(w, &in, &inlen)) != TB_OK) {
+		return rv;
+	}
+	paylen = sizeof(pay);
+	rv = noise_read_message(&w->hs, in, inlen, pay, &paylen);
+	nng_free(in, inlen);
+	if (rv != TB_OK) {
+		snprintf(w->err, sizeof(w->err), "the issuer's answer: %s",
+		         w->hs.errmsg);
+		return TB_ESIG;
+	}
+	noise_remote_static(&w->hs, rs);
+	if (sodium_memcmp(rs, t->issuer_kx, 32) != 0) {
+		canon_hex(rs, 32, got);
+		canon_hex(t->issuer_kx, 32, want);
+		snprintf(w->err, sizeof(w->err),
+		         "the node at %s is not the token's issuer: its key "
+		         "%.16s.. is not the pinned %.16s.. (nothing was sent)",
+		         t->addr, got, want);
+		return TB_EFORBIDDEN;
+	}
+	n = sizeof(out);
+	if (noise_write_message(&w->hs, req->data, req->len, out, &n) !=
+	        TB_OK ||
+	    wire_send(w, out, n) != TB_OK || noise_split(&w->hs, &s) != TB_OK ||
+	    frame_init(&w->fr, &s, NULL) != TB_OK) {
+		sodium_memzero(out, sizeof(out));
+		noise_session_wipe(&s);
+		if (w->err[0] == '\0') {
+			snprintf(w->err, sizeof(w->err), "%s", w->hs.errmsg);
+		}
+		return TB_EIO;
+	}
+	sodium_memzero(out, sizeof(out));
+	noise_session_wipe(&s);
+	return TB_OK;
+}
+
+/* credit tells the listener how many frames arrived (its send window). */
+static int
+credit(struct wire *w)
+{
+	uint8_t p[LINK_HDR + 8], f[64];
+	size_t h = link_payload_header(p, LK_CREDIT, 0, 0, 0), n = sizeof(f);
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		p[h + i] = (uint8_t)(w->rx_frames >> (56 - 8 * i));
+	}
+	if (frame_seal(&w->fr, FRAME_DATA, p, h + 8, f, &n) != TB_OK) {
+		return TB_EIO;
+	}
+	return wire_send(w, f, n);
+}
+
+/* answer_of reads frames until the LINK_T_JOIN message; *out is its JSON. */
+static int
+answer_of(struct wire *w, json_t **out)
+{
+	uint8_t *in, *p = malloc(JOIN_BUF);
+	struct link_payload d;
+	enum frame_type ty;
+	size_t inlen, n;
+	json_error_t je;
+	int rv = TB_EIO;
+
+	*out = NULL;
+	while (p != NULL) {
+		if ((rv = wire_recv(w, &in, &inlen)) != TB_OK) {
+			break;
+		}
+		n = JOIN_BUF;
+		rv = frame_open(&w->fr, in, inlen, &ty, p, &n);
+		nng_free(in, inlen);
+		if (rv != TB_OK) {
+			snprintf(w->err, sizeof(w->err), "%s", w->fr.errmsg);
+			break;
+		}
+		w->rx_frames++;
+		if (ty == FRAME_CLOSE || credit(w) != TB_OK) {
+			snprintf(w->err, sizeof(w->err),
+			         "the issuer closed the session");
+			rv = TB_ECLOSED;
+			break;
+		}
+		if (link_payload_decode(p, n, &d, w->err, sizeof(w->err)) !=
+		    TB_OK) {
+			rv = TB_EMALFORMED;
+			break;
+		}
+		if (d.kind == LK_CHUNK) {
+			snprintf(w->err, sizeof(w->err),
+			         "the issuer's answer is larger than a frame "
+			         "(not supported)");
+			rv = TB_ETOOBIG;
+			break;
+		}
+		if (d.kind != LK_MSG || d.type != LINK_T_JOIN) {
+			continue; /* HELLO */
+		}
+		if ((*out = json_loadb((const char *)d.body, d.len, 0, &je)) ==
+		    NULL) {
+			snprintf(w->err, sizeof(w->err),
+			         "the issuer's answer is not JSON: %s",
+			         je.text);
+			rv = TB_EMALFORMED;
+		}
+		break;
+	}
+	if (p != NULL) {
+		sodium_memzero(p, JOIN_BUF);
+	}
+	free(p);
+	return *out != NULL ? TB_OK : rv;
+}
+
+/* ---- the new node ----------------------------------------------------------
+ */
+
+/* region_key_new writes a new tongban.key/1 into DIR/keys/region.json. */
+static int
+region_key_new(const char *dir, const char *region, uint8_t pk[32],
+               uint8_t sk[64])
+{
+	char path[PATH_MAX + 64], pkh[65], seedh[65], name[40];
+	uint8_t seed[32];
+	json_t *k;
+	int rv;
+
+	randombytes_buf(seed, sizeof(seed));
+	crypto_sign_seed_keypair(pk, sk, seed);
+	canon_hex(pk, 32, pkh);
+	canon_hex(seed, 32, seedh);
+	sodium_memzero(seed, sizeof(seed));
+	snprintf(name, sizeof(name), "region %s", region);
+	k = json_pack("{s:s, s:s, s:s, s:s}", "format", "tongban.key/1", "name",
+	              name, "public", pkh, "seed", seedh);
+	sodium_memzero(seedh, sizeof(seedh));
+	rv = k != NULL && tb_cli_write_json(dir_file(path, sizeof(path), dir,
+	                                             JOIN_REGION_KEY),
+	                                    k, 0600, true) == 0
+	         ? 0
+	         : -1;
+	json_decref(k);
+	return rv;
+}
+
+/* request_doc builds the join request: the token's id and secret, and the
+ * signed certificate request(s). */
+static json_t *
+request_doc(const struct node_config *cfg, const struct join_token *t,
+            const uint8_t *rpk, const uint8_t *rsk, json_t **node_req)
+{
+	char err[200], sec[2 * JOIN_SECRET + 1];
+	json_t *doc, *reqs = json_array(), *r = NULL;
+
+	*node_req = NULL;
+	if (cert_request_build(CERT_NODE, t->region, cfg->node_id,
+	                       cfg->sign_sk + 32, cfg->kx_pk,
+	                       cfg->name[0] ? cfg->name : NULL, &r) != TB_OK ||
+	    trust_sign(r, cfg->sign_sk, err, sizeof(err)) != TB_OK) {
+		json_decref(r);
+		json_decref(reqs);
+		return NULL;
+	}
+	*node_req = json_incref(r);
+	json_array_append_new(reqs, r);
+	if (rpk != NULL) {
+		r = NULL;
+		if (cert_request_build(CERT_REGION, t->region, NULL, rpk, NULL,
+		                       NULL, &r) != TB_OK ||
+		    trust_sign(r, rsk, err, sizeof(err)) != TB_OK) {
+			json_decref(r);
+			json_decref(reqs);
+			return NULL;
+		}
+		json_array_append_new(reqs, r);
+	}
+	canon_hex(t->secret, JOIN_SECRET, sec);
+	doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "format",
+	                "tongban.joinreq/1", "id", t->id, "secret", sec,
+	                "region", t->region, "role", join_role_name(t->role),
+	                "requests", reqs);
+	sodium_memzero(sec, sizeof(sec));
+	return doc;
+}
+
+/* exchange dials the issuer, runs the handshake and returns its answer. */
+static int
+exchange(const struct join_token *t, const uint8_t kx_sk[32], const json_t *doc,
+         json_t **ans, char *err, size_t errlen)
+{
+	struct canon_buf b = { 0 };
+	struct wire w;
+	char url[160];
+	int rv;
+
+	*ans = NULL;
+	memset(&w, 0, sizeof(w));
+	if ((rv = canon_encode(doc, &b, err, errlen)) != TB_OK) {
+		return rv;
+	}
+	snprintf(url, sizeof(url), "tcp://%s", t->addr);
+	if ((rv = nng_pair1_open(&w.s)) != 0 ||
+	    (rv = nng_socket_set_size(w.s, NNG_OPT_RECVMAXSZ,
+	                              2 * FRAME_DEFAULT_MAX)) != 0 ||
+	    (rv = nng_socket_set_ms(w.s, NNG_OPT_RECVTIMEO, 10000)) != 0 ||
+	    (rv = nng_socket_set_ms(w.s, NNG_OPT_SENDTIMEO, 5000)) != 0 ||
+	    (rv = nng_dial(w.s, url, NULL, 0)) != 0) {
+		snprintf(err, errlen, "cannot reach the issuer at %s: %s", url,
+		         nng_strerror(rv));
+		sodium_memzero(b.data, b.len);
+		canon_buf_free(&b);
+		if (nng_socket_id(w.s) > 0) {
+			nng_close(w.s);
+		}
+		return TB_ECLOSED;
+	}
+	rv = handshake(&w, t, kx_sk, &b);
+	sodium_memzero(b.data, b.len);
+	canon_buf_free(&b);
+	if (rv == TB_OK) {
+		nng_socket_set_ms(w.s, NNG_OPT_RECVTIMEO, JOIN_WAIT_MS);
+		rv = answer_of(&w, ans);
+	}
+	if (rv != TB_OK) {
+		snprintf(err, errlen, "%s", w.err);
+	}
+	noise_hs_wipe(&w.hs);
+	frame_wipe(&w.fr);
+	nng_close(w.s);
+	return rv;
+}
+
+/* install_all writes the root and lists and installs leaf with chain
+ * through cert install (which verifies them against the root). */
+static int
+install_all(const char *dir, const json_t *ans, json_t *leaf, json_t *chain)
+{
+	char path[PATH_MAX + 64], lp[PATH_MAX + 64], cp[PATH_MAX + 64];
+	char name[80];
+	const json_t *crl;
+	char *argv[6];
+	size_t i;
+	int rc;
+
+	if (tb_cli_write_json(dir_file(path, sizeof(path), dir, "root.json"),
+	                      json_object_get(ans, "root"), 0644, false) != 0) {
+		return TB_EXIT_INVALID;
+	}
+	mkdir(dir_file(path, sizeof(path), dir, "certs"), 0700);
+	json_array_foreach(json_object_get(ans, "crls"), i, crl)
+	{
+		const json_t *iss = json_object_get(crl, "issuer");
+		snprintf(
+		    name, sizeof(name), "certs/crl-%s-%.16s.json",
+		    spec_str(iss, "region") ? spec_str(iss, "region") : "x",
+		    cert_issuer_is_root(crl) ? "root" : spec_str(iss, "key"));
+		if (tb_cli_write_json(dir_file(path, sizeof(path), dir, name),
+		                      crl, 0644, false) != 0) {
+			return TB_EXIT_INVALID;
+		}
+	}
+	if (tb_cli_write_json(dir_file(lp, sizeof(lp), dir, "join-cert.json"),
+	                      leaf, 0644, false) != 0 ||
+	    tb_cli_write_json(dir_file(cp, sizeof(cp), dir, "join-chain.json"),
+	                      chain, 0644, false) != 0) {
+		return TB_EXIT_INVALID;
+	}
+	argv[0] = "cert";
+	argv[1] = "install";
+	argv[2] = "--dir";
+	argv[3] = (char *)dir;
+	argv[4] = lp;
+	argv[5] = cp;
+	rc = tb_cli_cert(6, argv);
+	unlink(lp);
+	unlink(cp);
+	return rc;
+}
+
+/* own_node_cert: a child token gave the region certificate; the node's
+ * own certificate is signed here with the new region key. */
+static json_t *
+own_node_cert(const json_t *req, const json_t *rcert, const uint8_t rsk[64])
+{
+	struct cert_issue_args a;
+	char serial[CERT_SERIAL_HEX + 1], err[300];
+	uint8_t b[CERT_SERIAL_HEX / 2];
+	int64_t now = (int64_t)time(NULL) * 1000;
+	json_t *c = NULL;
+
+	randombytes_buf(b, sizeof(b));
+	canon_hex(b, sizeof(b), serial);
+	a.serial = serial;
+	a.role = "member";
+	a.not_before_ms = now - 5 * 60 * 1000LL;
+	a.not_after_ms = now + 365 * 86400000LL;
+	if (cert_issue(req, rcert, &a, &c, err, sizeof(err)) != TB_OK ||
+	    trust_sign(c, rsk, err, sizeof(err)) != TB_OK) {
+		fprintf(stderr,
+		        "tongban init: the node's own certificate: %s\n", err);
+		json_decref(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* set_index_key writes the group's applicant index key into keys/node.json
+ * (before the node's first run). */
+static int
+set_index_key(const char *dir, const char *hex)
+{
+	char path[PATH_MAX + 64];
+	json_t *k;
+	int rv;
+
+	k = json_load_file(dir_file(path, sizeof(path), dir, "keys/node.json"),
+	                   0, NULL);
+	if (k == NULL || hex == NULL || strlen(hex) != 64 ||
+	    json_object_set_new(k, "index_key", json_string(hex)) != 0) {
+		json_decref(k);
+		return -1;
+	}
+	rv = tb_cli_write_json(path, k, 0600, false);
+	json_decref(k);
+	return rv;
+}
+
+/* write_links names the issuer (and the --join member) in links.json. */
+static int
+write_links(const struct node_config *cfg, const struct join_token *t,
+            const json_t *ans, const char *join)
+{
+	char path[PATH_MAX + 64], url[160], jurl[160];
+	const json_t *iss = json_object_get(ans, "issuer");
+	json_t *doc;
+	int rv;
+
+	snprintf(url, sizeof(url), "tcp://%s", t->addr);
+	doc = json_pack("{s:s, s:[{s:s, s:s, s:s}]}", "format",
+	                "tongban.links/1", "peers", "region",
+	                spec_str(iss, "region") ? spec_str(iss, "region")
+	                                        : cfg->region,
+	                "url", url, "node_id", t->issuer_node);
+	if (doc != NULL && join != NULL) {
+		snprintf(jurl, sizeof(jurl), "%s%s",
+		         strncmp(join, "tcp://", 6) ? "tcp://" : "", join);
+		if (strcmp(jurl, url) != 0) {
+			json_array_append_new(json_object_get(doc, "peers"),
+			                      json_pack("{s:s, s:s}", "region",
+			                                cfg->region, "url",
+			                                jurl));
+		}
+	}
+	rv = doc != NULL ? tb_cli_write_json(dir_file(path, sizeof(path),
+	                                              cfg->dir, "links.json"),
+	                                     doc, 0644, false)
+	                 : -1;
+	json_decref(doc);
+	return rv;
+}
+
+int
+tb_cli_join_enrol(const struct node_config *cfg, const struct join_token *t,
+                  const char *join, bool keep_index_key)
+{
+	uint8_t rpk[32], rsk[64];
+	bool child = t->role == JOIN_CHILD;
+	json_t *doc = NULL, *ans = NULL, *nreq = NULL, *leaf = NULL;
+	json_t *chain = NULL;
+	const json_t *e;
+	char err[512];
+	int rc = TB_EXIT_INVALID;
+
+	if (child && region_key_new(cfg->dir, t->region, rpk, rsk) != 0) {
+		return rc;
+	}
+	doc =
+	    request_doc(cfg, t, child ? rpk : NULL, child ? rsk : NULL, &nreq);
+	if (doc == NULL) {
+		fprintf(stderr, "tongban init: cannot build the request\n");
+		goto out;
+	}
+	if (exchange(t, cfg->kx_sk, doc, &ans, err, sizeof(err)) != TB_OK) {
+		fprintf(stderr, "tongban init: --join-token: %s\n", err);
+		goto out;
+	}
+	if ((e = json_object_get(ans, "error")) != NULL) {
+		fprintf(stderr,
+		        "tongban init: --join-token: the issuer %s refused "
+		        "token %s: %s (%s%s%s)\n",
+		        t->issuer_node, t->id, spec_str(e, "message"),
+		        spec_str(e, "code"), spec_str(e, "field") ? " at " : "",
+		        spec_str(e, "field") ? spec_str(e, "field") : "");
+		goto out;
+	}
+	leaf = json_incref(json_array_get(json_object_get(ans, "certs"), 0));
+	chain = json_deep_copy(json_object_get(ans, "chain"));
+	if (leaf == NULL || !json_is_array(chain) ||
+	    !json_is_object(json_object_get(ans, "root"))) {
+		fprintf(stderr, "tongban init: --join-token: the issuer's "
+		                "answer has no certificate, chain or root\n");
+		goto out;
+	}
+	if (child) {
+		/* leaf is the new region's certificate: it heads the chain,
+		 * and the node's own certificate is signed with its key. */
+		json_array_insert(chain, 0, leaf);
+		json_decref(leaf);
+		if ((leaf = own_node_cert(nreq, json_array_get(chain, 0),
+		                          rsk)) == NULL) {
+			goto out;
+		}
+	}
+	if ((rc = install_all(cfg->dir, ans, leaf, chain)) != TB_EXIT_OK) {
+		fprintf(stderr, "tongban init: --join-token: the issued "
+		                "certificate does not install (above)\n");
+		goto out;
+	}
+	rc = TB_EXIT_INVALID;
+	if (!keep_index_key && json_object_get(ans, "index_key") != NULL &&
+	    set_index_key(cfg->dir, spec_str(ans, "index_key")) != 0) {
+		goto out;
+	}
+	if (write_links(cfg, t, ans, join) != 0) {
+		goto out;
+	}
+	rc = TB_EXIT_OK;
+out:
+	sodium_memzero(rsk, sizeof(rsk));
+	json_decref(doc);
+	json_decref(ans);
+	json_decref(nreq);
+	json_decref(leaf);
+	json_decref(chain);
+	return rc;
+}
