@@ -8,7 +8,8 @@
 # tampered string, a forged issuer key and a token for another region or
 # role are refused with their reasons, and a refusal changes nothing (the
 # token still works afterwards). Then the city issues a member token and a
-# second city node joins its group with `init --join ADDR --join-token T`.
+# second and a third city node join its group with `init --join ADDR
+# --join-token T` (the third at a follower: both commands forwarded).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/node_lib.sh"
 . "$(dirname "$0")/group_lib.sh"
@@ -19,7 +20,7 @@ trap _join_cleanup EXIT
 _join_cleanup() {
   local f
   if [ "$_tap_fail" -gt 0 ]; then
-    for f in "$T"/P.log "$T"/C.log "$T"/M.log; do
+    for f in "$T"/P.log "$T"/C.log "$T"/M.log "$T"/N.log; do
       [ -f "$f" ] || continue
       echo "# the end of $(basename "$f"):"
       tail -n 30 "$f" | cut -c1-400 | sed 's/^/#   /'
@@ -218,7 +219,32 @@ is "$?" 0 "the new member becomes ready"
 api C GET /v1/status
 is "$(jq_get 'len(d["group"]["members"])')" 2 "the city's group has two members"
 
-for n in M C P; do stop_node "$n"; done
-ok "$(cat P.log C.log M.log | grep -qE 'AddressSanitizer|LeakSanitizer|runtime error'; echo $((1 - $?)))" \
+# A follower that holds the key too: its token (join.create) and the use
+# (join.use) both go through the leader.
+run "$TB" cert install --dir M --region-key C/keys/region.json
+is "$rc" 0 "the follower takes the city's region key online too"
+run "$TB" --api "$API_M" --token "$TOKEN_C" cert join-token --region 370100 --role member
+is "$rc" 0 "the follower makes a member token (forwarded to the leader)"
+NTOK=$out
+LN=$(free_port)
+run "$TB" init --dir "$T/N" --region 370100 --api 127.0.0.1:0 --link "127.0.0.1:$LN" \
+  --join "$(link_of M)" --join-token "$NTOK"
+is "$rc" 0 "a third node enrols at the follower (join.use forwarded to the leader)"
+ok "$(logged M TB-JOIN-ENROLLED "enrolled as member of 370100"; echo $?)" "  logged at the follower"
+ID_N=$($py -c 'import json; print(json.load(open("N/certs/node.json"))["node_id"])')
+start_joiner N
+is "$?" 0 "it runs, waiting to be added"
+add_voter "$API_M" "$ID_N" "127.0.0.1:$LN"
+is "$rc" 0 "tongban group add at the follower makes it a voter"
+wait_for 20 ready N
+is "$?" 0 "the third member becomes ready"
+api C GET /v1/status
+is "$(jq_get 'sorted(m["role"] for m in d["group"]["members"])')" "['voter', 'voter', 'voter']" \
+  "the city's group has three voters, grown with join tokens alone"
+run "$TB" init --dir "$T/X9" --region 370100 --api 127.0.0.1:0 --link 127.0.0.1:0 --join "$(link_of M)" --join-token "$NTOK"
+like "$err" "the token was used already (by node $ID_N)" "its token is refused a second time"
+
+for n in N M C P; do stop_node "$n"; done
+ok "$(cat P.log C.log M.log N.log | grep -qE 'AddressSanitizer|LeakSanitizer|runtime error'; echo $((1 - $?)))" \
   "the three nodes stop with no sanitizer report"
 done_testing
