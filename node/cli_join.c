@@ -28,6 +28,7 @@
 #include "schema/trust.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <nng/nng.h>
 #include <nng/protocol/pair1/pair.h>
@@ -419,7 +420,7 @@ install_all(const char *dir, const json_t *ans, json_t *leaf, json_t *chain)
 	const json_t *crl;
 	char *argv[6];
 	size_t i;
-	int rc;
+	int rc, saved, null;
 
 	if (tb_cli_write_json(dir_file(path, sizeof(path), dir, "root.json"),
 	                      json_object_get(ans, "root"), 0644, false) != 0) {
@@ -450,7 +451,26 @@ install_all(const char *dir, const json_t *ans, json_t *leaf, json_t *chain)
 	argv[3] = (char *)dir;
 	argv[4] = lp;
 	argv[5] = cp;
+	/* cert install's own line would break init's --json output: its
+	 * stdout goes nowhere (refusals are on stderr), init says what it
+	 * installed. */
+	fflush(stdout);
+	saved = dup(STDOUT_FILENO);
+	null = open("/dev/null", O_WRONLY);
+	if (saved >= 0 && null >= 0) {
+		dup2(null, STDOUT_FILENO);
+	}
 	rc = tb_cli_cert(6, argv);
+	fflush(stdout);
+	if (saved >= 0 && null >= 0) {
+		dup2(saved, STDOUT_FILENO);
+	}
+	if (saved >= 0) {
+		close(saved);
+	}
+	if (null >= 0) {
+		close(null);
+	}
 	unlink(lp);
 	unlink(cp);
 	return rc;
@@ -603,6 +623,15 @@ tb_cli_join_enrol(const struct node_config *cfg, const struct join_token *t,
 	if (write_links(cfg, t, ans, join) != 0) {
 		goto out;
 	}
+	fprintf(stderr,
+	        "%s: enrolled over the link to %s (%s): cert %s, role %s, "
+	        "valid to %s, chain of %zu%s\n",
+	        cfg->dir, t->issuer_node, t->addr, spec_str(leaf, "serial"),
+	        spec_str(leaf, "role"), spec_str(leaf, "not_after"),
+	        json_array_size(chain) + 1,
+	        child ? "; the region key of the new region is in "
+	                "keys/region.json"
+	              : "");
 	rc = TB_EXIT_OK;
 out:
 	sodium_memzero(rsk, sizeof(rsk));

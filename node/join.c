@@ -42,6 +42,7 @@
 #define JOIN_TTL_MAX_S     (7 * 86400)
 #define JOIN_CERT_DAYS     365
 #define JOIN_SKEW_MS       (5 * 60 * 1000LL)
+#define JOIN_LOG_BURST     20 /* TB-JOIN-REFUSED lines a second */
 
 /* ---- the region key held online --------------------------------------- */
 
@@ -270,11 +271,33 @@ refuse(struct node *n, const struct link_reply_to *to, const char *id, int code,
 	char msg[400];
 	va_list ap;
 
+	static int64_t window;
+	static unsigned lines, quiet;
+	int64_t now = node_now_ms();
+
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	tb_log(TB_LOG_WARN, "TB-JOIN-REFUSED", "join token %s: %s (%s)",
-	       id != NULL ? id : "?", msg, tb_errname(code));
+	/* Anyone can dial: at most JOIN_LOG_BURST lines a second (loop
+	 * thread only), then one line says how many were left out. */
+	if (now - window >= 1000) {
+		window = now;
+		lines = 0;
+	}
+	if (lines++ < JOIN_LOG_BURST) {
+		char more[48] = "";
+		if (quiet > 0) {
+			snprintf(more, sizeof(more),
+			         " (%u lines left out before)", quiet);
+		}
+		tb_log(TB_LOG_WARN, "TB-JOIN-REFUSED",
+		       "join token %s: %s (%s)%s",
+		       id != NULL && strlen(id) == 16 ? id : "?", msg,
+		       tb_errname(code), more);
+		quiet = 0;
+	} else {
+		quiet++;
+	}
 	answer(n, to,
 	       json_pack("{s:{s:s, s:s, s:s?}}", "error", "code",
 	                 tb_errname(code), "message", msg, "field", field));
@@ -428,7 +451,13 @@ used(void *arg, int rv, json_t *res)
 	                load_in(n->cfg.dir, "root.json"), "crls",
 	                crls_of(n->cfg.dir), "issuer", "node_id",
 	                n->cfg.node_id, "region", n->cfg.region);
-	if (ans != NULL && j->role == JOIN_MEMBER) {
+	if (ans == NULL) {
+		refuse(n, &j->to, j->id, TB_EIO, NULL,
+		       "the token is spent, but this node cannot read its "
+		       "certs/chain.json or root.json to send");
+		goto out;
+	}
+	if (j->role == JOIN_MEMBER) {
 		/* A member applies the group's cases: it needs the group's
 		 * applicant index key (docs/GROUPS.md). The link is
 		 * encrypted to a node that proved the token. */

@@ -152,6 +152,9 @@ t0=$(now_ms)
 run "$TB" init --dir "$T/C" --region 370100 --api 127.0.0.1:0 --link 127.0.0.1:0 --json --join-token "$TOK"
 is "$rc" 0 "the city node enrols with the child token (after the refusals)"
 echo "# init --join-token took $(($(now_ms) - t0)) ms"
+is "$(printf '%s' "$out" | $py -c 'import json,sys; print(sorted(json.load(sys.stdin)))')" \
+  "['admin_token', 'dir', 'node_id', 'region']" "  --json prints one JSON object (the city's own group)"
+like "$err" "enrolled over the link to" "  and says on stderr what it installed"
 TOKEN_C=$(printf '%s' "$out" | sed -n 's/.*"admin_token":"\([^"]*\)".*/\1/p')
 ID_C=$(printf '%s' "$out" | sed -n 's/.*"node_id":"\([^"]*\)".*/\1/p')
 ok "$(logged P TB-JOIN-ENROLLED "node $ID_C enrolled as child of 370100"; echo $?)" \
