@@ -275,6 +275,7 @@ refuse(struct node *n, const struct link_reply_to *to, const char *id, int code,
 	static unsigned lines, quiet;
 	int64_t now = node_now_ms();
 
+	n->m.joins_refused++;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
@@ -465,6 +466,7 @@ used(void *arg, int rv, json_t *res)
 		json_object_set_new(ans, "index_key", json_string(idx));
 		sodium_memzero(idx, sizeof(idx));
 	}
+	n->m.joins_ok++;
 	tb_log(TB_LOG_INFO, "TB-JOIN-ENROLLED",
 	       "join token %s: node %s enrolled as %s of %s (%zu "
 	       "certificate%s)",
@@ -651,6 +653,7 @@ on_join(struct links *ls, const json_t *req, const uint8_t kx[32],
 	j->n = n;
 	j->to = *to;
 	j->req = json_incref((json_t *)req);
+	json_object_del(j->req, "secret"); /* only its hash is needed now */
 	snprintf(j->id, sizeof(j->id), "%s", id);
 	snprintf(j->region, sizeof(j->region), "%s", spec_str(rec, "region"));
 	join_role_parse(spec_str(rec, "role"), &j->role);

@@ -194,12 +194,20 @@ ok "$([ "$rc" -ne 0 ]; echo $?)" "an expired token is refused"
 like "$err" "the token expired" "  with the reason"
 like "$err" "out_of_range at \$.id" "  its code and field"
 
+is "$(curl -s "$API_P/metrics" | grep '^tongban_joins_total' | tr '\n' ' ')" \
+  "tongban_joins_total{result=\"enrolled\"} 1 tongban_joins_total{result=\"refused\"} $(grep -c TB-JOIN-REFUSED P.log) " \
+  "/metrics counts the enrolment and the refusals the issuer logged"
 api P GET /v1/audit
 like "$body" '"join_token.create"' "making a token is in the audit log"
 
 # ---- the city grows its group with a member token ---------------------------
 run "$TB" --api "$API_C" --token "$TOKEN_C" group features --set 2
 is "$rc" 0 "the city's group runs at level 2"
+run "$TB" --api "$API_C" --token "$TOKEN_C" cert join-token --region 370100 --role peer
+is "$rc" 0 "the city makes a peer token"
+run "$TB" init --dir "$T/R" --region 370100 --api 127.0.0.1:0 --link 127.0.0.1:0 --join-token "$out"
+is "$rc" 0 "a node enrols with it"
+is "$($py -c 'import json; print(json.load(open("R/certs/node.json"))["role"])')" peer "  as a peer (links only, never votes)"
 run "$TB" --api "$API_C" --token "$TOKEN_C" cert join-token --region 370100 --role member
 is "$rc" 0 "the city (its region key online) makes a member token"
 MTOK=$out
@@ -224,6 +232,8 @@ is "$(jq_get 'len(d["group"]["members"])')" 2 "the city's group has two members"
 
 # A follower that holds the key too: its token (join.create) and the use
 # (join.use) both go through the leader.
+run "$TB" --api "$API_M" --token "$TOKEN_C" cert join-token --region 370100 --role member
+like "$err" "409 not_found: this node holds no region key" "a node without a region key makes no token"
 run "$TB" cert install --dir M --region-key C/keys/region.json
 is "$rc" 0 "the follower takes the city's region key online too"
 run "$TB" --api "$API_M" --token "$TOKEN_C" cert join-token --region 370100 --role member
