@@ -405,10 +405,15 @@ used(void *arg, int rv, json_t *res)
 	size_t i;
 
 	if (rv != TB_OK || res == NULL) {
+		/* Not proposed (feature level, no leader), or no answer: a
+		 * timed-out forward may still have been committed. */
 		refuse(n, &j->to, j->id,
-		       rv == TB_EFEATURE ? TB_EFEATURE : TB_ECONFLICT, NULL,
-		       "the token's use could not be committed: %s (the "
-		       "token is not used; retry)",
+		       rv == TB_EFEATURE || rv == TB_ETIMEOUT ? rv
+		                                              : TB_ECONFLICT,
+		       NULL,
+		       "the token's use was not confirmed: %s (retry; if it "
+		       "was committed after all, the token is spent and the "
+		       "admin makes a new one)",
 		       tb_strerror(rv != TB_OK ? rv : TB_ECONFLICT));
 		goto out;
 	}
