@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Exit codes every verb uses: 0 valid/success, 1 invalid input or failed
  * operation, 2 usage error. */
@@ -38,15 +39,28 @@ long long tb_cli_parse_ttl(const char *s);
  * certificates for join tokens (node/cli_join.c). Returns an exit code. */
 int tb_cli_install_region_key(const char *dir, const char *keyfile);
 
-/* tb_cli_join_enrol enrols the node just made in cfg->dir with the join
- * token t over its first link to the issuer, and installs what it gets;
- * join is the --join address or NULL; keep_index_key: --index-key-from was
- * given (else a member takes the group's index key from the issuer).
- * Prints the reason and returns an exit code. */
+/* Enrolment with a join token (node/cli_join.c), in two steps so that a
+ * refusal leaves nothing behind: tb_cli_join_fetch makes the node's keys
+ * (and for a child token the new region's) in k, dials the issuer and
+ * returns its answer (*ans) and the node's request (*node_req); then
+ * init makes the directory with those keys and tb_cli_join_install
+ * installs what came. Both print the reason and return an exit code. */
 struct node_config;
 struct join_token;
-int tb_cli_join_enrol(const struct node_config *cfg, const struct join_token *t,
-                      const char *join, bool keep_index_key);
+struct tb_join_keys {
+	uint8_t seed[32], sign_pk[32], sign_sk[64];
+	uint8_t kx_sk[32], kx_pk[32];
+	uint8_t region_seed[32];
+	char node_id[17];
+};
+int tb_cli_join_fetch(const struct join_token *t, const char *name,
+                      struct tb_join_keys *k, json_t **ans, json_t **node_req);
+int tb_cli_join_install(const struct node_config *cfg,
+                        const struct join_token *t,
+                        const struct tb_join_keys *k, const json_t *ans,
+                        const json_t *node_req, const char *join,
+                        bool keep_index_key);
+void tb_join_keys_wipe(struct tb_join_keys *k);
 
 /* tb_cli_client runs a client verb against a node's HTTP API. */
 int tb_cli_client(int argc, char **argv, const char *api, const char *token,

@@ -295,21 +295,20 @@ answer_of(struct wire *w, json_t **out)
 /* ---- the new node ----------------------------------------------------------
  */
 
-/* region_key_new writes a new tongban.key/1 into DIR/keys/region.json. */
+/* region_key_write writes the new region's key (seed) into
+ * DIR/keys/region.json, owner-only. */
 static int
-region_key_new(const char *dir, const char *region, uint8_t pk[32],
-               uint8_t sk[64])
+region_key_write(const char *dir, const char *region, const uint8_t seed[32])
 {
 	char path[PATH_MAX + 64], pkh[65], seedh[65], name[40];
-	uint8_t seed[32];
+	uint8_t pk[32], sk[64];
 	json_t *k;
 	int rv;
 
-	randombytes_buf(seed, sizeof(seed));
 	crypto_sign_seed_keypair(pk, sk, seed);
+	sodium_memzero(sk, sizeof(sk));
 	canon_hex(pk, 32, pkh);
 	canon_hex(seed, 32, seedh);
-	sodium_memzero(seed, sizeof(seed));
 	snprintf(name, sizeof(name), "region %s", region);
 	k = json_pack("{s:s, s:s, s:s, s:s}", "format", "tongban.key/1", "name",
 	              name, "public", pkh, "seed", seedh);
@@ -326,17 +325,17 @@ region_key_new(const char *dir, const char *region, uint8_t pk[32],
 /* request_doc builds the join request: the token's id and secret, and the
  * signed certificate request(s). */
 static json_t *
-request_doc(const struct node_config *cfg, const struct join_token *t,
-            const uint8_t *rpk, const uint8_t *rsk, json_t **node_req)
+request_doc(const struct tb_join_keys *k, const char *name,
+            const struct join_token *t, const uint8_t *rpk, const uint8_t *rsk,
+            json_t **node_req)
 {
 	char err[200], sec[2 * JOIN_SECRET + 1];
 	json_t *doc, *reqs = json_array(), *r = NULL;
 
 	*node_req = NULL;
-	if (cert_request_build(CERT_NODE, t->region, cfg->node_id,
-	                       cfg->sign_sk + 32, cfg->kx_pk,
-	                       cfg->name[0] ? cfg->name : NULL, &r) != TB_OK ||
-	    trust_sign(r, cfg->sign_sk, err, sizeof(err)) != TB_OK) {
+	if (cert_request_build(CERT_NODE, t->region, k->node_id, k->sign_pk,
+	                       k->kx_pk, name, &r) != TB_OK ||
+	    trust_sign(r, k->sign_sk, err, sizeof(err)) != TB_OK) {
 		json_decref(r);
 		json_decref(reqs);
 		return NULL;
@@ -559,39 +558,65 @@ write_links(const struct node_config *cfg, const struct join_token *t,
 }
 
 int
-tb_cli_join_enrol(const struct node_config *cfg, const struct join_token *t,
-                  const char *join, bool keep_index_key)
+tb_cli_join_fetch(const struct join_token *t, const char *name,
+                  struct tb_join_keys *k, json_t **ans, json_t **node_req)
 {
 	uint8_t rpk[32], rsk[64];
 	bool child = t->role == JOIN_CHILD;
-	json_t *doc = NULL, *ans = NULL, *nreq = NULL, *leaf = NULL;
-	json_t *chain = NULL;
+	json_t *doc;
 	const json_t *e;
 	char err[512];
-	int rc = TB_EXIT_INVALID;
+	int rv;
 
-	if (child && region_key_new(cfg->dir, t->region, rpk, rsk) != 0) {
-		return rc;
+	*ans = *node_req = NULL;
+	randombytes_buf(k->seed, sizeof(k->seed));
+	crypto_sign_seed_keypair(k->sign_pk, k->sign_sk, k->seed);
+	crypto_box_keypair(k->kx_pk, k->kx_sk);
+	cert_node_id(k->sign_pk, k->node_id);
+	if (child) {
+		randombytes_buf(k->region_seed, sizeof(k->region_seed));
+		crypto_sign_seed_keypair(rpk, rsk, k->region_seed);
 	}
-	doc =
-	    request_doc(cfg, t, child ? rpk : NULL, child ? rsk : NULL, &nreq);
+	doc = request_doc(k, name, t, child ? rpk : NULL, child ? rsk : NULL,
+	                  node_req);
+	sodium_memzero(rsk, sizeof(rsk));
 	if (doc == NULL) {
 		fprintf(stderr, "tongban init: cannot build the request\n");
-		goto out;
+		return TB_EXIT_INVALID;
 	}
-	if (exchange(t, cfg->kx_sk, doc, &ans, err, sizeof(err)) != TB_OK) {
+	rv = exchange(t, k->kx_sk, doc, ans, err, sizeof(err));
+	json_decref(doc);
+	if (rv != TB_OK) {
 		fprintf(stderr, "tongban init: --join-token: %s\n", err);
-		goto out;
+		json_decref(*node_req);
+		*node_req = NULL;
+		return TB_EXIT_INVALID;
 	}
-	if ((e = json_object_get(ans, "error")) != NULL) {
+	if ((e = json_object_get(*ans, "error")) != NULL) {
 		fprintf(stderr,
 		        "tongban init: --join-token: the issuer %s refused "
 		        "token %s: %s (%s%s%s)\n",
 		        t->issuer_node, t->id, spec_str(e, "message"),
 		        spec_str(e, "code"), spec_str(e, "field") ? " at " : "",
 		        spec_str(e, "field") ? spec_str(e, "field") : "");
-		goto out;
+		json_decref(*ans);
+		json_decref(*node_req);
+		*ans = *node_req = NULL;
+		return TB_EXIT_INVALID;
 	}
+	return TB_EXIT_OK;
+}
+
+int
+tb_cli_join_install(const struct node_config *cfg, const struct join_token *t,
+                    const struct tb_join_keys *k, const json_t *ans,
+                    const json_t *nreq, const char *join, bool keep_index_key)
+{
+	uint8_t rpk[32], rsk[64];
+	bool child = t->role == JOIN_CHILD;
+	json_t *leaf, *chain;
+	int rc = TB_EXIT_INVALID;
+
 	leaf = json_incref(json_array_get(json_object_get(ans, "certs"), 0));
 	chain = json_deep_copy(json_object_get(ans, "chain"));
 	if (leaf == NULL || !json_is_array(chain) ||
@@ -603,19 +628,21 @@ tb_cli_join_enrol(const struct node_config *cfg, const struct join_token *t,
 	if (child) {
 		/* leaf is the new region's certificate: it heads the chain,
 		 * and the node's own certificate is signed with its key. */
+		crypto_sign_seed_keypair(rpk, rsk, k->region_seed);
 		json_array_insert(chain, 0, leaf);
 		json_decref(leaf);
-		if ((leaf = own_node_cert(nreq, json_array_get(chain, 0),
-		                          rsk)) == NULL) {
+		leaf = own_node_cert(nreq, json_array_get(chain, 0), rsk);
+		sodium_memzero(rsk, sizeof(rsk));
+		if (leaf == NULL || region_key_write(cfg->dir, t->region,
+		                                     k->region_seed) != 0) {
 			goto out;
 		}
 	}
-	if ((rc = install_all(cfg->dir, ans, leaf, chain)) != TB_EXIT_OK) {
+	if (install_all(cfg->dir, ans, leaf, chain) != TB_EXIT_OK) {
 		fprintf(stderr, "tongban init: --join-token: the issued "
 		                "certificate does not install (above)\n");
 		goto out;
 	}
-	rc = TB_EXIT_INVALID;
 	if (!keep_index_key && json_object_get(ans, "index_key") != NULL &&
 	    set_index_key(cfg->dir, spec_str(ans, "index_key")) != 0) {
 		goto out;
@@ -634,11 +661,13 @@ tb_cli_join_enrol(const struct node_config *cfg, const struct join_token *t,
 	              : "");
 	rc = TB_EXIT_OK;
 out:
-	sodium_memzero(rsk, sizeof(rsk));
-	json_decref(doc);
-	json_decref(ans);
-	json_decref(nreq);
 	json_decref(leaf);
 	json_decref(chain);
 	return rc;
+}
+
+void
+tb_join_keys_wipe(struct tb_join_keys *k)
+{
+	sodium_memzero(k, sizeof(*k));
 }

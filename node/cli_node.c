@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define INIT_USAGE                                                         \
 	"usage: tongban init --dir DIR --region CODE [--name NAME]\n"      \
@@ -141,6 +142,8 @@ tb_cli_init(int argc, char **argv)
 	char token[80], err[512];
 	const char *keyfile = NULL, *jtok = NULL;
 	struct join_token jt;
+	struct tb_join_keys jk;
+	json_t *jans = NULL, *jreq = NULL;
 	uint8_t idx[32];
 	int rc;
 	bool json = false;
@@ -239,22 +242,56 @@ tb_cli_init(int argc, char **argv)
 		}
 		a.index_key = idx;
 	}
+	if (jtok != NULL) {
+		/* The exchange comes before the directory: a refusal leaves
+		 * nothing behind. A directory that already holds a node
+		 * would fail after the token is spent: refuse it first. */
+		char cfgpath[PATH_MAX + 16];
+		snprintf(cfgpath, sizeof(cfgpath), "%s/tongban.json", a.dir);
+		if (access(cfgpath, F_OK) == 0) {
+			fprintf(stderr,
+			        "tongban init: %s exists: this directory "
+			        "already holds a node\n",
+			        cfgpath);
+			join_token_wipe(&jt);
+			return TB_EXIT_INVALID;
+		}
+		rc = tb_cli_join_fetch(&jt, a.name, &jk, &jans, &jreq);
+		if (rc != TB_EXIT_OK) {
+			join_token_wipe(&jt);
+			tb_join_keys_wipe(&jk);
+			return rc;
+		}
+		a.sign_seed = jk.seed;
+		a.kx_secret = jk.kx_sk;
+	}
 	i = node_config_init(&a, token, &cfg, err, sizeof(err));
 	sodium_memzero(idx, sizeof(idx));
 	if (i != 0) {
 		fprintf(stderr, "tongban init: %s\n", err);
+		if (jtok != NULL) {
+			fprintf(stderr,
+			        "tongban init: the join token is spent "
+			        "(the issuer signed): ask for a new one\n");
+			join_token_wipe(&jt);
+			tb_join_keys_wipe(&jk);
+			json_decref(jans);
+			json_decref(jreq);
+		}
 		return TB_EXIT_INVALID;
 	}
 	if (jtok != NULL) {
-		rc = tb_cli_join_enrol(&cfg, &jt, a.join, keyfile != NULL);
+		rc = tb_cli_join_install(&cfg, &jt, &jk, jans, jreq, a.join,
+		                         keyfile != NULL);
 		join_token_wipe(&jt);
+		tb_join_keys_wipe(&jk);
+		json_decref(jans);
+		json_decref(jreq);
 		if (rc != TB_EXIT_OK) {
-			fprintf(
-			    stderr,
-			    "tongban init: %s was made but is not enrolled "
-			    "(no certificate); remove it before trying again "
-			    "with a new token\n",
-			    a.dir);
+			fprintf(stderr,
+			        "tongban init: %s was made but is not enrolled "
+			        "(the token is spent: the issuer signed)\n",
+			        a.dir);
 			memset(token, 0, sizeof(token));
 			node_config_wipe(&cfg);
 			return rc;

@@ -80,10 +80,10 @@ init_node P 370000 --link 127.0.0.1:0
 run "$TB" cert install --dir P p.json c0.json
 is "$rc" 0 "the province node installs its certificate"
 run "$TB" cert install --dir P --region-key q0.json
-ok "$([ "$rc" -ne 0 ]; echo $?)" "a file that is not a key is refused as the region key"
+is "$rc" 1 "a file that is not a key is refused as the region key"
 "$TB" keygen --out other.key >/dev/null
 run "$TB" cert install --dir P --region-key other.key
-ok "$([ "$rc" -ne 0 ]; echo $?)" "another key than the region certificate's is refused"
+is "$rc" 1 "another key than the region certificate's is refused"
 like "$err" "not the key of the node's region certificate" "  with the reason"
 run "$TB" cert install --dir P --region-key r0.key
 is "$rc" 0 "the province node takes its region key online"
@@ -93,7 +93,7 @@ is "$?" 0 "the province node runs"
 LP=$(link_of P)
 
 run "$TB" --api "$API_P" --token "$TOKEN_P" cert join-token --region 370100 --role child
-ok "$([ "$rc" -ne 0 ]; echo $?)" "before the group's feature level 2 no join token is made"
+is "$rc" 1 "before the group's feature level 2 no join token is made"
 like "$err" "feature_level" "  (409 feature_level)"
 run "$TB" --api "$API_P" --token "$TOKEN_P" group features --set 2
 is "$rc" 0 "the group's feature level is raised to 2"
@@ -124,25 +124,30 @@ ok "$(grep -rqF -- "${TOK#tbj1.}" P/state P/raft 2>/dev/null; echo $((1 - $?)))"
 
 # ---- refusals that change nothing ------------------------------------------
 run "$TB" init --dir "$T/X1" --region 370100 --join-token "${TOK:0:40}x${TOK:41}"
-ok "$([ "$rc" -ne 0 ]; echo $?)" "a tampered token string is refused"
+is "$rc" 1 "a tampered token string is refused"
 like "$err" "tampered with or mistyped" "  by its check, before anything is dialed"
 ok "$([ ! -e X1 ]; echo $?)" "  and no directory is made"
 run "$TB" init --dir "$T/X2" --region 370200 --join-token "$TOK"
+is "$rc" 1 "  (exit 1)"
 like "$err" "the token is for region 370100, not 370200" "a token for another region is refused locally"
 WRONG=$(forge "$TOK" secret)
 run "$TB" init --dir "$T/X3" --region 370100 --api 127.0.0.1:0 --link 127.0.0.1:0 --join-token "$WRONG"
-ok "$([ "$rc" -ne 0 ]; echo $?)" "a wrong secret (check recomputed) is refused by the issuer"
+is "$rc" 1 "a wrong secret (check recomputed) is refused by the issuer"
 like "$err" "a wrong token: its secret does not match (bad_signature at \$.secret)" "  with the reason and field"
 ok "$(logged P TB-JOIN-REFUSED "its secret does not match"; echo $?)" "  logged TB-JOIN-REFUSED at the issuer"
+ok "$([ ! -e X3 ]; echo $?)" "  and the new node's directory is not made (the exchange comes first)"
 FORGED=$(forge "$TOK" region)
 run "$TB" init --dir "$T/X4" --region 370200 --api 127.0.0.1:0 --link 127.0.0.1:0 --join-token "$FORGED"
+is "$rc" 1 "  (exit 1)"
 like "$err" "the token is for region 370100, the node asks for 370200" "a token rewritten for another region is refused by the issuer"
 FORGED=$(forge "$TOK" role)
 run "$TB" init --dir "$T/X5" --region 370100 --api 127.0.0.1:0 --link 127.0.0.1:0 --join-token "$FORGED"
+is "$rc" 1 "  (exit 1)"
 like "$err" "grants role child, the node asks for member" "a token rewritten for another role is refused"
 nref=$(grep -c TB-JOIN-REFUSED P.log)
 FORGED=$(forge "$TOK" kx)
 run "$TB" init --dir "$T/X6" --region 370100 --api 127.0.0.1:0 --link 127.0.0.1:0 --join-token "$FORGED"
+is "$rc" 1 "  (exit 1)"
 like "$err" "is not the token's issuer" "an issuer whose key is not the pinned one is refused by the new node"
 like "$err" "nothing was sent" "  before the request (and secret) is sent"
 is "$(grep -c TB-JOIN-REFUSED P.log)" "$nref" "  the issuer never saw a request"
@@ -182,17 +187,18 @@ run "$TB" --api "$API_P" --token "$TOKEN_P" links ping "$ID_C"
 is "$rc" 0 "  and a PING crosses the link"
 
 run "$TB" init --dir "$T/X7" --region 370100 --api 127.0.0.1:0 --link 127.0.0.1:0 --join-token "$TOK"
-ok "$([ "$rc" -ne 0 ]; echo $?)" "the same token a second time is refused"
+is "$rc" 1 "the same token a second time is refused"
 like "$err" "the token was used already (by node $ID_C) (conflict at \$.id)" "  naming the node that used it"
-ok "$([ ! -e X7/certs/node.json ]; echo $?)" "  and installs nothing"
+ok "$([ ! -e X7 ]; echo $?)" "  and makes nothing"
 
 run "$TB" --api "$API_P" --token "$TOKEN_P" cert join-token --region 370100 --role child --ttl 1s
 SHORT=$out
 sleep 2
 run "$TB" init --dir "$T/X8" --region 370100 --api 127.0.0.1:0 --link 127.0.0.1:0 --join-token "$SHORT"
-ok "$([ "$rc" -ne 0 ]; echo $?)" "an expired token is refused"
+is "$rc" 1 "an expired token is refused"
 like "$err" "the token expired" "  with the reason"
 like "$err" "out_of_range at \$.id" "  its code and field"
+ok "$([ ! -e X8 ]; echo $?)" "  and makes nothing"
 
 is "$(curl -s "$API_P/metrics" | grep '^tongban_joins_total' | tr '\n' ' ')" \
   "tongban_joins_total{result=\"enrolled\"} 1 tongban_joins_total{result=\"refused\"} $(grep -c TB-JOIN-REFUSED P.log) " \
@@ -254,6 +260,8 @@ is "$?" 0 "the third member becomes ready"
 api C GET /v1/status
 is "$(jq_get 'sorted(m["role"] for m in d["group"]["members"])')" "['voter', 'voter', 'voter']" \
   "the city's group has three voters, grown with join tokens alone"
+run "$TB" init --dir "$T/N" --region 370100 --api 127.0.0.1:0 --join-token "$NTOK"
+like "$err" "already holds a node" "init --join-token into a node's directory is refused before dialing"
 run "$TB" init --dir "$T/X9" --region 370100 --api 127.0.0.1:0 --link 127.0.0.1:0 --join "$(link_of M)" --join-token "$NTOK"
 like "$err" "the token was used already (by node $ID_N)" "its token is refused a second time"
 
