@@ -564,13 +564,19 @@ join_token_verb(const struct client *cl, int argc, char **argv)
 	if (region == NULL || role == NULL || ttl < 1) {
 		fprintf(stderr, "usage: tongban --api URL --token T cert "
 		                "join-token --region CODE --role "
-		                "member|peer|child [--ttl 1h] [--json]\n"
+		                "member|peer|child [--ttl 1h]\n"
+		                "       [--address HOST:PORT] [--json]\n"
 		                "  --ttl: N followed by s, m, h or d (at most "
 		                "7d)\n");
 		return TB_EXIT_USAGE;
 	}
 	b = json_pack("{s:s, s:s, s:I}", "region", region, "role", role,
 	              "ttl_s", (json_int_t)ttl);
+	if (b != NULL && opt_value(argc, argv, "--address") != NULL) {
+		json_object_set_new(
+		    b, "address",
+		    json_string(opt_value(argc, argv, "--address")));
+	}
 	text = b != NULL ? json_dumps(b, JSON_COMPACT) : NULL;
 	json_decref(b);
 	if (text == NULL) {

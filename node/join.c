@@ -125,6 +125,7 @@ join_api_create(struct http_call *c, const json_t *req)
 		{ "region", SPEC_STRING, true },
 		{ "role", SPEC_STRING, true },
 		{ "ttl_s", SPEC_INT, false },
+		{ "address", SPEC_STRING, false },
 	};
 	struct node *n = c->node;
 	struct join_token t;
@@ -139,7 +140,7 @@ join_api_create(struct http_call *c, const json_t *req)
 	int rv;
 
 	tb_diag_init(&d);
-	if (spec_object(req, f, 3, "$", &d) != 0) {
+	if (spec_object(req, f, sizeof(f) / sizeof(f[0]), "$", &d) != 0) {
 		http_reply_error(c, 422, tb_errname(d.e[0].code), d.e[0].path,
 		                 "%s", d.e[0].msg);
 		return;
@@ -189,15 +190,27 @@ join_api_create(struct http_call *c, const json_t *req)
 		return;
 	}
 	json_decref(cert);
+	/* The address the new node dials: given (this node behind NAT, or
+	 * listening on all addresses), or where its link listens. */
 	links_url(n->links, url, sizeof(url));
+	if (spec_str(req, "address") != NULL) {
+		snprintf(url, sizeof(url), "%s", spec_str(req, "address"));
+	}
 	host = strncmp(url, "tcp://", 6) ? url : url + 6;
+	if (strrchr(host, ':') == NULL || strlen(host) > JOIN_ADDR_MAX ||
+	    atoi(strrchr(host, ':') + 1) <= 0) {
+		http_reply_error(c, 422, "bad_code", "$.address",
+		                 "the address is HOST:PORT (at most %d "
+		                 "characters)",
+		                 JOIN_ADDR_MAX);
+		return;
+	}
 	if (!strncmp(host, "0.0.0.0:", 8) || !strncmp(host, "[::]:", 5)) {
-		http_reply_error(
-		    c, 409, "conflict", NULL,
-		    "this node's link listens on %s, which a "
-		    "joining node cannot dial: init it with --link "
-		    "HOST:PORT of an address others reach",
-		    host);
+		http_reply_error(c, 409, "conflict", "$.address",
+		                 "this node's link listens on %s, which a "
+		                 "joining node cannot dial: give the address "
+		                 "others reach it at (--address HOST:PORT)",
+		                 host);
 		return;
 	}
 	snprintf(t.region, sizeof(t.region), "%s", region);
@@ -212,8 +225,10 @@ join_api_create(struct http_call *c, const json_t *req)
 	rv = join_encode(&t, str, sizeof(str));
 	join_token_wipe(&t);
 	if (rv != TB_OK) {
-		http_reply_error(c, 500, "internal", NULL,
-		                 "cannot encode the token (address %s)", host);
+		http_reply_error(c, 422, "bad_code", "$.address",
+		                 "the address %s cannot go in a token "
+		                 "(printable ASCII HOST:PORT)",
+		                 host);
 		return;
 	}
 	canon_hex(id, sizeof(id), err);

@@ -351,6 +351,23 @@ first_message(struct link *l, const uint8_t *msg, size_t len, uint8_t *pbuf,
 		       "none (links without a group)");
 		return;
 	}
+	if (msg[2] == LINK_PATTERN_JOIN) {
+		/* Anyone can dial as a joiner and hold the link until it
+		 * closes: a few at a time, so they cannot fill the inbound
+		 * links that peers need. */
+		unsigned joiners = 0;
+		struct link *k;
+		for (k = ls->list; k != NULL; k = k->next) {
+			joiners += k->joiner && k->pipe != 0;
+		}
+		if (joiners >= LINK_MAX_JOINERS) {
+			refuse(l, TB_EFULL,
+			       "%u joining nodes' links are open already "
+			       "(limit %d)",
+			       joiners, LINK_MAX_JOINERS);
+			return;
+		}
+	}
 	/* A join is Noise XX; the envelope (in the prologue) says which. */
 	l->joiner = msg[2] == LINK_PATTERN_JOIN;
 	l->pattern = l->joiner ? NOISE_XX : msg[2];

@@ -46,6 +46,7 @@
 #define LINK_RX_PAUSE      (8u << 20) /* bytes waiting for the loop */
 #define LINK_MAX_INBOUND   256
 #define LINK_MAX_HS        32 /* inbound handshakes at once */
+#define LINK_MAX_JOINERS   8  /* joining nodes' links at once */
 #define LINK_KEEP_CLOSED   16 /* closed inbound entries kept for the view */
 #define LINK_EXPIRING_MS   (7LL * 86400 * 1000)
 #define LINK_MAX_HANDLERS  64

@@ -108,6 +108,16 @@ like "$err" "certifies only the region keys of its children" "nor a county's key
 api P POST /v1/join-tokens -d '{"region":"370100","role":"child","ttl_s":999999}'
 is "$code" 422 "a ttl over 7 days is refused"
 like "$body" '"field":"$.ttl_s"' "  naming the field"
+api P POST /v1/join-tokens -d '{"region":"370100","role":"child","address":"nohost"}'
+is "$code" 422 "an address without a port is refused"
+like "$body" '"field":"$.address"' "  naming the field"
+like "$body" 'HOST:PORT' "  saying what it should be"
+run "$TB" --api "$API_P" --token "$TOKEN_P" cert join-token --region 370100 --role child --address 10.9.9.9:7401
+is "$($py -c '
+import base64, sys
+t = sys.argv[1][5:]; b = base64.urlsafe_b64decode(t + "=" * (-len(t) % 4))
+print(b[97:97 + b[96]].decode())' "$out")" 10.9.9.9:7401 \
+  "--address names where the new node dials (a node behind NAT or on 0.0.0.0)"
 api P POST /v1/tokens -d '{"role":"clerk","region":"370000"}'
 CLERK=$(jq_get 'd["token"]')
 TOKEN_OVERRIDE=$CLERK api P POST /v1/join-tokens -d '{"region":"370100","role":"child"}'
