@@ -39,7 +39,8 @@ static char seen_hello[64];
 static uint8_t seen_kx[32];
 
 /* The joiner: what to do and what happened. */
-enum jmode { J_ASK, J_ASK_THEN_MSG, J_EMPTY, J_NONE };
+enum jmode { J_ASK, J_ASK_THEN_MSG, J_EMPTY, J_NONE, J_HOLD };
+static atomic_bool release; /* J_HOLD joiners close once set */
 struct joiner {
 	enum jmode mode;
 	uint8_t sk[32], pk[32];
@@ -146,6 +147,9 @@ joiner_run(void *arg)
 			         (int)d.len, (const char *)d.body);
 		}
 	}
+	while (j->mode == J_HOLD && !release) {
+		nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
+	}
 	if (j->mode == J_ASK_THEN_MSG) {
 		/* A joiner may send credits only. */
 		n = link_payload_header(p, LK_MSG, 0, 100, 0);
@@ -182,6 +186,50 @@ join(struct joiner *j, enum jmode mode)
 		uv_run(&loop, UV_RUN_NOWAIT);
 		nanosleep(&ts, NULL);
 	}
+}
+
+/* hold_limit: LINK_MAX_JOINERS (8) joiners hold their links open; a
+ * ninth is refused at its first message; once they close, another one
+ * gets through. */
+static void
+hold_limit(void)
+{
+	static struct joiner h[8];
+	struct timespec ts = { 0, 500000 };
+	pthread_t t[8];
+	struct joiner j;
+	int before = joins, i, n = 0;
+
+	release = false;
+	for (i = 0; i < 8; i++) {
+		memset(&h[i], 0, sizeof(h[i]));
+		h[i].mode = J_HOLD;
+		crypto_box_keypair(h[i].pk, h[i].sk);
+		pthread_create(&t[i], NULL, joiner_run, &h[i]);
+	}
+	for (i = 0; i < 20000 && n < 8; i++) {
+		uv_run(&loop, UV_RUN_NOWAIT);
+		nanosleep(&ts, NULL);
+		for (n = 0; n < 8 && h[n].answer[0] != '\0'; n++) {
+		}
+	}
+	is_int(joins - before, 8,
+	       "eight joiners are answered and hold their links");
+	join(&j, J_ASK);
+	ok(!j.got_msg2, "a ninth is refused at its first message (at most 8 "
+	                "joiners' links at once)");
+	is_int(joins - before, 8, "  and nothing of it is delivered");
+	release = true;
+	for (i = 0; i < 8; i++) {
+		while (!h[i].done) {
+			uv_run(&loop, UV_RUN_NOWAIT);
+			nanosleep(&ts, NULL);
+		}
+		pthread_join(t[i], NULL);
+	}
+	join(&j, J_ASK);
+	ok(j.got_msg2 && j.answer[0] != '\0',
+	   "once they closed, the next joiner is answered");
 }
 
 /* metric returns the value of a line of the links' metrics, or -1. */
@@ -284,6 +332,8 @@ main(int argc, char **argv)
 
 	join(&j, J_EMPTY);
 	is_int(joins, 2, "a third message without a request is refused");
+
+	hold_limit();
 
 	links_stop(LS);
 	uv_run(&loop, UV_RUN_DEFAULT);
