@@ -246,6 +246,20 @@ is "$?" 0 "the new member becomes ready"
 api C GET /v1/status
 is "$(jq_get 'len(d["group"]["members"])')" 2 "the city's group has two members"
 
+# The same token presented twice at once: exactly one enrols (whether the
+# second is refused by the issuer's check or by the apply of join.use).
+run "$TB" --api "$API_C" --token "$TOKEN_C" cert join-token --region 370100 --role peer
+RACE=$out
+"$TB" init --dir "$T/Y1" --region 370100 --api 127.0.0.1:0 --link 127.0.0.1:0 --join-token "$RACE" >Y1.out 2>Y1.err &
+y1=$!
+"$TB" init --dir "$T/Y2" --region 370100 --api 127.0.0.1:0 --link 127.0.0.1:0 --join-token "$RACE" >Y2.out 2>Y2.err &
+y2=$!
+wait $y1; r1=$?
+wait $y2; r2=$?
+is "$(printf '%s\n' $r1 $r2 | sort | tr '\n' ' ')" "0 1 " "one token presented twice at once: one enrols, the other exits 1"
+like "$(cat Y1.err Y2.err)" "was used already" "  the other told the token was used (by the check or by the apply)"
+is "$(ls -d Y1/certs Y2/certs 2>/dev/null | wc -l)" 1 "  and only one node directory holds a certificate"
+
 # A follower that holds the key too: its token (join.create) and the use
 # (join.use) both go through the leader.
 run "$TB" --api "$API_M" --token "$TOKEN_C" cert join-token --region 370100 --role member
