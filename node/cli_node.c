@@ -134,6 +134,26 @@ tb_cli_index_key(int argc, char **argv)
 	return rc;
 }
 
+/* root_matches: with --root and a join token, the root the issuer sent
+ * must be that file's (the operator pins the province's root too). */
+static bool
+root_matches(const char *path, const json_t *ans)
+{
+	json_t *mine = json_load_file(path, JSON_REJECT_DUPLICATES, NULL);
+	bool same =
+	    mine != NULL && json_equal(mine, json_object_get(ans, "root"));
+
+	if (!same) {
+		fprintf(stderr,
+		        "tongban init: --join-token: the root the issuer sent "
+		        "is not %s%s: nothing is installed (the token is "
+		        "spent)\n",
+		        path, mine == NULL ? " (which cannot be read)" : "");
+	}
+	json_decref(mine);
+	return same;
+}
+
 int
 tb_cli_init(int argc, char **argv)
 {
@@ -264,6 +284,13 @@ tb_cli_init(int argc, char **argv)
 		}
 		a.sign_seed = jk.seed;
 		a.kx_secret = jk.kx_sk;
+		if (a.root != NULL && !root_matches(a.root, jans)) {
+			join_token_wipe(&jt);
+			tb_join_keys_wipe(&jk);
+			json_decref(jans);
+			json_decref(jreq);
+			return TB_EXIT_INVALID;
+		}
 	}
 	i = node_config_init(&a, token, &cfg, err, sizeof(err));
 	sodium_memzero(idx, sizeof(idx));

@@ -246,6 +246,17 @@ is "$?" 0 "the new member becomes ready"
 api C GET /v1/status
 is "$(jq_get 'len(d["group"]["members"])')" 2 "the city's group has two members"
 
+# --root pins the province's root as well: another root is refused.
+run "$TB" --api "$API_C" --token "$TOKEN_C" cert join-token --region 370100 --role peer
+"$TB" init --dir Q2 --region 370000 --api 127.0.0.1:0 >/dev/null
+run "$TB" init --dir "$T/Y0" --region 370100 --api 127.0.0.1:0 --root Q2/root.json --join-token "$out"
+is "$rc" 1 "with --root of another province's root the issuer's root is refused"
+like "$err" "the root the issuer sent is not Q2/root.json" "  saying so"
+ok "$([ ! -e Y0 ]; echo $?)" "  and nothing is made"
+run "$TB" --api "$API_C" --token "$TOKEN_C" cert join-token --region 370100 --role peer
+run "$TB" init --dir "$T/Y3" --region 370100 --api 127.0.0.1:0 --root P/root.json --join-token "$out"
+is "$rc" 0 "with --root of the right root it enrols"
+
 # The same token presented twice at once: exactly one enrols (whether the
 # second is refused by the issuer's check or by the apply of join.use).
 run "$TB" --api "$API_C" --token "$TOKEN_C" cert join-token --region 370100 --role peer
