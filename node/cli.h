@@ -61,6 +61,13 @@ int tb_cli_join_install(const struct node_config *cfg,
                         const json_t *node_req, const char *join,
                         bool keep_index_key);
 void tb_join_keys_wipe(struct tb_join_keys *k);
+/* tb_cli_join_exchange dials the token's issuer, pins its key, sends doc
+ * (the join request) in the third handshake message and returns the
+ * answer (*ans, {"error": ...} for a refusal); on failure err says why
+ * (node/cli_join_wire.c). */
+int tb_cli_join_exchange(const struct join_token *t, const uint8_t kx_sk[32],
+                         const json_t *doc, json_t **ans, char *err,
+                         size_t errlen);
 
 /* tb_cli_client runs a client verb against a node's HTTP API. */
 int tb_cli_client(int argc, char **argv, const char *api, const char *token,

@@ -7,6 +7,7 @@
 #include "node/http.h"
 
 #include <jansson.h>
+#include <stdint.h>
 
 struct node;
 
@@ -21,7 +22,17 @@ struct node;
  * (shown once). */
 void join_api_create(struct http_call *c, const json_t *req);
 
-/* join_start lets n's links take joining nodes (after links_start). */
+/* join_start lets n's links take joining nodes (after links_start);
+ * node/join_link.c. */
 void join_start(struct node *n);
+
+/* Shared by node/join.c and node/join_link.c. join_load_in reads
+ * DIR/name as JSON (NULL if it cannot); join_issuer_load reads the region
+ * key into sk and its certificate (the first of the node's chain, a new
+ * reference) into *cert: TB_ENOTFOUND without a key, TB_EFORBIDDEN if it
+ * is not that certificate's key (err says which). */
+json_t *join_load_in(const char *dir, const char *name);
+int join_issuer_load(const char *dir, uint8_t sk[64], json_t **cert, char *err,
+                     size_t n);
 
 #endif
