@@ -1,6 +1,7 @@
 /* The HTTP API: routing, tokens and roles, reads, and writes as commands.
  * docs/API.md lists every endpoint and error code. */
 #include "node/api.h"
+#include "node/join.h"
 
 #include "node/api_ctoken.h"
 #include "node/group.h"
@@ -255,6 +256,7 @@ enum route {
 	RT_GROUP_ROLE,
 	RT_GROUP_TRANSFER,
 	RT_GROUP_FEATURES,
+	RT_JOIN_TOKENS,
 };
 
 #define M_GET    1u
@@ -290,6 +292,7 @@ static const struct {
 	[RT_GROUP_ROLE] = { "/v1/group/members/", "/role", M_POST, "POST" },
 	[RT_GROUP_TRANSFER] = { "/v1/group/transfer", NULL, M_POST, "POST" },
 	[RT_GROUP_FEATURES] = { "/v1/group/features", NULL, M_POST, "POST" },
+	[RT_JOIN_TOKENS] = { "/v1/join-tokens", NULL, M_POST, "POST" },
 };
 
 static unsigned
@@ -977,6 +980,12 @@ api_write(struct http_call *c)
 		if (api_allow(c, R_RADMIN | R_PADMIN,
 		              "raise the feature level") == 0) {
 			post_features(c, req);
+		}
+		break;
+	case RT_JOIN_TOKENS:
+		if (api_allow(c, R_RADMIN | R_PADMIN, "create join tokens") ==
+		    0) {
+			join_api_create(c, req);
 		}
 		break;
 	case RT_GROUP_MEMBERS:

@@ -259,13 +259,18 @@ api_metrics(struct http_call *c)
 	    "# TYPE tongban_proposals_total counter\n"
 	    "tongban_proposals_total %llu\n"
 	    "# TYPE tongban_store_full_total counter\n"
-	    "tongban_store_full_total %llu\n",
+	    "tongban_store_full_total %llu\n"
+	    "# TYPE tongban_joins_total counter\n"
+	    "tongban_joins_total{result=\"enrolled\"} %llu\n"
+	    "tongban_joins_total{result=\"refused\"} %llu\n",
 	    (unsigned long long)n->view.term,
 	    (unsigned long long)n->view.commit,
 	    (unsigned long long)n->view.applied, n->view.state == RAFT_LEADER,
 	    (unsigned long long)n->m.applies, (unsigned long long)n->m.refusals,
 	    (unsigned long long)n->m.proposals,
-	    (unsigned long long)n->m.store_full);
+	    (unsigned long long)n->m.store_full,
+	    (unsigned long long)n->m.joins_ok,
+	    (unsigned long long)n->m.joins_refused);
 	{
 		/* The Raft log writer: each commit is one synced LMDB
 		 * transaction (fdatasync of the data, then an O_DSYNC write of

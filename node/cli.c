@@ -85,6 +85,8 @@ cli_usage(FILE *f)
 	        "[--target S]\n"
 	        "  tongban token create --role R [--region C] | token revoke "
 	        "ID\n"
+	        "  tongban cert join-token --region C --role "
+	        "member|peer|child [--ttl 1h]\n"
 	        "  tongban links | links ping PEER [--payload TEXT] [--size "
 	        "N]\n"
 	        "  tongban group add ID HOST:PORT [--role R] | remove ID | "
@@ -112,6 +114,10 @@ is_client_verb(int argc, char **argv)
 		if (!strcmp(argv[0], *v)) {
 			return true;
 		}
+	}
+	/* cert: only join-token talks to a node. */
+	if (!strcmp(argv[0], "cert")) {
+		return argc >= 2 && !strcmp(argv[1], "join-token");
 	}
 	/* catalog and overlay: "check" is offline, the rest talk to a node. */
 	return argc >= 2 &&

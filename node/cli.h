@@ -30,6 +30,45 @@ int tb_cli_init(int argc, char **argv);
 int tb_cli_run(int argc, char **argv);
 int tb_cli_index_key(int argc, char **argv);
 
+/* tb_cli_parse_ttl reads "90s", "30m", "8h", "7d" into seconds; -1 if
+ * bad. */
+long long tb_cli_parse_ttl(const char *s);
+
+/* tb_cli_install_region_key stores the region key of the node's region
+ * certificate in DIR/keys/region.json (0600), so that the node issues
+ * certificates for join tokens (node/cli_join.c). Returns an exit code. */
+int tb_cli_install_region_key(const char *dir, const char *keyfile);
+
+/* Enrolment with a join token (node/cli_join.c), in two steps so that a
+ * refusal leaves nothing behind: tb_cli_join_fetch makes the node's keys
+ * (and for a child token the new region's) in k, dials the issuer and
+ * returns its answer (*ans) and the node's request (*node_req); then
+ * init makes the directory with those keys and tb_cli_join_install
+ * installs what came. Both print the reason and return an exit code. */
+struct node_config;
+struct join_token;
+struct tb_join_keys {
+	uint8_t seed[32], sign_pk[32], sign_sk[64];
+	uint8_t kx_sk[32], kx_pk[32];
+	uint8_t region_seed[32];
+	char node_id[17];
+};
+int tb_cli_join_fetch(const struct join_token *t, const char *name,
+                      struct tb_join_keys *k, json_t **ans, json_t **node_req);
+int tb_cli_join_install(const struct node_config *cfg,
+                        const struct join_token *t,
+                        const struct tb_join_keys *k, const json_t *ans,
+                        const json_t *node_req, const char *join,
+                        bool keep_index_key);
+void tb_join_keys_wipe(struct tb_join_keys *k);
+/* tb_cli_join_exchange dials the token's issuer, pins its key, sends doc
+ * (the join request) in the third handshake message and returns the
+ * answer (*ans, {"error": ...} for a refusal); on failure err says why
+ * (node/cli_join_wire.c). */
+int tb_cli_join_exchange(const struct join_token *t, const uint8_t kx_sk[32],
+                         const json_t *doc, json_t **ans, char *err,
+                         size_t errlen);
+
 /* tb_cli_client runs a client verb against a node's HTTP API. */
 int tb_cli_client(int argc, char **argv, const char *api, const char *token,
                   bool json);

@@ -41,6 +41,10 @@
 	"[CHAIN.json...]\n"                                                    \
 	"       tongban cert install --dir NODE_DIR --crl CRL.json\n"          \
 	"       tongban cert install --dir NODE_DIR --xcert XCERT.json\n"      \
+	"       tongban cert install --dir NODE_DIR --region-key KEY.json\n"   \
+	"       tongban --api URL --token T cert join-token --region CODE "    \
+	"--role member|peer|child\n"                                           \
+	"                          [--ttl 1h] [--json]\n"                      \
 	"       tongban cert revoke --key KEY.json (--serial S | --token ID) " \
 	"[--reason R]\n"                                                       \
 	"                           (--crl OLD.json | --region CODE | "        \
@@ -651,12 +655,15 @@ cert_install(struct opts *o)
 		return tb_cli_install_xcert(o->dir, o->xcert);
 	}
 	if (o->dir == NULL || o->xcert != NULL ||
-	    (o->nfiles == 0) == (o->ncrls == 0)) {
+	    ((o->nfiles == 0) == (o->ncrls == 0) && o->region_key == NULL)) {
 		return usage("install", "--dir and certificate files, one "
 		                        "--crl or one --xcert are required");
 	}
 	if (o->ncrls == 1) {
 		return install_crl(o->dir, o->crls[0]);
+	}
+	if (o->region_key != NULL && o->nfiles == 0) {
+		return tb_cli_install_region_key(o->dir, o->region_key);
 	}
 	if (ctx_dir(&c, o->dir, o->files, o->nfiles) != 0 ||
 	    node_keys(o->dir, pk, kx) != 0) {

@@ -547,6 +547,67 @@ group_verb(const struct client *cl, int argc, char **argv)
 	return TB_EXIT_USAGE;
 }
 
+/* join_token_verb: cert join-token --region CODE --role R [--ttl 1h]
+ * prints the token alone on stdout (shown once), a summary on stderr. */
+static int
+join_token_verb(const struct client *cl, int argc, char **argv)
+{
+	const char *region = opt_value(argc, argv, "--region");
+	const char *role = opt_value(argc, argv, "--role");
+	const char *ttls = opt_value(argc, argv, "--ttl");
+	long long ttl = ttls != NULL ? tb_cli_parse_ttl(ttls) : 3600;
+	struct client_res r;
+	json_t *b, *v;
+	char *text;
+	int rc;
+
+	if (region == NULL || role == NULL || ttl < 1) {
+		fprintf(stderr, "usage: tongban --api URL --token T cert "
+		                "join-token --region CODE --role "
+		                "member|peer|child [--ttl 1h]\n"
+		                "       [--address HOST:PORT] [--json]\n"
+		                "  --ttl: N followed by s, m, h or d (at most "
+		                "7d)\n");
+		return TB_EXIT_USAGE;
+	}
+	b = json_pack("{s:s, s:s, s:I}", "region", region, "role", role,
+	              "ttl_s", (json_int_t)ttl);
+	if (b != NULL && opt_value(argc, argv, "--address") != NULL) {
+		json_object_set_new(
+		    b, "address",
+		    json_string(opt_value(argc, argv, "--address")));
+	}
+	text = b != NULL ? json_dumps(b, JSON_COMPACT) : NULL;
+	json_decref(b);
+	if (text == NULL) {
+		return TB_EXIT_INVALID;
+	}
+	rc = client_call(cl, "POST", "/v1/join-tokens", "application/json",
+	                 text, strlen(text), NULL, NULL, &r);
+	free(text);
+	if (rc != 0) {
+		return TB_EXIT_INVALID;
+	}
+	v = json_loadb(r.body, r.len, 0, NULL);
+	if (r.status >= 300 || cl->json || v == NULL ||
+	    json_string_value(json_object_get(v, "token")) == NULL) {
+		rc = client_print(cl, &r);
+	} else {
+		const json_t *jt = json_object_get(v, "join_token");
+		printf("%s\n", json_string_value(json_object_get(v, "token")));
+		fprintf(stderr,
+		        "join token %s: role %s of %s, at %s, valid %lld s "
+		        "(shown once; only its hash is stored)\n",
+		        json_string_value(json_object_get(jt, "id")), role,
+		        region,
+		        json_string_value(json_object_get(v, "address")), ttl);
+		rc = TB_EXIT_OK;
+	}
+	json_decref(v);
+	free(r.body);
+	return rc;
+}
+
 int
 tb_cli_client(int argc, char **argv, const char *api, const char *token,
               bool json)
@@ -608,6 +669,9 @@ tb_cli_client(int argc, char **argv, const char *api, const char *token,
 	}
 	if (!strcmp(argv[0], "token")) {
 		return token_verb(&cl, argc, argv);
+	}
+	if (!strcmp(argv[0], "cert")) {
+		return join_token_verb(&cl, argc, argv);
 	}
 	if (!strcmp(argv[0], "links")) {
 		return links_verb(&cl, argc, argv);

@@ -5,6 +5,7 @@
 #include "node/node.h"
 
 #include "schema/canon.h"
+#include "schema/join.h"
 
 #include <jansson.h>
 #include <sodium.h>
@@ -12,16 +13,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#define INIT_USAGE                                                        \
-	"usage: tongban init --dir DIR --region CODE [--name NAME]\n"     \
-	"                    [--api HOST:PORT] [--link HOST:PORT] "       \
-	"[--root FILE]\n"                                                 \
-	"                    [--tls-cert CERT.pem --tls-key KEY.pem] "    \
-	"[--json]\n"                                                      \
-	"                    [--join HOST:PORT [--index-key-from FILE]]"  \
-	"\n  --join: join a group (no bootstrap); --index-key-from: the " \
-	"group's\n  applicant index key, from tongban index-key export\n"
+#define INIT_USAGE                                                         \
+	"usage: tongban init --dir DIR --region CODE [--name NAME]\n"      \
+	"                    [--api HOST:PORT] [--link HOST:PORT] "        \
+	"[--root FILE]\n"                                                  \
+	"                    [--tls-cert CERT.pem --tls-key KEY.pem] "     \
+	"[--json]\n"                                                       \
+	"                    [--join HOST:PORT [--index-key-from FILE]]"   \
+	"\n                    [--join-token TOKEN]\n"                     \
+	"  --join: join a group (no bootstrap); --index-key-from: the "    \
+	"group's\n  applicant index key, from tongban index-key export\n"  \
+	"  --join-token: enrol over the first link to the token's issuer " \
+	"(docs/TRUST.md)\n"
 
 /* join_addr_ok accepts HOST:PORT (or tcp://HOST:PORT) with a port. */
 static bool
@@ -129,14 +134,38 @@ tb_cli_index_key(int argc, char **argv)
 	return rc;
 }
 
+/* root_matches: with --root and a join token, the root the issuer sent
+ * must be that file's (the operator pins the province's root too). */
+static bool
+root_matches(const char *path, const json_t *ans)
+{
+	json_t *mine = json_load_file(path, JSON_REJECT_DUPLICATES, NULL);
+	bool same =
+	    mine != NULL && json_equal(mine, json_object_get(ans, "root"));
+
+	if (!same) {
+		fprintf(stderr,
+		        "tongban init: --join-token: the root the issuer sent "
+		        "is not %s%s: nothing is installed (the token is "
+		        "spent)\n",
+		        path, mine == NULL ? " (which cannot be read)" : "");
+	}
+	json_decref(mine);
+	return same;
+}
+
 int
 tb_cli_init(int argc, char **argv)
 {
 	struct node_init_args a = { 0 };
 	struct node_config cfg;
 	char token[80], err[512];
-	const char *keyfile = NULL;
+	const char *keyfile = NULL, *jtok = NULL;
+	struct join_token jt;
+	struct tb_join_keys jk;
+	json_t *jans = NULL, *jreq = NULL;
 	uint8_t idx[32];
+	int rc;
 	bool json = false;
 	int i;
 
@@ -172,18 +201,7 @@ tb_cli_init(int argc, char **argv)
 		} else if (!strcmp(o, "--index-key-from")) {
 			dst = &keyfile;
 		} else if (!strcmp(o, "--join-token")) {
-			/* Enrolment over the first link (docs/TRUST.md) is not
-			 * built: say so rather than make a node that waits for
-			 * a certificate nobody will send. */
-			fprintf(
-			    stderr,
-			    "tongban init: --join-token: %s: enrolment with "
-			    "a join token is not built yet; request and "
-			    "install a member certificate (tongban cert "
-			    "request|issue|install), then init with --join "
-			    "alone (docs/GROUPS.md)\n",
-			    tb_strerror(TB_ENOTIMPL));
-			return TB_EXIT_INVALID;
+			dst = &jtok;
 		}
 		if (dst == NULL || i + 1 >= argc) {
 			fprintf(stderr, "tongban init: %s %s\n", o,
@@ -211,19 +229,101 @@ tb_cli_init(int argc, char **argv)
 		        a.join);
 		return TB_EXIT_USAGE;
 	}
+	if (jtok != NULL) {
+		/* Checked before anything is made: a mistyped or edited token,
+		 * or one for another region, changes nothing. */
+		if (join_decode(jtok, &jt, err, sizeof(err)) != TB_OK) {
+			fprintf(stderr, "tongban init: --join-token: %s\n",
+			        err);
+			return TB_EXIT_INVALID;
+		}
+		if (strcmp(jt.region, a.region) != 0) {
+			fprintf(stderr,
+			        "tongban init: --join-token: the token is for "
+			        "region %s, not %s\n",
+			        jt.region, a.region);
+			join_token_wipe(&jt);
+			return TB_EXIT_INVALID;
+		}
+		if (jt.role == JOIN_CHILD && a.join != NULL) {
+			fprintf(
+			    stderr,
+			    "tongban init: --join-token: a child token makes "
+			    "the first node of region %s, which has no group "
+			    "to join: drop --join\n",
+			    jt.region);
+			join_token_wipe(&jt);
+			return TB_EXIT_INVALID;
+		}
+	}
 	if (keyfile != NULL) {
 		if (read_index_key(keyfile, idx) != 0) {
 			return TB_EXIT_INVALID;
 		}
 		a.index_key = idx;
 	}
+	if (jtok != NULL) {
+		/* The exchange comes before the directory: a refusal leaves
+		 * nothing behind. A directory that already holds a node
+		 * would fail after the token is spent: refuse it first. */
+		char cfgpath[PATH_MAX + 16];
+		snprintf(cfgpath, sizeof(cfgpath), "%s/tongban.json", a.dir);
+		if (access(cfgpath, F_OK) == 0) {
+			fprintf(stderr,
+			        "tongban init: %s exists: this directory "
+			        "already holds a node\n",
+			        cfgpath);
+			join_token_wipe(&jt);
+			return TB_EXIT_INVALID;
+		}
+		rc = tb_cli_join_fetch(&jt, a.name, &jk, &jans, &jreq);
+		if (rc != TB_EXIT_OK) {
+			join_token_wipe(&jt);
+			tb_join_keys_wipe(&jk);
+			return rc;
+		}
+		a.sign_seed = jk.seed;
+		a.kx_secret = jk.kx_sk;
+		if (a.root != NULL && !root_matches(a.root, jans)) {
+			join_token_wipe(&jt);
+			tb_join_keys_wipe(&jk);
+			json_decref(jans);
+			json_decref(jreq);
+			return TB_EXIT_INVALID;
+		}
+	}
 	i = node_config_init(&a, token, &cfg, err, sizeof(err));
 	sodium_memzero(idx, sizeof(idx));
 	if (i != 0) {
 		fprintf(stderr, "tongban init: %s\n", err);
+		if (jtok != NULL) {
+			fprintf(stderr,
+			        "tongban init: the join token is spent "
+			        "(the issuer signed): ask for a new one\n");
+			join_token_wipe(&jt);
+			tb_join_keys_wipe(&jk);
+			json_decref(jans);
+			json_decref(jreq);
+		}
 		return TB_EXIT_INVALID;
 	}
-	if (a.join != NULL && join_links(&cfg, a.join) != 0) {
+	if (jtok != NULL) {
+		rc = tb_cli_join_install(&cfg, &jt, &jk, jans, jreq, a.join,
+		                         keyfile != NULL);
+		join_token_wipe(&jt);
+		tb_join_keys_wipe(&jk);
+		json_decref(jans);
+		json_decref(jreq);
+		if (rc != TB_EXIT_OK) {
+			fprintf(stderr,
+			        "tongban init: %s was made but is not enrolled "
+			        "(the token is spent: the issuer signed)\n",
+			        a.dir);
+			memset(token, 0, sizeof(token));
+			node_config_wipe(&cfg);
+			return rc;
+		}
+	} else if (a.join != NULL && join_links(&cfg, a.join) != 0) {
 		node_config_wipe(&cfg);
 		return TB_EXIT_INVALID;
 	}

@@ -47,9 +47,8 @@ usage(const char *what)
 	return TB_EXIT_USAGE;
 }
 
-/* parse_ttl reads "90s", "30m", "8h", "7d" into seconds; -1 if bad. */
-static long long
-parse_ttl(const char *s)
+long long
+tb_cli_parse_ttl(const char *s)
 {
 	char *end;
 	long long v = strtoll(s, &end, 10), mul;
@@ -133,7 +132,7 @@ token_sign(int argc, char **argv)
 		} else if (!strcmp(a, "--not-before")) {
 			nb = argv[++i];
 		} else if (!strcmp(a, "--ttl")) {
-			if ((ttl = parse_ttl(argv[++i])) < 0) {
+			if ((ttl = tb_cli_parse_ttl(argv[++i])) < 0) {
 				json_decref(chain);
 				return usage(
 				    "--ttl is N followed by s, m, h or "

@@ -252,9 +252,18 @@ node_config_init(const struct node_init_args *a, char *token,
 		return rv;
 	}
 
-	randombytes_buf(seed, sizeof(seed));
+	if (a->sign_seed != NULL) {
+		memcpy(seed, a->sign_seed, sizeof(seed));
+	} else {
+		randombytes_buf(seed, sizeof(seed));
+	}
 	crypto_sign_seed_keypair(pk, sk, seed);
-	crypto_box_keypair(kx_pk, kx_sk);
+	if (a->kx_secret != NULL) {
+		memcpy(kx_sk, a->kx_secret, sizeof(kx_sk));
+		crypto_scalarmult_base(kx_pk, kx_sk);
+	} else {
+		crypto_box_keypair(kx_pk, kx_sk);
+	}
 	if (a->index_key != NULL) {
 		memcpy(idx, a->index_key, sizeof(idx));
 	} else {

@@ -68,6 +68,10 @@ struct node_init_args {
 	                         (no bootstrap, no admin token of its own) */
 	const uint8_t *index_key; /* the group's applicant index key (32
 	                             bytes), or NULL to draw a new one */
+	const uint8_t *sign_seed; /* the node's Ed25519 seed (32 bytes), or
+	                             NULL to draw one (a join token's request
+	                             is made before the directory) */
+	const uint8_t *kx_secret; /* its X25519 secret (32), or NULL */
 };
 
 /* node_config_init creates a node directory: config, keys (owner-only),

@@ -51,6 +51,9 @@ int fsm_case_create(struct fsm *f);
 int fsm_case_action(struct fsm *f);
 int fsm_token_create(struct fsm *f);
 int fsm_token_revoke(struct fsm *f);
+/* join.create and join.use (fsm_join.c, feature level 2). */
+int fsm_join_create(struct fsm *f);
+int fsm_join_use(struct fsm *f);
 
 /* ---- the group's feature level (fsm_feature.c) ---- */
 

@@ -80,6 +80,16 @@ void group_prop_done(void *arg, int rv, json_t *res);
 void group_forward(struct node *n, struct http_call *c, enum cmd_type t,
                    const json_t *body, const char *idem_key);
 
+/* group_propose proposes command t (body borrowed) from the loop: at the
+ * leader itself, or forwarded over the link to the leader. done(arg, rv,
+ * res) runs once, on the loop, never inside the call: rv TB_OK with res
+ * the apply's result (stolen; {"error": {code, message, field}} for a
+ * refusal), or another code (not committed, no leader, timeout) with res
+ * NULL. */
+typedef void (*group_done_fn)(void *arg, int rv, json_t *res);
+void group_propose(struct node *n, enum cmd_type t, const json_t *body,
+                   group_done_fn done, void *arg);
+
 /* group_consistent_read answers a GET with ?consistent=1 after a barrier
  * on the leader, once this member applied the barrier's index. */
 void group_consistent_read(struct node *n, struct http_call *c);

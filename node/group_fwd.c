@@ -383,8 +383,8 @@ reply_json(struct group *g, const struct link_reply_to *to, json_t *v)
 /* prop_cb: libraft is done with the proposal. Once applied, it was
  * staged (group_take_prop) and group_prop_done answers it after the store
  * commit; otherwise it failed here. */
-static void
-prop_cb(struct raft_apply *req, int status, void *result)
+void
+group_prop_cb(struct raft_apply *req, int status, void *result)
 {
 	struct group_prop *p = req->data;
 	struct group *g = p->g;
@@ -394,7 +394,9 @@ prop_cb(struct raft_apply *req, int status, void *result)
 		return;
 	}
 	prop_unlink(g, p);
-	if (g->n->links != NULL) {
+	if (p->done != NULL) {
+		p->done(p->done_arg, TB_ECONFLICT, NULL);
+	} else if (g->n->links != NULL) {
 		link_reply_error(g->n->links, &p->to, TB_ECONFLICT,
 		                 status != 0 ? raft_strerror(status)
 		                             : "the result is lost");
@@ -414,6 +416,15 @@ group_prop_done(void *arg, int rv, json_t *res)
 		return;
 	}
 	g = p->g;
+	if (p->done != NULL) {
+		p->done(p->done_arg, res != NULL ? rv : TB_ECONFLICT,
+		        rv == TB_OK ? res : NULL);
+		if (rv != TB_OK) {
+			json_decref(res);
+		}
+		free(p);
+		return;
+	}
 	if (rv != TB_OK || res == NULL) {
 		json_decref(res);
 		if (g->n->links != NULL) {
@@ -468,7 +479,8 @@ propose(struct group *g, const json_t *req, const struct link_reply_to *to)
 	p->g = g;
 	p->to = *to;
 	p->req.data = p;
-	if ((rv = raft_apply(&g->n->raft, &p->req, &buf, 1, prop_cb)) != 0) {
+	if ((rv = raft_apply(&g->n->raft, &p->req, &buf, 1, group_prop_cb)) !=
+	    0) {
 		raft_free(buf.base);
 		free(p);
 		link_reply_error(g->n->links, to, TB_ECONFLICT,

@@ -28,6 +28,10 @@ struct group_prop {
 	struct group *g;
 	struct link_reply_to to;
 	bool staged; /* applied: group_prop_done answers and frees it */
+	/* A proposal of this member's own (group_propose): done instead of
+	 * a link reply. */
+	group_done_fn done;
+	void *done_arg;
 };
 
 /* What a member last measured of another's clock (group_clock.c). */
@@ -66,6 +70,10 @@ bool group_peer_ok(struct group *g, const struct link_msg *m, const char *what);
  * tick does it too; a membership change does it before it answers, so
  * that its effect is visible at once). */
 void group_view_refresh(struct group *g);
+
+/* group_prop_cb: libraft is done with a group_prop (applied: staged, and
+ * group_prop_done answers; otherwise it fails here). */
+void group_prop_cb(struct raft_apply *req, int status, void *result);
 
 /* group_leader_peer writes the leader's node id, or returns false. */
 bool group_leader_peer(struct group *g, char out[17]);

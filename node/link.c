@@ -135,6 +135,8 @@ session_drop(struct link *l)
 	l->rx_frames = l->credit_sent = 0;
 	json_decref(l->peer_chain);
 	l->peer_chain = NULL;
+	json_decref(l->join_req);
+	l->join_req = NULL;
 	link_pending_doom(l->ls, l->uid, TB_ECLOSED);
 }
 
@@ -409,6 +411,16 @@ tick_cb(uv_timer_t *t)
 			link_fail(l, LS_REFUSED, "TB-LINK-HANDSHAKE-REFUSED",
 			          "the handshake did not finish within %d ms",
 			          LINK_HS_TIMEOUT_MS);
+			continue;
+		}
+		if (l->joiner && l->state == LS_UP) {
+			/* No pings: a joiner only waits for its answer. */
+			if (now > l->join_deadline) {
+				link_fail(l, LS_CLOSED, "TB-LINK-CLOSED",
+				          "a joining node's link closes after "
+				          "%d ms",
+				          LINK_JOIN_MS);
+			}
 			continue;
 		}
 		if (l->state == LS_UP && l->fr != NULL) {

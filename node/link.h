@@ -36,6 +36,7 @@ struct links;
 #define LINK_TYPE_RESERVED 16
 #define LINK_T_PING        1 /* a request; the answer is a PONG */
 #define LINK_T_PONG        2 /* echoes the PING's body */
+#define LINK_T_JOIN        3 /* to a joining node: the answer (JSON) */
 
 /* The largest message link_send and link_request take (larger than a
  * frame: it travels in chunks). */
@@ -170,6 +171,23 @@ int link_reply_error(struct links *ls, const struct link_reply_to *to, int code,
 
 /* link_up says whether peer (a node id or region) has an up link. */
 bool link_up(struct links *ls, const char *peer);
+
+/* A new node enrolling with a join token (docs/TRUST.md) dials with the
+ * envelope's pattern 3: Noise XX whose third message carries, instead of a
+ * certificate chain, its request (canonical msgpack, decoded to req) with
+ * the token's secret. The link is then up but restricted: the joiner may
+ * send nothing but credits, no handler sees it, and it closes after
+ * LINK_JOIN_MS. fn runs on the loop with the request (borrowed), the X25519
+ * key the handshake proved, and where to answer; the answer is
+ * link_join_answer (a LINK_T_JOIN message: the JSON body), after which the
+ * joiner closes the link. Without fn, joiners are refused. */
+#define LINK_JOIN_MS 30000
+typedef void (*link_join_fn)(struct links *ls, const json_t *req,
+                             const uint8_t kx[32],
+                             const struct link_reply_to *to, void *arg);
+void link_on_join(struct links *ls, link_join_fn fn, void *arg);
+int link_join_answer(struct links *ls, const struct link_reply_to *to,
+                     const void *body, size_t len);
 
 /* links_view_json describes every link for GET /v1/links (any thread;
  * caller decrefs): {"node_id", "region", "listen", "links": [{"peer_node_id",

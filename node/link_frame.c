@@ -285,6 +285,13 @@ link_became_up(struct link *l)
 	l->rekey_at_ms = now + LINK_REKEY_MS;
 	link_set_state(l, LS_UP, "%s", "");
 	link_name(l, name, sizeof(name));
+	if (l->joiner) {
+		tb_log(TB_LOG_INFO, "TB-LINK-UP",
+		       "%s: up (Noise XX, a node enrolling with a join token, "
+		       "no certificate yet)",
+		       name);
+		return;
+	}
 	tb_log(TB_LOG_INFO, "TB-LINK-UP",
 	       "%s: up (Noise %s, certificate %s "
 	       "valid to %s)",
@@ -357,6 +364,11 @@ msg_in(struct link *l, const uint8_t *m, size_t n)
 	char why[160];
 	int h;
 
+	if (l->joiner) {
+		refuse_frame(l, LR_MALFORMED,
+		             "a joining node may send nothing but credits");
+		return;
+	}
 	if (link_payload_decode_msg(m, n, &d, why, sizeof(why)) != TB_OK) {
 		refuse_frame(l, LR_MALFORMED, "%s", why);
 		return;

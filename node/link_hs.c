@@ -270,17 +270,63 @@ check_peer(struct link *l, const uint8_t *p, size_t n)
 	return true;
 }
 
-/* split ends the handshake. */
+/* check_joiner keeps a joining node's request (its third XX message's
+ * payload, encrypted to this node's static key) and the X25519 key the
+ * handshake proved; link_join delivers them once the session is up. */
+static bool
+check_joiner(struct link *l, const uint8_t *p, size_t n)
+{
+	static const struct canon_limits lim = { NOISE_MAX_MSG, 8, 4096, 4096 };
+	char err[256];
+	json_t *doc = NULL;
+
+	if (n == 0 ||
+	    canon_decode(p, n, &lim, &doc, err, sizeof(err)) != TB_OK ||
+	    !json_is_object(doc)) {
+		json_decref(doc);
+		refuse(l, TB_EMALFORMED, "a joining node's request: %s",
+		       n == 0        ? "empty"
+		       : doc == NULL ? err
+		                     : "not a map");
+		return false;
+	}
+	if (noise_remote_static(l->hs, l->join_kx) != TB_OK) {
+		json_decref(doc);
+		refuse(l, TB_EINVAL, "%s", l->hs->errmsg);
+		return false;
+	}
+	json_decref(l->join_req);
+	l->join_req = doc;
+	pthread_mutex_lock(&l->ls->view_mu);
+	snprintf(l->role, sizeof(l->role), "joiner");
+	pthread_mutex_unlock(&l->ls->view_mu);
+	return true;
+}
+
+/* split ends the handshake; a joiner's request goes to the node. */
 static void
 split(struct link *l)
 {
+	struct links *ls = l->ls;
+	struct link_reply_to to;
 	struct noise_session s;
+	json_t *req;
 
 	if (noise_split(l->hs, &s) != TB_OK) {
 		refuse(l, TB_EINVAL, "%s", l->hs->errmsg);
 		return;
 	}
 	link_session_up(l, &s);
+	if (l->joiner && l->state == LS_UP && l->join_req != NULL) {
+		l->join_deadline = link_now_ms() + LINK_JOIN_MS;
+		to.link = l->uid;
+		to.pipe = l->pipe;
+		to.id = 0;
+		req = l->join_req;
+		l->join_req = NULL;
+		ls->join_fn(ls, req, l->join_kx, &to, ls->join_arg);
+		json_decref(req);
+	}
 }
 
 /* first_message: the listener reads the dialer's first message. */
@@ -293,14 +339,40 @@ first_message(struct link *l, const uint8_t *msg, size_t len, uint8_t *pbuf,
 	char want[17];
 
 	if (len < LINK_ENV || msg[0] != 'T' || msg[1] != 1 || msg[3] != 0 ||
-	    (msg[2] != NOISE_XX && msg[2] != NOISE_IK)) {
+	    (msg[2] != NOISE_XX && msg[2] != NOISE_IK &&
+	     msg[2] != LINK_PATTERN_JOIN)) {
 		refuse(l, TB_EMALFORMED,
 		       "the first message (%zu bytes) is not a tongban link/1 "
 		       "handshake",
 		       len);
 		return;
 	}
-	l->pattern = msg[2];
+	if (msg[2] == LINK_PATTERN_JOIN && ls->join_fn == NULL) {
+		refuse(l, TB_ENOTIMPL,
+		       "a node presents a join token, but this node takes "
+		       "none (links without a group)");
+		return;
+	}
+	if (msg[2] == LINK_PATTERN_JOIN) {
+		/* Anyone can dial as a joiner and hold the link until it
+		 * closes: a few at a time, so they cannot fill the inbound
+		 * links that peers need. */
+		unsigned joiners = 0;
+		struct link *k;
+		for (k = ls->list; k != NULL; k = k->next) {
+			joiners += k->joiner && k->pipe != 0;
+		}
+		if (joiners >= LINK_MAX_JOINERS) {
+			refuse(l, TB_EFULL,
+			       "%u joining nodes' links are open already "
+			       "(limit %d)",
+			       joiners, LINK_MAX_JOINERS);
+			return;
+		}
+	}
+	/* A join is Noise XX; the envelope (in the prologue) says which. */
+	l->joiner = msg[2] == LINK_PATTERN_JOIN;
+	l->pattern = l->joiner ? NOISE_XX : msg[2];
 	canon_unhex(ls->node_id, mine, 8);
 	if (memcmp(msg + 4, zero, 8) != 0 && memcmp(msg + 4, mine, 8) != 0) {
 		canon_hex(msg + 4, 8, want);
@@ -365,8 +437,9 @@ link_hs_recv(struct link *l, const uint8_t *msg, size_t len)
 		goto out;
 	}
 	/* The dialer's second message (XX) or the listener's answer carries
-	 * the peer's chain. */
-	if (!check_peer(l, pbuf, plen)) {
+	 * the peer's chain; a joiner's, its join request. */
+	if (l->joiner ? !check_joiner(l, pbuf, plen)
+	              : !check_peer(l, pbuf, plen)) {
 		goto out;
 	}
 	if (noise_next(l->hs) == NOISE_WRITE) {

@@ -28,6 +28,9 @@
  * hashed into the Noise prologue after LINK_PROLOGUE. */
 #define LINK_PROLOGUE "tongban link/1"
 #define LINK_ENV      12 /* 'T', 1, pattern, 0, expected node id (8) */
+/* The envelope's pattern for a node enrolling with a join token: Noise XX
+ * whose third message carries the join request (node/link.h). */
+#define LINK_PATTERN_JOIN 3
 
 /* Each connection reads into a buffer of this size (several small frames
  * per read); a frame that does not fit is read straight into its own
@@ -42,6 +45,7 @@
 #define LINK_RX_PAUSE      (8u << 20) /* bytes waiting for the loop */
 #define LINK_MAX_INBOUND   256
 #define LINK_MAX_HS        32 /* inbound handshakes at once */
+#define LINK_MAX_JOINERS   8  /* joining nodes' links at once */
 #define LINK_KEEP_CLOSED   16 /* closed inbound entries kept for the view */
 #define LINK_EXPIRING_MS   (7LL * 86400 * 1000)
 #define LINK_MAX_HANDLERS  64
@@ -144,6 +148,12 @@ struct link {
 	char serial[CERT_SERIAL_HEX + 1];
 	char not_after[CERT_TIME_LEN];
 	json_t *peer_chain; /* for re-verification (loop only) */
+	/* A joining node (LINK_PATTERN_JOIN): its request until delivered,
+	 * and when the link closes regardless. */
+	bool joiner;
+	json_t *join_req;
+	uint8_t join_kx[32];
+	int64_t join_deadline;
 	char last_error[256];
 	/* The peer's incarnation refused this link (node/link_inc.c): the
 	 * handshake sends its next message, if any, then fails with why. */
@@ -278,6 +288,8 @@ struct links {
 	unsigned nhandlers;
 	struct link_pending *pending;
 	uint64_t next_id;
+	link_join_fn join_fn;
+	void *join_arg;
 
 	_Atomic unsigned long long hs_ok, hs_refused, hs_revoked, hs_timeout;
 	_Atomic unsigned long long refused[LR_COUNT];

@@ -293,6 +293,31 @@ link_reply_error(struct links *ls, const struct link_reply_to *to, int code,
 	             why != NULL ? strlen(why) : 0);
 }
 
+void
+link_on_join(struct links *ls, link_join_fn fn, void *arg)
+{
+	if (ls != NULL) {
+		ls->join_fn = fn;
+		ls->join_arg = arg;
+	}
+}
+
+int
+link_join_answer(struct links *ls, const struct link_reply_to *to,
+                 const void *body, size_t len)
+{
+	struct link *l;
+
+	if (ls == NULL || ls->stopping || to == NULL) {
+		return TB_ECLOSED;
+	}
+	if ((l = link_by_uid(ls, to->link)) == NULL || l->pipe != to->pipe ||
+	    l->state != LS_UP || !l->joiner) {
+		return TB_ECLOSED;
+	}
+	return link_enqueue(l, LK_MSG, 0, LINK_T_JOIN, 0, body, len, false);
+}
+
 bool
 link_up(struct links *ls, const char *peer)
 {

@@ -15,6 +15,7 @@
 #include "node/api_ctoken.h"
 #include "node/applier.h"
 #include "node/group.h"
+#include "node/join.h"
 #include "node/link.h"
 #include "node/link_api.h"
 #include "node/log.h"
@@ -851,6 +852,7 @@ node_run(const char *dir)
 		return 1;
 	}
 	group_start(n);
+	join_start(n);
 	if (http_start(n->cfg.api, n->cfg.tls_cert, n->cfg.tls_key, n,
 	               api_dispatch, &n->http, &n->port, err,
 	               sizeof(err)) != 0) {

@@ -36,6 +36,8 @@ struct node_metrics {
 	_Atomic unsigned long long refusals;
 	_Atomic unsigned long long proposals;
 	_Atomic unsigned long long store_full;
+	/* Joining nodes (node/join.c): enrolled, refused. */
+	_Atomic unsigned long long joins_ok, joins_refused;
 };
 
 struct node {

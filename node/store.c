@@ -446,6 +446,10 @@ dispatch(struct fsm *f)
 		return fsm_token_revoke(f);
 	case CMD_GROUP_FEATURE:
 		return fsm_group_feature(f);
+	case CMD_JOIN_CREATE:
+		return fsm_join_create(f);
+	case CMD_JOIN_USE:
+		return fsm_join_use(f);
 	default:
 		return fsm_refuse(f, TB_ENOTIMPL, "$.type",
 		                  "%s is an event, not a command this region "

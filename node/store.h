@@ -209,6 +209,10 @@ int store_token_lookup(struct store *s, const uint8_t hash[32], json_t **out);
  * out). TB_ENOTFOUND. */
 int store_token_get(struct store *s, const char *id, json_t **out);
 
+/* store_join_get: the join token record with id (meta "join/ID", its hash
+ * included: the caller compares it); TB_ENOTFOUND if none. */
+int store_join_get(struct store *s, const char *id, json_t **out);
+
 /* store_bundle_get: a bundle application and the state of each member
  * case: {"bundle": {"id", "code", "name", "cases": [{"id", "member",
  * "matter", "state", "version"}]}}. TB_ENOTFOUND. */

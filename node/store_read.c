@@ -481,3 +481,23 @@ store_token_get(struct store *s, const char *id, json_t **out)
 	*out = t;
 	return TB_OK;
 }
+
+int
+store_join_get(struct store *s, const char *id, json_t **out)
+{
+	char key[40];
+	MDB_txn *txn;
+	int rv;
+
+	*out = NULL;
+	if (id == NULL || strlen(id) != 16) {
+		return TB_ENOTFOUND;
+	}
+	snprintf(key, sizeof(key), "join/%s", id);
+	if ((rv = rd_begin(s, &txn)) != 0) {
+		return rv;
+	}
+	rv = db_get_json(txn, s->dbi[DB_META], key, strlen(key), out);
+	mdb_txn_abort(txn);
+	return rv;
+}

@@ -46,6 +46,16 @@ static const struct spec_field body_token_revoke[] = {
 static const struct spec_field body_group_feature[] = {
 	{ "level", SPEC_INT, true },
 };
+static const struct spec_field body_join_create[] = {
+	{ "id", SPEC_STRING, true },     { "hash", SPEC_STRING, true },
+	{ "region", SPEC_STRING, true }, { "role", SPEC_STRING, true },
+	{ "expires", SPEC_INT, true },   { "issuer", SPEC_STRING, true },
+};
+static const struct spec_field body_join_use[] = {
+	{ "id", SPEC_STRING, true },      { "hash", SPEC_STRING, true },
+	{ "region", SPEC_STRING, true },  { "role", SPEC_STRING, true },
+	{ "node_id", SPEC_STRING, true },
+};
 static const struct spec_field body_event_case[] = {
 	{ "case", SPEC_STRING, true },
 	{ "epoch", SPEC_INT, true },
@@ -73,6 +83,12 @@ struct cmd_def {
 		name, 1, 1, fields, sizeof(fields) / sizeof(fields[0]) \
 	}
 
+/* A type proposed only once the group runs at feature level 2. */
+#define CMD_DEF2(name, fields)                                         \
+	{                                                              \
+		name, 1, 2, fields, sizeof(fields) / sizeof(fields[0]) \
+	}
+
 static const struct cmd_def cmd_defs[CMD_TYPE_COUNT] = {
 	[CMD_CATALOG_RELEASE] = CMD_DEF("catalog.release", body_release),
 	[CMD_CATALOG_OVERLAY] = CMD_DEF("catalog.overlay", body_overlay),
@@ -82,6 +98,8 @@ static const struct cmd_def cmd_defs[CMD_TYPE_COUNT] = {
 	[CMD_TOKEN_REVOKE] = CMD_DEF("token.revoke", body_token_revoke),
 	[CMD_EVENT_CASE] = CMD_DEF("case.event", body_event_case),
 	[CMD_GROUP_FEATURE] = CMD_DEF("group.feature", body_group_feature),
+	[CMD_JOIN_CREATE] = CMD_DEF2("join.create", body_join_create),
+	[CMD_JOIN_USE] = CMD_DEF2("join.use", body_join_use),
 };
 
 const char *

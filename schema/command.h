@@ -33,6 +33,10 @@ enum cmd_type {
 	CMD_TOKEN_REVOKE,    /* body {id} */
 	CMD_EVENT_CASE,      /* event body {case, seq, epoch, action, ...} */
 	CMD_GROUP_FEATURE,   /* body {level}: raise the group's feature level */
+	CMD_JOIN_CREATE,     /* body {id, hash, region, role, expires, issuer}:
+	                        a one-time join token (level 2) */
+	CMD_JOIN_USE,        /* body {id, hash, region, role, node_id}: its
+	                        one use (level 2) */
 	CMD_TYPE_COUNT
 };
 
@@ -41,7 +45,7 @@ enum cmd_type {
  * proposed only once the group's level reaches the type's, so a new type
  * is not proposed while a member that cannot apply it may still be
  * running. Raise it after upgrading every member. */
-#define TB_FEATURE_LEVEL 1
+#define TB_FEATURE_LEVEL 2
 
 /* cmd_type_name returns the wire name ("case.action"). */
 const char *cmd_type_name(enum cmd_type t);
