@@ -33,6 +33,11 @@ enum cmd_type {
 	CMD_TOKEN_REVOKE,    /* body {id} */
 	CMD_EVENT_CASE,      /* event body {case, seq, epoch, action, ...} */
 	CMD_GROUP_FEATURE,   /* body {level}: raise the group's feature level */
+	/* Between regions (feature level 2; docs/REPLICATION.md). */
+	CMD_REGION_TOPOLOGY, /* body {op, code, url?}: parent and peers */
+	CMD_OUTBOX_CHILD,    /* body {region}: open the stream to a child */
+	CMD_OUTBOX_DELIVER,  /* body {origin, inc, seq, entry}: at the dest */
+	CMD_OUTBOX_ACKED,    /* body {dest, inc, seq, report?}: at the origin */
 	CMD_TYPE_COUNT
 };
 
@@ -41,7 +46,7 @@ enum cmd_type {
  * proposed only once the group's level reaches the type's, so a new type
  * is not proposed while a member that cannot apply it may still be
  * running. Raise it after upgrading every member. */
-#define TB_FEATURE_LEVEL 1
+#define TB_FEATURE_LEVEL 2
 
 /* cmd_type_name returns the wire name ("case.action"). */
 const char *cmd_type_name(enum cmd_type t);
