@@ -3,10 +3,12 @@
 #include "node/api.h"
 
 #include "node/api_ctoken.h"
+#include "node/api_region.h"
 #include "node/group.h"
 #include "node/link_api.h"
 #include "node/log.h"
 #include "node/node.h"
+#include "node/region.h"
 #include "node/store.h"
 #include "schema/canon.h"
 #include "schema/catalog.h"
@@ -255,6 +257,11 @@ enum route {
 	RT_GROUP_ROLE,
 	RT_GROUP_TRANSFER,
 	RT_GROUP_FEATURES,
+	RT_REGION,
+	RT_REGION_PARENT,
+	RT_REGION_PEERS,
+	RT_REGION_PEER,
+	RT_ROLLOUT,
 };
 
 #define M_GET    1u
@@ -290,6 +297,11 @@ static const struct {
 	[RT_GROUP_ROLE] = { "/v1/group/members/", "/role", M_POST, "POST" },
 	[RT_GROUP_TRANSFER] = { "/v1/group/transfer", NULL, M_POST, "POST" },
 	[RT_GROUP_FEATURES] = { "/v1/group/features", NULL, M_POST, "POST" },
+	[RT_REGION] = { "/v1/region", NULL, M_GET, "GET, HEAD" },
+	[RT_REGION_PARENT] = { "/v1/region/parent", NULL, M_POST, "POST" },
+	[RT_REGION_PEERS] = { "/v1/region/peers", NULL, M_POST, "POST" },
+	[RT_REGION_PEER] = { "/v1/region/peers/", "", M_DELETE, "DELETE" },
+	[RT_ROLLOUT] = { "/v1/catalog/rollout", NULL, M_GET, "GET, HEAD" },
 };
 
 static unsigned
@@ -376,6 +388,7 @@ get_status(struct http_call *c)
 	              (json_int_t)n->view.applied, "leader",
 	              n->view.leader_id == 0 ? "unknown" : leader));
 	json_object_set_new(st, "group", group_view_json(n));
+	json_object_set_new(st, "tree", region_view_json(n));
 	json_object_set_new(st, "features",
 	                    json_pack("{s:i, s:i}", "level",
 	                              (int)store_feature_level(n->store),
@@ -511,7 +524,14 @@ static void
 get_case(struct http_call *c, const char *id)
 {
 	json_t *out = NULL;
-	int rv = store_case_get(c->node->store, id, node_now_ms(), &out);
+	int rv;
+
+	rv = store_case_get(c->node->store, id, node_now_ms(), &out);
+	/* A case id starts with its receiving region's code: one held
+	 * elsewhere would be asked there, which is not built. */
+	if (rv == TB_ENOTFOUND && api_remote_refused(c, "a case", id) != 0) {
+		return;
+	}
 
 	if (rv == 0) {
 		node_audit(c->node, c, "case.read", id);
@@ -537,10 +557,17 @@ api_read(struct http_call *c, enum route r, const char *arg)
 		reply_store(c, store_matters(c->node->store, &out), out,
 		            "matters");
 		break;
-	case RT_MATTER:
+	case RT_MATTER: {
+		char rg[16] = "";
+		if (api_query(c, "region", rg, sizeof(rg)) < 0 ||
+		    (rg[0] &&
+		     api_remote_refused(c, "the effective matter", rg) != 0)) {
+			return;
+		}
 		reply_store(c, store_matter(c->node->store, arg, &out), out,
 		            "matter");
 		break;
+	}
 	case RT_CASES:
 		get_case_list(c);
 		break;
@@ -561,6 +588,12 @@ api_read(struct http_call *c, enum route r, const char *arg)
 		break;
 	case RT_LINKS:
 		link_api_list(c);
+		break;
+	case RT_REGION:
+		api_region_get(c);
+		break;
+	case RT_ROLLOUT:
+		api_rollout_get(c);
 		break;
 	default:
 		http_reply_error(c, 404, "not_found", NULL,
@@ -917,6 +950,13 @@ api_write(struct http_call *c)
 		delete_token(c, arg);
 		return;
 	}
+	if (r == RT_REGION_PEER) {
+		if (api_allow(c, R_RADMIN | R_PADMIN, "change the topology") ==
+		    0) {
+			api_region_write(c, "remove-peer", arg, NULL);
+		}
+		return;
+	}
 	if (r == RT_GROUP_MEMBER) {
 		if (api_allow(c, R_RADMIN | R_PADMIN, "change the group") ==
 		    0) {
@@ -976,6 +1016,16 @@ api_write(struct http_call *c)
 		if (api_allow(c, R_RADMIN | R_PADMIN,
 		              "raise the feature level") == 0) {
 			post_features(c, req);
+		}
+		break;
+	case RT_REGION_PARENT:
+	case RT_REGION_PEERS:
+		if (api_allow(c, R_RADMIN | R_PADMIN, "change the topology") ==
+		    0) {
+			api_region_write(c,
+			                 r == RT_REGION_PARENT ? "set-parent"
+			                                       : "add-peer",
+			                 NULL, req);
 		}
 		break;
 	case RT_GROUP_MEMBERS:

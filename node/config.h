@@ -39,6 +39,9 @@ struct node_config {
 	 * with no configuration and waits to be added (join is the link
 	 * address it dialed first); Raft's timeouts, node-local. */
 	char join[128];
+	/* init's --parent and --peer: a JSON array of region.topology
+	 * bodies, proposed once the group runs (node/region.c). */
+	char init_topology[4096];
 	unsigned heartbeat_ms; /* default 50 */
 	unsigned election_ms;  /* default 1000 */
 	uint8_t sign_sk[64];   /* loaded from keys/node.json */
@@ -63,6 +66,9 @@ struct node_init_args {
 	                         (no bootstrap, no admin token of its own) */
 	const uint8_t *index_key; /* the group's applicant index key (32
 	                             bytes), or NULL to draw a new one */
+	const char *parent;       /* CODE@tcp://HOST:PORT, or NULL */
+	const char *peers[16];    /* CODE@tcp://HOST:PORT ... */
+	int npeers;
 };
 
 /* node_config_init creates a node directory: config, keys (owner-only),
