@@ -365,8 +365,11 @@ driver_start(struct region_flow *f)
 
 	/* Links are TCP: a frame is lost only with its pipe, and entries
 	 * can be MiBs (a full release), so resend after a second, not
-	 * outbox.c's 50 ms, up to 5 s. */
-	struct outbox_config cfg = { 64, 1000, 5000, 1000 };
+	 * outbox.c's 50 ms, up to 5 s. A proposal is lost only with the
+	 * leadership (a new driver proposes again at once), so a DELIVER
+	 * still being applied (seconds for a full release) is not proposed
+	 * again for 20 s. */
+	struct outbox_config cfg = { 64, 1000, 5000, 20000 };
 
 	outbox_driver_init(&f->d, f->self, &env, &cfg);
 	if (f->parent != 0) {
