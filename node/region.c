@@ -217,18 +217,33 @@ env_send(void *data, uint32_t to, const struct outbox_msg *m)
 	struct region_flow *f = data;
 	size_t len = outbox_wire_size(m);
 	uint8_t *buf = malloc(len);
-	char peer[8];
+	struct region_child *k;
+	char peer[20];
 
 	if (buf == NULL || (len = outbox_wire_encode(m, buf, len)) == 0 ||
 	    f->n->links == NULL) {
 		free(buf);
 		return;
 	}
-	snprintf(peer, sizeof(peer), "%06u", to);
+	/* To the node that leads there, when known: only a leader acts on
+	 * a frame (a follower drops it). */
+	k = region_kid(f, to, false);
+	if (k != NULL && k->leader[0] != '\0') {
+		snprintf(peer, sizeof(peer), "%s", k->leader);
+	} else if (to == f->parent && f->parent_leader[0] != '\0') {
+		snprintf(peer, sizeof(peer), "%s", f->parent_leader);
+	} else {
+		snprintf(peer, sizeof(peer), "%06u", to);
+	}
 	/* Best effort: no link, a full queue or a closed pipe lose the
-	 * frame, and the driver resends. */
+	 * frame, and the driver resends. A leader's node no longer linked
+	 * is forgotten: the next frame goes to the region. */
 	if (link_send(f->n->links, peer, REGION_T_OUTBOX, buf, len) == TB_OK) {
 		f->tx++;
+	} else if (k != NULL && !strcmp(peer, k->leader)) {
+		k->leader[0] = '\0';
+	} else if (!strcmp(peer, f->parent_leader)) {
+		f->parent_leader[0] = '\0';
 	}
 	free(buf);
 }
@@ -426,6 +441,10 @@ on_outbox(struct links *ls, const struct link_msg *m, void *arg)
 		f->not_leader++;
 		return; /* the origin resends; its leader finds ours */
 	}
+	if (om.type == OUTBOX_MSG_DATA && om.origin == f->parent) {
+		snprintf(f->parent_leader, sizeof(f->parent_leader), "%s",
+		         m->peer_node_id);
+	}
 	if (om.type == OUTBOX_MSG_DATA && f->refused_why[0] != '\0' &&
 	    outbox_pos_cmp(om.pos, f->refused_pos) == 0 &&
 	    region_mono_ms(f) - f->refused_at < REGION_REFUSED_RETRY_MS) {
@@ -470,6 +489,7 @@ on_report(struct links *ls, const struct link_msg *m, void *arg)
 	k->report = rep;
 	pthread_mutex_unlock(&f->mu);
 	k->report_at = region_mono_ms(f);
+	snprintf(k->leader, sizeof(k->leader), "%s", m->peer_node_id);
 	if (!k->stream && k->report_at - k->child_prop_at > 1000) {
 		/* A child we have no stream to: open one. */
 		json_t *b = json_pack("{s:s}", "region", m->peer_region);

@@ -25,6 +25,7 @@ struct region_child {
 	json_t *report;        /* its last report (owned; under mu) */
 	int64_t backlog_since; /* when its backlog became non-zero (0: none) */
 	int64_t child_prop_at; /* last outbox.child proposal */
+	char leader[17];       /* node id its reports come from ("": none) */
 };
 
 /* A proposal the driver made, awaiting its apply. */
@@ -51,6 +52,9 @@ struct region_flow {
 	struct outbox_driver d;
 	struct region_prop *props;
 	uint8_t *ebuf; /* the entry env->entry_get returned last */
+	/* The parent's node that sent DATA last: its leader, whom ACKs go
+	 * to ("": none yet; then to any node of the parent region). */
+	char parent_leader[17];
 	/* The stream from the parent: the last refused entry. */
 	struct outbox_pos refused_pos;
 	char refused_why[300];

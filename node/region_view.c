@@ -173,9 +173,11 @@ region_report_send(struct region_flow *f)
 	json_decref(v);
 	text = rep != NULL ? json_dumps(rep, JSON_COMPACT) : NULL;
 	json_decref(rep);
-	if (text != NULL) {
-		link_send(f->n->links, f->parent_s, REGION_T_REPORT, text,
-		          strlen(text));
+	if (text != NULL &&
+	    link_send(f->n->links,
+	              f->parent_leader[0] ? f->parent_leader : f->parent_s,
+	              REGION_T_REPORT, text, strlen(text)) != TB_OK) {
+		f->parent_leader[0] = '\0'; /* to the region next time */
 	}
 	free(text);
 }
