@@ -187,8 +187,8 @@ region_report_send(struct region_flow *f)
 /* rollout_rows walks rows (outboxes, and the "below" of their reports)
  * into applied and lagging, with the reason a region lags. */
 static void
-rollout_rows(const json_t *rows, long long ver, const char *via, int depth,
-             json_t *applied, json_t *lagging)
+rollout_rows(const json_t *rows, long long ver, const char *via, bool via_has,
+             int depth, json_t *applied, json_t *lagging)
 {
 	const json_t *r, *ref;
 	size_t i;
@@ -234,11 +234,17 @@ rollout_rows(const json_t *rows, long long ver, const char *via, int depth,
 				         "in flight: %lld entries not yet "
 				         "acknowledged to %s",
 				         spec_int(r, "backlog", 0), via);
-			} else {
+			} else if (via_has) {
 				snprintf(why, sizeof(why),
-				         "not sent yet: %s has not applied "
-				         "version %lld",
-				         via, ver);
+				         "pending: %s applied it, and the last "
+				         "report from %s predates it",
+				         via, code);
+			} else {
+				snprintf(
+				    why, sizeof(why),
+				    "waiting for %s, which has not applied "
+				    "version %lld",
+				    via, ver);
 			}
 			e = json_pack("{s:s, s:o, s:s, s:s}", "region", code,
 			              "applied_version",
@@ -249,7 +255,8 @@ rollout_rows(const json_t *rows, long long ver, const char *via, int depth,
 		}
 		if (depth < 8) {
 			rollout_rows(json_object_get(r, "below"), ver, code,
-			             depth + 1, applied, lagging);
+			             cat != NULL && have >= ver, depth + 1,
+			             applied, lagging);
 		}
 	}
 }
@@ -265,7 +272,10 @@ region_rollout(struct node *n, long long ver)
 	size_t nk, i, j;
 
 	rows = json_object_get(v, "outboxes");
-	rollout_rows(rows, ver, n->cfg.region, 0, applied, lagging);
+	rollout_rows(rows, ver, n->cfg.region,
+	             spec_int(json_object_get(v, "catalog"), "standard", 0) >=
+	                 ver,
+	             0, applied, lagging);
 	/* Children in the table that never made contact lag too. */
 	region_code_parse(n->cfg.region, &self);
 	nk = region_children(t, self, kids, 64);
