@@ -321,6 +321,29 @@ backfill(struct fsm *f, struct outbox_out *o)
 	return rv;
 }
 
+/* count_streams counts the "o" records. */
+static int
+count_streams(struct fsm *f, int *n)
+{
+	MDB_cursor *cur;
+	MDB_val k = { 1, "o" }, v;
+	int rv;
+
+	*n = 0;
+	if ((rv =
+	         db_err(mdb_cursor_open(f->txn, f->s->dbi[DB_OUTBOX], &cur)))) {
+		return rv;
+	}
+	rv = db_err(mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE));
+	while (rv == 0 && k.mv_size == 7 &&
+	       ((const uint8_t *)k.mv_data)[0] == 'o') {
+		(*n)++;
+		rv = db_err(mdb_cursor_get(cur, &k, &v, MDB_NEXT));
+	}
+	mdb_cursor_close(cur);
+	return rv == TB_ENOTFOUND ? TB_OK : rv;
+}
+
 int
 fsm_outbox_child(struct fsm *f)
 {
@@ -329,7 +352,7 @@ fsm_outbox_child(struct fsm *f)
 	char parent[7] = "";
 	uint8_t k[7];
 	MDB_val v;
-	int rv;
+	int rv, n;
 
 	if (region_code_u32(r) == 0 || cert_region_parent(r, parent) != 0 ||
 	    strcmp(parent, f->s->region) != 0) {
@@ -347,6 +370,15 @@ fsm_outbox_child(struct fsm *f)
 	}
 	if (rv != TB_ENOTFOUND) {
 		return rv;
+	}
+	if ((rv = count_streams(f, &n)) != 0) {
+		return rv;
+	}
+	if (n >= OUTBOX_MAX_PEERS) {
+		return fsm_refuse(f, TB_ERANGE, "$.body.region",
+		                  "%s already has %d streams, the most a "
+		                  "region drives",
+		                  f->s->region, OUTBOX_MAX_PEERS);
 	}
 	outbox_out_init(&o, region_code_u32(r), REGION_INC);
 	if ((rv = out_put(f, &o)) != 0 || (rv = backfill(f, &o)) != 0) {

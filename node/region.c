@@ -437,11 +437,25 @@ on_outbox(struct links *ls, const struct link_msg *m, void *arg)
 		       m->peer_region, from);
 		return;
 	}
+	/* This slice's streams run down the tree only: DATA from the
+	 * parent to us, ACKs from a child for our stream to it. */
+	if (om.type == OUTBOX_MSG_DATA
+	        ? om.origin != f->parent || om.dest != f->self
+	        : om.origin != f->self ||
+	              region_kid(f, om.dest, false) == NULL) {
+		f->spoofed++;
+		tb_log(TB_LOG_WARN, "TB-REGION-SPOOFED",
+		       "node %s of %s sent a frame of the stream %06u -> "
+		       "%06u, which is not one of %06u's",
+		       m->peer_node_id, m->peer_region, om.origin, om.dest,
+		       f->self);
+		return;
+	}
 	if (!leading(f)) {
 		f->not_leader++;
 		return; /* the origin resends; its leader finds ours */
 	}
-	if (om.type == OUTBOX_MSG_DATA && om.origin == f->parent) {
+	if (om.type == OUTBOX_MSG_DATA) {
 		snprintf(f->parent_leader, sizeof(f->parent_leader), "%s",
 		         m->peer_node_id);
 	}

@@ -216,6 +216,22 @@ api C GET /v1/region
 is "$(jq_get 'd["inbound"]["cursor"]["seq"], d["counters"]["refused"]')" "4 0" \
   "370100's cursor from the province: entry 4 (four releases), nothing refused"
 
+# ---- an origin restarted with a backlog resumes from its durable outbox ----
+kill -STOP "$PID_K1"
+next_release 5
+is "$code" 201 "with 370102 stopped, the province publishes release 5"
+backlog_c() {
+  [ "$(curl -s "$API_C/metrics" | sed -n 's/^tongban_outbox_backlog{dest="370102"} //p')" = 1 ]
+}
+wait_for 30 backlog_c
+is "$?" 0 "370100 applied it and holds it for 370102 (backlog 1)"
+node_kill C TERM
+node_start C
+is "$?" 0 "370100 restarts (a new leader, a new driver)"
+kill -CONT "$PID_K1"
+region_wait 30 K1 'd["standard"]["version"] == 5 and d["releases"] == [1, 2, 3, 4, 5]'
+is "$?" 0 "370102 resumed: release 5 comes from 370100's stored outbox"
+
 # ---- what this slice does not build answers loudly ----
 api P GET /v1/cases/370102-20260101-000001
 is "$code $(jq_get 'd["error"]["code"]')" "501 not_implemented" \
