@@ -242,4 +242,8 @@ is "$code $(jq_get 'd["error"]["code"]')" "501 not_implemented" \
 api P GET /v1/cases/370000-20260101-000001
 is "$code" 404 "a case of this region that does not exist is still 404"
 
+for n in P C K1 K2 C2 K3; do node_kill "$n" TERM; done
+is "$(grep -l 'Sanitizer\|runtime error' "$T"/*.log)" "" \
+  "the six nodes stop with no sanitizer report in their logs"
+
 done_testing
