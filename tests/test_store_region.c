@@ -157,6 +157,25 @@ test_flow(void)
 	json_decref(r);
 	region_store_in(B, 370100, &in);
 	is_int((long long)in.cursor.seq, 1, "  and the cursor stays at 1");
+	/* A city overlay touching a standard field, as a delivered entry:
+	 * the same ownership check as a local overlay's. */
+	bad = json_pack("{s:s, s:o}", "kind", "overlay", "doc",
+	                su_load("ops/examples/overlay-370100.json"));
+	json_object_set_new(
+	    json_array_get(
+	        json_object_get(json_object_get(bad, "doc"), "entries"), 0),
+	    "task_name", json_string("改个名字"));
+	r = apply(B, &IDX_B, CMD_OUTBOX_DELIVER,
+	          json_pack("{s:s, s:i, s:i, s:o}", "origin", "370100", "inc",
+	                    1, "seq", 2, "entry", bad));
+	is_str(err_field(r), "$.body.overlay.entries[0].task_name",
+	       "a delivered overlay touching a standard field is refused");
+	like(spec_str(json_object_get(r, "error"), "message"),
+	     "is owned by 370000 (四级四同) and cannot be changed by 370100",
+	     "  naming the field's owner");
+	json_decref(r);
+	region_store_in(B, 370100, &in);
+	is_int((long long)in.cursor.seq, 1, "  and the cursor stays at 1");
 	r = apply(B, &IDX_B, CMD_OUTBOX_DELIVER,
 	          json_pack("{s:s, s:i, s:i, s:{s:s, s:{}}}", "origin",
 	                    "370100", "inc", 1, "seq", 2, "entry", "kind",
