@@ -140,7 +140,7 @@ fsm_outbox_fanout(struct fsm *f, const char *kind, const json_t *doc)
 {
 	MDB_cursor *cur;
 	MDB_val k = { 1, "o" }, v;
-	struct outbox_out o[64];
+	struct outbox_out o[OUTBOX_MAX_PEERS];
 	int rv, n = 0, i;
 
 	if ((rv =
@@ -148,7 +148,7 @@ fsm_outbox_fanout(struct fsm *f, const char *kind, const json_t *doc)
 		return rv;
 	}
 	rv = db_err(mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE));
-	while (rv == 0 && n < 64 && k.mv_size == 7 &&
+	while (rv == 0 && n < OUTBOX_MAX_PEERS && k.mv_size == 7 &&
 	       ((const uint8_t *)k.mv_data)[0] == 'o') {
 		char d[7];
 		memcpy(d, (const uint8_t *)k.mv_data + 1, 6);
@@ -374,11 +374,12 @@ fsm_outbox_child(struct fsm *f)
 	if ((rv = count_streams(f, &n)) != 0) {
 		return rv;
 	}
-	if (n >= OUTBOX_MAX_PEERS) {
+	/* The driver takes OUTBOX_MAX_PEERS regions, the parent included. */
+	if (n >= OUTBOX_MAX_PEERS - 1) {
 		return fsm_refuse(f, TB_ERANGE, "$.body.region",
 		                  "%s already has %d streams, the most a "
 		                  "region drives",
-		                  f->s->region, OUTBOX_MAX_PEERS);
+		                  f->s->region, OUTBOX_MAX_PEERS - 1);
 	}
 	outbox_out_init(&o, region_code_u32(r), REGION_INC);
 	if ((rv = out_put(f, &o)) != 0 || (rv = backfill(f, &o)) != 0) {
