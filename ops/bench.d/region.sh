@@ -65,13 +65,11 @@ jq_get() {
 # shellcheck source=../../tests/region_lib.sh
 . "$here/tests/region_lib.sh"
 
-region_node P 370000
-region_node C1 370100 P
-region_node C2 370200 P
-region_node K1 370102 C1
-region_node K2 370103 C1
-region_node K3 370202 C2
-region_node K4 370203 C2
+for spec in "P 370000" "C1 370100 P" "C2 370200 P" "K1 370102 C1" \
+  "K2 370103 C1" "K3 370202 C2" "K4 370203 C2"; do
+  # shellcheck disable=SC2086
+  region_node $spec || { echo "region.sh: cannot make node $spec" >&2; exit 1; }
+done
 for n in P C1 C2 K1 K2 K3 K4; do node_start "$n"; done
 api P POST /v1/group/features -d '{"level":2}'
 [ "$code" = 201 ] || { echo "feature level: $code $body" >&2; exit 1; }
