@@ -77,6 +77,11 @@ struct region_child *region_kid(struct region_flow *f, uint32_t code, bool add);
 int region_propose(struct region_flow *f, int t, const json_t *body,
                    struct region_prop *p);
 
+/* region_driver_start makes a new driver for this leader's term (on the
+ * loop): nothing of a former one survives; the records say where each
+ * stream stands (region_env.c). */
+void region_driver_start(struct region_flow *f);
+
 /* region_view_refresh rebuilds the view (loop); region_report_send sends
  * this region's report to its parent (loop, leader). */
 void region_view_refresh(struct region_flow *f);
