@@ -5,6 +5,7 @@
 #include "node/node.h"
 
 #include "schema/canon.h"
+#include "schema/cert.h"
 #include "schema/region.h"
 
 #include <jansson.h>
@@ -234,6 +235,18 @@ tb_cli_init(int argc, char **argv)
 			        "expected, CODE a region of the GB/T 2260 "
 			        "table\n",
 			        i < 0 ? "--parent" : "--peer", spec);
+			return TB_EXIT_USAGE;
+		}
+	}
+	if (a.parent != NULL && a.region != NULL) {
+		char tp[7] = "";
+		if (cert_region_parent(a.region, tp) != 0 || tp[0] == '\0' ||
+		    strncmp(a.parent, tp, 6) != 0) {
+			fprintf(stderr,
+			        "tongban init: --parent %s: %s's parent in the "
+			        "GB/T 2260 table is %s\n",
+			        a.parent, a.region,
+			        tp[0] ? tp : "none (a province)");
 			return TB_EXIT_USAGE;
 		}
 	}

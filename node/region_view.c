@@ -476,6 +476,7 @@ region_topology_init(struct region_flow *f)
 			region_propose(f, CMD_GROUP_FEATURE, b, NULL);
 		}
 		json_decref(b);
+		f->topo_next_ms = region_mono_ms(f) + 300;
 		return;
 	}
 	ops = json_loads(n->cfg.init_topology, 0, NULL);

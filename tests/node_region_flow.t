@@ -40,6 +40,10 @@ is "$?" 0 "init and enrol 370103 without --parent"
 "$TB" init --dir "$T/K2x" --region 370103 --api 127.0.0.1:0 \
   --parent "370100@http://x" >/dev/null 2>&1
 is "$?" 2 "init --parent refuses an address that is not tcp://HOST:PORT"
+run "$TB" init --dir "$T/K2y" --region 370103 --api 127.0.0.1:0 \
+  --parent "370000@tcp://127.0.0.1:1"
+is "$rc $err" "2 tongban init: --parent 370000@tcp://127.0.0.1:1: 370103's parent in the GB/T 2260 table is 370100" \
+  "init --parent refuses a region that is not the table's parent"
 
 for n in P C K1 K2 C2 K3; do node_start "$n" || break; done
 is "$?" 0 "six nodes start"
