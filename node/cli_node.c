@@ -238,6 +238,19 @@ tb_cli_init(int argc, char **argv)
 			return TB_EXIT_USAGE;
 		}
 	}
+	for (i = 0; a.region != NULL && i < a.npeers; i++) {
+		char tp[7] = "";
+		cert_region_parent(a.region, tp);
+		if (!strncmp(a.peers[i], a.region, 6) ||
+		    (tp[0] && !strncmp(a.peers[i], tp, 6))) {
+			fprintf(
+			    stderr,
+			    "tongban init: --peer %s: a peer is neither the "
+			    "region itself nor its parent\n",
+			    a.peers[i]);
+			return TB_EXIT_USAGE;
+		}
+	}
 	if (a.parent != NULL && a.region != NULL) {
 		char tp[7] = "";
 		if (cert_region_parent(a.region, tp) != 0 || tp[0] == '\0' ||
