@@ -4,10 +4,12 @@
 #include "node/join.h"
 
 #include "node/api_ctoken.h"
+#include "node/api_region.h"
 #include "node/group.h"
 #include "node/link_api.h"
 #include "node/log.h"
 #include "node/node.h"
+#include "node/region.h"
 #include "node/store.h"
 #include "schema/canon.h"
 #include "schema/catalog.h"
@@ -257,6 +259,11 @@ enum route {
 	RT_GROUP_TRANSFER,
 	RT_GROUP_FEATURES,
 	RT_JOIN_TOKENS,
+	RT_REGION,
+	RT_REGION_PARENT,
+	RT_REGION_PEERS,
+	RT_REGION_PEER,
+	RT_ROLLOUT,
 };
 
 #define M_GET    1u
@@ -293,6 +300,11 @@ static const struct {
 	[RT_GROUP_TRANSFER] = { "/v1/group/transfer", NULL, M_POST, "POST" },
 	[RT_GROUP_FEATURES] = { "/v1/group/features", NULL, M_POST, "POST" },
 	[RT_JOIN_TOKENS] = { "/v1/join-tokens", NULL, M_POST, "POST" },
+	[RT_REGION] = { "/v1/region", NULL, M_GET, "GET, HEAD" },
+	[RT_REGION_PARENT] = { "/v1/region/parent", NULL, M_POST, "POST" },
+	[RT_REGION_PEERS] = { "/v1/region/peers", NULL, M_POST, "POST" },
+	[RT_REGION_PEER] = { "/v1/region/peers/", "", M_DELETE, "DELETE" },
+	[RT_ROLLOUT] = { "/v1/catalog/rollout", NULL, M_GET, "GET, HEAD" },
 };
 
 static unsigned
@@ -380,6 +392,7 @@ get_status(struct http_call *c)
 	              n->view.leader_id == 0 ? "unknown" : leader));
 	json_object_set_new(st, "group", group_view_json(n));
 	json_object_set_new(st, "incarnation", link_api_incarnation(n));
+	json_object_set_new(st, "tree", region_view_json(n));
 	json_object_set_new(st, "features",
 	                    json_pack("{s:i, s:i}", "level",
 	                              (int)store_feature_level(n->store),
@@ -515,7 +528,14 @@ static void
 get_case(struct http_call *c, const char *id)
 {
 	json_t *out = NULL;
-	int rv = store_case_get(c->node->store, id, node_now_ms(), &out);
+	int rv;
+
+	rv = store_case_get(c->node->store, id, node_now_ms(), &out);
+	/* A case id starts with its receiving region's code: one held
+	 * elsewhere would be asked there, which is not built. */
+	if (rv == TB_ENOTFOUND && api_remote_refused(c, "a case", id) != 0) {
+		return;
+	}
 
 	if (rv == 0) {
 		node_audit(c->node, c, "case.read", id);
@@ -541,10 +561,17 @@ api_read(struct http_call *c, enum route r, const char *arg)
 		reply_store(c, store_matters(c->node->store, &out), out,
 		            "matters");
 		break;
-	case RT_MATTER:
+	case RT_MATTER: {
+		char rg[16] = "";
+		if (api_query(c, "region", rg, sizeof(rg)) < 0 ||
+		    (rg[0] &&
+		     api_remote_refused(c, "the effective matter", rg) != 0)) {
+			return;
+		}
 		reply_store(c, store_matter(c->node->store, arg, &out), out,
 		            "matter");
 		break;
+	}
 	case RT_CASES:
 		get_case_list(c);
 		break;
@@ -565,6 +592,12 @@ api_read(struct http_call *c, enum route r, const char *arg)
 		break;
 	case RT_LINKS:
 		link_api_list(c);
+		break;
+	case RT_REGION:
+		api_region_get(c);
+		break;
+	case RT_ROLLOUT:
+		api_rollout_get(c);
 		break;
 	default:
 		http_reply_error(c, 404, "not_found", NULL,
@@ -921,6 +954,13 @@ api_write(struct http_call *c)
 		delete_token(c, arg);
 		return;
 	}
+	if (r == RT_REGION_PEER) {
+		if (api_allow(c, R_RADMIN | R_PADMIN, "change the topology") ==
+		    0) {
+			api_region_write(c, "remove-peer", arg, NULL);
+		}
+		return;
+	}
 	if (r == RT_GROUP_MEMBER) {
 		if (api_allow(c, R_RADMIN | R_PADMIN, "change the group") ==
 		    0) {
@@ -986,6 +1026,16 @@ api_write(struct http_call *c)
 		if (api_allow(c, R_RADMIN | R_PADMIN, "create join tokens") ==
 		    0) {
 			join_api_create(c, req);
+		}
+		break;
+	case RT_REGION_PARENT:
+	case RT_REGION_PEERS:
+		if (api_allow(c, R_RADMIN | R_PADMIN, "change the topology") ==
+		    0) {
+			api_region_write(c,
+			                 r == RT_REGION_PARENT ? "set-parent"
+			                                       : "add-peer",
+			                 NULL, req);
 		}
 		break;
 	case RT_GROUP_MEMBERS:

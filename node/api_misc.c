@@ -10,6 +10,7 @@
 #include "node/link.h"
 #include "node/log.h"
 #include "node/node.h"
+#include "node/region.h"
 #include "node/store.h"
 #include "schema/canon.h"
 #include "schema/region.h"
@@ -369,6 +370,13 @@ api_metrics(struct http_call *c)
 		if (ct != NULL) {
 			mb_printf(&b, "%s", ct);
 			free(ct);
+		}
+	}
+	{
+		char *rt = region_metrics_text(n);
+		if (rt != NULL) {
+			mb_printf(&b, "%s", rt);
+			free(rt);
 		}
 	}
 	{

@@ -34,7 +34,11 @@ static const struct cli_verb cli_verbs[] = {
 	{ "lifecycle", tb_cli_lifecycle,
 	  "lifecycle [--json | --markdown]   the case state/action table" },
 	{ "region", tb_cli_region,
-	  "region CODE [--json] [--children]   look up a region" },
+	  "region CODE [--json] [--children]   look up a region\n"
+	  "  tongban region set-parent|add-peer CODE@tcp://HOST:PORT | "
+	  "remove-peer CODE | status\n"
+	  "                                      the node's place in the "
+	  "tree" },
 	{ "keygen", tb_cli_keygen,
 	  "keygen --out KEY.json [--name NAME]   a new Ed25519 key" },
 	{ "root", tb_cli_root,
@@ -118,6 +122,13 @@ is_client_verb(int argc, char **argv)
 	/* cert: only join-token talks to a node. */
 	if (!strcmp(argv[0], "cert")) {
 		return argc >= 2 && !strcmp(argv[1], "join-token");
+	}
+	/* region CODE is the offline table; its subverbs talk to a node. */
+	if (!strcmp(argv[0], "region")) {
+		return argc >= 2 && (!strcmp(argv[1], "set-parent") ||
+		                     !strcmp(argv[1], "add-peer") ||
+		                     !strcmp(argv[1], "remove-peer") ||
+		                     !strcmp(argv[1], "status"));
 	}
 	/* catalog and overlay: "check" is offline, the rest talk to a node. */
 	return argc >= 2 &&

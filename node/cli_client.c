@@ -608,6 +608,35 @@ join_token_verb(const struct client *cl, int argc, char **argv)
 	return rc;
 }
 
+/* region_verb: the node's place in the tree (a replicated command). */
+static int
+region_verb(const struct client *cl, int argc, char **argv)
+{
+	const char *spec = argc >= 3 ? argv[2] : "";
+	char uri[200];
+	json_t *b;
+
+	if (!strcmp(argv[1], "status")) {
+		return simple(cl, "GET", "/v1/region", NULL, NULL, NULL);
+	}
+	if (!strcmp(argv[1], "remove-peer") && argc >= 3) {
+		snprintf(uri, sizeof(uri), "/v1/region/peers/%s", argv[2]);
+		return simple(cl, "DELETE", uri, NULL, NULL, NULL);
+	}
+	if (argc < 3 || strlen(spec) < 8 || spec[6] != '@') {
+		fprintf(stderr,
+		        "tongban region %s: CODE@tcp://HOST:PORT "
+		        "expected\n",
+		        argv[1]);
+		return TB_EXIT_USAGE;
+	}
+	b = json_pack("{s:s%, s:s}", "code", spec, (size_t)6, "url", spec + 7);
+	return post_json(cl,
+	                 !strcmp(argv[1], "set-parent") ? "/v1/region/parent"
+	                                                : "/v1/region/peers",
+	                 b, NULL, NULL);
+}
+
 int
 tb_cli_client(int argc, char **argv, const char *api, const char *token,
               bool json)
@@ -639,6 +668,11 @@ tb_cli_client(int argc, char **argv, const char *api, const char *token,
 		if (!strcmp(argv[1], "show")) {
 			return simple(&cl, "GET", "/v1/catalog", NULL, NULL,
 			              NULL);
+		}
+		if (!strcmp(argv[1], "rollout") && argc >= 3) {
+			snprintf(uri, sizeof(uri),
+			         "/v1/catalog/rollout?version=%s", argv[2]);
+			return simple(&cl, "GET", uri, NULL, NULL, NULL);
 		}
 		if (!strcmp(argv[1], "matters")) {
 			return simple(&cl, "GET", "/v1/catalog/matters", NULL,
@@ -678,6 +712,9 @@ tb_cli_client(int argc, char **argv, const char *api, const char *token,
 	}
 	if (!strcmp(argv[0], "group")) {
 		return group_verb(&cl, argc, argv);
+	}
+	if (!strcmp(argv[0], "region") && argc >= 2) {
+		return region_verb(&cl, argc, argv);
 	}
 	fprintf(stderr, CLIENT_USAGE);
 	return TB_EXIT_USAGE;

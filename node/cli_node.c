@@ -6,6 +6,8 @@
 
 #include "schema/canon.h"
 #include "schema/join.h"
+#include "schema/cert.h"
+#include "schema/region.h"
 
 #include <jansson.h>
 #include <sodium.h>
@@ -22,7 +24,9 @@
 	"                    [--tls-cert CERT.pem --tls-key KEY.pem] "     \
 	"[--json]\n"                                                       \
 	"                    [--join HOST:PORT [--index-key-from FILE]]"   \
-	"\n                    [--join-token TOKEN]\n"                     \
+	"\n                    [--join-token TOKEN]"                       \
+	"\n                    [--parent CODE@tcp://HOST:PORT] "           \
+	"[--peer CODE@tcp://HOST:PORT ...]\n"                              \
 	"  --join: join a group (no bootstrap); --index-key-from: the "    \
 	"group's\n  applicant index key, from tongban index-key export\n"  \
 	"  --join-token: enrol over the first link to the token's issuer " \
@@ -200,6 +204,15 @@ tb_cli_init(int argc, char **argv)
 			dst = &a.join;
 		} else if (!strcmp(o, "--index-key-from")) {
 			dst = &keyfile;
+		} else if (!strcmp(o, "--parent")) {
+			dst = &a.parent;
+		} else if (!strcmp(o, "--peer")) {
+			if (a.npeers >= 16) {
+				fprintf(stderr, "tongban init: at most 16 "
+				                "--peer\n");
+				return TB_EXIT_USAGE;
+			}
+			dst = &a.peers[a.npeers++];
 		} else if (!strcmp(o, "--join-token")) {
 			dst = &jtok;
 		}
@@ -221,6 +234,52 @@ tb_cli_init(int argc, char **argv)
 		fprintf(stderr, "tongban init: --dir and --region are "
 		                "required\n" INIT_USAGE);
 		return TB_EXIT_USAGE;
+	}
+	for (i = -1; i < a.npeers; i++) {
+		const char *spec = i < 0 ? a.parent : a.peers[i];
+		int32_t code;
+		char c6[7];
+		if (spec == NULL) {
+			continue;
+		}
+		snprintf(c6, sizeof(c6), "%s", spec);
+		if (strlen(spec) < 8 || spec[6] != '@' ||
+		    region_code_parse(c6, &code) != 0 ||
+		    region_find(region_builtin(), code) == NULL ||
+		    strncmp(spec + 7, "tcp://", 6) != 0 ||
+		    !join_addr_ok(spec + 13)) {
+			fprintf(stderr,
+			        "tongban init: %s %s: CODE@tcp://HOST:PORT "
+			        "expected, CODE a region of the GB/T 2260 "
+			        "table\n",
+			        i < 0 ? "--parent" : "--peer", spec);
+			return TB_EXIT_USAGE;
+		}
+	}
+	for (i = 0; a.region != NULL && i < a.npeers; i++) {
+		char tp[7] = "";
+		cert_region_parent(a.region, tp);
+		if (!strncmp(a.peers[i], a.region, 6) ||
+		    (tp[0] && !strncmp(a.peers[i], tp, 6))) {
+			fprintf(
+			    stderr,
+			    "tongban init: --peer %s: a peer is neither the "
+			    "region itself nor its parent\n",
+			    a.peers[i]);
+			return TB_EXIT_USAGE;
+		}
+	}
+	if (a.parent != NULL && a.region != NULL) {
+		char tp[7] = "";
+		if (cert_region_parent(a.region, tp) != 0 || tp[0] == '\0' ||
+		    strncmp(a.parent, tp, 6) != 0) {
+			fprintf(stderr,
+			        "tongban init: --parent %s: %s's parent in the "
+			        "GB/T 2260 table is %s\n",
+			        a.parent, a.region,
+			        tp[0] ? tp : "none (a province)");
+			return TB_EXIT_USAGE;
+		}
 	}
 	if (a.join != NULL && !join_addr_ok(a.join)) {
 		fprintf(stderr,

@@ -15,10 +15,15 @@
 static void
 region_usage(FILE *f)
 {
-	fprintf(f, "usage: tongban region CODE [--json] [--children]\n"
-	           "  CODE is 6 digits (370102) or 12 ending in 000000\n"
-	           "  --children  list the regions directly below CODE\n"
-	           "  --json      print JSON instead of text\n");
+	fprintf(f,
+	        "usage: tongban region CODE [--json] [--children]\n"
+	        "  CODE is 6 digits (370102) or 12 ending in 000000\n"
+	        "  --children  list the regions directly below CODE\n"
+	        "  --json      print JSON instead of text\n"
+	        "a running node's place in the tree (client verbs, "
+	        "--api URL --token T):\n"
+	        "  tongban region set-parent|add-peer CODE@tcp://HOST:PORT\n"
+	        "  tongban region remove-peer CODE | tongban region status\n");
 }
 
 /* region_obj builds {code,name,level,tier} for r; NULL on ENOMEM. */

@@ -325,6 +325,25 @@ node_config_init(const struct node_init_args *a, char *token,
 	                (json_int_t)(4ll << 30), "raft_map_size",
 	                (json_int_t)(1ll << 30), "blob_max",
 	                (json_int_t)(32ll << 20), "snapshot_threshold", 16384);
+	if (cfg != NULL && (a->parent != NULL || a->npeers > 0)) {
+		/* CODE@tcp://HOST:PORT, checked by the CLI. */
+		json_t *ops = json_array();
+		int i;
+		for (i = -1; ops != NULL && i < a->npeers; i++) {
+			const char *spec = i < 0 ? a->parent : a->peers[i];
+			const char *at =
+			    spec != NULL ? strchr(spec, '@') : NULL;
+			if (at == NULL || at - spec != 6) {
+				continue;
+			}
+			json_array_append_new(
+			    ops,
+			    json_pack("{s:s, s:s%, s:s}", "op",
+			              i < 0 ? "set-parent" : "add-peer", "code",
+			              spec, (size_t)6, "url", at + 1));
+		}
+		json_object_set_new(cfg, "init_topology", ops);
+	}
 	if (cfg != NULL && a->join != NULL) {
 		/* A joining node bootstraps nothing: the group's tokens are
 		 * the ones its leader replicates to it. */
@@ -423,6 +442,14 @@ node_config_load(const char *dir, struct node_config *c, char *errmsg,
 	c->snapshot_threshold =
 	    (unsigned)spec_int(cfg, "snapshot_threshold", 16384);
 	copy_str(c->join, sizeof(c->join), cfg, "join");
+	if (json_is_array(json_object_get(cfg, "init_topology"))) {
+		char *t = json_dumps(json_object_get(cfg, "init_topology"),
+		                     JSON_COMPACT);
+		if (t != NULL && strlen(t) < sizeof(c->init_topology)) {
+			memcpy(c->init_topology, t, strlen(t) + 1);
+		}
+		free(t);
+	}
 	c->heartbeat_ms = (unsigned)spec_int(cfg, "heartbeat_ms", 50);
 	c->election_ms = (unsigned)spec_int(cfg, "election_ms", 1000);
 	c->snapshot_chunk = (size_t)spec_int(cfg, "snapshot_chunk", 1ll << 20);

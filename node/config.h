@@ -39,6 +39,9 @@ struct node_config {
 	 * with no configuration and waits to be added (join is the link
 	 * address it dialed first); Raft's timeouts, node-local. */
 	char join[128];
+	/* init's --parent and --peer: a JSON array of region.topology
+	 * bodies, proposed once the group runs (node/region.c). */
+	char init_topology[4096];
 	unsigned heartbeat_ms;    /* default 50 */
 	unsigned election_ms;     /* default 1000 */
 	size_t snapshot_chunk;    /* target bytes of a streamed snapshot's
@@ -72,6 +75,9 @@ struct node_init_args {
 	                             NULL to draw one (a join token's request
 	                             is made before the directory) */
 	const uint8_t *kx_secret; /* its X25519 secret (32), or NULL */
+	const char *parent;       /* CODE@tcp://HOST:PORT, or NULL */
+	const char *peers[16];    /* CODE@tcp://HOST:PORT ... */
+	int npeers;
 };
 
 /* node_config_init creates a node directory: config, keys (owner-only),

@@ -1,6 +1,7 @@
 /* The catalog in the store: applying releases and overlays, and the
  * writer's cache of the layers. */
 #include "node/fsm.h"
+#include "node/region_store.h"
 
 #include "schema/overlay.h"
 #include "schema/spec.h"
@@ -275,7 +276,8 @@ fsm_release(struct fsm *f)
 	/* c->std is now the new layer; store_apply drops the cache if the
 	 * transaction does not commit. */
 	json_object_clear(c->resolved);
-	if ((rv = persist_layer(f, r, &c->std)) != 0) {
+	if ((rv = persist_layer(f, r, &c->std)) != 0 ||
+	    (rv = fsm_outbox_fanout(f, "release", r)) != 0) {
 		return rv;
 	}
 	canon_hex(c->std.hash, CANON_HASH_LEN, hex);
@@ -384,7 +386,8 @@ fsm_overlay(struct fsm *f)
 	}
 	memcpy(kb, reg, 6);
 	db_be64(kb + 6, (uint64_t)want);
-	if ((rv = db_put_json(f->txn, f->s->dbi[DB_OVERLAYS], kb, 14, ov))) {
+	if ((rv = db_put_json(f->txn, f->s->dbi[DB_OVERLAYS], kb, 14, ov)) ||
+	    (rv = fsm_outbox_fanout(f, "overlay", ov))) {
 		return rv;
 	}
 	json_decref(c->ov[i]);

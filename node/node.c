@@ -19,6 +19,7 @@
 #include "node/link.h"
 #include "node/link_api.h"
 #include "node/log.h"
+#include "node/region.h"
 #include "node/store.h"
 #include "schema/trust.h"
 
@@ -76,6 +77,7 @@ fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
 	struct node *n = fsm->data;
 	raft_index index = raft_last_applied(&n->raft) + 1;
 	struct http_call *c;
+	applier_done_fn done;
 	void *prop;
 	int rv;
 
@@ -88,10 +90,17 @@ fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
 	c = pending_take(n, index);
 	/* Or a write another member forwarded, answered over its link. */
 	prop = c == NULL ? group_take_prop(n, index) : NULL;
-	if ((rv = applier_stage(n->applier, index, buf->base, buf->len, c,
-	                        prop != NULL ? group_prop_done : NULL, prop)) !=
-	    0) {
-		group_prop_done(prop, rv, NULL);
+	done = prop != NULL ? group_prop_done : NULL;
+	/* Or one the outboxes' driver made (node/region.c). */
+	if (c == NULL && prop == NULL &&
+	    (prop = region_take_prop(n, index)) != NULL) {
+		done = region_prop_done;
+	}
+	if ((rv = applier_stage(n->applier, index, buf->base, buf->len, c, done,
+	                        prop)) != 0) {
+		if (done != NULL) {
+			done(prop, rv, NULL);
+		}
 		tb_log(TB_LOG_ERROR, "TB-APPLY-FAILED",
 		       "apply of entry %llu failed: %s; stopping",
 		       (unsigned long long)index, tb_strerror(rv));
@@ -219,6 +228,15 @@ flush_cb(uv_prepare_t *h)
 
 	applier_submit(n->applier);
 	group_flushed(n); /* forwarded writes waiting for this member */
+}
+
+/* progress runs after the writer committed applies: forwarded writes
+ * waiting for this member, and entries the outboxes can send. */
+static void
+progress(struct node *n)
+{
+	group_flushed(n);
+	region_progress(n);
 }
 
 /* apply_cb: a committed entry is answered by the writer (fsm_apply gave it
@@ -533,6 +551,7 @@ tick_cb(uv_timer_t *t)
 		}
 	}
 	group_tick(n);
+	region_tick(n);
 	if (n->view.state == RAFT_UNAVAILABLE && !n->stopping) {
 		n->exit_code = 1;
 		node_stop(n, "the Raft group is unavailable (see the errors "
@@ -732,7 +751,7 @@ node_open(struct node *n, const char *dir)
 	snprintf(path, sizeof(path), "%s/raft", dir);
 	ro.map_size = n->cfg.raft_map_size;
 	ro.seed = (uint64_t)node_now_ms();
-	if (group_init(n) != 0) {
+	if (group_init(n) != 0 || region_init(n) != 0) {
 		return -1;
 	}
 	ro.transport = group_transport(n);
@@ -781,8 +800,8 @@ node_open(struct node *n, const char *dir)
 		       raft_strerror(rv));
 		return -1;
 	}
-	if ((rv = applier_start(n, applier_failed, group_flushed,
-	                        &n->applier)) != 0) {
+	if ((rv = applier_start(n, applier_failed, progress, &n->applier)) !=
+	    0) {
 		tb_log(TB_LOG_ERROR, "TB-APPLIER-START",
 		       "cannot start the store's writer thread: %s",
 		       tb_strerror(rv));
@@ -828,6 +847,7 @@ node_run(const char *dir)
 		json_decref(n->root);
 		node_config_wipe(&n->cfg);
 		group_free(n);
+		region_free(n);
 		free(n);
 		return 1;
 	}
@@ -853,6 +873,7 @@ node_run(const char *dir)
 	}
 	group_start(n);
 	join_start(n);
+	region_start(n);
 	if (http_start(n->cfg.api, n->cfg.tls_cert, n->cfg.tls_key, n,
 	               api_dispatch, &n->http, &n->port, err,
 	               sizeof(err)) != 0) {
@@ -877,6 +898,7 @@ node_run(const char *dir)
 	links_free(n->links);
 	api_ctok_free(n->ctok);
 	group_free(n);
+	region_free(n);
 	raftio_close(&n->io);
 	applier_free(n->applier);
 	store_close(n->store);

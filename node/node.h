@@ -16,6 +16,7 @@ struct store;
 struct links;
 struct api_ctok;
 struct group;
+struct region_flow;
 
 /* Figures of the Raft group, copied on the loop so that other threads
  * (HTTP reads, metrics) can read them without touching libraft. */
@@ -69,9 +70,10 @@ struct node {
 	int64_t start_ms;
 	FILE *audit;
 	pthread_mutex_t audit_mu;
-	struct links *links;   /* node/link.h; NULL when links are off */
-	struct api_ctok *ctok; /* chain tokens (node/api_ctoken.h) */
-	struct group *group;   /* node/group.h */
+	struct links *links;      /* node/link.h; NULL when links are off */
+	struct api_ctok *ctok;    /* chain tokens (node/api_ctoken.h) */
+	struct group *group;      /* node/group.h */
+	struct region_flow *flow; /* node/region.h: between regions */
 };
 
 /* node_fail stops the node with exit status 1 (loop thread). */

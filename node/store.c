@@ -5,6 +5,7 @@
 #include "consensus/fsync.h"
 
 #include "node/fsm.h"
+#include "node/region_store.h"
 #include "node/store_snap.h"
 #include "schema/region.h"
 #include "schema/spec.h"
@@ -450,6 +451,14 @@ dispatch(struct fsm *f)
 		return fsm_join_create(f);
 	case CMD_JOIN_USE:
 		return fsm_join_use(f);
+	case CMD_REGION_TOPOLOGY:
+		return fsm_region_topology(f);
+	case CMD_OUTBOX_CHILD:
+		return fsm_outbox_child(f);
+	case CMD_OUTBOX_DELIVER:
+		return fsm_outbox_deliver(f);
+	case CMD_OUTBOX_ACKED:
+		return fsm_outbox_acked(f);
 	default:
 		return fsm_refuse(f, TB_ENOTIMPL, "$.type",
 		                  "%s is an event, not a command this region "
@@ -555,7 +564,8 @@ store_apply(struct store *s, uint64_t index, const uint8_t *buf, size_t len,
 	tb_diag_init(&f.d);
 	rv = run(&f);
 	if (rv != TB_OK &&
-	    (c.type == CMD_CATALOG_RELEASE || c.type == CMD_CATALOG_OVERLAY)) {
+	    (c.type == CMD_CATALOG_RELEASE || c.type == CMD_CATALOG_OVERLAY ||
+	     c.type == CMD_OUTBOX_DELIVER)) {
 		/* The catalog cache may hold what this transaction wrote;
 		 * it stays only if the transaction commits. */
 		s->cat.valid = false;

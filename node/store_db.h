@@ -38,6 +38,7 @@ enum store_db {
 	DB_IDEM,         /* hash(type, key) -> idempotency record */
 	DB_TOKENS,       /* token id -> token record */
 	DB_TOKEN_HASH,   /* secret hash(32) -> token id */
+	DB_OUTBOX,       /* streams between regions (docs/REPLICATION.md) */
 	DB_COUNT
 };
 

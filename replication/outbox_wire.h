@@ -10,9 +10,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* An entry larger than this travels as a reference to chunks (materials,
- * full releases), never inline. */
-#define OUTBOX_MAX_PAYLOAD (1u << 20)
+/* The largest entry carried inline: a full release of a province's
+ * catalog (thousands of matters, ~4 KB each) is several MiB, so the cap is
+ * the command cap (16 MiB, schema/command.c); the node's links chunk a
+ * message larger than a frame (LINK_MSG_MAX 64 MiB). Materials, larger
+ * still, would travel as references to blobs (not built). */
+#define OUTBOX_MAX_PAYLOAD (16u << 20)
 
 /* outbox_wire_size is the encoded size of m. */
 size_t outbox_wire_size(const struct outbox_msg *m);

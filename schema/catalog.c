@@ -117,16 +117,23 @@ hash_field_check(const json_t *r, const char *path, struct tb_diag *d)
 	return 0;
 }
 
-/* keyed_unique adds a problem for each array element whose key repeats. */
+/* keyed_unique adds a problem for each array element whose key repeats,
+ * naming the first index that holds it. A first full release has
+ * thousands of matters: the keys seen go into an object (a hash table),
+ * not a comparison with every earlier element. */
 static int
 keyed_unique(const json_t *arr, const char *field, const char *path,
              struct tb_diag *d)
 {
-	char key[MATTER_KEY_MAX], other[MATTER_KEY_MAX], sub[TB_DIAG_PATH];
-	json_t *x;
-	size_t i, j;
+	char key[MATTER_KEY_MAX], sub[TB_DIAG_PATH];
+	json_t *x, *seen = json_object(), *at;
+	size_t i;
 	int n = 0;
 
+	if (seen == NULL) {
+		tb_diag_add(d, TB_ENOMEM, path, "out of memory");
+		return 1;
+	}
 	json_array_foreach(arr, i, x)
 	{
 		if (field == NULL ? matter_key(x, key, sizeof(key)) != 0
@@ -136,29 +143,20 @@ keyed_unique(const json_t *arr, const char *field, const char *path,
 		if (field != NULL) {
 			snprintf(key, sizeof(key), "%s", spec_str(x, field));
 		}
-		for (j = 0; j < i; j++) {
-			const json_t *y = json_array_get(arr, j);
-			if (field == NULL) {
-				if (matter_key(y, other, sizeof(other)) != 0) {
-					continue;
-				}
-			} else if (spec_str(y, field) != NULL) {
-				snprintf(other, sizeof(other), "%s",
-				         spec_str(y, field));
-			} else {
-				continue;
-			}
-			if (!strcmp(key, other)) {
-				tb_path_idx(sub, sizeof(sub), path, i);
-				tb_diag_add(d, TB_EDUP, sub,
-				            "%s is listed twice (also at "
-				            "index %zu)",
-				            key, j);
-				n++;
-				break;
-			}
+		if ((at = json_object_get(seen, key)) != NULL) {
+			tb_path_idx(sub, sizeof(sub), path, i);
+			tb_diag_add(d, TB_EDUP, sub,
+			            "%s is listed twice (also at index %zu)",
+			            key, (size_t)json_integer_value(at));
+			n++;
+		} else if (json_object_set_new(seen, key,
+		                               json_integer((json_int_t)i))) {
+			tb_diag_add(d, TB_ENOMEM, path, "out of memory");
+			n++;
+			break;
 		}
 	}
+	json_decref(seen);
 	return n;
 }
 

@@ -56,6 +56,25 @@ static const struct spec_field body_join_use[] = {
 	{ "region", SPEC_STRING, true },  { "role", SPEC_STRING, true },
 	{ "node_id", SPEC_STRING, true },
 };
+static const struct spec_field body_region_topology[] = {
+	{ "op", SPEC_STRING, true }, /* set-parent, add-peer, remove-peer */
+	{ "code", SPEC_STRING, true },
+	{ "url", SPEC_STRING, false },
+};
+static const struct spec_field body_outbox_child[] = {
+	{ "region", SPEC_STRING, true },
+};
+static const struct spec_field body_outbox_deliver[] = {
+	{ "origin", SPEC_STRING, true },
+	{ "inc", SPEC_INT, true },
+	{ "seq", SPEC_INT, true },
+	{ "entry", SPEC_OBJECT, true },
+};
+static const struct spec_field body_outbox_acked[] = {
+	{ "dest", SPEC_STRING, true },
+	{ "inc", SPEC_INT, true },
+	{ "seq", SPEC_INT, true },
+};
 static const struct spec_field body_event_case[] = {
 	{ "case", SPEC_STRING, true },
 	{ "epoch", SPEC_INT, true },
@@ -78,10 +97,11 @@ struct cmd_def {
 	size_t nfields;
 };
 
-#define CMD_DEF(name, fields)                                          \
-	{                                                              \
-		name, 1, 1, fields, sizeof(fields) / sizeof(fields[0]) \
+#define CMD_DEF_AT(name, level, fields)                                    \
+	{                                                                  \
+		name, 1, level, fields, sizeof(fields) / sizeof(fields[0]) \
 	}
+#define CMD_DEF(name, fields) CMD_DEF_AT(name, 1, fields)
 
 /* A type proposed only once the group runs at feature level 2. */
 #define CMD_DEF2(name, fields)                                         \
@@ -100,6 +120,12 @@ static const struct cmd_def cmd_defs[CMD_TYPE_COUNT] = {
 	[CMD_GROUP_FEATURE] = CMD_DEF("group.feature", body_group_feature),
 	[CMD_JOIN_CREATE] = CMD_DEF2("join.create", body_join_create),
 	[CMD_JOIN_USE] = CMD_DEF2("join.use", body_join_use),
+	[CMD_REGION_TOPOLOGY] =
+	    CMD_DEF_AT("region.topology", 2, body_region_topology),
+	[CMD_OUTBOX_CHILD] = CMD_DEF_AT("outbox.child", 2, body_outbox_child),
+	[CMD_OUTBOX_DELIVER] =
+	    CMD_DEF_AT("outbox.deliver", 2, body_outbox_deliver),
+	[CMD_OUTBOX_ACKED] = CMD_DEF_AT("outbox.acked", 2, body_outbox_acked),
 };
 
 const char *

@@ -37,6 +37,11 @@ enum cmd_type {
 	                        a one-time join token (level 2) */
 	CMD_JOIN_USE,        /* body {id, hash, region, role, node_id}: its
 	                        one use (level 2) */
+	/* Between regions (feature level 2; docs/REPLICATION.md). */
+	CMD_REGION_TOPOLOGY, /* body {op, code, url?}: parent and peers */
+	CMD_OUTBOX_CHILD,    /* body {region}: open the stream to a child */
+	CMD_OUTBOX_DELIVER,  /* body {origin, inc, seq, entry}: at the dest */
+	CMD_OUTBOX_ACKED,    /* body {dest, inc, seq, report?}: at the origin */
 	CMD_TYPE_COUNT
 };
 

@@ -50,4 +50,14 @@ node_kill a TERM
 node_start a
 api a GET /v1/status
 is "$(jq_get 'd["features"]["level"]')" 1 "after a restart, still 1"
+
+# Level 2 brings the region commands (docs/REPLICATION.md).
+api a POST /v1/region/peers -d '{"code":"370103","url":"tcp://127.0.0.1:1"}'
+is "$code $(jq_get 'd["error"]["code"]')" "409 feature_level" \
+  "a region command at level 1 is refused: feature_level"
+api a POST /v1/group/features -d '{"level":2}'
+is "$code" 201 "raising to level 2, this build's, is applied"
+api a POST /v1/region/peers -d '{"code":"370103","url":"tcp://127.0.0.1:1"}'
+is "$code $(jq_get 'd["topology"]["peers"][0]["code"]')" "201 370103" \
+  "then the region command applies"
 done_testing

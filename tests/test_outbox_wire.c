@@ -127,8 +127,8 @@ test_malformed(void)
 		  17,
 		  TB_EMALFORMED,
 		  "[5] payload: truncated" },
-		{ "data bin over 1 MiB, no body",
-		  { 0x96, 1, R1, R2, 1, 1, 0xc6, 0, 0x10, 0, 1 },
+		{ "data bin over 16 MiB, no body",
+		  { 0x96, 1, R1, R2, 1, 1, 0xc6, 1, 0, 0, 1 },
 		  20,
 		  TB_ETOOBIG,
 		  "[5] payload: larger" },
@@ -179,7 +179,7 @@ test_too_big(void)
 	size_t body = OUTBOX_MAX_PAYLOAD + 1, n = 16 + body;
 	uint8_t *buf = calloc(1, n);
 	uint8_t head[] = {
-		0x96, 1, R1, R2, 1, 1, 0xc6, 0x00, 0x10, 0x00, 0x01
+		0x96, 1, R1, R2, 1, 1, 0xc6, 0x01, 0x00, 0x00, 0x01
 	};
 	struct outbox_msg m;
 	char err[128] = "";
@@ -191,11 +191,11 @@ test_too_big(void)
 	memcpy(buf, head, sizeof(head));
 	is_str(tb_errname(outbox_wire_decode(buf, sizeof(head) + body, &m, err,
 	                                     sizeof(err))),
-	       "too_big", "a payload of 1 MiB + 1 is refused as too big");
+	       "too_big", "a payload of 16 MiB + 1 is refused as too big");
 	ok(strstr(err, "[5] payload") != NULL, "  naming the payload: %s", err);
-	is_str(
-	    tb_errname(outbox_wire_decode(buf, 2u << 20, &m, err, sizeof(err))),
-	    "too_big", "a 2 MiB frame is refused before it is parsed");
+	is_str(tb_errname(outbox_wire_decode(buf, 2 * OUTBOX_MAX_PAYLOAD, &m,
+	                                     err, sizeof(err))),
+	       "too_big", "a 32 MiB frame is refused before it is parsed");
 	free(buf);
 }
 

@@ -1,0 +1,119 @@
+/* The HTTP API between regions: the region's place in the tree (GET
+ * /v1/region, POST /v1/region/parent, POST /v1/region/peers, DELETE
+ * /v1/region/peers/CODE), the rollout of a catalog version (GET
+ * /v1/catalog/rollout?version=N), and loud refusals of what this slice
+ * does not build (remote case and matter queries). */
+#include "node/api_region.h"
+
+#include "node/node.h"
+#include "node/region.h"
+#include "schema/region.h"
+#include "schema/spec.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void
+api_region_get(struct http_call *c)
+{
+	http_reply_json(c, 200, region_view_json(c->node));
+}
+
+void
+api_rollout_get(struct http_call *c)
+{
+	char v[24] = "";
+	char *end;
+	long long ver;
+	int rv;
+
+	if ((rv = api_query(c, "version", v, sizeof(v))) < 0) {
+		return;
+	}
+	ver = strtoll(v, &end, 10);
+	if (rv != 0 || v[0] < '0' || v[0] > '9' || *end != '\0' || ver < 1) {
+		http_reply_error(c, 400, "invalid", "version",
+		                 "version must be a standard release version "
+		                 "(1, 2, ...)");
+		return;
+	}
+	http_reply_json(c, 200, region_rollout(c->node, ver));
+}
+
+/* code_ok replies 422 naming field unless code is a region of the table. */
+static int
+code_ok(struct http_call *c, const char *code, const char *field)
+{
+	int32_t v;
+
+	if (code == NULL || strlen(code) != 6 ||
+	    region_code_parse(code, &v) != 0 ||
+	    region_find(region_builtin(), v) == NULL) {
+		http_reply_error(c, 422, "invalid_code", field,
+		                 "%s is not a region of the GB/T 2260 table",
+		                 code != NULL ? code : "(missing)");
+		return -1;
+	}
+	return 0;
+}
+
+void
+api_region_write(struct http_call *c, const char *op, const char *code,
+                 const json_t *req)
+{
+	const char *url = NULL;
+	json_t *body;
+
+	if (req != NULL) {
+		const char *k;
+		json_t *x;
+		json_object_foreach((json_t *)req, k, x)
+		{
+			if (strcmp(k, "code") != 0 && strcmp(k, "url") != 0) {
+				http_reply_error(c, 422, "unknown_field", k,
+				                 "unknown field '%s' (the body "
+				                 "is {\"code\", \"url\"})",
+				                 k);
+				return;
+			}
+		}
+		code = spec_str(req, "code");
+		url = spec_str(req, "url");
+		if (code_ok(c, code, "$.code") != 0) {
+			return;
+		}
+		if (url == NULL || strncmp(url, "tcp://", 6) != 0 ||
+		    strrchr(url + 6, ':') == NULL) {
+			http_reply_error(c, 422, "invalid", "$.url",
+			                 "url must be tcp://HOST:PORT");
+			return;
+		}
+	} else if (code_ok(c, code, NULL) != 0) {
+		return;
+	}
+	body =
+	    json_pack("{s:s, s:s, s:s*}", "op", op, "code", code, "url", url);
+	if (body == NULL) {
+		http_reply_error(c, 500, "nomem", NULL, "out of memory");
+		return;
+	}
+	node_audit(c->node, c, "region.topology", code);
+	node_propose(c->node, c, CMD_REGION_TOPOLOGY, body, NULL);
+	json_decref(body);
+}
+
+int
+api_remote_refused(struct http_call *c, const char *what, const char *region)
+{
+	const char *self = c->node->cfg.region;
+
+	if (region == NULL || strlen(region) < 6 || !strncmp(region, self, 6)) {
+		return 0;
+	}
+	http_reply_error(c, 501, "not_implemented", NULL,
+	                 "%s of region %.6s asked at %s: routing queries to "
+	                 "another region is not built yet (issue 6; only "
+	                 "the catalog flows between regions)",
+	                 what, region, self);
+	return -1;
+}

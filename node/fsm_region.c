@@ -1,0 +1,534 @@
+/* Between regions in the state machine: the region's place in the tree
+ * (region.topology) and the outboxes' replicated records (outbox.child,
+ * outbox.deliver, outbox.acked), applied with replication/outbox.c.
+ *
+ * Records in DB_OUTBOX (docs/REPLICATION.md "In the node"):
+ *   "o" dest(6)                  -> {"inc", "next", "acked_inc", "acked_seq"}
+ *   "e" dest(6) inc(be32) seq(be64) -> the entry {"kind", "doc"}
+ *   "i" origin(6)                -> {"inc", "seq"}: the delivered cursor
+ * and the topology in meta "topology": {"parent", "peers"}. */
+#include "node/fsm.h"
+#include "node/region_store.h"
+
+#include "replication/outbox.h"
+#include "schema/cert.h"
+#include "schema/spec.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The group's incarnation: none is raised yet (no quorum-loss recovery is
+ * built), so every stream is numbered in incarnation 1. */
+#define REGION_INC 1
+
+uint32_t
+region_code_u32(const char *s)
+{
+	uint32_t v = 0;
+	int i;
+
+	for (i = 0; s != NULL && i < 6; i++) {
+		if (s[i] < '0' || s[i] > '9') {
+			return 0;
+		}
+		v = v * 10 + (uint32_t)(s[i] - '0');
+	}
+	return s != NULL && s[6] == '\0' ? v : 0;
+}
+
+void
+region_out_key(uint8_t k[7], uint32_t dest)
+{
+	char d[8];
+
+	snprintf(d, sizeof(d), "%06u", dest % 1000000u);
+	k[0] = 'o';
+	memcpy(k + 1, d, 6);
+}
+
+void
+region_entry_key(uint8_t k[19], uint32_t dest, struct outbox_pos pos)
+{
+	region_out_key(k, dest);
+	k[0] = 'e';
+	db_be32(k + 7, pos.inc);
+	db_be64(k + 11, pos.seq);
+}
+
+void
+region_in_key(uint8_t k[7], uint32_t origin)
+{
+	region_out_key(k, origin);
+	k[0] = 'i';
+}
+
+int
+region_out_decode(const MDB_val *v, uint32_t dest, struct outbox_out *o)
+{
+	json_t *j;
+	int rv;
+
+	if ((rv = db_val_json(v, &j)) != 0) {
+		return rv;
+	}
+	o->dest = dest;
+	o->inc = (uint32_t)spec_int(j, "inc", 0);
+	o->next = (uint64_t)spec_int(j, "next", 0);
+	o->acked.inc = (uint32_t)spec_int(j, "acked_inc", 0);
+	o->acked.seq = (uint64_t)spec_int(j, "acked_seq", 0);
+	json_decref(j);
+	return o->inc == 0 || o->next == 0 ? TB_ECORRUPT : TB_OK;
+}
+
+int
+region_in_decode(const MDB_val *v, uint32_t origin, struct outbox_in *in)
+{
+	json_t *j;
+	int rv;
+
+	if ((rv = db_val_json(v, &j)) != 0) {
+		return rv;
+	}
+	in->origin = origin;
+	in->cursor.inc = (uint32_t)spec_int(j, "inc", 0);
+	in->cursor.seq = (uint64_t)spec_int(j, "seq", 0);
+	json_decref(j);
+	return TB_OK;
+}
+
+static int
+out_put(struct fsm *f, const struct outbox_out *o)
+{
+	uint8_t k[7];
+	json_t *j;
+	int rv;
+
+	region_out_key(k, o->dest);
+	j = json_pack("{s:I, s:I, s:I, s:I}", "inc", (json_int_t)o->inc, "next",
+	              (json_int_t)o->next, "acked_inc",
+	              (json_int_t)o->acked.inc, "acked_seq",
+	              (json_int_t)o->acked.seq);
+	if (j == NULL) {
+		return TB_ENOMEM;
+	}
+	rv = db_put_json(f->txn, f->s->dbi[DB_OUTBOX], k, sizeof(k), j);
+	json_decref(j);
+	return rv;
+}
+
+/* emit appends the entry {kind, doc} to the stream o (written back). */
+static int
+emit(struct fsm *f, struct outbox_out *o, const char *kind, const json_t *doc)
+{
+	struct outbox_pos pos = outbox_emit(o);
+	uint8_t k[19];
+	json_t *e;
+	int rv;
+
+	region_entry_key(k, o->dest, pos);
+	if ((e = json_pack("{s:s, s:O}", "kind", kind, "doc", doc)) == NULL) {
+		return TB_ENOMEM;
+	}
+	rv = db_put_json(f->txn, f->s->dbi[DB_OUTBOX], k, sizeof(k), e);
+	json_decref(e);
+	return rv ? rv : out_put(f, o);
+}
+
+int
+fsm_outbox_fanout(struct fsm *f, const char *kind, const json_t *doc)
+{
+	MDB_cursor *cur;
+	MDB_val k = { 1, "o" }, v;
+	struct outbox_out o[OUTBOX_MAX_PEERS];
+	int rv, n = 0, i;
+
+	if ((rv =
+	         db_err(mdb_cursor_open(f->txn, f->s->dbi[DB_OUTBOX], &cur)))) {
+		return rv;
+	}
+	rv = db_err(mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE));
+	while (rv == 0 && n < OUTBOX_MAX_PEERS && k.mv_size == 7 &&
+	       ((const uint8_t *)k.mv_data)[0] == 'o') {
+		char d[7];
+		memcpy(d, (const uint8_t *)k.mv_data + 1, 6);
+		d[6] = '\0';
+		if ((rv = region_out_decode(&v, region_code_u32(d), &o[n])) !=
+		    0) {
+			break;
+		}
+		n++;
+		rv = db_err(mdb_cursor_get(cur, &k, &v, MDB_NEXT));
+	}
+	mdb_cursor_close(cur);
+	if (rv != 0 && rv != TB_ENOTFOUND) {
+		return rv;
+	}
+	for (i = 0; i < n; i++) {
+		if ((rv = emit(f, &o[i], kind, doc)) != 0) {
+			return rv;
+		}
+	}
+	return TB_OK;
+}
+
+/* ---- region.topology ---------------------------------------------------- */
+
+/* url_ok: tcp://HOST:PORT with a port of 1..65535. */
+static bool
+url_ok(const char *u)
+{
+	const char *c;
+	long port;
+	char *end;
+
+	if (u == NULL || strncmp(u, "tcp://", 6) != 0 ||
+	    (c = strrchr(u + 6, ':')) == NULL || c == u + 6) {
+		return false;
+	}
+	port = strtol(c + 1, &end, 10);
+	return *end == '\0' && port > 0 && port < 65536 && c[1] != '\0';
+}
+
+int
+fsm_region_topology(struct fsm *f)
+{
+	const json_t *b = f->cmd->body;
+	const char *op = spec_str(b, "op"), *code = spec_str(b, "code");
+	const char *url = spec_str(b, "url");
+	json_t *t = NULL, *peers, *p;
+	char parent[7] = "";
+	size_t i;
+	int rv;
+
+	if (region_code_u32(code) == 0 || cert_region_parent(code, parent)) {
+		return fsm_refuse(f, TB_ECODE, "$.body.code",
+		                  "%s is not a region of the GB/T 2260 table",
+		                  code);
+	}
+	if (strcmp(op, "remove-peer") != 0 && !url_ok(url)) {
+		return fsm_refuse(f, TB_EINVAL, "$.body.url",
+		                  "the address of %s must be tcp://HOST:PORT",
+		                  code);
+	}
+	rv = db_get_json(f->txn, f->s->dbi[DB_META], "topology", 8, &t);
+	if (rv == TB_ENOTFOUND) {
+		t = json_pack("{s:n, s:[]}", "parent", "peers");
+	} else if (rv != 0) {
+		return rv;
+	}
+	if (t == NULL) {
+		return TB_ENOMEM;
+	}
+	peers = json_object_get(t, "peers");
+	cert_region_parent(f->s->region, parent);
+	if (!strcmp(op, "set-parent")) {
+		if (strcmp(code, parent) != 0) {
+			json_decref(t);
+			return fsm_refuse(
+			    f, TB_ECODE, "$.body.code",
+			    "%s's parent in the GB/T 2260 table is %s, not %s",
+			    f->s->region,
+			    parent[0] ? parent : "none (a province)", code);
+		}
+		json_object_set_new(
+		    t, "parent",
+		    json_pack("{s:s, s:s}", "code", code, "url", url));
+	} else if (!strcmp(op, "add-peer") || !strcmp(op, "remove-peer")) {
+		bool add = op[0] == 'a';
+		if (!strcmp(code, f->s->region) || !strcmp(code, parent)) {
+			json_decref(t);
+			return fsm_refuse(
+			    f, TB_EINVAL, "$.body.code",
+			    "%s cannot be a peer of %s (itself or "
+			    "its parent)",
+			    code, f->s->region);
+		}
+		json_array_foreach(peers, i, p)
+		{
+			if (!strcmp(spec_str(p, "code"), code)) {
+				break;
+			}
+		}
+		if (!add && i == json_array_size(peers)) {
+			json_decref(t);
+			return fsm_refuse(f, TB_ENOTFOUND, "$.body.code",
+			                  "%s is not a peer of %s", code,
+			                  f->s->region);
+		}
+		if (i < json_array_size(peers)) {
+			json_array_remove(peers, i);
+		}
+		if (add) {
+			json_array_append_new(
+			    peers,
+			    json_pack("{s:s, s:s}", "code", code, "url", url));
+		}
+	} else {
+		json_decref(t);
+		return fsm_refuse(f, TB_EINVAL, "$.body.op",
+		                  "unknown op '%s' (set-parent, add-peer, "
+		                  "remove-peer)",
+		                  op);
+	}
+	rv = db_put_json(f->txn, f->s->dbi[DB_META], "topology", 8, t);
+	if (rv == 0) {
+		f->result = json_pack("{s:O}", "topology", t);
+		rv = f->result != NULL ? TB_OK : TB_ENOMEM;
+	}
+	json_decref(t);
+	return rv;
+}
+
+/* ---- outbox.child: open the stream to a child, with the catalog so far */
+
+/* backfill emits every stored release (version order), then every stored
+ * overlay (region, then version: top down), so a child that arrives late
+ * receives the whole catalog history it must apply in order. */
+static int
+backfill(struct fsm *f, struct outbox_out *o)
+{
+	static const struct {
+		enum store_db db;
+		const char *kind;
+	} src[] = { { DB_RELEASES, "release" }, { DB_OVERLAYS, "overlay" } };
+	MDB_cursor *cur;
+	MDB_val k, v;
+	json_t *doc;
+	size_t i;
+	int rv = 0, op;
+
+	for (i = 0; rv == 0 && i < 2; i++) {
+		if ((rv = db_err(mdb_cursor_open(f->txn, f->s->dbi[src[i].db],
+		                                 &cur))) != 0) {
+			return rv;
+		}
+		for (op = MDB_FIRST;
+		     (rv = db_err(mdb_cursor_get(cur, &k, &v, op))) == 0;
+		     op = MDB_NEXT) {
+			if ((rv = db_val_json(&v, &doc)) != 0) {
+				break;
+			}
+			rv = emit(f, o, src[i].kind, doc);
+			json_decref(doc);
+			if (rv != 0) {
+				break;
+			}
+		}
+		mdb_cursor_close(cur);
+		rv = rv == TB_ENOTFOUND ? TB_OK : rv;
+	}
+	return rv;
+}
+
+/* count_streams counts the "o" records. */
+static int
+count_streams(struct fsm *f, int *n)
+{
+	MDB_cursor *cur;
+	MDB_val k = { 1, "o" }, v;
+	int rv;
+
+	*n = 0;
+	if ((rv =
+	         db_err(mdb_cursor_open(f->txn, f->s->dbi[DB_OUTBOX], &cur)))) {
+		return rv;
+	}
+	rv = db_err(mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE));
+	while (rv == 0 && k.mv_size == 7 &&
+	       ((const uint8_t *)k.mv_data)[0] == 'o') {
+		(*n)++;
+		rv = db_err(mdb_cursor_get(cur, &k, &v, MDB_NEXT));
+	}
+	mdb_cursor_close(cur);
+	return rv == TB_ENOTFOUND ? TB_OK : rv;
+}
+
+int
+fsm_outbox_child(struct fsm *f)
+{
+	const char *r = spec_str(f->cmd->body, "region");
+	struct outbox_out o;
+	char parent[7] = "";
+	uint8_t k[7];
+	MDB_val v;
+	int rv, n;
+
+	if (region_code_u32(r) == 0 || cert_region_parent(r, parent) != 0 ||
+	    strcmp(parent, f->s->region) != 0) {
+		return fsm_refuse(f, TB_ECODE, "$.body.region",
+		                  "%s is not a child of %s in the GB/T 2260 "
+		                  "table",
+		                  r, f->s->region);
+	}
+	region_out_key(k, region_code_u32(r));
+	rv = db_get(f->txn, f->s->dbi[DB_OUTBOX], k, sizeof(k), &v);
+	if (rv == TB_OK) {
+		f->result = json_pack("{s:{s:s, s:b}}", "outbox", "dest", r,
+		                      "created", 0);
+		return f->result != NULL ? TB_OK : TB_ENOMEM;
+	}
+	if (rv != TB_ENOTFOUND) {
+		return rv;
+	}
+	if ((rv = count_streams(f, &n)) != 0) {
+		return rv;
+	}
+	/* The driver takes OUTBOX_MAX_PEERS regions, the parent included. */
+	if (n >= OUTBOX_MAX_PEERS - 1) {
+		return fsm_refuse(f, TB_ERANGE, "$.body.region",
+		                  "%s already has %d streams, the most a "
+		                  "region drives",
+		                  f->s->region, OUTBOX_MAX_PEERS - 1);
+	}
+	outbox_out_init(&o, region_code_u32(r), REGION_INC);
+	if ((rv = out_put(f, &o)) != 0 || (rv = backfill(f, &o)) != 0) {
+		return rv;
+	}
+	f->result =
+	    json_pack("{s:{s:s, s:b, s:I}}", "outbox", "dest", r, "created", 1,
+	              "backlog", (json_int_t)outbox_out_backlog(&o));
+	return f->result != NULL ? TB_OK : TB_ENOMEM;
+}
+
+/* ---- outbox.deliver: at the destination --------------------------------- */
+
+static int
+verdict_result(struct fsm *f, enum outbox_verdict vd, const char *origin,
+               struct outbox_pos cur, json_t *applied)
+{
+	f->result = json_pack("{s:{s:s, s:s, s:I, s:I, s:o*}}", "outbox",
+	                      "verdict", outbox_verdict_name(vd), "origin",
+	                      origin, "inc", (json_int_t)cur.inc, "seq",
+	                      (json_int_t)cur.seq, "applied", applied);
+	return f->result != NULL ? TB_OK : TB_ENOMEM;
+}
+
+int
+fsm_outbox_deliver(struct fsm *f)
+{
+	const json_t *b = f->cmd->body, *e = json_object_get(b, "entry");
+	const char *origin = spec_str(b, "origin");
+	const char *kind = spec_str(e, "kind");
+	const json_t *doc = json_object_get(e, "doc");
+	struct outbox_pos pos = { (uint32_t)spec_int(b, "inc", 0),
+		                  (uint64_t)spec_int(b, "seq", 0) };
+	struct outbox_in in = { 0 };
+	const struct cmd *outer = f->cmd;
+	struct cmd inner;
+	enum outbox_verdict vd;
+	char parent[7] = "";
+	uint8_t k[7];
+	json_t *body, *cj;
+	MDB_val v;
+	int rv;
+
+	cert_region_parent(f->s->region, parent);
+	if (region_code_u32(origin) == 0 || strcmp(origin, parent) != 0) {
+		return fsm_refuse(f, TB_ECODE, "$.body.origin",
+		                  "%s takes entries from its parent %s only, "
+		                  "not from %s",
+		                  f->s->region, parent[0] ? parent : "(none)",
+		                  origin);
+	}
+	if (pos.inc == 0 || pos.seq == 0 || kind == NULL ||
+	    !json_is_object(doc) ||
+	    (strcmp(kind, "release") && strcmp(kind, "overlay"))) {
+		return fsm_refuse(f, TB_EINVAL, "$.body.entry",
+		                  "an entry is {\"kind\": \"release\" or "
+		                  "\"overlay\", \"doc\": {...}} at a position "
+		                  "(inc, seq) >= (1, 1)");
+	}
+	region_in_key(k, region_code_u32(origin));
+	rv = db_get(f->txn, f->s->dbi[DB_OUTBOX], k, sizeof(k), &v);
+	if (rv == TB_OK) {
+		rv = region_in_decode(&v, region_code_u32(origin), &in);
+	} else if (rv == TB_ENOTFOUND) {
+		in.origin = region_code_u32(origin);
+		rv = TB_OK;
+	}
+	if (rv != 0) {
+		return rv;
+	}
+	if ((vd = outbox_check(&in, pos)) != OUTBOX_ACCEPT) {
+		return verdict_result(f, vd, origin, in.cursor, NULL);
+	}
+	/* The same apply as a release or overlay published here: the
+	 * document's signature, chain and version are checked alike, and a
+	 * refusal refuses the delivery (the cursor stays). */
+	body = json_pack("{s:O}", kind, doc);
+	if (body == NULL) {
+		return TB_ENOMEM;
+	}
+	inner = *outer;
+	inner.type = kind[0] == 'r' ? CMD_CATALOG_RELEASE : CMD_CATALOG_OVERLAY;
+	inner.body = body;
+	f->cmd = &inner;
+	rv = kind[0] == 'r' ? fsm_release(f) : fsm_overlay(f);
+	f->cmd = outer;
+	json_decref(body);
+	if (rv != TB_OK) {
+		return rv;
+	}
+	outbox_deliver(&in, pos);
+	cj = json_pack("{s:I, s:I}", "inc", (json_int_t)in.cursor.inc, "seq",
+	               (json_int_t)in.cursor.seq);
+	if (cj == NULL) {
+		return TB_ENOMEM;
+	}
+	rv = db_put_json(f->txn, f->s->dbi[DB_OUTBOX], k, sizeof(k), cj);
+	json_decref(cj);
+	if (rv != 0) {
+		return rv;
+	}
+	body = f->result;
+	f->result = NULL;
+	return verdict_result(f, vd, origin, in.cursor, body);
+}
+
+/* ---- outbox.acked: at the origin ----------------------------------------- */
+
+int
+fsm_outbox_acked(struct fsm *f)
+{
+	const json_t *b = f->cmd->body;
+	const char *dest = spec_str(b, "dest");
+	struct outbox_pos pos = { (uint32_t)spec_int(b, "inc", 0),
+		                  (uint64_t)spec_int(b, "seq", 0) };
+	struct outbox_out o;
+	uint64_t from, to, s;
+	uint8_t k[7], ek[19];
+	MDB_val v;
+	bool moved;
+	int rv;
+
+	region_out_key(k, region_code_u32(dest));
+	if (region_code_u32(dest) == 0 ||
+	    (rv = db_get(f->txn, f->s->dbi[DB_OUTBOX], k, sizeof(k), &v)) ==
+	        TB_ENOTFOUND) {
+		return fsm_refuse(f, TB_ENOTFOUND, "$.body.dest",
+		                  "%s has no outbox towards %s", f->s->region,
+		                  dest);
+	}
+	if (rv != 0 ||
+	    (rv = region_out_decode(&v, region_code_u32(dest), &o)) != 0) {
+		return rv;
+	}
+	moved = outbox_ack(&o, pos, &from, &to);
+	for (s = from; moved && s <= to; s++) {
+		region_entry_key(ek, o.dest, (struct outbox_pos){ o.inc, s });
+		rv = db_del(f->txn, f->s->dbi[DB_OUTBOX], ek, sizeof(ek));
+		if (rv != 0) {
+			return rv == TB_ENOTFOUND ? TB_ECORRUPT : rv;
+		}
+	}
+	if (moved && (rv = out_put(f, &o)) != 0) {
+		return rv;
+	}
+	f->result = json_pack("{s:{s:s, s:s, s:I, s:I, s:I}}", "outbox",
+	                      "verdict", moved ? "accept" : "dup", "dest", dest,
+	                      "acked_inc", (json_int_t)o.acked.inc, "acked_seq",
+	                      (json_int_t)o.acked.seq, "backlog",
+	                      (json_int_t)outbox_out_backlog(&o));
+	return f->result != NULL ? TB_OK : TB_ENOMEM;
+}

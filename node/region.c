@@ -1,0 +1,445 @@
+/* Between regions on the node: the outbox driver on the group's leader
+ * (replication/outbox.c over the links and the Raft group; its env is
+ * region_env.c), the link handlers, and the driver's proposals.
+ *
+ * Happy path (origin): an apply emitted entries; region_progress kicks
+ * the driver, which sends DATA frames (REGION_T_OUTBOX) to the child's
+ * region code; the child's ACK comes back and the driver proposes
+ * outbox.acked. (Destination): a DATA frame from the parent is checked
+ * against the replicated cursor and proposed as outbox.deliver; once it
+ * is applied (region_prop_done) the driver acknowledges.
+ *
+ * Failure modes: frames not from the region they name (a child cannot
+ * speak for another), malformed frames and frames reaching a follower are
+ * dropped and counted; the origin resends after its timeout, with
+ * backoff. A delivery the apply refuses (bad signature, version gap, an
+ * overlay touching a field it does not own) is not acknowledged: the
+ * stream stops at that entry, the refusal is reported up, and the entry
+ * is proposed again at most every 30 s. A new leader makes a new driver
+ * from the replicated records. */
+#include "node/region_impl.h"
+
+#include "node/applier.h"
+#include "node/link.h"
+#include "node/log.h"
+#include "node/node.h"
+#include "node/region_store.h"
+#include "node/store.h"
+#include "replication/outbox_wire.h"
+#include "schema/cert.h"
+#include "schema/spec.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A refused entry is proposed again after this long. */
+#define REGION_REFUSED_RETRY_MS 30000
+
+int64_t
+region_mono_ms(struct region_flow *f)
+{
+	return (int64_t)uv_now(&f->n->loop);
+}
+
+struct region_child *
+region_kid(struct region_flow *f, uint32_t code, bool add)
+{
+	unsigned i;
+
+	for (i = 0; i < f->nkids; i++) {
+		if (f->kids[i].code == code) {
+			return &f->kids[i];
+		}
+	}
+	if (!add || f->nkids >= OUTBOX_MAX_PEERS) {
+		return NULL;
+	}
+	memset(&f->kids[f->nkids], 0, sizeof(f->kids[0]));
+	f->kids[f->nkids].code = code;
+	return &f->kids[f->nkids++];
+}
+
+/* ---- proposals --------------------------------------------------------- */
+
+static void
+prop_unlink(struct region_flow *f, struct region_prop *p)
+{
+	struct region_prop **pp;
+
+	for (pp = &f->props; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == p) {
+			*pp = p->next;
+			return;
+		}
+	}
+}
+
+static void
+prop_cb(struct raft_apply *req, int status, void *result)
+{
+	struct region_prop *p = req->data;
+
+	(void)status;
+	(void)result;
+	if (p->staged) {
+		return; /* region_prop_done frees it */
+	}
+	/* Not committed: the driver proposes again (repropose_ms). */
+	prop_unlink(p->f, p);
+	free(p);
+}
+
+int
+region_propose(struct region_flow *f, int t, const json_t *body,
+               struct region_prop *p)
+{
+	struct canon_buf b = { 0 };
+	struct raft_buffer buf;
+	char err[256];
+	int rv;
+
+	rv = cmd_encode((enum cmd_type)t, node_now_ms(), NULL, body, &b, err,
+	                sizeof(err));
+	if (rv == TB_OK && (buf.base = raft_malloc(b.len)) == NULL) {
+		rv = TB_ENOMEM;
+	}
+	if (rv == TB_OK && p == NULL && (p = calloc(1, sizeof(*p))) == NULL) {
+		raft_free(buf.base);
+		rv = TB_ENOMEM;
+	}
+	if (rv != TB_OK) {
+		canon_buf_free(&b);
+		free(p);
+		tb_log(TB_LOG_WARN, "TB-REGION-PROPOSE", "cannot encode %s: %s",
+		       cmd_type_name((enum cmd_type)t),
+		       rv == TB_ENOMEM ? "out of memory" : err);
+		return rv;
+	}
+	memcpy(buf.base, b.data, b.len);
+	buf.len = b.len;
+	canon_buf_free(&b);
+	p->f = f;
+	p->term = f->n->raft.current_term;
+	p->req.data = p;
+	if ((rv = raft_apply(&f->n->raft, &p->req, &buf, 1, prop_cb)) != 0) {
+		raft_free(buf.base);
+		free(p);
+		return TB_ECONFLICT;
+	}
+	f->n->m.proposals++;
+	p->next = f->props;
+	f->props = p;
+	return TB_OK;
+}
+
+void *
+region_take_prop(struct node *n, raft_index index)
+{
+	struct region_prop *p;
+
+	if (n->flow == NULL) {
+		return NULL;
+	}
+	for (p = n->flow->props; p != NULL; p = p->next) {
+		if (p->req.index == index) {
+			prop_unlink(n->flow, p);
+			p->staged = true;
+			return p;
+		}
+	}
+	return NULL;
+}
+
+void
+region_prop_done(void *arg, int rv, json_t *res)
+{
+	struct region_prop *p = arg;
+	struct region_flow *f;
+	const json_t *ob, *er;
+	const char *vd;
+	enum outbox_verdict v = OUTBOX_DUP;
+
+	if (p == NULL) {
+		json_decref(res);
+		return;
+	}
+	f = p->f;
+	ob = json_object_get(res, "outbox");
+	er = json_object_get(res, "error");
+	if (rv == TB_OK && er != NULL && p->c.type == OUTBOX_CMD_DELIVER) {
+		/* Refused by the apply: remember why, for the report. */
+		f->refused_pos = p->c.pos;
+		snprintf(f->refused_why, sizeof(f->refused_why), "%s: %s",
+		         spec_str(er, "field") ? spec_str(er, "field") : "$",
+		         spec_str(er, "message") ? spec_str(er, "message")
+		                                 : "refused");
+		f->refused_at = region_mono_ms(f);
+		f->refused++;
+		tb_log(TB_LOG_WARN, "TB-REGION-REFUSED",
+		       "entry %u.%llu from %06u refused: %s", p->c.pos.inc,
+		       (unsigned long long)p->c.pos.seq, p->c.origin,
+		       f->refused_why);
+		f->next_report_ms = 0; /* tell the parent now */
+	} else if (rv == TB_OK && (vd = spec_str(ob, "verdict")) != NULL &&
+	           p->c.type != 0 && f->on && p->term == f->term) {
+		v = !strcmp(vd, "accept")  ? OUTBOX_ACCEPT
+		    : !strcmp(vd, "gap")   ? OUTBOX_GAP
+		    : !strcmp(vd, "stale") ? OUTBOX_STALE
+		                           : OUTBOX_DUP;
+		if (p->c.type == OUTBOX_CMD_DELIVER && v == OUTBOX_ACCEPT) {
+			f->delivered++;
+			f->refused_pos = (struct outbox_pos){ 0, 0 };
+			f->refused_why[0] = '\0';
+			f->next_report_ms = 0;
+		}
+		if (p->c.type == OUTBOX_CMD_ACKED && v == OUTBOX_ACCEPT) {
+			f->acked++;
+		}
+		outbox_applied(&f->d, &p->c, v);
+	}
+	json_decref(res);
+	free(p);
+}
+
+/* ---- link handlers ------------------------------------------------------ */
+
+static bool
+leading(struct region_flow *f)
+{
+	return f->on && raft_state(&f->n->raft) == RAFT_LEADER;
+}
+
+static void
+on_outbox(struct links *ls, const struct link_msg *m, void *arg)
+{
+	struct region_flow *f = arg;
+	struct outbox_msg om;
+	char err[200];
+	uint32_t from;
+
+	(void)ls;
+	f->rx++;
+	if (outbox_wire_decode(m->body, m->len, &om, err, sizeof(err)) != 0) {
+		f->malformed++;
+		tb_log(TB_LOG_WARN, "TB-REGION-MALFORMED",
+		       "outbox frame from %s (%s): %s", m->peer_node_id,
+		       m->peer_region, err);
+		return;
+	}
+	/* The sender speaks for its own region only: DATA comes from the
+	 * origin, ACK from the destination. */
+	from = om.type == OUTBOX_MSG_DATA ? om.origin : om.dest;
+	if (from != region_code_u32(m->peer_region)) {
+		f->spoofed++;
+		tb_log(TB_LOG_WARN, "TB-REGION-SPOOFED",
+		       "node %s of %s sent a frame for %06u", m->peer_node_id,
+		       m->peer_region, from);
+		return;
+	}
+	/* This slice's streams run down the tree only: DATA from the
+	 * parent to us, ACKs from a child for our stream to it. */
+	if (om.type == OUTBOX_MSG_DATA
+	        ? om.origin != f->parent || om.dest != f->self
+	        : om.origin != f->self ||
+	              region_kid(f, om.dest, false) == NULL) {
+		f->spoofed++;
+		tb_log(TB_LOG_WARN, "TB-REGION-SPOOFED",
+		       "node %s of %s sent a frame of the stream %06u -> "
+		       "%06u, which is not one of %06u's",
+		       m->peer_node_id, m->peer_region, om.origin, om.dest,
+		       f->self);
+		return;
+	}
+	if (!leading(f)) {
+		f->not_leader++;
+		return; /* the origin resends; its leader finds ours */
+	}
+	if (om.type == OUTBOX_MSG_DATA) {
+		snprintf(f->parent_leader, sizeof(f->parent_leader), "%s",
+		         m->peer_node_id);
+	}
+	if (om.type == OUTBOX_MSG_DATA && f->refused_why[0] != '\0' &&
+	    outbox_pos_cmp(om.pos, f->refused_pos) == 0 &&
+	    region_mono_ms(f) - f->refused_at < REGION_REFUSED_RETRY_MS) {
+		return; /* refused: not proposed again for a while */
+	}
+	outbox_recv(&f->d, &om);
+}
+
+static void
+on_report(struct links *ls, const struct link_msg *m, void *arg)
+{
+	struct region_flow *f = arg;
+	uint32_t code = region_code_u32(m->peer_region);
+	struct region_child *k;
+	char parent[7] = "";
+	json_t *rep;
+
+	(void)ls;
+	/* Admitted: the link verified the chain, in which the child's
+	 * region certificate must be issued by its table parent: us. */
+	if (cert_region_parent(m->peer_region, parent) != 0 ||
+	    region_code_u32(parent) != f->self || !leading(f)) {
+		f->not_leader += leading(f) ? 0 : 1;
+		f->spoofed += leading(f) ? 1 : 0;
+		return;
+	}
+	rep = json_loadb((const char *)m->body, m->len, JSON_REJECT_DUPLICATES,
+	                 NULL);
+	if (!json_is_object(rep) ||
+	    strcmp(spec_str(rep, "region") ? spec_str(rep, "region") : "",
+	           m->peer_region) != 0) {
+		f->malformed++;
+		json_decref(rep);
+		return;
+	}
+	if ((k = region_kid(f, code, true)) == NULL) {
+		json_decref(rep);
+		return;
+	}
+	pthread_mutex_lock(&f->mu);
+	json_decref(k->report);
+	k->report = rep;
+	pthread_mutex_unlock(&f->mu);
+	k->report_at = region_mono_ms(f);
+	snprintf(k->leader, sizeof(k->leader), "%s", m->peer_node_id);
+	if (!k->stream && k->report_at - k->child_prop_at > 1000) {
+		/* A child we have no stream to: open one. */
+		json_t *b = json_pack("{s:s}", "region", m->peer_region);
+		k->child_prop_at = k->report_at;
+		if (b != NULL) {
+			region_propose(f, CMD_OUTBOX_CHILD, b, NULL);
+		}
+		json_decref(b);
+	}
+}
+
+/* ---- the node's hooks ---------------------------------------------------- */
+
+int
+region_init(struct node *n)
+{
+	struct region_flow *f = calloc(1, sizeof(*f));
+	char parent[7] = "";
+
+	if (f == NULL) {
+		return -1;
+	}
+	f->n = n;
+	f->self = region_code_u32(n->cfg.region);
+	if (cert_region_parent(n->cfg.region, parent) == 0 && parent[0]) {
+		f->parent = region_code_u32(parent);
+		memcpy(f->parent_s, parent, sizeof(f->parent_s));
+	}
+	pthread_mutex_init(&f->mu, NULL);
+	n->flow = f;
+	return 0;
+}
+
+void
+region_start(struct node *n)
+{
+	if (n->links == NULL || n->flow == NULL) {
+		return;
+	}
+	link_handle(n->links, REGION_T_OUTBOX, on_outbox, n->flow);
+	link_handle(n->links, REGION_T_REPORT, on_report, n->flow);
+}
+
+/* kids_refresh marks the children with a stream (a new one, opened by an
+ * outbox.child apply, joins the driver). */
+static void
+kids_refresh(struct region_flow *f)
+{
+	uint32_t d[OUTBOX_MAX_PEERS];
+	struct region_child *k;
+	int i, nd = region_store_dests(f->n->store, d, OUTBOX_MAX_PEERS);
+
+	for (i = 0; i < nd; i++) {
+		if ((k = region_kid(f, d[i], true)) != NULL && !k->stream) {
+			k->stream = true;
+			if (f->on) {
+				outbox_driver_peer(&f->d, d[i]);
+				outbox_kick(&f->d, d[i]);
+			}
+		}
+	}
+}
+
+void
+region_progress(struct node *n)
+{
+	struct region_flow *f = n->flow;
+	unsigned i;
+
+	if (f == NULL || !leading(f)) {
+		return;
+	}
+	kids_refresh(f);
+	for (i = 0; i < f->nkids; i++) {
+		if (f->kids[i].stream) {
+			outbox_kick(&f->d, f->kids[i].code);
+		}
+	}
+}
+
+void
+region_tick(struct node *n)
+{
+	struct region_flow *f = n->flow;
+	int64_t now;
+	bool lead;
+
+	if (f == NULL || n->stopping) {
+		return;
+	}
+	now = region_mono_ms(f);
+	lead = raft_state(&n->raft) == RAFT_LEADER &&
+	       store_feature_level(n->store) >= 2 && n->links != NULL;
+	if (!lead) {
+		f->on = false;
+	} else {
+		kids_refresh(f);
+		if (!f->on || f->term != n->raft.current_term) {
+			region_driver_start(f);
+		}
+		outbox_tick(&f->d);
+		if (now >= f->next_report_ms && f->parent != 0) {
+			region_report_send(f);
+			f->next_report_ms = now + 1000;
+		}
+	}
+	if (raft_state(&n->raft) == RAFT_LEADER) {
+		region_topology_init(f);
+	}
+	if (now >= f->next_links_ms) {
+		region_links_sync(f);
+		f->next_links_ms = now + 1000;
+	}
+	region_view_refresh(f);
+}
+
+void
+region_free(struct node *n)
+{
+	struct region_flow *f = n->flow;
+	struct region_prop *p;
+	unsigned i;
+
+	if (f == NULL) {
+		return;
+	}
+	while ((p = f->props) != NULL) {
+		f->props = p->next;
+		free(p);
+	}
+	for (i = 0; i < f->nkids; i++) {
+		json_decref(f->kids[i].report);
+	}
+	json_decref(f->view);
+	free(f->ebuf);
+	pthread_mutex_destroy(&f->mu);
+	free(f);
+	n->flow = NULL;
+}

@@ -1,0 +1,98 @@
+/* Internals shared by node/region*.c. */
+#ifndef TB_NODE_REGION_IMPL_H
+#define TB_NODE_REGION_IMPL_H
+
+#include "node/region.h"
+#include "replication/outbox.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* The incarnation streams are numbered in (fsm_region.c: none is ever
+ * raised yet). */
+#define REGION_INC 1
+
+/* A report older than this says the region is unreachable. */
+#define REGION_STALE_MS 5000
+
+/* A child as this region's leader knows it. */
+struct region_child {
+	uint32_t code;
+	bool stream;           /* has a replicated outbox record */
+	int64_t report_at;     /* monotonic ms of its last report (0: none) */
+	json_t *report;        /* its last report (owned; under mu) */
+	int64_t backlog_since; /* when its backlog became non-zero (0: none) */
+	int64_t child_prop_at; /* last outbox.child proposal */
+	char leader[17];       /* node id its reports come from ("": none) */
+};
+
+/* A proposal the driver made, awaiting its apply. */
+struct region_prop {
+	struct raft_apply req;
+	struct region_prop *next;
+	struct region_flow *f;
+	struct outbox_cmd c; /* payload NULL: only the position matters */
+	uint64_t term;
+	bool staged;
+};
+
+struct region_flow {
+	struct node *n;
+	uint32_t self, parent; /* parent 0 for a province */
+	char parent_s[7];
+	pthread_mutex_t mu;
+	json_t *view; /* under mu */
+	struct region_child kids[OUTBOX_MAX_PEERS];
+	unsigned nkids;
+	/* The driver, on the leader only. */
+	bool on;
+	uint64_t term;
+	struct outbox_driver d;
+	struct region_prop *props;
+	uint8_t *ebuf; /* the entry env->entry_get returned last */
+	/* The parent's node that sent DATA last: its leader, whom ACKs go
+	 * to ("": none yet; then to any node of the parent region). */
+	char parent_leader[17];
+	/* The stream from the parent: the last refused entry. */
+	struct outbox_pos refused_pos;
+	char refused_why[300];
+	int64_t refused_at;
+	int64_t next_report_ms, next_links_ms;
+	int64_t topo_next_ms; /* when to propose init's topology again */
+	_Atomic unsigned long long tx, rx, malformed, spoofed, refused,
+	    not_leader, delivered, acked;
+};
+
+/* region_mono_ms: the loop's monotonic milliseconds. */
+int64_t region_mono_ms(struct region_flow *f);
+
+/* region_kid finds (or adds, if add) the child code; NULL if full. */
+struct region_child *region_kid(struct region_flow *f, uint32_t code, bool add);
+
+/* region_propose encodes and proposes a command of type t with body on the
+ * leader; p (may be NULL) is the driver's record of it, freed here on
+ * failure. TB_OK or an error (nothing proposed). */
+int region_propose(struct region_flow *f, int t, const json_t *body,
+                   struct region_prop *p);
+
+/* region_driver_start makes a new driver for this leader's term (on the
+ * loop): nothing of a former one survives; the records say where each
+ * stream stands (region_env.c). */
+void region_driver_start(struct region_flow *f);
+
+/* region_view_refresh rebuilds the view (loop); region_report_send sends
+ * this region's report to its parent (loop, leader). */
+void region_view_refresh(struct region_flow *f);
+void region_report_send(struct region_flow *f);
+
+/* region_links_sync keeps DIR/links.json's "by": "region" entries equal
+ * to the topology's parent and peers. */
+void region_links_sync(struct region_flow *f);
+
+/* region_topology_init proposes init's --parent and --peer once, when
+ * the replicated topology was never set (leader). */
+void region_topology_init(struct region_flow *f);
+
+#endif

@@ -1,0 +1,61 @@
+/* The outboxes' and the topology's records in the store: keys, decoding,
+ * and the reads the leader's driver makes (node/region.c). */
+#ifndef TB_NODE_REGION_STORE_H
+#define TB_NODE_REGION_STORE_H
+
+#include "node/store_db.h"
+#include "replication/outbox.h"
+
+#include <jansson.h>
+#include <stdint.h>
+
+/* region_code_u32 reads a 6-digit region code ("370100" -> 370100); 0 if
+ * s is not one. */
+uint32_t region_code_u32(const char *s);
+
+/* Keys in DB_OUTBOX: "o" dest, "e" dest inc seq, "i" origin (the code as 6
+ * ASCII digits, inc and seq big-endian). */
+void region_out_key(uint8_t k[7], uint32_t dest);
+void region_entry_key(uint8_t k[19], uint32_t dest, struct outbox_pos pos);
+void region_in_key(uint8_t k[7], uint32_t origin);
+
+/* region_out_decode / region_in_decode read a stored record. */
+int region_out_decode(const MDB_val *v, uint32_t dest, struct outbox_out *o);
+int region_in_decode(const MDB_val *v, uint32_t origin, struct outbox_in *in);
+
+/* The reads below open their own read transaction (any thread). */
+
+/* region_store_out reads the stream to dest: TB_OK, TB_ENOTFOUND. */
+int region_store_out(struct store *s, uint32_t dest, struct outbox_out *o);
+
+/* region_store_in reads the cursor of the stream from origin (an empty one
+ * if none). */
+int region_store_in(struct store *s, uint32_t origin, struct outbox_in *in);
+
+/* region_store_entry copies the payload of entry dest@pos (the canonical
+ * msgpack of {"kind", "doc"}) into *p (malloc'd, the caller frees) and
+ * its length into *len. TB_OK, TB_ENOTFOUND, TB_ENOMEM. */
+int region_store_entry(struct store *s, uint32_t dest, struct outbox_pos pos,
+                       uint8_t **p, size_t *len);
+
+/* region_store_dests writes up to max destinations (children with a
+ * stream) into out and returns how many, or -1 on a storage error. */
+int region_store_dests(struct store *s, uint32_t *out, int max);
+
+/* region_store_topology: {"parent": {"code", "url"} or null, "peers":
+ * [...]} (an empty one if never set). */
+int region_store_topology(struct store *s, json_t **out);
+
+/* fsm_outbox_fanout (fsm_region.c) appends {kind, doc} to the outbox of
+ * every child with a stream, in f's transaction: called when a release or
+ * overlay applies here, so the tree below receives it. */
+struct fsm;
+int fsm_outbox_fanout(struct fsm *f, const char *kind, const json_t *doc);
+
+/* Handlers of the region commands (fsm_region.c). */
+int fsm_region_topology(struct fsm *f);
+int fsm_outbox_child(struct fsm *f);
+int fsm_outbox_deliver(struct fsm *f);
+int fsm_outbox_acked(struct fsm *f);
+
+#endif

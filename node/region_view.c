@@ -1,0 +1,488 @@
+/* Between regions, what operators see and what the node keeps in step:
+ * the view (GET /v1/status "tree", GET /v1/region), the reports sent up
+ * the tree, the rollout of a version (GET /v1/catalog/rollout), metrics,
+ * links.json's entries for the parent and peers, and init's topology. */
+#include "node/region_impl.h"
+
+#include "node/link.h"
+#include "node/log.h"
+#include "node/node.h"
+#include "node/region_store.h"
+#include "node/store.h"
+#include "schema/region.h"
+#include "schema/spec.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* catalog_brief: {"standard": version, "overlays": {region: version}}. */
+static json_t *
+catalog_brief(struct store *s)
+{
+	json_t *c = NULL, *ovs, *o, *out;
+	size_t i;
+
+	if (store_catalog(s, &c) != 0) {
+		return json_null();
+	}
+	ovs = json_object();
+	json_array_foreach(json_object_get(c, "overlays"), i, o)
+	{
+		json_object_set_new(ovs, spec_str(o, "region"),
+		                    json_integer(spec_int(o, "version", 0)));
+	}
+	out = json_pack(
+	    "{s:I, s:o}", "standard",
+	    (json_int_t)spec_int(json_object_get(c, "standard"), "version", 0),
+	    "overlays", ovs);
+	json_decref(c);
+	return out;
+}
+
+/* child_row: what this region knows of child k, with its report. */
+static json_t *
+child_row(struct region_flow *f, struct region_child *k, int64_t now)
+{
+	struct outbox_out o;
+	char code[8];
+	uint64_t backlog = 0;
+	json_t *row, *rep;
+
+	snprintf(code, sizeof(code), "%06u", k->code);
+	if (k->stream && region_store_out(f->n->store, k->code, &o) == 0) {
+		backlog = outbox_out_backlog(&o);
+	} else {
+		outbox_out_init(&o, k->code, REGION_INC);
+	}
+	if (backlog == 0) {
+		k->backlog_since = 0;
+	} else if (k->backlog_since == 0) {
+		k->backlog_since = now;
+	}
+	rep = k->report;
+	row = json_pack(
+	    "{s:s, s:b, s:b, s:I, s:I, s:{s:I, s:I}, s:I, s:O?, s:O?, s:O?}",
+	    "region", code, "stream", k->stream, "link_up",
+	    f->n->links != NULL && link_up(f->n->links, code), "backlog",
+	    (json_int_t)backlog, "next", (json_int_t)o.next, "acked", "inc",
+	    (json_int_t)o.acked.inc, "seq", (json_int_t)o.acked.seq, "lag_ms",
+	    (json_int_t)(k->backlog_since ? now - k->backlog_since : 0),
+	    "catalog", json_object_get(rep, "catalog"), "refused",
+	    json_object_get(rep, "refused"), "below",
+	    json_object_get(rep, "below"));
+	if (row != NULL) {
+		json_object_set_new(row, "report_age_ms",
+		                    k->report_at
+		                        ? json_integer(now - k->report_at)
+		                        : json_null());
+	}
+	return row;
+}
+
+void
+region_view_refresh(struct region_flow *f)
+{
+	struct node *n = f->n;
+	struct outbox_in in;
+	json_t *v, *rows = json_array(), *topo = NULL, *inb = json_null();
+	int64_t now = region_mono_ms(f);
+	unsigned i;
+
+	pthread_mutex_lock(&f->mu);
+	for (i = 0; i < f->nkids; i++) {
+		json_array_append_new(rows, child_row(f, &f->kids[i], now));
+	}
+	pthread_mutex_unlock(&f->mu);
+	region_store_topology(n->store, &topo);
+	if (f->parent != 0 && region_store_in(n->store, f->parent, &in) == 0) {
+		json_decref(inb);
+		inb = json_pack(
+		    "{s:s, s:{s:I, s:I}, s:o}", "origin", f->parent_s, "cursor",
+		    "inc", (json_int_t)in.cursor.inc, "seq",
+		    (json_int_t)in.cursor.seq, "refused",
+		    f->refused_why[0]
+		        ? json_pack("{s:I, s:I, s:s, s:I}", "inc",
+		                    (json_int_t)f->refused_pos.inc, "seq",
+		                    (json_int_t)f->refused_pos.seq, "reason",
+		                    f->refused_why, "age_ms",
+		                    (json_int_t)(now - f->refused_at))
+		        : json_null());
+	}
+	v = json_pack(
+	    "{s:s, s:o, s:s, s:i, s:o, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:I, "
+	    "s:I, s:I, s:I}}",
+	    "region", n->cfg.region, "topology", topo ? topo : json_null(),
+	    "driver",
+	    f->on                                 ? "leader"
+	    : store_feature_level(n->store) < 2   ? "off: feature level 1 "
+	                                            "(tongban group features "
+	                                            "--set 2)"
+	    : n->links == NULL                    ? "off: no links (no "
+	                                            "certificate installed)"
+	    : raft_state(&n->raft) != RAFT_LEADER ? "follower"
+	                                          : "starting",
+	    "incarnation", REGION_INC, "catalog", catalog_brief(n->store),
+	    "inbound", inb, "outboxes", rows, "counters", "frames_tx",
+	    (json_int_t)f->tx, "frames_rx", (json_int_t)f->rx, "malformed",
+	    (json_int_t)f->malformed, "spoofed", (json_int_t)f->spoofed,
+	    "refused", (json_int_t)f->refused, "not_leader",
+	    (json_int_t)f->not_leader, "delivered", (json_int_t)f->delivered,
+	    "acked", (json_int_t)f->acked);
+	if (v == NULL) {
+		return;
+	}
+	pthread_mutex_lock(&f->mu);
+	json_decref(f->view);
+	f->view = v;
+	pthread_mutex_unlock(&f->mu);
+}
+
+json_t *
+region_view_json(struct node *n)
+{
+	json_t *v;
+
+	if (n->flow == NULL) {
+		return json_null();
+	}
+	pthread_mutex_lock(&n->flow->mu);
+	v = n->flow->view != NULL ? json_incref(n->flow->view) : json_null();
+	pthread_mutex_unlock(&n->flow->mu);
+	return v;
+}
+
+void
+region_report_send(struct region_flow *f)
+{
+	json_t *v = region_view_json(f->n), *rep, *inb;
+	char *text;
+
+	if (!json_is_object(v) || f->n->links == NULL) {
+		json_decref(v);
+		return;
+	}
+	inb = json_object_get(v, "inbound");
+	rep = json_pack("{s:s, s:O?, s:O?, s:O?}", "region", f->n->cfg.region,
+	                "catalog", json_object_get(v, "catalog"), "refused",
+	                json_object_get(inb, "refused"), "below",
+	                json_object_get(v, "outboxes"));
+	json_decref(v);
+	text = rep != NULL ? json_dumps(rep, JSON_COMPACT) : NULL;
+	json_decref(rep);
+	if (text != NULL &&
+	    link_send(f->n->links,
+	              f->parent_leader[0] ? f->parent_leader : f->parent_s,
+	              REGION_T_REPORT, text, strlen(text)) != TB_OK) {
+		f->parent_leader[0] = '\0'; /* to the region next time */
+	}
+	free(text);
+}
+
+/* ---- rollout ------------------------------------------------------------ */
+
+/* rollout_rows walks rows (outboxes, and the "below" of their reports)
+ * into applied and lagging, with the reason a region lags. */
+static void
+rollout_rows(const json_t *rows, long long ver, const char *via, bool via_has,
+             int depth, json_t *applied, json_t *lagging)
+{
+	const json_t *r, *ref;
+	size_t i;
+
+	json_array_foreach(rows, i, r)
+	{
+		const char *code = spec_str(r, "region");
+		const json_t *cat = json_object_get(r, "catalog");
+		const json_t *age = json_object_get(r, "report_age_ms");
+		long long have = spec_int(cat, "standard", -1);
+		char why[400];
+		json_t *e;
+
+		ref = json_object_get(r, "refused");
+		if (cat != NULL && have >= ver) {
+			e = json_pack("{s:s, s:I, s:s}", "region", code,
+			              "applied_version", (json_int_t)have,
+			              "via", via);
+			json_array_append_new(applied, e);
+		} else {
+			if (!json_is_integer(age)) {
+				snprintf(why, sizeof(why),
+				         "unreachable: no report received "
+				         "(link %s)",
+				         spec_bool(r, "link_up", false)
+				             ? "up"
+				             : "down");
+			} else if (json_integer_value(age) > REGION_STALE_MS) {
+				snprintf(why, sizeof(why),
+				         "unreachable: last report %lld ms ago "
+				         "(link %s)",
+				         (long long)json_integer_value(age),
+				         spec_bool(r, "link_up", false)
+				             ? "up"
+				             : "down");
+			} else if (json_is_object(ref)) {
+				snprintf(why, sizeof(why),
+				         "refused entry %lld: %s",
+				         spec_int(ref, "seq", 0),
+				         spec_str(ref, "reason"));
+			} else if (spec_int(r, "backlog", 0) > 0) {
+				snprintf(why, sizeof(why),
+				         "in flight: %lld entries not yet "
+				         "acknowledged to %s",
+				         spec_int(r, "backlog", 0), via);
+			} else if (via_has) {
+				snprintf(why, sizeof(why),
+				         "pending: %s applied it, and the last "
+				         "report from %s predates it",
+				         via, code);
+			} else {
+				snprintf(
+				    why, sizeof(why),
+				    "waiting for %s, which has not applied "
+				    "version %lld",
+				    via, ver);
+			}
+			e = json_pack("{s:s, s:o, s:s, s:s}", "region", code,
+			              "applied_version",
+			              cat != NULL ? json_integer(have)
+			                          : json_null(),
+			              "via", via, "reason", why);
+			json_array_append_new(lagging, e);
+		}
+		if (depth < 8) {
+			rollout_rows(json_object_get(r, "below"), ver, code,
+			             cat != NULL && have >= ver, depth + 1,
+			             applied, lagging);
+		}
+	}
+}
+
+json_t *
+region_rollout(struct node *n, long long ver)
+{
+	json_t *v = region_view_json(n), *applied = json_array();
+	json_t *lagging = json_array(), *out, *rows;
+	const struct region_table *t = region_builtin();
+	const struct region *kids[64];
+	int32_t self = 0;
+	size_t nk, i, j;
+
+	rows = json_object_get(v, "outboxes");
+	rollout_rows(rows, ver, n->cfg.region,
+	             spec_int(json_object_get(v, "catalog"), "standard", 0) >=
+	                 ver,
+	             0, applied, lagging);
+	/* Children in the table that never made contact lag too. */
+	region_code_parse(n->cfg.region, &self);
+	nk = region_children(t, self, kids, 64);
+	for (i = 0; i < nk && i < 64; i++) {
+		char code[8];
+		bool seen = false;
+		const json_t *r;
+		snprintf(code, sizeof(code), "%06d", (int)kids[i]->code);
+		json_array_foreach(rows, j, r)
+		{
+			seen = seen || !strcmp(spec_str(r, "region"), code);
+		}
+		if (!seen) {
+			json_array_append_new(
+			    lagging,
+			    json_pack("{s:s, s:n, s:s, s:s}", "region", code,
+			              "applied_version", "via", n->cfg.region,
+			              "reason",
+			              "never connected: no report and no "
+			              "stream"));
+		}
+	}
+	out = json_pack(
+	    "{s:I, s:s, s:O?, s:b, s:o, s:o}", "version", (json_int_t)ver,
+	    "region", n->cfg.region, "catalog", json_object_get(v, "catalog"),
+	    "self_applied",
+	    spec_int(json_object_get(v, "catalog"), "standard", 0) >= ver,
+	    "applied", applied, "lagging", lagging);
+	json_decref(v);
+	return out;
+}
+
+/* ---- metrics ------------------------------------------------------------ */
+
+char *
+region_metrics_text(struct node *n)
+{
+	json_t *v = region_view_json(n), *r;
+	char *buf = NULL;
+	size_t len = 0, i;
+	FILE *m = open_memstream(&buf, &len);
+
+	if (m == NULL) {
+		json_decref(v);
+		return NULL;
+	}
+	fprintf(m, "# HELP tongban_outbox_backlog Entries not yet "
+	           "acknowledged, per destination region.\n"
+	           "# TYPE tongban_outbox_backlog gauge\n");
+	json_array_foreach(json_object_get(v, "outboxes"), i, r)
+	{
+		fprintf(m, "tongban_outbox_backlog{dest=\"%s\"} %lld\n",
+		        spec_str(r, "region"), spec_int(r, "backlog", 0));
+	}
+	fprintf(m, "# HELP tongban_outbox_lag_seconds How long the oldest "
+	           "unacknowledged entry's backlog has lasted (leader).\n"
+	           "# TYPE tongban_outbox_lag_seconds gauge\n");
+	json_array_foreach(json_object_get(v, "outboxes"), i, r)
+	{
+		fprintf(m, "tongban_outbox_lag_seconds{dest=\"%s\"} %.3f\n",
+		        spec_str(r, "region"),
+		        (double)spec_int(r, "lag_ms", 0) / 1000.0);
+	}
+	fprintf(m, "# HELP tongban_outbox_frames_total Outbox frames.\n"
+	           "# TYPE tongban_outbox_frames_total counter\n");
+	r = json_object_get(v, "counters");
+	fprintf(m,
+	        "tongban_outbox_frames_total{dir=\"tx\"} %lld\n"
+	        "tongban_outbox_frames_total{dir=\"rx\"} %lld\n"
+	        "# TYPE tongban_outbox_refused_total counter\n"
+	        "tongban_outbox_refused_total %lld\n"
+	        "# TYPE tongban_outbox_delivered_total counter\n"
+	        "tongban_outbox_delivered_total %lld\n",
+	        spec_int(r, "frames_tx", 0), spec_int(r, "frames_rx", 0),
+	        spec_int(r, "refused", 0), spec_int(r, "delivered", 0));
+	fclose(m);
+	json_decref(v);
+	return buf;
+}
+
+/* ---- links.json: the parent and the peers ------------------------------ */
+
+void
+region_links_sync(struct region_flow *f)
+{
+	char path[PATH_MAX + 16], tmp[PATH_MAX + 24];
+	json_t *topo = NULL, *doc, *peers, *want = json_array(), *p, *w;
+	json_error_t je;
+	bool changed = false;
+	size_t i, j;
+
+	if (region_store_topology(f->n->store, &topo) != 0) {
+		json_decref(want);
+		return;
+	}
+	if ((p = json_object_get(topo, "parent")) != NULL && !json_is_null(p)) {
+		json_array_append(want, p);
+	}
+	json_array_extend(want, json_object_get(topo, "peers"));
+	snprintf(path, sizeof(path), "%s/links.json", f->n->cfg.dir);
+	doc = access(path, F_OK) == 0
+	          ? json_load_file(path, JSON_REJECT_DUPLICATES, &je)
+	          : json_pack("{s:s, s:[]}", "format", "tongban.links/1",
+	                      "peers");
+	if (doc == NULL ||
+	    !json_is_array(peers = json_object_get(doc, "peers"))) {
+		goto out; /* the link layer logs a malformed file */
+	}
+	/* Drop our entries that the topology no longer names. */
+	for (i = 0; i < json_array_size(peers);) {
+		bool keep = true;
+		p = json_array_get(peers, i);
+		if (!strcmp(spec_str(p, "by") ? spec_str(p, "by") : "",
+		            "region")) {
+			keep = false;
+			json_array_foreach(want, j, w)
+			{
+				keep = keep || (!strcmp(spec_str(w, "url"),
+				                        spec_str(p, "url")) &&
+				                !strcmp(spec_str(w, "code"),
+				                        spec_str(p, "region")));
+			}
+		}
+		if (!keep) {
+			tb_log(TB_LOG_INFO, "TB-REGION-LINK",
+			       "links.json: %s at %s left the topology",
+			       spec_str(p, "region"), spec_str(p, "url"));
+			json_array_remove(peers, i);
+			changed = true;
+			continue;
+		}
+		i++;
+	}
+	json_array_foreach(want, j, w)
+	{
+		bool have = false;
+		json_array_foreach(peers, i, p)
+		{
+			have = have ||
+			       !strcmp(spec_str(p, "url") ? spec_str(p, "url")
+			                                  : "",
+			               spec_str(w, "url"));
+		}
+		if (!have) {
+			json_array_append_new(
+			    peers,
+			    json_pack("{s:s, s:s, s:s}", "region",
+			              spec_str(w, "code"), "url",
+			              spec_str(w, "url"), "by", "region"));
+			tb_log(TB_LOG_INFO, "TB-REGION-LINK",
+			       "links.json: dialing %s at %s",
+			       spec_str(w, "code"), spec_str(w, "url"));
+			changed = true;
+		}
+	}
+	snprintf(tmp, sizeof(tmp), "%s.region.tmp", path);
+	if (changed && (json_dump_file(doc, tmp, JSON_INDENT(2)) != 0 ||
+	                rename(tmp, path) != 0)) {
+		tb_log(TB_LOG_WARN, "TB-REGION-LINK", "cannot write %s: %s",
+		       path, strerror(errno));
+		unlink(tmp);
+	}
+out:
+	json_decref(doc);
+	json_decref(want);
+	json_decref(topo);
+}
+
+/* ---- init's --parent and --peer ----------------------------------------- */
+
+void
+region_topology_init(struct region_flow *f)
+{
+	struct node *n = f->n;
+	json_t *ops, *op, *topo = NULL;
+	size_t i;
+
+	if (n->cfg.init_topology[0] == '\0' || !n->ready) {
+		return;
+	}
+	if (region_store_topology(n->store, &topo) != 0) {
+		return;
+	}
+	if (!json_is_true(json_object_get(topo, "unset")) ||
+	    region_mono_ms(f) < f->topo_next_ms) {
+		/* Set once: later changes are the operator's. */
+		json_decref(topo);
+		return;
+	}
+	json_decref(topo);
+	/* Proposals may be lost with the leadership: retry while unset. */
+	f->topo_next_ms = region_mono_ms(f) + 2000;
+	/* A node made with --parent or --peer asks for the region commands
+	 * (feature level 2); a group it bootstrapped has no older member. */
+	if (store_feature_level(n->store) < 2) {
+		json_t *b = json_pack("{s:i}", "level", 2);
+		if (n->cfg.join[0] == '\0' && b != NULL) {
+			region_propose(f, CMD_GROUP_FEATURE, b, NULL);
+		}
+		json_decref(b);
+		f->topo_next_ms = region_mono_ms(f) + 300;
+		return;
+	}
+	ops = json_loads(n->cfg.init_topology, 0, NULL);
+	json_array_foreach(ops, i, op)
+	{
+		region_propose(f, CMD_REGION_TOPOLOGY, op, NULL);
+	}
+	json_decref(ops);
+}

@@ -1,0 +1,140 @@
+/* Reads of the outboxes' records and the topology for the leader's driver
+ * and the API (any thread, each in its own read transaction). */
+#include "node/region_store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int
+rd_begin(struct store *s, MDB_txn **txn)
+{
+	return db_err(store_rd_begin(s, txn));
+}
+
+int
+region_store_out(struct store *s, uint32_t dest, struct outbox_out *o)
+{
+	MDB_txn *txn;
+	uint8_t k[7];
+	MDB_val v;
+	int rv;
+
+	if ((rv = rd_begin(s, &txn)) != 0) {
+		return rv;
+	}
+	region_out_key(k, dest);
+	rv = db_get(txn, s->dbi[DB_OUTBOX], k, sizeof(k), &v);
+	if (rv == TB_OK) {
+		rv = region_out_decode(&v, dest, o);
+	}
+	store_rd_end(s, txn);
+	return rv;
+}
+
+int
+region_store_in(struct store *s, uint32_t origin, struct outbox_in *in)
+{
+	MDB_txn *txn;
+	uint8_t k[7];
+	MDB_val v;
+	int rv;
+
+	memset(in, 0, sizeof(*in));
+	in->origin = origin;
+	if ((rv = rd_begin(s, &txn)) != 0) {
+		return rv;
+	}
+	region_in_key(k, origin);
+	rv = db_get(txn, s->dbi[DB_OUTBOX], k, sizeof(k), &v);
+	if (rv == TB_OK) {
+		rv = region_in_decode(&v, origin, in);
+	} else if (rv == TB_ENOTFOUND) {
+		rv = TB_OK;
+	}
+	store_rd_end(s, txn);
+	return rv;
+}
+
+int
+region_store_entry(struct store *s, uint32_t dest, struct outbox_pos pos,
+                   uint8_t **p, size_t *len)
+{
+	MDB_txn *txn;
+	uint8_t k[19];
+	MDB_val v;
+	int rv;
+
+	*p = NULL;
+	*len = 0;
+	if ((rv = rd_begin(s, &txn)) != 0) {
+		return rv;
+	}
+	region_entry_key(k, dest, pos);
+	rv = db_get(txn, s->dbi[DB_OUTBOX], k, sizeof(k), &v);
+	if (rv == TB_OK &&
+	    (v.mv_size < 2 || ((const uint8_t *)v.mv_data)[0] != STORE_SV)) {
+		rv = TB_ECORRUPT;
+	}
+	if (rv == TB_OK) {
+		/* The payload is the value without its schema-version byte:
+		 * the canonical bytes the apply wrote. */
+		if ((*p = malloc(v.mv_size - 1)) == NULL) {
+			rv = TB_ENOMEM;
+		} else {
+			memcpy(*p, (const uint8_t *)v.mv_data + 1,
+			       v.mv_size - 1);
+			*len = v.mv_size - 1;
+		}
+	}
+	store_rd_end(s, txn);
+	return rv;
+}
+
+int
+region_store_dests(struct store *s, uint32_t *out, int max)
+{
+	MDB_cursor *cur;
+	MDB_txn *txn;
+	MDB_val k = { 1, "o" }, v;
+	int rv, n = 0;
+
+	if (rd_begin(s, &txn) != 0) {
+		return -1;
+	}
+	if (db_err(mdb_cursor_open(txn, s->dbi[DB_OUTBOX], &cur)) != 0) {
+		store_rd_end(s, txn);
+		return -1;
+	}
+	rv = db_err(mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE));
+	while (rv == 0 && n < max && k.mv_size == 7 &&
+	       ((const uint8_t *)k.mv_data)[0] == 'o') {
+		char d[7];
+		memcpy(d, (const uint8_t *)k.mv_data + 1, 6);
+		d[6] = '\0';
+		out[n++] = region_code_u32(d);
+		rv = db_err(mdb_cursor_get(cur, &k, &v, MDB_NEXT));
+	}
+	mdb_cursor_close(cur);
+	store_rd_end(s, txn);
+	return rv == 0 || rv == TB_ENOTFOUND ? n : -1;
+}
+
+int
+region_store_topology(struct store *s, json_t **out)
+{
+	MDB_txn *txn;
+	int rv;
+
+	*out = NULL;
+	if ((rv = rd_begin(s, &txn)) != 0) {
+		return rv;
+	}
+	rv = db_get_json(txn, s->dbi[DB_META], "topology", 8, out);
+	store_rd_end(s, txn);
+	if (rv == TB_ENOTFOUND) {
+		*out = json_pack("{s:n, s:[], s:b}", "parent", "peers", "unset",
+		                 1);
+		rv = *out != NULL ? TB_OK : TB_ENOMEM;
+	}
+	return rv;
+}

@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# ops/bench --region: the catalog flowing down the tree (issue 6), on
+# loopback with one-voter groups of real regions: province 370000, cities
+# 370100 and 370200, counties 370102, 370103, 370202, 370203.
+#
+#   full   a first full release of 3,000 matters (the example catalog's 42
+#          matters cloned under new codes, 7.7 MB of JSON) published at the
+#          province: ms until all four counties have applied it
+#   delta  a release that changes 50 matters: ms until all four counties
+#          have applied it (REPS times, on the same tree)
+#
+# "Applied" is polled at each county (GET /v1/catalog every 5 ms), so a
+# figure is at most ~5 ms late. Usage: ops/bench.d/region.sh TONGBAN_BIN
+# [REPS]; prints one TSV line per measure and a summary.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/../.." && pwd)
+TB=$1
+reps=${2:-5}
+T=$(mktemp -d "${TMPDIR:-/tmp}/tongban-region-bench.XXXXXX")
+TB_SRC=$here
+py=/usr/bin/python3
+_node_pids=()
+cleanup() {
+  local p
+  for p in "${_node_pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  rm -rf "$T"
+}
+trap cleanup EXIT
+# What tests/node_lib.sh and tests/group_lib.sh give the region helpers.
+node_start() {
+  local name=$1 i port
+  "$TB" run --dir "$T/$name" >"$T/$name.out" 2>>"$T/$name.log" &
+  _node_pids+=("$!")
+  for i in $(seq 1 400); do
+    port=$(sed -n 's/.*"api":"http:\/\/[^:]*:\([0-9]*\)".*/\1/p' \
+      "$T/$name.out" 2>/dev/null)
+    if [ -n "$port" ] &&
+      curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then
+      printf -v "PORT_$name" '%s' "$port"
+      printf -v "API_$name" '%s' "http://127.0.0.1:$port"
+      return 0
+    fi
+    sleep 0.05
+  done
+  echo "node $name did not start" >&2
+  return 1
+}
+free_port() {
+  $py -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+api() {
+  local name=$1 method=$2 path=$3 portvar="PORT_$1" tokvar="TOKEN_$1"
+  shift 3
+  body=$(curl -s -m 60 -o - -w '\n%{http_code}' -X "$method" \
+    -H "Authorization: Bearer ${!tokvar}" \
+    "http://127.0.0.1:${!portvar}$path" "$@")
+  code=${body##*$'\n'}
+  body=${body%$'\n'*}
+}
+jq_get() {
+  printf '%s' "$body" | $py -c \
+    "import json,sys; d=json.load(sys.stdin); print($1)"
+}
+# shellcheck source=../../tests/region_lib.sh
+. "$here/tests/region_lib.sh"
+
+for spec in "P 370000" "C1 370100 P" "C2 370200 P" "K1 370102 C1" \
+  "K2 370103 C1" "K3 370202 C2" "K4 370203 C2"; do
+  # shellcheck disable=SC2086
+  region_node $spec || { echo "region.sh: cannot make node $spec" >&2; exit 1; }
+done
+for n in P C1 C2 K1 K2 K3 K4; do node_start "$n"; done
+api P POST /v1/group/features -d '{"level":2}'
+[ "$code" = 201 ] || { echo "feature level: $code $body" >&2; exit 1; }
+# Wait until every parent has a stream to each child.
+streams() {
+  api "$1" GET /v1/region
+  [ "$(jq_get 'len([r for r in d["outboxes"] if r["stream"]])')" = "$2" ]
+}
+for pc in "P 2" "C1 2" "C2 2"; do
+  for i in $(seq 1 600); do
+    streams $pc && break
+    sleep 0.05
+  done
+done
+
+# all_at V: ms from now until every county's standard version is V.
+counties=(K1 K2 K3 K4)
+ports=()
+for n in "${counties[@]}"; do p="PORT_$n" t="TOKEN_$n"; ports+=("${!p}:${!t}"); done
+wait_all() {
+  $py - "$1" "$2" "${ports[@]}" <<'PY'
+import json, sys, time, urllib.request
+v, t0 = int(sys.argv[1]), int(sys.argv[2]) / 1000.0
+left = dict(a.split(":", 1) for a in sys.argv[3:])
+end = time.time() + 120
+while left and time.time() < end:
+    for port, tok in list(left.items()):
+        r = urllib.request.Request("http://127.0.0.1:%s/v1/catalog" % port,
+                                   headers={"Authorization": "Bearer " + tok})
+        if json.load(urllib.request.urlopen(r))["standard"]["version"] >= v:
+            del left[port]
+    time.sleep(0.005)
+print(-1 if left else int((time.time() - t0) * 1000))
+PY
+}
+$py - "$here/ops/examples/catalog-370000.json" "$T/full.json" 3000 <<'PY'
+import json, sys, copy
+d = json.load(open(sys.argv[1]))
+base, ms, i = d["matters"], list(d["matters"]), 0
+while len(ms) < int(sys.argv[3]):
+    m = copy.deepcopy(base[i % len(base)])
+    m["catalog_code"] = m["catalog_code"][:4] + "9%04d" % i + "000"
+    m["task_name"] += " #%d" % i
+    ms.append(m)
+    i += 1
+d["matters"] = ms
+json.dump(d, open(sys.argv[2], "w"), ensure_ascii=False)
+PY
+t0=$(date +%s%3N)
+api P POST /v1/catalog/releases --data-binary @"$T/full.json"
+[ "$code" = 201 ] || { echo "publish: $code ${body:0:300}" >&2; exit 1; }
+t1=$(date +%s%3N)
+full=$(wait_all 1 "$t0")
+printf 'region\tfull_3000\t%s\tms\tpublish_http_ms=%s\n' "$full" $((t1 - t0))
+
+for v in $(seq 2 $((reps + 1))); do
+  api P GET /v1/catalog
+  $py - "$T/full.json" "$T/d$v.json" "$(jq_get 'd["standard"]["hash"]')" "$v" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+v = int(sys.argv[4])
+ms = d["matters"][100:150]
+for m in ms:
+    m["task_name"] = m["task_name"].split(" v")[0] + " v%d" % v
+d.update(version=v, snapshot=False, prev_hash=sys.argv[3], matters=ms,
+         removed=[], bundles=[], removed_bundles=[])
+d.pop("calendar", None)
+json.dump(d, open(sys.argv[2], "w"), ensure_ascii=False)
+PY
+  t0=$(date +%s%3N)
+  api P POST /v1/catalog/releases --data-binary @"$T/d$v.json"
+  [ "$code" = 201 ] || { echo "delta $v: $code ${body:0:300}" >&2; exit 1; }
+  t1=$(date +%s%3N)
+  d=$(wait_all "$v" "$t0")
+  printf 'region\tdelta_50\t%s\tms\tpublish_http_ms=%s\n' "$d" $((t1 - t0))
+done

@@ -1,0 +1,253 @@
+#!/usr/bin/env bash
+# The catalog flows down the tree, with real processes of real regions
+# (data/regions.csv), one-voter groups: province 370000, city 370100 with
+# counties 370102 and 370103, city 370200 with county 370202. Each child is
+# made with `tongban init --parent` (or given its parent later with
+# `tongban region set-parent`). A release published at the province
+# reaches every county; a city overlay reaches its counties; a county
+# overlay that touches a standard field is refused naming the field and
+# its owner; the city stopped (SIGSTOP) while the province publishes
+# twice, then resumed: its counties catch up, in order; a city restarted
+# (a new leader) resumes from its durable cursor; the rollout view names
+# who lags and why; what is not built answers 501.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/node_lib.sh"
+. "$(dirname "$0")/group_lib.sh"
+. "$(dirname "$0")/region_lib.sh"
+cd "$T"
+# On a failure: the end of each node's log (TB_KEEP=DIR keeps everything).
+_region_exit() {
+  local f
+  if [ "$_tap_fail" -gt 0 ]; then
+    for f in "$T"/*.log; do
+      echo "# the end of $(basename "$f"):"
+      tail -n 15 "$f" | cut -c1-300 | sed 's/^/#   /'
+    done
+    [ -n "${TB_KEEP:-}" ] && cp -r "$T" "$TB_KEEP"
+  fi
+  _node_cleanup
+}
+trap _region_exit EXIT
+C=$TB_SRC/ops/examples/catalog-370000.json
+
+# ---- the tree: enrolment and init --parent ----
+region_node P 370000 && region_node C 370100 P && region_node K1 370102 C &&
+  region_node C2 370200 P && region_node K3 370202 C2
+is "$?" 0 "init and enrol 370000, 370100, 370102, 370200, 370202 (init --parent)"
+# 370103 is made without --parent: its place is set later, by the CLI.
+region_node K2 370103 C noparent
+is "$?" 0 "init and enrol 370103 without --parent"
+"$TB" init --dir "$T/K2x" --region 370103 --api 127.0.0.1:0 \
+  --parent "370100@http://x" >/dev/null 2>&1
+is "$?" 2 "init --parent refuses an address that is not tcp://HOST:PORT"
+run "$TB" init --dir "$T/K2y" --region 370103 --api 127.0.0.1:0 \
+  --parent "370000@tcp://127.0.0.1:1"
+is "$rc $err" "2 tongban init: --parent 370000@tcp://127.0.0.1:1: 370103's parent in the GB/T 2260 table is 370100" \
+  "init --parent refuses a region that is not the table's parent"
+
+for n in P C K1 K2 C2 K3; do node_start "$n" || break; done
+is "$?" 0 "six nodes start"
+
+# The province (no --parent) and 370103 run at feature level 1 until
+# raised; nodes made with --parent raised it themselves.
+api P GET /v1/status
+like "$(jq_get 'd["tree"]["driver"]')" "off: feature level 1" \
+  "the province's driver is off at feature level 1, and says how to raise it"
+for n in P K2; do
+  a="API_$n" t="TOKEN_$n"
+  run "$TB" --api "${!a}" --token "${!t}" group features --set 2
+  is "$rc" 0 "tongban group features --set 2 at $n"
+done
+run "$TB" --api "$API_K2" --token "$TOKEN_K2" region set-parent \
+  "370000@tcp://127.0.0.1:$LINK_P"
+like "$out$err" "parent in the GB/T 2260 table is 370100, not 370000" \
+  "set-parent refuses a region that is not the table's parent"
+run "$TB" --api "$API_K2" --token "$TOKEN_K2" region set-parent \
+  "370100@tcp://127.0.0.1:$LINK_C"
+is "$rc" 0 "tongban region set-parent 370100@tcp://... at 370103"
+api K2 POST /v1/region/peers -d '{"code":"999999","url":"tcp://127.0.0.1:1"}'
+is "$code $(jq_get 'd["error"]["field"]')" "422 \$.code" \
+  "a peer outside the table is refused naming \$.code"
+api K2 POST /v1/region/peers -d '{"code":"370102","url":"tcp://127.0.0.1:1","x":1}'
+is "$code $(jq_get 'd["error"]["field"]')" "422 x" "an unknown field is refused"
+api K2 DELETE /v1/region/peers/370104
+is "$code" 404 "removing a peer that is not one is 404"
+run "$TB" --api "$API_K2" --token "$TOKEN_K2" region add-peer \
+  "370104@tcp://127.0.0.1:1"
+is "$rc" 0 "tongban region add-peer 370104@tcp://... (stored; no traffic yet)"
+run "$TB" --api "$API_K2" --token "$TOKEN_K2" region remove-peer 370104
+is "$rc" 0 "tongban region remove-peer 370104"
+
+has_parent() {
+  api C GET /v1/status
+  [ "$(jq_get 'd["tree"]["topology"]["parent"]["code"], d["tree"]["topology"]["peers"]')" = "370000 []" ]
+}
+wait_for 20 has_parent
+is "$?" 0 "370100's status shows the parent init --parent set, replicated"
+api K2 GET /v1/region
+is "$(jq_get 'd["topology"]["parent"]["code"], d["topology"]["peers"]')" \
+  "370100 []" "GET /v1/region at 370103: the parent set by the CLI, the peer gone"
+
+# Every parent opens a stream to each child that reports.
+streams() {
+  api "$1" GET /v1/region
+  [ "$(jq_get 'sorted(r["region"] for r in d["outboxes"] if r["stream"])')" = "$2" ]
+}
+wait_for 30 streams P "['370100', '370200']"
+is "$?" 0 "the province has streams to 370100 and 370200"
+wait_for 30 streams C "['370102', '370103']"
+is "$?" 0 "370100 has streams to 370102 and 370103"
+wait_for 30 streams C2 "['370202']"
+is "$?" 0 "370200 has a stream to 370202"
+
+# ---- a release published at the province reaches every county ----
+t0=$(now_ms)
+api P POST /v1/catalog/releases --data-binary @"$C"
+is "$code" 201 "the province publishes release 1"
+for n in K1 K2 K3; do
+  region_wait 30 "$n" 'd["standard"]["version"] == 1'
+  is "$?" 0 "release 1 reached county $n"
+done
+echo "# release 1 (42 matters) at all three counties in $(($(now_ms) - t0)) ms"
+api K1 GET /v1/catalog
+h1=$(jq_get 'd["standard"]["hash"]')
+api P GET /v1/catalog
+is "$(jq_get 'd["standard"]["hash"]')" "$h1" "with the same hash as at the province"
+
+api P GET "/v1/catalog/rollout?version=1"
+wait_rollout() {
+  api P GET "/v1/catalog/rollout?version=$1"
+  [ "$(jq_get 'sorted(r["region"] for r in d["applied"])')" = "$2" ]
+}
+wait_for 10 wait_rollout 1 "['370100', '370102', '370103', '370200', '370202']"
+is "$?" 0 "rollout of version 1 at the province: both cities and all counties applied"
+is "$(jq_get 'any(r["region"] == "370300" and "never connected" in r["reason"] for r in d["lagging"])')" \
+  True "cities that never connected are listed as lagging, with the reason"
+api P GET "/v1/catalog/rollout?version=x"
+is "$code" 400 "rollout with a version that is not a number is 400"
+
+# ---- overlays: the city's reaches its counties; a county's is checked ----
+api C POST /v1/catalog/overlays \
+  --data-binary @"$TB_SRC/ops/examples/overlay-370100.json"
+is "$code" 201 "370100 publishes its overlay"
+for n in K1 K2; do
+  region_wait 30 "$n" 'any(o["region"] == "370100" and o["version"] == 1 for o in d["overlays"])'
+  is "$?" 0 "the city's overlay reached $n"
+done
+api K3 GET /v1/catalog
+is "$(jq_get 'len(d["overlays"])')" 0 "and not 370202, a county of another city"
+$py - "$TB_SRC/ops/examples/overlay-370102.json" "$T/bad-ov.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["entries"][0]["task_name"] = "改个名字"
+json.dump(d, open(sys.argv[2], "w"), ensure_ascii=False)
+PY
+api K1 POST /v1/catalog/overlays --data-binary @"$T/bad-ov.json"
+is "$code $(jq_get 'd["error"]["field"]')" '422 $.entries[0].task_name' \
+  "a county overlay touching a standard field is refused, naming the field"
+like "$(jq_get 'd["error"]["message"]')" "is owned by 370000 (四级四同) and cannot be changed by 370102" \
+  "and its owner, against the standard that flowed down"
+api K1 POST /v1/catalog/overlays \
+  --data-binary @"$TB_SRC/ops/examples/overlay-370102.json"
+is "$code" 201 "the county's own overlay applies on the flowed catalog"
+
+# ---- the city stopped while the province publishes twice ----
+# release N+1: the example as a delta on the province's head.
+next_release() {
+  api P GET /v1/catalog
+  $py - "$C" "$T/r$1.json" "$(jq_get 'd["standard"]["hash"]')" "$1" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d.update(version=int(sys.argv[4]), snapshot=False, prev_hash=sys.argv[3])
+d["matters"][0]["task_name"] = d["matters"][0]["task_name"] + " v" + sys.argv[4]
+json.dump(d, open(sys.argv[2], "w"), ensure_ascii=False)
+PY
+  api P POST /v1/catalog/releases --data-binary @"$T/r$1.json"
+}
+kill -STOP "$PID_C"
+next_release 2
+is "$code" 201 "with 370100 stopped (SIGSTOP), the province publishes release 2"
+next_release 3
+is "$code" 201 "and release 3"
+lagging_city() {
+  api P GET "/v1/catalog/rollout?version=3"
+  [ "$(jq_get '[r["reason"].split(":")[0] for r in d["lagging"] if r["region"] == "370100"]')" = "['unreachable']" ]
+}
+wait_for 15 lagging_city
+is "$?" 0 "the rollout of version 3 names 370100 as unreachable"
+like "$(jq_get '[r for r in d["lagging"] if r["region"] == "370102"]')" "370100" \
+  "and lists its counties as lagging behind it"
+wait_for 10 wait_rollout 3 "['370200', '370202']"
+is "$?" 0 "while 370200 and 370202 applied version 3"
+backlog=$(curl -s "$API_P/metrics" | sed -n 's/^tongban_outbox_backlog{dest="370100"} //p')
+is "$backlog" 2 "/metrics: the province's backlog towards 370100 is 2"
+api P GET /v1/status
+is "$(jq_get '[(r["backlog"], r["lag_ms"] > 0) for r in d["tree"]["outboxes"] if r["region"] == "370100"]')" \
+  "[(2, True)]" "/v1/status: backlog 2 and a lag towards 370100"
+api K1 GET /v1/catalog
+is "$(jq_get 'd["standard"]["version"]')" 1 "370102 is still at version 1"
+
+kill -CONT "$PID_C"
+for n in K1 K2; do
+  region_wait 30 "$n" 'd["standard"]["version"] == 3'
+  is "$?" 0 "370100 resumed (SIGCONT): $n catches up to version 3"
+  api "$n" GET /v1/catalog
+  is "$(jq_get 'd["releases"]')" "[1, 2, 3]" "$n applied releases 1, 2, 3 in order"
+done
+api K1 GET /v1/region
+is "$(jq_get 'd["inbound"]["origin"], d["inbound"]["cursor"]')" \
+  "370100 {'inc': 1, 'seq': 4}" \
+  "370102's cursor: incarnation 1, entry 4 (three releases and the city's overlay)"
+wait_for 10 wait_rollout 3 "['370100', '370102', '370103', '370200', '370202']"
+is "$?" 0 "the rollout of version 3: every region applied it"
+wait_backlog0() {
+  [ "$(curl -s "$API_P/metrics" | sed -n 's/^tongban_outbox_backlog{dest="370100"} //p')" = 0 ]
+}
+wait_for 10 wait_backlog0
+is "$?" 0 "the province's backlog towards 370100 drains to 0"
+
+# ---- a restarted city (a new leader) resumes from its durable cursor ----
+node_kill C TERM
+next_release 4
+is "$code" 201 "with 370100 down, the province publishes release 4"
+node_start C
+is "$?" 0 "370100 starts again"
+for n in K1 K2; do
+  region_wait 30 "$n" 'd["standard"]["version"] == 4 and d["releases"] == [1, 2, 3, 4]'
+  is "$?" 0 "$n reaches release 4, each release applied once"
+done
+api C GET /v1/region
+is "$(jq_get 'd["inbound"]["cursor"]["seq"], d["counters"]["refused"]')" "4 0" \
+  "370100's cursor from the province: entry 4 (four releases), nothing refused"
+
+# ---- an origin restarted with a backlog resumes from its durable outbox ----
+kill -STOP "$PID_K1"
+next_release 5
+is "$code" 201 "with 370102 stopped, the province publishes release 5"
+backlog_c() {
+  [ "$(curl -s "$API_C/metrics" | sed -n 's/^tongban_outbox_backlog{dest="370102"} //p')" = 1 ]
+}
+wait_for 30 backlog_c
+is "$?" 0 "370100 applied it and holds it for 370102 (backlog 1)"
+node_kill C TERM
+node_start C
+is "$?" 0 "370100 restarts (a new leader, a new driver)"
+kill -CONT "$PID_K1"
+region_wait 30 K1 'd["standard"]["version"] == 5 and d["releases"] == [1, 2, 3, 4, 5]'
+is "$?" 0 "370102 resumed: release 5 comes from 370100's stored outbox"
+
+# ---- what this slice does not build answers loudly ----
+api P GET /v1/cases/370102-20260101-000001
+is "$code $(jq_get 'd["error"]["code"]')" "501 not_implemented" \
+  "a case of another region: 501 not implemented (no remote queries yet)"
+api P GET "/v1/catalog/matters/000117001000%2301?region=370102"
+is "$code $(jq_get 'd["error"]["code"]')" "501 not_implemented" \
+  "another region's effective matter: 501 not implemented"
+api P GET /v1/cases/370000-20260101-000001
+is "$code" 404 "a case of this region that does not exist is still 404"
+
+for n in P C K1 K2 C2 K3; do node_kill "$n" TERM; done
+is "$(grep -l 'Sanitizer\|runtime error' "$T"/*.log)" "" \
+  "the six nodes stop with no sanitizer report in their logs"
+
+done_testing

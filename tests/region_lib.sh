@@ -1,0 +1,66 @@
+# Helpers for tests of the tree of regions (sourced after lib.sh,
+# node_lib.sh and group_lib.sh): one-voter nodes of real regions from
+# data/regions.csv, enrolled with a real certificate chain, each child made
+# with `tongban init --parent` pointing at its parent's link.
+# region_node NAME CODE [PARENT_NAME [noparent]]
+#     inits $T/NAME for region CODE, linking on a free port (LINK_NAME),
+#     with --parent PARENT's code and link (none for the province, which
+#     also makes the root; "noparent": enrolled under PARENT but made
+#     without --parent), issues its region key's certificate (from the
+#     parent's region key, or the root's officer for the province) and the
+#     node's, and installs the chain; sets TOKEN_NAME, ID_NAME, CODE_NAME.
+# region_wait SECONDS NAME EXPR
+#     waits until EXPR (python, d = NAME's GET /v1/catalog) is true.
+region_node() {
+  local name=$1 code=$2 parent=${3:-} flag=${4:-} port out chain pargs=()
+  port=$(free_port)
+  printf -v "LINK_$name" '%s' "$port"
+  printf -v "CODE_$name" '%s' "$code"
+  if [ -n "$parent" ]; then
+    local pl="LINK_$parent" pc="CODE_$parent"
+    pargs=(--root "$T/$_region_root/root.json")
+    [ "$flag" = noparent ] ||
+      pargs+=(--parent "${!pc}@tcp://127.0.0.1:${!pl}")
+  else
+    _region_root=$name
+  fi
+  out=$("$TB" init --dir "$T/$name" --region "$code" --api 127.0.0.1:0 \
+    --link "127.0.0.1:$port" "${pargs[@]}" --json) || return 1
+  printf -v "TOKEN_$name" '%s' "$(printf '%s' "$out" |
+    sed -n 's/.*"admin_token":"\([^"]*\)".*/\1/p')"
+  printf -v "ID_$name" '%s' "$(printf '%s' "$out" |
+    sed -n 's/.*"node_id":"\([^"]*\)".*/\1/p')"
+  "$TB" keygen --out "$T/r$code.key" >/dev/null || return 1
+  "$TB" cert request --region-key "$T/r$code.key" --region "$code" \
+    --out "$T/q$code.json" >/dev/null || return 1
+  if [ -n "$parent" ]; then
+    local pc="CODE_$parent"
+    "$TB" cert issue --key "$T/r${!pc}.key" \
+      --issuer-cert "$T/c${!pc}.json" --request "$T/q$code.json" \
+      --days 365 --out "$T/c$code.json" >/dev/null || return 1
+    chain="$T/c$code.json ${_region_chain[${!pc}]}"
+  else
+    "$TB" cert issue --key "$T/$name/keys/officer.json" \
+      --root "$T/$name/root.json" --request "$T/q$code.json" --days 365 \
+      --out "$T/c$code.json" >/dev/null || return 1
+    chain="$T/c$code.json"
+  fi
+  _region_chain[$code]=$chain
+  "$TB" cert request --dir "$T/$name" --out "$T/$name.req" >/dev/null &&
+    "$TB" cert issue --key "$T/r$code.key" --issuer-cert "$T/c$code.json" \
+      --request "$T/$name.req" --days 30 --out "$T/$name.cert" \
+      >/dev/null || return 1
+  # shellcheck disable=SC2086
+  "$TB" cert install --dir "$T/$name" "$T/$name.cert" $chain >/dev/null
+}
+declare -A _region_chain
+_region_root=""
+
+region_wait() {
+  local secs=$1 name=$2 expr=$3
+  _region_check() {
+    api "$1" GET /v1/catalog
+    [ "$code" = 200 ] && [ "$(jq_get "$2")" = True ]
+  }
+  wait_for "$secs" _region_check "$name" "$expr"
+}

@@ -1,0 +1,241 @@
+/* Tests for the region commands on real LMDB stores: the topology
+ * (region.topology), the outbox records (outbox.child with its backfill,
+ * the fan-out of an applied release, outbox.deliver's verdicts and
+ * refusals, outbox.acked), between a city's store and a county's. */
+#include "node/region_store.h"
+#include "node/store.h"
+#include "schema/command.h"
+#include "schema/spec.h"
+#include "tests/tap.h"
+#include "tests/store_util.h"
+
+static uint64_t IDX_A, IDX_B;
+static struct store *A, *B; /* 370100 (origin), 370102 (destination) */
+
+/* apply applies (type, body stolen) at s and returns the result. */
+static json_t *
+apply(struct store *s, uint64_t *idx, enum cmd_type t, json_t *body)
+{
+	struct canon_buf b = su_encode(t, SU_T0, NULL, body);
+	json_t *res = NULL;
+	int rv = store_apply(s, ++*idx, b.data, b.len, &res);
+
+	canon_buf_free(&b);
+	if (rv != 0) {
+		printf("# store_apply: %s\n", tb_strerror(rv));
+	}
+	return res;
+}
+
+static const char *
+err_field(const json_t *res)
+{
+	const char *f = spec_str(json_object_get(res, "error"), "field");
+	return f != NULL ? f : "(none)";
+}
+
+static void
+test_topology(void)
+{
+	json_t *r, *t = NULL;
+
+	r = apply(A, &IDX_A, CMD_REGION_TOPOLOGY,
+	          json_pack("{s:s, s:s, s:s}", "op", "set-parent", "code",
+	                    "370000", "url", "tcp://127.0.0.1:7401"));
+	is_str(
+	    spec_str(json_object_get(json_object_get(r, "topology"), "parent"),
+	             "code"),
+	    "370000", "set-parent 370000 at 370100");
+	json_decref(r);
+	r = apply(A, &IDX_A, CMD_REGION_TOPOLOGY,
+	          json_pack("{s:s, s:s, s:s}", "op", "set-parent", "code",
+	                    "370200", "url", "tcp://127.0.0.1:7401"));
+	is_str(err_field(r), "$.body.code",
+	       "a parent other than the table's is refused");
+	like(spec_str(json_object_get(r, "error"), "message"),
+	     "parent in the GB/T 2260 table is 370000", "  naming the table's");
+	json_decref(r);
+	r = apply(A, &IDX_A, CMD_REGION_TOPOLOGY,
+	          json_pack("{s:s, s:s, s:s}", "op", "add-peer", "code",
+	                    "370200", "url", "http://x:1"));
+	is_str(err_field(r), "$.body.url", "a URL not tcp://HOST:PORT");
+	json_decref(r);
+	r = apply(
+	    A, &IDX_A, CMD_REGION_TOPOLOGY,
+	    json_pack("{s:s, s:s}", "op", "remove-peer", "code", "370300"));
+	is_str(spec_str(json_object_get(r, "error"), "code"), "not_found",
+	       "removing a peer that is none: not_found");
+	json_decref(r);
+	r = apply(A, &IDX_A, CMD_REGION_TOPOLOGY,
+	          json_pack("{s:s, s:s, s:s}", "op", "add-peer", "code",
+	                    "370200", "url", "tcp://10.0.0.2:7401"));
+	json_decref(r);
+	region_store_topology(A, &t);
+	is_int((long long)json_array_size(json_object_get(t, "peers")), 1,
+	       "add-peer 370200: the topology has one peer");
+	ok(json_object_get(t, "unset") == NULL, "  and is set");
+	json_decref(t);
+}
+
+static void
+test_flow(void)
+{
+	struct outbox_out o;
+	struct outbox_in in;
+	json_t *r, *entry = NULL, *bad;
+	uint8_t *p = NULL;
+	size_t len = 0;
+	char err[128];
+	int rv;
+
+	r = apply(A, &IDX_A, CMD_OUTBOX_CHILD,
+	          json_pack("{s:s}", "region", "370202"));
+	is_str(err_field(r), "$.body.region", "370202 is no child of 370100");
+	json_decref(r);
+	r = apply(A, &IDX_A, CMD_OUTBOX_CHILD,
+	          json_pack("{s:s}", "region", "370102"));
+	ok(spec_bool(json_object_get(r, "outbox"), "created", false),
+	   "outbox.child 370102 opens a stream");
+	json_decref(r);
+	r = apply(A, &IDX_A, CMD_CATALOG_RELEASE,
+	          json_pack("{s:o}", "release",
+	                    su_load("ops/examples/catalog-370000.json")));
+	ok(json_object_get(r, "catalog") != NULL,
+	   "release 1 applies at 370100");
+	json_decref(r);
+	is_int(region_store_out(A, 370102, &o), TB_OK, "the stream's record");
+	is_int((long long)outbox_out_backlog(&o), 1,
+	       "  holds the release: backlog 1");
+	rv = region_store_entry(A, 370102, (struct outbox_pos){ 1, 1 }, &p,
+	                        &len);
+	is_int(rv, TB_OK, "entry 1.1 is stored");
+	rv = canon_decode(p, len, &canon_default_limits, &entry, err,
+	                  sizeof(err));
+	free(p);
+	is_str(spec_str(entry, "kind"), "release",
+	       "  as canonical msgpack of {kind: release, doc}");
+
+	/* The county delivers it. */
+	r = apply(B, &IDX_B, CMD_OUTBOX_DELIVER,
+	          json_pack("{s:s, s:i, s:i, s:O}", "origin", "370000", "inc",
+	                    1, "seq", 1, "entry", entry));
+	is_str(err_field(r), "$.body.origin",
+	       "370102 takes entries from its parent only");
+	json_decref(r);
+	r = apply(B, &IDX_B, CMD_OUTBOX_DELIVER,
+	          json_pack("{s:s, s:i, s:i, s:O}", "origin", "370100", "inc",
+	                    1, "seq", 2, "entry", entry));
+	is_str(spec_str(json_object_get(r, "outbox"), "verdict"), "gap",
+	       "seq 2 before 1: gap");
+	json_decref(r);
+	r = apply(B, &IDX_B, CMD_OUTBOX_DELIVER,
+	          json_pack("{s:s, s:i, s:i, s:O}", "origin", "370100", "inc",
+	                    1, "seq", 1, "entry", entry));
+	is_str(spec_str(json_object_get(r, "outbox"), "verdict"), "accept",
+	       "seq 1: accepted");
+	ok(json_object_get(json_object_get(r, "outbox"), "applied") != NULL,
+	   "  with the release's apply result");
+	json_decref(r);
+	r = apply(B, &IDX_B, CMD_OUTBOX_DELIVER,
+	          json_pack("{s:s, s:i, s:i, s:O}", "origin", "370100", "inc",
+	                    1, "seq", 1, "entry", entry));
+	is_str(spec_str(json_object_get(r, "outbox"), "verdict"), "dup",
+	       "seq 1 again: a duplicate, dropped");
+	json_decref(r);
+	region_store_in(B, 370100, &in);
+	is_int((long long)in.cursor.seq, 1, "the county's cursor is 1.1");
+
+	/* A release the county's apply refuses: the cursor stays. */
+	bad = json_deep_copy(entry);
+	json_object_set_new(json_object_get(bad, "doc"), "version",
+	                    json_integer(7));
+	r = apply(B, &IDX_B, CMD_OUTBOX_DELIVER,
+	          json_pack("{s:s, s:i, s:i, s:o}", "origin", "370100", "inc",
+	                    1, "seq", 2, "entry", bad));
+	like(err_field(r), "$.body.release",
+	     "a delivered release the apply refuses is refused, naming it");
+	json_decref(r);
+	region_store_in(B, 370100, &in);
+	is_int((long long)in.cursor.seq, 1, "  and the cursor stays at 1");
+	/* A city overlay touching a standard field, as a delivered entry:
+	 * the same ownership check as a local overlay's. */
+	bad = json_pack("{s:s, s:o}", "kind", "overlay", "doc",
+	                su_load("ops/examples/overlay-370100.json"));
+	json_object_set_new(
+	    json_array_get(
+	        json_object_get(json_object_get(bad, "doc"), "entries"), 0),
+	    "task_name", json_string("改个名字"));
+	r = apply(B, &IDX_B, CMD_OUTBOX_DELIVER,
+	          json_pack("{s:s, s:i, s:i, s:o}", "origin", "370100", "inc",
+	                    1, "seq", 2, "entry", bad));
+	is_str(err_field(r), "$.body.overlay.entries[0].task_name",
+	       "a delivered overlay touching a standard field is refused");
+	like(spec_str(json_object_get(r, "error"), "message"),
+	     "is owned by 370000 (四级四同) and cannot be changed by 370100",
+	     "  naming the field's owner");
+	json_decref(r);
+	region_store_in(B, 370100, &in);
+	is_int((long long)in.cursor.seq, 1, "  and the cursor stays at 1");
+	r = apply(B, &IDX_B, CMD_OUTBOX_DELIVER,
+	          json_pack("{s:s, s:i, s:i, s:{s:s, s:{}}}", "origin",
+	                    "370100", "inc", 1, "seq", 2, "entry", "kind",
+	                    "bundle", "doc"));
+	is_str(err_field(r), "$.body.entry", "an unknown entry kind");
+	json_decref(r);
+
+	/* The city commits the county's acknowledgement. */
+	r = apply(
+	    A, &IDX_A, CMD_OUTBOX_ACKED,
+	    json_pack("{s:s, s:i, s:i}", "dest", "370102", "inc", 1, "seq", 5));
+	is_str(spec_str(json_object_get(r, "outbox"), "verdict"), "dup",
+	       "an acknowledgement of what was never sent changes nothing");
+	json_decref(r);
+	r = apply(
+	    A, &IDX_A, CMD_OUTBOX_ACKED,
+	    json_pack("{s:s, s:i, s:i}", "dest", "370102", "inc", 1, "seq", 1));
+	is_str(spec_str(json_object_get(r, "outbox"), "verdict"), "accept",
+	       "acked 1.1");
+	json_decref(r);
+	region_store_out(A, 370102, &o);
+	is_int((long long)outbox_out_backlog(&o), 0, "  backlog 0");
+	is_int(region_store_entry(A, 370102, (struct outbox_pos){ 1, 1 }, &p,
+	                          &len),
+	       TB_ENOTFOUND, "  and the entry is dropped");
+	r = apply(
+	    A, &IDX_A, CMD_OUTBOX_ACKED,
+	    json_pack("{s:s, s:i, s:i}", "dest", "370103", "inc", 1, "seq", 1));
+	is_str(err_field(r), "$.body.dest",
+	       "acked for a region with no stream");
+	json_decref(r);
+
+	/* A child that arrives late gets the catalog so far. */
+	r = apply(A, &IDX_A, CMD_OUTBOX_CHILD,
+	          json_pack("{s:s}", "region", "370103"));
+	is_int(spec_int(json_object_get(r, "outbox"), "backlog", -1), 1,
+	       "a late child's stream starts with the stored release");
+	json_decref(r);
+	json_decref(entry);
+}
+
+int
+main(void)
+{
+	char da[64], db[64];
+
+	snprintf(da, sizeof(da), "/tmp/tb-region-a-%d", (int)getpid());
+	snprintf(db, sizeof(db), "/tmp/tb-region-b-%d", (int)getpid());
+	tu_rmtree(da);
+	tu_rmtree(db);
+	A = su_open(da, "370100");
+	B = su_open(db, "370102");
+	ok(A != NULL && B != NULL, "two stores: 370100 and 370102");
+	if (A != NULL && B != NULL) {
+		test_topology();
+		test_flow();
+	}
+	store_close(A);
+	store_close(B);
+	tu_rmtree(da);
+	tu_rmtree(db);
+	return done_testing();
+}
