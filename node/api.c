@@ -532,8 +532,8 @@ get_case(struct http_call *c, const char *id)
 
 	rv = store_case_get(c->node->store, id, node_now_ms(), &out);
 	/* A case id starts with its receiving region's code: one held
-	 * elsewhere would be asked there, which is not built. */
-	if (rv == TB_ENOTFOUND && api_remote_refused(c, "a case", id) != 0) {
+	 * elsewhere is asked there (node/region_query.c). */
+	if (rv == TB_ENOTFOUND && api_remote(c, "case", id, id) != 0) {
 		return;
 	}
 
@@ -564,8 +564,7 @@ api_read(struct http_call *c, enum route r, const char *arg)
 	case RT_MATTER: {
 		char rg[16] = "";
 		if (api_query(c, "region", rg, sizeof(rg)) < 0 ||
-		    (rg[0] &&
-		     api_remote_refused(c, "the effective matter", rg) != 0)) {
+		    (rg[0] && api_remote(c, "matter", arg, rg) != 0)) {
 			return;
 		}
 		reply_store(c, store_matter(c->node->store, arg, &out), out,

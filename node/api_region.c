@@ -5,6 +5,8 @@
  * does not build (remote case and matter queries). */
 #include "node/api_region.h"
 
+#include "node/region_query.h"
+
 #include "node/node.h"
 #include "node/region.h"
 #include "schema/region.h"
@@ -103,17 +105,14 @@ api_region_write(struct http_call *c, const char *op, const char *code,
 }
 
 int
-api_remote_refused(struct http_call *c, const char *what, const char *region)
+api_remote(struct http_call *c, const char *kind, const char *key,
+           const char *region)
 {
 	const char *self = c->node->cfg.region;
 
 	if (region == NULL || strlen(region) < 6 || !strncmp(region, self, 6)) {
 		return 0;
 	}
-	http_reply_error(c, 501, "not_implemented", NULL,
-	                 "%s of region %.6s asked at %s: routing queries to "
-	                 "another region is not built yet (issue 6; only "
-	                 "the catalog flows between regions)",
-	                 what, region, self);
+	region_query_ask(c, kind, key, region);
 	return -1;
 }

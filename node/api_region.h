@@ -20,10 +20,10 @@ void api_rollout_get(struct http_call *c);
 void api_region_write(struct http_call *c, const char *op, const char *code,
                       const json_t *req);
 
-/* api_remote_refused replies 501 and returns -1 when region (a case id's
- * or a ?region= parameter's first six characters) is not this node's:
- * queries routed to other regions are not built. what names the query. */
-int api_remote_refused(struct http_call *c, const char *what,
-                       const char *region);
+/* api_remote answers c from another region and returns -1 when region
+ * (a case id's first six characters, or ?region=) is not this node's: the
+ * question is routed there (node/region_query.c); 0 when it is this one. */
+int api_remote(struct http_call *c, const char *kind, const char *key,
+               const char *region);
 
 #endif

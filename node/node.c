@@ -921,25 +921,12 @@ node_run(const char *dir)
 }
 
 void
-node_audit(struct node *n, const struct http_call *c, const char *act,
-           const char *object)
+node_audit_line(struct node *n, json_t *line)
 {
-	json_t *line;
 	char *text;
 
-	if (n->audit == NULL) {
-		return;
-	}
-	/* A chain token also names its subject: the client certificate
-	 * (serial, region, name) that signed it. */
-	line = json_pack(
-	    "{s:I, s:s, s:s?, s:O*, s:s, s:s}", "at", (json_int_t)node_now_ms(),
-	    "act", act, "token",
-	    c->token ? json_string_value(json_object_get(c->token, "id"))
-	             : NULL,
-	    "subject", c->token ? json_object_get(c->token, "subject") : NULL,
-	    "object", object, "path", c->path);
-	if (line == NULL || (text = json_dumps(line, JSON_COMPACT)) == NULL) {
+	if (n->audit == NULL || line == NULL ||
+	    (text = json_dumps(line, JSON_COMPACT)) == NULL) {
 		json_decref(line);
 		return;
 	}
@@ -949,4 +936,24 @@ node_audit(struct node *n, const struct http_call *c, const char *act,
 	pthread_mutex_unlock(&n->audit_mu);
 	free(text);
 	json_decref(line);
+}
+
+void
+node_audit(struct node *n, const struct http_call *c, const char *act,
+           const char *object)
+{
+	if (n->audit == NULL) {
+		return;
+	}
+	/* A chain token also names its subject: the client certificate
+	 * (serial, region, name) that signed it. */
+	node_audit_line(
+	    n, json_pack(
+	           "{s:I, s:s, s:s?, s:O*, s:s, s:s}", "at",
+	           (json_int_t)node_now_ms(), "act", act, "token",
+	           c->token ? json_string_value(json_object_get(c->token, "id"))
+	                    : NULL,
+	           "subject",
+	           c->token ? json_object_get(c->token, "subject") : NULL,
+	           "object", object, "path", c->path));
 }

@@ -98,6 +98,10 @@ void node_on_loop(struct node *n, struct http_call *c,
                   void (*fn)(struct http_call *c, const json_t *req),
                   json_t *req);
 
+/* node_audit_line appends line (stolen; may be NULL) to the audit log
+ * (any thread). */
+void node_audit_line(struct node *n, json_t *line);
+
 /* node_audit appends one line to the node's audit log (any thread). */
 void node_audit(struct node *n, const struct http_call *c, const char *act,
                 const char *object);

@@ -18,6 +18,7 @@
  * is proposed again at most every 30 s. A new leader makes a new driver
  * from the replicated records. */
 #include "node/region_impl.h"
+#include "node/region_query.h"
 
 #include "node/applier.h"
 #include "node/link.h"
@@ -345,6 +346,7 @@ region_start(struct node *n)
 	}
 	link_handle(n->links, REGION_T_OUTBOX, on_outbox, n->flow);
 	link_handle(n->links, REGION_T_REPORT, on_report, n->flow);
+	region_query_start(n);
 }
 
 /* kids_refresh marks the children with a stream (a new one, opened by an

@@ -9,7 +9,8 @@
 # its owner; the city stopped (SIGSTOP) while the province publishes
 # twice, then resumed: its counties catch up, in order; a city restarted
 # (a new leader) resumes from its durable cursor; the rollout view names
-# who lags and why; what is not built answers 501.
+# who lags and why; a case received at one county is answered at any
+# node, the question routed hop by hop by region code.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/node_lib.sh"
 . "$(dirname "$0")/group_lib.sh"
@@ -236,13 +237,64 @@ kill -CONT "$PID_K1"
 region_wait 30 K1 'd["standard"]["version"] == 5 and d["releases"] == [1, 2, 3, 4, 5]'
 is "$?" 0 "370102 resumed: release 5 comes from 370100's stored outbox"
 
-# ---- what this slice does not build answers loudly ----
-api P GET /v1/cases/370102-20260101-000001
-is "$code $(jq_get 'd["error"]["code"]')" "501 not_implemented" \
-  "a case of another region: 501 not implemented (no remote queries yet)"
-api P GET "/v1/catalog/matters/000117001000%2301?region=370102"
-is "$code $(jq_get 'd["error"]["code"]')" "501 not_implemented" \
-  "another region's effective matter: 501 not implemented"
+# ---- any node answers for any case, routed by region code ----
+# A case received at 370102 (materials uploaded there, the standard that
+# flowed down), then asked at other regions' nodes.
+hs=()
+for m in M01 M03 M04; do
+  printf 'material %s of a routed query, %s\n' "$m" "$(date +%s%N)" >"$m.txt"
+  api K1 PUT /v1/blobs --data-binary @"$m.txt"
+  hs+=("$(jq_get 'd["hash"]')")
+done
+$py - "${hs[@]}" >case.json <<'PYEOF'
+import json, sys
+h1, h3, h4 = sys.argv[1:4]
+print(json.dumps({"matter": "000117001000#01",
+  "applicant": {"name": "张三", "id_type": "resident_id",
+                "id_number": "370102199001011231", "phone": "13912345678"},
+  "form": {"applicant_name": "张三", "id_number": "370102199001011231",
+           "phone": "13912345678", "operator_name": "历下区张三餐馆",
+           "operating_address": "济南市历下区泉城路1号",
+           "main_format": "餐饮服务经营者", "business_items": "热食类食品制售",
+           "food_safety_manager": "李四"},
+  "materials": [{"code": "M01", "hash": h1, "size": 1}, {"code": "M03", "hash": h3, "size": 1},
+                {"code": "M04", "hash": h4, "size": 1}],
+  "channel": "2"}, ensure_ascii=False))
+PYEOF
+api K1 POST /v1/cases --data-binary @case.json
+is "$code" 201 "a case is received at 370102"
+CID=$(printf '%s' "$body" | sed -n 's/.*"id":"\(370102-[0-9]*-[0-9]*\)".*/\1/p' | head -1)
+api P GET "/v1/cases/$CID"
+is "$code $(jq_get 'd["id"], d["served_by"]["region"]')" "200 $CID 370102" \
+  "asked at the province: answered by 370102 (two hops down), served_by says so"
+ok "$(jq_get '1 if d["as_of"]["applied"] > 0 and d["as_of"]["at"] > 0 else 0' | grep -qx 1; echo $?)" \
+  "  with as_of (the answering store's applied index and time)"
+t0=$(now_ms)
+api K3 GET "/v1/cases/$CID"
+is "$code $(jq_get 'd["served_by"]["region"], d["applicant"]["name"]')" "200 370102 张三" \
+  "asked at 370202: four hops (370202 → 370200 → 370000 → 370100 → 370102)"
+echo "# one query over four hops: $(($(now_ms) - t0)) ms (curl, sanitizer build)"
+grep -q '"act":"case.read.remote".*"object":"'"$CID"'".*"region":"370202"' K1/audit.log
+is "$?" 0 "370102's audit log records the remote read and who asked (370202)"
+api K3 GET "/v1/cases/370103-20260101-000001"
+is "$code $(jq_get 'd["error"]["code"]')" "404 not_found" \
+  "a case 370103 does not hold: 404 from 370103, relayed back"
+like "$(jq_get 'd["error"]["message"]')" "not held at 370103" "  the reason names where it was asked"
+api K3 GET "/v1/cases/990101-20260101-000001"
+is "$code $(jq_get 'd["error"]["code"]')" "404 not_found" "a region in no table: 404"
+like "$(jq_get 'd["error"]["message"]')" "not in the region table" "  saying so"
+api K3 GET "/v1/cases/110101-20260101-000001"
+is "$code $(jq_get 'd["error"]["code"]')" "503 unavailable" \
+  "a region no link leads to (another province, no peer): 503"
+like "$(jq_get 'd["error"]["message"]')" "no parent and no peer" "  with the reason, from the province"
+api K1 GET "/v1/catalog/matters/000117001000%2301?region=370103"
+is "$code $(jq_get 'd["served_by"]["region"]')" "200 370103" \
+  "another region's effective matter (370103's, asked at 370102, via 370100)"
+node_kill K2 KILL
+api K3 GET "/v1/cases/370103-20260101-000001"
+is "$code $(jq_get 'd["error"]["code"]')" "503 unavailable" \
+  "the owner's node down: 503 (no copy is kept along the way)"
+node_start K2
 api P GET /v1/cases/370000-20260101-000001
 is "$code" 404 "a case of this region that does not exist is still 404"
 

@@ -1,0 +1,19 @@
+/* Queries routed between regions (node/region_query.c). */
+#ifndef TB_NODE_REGION_QUERY_H
+#define TB_NODE_REGION_QUERY_H
+
+struct node;
+struct http_call;
+
+#define REGION_T_QUERY 50 /* request: a case or matter asked of a region */
+
+/* region_query_ask answers c with kind ("case" or "matter") key as region
+ * (its first six characters name it) holds it, asked hop by hop over the
+ * links; 404 or 503 with the reason when it cannot be. Any thread. */
+void region_query_ask(struct http_call *c, const char *kind, const char *key,
+                      const char *region);
+
+/* region_query_start registers the link handler (no-op without links). */
+void region_query_start(struct node *n);
+
+#endif
