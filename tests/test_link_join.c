@@ -4,9 +4,12 @@
  * callback with the key the handshake proved, answers with one
  * LINK_T_JOIN message, refuses anything but credits from the joiner, and
  * refuses the pattern altogether without a callback. The joiner runs on a
- * thread of its own (blocking nng calls), the endpoint on the loop. */
+ * thread of its own (blocking calls on a link connection, node/link_wire.h:
+ * the links' length-prefixed frames on an nng byte stream), the endpoint
+ * on the loop. */
 #include "node/config.h"
 #include "node/link.h"
+#include "node/link_wire.h"
 #include "node/log.h"
 #include "schema/canon.h"
 #include "schema/frame.h"
@@ -16,8 +19,6 @@
 #include "tests/tap.h"
 
 #include <limits.h>
-#include <nng/nng.h>
-#include <nng/protocol/pair1/pair.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -66,7 +67,7 @@ on_join(struct links *ls, const json_t *req, const uint8_t kx[32],
 }
 
 static int
-seal_send(nng_socket s, struct frame *fr, const uint8_t *p, size_t n)
+seal_send(struct link_wire *w, struct frame *fr, const uint8_t *p, size_t n)
 {
 	uint8_t f[256];
 	size_t fl = sizeof(f);
@@ -74,7 +75,7 @@ seal_send(nng_socket s, struct frame *fr, const uint8_t *p, size_t n)
 	if (frame_seal(fr, FRAME_DATA, p, n, f, &fl) != TB_OK) {
 		return -1;
 	}
-	return nng_send(s, f, fl, 0);
+	return link_wire_send(w, f, fl, 3000);
 }
 
 static void *
@@ -90,7 +91,7 @@ joiner_run(void *arg)
 	struct frame fr;
 	struct link_payload d;
 	enum frame_type ty;
-	nng_socket s;
+	struct link_wire s;
 	char err[128];
 	json_t *doc;
 	int frames = 0, i;
@@ -102,46 +103,49 @@ joiner_run(void *arg)
 	doc = json_pack("{s:s}", "hello", "from the joiner");
 	canon_encode(doc, &req, err, sizeof(err));
 	json_decref(doc);
-	if (nng_pair1_open(&s) != 0 ||
-	    nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 3000) != 0 ||
-	    nng_dial(s, URL, NULL, 0) != 0) {
+	if (link_wire_dial(&s, URL, 3000) != TB_OK) {
+		link_wire_close(&s);
 		goto out;
 	}
 	noise_init(&hs, NOISE_XX, true, j->sk, NULL, pro, plen + 12, NULL);
 	memcpy(out, env, 12);
 	n = sizeof(out) - 12;
 	noise_write_message(&hs, NULL, 0, out + 12, &n);
-	nng_send(s, out, 12 + n, 0);
-	if (nng_recv(s, &m, &ml, NNG_FLAG_ALLOC) != 0) {
+	link_wire_send(&s, out, 12 + n, 3000);
+	if (link_wire_recv(&s, &m, &ml, 3000) != TB_OK) {
 		goto close; /* refused at the first message */
 	}
 	n = sizeof(in);
 	j->got_msg2 = noise_read_message(&hs, m, ml, in, &n) == TB_OK;
-	nng_free(m, ml);
+	free(m);
 	n = sizeof(out);
 	noise_write_message(&hs, j->mode == J_EMPTY ? NULL : req.data,
 	                    j->mode == J_EMPTY ? 0 : req.len, out, &n);
-	nng_send(s, out, n, 0);
+	link_wire_send(&s, out, n, 3000);
 	if (noise_split(&hs, &ses) != TB_OK ||
 	    frame_init(&fr, &ses, NULL) != TB_OK) {
 		goto close;
 	}
 	while (j->answer[0] == '\0' &&
-	       nng_recv(s, &m, &ml, NNG_FLAG_ALLOC) == 0) {
+	       link_wire_recv(&s, &m, &ml, 3000) == TB_OK) {
 		n = sizeof(in);
 		i = frame_open(&fr, m, ml, &ty, in, &n);
-		nng_free(m, ml);
+		free(m);
 		if (i != TB_OK ||
 		    link_payload_decode(in, n, &d, err, sizeof(err)) != TB_OK) {
 			break;
 		}
-		frames++;
-		/* A credit for every frame, as a dialer does. */
-		n = link_payload_header(p, LK_CREDIT, 0, 0, 0);
-		for (i = 0; i < 8; i++) {
-			p[n + i] = (uint8_t)((uint64_t)frames >> (56 - 8 * i));
+		if (++frames == 1) {
+			/* XX needs no confirming frame and the listener no
+			 * credit window, but a credit (what a dialer sends
+			 * first) is all a joiner may send: it is taken. */
+			n = link_payload_header(p, LK_CREDIT, 0, 0, 0);
+			for (i = 0; i < 8; i++) {
+				p[n + i] =
+				    (uint8_t)((uint64_t)frames >> (56 - 8 * i));
+			}
+			seal_send(&s, &fr, p, n + 8);
 		}
-		seal_send(s, &fr, p, n + 8);
 		if (d.kind == LK_MSG && d.type == LINK_T_JOIN) {
 			snprintf(j->answer, sizeof(j->answer), "%.*s",
 			         (int)d.len, (const char *)d.body);
@@ -153,13 +157,13 @@ joiner_run(void *arg)
 	if (j->mode == J_ASK_THEN_MSG) {
 		/* A joiner may send credits only. */
 		n = link_payload_header(p, LK_MSG, 0, 100, 0);
-		seal_send(s, &fr, p, n);
+		seal_send(&s, &fr, p, n);
 		nanosleep(&(struct timespec){ 0, 300000000 }, NULL);
 	}
 close:
 	noise_hs_wipe(&hs);
 	frame_wipe(&fr);
-	nng_close(s);
+	link_wire_close(&s);
 out:
 	canon_buf_free(&req);
 	j->done = true;
