@@ -18,7 +18,9 @@
 #include "tests/fs_util.h"
 #include "tests/tap.h"
 
+#include <arpa/inet.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -26,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -236,6 +239,64 @@ hold_limit(void)
 	   "once they closed, the next joiner is answered");
 }
 
+/* wire_checks: the client the joiner uses (node/link_wire.c) against a
+ * plain TCP socket standing for the listener: the framing on the wire,
+ * a frame that arrives in pieces, an oversized length prefix, a receive
+ * that times out, and a dial that finds nobody. */
+static void
+wire_checks(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t al = sizeof(a);
+	struct link_wire w;
+	uint8_t got[16], *m = NULL;
+	char url[64];
+	size_t ml = 0;
+	int l, c = -1, rv;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	l = socket(AF_INET, SOCK_STREAM, 0);
+	if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+	    listen(l, 1) != 0 || getsockname(l, (struct sockaddr *)&a, &al)) {
+		printf("Bail out! a plain listening socket\n");
+		exit(1);
+	}
+	snprintf(url, sizeof(url), "tcp://127.0.0.1:%u", ntohs(a.sin_port));
+	ok(link_wire_dial(&w, url, 3000) == TB_OK &&
+	       (c = accept(l, NULL, NULL)) >= 0,
+	   "link_wire dials a plain TCP listener");
+	ok(link_wire_send(&w, "abc", 3, 3000) == TB_OK &&
+	       recv(c, got, 7, MSG_WAITALL) == 7 &&
+	       !memcmp(got, "\0\0\0\3abc", 7),
+	   "  a frame goes out as a 4-byte big-endian length and its bytes");
+	rv = send(c, "\0\0\0\5he", 6, 0) == 6 ? 0 : -1;
+	nanosleep(&(struct timespec){ 0, 50000000 }, NULL);
+	rv |= send(c, "llo", 3, 0) == 3 ? 0 : -1;
+	ok(rv == 0 && link_wire_recv(&w, &m, &ml, 3000) == TB_OK && ml == 5 &&
+	       !memcmp(m, "hello", 5),
+	   "  a frame that arrives in two pieces is received whole");
+	free(m);
+	is_int(link_wire_recv(&w, &m, &ml, 100), TB_ETIMEOUT,
+	       "  nothing within the time limit: TB_ETIMEOUT");
+	link_wire_close(&w);
+	close(c);
+	ok(link_wire_dial(&w, url, 3000) == TB_OK &&
+	       (c = accept(l, NULL, NULL)) >= 0 &&
+	       send(c, "\0\123\120\0", 4, 0) == 4,
+	   "  a second connection");
+	is_int(link_wire_recv(&w, &m, &ml, 3000), TB_ETOOBIG,
+	       "  a length prefix over the limit is refused before it is "
+	       "read (pair1's SP header: 5459968 bytes)");
+	ok(strstr(w.err, "5459968") != NULL, "  saying so: %s", w.err);
+	link_wire_close(&w);
+	close(c);
+	close(l);
+	rv = link_wire_dial(&w, url, 3000);
+	ok(rv == TB_ECLOSED && strstr(w.err, "cannot connect") != NULL,
+	   "  a dial that finds nobody fails: %s", w.err);
+	link_wire_close(&w);
+}
+
 /* metric returns the value of a line of the links' metrics, or -1. */
 static long
 metric(const char *name)
@@ -338,6 +399,7 @@ main(int argc, char **argv)
 	is_int(joins, 2, "a third message without a request is refused");
 
 	hold_limit();
+	wire_checks();
 
 	links_stop(LS);
 	uv_run(&loop, UV_RUN_DEFAULT);
