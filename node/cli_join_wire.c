@@ -1,46 +1,47 @@
 /* The new node's side of the join pattern on the wire (node/cli_join.c
- * drives it): a pair1 dialer, Noise XX with the link's join envelope, the
- * pin of the issuer's X25519 key, the request in the third message, then
- * frames until the issuer's LINK_T_JOIN answer (a credit for each, as a
- * dialer sends). Blocking calls with timeouts: this runs in tongban init,
- * not in a node. */
+ * drives it): a link connection (node/link_wire.h: an nng byte stream with
+ * the links' length-prefixed framing), Noise XX with the link's join
+ * envelope, the pin of the issuer's X25519 key, the request in the third
+ * message, then frames until the issuer's LINK_T_JOIN answer. The joiner
+ * sends nothing after the third message: XX needs no confirming frame and
+ * the listener keeps no credit window (docs/LINKS.md). Blocking calls with
+ * timeouts: this runs in tongban init, not in a node. */
 #include "node/cli.h"
 
 #include "node/link.h"
+#include "node/link_wire.h"
 #include "schema/canon.h"
 #include "schema/frame.h"
 #include "schema/join.h"
 #include "schema/link_payload.h"
 #include "schema/noise.h"
 
-#include <nng/nng.h>
-#include <nng/protocol/pair1/pair.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#define JOIN_HS_MS   10000 /* connecting, and each handshake message */
 #define JOIN_WAIT_MS 25000 /* the issuer commits the token's use first */
 #define JOIN_BUF     (FRAME_DEFAULT_MAX + 64)
 
 /* ---- the wire ------------------------------------------------------------ */
 
 struct wire {
-	nng_socket s;
+	struct link_wire c;
+	int wait_ms; /* for the next frame */
 	struct noise_hs hs;
 	struct frame fr;
-	uint64_t rx_frames;
 	char err[400];
 };
 
 static int
 wire_send(struct wire *w, const uint8_t *p, size_t n)
 {
-	int rv = nng_send(w->s, (void *)p, n, 0);
+	int rv = link_wire_send(&w->c, p, n, JOIN_HS_MS);
 
-	if (rv != 0) {
-		snprintf(w->err, sizeof(w->err), "cannot send: %s",
-		         nng_strerror(rv));
+	if (rv != TB_OK) {
+		snprintf(w->err, sizeof(w->err), "%s", w->c.err);
 		return TB_EIO;
 	}
 	return TB_OK;
@@ -49,22 +50,18 @@ wire_send(struct wire *w, const uint8_t *p, size_t n)
 static int
 wire_recv(struct wire *w, uint8_t **p, size_t *n)
 {
-	int rv = nng_recv(w->s, p, n, NNG_FLAG_ALLOC);
+	int rv = link_wire_recv(&w->c, p, n, w->wait_ms);
 
-	if (rv == NNG_ETIMEDOUT) {
+	if (rv == TB_ETIMEOUT) {
 		snprintf(w->err, sizeof(w->err),
-		         "no answer from the issuer within %d ms",
-		         JOIN_WAIT_MS);
-	} else if (rv != 0) {
+		         "no answer from the issuer within %d ms", w->wait_ms);
+	} else if (rv != TB_OK) {
 		snprintf(w->err, sizeof(w->err),
 		         "the issuer closed the link (%s): see its log "
 		         "(TB-LINK-HANDSHAKE-REFUSED)",
-		         nng_strerror(rv));
+		         w->c.err);
 	}
-	if (rv != 0) {
-		return rv == NNG_ETIMEDOUT ? TB_ETIMEOUT : TB_ECLOSED;
-	}
-	return TB_OK;
+	return rv == TB_OK || rv == TB_ETIMEOUT ? rv : TB_ECLOSED;
 }
 
 /* handshake runs XX with the join envelope and sends req (canonical
@@ -105,7 +102,7 @@ handshake(struct wire *w, const struct join_token *t, const uint8_t kx_sk[32],
 	}
 	paylen = sizeof(pay);
 	rv = noise_read_message(&w->hs, in, inlen, pay, &paylen);
-	nng_free(in, inlen);
+	free(in);
 	if (rv != TB_OK) {
 		snprintf(w->err, sizeof(w->err), "the issuer's answer: %s",
 		         w->hs.errmsg);
@@ -138,23 +135,6 @@ handshake(struct wire *w, const struct join_token *t, const uint8_t kx_sk[32],
 	return TB_OK;
 }
 
-/* credit tells the listener how many frames arrived (its send window). */
-static int
-credit(struct wire *w)
-{
-	uint8_t p[LINK_HDR + 8], f[64];
-	size_t h = link_payload_header(p, LK_CREDIT, 0, 0, 0), n = sizeof(f);
-	int i;
-
-	for (i = 0; i < 8; i++) {
-		p[h + i] = (uint8_t)(w->rx_frames >> (56 - 8 * i));
-	}
-	if (frame_seal(&w->fr, FRAME_DATA, p, h + 8, f, &n) != TB_OK) {
-		return TB_EIO;
-	}
-	return wire_send(w, f, n);
-}
-
 /* answer_of reads frames until the LINK_T_JOIN message; *out is its JSON. */
 static int
 answer_of(struct wire *w, json_t **out)
@@ -173,13 +153,12 @@ answer_of(struct wire *w, json_t **out)
 		}
 		n = JOIN_BUF;
 		rv = frame_open(&w->fr, in, inlen, &ty, p, &n);
-		nng_free(in, inlen);
+		free(in);
 		if (rv != TB_OK) {
 			snprintf(w->err, sizeof(w->err), "%s", w->fr.errmsg);
 			break;
 		}
-		w->rx_frames++;
-		if (ty == FRAME_CLOSE || credit(w) != TB_OK) {
+		if (ty == FRAME_CLOSE) {
 			snprintf(w->err, sizeof(w->err),
 			         "the issuer closed the session");
 			rv = TB_ECLOSED;
@@ -232,26 +211,20 @@ tb_cli_join_exchange(const struct join_token *t, const uint8_t kx_sk[32],
 		return rv;
 	}
 	snprintf(url, sizeof(url), "tcp://%s", t->addr);
-	if ((rv = nng_pair1_open(&w.s)) != 0 ||
-	    (rv = nng_socket_set_size(w.s, NNG_OPT_RECVMAXSZ,
-	                              2 * FRAME_DEFAULT_MAX)) != 0 ||
-	    (rv = nng_socket_set_ms(w.s, NNG_OPT_RECVTIMEO, 10000)) != 0 ||
-	    (rv = nng_socket_set_ms(w.s, NNG_OPT_SENDTIMEO, 5000)) != 0 ||
-	    (rv = nng_dial(w.s, url, NULL, 0)) != 0) {
+	if (link_wire_dial(&w.c, url, JOIN_HS_MS) != TB_OK) {
 		snprintf(err, errlen, "cannot reach the issuer at %s: %s", url,
-		         nng_strerror(rv));
+		         w.c.err);
 		sodium_memzero(b.data, b.len);
 		canon_buf_free(&b);
-		if (nng_socket_id(w.s) > 0) {
-			nng_close(w.s);
-		}
+		link_wire_close(&w.c);
 		return TB_ECLOSED;
 	}
+	w.wait_ms = JOIN_HS_MS;
 	rv = handshake(&w, t, kx_sk, &b);
 	sodium_memzero(b.data, b.len);
 	canon_buf_free(&b);
 	if (rv == TB_OK) {
-		nng_socket_set_ms(w.s, NNG_OPT_RECVTIMEO, JOIN_WAIT_MS);
+		w.wait_ms = JOIN_WAIT_MS;
 		rv = answer_of(&w, ans);
 	}
 	if (rv != TB_OK) {
@@ -259,6 +232,6 @@ tb_cli_join_exchange(const struct join_token *t, const uint8_t kx_sk[32],
 	}
 	noise_hs_wipe(&w.hs);
 	frame_wipe(&w.fr);
-	nng_close(w.s);
+	link_wire_close(&w.c);
 	return rv;
 }

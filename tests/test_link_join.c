@@ -4,9 +4,12 @@
  * callback with the key the handshake proved, answers with one
  * LINK_T_JOIN message, refuses anything but credits from the joiner, and
  * refuses the pattern altogether without a callback. The joiner runs on a
- * thread of its own (blocking nng calls), the endpoint on the loop. */
+ * thread of its own (blocking calls on a link connection, node/link_wire.h:
+ * the links' length-prefixed frames on an nng byte stream), the endpoint
+ * on the loop. */
 #include "node/config.h"
 #include "node/link.h"
+#include "node/link_wire.h"
 #include "node/log.h"
 #include "schema/canon.h"
 #include "schema/frame.h"
@@ -15,9 +18,9 @@
 #include "tests/fs_util.h"
 #include "tests/tap.h"
 
+#include <arpa/inet.h>
 #include <limits.h>
-#include <nng/nng.h>
-#include <nng/protocol/pair1/pair.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -25,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -66,7 +70,7 @@ on_join(struct links *ls, const json_t *req, const uint8_t kx[32],
 }
 
 static int
-seal_send(nng_socket s, struct frame *fr, const uint8_t *p, size_t n)
+seal_send(struct link_wire *w, struct frame *fr, const uint8_t *p, size_t n)
 {
 	uint8_t f[256];
 	size_t fl = sizeof(f);
@@ -74,7 +78,7 @@ seal_send(nng_socket s, struct frame *fr, const uint8_t *p, size_t n)
 	if (frame_seal(fr, FRAME_DATA, p, n, f, &fl) != TB_OK) {
 		return -1;
 	}
-	return nng_send(s, f, fl, 0);
+	return link_wire_send(w, f, fl, 3000);
 }
 
 static void *
@@ -90,7 +94,7 @@ joiner_run(void *arg)
 	struct frame fr;
 	struct link_payload d;
 	enum frame_type ty;
-	nng_socket s;
+	struct link_wire s;
 	char err[128];
 	json_t *doc;
 	int frames = 0, i;
@@ -102,46 +106,49 @@ joiner_run(void *arg)
 	doc = json_pack("{s:s}", "hello", "from the joiner");
 	canon_encode(doc, &req, err, sizeof(err));
 	json_decref(doc);
-	if (nng_pair1_open(&s) != 0 ||
-	    nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 3000) != 0 ||
-	    nng_dial(s, URL, NULL, 0) != 0) {
+	if (link_wire_dial(&s, URL, 3000) != TB_OK) {
+		link_wire_close(&s);
 		goto out;
 	}
 	noise_init(&hs, NOISE_XX, true, j->sk, NULL, pro, plen + 12, NULL);
 	memcpy(out, env, 12);
 	n = sizeof(out) - 12;
 	noise_write_message(&hs, NULL, 0, out + 12, &n);
-	nng_send(s, out, 12 + n, 0);
-	if (nng_recv(s, &m, &ml, NNG_FLAG_ALLOC) != 0) {
+	link_wire_send(&s, out, 12 + n, 3000);
+	if (link_wire_recv(&s, &m, &ml, 3000) != TB_OK) {
 		goto close; /* refused at the first message */
 	}
 	n = sizeof(in);
 	j->got_msg2 = noise_read_message(&hs, m, ml, in, &n) == TB_OK;
-	nng_free(m, ml);
+	free(m);
 	n = sizeof(out);
 	noise_write_message(&hs, j->mode == J_EMPTY ? NULL : req.data,
 	                    j->mode == J_EMPTY ? 0 : req.len, out, &n);
-	nng_send(s, out, n, 0);
+	link_wire_send(&s, out, n, 3000);
 	if (noise_split(&hs, &ses) != TB_OK ||
 	    frame_init(&fr, &ses, NULL) != TB_OK) {
 		goto close;
 	}
 	while (j->answer[0] == '\0' &&
-	       nng_recv(s, &m, &ml, NNG_FLAG_ALLOC) == 0) {
+	       link_wire_recv(&s, &m, &ml, 3000) == TB_OK) {
 		n = sizeof(in);
 		i = frame_open(&fr, m, ml, &ty, in, &n);
-		nng_free(m, ml);
+		free(m);
 		if (i != TB_OK ||
 		    link_payload_decode(in, n, &d, err, sizeof(err)) != TB_OK) {
 			break;
 		}
-		frames++;
-		/* A credit for every frame, as a dialer does. */
-		n = link_payload_header(p, LK_CREDIT, 0, 0, 0);
-		for (i = 0; i < 8; i++) {
-			p[n + i] = (uint8_t)((uint64_t)frames >> (56 - 8 * i));
+		if (++frames == 1) {
+			/* XX needs no confirming frame and the listener no
+			 * credit window, but a credit (what a dialer sends
+			 * first) is all a joiner may send: it is taken. */
+			n = link_payload_header(p, LK_CREDIT, 0, 0, 0);
+			for (i = 0; i < 8; i++) {
+				p[n + i] =
+				    (uint8_t)((uint64_t)frames >> (56 - 8 * i));
+			}
+			seal_send(&s, &fr, p, n + 8);
 		}
-		seal_send(s, &fr, p, n + 8);
 		if (d.kind == LK_MSG && d.type == LINK_T_JOIN) {
 			snprintf(j->answer, sizeof(j->answer), "%.*s",
 			         (int)d.len, (const char *)d.body);
@@ -153,13 +160,13 @@ joiner_run(void *arg)
 	if (j->mode == J_ASK_THEN_MSG) {
 		/* A joiner may send credits only. */
 		n = link_payload_header(p, LK_MSG, 0, 100, 0);
-		seal_send(s, &fr, p, n);
+		seal_send(&s, &fr, p, n);
 		nanosleep(&(struct timespec){ 0, 300000000 }, NULL);
 	}
 close:
 	noise_hs_wipe(&hs);
 	frame_wipe(&fr);
-	nng_close(s);
+	link_wire_close(&s);
 out:
 	canon_buf_free(&req);
 	j->done = true;
@@ -230,6 +237,64 @@ hold_limit(void)
 	join(&j, J_ASK);
 	ok(j.got_msg2 && j.answer[0] != '\0',
 	   "once they closed, the next joiner is answered");
+}
+
+/* wire_checks: the client the joiner uses (node/link_wire.c) against a
+ * plain TCP socket standing for the listener: the framing on the wire,
+ * a frame that arrives in pieces, an oversized length prefix, a receive
+ * that times out, and a dial that finds nobody. */
+static void
+wire_checks(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t al = sizeof(a);
+	struct link_wire w;
+	uint8_t got[16], *m = NULL;
+	char url[64];
+	size_t ml = 0;
+	int l, c = -1, rv;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	l = socket(AF_INET, SOCK_STREAM, 0);
+	if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+	    listen(l, 1) != 0 || getsockname(l, (struct sockaddr *)&a, &al)) {
+		printf("Bail out! a plain listening socket\n");
+		exit(1);
+	}
+	snprintf(url, sizeof(url), "tcp://127.0.0.1:%u", ntohs(a.sin_port));
+	ok(link_wire_dial(&w, url, 3000) == TB_OK &&
+	       (c = accept(l, NULL, NULL)) >= 0,
+	   "link_wire dials a plain TCP listener");
+	ok(link_wire_send(&w, "abc", 3, 3000) == TB_OK &&
+	       recv(c, got, 7, MSG_WAITALL) == 7 &&
+	       !memcmp(got, "\0\0\0\3abc", 7),
+	   "  a frame goes out as a 4-byte big-endian length and its bytes");
+	rv = send(c, "\0\0\0\5he", 6, 0) == 6 ? 0 : -1;
+	nanosleep(&(struct timespec){ 0, 50000000 }, NULL);
+	rv |= send(c, "llo", 3, 0) == 3 ? 0 : -1;
+	ok(rv == 0 && link_wire_recv(&w, &m, &ml, 3000) == TB_OK && ml == 5 &&
+	       !memcmp(m, "hello", 5),
+	   "  a frame that arrives in two pieces is received whole");
+	free(m);
+	is_int(link_wire_recv(&w, &m, &ml, 100), TB_ETIMEOUT,
+	       "  nothing within the time limit: TB_ETIMEOUT");
+	link_wire_close(&w);
+	close(c);
+	ok(link_wire_dial(&w, url, 3000) == TB_OK &&
+	       (c = accept(l, NULL, NULL)) >= 0 &&
+	       send(c, "\0\123\120\0", 4, 0) == 4,
+	   "  a second connection");
+	is_int(link_wire_recv(&w, &m, &ml, 3000), TB_ETOOBIG,
+	       "  a length prefix over the limit is refused before it is "
+	       "read (pair1's SP header: 5459968 bytes)");
+	ok(strstr(w.err, "5459968") != NULL, "  saying so: %s", w.err);
+	link_wire_close(&w);
+	close(c);
+	close(l);
+	rv = link_wire_dial(&w, url, 3000);
+	ok(rv == TB_ECLOSED && strstr(w.err, "cannot connect") != NULL,
+	   "  a dial that finds nobody fails: %s", w.err);
+	link_wire_close(&w);
 }
 
 /* metric returns the value of a line of the links' metrics, or -1. */
@@ -334,6 +399,7 @@ main(int argc, char **argv)
 	is_int(joins, 2, "a third message without a request is refused");
 
 	hold_limit();
+	wire_checks();
 
 	links_stop(LS);
 	uv_run(&loop, UV_RUN_DEFAULT);
