@@ -111,6 +111,9 @@ group_node() {
 
 start_joiner() {
   local name=$1 i port
+  # Truncated here, not by the background job: a wait for "api" must
+  # never read the previous run's line (an old port).
+  : >"$T/$name.out"
   "$TB" run --dir "$T/$name" >"$T/$name.out" 2>>"$T/$name.log" &
   printf -v "PID_$name" '%s' "$!"
   _node_pids+=("$!")

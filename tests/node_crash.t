@@ -29,6 +29,9 @@ for r in $(seq 1 "$rounds"); do
   echo "# round $r: killed after ${delay} ms, $acks acknowledged by then"
   if [ $((r % 3)) = 0 ]; then
     # A second kill while the node replays its log after the first.
+    # Truncated here, not by the background job: a wait for "api" must
+    # never read the previous run's line (an old port).
+    : >"$T/a.out"
     "$TB" run --dir "$T/a" >"$T/a.out" 2>>"$T/a.log" &
     pid=$!
     _node_pids+=("$pid")

@@ -157,6 +157,9 @@ digest=$(jq_get 'd["state_digest"]["hash"], d["state_digest"]["applied"]')
 
 # ---- the old members come back: refused, fenced, never join -------------
 for n in A B; do
+  # Truncated here, not by the background job: a wait for "api" must
+  # never read the previous run's line (an old port).
+  : >"$T/$n.out"
   "$TB" run --dir "$T/$n" >"$T/$n.out" 2>>"$T/$n.log" &
   printf -v "PID_$n" '%s' "$!"
   _node_pids+=("$!")
@@ -200,6 +203,9 @@ is "$(has_all C)" 0 "every acknowledged write is still on C"
 # A fenced node stays fenced across a restart, before any link is up.
 stop_node A
 : >A.out
+# Truncated here, not by the background job: a wait for "api" must
+# never read the previous run's line (an old port).
+: >"$T/A.out"
 "$TB" run --dir "$T/A" >"$T/A.out" 2>>"$T/A.log" &
 PID_A=$!
 _node_pids+=("$!")

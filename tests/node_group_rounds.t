@@ -35,14 +35,17 @@ ok $? "a group of three voters"
 # The writer: one write at a time, round robin over the members, with the
 # secret of every acknowledged token appended to acked.txt. It reads the
 # members' ports from ports.txt, which restarts rewrite.
-ports() { for n in "${names[@]}"; do p="PORT_$n"; echo "${!p}"; done >ports.txt; }
+# Written aside and renamed, so the writer never reads a half-written file.
+ports() { for n in "${names[@]}"; do p="PORT_$n"; echo "${!p}"; done >ports.tmp &&
+  mv ports.tmp ports.txt; }
 ports
 : >acked.txt
 (
   i=0
   while :; do
     mapfile -t P <ports.txt
-    port=${P[$((i % 3))]}
+    port=${P[$((i % 3))]:-}
+    [ -n "$port" ] || { sleep 0.05; continue; }
     out=$(curl -s -m 15 -w '\n%{http_code}' -X POST \
       -H "Authorization: Bearer $TOKEN_A" \
       "http://127.0.0.1:$port/v1/tokens" \
@@ -76,6 +79,9 @@ for round in $(seq 1 "$rounds"); do
   t0=$(now_ms)
   wait_for 20 grew_past "$((before + 3))"
   ok $? "round $round: leader $victim killed; writes go on ($(( $(now_ms) - t0 )) ms to three more)"
+  # Truncated here, not by the background job: a wait for "api" must
+  # never read the previous run's line (an old port).
+  : >"$T/$victim.out"
   "$TB" run --dir "$T/$victim" >"$T/$victim.out" 2>>"$T/$victim.log" &
   printf -v "PID_$victim" '%s' "$!"
   _node_pids+=("$!")

@@ -118,6 +118,9 @@ for r in $(seq 1 "$rounds"); do
   wl_stop_clients
   if [ $((r % 2)) = 0 ]; then
     # A second cut while the node replays its log after the first.
+    # Truncated here, not by the background job: a wait for "api" must
+    # never read the previous run's line (an old port).
+    : >"$T/a.out"
     "$TB" run --dir "$T/a" >"$T/a.out" 2>>"$T/a.log" &
     pid=$!
     _node_pids+=("$pid")
