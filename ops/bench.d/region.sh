@@ -146,3 +146,58 @@ PY
   d=$(wait_all "$v" "$t0")
   printf 'region\tdelta_50\t%s\tms\tpublish_http_ms=%s\n' "$d" $((t1 - t0))
 done
+
+# ---- remote case queries (issue 6): wrk, one connection, GET by id ----
+# A case received at 370102 is asked at 370102 itself (no hop), at its city
+# 370100 (one hop down), at 370103 with 370102 as a sideways peer (one hop
+# sideways) and at 370203 (four hops: 370203 -> 370200 -> 370000 -> 370100
+# -> 370102).
+qdur=${TB_QUERY_SECONDS:-5}
+hs=()
+for m in M01 M03 M04; do
+  printf 'material %s, %s\n' "$m" "$(date +%s%N)" >"$T/$m.txt"
+  api K1 PUT /v1/blobs --data-binary @"$T/$m.txt"
+  hs+=("$(jq_get 'd["hash"]')")
+done
+$py - "${hs[@]}" >"$T/case.json" <<'PY'
+import json, sys
+h1, h3, h4 = sys.argv[1:4]
+print(json.dumps({"matter": "000117001000#01",
+  "applicant": {"name": "张三", "id_type": "resident_id",
+                "id_number": "370102199001011231", "phone": "13912345678"},
+  "form": {"applicant_name": "张三", "id_number": "370102199001011231",
+           "phone": "13912345678", "operator_name": "历下区张三餐馆",
+           "operating_address": "济南市历下区泉城路1号",
+           "main_format": "餐饮服务经营者", "business_items": "热食类食品制售",
+           "food_safety_manager": "李四"},
+  "materials": [{"code": "M01", "hash": h1, "size": 1}, {"code": "M03", "hash": h3, "size": 1},
+                {"code": "M04", "hash": h4, "size": 1}],
+  "channel": "2"}, ensure_ascii=False))
+PY
+api K1 POST /v1/cases --data-binary @"$T/case.json"
+[ "$code" = 201 ] || { echo "case at 370102: $code ${body:0:300}" >&2; exit 1; }
+cid=$(printf '%s' "$body" | sed -n 's/.*"id":"\(370102-[0-9]*-[0-9]*\)".*/\1/p' | head -1)
+"$TB" --api "$API_K2" --token "$TOKEN_K2" region add-peer \
+  "370102@tcp://127.0.0.1:$LINK_K1" >/dev/null
+for i in $(seq 1 600); do
+  api K2 GET /v1/links
+  [ "$(jq_get 'any(l["peer_region"] == "370102" and l["state"] == "up" for l in d["links"])')" = True ] && break
+  sleep 0.05
+done
+# ms VALUE: wrk's latency ("812.00us", "1.23ms", "1.01s") in ms.
+ms() { awk -v v="$1" 'BEGIN { n = v + 0; u = v; sub(/^[0-9.]+/, "", u);
+  if (u == "us") n /= 1000; else if (u == "s") n *= 1000; printf "%.3f", n }'; }
+for spec in "K1 local 0" "C1 down 1" "K2 sideways 1" "K4 tree 4"; do
+  read -r n what hops <<<"$spec"
+  p="PORT_$n" t="TOKEN_$n"
+  api "$n" GET "/v1/cases/$cid"
+  [ "$code" = 200 ] || { echo "query at $n: $code ${body:0:200}" >&2; continue; }
+  out=$(wrk -t1 -c1 -d"${qdur}s" --latency -H "Authorization: Bearer ${!t}" \
+    "http://127.0.0.1:${!p}/v1/cases/$cid" 2>&1)
+  rps=$(printf '%s\n' "$out" | awk '/^Requests\/sec/ { print int($2) }')
+  p50=$(ms "$(printf '%s\n' "$out" | awk '$1 == "50%" { print $2 }')")
+  p99=$(ms "$(printf '%s\n' "$out" | awk '$1 == "99%" { print $2 }')")
+  non2xx=$(printf '%s\n' "$out" | awk '/Non-2xx/ { print $NF }')
+  printf 'region\tquery_%s_%s\t%s\treq/s\tp50_ms=%s\tp99_ms=%s\thops=%s\tnon2xx=%s\n' \
+    "$what" "$hops" "$rps" "$p50" "$p99" "$hops" "${non2xx:-0}"
+done
