@@ -161,6 +161,34 @@ int fsm_case_clock(json_t *c, int32_t today);
 /* fsm_case_overdue is the "overdue" fsm_case_clock would set. */
 bool fsm_case_overdue(const json_t *c, int32_t today);
 
+/* ---- the summary index (fsm_sum.c) ---- */
+
+/* The feature level from which apply keeps the summary index. */
+#define FSM_SUM_LEVEL 2
+
+/* The members of a case record that a list reads (the summary's, and those
+ * the filters and the clock use), in the order canon_decode_fields takes. */
+#define FSM_SUM_NKEYS 12
+extern const char *const fsm_sum_keys[FSM_SUM_NKEYS];
+
+/* fsm_sum_level sets *on when the group's feature level keeps the summary
+ * index (read in txn). */
+int fsm_sum_level(const struct store *s, MDB_txn *txn, bool *on);
+
+/* fsm_sum_encode appends the summary value of case c (a record, or its
+ * fsm_sum_keys members) to b: the version byte, then the canonical msgpack
+ * of c's fsm_sum_keys members, "pauses" reduced to the open pause (the only
+ * one the clock reads) or left out when none is open. */
+int fsm_sum_encode(const json_t *c, struct canon_buf *b);
+
+/* fsm_sum_put writes c's summary to case_sum and as the value of its
+ * case_state entry (state st), which fsm_case_put has written. */
+int fsm_sum_put(struct fsm *f, const json_t *c, int st);
+
+/* fsm_sum_backfill builds the summary index for every stored case (the
+ * raise to FSM_SUM_LEVEL); *count receives the number of cases. */
+int fsm_sum_backfill(struct fsm *f, uint64_t *count);
+
 /* ---- case records (fsm_record.c) ---- */
 
 /* fsm_case_put writes case c (its "id") with its state and matter index

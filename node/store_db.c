@@ -24,6 +24,7 @@ static const char *const db_names[DB_COUNT] = {
 	[DB_IDEM] = "idem",
 	[DB_TOKENS] = "tokens",
 	[DB_TOKEN_HASH] = "token_hash",
+	[DB_CASE_SUM] = "case_sum",
 };
 
 /* Values are read back with generous limits: they were canonical when

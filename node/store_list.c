@@ -22,19 +22,25 @@ struct list_q {
 	int32_t today;
 	char basic[MATTER_KEY_MAX]; /* "" for any */
 	const char *task_code;      /* NULL for any */
+	bool sum;                   /* read the summary index */
 	MDB_dbi dbi;                /* the database scanned */
 	uint8_t prefix[MATTER_KEY_MAX + 1];
 	size_t plen; /* keys are prefix + case id */
 };
 
 static int
-list_setup(struct store *s, const char *status, int overdue, const char *matter,
-           int64_t now_ms, struct list_q *q)
+list_setup(struct store *s, MDB_txn *txn, const char *status, int overdue,
+           const char *matter, int64_t now_ms, struct list_q *q)
 {
 	enum lc_state st;
 	const char *h;
+	int rv;
 
 	memset(q, 0, sizeof(*q));
+	if ((rv = fsm_sum_level(s, txn, &q->sum)) != 0) {
+		return rv;
+	}
+	q->sum = q->sum && !s->list_records;
 	q->state = -1;
 	q->final = -1;
 	q->overdue = overdue;
@@ -68,7 +74,8 @@ list_setup(struct store *s, const char *status, int overdue, const char *matter,
 		q->plen = strlen(q->basic) + 1;
 		memcpy(q->prefix, q->basic, q->plen); /* with its NUL */
 	} else {
-		q->dbi = s->dbi[DB_CASES];
+		/* The same keys in the same order: the same pages. */
+		q->dbi = s->dbi[q->sum ? DB_CASE_SUM : DB_CASES];
 	}
 	return TB_OK;
 }
@@ -93,14 +100,6 @@ list_match(const struct list_q *q, const json_t *c)
 	}
 	return q->overdue < 0 || fsm_case_overdue(c, q->today) == q->overdue;
 }
-
-/* The members of a case record that a list reads: the summary's, and
- * those the filters and the clock (fsm_case_clock) use. */
-static const char *const list_keys[] = {
-	"id",     "matter",    "task_code",       "matter_name",
-	"state",  "version",   "received_at",     "due",
-	"bundle", "warn_from", "due_provisional", "pauses",
-};
 
 /* summary is what a list shows of case c (which it may modify: the read
  * time fields are computed on it). */
@@ -167,17 +166,29 @@ list_scan(struct store *s, MDB_txn *txn, const struct list_q *q,
 		}
 		memcpy(next, id, idl);
 		next[idl] = '\0';
-		/* Only the members a list reads are decoded: a whole
-		 * record (form, applicant, materials) costs several times
-		 * more, and a page decodes up to limit of them. */
-		if (q->dbi != s->dbi[DB_CASES]) {
-			rv = db_get(txn, s->dbi[DB_CASES], id, idl, &v);
-			rv = rv == TB_ENOTFOUND ? TB_ECORRUPT : rv;
-		}
-		if (rv == 0) {
-			rv = db_val_json_fields(
-			    &v, list_keys,
-			    sizeof(list_keys) / sizeof(list_keys[0]), &c);
+		if (q->sum) {
+			/* The summary index: the walked entry's value, or
+			 * (by matter) case_sum's. */
+			if (q->dbi == s->dbi[DB_CASE_MATTER]) {
+				rv = db_get(txn, s->dbi[DB_CASE_SUM], id, idl,
+				            &v);
+				rv = rv == TB_ENOTFOUND ? TB_ECORRUPT : rv;
+			}
+			if (rv == 0) {
+				rv = db_val_json(&v, &c);
+			}
+		} else {
+			/* Only the members a list reads are decoded: a
+			 * whole record (form, applicant, materials) costs
+			 * several times more. */
+			if (q->dbi != s->dbi[DB_CASES]) {
+				rv = db_get(txn, s->dbi[DB_CASES], id, idl, &v);
+				rv = rv == TB_ENOTFOUND ? TB_ECORRUPT : rv;
+			}
+			if (rv == 0) {
+				rv = db_val_json_fields(&v, fsm_sum_keys,
+				                        FSM_SUM_NKEYS, &c);
+			}
 		}
 		if (rv != 0) {
 			break;
@@ -225,14 +236,15 @@ store_case_list(struct store *s, const char *status, int overdue,
 	    (after_cursor[0] && strncmp(after_cursor, s->region, 6) != 0)) {
 		return TB_EINVAL;
 	}
-	if ((rv = list_setup(s, status, overdue, matter, now_ms, &q)) != 0) {
-		return rv;
-	}
 	if ((list = json_array()) == NULL) {
 		return TB_ENOMEM;
 	}
 	if ((rv = db_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))) == 0) {
-		rv = list_scan(s, txn, &q, after_cursor, limit, list, next);
+		rv = list_setup(s, txn, status, overdue, matter, now_ms, &q);
+		if (rv == 0) {
+			rv = list_scan(s, txn, &q, after_cursor, limit, list,
+			               next);
+		}
 		mdb_txn_abort(txn);
 	}
 	if (rv != 0) {
@@ -286,4 +298,10 @@ store_events(struct store *s, uint64_t after, size_t limit, json_t **out)
 	*out =
 	    json_pack("{s:o, s:I}", "events", list, "next", (json_int_t)last);
 	return *out != NULL ? TB_OK : TB_ENOMEM;
+}
+
+void
+store_list_from_records(struct store *s, bool on)
+{
+	s->list_records = on;
 }

@@ -41,7 +41,7 @@ enum cmd_type {
  * proposed only once the group's level reaches the type's, so a new type
  * is not proposed while a member that cannot apply it may still be
  * running. Raise it after upgrading every member. */
-#define TB_FEATURE_LEVEL 1
+#define TB_FEATURE_LEVEL 2
 
 /* cmd_type_name returns the wire name ("case.action"). */
 const char *cmd_type_name(enum cmd_type t);
