@@ -6,6 +6,7 @@
 #include "node/store_db.h"
 #include "schema/calendar.h"
 #include "schema/command.h"
+#include "schema/lifecycle.h"
 #include "schema/matter.h"
 
 #include <jansson.h>
@@ -153,6 +154,21 @@ struct fsm_due {
 int fsm_due_compute(const struct tb_calendar *cal, int32_t from, int n,
                     char unit, const struct cal_pause *p, size_t np,
                     struct fsm_due *out);
+
+/* What the clock of a case reads (fsm_clock): its state, due date, warning
+ * day and whether its last pause is open (and from which day). A date that
+ * is absent or not a "YYYY-MM-DD" string counts as absent. */
+struct fsm_clock_in {
+	enum lc_state state; /* LC_STATE_RECEIVED if unreadable */
+	bool has_due, has_warn_from, paused, has_pause_from;
+	int32_t due, warn_from, pause_from;
+};
+
+/* fsm_clock returns the clock ("not_started", "running", "stopped" or
+ * "over") on day today and sets *warn and *overdue: the rules of
+ * docs/STORE.md, "Due dates", for fsm_case_clock and the list's text path. */
+const char *fsm_clock(const struct fsm_clock_in *in, int32_t today, bool *warn,
+                      bool *overdue);
 
 /* fsm_case_clock adds the read-time fields to a case (JSON object) for the
  * day `today`: "clock", "warn", "overdue". */

@@ -195,6 +195,15 @@ int store_case_list(struct store *s, const char *status, int overdue,
                     const char *matter, size_t limit, const char *after_cursor,
                     int64_t now_ms, json_t **out);
 
+/* store_case_list_text is store_case_list rendered as json_dumps
+ * (JSON_COMPACT) would write it, without a final newline: *out (free()),
+ * *len bytes. Where the summary index serves the list (feature level 2) the
+ * text is written straight from it, without JSON values. */
+int store_case_list_text(struct store *s, const char *status, int overdue,
+                         const char *matter, size_t limit,
+                         const char *after_cursor, int64_t now_ms, char **out,
+                         size_t *len);
+
 /* store_list_from_records makes store_case_list read case records, as at
  * feature level 1, even where the summary index exists (tests compare the
  * two; set before readers start). */

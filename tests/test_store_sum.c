@@ -6,6 +6,7 @@
  * level 1 keeps the old layout; snapshots carry the index and hash it
  * alike on both sides. */
 #include "node/store_db.h"
+#include "node/store_list_impl.h"
 #include "node/store_snap.h"
 #include "tests/tap.h"
 #include "tests/store_util.h"
@@ -22,6 +23,37 @@ static uint64_t IDX_A;
 static char IDS[NCASE_MAX][32];
 static int VER[NCASE_MAX];
 static size_t NCASE;
+/* pages_text is pages through store_case_list_text: the pages' bytes, as
+ * JSON strings, or the error code. */
+static json_t *
+pages_text(struct store *s, const char *status, int overdue, const char *matter,
+           size_t limit, int64_t now)
+{
+	json_t *all = json_array(), *l;
+	char cursor[64] = "", *t;
+	size_t len;
+	int rv;
+
+	do {
+		t = NULL;
+		rv = store_case_list_text(s, status, overdue, matter, limit,
+		                          cursor[0] ? cursor : NULL, now, &t,
+		                          &len);
+		if (rv != 0 || strlen(t) != len) {
+			json_array_append_new(all, json_integer(rv ? rv : -1));
+			free(t);
+			break;
+		}
+		json_array_append_new(all, json_stringn(t, len));
+		l = json_loads(t, 0, NULL);
+		free(t);
+		snprintf(cursor, sizeof(cursor), "%s",
+		         spec_str(l, "next") ? spec_str(l, "next") : "");
+		json_decref(l);
+	} while (cursor[0] != '\0' && json_array_size(all) < 2000);
+	return all;
+}
+
 static const char *const STATUSES[] = {
 	NULL,           "received",  "not_accepted", "supplement_requested",
 	"supplemented", "accepted",  "handling",     "review",
@@ -204,10 +236,11 @@ static size_t OVERDUE, STOPPED; /* listed cases overdue, with a stopped clock */
  * or as the store's level has it; *ncases counts the cases listed, *nonempty
  * the combinations with at least one. */
 static json_t *
-every_list(struct store *s, bool records, size_t *ncases, size_t *nonempty)
+every_list(struct store *s, bool records, size_t *ncases, size_t *nonempty,
+           bool text)
 {
 	json_t *all = json_array(), *p, *pg;
-	size_t x, i, n, st, m;
+	size_t x, i, n, st, m, lim;
 	int64_t now;
 	int od;
 
@@ -221,8 +254,14 @@ every_list(struct store *s, bool records, size_t *ncases, size_t *nonempty)
 		    SU_T0 + (int64_t)(20 + 50 * (x / (NSTAT * NMAT * 3) % 2)) *
 		                86400 * 1000;
 		/* Pages of 7 (many cursors) or of 1,000 (one page). */
-		p = pages(s, STATUSES[st], od, MATTERS[m],
-		          (st + m + (size_t)od) % 2 ? 1000 : 7, now);
+		lim = (st + m + (size_t)od) % 2 ? 1000 : 7;
+		if (text) {
+			json_array_append_new(all,
+			                      pages_text(s, STATUSES[st], od,
+			                                 MATTERS[m], lim, now));
+			continue;
+		}
+		p = pages(s, STATUSES[st], od, MATTERS[m], lim, now);
 		n = 0;
 		json_array_foreach(p, i, pg)
 		{
@@ -254,8 +293,8 @@ same_lists(struct store *s, const char *when)
 	json_t *a, *b;
 
 	OVERDUE = STOPPED = 0;
-	a = every_list(s, true, &na, &ea);
-	b = every_list(s, false, &nb, &eb);
+	a = every_list(s, true, &na, &ea, false);
+	b = every_list(s, false, &nb, &eb, false);
 	ok(na > 2000 && ea > 100 && OVERDUE > 100 && STOPPED > 100,
 	   "%s: the lists are not trivial (%zu cases in %zu non-empty "
 	   "combinations, %zu overdue, %zu stopped clocks)",
@@ -269,6 +308,41 @@ same_lists(struct store *s, const char *when)
 	   "%s: the same pages, cursors and order for all %zu filter "
 	   "combinations (first difference at %zu)",
 	   when, json_array_size(a), i);
+	/* The text rendering: json_dumps of the records' pages. */
+	json_decref(b);
+	b = every_list(s, false, &nb, &eb, true);
+	for (i = 0; i < json_array_size(a); i++) {
+		json_t *pa = json_array_get(a, i), *pb = json_array_get(b, i);
+		size_t j;
+
+		if (json_array_size(pa) != json_array_size(pb)) {
+			break;
+		}
+		for (j = 0; j < json_array_size(pa); j++) {
+			char *t =
+			    json_dumps(json_array_get(pa, j), JSON_COMPACT);
+			const char *u =
+			    json_string_value(json_array_get(pb, j));
+			bool same = t != NULL && u != NULL && !strcmp(t, u);
+
+			if (!same) {
+				printf("# records: %.300s\n# text:    %.300s\n",
+				       t ? t : "(null)", u ? u : "(null)");
+			}
+
+			free(t);
+			if (!same) {
+				break;
+			}
+		}
+		if (j < json_array_size(pa)) {
+			break;
+		}
+	}
+	ok(i == json_array_size(a),
+	   "%s: the text pages are json_dumps of the records' pages, byte for "
+	   "byte (first difference at %zu)",
+	   when, i);
 	json_decref(a);
 	json_decref(b);
 }
@@ -390,6 +464,53 @@ snap_roundtrip(struct store *s, const char *dir, const char *when)
 	tu_rmtree(nw);
 }
 
+/* test_escape: list_text_str writes strings as json_dumps does. */
+static void
+test_escape(void)
+{
+	static const char *const odd[] = {
+		"食品经营许可（新办）",
+		"a/b",
+		"\x7f",
+		"😀 emoji",
+		"tab\there",
+		"quote\"back\\slash",
+		"\xe2\x80\xa8 line separator",
+	};
+	char s[2];
+	size_t i, bad = 0;
+
+	for (i = 0; i < 128 + sizeof(odd) / sizeof(odd[0]); i++) {
+		const char *p = i < 128 ? s : odd[i - 128];
+		size_t n = i < 128 ? 1 : strlen(p);
+		json_t *j;
+		char *t;
+		struct canon_buf b = { 0 };
+
+		s[0] = (char)i;
+		j = json_stringn(p, n);
+		t = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+		if (list_text_str(&b, p, n) != 0 || t == NULL ||
+		    b.len != strlen(t) || memcmp(b.data, t, b.len) != 0) {
+			printf("# differs for %zu: %s\n", i, t ? t : "(null)");
+			bad++;
+		}
+		free(t);
+		json_decref(j);
+		canon_buf_free(&b);
+	}
+	is_int(bad, 0,
+	       "strings are escaped as json_dumps escapes them (all "
+	       "bytes below 0x80, UTF-8, separators)");
+	{
+		struct canon_buf b = { 0 };
+
+		is_int(list_text_str(&b, "\xc3\x28", 2), TB_ECORRUPT,
+		       "bytes that are not UTF-8 are refused");
+		canon_buf_free(&b);
+	}
+}
+
 int
 main(void)
 {
@@ -408,6 +529,7 @@ main(void)
 	snprintf(db, sizeof(db), "%s/b", da);
 	snprintf(snapdir, sizeof(snapdir), "%s/snap", da);
 	strcat(da, "/a");
+	test_escape();
 	A = su_open(da, "370102");
 	if (A == NULL) {
 		printf("Bail out! cannot open a store\n");
@@ -439,7 +561,7 @@ main(void)
 
 	/* The raise to 2 builds the index; lists stay the same. */
 	{
-		json_t *before = every_list(A, true, &n1, &e1);
+		json_t *before = every_list(A, true, &n1, &e1, false);
 		json_t *after;
 
 		r = apply_a(CMD_GROUP_FEATURE, t,
@@ -448,7 +570,7 @@ main(void)
 		is_int(spec_int(r, "cases_indexed", -1), (long long)NCASE,
 		       "the raise indexed every stored case (%zu)", NCASE);
 		json_decref(r);
-		after = every_list(A, false, &n2, &e2);
+		after = every_list(A, false, &n2, &e2, false);
 		ok(json_equal(before, after) && n1 == n2,
 		   "after the backfill the index lists exactly what the "
 		   "records "
