@@ -15,11 +15,10 @@
 /* Case ids are short ("370102-20260105-000001"); 64 bytes is ample. */
 #define ID_MAX 64
 
-const char *const fsm_sum_keys[FSM_SUM_NKEYS] = {
-	"id",     "matter",    "task_code",       "matter_name",
-	"state",  "version",   "received_at",     "due",
-	"bundle", "warn_from", "due_provisional", "pauses",
-};
+#define SUM_NAME(k) #k,
+#define SUM_LEN(k)  sizeof(#k) - 1,
+const char *const fsm_sum_keys[FSM_SUM_NKEYS] = { FSM_SUM_KEYS(SUM_NAME) };
+const size_t fsm_sum_key_lens[FSM_SUM_NKEYS] = { FSM_SUM_KEYS(SUM_LEN) };
 
 int
 fsm_sum_level(const struct store *s, MDB_txn *txn, bool *on)

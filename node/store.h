@@ -209,6 +209,11 @@ int store_case_list_text(struct store *s, const char *status, int overdue,
  * two; set before readers start). */
 void store_list_from_records(struct store *s, bool on);
 
+/* store_list_fallbacks counts the pages store_case_list_text rendered as
+ * JSON values although the summary index served them (a summary it could
+ * not read in place); 0 in a healthy store. */
+uint64_t store_list_fallbacks(struct store *s);
+
 /* store_events: the change feed after sequence `after`: {"events": [{"seq",
  * "type", "at", "body"}...], "next": the last seq returned (or after)}.
  * limit 1..1000 (0 means 100). */

@@ -75,6 +75,7 @@ struct store {
 	struct fsm_catalog cat; /* the writer's alone */
 	MDB_txn *batch;    /* the open batch (store_batch_begin), or NULL */
 	bool list_records; /* store_list_from_records */
+	uint64_t list_fallbacks; /* store_list_fallbacks (atomic) */
 };
 
 /* store_db_name returns the LMDB name of database i. */

@@ -247,6 +247,7 @@ list_page(struct store *s, const char *status, int overdue, const char *matter,
 			mdb_txn_abort(txn);
 			return rv;
 		}
+		__atomic_fetch_add(&s->list_fallbacks, 1, __ATOMIC_RELAXED);
 		k->shown = 0; /* the same page again, as JSON values */
 		k->text.len = 0;
 	}
@@ -387,6 +388,12 @@ store_events(struct store *s, uint64_t after, size_t limit, json_t **out)
 	*out =
 	    json_pack("{s:o, s:I}", "events", list, "next", (json_int_t)last);
 	return *out != NULL ? TB_OK : TB_ENOMEM;
+}
+
+uint64_t
+store_list_fallbacks(struct store *s)
+{
+	return __atomic_load_n(&s->list_fallbacks, __ATOMIC_RELAXED);
 }
 
 void

@@ -27,6 +27,19 @@ struct mp {
 	const uint8_t *p, *end;
 };
 
+/* put appends n bytes: a memcpy while the buffer has room (a page makes
+ * some thirty small appends per case), canon_buf_append to grow it. */
+static inline int
+put(struct canon_buf *b, const void *p, size_t n)
+{
+	if (b->err == 0 && n <= b->cap - b->len) {
+		memcpy(b->data + b->len, p, n);
+		b->len += n;
+		return TB_OK;
+	}
+	return canon_buf_append(b, p, n);
+}
+
 static bool
 mp_be(struct mp *m, size_t n, uint64_t *out)
 {
@@ -189,7 +202,7 @@ day_of(const struct mv *v, int32_t *day)
 	return cstr(v, b, sizeof(b)) && cal_date_parse(b, day) == 0;
 }
 
-/* The summary's members, in fsm_sum_keys order. */
+/* The summary's members, in fsm_sum_keys order (FSM_SUM_KEYS). */
 enum {
 	K_ID,
 	K_MATTER,
@@ -246,18 +259,24 @@ last_pause(struct mp *m, const struct mv *a, struct fsm_clock_in *in)
 static int
 put_val(struct canon_buf *b, const struct mv *v)
 {
-	char num[24];
-	int n;
+	char num[24], *e = num + sizeof(num), *d = e;
+	uint64_t u;
 
 	switch (v->t) {
 	case MV_NIL:
-		return canon_buf_append(b, "null", 4);
+		return put(b, "null", 4);
 	case MV_BOOL:
-		return v->b ? canon_buf_append(b, "true", 4)
-		            : canon_buf_append(b, "false", 5);
-	case MV_INT:
-		n = snprintf(num, sizeof(num), "%lld", (long long)v->i);
-		return canon_buf_append(b, num, (size_t)n);
+		return v->b ? put(b, "true", 4) : put(b, "false", 5);
+	case MV_INT: /* as "%lld" */
+		u = v->i < 0 ? 0 - (uint64_t)v->i : (uint64_t)v->i;
+		do {
+			*--d = (char)('0' + u % 10);
+			u /= 10;
+		} while (u > 0);
+		if (v->i < 0) {
+			*--d = '-';
+		}
+		return put(b, d, (size_t)(e - d));
 	case MV_STR:
 		return list_text_str(b, v->s, v->n);
 	default:
@@ -271,7 +290,7 @@ list_text_str(struct canon_buf *b, const char *p, size_t n)
 	const uint8_t *s = (const uint8_t *)p;
 	size_t i = 0, run = 0, k, len;
 	char esc[8];
-	int rv = canon_buf_append(b, "\"", 1);
+	int rv = put(b, "\"", 1);
 
 	while (rv == 0 && i < n) {
 		uint8_t c = s[i];
@@ -303,7 +322,7 @@ list_text_str(struct canon_buf *b, const char *p, size_t n)
 			i += len;
 			continue;
 		}
-		rv = canon_buf_append(b, p + run, i - run);
+		rv = put(b, p + run, i - run);
 		switch (c) {
 		case '"':
 			memcpy(esc, "\\\"", 3);
@@ -330,28 +349,30 @@ list_text_str(struct canon_buf *b, const char *p, size_t n)
 			snprintf(esc, sizeof(esc), "\\u%04X", (unsigned)c);
 		}
 		if (rv == 0) {
-			rv = canon_buf_append(b, esc, strlen(esc));
+			rv = put(b, esc, strlen(esc));
 		}
 		run = ++i;
 	}
 	if (rv == 0) {
-		rv = canon_buf_append(b, p + run, n - run);
+		rv = put(b, p + run, n - run);
 	}
-	return rv == 0 ? canon_buf_append(b, "\"", 1) : rv;
+	return rv == 0 ? put(b, "\"", 1) : rv;
 }
 
 /* member appends ,"name":value (or {"name":value first). */
 static int
-member(struct canon_buf *b, bool first, const char *name, const struct mv *v)
+member_(struct canon_buf *b, bool first, const char *name, size_t n,
+        const struct mv *v)
 {
-	int rv = canon_buf_append(b, first ? "{\"" : ",\"", 2);
+	int rv = put(b, first ? "{\"" : ",\"", 2);
 
-	if (rv == 0 && (rv = canon_buf_append(b, name, strlen(name))) == 0 &&
-	    (rv = canon_buf_append(b, "\":", 2)) == 0) {
+	if (rv == 0 && (rv = put(b, name, n)) == 0 &&
+	    (rv = put(b, "\":", 2)) == 0) {
 		rv = put_val(b, v);
 	}
 	return rv;
 }
+#define member(b, first, name, v) member_(b, first, name, sizeof(name) - 1, v)
 
 int
 list_text_take(struct list_sink *k, struct store *s, MDB_txn *txn,
@@ -389,7 +410,7 @@ list_text_take(struct list_sink *k, struct store *s, MDB_txn *txn,
 			return LIST_FALLBACK;
 		}
 		for (j = 0; j < FSM_SUM_NKEYS; j++) {
-			if (strlen(fsm_sum_keys[j]) == key.n &&
+			if (fsm_sum_key_lens[j] == key.n &&
 			    !memcmp(fsm_sum_keys[j], key.s, key.n)) {
 				break;
 			}
@@ -439,7 +460,7 @@ list_text_take(struct list_sink *k, struct store *s, MDB_txn *txn,
 	 * received_at, due, due_provisional, bundle?, clock, warn, overdue */
 	mark = b->len;
 	if (k->shown > 0) {
-		rv = canon_buf_append(b, ",", 1);
+		rv = put(b, ",", 1);
 	}
 	if (rv == 0) {
 		rv = member(b, true, "id", &f[K_ID]);
@@ -488,7 +509,7 @@ list_text_take(struct list_sink *k, struct store *s, MDB_txn *txn,
 		rv = member(b, false, "overdue", &overdue);
 	}
 	if (rv == 0) {
-		rv = canon_buf_append(b, "}", 1);
+		rv = put(b, "}", 1);
 	}
 	if (rv != 0) {
 		b->len = mark;

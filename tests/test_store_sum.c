@@ -4,9 +4,10 @@
  * backfill of the raise to level 2 and after changes applied at level 2;
  * the backfilled index is byte for byte the one kept by apply; a store at
  * level 1 keeps the old layout; snapshots carry the index and hash it
- * alike on both sides. */
+ * alike on both sides. tests/test_list_text.c has the text rendering's
+ * escapes and fallback. */
+#include "node/fsm.h"
 #include "node/store_db.h"
-#include "node/store_list_impl.h"
 #include "node/store_snap.h"
 #include "tests/tap.h"
 #include "tests/store_util.h"
@@ -464,53 +465,6 @@ snap_roundtrip(struct store *s, const char *dir, const char *when)
 	tu_rmtree(nw);
 }
 
-/* test_escape: list_text_str writes strings as json_dumps does. */
-static void
-test_escape(void)
-{
-	static const char *const odd[] = {
-		"食品经营许可（新办）",
-		"a/b",
-		"\x7f",
-		"😀 emoji",
-		"tab\there",
-		"quote\"back\\slash",
-		"\xe2\x80\xa8 line separator",
-	};
-	char s[2];
-	size_t i, bad = 0;
-
-	for (i = 0; i < 128 + sizeof(odd) / sizeof(odd[0]); i++) {
-		const char *p = i < 128 ? s : odd[i - 128];
-		size_t n = i < 128 ? 1 : strlen(p);
-		json_t *j;
-		char *t;
-		struct canon_buf b = { 0 };
-
-		s[0] = (char)i;
-		j = json_stringn(p, n);
-		t = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
-		if (list_text_str(&b, p, n) != 0 || t == NULL ||
-		    b.len != strlen(t) || memcmp(b.data, t, b.len) != 0) {
-			printf("# differs for %zu: %s\n", i, t ? t : "(null)");
-			bad++;
-		}
-		free(t);
-		json_decref(j);
-		canon_buf_free(&b);
-	}
-	is_int(bad, 0,
-	       "strings are escaped as json_dumps escapes them (all "
-	       "bytes below 0x80, UTF-8, separators)");
-	{
-		struct canon_buf b = { 0 };
-
-		is_int(list_text_str(&b, "\xc3\x28", 2), TB_ECORRUPT,
-		       "bytes that are not UTF-8 are refused");
-		canon_buf_free(&b);
-	}
-}
-
 int
 main(void)
 {
@@ -529,7 +483,6 @@ main(void)
 	snprintf(db, sizeof(db), "%s/b", da);
 	snprintf(snapdir, sizeof(snapdir), "%s/snap", da);
 	strcat(da, "/a");
-	test_escape();
 	A = su_open(da, "370102");
 	if (A == NULL) {
 		printf("Bail out! cannot open a store\n");
@@ -591,6 +544,9 @@ main(void)
 	grow(60, 400, &t);
 	store_batch_commit(A);
 	same_lists(A, "level 2, after 460 more commands");
+	is_int(store_list_fallbacks(A), 0,
+	       "the text rendering read every summary in place (no page "
+	       "fell back to JSON values)");
 	snap_roundtrip(A, snapdir, "level 2");
 
 	/* The backfill equals apply: B takes the raise first, then the same
