@@ -184,11 +184,12 @@ bool fsm_case_overdue(const json_t *c, int32_t today);
 
 /* The members of a case record that a list reads (the summary's, and those
  * the filters and the clock use), in the order canon_decode_fields takes. */
-#define FSM_SUM_KEYS(X)                                                     \
-	X(id)                                                               \
-	X(matter) X(task_code) X(matter_name) X(state) X(version)           \
-	    X(received_at) X(due) X(bundle) X(warn_from) X(due_provisional) \
-	        X(pauses)
+/* clang-format off */
+#define FSM_SUM_KEYS(X)                                                  \
+	X(id) X(matter) X(task_code) X(matter_name) X(state) X(version)  \
+	X(received_at) X(due) X(bundle) X(warn_from) X(due_provisional) \
+	X(pauses)
+/* clang-format on */
 #define FSM_SUM_NKEYS 12
 extern const char *const fsm_sum_keys[FSM_SUM_NKEYS];
 extern const size_t fsm_sum_key_lens[FSM_SUM_NKEYS];

@@ -40,7 +40,9 @@ enum cmd_type {
  * (replicated, 1 until raised by group.feature): a command type may be
  * proposed only once the group's level reaches the type's, so a new type
  * is not proposed while a member that cannot apply it may still be
- * running. Raise it after upgrading every member. */
+ * running. Raise it after upgrading every member. Level 2 adds no command
+ * type: from it, apply keeps the case summary index (docs/STORE.md), which
+ * the raise builds. */
 #define TB_FEATURE_LEVEL 2
 
 /* cmd_type_name returns the wire name ("case.action"). */
