@@ -133,8 +133,9 @@ main(void)
 			                : CMD_CATALOG_RELEASE,
 			              SU_T0, NULL, su_catalog(i));
 		} else if (i == 3) {
-			b = su_encode(CMD_GROUP_FEATURE, SU_T0, NULL,
-			              json_pack("{s:i}", "level", 2));
+			b = su_encode(
+			    CMD_GROUP_FEATURE, SU_T0, NULL,
+			    json_pack("{s:i}", "level", FSM_SUM_LEVEL));
 		} else {
 			su_id((size_t)i, idn);
 			b = su_encode(CMD_CASE_CREATE, SU_T0, NULL,
@@ -148,7 +149,8 @@ main(void)
 		json_decref(r);
 		canon_buf_free(&b);
 	}
-	is_int(store_feature_level(S), 2, "a store at level 2 with two cases");
+	is_int(store_feature_level(S), FSM_SUM_LEVEL,
+	       "a store at the summary index's level with two cases");
 	test_fallback();
 	store_close(S);
 	tu_rmtree(dir);

@@ -518,8 +518,9 @@ main(void)
 		json_t *after;
 
 		r = apply_a(CMD_GROUP_FEATURE, t,
-		            json_pack("{s:i}", "level", 2));
-		is_int(spec_int(r, "feature_level", 0), 2, "raised to level 2");
+		            json_pack("{s:i}", "level", FSM_SUM_LEVEL));
+		is_int(spec_int(r, "feature_level", 0), FSM_SUM_LEVEL,
+		       "raised to the summary index's level");
 		is_int(spec_int(r, "cases_indexed", -1), (long long)NCASE,
 		       "the raise indexed every stored case (%zu)", NCASE);
 		json_decref(r);
@@ -559,7 +560,7 @@ main(void)
 		if (i == 3) {
 			struct canon_buf f = su_encode(
 			    CMD_GROUP_FEATURE, SU_T0 - 9LL * 86400 * 1000, NULL,
-			    json_pack("{s:i}", "level", 2));
+			    json_pack("{s:i}", "level", FSM_SUM_LEVEL));
 			is_int(su_apply(B, ++ib, &f, &refused), 0,
 			       "B: raised before any case");
 			ok(!refused, "B: the raise applied");
