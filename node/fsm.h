@@ -6,6 +6,7 @@
 #include "node/store_db.h"
 #include "schema/calendar.h"
 #include "schema/command.h"
+#include "schema/lifecycle.h"
 #include "schema/matter.h"
 
 #include <jansson.h>
@@ -157,12 +158,62 @@ int fsm_due_compute(const struct tb_calendar *cal, int32_t from, int n,
                     char unit, const struct cal_pause *p, size_t np,
                     struct fsm_due *out);
 
+/* What the clock of a case reads (fsm_clock): its state, due date, warning
+ * day and whether its last pause is open (and from which day). A date that
+ * is absent or not a "YYYY-MM-DD" string counts as absent. */
+struct fsm_clock_in {
+	enum lc_state state; /* LC_STATE_RECEIVED if unreadable */
+	bool has_due, has_warn_from, paused, has_pause_from;
+	int32_t due, warn_from, pause_from;
+};
+
+/* fsm_clock returns the clock ("not_started", "running", "stopped" or
+ * "over") on day today and sets *warn and *overdue: the rules of
+ * docs/STORE.md, "Due dates", for fsm_case_clock and the list's text path. */
+const char *fsm_clock(const struct fsm_clock_in *in, int32_t today, bool *warn,
+                      bool *overdue);
+
 /* fsm_case_clock adds the read-time fields to a case (JSON object) for the
  * day `today`: "clock", "warn", "overdue". */
 int fsm_case_clock(json_t *c, int32_t today);
 
 /* fsm_case_overdue is the "overdue" fsm_case_clock would set. */
 bool fsm_case_overdue(const json_t *c, int32_t today);
+
+/* ---- the summary index (fsm_sum.c) ---- */
+
+/* The feature level from which apply keeps the summary index. */
+#define FSM_SUM_LEVEL 2
+
+/* The members of a case record that a list reads (the summary's, and those
+ * the filters and the clock use), in the order canon_decode_fields takes. */
+/* clang-format off */
+#define FSM_SUM_KEYS(X)                                                  \
+	X(id) X(matter) X(task_code) X(matter_name) X(state) X(version)  \
+	X(received_at) X(due) X(bundle) X(warn_from) X(due_provisional) \
+	X(pauses)
+/* clang-format on */
+#define FSM_SUM_NKEYS 12
+extern const char *const fsm_sum_keys[FSM_SUM_NKEYS];
+extern const size_t fsm_sum_key_lens[FSM_SUM_NKEYS];
+
+/* fsm_sum_level sets *on when the group's feature level keeps the summary
+ * index (read in txn). */
+int fsm_sum_level(const struct store *s, MDB_txn *txn, bool *on);
+
+/* fsm_sum_encode appends the summary value of case c (a record, or its
+ * fsm_sum_keys members) to b: the version byte, then the canonical msgpack
+ * of c's fsm_sum_keys members, "pauses" reduced to the open pause (the only
+ * one the clock reads) or left out when none is open. */
+int fsm_sum_encode(const json_t *c, struct canon_buf *b);
+
+/* fsm_sum_put writes c's summary to case_sum and as the value of its
+ * case_state entry (state st), which fsm_case_put has written. */
+int fsm_sum_put(struct fsm *f, const json_t *c, int st);
+
+/* fsm_sum_backfill builds the summary index for every stored case (the
+ * raise to FSM_SUM_LEVEL); *count receives the number of cases. */
+int fsm_sum_backfill(struct fsm *f, uint64_t *count);
 
 /* ---- case records (fsm_record.c) ---- */
 

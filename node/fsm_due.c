@@ -107,31 +107,44 @@ open_pause(const json_t *c)
 	                                                                 : NULL;
 }
 
+const char *
+fsm_clock(const struct fsm_clock_in *in, int32_t today, bool *warn,
+          bool *overdue)
+{
+	*warn = *overdue = false;
+	if (lc_is_final(in->state)) {
+		return "over";
+	}
+	if (!in->has_due) {
+		return lc_clock_stopped(in->state) ? "stopped" : "not_started";
+	}
+	if (in->paused) {
+		/* The clock stopped: overdue only if the count had already
+		 * run out before the first paused day. */
+		*overdue = in->has_pause_from && in->due < in->pause_from &&
+		           today > in->due;
+		return "stopped";
+	}
+	*overdue = today > in->due;
+	*warn = !*overdue && in->has_warn_from && today >= in->warn_from;
+	return "running";
+}
+
 /* clock_of computes the read-time status of case c on day today. */
 static const char *
 clock_of(const json_t *c, int32_t today, bool *warn, bool *overdue)
 {
-	enum lc_state st = LC_STATE_RECEIVED;
-	int32_t due, wf, pf;
+	struct fsm_clock_in in = { .state = LC_STATE_RECEIVED };
 	const json_t *p;
 
-	*warn = *overdue = false;
-	lc_state_parse(spec_str(c, "state"), &st);
-	if (lc_is_final(st)) {
-		return "over";
-	}
-	if (!day_of(c, "due", &due)) {
-		return lc_clock_stopped(st) ? "stopped" : "not_started";
-	}
+	lc_state_parse(spec_str(c, "state"), &in.state);
+	in.has_due = day_of(c, "due", &in.due);
+	in.has_warn_from = day_of(c, "warn_from", &in.warn_from);
 	if ((p = open_pause(c)) != NULL) {
-		/* The clock stopped: overdue only if the count had already
-		 * run out before the first paused day. */
-		*overdue = day_of(p, "from", &pf) && due < pf && today > due;
-		return "stopped";
+		in.paused = true;
+		in.has_pause_from = day_of(p, "from", &in.pause_from);
 	}
-	*overdue = today > due;
-	*warn = !*overdue && day_of(c, "warn_from", &wf) && today >= wf;
-	return "running";
+	return fsm_clock(&in, today, warn, overdue);
 }
 
 bool

@@ -4,11 +4,13 @@
 #include "node/store_db.h"
 #include "schema/spec.h"
 
+#include <uv.h>
+
 int
 fsm_group_feature(struct fsm *f)
 {
 	long long level = spec_int(f->cmd->body, "level", 0);
-	uint64_t cur = 0;
+	uint64_t cur = 0, n = 0;
 	int rv;
 
 	if ((rv = meta_get_u64(f->s, f->txn, "feature_level", &cur)) != 0) {
@@ -34,6 +36,24 @@ fsm_group_feature(struct fsm *f)
 	                       (uint64_t)level)) != 0) {
 		return rv;
 	}
+	/* Level 2 keeps the case summary index: build it for the cases
+	 * already stored, here, in this apply (docs/STORE.md). */
+	if (cur < FSM_SUM_LEVEL && level >= FSM_SUM_LEVEL) {
+		uint64_t t0 = uv_hrtime();
+
+		if ((rv = fsm_sum_backfill(f, &n)) != 0) {
+			return rv;
+		}
+		tb_log(TB_LOG_INFO, "TB-SUM-BUILT",
+		       "summary index built for %llu cases in %.3f s",
+		       (unsigned long long)n, (double)(uv_hrtime() - t0) / 1e9);
+	}
 	f->result = json_pack("{s:I}", "feature_level", (json_int_t)level);
+	if (f->result != NULL && cur < FSM_SUM_LEVEL &&
+	    level >= FSM_SUM_LEVEL &&
+	    json_object_set_new(f->result, "cases_indexed",
+	                        json_integer((json_int_t)n)) != 0) {
+		return TB_ENOMEM;
+	}
 	return f->result != NULL ? TB_OK : TB_ENOMEM;
 }

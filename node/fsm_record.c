@@ -48,16 +48,18 @@ fsm_case_put(struct fsm *f, const json_t *c, const json_t *old)
 	uint8_t k[MATTER_KEY_MAX + ID_MAX + 2];
 	char name[48];
 	size_t n, idl = strlen(id);
+	bool sum;
 	int rv;
 
 	if (st < 0 || idl >= ID_MAX || (old != NULL && ost < 0)) {
 		return TB_ECORRUPT;
 	}
-	if ((rv = db_put_json(f->txn, s->dbi[DB_CASES], id, idl, c)) != 0) {
+	if ((rv = db_put_json(f->txn, s->dbi[DB_CASES], id, idl, c)) != 0 ||
+	    (rv = fsm_sum_level(s, f->txn, &sum)) != 0) {
 		return rv;
 	}
 	if (st == ost) {
-		return TB_OK;
+		return sum ? fsm_sum_put(f, c, st) : TB_OK;
 	}
 	if (old != NULL) {
 		n = fsm_state_key(ost, id, k, sizeof(k));
@@ -70,7 +72,8 @@ fsm_case_put(struct fsm *f, const json_t *c, const json_t *old)
 	n = fsm_state_key(st, id, k, sizeof(k));
 	count_key(st, name, sizeof(name));
 	if ((rv = db_put(f->txn, s->dbi[DB_CASE_STATE], k, n, "", 0)) != 0 ||
-	    (rv = meta_add(s, f->txn, name, 1)) != 0) {
+	    (rv = meta_add(s, f->txn, name, 1)) != 0 ||
+	    (sum && (rv = fsm_sum_put(f, c, st)) != 0)) {
 		return rv;
 	}
 	if (old != NULL) {

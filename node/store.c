@@ -615,11 +615,20 @@ digest_db(struct store *s, MDB_txn *txn, int i, crypto_generichash_state *st)
 	uint8_t len[8];
 	int rv, op = MDB_FIRST;
 
-	crypto_generichash_update(st, (const uint8_t *)name, strlen(name) + 1);
+	/* A database added after layout 1 counts only once it holds a
+	 * record (store_db.h, DB_FIRST_OPTIONAL). */
+	if (i < DB_FIRST_OPTIONAL) {
+		crypto_generichash_update(st, (const uint8_t *)name,
+		                          strlen(name) + 1);
+	}
 	if ((rv = db_err(mdb_cursor_open(txn, s->dbi[i], &cur))) != 0) {
 		return rv;
 	}
 	while ((rv = db_err(mdb_cursor_get(cur, &k, &v, op))) == 0) {
+		if (op == MDB_FIRST && i >= DB_FIRST_OPTIONAL) {
+			crypto_generichash_update(st, (const uint8_t *)name,
+			                          strlen(name) + 1);
+		}
 		op = MDB_NEXT;
 		if (i == DB_META && k.mv_size == 7 &&
 		    !memcmp(k.mv_data, "applied", 7)) {

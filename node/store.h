@@ -4,6 +4,7 @@
 #define TB_NODE_STORE_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -193,6 +194,25 @@ int store_case_get(struct store *s, const char *id, int64_t now_ms,
 int store_case_list(struct store *s, const char *status, int overdue,
                     const char *matter, size_t limit, const char *after_cursor,
                     int64_t now_ms, json_t **out);
+
+/* store_case_list_text is store_case_list rendered as json_dumps
+ * (JSON_COMPACT) would write it, without a final newline: *out (free()),
+ * *len bytes. Where the summary index serves the list (feature level 2) the
+ * text is written straight from it, without JSON values. */
+int store_case_list_text(struct store *s, const char *status, int overdue,
+                         const char *matter, size_t limit,
+                         const char *after_cursor, int64_t now_ms, char **out,
+                         size_t *len);
+
+/* store_list_from_records makes store_case_list read case records, as at
+ * feature level 1, even where the summary index exists (tests compare the
+ * two; set before readers start). */
+void store_list_from_records(struct store *s, bool on);
+
+/* store_list_fallbacks counts the pages store_case_list_text rendered as
+ * JSON values although the summary index served them (a summary it could
+ * not read in place); 0 in a healthy store. */
+uint64_t store_list_fallbacks(struct store *s);
 
 /* store_events: the change feed after sequence `after`: {"events": [{"seq",
  * "type", "at", "body"}...], "next": the last seq returned (or after)}.

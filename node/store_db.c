@@ -25,6 +25,7 @@ static const char *const db_names[DB_COUNT] = {
 	[DB_TOKENS] = "tokens",
 	[DB_TOKEN_HASH] = "token_hash",
 	[DB_OUTBOX] = "outbox",
+	[DB_CASE_SUM] = "case_sum",
 };
 
 /* Values are read back with generous limits: they were canonical when

@@ -39,8 +39,15 @@ enum store_db {
 	DB_TOKENS,       /* token id -> token record */
 	DB_TOKEN_HASH,   /* secret hash(32) -> token id */
 	DB_OUTBOX,       /* streams between regions (docs/REPLICATION.md) */
+	/* Added after layout 1, at a feature level: a database from here on
+	 * is in the content hash and the snapshot stream only once it holds
+	 * a record, so that a group at a lower level hashes as before. */
+	DB_CASE_SUM, /* case id -> case summary (level 2, fsm_sum.c) */
 	DB_COUNT
 };
+
+/* The first database that enters the content hash only when not empty. */
+#define DB_FIRST_OPTIONAL DB_CASE_SUM
 
 /* The region, its province, and the regions whose overlays it takes: its
  * ancestors below the province, top down, then itself. */
@@ -68,7 +75,9 @@ struct store {
 	uint8_t index_key[32];
 	size_t map_size;
 	struct fsm_catalog cat; /* the writer's alone */
-	MDB_txn *batch; /* the open batch (store_batch_begin), or NULL */
+	MDB_txn *batch;    /* the open batch (store_batch_begin), or NULL */
+	bool list_records; /* store_list_from_records */
+	uint64_t list_fallbacks; /* store_list_fallbacks (atomic) */
 	/* The gate: every transaction holds it shared (a read for its
 	 * length, the writer's batch from begin to commit), and
 	 * store_snapshot_swap_live holds it exclusively while it replaces

@@ -498,6 +498,6 @@ store_join_get(struct store *s, const char *id, json_t **out)
 		return rv;
 	}
 	rv = db_get_json(txn, s->dbi[DB_META], key, strlen(key), out);
-	mdb_txn_abort(txn);
+	store_rd_end(s, txn);
 	return rv;
 }

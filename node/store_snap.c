@@ -36,10 +36,13 @@ struct store_snap {
 };
 
 void
-snap_hash_db(crypto_generichash_state *h, int i)
+snap_hash_db(crypto_generichash_state *h, int i, bool has_rec)
 {
 	const char *name = store_db_name(i);
 
+	if (i >= DB_FIRST_OPTIONAL && !has_rec) {
+		return;
+	}
 	crypto_generichash_update(h, (const uint8_t *)name, strlen(name) + 1);
 }
 
@@ -119,16 +122,21 @@ hash_all(struct store *s, MDB_txn *txn, uint8_t out[32])
 
 	crypto_generichash_init(&h, NULL, 0, 32);
 	for (i = 0; rv == 0 && i < DB_COUNT; i++) {
-		snap_hash_db(&h, i);
 		if ((rv = db_err(mdb_cursor_open(txn, s->dbi[i], &cur))) != 0) {
 			break;
 		}
 		op = MDB_FIRST;
 		while ((rv = db_err(mdb_cursor_get(cur, &k, &v, op))) == 0) {
+			if (op == MDB_FIRST) {
+				snap_hash_db(&h, i, true);
+			}
 			op = MDB_NEXT;
 			snap_hash_rec(&h, i, &k, &v);
 		}
 		mdb_cursor_close(cur);
+		if (rv == TB_ENOTFOUND && op == MDB_FIRST) {
+			snap_hash_db(&h, i, false); /* empty */
+		}
 		rv = rv == TB_ENOTFOUND ? TB_OK : rv;
 	}
 	crypto_generichash_final(&h, out, 32);
@@ -290,7 +298,9 @@ collect(struct store_snap *sn, size_t *size, bool *final)
 		}
 		sn->recs[sn->nrecs++] = sn->rec;
 		while (sn->hashed_db < sn->rec.db) {
-			snap_hash_db(&sn->h, ++sn->hashed_db);
+			sn->hashed_db++;
+			snap_hash_db(&sn->h, sn->hashed_db,
+			             sn->hashed_db == sn->rec.db);
 		}
 		snap_hash_rec(&sn->h, sn->rec.db, &sn->rec.k, &sn->rec.v);
 		*size += r;
@@ -343,7 +353,7 @@ store_snapshot_next(struct store_snap *sn, uint8_t **buf, size_t *len,
 	}
 	if (final) {
 		while (sn->hashed_db < DB_COUNT - 1) {
-			snap_hash_db(&sn->h, ++sn->hashed_db);
+			snap_hash_db(&sn->h, ++sn->hashed_db, false);
 		}
 		crypto_generichash_final(&sn->h, hash, 32);
 		rv |= msgpack_pack_array(&pk, 2);

@@ -15,8 +15,10 @@
 #define SNAP_OVERHEAD 128 /* bytes of a chunk's header and tail, at most */
 
 /* snap_hash_db starts database i in the content hash (its name and a 0),
- * as store_digest does for every database, empty or not. */
-void snap_hash_db(crypto_generichash_state *h, int i);
+ * as store_digest does for every database, empty or not, except one from
+ * DB_FIRST_OPTIONAL on, which is hashed only when has_rec (it holds a
+ * record). */
+void snap_hash_db(crypto_generichash_state *h, int i, bool has_rec);
 
 /* snap_hash_rec adds one record of database i to the content hash, unless
  * it is meta "applied", which store_digest leaves out too. */

@@ -51,7 +51,7 @@ store_snapshot_stage_begin(const char *dir,
 	snprintf(st->region, sizeof(st->region), "%s", region);
 	st->m = *marker;
 	crypto_generichash_init(&st->h, NULL, 0, 32);
-	snap_hash_db(&st->h, 0);
+	snap_hash_db(&st->h, 0, true);
 	if ((rv = snap_rm_dir(st->stage, errmsg, errlen)) != 0) {
 		free(st);
 		return rv;
@@ -237,7 +237,8 @@ put_rec(struct store_stage *st, MDB_txn *txn, struct rd *r, char *errmsg,
 		return TB_ECORRUPT;
 	}
 	while (st->db < i) {
-		snap_hash_db(&st->h, ++st->db);
+		st->db++;
+		snap_hash_db(&st->h, st->db, st->db == i);
 	}
 	k.mv_size = klen;
 	k.mv_data = (void *)kb;
@@ -398,7 +399,7 @@ verify(struct store_stage *st, char *errmsg, size_t errlen)
 	int rv;
 
 	while (st->db < DB_COUNT - 1) {
-		snap_hash_db(&st->h, ++st->db);
+		snap_hash_db(&st->h, ++st->db, false);
 	}
 	crypto_generichash_final(&st->h, hash, 32);
 	if (st->count != st->tail_count) {

@@ -49,7 +49,10 @@ enum cmd_type {
  * (replicated, 1 until raised by group.feature): a command type may be
  * proposed only once the group's level reaches the type's, so a new type
  * is not proposed while a member that cannot apply it may still be
- * running. Raise it after upgrading every member. */
+ * running. Raise it after upgrading every member. Level 2 adds join tokens
+ * (join.create, join.use), the region commands (region.topology,
+ * outbox.*), and the case summary index that apply keeps from the raise on
+ * (docs/STORE.md), which the raise builds. */
 #define TB_FEATURE_LEVEL 2
 
 /* cmd_type_name returns the wire name ("case.action"). */

@@ -60,4 +60,15 @@ is "$code" 201 "raising to level 2, this build's, is applied"
 api a POST /v1/region/peers -d '{"code":"370103","url":"tcp://127.0.0.1:1"}'
 is "$code $(jq_get 'd["topology"]["peers"][0]["code"]')" "201 370103" \
   "then the region command applies"
+# Level 2 also keeps the case summary index (docs/STORE.md): raised once,
+# kept across a restart.
+api a POST /v1/group/features -d '{"level":2}'
+is "$code" 409 "raising to 2 again is refused by the apply"
+node_kill a TERM
+node_start a
+api a GET /v1/status
+is "$(jq_get 'd["features"]')" "{'level': 2, 'supported': 2}" \
+  "after a restart the group runs at level 2"
+api a GET '/v1/cases?status=received'
+is "$code:$(jq_get 'd')" "200:{'cases': [], 'next': None}" "an empty list at level 2"
 done_testing
