@@ -16,6 +16,7 @@
 #include "node/cli.h"
 
 #include "consensus/raftio.h"
+#include "consensus/raftio_load.h"
 #include "node/config.h"
 #include "schema/canon.h"
 #include "schema/cert.h"
@@ -197,14 +198,7 @@ free_loaded(struct raft_snapshot *snap, struct raft_entry *entries, size_t n)
 		raft_free(entries[0].batch);
 	}
 	raft_free(entries);
-	if (snap != NULL) {
-		raft_configuration_close(&snap->configuration);
-		for (unsigned i = 0; i < snap->n_bufs; i++) {
-			raft_free(snap->bufs[i].base);
-		}
-		raft_free(snap->bufs);
-		raft_free(snap);
-	}
+	raftio_snapshot_free(snap);
 }
 
 /* recover_raft appends a configuration of this node alone, as the only

@@ -43,6 +43,7 @@
 #include "node/applier.h"
 #include "node/log.h"
 #include "node/node.h"
+#include "node/store_db.h"
 #include "node/store_snap.h"
 #include "schema/spec.h"
 
@@ -87,29 +88,6 @@ struct group_snap {
 	struct snap_pull pull;
 	unsigned long long installs, failures, served;
 };
-
-static uint64_t
-be64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 0; i < 8; i++) {
-		v = v << 8 | p[i];
-	}
-	return v;
-}
-
-static void
-put_be64(uint8_t *p, uint64_t v)
-{
-	int i;
-
-	for (i = 7; i >= 0; i--) {
-		p[i] = (uint8_t)v;
-		v >>= 8;
-	}
-}
 
 static struct group_snap *
 gs_of(struct group *g)
@@ -210,7 +188,7 @@ serve_begin(struct group *g, struct group_snap *gs, const struct link_msg *m)
 	o->used_ms = node_now_ms();
 	o->next = gs->outs;
 	gs->outs = o;
-	put_be64(reply, o->id);
+	db_be64(reply, o->id);
 	store_snapshot_marker_encode(&mk, reply + 8);
 	tb_log(TB_LOG_INFO, "TB-SNAPSHOT-SERVE",
 	       "streaming the store at applied index %" PRIu64 " to member %s",
@@ -571,7 +549,7 @@ on_begun(void *arg, int status, const struct link_msg *m)
 		          m->len);
 		return;
 	}
-	p->stream = be64(m->body);
+	p->stream = db_get_be64(m->body);
 	snprintf(dir, sizeof(dir), "%s/state", n->cfg.dir);
 	rv = store_snapshot_stage_begin(dir, &p->marker, n->cfg.region,
 	                                n->cfg.state_map_size, &p->st, err,

@@ -172,17 +172,29 @@ store_snapshot_swap_steps(const char *dir, int steps, char *errmsg,
 	return TB_OK;
 }
 
+/* published says whether a finished stage waits beside dir (errmsg says
+ * where it looked if not). */
+static bool
+published(const char *dir, char *errmsg, size_t errlen)
+{
+	char nw[PATH_MAX];
+
+	snap_sibling(nw, dir, ".new");
+	if (!exists(nw)) {
+		snprintf(errmsg, errlen, "no finished stage at %s", nw);
+		return false;
+	}
+	return true;
+}
+
 int
 store_snapshot_swap(struct store **s, const char *dir,
                     const struct store_options *opt, char *errmsg,
                     size_t errlen)
 {
-	char nw[PATH_MAX];
 	int rv;
 
-	snap_sibling(nw, dir, ".new");
-	if (!exists(nw)) {
-		snprintf(errmsg, errlen, "no finished stage at %s", nw);
+	if (!published(dir, errmsg, errlen)) {
 		return TB_ENOTFOUND; /* the live store stays open */
 	}
 	store_close(*s);
@@ -199,12 +211,9 @@ store_snapshot_swap_live(struct store *s, const char *dir,
                          size_t errlen)
 {
 	struct store *fresh = NULL;
-	char nw[PATH_MAX];
 	int rv;
 
-	snap_sibling(nw, dir, ".new");
-	if (!exists(nw)) {
-		snprintf(errmsg, errlen, "no finished stage at %s", nw);
+	if (!published(dir, errmsg, errlen)) {
 		return TB_ENOTFOUND; /* the live store stays open */
 	}
 	if (s->batch != NULL) {
