@@ -74,6 +74,9 @@ void group_tick(struct node *n);
  * failed (res NULL), and frees it. NULL arg is a no-op. */
 void *group_take_prop(struct node *n, raft_index index);
 void group_prop_done(void *arg, int rv, json_t *res);
+/* group_prop_unstage hands a taken proposal back to libraft's callback
+ * (its apply could not be staged). */
+void group_prop_unstage(void *arg);
 
 /* group_forward sends a write that this follower cannot propose to the
  * leader; c is answered later (body is copied). */

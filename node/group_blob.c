@@ -211,7 +211,7 @@ struct got_work {
 	uv_work_t work;
 	struct blob_fetch *f;
 	char peer[17];
-	bool good;
+	bool good, answered;
 	size_t len;
 	uint8_t data[];
 };
@@ -224,6 +224,13 @@ got_work(uv_work_t *req)
 
 	w->good = blob_check(w->f->hash, w->data, w->len);
 	if (!w->good) {
+		if (w->f->g->n->stopping) {
+			/* The loop may be waiting in nng's server stop for
+			 * this very call: answer here, not in got_done. */
+			http_reply_error(w->f->c, 503, "closed", NULL,
+			                 "the node is stopping");
+			w->answered = true;
+		}
 		return;
 	}
 	if (blob_write(w->f->g->n, w->f->hash, w->data, w->len, err,
@@ -246,6 +253,11 @@ got_done(uv_work_t *req, int status)
 	struct got_work *w = req->data;
 	struct blob_fetch *f = w->f;
 
+	if (w->answered) {
+		free(w);
+		free(f);
+		return;
+	}
 	if (status != 0 || !w->good) {
 		if (status == 0) {
 			tb_log(TB_LOG_WARN, "TB-BLOB-MISMATCH",
@@ -272,6 +284,7 @@ on_got(void *arg, int status, const struct link_msg *m)
 		return;
 	}
 	w->f = f;
+	w->good = w->answered = false;
 	snprintf(w->peer, sizeof(w->peer), "%s", m->peer_node_id);
 	w->len = m->len;
 	memcpy(w->data, m->body, m->len);

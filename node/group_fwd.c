@@ -405,6 +405,16 @@ group_prop_cb(struct raft_apply *req, int status, void *result)
 }
 
 void
+group_prop_unstage(void *arg)
+{
+	struct group_prop *p = arg;
+
+	if (p != NULL) {
+		p->staged = false;
+	}
+}
+
+void
 group_prop_done(void *arg, int rv, json_t *res)
 {
 	struct group_prop *p = arg;

@@ -207,6 +207,12 @@ serve_next(struct group *g, struct group_snap *gs, const struct link_msg *m,
 	bool last = false;
 	int rv;
 
+	if (raft_state(&n->raft) != RAFT_LEADER) {
+		outs_expire(gs, 0, true); /* no stream outlives the lead */
+		link_reply_error(n->links, &m->reply_to, TB_ECONFLICT,
+		                 "not the leader any more");
+		return;
+	}
 	for (o = gs->outs; o != NULL; o = o->next) {
 		if (o->id == id && !strcmp(o->peer, m->peer_node_id)) {
 			break;
@@ -339,6 +345,9 @@ pull_install(struct group *g, struct snap_pull *p)
 	so.map_size = n->cfg.state_map_size;
 	so.index_key = n->cfg.index_key;
 	so.region = n->cfg.region;
+	/* The swap waits for every read transaction of the store, and this
+	 * loop may hold some itself: streams it served as a leader. */
+	outs_expire(g->snap, 0, true);
 	if (applier_sync(n->applier) != 0) {
 		pull_fail(g, p, "the writer failed before the swap");
 		return;
@@ -348,9 +357,10 @@ pull_install(struct group *g, struct snap_pull *p)
 		tb_log(TB_LOG_ERROR, "TB-SNAPSHOT-SWAP",
 		       "swapping in the pulled store failed: %s", err);
 		pull_end(g, p, true);
-		if (rv != TB_ENOTFOUND && rv != TB_EINVAL) {
-			node_fail(n, "the store could not be swapped (the next "
-			             "start recovers it)");
+		if (!store_is_open(n->store)) {
+			node_fail(n,
+			          "the store could not be reopened after a "
+			          "failed swap (the next start recovers it)");
 		}
 		return;
 	}
@@ -618,7 +628,10 @@ void
 group_snap_tick(struct group *g)
 {
 	if (g->snap != NULL) {
-		outs_expire(g->snap, node_now_ms(), false);
+		/* A stream holds a read transaction of the store: it ends
+		 * when done, idle, or when this node stops leading. */
+		outs_expire(g->snap, node_now_ms(),
+		            raft_state(&g->n->raft) != RAFT_LEADER);
 	}
 }
 

@@ -98,8 +98,12 @@ fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
 	}
 	if ((rv = applier_stage(n->applier, index, buf->base, buf->len, c, done,
 	                        prop)) != 0) {
-		if (done != NULL) {
-			done(prop, rv, NULL);
+		/* libraft still holds the proposal's request: its apply
+		 * callback answers and frees it, as for c below. */
+		if (done == group_prop_done) {
+			group_prop_unstage(prop);
+		} else if (done == region_prop_done) {
+			region_prop_unstage(prop);
 		}
 		tb_log(TB_LOG_ERROR, "TB-APPLY-FAILED",
 		       "apply of entry %llu failed: %s; stopping",
@@ -628,8 +632,8 @@ stop_guard_main(void *arg)
 	if (!stop_guard.done) {
 		tb_log(TB_LOG_ERROR, "TB-STOP-FORCED",
 		       "the stop did not finish within %u ms (stop_timeout_ms; "
-		       "nng's close may have blocked); every applied write is "
-		       "committed: exiting",
+		       "nng's close or the disk may have blocked); every "
+		       "acknowledged write is durable: exiting",
 		       stop_guard.timeout_ms);
 		_exit(1);
 	}
@@ -685,9 +689,12 @@ node_stop(struct node *n, const char *why)
 	pthread_mutex_unlock(&n->mu);
 	n->ready = false;
 	tb_log(TB_LOG_INFO, "TB-NODE-STOP", "stopping: %s", why);
+	/* Whatever the stop does from here is bounded (a store that no
+	 * longer syncs included): an acknowledged write is committed to the
+	 * store, and every write is in the Raft log already. */
+	stop_guard_start(n->cfg.stop_timeout_ms);
 	/* What is applied is answered once it is committed to the store. */
 	applier_sync(n->applier);
-	stop_guard_start(n->cfg.stop_timeout_ms);
 	{
 		/* Fault injection for tests/node_stop.t: a stop that stalls
 		 * here stands for one that blocks in nng. */

@@ -76,6 +76,16 @@ prop_unlink(struct region_flow *f, struct region_prop *p)
 	}
 }
 
+void
+region_prop_unstage(void *arg)
+{
+	struct region_prop *p = arg;
+
+	if (p != NULL) {
+		p->staged = false;
+	}
+}
+
 static void
 prop_cb(struct raft_apply *req, int status, void *result)
 {

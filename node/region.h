@@ -52,6 +52,8 @@ void region_progress(struct node *n);
  * proposals the driver made (fsm_apply stages them with the applier). */
 void *region_take_prop(struct node *n, raft_index index);
 void region_prop_done(void *arg, int rv, json_t *res);
+/* region_prop_unstage: as group_prop_unstage. */
+void region_prop_unstage(void *arg);
 
 /* region_view_json: {"topology", "driver", "outboxes": [...], "inbound":
  * {...}} for GET /v1/status and GET /v1/region (a new reference). */

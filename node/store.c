@@ -217,6 +217,10 @@ store_batch_begin(struct store *s)
 		return TB_OK;
 	}
 	pthread_rwlock_rdlock(&s->gate);
+	if (s->env == NULL) { /* a live swap could not reopen it */
+		pthread_rwlock_unlock(&s->gate);
+		return TB_ECLOSED;
+	}
 	if ((rv = mdb_txn_begin(s->env, NULL, 0, &s->batch)) != 0) {
 		s->batch = NULL;
 		pthread_rwlock_unlock(&s->gate);
@@ -230,6 +234,11 @@ store_rd_begin(struct store *s, MDB_txn **txn)
 	int rv;
 
 	pthread_rwlock_rdlock(&s->gate);
+	if (s->env == NULL) { /* a live swap could not reopen it */
+		*txn = NULL;
+		pthread_rwlock_unlock(&s->gate);
+		return EINVAL; /* db_err maps it to TB_EIO */
+	}
 	if ((rv = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn)) != 0) {
 		*txn = NULL;
 		pthread_rwlock_unlock(&s->gate);
@@ -281,7 +290,9 @@ store_sync(struct store *s)
 		return rv;
 	}
 	pthread_rwlock_rdlock(&s->gate);
-	rv = mdb_env_sync(s->env, 1) == 0 ? TB_OK : TB_EIO;
+	rv = s->env == NULL                 ? TB_ECLOSED
+	     : mdb_env_sync(s->env, 1) == 0 ? TB_OK
+	                                    : TB_EIO;
 	pthread_rwlock_unlock(&s->gate);
 	return rv;
 }
@@ -293,8 +304,10 @@ store_close(struct store *s)
 		return;
 	}
 	store_batch_commit(s);
-	mdb_env_sync(s->env, 1);
-	mdb_env_close(s->env);
+	if (s->env != NULL) {
+		mdb_env_sync(s->env, 1);
+		mdb_env_close(s->env);
+	}
 	fsm_catalog_fini(&s->cat);
 	pthread_rwlock_destroy(&s->gate);
 	free(s);

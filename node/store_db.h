@@ -38,16 +38,17 @@ enum store_db {
 	DB_IDEM,         /* hash(type, key) -> idempotency record */
 	DB_TOKENS,       /* token id -> token record */
 	DB_TOKEN_HASH,   /* secret hash(32) -> token id */
-	DB_OUTBOX,       /* streams between regions (docs/REPLICATION.md) */
 	/* Added after layout 1, at a feature level: a database from here on
 	 * is in the content hash and the snapshot stream only once it holds
-	 * a record, so that a group at a lower level hashes as before. */
+	 * a record, so that a group at a lower level hashes as the previous
+	 * build does. */
+	DB_OUTBOX,   /* streams between regions (level 2, REPLICATION.md) */
 	DB_CASE_SUM, /* case id -> case summary (level 2, fsm_sum.c) */
 	DB_COUNT
 };
 
 /* The first database that enters the content hash only when not empty. */
-#define DB_FIRST_OPTIONAL DB_CASE_SUM
+#define DB_FIRST_OPTIONAL DB_OUTBOX
 
 /* The region, its province, and the regions whose overlays it takes: its
  * ancestors below the province, top down, then itself. */

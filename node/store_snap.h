@@ -158,13 +158,20 @@ int store_snapshot_swap(struct store **s, const char *dir,
  * use: it waits for every reader and the writer's batch to leave (the
  * store's gate, store_db.h), replaces the environment behind the same
  * struct store, and lets them in again. No batch may be open (commit it on
- * the writer first, e.g. applier_sync). On failure the store is unusable
- * (its environment is closed): the caller must stop, and store_open(dir)
- * recovers whichever store the protocol left. TB_ENOTFOUND (no stage: the
- * store is untouched) and TB_EINVAL (a batch open) leave it as it was. */
+ * the writer first, e.g. applier_sync), and the caller must hold no read
+ * transaction of s (a snapshot stream included): it would wait for itself.
+ * TB_ENOTFOUND (no stage) and TB_ECONFLICT (a batch open) leave the store
+ * as it was. On another failure the store is reopened as store_open's
+ * recovery leaves it (the old store or the new one) when it can; when it
+ * cannot, store_is_open turns false and every use of s answers TB_ECLOSED:
+ * the caller must stop. */
 int store_snapshot_swap_live(struct store *s, const char *dir,
                              const struct store_options *opt, char *errmsg,
                              size_t errlen);
+
+/* store_is_open is false after a live swap that could not reopen a
+ * store. */
+bool store_is_open(struct store *s);
 
 /* store_snapshot_swap_steps runs the first `steps` of the swap's file steps
  * on a closed store (1: DIR -> DIR.old, 2: DIR.new -> DIR, 3: delete

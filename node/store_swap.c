@@ -205,12 +205,32 @@ store_snapshot_swap(struct store **s, const char *dir,
 	return store_open(dir, opt, s, errmsg, errlen);
 }
 
+/* adopt moves what fresh points at into s, which stays (the writer, the
+ * FSM and readers hold its address), and frees fresh. Under the gate. */
+static void
+adopt(struct store *s, struct store *fresh)
+{
+	s->env = fresh->env;
+	memcpy(s->dbi, fresh->dbi, sizeof(s->dbi));
+	memcpy(s->region, fresh->region, sizeof(s->region));
+	memcpy(s->province, fresh->province, sizeof(s->province));
+	s->nchain = fresh->nchain;
+	memcpy(s->chain, fresh->chain, sizeof(s->chain));
+	memcpy(s->index_key, fresh->index_key, sizeof(s->index_key));
+	s->map_size = fresh->map_size;
+	s->cat = fresh->cat;
+	s->batch = NULL;
+	pthread_rwlock_destroy(&fresh->gate);
+	free(fresh);
+}
+
 int
 store_snapshot_swap_live(struct store *s, const char *dir,
                          const struct store_options *opt, char *errmsg,
                          size_t errlen)
 {
 	struct store *fresh = NULL;
+	char again[256];
 	int rv;
 
 	if (!published(dir, errmsg, errlen)) {
@@ -218,7 +238,7 @@ store_snapshot_swap_live(struct store *s, const char *dir,
 	}
 	if (s->batch != NULL) {
 		snprintf(errmsg, errlen, "the writer's batch is still open");
-		return TB_EINVAL;
+		return TB_ECONFLICT; /* the live store stays open */
 	}
 	/* Every reader and the writer's batches hold the gate shared: once
 	 * it is ours, nobody is inside the environment. */
@@ -233,21 +253,26 @@ store_snapshot_swap_live(struct store *s, const char *dir,
 		rv = store_open(dir, opt, &fresh, errmsg, errlen);
 	}
 	if (rv == TB_OK) {
-		/* The struct stays (the writer, the FSM and readers hold its
-		 * address); what it points at is the new store's. */
-		s->env = fresh->env;
-		memcpy(s->dbi, fresh->dbi, sizeof(s->dbi));
-		memcpy(s->region, fresh->region, sizeof(s->region));
-		memcpy(s->province, fresh->province, sizeof(s->province));
-		s->nchain = fresh->nchain;
-		memcpy(s->chain, fresh->chain, sizeof(s->chain));
-		memcpy(s->index_key, fresh->index_key, sizeof(s->index_key));
-		s->map_size = fresh->map_size;
-		s->cat = fresh->cat;
-		s->batch = NULL;
-		pthread_rwlock_destroy(&fresh->gate);
-		free(fresh);
+		adopt(s, fresh);
+	} else if (store_open(dir, opt, &fresh, again, sizeof(again)) ==
+	           TB_OK) {
+		/* store_open's recovery left the old store or the new one in
+		 * dir: the node goes on with it, and the swap reports its
+		 * failure. */
+		adopt(s, fresh);
 	}
+	/* else s->env stays NULL: every later use answers TB_ECLOSED. */
 	pthread_rwlock_unlock(&s->gate);
 	return rv;
+}
+
+bool
+store_is_open(struct store *s)
+{
+	bool open;
+
+	pthread_rwlock_rdlock(&s->gate);
+	open = s->env != NULL;
+	pthread_rwlock_unlock(&s->gate);
+	return open;
 }

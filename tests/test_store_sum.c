@@ -380,9 +380,9 @@ db_hash(struct store *s, int i, uint8_t out[32], size_t *n, size_t *empty)
 	crypto_generichash_final(&h, out, 32);
 }
 
-/* old_digest is store_digest as layout 1 defined it: the databases before
- * case_sum, each its name, a 0 byte, then its records (meta "applied"
- * left out), computed here independently. */
+/* old_digest is store_digest as layout 1 defined it: its databases (cases
+ * through token_hash; outbox and case_sum came later), each its name, a 0 byte,
+ * then its records (meta "applied" left out), computed here independently. */
 static void
 old_digest(struct store *s, uint8_t out[32])
 {
@@ -395,7 +395,7 @@ old_digest(struct store *s, uint8_t out[32])
 
 	crypto_generichash_init(&h, NULL, 0, 32);
 	mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
-	for (i = 0; i < DB_CASE_SUM; i++) {
+	for (i = 0; i <= DB_TOKEN_HASH; i++) { /* layout 1's databases */
 		crypto_generichash_update(&h, (const uint8_t *)store_db_name(i),
 		                          strlen(store_db_name(i)) + 1);
 		mdb_cursor_open(txn, s->dbi[i], &cur);
