@@ -264,6 +264,7 @@ enum route {
 	RT_REGION_PEERS,
 	RT_REGION_PEER,
 	RT_ROLLOUT,
+	RT_AREA_CASES,
 };
 
 #define M_GET    1u
@@ -305,6 +306,7 @@ static const struct {
 	[RT_REGION_PEERS] = { "/v1/region/peers", NULL, M_POST, "POST" },
 	[RT_REGION_PEER] = { "/v1/region/peers/", "", M_DELETE, "DELETE" },
 	[RT_ROLLOUT] = { "/v1/catalog/rollout", NULL, M_GET, "GET, HEAD" },
+	[RT_AREA_CASES] = { "/v1/area/cases", NULL, M_GET, "GET, HEAD" },
 };
 
 static unsigned
@@ -608,6 +610,9 @@ api_read(struct http_call *c, enum route r, const char *arg)
 		break;
 	case RT_ROLLOUT:
 		api_rollout_get(c);
+		break;
+	case RT_AREA_CASES:
+		api_area_cases_get(c);
 		break;
 	default:
 		http_reply_error(c, 404, "not_found", NULL,

@@ -9,6 +9,8 @@
 
 #include "node/node.h"
 #include "node/region.h"
+#include "schema/lifecycle.h"
+#include "node/region_store.h"
 #include "schema/region.h"
 #include "schema/spec.h"
 
@@ -40,6 +42,49 @@ api_rollout_get(struct http_call *c)
 		return;
 	}
 	http_reply_json(c, 200, region_rollout(c->node, ver));
+}
+
+void
+api_area_cases_get(struct http_call *c)
+{
+	char state[32] = "", after[72] = "", lim[12] = "";
+	long limit = 100;
+	enum lc_state st;
+	json_t *out = NULL;
+	int rv;
+
+	if (api_query(c, "state", state, sizeof(state)) < 0 ||
+	    api_query(c, "after", after, sizeof(after)) < 0 ||
+	    api_query(c, "limit", lim, sizeof(lim)) < 0) {
+		return;
+	}
+	if (state[0] != '\0' && lc_state_parse(state, &st) != 0) {
+		http_reply_error(c, 400, "bad_code", "state",
+		                 "not a case state (tongban lifecycle lists "
+		                 "them)");
+		return;
+	}
+	if (lim[0] != '\0') {
+		char *end;
+
+		limit = strtol(lim, &end, 10);
+		if (*end != '\0' || limit < 1 || limit > 1000) {
+			http_reply_error(c, 400, "out_of_range", "limit",
+			                 "limit is 1..1000");
+			return;
+		}
+	}
+	rv = region_store_area(c->node->store, state[0] ? state : NULL, after,
+	                       (size_t)limit, &out);
+	if (rv != TB_OK) {
+		http_reply_error(c, rv == TB_EINVAL ? 400 : 500,
+		                 rv == TB_EINVAL ? "invalid" : "io",
+		                 rv == TB_EINVAL ? "after" : NULL,
+		                 "the area's cases: %s", tb_strerror(rv));
+		return;
+	}
+	json_object_set_new(out, "region", json_string(c->node->cfg.region));
+	http_reply_json(c, 200, out);
 }
 
 /* code_ok replies 422 naming field unless code is a region of the table. */

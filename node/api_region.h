@@ -14,6 +14,11 @@ void api_region_get(struct http_call *c);
 /* api_rollout_get answers GET /v1/catalog/rollout?version=N. */
 void api_rollout_get(struct http_call *c);
 
+/* api_area_cases_get answers GET /v1/area/cases?state=&after=&limit=: the
+ * summaries of the cases received in the regions below this one (sent up
+ * the tree; no personal data). */
+void api_area_cases_get(struct http_call *c);
+
 /* api_region_write proposes region.topology op ("set-parent",
  * "add-peer" with req {"code", "url"}; "remove-peer" with code from the
  * URL and req NULL), after checking the code and the URL. */

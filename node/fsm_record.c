@@ -1,6 +1,7 @@
 /* Case records and their indexes, and the case event log (global feed and
  * per-case lists), written inside the apply transaction. */
 #include "node/fsm.h"
+#include "node/region_store.h"
 
 #include "schema/lifecycle.h"
 #include "schema/spec.h"
@@ -39,8 +40,29 @@ count_key(int st, char *out, size_t n)
 	snprintf(out, n, "n/%s", lc_state_name((enum lc_state)st));
 }
 
+static int case_records(struct fsm *f, const json_t *c, const json_t *old);
+
 int
 fsm_case_put(struct fsm *f, const json_t *c, const json_t *old)
+{
+	json_t *sum;
+	int rv;
+
+	if ((rv = case_records(f, c, old)) != 0) {
+		return rv;
+	}
+	/* Up the tree: the supervising tiers' summary (level 2, a parent
+	 * set; node/fsm_region.c). */
+	if ((sum = fsm_case_summary(c)) == NULL) {
+		return TB_ENOMEM;
+	}
+	rv = fsm_outbox_up(f, sum);
+	json_decref(sum);
+	return rv;
+}
+
+static int
+case_records(struct fsm *f, const json_t *c, const json_t *old)
 {
 	const struct store *s = f->s;
 	const char *id = spec_str(c, "id");

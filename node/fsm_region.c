@@ -141,8 +141,12 @@ fsm_outbox_fanout(struct fsm *f, const char *kind, const json_t *doc)
 	MDB_cursor *cur;
 	MDB_val k = { 1, "o" }, v;
 	struct outbox_out o[OUTBOX_MAX_PEERS];
+	char parent[7] = "";
 	int rv, n = 0, i;
 
+	/* Down the tree only: the stream to the parent carries case
+	 * summaries up (fsm_outbox_up). */
+	cert_region_parent(f->s->region, parent);
 	if ((rv =
 	         db_err(mdb_cursor_open(f->txn, f->s->dbi[DB_OUTBOX], &cur)))) {
 		return rv;
@@ -157,7 +161,7 @@ fsm_outbox_fanout(struct fsm *f, const char *kind, const json_t *doc)
 		    0) {
 			break;
 		}
-		n++;
+		n += strcmp(d, parent) != 0;
 		rv = db_err(mdb_cursor_get(cur, &k, &v, MDB_NEXT));
 	}
 	mdb_cursor_close(cur);
@@ -170,6 +174,107 @@ fsm_outbox_fanout(struct fsm *f, const char *kind, const json_t *doc)
 		}
 	}
 	return TB_OK;
+}
+
+/* ---- case summaries up the tree ------------------------------------------ */
+
+/* The fields of a case that its supervising tiers see: no applicant, no
+ * form, no materials (personal data stays with the regions that handle
+ * the case). */
+static const char *const summary_fields[] = {
+	"id",          "region",      "matter",     "task_code", "matter_name",
+	"dept_name",   "state",       "version",    "epoch",     "channel",
+	"received_at", "accepted_at", "updated_at", "due",       "limit",
+};
+
+json_t *
+fsm_case_summary(const json_t *c)
+{
+	json_t *sum = json_object();
+	size_t i;
+
+	for (i = 0; sum != NULL &&
+	            i < sizeof(summary_fields) / sizeof(summary_fields[0]);
+	     i++) {
+		json_t *v = json_object_get(c, summary_fields[i]);
+
+		if (v != NULL && !json_is_null(v)) {
+			json_object_set(sum, summary_fields[i], v);
+		}
+	}
+	return sum;
+}
+
+int
+fsm_outbox_up(struct fsm *f, const json_t *summary)
+{
+	char parent[7] = "";
+	struct outbox_out o;
+	json_t *topo = NULL;
+	bool sum_level;
+	uint8_t k[7];
+	MDB_val v;
+	int rv;
+
+	/* At feature level 1 apply writes what the previous build wrote;
+	 * and a region whose parent is not set sends nothing up. */
+	if ((rv = fsm_sum_level(f->s, f->txn, &sum_level)) != 0 || !sum_level) {
+		return rv;
+	}
+	rv = db_get_json(f->txn, f->s->dbi[DB_META], "topology", 8, &topo);
+	if (rv == TB_ENOTFOUND ||
+	    (rv == TB_OK && !json_is_object(json_object_get(topo, "parent")))) {
+		json_decref(topo);
+		return TB_OK;
+	}
+	json_decref(topo);
+	if (rv != 0 || cert_region_parent(f->s->region, parent) != 0 ||
+	    parent[0] == '\0') {
+		return rv;
+	}
+	region_out_key(k, region_code_u32(parent));
+	rv = db_get(f->txn, f->s->dbi[DB_OUTBOX], k, sizeof(k), &v);
+	if (rv == TB_ENOTFOUND) {
+		outbox_out_init(&o, region_code_u32(parent), REGION_INC);
+		rv = TB_OK;
+	} else if (rv == TB_OK) {
+		rv = region_out_decode(&v, region_code_u32(parent), &o);
+	}
+	return rv != 0 ? rv : emit(f, &o, "case", summary);
+}
+
+/* area_put keeps the newest summary of a case of this region's area
+ * ("a" case id in DB_OUTBOX) and passes it on up. */
+static int
+area_put(struct fsm *f, const json_t *sum)
+{
+	const char *id = spec_str(sum, "id");
+	uint8_t k[1 + 64];
+	json_t *old = NULL;
+	size_t idl;
+	int rv;
+
+	if (id == NULL || (idl = strlen(id)) == 0 || idl > 64) {
+		return fsm_refuse(f, TB_EINVAL, "$.body.entry.doc.id",
+		                  "a case summary names its case id");
+	}
+	k[0] = 'a';
+	memcpy(k + 1, id, idl);
+	rv = db_get_json(f->txn, f->s->dbi[DB_OUTBOX], k, 1 + idl, &old);
+	if (rv == TB_OK &&
+	    spec_int(old, "version", 0) > spec_int(sum, "version", 0)) {
+		json_decref(old);
+		return TB_OK; /* an older state: the newer one stays */
+	}
+	json_decref(old);
+	if (rv != TB_OK && rv != TB_ENOTFOUND) {
+		return rv;
+	}
+	if ((rv = db_put_json(f->txn, f->s->dbi[DB_OUTBOX], k, 1 + idl, sum)) !=
+	    0) {
+		return rv;
+	}
+	return fsm_outbox_up(f, sum);
 }
 
 /* ---- region.topology ---------------------------------------------------- */
@@ -423,21 +528,33 @@ fsm_outbox_deliver(struct fsm *f)
 	MDB_val v;
 	int rv;
 
+	char oparent[7] = "";
+	bool up;
+
 	cert_region_parent(f->s->region, parent);
-	if (region_code_u32(origin) == 0 || strcmp(origin, parent) != 0) {
+	/* Down from the parent: releases and overlays; up from a child:
+	 * case summaries. */
+	up = origin != NULL && region_code_u32(origin) != 0 &&
+	     cert_region_parent(origin, oparent) == 0 &&
+	     !strcmp(oparent, f->s->region);
+	if (region_code_u32(origin) == 0 ||
+	    (strcmp(origin, parent) != 0 && !up)) {
 		return fsm_refuse(f, TB_ECODE, "$.body.origin",
-		                  "%s takes entries from its parent %s only, "
-		                  "not from %s",
+		                  "%s takes entries from its parent %s and its "
+		                  "children only, not from %s",
 		                  f->s->region, parent[0] ? parent : "(none)",
 		                  origin);
 	}
 	if (pos.inc == 0 || pos.seq == 0 || kind == NULL ||
 	    !json_is_object(doc) ||
-	    (strcmp(kind, "release") && strcmp(kind, "overlay"))) {
-		return fsm_refuse(f, TB_EINVAL, "$.body.entry",
-		                  "an entry is {\"kind\": \"release\" or "
-		                  "\"overlay\", \"doc\": {...}} at a position "
-		                  "(inc, seq) >= (1, 1)");
+	    (up ? strcmp(kind, "case") != 0
+	        : (strcmp(kind, "release") && strcmp(kind, "overlay")))) {
+		return fsm_refuse(
+		    f, TB_EINVAL, "$.body.entry",
+		    "an entry is {\"kind\": \"release\" or "
+		    "\"overlay\" (from the parent) or \"case\" (from "
+		    "a child), \"doc\": {...}} at a position (inc, "
+		    "seq) >= (1, 1)");
 	}
 	region_in_key(k, region_code_u32(origin));
 	rv = db_get(f->txn, f->s->dbi[DB_OUTBOX], k, sizeof(k), &v);
@@ -452,6 +569,13 @@ fsm_outbox_deliver(struct fsm *f)
 	}
 	if ((vd = outbox_check(&in, pos)) != OUTBOX_ACCEPT) {
 		return verdict_result(f, vd, origin, in.cursor, NULL);
+	}
+	if (up) {
+		/* A case summary of the area: kept, and passed on up. */
+		if ((rv = area_put(f, doc)) != TB_OK) {
+			return rv; /* a refusal keeps the cursor */
+		}
+		goto delivered;
 	}
 	/* The same apply as a release or overlay published here: the
 	 * document's signature, chain and version are checked alike, and a
@@ -470,6 +594,7 @@ fsm_outbox_deliver(struct fsm *f)
 	if (rv != TB_OK) {
 		return rv;
 	}
+delivered:
 	outbox_deliver(&in, pos);
 	cj = json_pack("{s:I, s:I}", "inc", (json_int_t)in.cursor.inc, "seq",
 	               (json_int_t)in.cursor.seq);

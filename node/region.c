@@ -221,6 +221,17 @@ leading(struct region_flow *f)
 	return f->on && raft_state(&f->n->raft) == RAFT_LEADER;
 }
 
+/* is_child: code's parent in the region table is this region. */
+static bool
+is_child(struct region_flow *f, uint32_t code)
+{
+	char c[8], parent[7] = "";
+
+	snprintf(c, sizeof(c), "%06u", code);
+	return cert_region_parent(c, parent) == 0 &&
+	       region_code_u32(parent) == f->self;
+}
+
 static void
 on_outbox(struct links *ls, const struct link_msg *m, void *arg)
 {
@@ -248,12 +259,17 @@ on_outbox(struct links *ls, const struct link_msg *m, void *arg)
 		       m->peer_region, from);
 		return;
 	}
-	/* This slice's streams run down the tree only: DATA from the
-	 * parent to us, ACKs from a child for our stream to it. */
+	/* Streams run down the tree (releases, overlays) and up it (case
+	 * summaries): DATA to us from the parent or a child, ACKs for our
+	 * streams from a child or the parent. A child is a region whose
+	 * table parent is us (the link verified that our region key issued
+	 * its certificate). */
 	if (om.type == OUTBOX_MSG_DATA
-	        ? om.origin != f->parent || om.dest != f->self
+	        ? om.dest != f->self ||
+	              (om.origin != f->parent && !is_child(f, om.origin))
 	        : om.origin != f->self ||
-	              region_kid(f, om.dest, false) == NULL) {
+	              (om.dest != f->parent &&
+	               region_kid(f, om.dest, false) == NULL)) {
 		f->spoofed++;
 		tb_log(TB_LOG_WARN, "TB-REGION-SPOOFED",
 		       "node %s of %s sent a frame of the stream %06u -> "
@@ -266,14 +282,26 @@ on_outbox(struct links *ls, const struct link_msg *m, void *arg)
 		f->not_leader++;
 		return; /* the origin resends; its leader finds ours */
 	}
-	if (om.type == OUTBOX_MSG_DATA) {
+	if (om.type == OUTBOX_MSG_DATA && om.origin == f->parent) {
 		snprintf(f->parent_leader, sizeof(f->parent_leader), "%s",
 		         m->peer_node_id);
+	} else if (om.type == OUTBOX_MSG_DATA) {
+		struct region_child *k = region_kid(f, om.origin, true);
+
+		if (k != NULL) { /* ACKs go to the node that leads there */
+			snprintf(k->leader, sizeof(k->leader), "%s",
+			         m->peer_node_id);
+		}
 	}
 	if (om.type == OUTBOX_MSG_DATA && f->refused_why[0] != '\0' &&
 	    outbox_pos_cmp(om.pos, f->refused_pos) == 0 &&
 	    region_mono_ms(f) - f->refused_at < REGION_REFUSED_RETRY_MS) {
 		return; /* refused: not proposed again for a while */
+	}
+	if (om.type == OUTBOX_MSG_DATA && om.origin != f->parent) {
+		/* A child's stream up: the driver learns it at its first
+		 * frame (its records say where it stands). */
+		outbox_driver_peer(&f->d, om.origin);
 	}
 	outbox_recv(&f->d, &om);
 }
@@ -369,6 +397,9 @@ kids_refresh(struct region_flow *f)
 	int i, nd = region_store_dests(f->n->store, d, OUTBOX_MAX_PEERS);
 
 	for (i = 0; i < nd; i++) {
+		if (d[i] == f->parent) {
+			continue; /* the stream up (case summaries) */
+		}
 		if ((k = region_kid(f, d[i], true)) != NULL && !k->stream) {
 			k->stream = true;
 			if (f->on) {
@@ -393,6 +424,9 @@ region_progress(struct node *n)
 		if (f->kids[i].stream) {
 			outbox_kick(&f->d, f->kids[i].code);
 		}
+	}
+	if (f->parent != 0) {
+		outbox_kick(&f->d, f->parent); /* case summaries up */
 	}
 }
 

@@ -52,6 +52,19 @@ int region_store_topology(struct store *s, json_t **out);
 struct fsm;
 int fsm_outbox_fanout(struct fsm *f, const char *kind, const json_t *doc);
 
+/* fsm_case_summary: what a supervising tier sees of case c (a new
+ * reference; no applicant, form or materials). fsm_outbox_up appends
+ * {"case", summary} to the stream to the parent, at feature level 2 and
+ * once the region's parent is set (else nothing). */
+json_t *fsm_case_summary(const json_t *c);
+int fsm_outbox_up(struct fsm *f, const json_t *summary);
+
+/* region_store_area lists the case summaries of this region's area (the
+ * regions below it) with state (NULL: any), after the case id after (""),
+ * at most limit: {"cases": [...], "next": id or null}. Any thread. */
+int region_store_area(struct store *s, const char *state, const char *after,
+                      size_t limit, json_t **out);
+
 /* Handlers of the region commands (fsm_region.c). */
 int fsm_region_topology(struct fsm *f);
 int fsm_outbox_child(struct fsm *f);

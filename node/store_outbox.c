@@ -2,6 +2,9 @@
  * and the API (any thread, each in its own read transaction). */
 #include "node/region_store.h"
 
+#include "schema/spec.h"
+
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -137,4 +140,70 @@ region_store_topology(struct store *s, json_t **out)
 		rv = *out != NULL ? TB_OK : TB_ENOMEM;
 	}
 	return rv;
+}
+
+int
+region_store_area(struct store *s, const char *state, const char *after,
+                  size_t limit, json_t **out)
+{
+	uint8_t kb[1 + 64];
+	MDB_val k, v;
+	MDB_cursor *cur;
+	MDB_txn *txn;
+	json_t *list = json_array(), *sum;
+	char next[65] = "";
+	size_t al = after != NULL ? strlen(after) : 0;
+	int rv, op = MDB_SET_RANGE;
+
+	*out = NULL;
+	if (list == NULL || al > 64) {
+		json_decref(list);
+		return list == NULL ? TB_ENOMEM : TB_EINVAL;
+	}
+	kb[0] = 'a';
+	memcpy(kb + 1, after != NULL ? after : "", al);
+	k.mv_data = kb;
+	k.mv_size = 1 + al;
+	if ((rv = rd_begin(s, &txn)) != 0) {
+		json_decref(list);
+		return rv;
+	}
+	if ((rv = db_err(mdb_cursor_open(txn, s->dbi[DB_OUTBOX], &cur))) != 0) {
+		store_rd_end(s, txn);
+		json_decref(list);
+		return rv;
+	}
+	while ((rv = db_err(mdb_cursor_get(cur, &k, &v, op))) == 0) {
+		op = MDB_NEXT;
+		if (k.mv_size < 2 || ((const uint8_t *)k.mv_data)[0] != 'a') {
+			break;
+		}
+		if (al > 0 && k.mv_size == 1 + al &&
+		    !memcmp((const uint8_t *)k.mv_data + 1, after, al)) {
+			continue; /* the cursor's own case */
+		}
+		if (json_array_size(list) == limit) {
+			break;
+		}
+		if ((rv = db_val_json(&v, &sum)) != 0) {
+			break;
+		}
+		if (state == NULL || !strcmp(state, spec_str(sum, "state")
+		                                        ? spec_str(sum, "state")
+		                                        : "")) {
+			snprintf(next, sizeof(next), "%s", spec_str(sum, "id"));
+			json_array_append_new(list, sum);
+		} else {
+			json_decref(sum);
+		}
+	}
+	mdb_cursor_close(cur);
+	store_rd_end(s, txn);
+	if (rv != 0 && rv != TB_ENOTFOUND) {
+		json_decref(list);
+		return rv;
+	}
+	*out = json_pack("{s:o, s:s?}", "cases", list, "next",
+	                 json_array_size(list) == limit ? next : NULL);
+	return *out != NULL ? TB_OK : TB_ENOMEM;
 }

@@ -10,7 +10,8 @@
 # twice, then resumed: its counties catch up, in order; a city restarted
 # (a new leader) resumes from its durable cursor; the rollout view names
 # who lags and why; a case received at one county is answered at any
-# node, the question routed hop by hop by region code.
+# node, the question routed hop by hop by region code; its summary (no
+# personal data) flows up to the city and the province as it changes.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/node_lib.sh"
 . "$(dirname "$0")/group_lib.sh"
@@ -290,6 +291,30 @@ like "$(jq_get 'd["error"]["message"]')" "no parent and no peer" "  with the rea
 api K1 GET "/v1/catalog/matters/000117001000%2301?region=370103"
 is "$code $(jq_get 'd["served_by"]["region"]')" "200 370103" \
   "another region's effective matter (370103's, asked at 370102, via 370100)"
+# ---- case summaries flow up: the city and the province see their area ----
+area_has() { # area_has NAME STATE: NAME's area lists $CID in STATE
+  api "$1" GET "/v1/area/cases?state=$2"
+  [ "$code" = 200 ] && [ "$(jq_get 'any(c["id"] == "'"$CID"'" for c in d["cases"])')" = True ]
+}
+wait_for 20 area_has C received
+is "$?" 0 "370100's area lists the case received at 370102"
+wait_for 20 area_has P received
+is "$?" 0 "and so does the province's, relayed by 370100"
+is "$(jq_get '[c for c in d["cases"] if c["id"] == "'"$CID"'"][0].get("applicant", "none")')" none \
+  "a supervising tier's summary carries no applicant"
+is "$(jq_get '[c for c in d["cases"] if c["id"] == "'"$CID"'"][0]["matter"]')" "000117001000#01" \
+  "  but the matter, the state and the dates"
+api K1 POST "/v1/cases/$CID/actions" -H 'If-Match: 1' \
+  -d '{"action":"accept","opinion":"材料齐全"}'
+is "$code" 201 "the case is accepted at 370102"
+wait_for 20 area_has P accepted
+is "$?" 0 "the province's area list follows it to accepted"
+api P GET "/v1/area/cases?state=received"
+is "$(jq_get 'any(c["id"] == "'"$CID"'" for c in d["cases"])')" False \
+  "  and no longer lists it as received"
+api P GET "/v1/area/cases?state=nonsense"
+is "$code $(jq_get 'd["error"]["field"]')" "400 state" "an unknown state is 400 naming the field"
+
 node_kill K2 KILL
 api K3 GET "/v1/cases/370103-20260101-000001"
 is "$code $(jq_get 'd["error"]["code"]')" "503 unavailable" \
