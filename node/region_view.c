@@ -132,6 +132,22 @@ region_view_refresh(struct region_flow *f)
 	    "refused", (json_int_t)f->refused, "not_leader",
 	    (json_int_t)f->not_leader, "delivered", (json_int_t)f->delivered,
 	    "acked", (json_int_t)f->acked);
+	if (v != NULL) {
+		/* The stream up (case summaries to the parent), if any. */
+		struct outbox_out up;
+
+		json_object_set_new(
+		    v, "up",
+		    f->parent != 0 &&
+		            region_store_out(n->store, f->parent, &up) == 0
+		        ? json_pack("{s:s, s:I, s:I, s:{s:I, s:I}}", "region",
+		                    f->parent_s, "backlog",
+		                    (json_int_t)outbox_out_backlog(&up), "next",
+		                    (json_int_t)up.next, "acked", "inc",
+		                    (json_int_t)up.acked.inc, "seq",
+		                    (json_int_t)up.acked.seq)
+		        : json_null());
+	}
 	if (v == NULL) {
 		return;
 	}
@@ -327,6 +343,10 @@ region_metrics_text(struct node *n)
 	           "# TYPE tongban_outbox_backlog gauge\n");
 	json_array_foreach(json_object_get(v, "outboxes"), i, r)
 	{
+		fprintf(m, "tongban_outbox_backlog{dest=\"%s\"} %lld\n",
+		        spec_str(r, "region"), spec_int(r, "backlog", 0));
+	}
+	if ((r = json_object_get(v, "up")) != NULL && json_is_object(r)) {
 		fprintf(m, "tongban_outbox_backlog{dest=\"%s\"} %lld\n",
 		        spec_str(r, "region"), spec_int(r, "backlog", 0));
 	}

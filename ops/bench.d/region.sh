@@ -201,3 +201,39 @@ for spec in "K1 local 0" "C1 down 1" "K2 sideways 1" "K4 tree 4"; do
   printf 'region\tquery_%s_%s\t%s\treq/s\tp50_ms=%s\tp99_ms=%s\thops=%s\tnon2xx=%s\n' \
     "$what" "$hops" "$rps" "$p50" "$p99" "$hops" "${non2xx:-0}"
 done
+
+# ---- catching up case events (issue 6) ----
+# 370100 is stopped (SIGSTOP) while 370102 receives cases (wrk, 16
+# connections) until at least TB_CATCHUP_EVENTS (10,000) case summaries wait
+# in 370102's stream up; then 370100 resumes, and the time until 370102's
+# backlog towards it is 0 gives the rate at which the city catches up.
+want=${TB_CATCHUP_EVENTS:-10000}
+backlog_k1() {
+  curl -s "http://127.0.0.1:$PORT_K1/metrics" |
+    awk -F' ' '/^tongban_outbox_backlog\{dest="370100"\}/ { print $2 }'
+}
+cat >"$T/post.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = io.open("$T/case.json"):read("*a")
+LUA
+c1pid=${_node_pids[1]}
+kill -STOP "$c1pid"
+for i in $(seq 1 30); do
+  wrk -t2 -c16 -d2s -s "$T/post.lua" -H "Authorization: Bearer $TOKEN_K1" \
+    "http://127.0.0.1:$PORT_K1/v1/cases" >/dev/null 2>&1
+  b=$(backlog_k1)
+  [ "${b:-0}" -ge "$want" ] && break
+done
+queued=$(backlog_k1)
+t0=$(date +%s%3N)
+kill -CONT "$c1pid"
+for i in $(seq 1 6000); do
+  [ "$(backlog_k1)" = 0 ] && break
+  sleep 0.02
+done
+t1=$(date +%s%3N)
+left=$(backlog_k1)
+ms=$((t1 - t0))
+printf 'region\tcatchup_cases\t%s\tevents/s\tqueued=%s\tms=%s\tleft=%s\n' \
+  "$(( ${queued:-0} * 1000 / (ms > 0 ? ms : 1) ))" "${queued:-0}" "$ms" "${left:-?}"
