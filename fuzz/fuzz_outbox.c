@@ -46,6 +46,9 @@ f_send(void *d, uint32_t to, const struct outbox_msg *m)
 	}
 }
 
+/* The delivery proposed last (pipelining proposes the one after it). */
+static struct outbox_pos last_proposed;
+
 static void
 f_propose(void *d, const struct outbox_cmd *c)
 {
@@ -53,8 +56,13 @@ f_propose(void *d, const struct outbox_cmd *c)
 	if (c->type == OUTBOX_CMD_DELIVER) {
 		fuzz_check(c->origin == PEER && c->dest == SELF,
 		           "a delivery is of the peer's stream to self");
-		fuzz_check(outbox_check(&in, c->pos) == OUTBOX_ACCEPT,
-		           "only the next entry is proposed for delivery");
+		fuzz_check(outbox_check(&in, c->pos) == OUTBOX_ACCEPT ||
+		               (c->pos.inc == last_proposed.inc &&
+		                c->pos.seq == last_proposed.seq + 1),
+		           "only the next entry, or the one right after the "
+		           "last proposed (pipelined), is proposed for "
+		           "delivery");
+		last_proposed = c->pos;
 	} else {
 		fuzz_check(c->type == OUTBOX_CMD_ACKED, "a known command");
 		fuzz_check(c->pos.inc == out.inc &&
@@ -109,6 +117,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t n;
 	int rv;
 
+	last_proposed = (struct outbox_pos){ 0, 0 }; /* a new driver */
 	rv = outbox_wire_decode(data, size, &m, err, sizeof(err));
 	if (rv != TB_OK) {
 		fuzz_check(rv == TB_EMALFORMED || rv == TB_ETOOBIG,

@@ -309,6 +309,22 @@ recv_data(struct outbox_driver *d, struct outbox_peer *p,
 		p->dups++;
 		break;
 	case OUTBOX_GAP:
+		/* Pipelined: the entry right after the one proposed last,
+		 * while that one is still pending. The group applies them in
+		 * the order proposed, and each apply checks the cursor, so a
+		 * run of entries is committed in a few Raft batches instead
+		 * of one round trip each; if the earlier one is lost, this
+		 * one's apply finds a gap and changes nothing, and the origin
+		 * resends from the cursor. */
+		if (m->pos.inc == p->deliver_proposed.inc &&
+		    m->pos.seq == p->deliver_proposed.seq + 1 &&
+		    outbox_pos_cmp(p->deliver_proposed, in.cursor) > 0 &&
+		    now < p->deliver_proposed_at + d->cfg.repropose_ms) {
+			p->deliver_proposed = m->pos;
+			p->deliver_proposed_at = now;
+			d->env.propose(d->env.data, &c);
+			return;
+		}
 		p->gaps++;
 		break;
 	case OUTBOX_STALE:

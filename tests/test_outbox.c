@@ -221,6 +221,16 @@ test_driver(void)
 	ok(E.proposes == 2 && E.last_cmd.type == OUTBOX_CMD_DELIVER &&
 	       E.last_cmd.pos.seq == 1 && E.last_cmd.len == 4,
 	   "the next DATA is proposed as DELIVER");
+	m.pos.seq = 2;
+	outbox_recv(&d, &m);
+	ok(E.proposes == 3 && E.last_cmd.pos.seq == 2,
+	   "the DATA right after it is proposed too while 1 is pending "
+	   "(pipelined)");
+	m.pos.seq = 4;
+	E.sends = 0;
+	outbox_recv(&d, &m);
+	ok(E.proposes == 3 && E.sends == 1 && E.last_send.pos.seq == 0,
+	   "but not one after a hole (the cursor is re-acknowledged)");
 	m = (struct outbox_msg){ OUTBOX_MSG_DATA, 370200,    370100,
 		                 { 1, 1 },        E.payload, 4 };
 	ok(!outbox_recv(&d, &m), "DATA from a region that is no peer is "
