@@ -47,16 +47,26 @@ api_rollout_get(struct http_call *c)
 void
 api_area_cases_get(struct http_call *c)
 {
-	char state[32] = "", after[72] = "", lim[12] = "";
+	char state[32] = "", after[72] = "", lim[12] = "", od[8] = "";
 	long limit = 100;
+	int overdue = -1;
 	enum lc_state st;
 	json_t *out = NULL;
 	int rv;
 
 	if (api_query(c, "state", state, sizeof(state)) < 0 ||
 	    api_query(c, "after", after, sizeof(after)) < 0 ||
-	    api_query(c, "limit", lim, sizeof(lim)) < 0) {
+	    api_query(c, "limit", lim, sizeof(lim)) < 0 ||
+	    api_query(c, "overdue", od, sizeof(od)) < 0) {
 		return;
+	}
+	if (od[0] != '\0') {
+		if (strcmp(od, "0") != 0 && strcmp(od, "1") != 0) {
+			http_reply_error(c, 400, "invalid", "overdue",
+			                 "overdue is 0 or 1");
+			return;
+		}
+		overdue = od[0] == '1';
 	}
 	if (state[0] != '\0' && lc_state_parse(state, &st) != 0) {
 		http_reply_error(c, 400, "bad_code", "state",
@@ -74,8 +84,8 @@ api_area_cases_get(struct http_call *c)
 			return;
 		}
 	}
-	rv = region_store_area(c->node->store, state[0] ? state : NULL, after,
-	                       (size_t)limit, &out);
+	rv = region_store_area(c->node->store, state[0] ? state : NULL, overdue,
+	                       node_now_ms(), after, (size_t)limit, &out);
 	if (rv != TB_OK) {
 		http_reply_error(c, rv == TB_EINVAL ? 400 : 500,
 		                 rv == TB_EINVAL ? "invalid" : "io",

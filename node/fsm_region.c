@@ -202,6 +202,21 @@ fsm_case_summary(const json_t *c)
 			json_object_set(sum, summary_fields[i], v);
 		}
 	}
+	{
+		/* A running pause (its start only: the clock's rule needs it
+		 * for "overdue"; reasons stay at the region). */
+		const json_t *ps = json_object_get(c, "pauses");
+		const json_t *last =
+		    json_array_get(ps, json_array_size(ps) - 1);
+
+		if (sum != NULL && last != NULL &&
+		    json_is_null(json_object_get(last, "to"))) {
+			json_object_set_new(
+			    sum, "pauses",
+			    json_pack("[{s:O, s:n}]", "from",
+			              json_object_get(last, "from"), "to"));
+		}
+	}
 	return sum;
 }
 

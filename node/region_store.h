@@ -60,10 +60,13 @@ json_t *fsm_case_summary(const json_t *c);
 int fsm_outbox_up(struct fsm *f, const json_t *summary);
 
 /* region_store_area lists the case summaries of this region's area (the
- * regions below it) with state (NULL: any), after the case id after (""),
- * at most limit: {"cases": [...], "next": id or null}. Any thread. */
-int region_store_area(struct store *s, const char *state, const char *after,
-                      size_t limit, json_t **out);
+ * regions below it) with state (NULL: any) and overdue (-1: either, 0, 1,
+ * on the day of now_ms), after the case id after (""), at most limit:
+ * {"cases": [...], "next": id or null}; each summary gains "overdue". Any
+ * thread. */
+int region_store_area(struct store *s, const char *state, int overdue,
+                      int64_t now_ms, const char *after, size_t limit,
+                      json_t **out);
 
 /* Handlers of the region commands (fsm_region.c). */
 int fsm_region_topology(struct fsm *f);

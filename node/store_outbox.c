@@ -2,6 +2,8 @@
  * and the API (any thread, each in its own read transaction). */
 #include "node/region_store.h"
 
+#include "node/fsm.h"
+
 #include "schema/spec.h"
 
 #include <stdio.h>
@@ -143,9 +145,12 @@ region_store_topology(struct store *s, json_t **out)
 }
 
 int
-region_store_area(struct store *s, const char *state, const char *after,
-                  size_t limit, json_t **out)
+region_store_area(struct store *s, const char *state, int overdue,
+                  int64_t now_ms, const char *after, size_t limit, json_t **out)
 {
+	int32_t today = fsm_day(now_ms);
+	const char *st;
+	bool od;
 	uint8_t kb[1 + 64];
 	MDB_val k, v;
 	MDB_cursor *cur;
@@ -188,9 +193,12 @@ region_store_area(struct store *s, const char *state, const char *after,
 		if ((rv = db_val_json(&v, &sum)) != 0) {
 			break;
 		}
-		if (state == NULL || !strcmp(state, spec_str(sum, "state")
-		                                        ? spec_str(sum, "state")
-		                                        : "")) {
+		od = fsm_case_overdue(sum, today);
+		st = spec_str(sum, "state");
+		if ((state == NULL || !strcmp(state, st != NULL ? st : "")) &&
+		    (overdue < 0 || od == (overdue == 1)) &&
+		    json_object_set_new(sum, "overdue", json_boolean(od)) ==
+		        0) {
 			snprintf(next, sizeof(next), "%s", spec_str(sum, "id"));
 			json_array_append_new(list, sum);
 		} else {

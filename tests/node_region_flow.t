@@ -312,6 +312,14 @@ is "$?" 0 "the province's area list follows it to accepted"
 api P GET "/v1/area/cases?state=received"
 is "$(jq_get 'any(c["id"] == "'"$CID"'" for c in d["cases"])')" False \
   "  and no longer lists it as received"
+api P GET "/v1/area/cases?overdue=0"
+is "$(jq_get '[(c["overdue"], "due" in c) for c in d["cases"] if c["id"] == "'"$CID"'"]')" "[(False, True)]" \
+  "with overdue=0 it is listed, not overdue, with its due date"
+api P GET "/v1/area/cases?overdue=1"
+is "$(jq_get 'any(c["id"] == "'"$CID"'" for c in d["cases"])')" False \
+  "  and overdue=1 leaves it out"
+api P GET "/v1/area/cases?overdue=maybe"
+is "$code $(jq_get 'd["error"]["field"]')" "400 overdue" "overdue must be 0 or 1"
 api P GET "/v1/area/cases?state=nonsense"
 is "$code $(jq_get 'd["error"]["field"]')" "400 state" "an unknown state is 400 naming the field"
 
