@@ -130,6 +130,33 @@ start_joiner() {
   return 1
 }
 
+# group_bound SECONDS NAME...: a bound on the whole test (SIGTERM to it
+# after SECONDS), and on exit, when a check failed or the test did not
+# reach `_done=1`, the end of each named node's log; then the nodes go.
+group_bound() {
+  local secs=$1 me=$$ name
+  shift
+  _bound_logs=("$@")
+  name=$(basename "$0")
+  bash -c 'sleep '"$secs"' & s=$!; trap "kill $s; exit" TERM; wait $s
+    echo "# '"$name"': over '"$secs"' s, giving up" >&2; kill -TERM '"$me" \
+    >/dev/null 2>&1 &
+  _watchdog=$!
+  trap _group_bound_exit EXIT
+}
+_group_bound_exit() {
+  local n
+  kill -TERM "$_watchdog" 2>/dev/null
+  if [ "$_tap_fail" -gt 0 ] || [ -z "${_done:-}" ]; then
+    for n in "${_bound_logs[@]}"; do
+      [ -f "$T/$n.log" ] || continue
+      echo "# the end of $n.log:"
+      tail -n 30 "$T/$n.log" | cut -c1-300 | sed 's/^/#   /'
+    done
+  fi
+  _node_cleanup
+}
+
 # three_nodes KEY=VALUE...: the PKI, node A and nodes B and C made to join
 # it (not started), each tongban.json given the settings KEY=VALUE (JSON
 # values); sets LA, LB, LC (TAP points).

@@ -12,24 +12,7 @@
 . "$(dirname "$0")/group_lib.sh"
 cd "$T"
 
-# A bound on the whole test.
-bash -c 'sleep 60 & s=$!; trap "kill $s; exit" TERM; wait $s
-  echo "# node_group.t: over 60 s, giving up" >&2; kill -TERM '"$$" \
-  >/dev/null 2>&1 &
-_watchdog=$!
-_group_cleanup() {
-  local f
-  kill -TERM "$_watchdog" 2>/dev/null
-  if [ "$_tap_fail" -gt 0 ] || [ -z "${_done:-}" ]; then
-    for f in "$T"/A.log "$T"/B.log "$T"/C.log; do
-      [ -f "$f" ] || continue
-      echo "# the end of $(basename "$f"):"
-      tail -n 30 "$f" | cut -c1-300 | sed 's/^/#   /'
-    done
-  fi
-  _node_cleanup
-}
-trap _group_cleanup EXIT
+group_bound 60 A B C
 
 # ---- enrolment: a province root, region keys down to 370102, members ----
 group_pki

@@ -14,23 +14,7 @@
 . "$(dirname "$0")/group_lib.sh"
 cd "$T"
 
-bash -c 'sleep 90 & s=$!; trap "kill $s; exit" TERM; wait $s
-  echo "# node_group_recover.t: over 90 s, giving up" >&2; kill -TERM '"$$" \
-  >/dev/null 2>&1 &
-_watchdog=$!
-_recover_cleanup() {
-  local f
-  kill -TERM "$_watchdog" 2>/dev/null
-  if [ "$_tap_fail" -gt 0 ] || [ -z "${_done:-}" ]; then
-    for f in "$T"/A.log "$T"/B.log "$T"/C.log "$T"/D.log "$T"/E.log; do
-      [ -f "$f" ] || continue
-      echo "# the end of $(basename "$f"):"
-      tail -n 20 "$f" | cut -c1-300 | sed 's/^/#   /'
-    done
-  fi
-  _node_cleanup
-}
-trap _recover_cleanup EXIT
+group_bound 90 A B C D E
 t_start=$(now_ms)
 
 # ---- a group of three with acknowledged writes --------------------------
