@@ -274,7 +274,7 @@ tb_cli_links_table(const char *body, size_t len)
 {
 	json_error_t je;
 	json_t *v = json_loadb(body, len, 0, &je), *l;
-	char rtt[32], frames[48], bytes[48];
+	char rtt[32], frames[48], bytes[48], rekeys[48];
 	size_t i;
 
 	if (v == NULL) {
@@ -291,9 +291,9 @@ tb_cli_links_table(const char *body, size_t len)
 	}
 	printf("node %s of %s, listening on %s\n", str_of(v, "node_id", "?"),
 	       str_of(v, "region", "?"), str_of(v, "listen", "?"));
-	printf("%-16s %-6s %-3s %-11s %-3s %9s %15s %21s %-20s %s\n", "PEER",
-	       "REGION", "DIR", "STATE", "HS", "RTT", "FRAMES TX/RX",
-	       "BYTES TX/RX", "CERT EXPIRES", "LAST ERROR");
+	printf("%-16s %-6s %-3s %-11s %-3s %9s %15s %21s %11s %-20s %s\n",
+	       "PEER", "REGION", "DIR", "STATE", "HS", "RTT", "FRAMES TX/RX",
+	       "BYTES TX/RX", "REKEYS", "CERT EXPIRES", "LAST ERROR");
 	json_array_foreach(json_object_get(v, "links"), i, l)
 	{
 		json_t *r = json_object_get(l, "rtt_ms");
@@ -309,11 +309,15 @@ tb_cli_links_table(const char *body, size_t len)
 		snprintf(bytes, sizeof(bytes), "%lld/%lld",
 		         spec_int(l, "bytes_tx", 0),
 		         spec_int(l, "bytes_rx", 0));
-		printf("%-16s %-6s %-3s %-11s %-3s %9s %15s %21s %-20s %s\n",
+		snprintf(rekeys, sizeof(rekeys), "%lld/%lld",
+		         spec_int(l, "rekeys_tx", 0),
+		         spec_int(l, "rekeys_rx", 0));
+		printf("%-16s %-6s %-3s %-11s %-3s %9s %15s %21s %11s %-20s "
+		       "%s\n",
 		       str_of(l, "peer_node_id", "?"),
 		       str_of(l, "peer_region", "?"),
 		       str_of(l, "direction", "?"), str_of(l, "state", "?"),
-		       str_of(l, "pattern", "-"), rtt, frames, bytes,
+		       str_of(l, "pattern", "-"), rtt, frames, bytes, rekeys,
 		       str_of(l, "cert_not_after", "-"),
 		       str_of(l, "last_error", ""));
 	}

@@ -476,6 +476,20 @@ node_config_load(const char *dir, struct node_config *c, char *errmsg,
 		json_decref(cfg);
 		return TB_ERANGE;
 	}
+	c->link_rekey_frames =
+	    (uint64_t)spec_int(cfg, "link_rekey_frames", 1ll << 20);
+	c->link_rekey_seconds =
+	    (unsigned)spec_int(cfg, "link_rekey_seconds", 3600);
+	if (c->link_rekey_frames < 2 || c->link_rekey_frames > (1ull << 40) ||
+	    c->link_rekey_seconds < 1 || c->link_rekey_seconds > 86400) {
+		snprintf(errmsg, errlen,
+		         "%s: link_rekey_frames %llu and link_rekey_seconds "
+		         "%u: frames are 2..2^40 and seconds 1..86400",
+		         path, (unsigned long long)c->link_rekey_frames,
+		         c->link_rekey_seconds);
+		json_decref(cfg);
+		return TB_ERANGE;
+	}
 	if (c->heartbeat_ms < 10 || c->heartbeat_ms > 60000 ||
 	    c->election_ms < 2 * c->heartbeat_ms || c->election_ms > 600000) {
 		snprintf(errmsg, errlen,

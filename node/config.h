@@ -49,10 +49,14 @@ struct node_config {
 	unsigned blob_timeout_ms; /* a material's copy to a member (10000) */
 	unsigned stop_timeout_ms; /* default 15000: a stop that takes longer
 	                           * is forced (TB-STOP-FORCED) */
-	uint8_t sign_sk[64];      /* loaded from keys/node.json */
-	uint8_t kx_sk[32];        /* X25519 key-exchange secret (kx_secret) */
-	uint8_t kx_pk[32];        /* its public key */
-	bool has_kx;              /* keys/node.json holds kx_secret */
+	/* Each link direction's key is replaced after this many frames or
+	 * seconds, whichever comes first (docs/LINKS.md "Rekeying"). */
+	uint64_t link_rekey_frames;  /* default 2^20, 2..2^40 */
+	unsigned link_rekey_seconds; /* default 3600, 1..86400 */
+	uint8_t sign_sk[64];         /* loaded from keys/node.json */
+	uint8_t kx_sk[32]; /* X25519 key-exchange secret (kx_secret) */
+	uint8_t kx_pk[32]; /* its public key */
+	bool has_kx;       /* keys/node.json holds kx_secret */
 	uint8_t index_key[32];
 	bool has_release_key;
 	uint8_t release_sk[64];

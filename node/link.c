@@ -426,7 +426,7 @@ tick_cb(uv_timer_t *t)
 		if (l->state == LS_UP && l->fr != NULL) {
 			if (now >= l->rekey_at_ms) {
 				frame_request_rekey(l->fr);
-				l->rekey_at_ms = now + LINK_REKEY_MS;
+				l->rekey_at_ms = now + ls->rekey_ms;
 			}
 			if (now >= l->next_ping_ms) {
 				l->next_ping_ms = now + ls->ping_ms;
@@ -491,6 +491,10 @@ links_start(const struct link_config *cfg, struct links **out, char *errmsg,
 	crypto_scalarmult_base(ls->kx_pk, ls->kx_sk);
 	ls->poll_ms = cfg->poll_ms > 0 ? cfg->poll_ms : 1000;
 	ls->ping_ms = cfg->ping_ms > 0 ? cfg->ping_ms : 5000;
+	ls->rekey_frames =
+	    cfg->rekey_frames > 0 ? cfg->rekey_frames : LINK_REKEY_FRAMES;
+	ls->rekey_ms = 1000LL * (cfg->rekey_seconds > 0 ? cfg->rekey_seconds
+	                                                : LINK_REKEY_SECONDS);
 	ls->evt = &ls->evh;
 	pthread_mutex_init(&ls->qmu, NULL);
 	pthread_mutex_init(&ls->view_mu, NULL);

@@ -38,6 +38,11 @@ struct links;
 #define LINK_T_PONG        2 /* echoes the PING's body */
 #define LINK_T_JOIN        3 /* to a joining node: the answer (JSON) */
 
+/* Rekeying (docs/LINKS.md "Rekeying"): the defaults of a node's
+ * link_rekey_frames and link_rekey_seconds. */
+#define LINK_REKEY_FRAMES  (1u << 20)
+#define LINK_REKEY_SECONDS 3600
+
 /* The largest message link_send and link_request take (larger than a
  * frame: it travels in chunks). */
 #define LINK_MSG_MAX (64u << 20)
@@ -45,16 +50,20 @@ struct links;
 /* What a node needs to run its links. Strings and keys are copied. */
 struct link_config {
 	uv_loop_t *loop;
-	const char *dir;      /* the node directory: root.json, certs/,
-	                         links.json */
-	const char *listen;   /* HOST:PORT or tcp://HOST:PORT (port 0: any) */
-	const char *node_id;  /* 16 hex digits */
-	const char *region;   /* 6 digits */
-	const uint8_t *kx_sk; /* the node's X25519 secret key (32 bytes) */
-	unsigned poll_ms;     /* reload period of links.json and certs/ (0:
-	                         1000) */
-	unsigned ping_ms;     /* RTT probe period per link (0: 5000) */
-	bool joining;         /* waits to be added (link_set_joining) */
+	const char *dir;        /* the node directory: root.json, certs/,
+	                           links.json */
+	const char *listen;     /* HOST:PORT or tcp://HOST:PORT (port 0: any) */
+	const char *node_id;    /* 16 hex digits */
+	const char *region;     /* 6 digits */
+	const uint8_t *kx_sk;   /* the node's X25519 secret key (32 bytes) */
+	unsigned poll_ms;       /* reload period of links.json and certs/ (0:
+	                           1000) */
+	unsigned ping_ms;       /* RTT probe period per link (0: 5000) */
+	uint64_t rekey_frames;  /* each direction's key is replaced after
+	                           this many frames (0: LINK_REKEY_FRAMES) */
+	unsigned rekey_seconds; /* ... or this many seconds (0:
+	                           LINK_REKEY_SECONDS) */
+	bool joining;           /* waits to be added (link_set_joining) */
 };
 
 /* links_start loads DIR's root, certificate chain, revocation lists and

@@ -37,6 +37,8 @@ link_node_start(struct node *n, char *url, size_t len)
 	lc.region = n->cfg.region;
 	lc.kx_sk = n->cfg.kx_sk;
 	lc.joining = group_joining(n);
+	lc.rekey_frames = n->cfg.link_rekey_frames;
+	lc.rekey_seconds = n->cfg.link_rekey_seconds;
 	rv = links_start(&lc, &n->links, err, sizeof(err));
 	if (rv == TB_ENOTFOUND) {
 		tb_log(TB_LOG_INFO, "TB-LINK-OFF", "%s", err);

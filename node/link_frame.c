@@ -114,6 +114,9 @@ seal_send(struct link *l, const uint8_t *payload, size_t plen)
 		nng_msg_free(m);
 		return rv;
 	}
+	if (((const uint8_t *)nng_msg_body(m))[1] == FRAME_REKEY) {
+		l->rekeys_tx++;
+	}
 	l->tx_frames++;
 	l->frames_tx++;
 	l->bytes_tx += outlen;
@@ -282,7 +285,7 @@ link_became_up(struct link *l)
 		link_nng_backoff(l, LINK_RECONNECT_MS);
 	}
 	l->next_ping_ms = now;
-	l->rekey_at_ms = now + LINK_REKEY_MS;
+	l->rekey_at_ms = now + ls->rekey_ms;
 	link_set_state(l, LS_UP, "%s", "");
 	link_name(l, name, sizeof(name));
 	if (l->joiner) {
@@ -315,6 +318,8 @@ link_became_up(struct link *l)
 				l->bytes_tx += k->bytes_tx;
 				l->bytes_rx += k->bytes_rx;
 				l->handshakes += k->handshakes;
+				l->rekeys_tx += k->rekeys_tx;
+				l->rekeys_rx += k->rekeys_rx;
 				link_destroy(k);
 			}
 		}
@@ -324,7 +329,8 @@ link_became_up(struct link *l)
 void
 link_session_up(struct link *l, struct noise_session *s)
 {
-	struct frame_opts o = { .max_frame = LINK_FRAME_MAX };
+	struct frame_opts o = { .max_frame = LINK_FRAME_MAX,
+		                .rekey_frames = l->ls->rekey_frames };
 	int rv;
 
 	if ((l->fr = calloc(1, sizeof(*l->fr))) == NULL ||
@@ -542,6 +548,9 @@ link_on_recv(struct links *ls, struct link *l, uint32_t pipe, nng_msg *msg)
 	l->frames_rx++;
 	l->bytes_rx += len;
 	l->rx_frames++;
+	if (t == FRAME_REKEY) {
+		l->rekeys_rx++;
+	}
 	if (t == FRAME_CLOSE) {
 		char why[128];
 		link_sanitize(data + FRAME_HDR, plen, why, sizeof(why));

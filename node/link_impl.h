@@ -39,7 +39,6 @@
 
 #define LINK_TICK_MS       50
 #define LINK_HS_TIMEOUT_MS 5000
-#define LINK_REKEY_MS      (10 * 60 * 1000)
 #define LINK_QUEUE_BYTES   (LINK_MSG_MAX + (16u << 20))
 #define LINK_QUEUE_AGE_MS  30000
 #define LINK_RX_PAUSE      (8u << 20) /* bytes waiting for the loop */
@@ -162,6 +161,8 @@ struct link {
 
 	_Atomic unsigned long long frames_tx, frames_rx, bytes_tx, bytes_rx;
 	_Atomic unsigned long long handshakes, rtt_us;
+	/* Keys replaced (REKEY frames sent and received), all pipes. */
+	_Atomic unsigned long long rekeys_tx, rekeys_rx;
 };
 
 /* A connection ("pipe" to the link files): one nng byte stream carrying
@@ -233,6 +234,8 @@ struct links {
 	uint8_t kx_sk[32], kx_pk[32];
 	bool rekeyed; /* link_keys_reload took new keys: re-handshake */
 	unsigned poll_ms, ping_ms;
+	uint64_t rekey_frames; /* per key and direction */
+	int64_t rekey_ms;      /* per key and direction */
 	int64_t next_poll_ms;
 
 	/* nng threads to the loop. */

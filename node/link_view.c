@@ -69,6 +69,10 @@ link_json(const struct link *l)
 	                    json_integer((json_int_t)l->bytes_rx));
 	json_object_set_new(o, "handshakes",
 	                    json_integer((json_int_t)l->handshakes));
+	json_object_set_new(o, "rekeys_tx",
+	                    json_integer((json_int_t)l->rekeys_tx));
+	json_object_set_new(o, "rekeys_rx",
+	                    json_integer((json_int_t)l->rekeys_rx));
 	json_object_set_new(o, "last_error", str_or_null(l->last_error));
 	json_object_set_new(o, "rtt_ms",
 	                    rtt > 0 ? json_real((double)rtt / 1000.0)
@@ -159,6 +163,7 @@ links_metrics_text(struct links *ls)
 {
 	struct tbuf b = { 0 };
 	struct peer_sum *sums;
+	unsigned long long rekeys[2] = { 0, 0 };
 	size_t n = 0, cap = 0, i;
 	struct link *l;
 	int r;
@@ -172,6 +177,8 @@ links_metrics_text(struct links *ls)
 	}
 	sums = calloc(cap + 1, sizeof(*sums));
 	for (l = ls->list; l != NULL && sums != NULL; l = l->next) {
+		rekeys[0] += l->rekeys_tx;
+		rekeys[1] += l->rekeys_rx;
 		/* A peer is its node id; a configured peer never reached, its
 		 * URL. */
 		const char *peer = l->node_id[0]        ? l->node_id
@@ -242,6 +249,13 @@ links_metrics_text(struct links *ls)
 	          (unsigned long long)ls->hs_revoked,
 	          (unsigned long long)ls->hs_timeout,
 	          (unsigned long long)ls->hs_incarnation);
+	tb_printf(&b,
+	          "# HELP tongban_link_rekeys_total Link keys replaced by a "
+	          "REKEY frame, by direction.\n"
+	          "# TYPE tongban_link_rekeys_total counter\n"
+	          "tongban_link_rekeys_total{dir=\"tx\"} %llu\n"
+	          "tongban_link_rekeys_total{dir=\"rx\"} %llu\n",
+	          rekeys[0], rekeys[1]);
 	tb_printf(&b, "# HELP tongban_link_refused_frames_total Frames "
 	              "refused (each closed its pipe).\n"
 	              "# TYPE tongban_link_refused_frames_total counter\n");

@@ -1164,6 +1164,66 @@ test_frames(void)
 	frame_wipe(&b);
 }
 
+/* test_rekey_in_flight: the sender runs several rekeys ahead of the
+ * receiver (frames sealed and not yet read, as on a busy link), the
+ * receiver catches up through them; a frame sealed under a key the sender
+ * already replaced is then refused at its place in the stream. */
+static void
+test_rekey_in_flight(void)
+{
+	enum { N = 40 };
+	static uint8_t wire[N][64];
+	struct frame a, b, stale;
+	struct frame_opts every4 = { 0, 4 };
+	enum frame_type ty;
+	size_t wl[N], ol, i;
+	uint8_t body[16], got[64], k0[32];
+	int good = 0, order = 0, rv;
+
+	link(&a, &b, &every4);
+	memcpy(k0, a.tx.k, 32);
+	stale = a; /* the sender's state before its first rekey */
+	for (i = 0; i < N; i++) {
+		memset(body, (int)i, sizeof(body));
+		wl[i] = sizeof(wire[i]);
+		if (frame_seal(&a, FRAME_DATA, body, sizeof(body), wire[i],
+		               &wl[i]) != TB_OK) {
+			break;
+		}
+	}
+	is_int(i, N, "%d frames sealed before the receiver reads one", N);
+	is_int(a.tx_rekeys, N / 4, "... the sender rekeyed %d times ahead",
+	       N / 4);
+	ok(memcmp(a.tx.k, k0, 32) != 0 && memcmp(b.rx.k, k0, 32) == 0,
+	   "... the receiver still holds the first key");
+	for (i = 0; i < N; i++) {
+		ol = sizeof(got);
+		rv = frame_open(&b, wire[i], wl[i], &ty, got, &ol);
+		good += rv == TB_OK;
+		order += rv == TB_OK && ol == sizeof(body) &&
+		         got[0] == (uint8_t)i &&
+		         (ty == FRAME_REKEY) == (i % 4 == 3);
+	}
+	is_int(good, N, "the receiver opens all %d through the rekeys", N);
+	is_int(order, N, "... in order, the rekey frames where they were");
+	ok(b.rx_rekeys == a.tx_rekeys && !memcmp(a.tx.k, b.rx.k, 32),
+	   "... and ends on the sender's key");
+	/* The next frame, sealed under the first key at the right nonce. */
+	stale.tx.n = a.tx.n;
+	stale.rekey_frames = UINT64_MAX;
+	ol = sizeof(wire[0]);
+	memset(body, 0xee, sizeof(body));
+	frame_seal(&stale, FRAME_DATA, body, sizeof(body), wire[0], &ol);
+	wl[0] = ol;
+	ol = sizeof(got);
+	is_int(frame_open(&b, wire[0], wl[0], &ty, got, &ol), TB_ESIG,
+	       "a frame under a replaced key is refused (%s)", b.errmsg);
+	ok(all_zero(b.rx.k, 32), "... and the receiving side is wiped");
+	frame_wipe(&stale);
+	frame_wipe(&a);
+	frame_wipe(&b);
+}
+
 static void
 test_rekey(void)
 {
@@ -1246,6 +1306,11 @@ test_rekey(void)
 	   "... three rekeys each way, counted on both ends");
 	ok(memcmp(a.tx.k, b.rx.k, 32) == 0 && memcmp(b.tx.k, a.rx.k, 32) == 0,
 	   "... and the keys agree");
+	frame_wipe(&a);
+	frame_wipe(&b);
+	test_rekey_in_flight();
+
+	link(&a, &b, &every3);
 	frame_wipe(&a);
 	ok(all_zero(&a, sizeof(a)), "frame_wipe zeroes the whole context");
 	ol = sizeof(big1);
