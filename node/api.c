@@ -3,6 +3,7 @@
 #include "node/api.h"
 #include "node/join.h"
 
+#include "node/api_crl.h"
 #include "node/api_ctoken.h"
 #include "node/api_region.h"
 #include "node/group.h"
@@ -265,6 +266,7 @@ enum route {
 	RT_REGION_PEER,
 	RT_ROLLOUT,
 	RT_AREA_CASES,
+	RT_CRLS,
 };
 
 #define M_GET    1u
@@ -307,6 +309,7 @@ static const struct {
 	[RT_REGION_PEER] = { "/v1/region/peers/", "", M_DELETE, "DELETE" },
 	[RT_ROLLOUT] = { "/v1/catalog/rollout", NULL, M_GET, "GET, HEAD" },
 	[RT_AREA_CASES] = { "/v1/area/cases", NULL, M_GET, "GET, HEAD" },
+	[RT_CRLS] = { "/v1/crls", NULL, M_GET | M_POST, "GET, HEAD, POST" },
 };
 
 static unsigned
@@ -613,6 +616,9 @@ api_read(struct http_call *c, enum route r, const char *arg)
 		break;
 	case RT_AREA_CASES:
 		api_area_cases_get(c);
+		break;
+	case RT_CRLS:
+		api_crl_list(c);
 		break;
 	default:
 		http_reply_error(c, 404, "not_found", NULL,
@@ -1035,6 +1041,12 @@ api_write(struct http_call *c)
 		if (api_allow(c, R_RADMIN | R_PADMIN,
 		              "raise the feature level") == 0) {
 			post_features(c, req);
+		}
+		break;
+	case RT_CRLS:
+		if (api_allow(c, R_RADMIN | R_PADMIN,
+		              "commit revocation lists") == 0) {
+			api_crl_post(c, req);
 		}
 		break;
 	case RT_JOIN_TOKENS:

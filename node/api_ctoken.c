@@ -1,6 +1,7 @@
 /* Chain tokens at the HTTP API: the node's root, lists and
  * cross-certificates for them (reloaded when DIR/root.json or DIR/certs
- * changes), a verified-chain cache, metrics, and the 401 replies.
+ * changes, or the replicated lists of crl.put), a verified-chain cache,
+ * metrics, and the 401 replies.
  *
  * HTTP handlers run on nng's threads, so the state sits behind one mutex:
  * a check holds it for a cache lookup (microseconds) or, on a miss, for
@@ -9,6 +10,7 @@
 
 #include "node/log.h"
 #include "node/node.h"
+#include "node/store.h"
 #include "schema/cert.h"
 #include "schema/cert_cache.h"
 #include "schema/cert_crl.h"
@@ -162,11 +164,35 @@ crl_anchor(const json_t *root, const json_t *xcerts, const json_t *crl)
 	return root;
 }
 
-/* reload loads root.json and certs/ again if they changed (under mu). */
+/* mix_stored adds the replicated revocation lists (crl.put; *stored, a
+ * new reference or NULL) to the fingerprint fp of the files. */
 static void
-reload(struct api_ctok *t, int64_t now)
+mix_stored(struct store *s, uint8_t fp[32], json_t **stored)
 {
-	json_t *crls, *xcerts, *raw, *root, *crl;
+	crypto_generichash_state st;
+	char *text;
+
+	*stored = NULL;
+	if (s == NULL || store_crls(s, stored) != TB_OK) {
+		return;
+	}
+	text = json_dumps(*stored, JSON_COMPACT | JSON_SORT_KEYS);
+	crypto_generichash_init(&st, NULL, 0, 32);
+	crypto_generichash_update(&st, fp, 32);
+	if (text != NULL) {
+		crypto_generichash_update(&st, (const uint8_t *)text,
+		                          strlen(text));
+	}
+	crypto_generichash_final(&st, fp, 32);
+	free(text);
+}
+
+/* reload loads root.json, certs/ and the replicated lists again if they
+ * changed (under mu). */
+static void
+reload(struct api_ctok *t, int64_t now, struct store *s)
+{
+	json_t *crls, *xcerts, *raw, *root, *crl, *stored = NULL;
 	char path[PATH_MAX + 32];
 	struct tb_diag *d;
 	json_error_t je;
@@ -179,7 +205,9 @@ reload(struct api_ctok *t, int64_t now)
 	}
 	t->checked_ms = now;
 	scan(t, fp, NULL, NULL);
+	mix_stored(s, fp, &stored);
 	if (t->loaded && !memcmp(fp, t->fp, 32)) {
+		json_decref(stored);
 		return;
 	}
 	raw = json_array();
@@ -190,6 +218,11 @@ reload(struct api_ctok *t, int64_t now)
 		goto out;
 	}
 	scan(t, fp, raw, xcerts);
+	json_decref(stored);
+	mix_stored(s, fp, &stored);
+	if (stored != NULL) {
+		json_array_extend(raw, stored);
+	}
 	snprintf(path, sizeof(path), "%s/root.json", t->dir);
 	root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
 	tb_diag_init(d);
@@ -225,6 +258,7 @@ reload(struct api_ctok *t, int64_t now)
 	t->loaded = true;
 	cert_cache_clear(&t->cache);
 out:
+	json_decref(stored);
 	json_decref(raw);
 	json_decref(crls);
 	json_decref(xcerts);
@@ -266,7 +300,7 @@ api_ctok_auth(struct http_call *c, struct api_ctok *t, const char *tok)
 	}
 	tb_diag_init(d);
 	pthread_mutex_lock(&t->mu);
-	reload(t, now);
+	reload(t, now, c->node->store);
 	json_array_foreach(t->crls, i, x)
 	{
 		crls[tr.ncrl++] = x;

@@ -164,6 +164,7 @@ tb_cli_main(int argc, char **argv)
 		cli_usage(stderr);
 		return TB_EXIT_USAGE;
 	}
+	tb_cli_client_set(api, token);
 	if (!strcmp(argv[a], "help") || !strcmp(argv[a], "--help") ||
 	    !strcmp(argv[a], "-h")) {
 		cli_usage(stdout);

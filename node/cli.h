@@ -72,6 +72,32 @@ int tb_cli_join_exchange(const struct join_token *t, const uint8_t kx_sk[32],
 /* tb_cli_client runs a client verb against a node's HTTP API. */
 int tb_cli_client(int argc, char **argv, const char *api, const char *token,
                   bool json);
+/* tb_cli_client_set keeps the global --api and --token (NULL: absent) for
+ * the verbs that call a node from inside an offline one (tb_cli_http). */
+void tb_cli_client_set(const char *api, const char *token);
+
+/* tb_cli_http sends body (JSON, may be NULL; only read) to the node's API
+ * (--api and --token, else TONGBAN_API and TONGBAN_TOKEN) and sets *status
+ * and *reply (the parsed answer, NULL if it is not JSON; caller decrefs).
+ * Returns 0, or -1 after printing the transport error. */
+int tb_cli_http(const char *method, const char *uri, const json_t *body,
+                int *status, json_t **reply);
+
+/* node/cli_crl.c: revocation lists committed through a node's group. */
+
+/* tb_cli_crl_stored returns the stored list of the issuer (region, and key
+ * hex, or NULL for the root's officers) from GET /v1/crls, a new
+ * reference, or NULL when the node stores none (or cannot be asked). */
+json_t *tb_cli_crl_stored(const char *region, const char *key_hex);
+
+/* tb_cli_crl_commit POSTs crl (with chain, an array, when not NULL) to
+ * /v1/crls and prints the outcome; returns the exit code. */
+int tb_cli_crl_commit(const json_t *crl, const json_t *chain, bool json);
+
+/* tb_cli_crl_show_stored prints the lists a node stores (GET /v1/crls),
+ * each through describe; returns the exit code. */
+int tb_cli_crl_show_stored(bool json, void (*describe)(const json_t *doc));
+
 int tb_cli_root(int argc, char **argv);
 int tb_cli_sign(int argc, char **argv);
 int tb_cli_cert(int argc, char **argv);

@@ -49,8 +49,11 @@
 	"[--reason R]\n"                                                       \
 	"                           (--crl OLD.json | --region CODE | "        \
 	"--root ROOT.json) --out CRL.json\n"                                   \
+	"       tongban [--api URL --token T] cert revoke ... --commit "       \
+	"[--chain CHAIN.json] [--out CRL.json]\n"                              \
 	"       tongban cert show (FILE... [--crl CRL.json]... | --dir "       \
 	"NODE_DIR) [--json]\n"                                                 \
+	"       tongban [--api URL --token T] cert show --stored [--json]\n"   \
 	"       tongban cert verify (--dir NODE_DIR | --root ROOT.json "       \
 	"[--crl CRL.json]...\n"                                                \
 	"                           [--region CODE] [--node-id ID] [--role "   \
@@ -74,9 +77,9 @@ struct opts {
 	const char *dir, *region, *out, *name, *prev_key, *region_key;
 	const char *client_key, *issuer_cert, *root, *request, *role;
 	const char *prev_cert, *serial, *reason, *node_id, *subject_root;
-	const char *kind, *token, *grant_scope, *xcert;
+	const char *kind, *token, *grant_scope, *xcert, *chain;
 	long days;
-	bool json, rotate;
+	bool json, rotate, commit, stored;
 	const char *keys[16];
 	int nkeys;
 	const char *crls[64];
@@ -122,6 +125,7 @@ parse_opts(const char *sub, int argc, char **argv, struct opts *o)
 		O("--token", token),
 		O("--grant-scope", grant_scope),
 		O("--xcert", xcert),
+		O("--chain", chain),
 #undef O
 	};
 	size_t j;
@@ -141,6 +145,10 @@ parse_opts(const char *sub, int argc, char **argv, struct opts *o)
 		}
 		if (!strcmp(a, "--rotate")) {
 			o->rotate = true;
+			continue;
+		}
+		if (!strcmp(a, "--commit") || !strcmp(a, "--stored")) {
+			*(a[2] == 'c' ? &o->commit : &o->stored) = true;
 			continue;
 		}
 		if (a[0] != '-' || a[1] != '-') {
@@ -735,7 +743,7 @@ out:
 static int
 cert_revoke(struct opts *o)
 {
-	json_t *prev = NULL, *crl = NULL, *root = NULL;
+	json_t *prev = NULL, *crl = NULL, *root = NULL, *chain = NULL;
 	uint8_t pk[32], sk[64];
 	char err[512], hex[65];
 	const char *region = o->region, *ikey;
@@ -743,11 +751,19 @@ cert_revoke(struct opts *o)
 	int i, rc = TB_EXIT_INVALID;
 
 	if (o->nkeys == 0 || (o->serial == NULL) == (o->token == NULL) ||
-	    o->out == NULL ||
+	    (o->out == NULL && !o->commit) ||
 	    (o->ncrls == 0 && region == NULL && o->root == NULL)) {
-		return usage("revoke", "--key, --out, one of --serial or "
-		                       "--token, and one of --crl, --region "
-		                       "or --root are required");
+		return usage("revoke", "--key, --out or --commit, one of "
+		                       "--serial or --token, and one of --crl, "
+		                       "--region or --root are required");
+	}
+	if (o->chain != NULL &&
+	    (chain = tb_cli_json_file("cert", o->chain)) == NULL) {
+		goto out;
+	}
+	if (chain != NULL && !json_is_array(chain)) {
+		json_t *one = json_pack("[o]", chain);
+		chain = one;
 	}
 	if (o->root != NULL &&
 	    (root = tb_cli_json_file("cert", o->root)) == NULL) {
@@ -774,6 +790,11 @@ cert_revoke(struct opts *o)
 	/* The list's issuer: the previous list's, else the root's officers
 	 * (--root) or the key given. cert_crl_sign then refuses a key that
 	 * is not the issuer's. */
+	/* Committing without --crl: the next version of the list the
+	 * node's group stores for this issuer, if any. */
+	if (o->commit && prev == NULL) {
+		prev = tb_cli_crl_stored(region, root != NULL ? NULL : hex);
+	}
 	ikey = hex;
 	if (prev != NULL) {
 		ikey = spec_str(json_object_get(prev, "issuer"), "key");
@@ -805,7 +826,8 @@ cert_revoke(struct opts *o)
 		}
 	}
 	rc = TB_EXIT_INVALID;
-	if (tb_cli_write_json(o->out, crl, 0644, false) == 0) {
+	if (o->out != NULL &&
+	    tb_cli_write_json(o->out, crl, 0644, false) == 0) {
 		printf("%s: revocation list of %s version %lld: %zu revoked, "
 		       "%zu tokens revoked\n",
 		       o->out, region, spec_int(crl, "version", 0),
@@ -813,7 +835,11 @@ cert_revoke(struct opts *o)
 		       json_array_size(json_object_get(crl, "tokens")));
 		rc = TB_EXIT_OK;
 	}
+	if (o->commit && (o->out == NULL || rc == TB_EXIT_OK)) {
+		rc = tb_cli_crl_commit(crl, chain, o->json);
+	}
 out:
+	json_decref(chain);
 	json_decref(prev);
 	json_decref(crl);
 	json_decref(root);
@@ -1046,6 +1072,13 @@ describe(const json_t *doc, const char *status, const char *reason)
 	}
 }
 
+/* describe_doc describes a document without a verdict (a stored list). */
+static void
+describe_doc(const json_t *doc)
+{
+	describe(doc, "", "");
+}
+
 /* show_dir prints a node directory's chain and whether it verifies;
  * verify_only prints the verdict alone and exits 1 on a refusal. */
 static int
@@ -1116,11 +1149,14 @@ cert_show(struct opts *o)
 	char reason[512];
 	int i, rc = TB_EXIT_OK;
 
+	if (o->stored) {
+		return tb_cli_crl_show_stored(o->json, describe_doc);
+	}
 	if (o->dir != NULL) {
 		return show_dir(o, false);
 	}
 	if (o->nfiles == 0) {
-		return usage("show", "a file or --dir is required");
+		return usage("show", "a file, --dir or --stored is required");
 	}
 	crls = json_array();
 	all = json_array();

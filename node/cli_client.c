@@ -154,6 +154,46 @@ out:
 	return rv == 0 ? 0 : -1;
 }
 
+/* The global --api and --token of this invocation (tb_cli_client_set). */
+static const char *cli_api, *cli_token;
+
+void
+tb_cli_client_set(const char *api, const char *token)
+{
+	cli_api = api;
+	cli_token = token;
+}
+
+int
+tb_cli_http(const char *method, const char *uri, const json_t *body,
+            int *status, json_t **reply)
+{
+	struct client cl = { cli_api ? cli_api : getenv("TONGBAN_API"),
+		             cli_token ? cli_token : getenv("TONGBAN_TOKEN"),
+		             false };
+	struct client_res r;
+	char *text = NULL;
+	int rc;
+
+	*reply = NULL;
+	if (cl.api == NULL) {
+		cl.api = "http://127.0.0.1:7400";
+	}
+	if (body != NULL && (text = json_dumps(body, JSON_COMPACT)) == NULL) {
+		return -1;
+	}
+	rc = client_call(&cl, method, uri, "application/json", text,
+	                 text != NULL ? strlen(text) : 0, NULL, NULL, &r);
+	free(text);
+	if (rc != 0) {
+		return -1;
+	}
+	*status = r.status;
+	*reply = json_loadb(r.body, r.len, 0, NULL);
+	free(r.body);
+	return 0;
+}
+
 /* client_print shows a JSON reply: as is with --json, else readably; an
  * error reply prints "tongban: 409 illegal_transition: ..." to stderr.
  * Returns the exit code. */

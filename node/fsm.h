@@ -55,6 +55,8 @@ int fsm_token_revoke(struct fsm *f);
 /* join.create and join.use (fsm_join.c, feature level 2). */
 int fsm_join_create(struct fsm *f);
 int fsm_join_use(struct fsm *f);
+/* crl.put (fsm_crl.c, feature level 3). */
+int fsm_crl_put(struct fsm *f);
 
 /* ---- the group's feature level (fsm_feature.c) ---- */
 

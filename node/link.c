@@ -457,6 +457,7 @@ links_release(struct links *ls)
 	}
 	link_nng_drop_events(ls, NULL);
 	link_trust_free(ls);
+	json_decref(ls->store_crls);
 	json_decref(ls->inc_cert);
 	json_decref(ls->fenced_cert);
 	sodium_memzero(ls->kx_sk, sizeof(ls->kx_sk));
@@ -500,10 +501,13 @@ links_start(const struct link_config *cfg, struct links **out, char *errmsg,
 	pthread_mutex_init(&ls->view_mu, NULL);
 	cert_cache_init(&ls->cache);
 	ls->joining = cfg->joining;
+	ls->crls_fn = cfg->crls_fn;
+	ls->crls_arg = cfg->crls_arg;
 	if ((rv = link_trust_load(ls, errmsg, errlen)) != TB_OK) {
 		links_release(ls);
 		return rv;
 	}
+	link_crl_poll(ls);
 	snprintf(url, sizeof(url), "%s%s",
 	         strstr(cfg->listen, "://") != NULL ? "" : "tcp://",
 	         cfg->listen);

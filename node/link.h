@@ -64,6 +64,14 @@ struct link_config {
 	unsigned rekey_seconds; /* ... or this many seconds (0:
 	                           LINK_REKEY_SECONDS) */
 	bool joining;           /* waits to be added (link_set_joining) */
+	/* The replicated revocation lists (node/fsm_crl.c), beside the files
+	 * of DIR/certs: crls_fn sets *out to an array of lists (a new
+	 * reference) and returns 0. The links call it on the loop at start
+	 * and every poll period; when the lists changed they clear the
+	 * verified-chain cache and re-verify every open link. NULL: files
+	 * only. */
+	int (*crls_fn)(void *arg, json_t **out);
+	void *crls_arg;
 };
 
 /* links_start loads DIR's root, certificate chain, revocation lists and

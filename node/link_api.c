@@ -6,6 +6,7 @@
 #include "node/link.h"
 #include "node/log.h"
 #include "node/node.h"
+#include "node/store.h"
 #include "schema/incarnation.h"
 #include "schema/spec.h"
 
@@ -16,6 +17,15 @@
 
 /* The largest PING body the API sends (it travels in chunks). */
 #define LINK_API_PING_MAX (8u << 20)
+
+/* node_crls gives the links the replicated revocation lists. */
+static int
+node_crls(void *arg, json_t **out)
+{
+	struct node *n = arg;
+
+	return n->store != NULL ? store_crls(n->store, out) : TB_ENOTFOUND;
+}
 
 int
 link_node_start(struct node *n, char *url, size_t len)
@@ -39,6 +49,8 @@ link_node_start(struct node *n, char *url, size_t len)
 	lc.joining = group_joining(n);
 	lc.rekey_frames = n->cfg.link_rekey_frames;
 	lc.rekey_seconds = n->cfg.link_rekey_seconds;
+	lc.crls_fn = node_crls;
+	lc.crls_arg = n;
 	rv = links_start(&lc, &n->links, err, sizeof(err));
 	if (rv == TB_ENOTFOUND) {
 		tb_log(TB_LOG_INFO, "TB-LINK-OFF", "%s", err);

@@ -263,6 +263,12 @@ struct links {
 	json_t *root;
 	json_t *crls;   /* array of verified lists */
 	json_t *xcerts; /* array of cross-certificates our root issued */
+	/* The replicated lists (link_crl.c): verified, and the hash of what
+	 * crls_fn last gave. */
+	int (*crls_fn)(void *arg, json_t **out);
+	void *crls_arg;
+	json_t *store_crls;
+	uint8_t store_crls_fp[32];
 	uint8_t *own_payload;
 	size_t own_len;
 	json_t *own_chain; /* our certificate and chain.json (loop only) */
@@ -544,6 +550,13 @@ int link_peers_load(struct links *ls, char *errmsg, size_t errlen);
 bool link_key_get(struct links *ls, const char *node_id, uint8_t kx[32]);
 void link_key_put(struct links *ls, const char *node_id, const uint8_t kx[32]);
 void link_key_forget(struct links *ls, const char *node_id);
+
+/* ---- link_crl.c: the replicated revocation lists ------------------------ */
+
+/* link_crl_poll asks crls_fn for the replicated lists; when they changed it
+ * keeps those that verify against the root, clears the verified-chain
+ * cache and returns true (the caller re-verifies open links). */
+bool link_crl_poll(struct links *ls);
 
 /* ---- link_keys.c: key rotation ----------------------------------------- */
 

@@ -11,7 +11,8 @@
  * closed. Every poll also re-verifies open links through the cache (cheap
  * on a hit), which closes links whose certificate expired. A change of
  * links.json dials new peers and closes removed ones. Polling needs no
- * signal and sees files that `tongban` writes atomically (rename). */
+ * signal and sees files that `tongban` writes atomically (rename). The
+ * replicated lists (link_crl.c) are read at every poll too. */
 #include "node/link_impl.h"
 #include "node/log.h"
 #include "schema/canon.h"
@@ -367,6 +368,12 @@ link_trust_verify(struct links *ls, struct link *l, json_t *chain,
 			crls[nc++] = x;
 		}
 	}
+	json_array_foreach(ls->store_crls, i, x)
+	{
+		if (nc < LINK_MAX_CRLS) {
+			crls[nc++] = x;
+		}
+	}
 	if (l->dir == LINK_OUT) {
 		e.region = l->cfg_region;
 		e.node_id = l->cfg_node_id[0] ? l->cfg_node_id : NULL;
@@ -433,6 +440,7 @@ link_trust_poll(struct links *ls)
 		ls->rekeyed = false;
 		link_keys_rehandshake(ls);
 	}
+	link_crl_poll(ls);
 	reverify(ls);
 	peers_fingerprint(ls, fp);
 	if (memcmp(fp, ls->peers_fp, 32) != 0 &&

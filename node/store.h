@@ -233,6 +233,11 @@ int store_token_get(struct store *s, const char *id, json_t **out);
  * included: the caller compares it); TB_ENOTFOUND if none. */
 int store_join_get(struct store *s, const char *id, json_t **out);
 
+/* store_crls: the replicated revocation lists, the newest of each issuer
+ * (crl.put), as an array in issuer order (*out, caller decrefs; empty when
+ * none). */
+int store_crls(struct store *s, json_t **out);
+
 /* store_bundle_get: a bundle application and the state of each member
  * case: {"bundle": {"id", "code", "name", "cases": [{"id", "member",
  * "matter", "state", "version"}]}}. TB_ENOTFOUND. */

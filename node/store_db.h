@@ -44,6 +44,8 @@ enum store_db {
 	 * build does. */
 	DB_OUTBOX,   /* streams between regions (level 2, REPLICATION.md) */
 	DB_CASE_SUM, /* case id -> case summary (level 2, fsm_sum.c) */
+	DB_CRLS,     /* issuer region "/" key hex | "root" -> the newest
+	                revocation list of that issuer (level 3, fsm_crl.c) */
 	DB_COUNT
 };
 

@@ -75,6 +75,11 @@ static const struct spec_field body_outbox_acked[] = {
 	{ "inc", SPEC_INT, true },
 	{ "seq", SPEC_INT, true },
 };
+static const struct spec_field body_crl_put[] = {
+	{ "crl", SPEC_OBJECT, true },   /* the signed tongban.crl/1 */
+	{ "root", SPEC_OBJECT, true },  /* the province's root metadata */
+	{ "chain", SPEC_ARRAY, false }, /* the issuer key's certificates */
+};
 static const struct spec_field body_event_case[] = {
 	{ "case", SPEC_STRING, true },
 	{ "epoch", SPEC_INT, true },
@@ -126,6 +131,7 @@ static const struct cmd_def cmd_defs[CMD_TYPE_COUNT] = {
 	[CMD_OUTBOX_DELIVER] =
 	    CMD_DEF_AT("outbox.deliver", 2, body_outbox_deliver),
 	[CMD_OUTBOX_ACKED] = CMD_DEF_AT("outbox.acked", 2, body_outbox_acked),
+	[CMD_CRL_PUT] = CMD_DEF_AT("crl.put", 3, body_crl_put),
 };
 
 const char *

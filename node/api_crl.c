@@ -1,0 +1,154 @@
+/* POST /v1/crls and GET /v1/crls: revocation lists committed through the
+ * region's group (crl.put, node/fsm_crl.c) and read back. */
+#include "node/api_crl.h"
+
+#include "node/node.h"
+#include "node/store.h"
+#include "schema/cert.h"
+#include "schema/cert_crl.h"
+#include "schema/spec.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Refusals of the command name the request's fields: the list is the body
+ * itself ({"format": "tongban.crl/1", ...}) or its "crl" member; the root
+ * is the node's own (no request field). */
+static const struct http_field_map fields_bare[] = {
+	{ "$.body.crl", "$" },
+	{ "$.body.chain", "$.chain" },
+	{ "$.body.root", NULL },
+	{ NULL, NULL },
+};
+static const struct http_field_map fields_wrapped[] = {
+	{ "$.body.crl", "$.crl" },
+	{ "$.body.chain", "$.chain" },
+	{ "$.body.root", NULL },
+	{ NULL, NULL },
+};
+
+static json_t *
+load(const char *dir, const char *name)
+{
+	char path[PATH_MAX + 64];
+	json_error_t je;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+}
+
+/* own_chain finds the issuer key's certificates in this node's own chain
+ * (certs/node.json, then certs/chain.json): from the region certificate
+ * whose sign_key is the list's issuer key up to the province's. NULL if
+ * the key is not in it. */
+static json_t *
+own_chain(const char *dir, const json_t *crl)
+{
+	const char *key = spec_str(json_object_get(crl, "issuer"), "key");
+	json_t *chain = load(dir, "certs/chain.json"), *out = NULL, *c;
+	size_t i;
+
+	if (key == NULL || !json_is_array(chain)) {
+		json_decref(chain);
+		return NULL;
+	}
+	json_array_foreach(chain, i, c)
+	{
+		const char *sk = spec_str(c, "sign_key");
+		if (out == NULL && sk != NULL && !strcmp(sk, key)) {
+			out = json_array();
+		}
+		if (out != NULL) {
+			json_array_append(out, c);
+		}
+	}
+	json_decref(chain);
+	return out;
+}
+
+void
+api_crl_post(struct http_call *c, json_t *req)
+{
+	struct node *n = c->node;
+	const json_t *crl = req, *chain = NULL;
+	const char *fmt = spec_str(req, "format");
+	json_t *root, *body, *found = NULL;
+	bool wrapped = fmt == NULL;
+
+	if (wrapped) {
+		const char *k;
+		json_t *v;
+
+		crl = json_object_get(req, "crl");
+		chain = json_object_get(req, "chain");
+		json_object_foreach(req, k, v)
+		{
+			if (strcmp(k, "crl") != 0 && strcmp(k, "chain") != 0) {
+				http_reply_error(
+				    c, 422, "invalid", k,
+				    "unknown field %s: the body is a "
+				    "signed tongban.crl/1 list, or "
+				    "{\"crl\": LIST, \"chain\": "
+				    "[CERT...]}",
+				    k);
+				return;
+			}
+		}
+		if (!json_is_object(crl)) {
+			http_reply_error(c, 422, "invalid", "crl",
+			                 "the body is a signed tongban.crl/1 "
+			                 "list, or {\"crl\": LIST, \"chain\": "
+			                 "[CERT...]}");
+			return;
+		}
+		if (chain != NULL && !json_is_array(chain)) {
+			http_reply_error(c, 422, "invalid", "chain",
+			                 "chain is an array of certificates, "
+			                 "the issuer key's first");
+			return;
+		}
+	}
+	if ((root = load(n->cfg.dir, "root.json")) == NULL) {
+		http_reply_error(c, 409, "no_root", NULL,
+		                 "this node has no root metadata (root.json) "
+		                 "to anchor revocation lists");
+		return;
+	}
+	/* A region key's list needs that key's chain; this node's own
+	 * chain holds its region's key and those above it. */
+	if (chain == NULL && !cert_issuer_is_root(crl) &&
+	    (found = own_chain(n->cfg.dir, crl)) != NULL) {
+		chain = found;
+	}
+	body = chain != NULL
+	           ? json_pack("{s:O, s:O, s:O}", "crl", crl, "root", root,
+	                       "chain", chain)
+	           : json_pack("{s:O, s:O}", "crl", crl, "root", root);
+	json_decref(root);
+	json_decref(found);
+	if (body == NULL) {
+		http_reply_error(c, 500, "nomem", NULL, "out of memory");
+		return;
+	}
+	node_audit(n, c, "crl.put",
+	           spec_str(json_object_get(crl, "issuer"), "region"));
+	c->fields = wrapped ? fields_wrapped : fields_bare;
+	node_propose(n, c, CMD_CRL_PUT, body, NULL);
+	json_decref(body);
+}
+
+void
+api_crl_list(struct http_call *c)
+{
+	json_t *arr = NULL;
+	int rv = store_crls(c->node->store, &arr);
+
+	if (rv != TB_OK) {
+		http_reply_error(c, 500, tb_errname(rv), NULL,
+		                 "reading the revocation lists: %s",
+		                 tb_strerror(rv));
+		return;
+	}
+	http_reply_json(c, 200, json_pack("{s:o}", "crls", arr));
+}

@@ -1,0 +1,19 @@
+/* Revocation lists at the HTTP API (docs/API.md "Revocation lists"). */
+#ifndef TB_NODE_API_CRL_H
+#define TB_NODE_API_CRL_H
+
+#include "node/http.h"
+
+#include <jansson.h>
+
+/* api_crl_post proposes crl.put for the signed list in req (the list, or
+ * {"crl": LIST, "chain": [CERT...]}), anchored at this node's root.json;
+ * a region key's list without a chain takes it from this node's own chain
+ * when the key is in it. The caller checked the role. Replies once. */
+void api_crl_post(struct http_call *c, json_t *req);
+
+/* api_crl_list answers {"crls": [LIST...]}: the stored lists, the newest
+ * of each issuer. */
+void api_crl_list(struct http_call *c);
+
+#endif
