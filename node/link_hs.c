@@ -174,8 +174,9 @@ link_hs_begin(struct link *l)
 		refuse(l, TB_ENOMEM, "out of memory");
 		return;
 	}
-	if (noise_init(l->hs, l->pattern, true, ls->kx_sk, ik ? rs : NULL, pro,
-	               prologue(env, pro), NULL) != TB_OK) {
+	if (noise_init_pub(l->hs, l->pattern, true, ls->kx_sk, ls->kx_pk,
+	                   ik ? rs : NULL, pro, prologue(env, pro),
+	                   NULL) != TB_OK) {
 		refuse(l, TB_EINVAL, "%s", l->hs->errmsg);
 		return;
 	}
@@ -385,8 +386,8 @@ first_message(struct link *l, const uint8_t *msg, size_t len, uint8_t *pbuf,
 		refuse(l, TB_ENOMEM, "out of memory");
 		return;
 	}
-	if (noise_init(l->hs, l->pattern, false, ls->kx_sk, NULL, pro,
-	               prologue(msg, pro), NULL) != TB_OK ||
+	if (noise_init_pub(l->hs, l->pattern, false, ls->kx_sk, ls->kx_pk, NULL,
+	                   pro, prologue(msg, pro), NULL) != TB_OK ||
 	    noise_read_message(l->hs, msg + LINK_ENV, len - LINK_ENV, pbuf,
 	                       plen) != TB_OK) {
 		refuse(l, TB_ESIG, "%s", l->hs->errmsg);

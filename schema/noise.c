@@ -329,6 +329,17 @@ noise_init(struct noise_hs *hs, enum noise_pattern pattern, bool initiator,
            const uint8_t s_priv[NOISE_DHLEN], const uint8_t rs_pub[NOISE_DHLEN],
            const uint8_t *prologue, size_t plen, const struct noise_rng *rng)
 {
+	return noise_init_pub(hs, pattern, initiator, s_priv, NULL, rs_pub,
+	                      prologue, plen, rng);
+}
+
+int
+noise_init_pub(struct noise_hs *hs, enum noise_pattern pattern, bool initiator,
+               const uint8_t s_priv[NOISE_DHLEN],
+               const uint8_t s_pub[NOISE_DHLEN],
+               const uint8_t rs_pub[NOISE_DHLEN], const uint8_t *prologue,
+               size_t plen, const struct noise_rng *rng)
+{
 	const char *name = noise_protocol_name(pattern);
 	size_t nlen;
 
@@ -360,7 +371,11 @@ noise_init(struct noise_hs *hs, enum noise_pattern pattern, bool initiator,
 		hs->rng = *rng;
 	}
 	memcpy(hs->s_priv, s_priv, NOISE_DHLEN);
-	if (crypto_scalarmult_base(hs->s_pub, hs->s_priv) != 0) {
+	/* The public key is one X25519 operation, as dear as a DH: a caller
+	 * with many handshakes on one key computes it once. */
+	if (s_pub != NULL) {
+		memcpy(hs->s_pub, s_pub, NOISE_DHLEN);
+	} else if (crypto_scalarmult_base(hs->s_pub, hs->s_priv) != 0) {
 		return hs_fail(hs, TB_EINVAL, "unusable static key");
 	}
 

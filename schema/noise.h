@@ -123,6 +123,18 @@ int noise_init(struct noise_hs *hs, enum noise_pattern pattern, bool initiator,
                const uint8_t rs_pub[NOISE_DHLEN], const uint8_t *prologue,
                size_t plen, const struct noise_rng *rng);
 
+/* noise_init_pub is noise_init with the static public key given: s_pub
+ * must be crypto_scalarmult_base(s_priv) (NULL: computed here, as
+ * noise_init does). Computing it is an X25519 operation, one of the five
+ * each side of an XX handshake makes; a caller that makes many handshakes
+ * with one key computes it once. A wrong s_pub is not detected here: the
+ * peer's checks of s then fail. */
+int noise_init_pub(struct noise_hs *hs, enum noise_pattern pattern,
+                   bool initiator, const uint8_t s_priv[NOISE_DHLEN],
+                   const uint8_t s_pub[NOISE_DHLEN],
+                   const uint8_t rs_pub[NOISE_DHLEN], const uint8_t *prologue,
+                   size_t plen, const struct noise_rng *rng);
+
 /* noise_next says whose turn it is. */
 enum noise_action noise_next(const struct noise_hs *hs);
 

@@ -1542,6 +1542,52 @@ measure(void)
 	frame_wipe(&b);
 }
 
+/* test_init_pub: noise_init_pub with the static public key given starts
+ * exactly the handshake noise_init starts (which computes it), and one
+ * with a key that is not the private key's fails at the peer. */
+static void
+test_init_pub(void)
+{
+	static const uint8_t pro[] = "prologue";
+	struct party i, r, other;
+	struct noise_hs a, b, c;
+	uint8_t m[256], p[64];
+	size_t ml, pl;
+	int pat, role;
+
+	party_new(&i);
+	party_new(&r);
+	party_new(&other);
+	for (pat = NOISE_XX; pat <= NOISE_IK; pat++) {
+		for (role = 0; role < 2; role++) {
+			noise_init(&a, (enum noise_pattern)pat, role == 0,
+			           i.priv, r.pub, pro, sizeof(pro), NULL);
+			noise_init_pub(&b, (enum noise_pattern)pat, role == 0,
+			               i.priv, i.pub, r.pub, pro, sizeof(pro),
+			               NULL);
+			ok(memcmp(&a, &b, sizeof(a)) == 0,
+			   "noise_init_pub (%s, %s) starts the same handshake "
+			   "as noise_init",
+			   pat == NOISE_XX ? "XX" : "IK",
+			   role == 0 ? "initiator" : "responder");
+			noise_hs_wipe(&a);
+			noise_hs_wipe(&b);
+		}
+	}
+	/* IK: the initiator claims a static key it does not hold. */
+	noise_init_pub(&a, NOISE_IK, true, i.priv, other.pub, r.pub, pro,
+	               sizeof(pro), NULL);
+	noise_init(&c, NOISE_IK, false, r.priv, NULL, pro, sizeof(pro), NULL);
+	ml = sizeof(m);
+	is_int(noise_write_message(&a, NULL, 0, m, &ml), TB_OK,
+	       "a wrong s_pub is not noticed by its owner ...");
+	pl = sizeof(p);
+	is_int(noise_read_message(&c, m, ml, p, &pl), TB_ESIG,
+	       "... but the peer refuses the message (ss is not shared)");
+	noise_hs_wipe(&a);
+	noise_hs_wipe(&c);
+}
+
 int
 main(void)
 {
@@ -1555,6 +1601,7 @@ main(void)
 		test_vector(&vectors[k]);
 	}
 	test_round_trips();
+	test_init_pub();
 	test_api();
 	test_tamper();
 	test_frames();

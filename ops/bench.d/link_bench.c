@@ -23,9 +23,12 @@
  *
  * Usage: link_bench TONGBAN WORKDIR [--reps N] [--msgs N] [--rtts N]
  *                   [--handshakes N] [--redial-ms N] [--handshakes-only]
+ *                   [--xx-warm-only]
  * --redial-ms: the reconnect time of the handshake rows (the redial waits a
  * random time below it; default 10, as the figures before streams; 1 redials
- * at once). --handshakes-only skips the message and raw nng rows.
+ * at once). --handshakes-only skips the message and raw nng rows;
+ * --xx-warm-only runs only the row of the target (XX, cache warm, 8 at a
+ * time), for profiling it alone.
  * Prints one table of medians over the reps, ratios, and the targets. */
 #include "node/config.h"
 #include "node/link.h"
@@ -46,6 +49,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -119,6 +123,21 @@ static struct row rows[R_COUNT] = {
 
 /* Handshakes that took over 1 s. */
 static unsigned long stalls[R_COUNT];
+/* CPU time per handshake (this process: both ends, every thread), per
+ * row and rep: less sensitive to the other load on the machine than the
+ * wall-clock rate. */
+static double hs_cpu[R_COUNT][MAXREP];
+static unsigned hs_cpu_n[R_COUNT];
+
+static double
+cpu_s(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
 /* Links that never came back up (wedged), per row (run_handshakes). */
 static unsigned long wedges[R_COUNT];
 static unsigned long short_rows[R_COUNT]; /* reps cut short by wedges */
@@ -416,7 +435,7 @@ run_handshakes(bool xx, bool cold, unsigned long n, unsigned conc, int row)
 		                     .xx_only = xx,
 		                     .redial_ms = redial_ms };
 	struct links *ls[64];
-	double *lat = calloc(n, sizeof(double)), t0[64], tall;
+	double *lat = calloc(n, sizeof(double)), t0[64], tall, c0;
 	unsigned long started = 0, done = 0, slow = 0, nwedged = 0;
 	struct side_b *b = calloc(1, sizeof(*b));
 	bool busy[64];
@@ -432,6 +451,7 @@ run_handshakes(bool xx, bool cold, unsigned long n, unsigned conc, int row)
 		busy[k] = false;
 	}
 	tall = now_s();
+	c0 = cpu_s();
 	while (done < n) {
 		for (k = 0; k < conc; k++) {
 			if (busy[k] && now_s() - t0[k] > STALL_S) {
@@ -488,6 +508,9 @@ run_handshakes(bool xx, bool cold, unsigned long n, unsigned conc, int row)
 	}
 	record(row, (double)done / (now_s() - tall), pct(lat, done, 0.5),
 	       pct(lat, done, 0.99));
+	if (done > 0 && hs_cpu_n[row] < MAXREP) {
+		hs_cpu[row][hs_cpu_n[row]++] = (cpu_s() - c0) / (double)done;
+	}
 	stalls[row] += slow;
 	wedges[row] += nwedged;
 	free(lat);
@@ -585,13 +608,14 @@ main(int argc, char **argv)
 {
 	unsigned long reps = 3, msgs = 20000, rtts = 2000, hs = 300, rep;
 	char path[PATH_MAX + 8], err[512];
-	bool hs_only = false;
+	bool hs_only = false, warm_only = false;
 	int i;
 
 	if (argc < 3) {
 		fprintf(stderr, "usage: link_bench TONGBAN WORKDIR [--reps N] "
 		                "[--msgs N] [--rtts N] [--handshakes N] "
-		                "[--redial-ms N] [--handshakes-only]\n");
+		                "[--redial-ms N] [--handshakes-only] "
+		                "[--xx-warm-only]\n");
 		return 2;
 	}
 	workdir = argv[2];
@@ -608,6 +632,8 @@ main(int argc, char **argv)
 			redial_ms = (unsigned)arg_ul(argv, ++i, argc);
 		} else if (!strcmp(argv[i], "--handshakes-only")) {
 			hs_only = true;
+		} else if (!strcmp(argv[i], "--xx-warm-only")) {
+			hs_only = warm_only = true;
 		} else {
 			die("unknown option (see the usage)");
 		}
@@ -637,6 +663,10 @@ main(int argc, char **argv)
 			run_link(false, msgs, rtts);
 			run_link(true, msgs, rtts);
 			run_nng(msgs, rtts);
+		}
+		if (warm_only) {
+			run_handshakes(true, false, hs, 8, R_HS_XX_WARM);
+			continue;
 		}
 		run_handshakes(true, false, hs, 1, R_HS_XX_WARM1);
 		run_handshakes(true, true, hs, 1, R_HS_XX_COLD1);
@@ -679,6 +709,14 @@ main(int argc, char **argv)
 			       "4 wedged links per link: figures over the "
 			       "handshakes done)\n",
 			       rows[i].name, short_rows[i]);
+		}
+	}
+	printf("\nCPU per handshake (this process: both ends, all threads; "
+	       "median over reps), ms:\n");
+	for (i = R_HS_XX_WARM1; i < R_COUNT; i++) {
+		if (hs_cpu_n[i] > 0) {
+			printf("  %-34s%6.3f\n", rows[i].name,
+			       median(hs_cpu[i], hs_cpu_n[i]) * 1e3);
 		}
 	}
 	printf("\nratios of ops/s (median over reps of the paired ratio)\n");
