@@ -293,6 +293,10 @@ link_trust_load(struct links *ls, char *errmsg, size_t errlen)
 	}
 	json_decref(doc);
 	link_trust_free(ls);
+	/* The replicated lists were checked against the previous root: the
+	 * next link_crl_poll checks them again. */
+	json_decref(ls->store_crls);
+	ls->store_crls = NULL;
 	ls->root = json_incref(root);
 	ls->crls = crls;
 	ls->xcerts = xcerts;
