@@ -61,13 +61,16 @@ link_crl_poll(struct links *ls)
 	}
 	free(d);
 	json_decref(arr);
+	/* (A node that never stored a list says nothing at start.) */
+	if (json_array_size(ok) > 0 || json_array_size(ls->store_crls) > 0) {
+		tb_log(TB_LOG_INFO, "TB-LINK-CERTS",
+		       "replicated revocation lists: %zu in force; the "
+		       "verified-chain cache is cleared",
+		       json_array_size(ok));
+	}
 	json_decref(ls->store_crls);
 	ls->store_crls = ok;
 	memcpy(ls->store_crls_fp, fp, 32);
 	cert_cache_clear(&ls->cache);
-	tb_log(TB_LOG_INFO, "TB-LINK-CERTS",
-	       "replicated revocation lists: %zu in force; the verified-chain "
-	       "cache is cleared",
-	       json_array_size(ok));
 	return true;
 }
