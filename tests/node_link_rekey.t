@@ -91,28 +91,35 @@ is "$?" 0 "the province's link to the city is up"
 hs0=$(link_field P out "$ID_C" handshakes)
 
 good=0
+t0=$(date +%s%N)
 for i in $(seq 1 12); do
   api P POST /v1/links/ping -d '{"peer":"370100","size":200000}'
   [ "$code" = 200 ] && [ "$(jq_get 'd["echo_ok"]')" = True ] && good=$((good + 1))
   sleep 0.3
 done
-is "$good" 12 "12 PINGs of 200 KB (chunked) come back whole, in ~4 s"
+secs=$((($(date +%s%N) - t0) / 1000000000 + 1))
+is "$good" 12 "12 PINGs of 200 KB (chunked) come back whole, in about $secs s"
 read -r ptx pftx <<<"$(link_field P out "$ID_C" rekeys_tx frames_tx)"
 crx=$(link_field C in "$ID_P" rekeys_rx)
 ok "$([ "$ptx" -ge 12 ] && [ "$ptx" -eq $((pftx / 4)) ]; echo $?)" \
   "the province replaced its sending key $ptx times: every 4th of its $pftx frames"
-is "$crx" "$ptx" "the city switched as often, receiving"
+# (A PING probe may be on its way between the two reads.)
+ok "$([ "$crx" -ge $((ptx - 1)) ] && [ "$crx" -le $((ptx + 1)) ]; echo $?)" \
+  "the city switched as often, receiving ($crx)"
 ctx=$(link_field C in "$ID_P" rekeys_tx)
 prx=$(link_field P out "$ID_C" rekeys_rx)
-ok "$([ "$ctx" -ge 2 ] && [ "$ctx" -le 8 ]; echo $?)" \
-  "the city replaced its sending key $ctx times in ~4 s (every second)"
-ok "$([ "$prx" -ge $((ctx - 1)) ] && [ "$prx" -le "$ctx" ]; echo $?)" \
-  "the province followed ($prx of $ctx)"
+ok "$([ "$ctx" -ge 2 ] && [ "$ctx" -le $((secs + 2)) ]; echo $?)" \
+  "the city replaced its sending key $ctx times in about $secs s (every second)"
+ok "$([ "$prx" -ge $((ctx - 1)) ] && [ "$prx" -le $((ctx + 1)) ]; echo $?)" \
+  "the province followed ($prx of $ctx; one may be in flight or come between the reads)"
 is "$(link_field P out "$ID_C" handshakes)" "$hs0" \
   "all on the first connection: no new handshake"
 run "$TB" --api "$API_P" --token "$TOKEN_P" links
 like "$out" "REKEYS" "tongban links shows a REKEYS column"
-like "$out" "$ptx/" "with the province's count"
+# (A PING probe may add a rekey between the two reads.)
+col=$(printf '%s\n' "$out" | awk -v id="$ID_C" '$1 == id && $3 == "out" {print $9}')
+ok "$([ "${col%/*}" -ge "$ptx" ] && [ "${col%/*}" -le $((ptx + 2)) ]; echo $?)" \
+  "with the province's count ($col, $ptx a moment before)"
 curl -s "$API_P/metrics" -H "Authorization: Bearer $TOKEN_P" >metrics.txt
 like "$(grep 'tongban_link_rekeys_total{dir="tx"}' metrics.txt)" \
   "tongban_link_rekeys_total" "and /metrics counts them"
