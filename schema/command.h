@@ -42,6 +42,8 @@ enum cmd_type {
 	CMD_OUTBOX_CHILD,    /* body {region}: open the stream to a child */
 	CMD_OUTBOX_DELIVER,  /* body {origin, inc, seq, entry}: at the dest */
 	CMD_OUTBOX_ACKED,    /* body {dest, inc, seq, report?}: at the origin */
+	CMD_OUTBOX_DELIVER_RUN, /* body {origin, inc, seq, entries}: a run of
+	                           entries from seq, at the dest (level 3) */
 	CMD_TYPE_COUNT
 };
 
@@ -52,8 +54,9 @@ enum cmd_type {
  * running. Raise it after upgrading every member. Level 2 adds join tokens
  * (join.create, join.use), the region commands (region.topology,
  * outbox.*), and the case summary index that apply keeps from the raise on
- * (docs/STORE.md), which the raise builds. */
-#define TB_FEATURE_LEVEL 2
+ * (docs/STORE.md), which the raise builds. Level 3 adds outbox.deliver_run
+ * (a run of consecutive entries delivered in one command). */
+#define TB_FEATURE_LEVEL 3
 
 /* cmd_type_name returns the wire name ("case.action"). */
 const char *cmd_type_name(enum cmd_type t);
