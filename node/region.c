@@ -112,6 +112,11 @@ region_propose(struct region_flow *f, int t, const json_t *body,
 
 	rv = cmd_encode((enum cmd_type)t, node_now_ms(), NULL, body, &b, err,
 	                sizeof(err));
+	if (rv == TB_OK && p != NULL && p->splice != NULL) {
+		rv = region_splice(&b, p->splice, p->splice_len, err,
+		                   sizeof(err));
+		p->splice = NULL; /* borrowed for this call only */
+	}
 	if (rv == TB_OK && (buf.base = raft_malloc(b.len)) == NULL) {
 		rv = TB_ENOMEM;
 	}
@@ -462,8 +467,9 @@ region_tick(struct node *n)
 		return;
 	}
 	now = region_mono_ms(f);
-	lead = raft_state(&n->raft) == RAFT_LEADER &&
-	       store_feature_level(n->store) >= 2 && n->links != NULL;
+	f->level = store_feature_level(n->store);
+	lead = raft_state(&n->raft) == RAFT_LEADER && f->level >= 2 &&
+	       n->links != NULL;
 	if (!lead) {
 		f->on = false;
 	} else {

@@ -195,10 +195,13 @@ env_propose(void *data, const struct outbox_cmd *c)
 		                          c->len)) == NULL) {
 			return;
 		}
+		/* Decoded to be checked; proposed as the bytes it came in
+		 * (canonical: entry_decode checked), spliced in. */
+		json_decref(entry);
 		snprintf(code, sizeof(code), "%06u", c->origin);
-		body = json_pack("{s:s, s:I, s:I, s:o}", "origin", code, "inc",
+		body = json_pack("{s:s, s:I, s:I, s:n}", "origin", code, "inc",
 		                 (json_int_t)c->pos.inc, "seq",
-		                 (json_int_t)c->pos.seq, "entry", entry);
+		                 (json_int_t)c->pos.seq, "entry");
 	} else {
 		snprintf(code, sizeof(code), "%06u", c->dest);
 		body = json_pack("{s:s, s:I, s:I}", "dest", code, "inc",
@@ -212,6 +215,10 @@ env_propose(void *data, const struct outbox_cmd *c)
 	p->c = *c;
 	p->c.payload = NULL;
 	p->c.len = 0;
+	if (c->type == OUTBOX_CMD_DELIVER) {
+		p->splice = c->payload;
+		p->splice_len = c->len;
+	}
 	region_propose(f,
 	               c->type == OUTBOX_CMD_DELIVER ? CMD_OUTBOX_DELIVER
 	                                             : CMD_OUTBOX_ACKED,
@@ -268,8 +275,11 @@ region_driver_start(struct region_flow *f)
 	 * outbox.c's 50 ms, up to 5 s. A proposal is lost only with the
 	 * leadership (a new driver proposes again at once), so a DELIVER
 	 * still being applied (seconds for a full release) is not proposed
-	 * again for 20 s. */
-	struct outbox_config cfg = { 64, 1000, 5000, 20000 };
+	 * again for 20 s. A round waits a second more per MiB it carries
+	 * (a full release, 5.8 MiB, takes the receiver seconds to apply:
+	 * resent every second, it was received two or three times per
+	 * hop, each a few hundred ms of CPU on both sides). */
+	struct outbox_config cfg = { 64, 1000, 5000, 20000, 1000 };
 
 	outbox_driver_init(&f->d, f->self, &env, &cfg);
 	if (f->parent != 0) {
@@ -285,6 +295,36 @@ region_driver_start(struct region_flow *f)
 	tb_log(TB_LOG_INFO, "TB-REGION-DRIVER",
 	       "leading %06u's streams in term %llu (%u children)", f->self,
 	       (unsigned long long)f->term, f->nkids);
+}
+
+int
+region_splice(struct canon_buf *b, const uint8_t *e, size_t elen, char *err,
+              size_t errlen)
+{
+	/* The key "entry" (fixstr 5) and nil: unique in a deliver body. */
+	static const uint8_t pat[] = { 0xa5, 'e', 'n', 't', 'r', 'y', 0xc0 };
+	struct canon_buf out = { 0 };
+	size_t i, at = 0, hits = 0;
+
+	for (i = 0; b->len >= sizeof(pat) && i <= b->len - sizeof(pat); i++) {
+		if (!memcmp(b->data + i, pat, sizeof(pat))) {
+			at = i + sizeof(pat) - 1;
+			hits++;
+		}
+	}
+	if (hits != 1) {
+		snprintf(err, errlen, "%zu places for the entry's bytes", hits);
+		return TB_EINVAL;
+	}
+	if (canon_buf_append(&out, b->data, at) != 0 ||
+	    canon_buf_append(&out, e, elen) != 0 ||
+	    canon_buf_append(&out, b->data + at + 1, b->len - at - 1) != 0) {
+		canon_buf_free(&out);
+		return TB_ENOMEM;
+	}
+	canon_buf_free(b);
+	*b = out;
+	return TB_OK;
 }
 
 /* ---- runs: who takes them ------------------------------------------------ */
@@ -313,8 +353,7 @@ region_runs_sync(struct region_flow *f)
 	struct region_child *k;
 	unsigned i;
 
-	f->d.propose_runs =
-	    store_feature_level(f->n->store) >= 3 && now >= f->runs_off_until;
+	f->d.propose_runs = f->level >= 3 && now >= f->runs_off_until;
 	for (i = 0; i < f->d.n_peers; i++) {
 		struct outbox_peer *p = &f->d.peers[i];
 

@@ -41,6 +41,10 @@ struct region_prop {
 	struct outbox_cmd c; /* payload NULL: only the position matters */
 	uint64_t term;
 	bool staged;
+	/* If set (borrowed, for region_propose only): the canonical bytes
+	 * of the body's "entry", proposed in place of its null. */
+	const uint8_t *splice;
+	size_t splice_len;
 };
 
 struct region_flow {
@@ -69,6 +73,7 @@ struct region_flow {
 	int64_t parent_runs_at; /* the parent's last hello (0: none) */
 	int64_t runs_off_until; /* a run was refused: singles until then */
 	int64_t next_hello_ms;
+	unsigned level; /* the group's feature level, as of the last tick */
 	_Atomic unsigned long long tx, rx, malformed, spoofed, refused,
 	    not_leader, delivered, acked;
 };
@@ -84,6 +89,15 @@ struct region_child *region_kid(struct region_flow *f, uint32_t code, bool add);
  * failure. TB_OK or an error (nothing proposed). */
 int region_propose(struct region_flow *f, int t, const json_t *body,
                    struct region_prop *p);
+
+/* region_splice replaces the null value of the key "entry" in the
+ * canonical command b with the canonical bytes e (elen): the command a
+ * body holding the decoded entry would encode to, without encoding a
+ * document of MiBs again. TB_OK, or TB_EINVAL (no single such null, with
+ * the reason in err) or TB_ENOMEM. */
+struct canon_buf;
+int region_splice(struct canon_buf *b, const uint8_t *e, size_t elen, char *err,
+                  size_t errlen);
 
 /* region_driver_start makes a new driver for this leader's term (on the
  * loop): nothing of a former one survives; the records say where each

@@ -290,6 +290,7 @@ send_run(struct outbox_driver *d, struct outbox_peer *p,
 	};
 
 	d->env.send(d->env.data, p->region, &m);
+	p->round_bytes += len;
 	p->runs_sent++;
 	p->sent = first + n - 1;
 	p->sent_inc = o->inc;
@@ -331,6 +332,7 @@ send_runs(struct outbox_driver *d, struct outbox_peer *p,
 			if (!outbox_run_put(d->run_buf, sizeof(d->run_buf),
 			                    &used, m.payload, m.len)) {
 				d->env.send(d->env.data, p->region, &m);
+				p->round_bytes += m.len;
 				p->sent = s; /* too large for a run */
 				p->sent_inc = o->inc;
 				continue;
@@ -367,9 +369,19 @@ send_range(struct outbox_driver *d, struct outbox_peer *p,
 			break;
 		}
 		d->env.send(d->env.data, p->region, &m);
+		p->round_bytes += m.len;
 		p->sent = s;
 		p->sent_inc = o->inc;
 	}
+}
+
+/* extra_ms is what the bytes of this round add to its timeout. */
+static uint64_t
+extra_ms(const struct outbox_driver *d, const struct outbox_peer *p)
+{
+	return d->cfg.rto_per_mib == 0
+	           ? 0
+	           : (p->round_bytes >> 10) * d->cfg.rto_per_mib >> 10;
 }
 
 /* window_end is the last seq the window allows from the acked position. */
@@ -401,8 +413,9 @@ outbox_tick(struct outbox_driver *d)
 		if (p->sent_inc == o.inc && p->sent > acked_seq(&o)) {
 			p->resends++; /* a round went unanswered */
 		}
+		p->round_bytes = 0;
 		send_range(d, p, &o, acked_seq(&o), window_end(d, p, &o));
-		p->due = now + p->rto;
+		p->due = now + p->rto + extra_ms(d, p);
 		p->rto =
 		    p->rto * 2 > d->cfg.rto_max ? d->cfg.rto_max : p->rto * 2;
 	}
@@ -421,11 +434,16 @@ outbox_kick(struct outbox_driver *d, uint32_t dest)
 	from = p->sent_inc == o.inc && p->sent > acked_seq(&o) ? p->sent
 	                                                       : acked_seq(&o);
 	if (from < window_end(d, p, &o)) {
+		uint64_t before = extra_ms(d, p);
+
 		if (from == acked_seq(&o)) {
 			/* Nothing in flight: this round starts the clock. */
+			p->round_bytes = 0;
+			before = 0;
 			p->due = d->env.now(d->env.data) + p->rto;
 		}
 		send_range(d, p, &o, from, window_end(d, p, &o));
+		p->due += extra_ms(d, p) - before;
 	}
 }
 

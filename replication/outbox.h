@@ -226,6 +226,10 @@ struct outbox_config {
 	uint64_t rto_max;      /* backoff cap, ms (default 5000) */
 	uint64_t repropose_ms; /* re-propose a DELIVER/ACKED not applied
 	                        * after this long (default 1000) */
+	uint64_t rto_per_mib;  /* added to the resend timeout per MiB sent
+	                        * in the round (default 0): a receiver
+	                        * takes longer over a large entry, and
+	                        * resending it meanwhile only adds work */
 };
 
 #define OUTBOX_MAX_PEERS 64
@@ -236,7 +240,8 @@ struct outbox_peer {
 	/* as origin, towards region */
 	uint64_t sent; /* highest seq sent in the current round */
 	uint32_t sent_inc;
-	uint64_t due; /* when to resend from acked + 1 */
+	uint64_t due;         /* when to resend from acked + 1 */
+	uint64_t round_bytes; /* payload bytes sent since the round began */
 	uint64_t rto;
 	struct outbox_pos ack_proposed;
 	uint64_t ack_proposed_at;

@@ -103,6 +103,8 @@ static struct {
 	struct outbox_cmd last_cmd;
 	uint64_t now;
 	uint8_t payload[4];
+	const uint8_t *big; /* if set, every entry is big_len bytes of it */
+	size_t big_len;
 } E;
 
 static uint64_t
@@ -154,8 +156,8 @@ e_entry_get(void *d, uint32_t dest, struct outbox_pos pos, const uint8_t **p,
 	(void)d;
 	(void)dest;
 	(void)pos;
-	*p = E.payload;
-	*len = sizeof(E.payload);
+	*p = E.big != NULL ? E.big : E.payload;
+	*len = E.big != NULL ? E.big_len : sizeof(E.payload);
 	return 0;
 }
 
@@ -164,7 +166,7 @@ test_driver(void)
 {
 	struct outbox_env env = { NULL,      e_now,    e_send,     e_propose,
 		                  e_out_get, e_in_get, e_entry_get };
-	struct outbox_config cfg = { 4, 100, 400, 1000 };
+	struct outbox_config cfg = { 4, 100, 400, 1000, 0 };
 	static struct outbox_driver d;
 	struct outbox_msg m;
 	struct outbox_peer *p;
@@ -311,7 +313,7 @@ test_driver_runs(void)
 {
 	struct outbox_env env = { NULL,      e_now,    e_send,     e_propose,
 		                  e_out_get, e_in_get, e_entry_get };
-	struct outbox_config cfg = { 4, 100, 400, 1000 };
+	struct outbox_config cfg = { 4, 100, 400, 1000, 0 };
 	static struct outbox_driver d;
 	struct outbox_msg m;
 	struct outbox_peer *p;
@@ -418,6 +420,43 @@ test_driver_runs(void)
 	   "the next back");
 }
 
+/* A round of large entries waits longer before it is sent again. */
+static void
+test_rto_per_mib(void)
+{
+	static uint8_t big[256 << 10];
+	struct outbox_env env = { NULL,      e_now,    e_send,     e_propose,
+		                  e_out_get, e_in_get, e_entry_get };
+	struct outbox_config cfg = { 4, 100, 400, 1000, 3000 };
+	static struct outbox_driver d;
+	int i;
+
+	memset(&E, 0, sizeof(E));
+	E.big = big;
+	E.big_len = sizeof(big);
+	outbox_out_init(&E.out, 370102, 1);
+	outbox_driver_init(&d, 370100, &env, &cfg);
+	outbox_driver_peer(&d, 370102);
+	for (i = 0; i < 6; i++) {
+		outbox_emit(&E.out);
+	}
+	outbox_kick(&d, 370102);
+	is_int(E.sends, 4, "a window of four 256 KiB entries (1 MiB) is sent");
+	E.now = 3099;
+	outbox_tick(&d);
+	is_int(E.sends, 4, "  not resent before rto + 3 s per MiB (3,100 ms)");
+	E.now = 3100;
+	outbox_tick(&d);
+	is_int(E.sends, 8, "  resent at 3,100 ms");
+	E.now = 3100 + 100 + 2999;
+	outbox_tick(&d);
+	is_int(E.sends, 8, "  then not before rto (100) + 3 s later");
+	E.now++;
+	outbox_tick(&d);
+	is_int(E.sends, 12, "  and again at 6,200 ms");
+	memset(&E, 0, sizeof(E));
+}
+
 int
 main(void)
 {
@@ -426,5 +465,6 @@ main(void)
 	test_driver();
 	test_run_verdicts();
 	test_driver_runs();
+	test_rto_per_mib();
 	return done_testing();
 }

@@ -394,7 +394,7 @@ leader_start(struct region *r)
 		r,           env_now,    env_send,     env_propose,
 		env_out_get, env_in_get, env_entry_get
 	};
-	struct outbox_config cfg = { 16, 20, 800, 200 };
+	struct outbox_config cfg = { 16, 20, 800, 200, 0 };
 	int i;
 
 	outbox_driver_init(&r->drv, codes[r->ix], &env, &cfg);
