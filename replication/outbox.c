@@ -512,7 +512,9 @@ recv_data(struct outbox_driver *d, struct outbox_peer *p,
 
 /* recv_run handles a DATA_RUN frame: the entries past the cursor (or past
  * the last pending proposal) from the next one on are proposed, as one
- * DELIVER of a run when the group may apply it, else one DELIVER each. A
+ * DELIVER of a run when the group may apply it and they are more than one,
+ * else one DELIVER each (the host proposes a single entry as the bytes it
+ * came in, cheaper than a run's decoded entries). A
  * run wholly delivered is re-acknowledged; one wholly proposed already is
  * in flight (nothing to do); one that starts past the next entry is a gap
  * (re-acknowledged, so the origin rewinds). */
@@ -576,7 +578,7 @@ recv_run(struct outbox_driver *d, struct outbox_peer *p,
 		}
 	}
 	c.pos = next;
-	if (d->propose_runs) {
+	if (d->propose_runs && m->n - skip > 1) {
 		c.payload = rest;
 		c.len = left;
 		c.n = (unsigned)(m->n - skip);

@@ -356,20 +356,27 @@ test_driver_runs(void)
 	outbox_recv(&d, &m);
 	ok(E.proposes == 2 && E.sends == 0,
 	   "a run of 1..2, proposed already: nothing, no ACK");
-	m = run_of(buf, sizeof(buf), 7, 2);
+	m = run_of(buf, sizeof(buf), 5, 2);
 	outbox_recv(&d, &m);
-	ok(E.proposes == 2 && E.sends == 1 &&
+	ok(E.proposes == 3 && E.last_cmd.pos.seq == 6 && E.last_cmd.n == 0 &&
+	       E.last_cmd.len == 4,
+	   "a run of 5..6 after 5 pending: only 6 is new, proposed as a "
+	   "single DELIVER");
+	m = run_of(buf, sizeof(buf), 8, 2);
+	outbox_recv(&d, &m);
+	ok(E.proposes == 3 && E.sends == 1 &&
 	       E.last_send.type == OUTBOX_MSG_ACK && E.last_send.pos.seq == 0,
-	   "a run of 7..8 after 5 pending: a gap, the cursor re-acknowledged");
+	   "a run of 8..9 after 6 pending: a gap, the cursor re-acknowledged");
 	E.in.cursor.seq = 5;
+	d.peers[0].deliver_proposed.seq = 5;
 	m = run_of(buf, sizeof(buf), 3, 3);
 	outbox_recv(&d, &m);
-	ok(E.proposes == 2 && E.sends == 2 && E.last_send.pos.seq == 5,
+	ok(E.proposes == 3 && E.sends == 2 && E.last_send.pos.seq == 5,
 	   "once 1..5 are delivered, a run of 3..5 is a duplicate: ACK 5");
 	d.propose_runs = false;
 	m = run_of(buf, sizeof(buf), 5, 4);
 	outbox_recv(&d, &m);
-	ok(E.proposes == 5 && E.last_cmd.n == 0 && E.last_cmd.pos.seq == 8 &&
+	ok(E.proposes == 6 && E.last_cmd.n == 0 && E.last_cmd.pos.seq == 8 &&
 	       E.last_cmd.len == 4,
 	   "below feature level 3, the run 5..8 at cursor 5 goes as three "
 	   "single DELIVERs (6, 7, 8)");
@@ -382,10 +389,10 @@ test_driver_runs(void)
 
 		m = run_of(buf, sizeof(buf), 6, 3);
 		outbox_recv(&d, &m);
-		is_int(E.proposes, 5, "  (6..8 again: pending, nothing)");
+		is_int(E.proposes, 6, "  (6..8 again: pending, nothing)");
 		outbox_applied(&d, &c, OUTBOX_GAP);
 		outbox_recv(&d, &m);
-		ok(E.proposes == 8 && E.last_cmd.pos.seq == 8,
+		ok(E.proposes == 9 && E.last_cmd.pos.seq == 8,
 		   "after a DELIVER of 6..8 that did not go in, 6..8 are "
 		   "proposed again");
 	}

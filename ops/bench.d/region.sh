@@ -267,5 +267,7 @@ done
 t1=$(date +%s%3N)
 left=$(backlog_k1)
 ms=$((t1 - t0))
-printf 'region\tcatchup_cases\t%s\tevents/s\tqueued=%s\tms=%s\tleft=%s\n' \
-  "$(( ${queued:-0} * 1000 / (ms > 0 ? ms : 1) ))" "${queued:-0}" "$ms" "${left:-?}"
+api C1 GET /v1/region
+runs=$(jq_get 'd["counters"].get("runs_proposed", "-")')
+printf 'region\tcatchup_cases\t%s\tevents/s\tqueued=%s\tms=%s\tleft=%s\truns_proposed_at_370100=%s\n' \
+  "$(( ${queued:-0} * 1000 / (ms > 0 ? ms : 1) ))" "${queued:-0}" "$ms" "${left:-?}" "$runs"
