@@ -33,8 +33,9 @@ node_start() {
   "$TB" run --dir "$T/$name" >"$T/$name.out" 2>>"$T/$name.log" &
   _node_pids+=("$!")
   for i in $(seq 1 400); do
+    # The background shell may not have made $name.out yet: no port.
     port=$(sed -n 's/.*"api":"http:\/\/[^:]*:\([0-9]*\)".*/\1/p' \
-      "$T/$name.out" 2>/dev/null)
+      "$T/$name.out" 2>/dev/null || true)
     if [ -n "$port" ] &&
       curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then
       printf -v "PORT_$name" '%s' "$port"
