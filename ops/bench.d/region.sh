@@ -11,7 +11,9 @@
 #
 # "Applied" is polled at each county (GET /v1/catalog every 5 ms), so a
 # figure is at most ~5 ms late. Usage: ops/bench.d/region.sh TONGBAN_BIN
-# [REPS]; prints one TSV line per measure and a summary.
+# [REPS]; prints one TSV line per measure and a summary. TB_FULL_MATTERS
+# (3000): the first release's size; TB_DELTAS_ONLY=1: stop after the
+# deltas.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 TB=$1
@@ -122,7 +124,7 @@ while left and time.time() < end:
 print(-1 if left else int((time.time() - t0) * 1000))
 PY
 }
-$py - "$here/ops/examples/catalog-370000.json" "$T/full.json" 3000 <<'PY'
+$py - "$here/ops/examples/catalog-370000.json" "$T/full.json" "${TB_FULL_MATTERS:-3000}" <<'PY'
 import json, sys, copy
 d = json.load(open(sys.argv[1]))
 base, ms, i = d["matters"], list(d["matters"]), 0
@@ -179,6 +181,10 @@ PY
   d=$(wait_all "$v" "$t0")
   printf 'region\tdelta_50\t%s\tms\tpublish_http_ms=%s\n' "$d" $((t1 - t0))
 done
+
+# TB_DELTAS_ONLY=1: stop here (with TB_FULL_MATTERS=150, a quick
+# comparison of the deltas alone).
+[ "${TB_DELTAS_ONLY:-0}" = 1 ] && exit 0
 
 # ---- remote case queries (issue 6): wrk, one connection, GET by id ----
 # A case received at 370102 is asked at 370102 itself (no hop), at its city
