@@ -1,7 +1,10 @@
 /* Fuzz canon_decode: refuse with a message, or decode to a value whose
- * canonical encoding is the input itself. */
+ * canonical encoding is the input itself. And schema/canon_walk.h on the
+ * same bytes: never read out of bounds; on canonical input, a map's bytes
+ * without a key are canon_encode_without's. */
 #include "fuzz/fuzz_util.h"
 #include "schema/canon.h"
+#include "schema/canon_walk.h"
 #include "schema/error.h"
 
 int
@@ -29,6 +32,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	json_t *v = NULL;
 	int rv, trv;
 
+	const uint8_t *gv;
+	size_t gl, sk;
+
+	/* Whatever the bytes: the walker stays within them. */
+	sk = canon_skip(data, size, 0);
+	fuzz_check(sk <= size, "a skipped value lies within the input");
+	if (canon_map_get(data, size, "a", &gv, &gl) == TB_OK) {
+		fuzz_check(gv >= data && gl <= size - (size_t)(gv - data),
+		           "a map member's value lies within the input");
+	}
+	rv = canon_bytes_without(data, size, "a", &b);
+	canon_buf_free(&b);
 	rv = canon_decode(data, size, NULL, &v, msg, sizeof(msg));
 	trv = canon_check(data, size, &tight, NULL, 0);
 	fuzz_check(trv != TB_OK || rv == TB_OK,
@@ -50,6 +65,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	               memcmp(h1, h2, sizeof(h1)) == 0,
 	           "hash_value hashes the canonical bytes");
 	canon_buf_free(&b);
+	if (json_is_object(v)) {
+		struct canon_buf w1 = { 0 }, w2 = { 0 };
+
+		fuzz_check(sk == size, "canonical input is skipped whole");
+		fuzz_check(canon_bytes_without(data, size, "a", &w1) == TB_OK &&
+		               canon_encode_without(v, "a", &w2, msg,
+		                                    sizeof(msg)) == TB_OK &&
+		               w1.len == w2.len &&
+		               memcmp(w1.data, w2.data, w1.len) == 0,
+		           "a map's bytes without a key are the encoder's");
+		canon_buf_free(&w1);
+		canon_buf_free(&w2);
+	}
 	json_decref(v);
 	return 0;
 }

@@ -63,6 +63,21 @@ f_propose(void *d, const struct outbox_cmd *c)
 		           "last proposed (pipelined), is proposed for "
 		           "delivery");
 		last_proposed = c->pos;
+		if (c->n > 0) {
+			const uint8_t *p = c->payload, *e;
+			size_t left = c->len, elen;
+			unsigned i;
+
+			fuzz_check(c->n <= OUTBOX_RUN_MAX,
+			           "a run has at most OUTBOX_RUN_MAX entries");
+			for (i = 0; i < c->n; i++) {
+				fuzz_check(
+				    outbox_run_next(&p, &left, &e, &elen),
+				    "a run holds its n entries");
+			}
+			fuzz_check(left == 0, "and nothing more");
+			last_proposed.seq += c->n - 1;
+		}
 	} else {
 		fuzz_check(c->type == OUTBOX_CMD_ACKED, "a known command");
 		fuzz_check(c->pos.inc == out.inc &&
@@ -110,7 +125,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct outbox_env env = { NULL,      f_now,    f_send,     f_propose,
 		                  f_out_get, f_in_get, f_entry_get };
-	struct outbox_driver d;
+	static struct outbox_driver d;
 	struct outbox_msg m, back;
 	uint8_t *buf;
 	char err[128];
@@ -137,6 +152,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	               back.type == m.type && back.origin == m.origin &&
 	               back.dest == m.dest && back.pos.inc == m.pos.inc &&
 	               back.pos.seq == m.pos.seq && back.len == m.len &&
+	               back.n == m.n &&
 	               (m.len == 0 || !memcmp(back.payload, m.payload, m.len)),
 	           "and decodes to the same frame");
 	free(buf);
@@ -150,7 +166,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	in.cursor.inc = 2;
 	in.cursor.seq = 5;
 	outbox_driver_init(&d, SELF, &env, NULL);
-	outbox_driver_peer(&d, PEER);
+	/* Runs proposed or not, sent or not: by the input's size. */
+	d.propose_runs = size & 1;
+	outbox_driver_peer(&d, PEER)->takes_runs = size & 2;
 	outbox_recv(&d, &m);
 	outbox_tick(&d);
 	return 0;

@@ -135,12 +135,37 @@ emit(struct fsm *f, struct outbox_out *o, const char *kind, const json_t *doc)
 	return rv ? rv : out_put(f, o);
 }
 
+/* entry_encode writes the stored form of the entry {kind, doc} (the
+ * schema-version byte, then canonical msgpack) into b, as db_put_json
+ * would. */
+static int
+entry_encode(const char *kind, const json_t *doc, struct canon_buf *b)
+{
+	uint8_t sv = STORE_SV;
+	char err[128];
+	json_t *e;
+	int rv;
+
+	if ((e = json_pack("{s:s, s:O}", "kind", kind, "doc", doc)) == NULL) {
+		return TB_ENOMEM;
+	}
+	if ((rv = canon_buf_append(b, &sv, 1)) == 0) {
+		rv = canon_encode(e, b, err, sizeof(err));
+	}
+	json_decref(e);
+	if (rv != 0) {
+		canon_buf_free(b);
+	}
+	return rv == TB_OK || rv == TB_ENOMEM ? rv : TB_EIO;
+}
+
 int
 fsm_outbox_fanout(struct fsm *f, const char *kind, const json_t *doc)
 {
 	MDB_cursor *cur;
 	MDB_val k = { 1, "o" }, v;
 	struct outbox_out o[OUTBOX_MAX_PEERS];
+	struct canon_buf b = { 0 };
 	char parent[7] = "";
 	int rv, n = 0, i;
 
@@ -168,12 +193,25 @@ fsm_outbox_fanout(struct fsm *f, const char *kind, const json_t *doc)
 	if (rv != 0 && rv != TB_ENOTFOUND) {
 		return rv;
 	}
-	for (i = 0; i < n; i++) {
-		if ((rv = emit(f, &o[i], kind, doc)) != 0) {
-			return rv;
-		}
+	if (n == 0) {
+		return TB_OK;
 	}
-	return TB_OK;
+	/* The entry is the same for every child: encoded once (a full
+	 * release is 5.8 MiB of canonical msgpack). */
+	if ((rv = entry_encode(kind, doc, &b)) != 0) {
+		return rv;
+	}
+	for (i = 0; rv == 0 && i < n; i++) {
+		struct outbox_pos pos = outbox_emit(&o[i]);
+		uint8_t ek[19];
+
+		region_entry_key(ek, o[i].dest, pos);
+		rv = db_put(f->txn, f->s->dbi[DB_OUTBOX], ek, sizeof(ek),
+		            b.data, b.len);
+		rv = rv ? rv : out_put(f, &o[i]);
+	}
+	canon_buf_free(&b);
+	return rv;
 }
 
 /* ---- case summaries up the tree ------------------------------------------ */
@@ -256,40 +294,6 @@ fsm_outbox_up(struct fsm *f, const json_t *summary)
 		rv = region_out_decode(&v, region_code_u32(parent), &o);
 	}
 	return rv != 0 ? rv : emit(f, &o, "case", summary);
-}
-
-/* area_put keeps the newest summary of a case of this region's area
- * ("a" case id in DB_OUTBOX) and passes it on up. */
-static int
-area_put(struct fsm *f, const json_t *sum)
-{
-	const char *id = spec_str(sum, "id");
-	uint8_t k[1 + 64];
-	json_t *old = NULL;
-	size_t idl;
-	int rv;
-
-	if (id == NULL || (idl = strlen(id)) == 0 || idl > 64) {
-		return fsm_refuse(f, TB_EINVAL, "$.body.entry.doc.id",
-		                  "a case summary names its case id");
-	}
-	k[0] = 'a';
-	memcpy(k + 1, id, idl);
-	rv = db_get_json(f->txn, f->s->dbi[DB_OUTBOX], k, 1 + idl, &old);
-	if (rv == TB_OK &&
-	    spec_int(old, "version", 0) > spec_int(sum, "version", 0)) {
-		json_decref(old);
-		return TB_OK; /* an older state: the newer one stays */
-	}
-	json_decref(old);
-	if (rv != TB_OK && rv != TB_ENOTFOUND) {
-		return rv;
-	}
-	if ((rv = db_put_json(f->txn, f->s->dbi[DB_OUTBOX], k, 1 + idl, sum)) !=
-	    0) {
-		return rv;
-	}
-	return fsm_outbox_up(f, sum);
 }
 
 /* ---- region.topology ---------------------------------------------------- */
@@ -509,121 +513,6 @@ fsm_outbox_child(struct fsm *f)
 	    json_pack("{s:{s:s, s:b, s:I}}", "outbox", "dest", r, "created", 1,
 	              "backlog", (json_int_t)outbox_out_backlog(&o));
 	return f->result != NULL ? TB_OK : TB_ENOMEM;
-}
-
-/* ---- outbox.deliver: at the destination --------------------------------- */
-
-static int
-verdict_result(struct fsm *f, enum outbox_verdict vd, const char *origin,
-               struct outbox_pos cur, json_t *applied)
-{
-	f->result = json_pack("{s:{s:s, s:s, s:I, s:I, s:o*}}", "outbox",
-	                      "verdict", outbox_verdict_name(vd), "origin",
-	                      origin, "inc", (json_int_t)cur.inc, "seq",
-	                      (json_int_t)cur.seq, "applied", applied);
-	return f->result != NULL ? TB_OK : TB_ENOMEM;
-}
-
-int
-fsm_outbox_deliver(struct fsm *f)
-{
-	const json_t *b = f->cmd->body, *e = json_object_get(b, "entry");
-	const char *origin = spec_str(b, "origin");
-	const char *kind = spec_str(e, "kind");
-	const json_t *doc = json_object_get(e, "doc");
-	struct outbox_pos pos = { (uint32_t)spec_int(b, "inc", 0),
-		                  (uint64_t)spec_int(b, "seq", 0) };
-	struct outbox_in in = { 0 };
-	const struct cmd *outer = f->cmd;
-	struct cmd inner;
-	enum outbox_verdict vd;
-	char parent[7] = "";
-	uint8_t k[7];
-	json_t *body, *cj;
-	MDB_val v;
-	int rv;
-
-	char oparent[7] = "";
-	bool up;
-
-	cert_region_parent(f->s->region, parent);
-	/* Down from the parent: releases and overlays; up from a child:
-	 * case summaries. */
-	up = origin != NULL && region_code_u32(origin) != 0 &&
-	     cert_region_parent(origin, oparent) == 0 &&
-	     !strcmp(oparent, f->s->region);
-	if (region_code_u32(origin) == 0 ||
-	    (strcmp(origin, parent) != 0 && !up)) {
-		return fsm_refuse(f, TB_ECODE, "$.body.origin",
-		                  "%s takes entries from its parent %s and its "
-		                  "children only, not from %s",
-		                  f->s->region, parent[0] ? parent : "(none)",
-		                  origin);
-	}
-	if (pos.inc == 0 || pos.seq == 0 || kind == NULL ||
-	    !json_is_object(doc) ||
-	    (up ? strcmp(kind, "case") != 0
-	        : (strcmp(kind, "release") && strcmp(kind, "overlay")))) {
-		return fsm_refuse(
-		    f, TB_EINVAL, "$.body.entry",
-		    "an entry is {\"kind\": \"release\" or "
-		    "\"overlay\" (from the parent) or \"case\" (from "
-		    "a child), \"doc\": {...}} at a position (inc, "
-		    "seq) >= (1, 1)");
-	}
-	region_in_key(k, region_code_u32(origin));
-	rv = db_get(f->txn, f->s->dbi[DB_OUTBOX], k, sizeof(k), &v);
-	if (rv == TB_OK) {
-		rv = region_in_decode(&v, region_code_u32(origin), &in);
-	} else if (rv == TB_ENOTFOUND) {
-		in.origin = region_code_u32(origin);
-		rv = TB_OK;
-	}
-	if (rv != 0) {
-		return rv;
-	}
-	if ((vd = outbox_check(&in, pos)) != OUTBOX_ACCEPT) {
-		return verdict_result(f, vd, origin, in.cursor, NULL);
-	}
-	if (up) {
-		/* A case summary of the area: kept, and passed on up. */
-		if ((rv = area_put(f, doc)) != TB_OK) {
-			return rv; /* a refusal keeps the cursor */
-		}
-		goto delivered;
-	}
-	/* The same apply as a release or overlay published here: the
-	 * document's signature, chain and version are checked alike, and a
-	 * refusal refuses the delivery (the cursor stays). */
-	body = json_pack("{s:O}", kind, doc);
-	if (body == NULL) {
-		return TB_ENOMEM;
-	}
-	inner = *outer;
-	inner.type = kind[0] == 'r' ? CMD_CATALOG_RELEASE : CMD_CATALOG_OVERLAY;
-	inner.body = body;
-	f->cmd = &inner;
-	rv = kind[0] == 'r' ? fsm_release(f) : fsm_overlay(f);
-	f->cmd = outer;
-	json_decref(body);
-	if (rv != TB_OK) {
-		return rv;
-	}
-delivered:
-	outbox_deliver(&in, pos);
-	cj = json_pack("{s:I, s:I}", "inc", (json_int_t)in.cursor.inc, "seq",
-	               (json_int_t)in.cursor.seq);
-	if (cj == NULL) {
-		return TB_ENOMEM;
-	}
-	rv = db_put_json(f->txn, f->s->dbi[DB_OUTBOX], k, sizeof(k), cj);
-	json_decref(cj);
-	if (rv != 0) {
-		return rv;
-	}
-	body = f->result;
-	f->result = NULL;
-	return verdict_result(f, vd, origin, in.cursor, body);
 }
 
 /* ---- outbox.acked: at the origin ----------------------------------------- */

@@ -112,6 +112,11 @@ region_propose(struct region_flow *f, int t, const json_t *body,
 
 	rv = cmd_encode((enum cmd_type)t, node_now_ms(), NULL, body, &b, err,
 	                sizeof(err));
+	if (rv == TB_OK && p != NULL && p->splice != NULL) {
+		rv = region_splice(&b, p->splice, p->splice_len, err,
+		                   sizeof(err));
+		p->splice = NULL; /* borrowed for this call only */
+	}
 	if (rv == TB_OK && (buf.base = raft_malloc(b.len)) == NULL) {
 		rv = TB_ENOMEM;
 	}
@@ -178,7 +183,25 @@ region_prop_done(void *arg, int rv, json_t *res)
 	f = p->f;
 	ob = json_object_get(res, "outbox");
 	er = json_object_get(res, "error");
-	if (rv == TB_OK && er != NULL && p->c.type == OUTBOX_CMD_DELIVER) {
+	if (rv == TB_OK && er != NULL && p->c.type == OUTBOX_CMD_DELIVER &&
+	    p->c.n > 0) {
+		/* A run refused: deliver its entries one by one for a while,
+		 * so the ones before the bad entry go in and the refusal
+		 * names that entry. */
+		tb_log(TB_LOG_WARN, "TB-REGION-REFUSED",
+		       "run %u.%llu+%u from %06u refused (%s); its entries "
+		       "go one by one for %d s",
+		       p->c.pos.inc, (unsigned long long)p->c.pos.seq, p->c.n,
+		       p->c.origin,
+		       spec_str(er, "message") ? spec_str(er, "message") : "",
+		       REGION_REFUSED_RETRY_MS / 1000);
+		f->runs_off_until = region_mono_ms(f) + REGION_REFUSED_RETRY_MS;
+		if (f->on && p->term == f->term) {
+			region_runs_sync(f);
+			outbox_applied(&f->d, &p->c, OUTBOX_GAP);
+		}
+	} else if (rv == TB_OK && er != NULL &&
+	           p->c.type == OUTBOX_CMD_DELIVER) {
 		/* Refused by the apply: remember why, for the report. */
 		f->refused_pos = p->c.pos;
 		snprintf(f->refused_why, sizeof(f->refused_why), "%s: %s",
@@ -199,7 +222,8 @@ region_prop_done(void *arg, int rv, json_t *res)
 		    : !strcmp(vd, "stale") ? OUTBOX_STALE
 		                           : OUTBOX_DUP;
 		if (p->c.type == OUTBOX_CMD_DELIVER && v == OUTBOX_ACCEPT) {
-			f->delivered++;
+			f->delivered +=
+			    (unsigned long long)spec_int(ob, "delivered", 1);
 			f->refused_pos = (struct outbox_pos){ 0, 0 };
 			f->refused_why[0] = '\0';
 			f->next_report_ms = 0;
@@ -239,6 +263,7 @@ on_outbox(struct links *ls, const struct link_msg *m, void *arg)
 	struct outbox_msg om;
 	char err[200];
 	uint32_t from;
+	bool data;
 
 	(void)ls;
 	f->rx++;
@@ -251,7 +276,8 @@ on_outbox(struct links *ls, const struct link_msg *m, void *arg)
 	}
 	/* The sender speaks for its own region only: DATA comes from the
 	 * origin, ACK from the destination. */
-	from = om.type == OUTBOX_MSG_DATA ? om.origin : om.dest;
+	data = om.type != OUTBOX_MSG_ACK; /* DATA or DATA_RUN */
+	from = data ? om.origin : om.dest;
 	if (from != region_code_u32(m->peer_region)) {
 		f->spoofed++;
 		tb_log(TB_LOG_WARN, "TB-REGION-SPOOFED",
@@ -264,12 +290,11 @@ on_outbox(struct links *ls, const struct link_msg *m, void *arg)
 	 * streams from a child or the parent. A child is a region whose
 	 * table parent is us (the link verified that our region key issued
 	 * its certificate). */
-	if (om.type == OUTBOX_MSG_DATA
-	        ? om.dest != f->self ||
-	              (om.origin != f->parent && !is_child(f, om.origin))
-	        : om.origin != f->self ||
-	              (om.dest != f->parent &&
-	               region_kid(f, om.dest, false) == NULL)) {
+	if (data ? om.dest != f->self ||
+	               (om.origin != f->parent && !is_child(f, om.origin))
+	         : om.origin != f->self ||
+	               (om.dest != f->parent &&
+	                region_kid(f, om.dest, false) == NULL)) {
 		f->spoofed++;
 		tb_log(TB_LOG_WARN, "TB-REGION-SPOOFED",
 		       "node %s of %s sent a frame of the stream %06u -> "
@@ -282,10 +307,10 @@ on_outbox(struct links *ls, const struct link_msg *m, void *arg)
 		f->not_leader++;
 		return; /* the origin resends; its leader finds ours */
 	}
-	if (om.type == OUTBOX_MSG_DATA && om.origin == f->parent) {
+	if (data && om.origin == f->parent) {
 		snprintf(f->parent_leader, sizeof(f->parent_leader), "%s",
 		         m->peer_node_id);
-	} else if (om.type == OUTBOX_MSG_DATA) {
+	} else if (data) {
 		struct region_child *k = region_kid(f, om.origin, true);
 
 		if (k != NULL) { /* ACKs go to the node that leads there */
@@ -293,12 +318,12 @@ on_outbox(struct links *ls, const struct link_msg *m, void *arg)
 			         m->peer_node_id);
 		}
 	}
-	if (om.type == OUTBOX_MSG_DATA && f->refused_why[0] != '\0' &&
+	if (data && f->refused_why[0] != '\0' &&
 	    outbox_pos_cmp(om.pos, f->refused_pos) == 0 &&
 	    region_mono_ms(f) - f->refused_at < REGION_REFUSED_RETRY_MS) {
 		return; /* refused: not proposed again for a while */
 	}
-	if (om.type == OUTBOX_MSG_DATA && om.origin != f->parent) {
+	if (data && om.origin != f->parent) {
 		/* A child's stream up: the driver learns it at its first
 		 * frame (its records say where it stands). */
 		outbox_driver_peer(&f->d, om.origin);
@@ -384,6 +409,7 @@ region_start(struct node *n)
 	}
 	link_handle(n->links, REGION_T_OUTBOX, on_outbox, n->flow);
 	link_handle(n->links, REGION_T_REPORT, on_report, n->flow);
+	link_handle(n->links, REGION_T_HELLO, region_on_hello, n->flow);
 	region_query_start(n);
 }
 
@@ -441,8 +467,9 @@ region_tick(struct node *n)
 		return;
 	}
 	now = region_mono_ms(f);
-	lead = raft_state(&n->raft) == RAFT_LEADER &&
-	       store_feature_level(n->store) >= 2 && n->links != NULL;
+	f->level = store_feature_level(n->store);
+	lead = raft_state(&n->raft) == RAFT_LEADER && f->level >= 2 &&
+	       n->links != NULL;
 	if (!lead) {
 		f->on = false;
 	} else {
@@ -450,7 +477,12 @@ region_tick(struct node *n)
 		if (!f->on || f->term != n->raft.current_term) {
 			region_driver_start(f);
 		}
+		region_runs_sync(f);
 		outbox_tick(&f->d);
+		if (now >= f->next_hello_ms) {
+			region_hello_send(f); /* this build takes runs */
+			f->next_hello_ms = now + 1000;
+		}
 		if (now >= f->next_report_ms && f->parent != 0) {
 			region_report_send(f);
 			f->next_report_ms = now + 1000;

@@ -33,6 +33,9 @@ struct node;
 
 #define REGION_T_OUTBOX 48 /* one-way: an outbox_wire DATA or ACK frame */
 #define REGION_T_REPORT 49 /* one-way: a child's report (JSON) */
+#define REGION_T_HELLO                                      \
+	53 /* one-way: {"region", "runs"}: this build takes \
+	      DATA_RUN frames (region_env.c) */
 
 /* region_init allocates n->region; 0 or -1 (out of memory). */
 int region_init(struct node *n);

@@ -17,6 +17,10 @@
 /* A report older than this says the region is unreachable. */
 #define REGION_STALE_MS 5000
 
+/* The window of the stream up (case summaries) when it travels in runs:
+ * small entries, many of them (replication/outbox.h, outbox_peer). */
+#define REGION_UP_WINDOW 512
+
 /* A child as this region's leader knows it. */
 struct region_child {
 	uint32_t code;
@@ -25,6 +29,7 @@ struct region_child {
 	json_t *report;        /* its last report (owned; under mu) */
 	int64_t backlog_since; /* when its backlog became non-zero (0: none) */
 	int64_t child_prop_at; /* last outbox.child proposal */
+	int64_t runs_at;       /* its last hello: it takes runs (0: none) */
 	char leader[17];       /* node id its reports come from ("": none) */
 };
 
@@ -36,6 +41,10 @@ struct region_prop {
 	struct outbox_cmd c; /* payload NULL: only the position matters */
 	uint64_t term;
 	bool staged;
+	/* If set (borrowed, for region_propose only): the canonical bytes
+	 * of the body's "entry", proposed in place of its null. */
+	const uint8_t *splice;
+	size_t splice_len;
 };
 
 struct region_flow {
@@ -60,7 +69,11 @@ struct region_flow {
 	char refused_why[300];
 	int64_t refused_at;
 	int64_t next_report_ms, next_links_ms;
-	int64_t topo_next_ms; /* when to propose init's topology again */
+	int64_t topo_next_ms;   /* when to propose init's topology again */
+	int64_t parent_runs_at; /* the parent's last hello (0: none) */
+	int64_t runs_off_until; /* a run was refused: singles until then */
+	int64_t next_hello_ms;
+	unsigned level; /* the group's feature level, as of the last tick */
 	_Atomic unsigned long long tx, rx, malformed, spoofed, refused,
 	    not_leader, delivered, acked;
 };
@@ -77,10 +90,31 @@ struct region_child *region_kid(struct region_flow *f, uint32_t code, bool add);
 int region_propose(struct region_flow *f, int t, const json_t *body,
                    struct region_prop *p);
 
+/* region_splice replaces the null value of the key "entry" in the
+ * canonical command b with the canonical bytes e (elen): the command a
+ * body holding the decoded entry would encode to, without encoding a
+ * document of MiBs again. TB_OK, or TB_EINVAL (no single such null, with
+ * the reason in err) or TB_ENOMEM. */
+struct canon_buf;
+int region_splice(struct canon_buf *b, const uint8_t *e, size_t elen, char *err,
+                  size_t errlen);
+
 /* region_driver_start makes a new driver for this leader's term (on the
  * loop): nothing of a former one survives; the records say where each
  * stream stands (region_env.c). */
 void region_driver_start(struct region_flow *f);
+
+/* region_runs_sync tells the driver which peers take runs (a hello in the
+ * last REGION_STALE_MS) and whether the group proposes runs (feature level
+ * 3, no run refused lately); region_hello_send says to the parent and the
+ * children that this build takes runs (loop, leader; region_env.c). */
+void region_runs_sync(struct region_flow *f);
+void region_hello_send(struct region_flow *f);
+
+/* region_on_hello is the REGION_T_HELLO link handler (arg: the flow). */
+struct links;
+struct link_msg;
+void region_on_hello(struct links *ls, const struct link_msg *m, void *arg);
 
 /* region_view_refresh rebuilds the view (loop); region_report_send sends
  * this region's report to its parent (loop, leader). */

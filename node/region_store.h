@@ -73,5 +73,6 @@ int fsm_region_topology(struct fsm *f);
 int fsm_outbox_child(struct fsm *f);
 int fsm_outbox_deliver(struct fsm *f);
 int fsm_outbox_acked(struct fsm *f);
+int fsm_outbox_deliver_run(struct fsm *f);
 
 #endif

@@ -133,6 +133,20 @@ region_view_refresh(struct region_flow *f)
 	    (json_int_t)f->not_leader, "delivered", (json_int_t)f->delivered,
 	    "acked", (json_int_t)f->acked);
 	if (v != NULL) {
+		/* Runs (feature level 3): DATA_RUN frames sent, and runs
+		 * proposed as one outbox.deliver_run, by this leader. */
+		json_t *cn = json_object_get(v, "counters");
+		json_int_t rs = 0, rp = 0;
+		unsigned k;
+
+		for (k = 0; f->on && k < f->d.n_peers; k++) {
+			rs += (json_int_t)f->d.peers[k].runs_sent;
+			rp += (json_int_t)f->d.peers[k].runs_proposed;
+		}
+		json_object_set_new(cn, "runs_sent", json_integer(rs));
+		json_object_set_new(cn, "runs_proposed", json_integer(rp));
+	}
+	if (v != NULL) {
 		/* The stream up (case summaries to the parent), if any. */
 		struct outbox_out up;
 

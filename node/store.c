@@ -474,6 +474,8 @@ dispatch(struct fsm *f)
 		return fsm_outbox_acked(f);
 	case CMD_CRL_PUT:
 		return fsm_crl_put(f);
+	case CMD_OUTBOX_DELIVER_RUN:
+		return fsm_outbox_deliver_run(f);
 	default:
 		return fsm_refuse(f, TB_ENOTIMPL, "$.type",
 		                  "%s is an event, not a command this region "
@@ -580,7 +582,8 @@ store_apply(struct store *s, uint64_t index, const uint8_t *buf, size_t len,
 	rv = run(&f);
 	if (rv != TB_OK &&
 	    (c.type == CMD_CATALOG_RELEASE || c.type == CMD_CATALOG_OVERLAY ||
-	     c.type == CMD_OUTBOX_DELIVER)) {
+	     c.type == CMD_OUTBOX_DELIVER ||
+	     c.type == CMD_OUTBOX_DELIVER_RUN)) {
 		/* The catalog cache may hold what this transaction wrote;
 		 * it stays only if the transaction commits. */
 		s->cat.valid = false;

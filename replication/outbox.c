@@ -193,15 +193,39 @@ outbox_driver_peer(struct outbox_driver *d, uint32_t region)
 	return p;
 }
 
-/* send_range sends the entries from+1..to of the stream to p (stopping at
- * the first missing one: a storage error, retried on the next round). */
+static void ack_flush(struct outbox_driver *d, struct outbox_peer *p);
+
+/* send_run sends the run of n entries built in d->run_buf, from seq
+ * first. */
 static void
-send_range(struct outbox_driver *d, struct outbox_peer *p,
-           const struct outbox_out *o, uint64_t from, uint64_t to)
+send_run(struct outbox_driver *d, struct outbox_peer *p,
+         const struct outbox_out *o, uint64_t first, unsigned n, size_t len)
 {
-	struct outbox_msg m = { OUTBOX_MSG_DATA, d->self, p->region,
-		                { 0, 0 },        NULL,    0 };
-	uint64_t s;
+	struct outbox_msg m = {
+		OUTBOX_MSG_DATA_RUN, d->self, p->region, { o->inc, first },
+		d->run_buf,          len,     n
+	};
+
+	d->env.send(d->env.data, p->region, &m);
+	p->round_bytes += len;
+	p->runs_sent++;
+	p->sent = first + n - 1;
+	p->sent_inc = o->inc;
+}
+
+/* send_runs sends the entries from+1..to as DATA_RUN frames of at most
+ * OUTBOX_RUN_MAX entries and OUTBOX_RUN_BYTES; an entry larger than that
+ * goes alone as DATA. It stops at the first missing entry. */
+static void
+send_runs(struct outbox_driver *d, struct outbox_peer *p,
+          const struct outbox_out *o, uint64_t from, uint64_t to)
+{
+	struct outbox_msg m = {
+		OUTBOX_MSG_DATA, d->self, p->region, { 0, 0 }, NULL, 0, 0
+	};
+	uint64_t s, first = 0;
+	size_t used = 0;
+	unsigned n = 0;
 
 	for (s = from + 1; s <= to; s++) {
 		m.pos.inc = o->inc;
@@ -210,17 +234,79 @@ send_range(struct outbox_driver *d, struct outbox_peer *p,
 		                     &m.len) != 0) {
 			break;
 		}
+		if (n == OUTBOX_RUN_MAX ||
+		    (n > 0 && !outbox_run_put(d->run_buf, sizeof(d->run_buf),
+		                              &used, m.payload, m.len))) {
+			/* Full: send it, and read the entry again (the send
+			 * may have ended the env's loan). */
+			send_run(d, p, o, first, n, used);
+			n = 0;
+			used = 0;
+			s--;
+			continue;
+		}
+		if (n == 0) {
+			if (!outbox_run_put(d->run_buf, sizeof(d->run_buf),
+			                    &used, m.payload, m.len)) {
+				d->env.send(d->env.data, p->region, &m);
+				p->round_bytes += m.len;
+				p->sent = s; /* too large for a run */
+				p->sent_inc = o->inc;
+				continue;
+			}
+			first = s;
+		}
+		n++;
+	}
+	if (n > 0) {
+		send_run(d, p, o, first, n, used);
+	}
+}
+
+/* send_range sends the entries from+1..to of the stream to p (stopping at
+ * the first missing one: a storage error, retried on the next round). */
+static void
+send_range(struct outbox_driver *d, struct outbox_peer *p,
+           const struct outbox_out *o, uint64_t from, uint64_t to)
+{
+	struct outbox_msg m = {
+		OUTBOX_MSG_DATA, d->self, p->region, { 0, 0 }, NULL, 0, 0
+	};
+	uint64_t s;
+
+	if (p->takes_runs) {
+		send_runs(d, p, o, from, to);
+		return;
+	}
+	for (s = from + 1; s <= to; s++) {
+		m.pos.inc = o->inc;
+		m.pos.seq = s;
+		if (d->env.entry_get(d->env.data, p->region, m.pos, &m.payload,
+		                     &m.len) != 0) {
+			break;
+		}
 		d->env.send(d->env.data, p->region, &m);
+		p->round_bytes += m.len;
 		p->sent = s;
 		p->sent_inc = o->inc;
 	}
 }
 
+/* extra_ms is what the bytes of this round add to its timeout. */
+static uint64_t
+extra_ms(const struct outbox_driver *d, const struct outbox_peer *p)
+{
+	return d->cfg.rto_per_mib == 0
+	           ? 0
+	           : (p->round_bytes >> 10) * d->cfg.rto_per_mib >> 10;
+}
+
 /* window_end is the last seq the window allows from the acked position. */
 static uint64_t
-window_end(const struct outbox_driver *d, const struct outbox_out *o)
+window_end(const struct outbox_driver *d, const struct outbox_peer *p,
+           const struct outbox_out *o)
 {
-	uint64_t end = acked_seq(o) + d->cfg.window;
+	uint64_t end = acked_seq(o) + (p->window ? p->window : d->cfg.window);
 	uint64_t last = o->next - 1;
 
 	return end < last ? end : last;
@@ -236,6 +322,7 @@ outbox_tick(struct outbox_driver *d)
 	for (i = 0; i < d->n_peers; i++) {
 		struct outbox_peer *p = &d->peers[i];
 
+		ack_flush(d, p); /* one whose pending ACKED was lost */
 		if (d->env.out_get(d->env.data, p->region, &o) != 0 ||
 		    outbox_out_backlog(&o) == 0 || now < p->due) {
 			continue;
@@ -243,8 +330,9 @@ outbox_tick(struct outbox_driver *d)
 		if (p->sent_inc == o.inc && p->sent > acked_seq(&o)) {
 			p->resends++; /* a round went unanswered */
 		}
-		send_range(d, p, &o, acked_seq(&o), window_end(d, &o));
-		p->due = now + p->rto;
+		p->round_bytes = 0;
+		send_range(d, p, &o, acked_seq(&o), window_end(d, p, &o));
+		p->due = now + p->rto + extra_ms(d, p);
 		p->rto =
 		    p->rto * 2 > d->cfg.rto_max ? d->cfg.rto_max : p->rto * 2;
 	}
@@ -262,21 +350,25 @@ outbox_kick(struct outbox_driver *d, uint32_t dest)
 	}
 	from = p->sent_inc == o.inc && p->sent > acked_seq(&o) ? p->sent
 	                                                       : acked_seq(&o);
-	if (from < window_end(d, &o)) {
+	if (from < window_end(d, p, &o)) {
+		uint64_t before = extra_ms(d, p);
+
 		if (from == acked_seq(&o)) {
 			/* Nothing in flight: this round starts the clock. */
+			p->round_bytes = 0;
+			before = 0;
 			p->due = d->env.now(d->env.data) + p->rto;
 		}
-		send_range(d, p, &o, from, window_end(d, &o));
+		send_range(d, p, &o, from, window_end(d, p, &o));
+		p->due += extra_ms(d, p) - before;
 	}
 }
 
 static void
 send_ack(struct outbox_driver *d, uint32_t origin, struct outbox_pos cursor)
 {
-	struct outbox_msg m = {
-		OUTBOX_MSG_ACK, origin, d->self, cursor, NULL, 0
-	};
+	struct outbox_msg m = { OUTBOX_MSG_ACK, origin, d->self, cursor,
+		                NULL,           0,      0 };
 
 	d->env.send(d->env.data, origin, &m);
 }
@@ -287,7 +379,7 @@ recv_data(struct outbox_driver *d, struct outbox_peer *p,
 {
 	uint64_t now = d->env.now(d->env.data);
 	struct outbox_cmd c = { OUTBOX_CMD_DELIVER, m->origin, m->dest, m->pos,
-		                m->payload,         m->len };
+		                m->payload,         m->len,    0 };
 	struct outbox_in in;
 
 	if (d->env.in_get(d->env.data, m->origin, &in) != 0) {
@@ -335,13 +427,141 @@ recv_data(struct outbox_driver *d, struct outbox_peer *p,
 	send_ack(d, m->origin, in.cursor);
 }
 
+/* recv_run handles a DATA_RUN frame: the entries past the cursor (or past
+ * the last pending proposal) from the next one on are proposed, as one
+ * DELIVER of a run when the group may apply it and they are more than one,
+ * else one DELIVER each (the host proposes a single entry as the bytes it
+ * came in, cheaper than a run's decoded entries). A
+ * run wholly delivered is re-acknowledged; one wholly proposed already is
+ * in flight (nothing to do); one that starts past the next entry is a gap
+ * (re-acknowledged, so the origin rewinds). */
+static void
+recv_run(struct outbox_driver *d, struct outbox_peer *p,
+         const struct outbox_msg *m)
+{
+	uint64_t now = d->env.now(d->env.data), last, skip, i;
+	struct outbox_cmd c = {
+		OUTBOX_CMD_DELIVER, m->origin, m->dest, m->pos, NULL, 0, 0
+	};
+	const uint8_t *rest = m->payload, *e;
+	size_t left = m->len, elen;
+	struct outbox_pos next;
+	struct outbox_in in;
+	bool pending;
+
+	if (d->env.in_get(d->env.data, m->origin, &in) != 0) {
+		return;
+	}
+	if (m->n == 0 || m->pos.seq == 0 ||
+	    m->pos.seq - 1 > UINT64_MAX - m->n) {
+		p->gaps++;
+		send_ack(d, m->origin, in.cursor);
+		return;
+	}
+	if (m->pos.inc < in.cursor.inc) {
+		p->stales++;
+		send_ack(d, m->origin, in.cursor);
+		return;
+	}
+	pending = outbox_pos_cmp(p->deliver_proposed, in.cursor) > 0 &&
+	          now < p->deliver_proposed_at + d->cfg.repropose_ms;
+	if (pending) {
+		next.inc = p->deliver_proposed.inc;
+		next.seq = p->deliver_proposed.seq + 1;
+	} else if (m->pos.inc > in.cursor.inc) {
+		next.inc = m->pos.inc; /* a new incarnation: from seq 1 */
+		next.seq = 1;
+	} else {
+		next.inc = in.cursor.inc;
+		next.seq = in.cursor.seq + 1;
+	}
+	last = m->pos.seq - 1 + m->n;
+	if (m->pos.inc != next.inc || m->pos.seq > next.seq) {
+		p->gaps++;
+		send_ack(d, m->origin, in.cursor);
+		return;
+	}
+	if (last < next.seq) {
+		if (m->pos.inc == in.cursor.inc && last <= in.cursor.seq) {
+			p->dups++; /* delivered: tell the origin */
+			send_ack(d, m->origin, in.cursor);
+		}
+		return; /* else proposed and pending */
+	}
+	skip = next.seq - m->pos.seq;
+	for (i = 0; i < skip; i++) {
+		if (!outbox_run_next(&rest, &left, &e, &elen)) {
+			return;
+		}
+	}
+	c.pos = next;
+	if (d->propose_runs && m->n - skip > 1) {
+		c.payload = rest;
+		c.len = left;
+		c.n = (unsigned)(m->n - skip);
+		d->env.propose(d->env.data, &c);
+		p->runs_proposed++;
+	} else {
+		for (i = skip; i < m->n; i++) {
+			if (!outbox_run_next(&rest, &left, &e, &elen)) {
+				return;
+			}
+			c.payload = e;
+			c.len = elen;
+			d->env.propose(d->env.data, &c);
+			p->deliver_proposed = c.pos;
+			p->deliver_proposed_at = now;
+			c.pos.seq++;
+		}
+	}
+	p->deliver_proposed.inc = next.inc;
+	p->deliver_proposed.seq = last;
+	p->deliver_proposed_at = now;
+}
+
+/* ack_pending: an ACKED this leader proposed may still be applied. */
+static bool
+ack_pending(const struct outbox_driver *d, const struct outbox_peer *p,
+            const struct outbox_out *o, uint64_t now)
+{
+	return p->ack_proposed.inc == o->inc &&
+	       p->ack_proposed.seq > acked_seq(o) &&
+	       now < p->ack_proposed_at + d->cfg.repropose_ms;
+}
+
+/* ack_flush proposes the highest acknowledgement seen but not proposed,
+ * if it moves the stream and none is pending. */
+static void
+ack_flush(struct outbox_driver *d, struct outbox_peer *p)
+{
+	uint64_t now = d->env.now(d->env.data);
+	struct outbox_cmd c = {
+		OUTBOX_CMD_ACKED, d->self, p->region, p->ack_seen, NULL, 0, 0
+	};
+	struct outbox_out o;
+
+	if (p->ack_seen.seq == 0 ||
+	    d->env.out_get(d->env.data, p->region, &o) != 0 ||
+	    ack_pending(d, p, &o, now)) {
+		return;
+	}
+	if (p->ack_seen.inc == o.inc && p->ack_seen.seq > acked_seq(&o) &&
+	    p->ack_seen.seq < o.next) {
+		p->ack_proposed = p->ack_seen;
+		p->ack_proposed_at = now;
+		d->env.propose(d->env.data, &c);
+	}
+	p->ack_seen = (struct outbox_pos){ 0, 0 };
+}
+
 static void
 recv_ack(struct outbox_driver *d, struct outbox_peer *p,
          const struct outbox_msg *m)
 {
 	uint64_t now = d->env.now(d->env.data);
-	struct outbox_cmd c = { OUTBOX_CMD_ACKED, m->origin, m->dest,
-		                m->pos,           NULL,      0 };
+	struct outbox_cmd c = {
+		OUTBOX_CMD_ACKED, m->origin, m->dest, m->pos, NULL, 0, 0
+	};
 	struct outbox_out o;
 
 	if (d->env.out_get(d->env.data, m->dest, &o) != 0) {
@@ -354,6 +574,14 @@ recv_ack(struct outbox_driver *d, struct outbox_peer *p,
 		}
 		if (outbox_pos_cmp(p->ack_proposed, m->pos) >= 0 &&
 		    now < p->ack_proposed_at + d->cfg.repropose_ms) {
+			return;
+		}
+		if (ack_pending(d, p, &o, now)) {
+			/* Coalesced: the highest is proposed once the
+			 * pending one is applied (outbox_applied). */
+			if (outbox_pos_cmp(m->pos, p->ack_seen) > 0) {
+				p->ack_seen = m->pos;
+			}
 			return;
 		}
 		p->ack_proposed = m->pos;
@@ -389,6 +617,14 @@ outbox_recv(struct outbox_driver *d, const struct outbox_msg *m)
 		recv_data(d, p, m);
 		return true;
 	}
+	if (m->type == OUTBOX_MSG_DATA_RUN) {
+		if (m->dest != d->self ||
+		    (p = peer_find(d, m->origin)) == NULL) {
+			return false;
+		}
+		recv_run(d, p, m);
+		return true;
+	}
 	if (m->type == OUTBOX_MSG_ACK) {
 		if (m->origin != d->self ||
 		    (p = peer_find(d, m->dest)) == NULL) {
@@ -412,15 +648,27 @@ outbox_applied(struct outbox_driver *d, const struct outbox_cmd *c,
 		    d->env.in_get(d->env.data, c->origin, &in) != 0) {
 			return;
 		}
-		(void)v; /* accepted or not, the origin learns the cursor */
+		/* Accepted or not, the origin learns the cursor. */
 		send_ack(d, c->origin, in.cursor);
+		if (v != OUTBOX_ACCEPT && v != OUTBOX_DUP &&
+		    (p = peer_find(d, c->origin)) != NULL &&
+		    outbox_pos_cmp(in.cursor, c->pos) < 0) {
+			/* Not delivered (a proposal before it was lost, or
+			 * the apply refused it): what was pipelined after it
+			 * finds the same gap, so propose from the cursor on
+			 * the next DATA. */
+			p->deliver_proposed = (struct outbox_pos){ 0, 0 };
+		}
 		return;
 	}
 	if (c->type == OUTBOX_CMD_ACKED && c->origin == d->self &&
-	    (p = peer_find(d, c->dest)) != NULL && v == OUTBOX_ACCEPT) {
-		/* Progress: reset the backoff and slide the window. */
-		p->rto = d->cfg.rto_min;
-		p->due = d->env.now(d->env.data) + p->rto;
-		outbox_kick(d, c->dest);
+	    (p = peer_find(d, c->dest)) != NULL) {
+		if (v == OUTBOX_ACCEPT) {
+			/* Progress: reset the backoff, slide the window. */
+			p->rto = d->cfg.rto_min;
+			p->due = d->env.now(d->env.data) + p->rto;
+			outbox_kick(d, c->dest);
+		}
+		ack_flush(d, p); /* what arrived meanwhile */
 	}
 }

@@ -33,6 +33,17 @@
  * new incarnation (the application's own ids, such as (case epoch, event
  * seq), drop such copies).
  *
+ * Runs. A DATA_RUN frame carries up to OUTBOX_RUN_MAX consecutive entries,
+ * and a DELIVER may carry such a run: its apply (outbox_deliver_run) takes
+ * the entries past the cursor in one transaction and moves the cursor to
+ * the run's end; a run that starts at or below the cursor has its
+ * delivered prefix skipped; one that starts past the next entry is a gap
+ * and changes nothing. One ACK answers a run. The sender sends runs only
+ * to a peer that said it takes them (outbox_peer.takes_runs, set by the
+ * host); the receiver proposes runs only when its group may apply them
+ * (outbox_driver.propose_runs: the group's feature level), else each entry
+ * as a DELIVER of its own.
+ *
  * The module is pure: state comes in as records, I/O goes out through an
  * env. node/ keeps the replicated records in LMDB and applies the commands in
  * the region's state machine; tests/test_outbox_sim.c drives many regions in
@@ -101,6 +112,18 @@ enum outbox_verdict outbox_check(const struct outbox_in *in,
  * transaction; on any other verdict nothing changes. */
 enum outbox_verdict outbox_deliver(struct outbox_in *in, struct outbox_pos pos);
 
+/* outbox_deliver_run applies a DELIVER of the run of n (>= 1) entries
+ * from pos: on OUTBOX_ACCEPT the cursor is the run's last position and
+ * *skip (< n) entries at its head were delivered before (the caller hands
+ * the others to the application, in order, in the same transaction);
+ * OUTBOX_DUP when the whole run is at or below the cursor; OUTBOX_GAP when
+ * it starts past the next entry; OUTBOX_STALE for an older incarnation.
+ * On any verdict but OUTBOX_ACCEPT nothing changes. A run of 1 is
+ * outbox_deliver. */
+enum outbox_verdict outbox_deliver_run(struct outbox_in *in,
+                                       struct outbox_pos pos, uint64_t n,
+                                       uint64_t *skip);
+
 /* outbox_ack applies an ACKED of pos (the destination's cursor). If pos is
  * above o->acked and not beyond the newest entry, the entries from the old
  * acked->seq + 1 to pos.seq are to be dropped: *drop_from and *drop_to are
@@ -120,11 +143,23 @@ bool outbox_reincarnate(struct outbox_out *o, uint32_t inc);
 
 /* ---- messages and commands --------------------------------------------- */
 
-enum outbox_msg_type { OUTBOX_MSG_DATA = 1, OUTBOX_MSG_ACK = 2 };
+enum outbox_msg_type {
+	OUTBOX_MSG_DATA = 1,
+	OUTBOX_MSG_ACK = 2,
+	OUTBOX_MSG_DATA_RUN = 3
+};
+
+/* The most entries in a run (a DATA_RUN frame, a DELIVER of a run), and
+ * the most bytes a sender packs into one (an entry larger than that goes
+ * alone, as DATA). */
+#define OUTBOX_RUN_MAX   64
+#define OUTBOX_RUN_BYTES (256u << 10)
 
 /* A frame between regions. DATA carries the entry at pos of the stream
- * origin → dest; ACK (sent by dest) carries its cursor for that stream.
- * payload is borrowed for the duration of the call it is passed to. */
+ * origin → dest; DATA_RUN the n entries from pos, payload being their
+ * msgpack bins back to back (outbox_run_next reads them); ACK (sent by
+ * dest) carries its cursor for that stream. payload is borrowed for the
+ * duration of the call it is passed to. */
 struct outbox_msg {
 	enum outbox_msg_type type;
 	uint32_t origin;
@@ -132,13 +167,26 @@ struct outbox_msg {
 	struct outbox_pos pos;
 	const uint8_t *payload;
 	size_t len;
+	unsigned n; /* DATA_RUN: entries (1..OUTBOX_RUN_MAX); else 0 */
 };
+
+/* outbox_run_next reads the next entry of a run (*p, *len: the bins left;
+ * advanced past it) into *e, *elen; false at the end or on a malformed
+ * bin. */
+bool outbox_run_next(const uint8_t **p, size_t *len, const uint8_t **e,
+                     size_t *elen);
+
+/* outbox_run_put appends entry e (elen bytes) to a run being built in buf
+ * (cap bytes, *len used) as a msgpack bin; false if it does not fit. */
+bool outbox_run_put(uint8_t *buf, size_t cap, size_t *len, const uint8_t *e,
+                    size_t elen);
 
 enum outbox_cmd_type { OUTBOX_CMD_DELIVER = 1, OUTBOX_CMD_ACKED = 2 };
 
 /* A command for the own group: DELIVER (at dest: the entry origin → dest
- * at pos, with its payload) or ACKED (at origin: dest's cursor is pos).
- * payload is borrowed for the duration of the call. */
+ * at pos, with its payload; or, n >= 1, the run of n entries from pos,
+ * payload their bins as in a DATA_RUN frame) or ACKED (at origin: dest's
+ * cursor is pos). payload is borrowed for the duration of the call. */
 struct outbox_cmd {
 	enum outbox_cmd_type type;
 	uint32_t origin;
@@ -146,6 +194,7 @@ struct outbox_cmd {
 	struct outbox_pos pos;
 	const uint8_t *payload;
 	size_t len;
+	unsigned n; /* DELIVER of a run: its entries; 0 for one entry */
 };
 
 /* ---- the driver: volatile, on the group's leader ------------------------ */
@@ -177,6 +226,10 @@ struct outbox_config {
 	uint64_t rto_max;      /* backoff cap, ms (default 5000) */
 	uint64_t repropose_ms; /* re-propose a DELIVER/ACKED not applied
 	                        * after this long (default 1000) */
+	uint64_t rto_per_mib;  /* added to the resend timeout per MiB sent
+	                        * in the round (default 0): a receiver
+	                        * takes longer over a large entry, and
+	                        * resending it meanwhile only adds work */
 };
 
 #define OUTBOX_MAX_PEERS 64
@@ -187,23 +240,32 @@ struct outbox_peer {
 	/* as origin, towards region */
 	uint64_t sent; /* highest seq sent in the current round */
 	uint32_t sent_inc;
-	uint64_t due; /* when to resend from acked + 1 */
+	uint64_t due;         /* when to resend from acked + 1 */
+	uint64_t round_bytes; /* payload bytes sent since the round began */
 	uint64_t rto;
 	struct outbox_pos ack_proposed;
 	uint64_t ack_proposed_at;
+	struct outbox_pos ack_seen; /* the highest ACK not yet proposed */
+	bool takes_runs;            /* the host: it decodes DATA_RUN frames */
+	unsigned window;            /* the host may set it; 0: cfg.window */
 	/* as destination, from region */
 	struct outbox_pos deliver_proposed;
 	uint64_t deliver_proposed_at;
 	/* counters */
 	uint64_t resends, dups, gaps, stales, bogus_acks;
+	uint64_t runs_sent, runs_proposed;
 };
 
 struct outbox_driver {
 	uint32_t self;
 	struct outbox_env env;
 	struct outbox_config cfg;
+	/* Propose a run of entries as one DELIVER (the host: the group may
+	 * apply it); else each entry as a DELIVER of its own. */
+	bool propose_runs;
 	unsigned n_peers;
 	struct outbox_peer peers[OUTBOX_MAX_PEERS];
+	uint8_t run_buf[OUTBOX_RUN_BYTES]; /* a DATA_RUN being built */
 };
 
 /* outbox_driver_init makes a driver for region self (cfg may be NULL for

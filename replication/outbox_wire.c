@@ -24,13 +24,34 @@ msg_ok(const struct outbox_msg *m)
 		return m->pos.seq != 0 && m->len <= OUTBOX_MAX_PAYLOAD &&
 		       (m->len == 0 || m->payload != NULL);
 	}
+	if (m->type == OUTBOX_MSG_DATA_RUN) {
+		const uint8_t *p = m->payload, *e;
+		size_t left = m->len, elen;
+		unsigned i;
+
+		if (m->pos.seq == 0 || m->n == 0 || m->n > OUTBOX_RUN_MAX ||
+		    m->pos.seq - 1 > UINT64_MAX - m->n ||
+		    m->len > OUTBOX_MAX_PAYLOAD || p == NULL) {
+			return false;
+		}
+		for (i = 0; i < m->n; i++) {
+			if (!outbox_run_next(&p, &left, &e, &elen)) {
+				return false;
+			}
+		}
+		return left == 0; /* exactly n bins */
+	}
 	return m->type == OUTBOX_MSG_ACK && m->len == 0;
 }
 
 size_t
 outbox_wire_size(const struct outbox_msg *m)
 {
-	/* fixarray, 5 uints of at most 9 bytes, bin32 header or nil. */
+	/* fixarray, 5 uints of at most 9 bytes, bin32 header or nil; a run:
+	 * an array16 header and its bins as they are. */
+	if (m->type == OUTBOX_MSG_DATA_RUN) {
+		return 1 + 5 * 9 + 3 + m->len;
+	}
 	return 1 + 5 * 9 + (m->type == OUTBOX_MSG_DATA ? 5 + m->len : 1);
 }
 
@@ -77,6 +98,9 @@ outbox_wire_encode(const struct outbox_msg *m, uint8_t *buf, size_t cap)
 	if (m->type == OUTBOX_MSG_DATA) {
 		msgpack_pack_bin(&pk, m->len);
 		msgpack_pack_bin_body(&pk, m->payload, m->len);
+	} else if (m->type == OUTBOX_MSG_DATA_RUN) {
+		msgpack_pack_array(&pk, m->n);
+		fixed_write(&f, (const char *)m->payload, m->len);
 	} else {
 		msgpack_pack_nil(&pk);
 	}
@@ -151,6 +175,55 @@ rd_uint(struct rd *r, uint64_t *v)
 	return false;
 }
 
+/* decode_run reads a run's payload, the array of its entries' bins, at
+ * r's offset to the end of the frame. */
+static int
+decode_run(struct rd *r, struct outbox_msg *m, char *errmsg, size_t errlen)
+{
+	const uint8_t *p, *e;
+	uint64_t count;
+	size_t left, elen;
+	uint8_t b = r->p[r->off++];
+	unsigned i;
+
+	if (m->pos.seq == 0) {
+		return bad(errmsg, errlen, TB_EMALFORMED, 4,
+		           "must be at least 1 in data");
+	}
+	if (b >= 0x90 && b <= 0x9f) {
+		count = b & 0x0f;
+	} else if ((b != 0xdc && b != 0xdd) ||
+	           !rd_be(r, b == 0xdc ? 2 : 4, &count)) {
+		return bad(errmsg, errlen, TB_EMALFORMED, 5,
+		           "must be an array of entries in a run");
+	}
+	if (count == 0 || count > OUTBOX_RUN_MAX) {
+		return bad(errmsg, errlen, TB_EMALFORMED, 5,
+		           "a run has 1 to 64 entries");
+	}
+	if (m->pos.seq - 1 > UINT64_MAX - count) {
+		return bad(errmsg, errlen, TB_EMALFORMED, 4,
+		           "the run would pass the largest seq");
+	}
+	p = r->p + r->off;
+	left = r->n - r->off;
+	m->payload = p;
+	for (i = 0; i < count; i++) {
+		if (!outbox_run_next(&p, &left, &e, &elen)) {
+			return bad(errmsg, errlen, TB_EMALFORMED, 5,
+			           "each entry of a run must be a bin, and "
+			           "the run must hold as many as it says");
+		}
+	}
+	if (left != 0) {
+		return bad(errmsg, errlen, TB_EMALFORMED, -1,
+		           "trailing bytes after the frame");
+	}
+	m->len = (size_t)(p - m->payload);
+	m->n = (unsigned)count;
+	return TB_OK;
+}
+
 int
 outbox_wire_decode(const uint8_t *p, size_t n, struct outbox_msg *m,
                    char *errmsg, size_t errlen)
@@ -182,9 +255,10 @@ outbox_wire_decode(const uint8_t *p, size_t n, struct outbox_msg *m,
 			                    "2^32");
 		}
 	}
-	if (v[0] != OUTBOX_MSG_DATA && v[0] != OUTBOX_MSG_ACK) {
+	if (v[0] != OUTBOX_MSG_DATA && v[0] != OUTBOX_MSG_ACK &&
+	    v[0] != OUTBOX_MSG_DATA_RUN) {
 		return bad(errmsg, errlen, TB_EMALFORMED, 0,
-		           "must be 1 (data) or 2 (ack)");
+		           "must be 1 (data), 2 (ack) or 3 (a run of data)");
 	}
 	for (i = 1; i <= 2; i++) {
 		if (!region_ok((uint32_t)v[i])) {
@@ -201,6 +275,10 @@ outbox_wire_decode(const uint8_t *p, size_t n, struct outbox_msg *m,
 		return bad(errmsg, errlen, TB_EMALFORMED, 5, "missing");
 	}
 	b = p[r.off++];
+	if (m->type == OUTBOX_MSG_DATA_RUN) {
+		r.off--;
+		return decode_run(&r, m, errmsg, errlen);
+	}
 	if (m->type == OUTBOX_MSG_ACK) {
 		if (b != 0xc0) {
 			return bad(errmsg, errlen, TB_EMALFORMED, 5,

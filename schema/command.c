@@ -70,6 +70,12 @@ static const struct spec_field body_outbox_deliver[] = {
 	{ "seq", SPEC_INT, true },
 	{ "entry", SPEC_OBJECT, true },
 };
+static const struct spec_field body_outbox_deliver_run[] = {
+	{ "origin", SPEC_STRING, true },
+	{ "inc", SPEC_INT, true },
+	{ "seq", SPEC_INT, true },
+	{ "entries", SPEC_ARRAY, true },
+};
 static const struct spec_field body_outbox_acked[] = {
 	{ "dest", SPEC_STRING, true },
 	{ "inc", SPEC_INT, true },
@@ -132,6 +138,8 @@ static const struct cmd_def cmd_defs[CMD_TYPE_COUNT] = {
 	    CMD_DEF_AT("outbox.deliver", 2, body_outbox_deliver),
 	[CMD_OUTBOX_ACKED] = CMD_DEF_AT("outbox.acked", 2, body_outbox_acked),
 	[CMD_CRL_PUT] = CMD_DEF_AT("crl.put", 3, body_crl_put),
+	[CMD_OUTBOX_DELIVER_RUN] =
+	    CMD_DEF_AT("outbox.deliver_run", 3, body_outbox_deliver_run),
 };
 
 const char *

@@ -45,6 +45,8 @@ enum cmd_type {
 	/* Feature level 3. */
 	CMD_CRL_PUT, /* body {crl, root, chain?}: a signed revocation list
 	                (docs/TRUST.md "Replicated revocation lists") */
+	CMD_OUTBOX_DELIVER_RUN, /* body {origin, inc, seq, entries}: a run of
+	                           entries from seq, at the dest (level 3) */
 	CMD_TYPE_COUNT
 };
 
@@ -55,8 +57,10 @@ enum cmd_type {
  * running. Raise it after upgrading every member. Level 2 adds join tokens
  * (join.create, join.use), the region commands (region.topology,
  * outbox.*), and the case summary index that apply keeps from the raise on
- * (docs/STORE.md), which the raise builds. Level 3 adds crl.put:
- * revocation lists stored in the replicated state. */
+ * (docs/STORE.md), which the raise builds. Level 3 adds crl.put
+ * (revocation lists stored in the replicated state) and
+ * outbox.deliver_run (a run of consecutive entries delivered in one
+ * command). */
 #define TB_FEATURE_LEVEL 3
 
 /* cmd_type_name returns the wire name ("case.action"). */

@@ -2,6 +2,7 @@
 #include "schema/trust.h"
 
 #include "schema/canon.h"
+#include "schema/canon_walk.h"
 #include "schema/spec.h"
 
 #include <stdio.h>
@@ -22,32 +23,44 @@ sig_valid(const json_t *s, const struct canon_buf *msg, const char *key_hex)
 	return crypto_sign_verify_detached(sig, msg->data, msg->len, pk) == 0;
 }
 
-int
-trust_count_signers(const json_t *doc, const json_t *keys)
+/* count_signers counts the keys of `keys` with a valid signature in
+ * sigs over msg. */
+static int
+count_signers(const struct canon_buf *msg, const json_t *sigs,
+              const json_t *keys)
 {
-	struct canon_buf msg = { 0 };
-	char err[128];
 	json_t *k, *s;
 	size_t i, j;
 	int count = 0;
 
-	if (canon_encode_without(doc, "signatures", &msg, err, sizeof(err))) {
-		canon_buf_free(&msg);
-		return 0;
-	}
 	json_array_foreach(keys, i, k)
 	{
 		const char *hex = spec_str(k, "key");
 		if (hex == NULL) {
 			continue;
 		}
-		json_array_foreach(json_object_get(doc, "signatures"), j, s)
+		json_array_foreach(sigs, j, s)
 		{
-			if (sig_valid(s, &msg, hex)) {
+			if (sig_valid(s, msg, hex)) {
 				count++;
 				break;
 			}
 		}
+	}
+	return count;
+}
+
+int
+trust_count_signers(const json_t *doc, const json_t *keys)
+{
+	struct canon_buf msg = { 0 };
+	char err[128];
+	int count = 0;
+
+	if (canon_encode_without(doc, "signatures", &msg, err, sizeof(err)) ==
+	    0) {
+		count = count_signers(&msg, json_object_get(doc, "signatures"),
+		                      keys);
 	}
 	canon_buf_free(&msg);
 	return count;
@@ -221,6 +234,55 @@ trust_verify_release(const json_t *root, const json_t *doc, const char *path,
 	                       : "unsigned: a release key of the %s root "
 	                         "must sign it",
 	                   spec_str(root, "region"));
+}
+
+int
+trust_verify_release_bytes(const json_t *root, const uint8_t *doc, size_t n,
+                           const char *path, struct tb_diag *d)
+{
+	struct canon_buf msg = { 0 };
+	const uint8_t *sv = NULL;
+	json_t *sigs = NULL;
+	char sub[TB_DIAG_PATH], err[128];
+	size_t svl = 0;
+	int rv, count = 0;
+
+	tb_path_key(sub, sizeof(sub), path, "signatures");
+	rv = canon_map_get(doc, n, "signatures", &sv, &svl);
+	if (rv == TB_OK) {
+		rv = canon_decode(sv, svl, &canon_default_limits, &sigs, err,
+		                  sizeof(err));
+	} else if (rv == TB_ENOTFOUND) {
+		rv = TB_OK; /* unsigned: counted as none below */
+	}
+	if (rv == TB_OK) {
+		rv = canon_bytes_without(doc, n, "signatures", &msg);
+	}
+	if (rv == TB_ENOMEM) {
+		json_decref(sigs);
+		canon_buf_free(&msg);
+		return rv;
+	}
+	if (rv == TB_OK) {
+		count = count_signers(&msg, sigs,
+		                      json_object_get(root, "release_keys"));
+	}
+	canon_buf_free(&msg);
+	if (count > 0) {
+		json_decref(sigs);
+		return TB_OK;
+	}
+	rv = tb_diag_add(d, TB_ESIG, sub,
+	                 rv != TB_OK ? "not a canonical document: the %s "
+	                               "root's keys cannot check it"
+	                 : json_array_size(sigs)
+	                     ? "no valid signature by a release key of "
+	                       "the %s root"
+	                     : "unsigned: a release key of the %s root "
+	                       "must sign it",
+	                 spec_str(root, "region"));
+	json_decref(sigs);
+	return rv;
 }
 
 int

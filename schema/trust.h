@@ -41,6 +41,14 @@ int trust_count_signers(const json_t *doc, const json_t *keys);
 int trust_verify_release(const json_t *root, const json_t *doc,
                          const char *path, struct tb_diag *d);
 
+/* trust_verify_release_bytes is trust_verify_release for a document
+ * given as its canonical bytes (doc, n: a map canon_check accepted): the
+ * bytes without "signatures" are cut from doc itself (schema/canon_walk.h)
+ * and only the signatures are decoded. TB_OK, TB_ESIG (added to d) or
+ * TB_ENOMEM. */
+int trust_verify_release_bytes(const json_t *root, const uint8_t *doc, size_t n,
+                               const char *path, struct tb_diag *d);
+
 /* trust_sign signs doc's canonical bytes (without "signatures") with sk and
  * sets {key, sig} in doc.signatures, replacing an earlier signature by the
  * same key. Returns TB_OK, TB_ETYPE/TB_EDEPTH from encoding or

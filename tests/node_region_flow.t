@@ -166,6 +166,13 @@ json.dump(d, open(sys.argv[2], "w"), ensure_ascii=False)
 PY
   api P POST /v1/catalog/releases --data-binary @"$T/r$1.json"
 }
+# 370100 runs at feature level 3 (a run of several entries it receives is
+# one outbox.deliver_run; here each release arrives alone, a run of one,
+# proposed as a single DELIVER); 370102 stays at level 2 (one DELIVER per
+# entry, whatever it receives). Runs of many: tests/test_store_region.c,
+# tests/test_outbox*.c and ops/bench --region (catching up).
+run "$TB" --api "$API_C" --token "$TOKEN_C" group features --set 3
+is "$rc" 0 "tongban group features --set 3 at 370100"
 kill -STOP "$PID_C"
 next_release 2
 is "$code" 201 "with 370100 stopped (SIGSTOP), the province publishes release 2"
@@ -200,6 +207,12 @@ api K1 GET /v1/region
 is "$(jq_get 'd["inbound"]["origin"], d["inbound"]["cursor"]')" \
   "370100 {'inc': 1, 'seq': 4}" \
   "370102's cursor: incarnation 1, entry 4 (three releases and the city's overlay)"
+api K1 GET /v1/region
+is "$(jq_get 'd["counters"]["runs_proposed"], d["counters"]["delivered"] >= 4')" \
+  "0 True" "370102 (level 2) delivered each entry with a DELIVER of its own"
+api P GET /v1/region
+is "$(jq_get 'd["counters"]["runs_sent"] >= 1')" True \
+  "the province sent DATA_RUN frames (370100 said it takes them)"
 wait_for 10 wait_rollout 3 "['370100', '370102', '370103', '370200', '370202']"
 is "$?" 0 "the rollout of version 3: every region applied it"
 wait_backlog0() {

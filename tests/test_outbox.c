@@ -103,6 +103,8 @@ static struct {
 	struct outbox_cmd last_cmd;
 	uint64_t now;
 	uint8_t payload[4];
+	const uint8_t *big; /* if set, every entry is big_len bytes of it */
+	size_t big_len;
 } E;
 
 static uint64_t
@@ -154,8 +156,8 @@ e_entry_get(void *d, uint32_t dest, struct outbox_pos pos, const uint8_t **p,
 	(void)d;
 	(void)dest;
 	(void)pos;
-	*p = E.payload;
-	*len = sizeof(E.payload);
+	*p = E.big != NULL ? E.big : E.payload;
+	*len = E.big != NULL ? E.big_len : sizeof(E.payload);
 	return 0;
 }
 
@@ -164,8 +166,8 @@ test_driver(void)
 {
 	struct outbox_env env = { NULL,      e_now,    e_send,     e_propose,
 		                  e_out_get, e_in_get, e_entry_get };
-	struct outbox_config cfg = { 4, 100, 400, 1000 };
-	struct outbox_driver d;
+	struct outbox_config cfg = { 4, 100, 400, 1000, 0 };
+	static struct outbox_driver d;
 	struct outbox_msg m;
 	struct outbox_peer *p;
 	int i;
@@ -195,8 +197,8 @@ test_driver(void)
 	outbox_tick(&d);
 	is_int(p->rto, 400, "  up to its cap (400)");
 
-	m = (struct outbox_msg){ OUTBOX_MSG_ACK, 370100, 370102,
-		                 { 1, 9 },       NULL,   0 };
+	m = (struct outbox_msg){ OUTBOX_MSG_ACK, 370100, 370102, { 1, 9 },
+		                 NULL,           0,      0 };
 	ok(outbox_recv(&d, &m), "an ACK of seq 9 (never emitted) is handled");
 	is_int(E.proposes, 0, "  and not proposed");
 	is_int(p->bogus_acks, 1, "  but counted");
@@ -208,8 +210,8 @@ test_driver(void)
 	m.origin = 370000;
 	ok(!outbox_recv(&d, &m), "an ACK for another origin is ignored");
 
-	m = (struct outbox_msg){ OUTBOX_MSG_DATA, 370102,    370100,
-		                 { 1, 2 },        E.payload, 4 };
+	m = (struct outbox_msg){ OUTBOX_MSG_DATA, 370102, 370100, { 1, 2 },
+		                 E.payload,       4,      0 };
 	E.sends = 0;
 	outbox_recv(&d, &m);
 	ok(E.proposes == 1 && E.sends == 1 &&
@@ -231,14 +233,235 @@ test_driver(void)
 	outbox_recv(&d, &m);
 	ok(E.proposes == 3 && E.sends == 1 && E.last_send.pos.seq == 0,
 	   "but not one after a hole (the cursor is re-acknowledged)");
-	m = (struct outbox_msg){ OUTBOX_MSG_DATA, 370200,    370100,
-		                 { 1, 1 },        E.payload, 4 };
+	m = (struct outbox_msg){ OUTBOX_MSG_DATA, 370200, 370100, { 1, 1 },
+		                 E.payload,       4,      0 };
 	ok(!outbox_recv(&d, &m), "DATA from a region that is no peer is "
 	                         "ignored");
-	m = (struct outbox_msg){ OUTBOX_MSG_DATA, 370102,    370103,
-		                 { 1, 1 },        E.payload, 4 };
+	m = (struct outbox_msg){ OUTBOX_MSG_DATA, 370102, 370103, { 1, 1 },
+		                 E.payload,       4,      0 };
 	ok(!outbox_recv(&d, &m), "DATA addressed to another region is "
 	                         "ignored");
+}
+
+static void
+test_run_verdicts(void)
+{
+	static const struct {
+		uint32_t cur_inc;
+		uint64_t cur_seq;
+		uint32_t inc;
+		uint64_t seq, n;
+		enum outbox_verdict want;
+		uint64_t skip, cursor;
+	} cases[] = {
+		{ 1, 5, 1, 6, 3, OUTBOX_ACCEPT, 0, 8 },
+		{ 1, 5, 1, 4, 4, OUTBOX_ACCEPT, 2, 7 },
+		{ 1, 5, 1, 1, 6, OUTBOX_ACCEPT, 5, 6 },
+		{ 1, 5, 1, 3, 3, OUTBOX_DUP, 0, 5 },
+		{ 1, 5, 1, 7, 2, OUTBOX_GAP, 0, 5 },
+		{ 1, 5, 2, 1, 2, OUTBOX_ACCEPT, 0, 2 },
+		{ 1, 5, 2, 2, 2, OUTBOX_GAP, 0, 5 },
+		{ 2, 5, 1, 6, 1, OUTBOX_STALE, 0, 5 },
+		{ 1, 5, 1, 6, 0, OUTBOX_GAP, 0, 5 },
+		{ 1, 5, 1, 0, 9, OUTBOX_GAP, 0, 5 },
+		{ 1, 5, 1, UINT64_MAX, 2, OUTBOX_GAP, 0, 5 },
+		{ 1, 0, 1, 1, 64, OUTBOX_ACCEPT, 0, 64 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct outbox_in in = {
+			370102, { cases[i].cur_inc, cases[i].cur_seq }
+		};
+		struct outbox_pos p = { cases[i].inc, cases[i].seq };
+		uint64_t skip = 99;
+		enum outbox_verdict v =
+		    outbox_deliver_run(&in, p, cases[i].n, &skip);
+
+		is_str(outbox_verdict_name(v),
+		       outbox_verdict_name(cases[i].want),
+		       "cursor %u:%llu, run %u:%llu+%llu", cases[i].cur_inc,
+		       (unsigned long long)cases[i].cur_seq, cases[i].inc,
+		       (unsigned long long)cases[i].seq,
+		       (unsigned long long)cases[i].n);
+		ok(in.cursor.seq == cases[i].cursor &&
+		       (v != OUTBOX_ACCEPT || skip == cases[i].skip),
+		   "  cursor %llu (want %llu), %llu skipped (want %llu)",
+		   (unsigned long long)in.cursor.seq,
+		   (unsigned long long)cases[i].cursor,
+		   (unsigned long long)skip, (unsigned long long)cases[i].skip);
+	}
+}
+
+/* run_of builds a DATA_RUN frame of n 4-byte entries from seq. */
+static struct outbox_msg
+run_of(uint8_t *buf, size_t cap, uint64_t seq, unsigned n)
+{
+	struct outbox_msg m = {
+		OUTBOX_MSG_DATA_RUN, 370102, 370100, { 1, seq }, buf, 0, n
+	};
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		outbox_run_put(buf, cap, &m.len, E.payload, 4);
+	}
+	return m;
+}
+
+static void
+test_driver_runs(void)
+{
+	struct outbox_env env = { NULL,      e_now,    e_send,     e_propose,
+		                  e_out_get, e_in_get, e_entry_get };
+	struct outbox_config cfg = { 4, 100, 400, 1000, 0 };
+	static struct outbox_driver d;
+	struct outbox_msg m;
+	struct outbox_peer *p;
+	uint8_t buf[256];
+	int i;
+
+	memset(&E, 0, sizeof(E));
+	outbox_out_init(&E.out, 370102, 1);
+	E.in.origin = 370102;
+	E.in.cursor.inc = 1;
+	outbox_driver_init(&d, 370100, &env, &cfg);
+	p = outbox_driver_peer(&d, 370102);
+	p->takes_runs = true;
+	for (i = 0; i < 6; i++) {
+		outbox_emit(&E.out);
+	}
+	outbox_kick(&d, 370102);
+	ok(E.sends == 1 && E.last_send.type == OUTBOX_MSG_DATA_RUN &&
+	       E.last_send.n == 4 && E.last_send.pos.seq == 1 &&
+	       E.last_send.len == 4 * 6,
+	   "to a peer that takes runs, the window (4) goes as one run");
+	outbox_kick(&d, 370102);
+	is_int(E.sends, 1, "  a second kick sends nothing (all in flight)");
+
+	/* The receiving side: cursor 0, runs proposed as one DELIVER. */
+	d.propose_runs = true;
+	m = run_of(buf, sizeof(buf), 1, 3);
+	E.sends = 0;
+	outbox_recv(&d, &m);
+	ok(E.proposes == 1 && E.last_cmd.type == OUTBOX_CMD_DELIVER &&
+	       E.last_cmd.pos.seq == 1 && E.last_cmd.n == 3 &&
+	       E.last_cmd.len == 18 && E.sends == 0,
+	   "a run of 1..3 at cursor 0 is proposed as one DELIVER of 3");
+	m = run_of(buf, sizeof(buf), 2, 4);
+	outbox_recv(&d, &m);
+	ok(E.proposes == 2 && E.last_cmd.pos.seq == 4 && E.last_cmd.n == 2 &&
+	       E.last_cmd.len == 12,
+	   "a run of 2..5 while 1..3 is pending: 4..5 proposed (pipelined)");
+	m = run_of(buf, sizeof(buf), 1, 2);
+	outbox_recv(&d, &m);
+	ok(E.proposes == 2 && E.sends == 0,
+	   "a run of 1..2, proposed already: nothing, no ACK");
+	m = run_of(buf, sizeof(buf), 5, 2);
+	outbox_recv(&d, &m);
+	ok(E.proposes == 3 && E.last_cmd.pos.seq == 6 && E.last_cmd.n == 0 &&
+	       E.last_cmd.len == 4,
+	   "a run of 5..6 after 5 pending: only 6 is new, proposed as a "
+	   "single DELIVER");
+	m = run_of(buf, sizeof(buf), 8, 2);
+	outbox_recv(&d, &m);
+	ok(E.proposes == 3 && E.sends == 1 &&
+	       E.last_send.type == OUTBOX_MSG_ACK && E.last_send.pos.seq == 0,
+	   "a run of 8..9 after 6 pending: a gap, the cursor re-acknowledged");
+	E.in.cursor.seq = 5;
+	d.peers[0].deliver_proposed.seq = 5;
+	m = run_of(buf, sizeof(buf), 3, 3);
+	outbox_recv(&d, &m);
+	ok(E.proposes == 3 && E.sends == 2 && E.last_send.pos.seq == 5,
+	   "once 1..5 are delivered, a run of 3..5 is a duplicate: ACK 5");
+	d.propose_runs = false;
+	m = run_of(buf, sizeof(buf), 5, 4);
+	outbox_recv(&d, &m);
+	ok(E.proposes == 6 && E.last_cmd.n == 0 && E.last_cmd.pos.seq == 8 &&
+	       E.last_cmd.len == 4,
+	   "below feature level 3, the run 5..8 at cursor 5 goes as three "
+	   "single DELIVERs (6, 7, 8)");
+	/* A DELIVER that did not go in (refused, or one before it lost):
+	 * the next run is proposed from the cursor again. */
+	{
+		struct outbox_cmd c = {
+			OUTBOX_CMD_DELIVER, 370102, 370100, { 1, 6 }, NULL, 0, 3
+		};
+
+		m = run_of(buf, sizeof(buf), 6, 3);
+		outbox_recv(&d, &m);
+		is_int(E.proposes, 6, "  (6..8 again: pending, nothing)");
+		outbox_applied(&d, &c, OUTBOX_GAP);
+		outbox_recv(&d, &m);
+		ok(E.proposes == 9 && E.last_cmd.pos.seq == 8,
+		   "after a DELIVER of 6..8 that did not go in, 6..8 are "
+		   "proposed again");
+	}
+
+	/* Acknowledgements coalesce: one ACKED pending at a time. */
+	E.proposes = 0;
+	m = (struct outbox_msg){ OUTBOX_MSG_ACK, 370100, 370102, { 1, 2 },
+		                 NULL,           0,      0 };
+	outbox_recv(&d, &m);
+	is_int(E.proposes, 1, "ACK 2: ACKED 2 proposed");
+	m.pos.seq = 3;
+	outbox_recv(&d, &m);
+	m.pos.seq = 4;
+	outbox_recv(&d, &m);
+	is_int(E.proposes, 1, "ACKs 3 and 4 while it is pending: not yet");
+	E.out.acked.seq = 2;
+	{
+		struct outbox_cmd c = {
+			OUTBOX_CMD_ACKED, 370100, 370102, { 1, 2 }, NULL, 0, 0
+		};
+
+		outbox_applied(&d, &c, OUTBOX_ACCEPT);
+	}
+	ok(E.proposes == 2 && E.last_cmd.type == OUTBOX_CMD_ACKED &&
+	       E.last_cmd.pos.seq == 4,
+	   "once ACKED 2 is applied, one ACKED 4 covers both");
+	E.now += 2000; /* ACKED 4 lost with its proposal */
+	m.pos.seq = 5;
+	outbox_recv(&d, &m);
+	ok(E.proposes == 3 && E.last_cmd.pos.seq == 5,
+	   "a proposal not applied after repropose_ms no longer holds "
+	   "the next back");
+}
+
+/* A round of large entries waits longer before it is sent again. */
+static void
+test_rto_per_mib(void)
+{
+	static uint8_t big[256 << 10];
+	struct outbox_env env = { NULL,      e_now,    e_send,     e_propose,
+		                  e_out_get, e_in_get, e_entry_get };
+	struct outbox_config cfg = { 4, 100, 400, 1000, 3000 };
+	static struct outbox_driver d;
+	int i;
+
+	memset(&E, 0, sizeof(E));
+	E.big = big;
+	E.big_len = sizeof(big);
+	outbox_out_init(&E.out, 370102, 1);
+	outbox_driver_init(&d, 370100, &env, &cfg);
+	outbox_driver_peer(&d, 370102);
+	for (i = 0; i < 6; i++) {
+		outbox_emit(&E.out);
+	}
+	outbox_kick(&d, 370102);
+	is_int(E.sends, 4, "a window of four 256 KiB entries (1 MiB) is sent");
+	E.now = 3099;
+	outbox_tick(&d);
+	is_int(E.sends, 4, "  not resent before rto + 3 s per MiB (3,100 ms)");
+	E.now = 3100;
+	outbox_tick(&d);
+	is_int(E.sends, 8, "  resent at 3,100 ms");
+	E.now = 3100 + 100 + 2999;
+	outbox_tick(&d);
+	is_int(E.sends, 8, "  then not before rto (100) + 3 s later");
+	E.now++;
+	outbox_tick(&d);
+	is_int(E.sends, 12, "  and again at 6,200 ms");
+	memset(&E, 0, sizeof(E));
 }
 
 int
@@ -247,5 +470,8 @@ main(void)
 	test_verdicts();
 	test_acks();
 	test_driver();
+	test_run_verdicts();
+	test_driver_runs();
+	test_rto_per_mib();
 	return done_testing();
 }

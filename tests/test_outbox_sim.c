@@ -14,6 +14,12 @@
  * delivered. Once the faults stop: every emitted entry is delivered and
  * acknowledged, and every outbox is empty.
  *
+ * Runs: each region runs a build that takes DATA_RUN frames or not (its
+ * peers send it runs or single frames), and its group proposes runs as one
+ * DELIVER (feature level 3) or each entry alone; a group's level may rise
+ * at a restart. A delivered run is checked entry by entry against what the
+ * origin emitted at those positions, its delivered prefix skipped.
+ *
  *   test_outbox_sim                  the CI seeds (TB_LONG=1: ten times more)
  *   test_outbox_sim --seed S --trace replay one seed, printing every event */
 #include "replication/outbox.h"
@@ -27,8 +33,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NREG  7
-#define MAXEV (1u << 20)
+#define NREG    7
+#define MAXEV   (1u << 20)
+#define SIM_WIN 16 /* the window, so the longest run */
 
 static const uint32_t codes[NREG] = { 370000, 370100, 370200, 370102,
 	                              370103, 370202, 370203 };
@@ -51,6 +58,9 @@ struct region {
 	struct ids delivered[NREG]; /* by origin, in delivery order */
 	struct outbox_driver drv;
 	uint8_t scratch[8];
+	uint8_t runbuf[SIM_WIN * 10];
+	bool takes_runs; /* its build decodes DATA_RUN frames */
+	bool level3;     /* its group proposes runs */
 };
 
 enum ev_type {
@@ -73,8 +83,9 @@ struct event {
 	int other; /* EV_CUT/EV_HEAL: the child end of the link */
 	uint64_t epoch;
 	int cmd_type;          /* EV_APPLY: OUTBOX_CMD_* or CMD_EMIT */
-	struct outbox_msg msg; /* EV_MSG; EV_APPLY: origin/dest/pos */
+	struct outbox_msg msg; /* EV_MSG; EV_APPLY: origin/dest/pos/n */
 	uint64_t id;           /* payload */
+	uint64_t ids[SIM_WIN]; /* a run's payloads (msg.n of them) */
 };
 
 struct sim {
@@ -87,8 +98,11 @@ struct sim {
 	bool trace;
 	uint64_t next_id;
 	uint64_t stats_sent, stats_dropped, stats_dups, stats_lost_props;
+	uint64_t stats_runs_sent, stats_run_delivers, stats_run_skips,
+	    stats_run_refused;
 	int failed;
 	char why[256];
+	enum outbox_verdict last_run_verdict;
 };
 
 static struct sim S;
@@ -206,6 +220,49 @@ env_now(void *data)
 	return S.now;
 }
 
+/* run_ids reads the n 8-byte payloads of a run into ids. */
+static int
+run_ids(const uint8_t *p, size_t len, unsigned n, uint64_t *ids)
+{
+	const uint8_t *e;
+	size_t elen;
+	unsigned i;
+
+	if (n == 0 || n > SIM_WIN) {
+		fail("a run of %u entries (window %d)", n, SIM_WIN);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if (!outbox_run_next(&p, &len, &e, &elen) || elen != 8) {
+			fail("run entry %u is not an 8-byte bin", i);
+			return -1;
+		}
+		memcpy(&ids[i], e, 8);
+	}
+	if (len != 0) {
+		fail("a run holds more than its %u entries", n);
+		return -1;
+	}
+	return 0;
+}
+
+/* run_build writes ids as a run's bins into buf. */
+static size_t
+run_build(uint8_t *buf, size_t cap, const uint64_t *ids, unsigned n)
+{
+	size_t len = 0;
+	unsigned i;
+	uint8_t b[8];
+
+	for (i = 0; i < n; i++) {
+		memcpy(b, &ids[i], 8);
+		if (!outbox_run_put(buf, cap, &len, b, 8)) {
+			abort();
+		}
+	}
+	return len;
+}
+
 static void
 env_send(void *data, uint32_t to, const struct outbox_msg *m)
 {
@@ -234,6 +291,17 @@ env_send(void *data, uint32_t to, const struct outbox_msg *m)
 		}
 		memcpy(&e.id, m->payload, 8);
 	}
+	if (m->type == OUTBOX_MSG_DATA_RUN) {
+		S.stats_runs_sent++;
+		if (!S.r[t].takes_runs) {
+			fail("%u sent a run to %u, which does not take runs",
+			     codes[r->ix], to);
+			return;
+		}
+		if (run_ids(m->payload, m->len, m->n, e.ids) != 0) {
+			return;
+		}
+	}
 	for (k = 0; k < copies; k++) {
 		e.at = S.now + sim_between(1, S.faults ? 40 : 5);
 		push(e);
@@ -253,7 +321,17 @@ env_propose(void *data, const struct outbox_cmd *c)
 	e.msg.origin = c->origin;
 	e.msg.dest = c->dest;
 	e.msg.pos = c->pos;
-	if (c->type == OUTBOX_CMD_DELIVER) {
+	e.msg.n = c->n;
+	if (c->type == OUTBOX_CMD_DELIVER && c->n > 0) {
+		if (!r->level3) {
+			fail("%u proposed a run below feature level 3",
+			     codes[r->ix]);
+			return;
+		}
+		if (run_ids(c->payload, c->len, c->n, e.ids) != 0) {
+			return;
+		}
+	} else if (c->type == OUTBOX_CMD_DELIVER) {
 		memcpy(&e.id, c->payload, 8);
 	}
 	e.at = S.now + sim_between(1, 8);
@@ -316,18 +394,89 @@ leader_start(struct region *r)
 		r,           env_now,    env_send,     env_propose,
 		env_out_get, env_in_get, env_entry_get
 	};
-	struct outbox_config cfg = { 16, 20, 800, 200 };
+	struct outbox_config cfg = { 16, 20, 800, 200, 0 };
 	int i;
 
 	outbox_driver_init(&r->drv, codes[r->ix], &env, &cfg);
+	r->drv.propose_runs = r->level3;
 	for (i = 0; i < NREG; i++) {
 		if (linked(r->ix, i)) {
-			outbox_driver_peer(&r->drv, codes[i]);
+			/* What the peer's hello said of its build. */
+			outbox_driver_peer(&r->drv, codes[i])->takes_runs =
+			    S.r[i].takes_runs;
 		}
 	}
 }
 
 /* ---- apply: the replicated half ------------------------------------------ */
+
+/* apply_run applies a DELIVER of a run at r from origin o: every entry of
+ * the run must be what o emitted at its position (delivered or not), and
+ * those past the cursor are delivered in order. */
+static void
+apply_run(struct region *r, const struct event *e, int o)
+{
+	struct ids *got = &r->delivered[o];
+	const struct ids *sent = &S.r[o].emitted[r->ix];
+	struct outbox_pos before = r->in[o].cursor;
+	enum outbox_verdict v;
+	uint64_t skip = 0, i, seq;
+
+	v = outbox_deliver_run(&r->in[o], e->msg.pos, e->msg.n, &skip);
+	S.last_run_verdict = v;
+	S.stats_run_delivers++;
+	for (i = 0; i < e->msg.n; i++) {
+		seq = e->msg.pos.seq + i;
+		if (seq > sent->n || sent->v[seq - 1] != e->ids[i]) {
+			fail("%u: run from %u holds %llx at seq %llu, origin "
+			     "emitted %llx",
+			     codes[r->ix], codes[o],
+			     (unsigned long long)e->ids[i],
+			     (unsigned long long)seq,
+			     seq > sent->n
+			         ? 0ULL
+			         : (unsigned long long)sent->v[seq - 1]);
+			return;
+		}
+	}
+	if (v == OUTBOX_ACCEPT) {
+		if (outbox_pos_cmp(r->in[o].cursor, before) <= 0) {
+			fail("%u: cursor from %u went backwards", codes[r->ix],
+			     codes[o]);
+		}
+		if (skip >= e->msg.n ||
+		    (skip > 0 && e->msg.pos.seq + skip - 1 != before.seq)) {
+			fail("%u: run %llu+%u skipped %llu at cursor %llu",
+			     codes[r->ix], (unsigned long long)e->msg.pos.seq,
+			     e->msg.n, (unsigned long long)skip,
+			     (unsigned long long)before.seq);
+		}
+		S.stats_run_skips += skip > 0;
+		for (i = skip; i < e->msg.n; i++) {
+			ids_push(got, e->ids[i]);
+		}
+		if (got->n > sent->n || r->in[o].cursor.seq != got->n ||
+		    memcmp(got->v, sent->v, got->n * sizeof(*got->v)) != 0) {
+			fail("%u: after a run from %u, %zu delivered, cursor "
+			     "%llu: not the origin's prefix",
+			     codes[r->ix], codes[o], got->n,
+			     (unsigned long long)r->in[o].cursor.seq);
+		}
+	} else {
+		S.stats_run_refused++;
+		if (outbox_pos_cmp(r->in[o].cursor, before) != 0) {
+			fail("%u: a refused run moved the cursor",
+			     codes[r->ix]);
+		}
+	}
+	if (S.trace) {
+		printf("# %llu %u deliver run from %u seq %llu+%u: %s "
+		       "(skip %llu)\n",
+		       (unsigned long long)S.now, codes[r->ix], codes[o],
+		       (unsigned long long)e->msg.pos.seq, e->msg.n,
+		       outbox_verdict_name(v), (unsigned long long)skip);
+	}
+}
 
 static void
 apply(struct region *r, const struct event *e)
@@ -338,7 +487,8 @@ apply(struct region *r, const struct event *e)
 		                e->msg.dest,
 		                e->msg.pos,
 		                NULL,
-		                0 };
+		                0,
+		                e->msg.n };
 	enum outbox_verdict v;
 	uint64_t from, to;
 	struct outbox_pos before;
@@ -357,7 +507,13 @@ apply(struct region *r, const struct event *e)
 		}
 		return;
 	}
-	if (e->cmd_type == OUTBOX_CMD_DELIVER) {
+	if (e->cmd_type == OUTBOX_CMD_DELIVER && e->msg.n > 0) {
+		apply_run(r, e, o);
+		c.len =
+		    run_build(r->runbuf, sizeof(r->runbuf), e->ids, e->msg.n);
+		c.payload = r->runbuf;
+		v = S.last_run_verdict;
+	} else if (e->cmd_type == OUTBOX_CMD_DELIVER) {
 		struct ids *got = &r->delivered[o];
 		const struct ids *sent = &S.r[o].emitted[r->ix];
 
@@ -447,6 +603,11 @@ step(const struct event *e)
 			x.msg.payload = r->scratch;
 			x.msg.len = 8;
 		}
+		if (x.msg.type == OUTBOX_MSG_DATA_RUN) {
+			x.msg.len = run_build(r->runbuf, sizeof(r->runbuf),
+			                      x.ids, x.msg.n);
+			x.msg.payload = r->runbuf;
+		}
 		outbox_recv(&r->drv, &x.msg);
 		break;
 	case EV_APPLY:
@@ -508,6 +669,9 @@ step(const struct event *e)
 	case EV_RESTART:
 		if (!r->up) {
 			r->up = true;
+			if (r->takes_runs && !r->level3 && sim_chance(250)) {
+				r->level3 = true; /* the level was raised */
+			}
 			leader_start(r);
 		}
 		break;
@@ -586,6 +750,12 @@ run_seed(uint64_t seed, bool trace, uint64_t fault_ms, uint64_t *emitted,
 	S.trace = trace;
 	S.faults = true;
 	for (i = 0; i < NREG; i++) {
+		/* A quarter of the regions run an older build (no runs); of
+		 * the others a third still run at feature level 2. */
+		S.r[i].takes_runs = !sim_chance(250);
+		S.r[i].level3 = S.r[i].takes_runs && !sim_chance(333);
+	}
+	for (i = 0; i < NREG; i++) {
 		S.r[i].ix = i;
 		S.r[i].up = true;
 		for (j = 0; j < NREG; j++) {
@@ -642,7 +812,8 @@ int
 main(int argc, char **argv)
 {
 	uint64_t seed = 0, n_seeds = 60, emitted, settle, worst = 0, total = 0,
-	         sent = 0, dropped = 0, dups = 0, lost = 0;
+	         sent = 0, dropped = 0, dups = 0, lost = 0, runs = 0,
+	         run_delivers = 0, run_skips = 0, run_refused = 0;
 	bool trace = false, one = false;
 	const char *long_run = getenv("TB_LONG");
 	int i, failures = 0;
@@ -684,6 +855,10 @@ main(int argc, char **argv)
 		dropped += S.stats_dropped;
 		dups += S.stats_dups;
 		lost += S.stats_lost_props;
+		runs += S.stats_runs_sent;
+		run_delivers += S.stats_run_delivers;
+		run_skips += S.stats_run_skips;
+		run_refused += S.stats_run_refused;
 		worst = settle > worst ? settle : worst;
 		if (rv != 0) {
 			failures++;
@@ -707,5 +882,10 @@ main(int argc, char **argv)
 	   "the faults happened: %llu lost proposals, %llu drops, %llu dups",
 	   (unsigned long long)lost, (unsigned long long)dropped,
 	   (unsigned long long)dups);
+	ok(runs > 0 && run_delivers > 0 && run_skips > 0 && run_refused > 0,
+	   "runs were sent (%llu) and delivered as one command (%llu), some "
+	   "with a delivered prefix skipped (%llu), some refused (%llu)",
+	   (unsigned long long)runs, (unsigned long long)run_delivers,
+	   (unsigned long long)run_skips, (unsigned long long)run_refused);
 	return done_testing();
 }

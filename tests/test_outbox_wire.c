@@ -11,10 +11,12 @@ static void
 test_round_trip(void)
 {
 	static const uint8_t body[] = "case.event 370102-20261129-000001";
-	struct outbox_msg d = { OUTBOX_MSG_DATA,   370102, 370100,
-		                { 3, 1ULL << 40 }, body,   sizeof(body) };
-	struct outbox_msg a = { OUTBOX_MSG_ACK, 370102, 370100,
-		                { 3, 0 },       NULL,   0 };
+	struct outbox_msg d = {
+		OUTBOX_MSG_DATA, 370102, 370100, { 3, 1ULL << 40 }, body,
+		sizeof(body),    0
+	};
+	struct outbox_msg a = { OUTBOX_MSG_ACK, 370102, 370100, { 3, 0 },
+		                NULL,           0,      0 };
 	struct outbox_msg m;
 	uint8_t buf[256];
 	char err[128] = "";
@@ -52,6 +54,55 @@ test_round_trip(void)
 }
 
 static void
+test_run(void)
+{
+	static const uint8_t e1[] = "summary 1", e3[] = "summary 3";
+	uint8_t run[OUTBOX_RUN_BYTES], *big, buf[1024];
+	struct outbox_msg d = {
+		OUTBOX_MSG_DATA_RUN, 370102, 370100, { 1, 41 }, run, 0, 3
+	};
+	const uint8_t *p, *e;
+	size_t len = 0, left, elen, n;
+	struct outbox_msg m;
+	char err[128] = "";
+
+	ok(outbox_run_put(run, sizeof(run), &len, e1, sizeof(e1)) &&
+	       outbox_run_put(run, sizeof(run), &len, NULL, 0) &&
+	       outbox_run_put(run, sizeof(run), &len, e3, sizeof(e3)),
+	   "three entries (one empty) go into a run");
+	d.len = len;
+	n = outbox_wire_encode(&d, buf, sizeof(buf));
+	ok(n > 0 && n <= outbox_wire_size(&d), "a run encodes (%zu bytes)", n);
+	is_int(outbox_wire_decode(buf, n, &m, err, sizeof(err)), TB_OK,
+	       "  and decodes %s", err);
+	ok(m.type == OUTBOX_MSG_DATA_RUN && m.n == 3 && m.pos.seq == 41 &&
+	       m.len == len && !memcmp(m.payload, run, len),
+	   "  to the same run of 3 from seq 41");
+	p = m.payload;
+	left = m.len;
+	ok(outbox_run_next(&p, &left, &e, &elen) && elen == sizeof(e1) &&
+	       !memcmp(e, e1, elen) && outbox_run_next(&p, &left, &e, &elen) &&
+	       elen == 0 && outbox_run_next(&p, &left, &e, &elen) &&
+	       elen == sizeof(e3) && !memcmp(e, e3, elen) &&
+	       !outbox_run_next(&p, &left, &e, &elen) && left == 0,
+	   "  its entries read back in order, and then no more");
+	d.n = 2;
+	ok(outbox_wire_encode(&d, buf, sizeof(buf)) == 0,
+	   "a run whose count is not its bins' does not encode");
+	d.n = OUTBOX_RUN_MAX + 1;
+	ok(outbox_wire_encode(&d, buf, sizeof(buf)) == 0, "nor a run of 65");
+	big = calloc(1, 70000);
+	len = 0;
+	ok(big != NULL && outbox_run_put(run, sizeof(run), &len, big, 70000) &&
+	       len == 70005,
+	   "an entry of 70,000 bytes takes a bin32 header");
+	ok(!outbox_run_put(run, sizeof(run), &len, big, 70000 * 3),
+	   "one that does not fit in the run is refused");
+	is_int(len, 70005, "  and the run is unchanged");
+	free(big);
+}
+
+static void
 test_malformed(void)
 {
 	/* Hand-written msgpack: 0xce is a uint32; R1 and R2 are 370070 and
@@ -72,11 +123,51 @@ test_malformed(void)
 		  14,
 		  TB_EMALFORMED,
 		  "array of 6" },
-		{ "type 3",
-		  { 0x96, 3, R1, R2, 1, 1, 0xc0 },
+		{ "type 4",
+		  { 0x96, 4, R1, R2, 1, 1, 0xc0 },
 		  15,
 		  TB_EMALFORMED,
 		  "[0] type" },
+		{ "a run of nil",
+		  { 0x96, 3, R1, R2, 1, 1, 0xc0 },
+		  15,
+		  TB_EMALFORMED,
+		  "[5] payload: must be an array" },
+		{ "a run of none",
+		  { 0x96, 3, R1, R2, 1, 1, 0x90 },
+		  15,
+		  TB_EMALFORMED,
+		  "1 to 64 entries" },
+		{ "a run of 65",
+		  { 0x96, 3, R1, R2, 1, 1, 0xdc, 0, 65 },
+		  17,
+		  TB_EMALFORMED,
+		  "1 to 64 entries" },
+		{ "a run saying 2, holding 1",
+		  { 0x96, 3, R1, R2, 1, 1, 0x92, 0xc4, 1, 7 },
+		  18,
+		  TB_EMALFORMED,
+		  "as many as it says" },
+		{ "a run of an int",
+		  { 0x96, 3, R1, R2, 1, 1, 0x91, 7 },
+		  16,
+		  TB_EMALFORMED,
+		  "must be a bin" },
+		{ "a run at seq 0",
+		  { 0x96, 3, R1, R2, 1, 0, 0x91, 0xc4, 1, 7 },
+		  18,
+		  TB_EMALFORMED,
+		  "[4] seq" },
+		{ "a run with a trailing byte",
+		  { 0x96, 3, R1, R2, 1, 1, 0x91, 0xc4, 1, 7, 0 },
+		  19,
+		  TB_EMALFORMED,
+		  "trailing" },
+		{ "a run of one (array16)",
+		  { 0x96, 3, R1, R2, 1, 1, 0xdc, 0, 1, 0xc4, 1, 7 },
+		  20,
+		  TB_OK,
+		  "" },
 		{ "type -1",
 		  { 0x96, 0xff, R1, R2, 1, 1, 0xc0 },
 		  15,
@@ -204,6 +295,7 @@ main(void)
 {
 	test_round_trip();
 	test_malformed();
+	test_run();
 	test_too_big();
 	return done_testing();
 }

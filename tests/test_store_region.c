@@ -217,6 +217,113 @@ test_flow(void)
 	json_decref(entry);
 }
 
+/* summary is a case summary entry of case 370102-...-00000i at version v
+ * (no id when i is 0). */
+static json_t *
+summary(int i, int v)
+{
+	char id[40];
+
+	snprintf(id, sizeof(id), "370102-20261130-%06d", i);
+	return i == 0 ? json_pack("{s:s, s:{s:i}}", "kind", "case", "doc",
+	                          "version", v)
+	              : json_pack("{s:s, s:{s:s, s:s, s:i}}", "kind", "case",
+	                          "doc", "id", id, "state", "received",
+	                          "version", v);
+}
+
+static json_t *
+run(int seq, json_t *entries)
+{
+	return json_pack("{s:s, s:i, s:i, s:o}", "origin", "370102", "inc", 1,
+	                 "seq", seq, "entries", entries);
+}
+
+/* area_version is the version of case i's summary at A (0: none). */
+static long long
+area_version(int i)
+{
+	char id[40];
+	json_t *out = NULL, *c;
+	long long v = 0;
+	size_t k;
+
+	snprintf(id, sizeof(id), "370102-20261130-%06d", i);
+	if (region_store_area(A, NULL, -1, SU_T0, "", 100, &out) != TB_OK) {
+		return -1;
+	}
+	json_array_foreach(json_object_get(out, "cases"), k, c)
+	{
+		if (!strcmp(spec_str(c, "id"), id)) {
+			v = spec_int(c, "version", 0);
+		}
+	}
+	json_decref(out);
+	return v;
+}
+
+/* Case summaries up from 370102 to 370100 in runs (outbox.deliver_run). */
+static void
+test_runs(void)
+{
+	struct outbox_in in;
+	json_t *r, *ob;
+
+	r = apply(A, &IDX_A, CMD_OUTBOX_DELIVER_RUN,
+	          run(1, json_pack("[o, o, o]", summary(1, 1), summary(2, 1),
+	                           summary(3, 1))));
+	ob = json_object_get(r, "outbox");
+	ok(!strcmp(spec_str(ob, "verdict"), "accept") &&
+	       spec_int(ob, "delivered", 0) == 3 && spec_int(ob, "seq", 0) == 3,
+	   "a run of 1..3 is delivered in one command: cursor 3");
+	json_decref(r);
+	ok(area_version(1) == 1 && area_version(3) == 1,
+	   "  its summaries are kept for the area");
+	r = apply(A, &IDX_A, CMD_OUTBOX_DELIVER_RUN,
+	          run(2, json_pack("[o, o, o, o]", summary(2, 9), summary(3, 9),
+	                           summary(4, 1), summary(5, 1))));
+	ob = json_object_get(r, "outbox");
+	ok(!strcmp(spec_str(ob, "verdict"), "accept") &&
+	       spec_int(ob, "delivered", 0) == 2 && spec_int(ob, "seq", 0) == 5,
+	   "a run of 2..5 at cursor 3: 4..5 delivered, cursor 5");
+	json_decref(r);
+	ok(area_version(2) == 1 && area_version(3) == 1 && area_version(5) == 1,
+	   "  its delivered prefix (2..3) skipped, not applied again");
+	r = apply(A, &IDX_A, CMD_OUTBOX_DELIVER_RUN,
+	          run(1, json_pack("[o, o]", summary(1, 9), summary(2, 9))));
+	is_str(spec_str(json_object_get(r, "outbox"), "verdict"), "dup",
+	       "a run of 1..2: a duplicate");
+	json_decref(r);
+	r = apply(A, &IDX_A, CMD_OUTBOX_DELIVER_RUN,
+	          run(7, json_pack("[o]", summary(7, 1))));
+	is_str(spec_str(json_object_get(r, "outbox"), "verdict"), "gap",
+	       "a run from 7 at cursor 5: a gap");
+	json_decref(r);
+	r = apply(A, &IDX_A, CMD_OUTBOX_DELIVER_RUN,
+	          run(6, json_pack("[o, o]", summary(6, 1), summary(0, 1))));
+	is_str(err_field(r), "$.body.entries[1].doc.id",
+	       "a run whose second entry has no case id is refused");
+	json_decref(r);
+	region_store_in(A, 370102, &in);
+	ok(in.cursor.seq == 5 && area_version(6) == 0,
+	   "  whole: the cursor stays at 5, entry 6 is not kept either");
+	r = apply(A, &IDX_A, CMD_OUTBOX_DELIVER_RUN,
+	          run(6, json_pack("[o]", json_pack("{s:s, s:{}}", "kind",
+	                                            "release", "doc"))));
+	is_str(err_field(r), "$.body.entries[0]",
+	       "a release from a child is refused, naming the entry");
+	json_decref(r);
+	r = apply(A, &IDX_A, CMD_OUTBOX_DELIVER_RUN, run(6, json_array()));
+	is_str(err_field(r), "$.body.entries", "an empty run is refused");
+	json_decref(r);
+	r = apply(A, &IDX_A, CMD_OUTBOX_DELIVER_RUN,
+	          json_pack("{s:s, s:i, s:i, s:[o]}", "origin", "370200", "inc",
+	                    1, "seq", 1, "entries", summary(9, 1)));
+	is_str(err_field(r), "$.body.origin",
+	       "a run from a region neither parent nor child is refused");
+	json_decref(r);
+}
+
 int
 main(void)
 {
@@ -232,6 +339,7 @@ main(void)
 	if (A != NULL && B != NULL) {
 		test_topology();
 		test_flow();
+		test_runs();
 	}
 	store_close(A);
 	store_close(B);

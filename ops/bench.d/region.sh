@@ -11,7 +11,9 @@
 #
 # "Applied" is polled at each county (GET /v1/catalog every 5 ms), so a
 # figure is at most ~5 ms late. Usage: ops/bench.d/region.sh TONGBAN_BIN
-# [REPS]; prints one TSV line per measure and a summary.
+# [REPS]; prints one TSV line per measure and a summary. TB_FULL_MATTERS
+# (3000): the first release's size; TB_DELTAS_ONLY=1: stop after the
+# deltas.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 TB=$1
@@ -33,8 +35,9 @@ node_start() {
   "$TB" run --dir "$T/$name" >"$T/$name.out" 2>>"$T/$name.log" &
   _node_pids+=("$!")
   for i in $(seq 1 400); do
+    # The background shell may not have made $name.out yet: no port.
     port=$(sed -n 's/.*"api":"http:\/\/[^:]*:\([0-9]*\)".*/\1/p' \
-      "$T/$name.out" 2>/dev/null)
+      "$T/$name.out" 2>/dev/null || true)
     if [ -n "$port" ] &&
       curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then
       printf -v "PORT_$name" '%s' "$port"
@@ -84,6 +87,22 @@ for pc in "P 2" "C1 2" "C2 2"; do
     sleep 0.05
   done
 done
+# Feature level 3 (outbox.deliver_run: runs of entries in one command) at
+# every region, when the build has it; a build without it stays at 2.
+api P GET /v1/status
+if [ "$(jq_get 'd["features"]["supported"]')" -ge 3 ]; then
+  for n in P C1 C2 K1 K2 K3 K4; do
+    for i in $(seq 1 200); do
+      api "$n" GET /v1/status
+      [ "$(jq_get 'd["features"]["level"]')" -ge 2 ] && break
+      sleep 0.05
+    done
+    api "$n" POST /v1/group/features -d '{"level":3}'
+    [ "$code" = 201 ] || { echo "feature level 3 at $n: $code $body" >&2; exit 1; }
+  done
+fi
+api P GET /v1/status
+printf 'region\tfeature_level\t%s\tlevel\n' "$(jq_get 'd["features"]["level"]')"
 
 # all_at V: ms from now until every county's standard version is V.
 counties=(K1 K2 K3 K4)
@@ -105,7 +124,7 @@ while left and time.time() < end:
 print(-1 if left else int((time.time() - t0) * 1000))
 PY
 }
-$py - "$here/ops/examples/catalog-370000.json" "$T/full.json" 3000 <<'PY'
+$py - "$here/ops/examples/catalog-370000.json" "$T/full.json" "${TB_FULL_MATTERS:-3000}" <<'PY'
 import json, sys, copy
 d = json.load(open(sys.argv[1]))
 base, ms, i = d["matters"], list(d["matters"]), 0
@@ -118,12 +137,28 @@ while len(ms) < int(sys.argv[3]):
 d["matters"] = ms
 json.dump(d, open(sys.argv[2], "w"), ensure_ascii=False)
 PY
+# cpu_ms: the CPU time (user + system) the seven nodes used so far, in ms;
+# on a shared machine a steadier measure of the work than the wall clock.
+tck=$(getconf CLK_TCK)
+cpu_ms() {
+  local p t=0
+  for p in "${_node_pids[@]}"; do
+    t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat")))
+  done
+  echo $((t * 1000 / tck))
+}
+c0=$(cpu_ms)
 t0=$(date +%s%3N)
-api P POST /v1/catalog/releases --data-binary @"$T/full.json"
+# Expect: none. curl asks for "100 Continue" before sending a body over
+# 1 MiB and, as the node's HTTP server (nng 1.5's) never sends one, waits
+# its 1 s timeout first; tongban's own client sends no Expect.
+api P POST /v1/catalog/releases -H 'Expect:' --data-binary @"$T/full.json"
 [ "$code" = 201 ] || { echo "publish: $code ${body:0:300}" >&2; exit 1; }
 t1=$(date +%s%3N)
 full=$(wait_all 1 "$t0")
-printf 'region\tfull_3000\t%s\tms\tpublish_http_ms=%s\n' "$full" $((t1 - t0))
+sleep 2 # what the hops do after the counties applied (ACKs)
+printf 'region\tfull_3000\t%s\tms\tpublish_http_ms=%s\tcpu_ms=%s\n' "$full" \
+  $((t1 - t0)) $(($(cpu_ms) - c0))
 
 for v in $(seq 2 $((reps + 1))); do
   api P GET /v1/catalog
@@ -146,6 +181,10 @@ PY
   d=$(wait_all "$v" "$t0")
   printf 'region\tdelta_50\t%s\tms\tpublish_http_ms=%s\n' "$d" $((t1 - t0))
 done
+
+# TB_DELTAS_ONLY=1: stop here (with TB_FULL_MATTERS=150, a quick
+# comparison of the deltas alone).
+[ "${TB_DELTAS_ONLY:-0}" = 1 ] && exit 0
 
 # ---- remote case queries (issue 6): wrk, one connection, GET by id ----
 # A case received at 370102 is asked at 370102 itself (no hop), at its city
@@ -235,5 +274,7 @@ done
 t1=$(date +%s%3N)
 left=$(backlog_k1)
 ms=$((t1 - t0))
-printf 'region\tcatchup_cases\t%s\tevents/s\tqueued=%s\tms=%s\tleft=%s\n' \
-  "$(( ${queued:-0} * 1000 / (ms > 0 ? ms : 1) ))" "${queued:-0}" "$ms" "${left:-?}"
+api C1 GET /v1/region
+runs=$(jq_get 'd["counters"].get("runs_proposed", "-")')
+printf 'region\tcatchup_cases\t%s\tevents/s\tqueued=%s\tms=%s\tleft=%s\truns_proposed_at_370100=%s\n' \
+  "$(( ${queued:-0} * 1000 / (ms > 0 ? ms : 1) ))" "${queued:-0}" "$ms" "${left:-?}" "$runs"

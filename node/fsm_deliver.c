@@ -1,0 +1,265 @@
+/* Deliveries at the destination of an outbox stream: outbox.deliver (one
+ * entry) and outbox.deliver_run (a run of consecutive entries, feature
+ * level 3), applied with replication/outbox.c's cursor rules. An entry is
+ * a release or overlay from the parent, applied exactly as one published
+ * here, or a case summary from a child, kept for the area and passed on
+ * up (docs/REPLICATION.md). */
+#include "node/fsm.h"
+#include "node/region_store.h"
+
+#include "replication/outbox.h"
+#include "schema/cert.h"
+#include "schema/spec.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* area_put keeps the newest summary of a case of this region's area
+ * ("a" case id in DB_OUTBOX) and passes it on up. */
+static int
+area_put(struct fsm *f, const json_t *sum, const char *path)
+{
+	const char *id = spec_str(sum, "id");
+	uint8_t k[1 + 64];
+	json_t *old = NULL;
+	size_t idl;
+	int rv;
+
+	if (id == NULL || (idl = strlen(id)) == 0 || idl > 64) {
+		return fsm_refuse(f, TB_EINVAL, path,
+		                  "a case summary names its case id");
+	}
+	k[0] = 'a';
+	memcpy(k + 1, id, idl);
+	rv = db_get_json(f->txn, f->s->dbi[DB_OUTBOX], k, 1 + idl, &old);
+	if (rv == TB_OK &&
+	    spec_int(old, "version", 0) > spec_int(sum, "version", 0)) {
+		json_decref(old);
+		return TB_OK; /* an older state: the newer one stays */
+	}
+	json_decref(old);
+	if (rv != TB_OK && rv != TB_ENOTFOUND) {
+		return rv;
+	}
+	if ((rv = db_put_json(f->txn, f->s->dbi[DB_OUTBOX], k, 1 + idl, sum)) !=
+	    0) {
+		return rv;
+	}
+	return fsm_outbox_up(f, sum);
+}
+
+/* ---- outbox.deliver: at the destination --------------------------------- */
+
+static int
+verdict_result(struct fsm *f, enum outbox_verdict vd, const char *origin,
+               struct outbox_pos cur, json_t *applied)
+{
+	f->result = json_pack("{s:{s:s, s:s, s:I, s:I, s:o*}}", "outbox",
+	                      "verdict", outbox_verdict_name(vd), "origin",
+	                      origin, "inc", (json_int_t)cur.inc, "seq",
+	                      (json_int_t)cur.seq, "applied", applied);
+	return f->result != NULL ? TB_OK : TB_ENOMEM;
+}
+
+/* deliver_origin checks that origin may send entries to this region: its
+ * parent (releases, overlays) or a child (case summaries, *up). */
+static int
+deliver_origin(struct fsm *f, const char *origin, bool *up)
+{
+	char parent[7] = "", oparent[7] = "";
+
+	cert_region_parent(f->s->region, parent);
+	*up = origin != NULL && region_code_u32(origin) != 0 &&
+	      cert_region_parent(origin, oparent) == 0 &&
+	      !strcmp(oparent, f->s->region);
+	if (region_code_u32(origin) == 0 ||
+	    (strcmp(origin, parent) != 0 && !*up)) {
+		return fsm_refuse(f, TB_ECODE, "$.body.origin",
+		                  "%s takes entries from its parent %s and its "
+		                  "children only, not from %s",
+		                  f->s->region, parent[0] ? parent : "(none)",
+		                  origin);
+	}
+	return TB_OK;
+}
+
+/* cursor_get reads the cursor of the stream from origin (key k). */
+static int
+cursor_get(struct fsm *f, const char *origin, uint8_t k[7],
+           struct outbox_in *in)
+{
+	MDB_val v;
+	int rv;
+
+	memset(in, 0, sizeof(*in));
+	region_in_key(k, region_code_u32(origin));
+	rv = db_get(f->txn, f->s->dbi[DB_OUTBOX], k, 7, &v);
+	if (rv == TB_OK) {
+		return region_in_decode(&v, region_code_u32(origin), in);
+	}
+	in->origin = region_code_u32(origin);
+	return rv == TB_ENOTFOUND ? TB_OK : rv;
+}
+
+static int
+cursor_put(struct fsm *f, const uint8_t k[7], const struct outbox_in *in)
+{
+	json_t *cj;
+	int rv;
+
+	cj = json_pack("{s:I, s:I}", "inc", (json_int_t)in->cursor.inc, "seq",
+	               (json_int_t)in->cursor.seq);
+	if (cj == NULL) {
+		return TB_ENOMEM;
+	}
+	rv = db_put_json(f->txn, f->s->dbi[DB_OUTBOX], k, 7, cj);
+	json_decref(cj);
+	return rv;
+}
+
+/* deliver_entry applies one delivered entry e (at path, for refusals):
+ * a case summary from a child is kept and passed on up; a release or
+ * overlay from the parent goes through the same apply as one published
+ * here (signature, chain and version checked alike). f->result is the
+ * inner apply's; a refusal refuses the whole command. */
+static int
+deliver_entry(struct fsm *f, bool up, const json_t *e, const char *path)
+{
+	const char *kind = spec_str(e, "kind");
+	const json_t *doc = json_object_get(e, "doc");
+	const struct cmd *outer = f->cmd;
+	struct cmd inner;
+	json_t *body;
+	int rv;
+
+	if (kind == NULL || !json_is_object(doc) ||
+	    (up ? strcmp(kind, "case") != 0
+	        : (strcmp(kind, "release") && strcmp(kind, "overlay")))) {
+		return fsm_refuse(
+		    f, TB_EINVAL, path,
+		    "an entry is {\"kind\": \"release\" or "
+		    "\"overlay\" (from the parent) or \"case\" (from "
+		    "a child), \"doc\": {...}}");
+	}
+	if (up) {
+		char idp[48];
+
+		snprintf(idp, sizeof(idp), "%s.doc.id", path);
+		return area_put(f, doc, idp);
+	}
+	body = json_pack("{s:O}", kind, doc);
+	if (body == NULL) {
+		return TB_ENOMEM;
+	}
+	inner = *outer;
+	inner.type = kind[0] == 'r' ? CMD_CATALOG_RELEASE : CMD_CATALOG_OVERLAY;
+	inner.body = body;
+	f->cmd = &inner;
+	rv = kind[0] == 'r' ? fsm_release(f) : fsm_overlay(f);
+	f->cmd = outer;
+	json_decref(body);
+	return rv;
+}
+
+int
+fsm_outbox_deliver(struct fsm *f)
+{
+	const json_t *b = f->cmd->body;
+	const char *origin = spec_str(b, "origin");
+	struct outbox_pos pos = { (uint32_t)spec_int(b, "inc", 0),
+		                  (uint64_t)spec_int(b, "seq", 0) };
+	struct outbox_in in;
+	enum outbox_verdict vd;
+	uint8_t k[7];
+	json_t *applied;
+	bool up;
+	int rv;
+
+	if ((rv = deliver_origin(f, origin, &up)) != TB_OK) {
+		return rv;
+	}
+	if (pos.inc == 0 || pos.seq == 0) {
+		return fsm_refuse(f, TB_EINVAL, "$.body.seq",
+		                  "an entry is at a position (inc, seq) >= "
+		                  "(1, 1)");
+	}
+	if ((rv = cursor_get(f, origin, k, &in)) != 0) {
+		return rv;
+	}
+	if ((vd = outbox_check(&in, pos)) != OUTBOX_ACCEPT) {
+		return verdict_result(f, vd, origin, in.cursor, NULL);
+	}
+	/* A refusal refuses the delivery: the cursor stays. */
+	if ((rv = deliver_entry(f, up, json_object_get(b, "entry"),
+	                        "$.body.entry")) != TB_OK) {
+		return rv;
+	}
+	outbox_deliver(&in, pos);
+	if ((rv = cursor_put(f, k, &in)) != 0) {
+		return rv;
+	}
+	applied = f->result;
+	f->result = NULL;
+	return verdict_result(f, vd, origin, in.cursor, applied);
+}
+
+/* ---- outbox.deliver_run: a run of entries at the destination ------------ */
+
+int
+fsm_outbox_deliver_run(struct fsm *f)
+{
+	const json_t *b = f->cmd->body, *es = json_object_get(b, "entries");
+	const char *origin = spec_str(b, "origin");
+	struct outbox_pos pos = { (uint32_t)spec_int(b, "inc", 0),
+		                  (uint64_t)spec_int(b, "seq", 0) };
+	size_t n = json_array_size(es), i;
+	struct outbox_in in;
+	enum outbox_verdict vd;
+	uint64_t skip;
+	char path[40];
+	uint8_t k[7];
+	bool up;
+	int rv;
+
+	if ((rv = deliver_origin(f, origin, &up)) != TB_OK) {
+		return rv;
+	}
+	if (pos.inc == 0 || pos.seq == 0) {
+		return fsm_refuse(f, TB_EINVAL, "$.body.seq",
+		                  "a run starts at a position (inc, seq) >= "
+		                  "(1, 1)");
+	}
+	if (n == 0 || n > OUTBOX_RUN_MAX) {
+		return fsm_refuse(f, TB_EINVAL, "$.body.entries",
+		                  "a run holds 1 to %d entries, not %zu",
+		                  OUTBOX_RUN_MAX, n);
+	}
+	if ((rv = cursor_get(f, origin, k, &in)) != 0) {
+		return rv;
+	}
+	if ((vd = outbox_deliver_run(&in, pos, n, &skip)) != OUTBOX_ACCEPT) {
+		return verdict_result(f, vd, origin, in.cursor, NULL);
+	}
+	/* The entries past the cursor, in order, in this transaction; one
+	 * refused refuses the run (the cursor stays where it was). */
+	for (i = (size_t)skip; i < n; i++) {
+		snprintf(path, sizeof(path), "$.body.entries[%zu]", i);
+		rv = deliver_entry(f, up, json_array_get(es, i), path);
+		json_decref(f->result);
+		f->result = NULL;
+		if (rv != TB_OK) {
+			return rv;
+		}
+	}
+	if ((rv = cursor_put(f, k, &in)) != 0) {
+		return rv;
+	}
+	if ((rv = verdict_result(f, vd, origin, in.cursor, NULL)) != 0) {
+		return rv;
+	}
+	return json_object_set_new(json_object_get(f->result, "outbox"),
+	                           "delivered",
+	                           json_integer((json_int_t)(n - skip))) == 0
+	           ? TB_OK
+	           : TB_ENOMEM;
+}

@@ -1,0 +1,40 @@
+/* Reading canonical msgpack in place, without decoding it: the value of a
+ * map's key, and a map's bytes without one key. A delivered release is
+ * 5.8 MiB; checking its signature needs the canonical bytes of the
+ * document less its "signatures", which these give from the bytes it came
+ * in (a JSON decode and a canonical encode cost a hop a few hundred ms).
+ *
+ * Meant for bytes canon_check accepted; on anything else they refuse
+ * (TB_EMALFORMED) rather than read out of bounds, but they do not check
+ * canonical form themselves. */
+#ifndef TB_SCHEMA_CANON_WALK_H
+#define TB_SCHEMA_CANON_WALK_H
+
+#include "schema/canon.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The nesting canon_skip follows (canon_check's default depth is 24). */
+#define CANON_WALK_MAX_DEPTH 64
+
+/* canon_skip returns the length of the one value at p (n bytes
+ * available; depth: the nesting so far, 0 at the top), or 0 if it does
+ * not fit, nests deeper than CANON_WALK_MAX_DEPTH or holds a type the
+ * canonical form has not (floats, bins, exts). */
+size_t canon_skip(const uint8_t *p, size_t n, int depth);
+
+/* canon_map_get finds the string key in the map p[0..n): *v, *vlen its
+ * value's bytes. TB_OK, TB_ENOTFOUND, or TB_EMALFORMED (not a map, or
+ * truncated). */
+int canon_map_get(const uint8_t *p, size_t n, const char *key,
+                  const uint8_t **v, size_t *vlen);
+
+/* canon_bytes_without appends to out the canonical bytes of the map
+ * p[0..n) (exactly one value) without its key skip: what
+ * canon_encode_without gives for the decoded map. TB_OK, TB_EMALFORMED,
+ * or TB_ENOMEM. */
+int canon_bytes_without(const uint8_t *p, size_t n, const char *skip,
+                        struct canon_buf *out);
+
+#endif
