@@ -4,6 +4,7 @@
 #include "node/join.h"
 
 #include "node/api_ctoken.h"
+#include "node/api_handoff.h"
 #include "node/api_region.h"
 #include "node/group.h"
 #include "node/link_api.h"
@@ -265,6 +266,10 @@ enum route {
 	RT_REGION_PEER,
 	RT_ROLLOUT,
 	RT_AREA_CASES,
+	RT_CASE_HANDOFF,
+	RT_HANDOFFS,
+	RT_HANDOFF,
+	RT_HANDOFF_ABORT,
 };
 
 #define M_GET    1u
@@ -307,6 +312,10 @@ static const struct {
 	[RT_REGION_PEER] = { "/v1/region/peers/", "", M_DELETE, "DELETE" },
 	[RT_ROLLOUT] = { "/v1/catalog/rollout", NULL, M_GET, "GET, HEAD" },
 	[RT_AREA_CASES] = { "/v1/area/cases", NULL, M_GET, "GET, HEAD" },
+	[RT_CASE_HANDOFF] = { "/v1/cases/", "/handoff", M_POST, "POST" },
+	[RT_HANDOFFS] = { "/v1/handoffs", NULL, M_GET, "GET, HEAD" },
+	[RT_HANDOFF] = { "/v1/handoffs/", "", M_GET, "GET, HEAD" },
+	[RT_HANDOFF_ABORT] = { "/v1/handoffs/", "/abort", M_POST, "POST" },
 };
 
 static unsigned
@@ -541,12 +550,25 @@ static void
 get_case(struct http_call *c, const char *id)
 {
 	json_t *out = NULL;
+	char local[4] = "";
 	int rv;
 
+	/* ?local=1: this node's own copy (a tombstone too). */
+	if (api_query(c, "local", local, sizeof(local)) < 0) {
+		return;
+	}
 	rv = store_case_get(c->node->store, id, node_now_ms(), &out);
 	/* A case id starts with its receiving region's code: one held
 	 * elsewhere is asked there (node/region_query.c). */
 	if (rv == TB_ENOTFOUND && api_remote(c, "case", id, id) != 0) {
+		return;
+	}
+	/* A tombstone: the case was handed on; its owner answers
+	 * (docs/HANDOFF.md), or 503 says it cannot. */
+	if (rv == 0 && strcmp(local, "1") != 0 &&
+	    spec_str(out, "owner") != NULL &&
+	    api_remote(c, "case", id, spec_str(out, "owner")) != 0) {
+		json_decref(out);
 		return;
 	}
 
@@ -613,6 +635,12 @@ api_read(struct http_call *c, enum route r, const char *arg)
 		break;
 	case RT_AREA_CASES:
 		api_area_cases_get(c);
+		break;
+	case RT_HANDOFFS:
+		api_handoff_list(c);
+		break;
+	case RT_HANDOFF:
+		api_handoff_case(c, arg);
 		break;
 	default:
 		http_reply_error(c, 404, "not_found", NULL,
@@ -983,6 +1011,12 @@ api_write(struct http_call *c)
 		}
 		return;
 	}
+	if (r == RT_HANDOFF_ABORT) {
+		if (api_allow(c, R_RADMIN | R_PADMIN, "abort a handoff") == 0) {
+			api_handoff_abort(c, arg);
+		}
+		return;
+	}
 	if (r == RT_GROUP_TRANSFER && c->body_len == 0) {
 		if (api_allow(c, R_RADMIN | R_PADMIN, "change the group") ==
 		    0) {
@@ -1019,6 +1053,11 @@ api_write(struct http_call *c)
 	case RT_CASE_ACTIONS:
 		if (api_allow(c, R_STAFF, "act on cases") == 0) {
 			post_case_action(c, arg, req);
+		}
+		break;
+	case RT_CASE_HANDOFF:
+		if (api_allow(c, R_STAFF, "hand cases on") == 0) {
+			api_handoff_offer(c, arg, req);
 		}
 		break;
 	case RT_TOKENS:

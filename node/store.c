@@ -472,6 +472,12 @@ dispatch(struct fsm *f)
 		return fsm_outbox_deliver(f);
 	case CMD_OUTBOX_ACKED:
 		return fsm_outbox_acked(f);
+	case CMD_HANDOFF_OFFER:
+		return fsm_handoff_offer(f);
+	case CMD_HANDOFF_ABORT:
+		return fsm_handoff_abort(f);
+	case CMD_HANDOFF_FRAME:
+		return fsm_handoff_frame(f);
 	default:
 		return fsm_refuse(f, TB_ENOTIMPL, "$.type",
 		                  "%s is an event, not a command this region "

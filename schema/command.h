@@ -42,6 +42,13 @@ enum cmd_type {
 	CMD_OUTBOX_CHILD,    /* body {region}: open the stream to a child */
 	CMD_OUTBOX_DELIVER,  /* body {origin, inc, seq, entry}: at the dest */
 	CMD_OUTBOX_ACKED,    /* body {dest, inc, seq, report?}: at the origin */
+	/* Handoff of a case (feature level 3; docs/HANDOFF.md). */
+	CMD_HANDOFF_OFFER, /* body {case, to, mode, reason, actor}: at the
+	                      source, freezes the case */
+	CMD_HANDOFF_ABORT, /* body {case, after_ms, actor}: at the source,
+	                      unfreezes */
+	CMD_HANDOFF_FRAME, /* body {frames: [frame]}: frames received from
+	                      the other region, applied in order */
 	CMD_TYPE_COUNT
 };
 
@@ -52,8 +59,9 @@ enum cmd_type {
  * running. Raise it after upgrading every member. Level 2 adds join tokens
  * (join.create, join.use), the region commands (region.topology,
  * outbox.*), and the case summary index that apply keeps from the raise on
- * (docs/STORE.md), which the raise builds. */
-#define TB_FEATURE_LEVEL 2
+ * (docs/STORE.md), which the raise builds. Level 3 adds the handoff of
+ * cases (handoff.offer, handoff.abort, handoff.frame; docs/HANDOFF.md). */
+#define TB_FEATURE_LEVEL 3
 
 /* cmd_type_name returns the wire name ("case.action"). */
 const char *cmd_type_name(enum cmd_type t);

@@ -1,0 +1,641 @@
+/* Handoff frames between regions: sent by the leader from the committed
+ * records, routed hop by hop like the remote queries (region_route), and
+ * proposed as handoff.frame where they arrive (docs/HANDOFF.md, "The
+ * node's side").
+ *
+ * Happy path: handoff.offer commits at the source; the driver (on the
+ * source's leader, run after each commit and every tick) finds the record
+ * in the 'O' space and sends OFFER towards the target. A node of the
+ * target receives it, reads its committed record (none), and proposes
+ * handoff.frame through its group (group_propose: at the leader, or
+ * forwarded to it); the apply checks the catalog and prepares; the node
+ * that proposed sends the apply's reply (ACCEPT) back. The source proposes
+ * the ACCEPT (TRANSFERRED), replies COMMIT; the target proposes it
+ * (OWNED) and replies DONE, which the source's driver keeps in memory
+ * only (handoff_wants' done flag).
+ *
+ * Failure modes: a frame lost, duplicated, or answered by a crashed side
+ * is resent by the driver from the committed record after a timeout that
+ * backs off (50 ms .. 5 s); frames whose committed record already holds
+ * the answer are answered at once without a commit; a frame that cannot be
+ * routed is dropped and counted (the retry finds the way). A new leader
+ * starts with an empty driver: everything open is sent again at once.
+ *
+ * Threads: the loop. */
+#include "node/handoff.h"
+
+#include "node/fsm_handoff.h"
+#include "node/group.h"
+#include "node/link.h"
+#include "node/log.h"
+#include "node/node.h"
+#include "node/region_query.h"
+#include "node/store.h"
+#include "node/store_db.h"
+#include "replication/route.h"
+#include "schema/spec.h"
+
+#include <raft.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct handoff_node {
+	struct node *n;
+	/* The driver: "id/e/a" -> [due (loop ms), backoff, done, gen]. */
+	json_t *open;
+	unsigned long long gen;
+	uint64_t last_run, term;
+	/* Frames proposed and not yet applied: "id/e/a/frame" -> true. */
+	json_t *inflight;
+	unsigned long long sent, received, relayed, dropped;
+};
+
+static struct handoff_node *
+hn_of(struct node *n)
+{
+	return n->handoff;
+}
+
+int
+handoff_init(struct node *n)
+{
+	struct handoff_node *h = calloc(1, sizeof(*h));
+
+	if (h == NULL || (h->open = json_object()) == NULL ||
+	    (h->inflight = json_object()) == NULL) {
+		if (h != NULL) {
+			json_decref(h->open);
+		}
+		free(h);
+		return -1;
+	}
+	h->n = n;
+	n->handoff = h;
+	return 0;
+}
+
+void
+handoff_free(struct node *n)
+{
+	struct handoff_node *h = hn_of(n);
+
+	if (h == NULL) {
+		return;
+	}
+	json_decref(h->open);
+	json_decref(h->inflight);
+	free(h);
+	n->handoff = NULL;
+}
+
+/* events_of appends case id's events ({"at", "body"}, in seq order). */
+static int
+events_of(struct store *s, MDB_txn *txn, const char *id, json_t *out)
+{
+	uint8_t k[FSM_HANDOFF_ID_MAX + 1];
+	size_t idl = strlen(id);
+	MDB_cursor *cur;
+	MDB_val key, v, ev;
+	int rv, op = MDB_SET_RANGE;
+
+	if (idl >= FSM_HANDOFF_ID_MAX) {
+		return TB_EINVAL;
+	}
+	memcpy(k, id, idl);
+	k[idl] = 0;
+	key.mv_data = k;
+	key.mv_size = idl + 1;
+	if ((rv = db_err(mdb_cursor_open(txn, s->dbi[DB_CASE_EVENTS], &cur))) !=
+	    0) {
+		return rv;
+	}
+	while ((rv = db_err(mdb_cursor_get(cur, &key, &v, op))) == 0) {
+		json_t *env = NULL;
+
+		op = MDB_NEXT;
+		if (key.mv_size != idl + 5 || memcmp(key.mv_data, k, idl + 1)) {
+			break;
+		}
+		if (v.mv_size != 8 ||
+		    (rv = db_get(txn, s->dbi[DB_EVENTS], v.mv_data, 8, &ev)) ||
+		    (rv = db_val_json(&ev, &env)) != 0) {
+			rv = rv != 0 ? rv : TB_ECORRUPT;
+			break;
+		}
+		if (json_array_append_new(
+		        out, json_pack("{s:O, s:O}", "at",
+		                       json_object_get(env, "at"), "body",
+		                       json_object_get(env, "body"))) != 0) {
+			json_decref(env);
+			rv = TB_ENOMEM;
+			break;
+		}
+		json_decref(env);
+	}
+	mdb_cursor_close(cur);
+	return rv == TB_ENOTFOUND ? TB_OK : rv;
+}
+
+int
+handoff_frame_build(struct store *s, MDB_txn *txn, const char *self,
+                    const json_t *rec, const char *kind, json_t **out)
+{
+	const char *id = spec_str(rec, "case");
+	json_t *fr, *c = NULL, *evs;
+	int rv;
+
+	*out = NULL;
+	fr = json_pack("{s:s, s:s?, s:O, s:O, s:s, s:O}", "frame", kind, "case",
+	               id, "epoch", json_object_get(rec, "epoch"), "attempt",
+	               json_object_get(rec, "attempt"), "from", self, "to",
+	               json_object_get(rec, "peer"));
+	if (fr == NULL) {
+		return TB_ENOMEM;
+	}
+	if (!strcmp(kind, "refuse") &&
+	    json_object_set(fr, "refusal", json_object_get(rec, "refusal"))) {
+		json_decref(fr);
+		return TB_ENOMEM;
+	}
+	if (strcmp(kind, "offer") != 0) {
+		*out = fr;
+		return TB_OK;
+	}
+	if ((rv = db_get_json(txn, s->dbi[DB_CASES], id, strlen(id), &c))) {
+		json_decref(fr);
+		return rv;
+	}
+	evs = json_array();
+	if (evs == NULL || json_object_set_new(fr, "record", c) != 0 ||
+	    json_object_set_new(fr, "events", evs) != 0 ||
+	    json_object_set(fr, "mode", json_object_get(rec, "mode")) ||
+	    json_object_set(fr, "reason", json_object_get(rec, "reason"))) {
+		json_decref(fr);
+		return TB_ENOMEM;
+	}
+	if ((rv = events_of(s, txn, id, evs)) != 0) {
+		json_decref(fr);
+		return rv;
+	}
+	*out = fr;
+	return TB_OK;
+}
+
+/* send_to sends a message of frames (stolen) towards region `to`, one hop
+ * (hops is how many it has travelled). */
+static void
+send_to(struct handoff_node *h, const char *to, long long hops, json_t *frames)
+{
+	struct node *n = h->n;
+	struct route rt;
+	int32_t target = 0;
+	json_t *msg;
+	char hop[8], *text;
+	int rv;
+
+	if (n->links == NULL || region_code_parse(to, &target) != TB_OK ||
+	    hops >= ROUTE_MAX_HOPS) {
+		h->dropped += json_array_size(frames);
+		json_decref(frames);
+		return;
+	}
+	region_route(n, target, &rt);
+	if (rt.kind != ROUTE_DOWN && rt.kind != ROUTE_SIDEWAYS &&
+	    rt.kind != ROUTE_UP) {
+		h->dropped += json_array_size(frames);
+		json_decref(frames);
+		return;
+	}
+	msg = json_pack("{s:s, s:I, s:o}", "to", to, "hops",
+	                (json_int_t)hops + 1, "frames", frames);
+	text = msg != NULL ? json_dumps(msg, JSON_COMPACT) : NULL;
+	json_decref(msg);
+	if (text == NULL) {
+		return;
+	}
+	snprintf(hop, sizeof(hop), "%06d", (int)rt.hop);
+	rv = link_send(n->links, hop, REGION_T_HANDOFF, text, strlen(text));
+	free(text);
+	if (rv != TB_OK) {
+		h->dropped++;
+	}
+}
+
+/* batch_add adds frame fr (stolen) to the batch for its "to"; batch_send
+ * sends every batch, HANDOFF_BATCH_MAX frames a message. */
+static void
+batch_add(json_t *batch, json_t *fr)
+{
+	const char *to = spec_str(fr, "to");
+	json_t *a;
+
+	if (to == NULL) {
+		json_decref(fr);
+		return;
+	}
+	if ((a = json_object_get(batch, to)) == NULL) {
+		json_object_set_new(batch, to, a = json_array());
+	}
+	json_array_append_new(a, fr);
+}
+
+static void
+batch_send(struct handoff_node *h, json_t *batch)
+{
+	const char *to;
+	json_t *a;
+
+	json_object_foreach(batch, to, a)
+	{
+		size_t i = 0, len = json_array_size(a);
+
+		while (i < len) {
+			json_t *part = json_array();
+			size_t j;
+
+			for (j = 0; i < len && j < HANDOFF_BATCH_MAX;
+			     i++, j++) {
+				json_array_append(part, json_array_get(a, i));
+			}
+			h->sent += j;
+			send_to(h, to, 0, part);
+		}
+	}
+	json_decref(batch);
+}
+
+/* ---- the driver (leader) ----------------------------------------------- */
+
+static bool
+leading(struct node *n)
+{
+	return raft_state(&n->raft) == RAFT_LEADER && n->links != NULL &&
+	       store_feature_level(n->store) >= 3 && !n->stopping;
+}
+
+static void
+drv_key(char *out, size_t n, const char *id, uint32_t e, uint32_t a)
+{
+	snprintf(out, n, "%s/%u/%u", id, (unsigned)e, (unsigned)a);
+}
+
+/* drv_one handles one open key: resend what its record wants if due. */
+static void
+drv_one(struct handoff_node *h, MDB_txn *txn, const MDB_val *k, uint64_t now,
+        json_t *batch)
+{
+	const uint8_t *p = k->mv_data;
+	const uint8_t *z = memchr(p + 1, 0, k->mv_size - 1);
+	char id[FSM_HANDOFF_ID_MAX], key[FSM_HANDOFF_ID_MAX + 24];
+	uint32_t e, a;
+	json_t *ent, *rec = NULL, *fr = NULL;
+	enum handoff_frame want;
+	long long backoff;
+
+	if (z == NULL || (size_t)(z - p) >= sizeof(id) ||
+	    k->mv_size != (size_t)(z - p) + 9) {
+		return;
+	}
+	memcpy(id, p + 1, (size_t)(z - p) - 1);
+	id[z - p - 1] = '\0';
+	e = db_get_be32(z + 1);
+	a = db_get_be32(z + 5);
+	drv_key(key, sizeof(key), id, e, a);
+	if ((ent = json_object_get(h->open, key)) == NULL) {
+		ent = json_pack("[I, i, b, I]", (json_int_t)now,
+		                HANDOFF_BACKOFF_MIN_MS, 0, (json_int_t)h->gen);
+		if (ent == NULL || json_object_set_new(h->open, key, ent)) {
+			return;
+		}
+	}
+	json_integer_set(json_array_get(ent, 3), (json_int_t)h->gen);
+	if (json_is_true(json_array_get(ent, 2)) ||
+	    json_integer_value(json_array_get(ent, 0)) > (json_int_t)now ||
+	    fsm_handoff_get(h->n->store, txn, id, e, a, &rec) != TB_OK) {
+		return;
+	}
+	want = handoff_wants(fsm_handoff_state(rec), false);
+	if (want != HANDOFF_F_NONE &&
+	    handoff_frame_build(h->n->store, txn, h->n->cfg.region, rec,
+	                        handoff_frame_name(want), &fr) == TB_OK) {
+		batch_add(batch, fr);
+	}
+	json_decref(rec);
+	backoff = json_integer_value(json_array_get(ent, 1));
+	json_integer_set(json_array_get(ent, 0), (json_int_t)(now + backoff));
+	json_integer_set(json_array_get(ent, 1),
+	                 backoff * 2 > HANDOFF_BACKOFF_MAX_MS
+	                     ? HANDOFF_BACKOFF_MAX_MS
+	                     : backoff * 2);
+}
+
+static void
+drive(struct handoff_node *h)
+{
+	struct node *n = h->n;
+	uint64_t now = uv_now(&n->loop);
+	MDB_cursor *cur = NULL;
+	MDB_txn *txn;
+	MDB_val k, v;
+	json_t *batch, *ent;
+	const char *key;
+	void *tmp;
+	int op = MDB_SET_RANGE;
+
+	if (!leading(n)) {
+		json_object_clear(h->open);
+		return;
+	}
+	if (h->term != n->raft.current_term) {
+		json_object_clear(h->open); /* a new leader sends it all */
+		h->term = n->raft.current_term;
+	}
+	h->last_run = now;
+	h->gen++;
+	if ((batch = json_object()) == NULL ||
+	    store_rd_begin(n->store, &txn) != 0) {
+		json_decref(batch);
+		return;
+	}
+	if (mdb_cursor_open(txn, n->store->dbi[DB_HANDOFFS], &cur) == 0) {
+		k.mv_data = "O";
+		k.mv_size = 1;
+		while (mdb_cursor_get(cur, &k, &v, op) == 0) {
+			op = MDB_NEXT;
+			if (k.mv_size < 10 ||
+			    ((uint8_t *)k.mv_data)[0] != 'O') {
+				break;
+			}
+			drv_one(h, txn, &k, now, batch);
+		}
+		mdb_cursor_close(cur);
+	}
+	store_rd_end(n->store, txn);
+	/* Forget the keys that left the open space. */
+	json_object_foreach_safe(h->open, tmp, key, ent)
+	{
+		if (json_integer_value(json_array_get(ent, 3)) !=
+		    (json_int_t)h->gen) {
+			json_object_del(h->open, key);
+		}
+	}
+	batch_send(h, batch);
+}
+
+void
+handoff_tick(struct node *n)
+{
+	if (hn_of(n) != NULL) {
+		drive(hn_of(n));
+	}
+}
+
+void
+handoff_progress(struct node *n)
+{
+	struct handoff_node *h = hn_of(n);
+
+	/* After commits: a new offer goes out at once, not at the next
+	 * tick; at most one scan every 2 ms. */
+	if (h != NULL && uv_now(&n->loop) >= h->last_run + 2) {
+		drive(h);
+	}
+}
+
+/* ---- frames received --------------------------------------------------- */
+
+struct prop {
+	struct handoff_node *h;
+	json_t *keys; /* the inflight keys this proposal holds */
+};
+
+static void
+inflight_key(char *out, size_t n, const json_t *fr)
+{
+	snprintf(out, n, "%s/%lld/%lld/%s",
+	         spec_str(fr, "case") ? spec_str(fr, "case") : "",
+	         spec_int(fr, "epoch", 0), spec_int(fr, "attempt", 0),
+	         spec_str(fr, "frame") ? spec_str(fr, "frame") : "");
+}
+
+/* reply_of builds the frame that answers result r (an apply's or a
+ * pre-check's): from the committed record if there is one, else from
+ * the frame it answers. */
+static json_t *
+reply_of(struct handoff_node *h, MDB_txn *txn, const json_t *r,
+         const char *kind)
+{
+	const char *id = spec_str(r, "case");
+	json_t *rec = NULL, *fr = NULL;
+
+	if (id == NULL || fsm_handoff_get(h->n->store, txn, id,
+	                                  (uint32_t)spec_int(r, "epoch", 0),
+	                                  (uint32_t)spec_int(r, "attempt", 0),
+	                                  &rec) != TB_OK) {
+		rec = json_pack("{s:s?, s:O, s:O, s:O}", "case", id, "epoch",
+		                json_object_get(r, "epoch"), "attempt",
+		                json_object_get(r, "attempt"), "peer",
+		                json_object_get(r, "from"));
+	}
+	if (rec != NULL) {
+		handoff_frame_build(h->n->store, txn, h->n->cfg.region, rec,
+		                    kind, &fr);
+	}
+	json_decref(rec);
+	return fr;
+}
+
+static void
+on_applied(void *arg, int rv, json_t *res)
+{
+	struct prop *p = arg;
+	struct handoff_node *h = p->h;
+	const char *key;
+	json_t *r, *batch = json_object(), *v;
+	MDB_txn *txn;
+	size_t i;
+
+	json_object_foreach(p->keys, key, v)
+	{
+		json_object_del(h->inflight, key);
+	}
+	json_decref(p->keys);
+	free(p);
+	if (rv != TB_OK || batch == NULL ||
+	    store_rd_begin(h->n->store, &txn) != 0) {
+		/* Not committed: the peer's retry proposes it again. */
+		json_decref(res);
+		json_decref(batch);
+		return;
+	}
+	json_array_foreach(json_object_get(res, "frames"), i, r)
+	{
+		const char *reply = spec_str(r, "reply");
+		json_t *fr;
+
+		if (spec_str(r, "error") != NULL) {
+			tb_log(TB_LOG_WARN, "TB-HANDOFF-FRAME",
+			       "a handoff frame from %s skipped: %s",
+			       spec_str(r, "from") ? spec_str(r, "from") : "?",
+			       spec_str(r, "error"));
+		}
+		if (reply != NULL && strcmp(reply, "none") != 0 &&
+		    (fr = reply_of(h, txn, r, reply)) != NULL) {
+			batch_add(batch, fr);
+		}
+	}
+	store_rd_end(h->n->store, txn);
+	json_decref(res);
+	batch_send(h, batch);
+}
+
+/* take decides what frame fr does here: proposed (added to props), a
+ * reply from the committed record (added to batch), or nothing. */
+static void
+take(struct handoff_node *h, MDB_txn *txn, const json_t *fr, json_t *props,
+     json_t *keys, json_t *batch)
+{
+	static const char *const names[] = { "offer",  "accept", "refuse",
+		                             "commit", "abort",  "done" };
+	static const enum handoff_event evs[] = {
+		HANDOFF_EV_GOT_OFFER,  HANDOFF_EV_GOT_ACCEPT,
+		HANDOFF_EV_GOT_REFUSE, HANDOFF_EV_GOT_COMMIT,
+		HANDOFF_EV_GOT_ABORT,  HANDOFF_EV_GOT_DONE,
+	};
+	const char *kind = spec_str(fr, "frame"), *id = spec_str(fr, "case");
+	char key[FSM_HANDOFF_ID_MAX + 48];
+	struct handoff_result r;
+	enum handoff_state st;
+	json_t *rec = NULL, *res;
+	size_t i;
+
+	for (i = 0; kind != NULL && i < 6 && strcmp(kind, names[i]); i++) {
+	}
+	if (kind == NULL || i == 6 || id == NULL ||
+	    strlen(id) >= FSM_HANDOFF_ID_MAX) {
+		h->dropped++;
+		return;
+	}
+	fsm_handoff_get(h->n->store, txn, id,
+	                (uint32_t)spec_int(fr, "epoch", 0),
+	                (uint32_t)spec_int(fr, "attempt", 0), &rec);
+	st = fsm_handoff_state(rec);
+	json_decref(rec);
+	r = handoff_step(st, evs[i], HANDOFF_CHECK_OK);
+	if (evs[i] == HANDOFF_EV_GOT_DONE) {
+		/* Volatile: the driver stops resending COMMIT. */
+		json_t *ent;
+
+		drv_key(key, sizeof(key), id,
+		        (uint32_t)spec_int(fr, "epoch", 0),
+		        (uint32_t)spec_int(fr, "attempt", 0));
+		if ((ent = json_object_get(h->open, key)) != NULL) {
+			json_array_set_new(ent, 2, json_true());
+		}
+		return;
+	}
+	if (r.commit ||
+	    (evs[i] == HANDOFF_EV_GOT_OFFER && st == HANDOFF_NONE)) {
+		/* The apply decides (an offer's check reads the catalog). */
+		inflight_key(key, sizeof(key), fr);
+		if (json_object_get(h->inflight, key) == NULL &&
+		    json_object_get(keys, key) == NULL) {
+			json_object_set_new(keys, key, json_true());
+			json_array_append(props, (json_t *)fr);
+		}
+		return;
+	}
+	if (r.reply == HANDOFF_F_NONE) {
+		return;
+	}
+	res = json_pack("{s:s, s:O, s:O, s:O}", "case", id, "epoch",
+	                json_object_get(fr, "epoch"), "attempt",
+	                json_object_get(fr, "attempt"), "from",
+	                json_object_get(fr, "from"));
+	if (res != NULL) {
+		json_t *out =
+		    reply_of(h, txn, res, handoff_frame_name(r.reply));
+		if (out != NULL) {
+			batch_add(batch, out);
+		}
+	}
+	json_decref(res);
+}
+
+static void
+arrived(struct handoff_node *h, const json_t *frames)
+{
+	struct node *n = h->n;
+	json_t *props = json_array(), *keys = json_object(), *batch;
+	const json_t *fr;
+	struct prop *p;
+	MDB_txn *txn;
+	size_t i;
+
+	batch = json_object();
+	if (props == NULL || keys == NULL || batch == NULL ||
+	    store_rd_begin(n->store, &txn) != 0) {
+		json_decref(props);
+		json_decref(keys);
+		json_decref(batch);
+		return;
+	}
+	json_array_foreach(frames, i, fr)
+	{
+		h->received++;
+		take(h, txn, fr, props, keys, batch);
+	}
+	store_rd_end(n->store, txn);
+	batch_send(h, batch);
+	if (json_array_size(props) == 0 ||
+	    (p = calloc(1, sizeof(*p))) == NULL) {
+		json_decref(props);
+		json_decref(keys);
+		return;
+	}
+	p->h = h;
+	p->keys = keys;
+	json_object_update(h->inflight, keys);
+	fr = json_pack("{s:o}", "frames", props);
+	group_propose(n, CMD_HANDOFF_FRAME, fr, on_applied, p);
+	json_decref((json_t *)fr);
+}
+
+static void
+on_handoff(struct links *ls, const struct link_msg *m, void *arg)
+{
+	struct handoff_node *h = arg;
+	struct node *n = h->n;
+	json_t *msg, *frames;
+	const char *to;
+
+	(void)ls;
+	if (m->request || store_feature_level(n->store) < 3) {
+		h->dropped++;
+		return;
+	}
+	msg = json_loadb((const char *)m->body, m->len, 0, NULL);
+	to = spec_str(msg, "to");
+	frames = json_object_get(msg, "frames");
+	if (to == NULL || !json_is_array(frames)) {
+		h->dropped++;
+		json_decref(msg);
+		return;
+	}
+	if (strcmp(to, n->cfg.region) != 0) {
+		h->relayed += json_array_size(frames);
+		send_to(h, to, spec_int(msg, "hops", 0), json_incref(frames));
+	} else {
+		arrived(h, frames);
+	}
+	json_decref(msg);
+}
+
+void
+handoff_start(struct node *n)
+{
+	if (n->links != NULL && hn_of(n) != NULL) {
+		link_handle(n->links, REGION_T_HANDOFF, on_handoff, hn_of(n));
+	}
+}
