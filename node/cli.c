@@ -102,9 +102,9 @@ cli_usage(FILE *f)
 static bool
 is_client_verb(int argc, char **argv)
 {
-	static const char *const client[] = { "status", "events", "blob",
-		                              "case",   "token",  "links",
-		                              "group",  NULL };
+	static const char *const client[] = { "status", "events",  "blob",
+		                              "case",   "token",   "links",
+		                              "group",  "handoff", NULL };
 	const char *const *v;
 
 	/* token: "sign" is offline, create and revoke talk to a node. */

@@ -117,4 +117,81 @@ api A GET "/v1/cases/$CID"
 is "$code $(jq_get 'd["served_by"]["region"], d["epoch"]')" "200 370202 2" \
   "GET /v1/cases/ID at the source is answered by the owner"
 
+evs() { jq_get '[(e["at"], e["body"]) for e in d["events"]]'; }
+api A GET "/v1/cases/$CID?local=1"
+ea=$(evs)
+api B GET "/v1/cases/$CID"
+is "$(evs)" "$ea" "the events at the owner are the source's, identical (time and body)"
+api B GET /v1/handoffs
+is "$(jq_get '[(h["case"], h["side"], h["state"], h["peer"], h["mode"], h["last_seq"]) for h in d["handoffs"]]')" \
+  "[('$CID', 'target', 'owned', '370102', '异地代收代办', 1)]" \
+  "GET /v1/handoffs at the target: the record, its peer, mode and last_seq"
+api A GET "/v1/handoffs?state=transferred&side=source"
+is "$(jq_get 'len(d["handoffs"])')" 1 "GET /v1/handoffs?state=transferred&side=source at the source"
+api A GET "/v1/handoffs?state=owned"
+is "$(jq_get 'len(d["handoffs"])')" 0 "  and none owned there"
+m=$(curl -s "$API_B/metrics" | grep '^tongban_handoffs{side="target",state="owned"}')
+is "$m" 'tongban_handoffs{side="target",state="owned"} 1' "/metrics at the target: tongban_handoffs owned 1"
+
+# Writes: at the owner, numbered after last_seq at epoch 2; elsewhere 409.
+api B POST "/v1/cases/$CID/actions" -d '{"action":"accept","opinion":"材料齐全"}'
+is "$code $(jq_get 'd["event"]["body"]["epoch"], d["event"]["body"]["seq"]')" "201 2 2" \
+  "the owner accepts the case: event 2 at epoch 2"
+api B POST "/v1/cases/$CID/actions" -d '{"action":"start","epoch":1}'
+is "$code $(jq_get 'd["error"]["code"], d["error"]["field"]')" "409 stale_epoch $.epoch" \
+  "an action carrying epoch 1 at the owner (epoch 2): 409 stale_epoch"
+api A POST "/v1/cases/$CID/actions" -d '{"action":"start"}'
+is "$code $(jq_get 'd["error"]["code"]')" "409 case_moved" "an action at the old owner: 409 case_moved"
+like "$(jq_get 'd["error"]["message"]')" "handed to 370202" "  naming the owner"
+api A POST "/v1/cases/$CID/handoff" -d '{"to":"370202"}'
+is "$code $(jq_get 'd["error"]["code"]')" "409 case_moved" "a second offer at the old owner: 409 case_moved"
+api A GET "/v1/cases/$CID"
+is "$code $(jq_get 'd["served_by"]["region"], d["state"], d["last_event"]')" "200 370202 accepted 2" \
+  "the applicant's query at 370102 follows the owner's changes"
+
+# ---- over the CLI, and handed on again (epoch 3) ----
+CID2=$(new_case)
+run "$TB" --api "$API_A" --token "$TOKEN_A" case handoff "$CID2" --to 370202 \
+  --mode 全程网办 --reason "申请人要求" --wait 10
+is "$rc" 0 "tongban case handoff $CID2 --to 370202 --wait 10"
+like "$out" '"state": "transferred"' "  prints the record, transferred"
+run "$TB" --api "$API_B" --token "$TOKEN_B" handoff list --state owned
+like "$out" "$CID2" "tongban handoff list --state owned at 370202 lists it"
+run "$TB" --api "$API_B" --token "$TOKEN_B" case handoff "$CID" --to 370102 --wait 10
+is "$rc" 0 "370202 hands $CID back to 370102 (tongban case handoff --wait)"
+api A GET "/v1/cases/$CID"
+is "$code $(jq_get 'd["epoch"], d["owner"], d.get("frozen", False), d["last_event"], d["state"]')" \
+  "200 3 370102 False 2 accepted" "370102 owns it again at epoch 3, with the accept made at 370202"
+api A GET "/v1/cases/$CID"
+ea=$(evs)
+api B GET "/v1/cases/$CID?local=1"
+is "$(jq_get 'd["owner"]') $(evs)" "370102 $ea" "370202 keeps a tombstone naming 370102, with the same events"
+api A GET "/v1/handoffs/$CID"
+is "$(jq_get '[(h["side"], h["epoch"], h["state"]) for h in d["handoffs"]]')" \
+  "[('source', 1, 'transferred'), ('target', 2, 'owned')]" \
+  "GET /v1/handoffs/ID at 370102: its source record at epoch 1 and target record at epoch 2"
+
+# ---- bad input: each a precise error, nothing changed ----
+CID3=$(new_case)
+bad() { # bad BODY CODE ERROR FIELD WHAT
+  api A POST "/v1/cases/$CID3/handoff" -d "$1"
+  is "$code $(jq_get 'd["error"]["code"], d["error"].get("field")')" "$2 $3 $4" "$5"
+}
+bad '{"to":' 400 malformed None "malformed JSON: 400"
+bad '{"to":"999999"}' 422 bad_code to "an unknown region: 422 at to"
+bad '{"to":"370102"}' 422 invalid to "to = this region: 422 at to"
+bad '{"to":"370202","mode":"随便"}' 422 bad_code mode "an unknown mode: 422 at mode"
+bad '{"to":"370202","colour":"red"}' 422 unknown_field colour "an unknown field: 422 naming it"
+bad '{"to":"370202","reason":""}' 422 out_of_range reason "an empty reason: 422 at reason"
+api A POST "/v1/cases/370102-20200101-999999/handoff" -d '{"to":"370202"}'
+is "$code $(jq_get 'd["error"]["code"]')" "404 not_found" "a case not held: 404"
+api A GET "/v1/handoffs/$CID3"
+is "$code" 404 "after the bad offers $CID3 has no handoff record"
+api A GET "/v1/cases/$CID3"
+is "$(jq_get 'd.get("frozen", False), d.get("owner")')" "False None" "  and is neither frozen nor moved"
+api A GET "/v1/handoffs?state=nonsense"
+is "$code $(jq_get 'd["error"]["field"]')" "400 state" "GET /v1/handoffs?state=nonsense: 400 at state"
+api A POST "/v1/handoffs/$CID3/abort"
+is "$code $(jq_get 'd["error"]["code"]')" "404 not_found" "abort of a case never offered: 404"
+
 done_testing
