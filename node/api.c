@@ -560,7 +560,8 @@ get_case(struct http_call *c, const char *id)
 	rv = store_case_get(c->node->store, id, node_now_ms(), &out);
 	/* A case id starts with its receiving region's code: one held
 	 * elsewhere is asked there (node/region_query.c). */
-	if (rv == TB_ENOTFOUND && api_remote(c, "case", id, id) != 0) {
+	if (rv == TB_ENOTFOUND && strcmp(local, "1") != 0 &&
+	    api_remote(c, "case", id, id) != 0) {
 		return;
 	}
 	/* A tombstone: the case was handed on; its owner answers

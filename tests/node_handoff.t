@@ -194,4 +194,95 @@ is "$code $(jq_get 'd["error"]["field"]')" "400 state" "GET /v1/handoffs?state=n
 api A POST "/v1/handoffs/$CID3/abort"
 is "$code $(jq_get 'd["error"]["code"]')" "404 not_found" "abort of a case never offered: 404"
 
+# ---- a kill right after a step commits (TB_FAULT_HANDOFF_EXIT) ----
+node_kill A TERM
+export TB_FAULT_HANDOFF_EXIT=transfer
+node_start A
+unset TB_FAULT_HANDOFF_EXIT
+CID4=$(new_case)
+api A POST "/v1/cases/$CID4/handoff" -d '{"to":"370202","reason":"kill -9 test"}'
+is "$code" 202 "with TB_FAULT_HANDOFF_EXIT=transfer at 370102, $CID4 is offered"
+gone() { ! kill -0 "$PID_A" 2>/dev/null; }
+wait_for 10 gone
+is "$?" 0 "370102 exits once the transfer commits"
+wait "$PID_A"
+is "$?" 9 "  with status 9 (_exit(9), before any frame is sent)"
+api B GET "/v1/handoffs/$CID4"
+is "$(jq_get 'd["handoffs"][0]["state"]')" prepared "370202 is left prepared (no COMMIT came)"
+api B POST "/v1/cases/$CID4/actions" -d '{"action":"accept"}'
+is "$code $(jq_get 'd["error"]["code"]')" "409 case_frozen" "  where the prepared case is not writable: 409 case_frozen"
+node_start A
+is "$?" 0 "370102 restarts"
+wait_for 10 hstate B "$CID4" 'd["handoffs"][0]["state"] == "owned"'
+is "$?" 0 "the restarted source resends COMMIT from its record: 370202 owns it"
+api A GET "/v1/cases/$CID4?local=1"
+a_owner=$(jq_get 'd["owner"], d.get("frozen", False)')
+api B GET "/v1/cases/$CID4"
+is "$a_owner / $(jq_get 'd["owner"], d.get("frozen", False), d["epoch"]')" \
+  "370202 False / 370202 False 2" "exactly one owner: a tombstone at 370102, 370202 owns it at epoch 2"
+
+# ---- refused: the target's catalog no longer offers the matter ----
+api B GET /v1/catalog
+$py - "$C" "$T/rel2.json" "$(jq_get 'd["standard"]["hash"]')" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d.update(version=2, snapshot=False, prev_hash=sys.argv[3], matters=[],
+         removed=["000117001000#01"], removed_bundles=["370000YJS002"])
+d.pop("bundles", None)
+json.dump(d, open(sys.argv[2], "w"), ensure_ascii=False)
+PY
+"$TB" sign --key "$T/P/keys/node.json" "$T/rel2.json"
+api B POST /v1/catalog/releases --data-binary @"$T/rel2.json"
+is "$code" 201 "370202 applies release 2, which removes the food licence matter (and its bundle)"
+CID5=$(new_case)
+run "$TB" --api "$API_A" --token "$TOKEN_A" case handoff "$CID5" --to 370202 --wait 10
+is "$rc" 1 "tongban case handoff --wait: the offer is refused (exit 1)"
+like "$err" "refused: 370202 does not offer matter 000117001000#01" "  with the target's reason"
+api A GET "/v1/cases/$CID5"
+is "$code $(jq_get 'd.get("frozen", False), d.get("owner"), d["epoch"]')" "200 False None 1" \
+  "the source owns the case again at epoch 1, unfrozen"
+api B GET "/v1/handoffs/$CID5"
+is "$(jq_get 'd["handoffs"][0]["state"]')" declined "the target's record: declined"
+api B GET "/v1/cases/$CID5?local=1"
+is "$code" 404 "and the target wrote no copy of the case"
+
+# ---- an offer to a target that is down, aborted after the timeout ----
+node_kill B TERM
+CID6=$(new_case)
+api A POST "/v1/cases/$CID6/handoff" -d '{"to":"370202"}'
+is "$code" 202 "with 370202 down, $CID6 is offered"
+api A POST "/v1/cases/$CID6/actions" -d '{"action":"accept"}'
+is "$code $(jq_get 'd["error"]["code"]')" "409 case_frozen" "the offered case is frozen: 409 case_frozen"
+api A POST "/v1/handoffs/$CID6/abort"
+is "$code $(jq_get 'd["error"]["code"]')" "409 conflict" "an abort before handoff_abort_after_ms: 409"
+like "$(jq_get 'd["error"]["message"]')" "allowed after 1500 ms" "  saying when it is allowed"
+sleep 1.6
+run "$TB" --api "$API_A" --token "$TOKEN_A" handoff abort "$CID6"
+is "$rc" 0 "tongban handoff abort after the timeout"
+like "$out" '"state": "aborted"' "  the record is aborted"
+api A POST "/v1/cases/$CID6/actions" -d '{"action":"accept"}'
+is "$code $(jq_get 'd["event"]["body"]["epoch"]')" "201 1" "the case is writable again at 370102, epoch 1"
+api A POST "/v1/handoffs/$CID6/abort"
+is "$code $(jq_get 'd["error"]["code"]')" "409 conflict" "a second abort: 409 (no offer is open)"
+node_start B
+is "$?" 0 "370202 starts again"
+# The offer may still reach it (a link queues what it sends while it
+# connects): then it declines it (its catalog no longer offers the
+# matter), or it prepares, its ACCEPT is answered ABORT, and it cancels.
+# Either way it never owns the case.
+quiet6() {
+  api B GET "/v1/handoffs/$CID6"
+  [ "$code" = 404 ] ||
+    [ "$(jq_get 'd["handoffs"][0]["state"] in ("cancelled", "declined")')" = True ]
+}
+sleep 0.5
+wait_for 10 quiet6
+is "$?" 0 "370202 never heard of the aborted offer, or declined or cancelled it"
+api B GET "/v1/cases/$CID6?local=1"
+ok "$([ "$code" = 404 ] || [ "$(jq_get 'd["owner"]')" = 370102 ]; echo $?)" \
+  "  and holds no writable copy (none, or a tombstone naming 370102)"
+api A GET /v1/handoffs
+is "$(jq_get 'sorted(set(h["state"] for h in d["handoffs"]))')" \
+  "['aborted', 'owned', 'refused', 'transferred']" "the states at 370102 once quiet: no offer left open"
+
 done_testing
