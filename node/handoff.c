@@ -563,22 +563,100 @@ take(struct handoff_node *h, MDB_txn *txn, const json_t *fr, json_t *props,
 	json_decref(res);
 }
 
+/* propose proposes frames (stolen) as one handoff.frame; keys (stolen)
+ * are the inflight keys it holds. */
+static void
+propose(struct handoff_node *h, json_t *frames, json_t *keys)
+{
+	struct prop *p = calloc(1, sizeof(*p));
+	json_t *body;
+
+	if (p == NULL ||
+	    (body = json_pack("{s:o}", "frames", frames)) == NULL) {
+		free(p);
+		json_decref(keys);
+		return;
+	}
+	p->h = h;
+	p->keys = keys;
+	json_object_update(h->inflight, keys);
+	group_propose(h->n, CMD_HANDOFF_FRAME, body, on_applied, p);
+	json_decref(body);
+}
+
+/* An offer waiting for its materials. */
+struct waiting {
+	struct handoff_node *h;
+	json_t *frame;
+	char key[FSM_HANDOFF_ID_MAX + 48];
+};
+
+static void
+materials_here(void *arg, int rv)
+{
+	struct waiting *w = arg;
+	json_t *keys;
+
+	json_object_del(w->h->inflight, w->key);
+	if (rv == TB_OK && (keys = json_object()) != NULL) {
+		json_object_set_new(keys, w->key, json_true());
+		propose(w->h, json_pack("[o]", w->frame), keys);
+	} else {
+		json_decref(w->frame);
+	}
+	free(w);
+}
+
+/* fetch_first starts fetching the materials an offer names and this node
+ * lacks; false if there are none (propose it now). */
+static bool
+fetch_first(struct handoff_node *h, const json_t *fr, json_t *keys)
+{
+	const char *key;
+	json_t *missing = NULL, *v;
+	struct waiting *w;
+	void *tmp;
+
+	if (strcmp(spec_str(fr, "frame"), "offer") != 0 ||
+	    handoff_blobs_missing(h->n, fr, &missing) != TB_OK ||
+	    json_array_size(missing) == 0 ||
+	    (w = calloc(1, sizeof(*w))) == NULL) {
+		json_decref(missing);
+		return false;
+	}
+	w->h = h;
+	w->frame = json_incref((json_t *)fr);
+	inflight_key(w->key, sizeof(w->key), fr);
+	/* The offer leaves this batch and waits in the inflight set. */
+	json_object_foreach_safe(keys, tmp, key, v)
+	{
+		if (!strcmp(key, w->key)) {
+			json_object_del(keys, key);
+		}
+	}
+	json_object_set_new(h->inflight, w->key, json_true());
+	handoff_blobs_fetch(h->n, spec_str(fr, "from"), missing, materials_here,
+	                    w);
+	return true;
+}
+
 static void
 arrived(struct handoff_node *h, const json_t *frames)
 {
 	struct node *n = h->n;
-	json_t *props = json_array(), *keys = json_object(), *batch;
+	json_t *props = json_array(), *keys = json_object(), *batch, *now;
 	const json_t *fr;
-	struct prop *p;
 	MDB_txn *txn;
 	size_t i;
 
 	batch = json_object();
-	if (props == NULL || keys == NULL || batch == NULL ||
+	now = json_array();
+	if (props == NULL || keys == NULL || batch == NULL || now == NULL ||
 	    store_rd_begin(n->store, &txn) != 0) {
 		json_decref(props);
 		json_decref(keys);
 		json_decref(batch);
+		json_decref(now);
 		return;
 	}
 	json_array_foreach(frames, i, fr)
@@ -588,18 +666,20 @@ arrived(struct handoff_node *h, const json_t *frames)
 	}
 	store_rd_end(n->store, txn);
 	batch_send(h, batch);
-	if (json_array_size(props) == 0 ||
-	    (p = calloc(1, sizeof(*p))) == NULL) {
-		json_decref(props);
+	/* An offer is proposed once its materials are here. */
+	json_array_foreach(props, i, fr)
+	{
+		if (!fetch_first(h, fr, keys)) {
+			json_array_append(now, (json_t *)fr);
+		}
+	}
+	json_decref(props);
+	if (json_array_size(now) == 0) {
+		json_decref(now);
 		json_decref(keys);
 		return;
 	}
-	p->h = h;
-	p->keys = keys;
-	json_object_update(h->inflight, keys);
-	fr = json_pack("{s:o}", "frames", props);
-	group_propose(n, CMD_HANDOFF_FRAME, fr, on_applied, p);
-	json_decref((json_t *)fr);
+	propose(h, now, keys);
 }
 
 static void
@@ -637,5 +717,6 @@ handoff_start(struct node *n)
 {
 	if (n->links != NULL && hn_of(n) != NULL) {
 		link_handle(n->links, REGION_T_HANDOFF, on_handoff, hn_of(n));
+		handoff_blob_start(n);
 	}
 }

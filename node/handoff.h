@@ -15,6 +15,11 @@ struct store;
  * for region REGION, relayed by the regions on the way. */
 #define REGION_T_HANDOFF 51
 
+/* Request: a chunk of a material of a case being handed over
+ * (node/handoff_blob.c). */
+#define REGION_T_HBLOB    52
+#define HANDOFF_CHUNK_MAX (256u << 10)
+
 /* At most this many frames travel in one message (and one command). */
 #define HANDOFF_BATCH_MAX 256
 
@@ -43,5 +48,23 @@ void handoff_free(struct node *n);
  * *out a new reference. Any thread, in txn. */
 int handoff_frame_build(struct store *s, MDB_txn *txn, const char *self,
                         const json_t *rec, const char *kind, json_t **out);
+
+/* ---- materials (node/handoff_blob.c) ---- */
+
+/* handoff_blob_start registers the chunk handler (no-op without links). */
+void handoff_blob_start(struct node *n);
+
+/* handoff_blobs_missing lists (*missing, a new array) the hashes of the
+ * materials the case record of offer frame fr names that this node lacks.
+ * TB_OK or TB_ENOMEM. */
+int handoff_blobs_missing(struct node *n, const json_t *fr, json_t **missing);
+
+/* handoff_blobs_fetch fetches the materials in missing (stolen) from
+ * region `from`, in chunks, checks and stores them, then calls done(arg,
+ * rv) once (TB_OK when all are here; it may run inside this call on an
+ * early failure). Loop thread. */
+typedef void (*handoff_blobs_fn)(void *arg, int rv);
+void handoff_blobs_fetch(struct node *n, const char *from, json_t *missing,
+                         handoff_blobs_fn done, void *arg);
 
 #endif

@@ -68,6 +68,8 @@ new_case() {
   local hs=() m
   for m in M01 M03 M04; do
     printf 'material %s of a handoff, %s\n' "$m" "$(date +%s%N)" >"$m.txt"
+    # M01 is a 600 KiB scan: three chunks on the way to the target.
+    [ "$m" = M01 ] && head -c 614400 /dev/urandom >>"$m.txt"
     api A PUT /v1/blobs --data-binary @"$m.txt"
     hs+=("$(jq_get 'd["hash"]')")
   done
@@ -118,6 +120,15 @@ is "$code $(jq_get 'd["served_by"]["region"], d["epoch"]')" "200 370202 2" \
   "GET /v1/cases/ID at the source is answered by the owner"
 
 evs() { jq_get '[(e["at"], e["body"]) for e in d["events"]]'; }
+# The materials came with the case, in chunks, byte for byte.
+api B GET "/v1/cases/$CID"
+same=0
+for h in $(jq_get '" ".join(m["hash"] for m in d["materials"])'); do
+  curl -s -H "Authorization: Bearer $TOKEN_B" "$API_B/v1/blobs/$h" >got.bin
+  curl -s -H "Authorization: Bearer $TOKEN_A" "$API_A/v1/blobs/$h" >want.bin
+  [ -s got.bin ] && cmp -s got.bin want.bin && same=$((same + 1))
+done
+is "$same" 3 "the three materials are at 370202, identical (one of 600 KiB: three chunks)"
 api A GET "/v1/cases/$CID?local=1"
 ea=$(evs)
 api B GET "/v1/cases/$CID"
