@@ -292,6 +292,7 @@ drv_one(struct handoff_node *h, MDB_txn *txn, const MDB_val *k, uint64_t now,
 	json_t *ent, *rec = NULL, *fr = NULL;
 	enum handoff_frame want;
 	long long backoff;
+	bool fresh = false;
 
 	if (z == NULL || (size_t)(z - p) >= sizeof(id) ||
 	    k->mv_size != (size_t)(z - p) + 9) {
@@ -308,6 +309,7 @@ drv_one(struct handoff_node *h, MDB_txn *txn, const MDB_val *k, uint64_t now,
 		if (ent == NULL || json_object_set_new(h->open, key, ent)) {
 			return;
 		}
+		fresh = true;
 	}
 	json_integer_set(json_array_get(ent, 3), (json_int_t)h->gen);
 	if (json_is_true(json_array_get(ent, 2)) ||
@@ -316,6 +318,12 @@ drv_one(struct handoff_node *h, MDB_txn *txn, const MDB_val *k, uint64_t now,
 		return;
 	}
 	want = handoff_wants(fsm_handoff_state(rec), false);
+	/* A new offer goes out at once; a COMMIT or an ACCEPT just committed
+	 * was sent as the reply of its apply: resend it only after the
+	 * first timeout. */
+	if (fresh && want != HANDOFF_F_OFFER) {
+		want = HANDOFF_F_NONE;
+	}
 	if (want != HANDOFF_F_NONE &&
 	    handoff_frame_build(h->n->store, txn, h->n->cfg.region, rec,
 	                        handoff_frame_name(want), &fr) == TB_OK) {
