@@ -15,14 +15,16 @@
  * lacks the material), a size over blob_max, or a hash that does not match
  * ends the fetch with an error: nothing is proposed, and the source's next
  * OFFER starts it again (what was written stays). In a target group of
- * several members the materials are written at the node that fetched them;
- * the other members get them when asked (group_blob_fetch on a GET), not
- * before the prepare.
+ * several members, each material is then copied to the other members as
+ * group_blob.c copies an upload (GROUP_T_BLOB put requests), and the fetch
+ * goes on only once a majority of the voters hold it (else it fails the
+ * same way).
  *
  * Threads: the loop (blob_write on the thread pool). */
 #include "node/handoff.h"
 
 #include "node/blob.h"
+#include "node/group.h"
 #include "node/link.h"
 #include "node/log.h"
 #include "node/node.h"
@@ -180,6 +182,7 @@ struct fetch {
 	void *arg;
 	uv_work_t work;
 	int wrv;
+	unsigned need, have, outstanding; /* the copies to the members */
 	char err[200];
 };
 
@@ -210,6 +213,108 @@ write_work(uv_work_t *w)
 	               f->buf, (size_t)f->len, f->err, sizeof(f->err));
 }
 
+static bool
+is_voter(struct node *n, raft_id id)
+{
+	unsigned i;
+
+	for (i = 0; i < n->raft.configuration.n; i++) {
+		if (n->raft.configuration.servers[i].id == id) {
+			return n->raft.configuration.servers[i].role ==
+			       RAFT_VOTER;
+		}
+	}
+	return false;
+}
+
+/* next_material goes on with the next material once this one is held by
+ * a majority of the voters. */
+static void
+next_material(struct fetch *f)
+{
+	if (f->have < f->need) {
+		snprintf(f->err, sizeof(f->err),
+		         "held by %u of the %u voters it needs", f->have,
+		         f->need);
+		finish(f, TB_ECLOSED);
+		return;
+	}
+	free(f->buf);
+	f->buf = NULL;
+	f->len = f->total = 0;
+	f->i++;
+	next_chunk(f);
+}
+
+struct copy {
+	struct fetch *f;
+	raft_id id;
+};
+
+static void
+on_copied(void *arg, int status, const struct link_msg *m)
+{
+	struct copy *c = arg;
+	struct fetch *f = c->f;
+
+	(void)m;
+	if (status == TB_OK && is_voter(f->n, c->id)) {
+		f->have++;
+	}
+	free(c);
+	if (--f->outstanding == 0) {
+		next_material(f);
+	}
+}
+
+/* copy_to_members sends the material just written to the other members
+ * of the group (a one-voter group has none). */
+static void
+copy_to_members(struct fetch *f)
+{
+	struct node *n = f->n;
+	struct raft_configuration *conf = &n->raft.configuration;
+	uint8_t *body = NULL;
+	unsigned i, voters = 0;
+	char peer[17];
+
+	for (i = 0; i < conf->n; i++) {
+		voters += conf->servers[i].role == RAFT_VOTER;
+	}
+	f->need = voters == 0 ? 0 : voters / 2 + 1;
+	f->have = is_voter(n, n->cfg.raft_id) ? 1 : 0;
+	f->outstanding = 1; /* held until every request is out */
+	if (conf->n > 1 && n->links != NULL &&
+	    (body = malloc(65 + (size_t)f->len)) != NULL) {
+		body[0] = 'P';
+		memcpy(body + 1,
+		       json_string_value(json_array_get(f->hashes, f->i)), 64);
+		memcpy(body + 65, f->buf, (size_t)f->len);
+	}
+	for (i = 0; body != NULL && i < conf->n; i++) {
+		struct copy *c;
+
+		if (conf->servers[i].id == n->cfg.raft_id ||
+		    (c = malloc(sizeof(*c))) == NULL) {
+			continue;
+		}
+		c->f = f;
+		c->id = conf->servers[i].id;
+		group_node_id(c->id, peer);
+		if (link_request(n->links, peer, GROUP_T_BLOB, body,
+		                 65 + (size_t)f->len, n->cfg.blob_timeout_ms,
+		                 on_copied, c) == TB_OK) {
+			f->outstanding++;
+		} else {
+			free(c);
+		}
+	}
+	free(body);
+	if (--f->outstanding == 0) {
+		next_material(f);
+	}
+}
+
 static void
 write_done(uv_work_t *w, int status)
 {
@@ -219,11 +324,7 @@ write_done(uv_work_t *w, int status)
 		finish(f, f->wrv != TB_OK ? f->wrv : TB_EIO);
 		return;
 	}
-	free(f->buf);
-	f->buf = NULL;
-	f->len = f->total = 0;
-	f->i++;
-	next_chunk(f);
+	copy_to_members(f);
 }
 
 static void
