@@ -206,31 +206,46 @@ api A POST "/v1/handoffs/$CID3/abort"
 is "$code $(jq_get 'd["error"]["code"]')" "404 not_found" "abort of a case never offered: 404"
 
 # ---- a kill right after a step commits (TB_FAULT_HANDOFF_EXIT) ----
-node_kill A TERM
-export TB_FAULT_HANDOFF_EXIT=transfer
-node_start A
-unset TB_FAULT_HANDOFF_EXIT
-CID4=$(new_case)
-api A POST "/v1/cases/$CID4/handoff" -d '{"to":"370202","reason":"kill -9 test"}'
-is "$code" 202 "with TB_FAULT_HANDOFF_EXIT=transfer at 370102, $CID4 is offered"
-gone() { ! kill -0 "$PID_A" 2>/dev/null; }
-wait_for 10 gone
-is "$?" 0 "370102 exits once the transfer commits"
-wait "$PID_A"
-is "$?" 9 "  with status 9 (_exit(9), before any frame is sent)"
-api B GET "/v1/handoffs/$CID4"
-is "$(jq_get 'd["handoffs"][0]["state"]')" prepared "370202 is left prepared (no COMMIT came)"
-api B POST "/v1/cases/$CID4/actions" -d '{"action":"accept"}'
-is "$code $(jq_get 'd["error"]["code"]')" "409 case_frozen" "  where the prepared case is not writable: 409 case_frozen"
-node_start A
-is "$?" 0 "370102 restarts"
-wait_for 10 hstate B "$CID4" 'd["handoffs"][0]["state"] == "owned"'
-is "$?" 0 "the restarted source resends COMMIT from its record: 370202 owns it"
-api A GET "/v1/cases/$CID4?local=1"
-a_owner=$(jq_get 'd["owner"], d.get("frozen", False)')
-api B GET "/v1/cases/$CID4"
-is "$a_owner / $(jq_get 'd["owner"], d.get("frozen", False), d["epoch"]')" \
-  "370202 False / 370202 False 2" "exactly one owner: a tombstone at 370102, 370202 owns it at epoch 2"
+# fault STEP NODE: NODE restarted with the hook, a new case offered, NODE
+# exits 9 once STEP commits; restarted without it, the handoff completes
+# with exactly one owner.
+fault() {
+  local step=$1 node=$2 pv="PID_$2" id st
+  node_kill "$node" TERM
+  export TB_FAULT_HANDOFF_EXIT=$step
+  node_start "$node"
+  unset TB_FAULT_HANDOFF_EXIT
+  id=$(new_case)
+  api A POST "/v1/cases/$id/handoff" -d '{"to":"370202","reason":"kill -9 test"}'
+  gone() { ! kill -0 "${!pv}" 2>/dev/null; }
+  wait_for 10 gone
+  is "$?" 0 "$step: $node exits once that step commits"
+  wait "${!pv}"
+  st=$?
+  is "$st" 9 "  with status 9 (_exit(9), before any frame or reply leaves)"
+  if [ "$step" = transfer ]; then
+    api B GET "/v1/handoffs/$id"
+    is "$(jq_get 'd["handoffs"][0]["state"]')" prepared "  370202 is left prepared (no COMMIT came)"
+    api B POST "/v1/cases/$id/actions" -d '{"action":"accept"}'
+    is "$code $(jq_get 'd["error"]["code"]')" "409 case_frozen" \
+      "  where the prepared case is not writable: 409 case_frozen"
+  fi
+  node_start "$node"
+  is "$?" 0 "  $node restarts"
+  wait_for 15 hstate B "$id" 'd["handoffs"][0]["state"] == "owned"'
+  is "$?" 0 "  the handoff completes: 370202 owns it"
+  wait_for 10 hstate A "$id" 'd["handoffs"][0]["state"] == "transferred"'
+  is "$?" 0 "  370102's record: transferred"
+  api A GET "/v1/cases/$id?local=1"
+  a_owner=$(jq_get 'd["owner"], d.get("frozen", False)')
+  api B GET "/v1/cases/$id"
+  is "$a_owner / $(jq_get 'd["owner"], d.get("frozen", False), d["epoch"]')" \
+    "370202 False / 370202 False 2" "  exactly one owner: a tombstone at 370102, 370202's at epoch 2"
+}
+fault transfer A
+fault offer A
+fault prepare B
+fault own B
 
 # ---- refused: the target's catalog no longer offers the matter ----
 api B GET /v1/catalog
