@@ -274,6 +274,9 @@ is "$code" 404 "and the target wrote no copy of the case"
 
 # ---- an offer to a target that is down, aborted after the timeout ----
 node_kill B TERM
+api A GET "/v1/cases/$CID2"
+is "$code $(jq_get 'd["error"]["code"]')" "503 unavailable" \
+  "with the owner down, a query at 370102 for a case it handed on: 503, not its stale copy"
 CID6=$(new_case)
 api A POST "/v1/cases/$CID6/handoff" -d '{"to":"370202"}'
 is "$code" 202 "with 370202 down, $CID6 is offered"
