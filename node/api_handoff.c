@@ -4,7 +4,7 @@
 #include "node/api_handoff.h"
 
 #include "node/fsm_handoff.h"
-#include "node/handoff.h"
+#include "node/handoff_impl.h"
 #include "node/node.h"
 #include "node/store.h"
 #include "node/store_db.h"
@@ -332,5 +332,21 @@ api_handoff_metrics(struct node *n)
 		}
 	}
 	store_rd_end(n->store, txn);
+	if (n->handoff != NULL) {
+		struct handoff_node *h = n->handoff;
+
+		len += (size_t)snprintf(
+		    b + len, cap - len,
+		    "# HELP tongban_handoff_frames_total Handoff frames.\n"
+		    "# TYPE tongban_handoff_frames_total counter\n"
+		    "tongban_handoff_frames_total{dir=\"sent\"} %llu\n"
+		    "tongban_handoff_frames_total{dir=\"received\"} %llu\n"
+		    "tongban_handoff_frames_total{dir=\"relayed\"} %llu\n"
+		    "tongban_handoff_frames_total{dir=\"dropped\"} %llu\n",
+		    (unsigned long long)h->sent,
+		    (unsigned long long)h->received,
+		    (unsigned long long)h->relayed,
+		    (unsigned long long)h->dropped);
+	}
 	return b;
 }

@@ -6,6 +6,7 @@
 #include "node/handoff.h"
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 struct handoff_node {
@@ -16,7 +17,8 @@ struct handoff_node {
 	uint64_t last_run, term;
 	/* Frames proposed and not yet applied: "id/e/a/frame" -> true. */
 	json_t *inflight;
-	unsigned long long sent, received, relayed, dropped;
+	/* Frames, for /metrics (read by other threads). */
+	_Atomic unsigned long long sent, received, relayed, dropped;
 };
 
 /* handoff_of is n's handoff state (NULL before handoff_init). */

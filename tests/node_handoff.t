@@ -143,6 +143,8 @@ api A GET "/v1/handoffs?state=owned"
 is "$(jq_get 'len(d["handoffs"])')" 0 "  and none owned there"
 m=$(curl -s "$API_B/metrics" | grep '^tongban_handoffs{side="target",state="owned"}')
 is "$m" 'tongban_handoffs{side="target",state="owned"} 1' "/metrics at the target: tongban_handoffs owned 1"
+sent=$(curl -s "$API_A/metrics" | sed -n 's/^tongban_handoff_frames_total{dir="sent"} //p')
+ok "$([ "${sent:-0}" -ge 2 ]; echo $?)" "/metrics at the source: frames sent ($sent: the offer and the commit at least)"
 
 # Writes: at the owner, numbered after last_seq at epoch 2; elsewhere 409.
 api B POST "/v1/cases/$CID/actions" -d '{"action":"accept","opinion":"材料齐全"}'
