@@ -27,6 +27,8 @@ struct fsm {
 	int32_t day; /* the day of `at` in UTC+8 (China Standard Time) */
 	struct tb_diag d;
 	json_t *result; /* success payload, owned by f */
+	bool fault;     /* entered the TB_FAULT_HANDOFF_EXIT step (kept in
+	                   the store's fault_exit only if the apply commits) */
 };
 
 /* fsm_refuse records the refusal (code, path, message) and returns

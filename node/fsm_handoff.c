@@ -154,7 +154,7 @@ fsm_handoff_put(struct fsm *f, json_t *rec, enum handoff_state next)
 	/* The fault hook of the kill -9 tests: exit right after the commit
 	 * that enters this step, before any frame is sent (the applier). */
 	if (rv == TB_OK && fault != NULL && !strcmp(fault, step_name(next))) {
-		f->s->fault_exit = true;
+		f->fault = true;
 	}
 	return rv;
 }

@@ -608,6 +608,9 @@ store_apply(struct store *s, uint64_t index, const uint8_t *buf, size_t len,
 		return rv;
 	}
 	*result = f.result;
+	if (f.fault) {
+		s->fault_exit = true; /* node/applier.c exits after the batch */
+	}
 	return TB_OK;
 refused:
 	/* A refusal writes nothing but the applied index: drop whatever the
