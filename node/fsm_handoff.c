@@ -6,8 +6,11 @@
  * DB_HANDOFFS holds two key spaces:
  *
  *   'R' case id 0 u32 epoch u32 attempt -> sv + record
- *   'O' case id 0 u32 epoch u32 attempt -> ""   (open: the record's state
- *                                               may ask for a resend)
+ *   'O' case id 0 u32 epoch u32 attempt -> ""   (open: offered or
+ *                                               prepared, resent until
+ *                                               the state moves on)
+ *   'T' u64 n -> case id 0 u32 epoch u32 attempt (the n-th transfer:
+ *                                               COMMIT resent until DONE)
  *
  * The record: {case, side: "source"|"target", state, peer, mode, reason,
  * epoch (e, the epoch the case was offered at), attempt, last_seq,
@@ -75,8 +78,7 @@ fsm_handoff_state(const json_t *rec)
 bool
 fsm_handoff_open(enum handoff_state s)
 {
-	return s == HANDOFF_OFFERED || s == HANDOFF_TRANSFERRED ||
-	       s == HANDOFF_PREPARED;
+	return s == HANDOFF_OFFERED || s == HANDOFF_PREPARED;
 }
 
 /* The step names TB_FAULT_HANDOFF_EXIT takes, by the state a commit
@@ -150,6 +152,21 @@ fsm_handoff_put(struct fsm *f, json_t *rec, enum handoff_state next)
 	         : db_del(f->txn, f->s->dbi[DB_HANDOFFS], k, n);
 	if (rv == TB_ENOTFOUND) {
 		rv = TB_OK;
+	}
+	/* A transfer joins the 'T' list, in order: a new leader resends
+	 * each one COMMIT (until DONE), and the driver learns the new ones
+	 * by reading from the last it saw. */
+	if (rv == TB_OK && next == HANDOFF_TRANSFERRED) {
+		uint8_t tk[9] = { 'T' };
+		uint64_t tseq;
+
+		if ((rv = meta_get_u64(f->s, f->txn, "handoff_tseq", &tseq)) ||
+		    (rv = meta_put_u64(f->s, f->txn, "handoff_tseq", ++tseq))) {
+			return rv;
+		}
+		db_be64(tk + 1, tseq);
+		rv =
+		    db_put(f->txn, f->s->dbi[DB_HANDOFFS], tk, 9, k + 1, n - 1);
 	}
 	/* The fault hook of the kill -9 tests: exit right after the commit
 	 * that enters this step, before any frame is sent (the applier). */

@@ -31,7 +31,8 @@ int fsm_handoff_get(const struct store *s, MDB_txn *txn, const char *id,
 enum handoff_state fsm_handoff_state(const json_t *rec);
 
 /* fsm_handoff_open is true for the states whose record is in the 'O'
- * space (handoff_wants may ask for a resend). */
+ * space (offered, prepared: handoff_wants asks for a resend until the
+ * state moves on); a transferred record is in the 'T' list instead. */
 bool fsm_handoff_open(enum handoff_state s);
 
 /* fsm_handoff_put sets rec's state to next and its updated_at, and writes

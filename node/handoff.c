@@ -270,50 +270,20 @@ handoff_drv_key(char *out, size_t n, const char *id, uint32_t e, uint32_t a)
 	snprintf(out, n, "%s/%u/%u", id, (unsigned)e, (unsigned)a);
 }
 
-/* drv_one handles one open key: resend what its record wants if due. */
+/* due resends what record (id, e, a) wants if its entry ent is due. */
 static void
-drv_one(struct handoff_node *h, MDB_txn *txn, const MDB_val *k, uint64_t now,
-        json_t *batch)
+due(struct handoff_node *h, MDB_txn *txn, json_t *ent, const char *id,
+    uint32_t e, uint32_t a, uint64_t now, json_t *batch)
 {
-	const uint8_t *p = k->mv_data;
-	const uint8_t *z = memchr(p + 1, 0, k->mv_size - 1);
-	char id[FSM_HANDOFF_ID_MAX], key[FSM_HANDOFF_ID_MAX + 24];
-	uint32_t e, a;
-	json_t *ent, *rec = NULL, *fr = NULL;
+	json_t *rec = NULL, *fr = NULL;
 	enum handoff_frame want;
 	long long backoff;
-	bool fresh = false;
 
-	if (z == NULL || (size_t)(z - p) >= sizeof(id) ||
-	    k->mv_size != (size_t)(z - p) + 9) {
-		return;
-	}
-	memcpy(id, p + 1, (size_t)(z - p) - 1);
-	id[z - p - 1] = '\0';
-	e = db_get_be32(z + 1);
-	a = db_get_be32(z + 5);
-	handoff_drv_key(key, sizeof(key), id, e, a);
-	if ((ent = json_object_get(h->open, key)) == NULL) {
-		ent = json_pack("[I, i, b, I]", (json_int_t)now,
-		                HANDOFF_BACKOFF_MIN_MS, 0, (json_int_t)h->gen);
-		if (ent == NULL || json_object_set_new(h->open, key, ent)) {
-			return;
-		}
-		fresh = true;
-	}
-	json_integer_set(json_array_get(ent, 3), (json_int_t)h->gen);
-	if (json_is_true(json_array_get(ent, 2)) ||
-	    json_integer_value(json_array_get(ent, 0)) > (json_int_t)now ||
+	if (json_integer_value(json_array_get(ent, 0)) > (json_int_t)now ||
 	    fsm_handoff_get(h->n->store, txn, id, e, a, &rec) != TB_OK) {
 		return;
 	}
 	want = handoff_wants(fsm_handoff_state(rec), false);
-	/* A new offer goes out at once; a COMMIT or an ACCEPT just committed
-	 * was sent as the reply of its apply: resend it only after the
-	 * first timeout. */
-	if (fresh && want != HANDOFF_F_OFFER) {
-		want = HANDOFF_F_NONE;
-	}
 	if (want != HANDOFF_F_NONE &&
 	    handoff_frame_build(h->n->store, txn, h->n->cfg.region, rec,
 	                        handoff_frame_name(want), &fr) == TB_OK) {
@@ -328,6 +298,107 @@ drv_one(struct handoff_node *h, MDB_txn *txn, const MDB_val *k, uint64_t now,
 	                     : backoff * 2);
 }
 
+/* parse_suffix reads "case id 0 u32 e u32 a" (n bytes at p). */
+static bool
+parse_suffix(const uint8_t *p, size_t n, char *id, size_t idn, uint32_t *e,
+             uint32_t *a)
+{
+	const uint8_t *z = n > 0 ? memchr(p, 0, n) : NULL;
+
+	if (z == NULL || (size_t)(z - p) >= idn || n != (size_t)(z - p) + 9) {
+		return false;
+	}
+	memcpy(id, p, (size_t)(z - p));
+	id[z - p] = '\0';
+	*e = db_get_be32(z + 1);
+	*a = db_get_be32(z + 5);
+	return true;
+}
+
+/* entry finds or makes the driver's entry of (id, e, a): [due, backoff,
+ * unused, gen, in 'T']; a new one is due at once if first. */
+static json_t *
+entry(struct handoff_node *h, const char *key, uint64_t now, bool first, bool t)
+{
+	json_t *ent = json_object_get(h->open, key);
+
+	if (ent == NULL) {
+		ent = json_pack(
+		    "[I, i, b, I, b]",
+		    (json_int_t)(first ? now : now + HANDOFF_BACKOFF_MIN_MS),
+		    HANDOFF_BACKOFF_MIN_MS, 0, (json_int_t)h->gen, t);
+		if (ent == NULL || json_object_set_new(h->open, key, ent)) {
+			return NULL;
+		}
+	}
+	json_integer_set(json_array_get(ent, 3), (json_int_t)h->gen);
+	return ent;
+}
+
+/* scan_open handles the 'O' space: offers and prepares, resent until
+ * their state moves on. A new offer goes out at once; a prepare was
+ * answered by its apply, so its ACCEPT is resent after the first
+ * timeout. */
+static void
+scan_open(struct handoff_node *h, MDB_txn *txn, MDB_cursor *cur, uint64_t now,
+          json_t *batch)
+{
+	char id[FSM_HANDOFF_ID_MAX], key[FSM_HANDOFF_ID_MAX + 24];
+	MDB_val k = { 1, "O" }, v;
+	int op = MDB_SET_RANGE;
+	uint32_t e, a;
+
+	while (mdb_cursor_get(cur, &k, &v, op) == 0) {
+		json_t *rec = NULL, *ent;
+		bool fresh, offered = false;
+
+		op = MDB_NEXT;
+		if (((uint8_t *)k.mv_data)[0] != 'O') {
+			break;
+		}
+		if (!parse_suffix((uint8_t *)k.mv_data + 1, k.mv_size - 1, id,
+		                  sizeof(id), &e, &a)) {
+			continue;
+		}
+		handoff_drv_key(key, sizeof(key), id, e, a);
+		fresh = json_object_get(h->open, key) == NULL;
+		if (fresh && fsm_handoff_get(h->n->store, txn, id, e, a,
+		                             &rec) == TB_OK) {
+			offered = fsm_handoff_state(rec) == HANDOFF_OFFERED;
+		}
+		json_decref(rec);
+		if ((ent = entry(h, key, now, offered, false)) != NULL) {
+			due(h, txn, ent, id, e, a, now, batch);
+		}
+	}
+}
+
+/* scan_transfers reads the 'T' entries after the last one seen: each a
+ * COMMIT to resend until DONE (the apply sent the first). */
+static void
+scan_transfers(struct handoff_node *h, MDB_cursor *cur, uint64_t now)
+{
+	char id[FSM_HANDOFF_ID_MAX], key[FSM_HANDOFF_ID_MAX + 24];
+	uint8_t from[9] = { 'T' };
+	MDB_val k = { 9, from }, v;
+	int op = MDB_SET_RANGE;
+	uint32_t e, a;
+
+	db_be64(from + 1, h->tseen + 1);
+	while (mdb_cursor_get(cur, &k, &v, op) == 0) {
+		op = MDB_NEXT;
+		if (k.mv_size != 9 || ((uint8_t *)k.mv_data)[0] != 'T') {
+			break;
+		}
+		h->tseen = db_get_be64((uint8_t *)k.mv_data + 1);
+		if (parse_suffix(v.mv_data, v.mv_size, id, sizeof(id), &e,
+		                 &a)) {
+			handoff_drv_key(key, sizeof(key), id, e, a);
+			entry(h, key, now, false, true);
+		}
+	}
+}
+
 static void
 drive(struct handoff_node *h)
 {
@@ -335,19 +406,20 @@ drive(struct handoff_node *h)
 	uint64_t now = uv_now(&n->loop);
 	MDB_cursor *cur = NULL;
 	MDB_txn *txn;
-	MDB_val k, v;
 	json_t *batch, *ent;
 	const char *key;
 	void *tmp;
-	int op = MDB_SET_RANGE;
 
 	if (!leading(n)) {
 		json_object_clear(h->open);
 		return;
 	}
 	if (h->term != n->raft.current_term) {
-		json_object_clear(h->open); /* a new leader sends it all */
+		/* A new leader: everything open, and one COMMIT for every
+		 * transfer (DONE is volatile). */
+		json_object_clear(h->open);
 		h->term = n->raft.current_term;
+		h->tseen = 0;
 	}
 	h->last_run = now;
 	h->gen++;
@@ -357,27 +429,29 @@ drive(struct handoff_node *h)
 		return;
 	}
 	if (mdb_cursor_open(txn, n->store->dbi[DB_HANDOFFS], &cur) == 0) {
-		k.mv_data = "O";
-		k.mv_size = 1;
-		while (mdb_cursor_get(cur, &k, &v, op) == 0) {
-			op = MDB_NEXT;
-			if (k.mv_size < 10 ||
-			    ((uint8_t *)k.mv_data)[0] != 'O') {
-				break;
-			}
-			drv_one(h, txn, &k, now, batch);
-		}
+		scan_open(h, txn, cur, now, batch);
+		scan_transfers(h, cur, now);
 		mdb_cursor_close(cur);
 	}
-	store_rd_end(n->store, txn);
-	/* Forget the keys that left the open space. */
+	/* The transfers awaiting DONE; forget the open keys that left the
+	 * 'O' space. */
 	json_object_foreach_safe(h->open, tmp, key, ent)
 	{
-		if (json_integer_value(json_array_get(ent, 3)) !=
-		    (json_int_t)h->gen) {
-			json_object_del(h->open, key);
+		char id[FSM_HANDOFF_ID_MAX];
+		unsigned e, a;
+
+		if (!json_is_true(json_array_get(ent, 4))) {
+			if (json_integer_value(json_array_get(ent, 3)) !=
+			    (json_int_t)h->gen) {
+				json_object_del(h->open, key);
+			}
+			continue;
+		}
+		if (sscanf(key, "%63[^/]/%u/%u", id, &e, &a) == 3) {
+			due(h, txn, ent, id, e, a, now, batch);
 		}
 	}
+	store_rd_end(n->store, txn);
 	handoff_batch_send(h, batch);
 }
 

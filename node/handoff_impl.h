@@ -15,6 +15,7 @@ struct handoff_node {
 	json_t *open;
 	unsigned long long gen;
 	uint64_t last_run, term;
+	uint64_t tseen; /* the last 'T' entry the driver read this term */
 	/* Frames proposed and not yet applied: "id/e/a/frame" -> true. */
 	json_t *inflight;
 	/* Frames, for /metrics (read by other threads). */

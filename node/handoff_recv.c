@@ -148,8 +148,9 @@ take(struct handoff_node *h, MDB_txn *txn, const json_t *fr, json_t *props,
 		handoff_drv_key(key, sizeof(key), id,
 		                (uint32_t)spec_int(fr, "epoch", 0),
 		                (uint32_t)spec_int(fr, "attempt", 0));
-		if ((ent = json_object_get(h->open, key)) != NULL) {
-			json_array_set_new(ent, 2, json_true());
+		if ((ent = json_object_get(h->open, key)) != NULL &&
+		    json_is_true(json_array_get(ent, 4))) {
+			json_object_del(h->open, key);
 		}
 		return;
 	}
