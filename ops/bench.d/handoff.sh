@@ -81,8 +81,8 @@ wait $wp
 # starts and drops that request, so an id or two is never offered).
 last=-1
 until [ "$(count)" = "$last" ]; do last=$(count); sleep 1; done
-curl -s "$API_A/metrics" | grep '^tongban_handoffs' | grep -v ' 0$'
-curl -s "$API_B/metrics" | grep '^tongban_handoffs' | grep -v ' 0$'
+curl -s "$API_A/metrics" | grep '^tongban_handoff' | grep -v ' 0$'
+curl -s "$API_B/metrics" | grep '^tongban_handoff' | grep -v ' 0$'
 : >recs.json; after=""
 while :; do
   api A GET "/v1/handoffs?state=transferred&limit=1000$after"; printf '%s\n' "$body" >>recs.json
@@ -93,9 +93,11 @@ import json, sys
 r = [h for l in open(sys.argv[1]) if l.strip() for h in json.loads(l)["handoffs"]]
 lat = sorted(h["updated_at"] - h["offered_at"] for h in r)
 span = max(h["updated_at"] for h in r) - min(h["offered_at"] for h in r)
+ospan = max(h["offered_at"] for h in r) - min(h["offered_at"] for h in r)
 print(f"{len(r)} transferred in {span} ms from the first offer's commit to the last transfer's: "
       f"{len(r) * 1000 // max(span, 1)} handoffs/s; offer-to-transfer latency at the source "
-      f"p50 {lat[len(lat) // 2]} ms, p99 {lat[len(lat) * 99 // 100]} ms, max {lat[-1]} ms")
+      f"p50 {lat[len(lat) // 2]} ms, p99 {lat[len(lat) * 99 // 100]} ms, max {lat[-1]} ms; "
+      f"the offers themselves committed over {ospan} ms")
 PY
 mk $((20 << 20))
 api A POST /v1/cases --data-binary @case.json
