@@ -33,6 +33,7 @@ void
 api_handoff_offer(struct http_call *c, const char *id, const json_t *req)
 {
 	const char *to = spec_str(req, "to");
+	const char *idem = http_header(c, "Idempotency-Key");
 	const json_t *mode = json_object_get(req, "mode");
 	const json_t *reason = json_object_get(req, "reason");
 	const char *key;
@@ -40,6 +41,11 @@ api_handoff_offer(struct http_call *c, const char *id, const json_t *req)
 	int32_t code;
 	json_t *body;
 
+	if (idem != NULL && (strlen(idem) == 0 || strlen(idem) > 128)) {
+		http_reply_error(c, 400, "invalid", "Idempotency-Key",
+		                 "an idempotency key has 1..128 characters");
+		return;
+	}
 	json_object_foreach((json_t *)req, key, v)
 	{
 		if (strcmp(key, "to") && strcmp(key, "mode") &&
@@ -91,7 +97,7 @@ api_handoff_offer(struct http_call *c, const char *id, const json_t *req)
 	}
 	node_audit(c->node, c, "handoff.offer", id);
 	c->fields = fields_offer;
-	node_propose(c->node, c, CMD_HANDOFF_OFFER, body, NULL);
+	node_propose(c->node, c, CMD_HANDOFF_OFFER, body, idem);
 	json_decref(body);
 }
 

@@ -102,9 +102,14 @@ hstate() {
 }
 
 # ---- the happy path over HTTP ----
-api A POST "/v1/cases/$CID/handoff" -d '{"to":"370202","mode":"异地代收代办","reason":"经营地在市南区"}'
+api A POST "/v1/cases/$CID/handoff" -H 'Idempotency-Key: ho-1' \
+  -d '{"to":"370202","mode":"异地代收代办","reason":"经营地在市南区"}'
 is "$code $(jq_get 'd["handoff"]["state"], d["handoff"]["side"], d["handoff"]["epoch"]')" \
   "202 offered source 1" "POST /v1/cases/ID/handoff: 202 with the record (offered, epoch 1)"
+api A POST "/v1/cases/$CID/handoff" -H 'Idempotency-Key: ho-1' \
+  -d '{"to":"370202","mode":"异地代收代办","reason":"经营地在市南区"}'
+is "$code $(jq_get 'd["handoff"]["attempt"]')" "202 1" \
+  "the same offer again with its Idempotency-Key: the first answer, no second offer"
 wait_for 10 hstate A "$CID" 'd["handoffs"][-1]["state"] == "transferred"'
 is "$?" 0 "the source's record reaches transferred"
 wait_for 10 hstate B "$CID" 'd["handoffs"][-1]["state"] == "owned"'
