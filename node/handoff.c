@@ -143,6 +143,7 @@ handoff_frame_build(struct store *s, MDB_txn *txn, const char *self,
 		return TB_ENOMEM;
 	}
 	if (!strcmp(kind, "refuse") &&
+	    json_object_get(rec, "refusal") != NULL &&
 	    json_object_set(fr, "refusal", json_object_get(rec, "refusal"))) {
 		json_decref(fr);
 		return TB_ENOMEM;
