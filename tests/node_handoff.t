@@ -211,6 +211,14 @@ api A GET "/v1/handoffs?state=nonsense"
 is "$code $(jq_get 'd["error"]["field"]')" "400 state" "GET /v1/handoffs?state=nonsense: 400 at state"
 api A POST "/v1/handoffs/$CID3/abort"
 is "$code $(jq_get 'd["error"]["code"]')" "404 not_found" "abort of a case never offered: 404"
+api A POST /v1/tokens -d '{"role":"clerk","region":"370102"}'
+CLERK=$(jq_get 'd["token"]')
+TOKEN_OVERRIDE=$CLERK api A POST "/v1/handoffs/$CID3/abort"
+is "$code $(jq_get 'd["error"]["code"]')" "403 forbidden" "a clerk may not abort a handoff"
+TOKEN_OVERRIDE=$CLERK api A POST "/v1/cases/$CID3/handoff" -d '{"to":"370202"}'
+is "$code $(jq_get 'd["handoff"]["state"]')" "202 offered" "a clerk of 370102 may hand its case on"
+wait_for 10 hstate A "$CID3" 'd["handoffs"][-1]["state"] == "transferred"'
+is "$?" 0 "  and it is transferred"
 
 # ---- a kill right after a step commits (TB_FAULT_HANDOFF_EXIT) ----
 # fault STEP NODE: NODE restarted with the hook, a new case offered, NODE
