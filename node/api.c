@@ -929,11 +929,12 @@ post_case_action(struct http_call *c, const char *id, json_t *req)
 	/* "epoch" is a field of case.action from feature level 3 on: an
 	 * older member could not decode it. */
 	if (json_object_get(req, "epoch") != NULL &&
-	    store_feature_level(c->node->store) < 3) {
-		http_reply_error(c, 409, "feature_level", "$.epoch",
-		                 "an action's epoch needs feature level 3; the "
-		                 "group runs at %u",
-		                 store_feature_level(c->node->store));
+	    store_feature_level(c->node->store) < TB_HANDOFF_LEVEL) {
+		http_reply_error(
+		    c, 409, "feature_level", "$.epoch",
+		    "an action's epoch needs feature level %d; the "
+		    "group runs at %u",
+		    TB_HANDOFF_LEVEL, store_feature_level(c->node->store));
 		return;
 	}
 	if (im != NULL) {

@@ -262,7 +262,8 @@ static bool
 leading(struct node *n)
 {
 	return raft_state(&n->raft) == RAFT_LEADER && n->links != NULL &&
-	       store_feature_level(n->store) >= 3 && !n->stopping;
+	       store_feature_level(n->store) >= TB_HANDOFF_LEVEL &&
+	       !n->stopping;
 }
 
 void

@@ -310,7 +310,7 @@ handoff_on_frames(struct links *ls, const struct link_msg *m, void *arg)
 	const char *to;
 
 	(void)ls;
-	if (m->request || store_feature_level(n->store) < 3) {
+	if (m->request || store_feature_level(n->store) < TB_HANDOFF_LEVEL) {
 		h->dropped++;
 		return;
 	}

@@ -142,11 +142,11 @@ static const struct cmd_def cmd_defs[CMD_TYPE_COUNT] = {
 	    CMD_DEF_AT("outbox.deliver", 2, body_outbox_deliver),
 	[CMD_OUTBOX_ACKED] = CMD_DEF_AT("outbox.acked", 2, body_outbox_acked),
 	[CMD_HANDOFF_OFFER] =
-	    CMD_DEF_AT("handoff.offer", 3, body_handoff_offer),
+	    CMD_DEF_AT("handoff.offer", TB_HANDOFF_LEVEL, body_handoff_offer),
 	[CMD_HANDOFF_ABORT] =
-	    CMD_DEF_AT("handoff.abort", 3, body_handoff_abort),
+	    CMD_DEF_AT("handoff.abort", TB_HANDOFF_LEVEL, body_handoff_abort),
 	[CMD_HANDOFF_FRAME] =
-	    CMD_DEF_AT("handoff.frame", 3, body_handoff_frame),
+	    CMD_DEF_AT("handoff.frame", TB_HANDOFF_LEVEL, body_handoff_frame),
 };
 
 const char *

@@ -63,6 +63,10 @@ enum cmd_type {
  * cases (handoff.offer, handoff.abort, handoff.frame; docs/HANDOFF.md). */
 #define TB_FEATURE_LEVEL 3
 
+/* The feature level from which cases are handed between regions (the
+ * handoff.* commands, an action's "epoch", link types 51 and 52). */
+#define TB_HANDOFF_LEVEL 3
+
 /* cmd_type_name returns the wire name ("case.action"). */
 const char *cmd_type_name(enum cmd_type t);
 

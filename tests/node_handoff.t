@@ -30,6 +30,8 @@ _handoff_exit() {
 trap _handoff_exit EXIT
 C=$TB_SRC/ops/examples/catalog-370000.json
 py=/usr/bin/python3
+# TB_HANDOFF_LEVEL (schema/command.h): the feature level of handoffs.
+HL=$(sed -n 's/^#define TB_HANDOFF_LEVEL \([0-9]*\)$/\1/p' "$TB_SRC/schema/command.h")
 
 # ---- two counties linked sideways ----
 region_node P 370000 && region_node C 370100 P && region_node C2 370200 P &&
@@ -45,12 +47,12 @@ node_start A && node_start B
 is "$?" 0 "both nodes start"
 api A POST /v1/cases/370102-20260101-000001/handoff -d '{"to":"370202"}'
 is "$code $(jq_get 'd["error"]["code"]')" "409 feature_level" \
-  "at feature level 1 an offer is 409 feature_level"
-like "$(jq_get 'd["error"]["message"]')" "needs feature level 3" "  naming the level"
+  "below feature level $HL an offer is 409 feature_level"
+like "$(jq_get 'd["error"]["message"]')" "needs feature level $HL" "  naming the level"
 for n in A B; do
   a="API_$n" t="TOKEN_$n"
-  run "$TB" --api "${!a}" --token "${!t}" group features --set 3
-  is "$rc" 0 "tongban group features --set 3 at $n"
+  run "$TB" --api "${!a}" --token "${!t}" group features --set "$HL"
+  is "$rc" 0 "tongban group features --set $HL at $n"
 done
 run "$TB" --api "$API_A" --token "$TOKEN_A" region add-peer "370202@tcp://127.0.0.1:$LINK_B"
 is "$rc" 0 "370102 adds 370202 as a sideways peer"

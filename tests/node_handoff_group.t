@@ -10,6 +10,8 @@
 . "$(dirname "$0")/region_lib.sh"
 cd "$T"
 py=/usr/bin/python3
+# TB_HANDOFF_LEVEL (schema/command.h): the feature level of handoffs.
+HL=$(sed -n 's/^#define TB_HANDOFF_LEVEL \([0-9]*\)$/\1/p' "$TB_SRC/schema/command.h")
 group_bound 120 A B B2 B3
 
 region_node P 370000 && region_node C 370100 P && region_node C2 370200 P &&
@@ -33,8 +35,8 @@ node_start A && node_start B
 is "$?" 0 "370102 and 370202's first member start"
 for n in A B; do
   a="API_$n" t="TOKEN_$n"
-  run "$TB" --api "${!a}" --token "${!t}" group features --set 3
-  is "$rc" 0 "feature level 3 at $n"
+  run "$TB" --api "${!a}" --token "${!t}" group features --set "$HL"
+  is "$rc" 0 "feature level $HL at $n"
 done
 run "$TB" --api "$API_A" --token "$TOKEN_A" region add-peer "370202@tcp://127.0.0.1:$LINK_B"
 is "$rc" 0 "370102 names 370202 (B's link) as a sideways peer"

@@ -252,10 +252,12 @@ main(void)
 	B = su_open(db, "370202");
 	ok(A != NULL && B != NULL, "two stores: 370102 and 370202");
 	if (A != NULL && B != NULL) {
-		json_decref(apply(A, &IDX_A, CMD_GROUP_FEATURE,
-		                  json_pack("{s:i}", "level", 3)));
-		json_decref(apply(B, &IDX_B, CMD_GROUP_FEATURE,
-		                  json_pack("{s:i}", "level", 3)));
+		json_decref(
+		    apply(A, &IDX_A, CMD_GROUP_FEATURE,
+		          json_pack("{s:i}", "level", TB_HANDOFF_LEVEL)));
+		json_decref(
+		    apply(B, &IDX_B, CMD_GROUP_FEATURE,
+		          json_pack("{s:i}", "level", TB_HANDOFF_LEVEL)));
 		json_decref(
 		    apply(A, &IDX_A, CMD_CATALOG_RELEASE, su_catalog(0)));
 		test_handoff();
