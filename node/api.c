@@ -5,6 +5,7 @@
 
 #include "node/api_crl.h"
 #include "node/api_ctoken.h"
+#include "node/api_handoff.h"
 #include "node/api_region.h"
 #include "node/group.h"
 #include "node/link_api.h"
@@ -267,6 +268,10 @@ enum route {
 	RT_ROLLOUT,
 	RT_AREA_CASES,
 	RT_CRLS,
+	RT_CASE_HANDOFF,
+	RT_HANDOFFS,
+	RT_HANDOFF,
+	RT_HANDOFF_ABORT,
 };
 
 #define M_GET    1u
@@ -310,6 +315,10 @@ static const struct {
 	[RT_ROLLOUT] = { "/v1/catalog/rollout", NULL, M_GET, "GET, HEAD" },
 	[RT_AREA_CASES] = { "/v1/area/cases", NULL, M_GET, "GET, HEAD" },
 	[RT_CRLS] = { "/v1/crls", NULL, M_GET | M_POST, "GET, HEAD, POST" },
+	[RT_CASE_HANDOFF] = { "/v1/cases/", "/handoff", M_POST, "POST" },
+	[RT_HANDOFFS] = { "/v1/handoffs", NULL, M_GET, "GET, HEAD" },
+	[RT_HANDOFF] = { "/v1/handoffs/", "", M_GET, "GET, HEAD" },
+	[RT_HANDOFF_ABORT] = { "/v1/handoffs/", "/abort", M_POST, "POST" },
 };
 
 static unsigned
@@ -544,12 +553,26 @@ static void
 get_case(struct http_call *c, const char *id)
 {
 	json_t *out = NULL;
+	char local[4] = "";
 	int rv;
 
+	/* ?local=1: this node's own copy (a tombstone too). */
+	if (api_query(c, "local", local, sizeof(local)) < 0) {
+		return;
+	}
 	rv = store_case_get(c->node->store, id, node_now_ms(), &out);
 	/* A case id starts with its receiving region's code: one held
 	 * elsewhere is asked there (node/region_query.c). */
-	if (rv == TB_ENOTFOUND && api_remote(c, "case", id, id) != 0) {
+	if (rv == TB_ENOTFOUND && strcmp(local, "1") != 0 &&
+	    api_remote(c, "case", id, id) != 0) {
+		return;
+	}
+	/* A tombstone: the case was handed on; its owner answers
+	 * (docs/HANDOFF.md), or 503 says it cannot. */
+	if (rv == 0 && strcmp(local, "1") != 0 &&
+	    spec_str(out, "owner") != NULL &&
+	    api_remote(c, "case", id, spec_str(out, "owner")) != 0) {
+		json_decref(out);
 		return;
 	}
 
@@ -619,6 +642,12 @@ api_read(struct http_call *c, enum route r, const char *arg)
 		break;
 	case RT_CRLS:
 		api_crl_list(c);
+		break;
+	case RT_HANDOFFS:
+		api_handoff_list(c);
+		break;
+	case RT_HANDOFF:
+		api_handoff_case(c, arg);
 		break;
 	default:
 		http_reply_error(c, 404, "not_found", NULL,
@@ -903,6 +932,17 @@ post_case_action(struct http_call *c, const char *id, json_t *req)
 		                 lc_action_name(a));
 		return;
 	}
+	/* "epoch" is a field of case.action from feature level 3 on: an
+	 * older member could not decode it. */
+	if (json_object_get(req, "epoch") != NULL &&
+	    store_feature_level(c->node->store) < TB_HANDOFF_LEVEL) {
+		http_reply_error(
+		    c, 409, "feature_level", "$.epoch",
+		    "an action's epoch needs feature level %d; the "
+		    "group runs at %u",
+		    TB_HANDOFF_LEVEL, store_feature_level(c->node->store));
+		return;
+	}
 	if (im != NULL) {
 		if (if_match(im, &version) != 0) {
 			http_reply_error(c, 400, "malformed", "If-Match",
@@ -989,6 +1029,12 @@ api_write(struct http_call *c)
 		}
 		return;
 	}
+	if (r == RT_HANDOFF_ABORT) {
+		if (api_allow(c, R_RADMIN | R_PADMIN, "abort a handoff") == 0) {
+			api_handoff_abort(c, arg);
+		}
+		return;
+	}
 	if (r == RT_GROUP_TRANSFER && c->body_len == 0) {
 		if (api_allow(c, R_RADMIN | R_PADMIN, "change the group") ==
 		    0) {
@@ -1025,6 +1071,11 @@ api_write(struct http_call *c)
 	case RT_CASE_ACTIONS:
 		if (api_allow(c, R_STAFF, "act on cases") == 0) {
 			post_case_action(c, arg, req);
+		}
+		break;
+	case RT_CASE_HANDOFF:
+		if (api_allow(c, R_STAFF, "hand cases on") == 0) {
+			api_handoff_offer(c, arg, req);
 		}
 		break;
 	case RT_TOKENS:

@@ -1,6 +1,7 @@
 /* HTTP handlers: health, metrics, materials (blobs), audit, case
  * submission and token creation. */
 #include "node/api.h"
+#include "node/api_handoff.h"
 
 #include "consensus/fsync.h"
 #include "consensus/raftio.h"
@@ -377,6 +378,13 @@ api_metrics(struct http_call *c)
 		if (rt != NULL) {
 			mb_printf(&b, "%s", rt);
 			free(rt);
+		}
+	}
+	{
+		char *ht = api_handoff_metrics(n);
+		if (ht != NULL) {
+			mb_printf(&b, "%s", ht);
+			free(ht);
 		}
 	}
 	{

@@ -7,12 +7,14 @@
 #include "node/log.h"
 #include "node/node.h"
 #include "node/store.h"
+#include "node/store_db.h"
 #include "schema/error.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum job_kind { JOB_APPLY, JOB_SYNC };
 
@@ -79,7 +81,15 @@ reply_result(struct http_call *c, json_t *res)
 	if (c->extra != NULL) {
 		json_object_update(res, c->extra);
 	}
-	http_reply_json(c, strcmp(c->method, "POST") == 0 ? 201 : 200, res);
+	/* A handoff offered is accepted for processing (202): the other
+	 * region decides; an abort is done (201). */
+	http_reply_json(c,
+	                strcmp(c->method, "POST") != 0 ? 200
+	                : json_object_get(res, "handoff") != NULL &&
+	                        json_object_get(res, "aborted") == NULL
+	                    ? 202
+	                    : 201,
+	                res);
 }
 
 static void
@@ -127,6 +137,14 @@ commit(struct applier *a)
 	}
 	if (rv == 0) {
 		atomic_store(&a->durable, a->held_index);
+	}
+	if (rv == 0 && a->store->fault_exit) {
+		/* TB_FAULT_HANDOFF_EXIT: the step is durable; no frame and
+		 * no reply has left (the kill -9 tests). */
+		tb_log(TB_LOG_WARN, "TB-FAULT-EXIT",
+		       "TB_FAULT_HANDOFF_EXIT: exiting after index %llu",
+		       (unsigned long long)a->held_index);
+		_exit(9);
 	}
 	for (j = a->held; j != NULL; j = next) {
 		next = j->next;

@@ -154,6 +154,45 @@ blob_read(const struct node *n, const char *hash, char **data, size_t *len)
 	return TB_OK;
 }
 
+int
+blob_read_range(const struct node *n, const char *hash, uint64_t off,
+                size_t max, char *buf, size_t *got, uint64_t *total)
+{
+	char path[PATH_MAX + 160];
+	struct stat st;
+	ssize_t r;
+	int fd;
+
+	*got = 0;
+	*total = 0;
+	blob_path(n, hash, path, sizeof(path));
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		return errno == ENOENT ? TB_ENOTFOUND : TB_EIO;
+	}
+	if (fstat(fd, &st) != 0) {
+		close(fd);
+		return TB_EIO;
+	}
+	*total = (uint64_t)st.st_size;
+	if (off > *total) {
+		close(fd);
+		return TB_ERANGE;
+	}
+	if (max > *total - off) {
+		max = (size_t)(*total - off);
+	}
+	while (*got < max) {
+		r = pread(fd, buf + *got, max - *got, (off_t)(off + *got));
+		if (r <= 0) {
+			close(fd);
+			return TB_EIO;
+		}
+		*got += (size_t)r;
+	}
+	close(fd);
+	return TB_OK;
+}
+
 /* ---- the API ---------------------------------------------------------- */
 
 void

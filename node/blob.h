@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct node;
 struct http_call;
@@ -27,6 +28,12 @@ int blob_write(const struct node *n, const char *h, const void *data,
 /* blob_read reads material h into a new buffer (*data, free()): TB_OK,
  * TB_ENOTFOUND or TB_EIO. */
 int blob_read(const struct node *n, const char *h, char **data, size_t *len);
+
+/* blob_read_range reads at most max bytes of material h from offset off
+ * into buf: *got bytes, *total the material's size. TB_OK, TB_ENOTFOUND,
+ * TB_ERANGE (off beyond the end) or TB_EIO. Any thread. */
+int blob_read_range(const struct node *n, const char *h, uint64_t off,
+                    size_t max, char *buf, size_t *got, uint64_t *total);
 
 /* blob_check says whether data hashes to h. */
 bool blob_check(const char *h, const void *data, size_t len);

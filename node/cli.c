@@ -87,6 +87,10 @@ cli_usage(FILE *f)
 	        "list [--status S]\n"
 	        "  tongban case act ID ACTION [--if-match V] [--opinion T] "
 	        "[--target S]\n"
+	        "  tongban case handoff ID --to CODE [--mode M] [--reason R] "
+	        "[--wait SECS]\n"
+	        "  tongban handoff list [--state S] [--side S] | handoff show "
+	        "ID | handoff abort ID\n"
 	        "  tongban token create --role R [--region C] | token revoke "
 	        "ID\n"
 	        "  tongban cert join-token --region C --role "
@@ -102,9 +106,9 @@ cli_usage(FILE *f)
 static bool
 is_client_verb(int argc, char **argv)
 {
-	static const char *const client[] = { "status", "events", "blob",
-		                              "case",   "token",  "links",
-		                              "group",  NULL };
+	static const char *const client[] = { "status", "events",  "blob",
+		                              "case",   "token",   "links",
+		                              "group",  "handoff", NULL };
 	const char *const *v;
 
 	/* token: "sign" is offline, create and revoke talk to a node. */

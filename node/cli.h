@@ -69,6 +69,19 @@ int tb_cli_join_exchange(const struct join_token *t, const uint8_t kx_sk[32],
                          const json_t *doc, json_t **ans, char *err,
                          size_t errlen);
 
+/* tb_cli_request performs one HTTP request (body NULL or JSON text):
+ * prints the reply as the client verbs do when print, sets *status (0 if
+ * there was no answer) and *out (may be NULL: the parsed reply, or NULL).
+ * Returns an exit code. */
+int tb_cli_request(const char *api, const char *token, bool json,
+                   const char *method, const char *uri, const char *body,
+                   bool print, int *status, json_t **out);
+
+/* tb_cli_handoff: tongban case handoff ID ..., tongban handoff list|show|
+ * abort (node/cli_handoff.c). */
+int tb_cli_handoff(int argc, char **argv, const char *api, const char *token,
+                   bool json);
+
 /* tb_cli_client runs a client verb against a node's HTTP API. */
 int tb_cli_client(int argc, char **argv, const char *api, const char *token,
                   bool json);

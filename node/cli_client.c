@@ -21,6 +21,9 @@
 	"      \"file\" are uploaded first and replaced by their hash)\n"     \
 	"  case show ID | case list [--status S] [--overdue] [--limit N]\n"   \
 	"  case act ID ACTION [--if-match V] [--opinion TEXT] [--target S]\n" \
+	"  case handoff ID --to CODE [--mode M] [--reason R] [--wait SECS]\n" \
+	"  handoff list [--state S] [--side S] [--limit N] [--after C] | "    \
+	"handoff show ID\n  handoff abort ID\n"                               \
 	"  events [--after N] [--limit N]\n"                                  \
 	"  token create --role ROLE [--region CODE] [--name N] | token "      \
 	"revoke ID\n"                                                         \
@@ -246,6 +249,33 @@ simple(const struct client *cl, const char *method, const char *uri,
 	return rc;
 }
 
+int
+tb_cli_request(const char *api, const char *token, bool json,
+               const char *method, const char *uri, const char *body,
+               bool print, int *status, json_t **out)
+{
+	struct client cl = { api, token, json };
+	struct client_res r;
+	int rc;
+
+	*status = 0;
+	if (out != NULL) {
+		*out = NULL;
+	}
+	if (client_call(&cl, method, uri, "application/json", body,
+	                body != NULL ? strlen(body) : 0, NULL, NULL, &r) != 0) {
+		return TB_EXIT_INVALID;
+	}
+	*status = r.status;
+	rc = print ? client_print(&cl, &r)
+	           : (r.status < 300 ? TB_EXIT_OK : TB_EXIT_INVALID);
+	if (out != NULL) {
+		*out = json_loadb(r.body, r.len, 0, NULL);
+	}
+	free(r.body);
+	return rc;
+}
+
 static int
 blob_get(const struct client *cl, const char *hash, const char *out)
 {
@@ -441,6 +471,9 @@ case_verb(const struct client *cl, int argc, char **argv)
 		         opt_flag(argc, argv, "--overdue") ? "&overdue=1" : "",
 		         after ? "&after=" : "", after ? after : "");
 		return simple(cl, "GET", uri, NULL, NULL, NULL);
+	}
+	if (argc >= 3 && !strcmp(argv[1], "handoff")) {
+		return tb_cli_handoff(argc, argv, cl->api, cl->token, cl->json);
 	}
 	if (argc >= 4 && !strcmp(argv[1], "act")) {
 		const char *im = opt_value(argc, argv, "--if-match");
@@ -755,6 +788,9 @@ tb_cli_client(int argc, char **argv, const char *api, const char *token,
 	}
 	if (!strcmp(argv[0], "region") && argc >= 2) {
 		return region_verb(&cl, argc, argv);
+	}
+	if (!strcmp(argv[0], "handoff")) {
+		return tb_cli_handoff(argc, argv, cl.api, cl.token, cl.json);
 	}
 	fprintf(stderr, CLIENT_USAGE);
 	return TB_EXIT_USAGE;

@@ -460,6 +460,16 @@ node_config_load(const char *dir, struct node_config *c, char *errmsg,
 		json_decref(cfg);
 		return TB_ERANGE;
 	}
+	c->handoff_abort_after_ms =
+	    spec_int(cfg, "handoff_abort_after_ms", 60000);
+	if (c->handoff_abort_after_ms < 0 ||
+	    c->handoff_abort_after_ms > 30ll * 86400000) {
+		snprintf(errmsg, errlen,
+		         "%s: handoff_abort_after_ms %lld: it is 0..30 days",
+		         path, c->handoff_abort_after_ms);
+		json_decref(cfg);
+		return TB_ERANGE;
+	}
 	c->blob_timeout_ms = (unsigned)spec_int(cfg, "blob_timeout_ms", 10000);
 	if (c->blob_timeout_ms < 100 || c->blob_timeout_ms > 600000) {
 		snprintf(errmsg, errlen,

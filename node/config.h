@@ -47,6 +47,9 @@ struct node_config {
 	size_t snapshot_chunk;    /* target bytes of a streamed snapshot's
 	                           * chunk (default 1 MiB, 4 KiB..64 MiB) */
 	unsigned blob_timeout_ms; /* a material's copy to a member (10000) */
+	/* An admin may abort an offer this old (default 60000; the leader
+	 * puts it in the handoff.abort command, docs/HANDOFF.md). */
+	long long handoff_abort_after_ms;
 	unsigned stop_timeout_ms; /* default 15000: a stop that takes longer
 	                           * is forced (TB-STOP-FORCED) */
 	/* Each link direction's key is replaced after this many frames or

@@ -27,6 +27,8 @@ struct fsm {
 	int32_t day; /* the day of `at` in UTC+8 (China Standard Time) */
 	struct tb_diag d;
 	json_t *result; /* success payload, owned by f */
+	bool fault;     /* entered the TB_FAULT_HANDOFF_EXIT step (kept in
+	                   the store's fault_exit only if the apply commits) */
 };
 
 /* fsm_refuse records the refusal (code, path, message) and returns
@@ -57,6 +59,17 @@ int fsm_join_create(struct fsm *f);
 int fsm_join_use(struct fsm *f);
 /* crl.put (fsm_crl.c, feature level 3). */
 int fsm_crl_put(struct fsm *f);
+
+/* handoff.offer, handoff.abort and handoff.frame (fsm_handoff*.c, feature
+ * level 3). */
+int fsm_handoff_offer(struct fsm *f);
+int fsm_handoff_abort(struct fsm *f);
+int fsm_handoff_frame(struct fsm *f);
+
+/* fsm_case_writable refuses (FSM_REFUSED, case_moved) a case whose owner is
+ * another region, and (case_frozen) one a handoff froze unless
+ * frozen_ok. */
+int fsm_case_writable(struct fsm *f, const json_t *c, bool frozen_ok);
 
 /* ---- the group's feature level (fsm_feature.c) ---- */
 
@@ -231,6 +244,12 @@ int fsm_case_put(struct fsm *f, const json_t *c, const json_t *old);
  * entry as store_events shows it (a new reference). */
 int fsm_event_append(struct fsm *f, const json_t *c, json_t *body,
                      json_t **event);
+
+/* fsm_event_import stores a case.event that another region wrote (body
+ * borrowed, its "seq" the event's place in case id's list; at its time):
+ * a handed-over case's history (fsm_handoff_frame.c). */
+int fsm_event_import(struct fsm *f, const char *id, int64_t at,
+                     const json_t *body);
 
 /* fsm_state_key writes the state index key of case id in state st into out
  * (n bytes) and returns its length. */

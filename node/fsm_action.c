@@ -262,6 +262,19 @@ fsm_case_action(struct fsm *f)
 	if (rv != 0) {
 		return rv;
 	}
+	/* A handed-over case: only its owner writes, at the owner's epoch
+	 * (docs/HANDOFF.md). */
+	if ((rv = fsm_case_writable(f, old, false)) != 0) {
+		goto out;
+	}
+	if (json_object_get(b, "epoch") != NULL &&
+	    spec_int(b, "epoch", 0) != spec_int(old, "epoch", 1)) {
+		rv = fsm_refuse(f, TB_EEPOCH, "$.body.epoch",
+		                "case %s is at epoch %lld, not %lld", id,
+		                spec_int(old, "epoch", 1),
+		                spec_int(b, "epoch", 0));
+		goto out;
+	}
 	if (spec_int(old, "version", 0) != spec_int(b, "version", 0)) {
 		rv = fsm_refuse(f, TB_ESTALE, "$.body.version",
 		                "case version is %lld, not %lld",

@@ -140,11 +140,13 @@ fsm_event_json(uint64_t seq, const MDB_val *v, json_t **out)
 	return TB_OK;
 }
 
-int
-fsm_event_append(struct fsm *f, const json_t *c, json_t *body, json_t **event)
+/* event_store writes a case.event envelope (body, stolen) at time `at` to
+ * the global feed and as event seq of case id. */
+static int
+event_store(struct fsm *f, const char *id, uint32_t seq, int64_t at,
+            json_t *body, json_t **event)
 {
 	const struct store *s = f->s;
-	const char *id = spec_str(c, "id");
 	struct canon_buf b = { 0 };
 	uint8_t k[ID_MAX + 5], gk[8], sv = STORE_SV;
 	uint64_t gseq;
@@ -160,13 +162,6 @@ fsm_event_append(struct fsm *f, const json_t *c, json_t *body, json_t **event)
 		json_decref(body);
 		return TB_ECORRUPT;
 	}
-	if (json_object_set(body, "case", json_object_get(c, "id")) != 0 ||
-	    json_object_set(body, "epoch", json_object_get(c, "epoch")) != 0 ||
-	    json_object_set(body, "seq", json_object_get(c, "last_event")) !=
-	        0) {
-		json_decref(body);
-		return TB_ENOMEM;
-	}
 	if ((rv = meta_get_u64(s, f->txn, "event_seq", &gseq)) != 0 ||
 	    (rv = meta_put_u64(s, f->txn, "event_seq", ++gseq)) != 0) {
 		json_decref(body);
@@ -174,7 +169,7 @@ fsm_event_append(struct fsm *f, const json_t *c, json_t *body, json_t **event)
 	}
 	rv = canon_buf_append(&b, &sv, 1);
 	if (rv == 0) {
-		rv = cmd_encode(CMD_EVENT_CASE, f->at, NULL, body, &b, err,
+		rv = cmd_encode(CMD_EVENT_CASE, at, NULL, body, &b, err,
 		                sizeof(err));
 	}
 	json_decref(body);
@@ -193,11 +188,33 @@ fsm_event_append(struct fsm *f, const json_t *c, json_t *body, json_t **event)
 	}
 	memcpy(k, id, idl);
 	k[idl] = 0;
-	db_be32(k + idl + 1, (uint32_t)spec_int(c, "last_event", 0));
+	db_be32(k + idl + 1, seq);
 	rv = db_put(f->txn, s->dbi[DB_CASE_EVENTS], k, idl + 5, gk, 8);
 	if (rv != 0 && event != NULL) {
 		json_decref(*event);
 		*event = NULL;
 	}
 	return rv;
+}
+
+int
+fsm_event_append(struct fsm *f, const json_t *c, json_t *body, json_t **event)
+{
+	if (json_object_set(body, "case", json_object_get(c, "id")) != 0 ||
+	    json_object_set(body, "epoch", json_object_get(c, "epoch")) != 0 ||
+	    json_object_set(body, "seq", json_object_get(c, "last_event")) !=
+	        0) {
+		json_decref(body);
+		return TB_ENOMEM;
+	}
+	return event_store(f, spec_str(c, "id"),
+	                   (uint32_t)spec_int(c, "last_event", 0), f->at, body,
+	                   event);
+}
+
+int
+fsm_event_import(struct fsm *f, const char *id, int64_t at, const json_t *body)
+{
+	return event_store(f, id, (uint32_t)spec_int(body, "seq", 0), at,
+	                   json_deep_copy(body), NULL);
 }

@@ -15,6 +15,7 @@
 #include "node/api_ctoken.h"
 #include "node/applier.h"
 #include "node/group.h"
+#include "node/handoff.h"
 #include "node/join.h"
 #include "node/link.h"
 #include "node/link_api.h"
@@ -193,7 +194,8 @@ node_error_status(const char *code)
 		{ "conflict", 409 },      { "bad_chain", 409 },
 		{ "store_full", 507 },    { "forbidden", 403 },
 		{ "unauthorized", 401 },  { "too_big", 413 },
-		{ "malformed", 400 },
+		{ "malformed", 400 },     { "case_frozen", 409 },
+		{ "case_moved", 409 },    { "stale_epoch", 409 },
 	};
 	size_t i;
 
@@ -241,6 +243,7 @@ progress(struct node *n)
 {
 	group_flushed(n);
 	region_progress(n);
+	handoff_progress(n);
 }
 
 /* apply_cb: a committed entry is answered by the writer (fsm_apply gave it
@@ -556,6 +559,7 @@ tick_cb(uv_timer_t *t)
 	}
 	group_tick(n);
 	region_tick(n);
+	handoff_tick(n);
 	if (n->view.state == RAFT_UNAVAILABLE && !n->stopping) {
 		n->exit_code = 1;
 		node_stop(n, "the Raft group is unavailable (see the errors "
@@ -758,7 +762,7 @@ node_open(struct node *n, const char *dir)
 	snprintf(path, sizeof(path), "%s/raft", dir);
 	ro.map_size = n->cfg.raft_map_size;
 	ro.seed = (uint64_t)node_now_ms();
-	if (group_init(n) != 0 || region_init(n) != 0) {
+	if (group_init(n) != 0 || region_init(n) != 0 || handoff_init(n) != 0) {
 		return -1;
 	}
 	ro.transport = group_transport(n);
@@ -855,6 +859,7 @@ node_run(const char *dir)
 		node_config_wipe(&n->cfg);
 		group_free(n);
 		region_free(n);
+		handoff_free(n);
 		free(n);
 		return 1;
 	}
@@ -881,6 +886,7 @@ node_run(const char *dir)
 	group_start(n);
 	join_start(n);
 	region_start(n);
+	handoff_start(n);
 	if (http_start(n->cfg.api, n->cfg.tls_cert, n->cfg.tls_key, n,
 	               api_dispatch, &n->http, &n->port, err,
 	               sizeof(err)) != 0) {
@@ -906,6 +912,7 @@ node_run(const char *dir)
 	api_ctok_free(n->ctok);
 	group_free(n);
 	region_free(n);
+	handoff_free(n);
 	raftio_close(&n->io);
 	applier_free(n->applier);
 	store_close(n->store);

@@ -17,6 +17,7 @@ struct links;
 struct api_ctok;
 struct group;
 struct region_flow;
+struct handoff_node;
 
 /* Figures of the Raft group, copied on the loop so that other threads
  * (HTTP reads, metrics) can read them without touching libraft. */
@@ -70,10 +71,11 @@ struct node {
 	int64_t start_ms;
 	FILE *audit;
 	pthread_mutex_t audit_mu;
-	struct links *links;      /* node/link.h; NULL when links are off */
-	struct api_ctok *ctok;    /* chain tokens (node/api_ctoken.h) */
-	struct group *group;      /* node/group.h */
-	struct region_flow *flow; /* node/region.h: between regions */
+	struct links *links;          /* node/link.h; NULL when links are off */
+	struct api_ctok *ctok;        /* chain tokens (node/api_ctoken.h) */
+	struct group *group;          /* node/group.h */
+	struct region_flow *flow;     /* node/region.h: between regions */
+	struct handoff_node *handoff; /* node/handoff.h */
 };
 
 /* node_fail stops the node with exit status 1 (loop thread). */

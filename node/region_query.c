@@ -127,9 +127,8 @@ answer(struct query *q, const char *text, size_t len)
 	free(q);
 }
 
-/* route builds this region's links and decides the hop towards target. */
-static void
-route(struct node *n, int32_t target, struct route *rt)
+void
+region_route(struct node *n, int32_t target, struct route *rt)
 {
 	const struct region_table *t = region_builtin();
 	const struct region *kids[64];
@@ -176,10 +175,14 @@ route(struct node *n, int32_t target, struct route *rt)
 	}
 }
 
-/* local answers from this node's store. */
+static void step(struct query *q, json_t *req);
+
+/* local answers from this node's store; a case handed to another region
+ * (a tombstone naming its owner) is asked of the owner. */
 static void
-local(struct query *q, const json_t *asked_by)
+local(struct query *q, json_t *req)
 {
+	const json_t *asked_by = json_object_get(req, "asked_by");
 	struct node *n = q->n;
 	json_t *obj = NULL, *v;
 	char *text;
@@ -195,6 +198,13 @@ local(struct query *q, const json_t *asked_by)
 		         q->kind, q->key, n->cfg.region, tb_strerror(rv));
 		json_decref(obj);
 		fail(q, rv == TB_ENOTFOUND ? TB_ENOTFOUND : TB_EIO, why);
+		return;
+	}
+	if (!strcmp(q->kind, "case") && spec_str(obj, "owner") != NULL &&
+	    strcmp(spec_str(obj, "owner"), n->cfg.region) != 0) {
+		json_object_set(req, "region", json_object_get(obj, "owner"));
+		json_decref(obj);
+		step(q, req);
 		return;
 	}
 	if (!strcmp(q->kind, "case")) {
@@ -261,10 +271,10 @@ step(struct query *q, json_t *req)
 		     "misconfigured peers?)");
 		return;
 	}
-	route(n, target, &rt);
+	region_route(n, target, &rt);
 	switch (rt.kind) {
 	case ROUTE_LOCAL:
-		local(q, json_object_get(req, "asked_by"));
+		local(q, req);
 		return;
 	case ROUTE_UNKNOWN:
 		fail(q, TB_ENOTFOUND, rt.reason);

@@ -2,8 +2,11 @@
 #ifndef TB_NODE_REGION_QUERY_H
 #define TB_NODE_REGION_QUERY_H
 
+#include <stdint.h>
+
 struct node;
 struct http_call;
+struct route;
 
 #define REGION_T_QUERY 50 /* request: a case or matter asked of a region */
 
@@ -12,6 +15,11 @@ struct http_call;
  * links; 404 or 503 with the reason when it cannot be. Any thread. */
 void region_query_ask(struct http_call *c, const char *kind, const char *key,
                       const char *region);
+
+/* region_route builds this region's links (linked children, peers, the
+ * parent) and decides the hop towards target (replication/route.h). Loop
+ * thread. */
+void region_route(struct node *n, int32_t target, struct route *rt);
 
 /* region_query_start registers the link handler (no-op without links). */
 void region_query_start(struct node *n);

@@ -476,6 +476,12 @@ dispatch(struct fsm *f)
 		return fsm_crl_put(f);
 	case CMD_OUTBOX_DELIVER_RUN:
 		return fsm_outbox_deliver_run(f);
+	case CMD_HANDOFF_OFFER:
+		return fsm_handoff_offer(f);
+	case CMD_HANDOFF_ABORT:
+		return fsm_handoff_abort(f);
+	case CMD_HANDOFF_FRAME:
+		return fsm_handoff_frame(f);
 	default:
 		return fsm_refuse(f, TB_ENOTIMPL, "$.type",
 		                  "%s is an event, not a command this region "
@@ -607,6 +613,9 @@ store_apply(struct store *s, uint64_t index, const uint8_t *buf, size_t len,
 		return rv;
 	}
 	*result = f.result;
+	if (f.fault) {
+		s->fault_exit = true; /* node/applier.c exits after the batch */
+	}
 	return TB_OK;
 refused:
 	/* A refusal writes nothing but the applied index: drop whatever the

@@ -27,6 +27,7 @@ static const char *const db_names[DB_COUNT] = {
 	[DB_OUTBOX] = "outbox",
 	[DB_CASE_SUM] = "case_sum",
 	[DB_CRLS] = "crls",
+	[DB_HANDOFFS] = "handoffs",
 };
 
 /* Values are read back with generous limits: they were canonical when

@@ -46,6 +46,7 @@ enum store_db {
 	DB_CASE_SUM, /* case id -> case summary (level 2, fsm_sum.c) */
 	DB_CRLS,     /* issuer region "/" key hex | "root" -> the newest
 	                revocation list of that issuer (level 3, fsm_crl.c) */
+	DB_HANDOFFS, /* handoff records (level 3, fsm_handoff.c) */
 	DB_COUNT
 };
 
@@ -80,6 +81,9 @@ struct store {
 	struct fsm_catalog cat; /* the writer's alone */
 	MDB_txn *batch;    /* the open batch (store_batch_begin), or NULL */
 	bool list_records; /* store_list_from_records */
+	/* Set by an apply that entered the step TB_FAULT_HANDOFF_EXIT names:
+	 * the writer _exit(9)s after the commit (fsm_handoff.c). */
+	bool fault_exit;
 	uint64_t list_fallbacks; /* store_list_fallbacks (atomic) */
 	/* The gate: every transaction holds it shared (a read for its
 	 * length, the writer's batch from begin to commit), and

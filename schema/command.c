@@ -34,6 +34,7 @@ static const struct spec_field body_case_action[] = {
 	{ "version", SPEC_INT, true }, /* If-Match: the case version seen */
 	{ "target", SPEC_STRING, false }, { "opinion", SPEC_STRING, false },
 	{ "actor", SPEC_STRING, true },   { "pause_until", SPEC_STRING, false },
+	{ "epoch", SPEC_INT, false }, /* the owner's epoch the writer saw */
 };
 static const struct spec_field body_token_create[] = {
 	{ "id", SPEC_STRING, true },    { "hash", SPEC_STRING, true },
@@ -85,6 +86,20 @@ static const struct spec_field body_crl_put[] = {
 	{ "crl", SPEC_OBJECT, true },   /* the signed tongban.crl/1 */
 	{ "root", SPEC_OBJECT, true },  /* the province's root metadata */
 	{ "chain", SPEC_ARRAY, false }, /* the issuer key's certificates */
+};
+static const struct spec_field body_handoff_offer[] = {
+	{ "case", SPEC_STRING, true },   { "to", SPEC_STRING, true },
+	{ "mode", SPEC_STRING, true },   { "reason", SPEC_STRING, true },
+	{ "actor", SPEC_STRING, false },
+};
+static const struct spec_field body_handoff_abort[] = {
+	{ "case", SPEC_STRING, true },
+	{ "after_ms", SPEC_INT,
+	  true }, /* the leader's handoff_abort_after_ms */
+	{ "actor", SPEC_STRING, false },
+};
+static const struct spec_field body_handoff_frame[] = {
+	{ "frames", SPEC_ARRAY, true },
 };
 static const struct spec_field body_event_case[] = {
 	{ "case", SPEC_STRING, true },
@@ -140,6 +155,12 @@ static const struct cmd_def cmd_defs[CMD_TYPE_COUNT] = {
 	[CMD_CRL_PUT] = CMD_DEF_AT("crl.put", 3, body_crl_put),
 	[CMD_OUTBOX_DELIVER_RUN] =
 	    CMD_DEF_AT("outbox.deliver_run", 3, body_outbox_deliver_run),
+	[CMD_HANDOFF_OFFER] =
+	    CMD_DEF_AT("handoff.offer", TB_HANDOFF_LEVEL, body_handoff_offer),
+	[CMD_HANDOFF_ABORT] =
+	    CMD_DEF_AT("handoff.abort", TB_HANDOFF_LEVEL, body_handoff_abort),
+	[CMD_HANDOFF_FRAME] =
+	    CMD_DEF_AT("handoff.frame", TB_HANDOFF_LEVEL, body_handoff_frame),
 };
 
 const char *

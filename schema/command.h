@@ -47,6 +47,13 @@ enum cmd_type {
 	                (docs/TRUST.md "Replicated revocation lists") */
 	CMD_OUTBOX_DELIVER_RUN, /* body {origin, inc, seq, entries}: a run of
 	                           entries from seq, at the dest (level 3) */
+	/* Handoff of a case (feature level 3; docs/HANDOFF.md). */
+	CMD_HANDOFF_OFFER, /* body {case, to, mode, reason, actor}: at the
+	                      source, freezes the case */
+	CMD_HANDOFF_ABORT, /* body {case, after_ms, actor}: at the source,
+	                      unfreezes */
+	CMD_HANDOFF_FRAME, /* body {frames: [frame]}: frames received from
+	                      the other region, applied in order */
 	CMD_TYPE_COUNT
 };
 
@@ -58,10 +65,15 @@ enum cmd_type {
  * (join.create, join.use), the region commands (region.topology,
  * outbox.*), and the case summary index that apply keeps from the raise on
  * (docs/STORE.md), which the raise builds. Level 3 adds crl.put
- * (revocation lists stored in the replicated state) and
- * outbox.deliver_run (a run of consecutive entries delivered in one
- * command). */
+ * (revocation lists stored in the replicated state), outbox.deliver_run
+ * (a run of consecutive entries delivered in one command) and the handoff
+ * of cases (handoff.offer, handoff.abort, handoff.frame;
+ * docs/HANDOFF.md). */
 #define TB_FEATURE_LEVEL 3
+
+/* The feature level from which cases are handed between regions (the
+ * handoff.* commands, an action's "epoch", link types 51 and 52). */
+#define TB_HANDOFF_LEVEL 3
 
 /* cmd_type_name returns the wire name ("case.action"). */
 const char *cmd_type_name(enum cmd_type t);

@@ -7,40 +7,43 @@
 /* One error enum for the whole project; 0 is success. Modules map LMDB,
  * nng, libuv and libsodium failures onto these at their edge. The second
  * column is the stable machine name used in JSON output and logs. */
-#define TB_ERRORS(X)                                                     \
-	X(TB_OK, "ok", "success")                                        \
-	X(TB_ENOMEM, "nomem", "out of memory")                           \
-	X(TB_EINVAL, "invalid", "invalid argument")                      \
-	X(TB_EMALFORMED, "malformed", "malformed input")                 \
-	X(TB_ETRUNC, "truncated", "input truncated")                     \
-	X(TB_ETOOBIG, "too_big", "input too large")                      \
-	X(TB_EDEPTH, "too_deep", "input nested too deeply")              \
-	X(TB_ECANON, "non_canonical", "encoding is not canonical")       \
-	X(TB_ETYPE, "wrong_type", "value has the wrong type")            \
-	X(TB_EUNKNOWN, "unknown_field", "unknown field")                 \
-	X(TB_EDUP, "duplicate", "duplicate key")                         \
-	X(TB_EMISSING, "missing", "required field missing")              \
-	X(TB_ECODE, "bad_code", "invalid code")                          \
-	X(TB_ERANGE, "out_of_range", "value out of range")               \
-	X(TB_ENOTFOUND, "not_found", "not found")                        \
-	X(TB_EOWNER, "not_owner", "field owned by another tier")         \
-	X(TB_ETRANSITION, "illegal_transition", "illegal transition")    \
-	X(TB_ESIG, "bad_signature", "bad or missing signature")          \
-	X(TB_ECHAIN, "bad_chain", "release chain gap, fork or rollback") \
-	X(TB_ECYCLE, "cycle", "dependency cycle")                        \
-	X(TB_ECALENDAR, "beyond_calendar", "date beyond the calendar")   \
-	X(TB_EIO, "io", "input/output error")                            \
-	X(TB_EFULL, "store_full", "the store's map is full")             \
-	X(TB_ESTALE, "stale_version", "stale version (If-Match)")        \
-	X(TB_ECONFLICT, "conflict", "conflicts with the current state")  \
-	X(TB_EUNAUTH, "unauthorized", "missing or bad token")            \
-	X(TB_EFORBIDDEN, "forbidden", "role or region not allowed")      \
-	X(TB_ECLOSED, "closed", "closed or shutting down")               \
-	X(TB_ECORRUPT, "corrupt", "stored data is corrupt")              \
-	X(TB_EREVOKED, "revoked", "certificate or token revoked")        \
-	X(TB_ENOTIMPL, "not_implemented", "not implemented")             \
-	X(TB_ETIMEOUT, "timeout", "timed out")                           \
-	X(TB_EFEATURE, "feature_level", "needs a higher feature level")
+#define TB_ERRORS(X)                                                      \
+	X(TB_OK, "ok", "success")                                         \
+	X(TB_ENOMEM, "nomem", "out of memory")                            \
+	X(TB_EINVAL, "invalid", "invalid argument")                       \
+	X(TB_EMALFORMED, "malformed", "malformed input")                  \
+	X(TB_ETRUNC, "truncated", "input truncated")                      \
+	X(TB_ETOOBIG, "too_big", "input too large")                       \
+	X(TB_EDEPTH, "too_deep", "input nested too deeply")               \
+	X(TB_ECANON, "non_canonical", "encoding is not canonical")        \
+	X(TB_ETYPE, "wrong_type", "value has the wrong type")             \
+	X(TB_EUNKNOWN, "unknown_field", "unknown field")                  \
+	X(TB_EDUP, "duplicate", "duplicate key")                          \
+	X(TB_EMISSING, "missing", "required field missing")               \
+	X(TB_ECODE, "bad_code", "invalid code")                           \
+	X(TB_ERANGE, "out_of_range", "value out of range")                \
+	X(TB_ENOTFOUND, "not_found", "not found")                         \
+	X(TB_EOWNER, "not_owner", "field owned by another tier")          \
+	X(TB_ETRANSITION, "illegal_transition", "illegal transition")     \
+	X(TB_ESIG, "bad_signature", "bad or missing signature")           \
+	X(TB_ECHAIN, "bad_chain", "release chain gap, fork or rollback")  \
+	X(TB_ECYCLE, "cycle", "dependency cycle")                         \
+	X(TB_ECALENDAR, "beyond_calendar", "date beyond the calendar")    \
+	X(TB_EIO, "io", "input/output error")                             \
+	X(TB_EFULL, "store_full", "the store's map is full")              \
+	X(TB_ESTALE, "stale_version", "stale version (If-Match)")         \
+	X(TB_ECONFLICT, "conflict", "conflicts with the current state")   \
+	X(TB_EUNAUTH, "unauthorized", "missing or bad token")             \
+	X(TB_EFORBIDDEN, "forbidden", "role or region not allowed")       \
+	X(TB_ECLOSED, "closed", "closed or shutting down")                \
+	X(TB_ECORRUPT, "corrupt", "stored data is corrupt")               \
+	X(TB_EREVOKED, "revoked", "certificate or token revoked")         \
+	X(TB_ENOTIMPL, "not_implemented", "not implemented")              \
+	X(TB_ETIMEOUT, "timeout", "timed out")                            \
+	X(TB_EFEATURE, "feature_level", "needs a higher feature level")   \
+	X(TB_EFROZEN, "case_frozen", "the case is frozen by a handoff")   \
+	X(TB_EMOVED, "case_moved", "the case is owned by another region") \
+	X(TB_EEPOCH, "stale_epoch", "stale case epoch")
 
 enum tb_err {
 #define TB_ERR_ENUM(id, name, text) id,

@@ -72,9 +72,16 @@ is "$(jq_get 'd["features"]')" "{'level': 2, 'supported': 3}" \
 api a GET '/v1/cases?status=received'
 is "$code:$(jq_get 'd')" "200:{'cases': [], 'next': None}" "an empty list at level 2"
 # Level 3 brings outbox.deliver_run (runs of outbox entries,
-# docs/REPLICATION.md): raised from 2, kept across a restart.
+# docs/REPLICATION.md), crl.put and the handoff of cases (docs/HANDOFF.md):
+# raised from 2, kept across a restart.
+api a POST /v1/handoffs/370102-20260101-000001/abort
+is "$code $(jq_get 'd["error"]["code"]')" "409 feature_level" \
+  "a handoff command at level 2 is refused: feature_level"
 api a POST /v1/group/features -d '{"level":3}'
 is "$code $(jq_get 'd["feature_level"]')" "201 3" "raising to level 3, this build's, is applied"
+api a POST /v1/handoffs/370102-20260101-000001/abort
+is "$code $(jq_get 'd["error"]["code"]')" "404 not_found" \
+  "then the handoff command applies (no such case)"
 node_kill a TERM
 node_start a
 api a GET /v1/status

@@ -1,0 +1,42 @@
+/* Handoff records in the store (fsm_handoff.c): keys, reads, and the
+ * writes the apply makes. */
+#ifndef TB_NODE_FSM_HANDOFF_H
+#define TB_NODE_FSM_HANDOFF_H
+
+#include "node/fsm.h"
+#include "replication/handoff.h"
+
+#include <jansson.h>
+#include <lmdb.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Case ids are short; a key is a space byte, the id, 0, two u32. */
+#define FSM_HANDOFF_ID_MAX     64
+#define FSM_HANDOFF_KEY_MAX    (FSM_HANDOFF_ID_MAX + 10)
+#define FSM_HANDOFF_REASON_MAX 500
+
+/* fsm_handoff_key writes the key of the handoff of case id at epoch and
+ * attempt in space 'R' (records) or 'O' (open) to out; returns its
+ * length. */
+size_t fsm_handoff_key(char space, const char *id, uint32_t epoch,
+                       uint32_t attempt, uint8_t *out);
+
+/* fsm_handoff_get reads a record (TB_ENOTFOUND if none) into *rec (a new
+ * reference), in any transaction. */
+int fsm_handoff_get(const struct store *s, MDB_txn *txn, const char *id,
+                    uint32_t epoch, uint32_t attempt, json_t **rec);
+
+/* fsm_handoff_state is a record's state (HANDOFF_NONE for NULL). */
+enum handoff_state fsm_handoff_state(const json_t *rec);
+
+/* fsm_handoff_open is true for the states whose record is in the 'O'
+ * space (offered, prepared: handoff_wants asks for a resend until the
+ * state moves on); a transferred record is in the 'T' list instead. */
+bool fsm_handoff_open(enum handoff_state s);
+
+/* fsm_handoff_put sets rec's state to next and its updated_at, and writes
+ * it with its 'O' entry (rec is modified, not stolen). */
+int fsm_handoff_put(struct fsm *f, json_t *rec, enum handoff_state next);
+
+#endif
