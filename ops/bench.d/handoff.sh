@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Handoff rate (issue 7), a quick measurement not yet wired into ops/bench:
+# Handoff rate (issue 7), run by `ops/bench --handoff`:
 # two one-voter regions (370102 -> 370202, sideways peers), N cases
 # received at 370102 (wrk), all offered to 370202 over HTTP (wrk, 16
 # connections); the rate and the offer-to-transfer latency come from the
@@ -98,6 +98,9 @@ print(f"{len(r)} transferred in {span} ms from the first offer's commit to the l
       f"{len(r) * 1000 // max(span, 1)} handoffs/s; offer-to-transfer latency at the source "
       f"p50 {lat[len(lat) // 2]} ms, p99 {lat[len(lat) * 99 // 100]} ms, max {lat[-1]} ms; "
       f"the offers themselves committed over {ospan} ms")
+print(f"handoff\trate\t{len(r) * 1000 // max(span, 1)}\thandoffs/s\t{len(r)} transferred")
+print(f"handoff\tp50_ms\t{lat[len(lat) // 2]}\tms")
+print(f"handoff\tp99_ms\t{lat[len(lat) * 99 // 100]}\tms")
 PY
 mk $((20 << 20))
 api A POST /v1/cases --data-binary @case.json
@@ -105,4 +108,6 @@ id=$(jq_get 'd["case"]["id"]')
 t0=$(now_ms)
 api A POST "/v1/cases/$id/handoff" -d '{"to":"370202"}'
 until api A GET "/v1/handoffs/$id" && [ "$(jq_get 'd["handoffs"][0]["state"]')" = transferred ]; do sleep 0.02; [ $(($(now_ms) - t0)) -gt 60000 ] && break; done
-echo "a case with a 20 MiB material: transferred after $(($(now_ms) - t0)) ms (state $(jq_get 'd["handoffs"][0]["state"]'))"
+ms=$(($(now_ms) - t0)) st=$(jq_get 'd["handoffs"][0]["state"]')
+echo "a case with a 20 MiB material: transferred after $ms ms (state $st)"
+[ "$st" = transferred ] && printf 'handoff\tmib20_ms\t%s\tms\n' "$ms"
