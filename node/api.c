@@ -267,6 +267,7 @@ enum route {
 	RT_ROLLOUT,
 	RT_AREA_CASES,
 	RT_CRLS,
+	RT_ROOT,
 };
 
 #define M_GET    1u
@@ -310,6 +311,7 @@ static const struct {
 	[RT_ROLLOUT] = { "/v1/catalog/rollout", NULL, M_GET, "GET, HEAD" },
 	[RT_AREA_CASES] = { "/v1/area/cases", NULL, M_GET, "GET, HEAD" },
 	[RT_CRLS] = { "/v1/crls", NULL, M_GET | M_POST, "GET, HEAD, POST" },
+	[RT_ROOT] = { "/v1/root", NULL, M_GET | M_POST, "GET, HEAD, POST" },
 };
 
 static unsigned
@@ -619,6 +621,9 @@ api_read(struct http_call *c, enum route r, const char *arg)
 		break;
 	case RT_CRLS:
 		api_crl_list(c);
+		break;
+	case RT_ROOT:
+		api_root_get(c);
 		break;
 	default:
 		http_reply_error(c, 404, "not_found", NULL,
@@ -1047,6 +1052,14 @@ api_write(struct http_call *c)
 		if (api_allow(c, R_RADMIN | R_PADMIN,
 		              "commit revocation lists") == 0) {
 			api_crl_post(c, req);
+		}
+		break;
+	case RT_ROOT:
+		/* A region admin of any region may install its province's
+		 * root: apply verifies it against its officers anyway. */
+		if (api_allow(c, R_RADMIN | R_PADMIN,
+		              "install the root metadata") == 0) {
+			api_root_post(c, req);
 		}
 		break;
 	case RT_JOIN_TOKENS:

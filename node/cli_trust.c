@@ -28,6 +28,8 @@
 	"                 [--release-key KEY.json...] [--expires TIME] "      \
 	"--out NEW.json\n"                                                    \
 	"       tongban root check ROOT.json [--prev OLD.json]\n"             \
+	"       tongban [--api URL --token T] root install ROOT.json "        \
+	"--commit [--json]\n"                                                 \
 	"       tongban sign --key KEY.json FILE.json\n"
 
 static int
@@ -531,6 +533,41 @@ root_check(int argc, char **argv)
 	return rc;
 }
 
+/* root_install commits a root through a node's group (POST /v1/root). */
+static int
+root_install(int argc, char **argv)
+{
+	const char *file = NULL;
+	bool commit = false, json = false;
+	json_t *root;
+	int i, rc;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--commit")) {
+			commit = true;
+		} else if (!strcmp(argv[i], "--json")) {
+			json = true;
+		} else if (argv[i][0] != '-' && file == NULL) {
+			file = argv[i];
+		} else {
+			return trust_usage("root install", "bad arguments");
+		}
+	}
+	if (file == NULL || !commit) {
+		return trust_usage("root install",
+		                   "ROOT.json --commit is required (the root "
+		                   "is committed through the node's group; "
+		                   "for a node's own root.json use init "
+		                   "--root)");
+	}
+	if ((root = load_doc(file)) == NULL) {
+		return TB_EXIT_INVALID;
+	}
+	rc = tb_cli_root_commit(root, json);
+	json_decref(root);
+	return rc;
+}
+
 int
 tb_cli_root(int argc, char **argv)
 {
@@ -546,7 +583,11 @@ tb_cli_root(int argc, char **argv)
 	if (argc >= 2 && !strcmp(argv[1], "check")) {
 		return root_check(argc - 1, argv + 1);
 	}
-	return trust_usage("root", "expected 'root init|sign|rotate|check'");
+	if (argc >= 2 && !strcmp(argv[1], "install")) {
+		return root_install(argc - 1, argv + 1);
+	}
+	return trust_usage("root",
+	                   "expected 'root init|sign|rotate|check|install'");
 }
 
 int

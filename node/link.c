@@ -458,6 +458,7 @@ links_release(struct links *ls)
 	link_nng_drop_events(ls, NULL);
 	link_trust_free(ls);
 	json_decref(ls->store_crls);
+	json_decref(ls->store_root);
 	json_decref(ls->inc_cert);
 	json_decref(ls->fenced_cert);
 	sodium_memzero(ls->kx_sk, sizeof(ls->kx_sk));
@@ -503,6 +504,8 @@ links_start(const struct link_config *cfg, struct links **out, char *errmsg,
 	ls->joining = cfg->joining;
 	ls->crls_fn = cfg->crls_fn;
 	ls->crls_arg = cfg->crls_arg;
+	ls->root_fn = cfg->root_fn;
+	link_root_poll(ls);
 	if ((rv = link_trust_load(ls, errmsg, errlen)) != TB_OK) {
 		links_release(ls);
 		return rv;

@@ -72,6 +72,12 @@ struct link_config {
 	 * only. */
 	int (*crls_fn)(void *arg, json_t **out);
 	void *crls_arg;
+	/* The replicated root metadata (root.put, node/fsm_root.c): root_fn
+	 * sets *out to it (a new reference) and returns 0, or TB_ENOTFOUND
+	 * when the group stores none. Called with crls_arg at start and
+	 * every poll period; a stored root that checks replaces
+	 * DIR/root.json as the trust anchor. NULL: root.json only. */
+	int (*root_fn)(void *arg, json_t **out);
 };
 
 /* links_start loads DIR's root, certificate chain, revocation lists and

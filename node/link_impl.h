@@ -269,6 +269,15 @@ struct links {
 	void *crls_arg;
 	json_t *store_crls;
 	uint8_t store_crls_fp[32];
+	/* The replicated root (link_crl.c): root_fn as in link_config; the
+	 * stored root when it checks (NULL: none, DIR/root.json anchors),
+	 * and the hash of what root_fn last gave. root_version and
+	 * root_stored describe ls->root for the view (under view_mu). */
+	int (*root_fn)(void *arg, json_t **out);
+	json_t *store_root;
+	uint8_t store_root_fp[32];
+	long long root_version;
+	bool root_stored;
 	uint8_t *own_payload;
 	size_t own_len;
 	json_t *own_chain; /* our certificate and chain.json (loop only) */
@@ -557,6 +566,11 @@ void link_key_forget(struct links *ls, const char *node_id);
  * keeps those that verify against the root, clears the verified-chain
  * cache and returns true (the caller re-verifies open links). */
 bool link_crl_poll(struct links *ls);
+
+/* link_root_poll asks root_fn for the stored root; when it changed it keeps
+ * it in ls->store_root if it checks (else NULL) and returns true (the
+ * caller reloads the trust: link_trust_load anchors at it). */
+bool link_root_poll(struct links *ls);
 
 /* ---- link_keys.c: key rotation ----------------------------------------- */
 

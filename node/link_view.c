@@ -84,7 +84,7 @@ link_json(const struct link *l)
 json_t *
 links_view_json(struct links *ls)
 {
-	json_t *out, *arr = json_array();
+	json_t *out, *root, *arr = json_array();
 	struct link *l;
 
 	if (arr == NULL) {
@@ -94,9 +94,12 @@ links_view_json(struct links *ls)
 	for (l = ls->list; l != NULL; l = l->next) {
 		json_array_append_new(arr, link_json(l));
 	}
+	root = json_pack("{s:I, s:s}", "version", (json_int_t)ls->root_version,
+	                 "source", ls->root_stored ? "stored" : "root.json");
 	pthread_mutex_unlock(&ls->view_mu);
-	out = json_pack("{s:s, s:s, s:s, s:o}", "node_id", ls->node_id,
-	                "region", ls->region, "listen", ls->url, "links", arr);
+	out = json_pack("{s:s, s:s, s:s, s:o, s:o}", "node_id", ls->node_id,
+	                "region", ls->region, "listen", ls->url, "trust_root",
+	                root, "links", arr);
 	return out;
 }
 

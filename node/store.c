@@ -474,6 +474,8 @@ dispatch(struct fsm *f)
 		return fsm_outbox_acked(f);
 	case CMD_CRL_PUT:
 		return fsm_crl_put(f);
+	case CMD_ROOT_PUT:
+		return fsm_root_put(f);
 	default:
 		return fsm_refuse(f, TB_ENOTIMPL, "$.type",
 		                  "%s is an event, not a command this region "

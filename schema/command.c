@@ -80,6 +80,9 @@ static const struct spec_field body_crl_put[] = {
 	{ "root", SPEC_OBJECT, true },  /* the province's root metadata */
 	{ "chain", SPEC_ARRAY, false }, /* the issuer key's certificates */
 };
+static const struct spec_field body_root_put[] = {
+	{ "root", SPEC_OBJECT, true }, /* the signed tongban.root/1 */
+};
 static const struct spec_field body_event_case[] = {
 	{ "case", SPEC_STRING, true },
 	{ "epoch", SPEC_INT, true },
@@ -132,6 +135,7 @@ static const struct cmd_def cmd_defs[CMD_TYPE_COUNT] = {
 	    CMD_DEF_AT("outbox.deliver", 2, body_outbox_deliver),
 	[CMD_OUTBOX_ACKED] = CMD_DEF_AT("outbox.acked", 2, body_outbox_acked),
 	[CMD_CRL_PUT] = CMD_DEF_AT("crl.put", 3, body_crl_put),
+	[CMD_ROOT_PUT] = CMD_DEF_AT("root.put", 3, body_root_put),
 };
 
 const char *

@@ -43,8 +43,10 @@ enum cmd_type {
 	CMD_OUTBOX_DELIVER,  /* body {origin, inc, seq, entry}: at the dest */
 	CMD_OUTBOX_ACKED,    /* body {dest, inc, seq, report?}: at the origin */
 	/* Feature level 3. */
-	CMD_CRL_PUT, /* body {crl, root, chain?}: a signed revocation list
-	                (docs/TRUST.md "Replicated revocation lists") */
+	CMD_CRL_PUT,  /* body {crl, root, chain?}: a signed revocation list
+	                 (docs/TRUST.md "Replicated revocation lists") */
+	CMD_ROOT_PUT, /* body {root}: the province's root metadata
+	                 (docs/TRUST.md "The replicated root") */
 	CMD_TYPE_COUNT
 };
 
@@ -55,8 +57,9 @@ enum cmd_type {
  * running. Raise it after upgrading every member. Level 2 adds join tokens
  * (join.create, join.use), the region commands (region.topology,
  * outbox.*), and the case summary index that apply keeps from the raise on
- * (docs/STORE.md), which the raise builds. Level 3 adds crl.put:
- * revocation lists stored in the replicated state. */
+ * (docs/STORE.md), which the raise builds. Level 3 adds crl.put and
+ * root.put: revocation lists and the province's root metadata stored in the
+ * replicated state. */
 #define TB_FEATURE_LEVEL 3
 
 /* cmd_type_name returns the wire name ("case.action"). */
