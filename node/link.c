@@ -505,6 +505,7 @@ links_start(const struct link_config *cfg, struct links **out, char *errmsg,
 	ls->crls_fn = cfg->crls_fn;
 	ls->crls_arg = cfg->crls_arg;
 	ls->root_fn = cfg->root_fn;
+	link_known_load(ls);
 	link_root_poll(ls);
 	if ((rv = link_trust_load(ls, errmsg, errlen)) != TB_OK) {
 		links_release(ls);

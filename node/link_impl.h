@@ -555,7 +555,13 @@ int link_trust_verify(struct links *ls, struct link *l, json_t *chain,
 void link_trust_poll(struct links *ls);
 /* link_peers_load reconciles the outbound links with links.json. */
 int link_peers_load(struct links *ls, char *errmsg, size_t errlen);
-/* link_key_get/put: the responder keys learned, for IK. */
+/* ---- link_known.c: the responder keys learned, for IK ------------------ */
+
+/* link_known_load reads DIR/peer_keys.json (node-local) into ls->keys at
+ * start; link_key_put and link_key_forget write it when a key is new,
+ * changed or dropped. */
+void link_known_load(struct links *ls);
+/* link_key_get/put/forget: the responder keys learned, for IK. */
 bool link_key_get(struct links *ls, const char *node_id, uint8_t kx[32]);
 void link_key_put(struct links *ls, const char *node_id, const uint8_t kx[32]);
 void link_key_forget(struct links *ls, const char *node_id);

@@ -150,6 +150,9 @@ up_with() {
 }
 wait_for 20 up_with C
 ok $? "  and its links with A and B come up"
+api C GET /v1/links
+is "$(jq_get 'sorted(l["pattern"] for l in d["links"] if l["direction"] == "out" and l["state"] == "up")')" \
+  "['IK', 'IK']" "  its first handshakes are IK (the peers' keys kept in C/peer_keys.json)"
 
 stop_node C && stop_node B && stop_node A
 ok $? "every node stops"
