@@ -331,8 +331,9 @@ link_on_rem(struct links *ls, struct link *l, uint32_t pipe)
 		 * no longer has: the next one is XX. */
 		ls->hs_refused++;
 		if (l->dir == LINK_OUT && l->pattern == NOISE_IK) {
-			link_key_forget(ls, l->node_id[0] ? l->node_id
-			                                  : l->cfg_node_id);
+			link_key_forget(
+			    ls, l->node_id[0] ? l->node_id : l->cfg_node_id,
+			    l->url);
 		}
 		link_fail(l, LS_REFUSED, "TB-LINK-HANDSHAKE-REFUSED",
 		          "the peer closed the connection during the %s "

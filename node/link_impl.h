@@ -236,6 +236,8 @@ struct links {
 	unsigned poll_ms, ping_ms;
 	uint64_t rekey_frames; /* per key and direction */
 	int64_t rekey_ms;      /* per key and direction */
+	int64_t rehandshake_ms; /* a link up this long handshakes again
+	                           (0: never; link_keys_age) */
 	int64_t next_poll_ms;
 
 	/* nng threads to the loop. */
@@ -294,6 +296,7 @@ struct links {
 	uint8_t certs_fp[32], peers_fp[32];
 	struct {
 		char node_id[CERT_NODE_ID_HEX + 1];
+		char url[256]; /* where it was learned (outbound) */
 		uint8_t kx[32];
 	} keys[LINK_KEYS];
 	unsigned nkeys;
@@ -313,6 +316,7 @@ struct links {
 	_Atomic unsigned long long refused[LR_COUNT];
 	_Atomic unsigned long long unhandled;
 	_Atomic unsigned long long cert_closes; /* up links closed on reload */
+	_Atomic unsigned long long rehandshakes; /* closed for their age */
 	int64_t log_window_ms; /* the rate limit of refusal lines */
 	unsigned log_lines, log_suppressed;
 	uint8_t scratch[LINK_PAYLOAD_MAX]; /* a chunk being sealed */
@@ -561,10 +565,15 @@ int link_peers_load(struct links *ls, char *errmsg, size_t errlen);
  * start; link_key_put and link_key_forget write it when a key is new,
  * changed or dropped. */
 void link_known_load(struct links *ls);
-/* link_key_get/put/forget: the responder keys learned, for IK. */
-bool link_key_get(struct links *ls, const char *node_id, uint8_t kx[32]);
-void link_key_put(struct links *ls, const char *node_id, const uint8_t kx[32]);
-void link_key_forget(struct links *ls, const char *node_id);
+/* link_key_get/put/forget: the responder keys learned, for IK, by node id
+ * and by the URL dialed to learn it (a link that pins no node id, such as
+ * a joiner's link to the member it joined, finds its key by URL). An empty
+ * node_id or url matches nothing. */
+bool link_key_get(struct links *ls, const char *node_id, const char *url,
+                  uint8_t kx[32]);
+void link_key_put(struct links *ls, const char *node_id, const char *url,
+                  const uint8_t kx[32]);
+void link_key_forget(struct links *ls, const char *node_id, const char *url);
 
 /* ---- link_crl.c: the replicated revocation lists ------------------------ */
 
@@ -587,6 +596,11 @@ bool link_keys_reload(struct links *ls, const json_t *leaf);
 /* link_keys_rehandshake closes every link's pipe: outbound links redial,
  * inbound peers dial again, and each new pipe is a new handshake. */
 void link_keys_rehandshake(struct links *ls);
+/* link_keys_age closes the pipe of every link up for rehandshake_ms or
+ * longer (a periodic full handshake: fresh ephemeral keys, certificates
+ * exchanged and checked again); outbound links redial at once, inbound
+ * ones wait for the peer's. Called every poll period. */
+void link_keys_age(struct links *ls);
 
 /* ---- link_view.c -------------------------------------------------------- */
 

@@ -2,7 +2,8 @@
  *
  * An outbound handshake that completes teaches the links the peer's static
  * X25519 key (link_key_put); the next dial to that node id opens with IK
- * instead of XX. The keys are also written to DIR/peer_keys.json (a
+ * instead of XX (a link that pins no node id finds the key by the URL it
+ * dials). The keys are also written to DIR/peer_keys.json (a
  * temporary file renamed over it, only when a key is new or changed) and
  * read back at start, so the first handshake after a restart is IK too.
  * The file is node-local: never in the replicated state or a snapshot
@@ -37,9 +38,10 @@ save(struct links *ls)
 
 	for (i = 0; arr != NULL && i < ls->nkeys; i++) {
 		canon_hex(ls->keys[i].kx, 32, hex);
-		json_array_append_new(arr, json_pack("{s:s, s:s}", "node_id",
-		                                     ls->keys[i].node_id,
-		                                     "kx_key", hex));
+		json_array_append_new(
+		    arr,
+		    json_pack("{s:s, s:s, s:s}", "node_id", ls->keys[i].node_id,
+		              "url", ls->keys[i].url, "kx_key", hex));
 	}
 	doc = json_pack("{s:s, s:o*}", "format", PEER_KEYS_FORMAT, "keys", arr);
 	if (doc != NULL) {
@@ -100,62 +102,84 @@ link_known_load(struct links *ls)
 		}
 		snprintf(ls->keys[ls->nkeys].node_id,
 		         sizeof(ls->keys[0].node_id), "%s", id);
+		snprintf(ls->keys[ls->nkeys].url, sizeof(ls->keys[0].url), "%s",
+		         spec_str(k, "url") ? spec_str(k, "url") : "");
 		memcpy(ls->keys[ls->nkeys].kx, kx, 32);
 		ls->nkeys++;
 	}
 	json_decref(doc);
 }
 
-bool
-link_key_get(struct links *ls, const char *node_id, uint8_t kx[32])
+/* find returns the index of the key of node_id, else of url; -1. */
+static int
+find(const struct links *ls, const char *node_id, const char *url)
 {
 	unsigned i;
 
-	for (i = 0; i < ls->nkeys; i++) {
+	for (i = 0; node_id != NULL && node_id[0] && i < ls->nkeys; i++) {
 		if (!strcmp(ls->keys[i].node_id, node_id)) {
-			memcpy(kx, ls->keys[i].kx, 32);
-			return true;
+			return (int)i;
 		}
 	}
-	return false;
+	for (i = 0; url != NULL && url[0] && i < ls->nkeys; i++) {
+		if (!strcmp(ls->keys[i].url, url)) {
+			return (int)i;
+		}
+	}
+	return -1;
 }
 
-/* drop removes node_id's key; true if there was one. */
-static bool
-drop(struct links *ls, const char *node_id)
+bool
+link_key_get(struct links *ls, const char *node_id, const char *url,
+             uint8_t kx[32])
 {
-	unsigned i;
+	int i = find(ls, node_id, url);
 
-	for (i = 0; i < ls->nkeys; i++) {
-		if (!strcmp(ls->keys[i].node_id, node_id)) {
-			ls->keys[i] = ls->keys[--ls->nkeys];
-			return true;
-		}
+	if (i >= 0) {
+		memcpy(kx, ls->keys[i].kx, 32);
 	}
-	return false;
+	return i >= 0;
+}
+
+/* drop removes the keys of node_id and of url; true if there was one. */
+static bool
+drop(struct links *ls, const char *node_id, const char *url)
+{
+	bool found = false;
+	int i;
+
+	while ((i = find(ls, node_id, url)) >= 0) {
+		ls->keys[i] = ls->keys[--ls->nkeys];
+		found = true;
+	}
+	return found;
 }
 
 void
-link_key_forget(struct links *ls, const char *node_id)
+link_key_forget(struct links *ls, const char *node_id, const char *url)
 {
-	if (drop(ls, node_id)) {
+	if (drop(ls, node_id, url)) {
 		save(ls);
 	}
 }
 
 void
-link_key_put(struct links *ls, const char *node_id, const uint8_t kx[32])
+link_key_put(struct links *ls, const char *node_id, const char *url,
+             const uint8_t kx[32])
 {
-	uint8_t old[32];
 	unsigned i;
+	int k = find(ls, node_id, NULL);
 
-	if (link_key_get(ls, node_id, old) && !memcmp(old, kx, 32)) {
+	if (k >= 0 && !memcmp(ls->keys[k].kx, kx, 32) &&
+	    !strcmp(ls->keys[k].url, url != NULL ? url : "")) {
 		return; /* known already: nothing to write */
 	}
-	drop(ls, node_id);
+	drop(ls, node_id, url);
 	i = ls->nkeys < LINK_KEYS ? ls->nkeys++ : 0; /* full: replace one */
 	snprintf(ls->keys[i].node_id, sizeof(ls->keys[i].node_id), "%s",
 	         node_id);
+	snprintf(ls->keys[i].url, sizeof(ls->keys[i].url), "%s",
+	         url != NULL ? url : "");
 	memcpy(ls->keys[i].kx, kx, 32);
 	save(ls);
 }
