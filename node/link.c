@@ -196,8 +196,10 @@ link_fail(struct link *l, enum link_state st, const char *id, const char *fmt,
 	/* A peer that keeps connecting and failing must not flood the log:
 	 * a burst per second, then a count of what was left out. */
 	if (link_log_allowed(l->ls, more, sizeof(more))) {
-		tb_log(!strcmp(id, "TB-LINK-CLOSED") ? TB_LOG_INFO
-		                                     : TB_LOG_WARN,
+		tb_log(!strcmp(id, "TB-LINK-CLOSED") ||
+		               !strcmp(id, "TB-LINK-REHANDSHAKE")
+		           ? TB_LOG_INFO
+		           : TB_LOG_WARN,
 		       id, "%s: %s%s", name, why, more);
 	}
 	if (l->dir == LINK_OUT && st == LS_REFUSED && !l->removed) {
@@ -498,6 +500,7 @@ links_start(const struct link_config *cfg, struct links **out, char *errmsg,
 	    cfg->rekey_frames > 0 ? cfg->rekey_frames : LINK_REKEY_FRAMES;
 	ls->rekey_ms = 1000LL * (cfg->rekey_seconds > 0 ? cfg->rekey_seconds
 	                                                : LINK_REKEY_SECONDS);
+	ls->rehandshake_ms = 1000LL * cfg->rehandshake_seconds;
 	ls->evt = &ls->evh;
 	pthread_mutex_init(&ls->qmu, NULL);
 	pthread_mutex_init(&ls->view_mu, NULL);

@@ -59,6 +59,7 @@ link_node_start(struct node *n, char *url, size_t len)
 	lc.joining = group_joining(n);
 	lc.rekey_frames = n->cfg.link_rekey_frames;
 	lc.rekey_seconds = n->cfg.link_rekey_seconds;
+	lc.rehandshake_seconds = n->cfg.link_rehandshake_seconds;
 	lc.crls_fn = node_crls;
 	lc.crls_arg = n;
 	lc.root_fn = node_root;

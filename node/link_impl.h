@@ -161,6 +161,7 @@ struct link {
 
 	_Atomic unsigned long long frames_tx, frames_rx, bytes_tx, bytes_rx;
 	_Atomic unsigned long long handshakes, rtt_us;
+	_Atomic unsigned long long rehandshakes; /* link_keys_age */
 	/* Keys replaced (REKEY frames sent and received), all pipes. */
 	_Atomic unsigned long long rekeys_tx, rekeys_rx;
 };
@@ -234,8 +235,8 @@ struct links {
 	uint8_t kx_sk[32], kx_pk[32];
 	bool rekeyed; /* link_keys_reload took new keys: re-handshake */
 	unsigned poll_ms, ping_ms;
-	uint64_t rekey_frames; /* per key and direction */
-	int64_t rekey_ms;      /* per key and direction */
+	uint64_t rekey_frames;  /* per key and direction */
+	int64_t rekey_ms;       /* per key and direction */
 	int64_t rehandshake_ms; /* a link up this long handshakes again
 	                           (0: never; link_keys_age) */
 	int64_t next_poll_ms;
@@ -315,7 +316,7 @@ struct links {
 	_Atomic unsigned long long hs_ok, hs_refused, hs_revoked, hs_timeout;
 	_Atomic unsigned long long refused[LR_COUNT];
 	_Atomic unsigned long long unhandled;
-	_Atomic unsigned long long cert_closes; /* up links closed on reload */
+	_Atomic unsigned long long cert_closes;  /* up links closed on reload */
 	_Atomic unsigned long long rehandshakes; /* closed for their age */
 	int64_t log_window_ms; /* the rate limit of refusal lines */
 	unsigned log_lines, log_suppressed;

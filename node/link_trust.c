@@ -462,6 +462,7 @@ link_trust_poll(struct links *ls)
 		ls->rekeyed = false;
 		link_keys_rehandshake(ls);
 	}
+	link_keys_age(ls);
 	link_crl_poll(ls);
 	reverify(ls);
 	peers_fingerprint(ls, fp);
