@@ -150,6 +150,18 @@ up_with() {
 }
 wait_for 20 up_with C
 ok $? "  and its links with A and B come up"
+# A chain token of 370102 verifies at C against the stored root too.
+"$TB" keygen --out cl.key >/dev/null &&
+  "$TB" cert request --client-key cl.key --region 370102 --out cl.req >/dev/null &&
+  "$TB" cert issue --key r370102.key --issuer-cert c2.json --request cl.req \
+    --days 30 --role region_admin --out cl.cert >/dev/null &&
+  CTOK=$("$TB" token sign --key cl.key --chain cl.cert --chain c2.json \
+    --chain c1.json --chain c0.json --role region_admin --scope 370102 \
+    --ttl 1h 2>/dev/null)
+ok $? "a region_admin chain token of 370102"
+TOKEN_OVERRIDE=$CTOK api C GET /v1/root
+is "$code $(jq_get 'd["root"]["version"]')" "200 2" \
+  "  is accepted at C (its chain checked against the stored root, not root.json)"
 api C GET /v1/links
 is "$(jq_get 'sorted(l["pattern"] for l in d["links"] if l["direction"] == "out" and l["state"] == "up")')" \
   "['IK', 'IK']" "  its first handshakes are IK (the peers' keys kept in C/peer_keys.json)"
