@@ -102,6 +102,8 @@ for m in A B C; do
 done
 api A POST /v1/crls --data-binary @rl.json
 is "$code" 201 "the list signed by o2 is accepted against stored version 2"
+run "$TB" --api "$API_B" --token "$TOKEN_A" links
+like "$out" "trust root: version 2 from the group's stored root" "tongban links names the anchor"
 
 # ---- refused replacements ----
 api A POST /v1/root --data-binary @P/root.json

@@ -101,6 +101,9 @@ grep -q '^tongban_link_rehandshakes_total [1-9]' metrics.txt
 is "$?" 0 "/metrics: tongban_link_rehandshakes_total"
 logged C TB-LINK-REHANDSHAKE "link_rehandshake_seconds 3"
 is "$?" 0 "TB-LINK-REHANDSHAKE is logged"
+run "$TB" --api "$API_C" --token "$TOKEN_C" links
+like "$out" "trust root: version 1 from root.json; " "tongban links: the anchor (root.json: no group here)"
+unlike "$out" "; 0 periodic new handshakes" "  and a count of periodic new handshakes above 0"
 api C POST /v1/links/ping -d "{\"peer\":\"$ID_P\",\"payload\":\"after\"}"
 is "$(jq_get 'd["echo_ok"], d["node_id"]')" "True $ID_P" "a PING crosses the new link"
 
