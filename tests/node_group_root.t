@@ -142,6 +142,8 @@ ok $? "the three members' state digests agree"
 stop_node C
 ok $? "C stops"
 cp other.json C/root.json
+"$TB" cert install --dir C --region-key r370102.key >/dev/null
+ok $? "C takes 370102's region key online (to issue a join token below)"
 node_start C
 ok $? "C restarts with another province's root.json"
 wait_for 20 anchor_v C 2
@@ -167,6 +169,15 @@ is "$code $(jq_get 'd["root"]["version"]')" "200 2" \
 api C GET /v1/links
 is "$(jq_get 'sorted(l["pattern"] for l in d["links"] if l["direction"] == "out" and l["state"] == "up")')" \
   "['IK', 'IK']" "  its first handshakes are IK (the peers' keys kept in C/peer_keys.json)"
+
+# A node enrolled by C with a join token receives the stored root, not C's
+# root.json.
+run "$TB" --api "$API_C" --token "$TOKEN_A" cert join-token --region 370102 --role peer
+is "$rc" 0 "C makes a peer join token"
+run "$TB" init --dir "$T/R" --region 370102 --api 127.0.0.1:0 --link 127.0.0.1:0 --join-token "$out"
+is "$rc" 0 "a node enrols with it"
+is "$($py -c 'import json; d=json.load(open("R/root.json")); print(d["region"], d["version"])')" \
+  "370000 2" "  and its root.json is the stored root version 2"
 
 stop_node C && stop_node B && stop_node A
 ok $? "every node stops"
