@@ -102,6 +102,10 @@ int tb_cli_crl_show_stored(bool json, void (*describe)(const json_t *doc));
  * the outcome; returns the exit code. */
 int tb_cli_root_commit(const json_t *root, bool json);
 
+/* tb_cli_root_install runs `tongban root install ROOT.json --commit
+ * [--json]` (argv[0] is "install"); returns the exit code. */
+int tb_cli_root_install(int argc, char **argv);
+
 int tb_cli_root(int argc, char **argv);
 int tb_cli_sign(int argc, char **argv);
 int tb_cli_cert(int argc, char **argv);

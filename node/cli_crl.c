@@ -175,3 +175,40 @@ tb_cli_root_commit(const json_t *root, bool json)
 	json_decref(v);
 	return TB_EXIT_OK;
 }
+
+int
+tb_cli_root_install(int argc, char **argv)
+{
+	const char *file = NULL;
+	bool commit = false, json = false;
+	json_t *root;
+	int i, rc;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--commit")) {
+			commit = true;
+		} else if (!strcmp(argv[i], "--json")) {
+			json = true;
+		} else if (argv[i][0] != '-' && file == NULL) {
+			file = argv[i];
+		} else {
+			file = NULL;
+			break;
+		}
+	}
+	if (file == NULL || !commit) {
+		fprintf(stderr,
+		        "tongban root install: ROOT.json --commit is required "
+		        "(the root is committed through the node's group; a "
+		        "node's own root.json comes from init --root)\n"
+		        "usage: tongban [--api URL --token T] root install "
+		        "ROOT.json --commit [--json]\n");
+		return TB_EXIT_USAGE;
+	}
+	if ((root = tb_cli_json_file("root install", file)) == NULL) {
+		return TB_EXIT_INVALID;
+	}
+	rc = tb_cli_root_commit(root, json);
+	json_decref(root);
+	return rc;
+}

@@ -533,41 +533,6 @@ root_check(int argc, char **argv)
 	return rc;
 }
 
-/* root_install commits a root through a node's group (POST /v1/root). */
-static int
-root_install(int argc, char **argv)
-{
-	const char *file = NULL;
-	bool commit = false, json = false;
-	json_t *root;
-	int i, rc;
-
-	for (i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--commit")) {
-			commit = true;
-		} else if (!strcmp(argv[i], "--json")) {
-			json = true;
-		} else if (argv[i][0] != '-' && file == NULL) {
-			file = argv[i];
-		} else {
-			return trust_usage("root install", "bad arguments");
-		}
-	}
-	if (file == NULL || !commit) {
-		return trust_usage("root install",
-		                   "ROOT.json --commit is required (the root "
-		                   "is committed through the node's group; "
-		                   "for a node's own root.json use init "
-		                   "--root)");
-	}
-	if ((root = load_doc(file)) == NULL) {
-		return TB_EXIT_INVALID;
-	}
-	rc = tb_cli_root_commit(root, json);
-	json_decref(root);
-	return rc;
-}
-
 int
 tb_cli_root(int argc, char **argv)
 {
@@ -584,7 +549,7 @@ tb_cli_root(int argc, char **argv)
 		return root_check(argc - 1, argv + 1);
 	}
 	if (argc >= 2 && !strcmp(argv[1], "install")) {
-		return root_install(argc - 1, argv + 1);
+		return tb_cli_root_install(argc - 1, argv + 1);
 	}
 	return trust_usage("root",
 	                   "expected 'root init|sign|rotate|check|install'");
