@@ -272,6 +272,7 @@ enum route {
 	RT_HANDOFFS,
 	RT_HANDOFF,
 	RT_HANDOFF_ABORT,
+	RT_ROOT,
 };
 
 #define M_GET    1u
@@ -319,6 +320,7 @@ static const struct {
 	[RT_HANDOFFS] = { "/v1/handoffs", NULL, M_GET, "GET, HEAD" },
 	[RT_HANDOFF] = { "/v1/handoffs/", "", M_GET, "GET, HEAD" },
 	[RT_HANDOFF_ABORT] = { "/v1/handoffs/", "/abort", M_POST, "POST" },
+	[RT_ROOT] = { "/v1/root", NULL, M_GET | M_POST, "GET, HEAD, POST" },
 };
 
 static unsigned
@@ -648,6 +650,9 @@ api_read(struct http_call *c, enum route r, const char *arg)
 		break;
 	case RT_HANDOFF:
 		api_handoff_case(c, arg);
+		break;
+	case RT_ROOT:
+		api_root_get(c);
 		break;
 	default:
 		http_reply_error(c, 404, "not_found", NULL,
@@ -1098,6 +1103,14 @@ api_write(struct http_call *c)
 		if (api_allow(c, R_RADMIN | R_PADMIN,
 		              "commit revocation lists") == 0) {
 			api_crl_post(c, req);
+		}
+		break;
+	case RT_ROOT:
+		/* A region admin of any region may install its province's
+		 * root: apply verifies it against its officers anyway. */
+		if (api_allow(c, R_RADMIN | R_PADMIN,
+		              "install the root metadata") == 0) {
+			api_root_post(c, req);
 		}
 		break;
 	case RT_JOIN_TOKENS:

@@ -1,5 +1,6 @@
-/* POST /v1/crls and GET /v1/crls: revocation lists committed through the
- * region's group (crl.put, node/fsm_crl.c) and read back. */
+/* POST and GET /v1/crls and /v1/root: revocation lists and the province's
+ * root metadata committed through the region's group (crl.put,
+ * node/fsm_crl.c; root.put, node/fsm_root.c) and read back. */
 #include "node/api_crl.h"
 
 #include "node/node.h"
@@ -109,7 +110,10 @@ api_crl_post(struct http_call *c, json_t *req)
 			return;
 		}
 	}
-	if ((root = load(n->cfg.dir, "root.json")) == NULL) {
+	/* Apply anchors the list at the stored root when there is one
+	 * and ignores this one; the field stays for groups without. */
+	if (store_root(n->store, &root) != TB_OK &&
+	    (root = load(n->cfg.dir, "root.json")) == NULL) {
 		http_reply_error(c, 409, "no_root", NULL,
 		                 "this node has no root metadata (root.json) "
 		                 "to anchor revocation lists");
@@ -151,4 +155,76 @@ api_crl_list(struct http_call *c)
 		return;
 	}
 	http_reply_json(c, 200, json_pack("{s:o}", "crls", arr));
+}
+
+/* Refusals of root.put name the request's fields: the root is the body
+ * ({"format": "tongban.root/1", ...}) or its "root" member. */
+static const struct http_field_map root_bare[] = {
+	{ "$.body.root", "$" },
+	{ NULL, NULL },
+};
+static const struct http_field_map root_wrapped[] = {
+	{ "$.body.root", "$.root" },
+	{ NULL, NULL },
+};
+
+void
+api_root_post(struct http_call *c, json_t *req)
+{
+	const json_t *root = req;
+	bool wrapped = spec_str(req, "format") == NULL;
+	json_t *body;
+	const char *k;
+	json_t *v;
+
+	if (wrapped) {
+		json_object_foreach(req, k, v)
+		{
+			if (strcmp(k, "root") != 0) {
+				http_reply_error(
+				    c, 422, "invalid", k,
+				    "unknown field %s: the body is "
+				    "a signed tongban.root/1, or "
+				    "{\"root\": ROOT}",
+				    k);
+				return;
+			}
+		}
+		root = json_object_get(req, "root");
+		if (!json_is_object(root)) {
+			http_reply_error(c, 422, "invalid", "root",
+			                 "the body is a signed tongban.root/1, "
+			                 "or {\"root\": ROOT}");
+			return;
+		}
+	}
+	if ((body = json_pack("{s:O}", "root", root)) == NULL) {
+		http_reply_error(c, 500, "nomem", NULL, "out of memory");
+		return;
+	}
+	node_audit(c->node, c, "root.put", spec_str(root, "region"));
+	c->fields = wrapped ? root_wrapped : root_bare;
+	node_propose(c->node, c, CMD_ROOT_PUT, body, NULL);
+	json_decref(body);
+}
+
+void
+api_root_get(struct http_call *c)
+{
+	json_t *root = NULL;
+	int rv = store_root(c->node->store, &root);
+
+	if (rv == TB_ENOTFOUND) {
+		http_reply_error(c, 404, "no_root", NULL,
+		                 "the group stores no root metadata (POST "
+		                 "/v1/root, tongban root install --commit)");
+		return;
+	}
+	if (rv != TB_OK) {
+		http_reply_error(c, 500, tb_errname(rv), NULL,
+		                 "reading the root metadata: %s",
+		                 tb_strerror(rv));
+		return;
+	}
+	http_reply_json(c, 200, json_pack("{s:o}", "root", root));
 }

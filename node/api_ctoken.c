@@ -1,6 +1,7 @@
 /* Chain tokens at the HTTP API: the node's root, lists and
  * cross-certificates for them (reloaded when DIR/root.json or DIR/certs
- * changes, or the replicated lists of crl.put), a verified-chain cache,
+ * changes, or the replicated lists of crl.put or root of root.put: a stored
+ * root is the anchor instead of root.json), a verified-chain cache,
  * metrics, and the 401 replies.
  *
  * HTTP handlers run on nng's threads, so the state sits behind one mutex:
@@ -165,26 +166,42 @@ crl_anchor(const json_t *root, const json_t *xcerts, const json_t *crl)
 }
 
 /* mix_stored adds the replicated revocation lists (crl.put; *stored, a
- * new reference or NULL) to the fingerprint fp of the files. */
+ * new reference or NULL) and root metadata (root.put; *sroot, a new
+ * reference or NULL) to the fingerprint fp of the files. */
 static void
-mix_stored(struct store *s, uint8_t fp[32], json_t **stored)
+mix_stored(struct store *s, uint8_t fp[32], json_t **stored, json_t **sroot)
 {
 	crypto_generichash_state st;
 	char *text;
 
-	*stored = NULL;
-	if (s == NULL || store_crls(s, stored) != TB_OK) {
+	*stored = *sroot = NULL;
+	if (s == NULL) {
 		return;
 	}
-	text = json_dumps(*stored, JSON_COMPACT | JSON_SORT_KEYS);
+	if (store_root(s, sroot) != TB_OK) {
+		*sroot = NULL;
+	}
+	if (store_crls(s, stored) != TB_OK) {
+		*stored = NULL;
+	}
 	crypto_generichash_init(&st, NULL, 0, 32);
 	crypto_generichash_update(&st, fp, 32);
-	if (text != NULL) {
+	if (*stored != NULL &&
+	    (text = json_dumps(*stored, JSON_COMPACT | JSON_SORT_KEYS)) !=
+	        NULL) {
 		crypto_generichash_update(&st, (const uint8_t *)text,
 		                          strlen(text));
+		free(text);
+	}
+	if (*sroot != NULL &&
+	    (text = json_dumps(*sroot, JSON_COMPACT | JSON_SORT_KEYS)) !=
+	        NULL) {
+		crypto_generichash_update(&st, (const uint8_t *)"root", 4);
+		crypto_generichash_update(&st, (const uint8_t *)text,
+		                          strlen(text));
+		free(text);
 	}
 	crypto_generichash_final(&st, fp, 32);
-	free(text);
 }
 
 /* reload loads root.json, certs/ and the replicated lists again if they
@@ -193,6 +210,7 @@ static void
 reload(struct api_ctok *t, int64_t now, struct store *s)
 {
 	json_t *crls, *xcerts, *raw, *root, *crl, *stored = NULL;
+	json_t *sroot = NULL;
 	char path[PATH_MAX + 32];
 	struct tb_diag *d;
 	json_error_t je;
@@ -205,9 +223,10 @@ reload(struct api_ctok *t, int64_t now, struct store *s)
 	}
 	t->checked_ms = now;
 	scan(t, fp, NULL, NULL);
-	mix_stored(s, fp, &stored);
+	mix_stored(s, fp, &stored, &sroot);
 	if (t->loaded && !memcmp(fp, t->fp, 32)) {
 		json_decref(stored);
+		json_decref(sroot);
 		return;
 	}
 	raw = json_array();
@@ -219,12 +238,17 @@ reload(struct api_ctok *t, int64_t now, struct store *s)
 	}
 	scan(t, fp, raw, xcerts);
 	json_decref(stored);
-	mix_stored(s, fp, &stored);
+	json_decref(sroot);
+	mix_stored(s, fp, &stored, &sroot);
 	if (stored != NULL) {
 		json_array_extend(raw, stored);
 	}
+	/* The group's stored root anchors chain tokens; root.json only
+	 * while the group stores none. */
 	snprintf(path, sizeof(path), "%s/root.json", t->dir);
-	root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+	root = sroot != NULL
+	           ? json_incref(sroot)
+	           : json_load_file(path, JSON_REJECT_DUPLICATES, &je);
 	tb_diag_init(d);
 	if (root != NULL && trust_root_check(root, NULL, now, "$", d) != 0) {
 		tb_log(TB_LOG_WARN, "TB-API-TOKEN-ROOT",
@@ -259,6 +283,7 @@ reload(struct api_ctok *t, int64_t now, struct store *s)
 	cert_cache_clear(&t->cache);
 out:
 	json_decref(stored);
+	json_decref(sroot);
 	json_decref(raw);
 	json_decref(crls);
 	json_decref(xcerts);

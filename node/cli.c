@@ -47,7 +47,8 @@ static const struct cli_verb cli_verbs[] = {
 	  "  tongban root sign --key OFFICER.json [--prev OLD.json] ROOT.json\n"
 	  "  tongban root rotate --root OLD.json [--officer KEY...] "
 	  "[--threshold M] --out NEW.json\n"
-	  "  tongban root check ROOT.json [--prev OLD.json]" },
+	  "  tongban root check ROOT.json [--prev OLD.json]\n"
+	  "  tongban [--api URL --token T] root install ROOT.json --commit" },
 	{ "sign", tb_cli_sign,
 	  "sign --key KEY.json FILE.json   sign a release, overlay or root" },
 	{ "cert", tb_cli_cert,

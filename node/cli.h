@@ -111,6 +111,14 @@ int tb_cli_crl_commit(const json_t *crl, const json_t *chain, bool json);
  * each through describe; returns the exit code. */
 int tb_cli_crl_show_stored(bool json, void (*describe)(const json_t *doc));
 
+/* tb_cli_root_commit POSTs root (a tongban.root/1) to /v1/root and prints
+ * the outcome; returns the exit code. */
+int tb_cli_root_commit(const json_t *root, bool json);
+
+/* tb_cli_root_install runs `tongban root install ROOT.json --commit
+ * [--json]` (argv[0] is "install"); returns the exit code. */
+int tb_cli_root_install(int argc, char **argv);
+
 int tb_cli_root(int argc, char **argv);
 int tb_cli_sign(int argc, char **argv);
 int tb_cli_cert(int argc, char **argv);

@@ -1067,6 +1067,18 @@ describe(const json_t *doc, const char *status, const char *reason)
 		       json_array_size(json_object_get(s, "officers")),
 		       spec_str(doc, "not_before"), spec_str(doc, "not_after"));
 		tb_cli_print_grants(doc);
+	} else if (!strcmp(f, "tongban.root/1")) {
+		printf("root metadata of %s %s version %lld: %lld of %zu "
+		       "officers, expires %s\n",
+		       region, region_name(region), spec_int(doc, "version", 0),
+		       spec_int(doc, "threshold", 0),
+		       json_array_size(json_object_get(doc, "officers")),
+		       spec_str(doc, "expires"));
+		json_array_foreach(json_object_get(doc, "officers"), i, e)
+		{
+			printf("  officer   %s %s\n", spec_str(e, "key"),
+			       spec_str(e, "name") ? spec_str(e, "name") : "");
+		}
 	} else {
 		printf("a %s document\n", f[0] ? f : "format-less");
 	}

@@ -1,7 +1,9 @@
-/* Revocation lists and a node's group: `tongban cert revoke --commit`
- * commits a signed list through the region's group (POST /v1/crls), taking
- * the stored list of the same issuer as the previous version; `tongban cert
- * show --stored` prints the lists a node stores (GET /v1/crls). */
+/* Revocation lists and root metadata and a node's group: `tongban cert
+ * revoke --commit` commits a signed list through the region's group (POST
+ * /v1/crls), taking the stored list of the same issuer as the previous
+ * version; `tongban root install --commit` commits the province's root
+ * (POST /v1/root); `tongban cert show --stored` prints the root and the
+ * lists a node stores (GET /v1/root, GET /v1/crls). */
 #include "node/cli.h"
 
 #include "schema/cert.h"
@@ -95,18 +97,40 @@ tb_cli_crl_commit(const json_t *crl, const json_t *chain, bool json)
 int
 tb_cli_crl_show_stored(bool json, void (*describe)(const json_t *doc))
 {
-	json_t *v = NULL, *l;
+	json_t *v = NULL, *r = NULL, *l;
 	int status = 0;
 	size_t i;
 
+	if (tb_cli_http("GET", "/v1/root", NULL, &status, &r) != 0) {
+		return TB_EXIT_INVALID;
+	}
+	if (status != 200 && status != 404) {
+		print_error(status, r);
+		json_decref(r);
+		return TB_EXIT_INVALID;
+	}
 	if (tb_cli_http("GET", "/v1/crls", NULL, &status, &v) != 0) {
+		json_decref(r);
 		return TB_EXIT_INVALID;
 	}
 	if (status != 200) {
 		print_error(status, v);
 		json_decref(v);
+		json_decref(r);
 		return TB_EXIT_INVALID;
 	}
+	json_object_set(v, "root",
+	                json_object_get(r, "root") != NULL
+	                    ? json_object_get(r, "root")
+	                    : json_null());
+	if (!json) {
+		if (json_object_get(r, "root") != NULL) {
+			describe(json_object_get(r, "root"));
+		} else {
+			printf("the node stores no root metadata\n");
+		}
+	}
+	json_decref(r);
 	if (json) {
 		json_dumpf(v, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
 		printf("\n");
@@ -120,4 +144,71 @@ tb_cli_crl_show_stored(bool json, void (*describe)(const json_t *doc))
 	}
 	json_decref(v);
 	return TB_EXIT_OK;
+}
+
+int
+tb_cli_root_commit(const json_t *root, bool json)
+{
+	json_t *v = NULL, *r;
+	int status = 0;
+
+	if (tb_cli_http("POST", "/v1/root", root, &status, &v) != 0) {
+		return TB_EXIT_INVALID;
+	}
+	if (status != 200 && status != 201) {
+		print_error(status, v);
+		json_decref(v);
+		return TB_EXIT_INVALID;
+	}
+	if (json) {
+		json_dumpf(v, stdout, JSON_COMPACT);
+		printf("\n");
+	} else {
+		r = json_object_get(v, "root");
+		printf("committed: root metadata of %s version %lld through "
+		       "the node's group (%lld of %lld officers, expires "
+		       "%s)\n",
+		       spec_str(r, "region"), spec_int(r, "version", 0),
+		       spec_int(r, "threshold", 0), spec_int(r, "officers", 0),
+		       spec_str(r, "expires"));
+	}
+	json_decref(v);
+	return TB_EXIT_OK;
+}
+
+int
+tb_cli_root_install(int argc, char **argv)
+{
+	const char *file = NULL;
+	bool commit = false, json = false;
+	json_t *root;
+	int i, rc;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--commit")) {
+			commit = true;
+		} else if (!strcmp(argv[i], "--json")) {
+			json = true;
+		} else if (argv[i][0] != '-' && file == NULL) {
+			file = argv[i];
+		} else {
+			file = NULL;
+			break;
+		}
+	}
+	if (file == NULL || !commit) {
+		fprintf(stderr,
+		        "tongban root install: ROOT.json --commit is required "
+		        "(the root is committed through the node's group; a "
+		        "node's own root.json comes from init --root)\n"
+		        "usage: tongban [--api URL --token T] root install "
+		        "ROOT.json --commit [--json]\n");
+		return TB_EXIT_USAGE;
+	}
+	if ((root = tb_cli_json_file("root install", file)) == NULL) {
+		return TB_EXIT_INVALID;
+	}
+	rc = tb_cli_root_commit(root, json);
+	json_decref(root);
+	return rc;
 }

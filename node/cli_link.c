@@ -291,6 +291,16 @@ tb_cli_links_table(const char *body, size_t len)
 	}
 	printf("node %s of %s, listening on %s\n", str_of(v, "node_id", "?"),
 	       str_of(v, "region", "?"), str_of(v, "listen", "?"));
+	if (json_object_get(v, "trust_root") != NULL) {
+		const json_t *tr = json_object_get(v, "trust_root");
+		printf("trust root: version %lld from %s; %lld periodic new "
+		       "handshakes\n",
+		       spec_int(tr, "version", 0),
+		       !strcmp(str_of(tr, "source", ""), "stored")
+		           ? "the group's stored root"
+		           : "root.json",
+		       spec_int(v, "rehandshakes", 0));
+	}
 	printf("%-16s %-6s %-3s %-11s %-3s %9s %15s %21s %11s %-20s %s\n",
 	       "PEER", "REGION", "DIR", "STATE", "HS", "RTT", "FRAMES TX/RX",
 	       "BYTES TX/RX", "REKEYS", "CERT EXPIRES", "LAST ERROR");

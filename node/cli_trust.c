@@ -28,6 +28,8 @@
 	"                 [--release-key KEY.json...] [--expires TIME] "      \
 	"--out NEW.json\n"                                                    \
 	"       tongban root check ROOT.json [--prev OLD.json]\n"             \
+	"       tongban [--api URL --token T] root install ROOT.json "        \
+	"--commit [--json]\n"                                                 \
 	"       tongban sign --key KEY.json FILE.json\n"
 
 static int
@@ -546,7 +548,11 @@ tb_cli_root(int argc, char **argv)
 	if (argc >= 2 && !strcmp(argv[1], "check")) {
 		return root_check(argc - 1, argv + 1);
 	}
-	return trust_usage("root", "expected 'root init|sign|rotate|check'");
+	if (argc >= 2 && !strcmp(argv[1], "install")) {
+		return tb_cli_root_install(argc - 1, argv + 1);
+	}
+	return trust_usage("root",
+	                   "expected 'root init|sign|rotate|check|install'");
 }
 
 int

@@ -500,6 +500,19 @@ node_config_load(const char *dir, struct node_config *c, char *errmsg,
 		json_decref(cfg);
 		return TB_ERANGE;
 	}
+	c->link_rehandshake_seconds =
+	    (unsigned)spec_int(cfg, "link_rehandshake_seconds", 86400);
+	if (spec_int(cfg, "link_rehandshake_seconds", 86400) < 0 ||
+	    c->link_rehandshake_seconds == 1 ||
+	    c->link_rehandshake_seconds > 2592000) {
+		snprintf(errmsg, errlen,
+		         "%s: link_rehandshake_seconds %lld: it is 0 (never) "
+		         "or 2..2592000 (30 days)",
+		         path,
+		         spec_int(cfg, "link_rehandshake_seconds", 86400));
+		json_decref(cfg);
+		return TB_ERANGE;
+	}
 	if (c->heartbeat_ms < 10 || c->heartbeat_ms > 60000 ||
 	    c->election_ms < 2 * c->heartbeat_ms || c->election_ms > 600000) {
 		snprintf(errmsg, errlen,

@@ -54,9 +54,11 @@ struct node_config {
 	                           * is forced (TB-STOP-FORCED) */
 	/* Each link direction's key is replaced after this many frames or
 	 * seconds, whichever comes first (docs/LINKS.md "Rekeying"). */
-	uint64_t link_rekey_frames;  /* default 2^20, 2..2^40 */
-	unsigned link_rekey_seconds; /* default 3600, 1..86400 */
-	uint8_t sign_sk[64];         /* loaded from keys/node.json */
+	uint64_t link_rekey_frames;        /* default 2^20, 2..2^40 */
+	unsigned link_rekey_seconds;       /* default 3600, 1..86400 */
+	unsigned link_rehandshake_seconds; /* default 86400; 0 off, else
+	                                      2..2592000 */
+	uint8_t sign_sk[64];               /* loaded from keys/node.json */
 	uint8_t kx_sk[32]; /* X25519 key-exchange secret (kx_secret) */
 	uint8_t kx_pk[32]; /* its public key */
 	bool has_kx;       /* keys/node.json holds kx_secret */

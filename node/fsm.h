@@ -59,6 +59,12 @@ int fsm_join_create(struct fsm *f);
 int fsm_join_use(struct fsm *f);
 /* crl.put (fsm_crl.c, feature level 3). */
 int fsm_crl_put(struct fsm *f);
+/* root.put (fsm_root.c, feature level 3). */
+int fsm_root_put(struct fsm *f);
+/* fsm_root_get sets *out to the stored root metadata (meta["root"], a new
+ * reference) or NULL when none is stored; returns TB_OK or an LMDB
+ * error. */
+int fsm_root_get(struct fsm *f, json_t **out);
 
 /* handoff.offer, handoff.abort and handoff.frame (fsm_handoff*.c, feature
  * level 3). */

@@ -3,14 +3,16 @@
  * "Replicated revocation lists").
  *
  * The body is {crl, root, chain?}: the list as its issuer signed it, the
- * province's root metadata the proposing node trusts (DIR/root.json; the
- * group has no replicated root yet, so the anchor travels with the
- * command and apply stays a function of the log), and for a list of a
- * region key the certificates from that key's region certificate up to the
- * province's. Apply checks, at the command's time:
+ * province's root metadata the proposing node trusts (DIR/root.json, or
+ * the stored root), and for a list of a region key the certificates from
+ * that key's region certificate up to the province's. When the group
+ * stores a root (root.put, node/fsm_root.c) that root is the anchor and
+ * the command's is ignored; otherwise the command's root anchors the list,
+ * so apply stays a function of the log either way. Apply checks, at the
+ * command's time:
  *
- *   1. the root: threshold-signed by its own officers, unexpired, and the
- *      root of this region's province;
+ *   1. without a stored root, the command's root: threshold-signed by its
+ *      own officers, unexpired, and the root of this region's province;
  *   2. the list's fields, and that its issuer is a region of this province;
  *   3. the signature: by the root's officers for a root's list; for a
  *      region key's list, by that key, and the chain names the key: its
@@ -124,19 +126,30 @@ check_chain(struct fsm *f, const json_t *crl, const json_t *root,
 	return TB_OK;
 }
 
+static int crl_put_at(struct fsm *f, struct tb_diag *d, const json_t *root);
+
 static int
 crl_put(struct fsm *f, struct tb_diag *d)
 {
-	const json_t *b = f->cmd->body;
-	const json_t *crl = json_object_get(b, "crl");
-	const json_t *root = json_object_get(b, "root");
-	const char *region, *rregion = spec_str(root, "region");
-	json_t *old = NULL;
-	const char *gone;
-	char key[96];
-	size_t klen;
+	const json_t *root = json_object_get(f->cmd->body, "root");
+	const char *rregion;
+	json_t *stored = NULL;
 	int rv;
 
+	/* A stored root (root.put) is the anchor; the one in the command
+	 * only anchors lists while the group stores none. */
+	if ((rv = fsm_root_get(f, &stored)) != TB_OK) {
+		return rv;
+	}
+	if (stored != NULL) {
+		tb_diag_init(d);
+		rv = trust_root_check(stored, NULL, f->at, "$.root", d) != 0
+		         ? fsm_refused(f, d, NULL)
+		         : crl_put_at(f, d, stored);
+		json_decref(stored);
+		return rv;
+	}
+	rregion = spec_str(root, "region");
 	tb_diag_init(d);
 	if (trust_root_check(root, NULL, f->at, "$.body.root", d) != 0) {
 		return fsm_refused(f, d, NULL);
@@ -148,6 +161,22 @@ crl_put(struct fsm *f, struct tb_diag *d)
 		                  rregion ? rregion : "?", f->s->region,
 		                  f->s->province);
 	}
+	return crl_put_at(f, d, root);
+}
+
+/* crl_put_at checks and stores the list against root (checked). */
+static int
+crl_put_at(struct fsm *f, struct tb_diag *d, const json_t *root)
+{
+	const json_t *b = f->cmd->body;
+	const json_t *crl = json_object_get(b, "crl");
+	const char *region;
+	json_t *old = NULL;
+	const char *gone;
+	char key[96];
+	size_t klen;
+	int rv;
+
 	tb_diag_init(d);
 	if (cert_crl_check(crl, "$.body.crl", d) != 0) {
 		return fsm_refused(f, d, NULL);

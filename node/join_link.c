@@ -195,7 +195,7 @@ used(void *arg, int rv, json_t *res)
 	struct jreq *j = arg;
 	struct node *n = j->n;
 	const json_t *e = json_object_get(res, "error"), *r;
-	json_t *issuer = NULL, *certs = NULL, *ans, *c;
+	json_t *issuer = NULL, *certs = NULL, *ans, *c, *root = NULL;
 	char err[300], idx[65];
 	uint8_t sk[64];
 	size_t i;
@@ -248,11 +248,15 @@ used(void *arg, int rv, json_t *res)
 		       err);
 		goto out;
 	}
+	/* The group's stored root (root.put) is the anchor its members
+	 * use; root.json only while it stores none. */
+	if (n->store == NULL || store_root(n->store, &root) != TB_OK) {
+		root = join_load_in(n->cfg.dir, "root.json");
+	}
 	ans = json_pack("{s:s, s:O, s:o, s:o, s:o, s:{s:s, s:s}}", "format",
 	                "tongban.joinres/1", "certs", certs, "chain",
 	                join_load_in(n->cfg.dir, "certs/chain.json"), "root",
-	                join_load_in(n->cfg.dir, "root.json"), "crls",
-	                crls_of(n->cfg.dir), "issuer", "node_id",
+	                root, "crls", crls_of(n->cfg.dir), "issuer", "node_id",
 	                n->cfg.node_id, "region", n->cfg.region);
 	if (ans == NULL) {
 		refuse(n, &j->to, j->id, TB_EIO, NULL,

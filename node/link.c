@@ -196,8 +196,10 @@ link_fail(struct link *l, enum link_state st, const char *id, const char *fmt,
 	/* A peer that keeps connecting and failing must not flood the log:
 	 * a burst per second, then a count of what was left out. */
 	if (link_log_allowed(l->ls, more, sizeof(more))) {
-		tb_log(!strcmp(id, "TB-LINK-CLOSED") ? TB_LOG_INFO
-		                                     : TB_LOG_WARN,
+		tb_log(!strcmp(id, "TB-LINK-CLOSED") ||
+		               !strcmp(id, "TB-LINK-REHANDSHAKE")
+		           ? TB_LOG_INFO
+		           : TB_LOG_WARN,
 		       id, "%s: %s%s", name, why, more);
 	}
 	if (l->dir == LINK_OUT && st == LS_REFUSED && !l->removed) {
@@ -331,8 +333,9 @@ link_on_rem(struct links *ls, struct link *l, uint32_t pipe)
 		 * no longer has: the next one is XX. */
 		ls->hs_refused++;
 		if (l->dir == LINK_OUT && l->pattern == NOISE_IK) {
-			link_key_forget(ls, l->node_id[0] ? l->node_id
-			                                  : l->cfg_node_id);
+			link_key_forget(
+			    ls, l->node_id[0] ? l->node_id : l->cfg_node_id,
+			    l->url);
 		}
 		link_fail(l, LS_REFUSED, "TB-LINK-HANDSHAKE-REFUSED",
 		          "the peer closed the connection during the %s "
@@ -458,6 +461,7 @@ links_release(struct links *ls)
 	link_nng_drop_events(ls, NULL);
 	link_trust_free(ls);
 	json_decref(ls->store_crls);
+	json_decref(ls->store_root);
 	json_decref(ls->inc_cert);
 	json_decref(ls->fenced_cert);
 	sodium_memzero(ls->kx_sk, sizeof(ls->kx_sk));
@@ -496,6 +500,7 @@ links_start(const struct link_config *cfg, struct links **out, char *errmsg,
 	    cfg->rekey_frames > 0 ? cfg->rekey_frames : LINK_REKEY_FRAMES;
 	ls->rekey_ms = 1000LL * (cfg->rekey_seconds > 0 ? cfg->rekey_seconds
 	                                                : LINK_REKEY_SECONDS);
+	ls->rehandshake_ms = 1000LL * cfg->rehandshake_seconds;
 	ls->evt = &ls->evh;
 	pthread_mutex_init(&ls->qmu, NULL);
 	pthread_mutex_init(&ls->view_mu, NULL);
@@ -503,6 +508,9 @@ links_start(const struct link_config *cfg, struct links **out, char *errmsg,
 	ls->joining = cfg->joining;
 	ls->crls_fn = cfg->crls_fn;
 	ls->crls_arg = cfg->crls_arg;
+	ls->root_fn = cfg->root_fn;
+	link_known_load(ls);
+	link_root_poll(ls);
 	if ((rv = link_trust_load(ls, errmsg, errlen)) != TB_OK) {
 		links_release(ls);
 		return rv;

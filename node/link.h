@@ -63,7 +63,9 @@ struct link_config {
 	                           this many frames (0: LINK_REKEY_FRAMES) */
 	unsigned rekey_seconds; /* ... or this many seconds (0:
 	                           LINK_REKEY_SECONDS) */
-	bool joining;           /* waits to be added (link_set_joining) */
+	unsigned rehandshake_seconds; /* a link up this long makes a new
+	                                 full handshake (0: never) */
+	bool joining;                 /* waits to be added (link_set_joining) */
 	/* The replicated revocation lists (node/fsm_crl.c), beside the files
 	 * of DIR/certs: crls_fn sets *out to an array of lists (a new
 	 * reference) and returns 0. The links call it on the loop at start
@@ -72,6 +74,12 @@ struct link_config {
 	 * only. */
 	int (*crls_fn)(void *arg, json_t **out);
 	void *crls_arg;
+	/* The replicated root metadata (root.put, node/fsm_root.c): root_fn
+	 * sets *out to it (a new reference) and returns 0, or TB_ENOTFOUND
+	 * when the group stores none. Called with crls_arg at start and
+	 * every poll period; a stored root that checks replaces
+	 * DIR/root.json as the trust anchor. NULL: root.json only. */
+	int (*root_fn)(void *arg, json_t **out);
 };
 
 /* links_start loads DIR's root, certificate chain, revocation lists and

@@ -27,6 +27,16 @@ node_crls(void *arg, json_t **out)
 	return n->store != NULL ? store_crls(n->store, out) : TB_ENOTFOUND;
 }
 
+/* node_root gives the links the replicated root metadata. */
+static int
+node_root(void *arg, json_t **out)
+{
+	struct node *n = arg;
+
+	*out = NULL;
+	return n->store != NULL ? store_root(n->store, out) : TB_ENOTFOUND;
+}
+
 int
 link_node_start(struct node *n, char *url, size_t len)
 {
@@ -49,8 +59,10 @@ link_node_start(struct node *n, char *url, size_t len)
 	lc.joining = group_joining(n);
 	lc.rekey_frames = n->cfg.link_rekey_frames;
 	lc.rekey_seconds = n->cfg.link_rekey_seconds;
+	lc.rehandshake_seconds = n->cfg.link_rehandshake_seconds;
 	lc.crls_fn = node_crls;
 	lc.crls_arg = n;
+	lc.root_fn = node_root;
 	rv = links_start(&lc, &n->links, err, sizeof(err));
 	if (rv == TB_ENOTFOUND) {
 		tb_log(TB_LOG_INFO, "TB-LINK-OFF", "%s", err);

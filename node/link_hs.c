@@ -160,8 +160,7 @@ link_hs_begin(struct link *l)
 	if (l->dir == LINK_IN) {
 		return; /* the dialer speaks first */
 	}
-	ik = known[0] != '\0' && !ls->bench.xx_only &&
-	     link_key_get(ls, known, rs);
+	ik = !ls->bench.xx_only && link_key_get(ls, known, l->url, rs);
 	l->pattern = ik ? NOISE_IK : NOISE_XX;
 	memset(env, 0, sizeof(env));
 	env[0] = 'T';
@@ -266,7 +265,7 @@ check_peer(struct link *l, const uint8_t *p, size_t n)
 	link_inc_check(l, doc);
 	json_decref(doc);
 	if (l->dir == LINK_OUT) {
-		link_key_put(ls, l->node_id, kx);
+		link_key_put(ls, l->node_id, l->url, kx);
 	}
 	return true;
 }

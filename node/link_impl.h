@@ -161,6 +161,7 @@ struct link {
 
 	_Atomic unsigned long long frames_tx, frames_rx, bytes_tx, bytes_rx;
 	_Atomic unsigned long long handshakes, rtt_us;
+	_Atomic unsigned long long rehandshakes; /* link_keys_age */
 	/* Keys replaced (REKEY frames sent and received), all pipes. */
 	_Atomic unsigned long long rekeys_tx, rekeys_rx;
 };
@@ -234,8 +235,10 @@ struct links {
 	uint8_t kx_sk[32], kx_pk[32];
 	bool rekeyed; /* link_keys_reload took new keys: re-handshake */
 	unsigned poll_ms, ping_ms;
-	uint64_t rekey_frames; /* per key and direction */
-	int64_t rekey_ms;      /* per key and direction */
+	uint64_t rekey_frames;  /* per key and direction */
+	int64_t rekey_ms;       /* per key and direction */
+	int64_t rehandshake_ms; /* a link up this long handshakes again
+	                           (0: never; link_keys_age) */
 	int64_t next_poll_ms;
 
 	/* nng threads to the loop. */
@@ -269,6 +272,15 @@ struct links {
 	void *crls_arg;
 	json_t *store_crls;
 	uint8_t store_crls_fp[32];
+	/* The replicated root (link_crl.c): root_fn as in link_config; the
+	 * stored root when it checks (NULL: none, DIR/root.json anchors),
+	 * and the hash of what root_fn last gave. root_version and
+	 * root_stored describe ls->root for the view (under view_mu). */
+	int (*root_fn)(void *arg, json_t **out);
+	json_t *store_root;
+	uint8_t store_root_fp[32];
+	long long root_version;
+	bool root_stored;
 	uint8_t *own_payload;
 	size_t own_len;
 	json_t *own_chain; /* our certificate and chain.json (loop only) */
@@ -285,6 +297,7 @@ struct links {
 	uint8_t certs_fp[32], peers_fp[32];
 	struct {
 		char node_id[CERT_NODE_ID_HEX + 1];
+		char url[256]; /* where it was learned (outbound) */
 		uint8_t kx[32];
 	} keys[LINK_KEYS];
 	unsigned nkeys;
@@ -303,7 +316,8 @@ struct links {
 	_Atomic unsigned long long hs_ok, hs_refused, hs_revoked, hs_timeout;
 	_Atomic unsigned long long refused[LR_COUNT];
 	_Atomic unsigned long long unhandled;
-	_Atomic unsigned long long cert_closes; /* up links closed on reload */
+	_Atomic unsigned long long cert_closes;  /* up links closed on reload */
+	_Atomic unsigned long long rehandshakes; /* closed for their age */
 	int64_t log_window_ms; /* the rate limit of refusal lines */
 	unsigned log_lines, log_suppressed;
 	uint8_t scratch[LINK_PAYLOAD_MAX]; /* a chunk being sealed */
@@ -546,10 +560,21 @@ int link_trust_verify(struct links *ls, struct link *l, json_t *chain,
 void link_trust_poll(struct links *ls);
 /* link_peers_load reconciles the outbound links with links.json. */
 int link_peers_load(struct links *ls, char *errmsg, size_t errlen);
-/* link_key_get/put: the responder keys learned, for IK. */
-bool link_key_get(struct links *ls, const char *node_id, uint8_t kx[32]);
-void link_key_put(struct links *ls, const char *node_id, const uint8_t kx[32]);
-void link_key_forget(struct links *ls, const char *node_id);
+/* ---- link_known.c: the responder keys learned, for IK ------------------ */
+
+/* link_known_load reads DIR/peer_keys.json (node-local) into ls->keys at
+ * start; link_key_put and link_key_forget write it when a key is new,
+ * changed or dropped. */
+void link_known_load(struct links *ls);
+/* link_key_get/put/forget: the responder keys learned, for IK, by node id
+ * and by the URL dialed to learn it (a link that pins no node id, such as
+ * a joiner's link to the member it joined, finds its key by URL). An empty
+ * node_id or url matches nothing. */
+bool link_key_get(struct links *ls, const char *node_id, const char *url,
+                  uint8_t kx[32]);
+void link_key_put(struct links *ls, const char *node_id, const char *url,
+                  const uint8_t kx[32]);
+void link_key_forget(struct links *ls, const char *node_id, const char *url);
 
 /* ---- link_crl.c: the replicated revocation lists ------------------------ */
 
@@ -557,6 +582,11 @@ void link_key_forget(struct links *ls, const char *node_id);
  * keeps those that verify against the root, clears the verified-chain
  * cache and returns true (the caller re-verifies open links). */
 bool link_crl_poll(struct links *ls);
+
+/* link_root_poll asks root_fn for the stored root; when it changed it keeps
+ * it in ls->store_root if it checks (else NULL) and returns true (the
+ * caller reloads the trust: link_trust_load anchors at it). */
+bool link_root_poll(struct links *ls);
 
 /* ---- link_keys.c: key rotation ----------------------------------------- */
 
@@ -567,6 +597,11 @@ bool link_keys_reload(struct links *ls, const json_t *leaf);
 /* link_keys_rehandshake closes every link's pipe: outbound links redial,
  * inbound peers dial again, and each new pipe is a new handshake. */
 void link_keys_rehandshake(struct links *ls);
+/* link_keys_age closes the pipe of every link up for rehandshake_ms or
+ * longer (a periodic full handshake: fresh ephemeral keys, certificates
+ * exchanged and checked again); outbound links redial at once, inbound
+ * ones wait for the peer's. Called every poll period. */
+void link_keys_age(struct links *ls);
 
 /* ---- link_view.c -------------------------------------------------------- */
 

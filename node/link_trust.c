@@ -12,7 +12,9 @@
  * on a hit), which closes links whose certificate expired. A change of
  * links.json dials new peers and closes removed ones. Polling needs no
  * signal and sees files that `tongban` writes atomically (rename). The
- * replicated lists (link_crl.c) are read at every poll too. */
+ * replicated lists and root (link_crl.c) are read at every poll too; a new
+ * stored root reloads everything against it, as a change of root.json
+ * does. */
 #include "node/link_impl.h"
 #include "node/log.h"
 #include "schema/canon.h"
@@ -243,8 +245,12 @@ link_trust_load(struct links *ls, char *errmsg, size_t errlen)
 		         ls->dir);
 		return TB_ENOTFOUND;
 	}
+	/* The group's stored root (link_root_poll checked it) anchors the
+	 * links; DIR/root.json only while the group stores none. */
 	snprintf(path, sizeof(path), "%s/root.json", ls->dir);
-	if ((root = load_json(path)) == NULL) {
+	if (ls->store_root != NULL) {
+		root = json_incref(ls->store_root);
+	} else if ((root = load_json(path)) == NULL) {
 		json_decref(leaf);
 		snprintf(errmsg, errlen,
 		         "links are off: %s has no root metadata (root.json)",
@@ -298,6 +304,10 @@ link_trust_load(struct links *ls, char *errmsg, size_t errlen)
 	json_decref(ls->store_crls);
 	ls->store_crls = NULL;
 	ls->root = json_incref(root);
+	pthread_mutex_lock(&ls->view_mu);
+	ls->root_version = spec_int(root, "version", 0);
+	ls->root_stored = ls->store_root != NULL;
+	pthread_mutex_unlock(&ls->view_mu);
 	ls->crls = crls;
 	ls->xcerts = xcerts;
 	ls->own_chain = json_incref(chain);
@@ -425,6 +435,14 @@ link_trust_poll(struct links *ls)
 	char err[512];
 
 	certs_fingerprint(ls, fp);
+	if (link_root_poll(ls)) {
+		/* A new stored root: everything is checked against it. */
+		memset(ls->certs_fp, 0, sizeof(ls->certs_fp));
+		tb_log(TB_LOG_INFO, "TB-LINK-ROOT",
+		       "the trust anchor is now %s",
+		       ls->store_root != NULL ? "the group's stored root"
+		                              : "root.json");
+	}
 	if (memcmp(fp, ls->certs_fp, 32) != 0) {
 		if (link_trust_load(ls, err, sizeof(err)) != TB_OK) {
 			tb_log(TB_LOG_ERROR, "TB-LINK-CERTS",
@@ -444,6 +462,7 @@ link_trust_poll(struct links *ls)
 		ls->rekeyed = false;
 		link_keys_rehandshake(ls);
 	}
+	link_keys_age(ls);
 	link_crl_poll(ls);
 	reverify(ls);
 	peers_fingerprint(ls, fp);
@@ -565,43 +584,4 @@ link_peers_load(struct links *ls, char *errmsg, size_t errlen)
 	}
 	json_decref(doc);
 	return TB_OK;
-}
-
-bool
-link_key_get(struct links *ls, const char *node_id, uint8_t kx[32])
-{
-	unsigned i;
-
-	for (i = 0; i < ls->nkeys; i++) {
-		if (!strcmp(ls->keys[i].node_id, node_id)) {
-			memcpy(kx, ls->keys[i].kx, 32);
-			return true;
-		}
-	}
-	return false;
-}
-
-void
-link_key_forget(struct links *ls, const char *node_id)
-{
-	unsigned i;
-
-	for (i = 0; i < ls->nkeys; i++) {
-		if (!strcmp(ls->keys[i].node_id, node_id)) {
-			ls->keys[i] = ls->keys[--ls->nkeys];
-			return;
-		}
-	}
-}
-
-void
-link_key_put(struct links *ls, const char *node_id, const uint8_t kx[32])
-{
-	unsigned i;
-
-	link_key_forget(ls, node_id);
-	i = ls->nkeys < LINK_KEYS ? ls->nkeys++ : 0; /* full: replace one */
-	snprintf(ls->keys[i].node_id, sizeof(ls->keys[i].node_id), "%s",
-	         node_id);
-	memcpy(ls->keys[i].kx, kx, 32);
 }

@@ -73,6 +73,8 @@ link_json(const struct link *l)
 	                    json_integer((json_int_t)l->rekeys_tx));
 	json_object_set_new(o, "rekeys_rx",
 	                    json_integer((json_int_t)l->rekeys_rx));
+	json_object_set_new(o, "rehandshakes",
+	                    json_integer((json_int_t)l->rehandshakes));
 	json_object_set_new(o, "last_error", str_or_null(l->last_error));
 	json_object_set_new(o, "rtt_ms",
 	                    rtt > 0 ? json_real((double)rtt / 1000.0)
@@ -84,7 +86,7 @@ link_json(const struct link *l)
 json_t *
 links_view_json(struct links *ls)
 {
-	json_t *out, *arr = json_array();
+	json_t *out, *root, *arr = json_array();
 	struct link *l;
 
 	if (arr == NULL) {
@@ -94,9 +96,13 @@ links_view_json(struct links *ls)
 	for (l = ls->list; l != NULL; l = l->next) {
 		json_array_append_new(arr, link_json(l));
 	}
+	root = json_pack("{s:I, s:s}", "version", (json_int_t)ls->root_version,
+	                 "source", ls->root_stored ? "stored" : "root.json");
 	pthread_mutex_unlock(&ls->view_mu);
-	out = json_pack("{s:s, s:s, s:s, s:o}", "node_id", ls->node_id,
-	                "region", ls->region, "listen", ls->url, "links", arr);
+	out = json_pack("{s:s, s:s, s:s, s:o, s:I, s:o}", "node_id",
+	                ls->node_id, "region", ls->region, "listen", ls->url,
+	                "trust_root", root, "rehandshakes",
+	                (json_int_t)ls->rehandshakes, "links", arr);
 	return out;
 }
 
@@ -249,6 +255,12 @@ links_metrics_text(struct links *ls)
 	          (unsigned long long)ls->hs_revoked,
 	          (unsigned long long)ls->hs_timeout,
 	          (unsigned long long)ls->hs_incarnation);
+	tb_printf(&b,
+	          "# HELP tongban_link_rehandshakes_total Up links closed "
+	          "for a new full handshake (link_rehandshake_seconds).\n"
+	          "# TYPE tongban_link_rehandshakes_total counter\n"
+	          "tongban_link_rehandshakes_total %llu\n",
+	          (unsigned long long)ls->rehandshakes);
 	tb_printf(&b,
 	          "# HELP tongban_link_rekeys_total Link keys replaced by a "
 	          "REKEY frame, by direction.\n"

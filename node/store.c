@@ -482,6 +482,8 @@ dispatch(struct fsm *f)
 		return fsm_handoff_abort(f);
 	case CMD_HANDOFF_FRAME:
 		return fsm_handoff_frame(f);
+	case CMD_ROOT_PUT:
+		return fsm_root_put(f);
 	default:
 		return fsm_refuse(f, TB_ENOTIMPL, "$.type",
 		                  "%s is an event, not a command this region "

@@ -238,6 +238,10 @@ int store_join_get(struct store *s, const char *id, json_t **out);
  * none). */
 int store_crls(struct store *s, json_t **out);
 
+/* store_root: the province's root metadata stored by root.put
+ * (meta["root"], *out a new reference); TB_ENOTFOUND if none. */
+int store_root(struct store *s, json_t **out);
+
 /* store_bundle_get: a bundle application and the state of each member
  * case: {"bundle": {"id", "code", "name", "cases": [{"id", "member",
  * "matter", "state", "version"}]}}. TB_ENOTFOUND. */

@@ -1,5 +1,6 @@
-/* Reading the replicated revocation lists (DB_CRLS, written by crl.put in
- * node/fsm_crl.c). */
+/* Reading the replicated trust documents: the revocation lists (DB_CRLS,
+ * written by crl.put in node/fsm_crl.c) and the root metadata
+ * (meta["root"], written by root.put in node/fsm_root.c). */
 #include "node/store_db.h"
 
 #include <string.h>
@@ -42,4 +43,19 @@ store_crls(struct store *s, json_t **out)
 	}
 	*out = arr;
 	return TB_OK;
+}
+
+int
+store_root(struct store *s, json_t **out)
+{
+	MDB_txn *txn;
+	int rv;
+
+	*out = NULL;
+	if ((rv = db_err(store_rd_begin(s, &txn))) != 0) {
+		return rv;
+	}
+	rv = db_get_json(txn, s->dbi[DB_META], "root", 4, out);
+	store_rd_end(s, txn);
+	return rv;
 }

@@ -101,6 +101,9 @@ static const struct spec_field body_handoff_abort[] = {
 static const struct spec_field body_handoff_frame[] = {
 	{ "frames", SPEC_ARRAY, true },
 };
+static const struct spec_field body_root_put[] = {
+	{ "root", SPEC_OBJECT, true }, /* the signed tongban.root/1 */
+};
 static const struct spec_field body_event_case[] = {
 	{ "case", SPEC_STRING, true },
 	{ "epoch", SPEC_INT, true },
@@ -161,6 +164,7 @@ static const struct cmd_def cmd_defs[CMD_TYPE_COUNT] = {
 	    CMD_DEF_AT("handoff.abort", TB_HANDOFF_LEVEL, body_handoff_abort),
 	[CMD_HANDOFF_FRAME] =
 	    CMD_DEF_AT("handoff.frame", TB_HANDOFF_LEVEL, body_handoff_frame),
+	[CMD_ROOT_PUT] = CMD_DEF_AT("root.put", 3, body_root_put),
 };
 
 const char *

@@ -54,6 +54,8 @@ enum cmd_type {
 	                      unfreezes */
 	CMD_HANDOFF_FRAME, /* body {frames: [frame]}: frames received from
 	                      the other region, applied in order */
+	CMD_ROOT_PUT,      /* body {root}: the province's root metadata
+	                      (docs/TRUST.md "The replicated root") */
 	CMD_TYPE_COUNT
 };
 
@@ -64,11 +66,11 @@ enum cmd_type {
  * running. Raise it after upgrading every member. Level 2 adds join tokens
  * (join.create, join.use), the region commands (region.topology,
  * outbox.*), and the case summary index that apply keeps from the raise on
- * (docs/STORE.md), which the raise builds. Level 3 adds crl.put
- * (revocation lists stored in the replicated state), outbox.deliver_run
- * (a run of consecutive entries delivered in one command) and the handoff
- * of cases (handoff.offer, handoff.abort, handoff.frame;
- * docs/HANDOFF.md). */
+ * (docs/STORE.md), which the raise builds. Level 3 adds crl.put and
+ * root.put (revocation lists and the province's root metadata stored in
+ * the replicated state), outbox.deliver_run (a run of consecutive entries
+ * delivered in one command) and the handoff of cases (handoff.offer,
+ * handoff.abort, handoff.frame; docs/HANDOFF.md). */
 #define TB_FEATURE_LEVEL 3
 
 /* The feature level from which cases are handed between regions (the

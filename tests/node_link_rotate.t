@@ -7,7 +7,9 @@
 # key, every link makes a new handshake, and the province sees the new
 # certificate on both links, same node id, without a restart; the old
 # certificate can no longer be installed, and revoking it leaves the links
-# up. After a restart the city links up with the new keys.
+# up. After a restart the city links up with the new keys; the province
+# keeps the city's new key (DIR/peer_keys.json) across its own restart, so
+# its first handshake after it is IK.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/node_lib.sh"
 py=/usr/bin/python3
@@ -146,6 +148,25 @@ is "$?" 0 "the city restarts"
   >/dev/null 2>&1 || true
 wait_for "$WAIT" up_with P in "$ID_C" "$serial2"
 is "$?" 0 "its link to the province comes up with the new certificate"
+wait_for "$WAIT" up_with P out "$ID_C" "$serial2"
+is "$?" 0 "and the province's link to it"
+
+# ---- the province keeps the city's new key across its own restart ----
+# The rotation made the province's IK attempt with the old key fail once,
+# then XX taught it the new key, which it wrote to DIR/peer_keys.json.
+known_kx() { $py -c 'import json,sys
+for k in json.load(open(sys.argv[1]))["keys"]:
+    if k["node_id"] == sys.argv[2]: print(k["kx_key"])' "$@"; }
+is "$(known_kx P/peer_keys.json "$ID_C")" "$kx2" \
+  "P/peer_keys.json (node-local) holds the city's new key, not the old one"
+node_kill P
+node_start P
+is "$?" 0 "the province restarts"
+wait_for "$WAIT" up_with P out "$ID_C" "$serial2"
+is "$?" 0 "its link to the city comes up"
+is "$(link_field P out "$ID_C" pattern)" IK \
+  "the first handshake after the restart is IK (the key was kept)"
+is "$(link_field P out "$ID_C" handshakes)" 1 "  (the link's only handshake)"
 
 kill -TERM "$PID_P" "$PID_C"
 wait "$PID_P"
