@@ -174,7 +174,7 @@ for r in $(seq 1 "$rounds"); do
     is "alive" "dead" "round $r: $what: the victim never reached the step"
     break
   fi
-  wait "${!pv}" 2>/dev/null
+  { wait "${!pv}"; } 2>/dev/null
   : >"$T/$victim.out"
   node_start "$victim" || { ok 1 "round $r: $victim restarts"; break; }
   wait_for 30 done_at "$id" ||
