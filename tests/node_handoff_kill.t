@@ -25,22 +25,9 @@ rounds=20 bound=300
 seed=${TB_SEED:-$(date +%s)}
 RANDOM=$seed
 echo "# seed $seed (TB_SEED=$seed replays the choices)"
-_hk_exit() {
-  local f
-  if [ "$_tap_fail" -gt 0 ]; then
-    for f in "$T"/*.log; do
-      echo "# the end of $(basename "$f"):"
-      tail -n 20 "$f" | cut -c1-300 | sed 's/^/#   /'
-    done
-    [ -n "${TB_KEEP:-}" ] && cp -r "$T" "$TB_KEEP"
-  fi
-  _node_cleanup
-}
-trap _hk_exit EXIT
-# The whole test is bounded: a hang is a failure, not a stuck CI.
-( sleep "$bound"; echo "# node_handoff_kill.t: over ${bound}s, killed" >&2
-  kill -TERM $$ ) 2>/dev/null &
-_bound_pid=$!
+# Bounded (a hang is a failure, not a stuck CI); on failure or a hang the
+# nodes' log tails are printed.
+group_bound "$bound" A B
 py=/usr/bin/python3
 
 region_node P 370000 && region_node C 370100 P && region_node C2 370200 P &&
@@ -182,5 +169,5 @@ for r in $(seq 1 "$rounds"); do
   check "$r" "$id" "$what"
   unset delay
 done
-kill "$_bound_pid" 2>/dev/null
+_done=1
 done_testing

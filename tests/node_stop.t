@@ -9,6 +9,16 @@
 . "$(dirname "$0")/node_lib.sh"
 . "$(dirname "$0")/node_api_lib.sh"
 watchdog 150
+# On a failure, the node's log tail (a sanitizer's report lands there).
+_stop_exit() {
+  if [ "$_tap_fail" -gt 0 ] && [ -f "$T/s.log" ]; then
+    echo "# the end of s.log:"
+    grep -v '^{' "$T/s.log" | head -60 | cut -c1-300 | sed 's/^/#   /'
+    tail -n 15 "$T/s.log" | cut -c1-300 | sed 's/^/#   /'
+  fi
+  _api_cleanup
+}
+trap _stop_exit EXIT
 
 setup_node s 370000
 ok $? "a 370000 node with the standard layer and materials"
