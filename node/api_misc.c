@@ -435,7 +435,7 @@ void
 api_case_submit(struct http_call *c, json_t *req)
 {
 	const char *key = http_header(c, "Idempotency-Key");
-	json_t *m, *body, *rcv;
+	json_t *m, *rcv;
 	size_t i;
 
 	if (key != NULL && (strlen(key) == 0 || strlen(key) > 128)) {
@@ -478,16 +478,16 @@ api_case_submit(struct http_call *c, json_t *req)
 		                 spec_str(c->token, "id"));
 		return;
 	}
-	body = json_deep_copy(req);
-	if (body == NULL) {
+	/* req is the caller's, parsed for this call alone: the receiver is
+	 * set in it rather than in a deep copy (a copy cost as much as a
+	 * tenth of the request's parse and encode). */
+	if (json_object_set_new(req, "receiver",
+	                        json_string(spec_str(c->token, "id"))) != 0) {
 		http_reply_error(c, 500, "nomem", NULL, "out of memory");
 		return;
 	}
-	json_object_set_new(body, "receiver",
-	                    json_string(spec_str(c->token, "id")));
 	c->fields = api_fields(CMD_CASE_CREATE);
-	node_propose(c->node, c, CMD_CASE_CREATE, body, key);
-	json_decref(body);
+	node_propose(c->node, c, CMD_CASE_CREATE, req, key);
 }
 
 void
