@@ -634,11 +634,28 @@ enc_write(void *data, const char *buf, size_t len)
 	return canon_buf_append(data, buf, len) == TB_OK ? 0 : -1;
 }
 
+/* A member of an object being encoded: its key, the key's length and its
+ * value, so that the sorted members need no second lookup. */
+struct enc_member {
+	const char *k;
+	size_t kl;
+	json_t *v;
+};
+
+/* member_cmp orders keys as strcmp does (they hold no NUL): bytewise,
+ * unsigned, a prefix first. */
 static int
-key_cmp(const void *a, const void *b)
+member_cmp(const void *a, const void *b)
 {
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
+	const struct enc_member *x = a, *y = b;
+	int c = memcmp(x->k, y->k, x->kl < y->kl ? x->kl : y->kl);
+
+	return c != 0 ? c : (x->kl > y->kl) - (x->kl < y->kl);
 }
+
+/* Objects up to this size are sorted on the stack by insertion (most are:
+ * a case record has 26 members); larger ones are allocated and qsorted. */
+#define ENC_SMALL_OBJECT 32
 
 /* Where enc_value is in the value, as a chain of frames on the C stack:
  * the JSON path ("$.form.materials[2]") is only rendered for an error
@@ -678,40 +695,56 @@ enc_object(struct enc *e, const json_t *v, const struct enc_path *path,
            int depth)
 {
 	char where[TB_DIAG_PATH];
-	const char **keys, *k;
+	struct enc_member small[ENC_SMALL_OBJECT], *m = small, t;
 	size_t n = json_object_size(v), i = 0, j, klen;
+	const char *k;
 	json_t *x;
 	int rv = TB_OK;
 
-	if ((keys = calloc(n ? n : 1, sizeof(*keys))) == NULL) {
+	if (n > ENC_SMALL_OBJECT && (m = calloc(n, sizeof(*m))) == NULL) {
 		return TB_ENOMEM;
 	}
 	json_object_keylen_foreach((json_t *)v, k, klen, x)
 	{
-		(void)x;
 		/* Keys are handled as C strings below: one holding NUL would
 		 * be cut short and collide with another key. */
 		if (memchr(k, 0, klen) != NULL) {
 			snprintf(e->errmsg, e->errlen,
 			         "%s: keys may not hold NUL",
 			         enc_path_str(path, where, sizeof(where)));
-			free(keys);
+			if (m != small) {
+				free(m);
+			}
 			return TB_EMALFORMED;
 		}
 		if (depth == 1 && e->skip != NULL && !strcmp(k, e->skip)) {
 			continue;
 		}
-		keys[i++] = k;
+		m[i].k = k;
+		m[i].kl = klen;
+		m[i++].v = x;
 	}
-	qsort(keys, i, sizeof(*keys), key_cmp);
+	if (m != small) {
+		qsort(m, i, sizeof(*m), member_cmp);
+	} else {
+		for (j = 1; j < i; j++) {
+			size_t h = j;
+			t = m[j];
+			for (; h > 0 && member_cmp(&m[h - 1], &t) > 0; h--) {
+				m[h] = m[h - 1];
+			}
+			m[h] = t;
+		}
+	}
 	msgpack_pack_map(&e->pk, i);
 	for (j = 0; j < i && rv == TB_OK; j++) {
-		struct enc_path sub = { path, keys[j], 0 };
-		size_t kl = strlen(keys[j]);
-		msgpack_pack_str_with_body(&e->pk, keys[j], kl);
-		rv = enc_value(e, json_object_get(v, keys[j]), &sub, depth + 1);
+		struct enc_path sub = { path, m[j].k, 0 };
+		msgpack_pack_str_with_body(&e->pk, m[j].k, m[j].kl);
+		rv = enc_value(e, m[j].v, &sub, depth + 1);
 	}
-	free(keys);
+	if (m != small) {
+		free(m);
+	}
 	return rv;
 }
 
