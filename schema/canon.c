@@ -457,64 +457,165 @@ canon_check(const uint8_t *p, size_t n, const struct canon_limits *lim,
 
 /* ---- decoding ---------------------------------------------------------- */
 
-/* obj_to_json converts a checked msgpack object; the check guarantees the
- * types, key uniqueness and NUL-free strings that jansson needs. */
-static json_t *
-obj_to_json(const msgpack_object *o)
-{
-	json_t *v = NULL;
-	uint32_t i;
+/* Decoding reads checked input directly: canon_check has vouched for every
+ * header, length, UTF-8 string (NUL-free), shortest form and unique,
+ * sorted key, so the reader below trusts the bytes. It replaced msgpack-c's
+ * unpacker, whose zone (an 8 KiB malloc per value) and object tree cost
+ * more than building the JSON. */
+struct raw {
+	const uint8_t *p;
+	size_t off;
+};
 
-	switch (o->type) {
-	case MSGPACK_OBJECT_NIL:
+static uint64_t
+raw_be(struct raw *r, size_t k)
+{
+	uint64_t v = check_be(r->p + r->off, k);
+
+	r->off += k;
+	return v;
+}
+
+/* raw_len reads the length of a string, array or map whose header byte b
+ * was just consumed; *kind is 's', 'a' or 'm', or 0 for a scalar. */
+static size_t
+raw_len(struct raw *r, uint8_t b, char *kind)
+{
+	*kind = 0;
+	if ((b & 0xe0) == 0xa0) {
+		*kind = 's';
+		return b & 0x1f;
+	}
+	if ((b & 0xf0) == 0x90 || (b & 0xf0) == 0x80) {
+		*kind = (b & 0xf0) == 0x90 ? 'a' : 'm';
+		return b & 0x0f;
+	}
+	switch (b) {
+	case 0xd9:
+		*kind = 's';
+		return (size_t)raw_be(r, 1);
+	case 0xda:
+		*kind = 's';
+		return (size_t)raw_be(r, 2);
+	case 0xdb:
+		*kind = 's';
+		return (size_t)raw_be(r, 4);
+	case 0xdc:
+	case 0xde:
+		*kind = b == 0xdc ? 'a' : 'm';
+		return (size_t)raw_be(r, 2);
+	case 0xdd:
+	case 0xdf:
+		*kind = b == 0xdd ? 'a' : 'm';
+		return (size_t)raw_be(r, 4);
+	default:
+		return 0;
+	}
+}
+
+/* raw_int reads an integer whose header byte b was just consumed. */
+static json_int_t
+raw_int(struct raw *r, uint8_t b)
+{
+	static const size_t widths[] = { 1, 2, 4, 8 };
+	size_t k;
+	uint64_t u;
+	int64_t v;
+
+	if (b <= 0x7f) {
+		return b;
+	}
+	if (b >= 0xe0) {
+		return (json_int_t)(int8_t)b;
+	}
+	k = widths[(b - (b >= 0xd0 ? 0xd0 : 0xcc)) & 3];
+	u = raw_be(r, k);
+	if (b >= 0xd0 && k < 8 && (u >> (8 * k - 1)) != 0) {
+		u |= ~0ull << (8 * k);
+	}
+	memcpy(&v, &u, sizeof(v));
+	return (json_int_t)v;
+}
+
+static json_t *
+raw_value(struct raw *r)
+{
+	uint8_t b = r->p[r->off++];
+	json_t *v, *e;
+	size_t n, i, kl;
+	char kind;
+	const char *k;
+
+	if (b == 0xc0) {
 		return json_null();
-	case MSGPACK_OBJECT_BOOLEAN:
-		return json_boolean(o->via.boolean);
-	case MSGPACK_OBJECT_POSITIVE_INTEGER:
-		return json_integer((json_int_t)o->via.u64);
-	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-		return json_integer((json_int_t)o->via.i64);
-	case MSGPACK_OBJECT_STR:
-		/* msgpack-c leaves ptr NULL for an empty string. */
-		return json_stringn(o->via.str.size ? o->via.str.ptr : "",
-		                    o->via.str.size);
-	case MSGPACK_OBJECT_ARRAY:
+	}
+	if (b == 0xc2 || b == 0xc3) {
+		return json_boolean(b == 0xc3);
+	}
+	n = raw_len(r, b, &kind);
+	switch (kind) {
+	case 's':
+		v = json_stringn_nocheck((const char *)r->p + r->off, n);
+		r->off += n;
+		return v;
+	case 'a':
 		if ((v = json_array()) == NULL) {
 			return NULL;
 		}
-		for (i = 0; i < o->via.array.size; i++) {
-			json_t *e = obj_to_json(&o->via.array.ptr[i]);
-			if (e == NULL || json_array_append_new(v, e) != 0) {
+		for (i = 0; i < n; i++) {
+			if ((e = raw_value(r)) == NULL ||
+			    json_array_append_new(v, e) != 0) {
 				json_decref(v);
 				return NULL;
 			}
 		}
 		return v;
-	case MSGPACK_OBJECT_MAP:
+	case 'm':
 		if ((v = json_object()) == NULL) {
 			return NULL;
 		}
-		for (i = 0; i < o->via.map.size; i++) {
-			const msgpack_object_kv *kv = &o->via.map.ptr[i];
-			const char *k =
-			    kv->key.via.str.size ? kv->key.via.str.ptr : "";
-			json_t *e = obj_to_json(&kv->val);
-			if (e == NULL ||
-			    json_object_setn_new(v, k, kv->key.via.str.size,
-			                         e) != 0) {
+		for (i = 0; i < n; i++) {
+			kl = raw_len(r, r->p[r->off++], &kind);
+			k = (const char *)r->p + r->off;
+			r->off += kl;
+			if ((e = raw_value(r)) == NULL ||
+			    json_object_setn_new_nocheck(v, k, kl, e) != 0) {
 				json_decref(v);
 				return NULL;
 			}
 		}
 		return v;
 	default:
-		return NULL;
+		return json_integer(raw_int(r, b));
 	}
 }
 
-/* msgpack-c's unpacker holds at most 32 open containers
- * (MSGPACK_EMBED_STACK_SIZE) and fails deeper input; decoding refuses it
- * first, precisely, whatever the caller's limit. */
+/* raw_skip steps over one value. */
+static void
+raw_skip(struct raw *r)
+{
+	uint8_t b = r->p[r->off++];
+	size_t n, i;
+	char kind;
+
+	if (b == 0xc0 || b == 0xc2 || b == 0xc3) {
+		return;
+	}
+	n = raw_len(r, b, &kind);
+	if (kind == 's') {
+		r->off += n;
+	} else if (kind == 'a' || kind == 'm') {
+		for (i = 0; i < (kind == 'm' ? 2 * n : n); i++) {
+			raw_skip(r);
+		}
+	} else {
+		(void)raw_int(r, b);
+	}
+}
+
+/* msgpack-c's unpacker, which decoding once used, held at most 32 open
+ * containers (MSGPACK_EMBED_STACK_SIZE); decoding still refuses deeper
+ * input, precisely, whatever the caller's limit, as it always has. */
 #define CANON_DECODE_DEPTH 32
 
 int
@@ -522,8 +623,7 @@ canon_decode(const uint8_t *p, size_t n, const struct canon_limits *lim,
              json_t **out, char *errmsg, size_t errlen)
 {
 	struct canon_limits l = lim != NULL ? *lim : canon_default_limits;
-	msgpack_unpacked up;
-	size_t off = 0;
+	struct raw r = { p, 0 };
 	int rv;
 
 	*out = NULL;
@@ -533,15 +633,7 @@ canon_decode(const uint8_t *p, size_t n, const struct canon_limits *lim,
 	if ((rv = canon_check(p, n, &l, errmsg, errlen)) != 0) {
 		return rv;
 	}
-	msgpack_unpacked_init(&up);
-	if (msgpack_unpack_next(&up, (const char *)p, n, &off) !=
-	    MSGPACK_UNPACK_SUCCESS) {
-		msgpack_unpacked_destroy(&up);
-		snprintf(errmsg, errlen, "msgpack-c refused checked input");
-		return TB_ENOMEM;
-	}
-	*out = obj_to_json(&up.data);
-	msgpack_unpacked_destroy(&up);
+	*out = raw_value(&r);
 	if (*out == NULL) {
 		snprintf(errmsg, errlen, "out of memory decoding");
 		return TB_ENOMEM;
@@ -569,10 +661,11 @@ canon_decode_fields(const uint8_t *p, size_t n, const struct canon_limits *lim,
                     char *errmsg, size_t errlen)
 {
 	struct canon_limits l = lim != NULL ? *lim : canon_default_limits;
-	msgpack_unpacked up;
-	const msgpack_object *o;
-	size_t off = 0;
-	uint32_t i;
+	struct raw r = { p, 0 };
+	size_t count, i, kl;
+	const char *k;
+	json_t *e;
+	char kind;
 	int rv;
 
 	*out = NULL;
@@ -582,35 +675,28 @@ canon_decode_fields(const uint8_t *p, size_t n, const struct canon_limits *lim,
 	if ((rv = canon_check(p, n, &l, errmsg, errlen)) != 0) {
 		return rv;
 	}
-	msgpack_unpacked_init(&up);
-	if (msgpack_unpack_next(&up, (const char *)p, n, &off) !=
-	    MSGPACK_UNPACK_SUCCESS) {
-		msgpack_unpacked_destroy(&up);
-		snprintf(errmsg, errlen, "msgpack-c refused checked input");
-		return TB_ENOMEM;
-	}
-	o = &up.data;
-	if (o->type != MSGPACK_OBJECT_MAP) {
-		*out = obj_to_json(o);
+	r.off = 1;
+	count = raw_len(&r, p[0], &kind);
+	if (kind != 'm') {
+		r.off = 0;
+		*out = raw_value(&r);
 	} else if ((*out = json_object()) != NULL) {
-		for (i = 0; i < o->via.map.size; i++) {
-			const msgpack_object_kv *kv = &o->via.map.ptr[i];
-			const char *k =
-			    kv->key.via.str.size ? kv->key.via.str.ptr : "";
-			json_t *e;
-			if (!wanted(k, kv->key.via.str.size, keys, nkeys)) {
+		for (i = 0; i < count; i++) {
+			kl = raw_len(&r, r.p[r.off++], &kind);
+			k = (const char *)r.p + r.off;
+			r.off += kl;
+			if (!wanted(k, kl, keys, nkeys)) {
+				raw_skip(&r);
 				continue;
 			}
-			if ((e = obj_to_json(&kv->val)) == NULL ||
-			    json_object_setn_new(*out, k, kv->key.via.str.size,
-			                         e) != 0) {
+			if ((e = raw_value(&r)) == NULL ||
+			    json_object_setn_new_nocheck(*out, k, kl, e) != 0) {
 				json_decref(*out);
 				*out = NULL;
 				break;
 			}
 		}
 	}
-	msgpack_unpacked_destroy(&up);
 	if (*out == NULL) {
 		snprintf(errmsg, errlen, "out of memory decoding");
 		return TB_ENOMEM;
