@@ -33,6 +33,7 @@ void api_metrics(struct http_call *c);
 void api_blob_put(struct http_call *c);
 void api_blob_get(struct http_call *c, const char *hash);
 void api_audit_get(struct http_call *c);
+/* api_case_submit sets receiver in req (the caller's, which it decrefs). */
 void api_case_submit(struct http_call *c, json_t *req);
 void api_token_create(struct http_call *c, json_t *req);
 

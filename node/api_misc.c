@@ -443,7 +443,7 @@ void
 api_case_submit(struct http_call *c, json_t *req)
 {
 	const char *key = http_header(c, "Idempotency-Key");
-	json_t *m, *body, *rcv;
+	json_t *m, *rcv;
 	size_t i;
 
 	if (key != NULL && (strlen(key) == 0 || strlen(key) > 128)) {
@@ -458,15 +458,19 @@ api_case_submit(struct http_call *c, json_t *req)
 		const char *h = spec_str(m, "hash");
 		char field[64];
 
+		/* (blob_exists checks the hash's form first.) */
+		if (h == NULL || blob_exists(c->node, h)) {
+			continue; /* the path is rendered only for an error */
+		}
 		snprintf(field, sizeof(field), "$.materials[%zu].hash", i);
-		if (h != NULL && !blob_hash_ok(h)) {
+		if (!blob_hash_ok(h)) {
 			http_reply_error(
 			    c, 422, "bad_code", field,
 			    "a material is named by its BLAKE2b-256 "
 			    "hash (64 lowercase hex digits)");
 			return;
 		}
-		if (h != NULL && !blob_exists(c->node, h)) {
+		if (!blob_exists(c->node, h)) {
 			http_reply_error(c, 422, "not_found", field,
 			                 "material %s was not uploaded to this "
 			                 "node (PUT /v1/blobs first)",
@@ -486,16 +490,16 @@ api_case_submit(struct http_call *c, json_t *req)
 		                 spec_str(c->token, "id"));
 		return;
 	}
-	body = json_deep_copy(req);
-	if (body == NULL) {
+	/* req is the caller's, parsed for this call alone: the receiver is
+	 * set in it rather than in a deep copy (a copy cost as much as a
+	 * tenth of the request's parse and encode). */
+	if (json_object_set_new(req, "receiver",
+	                        json_string(spec_str(c->token, "id"))) != 0) {
 		http_reply_error(c, 500, "nomem", NULL, "out of memory");
 		return;
 	}
-	json_object_set_new(body, "receiver",
-	                    json_string(spec_str(c->token, "id")));
 	c->fields = api_fields(CMD_CASE_CREATE);
-	node_propose(c->node, c, CMD_CASE_CREATE, body, key);
-	json_decref(body);
+	node_propose(c->node, c, CMD_CASE_CREATE, req, key);
 }
 
 void

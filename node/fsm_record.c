@@ -46,13 +46,15 @@ int
 fsm_case_put(struct fsm *f, const json_t *c, const json_t *old)
 {
 	json_t *sum;
+	bool up;
 	int rv;
 
-	if ((rv = case_records(f, c, old)) != 0) {
+	/* Up the tree: the supervising tiers' summary (level 2, a parent
+	 * set; node/fsm_region.c), built only at a level that sends it. */
+	if ((rv = case_records(f, c, old)) != 0 ||
+	    (rv = fsm_sum_level(f->s, f->txn, &up)) != 0 || !up) {
 		return rv;
 	}
-	/* Up the tree: the supervising tiers' summary (level 2, a parent
-	 * set; node/fsm_region.c). */
 	if ((sum = fsm_case_summary(c)) == NULL) {
 		return TB_ENOMEM;
 	}

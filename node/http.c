@@ -342,16 +342,55 @@ map_field(const struct http_call *c, json_t *body)
 	}
 }
 
+/* A reply body being dumped: on the stack while it fits (most replies
+ * do), then in a heap buffer that doubles. */
+struct dump_buf {
+	char *p;
+	size_t n, cap;
+	char small[2048];
+};
+
+static int
+dump_cb(const char *buf, size_t size, void *data)
+{
+	struct dump_buf *d = data;
+	char *np;
+	size_t cap;
+
+	if (size > d->cap - d->n) {
+		cap = d->cap * 2;
+		while (size > cap - d->n) {
+			cap *= 2;
+		}
+		np = d->p == d->small ? malloc(cap) : realloc(d->p, cap);
+		if (np == NULL) {
+			return -1;
+		}
+		if (d->p == d->small) {
+			memcpy(np, d->small, d->n);
+		}
+		d->p = np;
+		d->cap = cap;
+	}
+	memcpy(d->p + d->n, buf, size);
+	d->n += size;
+	return 0;
+}
+
 void
 http_reply_json(struct http_call *c, uint16_t status, json_t *body)
 {
-	char *text = NULL;
+	struct dump_buf d;
 	const char *etag = NULL;
 	char tag[48];
+	int rv = -1;
 
 	if (body != NULL && c->fields != NULL && status >= 400) {
 		map_field(c, body);
 	}
+	d.p = d.small;
+	d.n = 0;
+	d.cap = sizeof(d.small);
 	if (body != NULL) {
 		json_t *v = json_object_get(body, "_etag");
 		if (json_is_integer(v)) {
@@ -360,24 +399,21 @@ http_reply_json(struct http_call *c, uint16_t status, json_t *body)
 			etag = tag;
 			json_object_del(body, "_etag");
 		}
-		text = json_dumps(body, JSON_COMPACT);
+		/* The text and its newline, dumped once into d. */
+		rv = json_dump_callback(body, dump_cb, &d, JSON_COMPACT);
+		if (rv == 0) {
+			rv = dump_cb("\n", 1, &d);
+		}
 		json_decref(body);
 	}
-	if (text == NULL) {
+	if (rv != 0) { /* as json_dumps failing did */
 		reply(c, status, "application/json", "{}\n", 3, etag);
-		return;
+	} else {
+		reply(c, status, "application/json", d.p, d.n, etag);
 	}
-	{
-		size_t n = strlen(text);
-		char *nl = realloc(text, n + 2);
-		if (nl != NULL) {
-			text = nl;
-			text[n] = '\n';
-			text[n + 1] = '\0';
-		}
+	if (d.p != d.small) {
+		free(d.p);
 	}
-	reply(c, status, "application/json", text, strlen(text), etag);
-	free(text);
 }
 
 void

@@ -154,6 +154,7 @@ store_open(const char *dir, const struct store_options *opt, struct store **out,
 		return TB_ENOMEM;
 	}
 	pthread_rwlock_init(&s->gate, NULL);
+	pthread_mutex_init(&s->rd_mu, NULL);
 	s->map_size =
 	    opt != NULL && opt->map_size ? opt->map_size : STORE_DEFAULT_MAP;
 	if (opt != NULL && opt->index_key != NULL) {
@@ -162,12 +163,14 @@ store_open(const char *dir, const struct store_options *opt, struct store **out,
 	/* A crash during a snapshot swap leaves the old store or the new
 	 * one; store_snap.h. */
 	if ((rv = store_snapshot_recover(dir, errmsg, errlen)) != 0) {
+		pthread_mutex_destroy(&s->rd_mu);
 		pthread_rwlock_destroy(&s->gate);
 		free(s);
 		return rv;
 	}
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
 		snprintf(errmsg, errlen, "%s: %s", dir, strerror(errno));
+		pthread_mutex_destroy(&s->rd_mu);
 		pthread_rwlock_destroy(&s->gate);
 		free(s);
 		return TB_EIO;
@@ -203,6 +206,7 @@ fail:
 	if (s->env != NULL) {
 		mdb_env_close(s->env);
 	}
+	pthread_mutex_destroy(&s->rd_mu);
 	pthread_rwlock_destroy(&s->gate);
 	free(s);
 	return rv;
@@ -226,31 +230,6 @@ store_batch_begin(struct store *s)
 		pthread_rwlock_unlock(&s->gate);
 	}
 	return db_err(rv);
-}
-
-int
-store_rd_begin(struct store *s, MDB_txn **txn)
-{
-	int rv;
-
-	pthread_rwlock_rdlock(&s->gate);
-	if (s->env == NULL) { /* a live swap could not reopen it */
-		*txn = NULL;
-		pthread_rwlock_unlock(&s->gate);
-		return EINVAL; /* db_err maps it to TB_EIO */
-	}
-	if ((rv = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn)) != 0) {
-		*txn = NULL;
-		pthread_rwlock_unlock(&s->gate);
-	}
-	return rv;
-}
-
-void
-store_rd_end(struct store *s, MDB_txn *txn)
-{
-	mdb_txn_abort(txn);
-	pthread_rwlock_unlock(&s->gate);
 }
 
 int
@@ -304,11 +283,13 @@ store_close(struct store *s)
 		return;
 	}
 	store_batch_commit(s);
+	store_rd_drain(s);
 	if (s->env != NULL) {
 		mdb_env_sync(s->env, 1);
 		mdb_env_close(s->env);
 	}
 	fsm_catalog_fini(&s->cat);
+	pthread_mutex_destroy(&s->rd_mu);
 	pthread_rwlock_destroy(&s->gate);
 	free(s);
 }

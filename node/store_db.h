@@ -69,6 +69,9 @@ struct fsm_catalog {
 	json_t *resolved;
 };
 
+/* Reset read transactions a store keeps for reuse. */
+#define STORE_RD_POOL 8
+
 struct store {
 	MDB_env *env;
 	MDB_dbi dbi[DB_COUNT];
@@ -90,12 +93,22 @@ struct store {
 	 * store_snapshot_swap_live holds it exclusively while it replaces
 	 * the environment under the same struct store. */
 	pthread_rwlock_t gate;
+	/* Read transactions kept reset for reuse (MDB_NOTLS lets any thread
+	 * renew one): beginning a fresh one callocs a few KiB, which made
+	 * glibc consolidate its fast bins on every request. */
+	pthread_mutex_t rd_mu;
+	int nrd;
+	MDB_txn *rd_pool[STORE_RD_POOL];
 };
 
-/* store_rd_begin begins a read transaction under the gate (shared); the
- * LMDB return code. store_rd_end aborts it and leaves the gate. */
+/* store_rd_begin begins a read transaction under the gate (shared),
+ * renewing a pooled one if there is one; the LMDB return code.
+ * store_rd_end resets it back into the pool (or aborts it) and leaves the
+ * gate. store_rd_drain aborts the pooled ones: under the gate held
+ * exclusively, or with no reader left, before the environment closes. */
 int store_rd_begin(struct store *s, MDB_txn **txn);
 void store_rd_end(struct store *s, MDB_txn *txn);
+void store_rd_drain(struct store *s);
 
 /* store_db_name returns the LMDB name of database i. */
 const char *store_db_name(enum store_db i);

@@ -220,6 +220,8 @@ adopt(struct store *s, struct store *fresh)
 	s->map_size = fresh->map_size;
 	s->cat = fresh->cat;
 	s->batch = NULL;
+	store_rd_drain(fresh);
+	pthread_mutex_destroy(&fresh->rd_mu);
 	pthread_rwlock_destroy(&fresh->gate);
 	free(fresh);
 }
@@ -243,6 +245,7 @@ store_snapshot_swap_live(struct store *s, const char *dir,
 	/* Every reader and the writer's batches hold the gate shared: once
 	 * it is ours, nobody is inside the environment. */
 	pthread_rwlock_wrlock(&s->gate);
+	store_rd_drain(s);
 	mdb_env_sync(s->env, 1);
 	mdb_env_close(s->env);
 	s->env = NULL;

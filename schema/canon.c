@@ -3,7 +3,6 @@
 
 #include "schema/error.h"
 
-#include <msgpack.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -455,190 +454,121 @@ canon_check(const uint8_t *p, size_t n, const struct canon_limits *lim,
 	return TB_OK;
 }
 
-/* ---- decoding ---------------------------------------------------------- */
-
-/* obj_to_json converts a checked msgpack object; the check guarantees the
- * types, key uniqueness and NUL-free strings that jansson needs. */
-static json_t *
-obj_to_json(const msgpack_object *o)
-{
-	json_t *v = NULL;
-	uint32_t i;
-
-	switch (o->type) {
-	case MSGPACK_OBJECT_NIL:
-		return json_null();
-	case MSGPACK_OBJECT_BOOLEAN:
-		return json_boolean(o->via.boolean);
-	case MSGPACK_OBJECT_POSITIVE_INTEGER:
-		return json_integer((json_int_t)o->via.u64);
-	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-		return json_integer((json_int_t)o->via.i64);
-	case MSGPACK_OBJECT_STR:
-		/* msgpack-c leaves ptr NULL for an empty string. */
-		return json_stringn(o->via.str.size ? o->via.str.ptr : "",
-		                    o->via.str.size);
-	case MSGPACK_OBJECT_ARRAY:
-		if ((v = json_array()) == NULL) {
-			return NULL;
-		}
-		for (i = 0; i < o->via.array.size; i++) {
-			json_t *e = obj_to_json(&o->via.array.ptr[i]);
-			if (e == NULL || json_array_append_new(v, e) != 0) {
-				json_decref(v);
-				return NULL;
-			}
-		}
-		return v;
-	case MSGPACK_OBJECT_MAP:
-		if ((v = json_object()) == NULL) {
-			return NULL;
-		}
-		for (i = 0; i < o->via.map.size; i++) {
-			const msgpack_object_kv *kv = &o->via.map.ptr[i];
-			const char *k =
-			    kv->key.via.str.size ? kv->key.via.str.ptr : "";
-			json_t *e = obj_to_json(&kv->val);
-			if (e == NULL ||
-			    json_object_setn_new(v, k, kv->key.via.str.size,
-			                         e) != 0) {
-				json_decref(v);
-				return NULL;
-			}
-		}
-		return v;
-	default:
-		return NULL;
-	}
-}
-
-/* msgpack-c's unpacker holds at most 32 open containers
- * (MSGPACK_EMBED_STACK_SIZE) and fails deeper input; decoding refuses it
- * first, precisely, whatever the caller's limit. */
-#define CANON_DECODE_DEPTH 32
-
-int
-canon_decode(const uint8_t *p, size_t n, const struct canon_limits *lim,
-             json_t **out, char *errmsg, size_t errlen)
-{
-	struct canon_limits l = lim != NULL ? *lim : canon_default_limits;
-	msgpack_unpacked up;
-	size_t off = 0;
-	int rv;
-
-	*out = NULL;
-	if (l.max_depth > CANON_DECODE_DEPTH) {
-		l.max_depth = CANON_DECODE_DEPTH;
-	}
-	if ((rv = canon_check(p, n, &l, errmsg, errlen)) != 0) {
-		return rv;
-	}
-	msgpack_unpacked_init(&up);
-	if (msgpack_unpack_next(&up, (const char *)p, n, &off) !=
-	    MSGPACK_UNPACK_SUCCESS) {
-		msgpack_unpacked_destroy(&up);
-		snprintf(errmsg, errlen, "msgpack-c refused checked input");
-		return TB_ENOMEM;
-	}
-	*out = obj_to_json(&up.data);
-	msgpack_unpacked_destroy(&up);
-	if (*out == NULL) {
-		snprintf(errmsg, errlen, "out of memory decoding");
-		return TB_ENOMEM;
-	}
-	return TB_OK;
-}
-
-/* wanted: key k (len n) is one of keys[0..nkeys). */
-static bool
-wanted(const char *k, size_t n, const char *const *keys, size_t nkeys)
-{
-	size_t i;
-
-	for (i = 0; i < nkeys; i++) {
-		if (strlen(keys[i]) == n && memcmp(keys[i], k, n) == 0) {
-			return true;
-		}
-	}
-	return false;
-}
-
-int
-canon_decode_fields(const uint8_t *p, size_t n, const struct canon_limits *lim,
-                    const char *const *keys, size_t nkeys, json_t **out,
-                    char *errmsg, size_t errlen)
-{
-	struct canon_limits l = lim != NULL ? *lim : canon_default_limits;
-	msgpack_unpacked up;
-	const msgpack_object *o;
-	size_t off = 0;
-	uint32_t i;
-	int rv;
-
-	*out = NULL;
-	if (l.max_depth > CANON_DECODE_DEPTH) {
-		l.max_depth = CANON_DECODE_DEPTH;
-	}
-	if ((rv = canon_check(p, n, &l, errmsg, errlen)) != 0) {
-		return rv;
-	}
-	msgpack_unpacked_init(&up);
-	if (msgpack_unpack_next(&up, (const char *)p, n, &off) !=
-	    MSGPACK_UNPACK_SUCCESS) {
-		msgpack_unpacked_destroy(&up);
-		snprintf(errmsg, errlen, "msgpack-c refused checked input");
-		return TB_ENOMEM;
-	}
-	o = &up.data;
-	if (o->type != MSGPACK_OBJECT_MAP) {
-		*out = obj_to_json(o);
-	} else if ((*out = json_object()) != NULL) {
-		for (i = 0; i < o->via.map.size; i++) {
-			const msgpack_object_kv *kv = &o->via.map.ptr[i];
-			const char *k =
-			    kv->key.via.str.size ? kv->key.via.str.ptr : "";
-			json_t *e;
-			if (!wanted(k, kv->key.via.str.size, keys, nkeys)) {
-				continue;
-			}
-			if ((e = obj_to_json(&kv->val)) == NULL ||
-			    json_object_setn_new(*out, k, kv->key.via.str.size,
-			                         e) != 0) {
-				json_decref(*out);
-				*out = NULL;
-				break;
-			}
-		}
-	}
-	msgpack_unpacked_destroy(&up);
-	if (*out == NULL) {
-		snprintf(errmsg, errlen, "out of memory decoding");
-		return TB_ENOMEM;
-	}
-	return TB_OK;
-}
-
 /* ---- encoding ---------------------------------------------------------- */
 
 struct enc {
-	msgpack_packer pk;
 	struct canon_buf *out;
 	char *errmsg;
 	size_t errlen;
 	const char *skip; /* top-level key to leave out, or NULL */
 };
 
-static int
-enc_write(void *data, const char *buf, size_t len)
+/* The msgpack forms, written straight into the buffer (canon_buf_append
+ * is inlined here): msgpack-c's packer called a function pointer for every
+ * header and body, a tenth of an apply. The forms are the shortest ones,
+ * as msgpack-c chose them and as canon_check demands. */
+static void
+enc_be(struct enc *e, uint8_t tag, uint64_t v, size_t k)
 {
-	return canon_buf_append(data, buf, len) == TB_OK ? 0 : -1;
+	uint8_t b[9];
+	size_t i;
+
+	b[0] = tag;
+	for (i = 0; i < k; i++) {
+		b[k - i] = (uint8_t)(v >> (8 * i));
+	}
+	canon_buf_append(e->out, b, k + 1);
 }
 
-static int
-key_cmp(const void *a, const void *b)
+/* enc_head writes the header of a string (fix 0xa0, up to 31, then 0xd9),
+ * an array (fix 0x90, up to 15, then none) or a map (0x80, 15) of n. */
+static void
+enc_head(struct enc *e, uint8_t fix, size_t fixmax, uint8_t t8, uint8_t t16,
+         size_t n)
 {
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
+	uint8_t b;
+
+	if (n <= fixmax) {
+		b = (uint8_t)(fix | n);
+		canon_buf_append(e->out, &b, 1);
+	} else if (t8 != 0 && n <= 0xff) {
+		enc_be(e, t8, n, 1);
+	} else if (n <= 0xffff) {
+		enc_be(e, t16, n, 2);
+	} else {
+		enc_be(e, (uint8_t)(t16 + 1), n, 4);
+	}
 }
+
+static void
+enc_str(struct enc *e, const char *s, size_t n)
+{
+	enc_head(e, 0xa0, 31, 0xd9, 0xda, n);
+	canon_buf_append(e->out, s, n);
+}
+
+static void
+enc_int(struct enc *e, json_int_t x)
+{
+	uint8_t b;
+
+	if (x >= 0) {
+		uint64_t u = (uint64_t)x;
+		if (u <= 0x7f) {
+			b = (uint8_t)u;
+			canon_buf_append(e->out, &b, 1);
+		} else {
+			enc_be(e,
+			       u <= 0xff         ? 0xcc
+			       : u <= 0xffff     ? 0xcd
+			       : u <= 0xffffffff ? 0xce
+			                         : 0xcf,
+			       u,
+			       u <= 0xff         ? 1
+			       : u <= 0xffff     ? 2
+			       : u <= 0xffffffff ? 4
+			                         : 8);
+		}
+	} else if (x >= -32) {
+		b = (uint8_t)(int8_t)x;
+		canon_buf_append(e->out, &b, 1);
+	} else {
+		uint64_t u = (uint64_t)(int64_t)x;
+		size_t k = x >= -128        ? 1
+		           : x >= -32768    ? 2
+		           : x >= INT32_MIN ? 4
+		                            : 8;
+		enc_be(e,
+		       k == 1   ? 0xd0
+		       : k == 2 ? 0xd1
+		       : k == 4 ? 0xd2
+		                : 0xd3,
+		       k == 8 ? u : u & ((1ull << (8 * k)) - 1), k);
+	}
+}
+
+/* A member of an object being encoded: its key, the key's length and its
+ * value, so that the sorted members need no second lookup. */
+struct enc_member {
+	const char *k;
+	size_t kl;
+	json_t *v;
+};
+
+/* member_cmp orders keys as strcmp does (they hold no NUL): bytewise,
+ * unsigned, a prefix first. */
+static int
+member_cmp(const void *a, const void *b)
+{
+	const struct enc_member *x = a, *y = b;
+	int c = memcmp(x->k, y->k, x->kl < y->kl ? x->kl : y->kl);
+
+	return c != 0 ? c : (x->kl > y->kl) - (x->kl < y->kl);
+}
+
+/* Objects up to this size are sorted on the stack by insertion (most are:
+ * a case record has 26 members); larger ones are allocated and qsorted. */
+#define ENC_SMALL_OBJECT 32
 
 /* Where enc_value is in the value, as a chain of frames on the C stack:
  * the JSON path ("$.form.materials[2]") is only rendered for an error
@@ -678,40 +608,56 @@ enc_object(struct enc *e, const json_t *v, const struct enc_path *path,
            int depth)
 {
 	char where[TB_DIAG_PATH];
-	const char **keys, *k;
+	struct enc_member small[ENC_SMALL_OBJECT], *m = small, t;
 	size_t n = json_object_size(v), i = 0, j, klen;
+	const char *k;
 	json_t *x;
 	int rv = TB_OK;
 
-	if ((keys = calloc(n ? n : 1, sizeof(*keys))) == NULL) {
+	if (n > ENC_SMALL_OBJECT && (m = calloc(n, sizeof(*m))) == NULL) {
 		return TB_ENOMEM;
 	}
 	json_object_keylen_foreach((json_t *)v, k, klen, x)
 	{
-		(void)x;
 		/* Keys are handled as C strings below: one holding NUL would
 		 * be cut short and collide with another key. */
 		if (memchr(k, 0, klen) != NULL) {
 			snprintf(e->errmsg, e->errlen,
 			         "%s: keys may not hold NUL",
 			         enc_path_str(path, where, sizeof(where)));
-			free(keys);
+			if (m != small) {
+				free(m);
+			}
 			return TB_EMALFORMED;
 		}
 		if (depth == 1 && e->skip != NULL && !strcmp(k, e->skip)) {
 			continue;
 		}
-		keys[i++] = k;
+		m[i].k = k;
+		m[i].kl = klen;
+		m[i++].v = x;
 	}
-	qsort(keys, i, sizeof(*keys), key_cmp);
-	msgpack_pack_map(&e->pk, i);
+	if (m != small) {
+		qsort(m, i, sizeof(*m), member_cmp);
+	} else {
+		for (j = 1; j < i; j++) {
+			size_t h = j;
+			t = m[j];
+			for (; h > 0 && member_cmp(&m[h - 1], &t) > 0; h--) {
+				m[h] = m[h - 1];
+			}
+			m[h] = t;
+		}
+	}
+	enc_head(e, 0x80, 15, 0, 0xde, i);
 	for (j = 0; j < i && rv == TB_OK; j++) {
-		struct enc_path sub = { path, keys[j], 0 };
-		size_t kl = strlen(keys[j]);
-		msgpack_pack_str_with_body(&e->pk, keys[j], kl);
-		rv = enc_value(e, json_object_get(v, keys[j]), &sub, depth + 1);
+		struct enc_path sub = { path, m[j].k, 0 };
+		enc_str(e, m[j].k, m[j].kl);
+		rv = enc_value(e, m[j].v, &sub, depth + 1);
 	}
-	free(keys);
+	if (m != small) {
+		free(m);
+	}
 	return rv;
 }
 
@@ -731,21 +677,16 @@ enc_value(struct enc *e, const json_t *v, const struct enc_path *path,
 	}
 	switch (json_typeof(v)) {
 	case JSON_NULL:
-		msgpack_pack_nil(&e->pk);
+		canon_buf_append(e->out, "\xc0", 1);
 		break;
 	case JSON_TRUE:
-		msgpack_pack_true(&e->pk);
+		canon_buf_append(e->out, "\xc3", 1);
 		break;
 	case JSON_FALSE:
-		msgpack_pack_false(&e->pk);
+		canon_buf_append(e->out, "\xc2", 1);
 		break;
 	case JSON_INTEGER: {
-		json_int_t x = json_integer_value(v);
-		if (x >= 0) {
-			msgpack_pack_uint64(&e->pk, (uint64_t)x);
-		} else {
-			msgpack_pack_int64(&e->pk, (int64_t)x);
-		}
+		enc_int(e, json_integer_value(v));
 		break;
 	}
 	case JSON_STRING: {
@@ -757,11 +698,11 @@ enc_value(struct enc *e, const json_t *v, const struct enc_path *path,
 			         enc_path_str(path, where, sizeof(where)));
 			return TB_EMALFORMED;
 		}
-		msgpack_pack_str_with_body(&e->pk, s, n);
+		enc_str(e, s, n);
 		break;
 	}
 	case JSON_ARRAY:
-		msgpack_pack_array(&e->pk, json_array_size(v));
+		enc_head(e, 0x90, 15, 0, 0xdc, json_array_size(v));
 		for (i = 0; i < json_array_size(v); i++) {
 			struct enc_path sub = { path, NULL, i };
 			rv =
@@ -793,7 +734,6 @@ canon_encode_without(const json_t *v, const char *skip, struct canon_buf *out,
 	struct enc_path root = { NULL, NULL, 0 };
 	int rv;
 
-	msgpack_packer_init(&e.pk, out, enc_write);
 	rv = enc_value(&e, v, &root, 1);
 	if (rv == TB_OK && out->err != 0) {
 		rv = out->err;

@@ -70,14 +70,54 @@ tb_diag_first(const struct tb_diag *d)
 	return d->n > 0 ? d->e[0].code : TB_OK;
 }
 
+/* path_put appends len bytes of s at *pos of out (size n), keeping room
+ * for the NUL: the truncation snprintf would make, without its cost (the
+ * validators build a path for every field they check). */
+static void
+path_put(char *out, size_t n, size_t *pos, const char *s, size_t len)
+{
+	size_t room = *pos + 1 < n ? n - 1 - *pos : 0;
+
+	if (len > room) {
+		len = room;
+	}
+	memmove(out + *pos, s, len);
+	*pos += len;
+}
+
 void
 tb_path_key(char *out, size_t n, const char *parent, const char *key)
 {
-	snprintf(out, n, "%s.%s", parent != NULL ? parent : "$", key);
+	const char *p = parent != NULL ? parent : "$";
+	const char *k = key != NULL ? key : "(null)"; /* as glibc prints it */
+	size_t pos = 0;
+
+	if (n == 0) {
+		return;
+	}
+	path_put(out, n, &pos, p, strlen(p));
+	path_put(out, n, &pos, ".", 1);
+	path_put(out, n, &pos, k, strlen(k));
+	out[pos] = '\0';
 }
 
 void
 tb_path_idx(char *out, size_t n, const char *parent, size_t idx)
 {
-	snprintf(out, n, "%s[%zu]", parent != NULL ? parent : "$", idx);
+	const char *p = parent != NULL ? parent : "$";
+	char num[24], *d = num + sizeof(num);
+	size_t pos = 0;
+
+	if (n == 0) {
+		return;
+	}
+	*--d = ']';
+	do {
+		*--d = (char)('0' + idx % 10);
+		idx /= 10;
+	} while (idx != 0);
+	*--d = '[';
+	path_put(out, n, &pos, p, strlen(p));
+	path_put(out, n, &pos, d, (size_t)(num + sizeof(num) - d));
+	out[pos] = '\0';
 }

@@ -2,6 +2,9 @@
 #include "schema/error.h"
 #include "tests/tap.h"
 
+#include <stdio.h>
+#include <string.h>
+
 int
 main(void)
 {
@@ -32,5 +35,23 @@ main(void)
 	is_str(p, "$.a.b", "key path");
 	tb_path_idx(p, sizeof(p), "$.a", 3);
 	is_str(p, "$.a[3]", "index path");
+	tb_path_idx(p, sizeof(p), NULL, 0);
+	is_str(p, "$[0]", "index 0 of the root");
+	tb_path_key(p, sizeof(p), NULL, NULL);
+	is_str(p, "$.(null)", "a NULL key as printf prints it");
+	/* Truncation is snprintf's: a prefix of n - 1 bytes, at every n. */
+	for (i = 0; i <= 12; i++) {
+		char want[16], got[16];
+		memset(got, 'x', sizeof(got));
+		snprintf(want, (size_t)i, "%s.%s", "$.abc", "defg");
+		tb_path_key(got, (size_t)i, "$.abc", "defg");
+		ok(i == 0 ? got[0] == 'x' : !strcmp(got, want),
+		   "key path truncated at %d", i);
+		memset(got, 'x', sizeof(got));
+		snprintf(want, (size_t)i, "%s[%zu]", "$.ab", (size_t)4096);
+		tb_path_idx(got, (size_t)i, "$.ab", 4096);
+		ok(i == 0 ? got[0] == 'x' : !strcmp(got, want),
+		   "index path truncated at %d", i);
+	}
 	return done_testing();
 }
