@@ -65,6 +65,18 @@ int fsm_root_put(struct fsm *f);
  * reference) or NULL when none is stored; returns TB_OK or an LMDB
  * error. */
 int fsm_root_get(struct fsm *f, json_t **out);
+/* fsm_crl_delivered and fsm_root_delivered apply a "crl" or "root" entry
+ * delivered from the parent (f->cmd: the crl.put or root.put it carries):
+ * one this group already holds (the same document, or an older version
+ * than the stored one) changes nothing and is accepted; any other goes
+ * through fsm_crl_put / fsm_root_put, whose checks and refusals it gets. */
+int fsm_crl_delivered(struct fsm *f);
+int fsm_root_delivered(struct fsm *f);
+/* FSM_FEED_LEVEL: the feature level from which revocation lists and the
+ * root flow down the tree (fsm_feed_level sets *on when f's group runs at
+ * it). */
+#define FSM_FEED_LEVEL 4
+int fsm_feed_level(struct fsm *f, bool *on);
 
 /* handoff.offer, handoff.abort and handoff.frame (fsm_handoff*.c, feature
  * level 3). */

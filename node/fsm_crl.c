@@ -24,8 +24,15 @@
  *
  * Any failure is a refusal naming the field and why; nothing is written.
  * The stored value is the list document exactly as decoded from the
- * command (its signature still verifies on a read). */
+ * command (its signature still verifies on a read). From feature level 4
+ * the list flows down the tree: {crl, root (the anchor it verified
+ * against), chain?} is appended to every child's outbox stream and kept as
+ * "l" issuer in DB_OUTBOX (the newest list of each issuer, for the
+ * backfill of a stream opened later), in the same transaction; a child
+ * applies it with these same checks (fsm_crl_delivered;
+ * docs/REPLICATION.md "Trust down the tree"). */
 #include "node/fsm.h"
+#include "node/region_store.h"
 
 #include "schema/cert.h"
 #include "schema/cert_chain.h"
@@ -128,6 +135,36 @@ check_chain(struct fsm *f, const json_t *crl, const json_t *root,
 
 static int crl_put_at(struct fsm *f, struct tb_diag *d, const json_t *root);
 
+/* feed_down (feature level 4) appends the stored list, with the root it
+ * verified against and its chain, to every child's stream, and keeps it
+ * as "l" key for streams opened later. */
+static int
+feed_down(struct fsm *f, const char *key, size_t klen, const json_t *root)
+{
+	json_t *chain = json_object_get(f->cmd->body, "chain");
+	uint8_t lk[1 + 96];
+	json_t *doc;
+	bool feed;
+	int rv;
+
+	if ((rv = fsm_feed_level(f, &feed)) != TB_OK || !feed) {
+		return rv;
+	}
+	doc = json_pack("{s:O, s:O}", "crl",
+	                json_object_get(f->cmd->body, "crl"), "root", root);
+	if (doc == NULL ||
+	    (chain != NULL && json_object_set(doc, "chain", chain) != 0)) {
+		json_decref(doc);
+		return TB_ENOMEM;
+	}
+	lk[0] = 'l';
+	memcpy(lk + 1, key, klen);
+	rv = db_put_json(f->txn, f->s->dbi[DB_OUTBOX], lk, 1 + klen, doc);
+	rv = rv ? rv : fsm_outbox_fanout(f, "crl", doc);
+	json_decref(doc);
+	return rv;
+}
+
 static int
 crl_put(struct fsm *f, struct tb_diag *d)
 {
@@ -229,7 +266,8 @@ crl_put_at(struct fsm *f, struct tb_diag *d, const json_t *root)
 	}
 	json_decref(old);
 	if ((rv = db_put_json(f->txn, f->s->dbi[DB_CRLS], key, klen, crl)) !=
-	    TB_OK) {
+	        TB_OK ||
+	    (rv = feed_down(f, key, klen, root)) != TB_OK) {
 		return rv;
 	}
 	f->result = json_pack(
@@ -254,4 +292,34 @@ fsm_crl_put(struct fsm *f)
 	rv = crl_put(f, d);
 	free(d);
 	return rv;
+}
+
+int
+fsm_crl_delivered(struct fsm *f)
+{
+	const json_t *crl = json_object_get(f->cmd->body, "crl");
+	json_t *old = NULL;
+	char key[96];
+	size_t klen = crl_key(crl, key, sizeof(key));
+	int rv;
+
+	if (klen > 0) {
+		rv = db_get_json(f->txn, f->s->dbi[DB_CRLS], key, klen, &old);
+		if (rv != TB_OK && rv != TB_ENOTFOUND) {
+			return rv;
+		}
+	}
+	if (old != NULL &&
+	    (json_equal(old, crl) ||
+	     spec_int(old, "version", 0) > spec_int(crl, "version", 0))) {
+		f->result = json_pack(
+		    "{s:{s:s, s:s, s:I, s:I}}", "crl", "held", "already stored",
+		    "issuer", key, "version",
+		    (json_int_t)spec_int(crl, "version", 0), "stored_version",
+		    (json_int_t)spec_int(old, "version", 0));
+		json_decref(old);
+		return f->result != NULL ? TB_OK : TB_ENOMEM;
+	}
+	json_decref(old);
+	return fsm_crl_put(f);
 }

@@ -2,8 +2,9 @@
  * entry) and outbox.deliver_run (a run of consecutive entries, feature
  * level 3), applied with replication/outbox.c's cursor rules. An entry is
  * a release or overlay from the parent, applied exactly as one published
- * here, or a case summary from a child, kept for the area and passed on
- * up (docs/REPLICATION.md). */
+ * here (a revocation list or the root too, from feature level 4, applied
+ * as crl.put / root.put), or a case summary from a child, kept for the area and
+ * passed on up (docs/REPLICATION.md). */
 #include "node/fsm.h"
 #include "node/region_store.h"
 
@@ -129,17 +130,24 @@ deliver_entry(struct fsm *f, bool up, const json_t *e, const char *path)
 	const json_t *doc = json_object_get(e, "doc");
 	const struct cmd *outer = f->cmd;
 	struct cmd inner;
+	bool feed = false;
 	json_t *body;
 	int rv;
 
+	if (!up && (rv = fsm_feed_level(f, &feed)) != TB_OK) {
+		return rv;
+	}
 	if (kind == NULL || !json_is_object(doc) ||
 	    (up ? strcmp(kind, "case") != 0
-	        : (strcmp(kind, "release") && strcmp(kind, "overlay")))) {
+	        : (strcmp(kind, "release") && strcmp(kind, "overlay") &&
+	           (!feed || (strcmp(kind, "crl") && strcmp(kind, "root")))))) {
 		return fsm_refuse(
 		    f, TB_EINVAL, path,
 		    "an entry is {\"kind\": \"release\" or "
-		    "\"overlay\" (from the parent) or \"case\" (from "
-		    "a child), \"doc\": {...}}");
+		    "\"overlay\" (from the parent; \"crl\" or \"root\" "
+		    "too from feature level %d) or \"case\" (from a "
+		    "child), \"doc\": {...}}",
+		    FSM_FEED_LEVEL);
 	}
 	if (up) {
 		char idp[48];
@@ -147,15 +155,23 @@ deliver_entry(struct fsm *f, bool up, const json_t *e, const char *path)
 		snprintf(idp, sizeof(idp), "%s.doc.id", path);
 		return area_put(f, doc, idp);
 	}
-	body = json_pack("{s:O}", kind, doc);
+	/* A list's doc is the crl.put body {crl, root, chain?} itself. */
+	body = !strcmp(kind, "crl") ? json_incref((json_t *)doc)
+	                            : json_pack("{s:O}", kind, doc);
 	if (body == NULL) {
 		return TB_ENOMEM;
 	}
 	inner = *outer;
-	inner.type = kind[0] == 'r' ? CMD_CATALOG_RELEASE : CMD_CATALOG_OVERLAY;
+	inner.type = !strcmp(kind, "release")   ? CMD_CATALOG_RELEASE
+	             : !strcmp(kind, "overlay") ? CMD_CATALOG_OVERLAY
+	             : !strcmp(kind, "crl")     ? CMD_CRL_PUT
+	                                        : CMD_ROOT_PUT;
 	inner.body = body;
 	f->cmd = &inner;
-	rv = kind[0] == 'r' ? fsm_release(f) : fsm_overlay(f);
+	rv = inner.type == CMD_CATALOG_RELEASE   ? fsm_release(f)
+	     : inner.type == CMD_CATALOG_OVERLAY ? fsm_overlay(f)
+	     : inner.type == CMD_CRL_PUT         ? fsm_crl_delivered(f)
+	                                         : fsm_root_delivered(f);
 	f->cmd = outer;
 	json_decref(body);
 	return rv;

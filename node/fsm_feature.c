@@ -7,6 +7,16 @@
 #include <uv.h>
 
 int
+fsm_feed_level(struct fsm *f, bool *on)
+{
+	uint64_t level = 0;
+	int rv = meta_get_u64(f->s, f->txn, "feature_level", &level);
+
+	*on = rv == 0 && level >= FSM_FEED_LEVEL;
+	return rv;
+}
+
+int
 fsm_group_feature(struct fsm *f)
 {
 	long long level = spec_int(f->cmd->body, "level", 0);

@@ -6,6 +6,8 @@
  *   "o" dest(6)                  -> {"inc", "next", "acked_inc", "acked_seq"}
  *   "e" dest(6) inc(be32) seq(be64) -> the entry {"kind", "doc"}
  *   "i" origin(6)                -> {"inc", "seq"}: the delivered cursor
+ *   "l" issuer                   -> the newest list of issuer as it flows
+ *                                   down, {crl, root, chain?} (fsm_crl.c)
  * and the topology in meta "topology": {"parent", "peers"}. */
 #include "node/fsm.h"
 #include "node/region_store.h"
@@ -406,9 +408,51 @@ fsm_region_topology(struct fsm *f)
 
 /* ---- outbox.child: open the stream to a child, with the catalog so far */
 
-/* backfill emits every stored release (version order), then every stored
- * overlay (region, then version: top down), so a child that arrives late
- * receives the whole catalog history it must apply in order. */
+/* backfill_trust (feature level 4) emits the stored root, then the newest
+ * list of each issuer as it flowed ("l" records), so the lists and the
+ * releases after them verify at the child as they did here. */
+static int
+backfill_trust(struct fsm *f, struct outbox_out *o)
+{
+	MDB_cursor *cur;
+	MDB_val k = { 1, "l" }, v;
+	json_t *doc = NULL;
+	bool feed;
+	int rv;
+
+	if ((rv = fsm_feed_level(f, &feed)) != 0 || !feed ||
+	    (rv = fsm_root_get(f, &doc)) != 0) {
+		return rv;
+	}
+	if (doc != NULL) {
+		rv = emit(f, o, "root", doc);
+		json_decref(doc);
+		if (rv != 0) {
+			return rv;
+		}
+	}
+	if ((rv =
+	         db_err(mdb_cursor_open(f->txn, f->s->dbi[DB_OUTBOX], &cur)))) {
+		return rv;
+	}
+	rv = db_err(mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE));
+	while (rv == 0 && k.mv_size > 1 &&
+	       ((const uint8_t *)k.mv_data)[0] == 'l') {
+		if ((rv = db_val_json(&v, &doc)) != 0) {
+			break;
+		}
+		rv = emit(f, o, "crl", doc);
+		json_decref(doc);
+		rv = rv ? rv : db_err(mdb_cursor_get(cur, &k, &v, MDB_NEXT));
+	}
+	mdb_cursor_close(cur);
+	return rv == TB_ENOTFOUND ? TB_OK : rv;
+}
+
+/* backfill emits the trust documents (backfill_trust), then every stored
+ * release (version order), then every stored overlay (region, then
+ * version: top down), so a child that arrives late receives the whole
+ * catalog history it must apply in order. */
 static int
 backfill(struct fsm *f, struct outbox_out *o)
 {
@@ -420,7 +464,7 @@ backfill(struct fsm *f, struct outbox_out *o)
 	MDB_val k, v;
 	json_t *doc;
 	size_t i;
-	int rv = 0, op;
+	int rv = backfill_trust(f, o), op;
 
 	for (i = 0; rv == 0 && i < 2; i++) {
 		if ((rv = db_err(mdb_cursor_open(f->txn, f->s->dbi[src[i].db],

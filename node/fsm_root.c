@@ -15,8 +15,12 @@
  *
  * Any failure is a refusal naming the field and why; nothing is written.
  * The stored value is the document exactly as decoded from the command,
- * so its signatures still verify on a read. */
+ * so its signatures still verify on a read. From feature level 4 the
+ * stored root is appended to every child's outbox stream in the same
+ * transaction, and a child applies it with these same checks
+ * (fsm_root_delivered; docs/REPLICATION.md "Trust down the tree"). */
 #include "node/fsm.h"
+#include "node/region_store.h"
 
 #include "schema/spec.h"
 #include "schema/trust.h"
@@ -42,6 +46,7 @@ root_put(struct fsm *f, struct tb_diag *d)
 	const json_t *root = json_object_get(f->cmd->body, "root");
 	const char *region = spec_str(root, "region");
 	json_t *old = NULL;
+	bool feed = false;
 	int rv;
 
 	if ((rv = fsm_root_get(f, &old)) != TB_OK) {
@@ -60,7 +65,9 @@ root_put(struct fsm *f, struct tb_diag *d)
 		                  region, f->s->region, f->s->province);
 	}
 	if ((rv = db_put_json(f->txn, f->s->dbi[DB_META], "root", 4, root)) !=
-	    TB_OK) {
+	        TB_OK ||
+	    (rv = fsm_feed_level(f, &feed)) != TB_OK ||
+	    (feed && (rv = fsm_outbox_fanout(f, "root", root)) != TB_OK)) {
 		return rv;
 	}
 	f->result = json_pack(
@@ -84,4 +91,30 @@ fsm_root_put(struct fsm *f)
 	rv = root_put(f, d);
 	free(d);
 	return rv;
+}
+
+int
+fsm_root_delivered(struct fsm *f)
+{
+	const json_t *root = json_object_get(f->cmd->body, "root");
+	json_t *old = NULL;
+	bool held;
+	int rv;
+
+	if ((rv = fsm_root_get(f, &old)) != TB_OK) {
+		return rv;
+	}
+	held = old != NULL &&
+	       (json_equal(old, root) ||
+	        spec_int(old, "version", 0) > spec_int(root, "version", 0));
+	if (held) {
+		f->result = json_pack(
+		    "{s:{s:s, s:I, s:I}}", "root", "held", "already stored",
+		    "version", (json_int_t)spec_int(root, "version", 0),
+		    "stored_version", (json_int_t)spec_int(old, "version", 0));
+		json_decref(old);
+		return f->result != NULL ? TB_OK : TB_ENOMEM;
+	}
+	json_decref(old);
+	return fsm_root_put(f);
 }

@@ -48,7 +48,8 @@ int region_store_topology(struct store *s, json_t **out);
 
 /* fsm_outbox_fanout (fsm_region.c) appends {kind, doc} to the outbox of
  * every child with a stream, in f's transaction: called when a release or
- * overlay applies here, so the tree below receives it. */
+ * overlay applies here (and, at feature level 4, a revocation list or the
+ * root), so the tree below receives it. */
 struct fsm;
 int fsm_outbox_fanout(struct fsm *f, const char *kind, const json_t *doc);
 

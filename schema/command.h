@@ -70,8 +70,12 @@ enum cmd_type {
  * root.put (revocation lists and the province's root metadata stored in
  * the replicated state), outbox.deliver_run (a run of consecutive entries
  * delivered in one command) and the handoff of cases (handoff.offer,
- * handoff.abort, handoff.frame; docs/HANDOFF.md). */
-#define TB_FEATURE_LEVEL 3
+ * handoff.abort, handoff.frame; docs/HANDOFF.md). Level 4 adds no type:
+ * from it, an applied crl.put or root.put is appended to every child's
+ * outbox stream and a delivered "crl" or "root" entry is applied (below
+ * it a delivery of one is refused, as by a build without them;
+ * docs/REPLICATION.md "Trust down the tree"). */
+#define TB_FEATURE_LEVEL 4
 
 /* The feature level from which cases are handed between regions (the
  * handoff.* commands, an action's "epoch", link types 51 and 52). */
