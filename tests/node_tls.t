@@ -37,7 +37,7 @@ run curl -sf --max-time 5 "${api/https/http}/healthz"
 ok "$([ "$rc" -ne 0 ]; echo $?)" "plain HTTP is not served on the TLS port"
 TONGBAN_TLS_SERVER_NAME=node-370102.tongban.test TONGBAN_CACERT="$T/cert.pem" run "$TB" --api "$api" --token "$token" status
 is "$rc" 0 "the tongban client verifies it with TONGBAN_CACERT"
-[ "$rc" = 0 ] || echo "# the client said: $err"
+[ "$rc" = 0 ] || { echo "# the client said (rc $rc): $err"; tail -n 20 "$T/log"; } >&2
 like "$out" '"region": "370102"' "and reads the status"
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/k2.pem" \
   -out "$T/other.pem" -days 2 -subj "/CN=127.0.0.1" >/dev/null 2>&1
