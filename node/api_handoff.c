@@ -275,8 +275,9 @@ api_handoff_case(struct http_call *c, const char *id)
 {
 	uint8_t k[FSM_HANDOFF_KEY_MAX];
 	size_t kl = fsm_handoff_key('R', id, 0, 0, k) - 8;
-	json_t *out = json_array();
+	json_t *out = json_array(), *v, *due = NULL;
 	char next[96];
+	MDB_txn *txn;
 	int rv;
 
 	if (strlen(id) >= FSM_HANDOFF_ID_MAX) {
@@ -299,8 +300,17 @@ api_handoff_case(struct http_call *c, const char *id)
 		                 c->node->cfg.region);
 		return;
 	}
-	http_reply_json(c, 200,
-	                json_pack("{s:s, s:o}", "case", id, "handoffs", out));
+	v = json_pack("{s:s, s:o}", "case", id, "handoffs", out);
+	/* The owner's NOTIFY to the receiving region not yet acknowledged
+	 * (results delivered back), if any. */
+	if (v != NULL && store_rd_begin(c->node->store, &txn) == 0) {
+		if (fsm_handoff_notify_get(c->node->store, txn, id, &due) ==
+		    TB_OK) {
+			json_object_set_new(v, "notify_due", due);
+		}
+		store_rd_end(c->node->store, txn);
+	}
+	http_reply_json(c, 200, v);
 }
 
 char *

@@ -380,6 +380,12 @@ fsm_handoff_frame(struct fsm *f)
 		if (rv != 0) {
 			break;
 		}
+		if (spec_str(fr, "frame") != NULL &&
+		    (!strcmp(spec_str(fr, "frame"), "notify") ||
+		     !strcmp(spec_str(fr, "frame"), "noted"))) {
+			rv = fsm_handoff_notify_frame(f, fr, out);
+			continue;
+		}
 		memset(&h, 0, sizeof(h));
 		h.fr = fr;
 		h.check = HANDOFF_CHECK_OK;

@@ -1,6 +1,7 @@
 /* Case records and their indexes, and the case event log (global feed and
  * per-case lists), written inside the apply transaction. */
 #include "node/fsm.h"
+#include "node/fsm_handoff.h"
 #include "node/region_store.h"
 
 #include "schema/lifecycle.h"
@@ -48,7 +49,8 @@ fsm_case_put(struct fsm *f, const json_t *c, const json_t *old)
 	json_t *sum;
 	int rv;
 
-	if ((rv = case_records(f, c, old)) != 0) {
+	if ((rv = case_records(f, c, old)) != 0 ||
+	    (rv = fsm_handoff_notify_due(f, c)) != 0) {
 		return rv;
 	}
 	/* Up the tree: the supervising tiers' summary (level 2, a parent

@@ -148,7 +148,7 @@ handoff_frame_build(struct store *s, MDB_txn *txn, const char *self,
 		json_decref(fr);
 		return TB_ENOMEM;
 	}
-	if (strcmp(kind, "offer") != 0) {
+	if (strcmp(kind, "offer") != 0 && strcmp(kind, "notify") != 0) {
 		*out = fr;
 		return TB_OK;
 	}
@@ -159,8 +159,9 @@ handoff_frame_build(struct store *s, MDB_txn *txn, const char *self,
 	evs = json_array();
 	if (evs == NULL || json_object_set_new(fr, "record", c) != 0 ||
 	    json_object_set_new(fr, "events", evs) != 0 ||
-	    json_object_set(fr, "mode", json_object_get(rec, "mode")) ||
-	    json_object_set(fr, "reason", json_object_get(rec, "reason"))) {
+	    (!strcmp(kind, "offer") &&
+	     (json_object_set(fr, "mode", json_object_get(rec, "mode")) ||
+	      json_object_set(fr, "reason", json_object_get(rec, "reason"))))) {
 		json_decref(fr);
 		return TB_ENOMEM;
 	}
@@ -401,6 +402,63 @@ scan_transfers(struct handoff_node *h, MDB_cursor *cur, uint64_t now)
 	}
 }
 
+/* scan_notify handles the 'N' space: a NOTIFY to the receiving region
+ * for each case whose write it has not acknowledged, resent with backoff;
+ * the driver's key names the version, so a newer write goes out at once. */
+static void
+scan_notify(struct handoff_node *h, MDB_txn *txn, MDB_cursor *cur, uint64_t now,
+            json_t *batch)
+{
+	char id[FSM_HANDOFF_ID_MAX], key[FSM_HANDOFF_ID_MAX + 48];
+	MDB_val k = { 1, "N" }, v;
+	int op = MDB_SET_RANGE;
+
+	while (mdb_cursor_get(cur, &k, &v, op) == 0) {
+		json_t *due = NULL, *rec, *fr = NULL, *ent;
+		long long backoff;
+
+		op = MDB_NEXT;
+		if (((uint8_t *)k.mv_data)[0] != 'N') {
+			break;
+		}
+		if (k.mv_size - 1 >= sizeof(id)) {
+			continue;
+		}
+		memcpy(id, (uint8_t *)k.mv_data + 1, k.mv_size - 1);
+		id[k.mv_size - 1] = '\0';
+		if (db_val_json(&v, &due) != TB_OK) {
+			continue;
+		}
+		snprintf(key, sizeof(key), "N:%s/%lld/%lld", id,
+		         spec_int(due, "epoch", 0),
+		         spec_int(due, "version", 0));
+		ent = entry(h, key, now, true, false);
+		if (ent == NULL || json_integer_value(json_array_get(ent, 0)) >
+		                       (json_int_t)now) {
+			json_decref(due);
+			continue;
+		}
+		rec = json_pack("{s:s, s:O, s:O, s:O}", "case", id, "epoch",
+		                json_object_get(due, "epoch"), "attempt",
+		                json_object_get(due, "version"), "peer",
+		                json_object_get(due, "to"));
+		if (rec != NULL &&
+		    handoff_frame_build(h->n->store, txn, h->n->cfg.region, rec,
+		                        "notify", &fr) == TB_OK) {
+			handoff_batch_add(batch, fr);
+		}
+		json_decref(rec);
+		json_decref(due);
+		backoff = json_integer_value(json_array_get(ent, 1));
+		json_integer_set(json_array_get(ent, 0),
+		                 (json_int_t)(now + backoff));
+		json_integer_set(json_array_get(ent, 1),
+		                 backoff * 2 > HANDOFF_BACKOFF_MAX_MS
+		                     ? HANDOFF_BACKOFF_MAX_MS
+		                     : backoff * 2);
+	}
+}
+
 static void
 drive(struct handoff_node *h)
 {
@@ -433,6 +491,7 @@ drive(struct handoff_node *h)
 	if (mdb_cursor_open(txn, n->store->dbi[DB_HANDOFFS], &cur) == 0) {
 		scan_open(h, txn, cur, now, batch);
 		scan_transfers(h, cur, now);
+		scan_notify(h, txn, cur, now, batch);
 		mdb_cursor_close(cur);
 	}
 	/* The transfers awaiting DONE; forget the open keys that left the

@@ -98,8 +98,19 @@ on_applied(void *arg, int rv, json_t *res)
 			       spec_str(r, "from") ? spec_str(r, "from") : "?",
 			       spec_str(r, "error"));
 		}
-		if (reply != NULL && strcmp(reply, "none") != 0 &&
-		    (fr = reply_of(h, txn, r, reply)) != NULL) {
+		if (reply != NULL && !strcmp(reply, "noted")) {
+			/* Results delivered back: acknowledged by version. */
+			fr = json_pack(
+			    "{s:s, s:O, s:O, s:O, s:s, s:O}", "frame", "noted",
+			    "case", json_object_get(r, "case"), "epoch",
+			    json_object_get(r, "epoch"), "attempt",
+			    json_object_get(r, "attempt"), "from",
+			    h->n->cfg.region, "to", json_object_get(r, "from"));
+			if (fr != NULL) {
+				handoff_batch_add(batch, fr);
+			}
+		} else if (reply != NULL && strcmp(reply, "none") != 0 &&
+		           (fr = reply_of(h, txn, r, reply)) != NULL) {
 			handoff_batch_add(batch, fr);
 		}
 	}
@@ -128,6 +139,17 @@ take(struct handoff_node *h, MDB_txn *txn, const json_t *fr, json_t *props,
 	json_t *rec = NULL, *res;
 	size_t i;
 
+	if (kind != NULL && id != NULL && strlen(id) < FSM_HANDOFF_ID_MAX &&
+	    (!strcmp(kind, "notify") || !strcmp(kind, "noted"))) {
+		/* Results delivered back: the apply compares versions. */
+		inflight_key(key, sizeof(key), fr);
+		if (json_object_get(h->inflight, key) == NULL &&
+		    json_object_get(keys, key) == NULL) {
+			json_object_set_new(keys, key, json_true());
+			json_array_append(props, (json_t *)fr);
+		}
+		return;
+	}
 	for (i = 0; kind != NULL && i < 6 && strcmp(kind, names[i]); i++) {
 	}
 	if (kind == NULL || i == 6 || id == NULL ||
