@@ -270,8 +270,10 @@ enum route {
 	RT_CRLS,
 	RT_CASE_HANDOFF,
 	RT_HANDOFFS,
+	RT_HANDOFF_REQUEST, /* before RT_HANDOFF: the first match wins */
 	RT_HANDOFF,
 	RT_HANDOFF_ABORT,
+	RT_HANDOFF_REFUSE,
 };
 
 #define M_GET    1u
@@ -318,7 +320,9 @@ static const struct {
 	[RT_CASE_HANDOFF] = { "/v1/cases/", "/handoff", M_POST, "POST" },
 	[RT_HANDOFFS] = { "/v1/handoffs", NULL, M_GET, "GET, HEAD" },
 	[RT_HANDOFF] = { "/v1/handoffs/", "", M_GET, "GET, HEAD" },
+	[RT_HANDOFF_REQUEST] = { "/v1/handoffs/request", NULL, M_POST, "POST" },
 	[RT_HANDOFF_ABORT] = { "/v1/handoffs/", "/abort", M_POST, "POST" },
+	[RT_HANDOFF_REFUSE] = { "/v1/handoffs/", "/refuse", M_POST, "POST" },
 };
 
 static unsigned
@@ -1076,6 +1080,17 @@ api_write(struct http_call *c)
 	case RT_CASE_HANDOFF:
 		if (api_allow(c, R_STAFF, "hand cases on") == 0) {
 			api_handoff_offer(c, arg, req);
+		}
+		break;
+	case RT_HANDOFF_REQUEST:
+		if (api_allow(c, R_STAFF, "request cases") == 0) {
+			api_handoff_request(c, NULL, req);
+		}
+		break;
+	case RT_HANDOFF_REFUSE:
+		if (api_allow(c, R_RADMIN | R_PADMIN, "refuse a request") ==
+		    0) {
+			api_handoff_request(c, arg, req);
 		}
 		break;
 	case RT_TOKENS:

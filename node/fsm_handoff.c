@@ -296,7 +296,8 @@ fsm_handoff_offer(struct fsm *f)
 		goto out;
 	}
 	if ((rv = fsm_handoff_put(f, rec, r.next)) != 0 ||
-	    (rv = fsm_case_put(f, c, old)) != 0) {
+	    (rv = fsm_case_put(f, c, old)) != 0 ||
+	    (rv = fsm_handoff_request_offered(f, id, to)) != 0) {
 		goto out;
 	}
 	f->result = json_pack("{s:O}", "handoff", rec);

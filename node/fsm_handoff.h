@@ -50,4 +50,12 @@ int fsm_handoff_notify_get(const struct store *s, MDB_txn *txn, const char *id,
                            json_t **due);
 int fsm_handoff_notify_frame(struct fsm *f, const json_t *fr, json_t *out);
 
+/* A target's request (fsm_handoff_request.c): fsm_handoff_request_frame
+ * applies a "request" or "request_refused" frame; fsm_handoff_request_offered
+ * marks the request of case id (a record with peer `peer`) answered by an
+ * offer. */
+int fsm_handoff_request_frame(struct fsm *f, const json_t *fr, json_t *out);
+int fsm_handoff_request_offered(struct fsm *f, const char *id,
+                                const char *peer);
+
 #endif

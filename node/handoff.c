@@ -142,6 +142,19 @@ handoff_frame_build(struct store *s, MDB_txn *txn, const char *self,
 	if (fr == NULL) {
 		return TB_ENOMEM;
 	}
+	if ((!strcmp(kind, "request") || !strcmp(kind, "request_refused")) &&
+	    (json_object_set(fr, "request", json_object_get(rec, "request")) ||
+	     (json_object_get(rec, "reason") != NULL &&
+	      json_object_set(fr, "reason", json_object_get(rec, "reason"))))) {
+		json_decref(fr);
+		return TB_ENOMEM;
+	}
+	if (!strcmp(kind, "request_refused") &&
+	    json_object_get(rec, "refusal") != NULL &&
+	    json_object_set(fr, "refusal", json_object_get(rec, "refusal"))) {
+		json_decref(fr);
+		return TB_ENOMEM;
+	}
 	if (!strcmp(kind, "refuse") &&
 	    json_object_get(rec, "refusal") != NULL &&
 	    json_object_set(fr, "refusal", json_object_get(rec, "refusal"))) {
@@ -287,9 +300,19 @@ due(struct handoff_node *h, MDB_txn *txn, json_t *ent, const char *id,
 		return;
 	}
 	want = handoff_wants(fsm_handoff_state(rec), false);
-	if (want != HANDOFF_F_NONE &&
-	    handoff_frame_build(h->n->store, txn, h->n->cfg.region, rec,
-	                        handoff_frame_name(want), &fr) == TB_OK) {
+	if (e == 0 && a == 0) {
+		/* A target's request, resent until the owner answers. */
+		if (!strcmp(spec_str(rec, "state") ? spec_str(rec, "state")
+		                                   : "",
+		            "requested") &&
+		    handoff_frame_build(h->n->store, txn, h->n->cfg.region, rec,
+		                        "request", &fr) == TB_OK) {
+			handoff_batch_add(batch, fr);
+		}
+	} else if (want != HANDOFF_F_NONE &&
+	           handoff_frame_build(h->n->store, txn, h->n->cfg.region, rec,
+	                               handoff_frame_name(want),
+	                               &fr) == TB_OK) {
 		handoff_batch_add(batch, fr);
 	}
 	json_decref(rec);
@@ -367,7 +390,8 @@ scan_open(struct handoff_node *h, MDB_txn *txn, MDB_cursor *cur, uint64_t now,
 		fresh = json_object_get(h->open, key) == NULL;
 		if (fresh && fsm_handoff_get(h->n->store, txn, id, e, a,
 		                             &rec) == TB_OK) {
-			offered = fsm_handoff_state(rec) == HANDOFF_OFFERED;
+			offered = fsm_handoff_state(rec) == HANDOFF_OFFERED ||
+			          e == 0; /* a new request */
 		}
 		json_decref(rec);
 		if ((ent = entry(h, key, now, offered, false)) != NULL) {

@@ -119,6 +119,53 @@ on_applied(void *arg, int rv, json_t *res)
 	handoff_batch_send(h, batch);
 }
 
+/* request_here handles a target's REQUEST before any commit: relayed to
+ * the owner a tombstone here names, or answered from the committed
+ * request record; true if it must be proposed. */
+static bool
+request_here(struct handoff_node *h, MDB_txn *txn, const json_t *fr,
+             json_t *batch)
+{
+	const char *id = spec_str(fr, "case"), *from = spec_str(fr, "from");
+	json_t *c = NULL, *rec = NULL, *out = NULL;
+	const char *owner;
+	bool propose = true;
+
+	if (db_get_json(txn, h->n->store->dbi[DB_CASES], id, strlen(id), &c) !=
+	    TB_OK) {
+		return true; /* the apply names why */
+	}
+	owner = spec_str(c, "owner");
+	if (owner != NULL && strcmp(owner, h->n->cfg.region) != 0) {
+		/* Following the tombstone towards the owner. */
+		json_t *on = json_deep_copy(fr);
+
+		if (on != NULL) {
+			json_object_set_new(on, "to", json_string(owner));
+			h->relayed++;
+			handoff_send_to(h, owner, 0, json_pack("[o]", on));
+		}
+		json_decref(c);
+		return false;
+	}
+	json_decref(c);
+	if (fsm_handoff_get(h->n->store, txn, id, 0, 0, &rec) == TB_OK &&
+	    !strcmp(spec_str(rec, "side") ? spec_str(rec, "side") : "",
+	            "source") &&
+	    !strcmp(spec_str(rec, "peer") ? spec_str(rec, "peer") : "",
+	            from ? from : "") &&
+	    spec_int(rec, "request", 0) >= spec_int(fr, "request", 0)) {
+		propose = false;
+		if (!strcmp(spec_str(rec, "state"), "request_refused") &&
+		    handoff_frame_build(h->n->store, txn, h->n->cfg.region, rec,
+		                        "request_refused", &out) == TB_OK) {
+			handoff_batch_add(batch, out);
+		}
+	}
+	json_decref(rec);
+	return propose;
+}
+
 /* take decides what frame fr does here: proposed (added to props), a
  * reply from the committed record (added to batch), or nothing. */
 static void
@@ -140,7 +187,12 @@ take(struct handoff_node *h, MDB_txn *txn, const json_t *fr, json_t *props,
 	size_t i;
 
 	if (kind != NULL && id != NULL && strlen(id) < FSM_HANDOFF_ID_MAX &&
-	    (!strcmp(kind, "notify") || !strcmp(kind, "noted"))) {
+	    !strcmp(kind, "request") && !request_here(h, txn, fr, batch)) {
+		return;
+	}
+	if (kind != NULL && id != NULL && strlen(id) < FSM_HANDOFF_ID_MAX &&
+	    (!strcmp(kind, "notify") || !strcmp(kind, "noted") ||
+	     !strcmp(kind, "request") || !strcmp(kind, "request_refused"))) {
 		/* Results delivered back: the apply compares versions. */
 		inflight_key(key, sizeof(key), fr);
 		if (json_object_get(h->inflight, key) == NULL &&

@@ -482,6 +482,10 @@ dispatch(struct fsm *f)
 		return fsm_handoff_abort(f);
 	case CMD_HANDOFF_FRAME:
 		return fsm_handoff_frame(f);
+	case CMD_HANDOFF_REQUEST:
+		return fsm_handoff_request(f);
+	case CMD_HANDOFF_REFUSE:
+		return fsm_handoff_refuse(f);
 	default:
 		return fsm_refuse(f, TB_ENOTIMPL, "$.type",
 		                  "%s is an event, not a command this region "

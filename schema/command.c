@@ -101,6 +101,11 @@ static const struct spec_field body_handoff_abort[] = {
 static const struct spec_field body_handoff_frame[] = {
 	{ "frames", SPEC_ARRAY, true },
 };
+static const struct spec_field body_handoff_request[] = {
+	{ "case", SPEC_STRING, true },
+	{ "reason", SPEC_STRING, true },
+	{ "actor", SPEC_STRING, false },
+};
 static const struct spec_field body_event_case[] = {
 	{ "case", SPEC_STRING, true },
 	{ "epoch", SPEC_INT, true },
@@ -161,6 +166,10 @@ static const struct cmd_def cmd_defs[CMD_TYPE_COUNT] = {
 	    CMD_DEF_AT("handoff.abort", TB_HANDOFF_LEVEL, body_handoff_abort),
 	[CMD_HANDOFF_FRAME] =
 	    CMD_DEF_AT("handoff.frame", TB_HANDOFF_LEVEL, body_handoff_frame),
+	[CMD_HANDOFF_REQUEST] = CMD_DEF_AT("handoff.request", TB_HANDOFF_LEVEL,
+	                                   body_handoff_request),
+	[CMD_HANDOFF_REFUSE] = CMD_DEF_AT("handoff.refuse", TB_HANDOFF_LEVEL,
+	                                  body_handoff_request),
 };
 
 const char *

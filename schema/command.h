@@ -48,12 +48,16 @@ enum cmd_type {
 	CMD_OUTBOX_DELIVER_RUN, /* body {origin, inc, seq, entries}: a run of
 	                           entries from seq, at the dest (level 3) */
 	/* Handoff of a case (feature level 3; docs/HANDOFF.md). */
-	CMD_HANDOFF_OFFER, /* body {case, to, mode, reason, actor}: at the
-	                      source, freezes the case */
-	CMD_HANDOFF_ABORT, /* body {case, after_ms, actor}: at the source,
-	                      unfreezes */
-	CMD_HANDOFF_FRAME, /* body {frames: [frame]}: frames received from
-	                      the other region, applied in order */
+	CMD_HANDOFF_OFFER,   /* body {case, to, mode, reason, actor}: at the
+	                        source, freezes the case */
+	CMD_HANDOFF_ABORT,   /* body {case, after_ms, actor}: at the source,
+	                        unfreezes */
+	CMD_HANDOFF_FRAME,   /* body {frames: [frame]}: frames received from
+	                        the other region, applied in order */
+	CMD_HANDOFF_REQUEST, /* body {case, reason, actor}: a target asks the
+	                        owner for a case */
+	CMD_HANDOFF_REFUSE,  /* body {case, reason, actor}: the owner refuses
+	                        a request */
 	CMD_TYPE_COUNT
 };
 

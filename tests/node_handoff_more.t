@@ -6,7 +6,10 @@
 # owner's record of the notify dropped once acknowledged; the owner down,
 # GET at 370102 is 503 with the last known copy; written while 370102 is
 # down, the result arrives once it is back; handed on to 市北区 (370203),
-# the new owner names itself to 370102 directly.
+# the new owner names itself to 370102 directly. A target's request: 370202
+# asks for a case, 370102 refuses it, 370202 asks again and 370102 offers
+# it; a request for a case handed on follows the tombstones to its owner;
+# bad input is refused precisely with nothing changed.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/node_lib.sh"
 . "$(dirname "$0")/group_lib.sh"
@@ -180,5 +183,103 @@ is "$(jq_get 'len(d["events"])') $(evs)" "3 $ea" "the three events at 370102 and
 api B GET "/v1/cases/$CID2?local=1"
 is "$(jq_get 'd["state"], d["owner"]')" "accepted 370203" \
   "370202's tombstone is not notified (only the receiving region is): accepted, naming 370203"
+
+# ---- a target's request ----
+CID3=$(new_case)
+api B POST /v1/handoffs/request -d "{\"case\":\"$CID3\",\"reason\":\"经营地在市南区\"}"
+is "$code $(jq_get 'd["handoff"]["state"], d["handoff"]["side"], d["handoff"]["peer"], d["handoff"]["request"]')" \
+  "202 requested target 370102 1" "POST /v1/handoffs/request at 370202: 202, requested of 370102"
+reqd() { # reqd NODE STATE: NODE lists CID3 in state STATE
+  api "$1" GET "/v1/handoffs?state=$2"
+  [ "$(jq_get "'$CID3' in [h['case'] for h in d['handoffs']]")" = True ]
+}
+wait_for 10 reqd A requested
+is "$?" 0 "the owner 370102 lists it: GET /v1/handoffs?state=requested"
+api A GET "/v1/handoffs/$CID3"
+is "$(jq_get '[(h["side"], h["state"], h["peer"], h["reason"]) for h in d["handoffs"]]')" \
+  "[('source', 'requested', '370202', '经营地在市南区')]" "  side source, the requester and its reason"
+api B POST /v1/handoffs/request -d "{\"case\":\"$CID3\",\"reason\":\"again\"}"
+is "$code $(jq_get 'd["error"]["code"]')" "409 conflict" "a second request while the first is open: 409"
+api A POST /v1/tokens -d '{"role":"clerk","region":"370102"}'
+CLERK=$(jq_get 'd["token"]')
+TOKEN_OVERRIDE=$CLERK api A POST "/v1/handoffs/$CID3/refuse" -d '{"reason":"x"}'
+is "$code" 403 "a clerk may not refuse a request"
+api A POST "/v1/handoffs/$CID3/refuse" -d '{}'
+is "$code $(jq_get 'd["error"]["code"], d["error"]["field"]')" "422 missing reason" "a refusal without a reason: 422 at reason"
+run "$TB" --api "$API_A" --token "$TOKEN_A" handoff refuse "$CID3" --reason "申请人要求本地办理"
+is "$rc" 0 "tongban handoff refuse $CID3 --reason ... at 370102"
+like "$out" '"state": "request_refused"' "  the owner's record: request_refused"
+wait_for 10 reqd B request_refused
+is "$?" 0 "370202's record becomes request_refused (REQUEST_REFUSED sent back)"
+api B GET "/v1/handoffs/$CID3"
+is "$(jq_get 'd["handoffs"][0]["refusal"]')" "申请人要求本地办理" "  with the owner's reason"
+api A POST "/v1/handoffs/$CID3/refuse" -d '{"reason":"again"}'
+is "$code $(jq_get 'd["error"]["code"]')" "409 conflict" "refusing it again: 409"
+run "$TB" --api "$API_B" --token "$TOKEN_B" handoff request "$CID3" --reason "补充申请"
+is "$rc" 0 "tongban handoff request $CID3 at 370202: asked again"
+like "$out" '"request": 2' "  the second request"
+wait_for 10 reqd A requested
+is "$?" 0 "370102 has it as requested again"
+api A POST "/v1/cases/$CID3/handoff" -d '{"to":"370202","reason":"应申请移交"}'
+is "$code" 202 "370102 offers it to the requester (the normal handoff)"
+wait_for 10 hstate B "$CID3" 'any(h["state"] == "owned" for h in d["handoffs"])'
+is "$?" 0 "  370202 owns it"
+api B GET "/v1/handoffs/$CID3"
+is "$(jq_get '[h["state"] for h in d["handoffs"] if h["epoch"] == 0]')" "['request_offered']" \
+  "  370202's request: request_offered"
+api A GET "/v1/handoffs/$CID3"
+is "$(jq_get '[h["state"] for h in d["handoffs"] if h["epoch"] == 0]')" "['request_offered']" \
+  "  370102's: request_offered"
+
+# Following the tombstones: $CID2 is owned by 370203 (received at 370102).
+api B POST /v1/handoffs/request -d "{\"case\":\"$CID2\",\"reason\":\"回收\"}"
+is "$code" 202 "370202 requests $CID2 (its id names 370102, owned by 370203)"
+reqd2() {
+  api D GET "/v1/handoffs/$CID2"
+  [ "$(jq_get '[h["state"] for h in d["handoffs"] if h["epoch"] == 0]')" = "['requested']" ]
+}
+wait_for 10 reqd2
+is "$?" 0 "  the REQUEST reaches the owner 370203 through 370102's tombstone"
+api D POST "/v1/handoffs/$CID2/refuse" -d '{"reason":"正在办理"}'
+is "$code $(jq_get 'd["handoff"]["state"]')" "201 request_refused" "370203 refuses it: 201"
+refused2() {
+  api B GET "/v1/handoffs/$CID2"
+  [ "$(jq_get '[(h["state"], h.get("refusal")) for h in d["handoffs"] if h["epoch"] == 0]')" = \
+    "[('request_refused', '正在办理')]" ]
+}
+wait_for 10 refused2
+is "$?" 0 "  370202 learns the refusal and its reason"
+
+# Bad input, nothing changed.
+api B POST /v1/handoffs/request -d '{"reason":"x"}'
+is "$code $(jq_get 'd["error"]["code"], d["error"]["field"]')" "422 missing case" "a request without a case: 422 at case"
+api B POST /v1/handoffs/request -d "{\"case\":\"$CID2\",\"colour\":1}"
+is "$code $(jq_get 'd["error"]["code"], d["error"]["field"]')" "422 unknown_field colour" "an unknown field: 422 naming it"
+api B POST /v1/handoffs/request -d '{"case":'
+is "$code" 400 "malformed JSON: 400"
+api B POST /v1/handoffs/request -d '{"case":"not-a-case","reason":"x"}'
+is "$code $(jq_get 'd["error"]["field"]')" "422 case" "a case id that names no region: 422 at case"
+api A POST /v1/handoffs/request -d "{\"case\":\"$(new_case)\"}"
+like "$code $(jq_get 'd["error"]["message"]')" "422 370102 owns case" "a request for a case this region owns: 422"
+api B GET "/v1/handoffs/$CID2"
+is "$(jq_get '[h["request"] for h in d["handoffs"] if h["epoch"] == 0]')" "[1]" \
+  "  after the bad requests 370202's record is unchanged"
+# A matter 370202's own catalog does not offer: refused there, when its
+# copy names the matter.
+api B GET /v1/catalog
+$py - "$C" "$T/rel2.json" "$(jq_get 'd["standard"]["hash"]')" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d.update(version=2, snapshot=False, prev_hash=sys.argv[3], matters=[],
+         removed=["000117001000#01"], removed_bundles=["370000YJS002"])
+d.pop("bundles", None)
+json.dump(d, open(sys.argv[2], "w"), ensure_ascii=False)
+PY
+"$TB" sign --key "$T/P/keys/node.json" "$T/rel2.json"
+api B POST /v1/catalog/releases --data-binary @"$T/rel2.json"
+is "$code" 201 "370202 applies a release without the food licence matter"
+api B POST /v1/handoffs/request -d "{\"case\":\"$CID2\",\"reason\":\"x\"}"
+like "$code $(jq_get 'd["error"]["message"]')" "422 370202 does not offer matter 000117001000#01" \
+  "a request for a case whose matter 370202 does not offer: 422 naming why, nothing sent"
 
 done_testing
