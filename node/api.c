@@ -274,6 +274,7 @@ enum route {
 	RT_HANDOFF,
 	RT_HANDOFF_ABORT,
 	RT_HANDOFF_REFUSE,
+	RT_APPLICATION,
 };
 
 #define M_GET    1u
@@ -323,6 +324,7 @@ static const struct {
 	[RT_HANDOFF_REQUEST] = { "/v1/handoffs/request", NULL, M_POST, "POST" },
 	[RT_HANDOFF_ABORT] = { "/v1/handoffs/", "/abort", M_POST, "POST" },
 	[RT_HANDOFF_REFUSE] = { "/v1/handoffs/", "/refuse", M_POST, "POST" },
+	[RT_APPLICATION] = { "/v1/applications/", "", M_GET, "GET, HEAD" },
 };
 
 static unsigned
@@ -653,6 +655,13 @@ api_read(struct http_call *c, enum route r, const char *arg)
 	case RT_HANDOFF:
 		api_handoff_case(c, arg);
 		break;
+	case RT_APPLICATION: {
+		json_t *app = NULL;
+		int rv = store_bundle_get(c->node->store, arg, &app);
+
+		reply_store(c, rv, rv == TB_OK ? app : NULL, "application");
+		break;
+	}
 	default:
 		http_reply_error(c, 404, "not_found", NULL,
 		                 "no endpoint GET %s", c->path);

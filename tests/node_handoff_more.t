@@ -9,11 +9,14 @@
 # the new owner names itself to 370102 directly. A target's request: 370202
 # asks for a case, 370102 refuses it, 370202 asks again and 370102 offers
 # it; a request for a case handed on follows the tombstones to its owner;
-# bad input is refused precisely with nothing changed.
+# bad input is refused precisely with nothing changed. 多地联办: a bundle
+# (新生儿出生一件事) received at 370102, two of its member cases handed to
+# 370202 and 370203, completes at 370102 when every member is final.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/node_lib.sh"
 . "$(dirname "$0")/group_lib.sh"
 . "$(dirname "$0")/region_lib.sh"
+. "$(dirname "$0")/node_api_lib.sh"
 cd "$T"
 _more_exit() {
   local f
@@ -264,6 +267,59 @@ like "$code $(jq_get 'd["error"]["message"]')" "422 370102 owns case" "a request
 api B GET "/v1/handoffs/$CID2"
 is "$(jq_get '[h["request"] for h in d["handoffs"] if h["epoch"] == 0]')" "[1]" \
   "  after the bad requests 370202's record is unchanged"
+# ---- 多地联办: a bundle whose members are handled in three regions ----
+for f in m01 m03 m04 mss; do
+  printf 'material %s of a bundle, %s\n' "$f" "$(date +%s%N)" >"$T/$f.txt"
+  api A PUT /v1/blobs --data-binary @"$T/$f.txt"
+done
+mkbodies "$T" "$(b2 "$T/m01.txt")" "$(b2 "$T/m03.txt")" "$(b2 "$T/m04.txt")" "$(b2 "$T/mss.txt")"
+api A POST /v1/cases --data-binary @"$T/birth.json"
+is "$code $(jq_get 'len(d["bundle"]["cases"])')" "201 5" "a bundle (新生儿出生一件事) received at 370102: five member cases"
+APP=$(jq_get 'd["bundle"]["id"]')
+member() { jq_get "[c['id'] for c in d['bundle']['cases'] if c['member'] == '$1'][0]"; }
+HUKOU=$(member hukou) MED=$(member med_insurance)
+OTHERS=$(jq_get '" ".join(c["id"] for c in d["bundle"]["cases"] if c["member"] not in ("hukou", "med_insurance"))')
+api A POST "/v1/cases/$HUKOU/handoff" -d '{"to":"370202","mode":"多地联办","reason":"户籍在市南区"}'
+is "$code" 202 "its hukou member is offered to 370202 (mode 多地联办)"
+api A POST "/v1/cases/$MED/handoff" -d '{"to":"370203","mode":"多地联办","reason":"参保地在市北区"}'
+is "$code" 202 "its med_insurance member to 370203"
+wait_for 10 hstate B "$HUKOU" 'd["handoffs"][-1]["state"] == "owned"'
+is "$?" 0 "  370202 owns the hukou case"
+wait_for 10 hstate D "$MED" 'd["handoffs"][-1]["state"] == "owned"'
+is "$?" 0 "  370203 owns the med_insurance case"
+api A GET "/v1/applications/$APP"
+is "$code $(jq_get 'd["bundle"]["status"], d["bundle"]["members_final"]')" "200 in_progress 0" \
+  "GET /v1/applications/$APP at 370102: in_progress, no member final"
+for id in $OTHERS; do
+  api A POST "/v1/cases/$id/actions" -d '{"action":"not_accept","opinion":"不符合条件"}'
+  [ "$code" = 201 ] || echo "# not_accept $id: $code $body"
+done
+api B POST "/v1/cases/$HUKOU/actions" -d '{"action":"not_accept","opinion":"户籍不符"}'
+is "$code" 201 "370202 decides its member (not_accept)"
+app_is() {
+  api A GET "/v1/applications/$APP"
+  [ "$code" = 200 ] && [ "$(jq_get "$1")" = True ]
+}
+wait_for 10 app_is 'd["bundle"]["members_final"] == 4'
+is "$?" 0 "four members final at 370102 (three decided there, one at 370202, delivered back)"
+api A GET "/v1/applications/$APP"
+is "$(jq_get 'd["bundle"]["status"]') $(jq_get "[(c['state'], c.get('owner')) for c in d['bundle']['cases'] if c['id'] in ('$HUKOU', '$MED')]")" \
+  "in_progress [('not_accepted', '370202'), ('received', '370203')]" \
+  "  still in_progress: the members owned elsewhere, with their owners and states"
+for a in accept start_handling submit_review submit_decision approve; do
+  api D POST "/v1/cases/$MED/actions" -d "{\"action\":\"$a\",\"opinion\":\"同意\"}"
+  [ "$code" = 201 ] || echo "# $a: $code $body"
+done
+api D GET "/v1/cases/$MED"
+is "$(jq_get 'd["state"]')" approved "370203 handles its member to approved"
+wait_for 10 app_is 'd["bundle"]["status"] == "complete"'
+is "$?" 0 "the bundle at 370102 completes once every member is final"
+api A GET "/v1/applications/$APP"
+is "$(jq_get 'd["bundle"]["members_final"], [c["state"] for c in d["bundle"]["cases"] if c["id"] == "'"$MED"'"][0]')" \
+  "5 approved" "  five final members, the approval made at 370203 among them"
+api A GET /v1/applications/370102-B20200101-999999
+is "$code" 404 "GET of an unknown application: 404"
+
 # A matter 370202's own catalog does not offer: refused there, when its
 # copy names the matter.
 api B GET /v1/catalog
