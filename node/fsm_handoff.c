@@ -11,6 +11,12 @@
  *                                               the state moves on)
  *   'T' u64 n -> case id 0 u32 epoch u32 attempt (the n-th transfer:
  *                                               COMMIT resent until DONE)
+ *   'N' case id -> sv + {to, epoch, version}   (a write the receiving
+ *                                               region must learn:
+ *                                               fsm_handoff_notify.c)
+ *
+ * A target's request for a case is a record at epoch 0, attempt 0
+ * (fsm_handoff_request.c).
  *
  * The record: {case, side: "source"|"target", state, peer, mode, reason,
  * epoch (e, the epoch the case was offered at), attempt, last_seq,

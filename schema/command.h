@@ -71,8 +71,8 @@ enum cmd_type {
  * (docs/STORE.md), which the raise builds. Level 3 adds crl.put
  * (revocation lists stored in the replicated state), outbox.deliver_run
  * (a run of consecutive entries delivered in one command) and the handoff
- * of cases (handoff.offer, handoff.abort, handoff.frame;
- * docs/HANDOFF.md). */
+ * of cases (handoff.offer, handoff.abort, handoff.frame, handoff.request,
+ * handoff.refuse; docs/HANDOFF.md). */
 #define TB_FEATURE_LEVEL 3
 
 /* The feature level from which cases are handed between regions (the
