@@ -68,11 +68,16 @@ fsm_handoff_notify_due(struct fsm *f, const json_t *c)
 	json_t *v;
 	int rv;
 
+	if (owner != NULL && strcmp(owner, f->s->region) != 0) {
+		/* Handed on: the new owner notifies from now on (its NOTIFY
+		 * carries the whole record and every event). */
+		rv = db_del(f->txn, f->s->dbi[DB_HANDOFFS], k, nkey(id, k));
+		return rv == TB_ENOTFOUND ? TB_OK : rv;
+	}
 	/* Only an owner by handoff (unfrozen: a prepared target does not
 	 * own yet) of a case received elsewhere. */
-	if (owner == NULL || strcmp(owner, f->s->region) != 0 ||
-	    json_is_true(json_object_get(c, "frozen")) || !home_of(id, home) ||
-	    !strcmp(home, f->s->region)) {
+	if (owner == NULL || json_is_true(json_object_get(c, "frozen")) ||
+	    !home_of(id, home) || !strcmp(home, f->s->region)) {
 		return TB_OK;
 	}
 	v = json_pack("{s:s, s:I, s:I}", "to", home, "epoch",

@@ -170,6 +170,14 @@ handoff_frame_build(struct store *s, MDB_txn *txn, const char *self,
 		return rv;
 	}
 	evs = json_array();
+	/* A NOTIFY names the version it carries (the due may be older). */
+	if (!strcmp(kind, "notify") &&
+	    (json_object_set(fr, "epoch", json_object_get(c, "epoch")) ||
+	     json_object_set(fr, "attempt", json_object_get(c, "version")))) {
+		json_decref(fr);
+		json_decref(c);
+		return TB_ENOMEM;
+	}
 	if (evs == NULL || json_object_set_new(fr, "record", c) != 0 ||
 	    json_object_set_new(fr, "events", evs) != 0 ||
 	    (!strcmp(kind, "offer") &&

@@ -343,6 +343,31 @@ test_notify(void)
 	c = get_case(A, id);
 	is_int(spec_int(c, "version", 0), v + 1, "  the copy unchanged");
 	json_decref(c);
+
+	/* Handed back before 370102 acknowledged a write: 370202's due is
+	 * dropped with the transfer (the new owner has it all). */
+	r = apply(B, &IDX_B, CMD_CASE_ACTION,
+	          json_pack("{s:s, s:s, s:I, s:s}", "case", id, "action",
+	                    "submit_review", "version", (json_int_t)(v + 1),
+	                    "actor", "x"));
+	json_decref(r);
+	ok((r = notify_frame(B, "370202", id)) != NULL,
+	   "another write at 370202: due again");
+	json_decref(r);
+	json_decref(
+	    apply(B, &IDX_B, CMD_HANDOFF_OFFER,
+	          json_pack("{s:s, s:s, s:s, s:s}", "case", id, "to", "370102",
+	                    "mode", "异地代收代办", "reason", "back")));
+	r = deliver(A, &IDX_A, frame(B, "370202", id, 2, "offer"));
+	is_str(spec_str(r, "state"), "prepared",
+	       "370102 prepares the hand-back");
+	json_decref(r);
+	r = deliver(B, &IDX_B, frame(A, "370102", id, 2, "accept"));
+	is_str(spec_str(r, "state"), "transferred", "370202 transfers it");
+	json_decref(r);
+	ok((r = notify_frame(B, "370202", id)) == NULL,
+	   "  and its notify due is dropped");
+	json_decref(r);
 }
 
 static void
