@@ -270,9 +270,12 @@ enum route {
 	RT_CRLS,
 	RT_CASE_HANDOFF,
 	RT_HANDOFFS,
+	RT_HANDOFF_REQUEST, /* before RT_HANDOFF: the first match wins */
 	RT_HANDOFF,
 	RT_HANDOFF_ABORT,
 	RT_ROOT,
+	RT_HANDOFF_REFUSE,
+	RT_APPLICATION,
 };
 
 #define M_GET    1u
@@ -319,8 +322,11 @@ static const struct {
 	[RT_CASE_HANDOFF] = { "/v1/cases/", "/handoff", M_POST, "POST" },
 	[RT_HANDOFFS] = { "/v1/handoffs", NULL, M_GET, "GET, HEAD" },
 	[RT_HANDOFF] = { "/v1/handoffs/", "", M_GET, "GET, HEAD" },
+	[RT_HANDOFF_REQUEST] = { "/v1/handoffs/request", NULL, M_POST, "POST" },
 	[RT_HANDOFF_ABORT] = { "/v1/handoffs/", "/abort", M_POST, "POST" },
 	[RT_ROOT] = { "/v1/root", NULL, M_GET | M_POST, "GET, HEAD, POST" },
+	[RT_HANDOFF_REFUSE] = { "/v1/handoffs/", "/refuse", M_POST, "POST" },
+	[RT_APPLICATION] = { "/v1/applications/", "", M_GET, "GET, HEAD" },
 };
 
 static unsigned
@@ -654,6 +660,13 @@ api_read(struct http_call *c, enum route r, const char *arg)
 	case RT_ROOT:
 		api_root_get(c);
 		break;
+	case RT_APPLICATION: {
+		json_t *app = NULL;
+		int rv = store_bundle_get(c->node->store, arg, &app);
+
+		reply_store(c, rv, rv == TB_OK ? app : NULL, "application");
+		break;
+	}
 	default:
 		http_reply_error(c, 404, "not_found", NULL,
 		                 "no endpoint GET %s", c->path);
@@ -1081,6 +1094,17 @@ api_write(struct http_call *c)
 	case RT_CASE_HANDOFF:
 		if (api_allow(c, R_STAFF, "hand cases on") == 0) {
 			api_handoff_offer(c, arg, req);
+		}
+		break;
+	case RT_HANDOFF_REQUEST:
+		if (api_allow(c, R_STAFF, "request cases") == 0) {
+			api_handoff_request(c, NULL, req);
+		}
+		break;
+	case RT_HANDOFF_REFUSE:
+		if (api_allow(c, R_RADMIN | R_PADMIN, "refuse a request") ==
+		    0) {
+			api_handoff_request(c, arg, req);
 		}
 		break;
 	case RT_TOKENS:

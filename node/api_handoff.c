@@ -101,6 +101,73 @@ api_handoff_offer(struct http_call *c, const char *id, const json_t *req)
 	json_decref(body);
 }
 
+static const struct http_field_map fields_request[] = {
+	{ "$.body.case", "case" },
+	{ "$.body.reason", "reason" },
+	{ "$.body", "$" },
+	{ NULL, NULL }
+};
+static const struct http_field_map fields_refuse[] = { { "$.body.case", NULL },
+	                                               { "$.body.reason",
+	                                                 "reason" },
+	                                               { "$.body", "$" },
+	                                               { NULL, NULL } };
+
+void
+api_handoff_request(struct http_call *c, const char *id, const json_t *req)
+{
+	const json_t *cs = json_object_get(req, "case");
+	const json_t *reason = json_object_get(req, "reason");
+	const char *key;
+	const json_t *v;
+	json_t *body;
+
+	json_object_foreach((json_t *)req, key, v)
+	{
+		if ((id != NULL || strcmp(key, "case")) &&
+		    strcmp(key, "reason")) {
+			http_reply_error(c, 422, "unknown_field", key,
+			                 "unknown field '%s' (%s)", key,
+			                 id == NULL
+			                     ? "a request is {case, reason}"
+			                     : "a refusal is {reason}");
+			return;
+		}
+	}
+	if (id == NULL && (cs == NULL || !json_is_string(cs))) {
+		http_reply_error(c, 422, cs == NULL ? "missing" : "wrong_type",
+		                 "case",
+		                 "case: the requested case's id (a string)");
+		return;
+	}
+	if (reason != NULL && !json_is_string(reason)) {
+		http_reply_error(c, 422, "wrong_type", "reason",
+		                 "reason: a string");
+		return;
+	}
+	if (id != NULL && reason == NULL) {
+		http_reply_error(c, 422, "missing", "reason",
+		                 "reason: a refusal names its reason");
+		return;
+	}
+	body = json_pack(
+	    "{s:s, s:s, s:s?}", "case", id != NULL ? id : json_string_value(cs),
+	    "reason", reason != NULL ? json_string_value(reason) : "跨域通办",
+	    "actor", spec_str(c->token, "id"));
+	if (body == NULL) {
+		http_reply_error(c, 500, "nomem", NULL, "out of memory");
+		return;
+	}
+	node_audit(c->node, c,
+	           id == NULL ? "handoff.request" : "handoff.refuse",
+	           spec_str(body, "case"));
+	c->fields = id == NULL ? fields_request : fields_refuse;
+	node_propose(c->node, c,
+	             id == NULL ? CMD_HANDOFF_REQUEST : CMD_HANDOFF_REFUSE,
+	             body, NULL);
+	json_decref(body);
+}
+
 void
 api_handoff_abort(struct http_call *c, const char *id)
 {
@@ -222,12 +289,19 @@ api_handoff_list(struct http_call *c)
 	            strcmp(state, handoff_state_name((enum handoff_state)i));
 	     i++) {
 	}
+	if (state[0] &&
+	    (!strcmp(state, "requested") || !strcmp(state, "request_refused") ||
+	     !strcmp(state, "request_offered"))) {
+		i = HANDOFF_OFFERED; /* a request's state: filtered by name */
+	}
 	if (state[0] && (i == HANDOFF_NSTATES || i == HANDOFF_NONE)) {
 		json_decref(out);
 		http_reply_error(c, 400, "bad_code", "state",
 		                 "state: \"%s\" is not a handoff state "
 		                 "(offered, transferred, aborted, refused, "
-		                 "prepared, owned, declined, cancelled)",
+		                 "prepared, owned, declined, cancelled, "
+		                 "requested, request_refused, "
+		                 "request_offered)",
 		                 state);
 		return;
 	}
@@ -275,8 +349,9 @@ api_handoff_case(struct http_call *c, const char *id)
 {
 	uint8_t k[FSM_HANDOFF_KEY_MAX];
 	size_t kl = fsm_handoff_key('R', id, 0, 0, k) - 8;
-	json_t *out = json_array();
+	json_t *out = json_array(), *v, *due = NULL;
 	char next[96];
+	MDB_txn *txn;
 	int rv;
 
 	if (strlen(id) >= FSM_HANDOFF_ID_MAX) {
@@ -299,8 +374,17 @@ api_handoff_case(struct http_call *c, const char *id)
 		                 c->node->cfg.region);
 		return;
 	}
-	http_reply_json(c, 200,
-	                json_pack("{s:s, s:o}", "case", id, "handoffs", out));
+	v = json_pack("{s:s, s:o}", "case", id, "handoffs", out);
+	/* The owner's NOTIFY to the receiving region not yet acknowledged
+	 * (results delivered back), if any. */
+	if (v != NULL && store_rd_begin(c->node->store, &txn) == 0) {
+		if (fsm_handoff_notify_get(c->node->store, txn, id, &due) ==
+		    TB_OK) {
+			json_object_set_new(v, "notify_due", due);
+		}
+		store_rd_end(c->node->store, txn);
+	}
+	http_reply_json(c, 200, v);
 }
 
 char *

@@ -12,6 +12,12 @@ void api_handoff_offer(struct http_call *c, const char *id, const json_t *req);
  * node's handoff_abort_after_ms). */
 void api_handoff_abort(struct http_call *c, const char *id);
 
+/* api_handoff_request: POST /v1/handoffs/request {case, reason?}
+ * (id NULL: handoff.request) or POST /v1/handoffs/ID/refuse {reason}
+ * (handoff.refuse). */
+void api_handoff_request(struct http_call *c, const char *id,
+                         const json_t *req);
+
 /* api_handoff_list: GET /v1/handoffs?state=&side=&after=&limit=. */
 void api_handoff_list(struct http_call *c);
 

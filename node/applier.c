@@ -86,7 +86,8 @@ reply_result(struct http_call *c, json_t *res)
 	http_reply_json(c,
 	                strcmp(c->method, "POST") != 0 ? 200
 	                : json_object_get(res, "handoff") != NULL &&
-	                        json_object_get(res, "aborted") == NULL
+	                        json_object_get(res, "aborted") == NULL &&
+	                        json_object_get(res, "refused") == NULL
 	                    ? 202
 	                    : 201,
 	                res);

@@ -92,6 +92,8 @@ cli_usage(FILE *f)
 	        "[--wait SECS]\n"
 	        "  tongban handoff list [--state S] [--side S] | handoff show "
 	        "ID | handoff abort ID\n"
+	        "  tongban handoff request ID [--reason R] | handoff refuse ID "
+	        "--reason R\n"
 	        "  tongban token create --role R [--region C] | token revoke "
 	        "ID\n"
 	        "  tongban cert join-token --region C --role "

@@ -1,5 +1,6 @@
 /* Client verbs of handoffs: tongban case handoff ID --to CODE [--mode M]
- * [--reason R] [--wait SECS], tongban handoff list|show|abort
+ * [--reason R] [--wait SECS], tongban handoff list|show|abort|request|
+ * refuse
  * (docs/API.md, "Handoffs"). */
 #include "node/cli.h"
 
@@ -14,6 +15,8 @@
 	"       tongban handoff list [--state S] [--side source|target] "        \
 	"[--limit N] [--after C]\n"                                              \
 	"       tongban handoff show ID | handoff abort ID\n"                    \
+	"       tongban handoff request ID [--reason R] | handoff refuse ID "    \
+	"--reason R\n"                                                           \
 	"  --mode: 异地代收代办 (default), 多地联办 or 全程网办\n" \
 	"  --wait: wait until the handoff is transferred, refused or "           \
 	"aborted\n"
@@ -184,6 +187,37 @@ tb_cli_handoff(int argc, char **argv, const char *api, const char *token,
 		snprintf(uri, sizeof(uri), "/v1/handoffs/%s", argv[2]);
 		return tb_cli_request(api, token, json, "GET", uri, NULL, true,
 		                      &st, NULL);
+	}
+	if (argc >= 3 &&
+	    (!strcmp(argv[1], "request") || !strcmp(argv[1], "refuse"))) {
+		const char *reason = opt(argc, argv, "--reason");
+		bool req = !strcmp(argv[1], "request");
+		json_t *b;
+		char *text;
+		int rc;
+
+		if (!req && reason == NULL) {
+			fprintf(stderr, USAGE);
+			return TB_EXIT_USAGE;
+		}
+		b = req ? json_pack("{s:s, s:s*}", "case", argv[2], "reason",
+		                    reason)
+		        : json_pack("{s:s}", "reason", reason);
+		text = b != NULL ? json_dumps(b, JSON_COMPACT) : NULL;
+		json_decref(b);
+		if (text == NULL) {
+			return TB_EXIT_INVALID;
+		}
+		if (req) {
+			snprintf(uri, sizeof(uri), "/v1/handoffs/request");
+		} else {
+			snprintf(uri, sizeof(uri), "/v1/handoffs/%s/refuse",
+			         argv[2]);
+		}
+		rc = tb_cli_request(api, token, json, "POST", uri, text, true,
+		                    &st, NULL);
+		free(text);
+		return rc;
 	}
 	if (argc >= 3 && !strcmp(argv[1], "abort")) {
 		snprintf(uri, sizeof(uri), "/v1/handoffs/%s/abort", argv[2]);

@@ -83,6 +83,10 @@ int fsm_feed_level(struct fsm *f, bool *on);
 int fsm_handoff_offer(struct fsm *f);
 int fsm_handoff_abort(struct fsm *f);
 int fsm_handoff_frame(struct fsm *f);
+/* handoff.request (at the requester) and handoff.refuse (at the owner):
+ * a target's request for a case (fsm_handoff_request.c). */
+int fsm_handoff_request(struct fsm *f);
+int fsm_handoff_refuse(struct fsm *f);
 
 /* fsm_case_writable refuses (FSM_REFUSED, case_moved) a case whose owner is
  * another region, and (case_frozen) one a handoff froze unless

@@ -11,6 +11,12 @@
  *                                               the state moves on)
  *   'T' u64 n -> case id 0 u32 epoch u32 attempt (the n-th transfer:
  *                                               COMMIT resent until DONE)
+ *   'N' case id -> sv + {to, epoch, version}   (a write the receiving
+ *                                               region must learn:
+ *                                               fsm_handoff_notify.c)
+ *
+ * A target's request for a case is a record at epoch 0, attempt 0
+ * (fsm_handoff_request.c).
  *
  * The record: {case, side: "source"|"target", state, peer, mode, reason,
  * epoch (e, the epoch the case was offered at), attempt, last_seq,
@@ -296,7 +302,8 @@ fsm_handoff_offer(struct fsm *f)
 		goto out;
 	}
 	if ((rv = fsm_handoff_put(f, rec, r.next)) != 0 ||
-	    (rv = fsm_case_put(f, c, old)) != 0) {
+	    (rv = fsm_case_put(f, c, old)) != 0 ||
+	    (rv = fsm_handoff_request_offered(f, id, to)) != 0) {
 		goto out;
 	}
 	f->result = json_pack("{s:O}", "handoff", rec);

@@ -39,4 +39,23 @@ bool fsm_handoff_open(enum handoff_state s);
  * it with its 'O' entry (rec is modified, not stolen). */
 int fsm_handoff_put(struct fsm *f, json_t *rec, enum handoff_state next);
 
+/* Results delivered back (fsm_handoff_notify.c). fsm_handoff_notify_due
+ * records that the receiving region of case c must learn this write (when
+ * this region owns c by a handoff and c was received elsewhere);
+ * fsm_handoff_notify_get reads that record ({to, epoch, version};
+ * TB_ENOTFOUND if none); fsm_handoff_notify_frame applies a "notify" or
+ * "noted" frame of a handoff.frame and appends its result entry to out. */
+int fsm_handoff_notify_due(struct fsm *f, const json_t *c);
+int fsm_handoff_notify_get(const struct store *s, MDB_txn *txn, const char *id,
+                           json_t **due);
+int fsm_handoff_notify_frame(struct fsm *f, const json_t *fr, json_t *out);
+
+/* A target's request (fsm_handoff_request.c): fsm_handoff_request_frame
+ * applies a "request" or "request_refused" frame; fsm_handoff_request_offered
+ * marks the request of case id (a record with peer `peer`) answered by an
+ * offer. */
+int fsm_handoff_request_frame(struct fsm *f, const json_t *fr, json_t *out);
+int fsm_handoff_request_offered(struct fsm *f, const char *id,
+                                const char *peer);
+
 #endif

@@ -345,6 +345,12 @@ one(struct fsm *f, struct hf *h, json_t *out)
 		json_decref(rec);
 		return rv;
 	}
+	/* An offer answers this region's request for the case. */
+	if (ok && r.commit && h->ev == HANDOFF_EV_GOT_OFFER &&
+	    (rv = fsm_handoff_request_offered(f, h->id, h->from)) != 0) {
+		json_decref(rec);
+		return rv;
+	}
 	res = json_pack("{s:s?, s:I, s:I, s:s?, s:s?, s:s, s:s, s:b}", "case",
 	                h->id, "epoch", (json_int_t)h->epoch, "attempt",
 	                (json_int_t)h->attempt, "from", h->from, "frame",
@@ -379,6 +385,18 @@ fsm_handoff_frame(struct fsm *f)
 
 		if (rv != 0) {
 			break;
+		}
+		if (spec_str(fr, "frame") != NULL &&
+		    (!strcmp(spec_str(fr, "frame"), "notify") ||
+		     !strcmp(spec_str(fr, "frame"), "noted"))) {
+			rv = fsm_handoff_notify_frame(f, fr, out);
+			continue;
+		}
+		if (spec_str(fr, "frame") != NULL &&
+		    (!strcmp(spec_str(fr, "frame"), "request") ||
+		     !strcmp(spec_str(fr, "frame"), "request_refused"))) {
+			rv = fsm_handoff_request_frame(f, fr, out);
+			continue;
 		}
 		memset(&h, 0, sizeof(h));
 		h.fr = fr;

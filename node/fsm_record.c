@@ -1,6 +1,7 @@
 /* Case records and their indexes, and the case event log (global feed and
  * per-case lists), written inside the apply transaction. */
 #include "node/fsm.h"
+#include "node/fsm_handoff.h"
 #include "node/region_store.h"
 
 #include "schema/lifecycle.h"
@@ -49,10 +50,13 @@ fsm_case_put(struct fsm *f, const json_t *c, const json_t *old)
 	bool up;
 	int rv;
 
+	if ((rv = case_records(f, c, old)) != 0 ||
+	    (rv = fsm_handoff_notify_due(f, c)) != 0) {
+		return rv;
+	}
 	/* Up the tree: the supervising tiers' summary (level 2, a parent
 	 * set; node/fsm_region.c), built only at a level that sends it. */
-	if ((rv = case_records(f, c, old)) != 0 ||
-	    (rv = fsm_sum_level(f->s, f->txn, &up)) != 0 || !up) {
+	if ((rv = fsm_sum_level(f->s, f->txn, &up)) != 0 || !up) {
 		return rv;
 	}
 	if ((sum = fsm_case_summary(c)) == NULL) {

@@ -142,13 +142,26 @@ handoff_frame_build(struct store *s, MDB_txn *txn, const char *self,
 	if (fr == NULL) {
 		return TB_ENOMEM;
 	}
+	if ((!strcmp(kind, "request") || !strcmp(kind, "request_refused")) &&
+	    (json_object_set(fr, "request", json_object_get(rec, "request")) ||
+	     (json_object_get(rec, "reason") != NULL &&
+	      json_object_set(fr, "reason", json_object_get(rec, "reason"))))) {
+		json_decref(fr);
+		return TB_ENOMEM;
+	}
+	if (!strcmp(kind, "request_refused") &&
+	    json_object_get(rec, "refusal") != NULL &&
+	    json_object_set(fr, "refusal", json_object_get(rec, "refusal"))) {
+		json_decref(fr);
+		return TB_ENOMEM;
+	}
 	if (!strcmp(kind, "refuse") &&
 	    json_object_get(rec, "refusal") != NULL &&
 	    json_object_set(fr, "refusal", json_object_get(rec, "refusal"))) {
 		json_decref(fr);
 		return TB_ENOMEM;
 	}
-	if (strcmp(kind, "offer") != 0) {
+	if (strcmp(kind, "offer") != 0 && strcmp(kind, "notify") != 0) {
 		*out = fr;
 		return TB_OK;
 	}
@@ -157,10 +170,19 @@ handoff_frame_build(struct store *s, MDB_txn *txn, const char *self,
 		return rv;
 	}
 	evs = json_array();
+	/* A NOTIFY names the version it carries (the due may be older). */
+	if (!strcmp(kind, "notify") &&
+	    (json_object_set(fr, "epoch", json_object_get(c, "epoch")) ||
+	     json_object_set(fr, "attempt", json_object_get(c, "version")))) {
+		json_decref(fr);
+		json_decref(c);
+		return TB_ENOMEM;
+	}
 	if (evs == NULL || json_object_set_new(fr, "record", c) != 0 ||
 	    json_object_set_new(fr, "events", evs) != 0 ||
-	    json_object_set(fr, "mode", json_object_get(rec, "mode")) ||
-	    json_object_set(fr, "reason", json_object_get(rec, "reason"))) {
+	    (!strcmp(kind, "offer") &&
+	     (json_object_set(fr, "mode", json_object_get(rec, "mode")) ||
+	      json_object_set(fr, "reason", json_object_get(rec, "reason"))))) {
 		json_decref(fr);
 		return TB_ENOMEM;
 	}
@@ -286,9 +308,19 @@ due(struct handoff_node *h, MDB_txn *txn, json_t *ent, const char *id,
 		return;
 	}
 	want = handoff_wants(fsm_handoff_state(rec), false);
-	if (want != HANDOFF_F_NONE &&
-	    handoff_frame_build(h->n->store, txn, h->n->cfg.region, rec,
-	                        handoff_frame_name(want), &fr) == TB_OK) {
+	if (e == 0 && a == 0) {
+		/* A target's request, resent until the owner answers. */
+		if (!strcmp(spec_str(rec, "state") ? spec_str(rec, "state")
+		                                   : "",
+		            "requested") &&
+		    handoff_frame_build(h->n->store, txn, h->n->cfg.region, rec,
+		                        "request", &fr) == TB_OK) {
+			handoff_batch_add(batch, fr);
+		}
+	} else if (want != HANDOFF_F_NONE &&
+	           handoff_frame_build(h->n->store, txn, h->n->cfg.region, rec,
+	                               handoff_frame_name(want),
+	                               &fr) == TB_OK) {
 		handoff_batch_add(batch, fr);
 	}
 	json_decref(rec);
@@ -366,7 +398,8 @@ scan_open(struct handoff_node *h, MDB_txn *txn, MDB_cursor *cur, uint64_t now,
 		fresh = json_object_get(h->open, key) == NULL;
 		if (fresh && fsm_handoff_get(h->n->store, txn, id, e, a,
 		                             &rec) == TB_OK) {
-			offered = fsm_handoff_state(rec) == HANDOFF_OFFERED;
+			offered = fsm_handoff_state(rec) == HANDOFF_OFFERED ||
+			          e == 0; /* a new request */
 		}
 		json_decref(rec);
 		if ((ent = entry(h, key, now, offered, false)) != NULL) {
@@ -398,6 +431,63 @@ scan_transfers(struct handoff_node *h, MDB_cursor *cur, uint64_t now)
 			handoff_drv_key(key, sizeof(key), id, e, a);
 			entry(h, key, now, false, true);
 		}
+	}
+}
+
+/* scan_notify handles the 'N' space: a NOTIFY to the receiving region
+ * for each case whose write it has not acknowledged, resent with backoff;
+ * the driver's key names the version, so a newer write goes out at once. */
+static void
+scan_notify(struct handoff_node *h, MDB_txn *txn, MDB_cursor *cur, uint64_t now,
+            json_t *batch)
+{
+	char id[FSM_HANDOFF_ID_MAX], key[FSM_HANDOFF_ID_MAX + 48];
+	MDB_val k = { 1, "N" }, v;
+	int op = MDB_SET_RANGE;
+
+	while (mdb_cursor_get(cur, &k, &v, op) == 0) {
+		json_t *due = NULL, *rec, *fr = NULL, *ent;
+		long long backoff;
+
+		op = MDB_NEXT;
+		if (((uint8_t *)k.mv_data)[0] != 'N') {
+			break;
+		}
+		if (k.mv_size - 1 >= sizeof(id)) {
+			continue;
+		}
+		memcpy(id, (uint8_t *)k.mv_data + 1, k.mv_size - 1);
+		id[k.mv_size - 1] = '\0';
+		if (db_val_json(&v, &due) != TB_OK) {
+			continue;
+		}
+		snprintf(key, sizeof(key), "N:%s/%lld/%lld", id,
+		         spec_int(due, "epoch", 0),
+		         spec_int(due, "version", 0));
+		ent = entry(h, key, now, true, false);
+		if (ent == NULL || json_integer_value(json_array_get(ent, 0)) >
+		                       (json_int_t)now) {
+			json_decref(due);
+			continue;
+		}
+		rec = json_pack("{s:s, s:O, s:O, s:O}", "case", id, "epoch",
+		                json_object_get(due, "epoch"), "attempt",
+		                json_object_get(due, "version"), "peer",
+		                json_object_get(due, "to"));
+		if (rec != NULL &&
+		    handoff_frame_build(h->n->store, txn, h->n->cfg.region, rec,
+		                        "notify", &fr) == TB_OK) {
+			handoff_batch_add(batch, fr);
+		}
+		json_decref(rec);
+		json_decref(due);
+		backoff = json_integer_value(json_array_get(ent, 1));
+		json_integer_set(json_array_get(ent, 0),
+		                 (json_int_t)(now + backoff));
+		json_integer_set(json_array_get(ent, 1),
+		                 backoff * 2 > HANDOFF_BACKOFF_MAX_MS
+		                     ? HANDOFF_BACKOFF_MAX_MS
+		                     : backoff * 2);
 	}
 }
 
@@ -433,6 +523,7 @@ drive(struct handoff_node *h)
 	if (mdb_cursor_open(txn, n->store->dbi[DB_HANDOFFS], &cur) == 0) {
 		scan_open(h, txn, cur, now, batch);
 		scan_transfers(h, cur, now);
+		scan_notify(h, txn, cur, now, batch);
 		mdb_cursor_close(cur);
 	}
 	/* The transfers awaiting DONE; forget the open keys that left the

@@ -98,14 +98,72 @@ on_applied(void *arg, int rv, json_t *res)
 			       spec_str(r, "from") ? spec_str(r, "from") : "?",
 			       spec_str(r, "error"));
 		}
-		if (reply != NULL && strcmp(reply, "none") != 0 &&
-		    (fr = reply_of(h, txn, r, reply)) != NULL) {
+		if (reply != NULL && !strcmp(reply, "noted")) {
+			/* Results delivered back: acknowledged by version. */
+			fr = json_pack(
+			    "{s:s, s:O, s:O, s:O, s:s, s:O}", "frame", "noted",
+			    "case", json_object_get(r, "case"), "epoch",
+			    json_object_get(r, "epoch"), "attempt",
+			    json_object_get(r, "attempt"), "from",
+			    h->n->cfg.region, "to", json_object_get(r, "from"));
+			if (fr != NULL) {
+				handoff_batch_add(batch, fr);
+			}
+		} else if (reply != NULL && strcmp(reply, "none") != 0 &&
+		           (fr = reply_of(h, txn, r, reply)) != NULL) {
 			handoff_batch_add(batch, fr);
 		}
 	}
 	store_rd_end(h->n->store, txn);
 	json_decref(res);
 	handoff_batch_send(h, batch);
+}
+
+/* request_here handles a target's REQUEST before any commit: relayed to
+ * the owner a tombstone here names, or answered from the committed
+ * request record; true if it must be proposed. */
+static bool
+request_here(struct handoff_node *h, MDB_txn *txn, const json_t *fr,
+             json_t *batch)
+{
+	const char *id = spec_str(fr, "case"), *from = spec_str(fr, "from");
+	json_t *c = NULL, *rec = NULL, *out = NULL;
+	const char *owner;
+	bool propose = true;
+
+	if (db_get_json(txn, h->n->store->dbi[DB_CASES], id, strlen(id), &c) !=
+	    TB_OK) {
+		return true; /* the apply names why */
+	}
+	owner = spec_str(c, "owner");
+	if (owner != NULL && strcmp(owner, h->n->cfg.region) != 0) {
+		/* Following the tombstone towards the owner. */
+		json_t *on = json_deep_copy(fr);
+
+		if (on != NULL) {
+			json_object_set_new(on, "to", json_string(owner));
+			h->relayed++;
+			handoff_send_to(h, owner, 0, json_pack("[o]", on));
+		}
+		json_decref(c);
+		return false;
+	}
+	json_decref(c);
+	if (fsm_handoff_get(h->n->store, txn, id, 0, 0, &rec) == TB_OK &&
+	    !strcmp(spec_str(rec, "side") ? spec_str(rec, "side") : "",
+	            "source") &&
+	    !strcmp(spec_str(rec, "peer") ? spec_str(rec, "peer") : "",
+	            from ? from : "") &&
+	    spec_int(rec, "request", 0) >= spec_int(fr, "request", 0)) {
+		propose = false;
+		if (!strcmp(spec_str(rec, "state"), "request_refused") &&
+		    handoff_frame_build(h->n->store, txn, h->n->cfg.region, rec,
+		                        "request_refused", &out) == TB_OK) {
+			handoff_batch_add(batch, out);
+		}
+	}
+	json_decref(rec);
+	return propose;
 }
 
 /* take decides what frame fr does here: proposed (added to props), a
@@ -128,6 +186,22 @@ take(struct handoff_node *h, MDB_txn *txn, const json_t *fr, json_t *props,
 	json_t *rec = NULL, *res;
 	size_t i;
 
+	if (kind != NULL && id != NULL && strlen(id) < FSM_HANDOFF_ID_MAX &&
+	    !strcmp(kind, "request") && !request_here(h, txn, fr, batch)) {
+		return;
+	}
+	if (kind != NULL && id != NULL && strlen(id) < FSM_HANDOFF_ID_MAX &&
+	    (!strcmp(kind, "notify") || !strcmp(kind, "noted") ||
+	     !strcmp(kind, "request") || !strcmp(kind, "request_refused"))) {
+		/* Results delivered back: the apply compares versions. */
+		inflight_key(key, sizeof(key), fr);
+		if (json_object_get(h->inflight, key) == NULL &&
+		    json_object_get(keys, key) == NULL) {
+			json_object_set_new(keys, key, json_true());
+			json_array_append(props, (json_t *)fr);
+		}
+		return;
+	}
 	for (i = 0; kind != NULL && i < 6 && strcmp(kind, names[i]); i++) {
 	}
 	if (kind == NULL || i == 6 || id == NULL ||

@@ -21,9 +21,10 @@
  * leads towards R or a hop does not answer in time (the reason names which).
  * The node that took the HTTP call audits it too.
  *
- * Limits: the receiving region answers from its own copy (a case handed to
- * another owner is not followed yet, issue 7); no copy is kept along the
- * way, so an unreachable owner is 503 with no last known copy.
+ * A case handed to another region (a tombstone here) is asked of its owner;
+ * when the owner does not answer, the HTTP answer is 503 with the node's
+ * own copy as "last_known" (kept up to date by the owner's NOTIFYs,
+ * docs/HANDOFF.md). No copy is kept along the way.
  *
  * Threads: the loop (node_on_loop and link handlers). */
 #include "node/region_query.h"
@@ -78,7 +79,19 @@ status_of(int code)
 static void
 fail(struct query *q, int code, const char *why)
 {
-	if (q->c != NULL) {
+	json_t *copy = NULL;
+
+	if (q->c != NULL && status_of(code) == 503 &&
+	    !strcmp(q->kind, "case") &&
+	    store_case_get(q->n->store, q->key, node_now_ms(), &copy) ==
+	        TB_OK) {
+		/* The owner is unreachable: the last known copy (a
+		 * tombstone's, kept up to date by the owner's NOTIFYs). */
+		http_reply_json(q->c, 503,
+		                json_pack("{s:{s:s, s:s}, s:o}", "error",
+		                          "code", "unavailable", "message", why,
+		                          "last_known", copy));
+	} else if (q->c != NULL) {
 		int st = status_of(code);
 
 		http_reply_error(q->c, (uint16_t)st,

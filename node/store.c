@@ -465,6 +465,10 @@ dispatch(struct fsm *f)
 		return fsm_handoff_frame(f);
 	case CMD_ROOT_PUT:
 		return fsm_root_put(f);
+	case CMD_HANDOFF_REQUEST:
+		return fsm_handoff_request(f);
+	case CMD_HANDOFF_REFUSE:
+		return fsm_handoff_refuse(f);
 	default:
 		return fsm_refuse(f, TB_ENOTIMPL, "$.type",
 		                  "%s is an event, not a command this region "

@@ -243,6 +243,9 @@ int store_crls(struct store *s, json_t **out);
 int store_root(struct store *s, json_t **out);
 
 /* store_bundle_get: a bundle application and the state of each member
+ * (with its owner when handed elsewhere, and whether it is final), the
+ * count of final members and the bundle's "status" (complete once every
+ * member is final, else in_progress) --
  * case: {"bundle": {"id", "code", "name", "cases": [{"id", "member",
  * "matter", "state", "version"}]}}. TB_ENOTFOUND. */
 int store_bundle_get(struct store *s, const char *id, json_t **out);

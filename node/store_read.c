@@ -358,7 +358,9 @@ store_bundle_get(struct store *s, const char *id, json_t **out)
 {
 	json_t *app = NULL, *x, *c;
 	MDB_txn *txn;
-	size_t i;
+	size_t i, nfinal = 0;
+	enum lc_state st;
+	bool final;
 	int rv;
 
 	*out = NULL;
@@ -375,6 +377,17 @@ store_bundle_get(struct store *s, const char *id, json_t **out)
 		}
 		json_object_set(x, "state", json_object_get(c, "state"));
 		json_object_set(x, "version", json_object_get(c, "version"));
+		/* A member handed to another region (多地联办): its owner,
+		 * and the state its NOTIFYs brought back here. */
+		if (spec_str(c, "owner") != NULL) {
+			json_object_set(x, "owner",
+			                json_object_get(c, "owner"));
+		}
+		st = LC_STATE_RECEIVED;
+		final = lc_state_parse(spec_str(c, "state"), &st) == TB_OK &&
+		        lc_is_final(st);
+		json_object_set_new(x, "final", json_boolean(final));
+		nfinal += final;
 		json_decref(c);
 	}
 	store_rd_end(s, txn);
@@ -382,6 +395,13 @@ store_bundle_get(struct store *s, const char *id, json_t **out)
 		json_decref(app);
 		return rv == TB_ENOTFOUND && app != NULL ? TB_ECORRUPT : rv;
 	}
+	json_object_set_new(app, "members_final",
+	                    json_integer((json_int_t)nfinal));
+	json_object_set_new(
+	    app, "status",
+	    json_string(nfinal == json_array_size(json_object_get(app, "cases"))
+	                    ? "complete"
+	                    : "in_progress"));
 	*out = json_pack("{s:o}", "bundle", app);
 	return *out != NULL ? TB_OK : TB_ENOMEM;
 }

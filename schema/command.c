@@ -104,6 +104,11 @@ static const struct spec_field body_handoff_frame[] = {
 static const struct spec_field body_root_put[] = {
 	{ "root", SPEC_OBJECT, true }, /* the signed tongban.root/1 */
 };
+static const struct spec_field body_handoff_request[] = {
+	{ "case", SPEC_STRING, true },
+	{ "reason", SPEC_STRING, true },
+	{ "actor", SPEC_STRING, false },
+};
 static const struct spec_field body_event_case[] = {
 	{ "case", SPEC_STRING, true },
 	{ "epoch", SPEC_INT, true },
@@ -165,6 +170,10 @@ static const struct cmd_def cmd_defs[CMD_TYPE_COUNT] = {
 	[CMD_HANDOFF_FRAME] =
 	    CMD_DEF_AT("handoff.frame", TB_HANDOFF_LEVEL, body_handoff_frame),
 	[CMD_ROOT_PUT] = CMD_DEF_AT("root.put", 3, body_root_put),
+	[CMD_HANDOFF_REQUEST] = CMD_DEF_AT("handoff.request", TB_HANDOFF_LEVEL,
+	                                   body_handoff_request),
+	[CMD_HANDOFF_REFUSE] = CMD_DEF_AT("handoff.refuse", TB_HANDOFF_LEVEL,
+	                                  body_handoff_request),
 };
 
 const char *

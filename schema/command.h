@@ -48,14 +48,18 @@ enum cmd_type {
 	CMD_OUTBOX_DELIVER_RUN, /* body {origin, inc, seq, entries}: a run of
 	                           entries from seq, at the dest (level 3) */
 	/* Handoff of a case (feature level 3; docs/HANDOFF.md). */
-	CMD_HANDOFF_OFFER, /* body {case, to, mode, reason, actor}: at the
-	                      source, freezes the case */
-	CMD_HANDOFF_ABORT, /* body {case, after_ms, actor}: at the source,
-	                      unfreezes */
-	CMD_HANDOFF_FRAME, /* body {frames: [frame]}: frames received from
-	                      the other region, applied in order */
-	CMD_ROOT_PUT,      /* body {root}: the province's root metadata
-	                      (docs/TRUST.md "The replicated root") */
+	CMD_HANDOFF_OFFER,   /* body {case, to, mode, reason, actor}: at the
+	                        source, freezes the case */
+	CMD_HANDOFF_ABORT,   /* body {case, after_ms, actor}: at the source,
+	                        unfreezes */
+	CMD_HANDOFF_FRAME,   /* body {frames: [frame]}: frames received from
+	                        the other region, applied in order */
+	CMD_ROOT_PUT,        /* body {root}: the province's root metadata
+	                        (docs/TRUST.md "The replicated root") */
+	CMD_HANDOFF_REQUEST, /* body {case, reason, actor}: a target asks the
+	                        owner for a case */
+	CMD_HANDOFF_REFUSE,  /* body {case, reason, actor}: the owner refuses
+	                        a request */
 	CMD_TYPE_COUNT
 };
 
@@ -70,7 +74,8 @@ enum cmd_type {
  * root.put (revocation lists and the province's root metadata stored in
  * the replicated state), outbox.deliver_run (a run of consecutive entries
  * delivered in one command) and the handoff of cases (handoff.offer,
- * handoff.abort, handoff.frame; docs/HANDOFF.md). Level 4 adds no type:
+ * handoff.abort, handoff.frame, handoff.request, handoff.refuse;
+ * docs/HANDOFF.md). Level 4 adds no type:
  * from it, an applied crl.put or root.put is appended to every child's
  * outbox stream and a delivered "crl" or "root" entry is applied (below
  * it a delivery of one is refused, as by a build without them;

@@ -13,6 +13,7 @@
 #include "tests/tap.h"
 
 static uint64_t IDX_A, IDX_B;
+static char HID[64]; /* the case test_handoff hands to 370202 */
 static struct store *A, *B;
 
 /* apply applies (type, body stolen) at s at time at; the result. */
@@ -186,6 +187,7 @@ test_handoff(void)
 	   "an abort after the commit changes nothing (refusal noted)");
 	json_decref(r);
 
+	snprintf(HID, sizeof(HID), "%s", id);
 	/* A frame addressed elsewhere is skipped with the reason. */
 	fr = frame(A, "370102", id, 1, "commit");
 	json_object_set_new(fr, "to", json_string("370203"));
@@ -193,6 +195,178 @@ test_handoff(void)
 	like(spec_str(r, "error"), "to: not this region",
 	     "a frame for "
 	     "another region");
+	json_decref(r);
+}
+
+/* notify_frame is the NOTIFY store s (the owner, region self) sends for
+ * its notify due of case id (NULL if none is due). */
+static json_t *
+notify_frame(struct store *s, const char *self, const char *id)
+{
+	json_t *due = NULL, *rec, *fr = NULL;
+	MDB_txn *txn;
+
+	if (store_rd_begin(s, &txn) != 0) {
+		return NULL;
+	}
+	if (fsm_handoff_notify_get(s, txn, id, &due) == TB_OK) {
+		rec = json_pack("{s:s, s:O, s:O, s:O}", "case", id, "epoch",
+		                json_object_get(due, "epoch"), "attempt",
+		                json_object_get(due, "version"), "peer",
+		                json_object_get(due, "to"));
+		handoff_frame_build(s, txn, self, rec, "notify", &fr);
+		json_decref(rec);
+	}
+	store_rd_end(s, txn);
+	json_decref(due);
+	return fr;
+}
+
+static json_t *
+seqs(struct store *s, const char *id)
+{
+	json_t *c = get_case(s, id), *ev, *out = json_array();
+	size_t i;
+
+	json_array_foreach(json_object_get(c, "events"), i, ev)
+	{
+		json_array_append_new(
+		    out, json_integer(
+		             spec_int(json_object_get(ev, "body"), "seq", 0)));
+	}
+	json_decref(c);
+	return out;
+}
+
+/* Results delivered back: the owner (370202) notifies the receiving
+ * region (370102) of each write; duplicates and late frames change
+ * nothing; a late event is kept in its place; NOTED drops the due. */
+static void
+test_notify(void)
+{
+	const char *id = HID;
+	json_t *old, *fr, *r, *c, *s, *noted;
+	long long v;
+
+	old = notify_frame(B, "370202", id);
+	ok(old != NULL, "the owner's write left a notify due at 370202");
+	is_str(spec_str(old, "to"), "370102", "  to the receiving region");
+	c = get_case(B, id);
+	v = spec_int(c, "version", 0);
+	json_decref(c);
+	r = apply(B, &IDX_B, CMD_CASE_ACTION,
+	          json_pack("{s:s, s:s, s:I, s:s}", "case", id, "action",
+	                    "start_handling", "version", (json_int_t)v, "actor",
+	                    "x"));
+	ok(json_object_get(r, "event") != NULL, "370202 starts handling");
+	json_decref(r);
+	fr = notify_frame(B, "370202", id);
+	is_int(spec_int(fr, "attempt", 0), v + 1,
+	       "the due names the new version");
+
+	/* The newest, with its last event missing (it comes late). */
+	{
+		json_t *cut = json_deep_copy(fr);
+		json_t *evs = json_object_get(cut, "events");
+
+		json_array_remove(evs, json_array_size(evs) - 1);
+		r = deliver(A, &IDX_A, cut);
+	}
+	is_str(spec_str(r, "state"), "updated", "a notify at 370102: updated");
+	is_str(spec_str(r, "reply"), "noted", "  replying noted");
+	json_decref(r);
+	c = get_case(A, id);
+	is_str(spec_str(c, "state"), "handling", "  the copy is handling");
+	is_str(spec_str(c, "owner"), "370202", "  still a tombstone");
+	json_decref(c);
+	s = seqs(A, id);
+	is_int((long long)json_array_size(s), 2, "  with two events of three");
+	json_decref(s);
+	r = deliver(A, &IDX_A, json_incref(fr));
+	is_str(spec_str(r, "state"), "updated",
+	       "the same version again, complete: the late event is kept");
+	json_decref(r);
+	s = seqs(A, id);
+	r = json_pack("[i, i, i]", 1, 2, 3);
+	ok(json_equal(s, r), "  in its place: events 1, 2, 3");
+	json_decref(r);
+	json_decref(s);
+	r = deliver(A, &IDX_A, json_incref(fr));
+	ok(!strcmp(spec_str(r, "state"), "unchanged") &&
+	       !json_is_true(json_object_get(r, "committed")) &&
+	       !strcmp(spec_str(r, "reply"), "noted"),
+	   "a duplicate notify changes nothing, noted again");
+	json_decref(r);
+	r = deliver(A, &IDX_A, old);
+	is_str(spec_str(r, "state"), "unchanged", "an older notify: unchanged");
+	json_decref(r);
+	c = get_case(A, id);
+	is_int(spec_int(c, "version", 0), v + 1,
+	       "  the copy keeps the newer version");
+	json_decref(c);
+	r = apply(A, &IDX_A, CMD_CASE_ACTION, su_act(id, "void", v + 1));
+	is_str(err_code(r), "case_moved", "the copy stays read-only");
+	json_decref(r);
+
+	/* NOTED at the owner. */
+	noted = json_pack("{s:s, s:s, s:i, s:I, s:s, s:s}", "frame", "noted",
+	                  "case", id, "epoch", 2, "attempt", (json_int_t)v,
+	                  "from", "370102", "to", "370202");
+	r = deliver(B, &IDX_B, noted);
+	like(spec_str(r, "note"), "older", "an older noted keeps the due");
+	json_decref(r);
+	ok((r = notify_frame(B, "370202", id)) != NULL, "  still due");
+	json_decref(r);
+	noted =
+	    json_pack("{s:s, s:s, s:i, s:I, s:s, s:s}", "frame", "noted",
+	              "case", id, "epoch", 2, "attempt", (json_int_t)(v + 1),
+	              "from", "370102", "to", "370202");
+	r = deliver(B, &IDX_B, noted);
+	ok(json_is_true(json_object_get(r, "committed")),
+	   "the current noted commits");
+	json_decref(r);
+	ok((r = notify_frame(B, "370202", id)) == NULL, "  and drops the due");
+	json_decref(r);
+
+	/* Bad input: skipped with the reason, nothing changed. */
+	r = deliver(A, &IDX_A,
+	            json_pack("{s:s, s:s, s:i, s:i, s:s, s:s}", "frame",
+	                      "notify", "case", id, "epoch", 9, "attempt", 99,
+	                      "from", "370202", "to", "370102"));
+	like(spec_str(r, "error"), "record", "a notify without a record");
+	json_decref(r);
+	json_object_set_new(fr, "from", json_string("370203"));
+	r = deliver(A, &IDX_A, fr);
+	like(spec_str(r, "error"), "owner must be the sender",
+	     "a notify whose record names another owner");
+	json_decref(r);
+	c = get_case(A, id);
+	is_int(spec_int(c, "version", 0), v + 1, "  the copy unchanged");
+	json_decref(c);
+
+	/* Handed back before 370102 acknowledged a write: 370202's due is
+	 * dropped with the transfer (the new owner has it all). */
+	r = apply(B, &IDX_B, CMD_CASE_ACTION,
+	          json_pack("{s:s, s:s, s:I, s:s}", "case", id, "action",
+	                    "submit_review", "version", (json_int_t)(v + 1),
+	                    "actor", "x"));
+	json_decref(r);
+	ok((r = notify_frame(B, "370202", id)) != NULL,
+	   "another write at 370202: due again");
+	json_decref(r);
+	json_decref(
+	    apply(B, &IDX_B, CMD_HANDOFF_OFFER,
+	          json_pack("{s:s, s:s, s:s, s:s}", "case", id, "to", "370102",
+	                    "mode", "异地代收代办", "reason", "back")));
+	r = deliver(A, &IDX_A, frame(B, "370202", id, 2, "offer"));
+	is_str(spec_str(r, "state"), "prepared",
+	       "370102 prepares the hand-back");
+	json_decref(r);
+	r = deliver(B, &IDX_B, frame(A, "370102", id, 2, "accept"));
+	is_str(spec_str(r, "state"), "transferred", "370202 transfers it");
+	json_decref(r);
+	ok((r = notify_frame(B, "370202", id)) == NULL,
+	   "  and its notify due is dropped");
 	json_decref(r);
 }
 
@@ -261,6 +435,7 @@ main(void)
 		json_decref(
 		    apply(A, &IDX_A, CMD_CATALOG_RELEASE, su_catalog(0)));
 		test_handoff();
+		test_notify();
 		test_abort();
 	}
 	store_close(A);
