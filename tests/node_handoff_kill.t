@@ -154,6 +154,7 @@ for r in $(seq 1 "$rounds"); do
   if [ -n "${delay:-}" ] && [[ $what == kill* ]]; then
     sleep "0.0$(printf '%02d' "$delay")"
     kill -9 "${!pv}" 2>/dev/null
+    { wait "${!pv}"; } 2>/dev/null # reaped here: no "Killed" line
   fi
   # The victim dies (by itself at the step, or by the kill): wait for it.
   for i in $(seq 1 200); do kill -0 "${!pv}" 2>/dev/null || break; sleep 0.05; done
