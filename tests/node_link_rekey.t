@@ -7,29 +7,11 @@
 # makes a new handshake. Out-of-range values stop a node at start.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/node_lib.sh"
+. "$(dirname "$0")/link_lib.sh"
 py=/usr/bin/python3
 cd "$T"
 WAIT=${TB_LINKS_WAIT:-30}
 
-init_node() {
-  local name=$1 region=$2 root=${3:-} out
-  out=$("$TB" init --dir "$T/$name" --region "$region" --api 127.0.0.1:0 \
-    --link 127.0.0.1:0 ${root:+--root "$root"} --json) || return 1
-  printf -v "TOKEN_$name" '%s' "$(printf '%s' "$out" |
-    sed -n 's/.*"admin_token":"\([^"]*\)".*/\1/p')"
-  printf -v "ID_$name" '%s' "$(printf '%s' "$out" |
-    sed -n 's/.*"node_id":"\([^"]*\)".*/\1/p')"
-}
-link_url() { sed -n 's/.*"link":"\([^"]*\)".*/\1/p' "$T/$1.out"; }
-wait_for() {
-  local end=$((SECONDS + $1))
-  shift
-  while :; do
-    "$@" >/dev/null 2>&1 && return 0
-    [ "$SECONDS" -lt "$end" ] || return 1
-    sleep 0.1
-  done
-}
 # link_field NAME DIR PEER FIELD...: the FIELDs of NAME's up link to PEER
 # in DIR, from one view.
 link_field() {
