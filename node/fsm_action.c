@@ -1,6 +1,8 @@
 /* case.action: one lifecycle step on a case, with the If-Match version
  * check, the pauses that stop the clock, and the due date. */
 #include "node/fsm.h"
+#include "node/store_db.h"
+#include "schema/command.h"
 
 #include "schema/lifecycle.h"
 #include "schema/spec.h"
@@ -213,6 +215,76 @@ transit(struct fsm *f, json_t *c, enum lc_action a, enum lc_state target)
 	return TB_OK;
 }
 
+/* national_no records the national 办件编号 when the owner accepts the case
+ * (feature level TB_HANDOFF_LEVEL on; DOMAIN.md "Numbers"): the 31-character
+ * implementation code this region's effective catalog has for the matter
+ * (its implementation key without the handling item),
+ * the day of acceptance (UTC+8) as yyyyMMdd and a 4-digit serial per code
+ * and day, counted in meta "nn/CODE/DAY". A matter without an
+ * implementation entry here gets none (the receiving window's serial, the
+ * case id, still names the case). At the handling region of a handed-over
+ * case this is its own code: the handling authority numbers the case. */
+static int
+national_no(struct fsm *f, json_t *c)
+{
+	struct fsm_catalog *cat;
+	struct fsm_matter m;
+	uint64_t level = 0, serial = 0;
+	char ds[11], day[9], key[64], no[48];
+	int rv;
+
+	if (json_object_get(c, "national_no") != NULL) {
+		return TB_OK;
+	}
+	if ((rv = meta_get_u64(f->s, f->txn, "feature_level", &level)) != 0) {
+		return rv;
+	}
+	if (level < TB_HANDOFF_LEVEL) {
+		return TB_OK;
+	}
+	if ((rv = fsm_catalog_get(f, &cat)) != 0) {
+		return rv;
+	}
+	rv = fsm_resolve(f->s, cat, spec_str(c, "matter"), &m);
+	if (rv == TB_ENOTFOUND) {
+		return TB_OK;
+	}
+	if (rv != 0) {
+		return rv;
+	}
+	/* The implementation key is the code, then "#" and the handling
+	 * item when the matter has one. */
+	if (strlen(m.task_code) < 31 ||
+	    (m.task_code[31] != '\0' && m.task_code[31] != '#')) {
+		fsm_matter_fini(&m);
+		return TB_OK;
+	}
+	m.task_code[31] = '\0';
+	fsm_datestr(f->day, ds);
+	snprintf(day, sizeof(day), "%.4s%.2s%.2s", ds, ds + 5, ds + 8);
+	snprintf(key, sizeof(key), "nn/%s/%s", m.task_code, day);
+	if ((rv = meta_add(f->s, f->txn, key, 1)) != 0 ||
+	    (rv = meta_get_u64(f->s, f->txn, key, &serial)) != 0) {
+		fsm_matter_fini(&m);
+		return rv;
+	}
+	if (serial > 9999) {
+		rv = fsm_refuse(f, TB_ERANGE, "$.body.action",
+		                "implementation %s has accepted 9999 cases on "
+		                "%s: the national 办件编号's 4-digit serial is "
+		                "used up",
+		                m.task_code, day);
+		fsm_matter_fini(&m);
+		return rv;
+	}
+	snprintf(no, sizeof(no), "%s%s%04llu", m.task_code, day,
+	         (unsigned long long)serial);
+	fsm_matter_fini(&m);
+	return json_object_set_new(c, "national_no", json_string(no)) != 0
+	           ? TB_ENOMEM
+	           : TB_OK;
+}
+
 /* event_body describes the step for the feed. */
 static json_t *
 event_body(struct fsm *f, const json_t *old, const json_t *c, enum lc_action a)
@@ -231,6 +303,11 @@ event_body(struct fsm *f, const json_t *old, const json_t *c, enum lc_action a)
 	if (ev != NULL && lc_step_code(a) >= 0) {
 		json_object_set_new(ev, "step_code",
 		                    json_integer(lc_step_code(a)));
+	}
+	if (ev != NULL && json_object_get(old, "national_no") == NULL &&
+	    json_object_get(c, "national_no") != NULL) {
+		json_object_set(ev, "national_no",
+		                json_object_get(c, "national_no"));
 	}
 	if (ev != NULL && json_object_get(c, "completion_code") != NULL) {
 		json_object_set(ev, "completion_code",
@@ -289,7 +366,8 @@ fsm_case_action(struct fsm *f)
 		rv = TB_ENOMEM;
 		goto out;
 	}
-	if ((rv = transit(f, c, a, target)) != 0) {
+	if ((rv = transit(f, c, a, target)) != 0 ||
+	    (a == LC_ACTION_ACCEPT && (rv = national_no(f, c)) != 0)) {
 		goto out;
 	}
 	if (json_object_set_new(

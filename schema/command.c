@@ -121,6 +121,7 @@ static const struct spec_field body_event_case[] = {
 	{ "step_code", SPEC_INT, false },
 	{ "completion_code", SPEC_INT, false }, /* on final states */
 	{ "due", SPEC_STRING, false },          /* a new due date */
+	{ "national_no", SPEC_STRING, false }, /* the 办件编号, on accept */
 };
 
 struct cmd_def {

@@ -317,9 +317,18 @@ is "$(jq_get '[c for c in d["cases"] if c["id"] == "'"$CID"'"][0].get("applicant
   "a supervising tier's summary carries no applicant"
 is "$(jq_get '[c for c in d["cases"] if c["id"] == "'"$CID"'"][0]["matter"]')" "000117001000#01" \
   "  but the matter, the state and the dates"
+# At feature level 3 the handling authority numbers the case at acceptance:
+# the national 办件编号, its implementation code (370102's overlay) + the day
+# (UTC+8) + a 4-digit serial.
+api K1 POST /v1/group/features -d '{"level":3}'
+is "$code" 201 "370102 raised to feature level 3"
 api K1 POST "/v1/cases/$CID/actions" -H 'If-Match: 1' \
   -d '{"action":"accept","opinion":"材料齐全"}'
 is "$code" 201 "the case is accepted at 370102"
+is "$(jq_get 'd["event"]["body"]["national_no"] == "11370102MB152906114000117001000" + __import__("datetime").datetime.fromtimestamp(d["event"]["at"] / 1000, __import__("datetime").timezone(__import__("datetime").timedelta(hours=8))).strftime("%Y%m%d") + "0001"')" True \
+  "  with the national 办件编号: implementation code, day (UTC+8), serial 0001"
+api K1 GET "/v1/cases/$CID"
+is "$(jq_get 'len(d["national_no"])')" 43 "  kept on the case (43 characters)"
 wait_for 20 area_has P accepted
 is "$?" 0 "the province's area list follows it to accepted"
 api P GET "/v1/area/cases?state=received"
