@@ -17,6 +17,7 @@
 
 #include "consensus/raftio.h"
 #include "consensus/raftio_load.h"
+#include "node/certstore.h"
 #include "node/config.h"
 #include "schema/canon.h"
 #include "schema/cert.h"
@@ -265,15 +266,13 @@ recover_raft(const struct node_config *cfg, raft_index *at, char *err,
 	return rv == 0 ? 0 : -1;
 }
 
-/* node_chain loads DIR's certificate followed by certs/chain.json. */
+/* node_chain loads DIR's certificate followed by its chain (DIR/local). */
 static json_t *
 node_chain(const char *dir)
 {
-	char path[PATH_MAX + 32];
 	json_t *chain, *leaf, *rest;
 
-	snprintf(path, sizeof(path), "%s/certs/node.json", dir);
-	if (access(path, F_OK) != 0) {
+	if ((leaf = certstore_load(dir, "node")) == NULL) {
 		fprintf(stderr,
 		        "tongban group recover: %s holds no node certificate: "
 		        "its links are off, so it was never a member of a "
@@ -281,16 +280,13 @@ node_chain(const char *dir)
 		        dir);
 		return NULL;
 	}
-	if ((leaf = tb_cli_json_file("group recover", path)) == NULL) {
-		return NULL;
-	}
 	chain = json_array();
 	json_array_append_new(chain, leaf);
-	snprintf(path, sizeof(path), "%s/certs/chain.json", dir);
-	if ((rest = tb_cli_json_file("group recover", path)) != NULL) {
+	if ((rest = certstore_load(dir, "chain")) != NULL &&
+	    json_is_array(rest)) {
 		json_array_extend(chain, rest);
-		json_decref(rest);
 	}
+	json_decref(rest);
 	return chain;
 }
 

@@ -120,7 +120,7 @@ link_inc_payload(struct links *ls, char *errmsg, size_t errlen)
 	json_t *doc;
 
 	if (ls->own_chain == NULL) {
-		snprintf(errmsg, errlen, "certs/: no chain");
+		snprintf(errmsg, errlen, "local/: no chain");
 		return TB_EINVAL;
 	}
 	doc =
@@ -131,7 +131,7 @@ link_inc_payload(struct links *ls, char *errmsg, size_t errlen)
 	}
 	if (doc == NULL || canon_encode(doc, &b, err, sizeof(err)) != TB_OK ||
 	    b.len > NOISE_MAX_MSG - 2 * NOISE_DHLEN - 3 * NOISE_TAGLEN) {
-		snprintf(errmsg, errlen, "certs/: the chain cannot be sent: %s",
+		snprintf(errmsg, errlen, "local/: the chain cannot be sent: %s",
 		         b.len > 0 ? "too large" : err);
 		json_decref(doc);
 		canon_buf_free(&b);
