@@ -459,7 +459,8 @@ link_trust_poll(struct links *ls)
 			       err);
 		} else {
 			tb_log(TB_LOG_INFO, "TB-LINK-CERTS",
-			       "reloaded certs/: %zu revocation lists, %zu "
+			       "reloaded certs/ and local/: %zu revocation "
+			       "lists, %zu "
 			       "cross-certificates; the verified-chain cache "
 			       "is cleared",
 			       json_array_size(ls->crls),
