@@ -55,6 +55,8 @@
 	"       tongban cert show (FILE... [--crl CRL.json]... | --dir "       \
 	"NODE_DIR) [--json]\n"                                                 \
 	"       tongban [--api URL --token T] cert show --stored [--json]\n"   \
+	"       tongban cert export --dir NODE_DIR [--kind node|chain|"        \
+	"xcert-REGION] [--out FILE]\n"                                         \
 	"       tongban cert verify (--dir NODE_DIR | --root ROOT.json "       \
 	"[--crl CRL.json]...\n"                                                \
 	"                           [--region CODE] [--node-id ID] [--role "   \
@@ -1182,6 +1184,19 @@ show_dir(struct opts *o, bool verify_only)
 	return rc;
 }
 
+/* cert_export writes a record of the node's certificate store (the node
+ * certificate by default) to a file or stdout: what --prev-cert, a peer's
+ * operator or a backup needs now that there is no certs/node.json. */
+static int
+cert_export(struct opts *o)
+{
+	if (o->dir == NULL) {
+		return usage("export", "--dir is required");
+	}
+	return tb_cli_cert_export(o->dir, o->kind != NULL ? o->kind : "node",
+	                          o->out);
+}
+
 static int
 cert_show(struct opts *o)
 {
@@ -1309,7 +1324,7 @@ tb_cli_cert(int argc, char **argv)
 		{ "request", cert_request }, { "issue", cert_issue_cmd },
 		{ "install", cert_install }, { "revoke", cert_revoke },
 		{ "show", cert_show },       { "verify", cert_verify },
-		{ "cross", cert_cross },
+		{ "cross", cert_cross },     { "export", cert_export },
 	};
 	struct opts o;
 	size_t i;

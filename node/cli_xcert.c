@@ -131,3 +131,25 @@ out:
 	json_decref(old);
 	return rc;
 }
+
+int
+tb_cli_cert_export(const char *dir, const char *name, const char *out)
+{
+	char err[PATH_MAX + 128];
+	json_t *doc;
+	int rv;
+
+	rv = certstore_get(dir, name, &doc, err, sizeof(err));
+	if (rv != 0) {
+		fprintf(stderr, "tongban cert export: %s\n", err);
+		return TB_EXIT_INVALID;
+	}
+	if (out != NULL) {
+		rv = tb_cli_write_json(out, doc, 0644, false);
+	} else {
+		rv = json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+		printf("\n");
+	}
+	json_decref(doc);
+	return rv == 0 ? TB_EXIT_OK : TB_EXIT_INVALID;
+}

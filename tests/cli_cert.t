@@ -92,6 +92,20 @@ v=$(printf '%s' "$out" | $py -c 'import json,sys; d=json.load(sys.stdin); print(
 is "$v" "True $node_id 4 valid" "--json: valid, node id, 4 certificates"
 v=$(printf '%s' "$out" | $py -c 'import json,sys; d=json.load(sys.stdin); print(d["stored_in"], d["chain"][0]["document"]["serial"])')
 is "$v" "C/local $serial" "--json: stored_in C/local, the installed serial"
+run "$tb" cert export --dir C --out exported.json
+is "$rc" 0 "cert export writes the stored node certificate to a file"
+is "$(field exported.json serial)" "$serial" "  the installed one"
+is "$($py -c 'import json,sys; print(json.load(open("exported.json")) == json.load(open("n.json")))')" \
+  True "  equal to the installed file (JSON -> canonical msgpack -> JSON)"
+run "$tb" cert export --dir C --kind chain
+is "$($py -c 'import json,sys; c=json.loads(sys.argv[1]); print(len(c), c[0]["region"])' "$out")" \
+  "3 370102" "cert export --kind chain: the three issuers, the county's first"
+run "$tb" cert export --dir C --kind ../node
+is "$rc" 1 "cert export refuses a record name that is not one"
+like "$err" "../node: not a certificate record name" "  named"
+run "$tb" cert export --dir C --kind xcert-110000
+is "$rc" 1 "cert export of an absent record fails"
+like "$err" "C/local holds no xcert-110000" "  named"
 run "$tb" cert show n.json
 is "$rc" 0 "show a certificate file"
 like "$out" "status    valid to" "its status"
