@@ -24,7 +24,8 @@
 #define CERTSTORE_DB  "certs"
 
 /* The one environment this process keeps open: LMDB forbids opening the
- * same environment twice in a process. */
+ * same environment twice in a process. MDB_NOTLS: a read transaction's
+ * reader slot is released with it, whatever thread (links, HTTP) ran it. */
 static struct {
 	pthread_mutex_t mu;
 	char dir[PATH_MAX];
@@ -90,7 +91,7 @@ env_get(const char *dir, bool create, char *errmsg, size_t errlen)
 	}
 	if ((rv = db_err(mdb_env_set_maxdbs(cs.env, 2))) != 0 ||
 	    (rv = db_err(mdb_env_set_mapsize(cs.env, CERTSTORE_MAP))) != 0 ||
-	    (rv = db_err(mdb_env_open(cs.env, path, 0, 0600))) != 0 ||
+	    (rv = db_err(mdb_env_open(cs.env, path, MDB_NOTLS, 0600))) != 0 ||
 	    (rv = db_err(mdb_txn_begin(cs.env, NULL, 0, &txn))) != 0) {
 		snprintf(errmsg, errlen, "%s: %s", path, tb_strerror(rv));
 		goto fail;
