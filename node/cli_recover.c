@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -392,6 +393,10 @@ tb_cli_group_recover(int argc, char **argv)
 		        err);
 		goto out;
 	}
+	/* certs/ holds no certificate of the node's any more (DIR/local,
+	 * certstore.h), so it may not exist yet. */
+	snprintf(path, sizeof(path), "%s/certs", dir);
+	mkdir(path, 0700);
 	snprintf(path, sizeof(path), "%s/certs/incarnation.json", dir);
 	if (tb_cli_write_json(path, doc, 0644, false) != 0) {
 		fprintf(stderr,

@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static json_t *
 load_doc(const char *path)
@@ -150,6 +151,9 @@ save(struct links *ls, const char *name, const json_t *doc)
 {
 	char path[PATH_MAX + 32];
 
+	/* certs/ may not exist: the node's certificates are in DIR/local. */
+	snprintf(path, sizeof(path), "%s/certs", ls->dir);
+	mkdir(path, 0700);
 	snprintf(path, sizeof(path), "%s/%s", ls->dir, name);
 	return tb_cli_write_json(path, doc, 0644, false) == 0;
 }
