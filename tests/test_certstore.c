@@ -147,6 +147,35 @@ main(void)
 	ok(json_equal(got, leaf), "raw: which decodes to the certificate");
 	json_decref(got);
 
+	/* A damaged value is refused by name, not misread. */
+	{
+		MDB_env *env;
+		MDB_txn *txn;
+		MDB_dbi dbi;
+		MDB_val k = { 5, "xcert" }, v = { 3, "\002ab" };
+		int rv = -1;
+
+		snprintf(path, sizeof(path), "%s/local", dir);
+		if (mdb_env_create(&env) == 0) {
+			mdb_env_set_maxdbs(env, 2);
+			if (mdb_env_open(env, path, 0, 0600) == 0 &&
+			    mdb_txn_begin(env, NULL, 0, &txn) == 0) {
+				rv = mdb_dbi_open(txn, "certs", 0, &dbi) ||
+				     mdb_put(txn, dbi, &k, &v, 0) ||
+				     mdb_txn_commit(txn);
+			}
+			mdb_env_close(env);
+		}
+		ok(rv == 0, "raw: a value of schema version 2 written");
+	}
+	is_int(certstore_get(dir, "xcert", &got, err, sizeof(err)), TB_ECORRUPT,
+	       "a value of an unknown schema version is refused");
+	like(err, "xcert", "  naming the record");
+	arr = json_array();
+	is_int(certstore_list(dir, "xcert", arr), 2,
+	       "listing skips it (and logs it), keeping the good ones");
+	json_decref(arr);
+
 	/* Import of the files an older build wrote. */
 	snprintf(path, sizeof(path), "%s/certs", dir);
 	mkdir(path, 0700);
