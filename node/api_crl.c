@@ -3,6 +3,7 @@
  * node/fsm_crl.c; root.put, node/fsm_root.c) and read back. */
 #include "node/api_crl.h"
 
+#include "node/certstore.h"
 #include "node/node.h"
 #include "node/store.h"
 #include "schema/cert.h"
@@ -40,14 +41,14 @@ load(const char *dir, const char *name)
 }
 
 /* own_chain finds the issuer key's certificates in this node's own chain
- * (certs/node.json, then certs/chain.json): from the region certificate
+ * (the chain record of DIR/local, certstore.h): from the region certificate
  * whose sign_key is the list's issuer key up to the province's. NULL if
  * the key is not in it. */
 static json_t *
 own_chain(const char *dir, const json_t *crl)
 {
 	const char *key = spec_str(json_object_get(crl, "issuer"), "key");
-	json_t *chain = load(dir, "certs/chain.json"), *out = NULL, *c;
+	json_t *chain = certstore_load(dir, "chain"), *out = NULL, *c;
 	size_t i;
 
 	if (key == NULL || !json_is_array(chain)) {

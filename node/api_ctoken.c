@@ -9,6 +9,7 @@
  * the chain's signature checks (a few Ed25519 verifications). */
 #include "node/api_ctoken.h"
 
+#include "node/certstore.h"
 #include "node/log.h"
 #include "node/node.h"
 #include "node/store.h"
@@ -100,14 +101,16 @@ fp_add(crypto_generichash_state *st, const char *path)
 	crypto_generichash_update(st, (const uint8_t *)v, sizeof(v));
 }
 
-/* scan hashes root.json and the certs/crl-* and xcert-* files into fp
- * and, if docs is not NULL, loads them into crls and xcerts. Directory
- * order is the same between calls on an unchanged directory. */
+/* scan hashes root.json, the certs/crl-* files and the node-local
+ * records (certstore.h) into fp and, if crls is not NULL, loads the lists
+ * into crls and the cross-certificates into xcerts. Directory order is the
+ * same between calls on an unchanged directory. */
 static void
 scan(struct api_ctok *t, uint8_t fp[32], json_t *crls, json_t *xcerts)
 {
 	crypto_generichash_state st;
 	char path[PATH_MAX + 300];
+	uint8_t cfp[32];
 	struct dirent *e;
 	json_error_t je;
 	json_t *doc;
@@ -120,9 +123,8 @@ scan(struct api_ctok *t, uint8_t fp[32], json_t *crls, json_t *xcerts)
 	if ((dp = opendir(path)) != NULL) {
 		while ((e = readdir(dp)) != NULL) {
 			bool crl = !strncmp(e->d_name, "crl-", 4);
-			bool x = !strncmp(e->d_name, "xcert-", 6);
 			size_t len = strlen(e->d_name);
-			if ((!crl && !x) || len < 5 ||
+			if (!crl || len < 5 ||
 			    strcmp(e->d_name + len - 5, ".json") != 0) {
 				continue;
 			}
@@ -134,13 +136,20 @@ scan(struct api_ctok *t, uint8_t fp[32], json_t *crls, json_t *xcerts)
 			}
 			doc = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
 			if (doc != NULL &&
-			    json_array_size(crl ? crls : xcerts) <
-			        CTOK_MAX_DOCS) {
-				json_array_append(crl ? crls : xcerts, doc);
+			    json_array_size(crls) < CTOK_MAX_DOCS) {
+				json_array_append(crls, doc);
 			}
 			json_decref(doc);
 		}
 		closedir(dp);
+	}
+	certstore_fingerprint(t->dir, cfp);
+	crypto_generichash_update(&st, cfp, sizeof(cfp));
+	if (xcerts != NULL) {
+		certstore_list(t->dir, "xcert-", xcerts);
+		while (json_array_size(xcerts) > CTOK_MAX_DOCS) {
+			json_array_remove(xcerts, CTOK_MAX_DOCS);
+		}
 	}
 	crypto_generichash_final(&st, fp, 32);
 }

@@ -132,9 +132,14 @@ int tb_cli_group_recover(int argc, char **argv);
 
 /* tb_cli_install_xcert checks the cross-certificate in file against the
  * node's root in dir (fields, threshold officers, validity, another
- * province) and stores it as dir/certs/xcert-REGION.json. Returns an exit
- * code (TB_EXIT_OK, TB_EXIT_INVALID with the reason on stderr). */
+ * province) and stores it as record xcert-REGION of dir/local
+ * (node/certstore.h). Returns an exit code (TB_EXIT_OK, TB_EXIT_INVALID
+ * with the reason on stderr). */
 int tb_cli_install_xcert(const char *dir, const char *file);
+
+/* tb_cli_cert_export writes record name (node, chain, xcert-REGION) of
+ * dir/local as JSON to out (stdout when NULL): tongban cert export. */
+int tb_cli_cert_export(const char *dir, const char *name, const char *out);
 
 /* tb_cli_print_grants prints what the cross-certificate x grants the
  * other province's API tokens (one indented line). */

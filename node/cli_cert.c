@@ -1,6 +1,7 @@
 /* The 'cert' verb: offline enrolment of nodes and region keys (request,
  * issue, install), revocation, cross-certification, show and verify. */
 #include "node/cli.h"
+#include "node/certstore.h"
 
 #include "node/config.h"
 #include "schema/canon.h"
@@ -54,6 +55,8 @@
 	"       tongban cert show (FILE... [--crl CRL.json]... | --dir "       \
 	"NODE_DIR) [--json]\n"                                                 \
 	"       tongban [--api URL --token T] cert show --stored [--json]\n"   \
+	"       tongban cert export --dir NODE_DIR [--kind node|chain|"        \
+	"xcert-REGION] [--out FILE]\n"                                         \
 	"       tongban cert verify (--dir NODE_DIR | --root ROOT.json "       \
 	"[--crl CRL.json]...\n"                                                \
 	"                           [--region CODE] [--node-id ID] [--role "   \
@@ -575,21 +578,38 @@ ctx_dir(struct ctx *c, const char *dir, char **chain_files, int nfiles)
 			}
 		}
 	} else {
-		dir_path(path, sizeof(path), dir, "certs/node.json");
-		if (access(path, F_OK) != 0) {
+		json_t *leaf, *rest;
+		int rv = certstore_get(dir, "node", &leaf, err, sizeof(err));
+		if (rv == TB_ENOTFOUND && certstore_legacy(dir) > 0) {
+			fprintf(stderr,
+			        "tongban cert: %s has certificates in "
+			        "%s/certs/*.json that are not imported yet: "
+			        "the node imports them into %s/%s when it "
+			        "next starts\n",
+			        dir, dir, dir, CERTSTORE_SUBDIR);
+			return -1;
+		}
+		if (rv == TB_ENOTFOUND) {
 			fprintf(stderr,
 			        "tongban cert: %s has no certificate: tongban "
 			        "cert install --dir %s CERT.json CHAIN...\n",
 			        dir, dir);
 			return -1;
 		}
-		if (append_docs(c->chain, path) != 0) {
+		if (rv != 0) {
+			fprintf(stderr, "tongban cert: %s\n", err);
 			return -1;
 		}
-		dir_path(path, sizeof(path), dir, "certs/chain.json");
-		if (append_docs(c->chain, path) != 0) {
+		json_array_append_new(c->chain, leaf);
+		rv = certstore_get(dir, "chain", &rest, err, sizeof(err));
+		if (rv != 0 && rv != TB_ENOTFOUND) {
+			fprintf(stderr, "tongban cert: %s\n", err);
 			return -1;
 		}
+		if (json_is_array(rest)) {
+			json_array_extend(c->chain, rest);
+		}
+		json_decref(rest);
 	}
 	dir_crls(dir, c->crls);
 	return 0;
@@ -650,7 +670,9 @@ out:
 static int
 cert_install(struct opts *o)
 {
-	char path[PATH_MAX], hex[65], kxh[65];
+	char err[PATH_MAX + 128], hex[65], kxh[65];
+	const char *names[2];
+	const json_t *docs[2];
 	uint8_t pk[32], kx[32], lpk[32], lkx[32];
 	struct tb_diag d;
 	struct ctx c;
@@ -705,18 +727,15 @@ cert_install(struct opts *o)
 	for (i = 1; i < json_array_size(c.chain); i++) {
 		json_array_append(rest, json_array_get(c.chain, i));
 	}
-	dir_path(path, sizeof(path), o->dir, "certs");
-	if (mkdir(path, 0700) != 0 && errno != EEXIST) {
-		fprintf(stderr, "tongban cert install: %s: %s\n", path,
-		        strerror(errno));
-		goto out;
-	}
-	dir_path(path, sizeof(path), o->dir, "certs/chain.json");
-	if (tb_cli_write_json(path, rest, 0644, false) != 0) {
-		goto out;
-	}
-	dir_path(path, sizeof(path), o->dir, "certs/node.json");
-	if (tb_cli_write_json(path, leaf, 0644, false) != 0) {
+	/* The chain and the certificate in one transaction of the
+	 * node-local environment (certstore.h): a running node's next poll
+	 * sees both or neither. */
+	names[0] = "chain";
+	names[1] = "node";
+	docs[0] = rest;
+	docs[1] = leaf;
+	if (certstore_put_many(o->dir, names, docs, 2, err, sizeof(err)) != 0) {
+		fprintf(stderr, "tongban cert install: %s\n", err);
 		goto out;
 	}
 	if (rotated == 0) {
@@ -1098,8 +1117,8 @@ show_dir(struct opts *o, bool verify_only)
 {
 	struct tb_diag d;
 	struct ctx c;
-	json_t *docs = NULL, *out = NULL, *l;
-	char reason[512];
+	json_t *docs = NULL, *out = NULL, *l, *xcerts;
+	char reason[512], where[PATH_MAX + 16];
 	size_t i;
 	int rv, rc = TB_EXIT_INVALID;
 
@@ -1108,6 +1127,9 @@ show_dir(struct opts *o, bool verify_only)
 		return TB_EXIT_INVALID;
 	}
 	rv = ctx_verify(&c, &d);
+	certstore_path(o->dir, where, sizeof(where));
+	xcerts = json_array();
+	certstore_list(o->dir, "xcert-", xcerts);
 	if (o->json) {
 		docs = json_array();
 		json_array_foreach(c.chain, i, l)
@@ -1118,12 +1140,14 @@ show_dir(struct opts *o, bool verify_only)
 			    docs, json_pack("{s:O, s:s, s:s}", "document", l,
 			                    "status", st, "reason", reason));
 		}
-		out = json_pack("{s:s, s:s, s:b, s:s, s:s, s:s, s:o, s:O}",
+		out = json_pack("{s:s, s:s, s:b, s:s, s:s, s:s, s:o, s:O, s:s, "
+		                "s:O}",
 		                "node_id", c.node_id, "region", c.region,
 		                "valid", rv == 0, "code", tb_errname(rv),
 		                "path", d.n ? d.e[0].path : "", "reason",
 		                d.n ? d.e[0].msg : "", "chain", docs,
-		                "revocation_lists", c.crls);
+		                "revocation_lists", c.crls, "stored_in", where,
+		                "cross_certificates", xcerts);
 		if (out != NULL) {
 			json_dumpf(out, stdout,
 			           JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -1131,13 +1155,18 @@ show_dir(struct opts *o, bool verify_only)
 		}
 		json_decref(out);
 	} else if (!verify_only) {
-		printf("node %s of %s %s\n", c.node_id, c.region,
-		       region_name(c.region));
+		printf("node %s of %s %s (certificates stored in %s, "
+		       "node-local LMDB)\n",
+		       c.node_id, c.region, region_name(c.region), where);
 		json_array_foreach(c.chain, i, l)
 		{
 			const char *st = status_of(l, c.crls, c.root, reason,
 			                           sizeof(reason));
 			describe(l, st, reason);
+		}
+		json_array_foreach(xcerts, i, l)
+		{
+			describe(l, "", "");
 		}
 	}
 	if (!o->json) {
@@ -1150,8 +1179,22 @@ show_dir(struct opts *o, bool verify_only)
 	}
 	/* show reports; verify decides. */
 	rc = verify_only && rv != 0 ? TB_EXIT_INVALID : TB_EXIT_OK;
+	json_decref(xcerts);
 	ctx_fini(&c);
 	return rc;
+}
+
+/* cert_export writes a record of the node's certificate store (the node
+ * certificate by default) to a file or stdout: what --prev-cert, a peer's
+ * operator or a backup needs now that there is no certs/node.json. */
+static int
+cert_export(struct opts *o)
+{
+	if (o->dir == NULL) {
+		return usage("export", "--dir is required");
+	}
+	return tb_cli_cert_export(o->dir, o->kind != NULL ? o->kind : "node",
+	                          o->out);
 }
 
 static int
@@ -1281,7 +1324,7 @@ tb_cli_cert(int argc, char **argv)
 		{ "request", cert_request }, { "issue", cert_issue_cmd },
 		{ "install", cert_install }, { "revoke", cert_revoke },
 		{ "show", cert_show },       { "verify", cert_verify },
-		{ "cross", cert_cross },
+		{ "cross", cert_cross },     { "export", cert_export },
 	};
 	struct opts o;
 	size_t i;

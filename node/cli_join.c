@@ -15,6 +15,7 @@
  * it received). */
 #include "node/cli.h"
 
+#include "node/certstore.h"
 #include "node/config.h"
 #include "node/join.h"
 #include "schema/canon.h"
@@ -58,15 +59,14 @@ tb_cli_install_region_key(const char *dir, const char *keyfile)
 	}
 	sodium_memzero(sk, sizeof(sk));
 	canon_hex(pk, 32, pkh);
-	chain = json_load_file(
-	    dir_file(path, sizeof(path), dir, "certs/chain.json"), 0, NULL);
+	chain = certstore_load(dir, "chain");
 	want = spec_str(json_array_get(chain, 0), "sign_key");
 	if (want == NULL || strcmp(want, pkh) != 0) {
 		fprintf(stderr,
 		        "tongban cert install: %s: %s: install the node's "
 		        "certificate first; the region key must be the key "
 		        "of its region certificate "
-		        "(%s/certs/chain.json[0]%s%.16s)\n",
+		        "(the chain in %s/local, [0]%s%.16s)\n",
 		        keyfile,
 		        want == NULL ? "the node has no chain"
 		                     : "not the key of the node's region "

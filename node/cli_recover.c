@@ -17,6 +17,7 @@
 
 #include "consensus/raftio.h"
 #include "consensus/raftio_load.h"
+#include "node/certstore.h"
 #include "node/config.h"
 #include "schema/canon.h"
 #include "schema/cert.h"
@@ -30,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -265,15 +267,13 @@ recover_raft(const struct node_config *cfg, raft_index *at, char *err,
 	return rv == 0 ? 0 : -1;
 }
 
-/* node_chain loads DIR's certificate followed by certs/chain.json. */
+/* node_chain loads DIR's certificate followed by its chain (DIR/local). */
 static json_t *
 node_chain(const char *dir)
 {
-	char path[PATH_MAX + 32];
 	json_t *chain, *leaf, *rest;
 
-	snprintf(path, sizeof(path), "%s/certs/node.json", dir);
-	if (access(path, F_OK) != 0) {
+	if ((leaf = certstore_load(dir, "node")) == NULL) {
 		fprintf(stderr,
 		        "tongban group recover: %s holds no node certificate: "
 		        "its links are off, so it was never a member of a "
@@ -281,16 +281,13 @@ node_chain(const char *dir)
 		        dir);
 		return NULL;
 	}
-	if ((leaf = tb_cli_json_file("group recover", path)) == NULL) {
-		return NULL;
-	}
 	chain = json_array();
 	json_array_append_new(chain, leaf);
-	snprintf(path, sizeof(path), "%s/certs/chain.json", dir);
-	if ((rest = tb_cli_json_file("group recover", path)) != NULL) {
+	if ((rest = certstore_load(dir, "chain")) != NULL &&
+	    json_is_array(rest)) {
 		json_array_extend(chain, rest);
-		json_decref(rest);
 	}
+	json_decref(rest);
 	return chain;
 }
 
@@ -396,6 +393,10 @@ tb_cli_group_recover(int argc, char **argv)
 		        err);
 		goto out;
 	}
+	/* certs/ holds no certificate of the node's any more (DIR/local,
+	 * certstore.h), so it may not exist yet. */
+	snprintf(path, sizeof(path), "%s/certs", dir);
+	mkdir(path, 0700);
 	snprintf(path, sizeof(path), "%s/certs/incarnation.json", dir);
 	if (tb_cli_write_json(path, doc, 0644, false) != 0) {
 		fprintf(stderr,

@@ -2,6 +2,7 @@
  * client key through its certificate chain, and checked the way a node
  * checks them (schema/ctoken.h). */
 #include "node/cli.h"
+#include "node/certstore.h"
 #include "node/config.h"
 #include "schema/canon.h"
 #include "schema/cert.h"
@@ -313,7 +314,7 @@ token_verify(int argc, char **argv)
 		snprintf(path, sizeof(path), "%s/root.json", dir);
 		rootf = path;
 		load_docs(dir, "crl-", raw);
-		load_docs(dir, "xcert-", xcerts);
+		certstore_list(dir, "xcert-", xcerts);
 	}
 	if ((root = json_load_file(rootf, JSON_REJECT_DUPLICATES, &je)) ==
 	    NULL) {

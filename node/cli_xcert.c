@@ -1,8 +1,10 @@
 /* Cross-certificates at a node: `tongban cert install --dir D --xcert X`
- * checks one against the node's root and stores it as
- * DIR/certs/xcert-REGION.json, where links and chain tokens find it. */
+ * checks one against the node's root and stores it as record
+ * xcert-REGION of the node-local DIR/local (certstore.h), where links and
+ * chain tokens find it. */
 #include "node/cli.h"
 
+#include "node/certstore.h"
 #include "schema/cert.h"
 #include "schema/spec.h"
 #include "schema/trust.h"
@@ -84,7 +86,7 @@ xcert_check(const json_t *root, const json_t *x, const char *file, int64_t now)
 int
 tb_cli_install_xcert(const char *dir, const char *file)
 {
-	char path[PATH_MAX], name[64];
+	char path[PATH_MAX], name[64], err[PATH_MAX + 128];
 	json_t *root = NULL, *x = NULL, *old = NULL;
 	struct tb_diag d;
 	struct timespec ts;
@@ -106,17 +108,11 @@ tb_cli_install_xcert(const char *dir, const char *file)
 	if (xcert_check(root, x, file, now) != 0) {
 		goto out;
 	}
-	snprintf(path, sizeof(path), "%s/certs", dir);
-	if (mkdir(path, 0700) != 0 && errno != EEXIST) {
-		fprintf(stderr, "tongban cert install: %s: %s\n", path,
-		        strerror(errno));
-		goto out;
-	}
-	snprintf(name, sizeof(name), "xcert-%s.json",
+	snprintf(name, sizeof(name), "xcert-%s",
 	         spec_str(json_object_get(x, "subject"), "region"));
-	snprintf(path, sizeof(path), "%s/certs/%s", dir, name);
-	old = json_load_file(path, 0, NULL);
-	if (tb_cli_write_json(path, x, 0644, false) != 0) {
+	old = certstore_load(dir, name);
+	if (certstore_put(dir, name, x, err, sizeof(err)) != 0) {
+		fprintf(stderr, "tongban cert install: %s\n", err);
 		goto out;
 	}
 	printf("%s: installed cross-certificate %s for the %s root, valid to "
@@ -134,4 +130,26 @@ out:
 	json_decref(x);
 	json_decref(old);
 	return rc;
+}
+
+int
+tb_cli_cert_export(const char *dir, const char *name, const char *out)
+{
+	char err[PATH_MAX + 128];
+	json_t *doc;
+	int rv;
+
+	rv = certstore_get(dir, name, &doc, err, sizeof(err));
+	if (rv != 0) {
+		fprintf(stderr, "tongban cert export: %s\n", err);
+		return TB_EXIT_INVALID;
+	}
+	if (out != NULL) {
+		rv = tb_cli_write_json(out, doc, 0644, false);
+	} else {
+		rv = json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+		printf("\n");
+	}
+	json_decref(doc);
+	return rv == 0 ? TB_EXIT_OK : TB_EXIT_INVALID;
 }

@@ -17,6 +17,7 @@
 #include "node/join.h"
 
 #include "node/api.h"
+#include "node/certstore.h"
 #include "node/link.h"
 #include "node/node.h"
 #include "schema/canon.h"
@@ -57,7 +58,7 @@ join_issuer_load(const char *dir, uint8_t sk[64], json_t **cert, char *err,
 	int rv = TB_ENOTFOUND;
 
 	*cert = NULL;
-	chain = join_load_in(dir, "certs/chain.json");
+	chain = certstore_load(dir, "chain");
 	if (k == NULL || canon_unhex(spec_str(k, "seed"), seed, 32) != TB_OK) {
 		snprintf(err, n,
 		         "this node holds no region key (%s): tongban cert "
@@ -73,7 +74,7 @@ join_issuer_load(const char *dir, uint8_t sk[64], json_t **cert, char *err,
 	    strcmp(spec_str(*cert, "sign_key"), pkh) != 0) {
 		snprintf(err, n,
 		         "the region key in %s is not the key of the node's "
-		         "region certificate (certs/chain.json)",
+		         "region certificate (the chain in DIR/local)",
 		         JOIN_REGION_KEY);
 		json_decref(*cert);
 		*cert = NULL;

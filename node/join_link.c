@@ -5,6 +5,7 @@
  * then are the certificates signed and sent. */
 #include "node/join.h"
 
+#include "node/certstore.h"
 #include "node/group.h"
 #include "node/link.h"
 #include "node/log.h"
@@ -255,13 +256,13 @@ used(void *arg, int rv, json_t *res)
 	}
 	ans = json_pack("{s:s, s:O, s:o, s:o, s:o, s:{s:s, s:s}}", "format",
 	                "tongban.joinres/1", "certs", certs, "chain",
-	                join_load_in(n->cfg.dir, "certs/chain.json"), "root",
-	                root, "crls", crls_of(n->cfg.dir), "issuer", "node_id",
+	                certstore_load(n->cfg.dir, "chain"), "root", root,
+	                "crls", crls_of(n->cfg.dir), "issuer", "node_id",
 	                n->cfg.node_id, "region", n->cfg.region);
 	if (ans == NULL) {
 		refuse(n, &j->to, j->id, TB_EIO, NULL,
 		       "the token is spent, but this node cannot read its "
-		       "certs/chain.json or root.json to send");
+		       "chain (DIR/local) or root.json to send");
 		goto out;
 	}
 	if (j->role == JOIN_MEMBER) {

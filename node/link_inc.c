@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static json_t *
 load_doc(const char *path)
@@ -120,7 +121,7 @@ link_inc_payload(struct links *ls, char *errmsg, size_t errlen)
 	json_t *doc;
 
 	if (ls->own_chain == NULL) {
-		snprintf(errmsg, errlen, "certs/: no chain");
+		snprintf(errmsg, errlen, "local/: no chain");
 		return TB_EINVAL;
 	}
 	doc =
@@ -131,7 +132,7 @@ link_inc_payload(struct links *ls, char *errmsg, size_t errlen)
 	}
 	if (doc == NULL || canon_encode(doc, &b, err, sizeof(err)) != TB_OK ||
 	    b.len > NOISE_MAX_MSG - 2 * NOISE_DHLEN - 3 * NOISE_TAGLEN) {
-		snprintf(errmsg, errlen, "certs/: the chain cannot be sent: %s",
+		snprintf(errmsg, errlen, "local/: the chain cannot be sent: %s",
 		         b.len > 0 ? "too large" : err);
 		json_decref(doc);
 		canon_buf_free(&b);
@@ -150,6 +151,9 @@ save(struct links *ls, const char *name, const json_t *doc)
 {
 	char path[PATH_MAX + 32];
 
+	/* certs/ may not exist: the node's certificates are in DIR/local. */
+	snprintf(path, sizeof(path), "%s/certs", ls->dir);
+	mkdir(path, 0700);
 	snprintf(path, sizeof(path), "%s/%s", ls->dir, name);
 	return tb_cli_write_json(path, doc, 0644, false) == 0;
 }

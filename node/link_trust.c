@@ -1,10 +1,12 @@
-/* What the links trust and whom they dial: the root, this node's chain,
- * revocation lists and cross-certificates from DIR/certs, the peers of
- * DIR/links.json, and their reloading while the node runs.
+/* What the links trust and whom they dial: the root, this node's
+ * certificate, chain and cross-certificates from DIR/local (certstore.h),
+ * revocation lists from DIR/certs, the peers of DIR/links.json, and their
+ * reloading while the node runs.
  *
  * Reloading. Every poll period (1 s by default) the tick hashes the names,
  * sizes, inodes and modification times of DIR/root.json and every file of
- * DIR/certs, and of DIR/links.json. A change of certs/ (`tongban cert install
+ * DIR/certs, the records of DIR/local, and DIR/links.json. A change of
+ * certs/ or local/ (`tongban cert install
  * --crl`, a new node certificate) reloads them all, clears the verified-chain
  * cache, and re-verifies the chain of every open link against the new
  * lists: a peer now revoked is logged (TB-LINK-REVOKED) and its pipe
@@ -16,6 +18,8 @@
  * stored root reloads everything against it, as a change of root.json
  * does. */
 #include "node/link_impl.h"
+
+#include "node/certstore.h"
 #include "node/log.h"
 #include "schema/canon.h"
 #include "schema/cert_chain.h"
@@ -72,12 +76,14 @@ cmp_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* certs_fingerprint hashes root.json and every file of certs/. */
+/* certs_fingerprint hashes root.json, every file of certs/ and the
+ * certificates of DIR/local (certstore.h). */
 static void
 certs_fingerprint(const struct links *ls, uint8_t out[32])
 {
 	crypto_generichash_state st;
 	char path[PATH_MAX + 300], *names[256];
+	uint8_t cfp[32];
 	struct dirent *e;
 	size_t n = 0, i;
 	DIR *dp;
@@ -101,6 +107,8 @@ certs_fingerprint(const struct links *ls, uint8_t out[32])
 		fp_file(&st, path);
 		free(names[i]);
 	}
+	certstore_fingerprint(ls->dir, cfp);
+	crypto_generichash_update(&st, cfp, sizeof(cfp));
 	crypto_generichash_final(&st, out, 32);
 }
 
@@ -190,7 +198,8 @@ own_check(struct links *ls, json_t *chain)
 	    spec_str(leaf, "node_id") == NULL ||
 	    strcmp(spec_str(leaf, "node_id"), ls->node_id) != 0) {
 		tb_log(TB_LOG_WARN, "TB-LINK-OWN-CERT",
-		       "certs/node.json certifies node %s kx_key %.16s.., "
+		       "the node certificate (local/) certifies node %s kx_key "
+		       "%.16s.., "
 		       "this node is %s with kx_key %.16s..: peers will "
 		       "refuse its handshakes",
 		       str_or(spec_str(leaf, "node_id"), "?"),
@@ -237,8 +246,7 @@ link_trust_load(struct links *ls, char *errmsg, size_t errlen)
 	int rv = TB_OK;
 
 	certs_fingerprint(ls, ls->certs_fp);
-	snprintf(path, sizeof(path), "%s/certs/node.json", ls->dir);
-	if ((leaf = load_json(path)) == NULL) {
+	if ((leaf = certstore_load(ls->dir, "node")) == NULL) {
 		snprintf(errmsg, errlen,
 		         "links are off: %s has no certificate (tongban cert "
 		         "request, issue and install enrol it)",
@@ -257,13 +265,13 @@ link_trust_load(struct links *ls, char *errmsg, size_t errlen)
 		         ls->dir);
 		return TB_ENOTFOUND;
 	}
-	snprintf(path, sizeof(path), "%s/certs/chain.json", ls->dir);
 	chain = json_array();
 	json_array_append_new(chain, leaf);
-	if ((doc = load_json(path)) != NULL) {
+	if ((doc = certstore_load(ls->dir, "chain")) != NULL &&
+	    json_is_array(doc)) {
 		json_array_extend(chain, doc);
-		json_decref(doc);
 	}
+	json_decref(doc);
 	if ((d = malloc(sizeof(*d))) == NULL) {
 		json_decref(chain);
 		json_decref(root);
@@ -277,7 +285,7 @@ link_trust_load(struct links *ls, char *errmsg, size_t errlen)
 		goto out;
 	}
 	xcerts = json_array();
-	load_dir_docs(ls, "xcert-", xcerts);
+	certstore_list(ls->dir, "xcert-", xcerts);
 	crls = json_array();
 	doc = json_array();
 	load_dir_docs(ls, "crl-", doc);
@@ -451,7 +459,8 @@ link_trust_poll(struct links *ls)
 			       err);
 		} else {
 			tb_log(TB_LOG_INFO, "TB-LINK-CERTS",
-			       "reloaded certs/: %zu revocation lists, %zu "
+			       "reloaded certs/ and local/: %zu revocation "
+			       "lists, %zu "
 			       "cross-certificates; the verified-chain cache "
 			       "is cleared",
 			       json_array_size(ls->crls),

@@ -14,6 +14,7 @@
 #include "consensus/raftio.h"
 #include "node/api_ctoken.h"
 #include "node/applier.h"
+#include "node/certstore.h"
 #include "node/group.h"
 #include "node/handoff.h"
 #include "node/join.h"
@@ -741,6 +742,12 @@ node_open(struct node *n, const char *dir)
 
 	if (node_config_load(dir, &n->cfg, err, sizeof(err)) != 0) {
 		tb_log(TB_LOG_ERROR, "TB-CONFIG", "%s", err);
+		return -1;
+	}
+	/* Certificates an older build (or a test) left as DIR/certs files
+	 * move into DIR/local once; from here on only that is read. */
+	if (certstore_import(dir, err, sizeof(err)) < 0) {
+		tb_log(TB_LOG_ERROR, "TB-CERTSTORE", "%s", err);
 		return -1;
 	}
 	snprintf(path, sizeof(path), "%s/root.json", dir);

@@ -75,8 +75,8 @@ like "$err" "cert for 370102 where 370000 was expected" "named"
 run "$tb" cert install --dir C n.json c2.json c1.json c0.json
 is "$rc" 0 "install the chain into the county node"
 like "$out" "installed cert $serial of node $node_id" "summary"
-ok "$([ -f C/certs/node.json ] && [ -f C/certs/chain.json ]; echo $?)" \
-  "C/certs holds node.json and chain.json"
+ok "$([ -f C/local/data.mdb ] && [ ! -e C/certs/node.json ] && [ ! -e C/certs/chain.json ]; echo $?)" \
+  "stored in C/local (LMDB), no C/certs/node.json or chain.json"
 
 run "$tb" cert show --dir C
 is "$rc" 0 "show the installed chain"
@@ -84,11 +84,28 @@ like "$out" "cert $serial: node key of 370102 历下区, node $node_id, role mem
   "the leaf is described"
 like "$out" "the 370000 root's officers" "the province cert's issuer"
 like "$out" "C: chain valid" "the chain is valid"
+like "$out" "certificates stored in C/local, node-local LMDB" "show says where they are"
 run "$tb" cert verify --dir C
 is "$rc" 0 "verify accepts it"
 run "$tb" cert show --dir C --json
 v=$(printf '%s' "$out" | $py -c 'import json,sys; d=json.load(sys.stdin); print(d["valid"], d["node_id"], len(d["chain"]), d["chain"][0]["status"])')
 is "$v" "True $node_id 4 valid" "--json: valid, node id, 4 certificates"
+v=$(printf '%s' "$out" | $py -c 'import json,sys; d=json.load(sys.stdin); print(d["stored_in"], d["chain"][0]["document"]["serial"])')
+is "$v" "C/local $serial" "--json: stored_in C/local, the installed serial"
+run "$tb" cert export --dir C --out exported.json
+is "$rc" 0 "cert export writes the stored node certificate to a file"
+is "$(field exported.json serial)" "$serial" "  the installed one"
+is "$($py -c 'import json,sys; print(json.load(open("exported.json")) == json.load(open("n.json")))')" \
+  True "  equal to the installed file (JSON -> canonical msgpack -> JSON)"
+run "$tb" cert export --dir C --kind chain
+is "$($py -c 'import json,sys; c=json.loads(sys.argv[1]); print(len(c), c[0]["region"])' "$out")" \
+  "3 370102" "cert export --kind chain: the three issuers, the county's first"
+run "$tb" cert export --dir C --kind ../node
+is "$rc" 1 "cert export refuses a record name that is not one"
+like "$err" "../node: not a certificate record name" "  named"
+run "$tb" cert export --dir C --kind xcert-110000
+is "$rc" 1 "cert export of an absent record fails"
+like "$err" "C/local holds no xcert-110000" "  named"
 run "$tb" cert show n.json
 is "$rc" 0 "show a certificate file"
 like "$out" "status    valid to" "its status"

@@ -223,7 +223,7 @@ LE=$(free_port)
 group_node E "$LE" member --join "127.0.0.1:$LC" --index-key-from ckey.json &&
   "$TB" cert incarnation --key wrong.key --region 370102 --incarnation 3 \
     --member "$ID_E" --out forged3.json >/dev/null &&
-  cp forged3.json E/certs/incarnation.json
+  mkdir -p E/certs && cp forged3.json E/certs/incarnation.json
 ok $? "node E announces incarnation 3 with a certificate of another key"
 start_joiner E
 wait_for 10 grep -q 'announces incarnation 3 (this node: 2) without a certificate that verifies' C.log

@@ -51,6 +51,12 @@ print("up" if any(l["state"] == "up" for l in s) else "none")' "$2"
 }
 is_up() { [ "$(peer_state "$1" "$2")" = up ]; }
 logged() { grep "\"id\":\"$2\"" "$T/$1.log" | grep -qF -- "$3"; }
+# stored DIR I: the I-th certificate (0: the node's) of DIR's chain as
+# `tongban cert show --json` reads it from DIR/local (LMDB), as JSON.
+stored() {
+  "$TB" cert show --dir "$1" --json |
+    $py -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["chain"][int(sys.argv[1])]["document"]))' "$2"
+}
 # forge TOKEN WHAT: rewrites a field of a tbj1 string and its check
 # (what a forger can do: the check is not a signature).
 forge() {
@@ -176,9 +182,10 @@ ok "$(logged P TB-JOIN-ENROLLED "node $ID_C enrolled as child of 370100"; echo $
   "  logged TB-JOIN-ENROLLED at the province"
 run "$TB" cert verify --dir C
 is "$rc" 0 "  its chain verifies against the province's root it received"
-kind2=$($py -c 'import json; c=json.load(open("C/certs/chain.json")); print(c[0]["kind"], c[0]["region"], c[0]["issuer"]["region"], len(c))')
+kind2=$(stored C 1 | $py -c 'import json,sys; c=json.load(sys.stdin); print(c["kind"], c["region"], c["issuer"]["region"])')
+kind2="$kind2 $("$TB" cert show --dir C --json | $py -c 'import json,sys; print(len(json.load(sys.stdin)["chain"]) - 1)')"
 is "$kind2" "region 370100 370000 2" "  its chain: the new 370100 region certificate (by the province), then the province's"
-is "$($py -c 'import json; c=json.load(open("C/certs/node.json")); print(c["role"], c["region"], c["issuer"]["region"])')" \
+is "$(stored C 0 | $py -c 'import json,sys; c=json.load(sys.stdin); print(c["role"], c["region"], c["issuer"]["region"])')" \
   "member 370100 370100" "  its node certificate is signed by its own new region key"
 is "$(stat -c %a C/keys/region.json)" 600 "  which it keeps online, owner-only"
 ok "$(grep -qF "$LP" C/links.json; echo $?)" "  links.json names the province's link"
@@ -190,8 +197,8 @@ is "$?" 0 "the province sees the city's link up with its new certificate"
 api P GET /v1/links
 is "$($py -c '
 import json, sys
-d = json.loads(sys.argv[1]); s = json.load(open(sys.argv[3] + "/C/certs/node.json"))["serial"]
-print(any(l["peer_node_id"] == sys.argv[2] and l["state"] == "up" and l["peer_region"] == "370100" and l["cert_serial"] == s for l in d["links"]))' "$body" "$ID_C" "$T")" True \
+d = json.loads(sys.argv[1]); s = json.loads(sys.argv[3])["serial"]
+print(any(l["peer_node_id"] == sys.argv[2] and l["state"] == "up" and l["peer_region"] == "370100" and l["cert_serial"] == s for l in d["links"]))' "$body" "$ID_C" "$(stored C 0)")" True \
   "  naming region 370100 and the serial of the certificate it enrolled with"
 run "$TB" --api "$API_P" --token "$TOKEN_P" links ping "$ID_C"
 is "$rc" 0 "  and a PING crosses the link"
@@ -223,7 +230,7 @@ run "$TB" --api "$API_C" --token "$TOKEN_C" cert join-token --region 370100 --ro
 is "$rc" 0 "the city makes a peer token"
 run "$TB" init --dir "$T/R" --region 370100 --api 127.0.0.1:0 --link 127.0.0.1:0 --join-token "$out"
 is "$rc" 0 "a node enrols with it"
-is "$($py -c 'import json; print(json.load(open("R/certs/node.json"))["role"])')" peer "  as a peer (links only, never votes)"
+is "$(stored R 0 | $py -c 'import json,sys; print(json.load(sys.stdin)["role"])')" peer "  as a peer (links only, never votes)"
 run "$TB" --api "$API_C" --token "$TOKEN_C" cert join-token --region 370100 --role member
 is "$rc" 0 "the city (its region key online) makes a member token"
 MTOK=$out
@@ -231,10 +238,10 @@ LM=$(free_port)
 run "$TB" init --dir "$T/M" --region 370100 --api 127.0.0.1:0 --link "127.0.0.1:$LM" \
   --join "$(link_of C)" --join-token "$MTOK"
 is "$rc" 0 "a second city node enrols with it and --join"
-ID_M=$($py -c 'import json; print(json.load(open("M/certs/node.json"))["node_id"])')
+ID_M=$(stored M 0 | $py -c 'import json,sys; print(json.load(sys.stdin)["node_id"])')
 is "$($py -c 'import json; print(json.load(open("M/keys/node.json"))["index_key"] == json.load(open("C/keys/node.json"))["index_key"])')" \
   True "  it took the group's applicant index key over the link"
-is "$($py -c 'import json; print(json.load(open("M/certs/node.json"))["role"])')" member "  its certificate has the member role"
+is "$(stored M 0 | $py -c 'import json,sys; print(json.load(sys.stdin)["role"])')" member "  its certificate has the member role"
 start_joiner M
 is "$?" 0 "it runs, waiting to be added"
 ok "$(wait_for 30 is_up C "$ID_M"; echo $?)" "  its link to the city is up"
@@ -285,7 +292,7 @@ run "$TB" init --dir "$T/N" --region 370100 --api 127.0.0.1:0 --link "127.0.0.1:
   --join "$(link_of M)" --join-token "$NTOK"
 is "$rc" 0 "a third node enrols at the follower (join.use forwarded to the leader)"
 ok "$(logged M TB-JOIN-ENROLLED "enrolled as member of 370100"; echo $?)" "  logged at the follower"
-ID_N=$($py -c 'import json; print(json.load(open("N/certs/node.json"))["node_id"])')
+ID_N=$(stored N 0 | $py -c 'import json,sys; print(json.load(sys.stdin)["node_id"])')
 start_joiner N
 is "$?" 0 "it runs, waiting to be added"
 add_voter "$API_M" "$ID_N" "127.0.0.1:$LN"

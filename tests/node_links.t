@@ -397,10 +397,41 @@ wait_for "$WAIT" logged P TB-LINK-HANDSHAKE-REFUSED "cert for 370100 where 37020
 is "$?" 0 "wrong region: the province refuses a 370100 node where it expects 370200"
 "$TB" link remove --dir P --region 370200 >/dev/null
 
+# ---- X's certificates: files imported once into X/local (LMDB) ----
+# X started from X/certs/node.json and chain.json written above, as an
+# older build (or a hand) leaves them: the node imported them at start.
+ok "$(logged X TB-CERTSTORE-IMPORTED "certs/node.json: imported into"; echo $?)" \
+  "X logged TB-CERTSTORE-IMPORTED for certs/node.json"
+ok "$([ -f X/local/data.mdb ] && [ -f X/certs/node.json.imported ] &&
+  [ ! -e X/certs/node.json ] && [ ! -e X/certs/chain.json ]; echo $?)" \
+  "  the files are now *.imported, the certificates in X/local"
+# The certificates are node-local: a new one leaves the replicated state's
+# digest as it was (same applied index, same hash).
+digest_X() { api X GET '/v1/status?digest=1'; jq_get 'd["state_digest"]["applied"], d["state_digest"]["hash"]'; }
+d0=$(digest_X)
+ok "$([[ $d0 =~ ^[0-9]+\ [0-9a-f]{64}$ ]]; echo $?)" "X reports its state digest ($d0)"
+reloads=$(count X TB-LINK-CERTS)
+issue X r370100.key c1.json xnew.json --days 3
+run "$TB" cert install --dir X xnew.json c1.json c0.json
+is "$rc" 0 "a new certificate for the running X, by cert install into X/local"
+wait_for "$WAIT" logged_since X TB-LINK-CERTS "$reloads" "reloaded certs/ and local/"
+is "$?" 0 "  X's links reload it (TB-LINK-CERTS)"
+is "$(digest_X)" "$d0" "  X's state digest and applied index are unchanged by it"
+run "$TB" cert show --dir X --json
+is "$($py -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["stored_in"], d["chain"][0]["document"]["serial"] == json.load(open("xnew.json"))["serial"])' "$out")" \
+  "X/local True" "  cert show --dir X shows the new one, stored in X/local"
+node_kill X
+rm -f X/certs/*.imported
+run "$TB" cert install --dir X xgood.json c1.json c0.json
+is "$rc" 0 "X (stopped) takes its previous certificate back, into X/local"
+node_start X
+is "$?" 0 "X restarts with no certificate file left in X/certs"
+is "$(ls X/certs 2>/dev/null | grep -c '^node\|^chain')" 0 "  (none: $(ls X/certs 2>/dev/null | tr '\n' ' '))"
+
 # Revoked: X links up, then its certificate is revoked.
 "$TB" link add --dir X --region 370000 --url "$PL" >/dev/null
 wait_for "$WAIT" is_up P in "$ID_X"
-is "$?" 0 "revoked: with a valid certificate X links up first"
+is "$?" 0 "revoked: with a valid certificate X links up first (read from X/local alone)"
 serial_X=$($py -c 'import json; print(json.load(open("xgood.json"))["serial"])')
 logged P TB-LINK-CERT-EXPIRING "$serial_X"
 is "$?" 0 "TB-LINK-CERT-EXPIRING: X's certificate expires within 7 days"

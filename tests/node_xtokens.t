@@ -70,7 +70,8 @@ like "$err" "signed by 0 of the 370000 root's officers" "  named"
 run "$TB" cert install --dir C --xcert xcert-110000.json
 is "$rc" 0 "cert install --xcert: the node stores the cross-certificate"
 like "$out" "installed cross-certificate $XSERIAL for the 110000 root" "  summary"
-ok "$([ -f C/certs/xcert-110000.json ]; echo $?)" "  as certs/xcert-110000.json"
+ok "$([ -f C/local/data.mdb ] && [ ! -e C/certs/xcert-110000.json ]; echo $?)" \
+  "  in C/local (node-local LMDB), not as a file in C/certs"
 
 echo "# -- a case at the county node"
 node_start C
@@ -143,7 +144,9 @@ TOKEN_OVERRIDE=$STOK refused "a cross-certificate without grants" 401 scope_outs
   '$.scope' "$CASE" -- C GET "/v1/cases/$CASE"
 like "$body" "no grants.scope" "  named"
 
-"$TB" cert install --dir C --xcert xcert-110000.json >/dev/null
+run "$TB" cert install --dir C --xcert xcert-110000.json
+like "$out" ", replacing " \
+  "  installed again, replacing the stored one (read back from C/local)"
 sleep 1.2
 api_as "$STOK" C GET "/v1/cases/$CASE"
 is "$code" 200 "the cross-certificate with grants again: 200"
