@@ -16,20 +16,9 @@
 . "$(dirname "$0")/node_lib.sh"
 . "$(dirname "$0")/group_lib.sh"
 . "$(dirname "$0")/region_lib.sh"
+. "$(dirname "$0")/handoff_lib.sh"
 . "$(dirname "$0")/node_api_lib.sh"
 cd "$T"
-_more_exit() {
-  local f
-  if [ "$_tap_fail" -gt 0 ]; then
-    for f in "$T"/*.log; do
-      echo "# the end of $(basename "$f"):"
-      tail -n 15 "$f" | cut -c1-300 | sed 's/^/#   /'
-    done
-    [ -n "${TB_KEEP:-}" ] && cp -r "$T" "$TB_KEEP"
-  fi
-  _node_cleanup
-}
-trap _more_exit EXIT
 C=$TB_SRC/ops/examples/catalog-370000.json
 py=/usr/bin/python3
 HL=$(sed -n 's/^#define TB_HANDOFF_LEVEL \([0-9]*\)$/\1/p' "$TB_SRC/schema/command.h")
@@ -58,35 +47,7 @@ for n in A B D; do
   is "$code" 201 "the example standard published at $n"
 done
 
-new_case() {
-  local hs=() m
-  for m in M01 M03 M04; do
-    printf 'material %s, %s\n' "$m" "$(date +%s%N)" >"$m.txt"
-    api A PUT /v1/blobs --data-binary @"$m.txt"
-    hs+=("$(jq_get 'd["hash"]')")
-  done
-  $py - "${hs[@]}" >case.json <<'PYEOF'
-import json, sys
-h1, h3, h4 = sys.argv[1:4]
-print(json.dumps({"matter": "000117001000#01",
-  "applicant": {"name": "张三", "id_type": "resident_id",
-                "id_number": "370102199001011231", "phone": "13912345678"},
-  "form": {"applicant_name": "张三", "id_number": "370102199001011231",
-           "phone": "13912345678", "operator_name": "历下区张三餐馆",
-           "operating_address": "济南市历下区泉城路1号",
-           "main_format": "餐饮服务经营者", "business_items": "热食类食品制售",
-           "food_safety_manager": "李四"},
-  "materials": [{"code": "M01", "hash": h1, "size": 1}, {"code": "M03", "hash": h3, "size": 1},
-                {"code": "M04", "hash": h4, "size": 1}],
-  "channel": "2"}, ensure_ascii=False))
-PYEOF
-  api A POST /v1/cases --data-binary @case.json
-  printf '%s' "$body" | sed -n 's/.*"id":"\(370102-[0-9]*-[0-9]*\)".*/\1/p' | head -1
-}
-hstate() {
-  api "$1" GET "/v1/handoffs/$2"
-  [ "$code" = 200 ] && [ "$(jq_get "$3")" = True ]
-}
+new_case() { handoff_case 0; }
 # local_is NODE CASE EXPR: NODE's own copy (?local=1) satisfies EXPR.
 local_is() {
   api "$1" GET "/v1/cases/$2?local=1"
