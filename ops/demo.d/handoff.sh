@@ -53,15 +53,20 @@ for code in 370102 370202; do
   echo "$code: node at $u, link 127.0.0.1:$port, certificate chain $code <- $city <- 370000 <- root"
 done
 ht() { local a="HA$1" t="HT$1"; TONGBAN_API=${!a} TONGBAN_TOKEN=${!t} "$tb" "${@:2}"; }
-hcurl() { local a="HA$1" t="HT$1"; curl -s -H "Authorization: Bearer ${!t}" "${!a}$2"; }
+hcurl() { local a="HA$1" t="HT$1"; curl -s -H "Authorization: Bearer ${!t}" "${@:3}" "${!a}$2"; }
 lvl=3
 cp "$ex/catalog-370000.json" "$h/rel1.json"
 "$tb" sign --key "$node/keys/node.json" "$h/rel1.json" >/dev/null
 for code in 370102 370202; do
-  show ht "$code" group features --set "$lvl"
+  printf '$ tongban group features --set %s  (at %s: handoffs need level 3)\n' "$lvl" "$code"
+  ht "$code" --json group features --set "$lvl" | hpy '"  feature_level %s" % d["feature_level"]' || true
 done
-show ht 370102 region add-peer "370202@tcp://127.0.0.1:$HL370202"
-show ht 370202 region add-peer "370102@tcp://127.0.0.1:$HL370102"
+for pair in 370102:370202 370202:370102; do
+  at=${pair%%:*} peer=${pair##*:} l="HL${pair##*:}"
+  printf '$ tongban region add-peer %s@tcp://127.0.0.1:%s  (at %s)\n' "$peer" "${!l}" "$at"
+  ht "$at" --json region add-peer "$peer@tcp://127.0.0.1:${!l}" |
+    hpy '"  peers: " + ", ".join(p["code"] for p in d["topology"]["peers"])' || true
+done
 for code in 370102 370202; do
   printf '$ tongban catalog publish rel1.json  (at %s: the example standard, signed by 山东省)\n' "$code"
   ht "$code" --json catalog publish "$h/rel1.json" >/dev/null && echo "  published" || true
@@ -74,11 +79,11 @@ hid=$(printf '%s' "$hcase" | sed -n 's/.*"id":"\(370102-[^"]*\)".*/\1/p' | head 
 echo "  -> $hid"
 printf '$ tongban case handoff %s --to 370202 --mode 异地代收代办 --reason 经营地在市南区 --wait 10\n' "$hid"
 ht 370102 --json case handoff "$hid" --to 370202 --mode 异地代收代办 --reason 经营地在市南区 --wait 10 |
-  hpy '"  -> %s, epoch %s, to %s" % (d.get("handoff", d)["state"], d.get("handoff", d)["epoch"], d.get("handoff", d).get("peer"))' || true
+  hpy '"  -> %s (the offer made at epoch %s), to %s" % (d.get("handoff", d)["state"], d.get("handoff", d)["epoch"], d.get("handoff", d).get("peer"))' || true
 for code in 370102 370202; do
   printf '$ tongban handoff list  (at %s)\n' "$code"
   ht "$code" --json handoff list |
-    hpy '"\n".join("  %s %s %s peer %s epoch %s" % (x["case"], x["side"], x["state"], x["peer"], x["epoch"]) for x in d["handoffs"])' || true
+    hpy '"\n".join("  %s %s %s, peer %s, %s" % (x["case"], x["side"], x["state"], x["peer"], x.get("mode")) for x in d["handoffs"])' || true
 done
 printf '$ tongban case show %s  (at 370202)\n' "$hid"
 ht 370202 --json case show "$hid" |
