@@ -101,27 +101,7 @@ is "$?" 0 "release 1 reached 370102 (its matters are needed for cases)"
 REL=1
 
 # ---- cases at the county: receipts and actions, counted as sent ----
-hs=()
-for m in M01 M03 M04; do
-  printf 'material %s of a cut link, %s\n' "$m" "$(date +%s%N)" >"$m.txt"
-  api K1 PUT /v1/blobs --data-binary @"$m.txt"
-  hs+=("$(jq_get 'd["hash"]')")
-done
-$py - "${hs[@]}" >case.json <<'PYEOF'
-import json, sys
-h1, h3, h4 = sys.argv[1:4]
-print(json.dumps({"matter": "000117001000#01",
-  "applicant": {"name": "张三", "id_type": "resident_id",
-                "id_number": "370102199001011231", "phone": "13912345678"},
-  "form": {"applicant_name": "张三", "id_number": "370102199001011231",
-           "phone": "13912345678", "operator_name": "历下区张三餐馆",
-           "operating_address": "济南市历下区泉城路1号",
-           "main_format": "餐饮服务经营者", "business_items": "热食类食品制售",
-           "food_safety_manager": "李四"},
-  "materials": [{"code": "M01", "hash": h1, "size": 1}, {"code": "M03", "hash": h3, "size": 1},
-                {"code": "M04", "hash": h4, "size": 1}],
-  "channel": "2"}, ensure_ascii=False))
-PYEOF
+food_case_json K1
 declare -A VER=()
 IDS=()
 WRITES=0 FAILED=0

@@ -11,6 +11,9 @@
 #     node's, and installs the chain; sets TOKEN_NAME, ID_NAME, CODE_NAME.
 # region_wait SECONDS NAME EXPR
 #     waits until EXPR (python, d = NAME's GET /v1/catalog) is true.
+# food_case_json NAME [EXTRA]
+#     uploads a food-licence case's three materials at NAME and writes its
+#     body to case.json.
 region_node() {
   local name=$1 code=$2 parent=${3:-} flag=${4:-} port out chain pargs=()
   port=$(free_port)
@@ -63,4 +66,32 @@ region_wait() {
     [ "$code" = 200 ] && [ "$(jq_get "$2")" = True ]
   }
   wait_for "$secs" _region_check "$name" "$expr"
+}
+
+# food_case_json NAME [EXTRA]: uploads the three materials of a food-licence
+# case (000117001000#01) at NAME (M01 padded with EXTRA random bytes) and
+# writes its body, with their hashes, to case.json.
+food_case_json() {
+  local name=$1 extra=${2:-0} hs=() m
+  for m in M01 M03 M04; do
+    printf 'material %s, %s\n' "$m" "$(date +%s%N)" >"$m.txt"
+    [ "$m" = M01 ] && [ "$extra" -gt 0 ] && head -c "$extra" /dev/urandom >>"$m.txt"
+    api "$name" PUT /v1/blobs --data-binary @"$m.txt"
+    hs+=("$(jq_get 'd["hash"]')")
+  done
+  /usr/bin/python3 - "${hs[@]}" >case.json <<'PYEOF'
+import json, sys
+h1, h3, h4 = sys.argv[1:4]
+print(json.dumps({"matter": "000117001000#01",
+  "applicant": {"name": "张三", "id_type": "resident_id",
+                "id_number": "370102199001011231", "phone": "13912345678"},
+  "form": {"applicant_name": "张三", "id_number": "370102199001011231",
+           "phone": "13912345678", "operator_name": "历下区张三餐馆",
+           "operating_address": "济南市历下区泉城路1号",
+           "main_format": "餐饮服务经营者", "business_items": "热食类食品制售",
+           "food_safety_manager": "李四"},
+  "materials": [{"code": "M01", "hash": h1, "size": 1}, {"code": "M03", "hash": h3, "size": 1},
+                {"code": "M04", "hash": h4, "size": 1}],
+  "channel": "2"}, ensure_ascii=False))
+PYEOF
 }

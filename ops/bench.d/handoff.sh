@@ -19,24 +19,7 @@ for n in A B; do a="API_$n" t="TOKEN_$n"; "$TB" --api "${!a}" --token "${!t}" gr
 "$TB" --api "$API_B" --token "$TOKEN_B" region add-peer "370102@tcp://127.0.0.1:$LINK_A" >/dev/null
 cp "$TB_SRC/ops/examples/catalog-370000.json" rel.json && "$TB" sign --key P/keys/node.json rel.json
 for n in A B; do api $n POST /v1/catalog/releases --data-binary @rel.json; done
-mk() { # mk SIZE: upload three materials (M01 of SIZE bytes), write case.json
-  local hs=() m
-  for m in M01 M03 M04; do
-    { printf '%s %s\n' "$m" "$(date +%s%N)"; [ "$m" = M01 ] && head -c "$1" /dev/urandom; } >"$m.bin"
-    api A PUT /v1/blobs --data-binary @"$m.bin"; hs+=("$(jq_get 'd["hash"]')")
-  done
-  /usr/bin/python3 - "${hs[@]}" >case.json <<'PY'
-import json, sys
-h1, h3, h4 = sys.argv[1:4]
-print(json.dumps({"matter": "000117001000#01",
-  "applicant": {"name": "张三", "id_type": "resident_id", "id_number": "370102199001011231", "phone": "13912345678"},
-  "form": {"applicant_name": "张三", "id_number": "370102199001011231", "phone": "13912345678",
-           "operator_name": "历下区张三餐馆", "operating_address": "济南市历下区泉城路1号",
-           "main_format": "餐饮服务经营者", "business_items": "热食类食品制售", "food_safety_manager": "李四"},
-  "materials": [{"code": "M01", "hash": h1, "size": 1}, {"code": "M03", "hash": h3, "size": 1},
-                {"code": "M04", "hash": h4, "size": 1}], "channel": "2"}, ensure_ascii=False))
-PY
-}
+mk() { food_case_json A "$1"; } # three materials, M01 padded by $1 bytes; case.json
 mk 1000
 c0=$(now_ms)
 cat >create.lua <<LUA
