@@ -600,10 +600,15 @@ api_read(struct http_call *c, enum route r, const char *arg)
 	case RT_STATUS:
 		get_status(c);
 		break;
-	case RT_CATALOG:
-		reply_store(c, store_catalog(c->node->store, &out), out,
-		            "catalog");
+	case RT_CATALOG: {
+		int rv = store_catalog(c->node->store, &out);
+		/* The province's latest-version statement, as held here. */
+		if (rv == TB_OK) {
+			region_latest_catalog(c->node, out);
+		}
+		reply_store(c, rv, out, "catalog");
 		break;
+	}
 	case RT_MATTERS:
 		reply_store(c, store_matters(c->node->store, &out), out,
 		            "matters");

@@ -149,6 +149,7 @@ api_health(struct http_call *c, bool ready)
 			                "recovered group (fenced): it takes "
 			                "no part in Raft and refuses writes"));
 		}
+		region_latest_health(n, ok); /* a withheld release */
 		http_reply_json(c, 200, ok);
 	}
 }
@@ -378,6 +379,13 @@ api_metrics(struct http_call *c)
 		if (rt != NULL) {
 			mb_printf(&b, "%s", rt);
 			free(rt);
+		}
+	}
+	{
+		char *lt = region_latest_metrics(n);
+		if (lt != NULL) {
+			mb_printf(&b, "%s", lt);
+			free(lt);
 		}
 	}
 	{

@@ -77,6 +77,9 @@ int tb_cli_request(const char *api, const char *token, bool json,
                    const char *method, const char *uri, const char *body,
                    bool print, int *status, json_t **out);
 
+/* tb_cli_catalog_show: tongban catalog show (node/cli_latest.c). */
+int tb_cli_catalog_show(const char *api, const char *token, bool json);
+
 /* tb_cli_handoff: tongban case handoff ID ..., tongban handoff list|show|
  * abort (node/cli_handoff.c). */
 int tb_cli_handoff(int argc, char **argv, const char *api, const char *token,

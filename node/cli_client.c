@@ -739,8 +739,7 @@ tb_cli_client(int argc, char **argv, const char *api, const char *token,
 			              argv[2], NULL, NULL);
 		}
 		if (!strcmp(argv[1], "show")) {
-			return simple(&cl, "GET", "/v1/catalog", NULL, NULL,
-			              NULL);
+			return tb_cli_catalog_show(cl.api, cl.token, json);
 		}
 		if (!strcmp(argv[1], "rollout") && argc >= 3) {
 			snprintf(uri, sizeof(uri),

@@ -405,6 +405,24 @@ copy_str(char *dst, size_t n, const json_t *o, const char *key)
 	snprintf(dst, n, "%s", s != NULL ? s : "");
 }
 
+/* ms_opt reads cfg[key] (default dflt) into *out if it is lo..hi ms, else
+ * says so in errmsg and returns TB_ERANGE. */
+static int
+ms_opt(const json_t *cfg, const char *key, long long dflt, long long lo,
+       long long hi, unsigned *out, const char *path, char *errmsg,
+       size_t errlen)
+{
+	long long v = spec_int(cfg, key, dflt);
+
+	if (v < lo || v > hi) {
+		snprintf(errmsg, errlen, "%s: %s %lld: it is %lld..%lld ms",
+		         path, key, v, lo, hi);
+		return TB_ERANGE;
+	}
+	*out = (unsigned)v;
+	return TB_OK;
+}
+
 int
 node_config_load(const char *dir, struct node_config *c, char *errmsg,
                  size_t errlen)
@@ -477,6 +495,18 @@ node_config_load(const char *dir, struct node_config *c, char *errmsg,
 		         c->blob_timeout_ms);
 		json_decref(cfg);
 		return TB_ERANGE;
+	}
+	/* The province's latest-version statements (node/region_latest.c):
+	 * signed every interval, valid for ttl; a county alerts after
+	 * withheld_after. */
+	if ((rv = ms_opt(cfg, "latest_interval_ms", 2000, 50, 600000,
+	                 &c->latest_interval_ms, path, errmsg, errlen)) != 0 ||
+	    (rv = ms_opt(cfg, "latest_ttl_ms", 10000, 1000, 3600000,
+	                 &c->latest_ttl_ms, path, errmsg, errlen)) != 0 ||
+	    (rv = ms_opt(cfg, "withheld_after_ms", 10000, 0, 86400000,
+	                 &c->withheld_after_ms, path, errmsg, errlen)) != 0) {
+		json_decref(cfg);
+		return rv;
 	}
 	c->stop_timeout_ms = (unsigned)spec_int(cfg, "stop_timeout_ms", 15000);
 	if (c->stop_timeout_ms < 100 || c->stop_timeout_ms > 3600000) {

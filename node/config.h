@@ -50,6 +50,11 @@ struct node_config {
 	/* An admin may abort an offer this old (default 60000; the leader
 	 * puts it in the handoff.abort command, docs/HANDOFF.md). */
 	long long handoff_abort_after_ms;
+	/* The province's latest-version statements (docs/REPLICATION.md
+	 * "Withheld releases"): its leader signs one every interval (2000),
+	 * valid for ttl (10000); a region below alerts when a release stays
+	 * withheld, or no statement is fresh, for withheld_after (10000). */
+	unsigned latest_interval_ms, latest_ttl_ms, withheld_after_ms;
 	unsigned stop_timeout_ms; /* default 15000: a stop that takes longer
 	                           * is forced (TB-STOP-FORCED) */
 	/* Each link direction's key is replaced after this many frames or

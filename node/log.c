@@ -16,22 +16,17 @@ tb_log_set_level(enum tb_log_level level)
 	log_min = level;
 }
 
-void
-tb_log(enum tb_log_level level, const char *id, const char *fmt, ...)
+static void
+log_line(enum tb_log_level level, const char *id, const json_t *fields,
+         const char *msg)
 {
 	static const char *const names[] = { "debug", "info", "warn", "error" };
-	char msg[1024], ts[40], *line;
+	char ts[40], *line;
 	struct timespec now;
 	struct tm tm;
-	json_t *o;
-	va_list ap;
+	const char *k;
+	json_t *o, *v;
 
-	if (level < log_min) {
-		return;
-	}
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
@@ -39,6 +34,12 @@ tb_log(enum tb_log_level level, const char *id, const char *fmt, ...)
 	         now.tv_nsec / 1000000);
 	o = json_pack("{s:s, s:s, s:s, s:s}", "ts", ts, "level", names[level],
 	              "id", id, "msg", msg);
+	json_object_foreach((json_t *)fields, k, v)
+	{
+		if (o != NULL && json_object_get(o, k) == NULL) {
+			json_object_set(o, k, v);
+		}
+	}
 	if (o == NULL || (line = json_dumps(o, JSON_COMPACT)) == NULL) {
 		json_decref(o);
 		return;
@@ -55,4 +56,35 @@ tb_log(enum tb_log_level level, const char *id, const char *fmt, ...)
 		line[n] = '\0';
 	}
 	free(line);
+}
+
+void
+tb_log(enum tb_log_level level, const char *id, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	if (level < log_min) {
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_line(level, id, NULL, msg);
+}
+
+void
+tb_log_fields(enum tb_log_level level, const char *id,
+              const struct json_t *fields, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	if (level < log_min) {
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_line(level, id, fields, msg);
 }

@@ -398,6 +398,10 @@ region_init(struct node *n)
 	}
 	pthread_mutex_init(&f->mu, NULL);
 	n->flow = f;
+	if (region_latest_init(f) != 0) {
+		region_free(n);
+		return -1;
+	}
 	return 0;
 }
 
@@ -410,6 +414,7 @@ region_start(struct node *n)
 	link_handle(n->links, REGION_T_OUTBOX, on_outbox, n->flow);
 	link_handle(n->links, REGION_T_REPORT, on_report, n->flow);
 	link_handle(n->links, REGION_T_HELLO, region_on_hello, n->flow);
+	link_handle(n->links, REGION_T_LATEST, region_on_latest, n->flow);
 	region_query_start(n);
 }
 
@@ -488,6 +493,7 @@ region_tick(struct node *n)
 			f->next_report_ms = now + 1000;
 		}
 	}
+	region_latest_tick(f); /* the province's statements */
 	if (raft_state(&n->raft) == RAFT_LEADER) {
 		region_topology_init(f);
 	}
@@ -516,6 +522,7 @@ region_free(struct node *n)
 		json_decref(f->kids[i].report);
 	}
 	json_decref(f->view);
+	region_latest_free(f);
 	free(f->ebuf);
 	pthread_mutex_destroy(&f->mu);
 	free(f);

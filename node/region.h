@@ -37,6 +37,10 @@ struct node;
 	53 /* one-way: {"region", "runs"}: this build takes \
 	      DATA_RUN frames (region_env.c) */
 
+#define REGION_T_LATEST                                           \
+	54 /* one-way, down: the province's signed latest-version \
+	      statement (JSON, region_latest.c), relayed unchanged */
+
 /* region_init allocates n->region; 0 or -1 (out of memory). */
 int region_init(struct node *n);
 
@@ -69,6 +73,15 @@ json_t *region_rollout(struct node *n, long long v);
 /* region_metrics_text: Prometheus lines (malloc'd; caller frees), or
  * NULL. */
 char *region_metrics_text(struct node *n);
+
+/* region_latest_catalog adds "latest", "withheld" and the watch's state
+ * to cat (GET /v1/catalog); region_latest_health adds a warning to ok
+ * (GET /healthz) while a release is withheld or no statement is fresh;
+ * region_latest_metrics: Prometheus lines (malloc'd) or NULL. Any
+ * thread. */
+void region_latest_catalog(struct node *n, json_t *cat);
+void region_latest_health(struct node *n, json_t *ok);
+char *region_latest_metrics(struct node *n);
 
 /* region_free releases n->region (after the loop ran). Safe on NULL. */
 void region_free(struct node *n);

@@ -74,12 +74,19 @@ struct region_flow {
 	int64_t runs_off_until; /* a run was refused: singles until then */
 	int64_t next_hello_ms;
 	unsigned level; /* the group's feature level, as of the last tick */
+	struct region_latest *lt; /* region_latest.c */
 	_Atomic unsigned long long tx, rx, malformed, spoofed, refused,
 	    not_leader, delivered, acked;
 };
 
 /* region_mono_ms: the loop's monotonic milliseconds. */
 int64_t region_mono_ms(struct region_flow *f);
+
+/* region_send sends a one-way message of type to region to: to the node
+ * that leads there when known, else to any node of the region (best
+ * effort; TB_OK or link_send's error). */
+int region_send(struct region_flow *f, uint32_t to, uint32_t type,
+                const uint8_t *buf, size_t len);
 
 /* region_kid finds (or adds, if add) the child code; NULL if full. */
 struct region_child *region_kid(struct region_flow *f, uint32_t code, bool add);
@@ -128,5 +135,19 @@ void region_links_sync(struct region_flow *f);
 /* region_topology_init proposes init's --parent and --peer once, when
  * the replicated topology was never set (leader). */
 void region_topology_init(struct region_flow *f);
+
+/* region_latest_init / region_latest_free: the statements' state
+ * (f->lt; init returns -1 when out of memory). region_latest_tick signs
+ * and sends the province's statement every latest_interval_ms (its
+ * leader) and compares the statement held with the applied catalog
+ * (loop). region_on_latest is the REGION_T_LATEST handler (arg: the
+ * flow). region_latest_view: a new reference to what the watch saw last
+ * ({"latest", "withheld", "stale", "watch", "counters", "last_refusal"}),
+ * or NULL; any thread. */
+int region_latest_init(struct region_flow *f);
+void region_latest_free(struct region_flow *f);
+void region_latest_tick(struct region_flow *f);
+void region_on_latest(struct links *ls, const struct link_msg *m, void *arg);
+json_t *region_latest_view(struct node *n);
 
 #endif

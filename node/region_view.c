@@ -165,6 +165,9 @@ region_view_refresh(struct region_flow *f)
 	if (v == NULL) {
 		return;
 	}
+	/* The province's latest-version statement and the watch
+	 * (region_latest.c), as GET /v1/catalog shows them. */
+	json_object_set_new(v, "latest", region_latest_view(n));
 	pthread_mutex_lock(&f->mu);
 	json_decref(f->view);
 	f->view = v;

@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# The province's signed latest-version statements (docs/REPLICATION.md
+# "Withheld releases"), with real processes of real regions, one-voter
+# groups: province 370000 -> city 370100 -> county 370102. Release 1 flows
+# down and the county, holding the province's statement of version 1,
+# raises nothing. The city restarted with TB_FAULT_REGION_WITHHOLD=1 (a test
+# fault: it drops release entries from its streams to its children but
+# still relays statements) while the province publishes release 2: the
+# county's /healthz warns, GET /v1/catalog shows withheld with latest
+# version 2, /metrics and the log line TB-CATALOG-WITHHELD say so. The city
+# restarted without the fault: release 2 arrives and the alert clears. The
+# city killed: once the statement held expires, the county reports it stale
+# (TB-CATALOG-LATEST-STALE). Forged and tampered statements: test_latest.c.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/node_lib.sh"
+. "$(dirname "$0")/group_lib.sh"
+. "$(dirname "$0")/region_lib.sh"
+cd "$T"
+group_bound 90 P C K
+
+region_node P 370000 && region_node C 370100 P && region_node K 370102 C
+is "$?" 0 "init and enrol 370000, 370100 and 370102 (init --parent)"
+# Statements every 200 ms, valid 2 s; the county alerts after 1 s.
+set_conf() { $py -c 'import json,sys; p=sys.argv[1]; d=json.load(open(p)); d[sys.argv[2]]=json.loads(sys.argv[3]); json.dump(d, open(p,"w"))' "$@"; }
+for n in P C K; do
+  set_conf "$n/tongban.json" latest_interval_ms 200 &&
+    set_conf "$n/tongban.json" latest_ttl_ms 2000 &&
+    set_conf "$n/tongban.json" withheld_after_ms 1000 || break
+done
+is "$?" 0 "latest_interval_ms 200, latest_ttl_ms 2000, withheld_after_ms 1000"
+for n in P C K; do node_start "$n" || break; done
+is "$?" 0 "three nodes start"
+run "$TB" --api "$API_P" --token "$TOKEN_P" group features --set 2
+is "$rc" 0 "the province raised to feature level 2 (its region driver)"
+
+streams() {
+  api "$1" GET /v1/region
+  [ "$(jq_get 'sorted(r["region"] for r in d["outboxes"] if r["stream"])')" = "$2" ]
+}
+wait_for 30 streams P "['370100']" && wait_for 30 streams C "['370102']"
+ok $? "streams 370000 -> 370100 -> 370102 open"
+
+# ---- release 1: applied and stated, no alert ----
+api P POST /v1/catalog/releases --data-binary @"$TB_SRC/ops/examples/catalog-370000.json"
+is "$code" 201 "the province publishes release 1"
+region_wait 30 K 'd["standard"]["version"] == 1 and (d["latest"] or {}).get("version") == 1'
+ok $? "the county applied release 1 and holds the province's statement of version 1"
+api P GET /v1/catalog
+h1=$(jq_get 'd["standard"]["hash"]')
+sleep 1.5 # past the grace period
+api K GET /v1/catalog
+is "$(jq_get 'd["latest"]["hash"], d["latest"]["region"], d["latest"]["signer"], d["latest"]["verified"]')" \
+  "$h1 370000 $ID_P True" "  its hash, signed by the province's node, verified"
+is "$(jq_get 'd["latest"]["via"]["region"], d["withheld"], d["latest_stale"], d["latest_watch"]["state"]')" \
+  "370100 False False ok" "  relayed by 370100; not withheld, not stale, state ok"
+api K GET /healthz
+is "$(jq_get '"warnings" in d')" False "/healthz at the county has no warning"
+api C GET /v1/catalog
+is "$(jq_get 'd["latest"]["version"], d["latest"]["via"]["region"], d["latest_watch"]["state"]')" \
+  "1 370000 ok" "the city holds the statement too, from the province"
+is "$(jq_get 'd["latest_counters"]["relayed"] > 0')" True "  and relays it"
+
+# ---- the city withholds release 2 ----
+node_kill C
+TB_FAULT_REGION_WITHHOLD=1 node_start C
+is "$?" 0 "the city restarts with TB_FAULT_REGION_WITHHOLD=1"
+grep -q '"id":"TB-FAULT"' C.log
+ok $? "  it logs the fault (TB-FAULT)"
+api P GET /v1/catalog
+$py - "$TB_SRC/ops/examples/catalog-370000.json" r2.json "$h1" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d.update(version=2, snapshot=False, prev_hash=sys.argv[3])
+d["matters"][0]["task_name"] = d["matters"][0]["task_name"] + " v2"
+json.dump(d, open(sys.argv[2], "w"), ensure_ascii=False)
+PY
+api P POST /v1/catalog/releases --data-binary @r2.json
+is "$code" 201 "the province publishes release 2"
+api P GET /v1/catalog
+h2=$(jq_get 'd["standard"]["hash"]')
+region_wait 20 C 'd["standard"]["version"] == 2'
+ok $? "the city applies release 2"
+region_wait 20 K 'd["withheld"]'
+ok $? "the county reports release 2 withheld"
+api K GET /v1/catalog
+is "$(jq_get 'd["standard"]["version"], d["latest"]["version"], d["latest"]["hash"], d["latest_watch"]["state"]')" \
+  "1 2 $h2 withheld" "  at version 1, the latest statement names 2 with its hash"
+like "$(jq_get 'd["latest_watch"]["message"]')" "the parent between, 370100 (node $ID_C), relays the statements but not the release" \
+  "  and names the parent between"
+api K GET /healthz
+is "$code" 200 "/healthz at the county: 200"
+like "$(jq_get 'd["warnings"][0]')" "TB-CATALOG-WITHHELD: release 2 (hash ${h2:0:16}..) of 370000" \
+  "  with a warning naming release 2"
+m=$(curl -s "$API_K/metrics")
+like "$m" $'tongban_catalog_latest_version{layer="standard"} 2\n' "/metrics: tongban_catalog_latest_version 2"
+like "$m" $'tongban_catalog_withheld 1\n' "  tongban_catalog_withheld 1"
+line=$(grep '"id":"TB-CATALOG-WITHHELD"' K.log | head -1)
+is "$($py -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["level"], d["version"], d["hash"], d["applied"], d["parent"], d["via_node"], d["since"] is not None)' "$line")" \
+  "warn 2 $h2 1 370100 $ID_C True" \
+  "the log line TB-CATALOG-WITHHELD: version, hash, applied, parent, its node, since"
+api C GET /v1/region
+is "$(jq_get '[r["backlog"] for r in d["outboxes"] if r["region"] == "370102"][0]')" 1 \
+  "the city's stream to the county holds the release (backlog 1)"
+
+# ---- the city without the fault: the release arrives, the alert clears ----
+node_kill C
+node_start C
+is "$?" 0 "the city restarts without the fault"
+region_wait 20 K 'd["standard"]["version"] == 2 and not d["withheld"]'
+ok $? "the county applies release 2 and withheld clears"
+api K GET /v1/catalog
+is "$(jq_get 'd["standard"]["hash"], d["latest"]["version"], d["latest_watch"]["state"]')" \
+  "$h2 2 ok" "  with the province's hash, the statement of 2, state ok"
+api K GET /healthz
+is "$(jq_get '"warnings" in d')" False "  /healthz has no warning"
+grep -q '"id":"TB-CATALOG-WITHHELD-CLEARED"' K.log
+ok $? "  logged TB-CATALOG-WITHHELD-CLEARED"
+like "$(curl -s "$API_K/metrics")" $'tongban_catalog_withheld 0\n' "  tongban_catalog_withheld 0"
+
+# ---- the city gone: the statement expires, the county says it is stale ----
+node_kill C KILL
+t0=$(now_ms)
+region_wait 15 K 'd["latest_stale"]'
+ok $? "the city killed: the county reports the statement stale"
+echo "# stale after $(($(now_ms) - t0)) ms (ttl 2000 + grace 1000)"
+api K GET /v1/catalog
+is "$(jq_get 'd["latest"]["expired"], d["latest_watch"]["state"], d["latest_watch"]["parent"], d["withheld"]')" \
+  "True stale 370100 False" "  the statement held is expired, the parent named"
+like "$(jq_get 'd["latest_watch"]["message"]')" "the parent between is 370100 (link down)" \
+  "  and its link down"
+api K GET /healthz
+like "$(jq_get 'd["warnings"][0]')" "TB-CATALOG-LATEST-STALE: no unexpired latest-version statement from 370000" \
+  "/healthz warns that no statement is fresh"
+like "$(curl -s "$API_K/metrics")" $'tongban_catalog_latest_stale 1\n' "/metrics: tongban_catalog_latest_stale 1"
+grep -q '"id":"TB-CATALOG-LATEST-STALE"' K.log
+ok $? "logged TB-CATALOG-LATEST-STALE"
+run "$TB" --api "$API_K" --token "$TOKEN_K" catalog show
+like "$err" "watch: stale: no unexpired latest-version statement" \
+  "tongban catalog show tells people (stderr)"
+echo "# catalog show: $(printf '%s' "$err" | tr '\n' '|')"
+api K GET /v1/catalog
+is "$(jq_get 'sum(d["latest_counters"]["refused"].values())')" 0 \
+  "no statement was refused along the way"
+
+for n in P C K; do
+  ! grep -qE 'ERROR: AddressSanitizer|runtime error' "$n.log"
+  ok $? "no sanitizer report in $n's log"
+done
+_done=1
+done_testing
