@@ -74,6 +74,12 @@ region_latest_init(struct region_flow *f)
 	}
 	cert_region_province(f->n->cfg.region, l->province);
 	f->lt = l;
+	if (getenv("TB_FAULT_REGION_LATEST_TAMPER") != NULL) {
+		tb_log(TB_LOG_WARN, "TB-FAULT",
+		       "TB_FAULT_REGION_LATEST_TAMPER: this node relays "
+		       "latest-version statements with their version raised "
+		       "after signing (a test fault)");
+	}
 	if (getenv("TB_FAULT_REGION_WITHHOLD") != NULL) {
 		tb_log(TB_LOG_WARN, "TB-FAULT",
 		       "TB_FAULT_REGION_WITHHOLD: this node withholds release "
@@ -110,6 +116,27 @@ relay(struct region_flow *f, const uint8_t *body, size_t len)
 			f->lt->relayed++;
 		}
 	}
+}
+
+/* tamper_relay: TB_FAULT_REGION_LATEST_TAMPER (a test fault, tests/
+ * node_region_latest.t): the statement goes down with its version raised
+ * by one after signing, as a region between that tries to forge one. */
+static void
+tamper_relay(struct region_flow *f, const json_t *doc)
+{
+	json_t *c = json_deep_copy(doc);
+	char *t;
+
+	if (c == NULL) {
+		return;
+	}
+	json_object_set_new(c, "version",
+	                    json_integer(spec_int(doc, "version", 0) + 1));
+	if ((t = json_dumps(c, JSON_COMPACT)) != NULL) {
+		relay(f, (const uint8_t *)t, strlen(t));
+	}
+	free(t);
+	json_decref(c);
 }
 
 /* ---- the province signs ------------------------------------------------- */
@@ -312,7 +339,11 @@ region_on_latest(struct links *ls, const struct link_msg *m, void *arg)
 	snprintf(l->via_node, sizeof(l->via_node), "%s", m->peer_node_id);
 	snprintf(l->via_region, sizeof(l->via_region), "%s", m->peer_region);
 	/* Unchanged: the bytes as they came, to every child. */
-	relay(f, m->body, m->len);
+	if (getenv("TB_FAULT_REGION_LATEST_TAMPER") != NULL) {
+		tamper_relay(f, doc);
+	} else {
+		relay(f, m->body, m->len);
+	}
 	l->next_check_ms = 0;
 }
 

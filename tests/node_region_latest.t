@@ -10,7 +10,10 @@
 # version 2, /metrics and the log line TB-CATALOG-WITHHELD say so. The city
 # restarted without the fault: release 2 arrives and the alert clears. The
 # city killed: once the statement held expires, the county reports it stale
-# (TB-CATALOG-LATEST-STALE). Forged and tampered statements: test_latest.c.
+# (TB-CATALOG-LATEST-STALE). The city restarted with
+# TB_FAULT_REGION_LATEST_TAMPER=1 (it raises the version of the statements it
+# relays): the county refuses them (bad_signature, logged and counted) and
+# its state does not change. Every refusal reason: tests/test_latest.c.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/node_lib.sh"
 . "$(dirname "$0")/group_lib.sh"
@@ -141,6 +144,34 @@ echo "# catalog show: $(printf '%s' "$err" | tr '\n' '|')"
 api K GET /v1/catalog
 is "$(jq_get 'sum(d["latest_counters"]["refused"].values())')" 0 \
   "no statement was refused along the way"
+
+# ---- a city that changes the statements: refused, nothing changes ----
+TB_FAULT_REGION_LATEST_TAMPER=1 node_start C
+is "$?" 0 "the city restarts with TB_FAULT_REGION_LATEST_TAMPER=1 (version + 1 after signing)"
+refused_sig() {
+  api K GET /v1/catalog
+  [ "$(jq_get 'd["latest_counters"]["refused"]["bad_signature"] >= 2')" = True ]
+}
+wait_for 15 refused_sig
+ok $? "the county refuses the changed statements as bad_signature"
+api K GET /v1/catalog
+like "$(jq_get 'd["latest_last_refusal"]')" "bad_signature from node $ID_C of 370100: \$.signatures: statement of 370000 version 3: not signed by its signer's key" \
+  "  the reason names the relaying node, the field and the signer's key"
+is "$(jq_get 'd["latest"]["version"], d["latest"]["expired"], d["latest_stale"], d["standard"]["version"]')" \
+  "2 True True 2" "  the statement held is still version 2 (expired): stale, catalog unchanged"
+like "$(jq_get 'd["latest_watch"]["message"]')" "the parent between is 370100 (link up)" \
+  "  stale with the link up"
+grep -q '"id":"TB-CATALOG-LATEST-REFUSED".*bad_signature' K.log
+ok $? "  logged TB-CATALOG-LATEST-REFUSED with the reason"
+like "$(curl -s "$API_K/metrics")" 'tongban_catalog_latest_refused_total{reason="bad_signature"} ' \
+  "  counted in tongban_catalog_latest_refused_total"
+node_kill C
+node_start C
+is "$?" 0 "the city restarts without faults"
+region_wait 15 K 'not d["latest_stale"] and d["latest"]["version"] == 2 and not d["latest"]["expired"]'
+ok $? "the county holds a fresh statement of version 2 again"
+grep -q '"id":"TB-CATALOG-LATEST-FRESH"' K.log
+ok $? "  logged TB-CATALOG-LATEST-FRESH"
 
 for n in P C K; do
   ! grep -qE 'ERROR: AddressSanitizer|runtime error' "$n.log"
