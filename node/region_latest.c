@@ -273,7 +273,7 @@ region_on_latest(struct links *ls, const struct link_msg *m, void *arg)
 {
 	struct region_flow *f = arg;
 	struct region_latest *l = f->lt;
-	const json_t *cv[CERT_CHAIN_MAX * 2];
+	const json_t **cv = NULL;
 	json_t *doc, *root, *crls = NULL, *c;
 	struct latest_info li;
 	enum latest_reason r;
@@ -308,15 +308,23 @@ region_on_latest(struct links *ls, const struct link_msg *m, void *arg)
 		return;
 	}
 	root = anchor(f, now);
-	if (store_crls(f->n->store, &crls) == TB_OK) {
+	/* Every stored list: one left out could hide a revocation. */
+	if (store_crls(f->n->store, &crls) == TB_OK &&
+	    json_array_size(crls) > 0 &&
+	    (cv = calloc(json_array_size(crls), sizeof(*cv))) != NULL) {
 		json_array_foreach(crls, i, c)
 		{
-			if (ncrl < sizeof(cv) / sizeof(cv[0])) {
-				cv[ncrl++] = c;
-			}
+			cv[ncrl++] = c;
 		}
 	}
-	r = latest_verify(doc, l->province, root, cv, ncrl, now, &li, &d);
+	if (json_array_size(crls) > 0 && cv == NULL) {
+		r = LATEST_MALFORMED; /* out of memory: not verified */
+		tb_diag_add(&d, TB_ENOMEM, "$", "out of memory");
+	} else {
+		r = latest_verify(doc, l->province, root, cv, ncrl, now, &li,
+		                  &d);
+	}
+	free(cv);
 	json_decref(root);
 	json_decref(crls);
 	if (r == LATEST_OK) {
