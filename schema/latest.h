@@ -85,8 +85,8 @@ int latest_check(const json_t *doc, const char *path, struct tb_diag *d);
  * signature by chain[0].sign_key, and the chain (cert_verify_chain, the
  * leaf a member node certificate of province). Fills *out (may be NULL)
  * when valid. Returns LATEST_OK or the reason, with the problem added to
- * d (path and message: "$.signatures: statement of 370000 version 2: not
- * signed by its signer's key 1a2b..").
+ * d (may be NULL; path and message: "$.signatures: statement of 370000 version
+ * 2: not signed by its signer's key 1a2b..").
  */
 enum latest_reason latest_verify(const json_t *doc, const char *province,
                                  const json_t *root, const json_t *const *crls,

@@ -234,6 +234,8 @@ test_refusals(void)
 	is_int(verify(doc, NULL, 0, NOW, &li, msg, sizeof(msg)),
 	       LATEST_MALFORMED, "an unknown field");
 	like(msg, "$.extra", "  names it (%s)", msg);
+	is_int(latest_verify(doc, "370000", root, NULL, 0, NOW, NULL, NULL),
+	       LATEST_MALFORMED, "  also without a diagnostics collector");
 	json_object_del(doc, "extra");
 	json_object_del(doc, "hash");
 	is_int(verify(doc, NULL, 0, NOW, &li, msg, sizeof(msg)),
