@@ -492,12 +492,19 @@ watch(struct region_flow *f, int64_t wall)
 		              msg);
 		l->withheld_logged = true;
 		l->logged_version = l->info.version;
-	} else if (!withheld && l->withheld_logged) {
+	} else if (!withheld && l->withheld_logged &&
+	           (!watching || (fresh && l->info.version <= applied))) {
+		/* Not when the statement merely expired: that is
+		 * TB-CATALOG-LATEST-STALE, and the release is still
+		 * missing. */
 		tb_log_fields(TB_LOG_INFO, "TB-CATALOG-WITHHELD-CLEARED",
 		              fields,
 		              "standard version %lld applied; the latest "
-		              "statement names %lld",
-		              applied, l->have ? l->info.version : -1);
+		              "statement names %lld%s",
+		              applied, l->have ? l->info.version : -1,
+		              watching ? ""
+		                       : " (no longer watching: not the "
+		                         "leader)");
 		l->withheld_logged = false;
 	}
 	if (stale && !l->stale_logged) {
