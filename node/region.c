@@ -305,7 +305,9 @@ on_outbox(struct links *ls, const struct link_msg *m, void *arg)
 	}
 	if (!leading(f)) {
 		f->not_leader++;
-		return; /* the origin resends; its leader finds ours */
+		/* The origin resends; a follower tells it who leads. */
+		region_redirect(f, m);
+		return;
 	}
 	if (data && om.origin == f->parent) {
 		snprintf(f->parent_leader, sizeof(f->parent_leader), "%s",
@@ -347,6 +349,9 @@ on_report(struct links *ls, const struct link_msg *m, void *arg)
 	    region_code_u32(parent) != f->self || !leading(f)) {
 		f->not_leader += leading(f) ? 0 : 1;
 		f->spoofed += leading(f) ? 1 : 0;
+		if (!leading(f) && region_code_u32(parent) == f->self) {
+			region_redirect(f, m); /* a child at a follower */
+		}
 		return;
 	}
 	rep = json_loadb((const char *)m->body, m->len, JSON_REJECT_DUPLICATES,
@@ -410,6 +415,7 @@ region_start(struct node *n)
 	link_handle(n->links, REGION_T_OUTBOX, on_outbox, n->flow);
 	link_handle(n->links, REGION_T_REPORT, on_report, n->flow);
 	link_handle(n->links, REGION_T_HELLO, region_on_hello, n->flow);
+	link_handle(n->links, REGION_T_MEMBERS, region_on_members, n->flow);
 	region_query_start(n);
 }
 

@@ -36,6 +36,10 @@ struct node;
 #define REGION_T_HELLO                                      \
 	53 /* one-way: {"region", "runs"}: this build takes \
 	      DATA_RUN frames (region_env.c) */
+#define REGION_T_MEMBERS                                          \
+	54 /* one-way: {"region", "term", "leader", "members":    \
+	      [{"node_id", "url"}]}: this region's group, and who \
+	      leads it (region_members.c) */
 
 /* region_init allocates n->region; 0 or -1 (out of memory). */
 int region_init(struct node *n);

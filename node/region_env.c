@@ -26,35 +26,44 @@ env_now(void *data)
 	return (uint64_t)region_mono_ms(data);
 }
 
-/* send_to sends a message of type to region to (best effort). */
-static int
-send_to(struct region_flow *f, uint32_t to, uint32_t type, const uint8_t *buf,
-        size_t len)
+int
+region_send_to(struct region_flow *f, uint32_t to, uint32_t type,
+               const uint8_t *buf, size_t len)
 {
 	struct region_child *k;
+	const char *leader = NULL;
 	char peer[20];
 	int rv;
 
-	/* To the node that leads there, when known: only a leader acts on
-	 * a frame (a follower drops it). */
+	/* To the node that leads there, when known and linked: only a
+	 * leader acts on a frame (a follower drops it, and redirects). A
+	 * leader named but not linked (its link still coming up, or it
+	 * died) is kept, and this frame goes to any node of the region:
+	 * a follower there answers with the leader it knows
+	 * (region_members.c). */
 	k = region_kid(f, to, false);
 	if (k != NULL && k->leader[0] != '\0') {
-		snprintf(peer, sizeof(peer), "%s", k->leader);
+		leader = k->leader;
 	} else if (to == f->parent && f->parent_leader[0] != '\0') {
-		snprintf(peer, sizeof(peer), "%s", f->parent_leader);
+		leader = f->parent_leader;
+	}
+	if (leader != NULL && link_up(f->n->links, leader)) {
+		snprintf(peer, sizeof(peer), "%s", leader);
 	} else {
 		snprintf(peer, sizeof(peer), "%06u", to);
 	}
 	/* Best effort: no link, a full queue or a closed pipe lose the
-	 * frame, and the driver resends. A leader's node no longer linked
-	 * is forgotten: the next frame goes to the region. */
+	 * frame, and the driver resends. */
 	if ((rv = link_send(f->n->links, peer, type, buf, len)) == TB_OK) {
 		return rv;
 	}
-	if (k != NULL && !strcmp(peer, k->leader)) {
-		k->leader[0] = '\0';
-	} else if (!strcmp(peer, f->parent_leader)) {
-		f->parent_leader[0] = '\0';
+	if (leader != NULL && !strcmp(peer, leader)) {
+		/* Its link went away: the next frame goes to the region. */
+		if (k != NULL && leader == k->leader) {
+			k->leader[0] = '\0';
+		} else {
+			f->parent_leader[0] = '\0';
+		}
 	}
 	return rv;
 }
@@ -71,7 +80,7 @@ env_send(void *data, uint32_t to, const struct outbox_msg *m)
 		free(buf);
 		return;
 	}
-	if (send_to(f, to, REGION_T_OUTBOX, buf, len) == TB_OK) {
+	if (region_send_to(f, to, REGION_T_OUTBOX, buf, len) == TB_OK) {
 		f->tx++;
 	}
 	free(buf);
@@ -436,12 +445,14 @@ region_hello_send(struct region_flow *f)
 		return;
 	}
 	if (f->parent != 0) {
-		send_to(f, f->parent, REGION_T_HELLO, (const uint8_t *)buf,
-		        (size_t)len);
+		region_send_to(f, f->parent, REGION_T_HELLO,
+		               (const uint8_t *)buf, (size_t)len);
+		region_members_send(f, f->parent);
 	}
 	for (i = 0; i < f->nkids; i++) {
-		send_to(f, f->kids[i].code, REGION_T_HELLO,
-		        (const uint8_t *)buf, (size_t)len);
+		region_send_to(f, f->kids[i].code, REGION_T_HELLO,
+		               (const uint8_t *)buf, (size_t)len);
+		region_members_send(f, f->kids[i].code);
 	}
 }
 
@@ -479,4 +490,5 @@ region_on_hello(struct links *ls, const struct link_msg *m, void *arg)
 	if (f->on) {
 		region_runs_sync(f);
 	}
+	region_redirect(f, m); /* at a follower: who leads here */
 }

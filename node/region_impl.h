@@ -31,6 +31,17 @@ struct region_child {
 	int64_t child_prop_at; /* last outbox.child proposal */
 	int64_t runs_at;       /* its last hello: it takes runs (0: none) */
 	char leader[17];       /* node id its reports come from ("": none) */
+	uint64_t leader_term;  /* the term a REGION_T_MEMBERS named it in */
+};
+
+/* The most members of another region's group a node dials (a group has 1,
+ * 3 or 5 voters, and standbys). */
+#define REGION_MEMBERS_MAX 9
+
+/* A member of the parent's group, as its REGION_T_MEMBERS named it. */
+struct region_member {
+	char id[17];
+	char url[264]; /* tcp://HOST:PORT */
 };
 
 /* A proposal the driver made, awaiting its apply. */
@@ -74,8 +85,22 @@ struct region_flow {
 	int64_t runs_off_until; /* a run was refused: singles until then */
 	int64_t next_hello_ms;
 	unsigned level; /* the group's feature level, as of the last tick */
+	/* The parent's group as its members said (region_members.c):
+	 * dialed beside the topology's URL; pm_known once a list came (until
+	 * then the entries links.json holds stay). Under mu. */
+	struct region_member pm[REGION_MEMBERS_MAX];
+	unsigned npm;
+	bool pm_known;
+	uint64_t parent_term; /* the term parent_leader was named in */
+	/* Redirects this follower sent lately (at most one per sender
+	 * every REGION_HINT_MS). */
+	struct {
+		char id[17];
+		int64_t at;
+	} hinted[16];
+	unsigned hinted_next;
 	_Atomic unsigned long long tx, rx, malformed, spoofed, refused,
-	    not_leader, delivered, acked;
+	    not_leader, delivered, acked, members_rx, redirects;
 };
 
 /* region_mono_ms: the loop's monotonic milliseconds. */
@@ -115,6 +140,27 @@ void region_hello_send(struct region_flow *f);
 struct links;
 struct link_msg;
 void region_on_hello(struct links *ls, const struct link_msg *m, void *arg);
+
+/* region_send_to sends a message of type to region to (best effort): to
+ * the node that leads there when known and linked, else to any node of
+ * the region. TB_OK or a link_send error (region_env.c). */
+int region_send_to(struct region_flow *f, uint32_t to, uint32_t type,
+                   const uint8_t *buf, size_t len);
+
+/* region_members_send tells region to (its leader) who this group's
+ * members are and which leads (REGION_T_MEMBERS; leader, every second);
+ * region_redirect answers a frame a follower cannot act on with the same
+ * message, to the node that sent it (rate-limited per sender);
+ * region_on_members is its link handler; region_members_sync brings
+ * links.json's "by": "region-member" entries (peers, the array of the
+ * loaded file) in step with the parent's members, less the one the
+ * topology's parent_url reaches: true if it changed them
+ * (region_members.c). */
+void region_members_send(struct region_flow *f, uint32_t to);
+void region_redirect(struct region_flow *f, const struct link_msg *m);
+void region_on_members(struct links *ls, const struct link_msg *m, void *arg);
+bool region_members_sync(struct region_flow *f, json_t *peers,
+                         const char *parent_code, const char *parent_url);
 
 /* region_view_refresh rebuilds the view (loop); region_report_send sends
  * this region's report to its parent (loop, leader). */
