@@ -79,6 +79,11 @@ child_row(struct region_flow *f, struct region_child *k, int64_t now)
 		                    k->report_at
 		                        ? json_integer(now - k->report_at)
 		                        : json_null());
+		/* The node this region sends to there (its leader, as
+		 * last heard). */
+		json_object_set_new(row, "leader",
+		                    k->leader[0] ? json_string(k->leader)
+		                                 : json_null());
 	}
 	return row;
 }
@@ -222,7 +227,10 @@ void
 region_report_send(struct region_flow *f)
 {
 	json_t *v = region_view_json(f->n), *rep, *inb;
+	struct region_member ms[REGION_MEMBERS_MAX];
+	unsigned n, i;
 	char *text;
+	bool lead;
 
 	if (!json_is_object(v) || f->n->links == NULL) {
 		json_decref(v);
@@ -234,11 +242,34 @@ region_report_send(struct region_flow *f)
 	                json_object_get(inb, "refused"), "below",
 	                json_object_get(v, "outboxes"));
 	json_decref(v);
-	text = rep != NULL ? json_dumps(rep, JSON_COMPACT) : NULL;
+	if (rep == NULL) {
+		return;
+	}
+	/* To the leader ("leader": its id) when its link is up, else to
+	 * any member ("leader": null: a follower answers with who leads);
+	 * and a copy to each other member linked, so that every member's
+	 * rollout and view know this region (and a new leader at once). */
+	lead = f->parent_leader[0] != '\0' &&
+	       link_up(f->n->links, f->parent_leader);
+	json_object_set_new(rep, "leader",
+	                    lead ? json_string(f->parent_leader) : json_null());
+	text = json_dumps(rep, JSON_COMPACT);
 	json_decref(rep);
-	if (text != NULL) {
-		region_send_to(f, f->parent, REGION_T_REPORT,
-		               (const uint8_t *)text, strlen(text));
+	if (text == NULL) {
+		return;
+	}
+	region_send_to(f, f->parent, REGION_T_REPORT, (const uint8_t *)text,
+	               strlen(text));
+	pthread_mutex_lock(&f->mu);
+	n = f->npm;
+	memcpy(ms, f->pm, sizeof(ms));
+	pthread_mutex_unlock(&f->mu);
+	for (i = 0; lead && i < n; i++) {
+		if (strcmp(ms[i].id, f->parent_leader) != 0 &&
+		    link_up(f->n->links, ms[i].id)) {
+			link_send(f->n->links, ms[i].id, REGION_T_REPORT, text,
+			          strlen(text));
+		}
 	}
 	free(text);
 }
