@@ -162,6 +162,12 @@ void region_on_members(struct links *ls, const struct link_msg *m, void *arg);
 bool region_members_sync(struct region_flow *f, json_t *peers,
                          const char *parent_code, const char *parent_url);
 
+/* region_members_parse checks a REGION_T_MEMBERS message's "term",
+ * "leader" and "members" into ms (*n of them; *leader borrowed from h, or
+ * NULL); 0, or -1 with the field and reason in why. */
+int region_members_parse(const json_t *h, struct region_member *ms, unsigned *n,
+                         const char **leader, char *why, size_t wlen);
+
 /* region_view_refresh rebuilds the view (loop); region_report_send sends
  * this region's report to its parent (loop, leader). */
 void region_view_refresh(struct region_flow *f);

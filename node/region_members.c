@@ -134,11 +134,9 @@ region_redirect(struct region_flow *f, const struct link_msg *m)
 	free(text);
 }
 
-/* members_parse checks a message's members and leader into ms (*n of
- * them); 0, or -1 with the reason in why. */
-static int
-members_parse(const json_t *h, struct region_member *ms, unsigned *n,
-              const char **leader, char *why, size_t wlen)
+int
+region_members_parse(const json_t *h, struct region_member *ms, unsigned *n,
+                     const char **leader, char *why, size_t wlen)
 {
 	const json_t *a = json_object_get(h, "members"), *e;
 	const json_t *l = json_object_get(h, "leader");
@@ -153,10 +151,12 @@ members_parse(const json_t *h, struct region_member *ms, unsigned *n,
 		return -1;
 	}
 	if (!json_is_integer(json_object_get(h, "term")) ||
-	    (!json_is_null(l) && !json_is_string(l))) {
-		snprintf(why, wlen,
-		         "$.term, $.leader: an integer, and a node "
-		         "id or null");
+	    json_integer_value(json_object_get(h, "term")) < 0) {
+		snprintf(why, wlen, "$.term: a Raft term (an integer >= 0)");
+		return -1;
+	}
+	if (!json_is_null(l) && !json_is_string(l)) {
+		snprintf(why, wlen, "$.leader: a node id or null");
 		return -1;
 	}
 	json_array_foreach(a, i, e)
@@ -226,7 +226,7 @@ region_on_members(struct links *ls, const struct link_msg *m, void *arg)
 		         m->peer_region);
 		goto bad;
 	}
-	if (members_parse(h, ms, &n, &leader, why, sizeof(why)) != 0) {
+	if (region_members_parse(h, ms, &n, &leader, why, sizeof(why)) != 0) {
 		goto bad;
 	}
 	term = (uint64_t)json_integer_value(json_object_get(h, "term"));
