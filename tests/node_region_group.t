@@ -11,7 +11,8 @@
 # release published at a survivor reaches the county, a case written at
 # the county after the kill reaches the province, and the rollout of
 # version 2 at either survivor lists the county (the city reports to
-# every member it has a link to).
+# every member it has a link to); the city, restarted, finds the leader
+# again and passes a third case on.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/node_lib.sh"
 . "$(dirname "$0")/group_lib.sh"
@@ -176,6 +177,19 @@ for n in "$NEWL" "$OTHER"; do
   is "$(jq_get '[r["via"] for r in d["applied"] if r["region"] == "370102"]')" "['370100']" \
     "  370102 via 370100"
 done
+
+# ---- the city restarted: it starts from links.json (the members it
+# learned stay dialed), finds the leader again and passes a case on ----
+node_kill C TERM
+node_start C
+is "$?" 0 "the city restarted"
+wait_for 10 c_leader "${!NEWL_ID}"
+is "$?" 0 "  it sends to $NEWL again"
+api K POST /v1/cases --data-binary @case.json
+is "$code" 201 "a third case received at 370102"
+ID3=$(jq_get 'd["case"]["id"]')
+wait_for 20 listed "$NEWL" "$ID3"
+is "$?" 0 "$ID3 in $NEWL's area list"
 
 for n in C K P2 P3; do node_kill "$n" TERM; done
 is "$(grep -l 'Sanitizer\|runtime error' "$T"/*.log)" "" \
