@@ -37,7 +37,7 @@ struct node;
 	53 /* one-way: {"region", "runs"}: this build takes \
 	      DATA_RUN frames (region_env.c) */
 #define REGION_T_MEMBERS                                          \
-	54 /* one-way: {"region", "term", "leader", "members":    \
+	55 /* one-way: {"region", "term", "leader", "members":    \
 	      [{"node_id", "url"}]}: this region's group, and who \
 	      leads it (region_members.c) */
 

@@ -27,8 +27,8 @@ env_now(void *data)
 }
 
 int
-region_send_to(struct region_flow *f, uint32_t to, uint32_t type,
-               const uint8_t *buf, size_t len)
+region_send(struct region_flow *f, uint32_t to, uint32_t type,
+            const uint8_t *buf, size_t len)
 {
 	struct region_child *k;
 	const char *leader = NULL;
@@ -80,7 +80,7 @@ env_send(void *data, uint32_t to, const struct outbox_msg *m)
 		free(buf);
 		return;
 	}
-	if (region_send_to(f, to, REGION_T_OUTBOX, buf, len) == TB_OK) {
+	if (region_send(f, to, REGION_T_OUTBOX, buf, len) == TB_OK) {
 		f->tx++;
 	}
 	free(buf);
@@ -445,13 +445,13 @@ region_hello_send(struct region_flow *f)
 		return;
 	}
 	if (f->parent != 0) {
-		region_send_to(f, f->parent, REGION_T_HELLO,
-		               (const uint8_t *)buf, (size_t)len);
+		region_send(f, f->parent, REGION_T_HELLO, (const uint8_t *)buf,
+		            (size_t)len);
 		region_members_send(f, f->parent);
 	}
 	for (i = 0; i < f->nkids; i++) {
-		region_send_to(f, f->kids[i].code, REGION_T_HELLO,
-		               (const uint8_t *)buf, (size_t)len);
+		region_send(f, f->kids[i].code, REGION_T_HELLO,
+		            (const uint8_t *)buf, (size_t)len);
 		region_members_send(f, f->kids[i].code);
 	}
 }

@@ -106,6 +106,12 @@ struct region_flow {
 /* region_mono_ms: the loop's monotonic milliseconds. */
 int64_t region_mono_ms(struct region_flow *f);
 
+/* region_send sends a one-way message of type to region to: to the node
+ * that leads there when known, else to any node of the region (best
+ * effort; TB_OK or link_send's error). */
+int region_send(struct region_flow *f, uint32_t to, uint32_t type,
+                const uint8_t *buf, size_t len);
+
 /* region_kid finds (or adds, if add) the child code; NULL if full. */
 struct region_child *region_kid(struct region_flow *f, uint32_t code, bool add);
 
@@ -140,12 +146,6 @@ void region_hello_send(struct region_flow *f);
 struct links;
 struct link_msg;
 void region_on_hello(struct links *ls, const struct link_msg *m, void *arg);
-
-/* region_send_to sends a message of type to region to (best effort): to
- * the node that leads there when known and linked, else to any node of
- * the region. TB_OK or a link_send error (region_env.c). */
-int region_send_to(struct region_flow *f, uint32_t to, uint32_t type,
-                   const uint8_t *buf, size_t len);
 
 /* region_members_send tells region to (its leader) who this group's
  * members are and which leads (REGION_T_MEMBERS; leader, every second);

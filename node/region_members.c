@@ -89,8 +89,8 @@ region_members_send(struct region_flow *f, uint32_t to)
 
 	json_decref(m);
 	if (text != NULL) {
-		region_send_to(f, to, REGION_T_MEMBERS, (const uint8_t *)text,
-		               strlen(text));
+		region_send(f, to, REGION_T_MEMBERS, (const uint8_t *)text,
+		            strlen(text));
 	}
 	free(text);
 }

@@ -258,8 +258,8 @@ region_report_send(struct region_flow *f)
 	if (text == NULL) {
 		return;
 	}
-	region_send_to(f, f->parent, REGION_T_REPORT, (const uint8_t *)text,
-	               strlen(text));
+	region_send(f, f->parent, REGION_T_REPORT, (const uint8_t *)text,
+	            strlen(text));
 	pthread_mutex_lock(&f->mu);
 	n = f->npm;
 	memcpy(ms, f->pm, sizeof(ms));
