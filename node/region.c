@@ -420,10 +420,10 @@ region_start(struct node *n)
 	if (n->links == NULL || n->flow == NULL) {
 		return;
 	}
+	link_handle(n->links, REGION_T_MEMBERS, region_on_members, n->flow);
 	link_handle(n->links, REGION_T_OUTBOX, on_outbox, n->flow);
 	link_handle(n->links, REGION_T_REPORT, on_report, n->flow);
 	link_handle(n->links, REGION_T_HELLO, region_on_hello, n->flow);
-	link_handle(n->links, REGION_T_MEMBERS, region_on_members, n->flow);
 	region_query_start(n);
 }
 
@@ -494,7 +494,8 @@ region_tick(struct node *n)
 		region_runs_sync(f);
 		outbox_tick(&f->d);
 		if (now >= f->next_hello_ms) {
-			region_hello_send(f); /* this build takes runs */
+			region_hello_send(f);    /* this build takes runs */
+			region_members_round(f); /* who leads here */
 			f->next_hello_ms = now + 1000;
 		}
 		if (now >= f->next_report_ms && f->parent != 0) {

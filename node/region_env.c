@@ -447,12 +447,10 @@ region_hello_send(struct region_flow *f)
 	if (f->parent != 0) {
 		region_send(f, f->parent, REGION_T_HELLO, (const uint8_t *)buf,
 		            (size_t)len);
-		region_members_send(f, f->parent);
 	}
 	for (i = 0; i < f->nkids; i++) {
 		region_send(f, f->kids[i].code, REGION_T_HELLO,
 		            (const uint8_t *)buf, (size_t)len);
-		region_members_send(f, f->kids[i].code);
 	}
 }
 

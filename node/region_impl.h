@@ -75,16 +75,6 @@ struct region_flow {
 	/* The parent's node that sent DATA last: its leader, whom ACKs go
 	 * to ("": none yet; then to any node of the parent region). */
 	char parent_leader[17];
-	/* The stream from the parent: the last refused entry. */
-	struct outbox_pos refused_pos;
-	char refused_why[300];
-	int64_t refused_at;
-	int64_t next_report_ms, next_links_ms;
-	int64_t topo_next_ms;   /* when to propose init's topology again */
-	int64_t parent_runs_at; /* the parent's last hello (0: none) */
-	int64_t runs_off_until; /* a run was refused: singles until then */
-	int64_t next_hello_ms;
-	unsigned level; /* the group's feature level, as of the last tick */
 	/* The parent's group as its members said (region_members.c):
 	 * dialed beside the topology's URL; pm_known once a list came (until
 	 * then the entries links.json holds stay). Under mu. */
@@ -99,6 +89,16 @@ struct region_flow {
 		int64_t at;
 	} hinted[16];
 	unsigned hinted_next;
+	/* The stream from the parent: the last refused entry. */
+	struct outbox_pos refused_pos;
+	char refused_why[300];
+	int64_t refused_at;
+	int64_t next_report_ms, next_links_ms;
+	int64_t topo_next_ms;   /* when to propose init's topology again */
+	int64_t parent_runs_at; /* the parent's last hello (0: none) */
+	int64_t runs_off_until; /* a run was refused: singles until then */
+	int64_t next_hello_ms;
+	unsigned level; /* the group's feature level, as of the last tick */
 	_Atomic unsigned long long tx, rx, malformed, spoofed, refused,
 	    not_leader, delivered, acked, members_rx, redirects;
 };
@@ -157,6 +157,7 @@ void region_on_hello(struct links *ls, const struct link_msg *m, void *arg);
  * topology's parent_url reaches: true if it changed them
  * (region_members.c). */
 void region_members_send(struct region_flow *f, uint32_t to);
+void region_members_round(struct region_flow *f); /* parent and children */
 void region_redirect(struct region_flow *f, const struct link_msg *m);
 void region_on_members(struct links *ls, const struct link_msg *m, void *arg);
 bool region_members_sync(struct region_flow *f, json_t *peers,

@@ -96,6 +96,19 @@ region_members_send(struct region_flow *f, uint32_t to)
 }
 
 void
+region_members_round(struct region_flow *f)
+{
+	unsigned i;
+
+	if (f->parent != 0) {
+		region_members_send(f, f->parent);
+	}
+	for (i = 0; i < f->nkids; i++) {
+		region_members_send(f, f->kids[i].code);
+	}
+}
+
+void
 region_redirect(struct region_flow *f, const struct link_msg *m)
 {
 	int64_t now = region_mono_ms(f);
