@@ -220,6 +220,7 @@ region_on_members(struct links *ls, const struct link_msg *m, void *arg)
 	json_t *h;
 
 	(void)ls;
+	memset(ms, 0, sizeof(ms)); /* compared whole with f->pm */
 	f->members_rx++;
 	/* From a member of the parent's group or of a child's (the link
 	 * verified its chain), about its own region. */
@@ -249,16 +250,18 @@ region_on_members(struct links *ls, const struct link_msg *m, void *arg)
 			         "%s", leader);
 			f->parent_term = term;
 		}
+		/* An empty list (a node not yet added to its group) says
+		 * nothing about the members. */
 		pthread_mutex_lock(&f->mu);
-		if (!f->pm_known || n != f->npm ||
-		    memcmp(ms, f->pm, n * sizeof(ms[0])) != 0) {
+		if (n > 0 && (!f->pm_known || n != f->npm ||
+		              memcmp(ms, f->pm, n * sizeof(ms[0])) != 0)) {
 			for (i = 0; i < n; i++) {
 				f->pm[i] = ms[i];
 			}
 			f->npm = n;
+			f->pm_known = true;
 			f->next_links_ms = 0; /* dial them now */
 		}
-		f->pm_known = true;
 		pthread_mutex_unlock(&f->mu);
 	} else if (leader != NULL && (k = region_kid(f, code, true)) != NULL &&
 	           term >= k->leader_term) {
