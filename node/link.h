@@ -197,6 +197,11 @@ int link_reply_error(struct links *ls, const struct link_reply_to *to, int code,
 /* link_up says whether peer (a node id or region) has an up link. */
 bool link_up(struct links *ls, const char *peer);
 
+/* link_url_node writes the node id that the link this node dials at url
+ * (as links.json names it) reached at its last handshake; false if there
+ * is no such link or it never completed one. */
+bool link_url_node(struct links *ls, const char *url, char out[17]);
+
 /* A new node enrolling with a join token (docs/TRUST.md) dials with the
  * envelope's pattern 3: Noise XX whose third message carries, instead of a
  * certificate chain, its request (canonical msgpack, decoded to req) with

@@ -323,3 +323,19 @@ link_up(struct links *ls, const char *peer)
 {
 	return ls != NULL && peer != NULL && link_pick(ls, peer, true) != NULL;
 }
+
+bool
+link_url_node(struct links *ls, const char *url, char out[17])
+{
+	struct link *l;
+
+	for (l = ls != NULL && url != NULL ? ls->list : NULL; l != NULL;
+	     l = l->next) {
+		if (l->dir == LINK_OUT && !l->removed &&
+		    l->node_id[0] != '\0' && !strcmp(l->url, url)) {
+			snprintf(out, 17, "%s", l->node_id);
+			return true;
+		}
+	}
+	return false;
+}

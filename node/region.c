@@ -305,7 +305,9 @@ on_outbox(struct links *ls, const struct link_msg *m, void *arg)
 	}
 	if (!leading(f)) {
 		f->not_leader++;
-		return; /* the origin resends; its leader finds ours */
+		/* The origin resends; a follower tells it who leads. */
+		region_redirect(f, m);
+		return;
 	}
 	if (data && om.origin == f->parent) {
 		snprintf(f->parent_leader, sizeof(f->parent_leader), "%s",
@@ -338,15 +340,15 @@ on_report(struct links *ls, const struct link_msg *m, void *arg)
 	uint32_t code = region_code_u32(m->peer_region);
 	struct region_child *k;
 	char parent[7] = "";
+	const char *to;
 	json_t *rep;
 
 	(void)ls;
 	/* Admitted: the link verified the chain, in which the child's
 	 * region certificate must be issued by its table parent: us. */
 	if (cert_region_parent(m->peer_region, parent) != 0 ||
-	    region_code_u32(parent) != f->self || !leading(f)) {
-		f->not_leader += leading(f) ? 0 : 1;
-		f->spoofed += leading(f) ? 1 : 0;
+	    region_code_u32(parent) != f->self) {
+		f->spoofed++;
 		return;
 	}
 	rep = json_loadb((const char *)m->body, m->len, JSON_REJECT_DUPLICATES,
@@ -358,6 +360,16 @@ on_report(struct links *ls, const struct link_msg *m, void *arg)
 		json_decref(rep);
 		return;
 	}
+	/* Every member keeps the reports (volatile: the rollout and the
+	 * view), sent to the leader and, by a child that knows them, to the
+	 * other members too. One sent here as to the leader ("leader" names
+	 * this node, or none was known) while this node does not lead: the
+	 * child is told who does. */
+	to = spec_str(rep, "leader");
+	if (!leading(f) && (to == NULL || !strcmp(to, f->n->cfg.node_id))) {
+		f->not_leader++;
+		region_redirect(f, m);
+	}
 	if ((k = region_kid(f, code, true)) == NULL) {
 		json_decref(rep);
 		return;
@@ -368,7 +380,8 @@ on_report(struct links *ls, const struct link_msg *m, void *arg)
 	pthread_mutex_unlock(&f->mu);
 	k->report_at = region_mono_ms(f);
 	snprintf(k->leader, sizeof(k->leader), "%s", m->peer_node_id);
-	if (!k->stream && k->report_at - k->child_prop_at > 1000) {
+	if (leading(f) && !k->stream &&
+	    k->report_at - k->child_prop_at > 1000) {
 		/* A child we have no stream to: open one. */
 		json_t *b = json_pack("{s:s}", "region", m->peer_region);
 		k->child_prop_at = k->report_at;
@@ -411,6 +424,7 @@ region_start(struct node *n)
 	if (n->links == NULL || n->flow == NULL) {
 		return;
 	}
+	link_handle(n->links, REGION_T_MEMBERS, region_on_members, n->flow);
 	link_handle(n->links, REGION_T_OUTBOX, on_outbox, n->flow);
 	link_handle(n->links, REGION_T_REPORT, on_report, n->flow);
 	link_handle(n->links, REGION_T_HELLO, region_on_hello, n->flow);
@@ -485,7 +499,8 @@ region_tick(struct node *n)
 		region_runs_sync(f);
 		outbox_tick(&f->d);
 		if (now >= f->next_hello_ms) {
-			region_hello_send(f); /* this build takes runs */
+			region_hello_send(f);    /* this build takes runs */
+			region_members_round(f); /* who leads here */
 			f->next_hello_ms = now + 1000;
 		}
 		if (now >= f->next_report_ms && f->parent != 0) {

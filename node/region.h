@@ -36,6 +36,10 @@ struct node;
 #define REGION_T_HELLO                                      \
 	53 /* one-way: {"region", "runs"}: this build takes \
 	      DATA_RUN frames (region_env.c) */
+#define REGION_T_MEMBERS                                          \
+	55 /* one-way: {"region", "term", "leader", "members":    \
+	      [{"node_id", "url"}]}: this region's group, and who \
+	      leads it (region_members.c) */
 
 #define REGION_T_LATEST                                           \
 	54 /* one-way, down: the province's signed latest-version \

@@ -31,29 +31,39 @@ region_send(struct region_flow *f, uint32_t to, uint32_t type,
             const uint8_t *buf, size_t len)
 {
 	struct region_child *k;
+	const char *leader = NULL;
 	char peer[20];
 	int rv;
 
-	/* To the node that leads there, when known: only a leader acts on
-	 * a frame (a follower drops it). */
+	/* To the node that leads there, when known and linked: only a
+	 * leader acts on a frame (a follower drops it, and redirects). A
+	 * leader named but not linked (its link still coming up, or it
+	 * died) is kept, and this frame goes to any node of the region:
+	 * a follower there answers with the leader it knows
+	 * (region_members.c). */
 	k = region_kid(f, to, false);
 	if (k != NULL && k->leader[0] != '\0') {
-		snprintf(peer, sizeof(peer), "%s", k->leader);
+		leader = k->leader;
 	} else if (to == f->parent && f->parent_leader[0] != '\0') {
-		snprintf(peer, sizeof(peer), "%s", f->parent_leader);
+		leader = f->parent_leader;
+	}
+	if (leader != NULL && link_up(f->n->links, leader)) {
+		snprintf(peer, sizeof(peer), "%s", leader);
 	} else {
 		snprintf(peer, sizeof(peer), "%06u", to);
 	}
 	/* Best effort: no link, a full queue or a closed pipe lose the
-	 * frame, and the driver resends. A leader's node no longer linked
-	 * is forgotten: the next frame goes to the region. */
+	 * frame, and the driver resends. */
 	if ((rv = link_send(f->n->links, peer, type, buf, len)) == TB_OK) {
 		return rv;
 	}
-	if (k != NULL && !strcmp(peer, k->leader)) {
-		k->leader[0] = '\0';
-	} else if (!strcmp(peer, f->parent_leader)) {
-		f->parent_leader[0] = '\0';
+	if (leader != NULL && !strcmp(peer, leader)) {
+		/* Its link went away: the next frame goes to the region. */
+		if (k != NULL && leader == k->leader) {
+			k->leader[0] = '\0';
+		} else {
+			f->parent_leader[0] = '\0';
+		}
 	}
 	return rv;
 }
@@ -505,4 +515,5 @@ region_on_hello(struct links *ls, const struct link_msg *m, void *arg)
 	if (f->on) {
 		region_runs_sync(f);
 	}
+	region_redirect(f, m); /* at a follower: who leads here */
 }

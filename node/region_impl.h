@@ -31,6 +31,17 @@ struct region_child {
 	int64_t child_prop_at; /* last outbox.child proposal */
 	int64_t runs_at;       /* its last hello: it takes runs (0: none) */
 	char leader[17];       /* node id its reports come from ("": none) */
+	uint64_t leader_term;  /* the term a REGION_T_MEMBERS named it in */
+};
+
+/* The most members of another region's group a node dials (a group has 1,
+ * 3 or 5 voters, and standbys). */
+#define REGION_MEMBERS_MAX 9
+
+/* A member of the parent's group, as its REGION_T_MEMBERS named it. */
+struct region_member {
+	char id[17];
+	char url[264]; /* tcp://HOST:PORT */
 };
 
 /* A proposal the driver made, awaiting its apply. */
@@ -64,6 +75,20 @@ struct region_flow {
 	/* The parent's node that sent DATA last: its leader, whom ACKs go
 	 * to ("": none yet; then to any node of the parent region). */
 	char parent_leader[17];
+	/* The parent's group as its members said (region_members.c):
+	 * dialed beside the topology's URL; pm_known once a list came (until
+	 * then the entries links.json holds stay). Under mu. */
+	struct region_member pm[REGION_MEMBERS_MAX];
+	unsigned npm;
+	bool pm_known;
+	uint64_t parent_term; /* the term parent_leader was named in */
+	/* Redirects this follower sent lately (at most one per sender
+	 * every REGION_HINT_MS). */
+	struct {
+		char id[17];
+		int64_t at;
+	} hinted[16];
+	unsigned hinted_next;
 	/* The stream from the parent: the last refused entry. */
 	struct outbox_pos refused_pos;
 	char refused_why[300];
@@ -76,7 +101,7 @@ struct region_flow {
 	unsigned level; /* the group's feature level, as of the last tick */
 	struct region_latest *lt; /* region_latest.c */
 	_Atomic unsigned long long tx, rx, malformed, spoofed, refused,
-	    not_leader, delivered, acked;
+	    not_leader, delivered, acked, members_rx, redirects;
 };
 
 /* region_mono_ms: the loop's monotonic milliseconds. */
@@ -122,6 +147,28 @@ void region_hello_send(struct region_flow *f);
 struct links;
 struct link_msg;
 void region_on_hello(struct links *ls, const struct link_msg *m, void *arg);
+
+/* region_members_send tells region to (its leader) who this group's
+ * members are and which leads (REGION_T_MEMBERS; leader, every second);
+ * region_redirect answers a frame a follower cannot act on with the same
+ * message, to the node that sent it (rate-limited per sender);
+ * region_on_members is its link handler; region_members_sync brings
+ * links.json's "by": "region-member" entries (peers, the array of the
+ * loaded file) in step with the parent's members, less the one the
+ * topology's parent_url reaches: true if it changed them
+ * (region_members.c). */
+void region_members_send(struct region_flow *f, uint32_t to);
+void region_members_round(struct region_flow *f); /* parent and children */
+void region_redirect(struct region_flow *f, const struct link_msg *m);
+void region_on_members(struct links *ls, const struct link_msg *m, void *arg);
+bool region_members_sync(struct region_flow *f, json_t *peers,
+                         const char *parent_code, const char *parent_url);
+
+/* region_members_parse checks a REGION_T_MEMBERS message's "term",
+ * "leader" and "members" into ms (*n of them; *leader borrowed from h, or
+ * NULL); 0, or -1 with the field and reason in why. */
+int region_members_parse(const json_t *h, struct region_member *ms, unsigned *n,
+                         const char **leader, char *why, size_t wlen);
 
 /* region_view_refresh rebuilds the view (loop); region_report_send sends
  * this region's report to its parent (loop, leader). */

@@ -79,8 +79,41 @@ child_row(struct region_flow *f, struct region_child *k, int64_t now)
 		                    k->report_at
 		                        ? json_integer(now - k->report_at)
 		                        : json_null());
+		/* The node this region sends to there (its leader, as
+		 * last heard). */
+		json_object_set_new(row, "leader",
+		                    k->leader[0] ? json_string(k->leader)
+		                                 : json_null());
 	}
 	return row;
+}
+
+/* parent_group: the parent's group as its members named it (the leader
+ * this node sends to, and the members it dials), or null. */
+static json_t *
+parent_group(struct region_flow *f)
+{
+	json_t *ms, *out;
+	unsigned i;
+
+	if (f->parent == 0 || (ms = json_array()) == NULL) {
+		return json_null();
+	}
+	pthread_mutex_lock(&f->mu);
+	for (i = 0; i < f->npm; i++) {
+		json_array_append_new(
+		    ms, json_pack("{s:s, s:s, s:b}", "node_id", f->pm[i].id,
+		                  "url", f->pm[i].url, "link_up",
+		                  f->n->links != NULL &&
+		                      link_up(f->n->links, f->pm[i].id)));
+	}
+	out = json_pack("{s:o, s:I, s:b, s:o}", "leader",
+	                f->parent_leader[0] ? json_string(f->parent_leader)
+	                                    : json_null(),
+	                "term", (json_int_t)f->parent_term, "known",
+	                f->pm_known, "members", ms);
+	pthread_mutex_unlock(&f->mu);
+	return out;
 }
 
 void
@@ -145,6 +178,11 @@ region_view_refresh(struct region_flow *f)
 		}
 		json_object_set_new(cn, "runs_sent", json_integer(rs));
 		json_object_set_new(cn, "runs_proposed", json_integer(rp));
+		json_object_set_new(cn, "members_rx",
+		                    json_integer((json_int_t)f->members_rx));
+		json_object_set_new(cn, "redirects",
+		                    json_integer((json_int_t)f->redirects));
+		json_object_set_new(v, "parent_group", parent_group(f));
 	}
 	if (v != NULL) {
 		/* The stream up (case summaries to the parent), if any. */
@@ -192,7 +230,10 @@ void
 region_report_send(struct region_flow *f)
 {
 	json_t *v = region_view_json(f->n), *rep, *inb;
+	struct region_member ms[REGION_MEMBERS_MAX];
+	unsigned n, i;
 	char *text;
+	bool lead;
 
 	if (!json_is_object(v) || f->n->links == NULL) {
 		json_decref(v);
@@ -204,13 +245,34 @@ region_report_send(struct region_flow *f)
 	                json_object_get(inb, "refused"), "below",
 	                json_object_get(v, "outboxes"));
 	json_decref(v);
-	text = rep != NULL ? json_dumps(rep, JSON_COMPACT) : NULL;
+	if (rep == NULL) {
+		return;
+	}
+	/* To the leader ("leader": its id) when its link is up, else to
+	 * any member ("leader": null: a follower answers with who leads);
+	 * and a copy to each other member linked, so that every member's
+	 * rollout and view know this region (and a new leader at once). */
+	lead = f->parent_leader[0] != '\0' &&
+	       link_up(f->n->links, f->parent_leader);
+	json_object_set_new(rep, "leader",
+	                    lead ? json_string(f->parent_leader) : json_null());
+	text = json_dumps(rep, JSON_COMPACT);
 	json_decref(rep);
-	if (text != NULL &&
-	    link_send(f->n->links,
-	              f->parent_leader[0] ? f->parent_leader : f->parent_s,
-	              REGION_T_REPORT, text, strlen(text)) != TB_OK) {
-		f->parent_leader[0] = '\0'; /* to the region next time */
+	if (text == NULL) {
+		return;
+	}
+	region_send(f, f->parent, REGION_T_REPORT, (const uint8_t *)text,
+	            strlen(text));
+	pthread_mutex_lock(&f->mu);
+	n = f->npm;
+	memcpy(ms, f->pm, sizeof(ms));
+	pthread_mutex_unlock(&f->mu);
+	for (i = 0; lead && i < n; i++) {
+		if (strcmp(ms[i].id, f->parent_leader) != 0 &&
+		    link_up(f->n->links, ms[i].id)) {
+			link_send(f->n->links, ms[i].id, REGION_T_REPORT, text,
+			          strlen(text));
+		}
 	}
 	free(text);
 }
@@ -467,6 +529,13 @@ region_links_sync(struct region_flow *f)
 			       spec_str(w, "code"), spec_str(w, "url"));
 			changed = true;
 		}
+	}
+	/* The parent's other members, as its group named them. */
+	p = json_object_get(topo, "parent");
+	if (region_members_sync(
+	        f, peers, json_is_object(p) ? spec_str(p, "code") : NULL,
+	        json_is_object(p) ? spec_str(p, "url") : NULL)) {
+		changed = true;
 	}
 	snprintf(tmp, sizeof(tmp), "%s.region.tmp", path);
 	if (changed && (json_dump_file(doc, tmp, JSON_INDENT(2)) != 0 ||

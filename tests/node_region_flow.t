@@ -86,9 +86,14 @@ has_parent() {
 }
 wait_for 20 has_parent
 is "$?" 0 "370100's status shows the parent init --parent set, replicated"
-api K2 GET /v1/region
-is "$(jq_get 'd["topology"]["parent"]["code"], d["topology"]["peers"]')" \
-  "370100 []" "GET /v1/region at 370103: the parent set by the CLI, the peer gone"
+# GET /v1/region answers from the view the loop rebuilds every 50 ms tick,
+# so a read right after the write may predate it.
+k2_topo() {
+  api K2 GET /v1/region
+  [ "$(jq_get 'd["topology"]["parent"]["code"], d["topology"]["peers"]')" = "370100 []" ]
+}
+wait_for 5 k2_topo
+is "$?" 0 "GET /v1/region at 370103: the parent set by the CLI, the peer gone"
 
 # Every parent opens a stream to each child that reports.
 streams() {
