@@ -123,8 +123,8 @@ f_entry_get(void *d, uint32_t dest, struct outbox_pos pos, const uint8_t **p,
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct outbox_env env = { NULL,      f_now,    f_send,     f_propose,
-		                  f_out_get, f_in_get, f_entry_get };
+	struct outbox_env env = { NULL,      f_now,    f_send,      f_propose,
+		                  f_out_get, f_in_get, f_entry_get, NULL };
 	static struct outbox_driver d;
 	struct outbox_msg m, back;
 	uint8_t *buf;

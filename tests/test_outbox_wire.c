@@ -13,10 +13,10 @@ test_round_trip(void)
 	static const uint8_t body[] = "case.event 370102-20261129-000001";
 	struct outbox_msg d = {
 		OUTBOX_MSG_DATA, 370102, 370100, { 3, 1ULL << 40 }, body,
-		sizeof(body),    0
+		sizeof(body),    0,      0
 	};
 	struct outbox_msg a = { OUTBOX_MSG_ACK, 370102, 370100, { 3, 0 },
-		                NULL,           0,      0 };
+		                NULL,           0,      0,      0 };
 	struct outbox_msg m;
 	uint8_t buf[256];
 	char err[128] = "";
@@ -59,7 +59,7 @@ test_run(void)
 	static const uint8_t e1[] = "summary 1", e3[] = "summary 3";
 	uint8_t run[OUTBOX_RUN_BYTES], *big, buf[1024];
 	struct outbox_msg d = {
-		OUTBOX_MSG_DATA_RUN, 370102, 370100, { 1, 41 }, run, 0, 3
+		OUTBOX_MSG_DATA_RUN, 370102, 370100, { 1, 41 }, run, 0, 3, 0
 	};
 	const uint8_t *p, *e;
 	size_t len = 0, left, elen, n;
