@@ -287,7 +287,7 @@ env_out_get(void *data, uint32_t dest, struct outbox_out *o)
 	int rv = region_store_out(f->n->store, dest, o);
 
 	if (rv == TB_ENOTFOUND) {
-		outbox_out_init(o, dest, REGION_INC);
+		outbox_out_init(o, dest, f->inc ? f->inc : 1);
 		rv = TB_OK;
 	}
 	return rv;
@@ -315,12 +315,21 @@ env_entry_get(void *data, uint32_t dest, struct outbox_pos pos,
 	return rv;
 }
 
+static int
+env_entry_next(void *data, uint32_t dest, struct outbox_pos after,
+               struct outbox_pos *next)
+{
+	struct region_flow *f = data;
+
+	return region_store_entry_next(f->n->store, dest, after, next);
+}
+
 void
 region_driver_start(struct region_flow *f)
 {
 	struct outbox_env env = {
-		f,           env_now,    env_send,     env_propose,
-		env_out_get, env_in_get, env_entry_get
+		f,           env_now,    env_send,      env_propose,
+		env_out_get, env_in_get, env_entry_get, env_entry_next
 	};
 	unsigned i;
 

@@ -109,6 +109,10 @@ static const struct spec_field body_handoff_request[] = {
 	{ "reason", SPEC_STRING, true },
 	{ "actor", SPEC_STRING, false },
 };
+static const struct spec_field body_group_incarnation[] = {
+	{ "incarnation", SPEC_INT, true },
+	{ "certificate", SPEC_OBJECT, true }, /* tongban.incarnation/1 */
+};
 static const struct spec_field body_event_case[] = {
 	{ "case", SPEC_STRING, true },
 	{ "epoch", SPEC_INT, true },
@@ -175,6 +179,8 @@ static const struct cmd_def cmd_defs[CMD_TYPE_COUNT] = {
 	                                   body_handoff_request),
 	[CMD_HANDOFF_REFUSE] = CMD_DEF_AT("handoff.refuse", TB_HANDOFF_LEVEL,
 	                                  body_handoff_request),
+	[CMD_GROUP_INCARNATION] =
+	    CMD_DEF_AT("group.incarnation", 5, body_group_incarnation),
 };
 
 const char *
