@@ -110,6 +110,13 @@ cursor_put(struct fsm *f, const uint8_t k[7], const struct outbox_in *in)
 
 	cj = json_pack("{s:I, s:I}", "inc", (json_int_t)in->cursor.inc, "seq",
 	               (json_int_t)in->cursor.seq);
+	/* "by" only from a delivery that said who sent it (feature level
+	 * 5): below it the record is written as before. */
+	if (cj != NULL && in->by > 0 &&
+	    json_object_set_new(cj, "by", json_integer((json_int_t)in->by))) {
+		json_decref(cj);
+		cj = NULL;
+	}
 	if (cj == NULL) {
 		return TB_ENOMEM;
 	}
@@ -211,6 +218,7 @@ fsm_outbox_deliver(struct fsm *f)
 		return rv;
 	}
 	outbox_deliver(&in, pos);
+	outbox_in_by(&in, (uint32_t)spec_int(b, "by", 0));
 	if ((rv = cursor_put(f, k, &in)) != 0) {
 		return rv;
 	}
@@ -267,6 +275,7 @@ fsm_outbox_deliver_run(struct fsm *f)
 			return rv;
 		}
 	}
+	outbox_in_by(&in, (uint32_t)spec_int(b, "by", 0));
 	if ((rv = cursor_put(f, k, &in)) != 0) {
 		return rv;
 	}

@@ -104,6 +104,7 @@ region_in_decode(const MDB_val *v, uint32_t origin, struct outbox_in *in)
 	in->origin = origin;
 	in->cursor.inc = (uint32_t)spec_int(j, "inc", 0);
 	in->cursor.seq = (uint64_t)spec_int(j, "seq", 0);
+	in->by = (uint32_t)spec_int(j, "by", 0);
 	json_decref(j);
 	return TB_OK;
 }

@@ -3,6 +3,8 @@
  * from the store (replication/outbox.h, struct outbox_env). */
 #include "node/region_impl.h"
 
+#include "node/fsm.h"
+
 #include "node/link.h"
 #include "node/log.h"
 #include "node/node.h"
@@ -221,6 +223,17 @@ run_body(struct region_flow *f, const struct outbox_cmd *c, unsigned *n)
 	                 "entries", es);
 }
 
+/* set_by adds the sender's incarnation to a deliver body (feature level
+ * 5: a member of an older build refuses the field). */
+static void
+set_by(struct region_flow *f, json_t *body, const struct outbox_cmd *c)
+{
+	if (body != NULL && f->level >= FSM_INC_LEVEL && c->from_inc > 0) {
+		json_object_set_new(body, "by",
+		                    json_integer((json_int_t)c->from_inc));
+	}
+}
+
 static void
 env_propose(void *data, const struct outbox_cmd *c)
 {
@@ -241,6 +254,7 @@ env_propose(void *data, const struct outbox_cmd *c)
 		p->c.payload = NULL;
 		p->c.len = 0;
 		p->c.n = n;
+		set_by(f, body, c);
 		region_propose(f, CMD_OUTBOX_DELIVER_RUN, body, p);
 		json_decref(body);
 		return;
@@ -256,6 +270,7 @@ env_propose(void *data, const struct outbox_cmd *c)
 		body = json_pack("{s:s, s:I, s:I, s:n}", "origin", code, "inc",
 		                 (json_int_t)c->pos.inc, "seq",
 		                 (json_int_t)c->pos.seq, "entry");
+		set_by(f, body, c);
 	} else {
 		snprintf(code, sizeof(code), "%06u", c->dest);
 		body = json_pack("{s:s, s:I, s:I}", "dest", code, "inc",

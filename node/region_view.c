@@ -83,9 +83,10 @@ child_row(struct region_flow *f, struct region_child *k, int64_t now)
 		/* The cursor of its stream up (case summaries): what this
 		 * region delivered from it. */
 		json_object_set_new(row, "inbound",
-		                    json_pack("{s:I, s:I}", "inc",
+		                    json_pack("{s:I, s:I, s:I}", "inc",
 		                              (json_int_t)in.cursor.inc, "seq",
-		                              (json_int_t)in.cursor.seq));
+		                              (json_int_t)in.cursor.seq, "by",
+		                              (json_int_t)in.by));
 	}
 	if (row != NULL) {
 		json_object_set_new(row, "report_age_ms",

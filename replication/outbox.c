@@ -281,8 +281,9 @@ send_ack(struct outbox_driver *d, uint32_t origin, struct outbox_pos cursor)
 }
 
 /* sender_ok: the frame's sender may send it. A node whose link
- * authenticated an incarnation below the cursor's, or below one already
- * seen from its region, is an old member of a recovered group (fenced
+ * authenticated an incarnation below the cursor's, below that of a node
+ * whose delivery was applied (in->by, replicated), or below one this
+ * leader saw from its region, is an old member of a recovered group (fenced
  * there; two of them could still have elected a leader between
  * themselves); a position above the sender's own incarnation was never
  * its to send. Dropped, unanswered. */
@@ -293,8 +294,8 @@ sender_ok(struct outbox_peer *p, const struct outbox_in *in,
 	if (m->from_inc == 0) {
 		return true; /* the host does not know it */
 	}
-	if (m->from_inc < in->cursor.inc || m->from_inc < p->from_inc ||
-	    m->pos.inc > m->from_inc) {
+	if (m->from_inc < in->cursor.inc || m->from_inc < in->by ||
+	    m->from_inc < p->from_inc || m->pos.inc > m->from_inc) {
 		p->unauth++;
 		return false;
 	}
@@ -307,8 +308,10 @@ recv_data(struct outbox_driver *d, struct outbox_peer *p,
           const struct outbox_msg *m)
 {
 	uint64_t now = d->env.now(d->env.data);
-	struct outbox_cmd c = { OUTBOX_CMD_DELIVER, m->origin, m->dest, m->pos,
-		                m->payload,         m->len,    0 };
+	struct outbox_cmd c = {
+		OUTBOX_CMD_DELIVER, m->origin, m->dest, m->pos,
+		m->payload,         m->len,    0,       m->from_inc
+	};
 	struct outbox_in in;
 
 	if (d->env.in_get(d->env.data, m->origin, &in) != 0 ||
@@ -371,7 +374,8 @@ recv_run(struct outbox_driver *d, struct outbox_peer *p,
 {
 	uint64_t now = d->env.now(d->env.data), last, skip, i;
 	struct outbox_cmd c = {
-		OUTBOX_CMD_DELIVER, m->origin, m->dest, m->pos, NULL, 0, 0
+		OUTBOX_CMD_DELIVER, m->origin, m->dest, m->pos, NULL, 0, 0,
+		m->from_inc
 	};
 	const uint8_t *rest = m->payload, *e;
 	size_t left = m->len, elen;
@@ -477,7 +481,7 @@ ack_flush(struct outbox_driver *d, struct outbox_peer *p)
 {
 	uint64_t now = d->env.now(d->env.data);
 	struct outbox_cmd c = {
-		OUTBOX_CMD_ACKED, d->self, p->region, p->ack_seen, NULL, 0, 0
+		OUTBOX_CMD_ACKED, d->self, p->region, p->ack_seen, NULL, 0, 0, 0
 	};
 	struct outbox_out o;
 
@@ -500,7 +504,7 @@ recv_ack(struct outbox_driver *d, struct outbox_peer *p,
 {
 	uint64_t now = d->env.now(d->env.data);
 	struct outbox_cmd c = {
-		OUTBOX_CMD_ACKED, m->origin, m->dest, m->pos, NULL, 0, 0
+		OUTBOX_CMD_ACKED, m->origin, m->dest, m->pos, NULL, 0, 0, 0
 	};
 	struct outbox_out o;
 	struct span sp;

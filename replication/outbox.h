@@ -88,6 +88,8 @@ struct outbox_out {
 struct outbox_in {
 	uint32_t origin;
 	struct outbox_pos cursor; /* the last delivered position */
+	uint32_t by; /* the highest incarnation of a sending node whose
+	              * delivery was applied (0: none known) */
 };
 
 /* outbox_out_init makes an empty stream to dest in incarnation inc. */
@@ -134,6 +136,12 @@ enum outbox_verdict outbox_deliver(struct outbox_in *in, struct outbox_pos pos);
 enum outbox_verdict outbox_deliver_run(struct outbox_in *in,
                                        struct outbox_pos pos, uint64_t n,
                                        uint64_t *skip);
+
+/* outbox_in_by records, with an accepted delivery, the incarnation of the
+ * node that sent it (its link's, as the proposing leader checked it; 0:
+ * unknown): from then on frames from nodes below it are dropped for good
+ * (sender_ok), not only while this leader remembers it. */
+void outbox_in_by(struct outbox_in *in, uint32_t from_inc);
 
 /* outbox_ack applies an ACKED of pos (the destination's cursor). If pos is
  * above o->acked and acknowledges something held (of o->inc: not beyond the
@@ -215,7 +223,8 @@ struct outbox_cmd {
 	struct outbox_pos pos;
 	const uint8_t *payload;
 	size_t len;
-	unsigned n; /* DELIVER of a run: its entries; 0 for one entry */
+	unsigned n;        /* DELIVER of a run: its entries; 0 for one entry */
+	uint32_t from_inc; /* DELIVER: the sender's incarnation, checked */
 };
 
 /* ---- the driver: volatile, on the group's leader ------------------------ */

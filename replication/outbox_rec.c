@@ -128,6 +128,14 @@ outbox_ack(struct outbox_out *o, struct outbox_pos pos,
 }
 
 void
+outbox_in_by(struct outbox_in *in, uint32_t from_inc)
+{
+	if (from_inc > in->by) {
+		in->by = from_inc;
+	}
+}
+
+void
 outbox_old_dropped(struct outbox_out *o, uint64_t n)
 {
 	o->old = n < o->old ? o->old - n : 0;

@@ -66,16 +66,14 @@ static const struct spec_field body_outbox_child[] = {
 	{ "region", SPEC_STRING, true },
 };
 static const struct spec_field body_outbox_deliver[] = {
-	{ "origin", SPEC_STRING, true },
-	{ "inc", SPEC_INT, true },
-	{ "seq", SPEC_INT, true },
-	{ "entry", SPEC_OBJECT, true },
+	{ "origin", SPEC_STRING, true }, { "inc", SPEC_INT, true },
+	{ "seq", SPEC_INT, true },       { "entry", SPEC_OBJECT, true },
+	{ "by", SPEC_INT, false }, /* the sender's incarnation (level 5) */
 };
 static const struct spec_field body_outbox_deliver_run[] = {
-	{ "origin", SPEC_STRING, true },
-	{ "inc", SPEC_INT, true },
-	{ "seq", SPEC_INT, true },
-	{ "entries", SPEC_ARRAY, true },
+	{ "origin", SPEC_STRING, true }, { "inc", SPEC_INT, true },
+	{ "seq", SPEC_INT, true },       { "entries", SPEC_ARRAY, true },
+	{ "by", SPEC_INT, false }, /* the sender's incarnation (level 5) */
 };
 static const struct spec_field body_outbox_acked[] = {
 	{ "dest", SPEC_STRING, true },

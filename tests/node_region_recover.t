@@ -58,6 +58,8 @@ run "$TB" --api "$API_P" --token "$TOKEN_P" group features --set 2
 is "$rc" 0 "the province at feature level 2"
 run "$TB" --api "$API_K1" --token "$TOKEN_K1" group features --set 5
 is "$rc" 0 "the county at feature level 5 (group.incarnation)"
+run "$TB" --api "$API_C" --token "$TOKEN_C" group features --set 5
+is "$rc" 0 "the city at feature level 5 (its cursors record the sender's incarnation)"
 api P POST /v1/catalog/releases --data-binary @"$CAT"
 is "$code" 201 "the province publishes release 1"
 region_wait 40 K1 'd["standard"]["version"] == 1'
@@ -80,6 +82,7 @@ is "$?" 0 "two cases received at 370102 (K1 leads)"
 at_city() { [ "$(kid "(r['inbound']['inc'], r['inbound']['seq'])")" = "[$1]" ]; }
 wait_for 20 at_city "(1, 2)"
 is "$?" 0 "the city delivered the county's entries 1:1 and 1:2"
+is "$(kid "r['inbound']['by']")" "[1]" "  sent by a node at incarnation 1"
 acked() { [ "$(region "$1" "(d['up']['acked']['inc'], d['up']['acked']['seq'], d['up']['backlog'])")" = "$2" ]; }
 wait_for 20 acked K1 "(1, 2, 0)"
 is "$?" 0 "  and the county committed their acknowledgement (backlog 0)"
@@ -115,6 +118,8 @@ wait_for 30 at_city "(2, 2)"
 is "$?" 0 "the city's cursor of 370102's stream moved from 1:2 to 2:2"
 wait_for 20 acked K3 "(2, 2, 0)"
 is "$?" 0 "  acknowledged at K3: acked 2:2, backlog 0"
+is "$(kid "r['inbound']['by']")" "[2]" \
+  "  the city's cursor record says a node at incarnation 2 sent them"
 listed() {
   api C GET "/v1/area/cases?limit=100"
   [ "$(jq_get 'sorted(c["id"] for c in d["cases"])')" = "$(printf '%s\n' "${IDS[@]}" |

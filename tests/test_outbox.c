@@ -26,9 +26,9 @@ test_verdicts(void)
 	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct outbox_in in = {
-			370102, { cases[i].cur_inc, cases[i].cur_seq }
-		};
+		struct outbox_in in = { 370102,
+			                { cases[i].cur_inc, cases[i].cur_seq },
+			                0 };
 		struct outbox_pos p = { cases[i].inc, cases[i].seq };
 		enum outbox_verdict v = outbox_deliver(&in, p);
 
@@ -368,6 +368,25 @@ test_driver_inc(void)
 	m.from_inc = 3;
 	outbox_recv(&d, &m);
 	ok(E.proposes == 1 && p->stales == 1, "1:5 at cursor 2:1 is stale");
+
+	/* A new leader remembers nothing, but the cursor's record says a
+	 * node at incarnation 2 had a delivery applied. */
+	outbox_driver_init(&d, 370100, &env, &cfg);
+	p = outbox_driver_peer(&d, 370102);
+	E.in.cursor = (struct outbox_pos){ 1, 4 };
+	outbox_in_by(&E.in, 2);
+	outbox_in_by(&E.in, 1);
+	is_int(E.in.by, 2, "outbox_in_by keeps the highest (2)");
+	m.pos = (struct outbox_pos){ 1, 5 };
+	m.from_inc = 1;
+	outbox_recv(&d, &m);
+	ok(E.proposes == 1 && p->unauth == 1,
+	   "a new leader drops 1:5 from a node at incarnation 1 (the record "
+	   "says 2)");
+	m.from_inc = 2;
+	outbox_recv(&d, &m);
+	ok(E.proposes == 2 && E.last_cmd.from_inc == 2,
+	   "  and proposes it from a node at 2, saying so (from_inc)");
 }
 
 static void
@@ -397,9 +416,9 @@ test_run_verdicts(void)
 	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct outbox_in in = {
-			370102, { cases[i].cur_inc, cases[i].cur_seq }
-		};
+		struct outbox_in in = { 370102,
+			                { cases[i].cur_inc, cases[i].cur_seq },
+			                0 };
 		struct outbox_pos p = { cases[i].inc, cases[i].seq };
 		uint64_t skip = 99;
 		enum outbox_verdict v =
@@ -510,9 +529,14 @@ test_driver_runs(void)
 	/* A DELIVER that did not go in (refused, or one before it lost):
 	 * the next run is proposed from the cursor again. */
 	{
-		struct outbox_cmd c = {
-			OUTBOX_CMD_DELIVER, 370102, 370100, { 1, 6 }, NULL, 0, 3
-		};
+		struct outbox_cmd c = { OUTBOX_CMD_DELIVER,
+			                370102,
+			                370100,
+			                { 1, 6 },
+			                NULL,
+			                0,
+			                3,
+			                0 };
 
 		m = run_of(buf, sizeof(buf), 6, 3);
 		outbox_recv(&d, &m);
@@ -537,9 +561,14 @@ test_driver_runs(void)
 	is_int(E.proposes, 1, "ACKs 3 and 4 while it is pending: not yet");
 	E.out.acked.seq = 2;
 	{
-		struct outbox_cmd c = {
-			OUTBOX_CMD_ACKED, 370100, 370102, { 1, 2 }, NULL, 0, 0
-		};
+		struct outbox_cmd c = { OUTBOX_CMD_ACKED,
+			                370100,
+			                370102,
+			                { 1, 2 },
+			                NULL,
+			                0,
+			                0,
+			                0 };
 
 		outbox_applied(&d, &c, OUTBOX_ACCEPT);
 	}

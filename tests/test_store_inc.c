@@ -100,6 +100,22 @@ deliver(uint32_t inc, uint64_t seq, json_t *e)
 	return v;
 }
 
+/* deliver_by: the same, saying the sender was at incarnation by. */
+static const char *
+deliver_by(uint32_t inc, uint64_t seq, json_t *e, uint32_t by)
+{
+	static char v[16];
+	json_t *r =
+	    apply(B, &IDX_B, CMD_OUTBOX_DELIVER,
+	          json_pack("{s:s, s:I, s:I, s:o, s:I}", "origin", "370100",
+	                    "inc", (json_int_t)inc, "seq", (json_int_t)seq,
+	                    "entry", e, "by", (json_int_t)by));
+
+	snprintf(v, sizeof(v), "%s", verdict(r));
+	json_decref(r);
+	return v;
+}
+
 /* held: A stores the entry dest@inc:seq. */
 static bool
 held(uint32_t dest, uint32_t inc, uint64_t seq)
@@ -217,11 +233,14 @@ test_inc(void)
 	/* The county: 2:1 at cursor 1:1, then 1:2 is stale. */
 	is_str(deliver(2, 2, json_incref(e2)), "gap",
 	       "370102 at 1:1: 2:2 is a gap");
-	is_str(deliver(2, 1, json_incref(e2)), "accept",
-	       "370102 at 1:1: 2:1 is accepted");
+	region_store_in(B, 370100, &in);
+	is_int(in.by, 0, "370102's cursor record names no sender yet");
+	is_str(deliver_by(2, 1, json_incref(e2), 2), "accept",
+	       "370102 at 1:1: 2:1 is accepted (sent by a node at 2)");
 	is_str(deliver(1, 2, json_incref(e2)), "stale", "then 1:2 is stale");
 	region_store_in(B, 370100, &in);
-	ok(in.cursor.inc == 2 && in.cursor.seq == 1, "  the cursor is 2:1");
+	ok(in.cursor.inc == 2 && in.cursor.seq == 1 && in.by == 2,
+	   "  the cursor is 2:1, delivered from a node at incarnation 2");
 	json_decref(e1);
 	json_decref(e2);
 }
