@@ -288,3 +288,37 @@ fsm_outbox_deliver_run(struct fsm *f)
 	           ? TB_OK
 	           : TB_ENOMEM;
 }
+
+/* ---- outbox.skip: at a recovered destination ----------------------------- */
+
+int
+fsm_outbox_skip(struct fsm *f)
+{
+	const json_t *b = f->cmd->body;
+	const char *origin = spec_str(b, "origin");
+	struct outbox_pos pos = { (uint32_t)spec_int(b, "inc", 0),
+		                  (uint64_t)spec_int(b, "seq", 0) };
+	struct outbox_in in;
+	enum outbox_verdict vd;
+	uint8_t k[7];
+	bool up;
+	int rv;
+
+	if ((rv = deliver_origin(f, origin, &up)) != TB_OK) {
+		return rv;
+	}
+	if (pos.inc == 0) {
+		return fsm_refuse(f, TB_EINVAL, "$.body.inc",
+		                  "a position's incarnation is 1 or more");
+	}
+	if ((rv = cursor_get(f, origin, k, &in)) != 0) {
+		return rv;
+	}
+	if ((vd = outbox_skip(&in, pos)) == OUTBOX_ACCEPT) {
+		outbox_in_by(&in, (uint32_t)spec_int(b, "by", 0));
+		if ((rv = cursor_put(f, k, &in)) != 0) {
+			return rv;
+		}
+	}
+	return verdict_result(f, vd, origin, in.cursor, NULL);
+}

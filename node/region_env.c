@@ -259,6 +259,33 @@ env_propose(void *data, const struct outbox_cmd *c)
 		json_decref(body);
 		return;
 	}
+	if (c->type == OUTBOX_CMD_SKIP) {
+		/* outbox.skip is a level-5 command: below it a recovered
+		 * destination's stream waits (docs/REPLICATION.md). */
+		if (f->level < FSM_INC_LEVEL) {
+			return;
+		}
+		snprintf(code, sizeof(code), "%06u", c->origin);
+		body = json_pack("{s:s, s:I, s:I}", "origin", code, "inc",
+		                 (json_int_t)c->pos.inc, "seq",
+		                 (json_int_t)c->pos.seq);
+		set_by(f, body, c);
+		if (body == NULL || (p = calloc(1, sizeof(*p))) == NULL) {
+			json_decref(body);
+			return;
+		}
+		p->c = *c;
+		p->c.payload = NULL;
+		p->c.len = 0;
+		tb_log(TB_LOG_WARN, "TB-REGION-SKIP",
+		       "%06u has acknowledged up to %u.%llu, above this "
+		       "region's cursor: deliveries lost with this group's "
+		       "recovery; proposing outbox.skip",
+		       c->origin, c->pos.inc, (unsigned long long)c->pos.seq);
+		region_propose(f, CMD_OUTBOX_SKIP, body, p);
+		json_decref(body);
+		return;
+	}
 	if (c->type == OUTBOX_CMD_DELIVER) {
 		/* Checked in place, and proposed as the bytes it came in,
 		 * spliced into the command. */

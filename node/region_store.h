@@ -97,4 +97,9 @@ int region_out_put(struct fsm *f, const struct outbox_out *o);
  * incarnation raised by a recovery, every stream moved into it. */
 int fsm_group_incarnation(struct fsm *f);
 
+/* outbox.skip (fsm_deliver.c, feature level 5): the origin acknowledged up
+ * to (inc, seq), above this region's cursor: this group lost deliveries
+ * with a recovery, and the cursor moves there. */
+int fsm_outbox_skip(struct fsm *f);
+
 #endif

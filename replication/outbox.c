@@ -1,6 +1,8 @@
-/* Outboxes between regions: the leader's driver (the records' apply is in
- * outbox_rec.c). */
+/* Outboxes between regions: the leader's driver, sending side and
+ * acknowledgements (what it receives as a destination is in outbox_recv.c,
+ * the records' apply in outbox_rec.c). */
 #include "replication/outbox.h"
+#include "replication/outbox_int.h"
 
 #include <string.h>
 
@@ -271,187 +273,14 @@ outbox_kick(struct outbox_driver *d, uint32_t dest)
 	}
 }
 
-static void
-send_ack(struct outbox_driver *d, uint32_t origin, struct outbox_pos cursor)
+void
+outbox_send_ack(struct outbox_driver *d, uint32_t origin,
+                struct outbox_pos cursor)
 {
 	struct outbox_msg m = { OUTBOX_MSG_ACK, origin, d->self, cursor,
 		                NULL,           0,      0,       0 };
 
 	d->env.send(d->env.data, origin, &m);
-}
-
-/* sender_ok: the frame's sender may send it. A node whose link
- * authenticated an incarnation below the cursor's, below that of a node
- * whose delivery was applied (in->by, replicated), or below one this
- * leader saw from its region, is an old member of a recovered group (fenced
- * there; two of them could still have elected a leader between
- * themselves); a position above the sender's own incarnation was never
- * its to send. Dropped, unanswered. */
-static bool
-sender_ok(struct outbox_peer *p, const struct outbox_in *in,
-          const struct outbox_msg *m)
-{
-	if (m->from_inc == 0) {
-		return true; /* the host does not know it */
-	}
-	if (m->from_inc < in->cursor.inc || m->from_inc < in->by ||
-	    m->from_inc < p->from_inc || m->pos.inc > m->from_inc) {
-		p->unauth++;
-		return false;
-	}
-	p->from_inc = m->from_inc;
-	return true;
-}
-
-static void
-recv_data(struct outbox_driver *d, struct outbox_peer *p,
-          const struct outbox_msg *m)
-{
-	uint64_t now = d->env.now(d->env.data);
-	struct outbox_cmd c = {
-		OUTBOX_CMD_DELIVER, m->origin, m->dest, m->pos,
-		m->payload,         m->len,    0,       m->from_inc
-	};
-	struct outbox_in in;
-
-	if (d->env.in_get(d->env.data, m->origin, &in) != 0 ||
-	    !sender_ok(p, &in, m)) {
-		return;
-	}
-	switch (outbox_check(&in, m->pos)) {
-	case OUTBOX_ACCEPT:
-		/* One proposal per position at a time; re-made if it was
-		 * lost (not applied after repropose_ms). */
-		if (outbox_pos_cmp(p->deliver_proposed, m->pos) == 0 &&
-		    now < p->deliver_proposed_at + d->cfg.repropose_ms) {
-			return;
-		}
-		p->deliver_proposed = m->pos;
-		p->deliver_proposed_at = now;
-		d->env.propose(d->env.data, &c);
-		return;
-	case OUTBOX_DUP:
-		p->dups++;
-		break;
-	case OUTBOX_GAP:
-		/* Pipelined: the entry right after the one proposed last,
-		 * while that one is still pending. The group applies them in
-		 * the order proposed, and each apply checks the cursor, so a
-		 * run of entries is committed in a few Raft batches instead
-		 * of one round trip each; if the earlier one is lost, this
-		 * one's apply finds a gap and changes nothing, and the origin
-		 * resends from the cursor. */
-		if (m->pos.inc == p->deliver_proposed.inc &&
-		    m->pos.seq == p->deliver_proposed.seq + 1 &&
-		    outbox_pos_cmp(p->deliver_proposed, in.cursor) > 0 &&
-		    now < p->deliver_proposed_at + d->cfg.repropose_ms) {
-			p->deliver_proposed = m->pos;
-			p->deliver_proposed_at = now;
-			d->env.propose(d->env.data, &c);
-			return;
-		}
-		p->gaps++;
-		break;
-	case OUTBOX_STALE:
-		p->stales++;
-		break;
-	}
-	/* Tell the origin where we are, so it stops or rewinds. */
-	send_ack(d, m->origin, in.cursor);
-}
-
-/* recv_run handles a DATA_RUN frame: the entries past the cursor (or past
- * the last pending proposal) from the next one on are proposed, as one
- * DELIVER of a run when the group may apply it and they are more than one,
- * else one DELIVER each (the host proposes a single entry as the bytes it
- * came in, cheaper than a run's decoded entries). A
- * run wholly delivered is re-acknowledged; one wholly proposed already is
- * in flight (nothing to do); one that starts past the next entry is a gap
- * (re-acknowledged, so the origin rewinds). */
-static void
-recv_run(struct outbox_driver *d, struct outbox_peer *p,
-         const struct outbox_msg *m)
-{
-	uint64_t now = d->env.now(d->env.data), last, skip, i;
-	struct outbox_cmd c = {
-		OUTBOX_CMD_DELIVER, m->origin, m->dest, m->pos, NULL, 0, 0,
-		m->from_inc
-	};
-	const uint8_t *rest = m->payload, *e;
-	size_t left = m->len, elen;
-	struct outbox_pos next;
-	struct outbox_in in;
-	bool pending;
-
-	if (d->env.in_get(d->env.data, m->origin, &in) != 0 ||
-	    !sender_ok(p, &in, m)) {
-		return;
-	}
-	if (m->n == 0 || m->pos.seq == 0 ||
-	    m->pos.seq - 1 > UINT64_MAX - m->n) {
-		p->gaps++;
-		send_ack(d, m->origin, in.cursor);
-		return;
-	}
-	if (m->pos.inc < in.cursor.inc) {
-		p->stales++;
-		send_ack(d, m->origin, in.cursor);
-		return;
-	}
-	pending = outbox_pos_cmp(p->deliver_proposed, in.cursor) > 0 &&
-	          now < p->deliver_proposed_at + d->cfg.repropose_ms;
-	if (pending) {
-		next.inc = p->deliver_proposed.inc;
-		next.seq = p->deliver_proposed.seq + 1;
-	} else if (m->pos.inc > in.cursor.inc) {
-		next.inc = m->pos.inc; /* a new incarnation: from seq 1 */
-		next.seq = 1;
-	} else {
-		next.inc = in.cursor.inc;
-		next.seq = in.cursor.seq + 1;
-	}
-	last = m->pos.seq - 1 + m->n;
-	if (m->pos.inc != next.inc || m->pos.seq > next.seq) {
-		p->gaps++;
-		send_ack(d, m->origin, in.cursor);
-		return;
-	}
-	if (last < next.seq) {
-		if (m->pos.inc == in.cursor.inc && last <= in.cursor.seq) {
-			p->dups++; /* delivered: tell the origin */
-			send_ack(d, m->origin, in.cursor);
-		}
-		return; /* else proposed and pending */
-	}
-	skip = next.seq - m->pos.seq;
-	for (i = 0; i < skip; i++) {
-		if (!outbox_run_next(&rest, &left, &e, &elen)) {
-			return;
-		}
-	}
-	c.pos = next;
-	if (d->propose_runs && m->n - skip > 1) {
-		c.payload = rest;
-		c.len = left;
-		c.n = (unsigned)(m->n - skip);
-		d->env.propose(d->env.data, &c);
-		p->runs_proposed++;
-	} else {
-		for (i = skip; i < m->n; i++) {
-			if (!outbox_run_next(&rest, &left, &e, &elen)) {
-				return;
-			}
-			c.payload = e;
-			c.len = elen;
-			d->env.propose(d->env.data, &c);
-			p->deliver_proposed = c.pos;
-			p->deliver_proposed_at = now;
-			c.pos.seq++;
-		}
-	}
-	p->deliver_proposed.inc = next.inc;
-	p->deliver_proposed.seq = last;
-	p->deliver_proposed_at = now;
 }
 
 /* acks: pos would move the stream's acknowledged position (outbox_ack's
@@ -538,9 +367,23 @@ recv_ack(struct outbox_driver *d, struct outbox_peer *p,
 	/* No progress. If the destination is at acked (it lost what we
 	 * sent after it) or at an older incarnation's position that
 	 * acknowledges nothing held (it takes (o.inc, 1) next), rewind and
-	 * resend on the next tick; an older acknowledgement that arrived
-	 * late says nothing new. */
+	 * resend on the next tick. An older acknowledgement is late, or
+	 * comes from a destination recovered without what it had delivered
+	 * (we dropped it): answer with SKIP, which only the latter takes. */
 	if (outbox_pos_cmp(m->pos, o.acked) < 0) {
+		if (now >= p->skip_due) {
+			struct outbox_msg s = { OUTBOX_MSG_SKIP,
+				                d->self,
+				                p->region,
+				                o.acked,
+				                NULL,
+				                0,
+				                0,
+				                0 };
+
+			p->skip_due = now + d->cfg.rto_min;
+			d->env.send(d->env.data, p->region, &s);
+		}
 		return;
 	}
 	sp = span_of(d, p, &o);
@@ -561,7 +404,7 @@ outbox_recv(struct outbox_driver *d, const struct outbox_msg *m)
 		    (p = peer_find(d, m->origin)) == NULL) {
 			return false;
 		}
-		recv_data(d, p, m);
+		outbox_recv_data(d, p, m);
 		return true;
 	}
 	if (m->type == OUTBOX_MSG_DATA_RUN) {
@@ -569,7 +412,15 @@ outbox_recv(struct outbox_driver *d, const struct outbox_msg *m)
 		    (p = peer_find(d, m->origin)) == NULL) {
 			return false;
 		}
-		recv_run(d, p, m);
+		outbox_recv_run(d, p, m);
+		return true;
+	}
+	if (m->type == OUTBOX_MSG_SKIP) {
+		if (m->dest != d->self ||
+		    (p = peer_find(d, m->origin)) == NULL) {
+			return false;
+		}
+		outbox_recv_skip(d, p, m);
 		return true;
 	}
 	if (m->type == OUTBOX_MSG_ACK) {
@@ -590,13 +441,25 @@ outbox_applied(struct outbox_driver *d, const struct outbox_cmd *c,
 	struct outbox_peer *p;
 	struct outbox_in in;
 
+	if (c->type == OUTBOX_CMD_SKIP) {
+		if (c->dest == d->self &&
+		    d->env.in_get(d->env.data, c->origin, &in) == 0) {
+			outbox_send_ack(d, c->origin, in.cursor);
+			if ((p = peer_find(d, c->origin)) != NULL) {
+				/* Deliveries proposed before it are moot. */
+				p->deliver_proposed =
+				    (struct outbox_pos){ 0, 0 };
+			}
+		}
+		return;
+	}
 	if (c->type == OUTBOX_CMD_DELIVER) {
 		if (c->dest != d->self ||
 		    d->env.in_get(d->env.data, c->origin, &in) != 0) {
 			return;
 		}
 		/* Accepted or not, the origin learns the cursor. */
-		send_ack(d, c->origin, in.cursor);
+		outbox_send_ack(d, c->origin, in.cursor);
 		if (v != OUTBOX_ACCEPT && v != OUTBOX_DUP &&
 		    (p = peer_find(d, c->origin)) != NULL &&
 		    outbox_pos_cmp(in.cursor, c->pos) < 0) {

@@ -41,6 +41,17 @@
  * position of an incarnation above its sender's, is dropped (unauth).
  * Exactly once holds across a recovery too.
  *
+ * A recovered destination. Its cursor may go back below what the origin
+ * already had acknowledged and dropped (the deliveries were in the lost
+ * members' logs only): it would answer every DATA with a gap and its ACK
+ * would look late. So an origin answers an ACK below its acknowledged
+ * position with SKIP (its acknowledged position); the destination proposes
+ * it if it is above its cursor and its apply (outbox_skip) moves the
+ * cursor there. An acknowledged position is never above the destination's
+ * applied cursor unless the destination lost applied state, so a SKIP
+ * never skips anything a destination still holds; what it skips was lost
+ * with the destination's unreplicated tail.
+ *
  * Runs. A DATA_RUN frame carries up to OUTBOX_RUN_MAX consecutive entries,
  * and a DELIVER may carry such a run: its apply (outbox_deliver_run) takes
  * the entries past the cursor in one transaction and moves the cursor to
@@ -137,6 +148,12 @@ enum outbox_verdict outbox_deliver_run(struct outbox_in *in,
                                        struct outbox_pos pos, uint64_t n,
                                        uint64_t *skip);
 
+/* outbox_skip applies a SKIP to pos (the origin's acknowledged position):
+ * OUTBOX_ACCEPT if pos is above the cursor (it moves there: the entries
+ * between were lost with this group's unreplicated tail and the origin no
+ * longer holds them), else OUTBOX_DUP and nothing changes. */
+enum outbox_verdict outbox_skip(struct outbox_in *in, struct outbox_pos pos);
+
 /* outbox_in_by records, with an accepted delivery, the incarnation of the
  * node that sent it (its link's, as the proposing leader checked it; 0:
  * unknown): from then on frames from nodes below it are dropped for good
@@ -171,7 +188,8 @@ bool outbox_reincarnate(struct outbox_out *o, uint32_t inc);
 enum outbox_msg_type {
 	OUTBOX_MSG_DATA = 1,
 	OUTBOX_MSG_ACK = 2,
-	OUTBOX_MSG_DATA_RUN = 3
+	OUTBOX_MSG_DATA_RUN = 3,
+	OUTBOX_MSG_SKIP = 4 /* origin -> dest: acknowledged up to pos */
 };
 
 /* The most entries in a run (a DATA_RUN frame, a DELIVER of a run), and
@@ -210,7 +228,11 @@ bool outbox_run_next(const uint8_t **p, size_t *len, const uint8_t **e,
 bool outbox_run_put(uint8_t *buf, size_t cap, size_t *len, const uint8_t *e,
                     size_t elen);
 
-enum outbox_cmd_type { OUTBOX_CMD_DELIVER = 1, OUTBOX_CMD_ACKED = 2 };
+enum outbox_cmd_type {
+	OUTBOX_CMD_DELIVER = 1,
+	OUTBOX_CMD_ACKED = 2,
+	OUTBOX_CMD_SKIP = 3 /* at dest: the origin acknowledged up to pos */
+};
 
 /* A command for the own group: DELIVER (at dest: the entry origin → dest
  * at pos, with its payload; or, n >= 1, the run of n entries from pos,
@@ -289,6 +311,9 @@ struct outbox_peer {
 	uint32_t from_inc; /* the highest sender incarnation seen */
 	/* counters */
 	uint64_t resends, dups, gaps, stales, bogus_acks, unauth;
+	uint64_t skip_due; /* as origin: when a SKIP may be sent again */
+	struct outbox_pos skip_proposed; /* as destination */
+	uint64_t skip_proposed_at, skips;
 	uint64_t runs_sent, runs_proposed;
 };
 

@@ -127,6 +127,16 @@ outbox_ack(struct outbox_out *o, struct outbox_pos pos,
 	return true;
 }
 
+enum outbox_verdict
+outbox_skip(struct outbox_in *in, struct outbox_pos pos)
+{
+	if (outbox_pos_cmp(pos, in->cursor) <= 0) {
+		return OUTBOX_DUP;
+	}
+	in->cursor = pos;
+	return OUTBOX_ACCEPT;
+}
+
 void
 outbox_in_by(struct outbox_in *in, uint32_t from_inc)
 {

@@ -111,6 +111,12 @@ static const struct spec_field body_group_incarnation[] = {
 	{ "incarnation", SPEC_INT, true },
 	{ "certificate", SPEC_OBJECT, true }, /* tongban.incarnation/1 */
 };
+static const struct spec_field body_outbox_skip[] = {
+	{ "origin", SPEC_STRING, true },
+	{ "inc", SPEC_INT, true },
+	{ "seq", SPEC_INT, true },
+	{ "by", SPEC_INT, false },
+};
 static const struct spec_field body_event_case[] = {
 	{ "case", SPEC_STRING, true },
 	{ "epoch", SPEC_INT, true },
@@ -179,6 +185,7 @@ static const struct cmd_def cmd_defs[CMD_TYPE_COUNT] = {
 	                                  body_handoff_request),
 	[CMD_GROUP_INCARNATION] =
 	    CMD_DEF_AT("group.incarnation", 5, body_group_incarnation),
+	[CMD_OUTBOX_SKIP] = CMD_DEF_AT("outbox.skip", 5, body_outbox_skip),
 };
 
 const char *

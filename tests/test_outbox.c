@@ -389,6 +389,78 @@ test_driver_inc(void)
 	   "  and proposes it from a node at 2, saying so (from_inc)");
 }
 
+/* A recovered destination whose cursor went back below what its origin
+ * dropped: the origin answers its ACK with SKIP, the destination proposes
+ * it only if it is above its cursor. */
+static void
+test_skip(void)
+{
+	struct outbox_env env = {
+		NULL,      e_now,    e_send,      e_propose,
+		e_out_get, e_in_get, e_entry_get, e_entry_next
+	};
+	struct outbox_config cfg = { 4, 100, 400, 1000, 0 };
+	static struct outbox_driver d;
+	struct outbox_in in = { 370102, { 1, 5 }, 0 };
+	struct outbox_msg m;
+	struct outbox_pos a, b;
+	int i;
+
+	is_str(
+	    outbox_verdict_name(outbox_skip(&in, (struct outbox_pos){ 1, 5 })),
+	    "dup", "a skip to the cursor changes nothing");
+	is_str(
+	    outbox_verdict_name(outbox_skip(&in, (struct outbox_pos){ 1, 3 })),
+	    "dup", "a skip below it changes nothing");
+	ok(outbox_skip(&in, (struct outbox_pos){ 1, 9 }) == OUTBOX_ACCEPT &&
+	       in.cursor.seq == 9,
+	   "a skip above it moves the cursor there (1:9)");
+
+	memset(&E, 0, sizeof(E));
+	outbox_out_init(&E.out, 370102, 1);
+	for (i = 0; i < 7; i++) {
+		outbox_emit(&E.out);
+	}
+	outbox_ack(&E.out, (struct outbox_pos){ 1, 7 }, &a, &b);
+	outbox_driver_init(&d, 370100, &env, &cfg);
+	outbox_driver_peer(&d, 370102);
+	m = (struct outbox_msg){ OUTBOX_MSG_ACK, 370100, 370102, { 1, 4 },
+		                 NULL,           0,      0,      0 };
+	outbox_recv(&d, &m);
+	ok(E.sends == 1 && E.last_send.type == OUTBOX_MSG_SKIP &&
+	       E.last_send.pos.seq == 7 && E.proposes == 0,
+	   "the origin (acked 1:7) answers an ACK of 1:4 with SKIP 1:7");
+	outbox_recv(&d, &m);
+	is_int(E.sends, 1, "  at most once per rto_min");
+	E.now = 100;
+	outbox_recv(&d, &m);
+	is_int(E.sends, 2, "  and again after it");
+
+	/* The destination. */
+	E.in.origin = 370102;
+	E.in.cursor = (struct outbox_pos){ 1, 4 };
+	m = (struct outbox_msg){
+		OUTBOX_MSG_SKIP, 370102, 370100, { 1, 7 }, NULL, 0, 0, 2
+	};
+	E.proposes = 0;
+	ok(outbox_recv(&d, &m) && E.proposes == 1 &&
+	       E.last_cmd.type == OUTBOX_CMD_SKIP && E.last_cmd.pos.seq == 7 &&
+	       E.last_cmd.from_inc == 2,
+	   "a destination at 1:4 proposes SKIP 1:7");
+	outbox_recv(&d, &m);
+	is_int(E.proposes, 1, "  once while it is pending");
+	E.in.cursor = (struct outbox_pos){ 1, 8 };
+	E.now += 5000;
+	outbox_recv(&d, &m);
+	is_int(E.proposes, 1, "a destination at 1:8 ignores SKIP 1:7 (late)");
+	E.sends = 0;
+	E.in.cursor = (struct outbox_pos){ 1, 7 };
+	outbox_applied(&d, &E.last_cmd, OUTBOX_ACCEPT);
+	ok(E.sends == 1 && E.last_send.type == OUTBOX_MSG_ACK &&
+	       E.last_send.pos.seq == 7,
+	   "once applied, the destination acknowledges its new cursor");
+}
+
 static void
 test_run_verdicts(void)
 {
@@ -627,6 +699,7 @@ main(void)
 	test_acks();
 	test_driver();
 	test_driver_inc();
+	test_skip();
 	test_run_verdicts();
 	test_driver_runs();
 	test_rto_per_mib();

@@ -116,6 +116,20 @@ deliver_by(uint32_t inc, uint64_t seq, json_t *e, uint32_t by)
 	return v;
 }
 
+/* skip applies outbox.skip from origin to inc:seq at B: its verdict. */
+static const char *
+skip(const char *origin, uint32_t inc, uint64_t seq)
+{
+	static char v[16];
+	json_t *r = apply(B, &IDX_B, CMD_OUTBOX_SKIP,
+	                  json_pack("{s:s, s:I, s:I}", "origin", origin, "inc",
+	                            (json_int_t)inc, "seq", (json_int_t)seq));
+
+	snprintf(v, sizeof(v), "%s", verdict(r));
+	json_decref(r);
+	return v;
+}
+
 /* held: A stores the entry dest@inc:seq. */
 static bool
 held(uint32_t dest, uint32_t inc, uint64_t seq)
@@ -241,6 +255,22 @@ test_inc(void)
 	region_store_in(B, 370100, &in);
 	ok(in.cursor.inc == 2 && in.cursor.seq == 1 && in.by == 2,
 	   "  the cursor is 2:1, delivered from a node at incarnation 2");
+
+	/* outbox.skip: the county lost deliveries with a recovery of its
+	 * own; the city has acknowledged up to 2:5. */
+	is_str(skip("370100", 2, 1), "dup", "a skip to the cursor is a dup");
+	is_str(skip("370100", 1, 9), "dup", "a skip below it is a dup");
+	is_str(skip("370100", 2, 5), "accept", "a skip to 2:5 is applied");
+	region_store_in(B, 370100, &in);
+	ok(in.cursor.inc == 2 && in.cursor.seq == 5, "  the cursor is 2:5");
+	is_str(deliver(2, 7, json_incref(e2)), "gap",
+	       "  2:7 is a gap (2:6 is the next entry)");
+	r = apply(B, &IDX_B, CMD_OUTBOX_SKIP,
+	          json_pack("{s:s, s:i, s:i}", "origin", "370200", "inc", 2,
+	                    "seq", 9));
+	is_str(err_field(r), "$.body.origin",
+	       "a skip from a region neither parent nor child is refused");
+	json_decref(r);
 	json_decref(e1);
 	json_decref(e2);
 }
