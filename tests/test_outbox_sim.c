@@ -14,6 +14,16 @@
  * delivered. Once the faults stop: every emitted entry is delivered and
  * acknowledged, and every outbox is empty.
  *
+ * Recoveries: a region's group may lose its quorum and come back from a
+ * survivor at its last checkpoint, at a higher incarnation: entries it
+ * emitted since are lost (some delivered already), deliveries it applied
+ * since are forgotten (its cursors go back; its origins SKIP it past what
+ * they dropped), and old members forge entries at the old incarnation's
+ * next position. The invariants then hold per entry: what its origin
+ * emitted at that position, applied at most once, nothing before it
+ * skipped unless lost (or forgotten and skipped), and every forged entry
+ * dropped.
+ *
  * Runs: each region runs a build that takes DATA_RUN frames or not (its
  * peers send it runs or single frames), and its group proposes runs as one
  * DELIVER (feature level 3) or each entry alone; a group's level may rise
