@@ -10,6 +10,12 @@
 # into it. Cases written at K3 reach the city as (2, 1), (2, 2): the city's
 # cursor of the county's stream goes from 1:2 to 2:2, nothing refused,
 # every case listed once, and the city's link saw K3's incarnation 2.
+# K3 was stopped (SIGTERM) while release 2 reached the county and the city
+# dropped it as acknowledged: the recovered county's cursor of the city's
+# stream is behind what the city holds. Release 3 makes the city send; K3
+# answers with its old cursor, the city with SKIP, and K3's outbox.skip moves
+# its cursor past release 2 (lost with the recovery); release 3 itself is
+# then refused (its prev_hash does not chain: the documented limit).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/node_lib.sh"
 . "$(dirname "$0")/group_lib.sh"
@@ -91,9 +97,39 @@ caught_up() { [ "$(field K3 'd["raft"]["applied"]')" -ge "$commit" ]; }
 wait_for 10 caught_up
 is "$?" 0 "K3, the member that will survive, applied them"
 
+# ---- K3 misses release 2, which the county acknowledges ---------------
+# release N+1: the example as a delta on the province's head.
+next_release() {
+  api P GET /v1/catalog
+  $py - "$CAT" "$T/r$1.json" "$(jq_get 'd["standard"]["hash"]')" "$1" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d.update(version=int(sys.argv[4]), snapshot=False, prev_hash=sys.argv[3])
+d["matters"][0]["task_name"] = d["matters"][0]["task_name"] + " v" + sys.argv[4]
+json.dump(d, open(sys.argv[2], "w"), ensure_ascii=False)
+PY
+  api P POST /v1/catalog/releases --data-binary @"$T/r$1.json"
+}
+down_pos() { kid "(r['acked']['inc'], r['acked']['seq'], r['backlog'])"; }
+settled_down() { [ "$(kid "r['backlog'] == 0 and r['next'] > 1")" = "[True]" ]; }
+wait_for 20 settled_down
+before=$(down_pos)
+stop_node K3
+next_release 2
+is "$code" 201 "K3 stopped, the province publishes release 2"
+region_wait 30 K1 'd["standard"]["version"] == 2'
+is "$?" 0 "  it reaches the county (K1, K2)"
+wait_for 20 settled_down
+after=$(down_pos)
+is "$(printf '%s %s' "$before" "$after" | $py -c 'import sys,ast; a,b=sys.stdin.read().split("] [");print(ast.literal_eval(a+"]")[0][1]+1 == ast.literal_eval("["+b)[0][1])')" True \
+  "  and the city has it acknowledged ($before -> $after): dropped"
+DOWN=$(printf '%s' "$after" | $py -c 'import sys,ast; print(ast.literal_eval(sys.stdin.read())[0][1])')
+
 # ---- two of three die; the survivor is recovered ----------------------
 node_kill K1 KILL
 node_kill K2 KILL
+start_joiner K3
+ok $? "K3 starts again, alone of its group"
 api K3 POST /v1/cases --data-binary @case.json -m 8
 case "$code" in 503 | 504 | 000) r=0 ;; *) r=1 ;; esac
 ok "$r" "K3 alone cannot write (got $code)"
@@ -111,6 +147,8 @@ wait_for 20 inc_now
 is "$?" 0 "its leader replicated incarnation 2: the stream up numbers from 2:1"
 grep -q TB-REGION-INCARNATION K3.log
 is "$?" 0 "  (logged TB-REGION-INCARNATION)"
+is "$(region K3 "(d['inbound']['cursor']['seq'], d['catalog']['standard'])")" "($((DOWN - 1)), 1)" \
+  "K3's cursor of the city's stream is 1:$((DOWN - 1)), release 1: it lost release 2 (1:$DOWN)"
 
 new_case K3 && new_case K3
 is "$?" 0 "two cases received at K3 after the recovery"
@@ -130,6 +168,19 @@ is "$?" 0 "the city's area lists the four cases, each once"
 is "$(region C "d['counters']['refused']")" 0 "the city refused no entry"
 grep -q "announces incarnation 2 without" C.log
 is "$?" 1 "the city took K3's incarnation 2 (its certificate verified)"
+
+# ---- the city's stream down, behind at K3: release 3 brings a SKIP -----
+next_release 3
+is "$code" 201 "the province publishes release 3"
+skipped() { [ "$(region K3 "d['inbound']['cursor']['seq']")" -ge "$DOWN" ]; }
+wait_for 30 skipped
+is "$?" 0 "K3's cursor moved past 1:$DOWN, which the city had dropped (outbox.skip)"
+grep -q TB-REGION-SKIP K3.log
+is "$?" 0 "  (logged TB-REGION-SKIP)"
+refused() { [ "$(region K3 "(d['inbound']['refused'] or {}).get('seq')")" = "$((DOWN + 1))" ]; }
+wait_for 30 refused
+is "$?" 0 "release 3 (1:$((DOWN + 1))) is then refused at K3: it does not chain on release 1"
+echo "# $(region K3 "d['inbound']['refused']['reason']")"
 grep -q "ERROR: AddressSanitizer\|runtime error" C.log K3.log
 is "$?" 1 "no sanitizer report"
 _done=1
