@@ -154,15 +154,21 @@ region_view_refresh(struct region_flow *f)
 		/* Runs (feature level 3): DATA_RUN frames sent, and runs
 		 * proposed as one outbox.deliver_run, by this leader. */
 		json_t *cn = json_object_get(v, "counters");
-		json_int_t rs = 0, rp = 0;
+		json_int_t rs = 0, rp = 0, ua = 0, sk = 0;
 		unsigned k;
 
 		for (k = 0; f->on && k < f->d.n_peers; k++) {
 			rs += (json_int_t)f->d.peers[k].runs_sent;
 			rp += (json_int_t)f->d.peers[k].runs_proposed;
+			ua += (json_int_t)f->d.peers[k].unauth;
+			sk += (json_int_t)f->d.peers[k].skips;
 		}
 		json_object_set_new(cn, "runs_sent", json_integer(rs));
 		json_object_set_new(cn, "runs_proposed", json_integer(rp));
+		/* Incarnations: frames dropped for their sender's
+		 * incarnation, skips proposed (this leader's). */
+		json_object_set_new(cn, "unauth", json_integer(ua));
+		json_object_set_new(cn, "skips_proposed", json_integer(sk));
 	}
 	if (v != NULL) {
 		/* The stream up (case summaries to the parent), if any. */
