@@ -78,6 +78,11 @@ f_propose(void *d, const struct outbox_cmd *c)
 			fuzz_check(left == 0, "and nothing more");
 			last_proposed.seq += c->n - 1;
 		}
+	} else if (c->type == OUTBOX_CMD_SKIP) {
+		/* The origin's word on its own stream: only forward. */
+		fuzz_check(c->origin == PEER && c->dest == SELF &&
+		               outbox_pos_cmp(c->pos, in.cursor) > 0,
+		           "a skip is of the peer's stream, above the cursor");
 	} else {
 		fuzz_check(c->type == OUTBOX_CMD_ACKED, "a known command");
 		fuzz_check(c->pos.inc == out.inc &&
@@ -123,8 +128,8 @@ f_entry_get(void *d, uint32_t dest, struct outbox_pos pos, const uint8_t **p,
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct outbox_env env = { NULL,      f_now,    f_send,     f_propose,
-		                  f_out_get, f_in_get, f_entry_get };
+	struct outbox_env env = { NULL,      f_now,    f_send,      f_propose,
+		                  f_out_get, f_in_get, f_entry_get, NULL };
 	static struct outbox_driver d;
 	struct outbox_msg m, back;
 	uint8_t *buf;

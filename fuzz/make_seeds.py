@@ -187,6 +187,9 @@ def seeds_outbox():
     c.add("ack_progress", frame(2, 370100, 370102, 2, 7, None))
     c.add("ack_beyond", frame(2, 370100, 370102, 2, 11, None))
     c.add("ack_stale", frame(2, 370100, 370102, 1, 99, None))
+    c.add("ack_below_acked", frame(2, 370100, 370102, 2, 2, None))
+    c.add("skip_ahead", frame(4, 370102, 370100, 2, 9, None))
+    c.add("skip_late", frame(4, 370102, 370100, 2, 3, None))
 
 
 def seeds_link_payload():

@@ -77,6 +77,9 @@ int fsm_root_delivered(struct fsm *f);
  * it). */
 #define FSM_FEED_LEVEL 4
 int fsm_feed_level(struct fsm *f, bool *on);
+/* FSM_INC_LEVEL: the feature level from which a recovered group's
+ * incarnation is replicated (group.incarnation) and numbers its streams. */
+#define FSM_INC_LEVEL 5
 
 /* handoff.offer, handoff.abort and handoff.frame (fsm_handoff*.c, feature
  * level 3). */

@@ -110,6 +110,13 @@ cursor_put(struct fsm *f, const uint8_t k[7], const struct outbox_in *in)
 
 	cj = json_pack("{s:I, s:I}", "inc", (json_int_t)in->cursor.inc, "seq",
 	               (json_int_t)in->cursor.seq);
+	/* "by" only from a delivery that said who sent it (feature level
+	 * 5): below it the record is written as before. */
+	if (cj != NULL && in->by > 0 &&
+	    json_object_set_new(cj, "by", json_integer((json_int_t)in->by))) {
+		json_decref(cj);
+		cj = NULL;
+	}
 	if (cj == NULL) {
 		return TB_ENOMEM;
 	}
@@ -211,6 +218,7 @@ fsm_outbox_deliver(struct fsm *f)
 		return rv;
 	}
 	outbox_deliver(&in, pos);
+	outbox_in_by(&in, (uint32_t)spec_int(b, "by", 0));
 	if ((rv = cursor_put(f, k, &in)) != 0) {
 		return rv;
 	}
@@ -267,6 +275,7 @@ fsm_outbox_deliver_run(struct fsm *f)
 			return rv;
 		}
 	}
+	outbox_in_by(&in, (uint32_t)spec_int(b, "by", 0));
 	if ((rv = cursor_put(f, k, &in)) != 0) {
 		return rv;
 	}
@@ -278,4 +287,38 @@ fsm_outbox_deliver_run(struct fsm *f)
 	                           json_integer((json_int_t)(n - skip))) == 0
 	           ? TB_OK
 	           : TB_ENOMEM;
+}
+
+/* ---- outbox.skip: at a recovered destination ----------------------------- */
+
+int
+fsm_outbox_skip(struct fsm *f)
+{
+	const json_t *b = f->cmd->body;
+	const char *origin = spec_str(b, "origin");
+	struct outbox_pos pos = { (uint32_t)spec_int(b, "inc", 0),
+		                  (uint64_t)spec_int(b, "seq", 0) };
+	struct outbox_in in;
+	enum outbox_verdict vd;
+	uint8_t k[7];
+	bool up;
+	int rv;
+
+	if ((rv = deliver_origin(f, origin, &up)) != TB_OK) {
+		return rv;
+	}
+	if (pos.inc == 0) {
+		return fsm_refuse(f, TB_EINVAL, "$.body.inc",
+		                  "a position's incarnation is 1 or more");
+	}
+	if ((rv = cursor_get(f, origin, k, &in)) != 0) {
+		return rv;
+	}
+	if ((vd = outbox_skip(&in, pos)) == OUTBOX_ACCEPT) {
+		outbox_in_by(&in, (uint32_t)spec_int(b, "by", 0));
+		if ((rv = cursor_put(f, k, &in)) != 0) {
+			return rv;
+		}
+	}
+	return verdict_result(f, vd, origin, in.cursor, NULL);
 }

@@ -3,7 +3,9 @@
  * outbox.deliver, outbox.acked), applied with replication/outbox.c.
  *
  * Records in DB_OUTBOX (docs/REPLICATION.md "In the node"):
- *   "o" dest(6)                  -> {"inc", "next", "acked_inc", "acked_seq"}
+ *   "o" dest(6)                  -> {"inc", "next", "acked_inc", "acked_seq",
+ *                                   "old"?} ("old": entries of older
+ *                                   incarnations held, after a recovery)
  *   "e" dest(6) inc(be32) seq(be64) -> the entry {"kind", "doc"}
  *   "i" origin(6)                -> {"inc", "seq"}: the delivered cursor
  *   "l" issuer                   -> the newest list of issuer as it flows
@@ -20,9 +22,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The group's incarnation: none is raised yet (no quorum-loss recovery is
- * built), so every stream is numbered in incarnation 1. */
-#define REGION_INC 1
+int
+fsm_region_inc(struct fsm *f, uint32_t *inc)
+{
+	uint64_t v = 0;
+	int rv = meta_get_u64(f->s, f->txn, "incarnation", &v);
+
+	*inc = v > 1 && v < UINT32_MAX ? (uint32_t)v : 1;
+	return rv;
+}
 
 uint32_t
 region_code_u32(const char *s)
@@ -79,6 +87,7 @@ region_out_decode(const MDB_val *v, uint32_t dest, struct outbox_out *o)
 	o->next = (uint64_t)spec_int(j, "next", 0);
 	o->acked.inc = (uint32_t)spec_int(j, "acked_inc", 0);
 	o->acked.seq = (uint64_t)spec_int(j, "acked_seq", 0);
+	o->old = (uint64_t)spec_int(j, "old", 0);
 	json_decref(j);
 	return o->inc == 0 || o->next == 0 ? TB_ECORRUPT : TB_OK;
 }
@@ -95,12 +104,13 @@ region_in_decode(const MDB_val *v, uint32_t origin, struct outbox_in *in)
 	in->origin = origin;
 	in->cursor.inc = (uint32_t)spec_int(j, "inc", 0);
 	in->cursor.seq = (uint64_t)spec_int(j, "seq", 0);
+	in->by = (uint32_t)spec_int(j, "by", 0);
 	json_decref(j);
 	return TB_OK;
 }
 
-static int
-out_put(struct fsm *f, const struct outbox_out *o)
+int
+region_out_put(struct fsm *f, const struct outbox_out *o)
 {
 	uint8_t k[7];
 	json_t *j;
@@ -111,6 +121,13 @@ out_put(struct fsm *f, const struct outbox_out *o)
 	              (json_int_t)o->next, "acked_inc",
 	              (json_int_t)o->acked.inc, "acked_seq",
 	              (json_int_t)o->acked.seq);
+	/* "old" only after a recovery (feature level 5): a record of a
+	 * group that never recovered is written as before. */
+	if (j != NULL && o->old > 0 &&
+	    json_object_set_new(j, "old", json_integer((json_int_t)o->old))) {
+		json_decref(j);
+		j = NULL;
+	}
 	if (j == NULL) {
 		return TB_ENOMEM;
 	}
@@ -134,7 +151,7 @@ emit(struct fsm *f, struct outbox_out *o, const char *kind, const json_t *doc)
 	}
 	rv = db_put_json(f->txn, f->s->dbi[DB_OUTBOX], k, sizeof(k), e);
 	json_decref(e);
-	return rv ? rv : out_put(f, o);
+	return rv ? rv : region_out_put(f, o);
 }
 
 /* entry_encode writes the stored form of the entry {kind, doc} (the
@@ -210,7 +227,7 @@ fsm_outbox_fanout(struct fsm *f, const char *kind, const json_t *doc)
 		region_entry_key(ek, o[i].dest, pos);
 		rv = db_put(f->txn, f->s->dbi[DB_OUTBOX], ek, sizeof(ek),
 		            b.data, b.len);
-		rv = rv ? rv : out_put(f, &o[i]);
+		rv = rv ? rv : region_out_put(f, &o[i]);
 	}
 	canon_buf_free(&b);
 	return rv;
@@ -267,6 +284,7 @@ fsm_outbox_up(struct fsm *f, const json_t *summary)
 	struct outbox_out o;
 	json_t *topo = NULL;
 	bool sum_level;
+	uint32_t inc;
 	uint8_t k[7];
 	MDB_val v;
 	int rv;
@@ -289,9 +307,8 @@ fsm_outbox_up(struct fsm *f, const json_t *summary)
 	}
 	region_out_key(k, region_code_u32(parent));
 	rv = db_get(f->txn, f->s->dbi[DB_OUTBOX], k, sizeof(k), &v);
-	if (rv == TB_ENOTFOUND) {
-		outbox_out_init(&o, region_code_u32(parent), REGION_INC);
-		rv = TB_OK;
+	if (rv == TB_ENOTFOUND && (rv = fsm_region_inc(f, &inc)) == 0) {
+		outbox_out_init(&o, region_code_u32(parent), inc);
 	} else if (rv == TB_OK) {
 		rv = region_out_decode(&v, region_code_u32(parent), &o);
 	}
@@ -518,6 +535,7 @@ fsm_outbox_child(struct fsm *f)
 	const char *r = spec_str(f->cmd->body, "region");
 	struct outbox_out o;
 	char parent[7] = "";
+	uint32_t inc;
 	uint8_t k[7];
 	MDB_val v;
 	int rv, n;
@@ -549,59 +567,15 @@ fsm_outbox_child(struct fsm *f)
 		                  "region drives",
 		                  f->s->region, OUTBOX_MAX_PEERS - 1);
 	}
-	outbox_out_init(&o, region_code_u32(r), REGION_INC);
-	if ((rv = out_put(f, &o)) != 0 || (rv = backfill(f, &o)) != 0) {
+	if ((rv = fsm_region_inc(f, &inc)) != 0) {
+		return rv;
+	}
+	outbox_out_init(&o, region_code_u32(r), inc);
+	if ((rv = region_out_put(f, &o)) != 0 || (rv = backfill(f, &o)) != 0) {
 		return rv;
 	}
 	f->result =
 	    json_pack("{s:{s:s, s:b, s:I}}", "outbox", "dest", r, "created", 1,
 	              "backlog", (json_int_t)outbox_out_backlog(&o));
-	return f->result != NULL ? TB_OK : TB_ENOMEM;
-}
-
-/* ---- outbox.acked: at the origin ----------------------------------------- */
-
-int
-fsm_outbox_acked(struct fsm *f)
-{
-	const json_t *b = f->cmd->body;
-	const char *dest = spec_str(b, "dest");
-	struct outbox_pos pos = { (uint32_t)spec_int(b, "inc", 0),
-		                  (uint64_t)spec_int(b, "seq", 0) };
-	struct outbox_out o;
-	uint64_t from, to, s;
-	uint8_t k[7], ek[19];
-	MDB_val v;
-	bool moved;
-	int rv;
-
-	region_out_key(k, region_code_u32(dest));
-	if (region_code_u32(dest) == 0 ||
-	    (rv = db_get(f->txn, f->s->dbi[DB_OUTBOX], k, sizeof(k), &v)) ==
-	        TB_ENOTFOUND) {
-		return fsm_refuse(f, TB_ENOTFOUND, "$.body.dest",
-		                  "%s has no outbox towards %s", f->s->region,
-		                  dest);
-	}
-	if (rv != 0 ||
-	    (rv = region_out_decode(&v, region_code_u32(dest), &o)) != 0) {
-		return rv;
-	}
-	moved = outbox_ack(&o, pos, &from, &to);
-	for (s = from; moved && s <= to; s++) {
-		region_entry_key(ek, o.dest, (struct outbox_pos){ o.inc, s });
-		rv = db_del(f->txn, f->s->dbi[DB_OUTBOX], ek, sizeof(ek));
-		if (rv != 0) {
-			return rv == TB_ENOTFOUND ? TB_ECORRUPT : rv;
-		}
-	}
-	if (moved && (rv = out_put(f, &o)) != 0) {
-		return rv;
-	}
-	f->result = json_pack("{s:{s:s, s:s, s:I, s:I, s:I}}", "outbox",
-	                      "verdict", moved ? "accept" : "dup", "dest", dest,
-	                      "acked_inc", (json_int_t)o.acked.inc, "acked_seq",
-	                      (json_int_t)o.acked.seq, "backlog",
-	                      (json_int_t)outbox_out_backlog(&o));
 	return f->result != NULL ? TB_OK : TB_ENOMEM;
 }

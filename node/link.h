@@ -135,6 +135,9 @@ struct link_msg {
 	const char *peer_node_id; /* the sender, from its certificate */
 	const char *peer_region;
 	const char *peer_role; /* the certificate's role: "member", "peer" */
+	/* The sender's group incarnation, as its handshake proved it (a
+	 * certificate of its parent's that verifies; else 1). */
+	uint32_t peer_inc;
 	uint32_t type;
 	const uint8_t *body;
 	size_t len;

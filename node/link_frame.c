@@ -383,6 +383,7 @@ msg_in(struct link *l, const uint8_t *m, size_t n)
 	msg.peer_node_id = l->node_id;
 	msg.peer_region = l->region;
 	msg.peer_role = l->role;
+	msg.peer_inc = l->peer_inc;
 	msg.type = d.type;
 	msg.body = d.body;
 	msg.len = d.len;

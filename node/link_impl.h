@@ -158,6 +158,9 @@ struct link {
 	 * handshake sends its next message, if any, then fails with why. */
 	bool inc_refused;
 	char inc_why[400];
+	/* The peer's incarnation as its handshake proved it: announced with
+	 * a certificate that verifies (1: none, or one that does not). */
+	uint32_t peer_inc;
 
 	_Atomic unsigned long long frames_tx, frames_rx, bytes_tx, bytes_rx;
 	_Atomic unsigned long long handshakes, rtt_us;

@@ -20,8 +20,10 @@
  *     writes, and the link is refused. A certificate that does not verify
  *     refuses the link and fences nothing.
  *
- * Peers of other regions and `peer` certificates are not checked: the
- * cross-region feeds that will carry the incarnation are not built. */
+ * Peers of other regions and `peer` certificates are not refused for their
+ * incarnation: it is recorded (l->peer_inc) when its certificate verifies
+ * against the peer's own chain (its parent's key) or the root, and the
+ * outboxes check their frames against it (docs/REPLICATION.md). */
 #include "node/cli.h"
 #include "node/link_impl.h"
 #include "node/log.h"
@@ -42,10 +44,11 @@ load_doc(const char *path)
 	return json_load_file(path, JSON_REJECT_DUPLICATES, &je);
 }
 
-/* verified checks doc against our root and chain; why gets the reason. */
+/* verified_for checks doc as region's certificate against our root and
+ * chain; why gets the reason. verified: for our own region. */
 static bool
-verified(struct links *ls, const json_t *root, const json_t *chain,
-         const json_t *doc, char *why, size_t n)
+verified_for(const json_t *root, const char *region, const json_t *chain,
+             const json_t *doc, char *why, size_t n)
 {
 	struct tb_diag *d = malloc(sizeof(*d));
 	bool ok;
@@ -55,13 +58,20 @@ verified(struct links *ls, const json_t *root, const json_t *chain,
 		return false;
 	}
 	tb_diag_init(d);
-	ok = inc_verify(doc, ls->region, root, chain, "$", d) == TB_OK;
+	ok = inc_verify(doc, region, root, chain, "$", d) == TB_OK;
 	if (!ok) {
 		snprintf(why, n, "%s: %s", d->n > 0 ? d->e[0].path : "$",
 		         d->n > 0 ? d->e[0].msg : "invalid");
 	}
 	free(d);
 	return ok;
+}
+
+static bool
+verified(struct links *ls, const json_t *root, const json_t *chain,
+         const json_t *doc, char *why, size_t n)
+{
+	return verified_for(root, ls->region, chain, doc, why, n);
 }
 
 void
@@ -227,6 +237,32 @@ higher(struct link *l, uint64_t peer, const json_t *cert)
 	         (unsigned long long)ls->inc);
 }
 
+/* other_region records the incarnation of a node of another region (or a
+ * peer certificate): its certificate must verify with the parent's key in
+ * the node's own chain, which the link verified (a province's: with our
+ * root's officers). Otherwise it counts as 1, and the link stays up. */
+static void
+other_region(struct link *l, json_int_t v, const json_t *cert)
+{
+	struct links *ls = l->ls;
+	char why[400];
+
+	if (v <= 1 || (uint64_t)v >= INC_MAX) {
+		return;
+	}
+	if (cert == NULL || inc_number(cert) != (uint64_t)v ||
+	    !verified_for(ls->root, l->region, l->peer_chain, cert, why,
+	                  sizeof(why))) {
+		tb_log(TB_LOG_WARN, "TB-LINK-INCARNATION",
+		       "node %s of %s announces incarnation %lld without a "
+		       "certificate that verifies (%s): taken as 1",
+		       l->node_id, l->region, (long long)v,
+		       cert == NULL ? "none" : why);
+		return;
+	}
+	l->peer_inc = (uint64_t)v < UINT32_MAX ? (uint32_t)v : UINT32_MAX;
+}
+
 void
 link_inc_check(struct link *l, const json_t *doc)
 {
@@ -237,11 +273,13 @@ link_inc_check(struct link *l, const json_t *doc)
 	json_int_t v = 1;
 
 	l->inc_refused = false;
-	if (strcmp(l->region, ls->region) != 0 || strcmp(l->role, "member")) {
-		return;
-	}
+	l->peer_inc = 1;
 	if (pi != NULL) {
 		v = json_is_integer(pi) ? json_integer_value(pi) : 0;
+	}
+	if (strcmp(l->region, ls->region) != 0 || strcmp(l->role, "member")) {
+		other_region(l, v, cert);
+		return;
 	}
 	if (v < 1 || (uint64_t)v >= INC_MAX ||
 	    (cert != NULL && !json_is_object(cert))) {
@@ -251,6 +289,7 @@ link_inc_check(struct link *l, const json_t *doc)
 		         l->node_id);
 		return;
 	}
+	l->peer_inc = (uint64_t)v < UINT32_MAX ? (uint32_t)v : UINT32_MAX;
 	if ((uint64_t)v == ls->inc) {
 		/* Two recoveries to the same number (two survivors each
 		 * recovered) are two groups: refuse between them. */

@@ -315,6 +315,17 @@ node_propose(struct node *n, struct http_call *c, enum cmd_type t,
 		    "group");
 		return;
 	}
+	if (region_inc_pending(n) != 0 && t != CMD_GROUP_FEATURE &&
+	    t != CMD_GROUP_INCARNATION) {
+		http_reply_error(
+		    c, 503, "incarnation_pending", NULL,
+		    "this node is at incarnation %u, which its group has "
+		    "not replicated yet (group.incarnation, proposed by "
+		    "its leader): no write until then, so that no outbox "
+		    "entry is numbered in the old incarnation; retry",
+		    region_inc_pending(n));
+		return;
+	}
 	if ((unsigned)cmd_feature_level(t) > store_feature_level(n->store)) {
 		http_reply_error(
 		    c, 409, "feature_level", NULL,

@@ -309,6 +309,7 @@ on_outbox(struct links *ls, const struct link_msg *m, void *arg)
 		region_redirect(f, m);
 		return;
 	}
+	om.from_inc = m->peer_inc; /* as the sender's handshake proved it */
 	if (data && om.origin == f->parent) {
 		snprintf(f->parent_leader, sizeof(f->parent_leader), "%s",
 		         m->peer_node_id);
@@ -487,8 +488,11 @@ region_tick(struct node *n)
 	}
 	now = region_mono_ms(f);
 	f->level = store_feature_level(n->store);
+	region_inc_sync(f);
+	/* A recovered group's streams wait for its incarnation to be
+	 * replicated: a delivery relayed on would be numbered in the old. */
 	lead = raft_state(&n->raft) == RAFT_LEADER && f->level >= 2 &&
-	       n->links != NULL;
+	       n->links != NULL && !f->inc_pending;
 	if (!lead) {
 		f->on = false;
 	} else {

@@ -90,4 +90,11 @@ char *region_latest_metrics(struct node *n);
 /* region_free releases n->region (after the loop ran). Safe on NULL. */
 void region_free(struct node *n);
 
+/* region_inc_pending: this node's incarnation (raised by tongban group
+ * recover) is above the replicated one at feature level 5: writes wait
+ * until the leader's group.incarnation is applied, so that no outbox entry
+ * is numbered in the old incarnation; 0, or the node's incarnation (any
+ * thread). */
+unsigned region_inc_pending(struct node *n);
+
 #endif

@@ -3,6 +3,8 @@
  * from the store (replication/outbox.h, struct outbox_env). */
 #include "node/region_impl.h"
 
+#include "node/fsm.h"
+
 #include "node/link.h"
 #include "node/log.h"
 #include "node/node.h"
@@ -257,6 +259,17 @@ run_body(struct region_flow *f, const struct outbox_cmd *c, unsigned *n)
 	                 "entries", es);
 }
 
+/* set_by adds the sender's incarnation to a deliver body (feature level
+ * 5: a member of an older build refuses the field). */
+static void
+set_by(struct region_flow *f, json_t *body, const struct outbox_cmd *c)
+{
+	if (body != NULL && f->level >= FSM_INC_LEVEL && c->from_inc > 0) {
+		json_object_set_new(body, "by",
+		                    json_integer((json_int_t)c->from_inc));
+	}
+}
+
 static void
 env_propose(void *data, const struct outbox_cmd *c)
 {
@@ -277,7 +290,35 @@ env_propose(void *data, const struct outbox_cmd *c)
 		p->c.payload = NULL;
 		p->c.len = 0;
 		p->c.n = n;
+		set_by(f, body, c);
 		region_propose(f, CMD_OUTBOX_DELIVER_RUN, body, p);
+		json_decref(body);
+		return;
+	}
+	if (c->type == OUTBOX_CMD_SKIP) {
+		/* outbox.skip is a level-5 command: below it a recovered
+		 * destination's stream waits (docs/REPLICATION.md). */
+		if (f->level < FSM_INC_LEVEL) {
+			return;
+		}
+		snprintf(code, sizeof(code), "%06u", c->origin);
+		body = json_pack("{s:s, s:I, s:I}", "origin", code, "inc",
+		                 (json_int_t)c->pos.inc, "seq",
+		                 (json_int_t)c->pos.seq);
+		set_by(f, body, c);
+		if (body == NULL || (p = calloc(1, sizeof(*p))) == NULL) {
+			json_decref(body);
+			return;
+		}
+		p->c = *c;
+		p->c.payload = NULL;
+		p->c.len = 0;
+		tb_log(TB_LOG_WARN, "TB-REGION-SKIP",
+		       "%06u has acknowledged up to %u.%llu, above this "
+		       "region's cursor: deliveries lost with this group's "
+		       "recovery; proposing outbox.skip",
+		       c->origin, c->pos.inc, (unsigned long long)c->pos.seq);
+		region_propose(f, CMD_OUTBOX_SKIP, body, p);
 		json_decref(body);
 		return;
 	}
@@ -292,6 +333,7 @@ env_propose(void *data, const struct outbox_cmd *c)
 		body = json_pack("{s:s, s:I, s:I, s:n}", "origin", code, "inc",
 		                 (json_int_t)c->pos.inc, "seq",
 		                 (json_int_t)c->pos.seq, "entry");
+		set_by(f, body, c);
 	} else {
 		snprintf(code, sizeof(code), "%06u", c->dest);
 		body = json_pack("{s:s, s:I, s:I}", "dest", code, "inc",
@@ -323,7 +365,7 @@ env_out_get(void *data, uint32_t dest, struct outbox_out *o)
 	int rv = region_store_out(f->n->store, dest, o);
 
 	if (rv == TB_ENOTFOUND) {
-		outbox_out_init(o, dest, REGION_INC);
+		outbox_out_init(o, dest, f->inc ? f->inc : 1);
 		rv = TB_OK;
 	}
 	return rv;
@@ -351,12 +393,21 @@ env_entry_get(void *data, uint32_t dest, struct outbox_pos pos,
 	return rv;
 }
 
+static int
+env_entry_next(void *data, uint32_t dest, struct outbox_pos after,
+               struct outbox_pos *next)
+{
+	struct region_flow *f = data;
+
+	return region_store_entry_next(f->n->store, dest, after, next);
+}
+
 void
 region_driver_start(struct region_flow *f)
 {
 	struct outbox_env env = {
-		f,           env_now,    env_send,     env_propose,
-		env_out_get, env_in_get, env_entry_get
+		f,           env_now,    env_send,      env_propose,
+		env_out_get, env_in_get, env_entry_get, env_entry_next
 	};
 	unsigned i;
 

@@ -10,10 +10,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* The incarnation streams are numbered in (fsm_region.c: none is ever
- * raised yet). */
-#define REGION_INC 1
-
 /* A report older than this says the region is unreachable. */
 #define REGION_STALE_MS 5000
 
@@ -100,6 +96,13 @@ struct region_flow {
 	int64_t next_hello_ms;
 	unsigned level; /* the group's feature level, as of the last tick */
 	struct region_latest *lt; /* region_latest.c */
+	/* The group's incarnation: replicated (group.incarnation, feature
+	 * level 5), and this node's own (its link's, node-local: raised by
+	 * tongban group recover). While the node's is higher the leader
+	 * proposes group.incarnation and holds its streams (inc_pending). */
+	uint32_t inc, link_inc;
+	_Atomic bool inc_pending;
+	int64_t inc_prop_at;
 	_Atomic unsigned long long tx, rx, malformed, spoofed, refused,
 	    not_leader, delivered, acked, members_rx, redirects;
 };
@@ -178,6 +181,11 @@ void region_report_send(struct region_flow *f);
 /* region_links_sync keeps DIR/links.json's "by": "region" entries equal
  * to the topology's parent and peers. */
 void region_links_sync(struct region_flow *f);
+
+/* region_inc_sync reads the replicated and the node's incarnation and, on
+ * the leader at feature level 5, proposes group.incarnation while the
+ * node's is higher (region_view.c). */
+void region_inc_sync(struct region_flow *f);
 
 /* region_topology_init proposes init's --parent and --peer once, when
  * the replicated topology was never set (leader). */

@@ -38,6 +38,18 @@ int region_store_in(struct store *s, uint32_t origin, struct outbox_in *in);
 int region_store_entry(struct store *s, uint32_t dest, struct outbox_pos pos,
                        uint8_t **p, size_t *len);
 
+/* region_entry_next finds, in txn, the position of the first stored entry
+ * to dest above after: TB_OK, TB_ENOTFOUND. region_store_entry_next does
+ * it in a read transaction of its own. */
+int region_entry_next(MDB_txn *txn, MDB_dbi dbi, uint32_t dest,
+                      struct outbox_pos after, struct outbox_pos *next);
+int region_store_entry_next(struct store *s, uint32_t dest,
+                            struct outbox_pos after, struct outbox_pos *next);
+
+/* region_store_inc reads the group's replicated incarnation (meta
+ * "incarnation", written by group.incarnation; 1 if never raised). */
+int region_store_inc(struct store *s, uint32_t *inc);
+
 /* region_store_dests writes up to max destinations (children with a
  * stream) into out and returns how many, or -1 on a storage error. */
 int region_store_dests(struct store *s, uint32_t *out, int max);
@@ -75,5 +87,19 @@ int fsm_outbox_child(struct fsm *f);
 int fsm_outbox_deliver(struct fsm *f);
 int fsm_outbox_acked(struct fsm *f);
 int fsm_outbox_deliver_run(struct fsm *f);
+
+/* fsm_region_inc: the group's replicated incarnation in f's transaction
+ * (1 if never raised). region_out_put writes a stream's record. */
+int fsm_region_inc(struct fsm *f, uint32_t *inc);
+int region_out_put(struct fsm *f, const struct outbox_out *o);
+
+/* group.incarnation (fsm_incarnation.c, feature level 5): the group's
+ * incarnation raised by a recovery, every stream moved into it. */
+int fsm_group_incarnation(struct fsm *f);
+
+/* outbox.skip (fsm_deliver.c, feature level 5): the origin acknowledged up
+ * to (inc, seq), above this region's cursor: this group lost deliveries
+ * with a recovery, and the cursor moves there. */
+int fsm_outbox_skip(struct fsm *f);
 
 #endif

@@ -4,6 +4,8 @@
  * links.json's entries for the parent and peers, and init's topology. */
 #include "node/region_impl.h"
 
+#include "node/fsm.h"
+
 #include "node/link.h"
 #include "node/log.h"
 #include "node/node.h"
@@ -48,6 +50,7 @@ static json_t *
 child_row(struct region_flow *f, struct region_child *k, int64_t now)
 {
 	struct outbox_out o;
+	struct outbox_in in;
 	char code[8];
 	uint64_t backlog = 0;
 	json_t *row, *rep;
@@ -56,7 +59,7 @@ child_row(struct region_flow *f, struct region_child *k, int64_t now)
 	if (k->stream && region_store_out(f->n->store, k->code, &o) == 0) {
 		backlog = outbox_out_backlog(&o);
 	} else {
-		outbox_out_init(&o, k->code, REGION_INC);
+		outbox_out_init(&o, k->code, f->inc ? f->inc : 1);
 	}
 	if (backlog == 0) {
 		k->backlog_since = 0;
@@ -65,15 +68,26 @@ child_row(struct region_flow *f, struct region_child *k, int64_t now)
 	}
 	rep = k->report;
 	row = json_pack(
-	    "{s:s, s:b, s:b, s:I, s:I, s:{s:I, s:I}, s:I, s:O?, s:O?, s:O?}",
+	    "{s:s, s:b, s:b, s:I, s:I, s:I, s:I, s:{s:I, s:I}, s:I, s:O?, "
+	    "s:O?, s:O?}",
 	    "region", code, "stream", k->stream, "link_up",
 	    f->n->links != NULL && link_up(f->n->links, code), "backlog",
-	    (json_int_t)backlog, "next", (json_int_t)o.next, "acked", "inc",
+	    (json_int_t)backlog, "inc", (json_int_t)o.inc, "next",
+	    (json_int_t)o.next, "old", (json_int_t)o.old, "acked", "inc",
 	    (json_int_t)o.acked.inc, "seq", (json_int_t)o.acked.seq, "lag_ms",
 	    (json_int_t)(k->backlog_since ? now - k->backlog_since : 0),
 	    "catalog", json_object_get(rep, "catalog"), "refused",
 	    json_object_get(rep, "refused"), "below",
 	    json_object_get(rep, "below"));
+	if (row != NULL && region_store_in(f->n->store, k->code, &in) == 0) {
+		/* The cursor of its stream up (case summaries): what this
+		 * region delivered from it. */
+		json_object_set_new(row, "inbound",
+		                    json_pack("{s:I, s:I, s:I}", "inc",
+		                              (json_int_t)in.cursor.inc, "seq",
+		                              (json_int_t)in.cursor.seq, "by",
+		                              (json_int_t)in.by));
+	}
 	if (row != NULL) {
 		json_object_set_new(row, "report_age_ms",
 		                    k->report_at
@@ -150,7 +164,11 @@ region_view_refresh(struct region_flow *f)
 	    "s:I, s:I, s:I}}",
 	    "region", n->cfg.region, "topology", topo ? topo : json_null(),
 	    "driver",
-	    f->on                                 ? "leader"
+	    f->inc_pending                        ? "waiting: this node's "
+	                                            "incarnation is not "
+	                                            "replicated yet "
+	                                            "(group.incarnation)"
+	    : f->on                               ? "leader"
 	    : store_feature_level(n->store) < 2   ? "off: feature level 1 "
 	                                            "(tongban group features "
 	                                            "--set 2)"
@@ -158,23 +176,25 @@ region_view_refresh(struct region_flow *f)
 	                                            "certificate installed)"
 	    : raft_state(&n->raft) != RAFT_LEADER ? "follower"
 	                                          : "starting",
-	    "incarnation", REGION_INC, "catalog", catalog_brief(n->store),
-	    "inbound", inb, "outboxes", rows, "counters", "frames_tx",
-	    (json_int_t)f->tx, "frames_rx", (json_int_t)f->rx, "malformed",
-	    (json_int_t)f->malformed, "spoofed", (json_int_t)f->spoofed,
-	    "refused", (json_int_t)f->refused, "not_leader",
-	    (json_int_t)f->not_leader, "delivered", (json_int_t)f->delivered,
-	    "acked", (json_int_t)f->acked);
+	    "incarnation", (int)(f->inc ? f->inc : 1), "catalog",
+	    catalog_brief(n->store), "inbound", inb, "outboxes", rows,
+	    "counters", "frames_tx", (json_int_t)f->tx, "frames_rx",
+	    (json_int_t)f->rx, "malformed", (json_int_t)f->malformed, "spoofed",
+	    (json_int_t)f->spoofed, "refused", (json_int_t)f->refused,
+	    "not_leader", (json_int_t)f->not_leader, "delivered",
+	    (json_int_t)f->delivered, "acked", (json_int_t)f->acked);
 	if (v != NULL) {
 		/* Runs (feature level 3): DATA_RUN frames sent, and runs
 		 * proposed as one outbox.deliver_run, by this leader. */
 		json_t *cn = json_object_get(v, "counters");
-		json_int_t rs = 0, rp = 0;
+		json_int_t rs = 0, rp = 0, ua = 0, sk = 0;
 		unsigned k;
 
 		for (k = 0; f->on && k < f->d.n_peers; k++) {
 			rs += (json_int_t)f->d.peers[k].runs_sent;
 			rp += (json_int_t)f->d.peers[k].runs_proposed;
+			ua += (json_int_t)f->d.peers[k].unauth;
+			sk += (json_int_t)f->d.peers[k].skips;
 		}
 		json_object_set_new(cn, "runs_sent", json_integer(rs));
 		json_object_set_new(cn, "runs_proposed", json_integer(rp));
@@ -183,6 +203,10 @@ region_view_refresh(struct region_flow *f)
 		json_object_set_new(cn, "redirects",
 		                    json_integer((json_int_t)f->redirects));
 		json_object_set_new(v, "parent_group", parent_group(f));
+		/* Incarnations: frames dropped for their sender's
+		 * incarnation, skips proposed (this leader's). */
+		json_object_set_new(cn, "unauth", json_integer(ua));
+		json_object_set_new(cn, "skips_proposed", json_integer(sk));
 	}
 	if (v != NULL) {
 		/* The stream up (case summaries to the parent), if any. */
@@ -192,10 +216,12 @@ region_view_refresh(struct region_flow *f)
 		    v, "up",
 		    f->parent != 0 &&
 		            region_store_out(n->store, f->parent, &up) == 0
-		        ? json_pack("{s:s, s:I, s:I, s:{s:I, s:I}}", "region",
-		                    f->parent_s, "backlog",
-		                    (json_int_t)outbox_out_backlog(&up), "next",
-		                    (json_int_t)up.next, "acked", "inc",
+		        ? json_pack("{s:s, s:I, s:I, s:I, s:I, s:{s:I, s:I}}",
+		                    "region", f->parent_s, "backlog",
+		                    (json_int_t)outbox_out_backlog(&up), "inc",
+		                    (json_int_t)up.inc, "next",
+		                    (json_int_t)up.next, "old",
+		                    (json_int_t)up.old, "acked", "inc",
 		                    (json_int_t)up.acked.inc, "seq",
 		                    (json_int_t)up.acked.seq)
 		        : json_null());
@@ -591,4 +617,45 @@ region_topology_init(struct region_flow *f)
 		region_propose(f, CMD_REGION_TOPOLOGY, op, NULL);
 	}
 	json_decref(ops);
+}
+
+void
+region_inc_sync(struct region_flow *f)
+{
+	struct node *n = f->n;
+	struct link_incarnation li;
+	uint32_t inc = 1;
+	json_t *b;
+
+	if (region_store_inc(n->store, &inc) == 0) {
+		f->inc = inc;
+	}
+	link_incarnation(n->links, &li);
+	f->link_inc =
+	    li.current < UINT32_MAX ? (uint32_t)li.current : UINT32_MAX;
+	f->inc_pending = f->level >= FSM_INC_LEVEL && f->link_inc > f->inc &&
+	                 li.cert != NULL;
+	if (f->inc_pending && raft_state(&n->raft) == RAFT_LEADER &&
+	    region_mono_ms(f) >= f->inc_prop_at) {
+		/* Retried while not applied (lost with a leadership). */
+		f->inc_prop_at = region_mono_ms(f) + 2000;
+		b = json_pack("{s:I, s:O}", "incarnation",
+		              (json_int_t)li.current, "certificate", li.cert);
+		if (b != NULL) {
+			tb_log(TB_LOG_INFO, "TB-REGION-INCARNATION",
+			       "this node is at incarnation %u, the group's "
+			       "replicated one is %u: proposing "
+			       "group.incarnation (its streams move into it)",
+			       f->link_inc, f->inc);
+			region_propose(f, CMD_GROUP_INCARNATION, b, NULL);
+		}
+		json_decref(b);
+	}
+	link_incarnation_free(&li);
+}
+
+unsigned
+region_inc_pending(struct node *n)
+{
+	return n->flow != NULL && n->flow->inc_pending ? n->flow->link_inc : 0;
 }

@@ -469,6 +469,10 @@ dispatch(struct fsm *f)
 		return fsm_handoff_request(f);
 	case CMD_HANDOFF_REFUSE:
 		return fsm_handoff_refuse(f);
+	case CMD_GROUP_INCARNATION:
+		return fsm_group_incarnation(f);
+	case CMD_OUTBOX_SKIP:
+		return fsm_outbox_skip(f);
 	default:
 		return fsm_refuse(f, TB_ENOTIMPL, "$.type",
 		                  "%s is an event, not a command this region "

@@ -96,6 +96,70 @@ region_store_entry(struct store *s, uint32_t dest, struct outbox_pos pos,
 }
 
 int
+region_entry_next(MDB_txn *txn, MDB_dbi dbi, uint32_t dest,
+                  struct outbox_pos after, struct outbox_pos *next)
+{
+	MDB_cursor *cur;
+	uint8_t kb[19];
+	MDB_val k = { sizeof(kb), kb }, v;
+	const uint8_t *p;
+	int rv;
+
+	if (after.seq == UINT64_MAX) {
+		after.inc++;
+		after.seq = 0;
+	}
+	after.seq++;
+	region_entry_key(kb, dest, after);
+	if ((rv = db_err(mdb_cursor_open(txn, dbi, &cur))) != 0) {
+		return rv;
+	}
+	rv = db_err(mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE));
+	p = k.mv_data;
+	if (rv == 0 && (k.mv_size != sizeof(kb) || memcmp(p, kb, 7) != 0)) {
+		rv = TB_ENOTFOUND; /* past the entries to dest */
+	}
+	if (rv == 0) {
+		next->inc = db_get_be32(p + 7);
+		next->seq = db_get_be64(p + 11);
+	}
+	mdb_cursor_close(cur);
+	return rv;
+}
+
+int
+region_store_entry_next(struct store *s, uint32_t dest, struct outbox_pos after,
+                        struct outbox_pos *next)
+{
+	MDB_txn *txn;
+	int rv;
+
+	if ((rv = rd_begin(s, &txn)) != 0) {
+		return rv;
+	}
+	rv = region_entry_next(txn, s->dbi[DB_OUTBOX], dest, after, next);
+	store_rd_end(s, txn);
+	return rv;
+}
+
+int
+region_store_inc(struct store *s, uint32_t *inc)
+{
+	MDB_txn *txn;
+	uint64_t v = 0;
+	int rv;
+
+	*inc = 1;
+	if ((rv = rd_begin(s, &txn)) != 0) {
+		return rv;
+	}
+	rv = meta_get_u64(s, txn, "incarnation", &v);
+	store_rd_end(s, txn);
+	*inc = v > 1 && v < UINT32_MAX ? (uint32_t)v : 1;
+	return rv;
+}
+
+int
 region_store_dests(struct store *s, uint32_t *out, int max)
 {
 	MDB_cursor *cur;

@@ -1,141 +1,18 @@
-/* Outboxes between regions: the records' apply and the leader's driver. */
+/* Outboxes between regions: the leader's driver, sending side and
+ * acknowledgements (what it receives as a destination is in outbox_recv.c,
+ * the records' apply in outbox_rec.c). */
 #include "replication/outbox.h"
+#include "replication/outbox_int.h"
 
 #include <string.h>
 
-int
-outbox_pos_cmp(struct outbox_pos a, struct outbox_pos b)
-{
-	if (a.inc != b.inc) {
-		return a.inc < b.inc ? -1 : 1;
-	}
-	if (a.seq != b.seq) {
-		return a.seq < b.seq ? -1 : 1;
-	}
-	return 0;
-}
-
-/* ---- records ------------------------------------------------------------ */
-
-void
-outbox_out_init(struct outbox_out *o, uint32_t dest, uint32_t inc)
-{
-	memset(o, 0, sizeof(*o));
-	o->dest = dest;
-	o->inc = inc;
-	o->next = 1;
-	o->acked.inc = inc;
-}
-
-/* Entries of an incarnation older than o->inc do not exist: reincarnation
- * renumbers them. So when acked is of an older incarnation (never, after
- * outbox_reincarnate) nothing of o->inc is acknowledged. */
+/* Entries of an incarnation older than o->inc are old entries, held at
+ * their own positions: nothing of o->inc is acknowledged while acked is
+ * of an older incarnation. */
 static uint64_t
 acked_seq(const struct outbox_out *o)
 {
 	return o->acked.inc == o->inc ? o->acked.seq : 0;
-}
-
-uint64_t
-outbox_out_backlog(const struct outbox_out *o)
-{
-	return o->next - 1 - acked_seq(o);
-}
-
-struct outbox_pos
-outbox_out_last(const struct outbox_out *o)
-{
-	struct outbox_pos p = { o->inc, o->next - 1 };
-
-	return p;
-}
-
-struct outbox_pos
-outbox_emit(struct outbox_out *o)
-{
-	struct outbox_pos p = { o->inc, o->next++ };
-
-	return p;
-}
-
-const char *
-outbox_verdict_name(enum outbox_verdict v)
-{
-	switch (v) {
-	case OUTBOX_ACCEPT:
-		return "accept";
-	case OUTBOX_DUP:
-		return "dup";
-	case OUTBOX_GAP:
-		return "gap";
-	case OUTBOX_STALE:
-		return "stale";
-	}
-	return "?";
-}
-
-enum outbox_verdict
-outbox_check(const struct outbox_in *in, struct outbox_pos pos)
-{
-	const struct outbox_pos *c = &in->cursor;
-
-	if (pos.seq == 0) {
-		return OUTBOX_GAP; /* no entry has seq 0 */
-	}
-	if (pos.inc < c->inc) {
-		return OUTBOX_STALE;
-	}
-	if (pos.inc > c->inc) {
-		return pos.seq == 1 ? OUTBOX_ACCEPT : OUTBOX_GAP;
-	}
-	if (pos.seq <= c->seq) {
-		return OUTBOX_DUP;
-	}
-	return pos.seq == c->seq + 1 ? OUTBOX_ACCEPT : OUTBOX_GAP;
-}
-
-enum outbox_verdict
-outbox_deliver(struct outbox_in *in, struct outbox_pos pos)
-{
-	enum outbox_verdict v = outbox_check(in, pos);
-
-	if (v == OUTBOX_ACCEPT) {
-		in->cursor = pos;
-	}
-	return v;
-}
-
-bool
-outbox_ack(struct outbox_out *o, struct outbox_pos pos, uint64_t *drop_from,
-           uint64_t *drop_to)
-{
-	uint64_t have = acked_seq(o);
-
-	/* Only a cursor in the stream's own incarnation acknowledges
-	 * anything: a destination still at an older incarnation's cursor
-	 * has not taken the renumbered entries yet. */
-	if (pos.inc != o->inc || pos.seq <= have || pos.seq >= o->next) {
-		return false;
-	}
-	*drop_from = have + 1;
-	*drop_to = pos.seq;
-	o->acked = pos;
-	return true;
-}
-
-bool
-outbox_reincarnate(struct outbox_out *o, uint32_t inc)
-{
-	uint64_t backlog = outbox_out_backlog(o);
-
-	if (inc <= o->inc) {
-		return false;
-	}
-	o->inc = inc;
-	o->next = backlog + 1;
-	o->acked.inc = inc;
-	o->acked.seq = 0;
-	return true;
 }
 
 /* ---- the driver --------------------------------------------------------- */
@@ -198,37 +75,37 @@ static void ack_flush(struct outbox_driver *d, struct outbox_peer *p);
 /* send_run sends the run of n entries built in d->run_buf, from seq
  * first. */
 static void
-send_run(struct outbox_driver *d, struct outbox_peer *p,
-         const struct outbox_out *o, uint64_t first, unsigned n, size_t len)
+send_run(struct outbox_driver *d, struct outbox_peer *p, uint32_t inc,
+         uint64_t first, unsigned n, size_t len)
 {
 	struct outbox_msg m = {
-		OUTBOX_MSG_DATA_RUN, d->self, p->region, { o->inc, first },
-		d->run_buf,          len,     n
+		OUTBOX_MSG_DATA_RUN, d->self, p->region, { inc, first },
+		d->run_buf,          len,     n,         0
 	};
 
 	d->env.send(d->env.data, p->region, &m);
 	p->round_bytes += len;
 	p->runs_sent++;
 	p->sent = first + n - 1;
-	p->sent_inc = o->inc;
+	p->sent_inc = inc;
 }
 
 /* send_runs sends the entries from+1..to as DATA_RUN frames of at most
  * OUTBOX_RUN_MAX entries and OUTBOX_RUN_BYTES; an entry larger than that
  * goes alone as DATA. It stops at the first missing entry. */
 static void
-send_runs(struct outbox_driver *d, struct outbox_peer *p,
-          const struct outbox_out *o, uint64_t from, uint64_t to)
+send_runs(struct outbox_driver *d, struct outbox_peer *p, uint32_t inc,
+          uint64_t from, uint64_t to)
 {
 	struct outbox_msg m = {
-		OUTBOX_MSG_DATA, d->self, p->region, { 0, 0 }, NULL, 0, 0
+		OUTBOX_MSG_DATA, d->self, p->region, { 0, 0 }, NULL, 0, 0, 0
 	};
 	uint64_t s, first = 0;
 	size_t used = 0;
 	unsigned n = 0;
 
 	for (s = from + 1; s <= to; s++) {
-		m.pos.inc = o->inc;
+		m.pos.inc = inc;
 		m.pos.seq = s;
 		if (d->env.entry_get(d->env.data, p->region, m.pos, &m.payload,
 		                     &m.len) != 0) {
@@ -239,7 +116,7 @@ send_runs(struct outbox_driver *d, struct outbox_peer *p,
 		                              &used, m.payload, m.len))) {
 			/* Full: send it, and read the entry again (the send
 			 * may have ended the env's loan). */
-			send_run(d, p, o, first, n, used);
+			send_run(d, p, inc, first, n, used);
 			n = 0;
 			used = 0;
 			s--;
@@ -251,7 +128,7 @@ send_runs(struct outbox_driver *d, struct outbox_peer *p,
 				d->env.send(d->env.data, p->region, &m);
 				p->round_bytes += m.len;
 				p->sent = s; /* too large for a run */
-				p->sent_inc = o->inc;
+				p->sent_inc = inc;
 				continue;
 			}
 			first = s;
@@ -259,27 +136,27 @@ send_runs(struct outbox_driver *d, struct outbox_peer *p,
 		n++;
 	}
 	if (n > 0) {
-		send_run(d, p, o, first, n, used);
+		send_run(d, p, inc, first, n, used);
 	}
 }
 
 /* send_range sends the entries from+1..to of the stream to p (stopping at
  * the first missing one: a storage error, retried on the next round). */
 static void
-send_range(struct outbox_driver *d, struct outbox_peer *p,
-           const struct outbox_out *o, uint64_t from, uint64_t to)
+send_range(struct outbox_driver *d, struct outbox_peer *p, uint32_t inc,
+           uint64_t from, uint64_t to)
 {
 	struct outbox_msg m = {
-		OUTBOX_MSG_DATA, d->self, p->region, { 0, 0 }, NULL, 0, 0
+		OUTBOX_MSG_DATA, d->self, p->region, { 0, 0 }, NULL, 0, 0, 0
 	};
 	uint64_t s;
 
 	if (p->takes_runs) {
-		send_runs(d, p, o, from, to);
+		send_runs(d, p, inc, from, to);
 		return;
 	}
 	for (s = from + 1; s <= to; s++) {
-		m.pos.inc = o->inc;
+		m.pos.inc = inc;
 		m.pos.seq = s;
 		if (d->env.entry_get(d->env.data, p->region, m.pos, &m.payload,
 		                     &m.len) != 0) {
@@ -288,7 +165,7 @@ send_range(struct outbox_driver *d, struct outbox_peer *p,
 		d->env.send(d->env.data, p->region, &m);
 		p->round_bytes += m.len;
 		p->sent = s;
-		p->sent_inc = o->inc;
+		p->sent_inc = inc;
 	}
 }
 
@@ -301,15 +178,44 @@ extra_ms(const struct outbox_driver *d, const struct outbox_peer *p)
 	           : (p->round_bytes >> 10) * d->cfg.rto_per_mib >> 10;
 }
 
-/* window_end is the last seq the window allows from the acked position. */
-static uint64_t
-window_end(const struct outbox_driver *d, const struct outbox_peer *p,
-           const struct outbox_out *o)
-{
-	uint64_t end = acked_seq(o) + (p->window ? p->window : d->cfg.window);
-	uint64_t last = o->next - 1;
+/* What the window covers: entries from+1..to of incarnation inc. While
+ * the stream holds old entries (of incarnations below o->inc, kept at
+ * their positions by a recovery) the window is the incarnation of the
+ * first one above the acknowledged position, up to its last stored entry
+ * (send_range stops at the first missing one): the first entry of a
+ * newer incarnation goes out only once everything before it is
+ * acknowledged, so the destination may take it whatever its cursor. */
+struct span {
+	uint32_t inc;
+	uint64_t from, to;
+};
 
-	return end < last ? end : last;
+static struct span
+span_of(const struct outbox_driver *d, const struct outbox_peer *p,
+        const struct outbox_out *o)
+{
+	uint64_t w = p->window ? p->window : d->cfg.window;
+	uint64_t last = o->next - 1;
+	struct outbox_pos at;
+	struct span sp = { o->inc, acked_seq(o), 0 };
+
+	if (o->old > 0 && d->env.entry_next != NULL &&
+	    d->env.entry_next(d->env.data, o->dest, o->acked, &at) == 0 &&
+	    at.inc < o->inc && at.seq > 0) {
+		sp.inc = at.inc;
+		sp.from = at.seq - 1;
+		sp.to = sp.from + w;
+		return sp;
+	}
+	if (o->old > 0) {
+		/* Old entries counted but none found: a storage error
+		 * (retried on the next round), never the new ones before
+		 * them. */
+		sp.to = sp.from;
+		return sp;
+	}
+	sp.to = sp.from + w < last ? sp.from + w : last;
+	return sp;
 }
 
 void
@@ -317,6 +223,7 @@ outbox_tick(struct outbox_driver *d)
 {
 	uint64_t now = d->env.now(d->env.data);
 	struct outbox_out o;
+	struct span sp;
 	unsigned i;
 
 	for (i = 0; i < d->n_peers; i++) {
@@ -327,11 +234,12 @@ outbox_tick(struct outbox_driver *d)
 		    outbox_out_backlog(&o) == 0 || now < p->due) {
 			continue;
 		}
-		if (p->sent_inc == o.inc && p->sent > acked_seq(&o)) {
+		sp = span_of(d, p, &o);
+		if (p->sent_inc == sp.inc && p->sent > sp.from) {
 			p->resends++; /* a round went unanswered */
 		}
 		p->round_bytes = 0;
-		send_range(d, p, &o, acked_seq(&o), window_end(d, p, &o));
+		send_range(d, p, sp.inc, sp.from, sp.to);
 		p->due = now + p->rto + extra_ms(d, p);
 		p->rto =
 		    p->rto * 2 > d->cfg.rto_max ? d->cfg.rto_max : p->rto * 2;
@@ -343,180 +251,47 @@ outbox_kick(struct outbox_driver *d, uint32_t dest)
 {
 	struct outbox_peer *p = outbox_driver_peer(d, dest);
 	struct outbox_out o;
+	struct span sp;
 	uint64_t from;
 
 	if (p == NULL || d->env.out_get(d->env.data, dest, &o) != 0) {
 		return;
 	}
-	from = p->sent_inc == o.inc && p->sent > acked_seq(&o) ? p->sent
-	                                                       : acked_seq(&o);
-	if (from < window_end(d, p, &o)) {
+	sp = span_of(d, p, &o);
+	from = p->sent_inc == sp.inc && p->sent > sp.from ? p->sent : sp.from;
+	if (from < sp.to) {
 		uint64_t before = extra_ms(d, p);
 
-		if (from == acked_seq(&o)) {
+		if (from == sp.from) {
 			/* Nothing in flight: this round starts the clock. */
 			p->round_bytes = 0;
 			before = 0;
 			p->due = d->env.now(d->env.data) + p->rto;
 		}
-		send_range(d, p, &o, from, window_end(d, p, &o));
+		send_range(d, p, sp.inc, from, sp.to);
 		p->due += extra_ms(d, p) - before;
 	}
 }
 
-static void
-send_ack(struct outbox_driver *d, uint32_t origin, struct outbox_pos cursor)
+void
+outbox_send_ack(struct outbox_driver *d, uint32_t origin,
+                struct outbox_pos cursor)
 {
 	struct outbox_msg m = { OUTBOX_MSG_ACK, origin, d->self, cursor,
-		                NULL,           0,      0 };
+		                NULL,           0,      0,       0 };
 
 	d->env.send(d->env.data, origin, &m);
 }
 
-static void
-recv_data(struct outbox_driver *d, struct outbox_peer *p,
-          const struct outbox_msg *m)
+/* acks: pos would move the stream's acknowledged position (outbox_ack's
+ * test, changing nothing). */
+static bool
+acks(const struct outbox_out *o, struct outbox_pos pos)
 {
-	uint64_t now = d->env.now(d->env.data);
-	struct outbox_cmd c = { OUTBOX_CMD_DELIVER, m->origin, m->dest, m->pos,
-		                m->payload,         m->len,    0 };
-	struct outbox_in in;
+	struct outbox_out c = *o;
+	struct outbox_pos a, b;
 
-	if (d->env.in_get(d->env.data, m->origin, &in) != 0) {
-		return;
-	}
-	switch (outbox_check(&in, m->pos)) {
-	case OUTBOX_ACCEPT:
-		/* One proposal per position at a time; re-made if it was
-		 * lost (not applied after repropose_ms). */
-		if (outbox_pos_cmp(p->deliver_proposed, m->pos) == 0 &&
-		    now < p->deliver_proposed_at + d->cfg.repropose_ms) {
-			return;
-		}
-		p->deliver_proposed = m->pos;
-		p->deliver_proposed_at = now;
-		d->env.propose(d->env.data, &c);
-		return;
-	case OUTBOX_DUP:
-		p->dups++;
-		break;
-	case OUTBOX_GAP:
-		/* Pipelined: the entry right after the one proposed last,
-		 * while that one is still pending. The group applies them in
-		 * the order proposed, and each apply checks the cursor, so a
-		 * run of entries is committed in a few Raft batches instead
-		 * of one round trip each; if the earlier one is lost, this
-		 * one's apply finds a gap and changes nothing, and the origin
-		 * resends from the cursor. */
-		if (m->pos.inc == p->deliver_proposed.inc &&
-		    m->pos.seq == p->deliver_proposed.seq + 1 &&
-		    outbox_pos_cmp(p->deliver_proposed, in.cursor) > 0 &&
-		    now < p->deliver_proposed_at + d->cfg.repropose_ms) {
-			p->deliver_proposed = m->pos;
-			p->deliver_proposed_at = now;
-			d->env.propose(d->env.data, &c);
-			return;
-		}
-		p->gaps++;
-		break;
-	case OUTBOX_STALE:
-		p->stales++;
-		break;
-	}
-	/* Tell the origin where we are, so it stops or rewinds. */
-	send_ack(d, m->origin, in.cursor);
-}
-
-/* recv_run handles a DATA_RUN frame: the entries past the cursor (or past
- * the last pending proposal) from the next one on are proposed, as one
- * DELIVER of a run when the group may apply it and they are more than one,
- * else one DELIVER each (the host proposes a single entry as the bytes it
- * came in, cheaper than a run's decoded entries). A
- * run wholly delivered is re-acknowledged; one wholly proposed already is
- * in flight (nothing to do); one that starts past the next entry is a gap
- * (re-acknowledged, so the origin rewinds). */
-static void
-recv_run(struct outbox_driver *d, struct outbox_peer *p,
-         const struct outbox_msg *m)
-{
-	uint64_t now = d->env.now(d->env.data), last, skip, i;
-	struct outbox_cmd c = {
-		OUTBOX_CMD_DELIVER, m->origin, m->dest, m->pos, NULL, 0, 0
-	};
-	const uint8_t *rest = m->payload, *e;
-	size_t left = m->len, elen;
-	struct outbox_pos next;
-	struct outbox_in in;
-	bool pending;
-
-	if (d->env.in_get(d->env.data, m->origin, &in) != 0) {
-		return;
-	}
-	if (m->n == 0 || m->pos.seq == 0 ||
-	    m->pos.seq - 1 > UINT64_MAX - m->n) {
-		p->gaps++;
-		send_ack(d, m->origin, in.cursor);
-		return;
-	}
-	if (m->pos.inc < in.cursor.inc) {
-		p->stales++;
-		send_ack(d, m->origin, in.cursor);
-		return;
-	}
-	pending = outbox_pos_cmp(p->deliver_proposed, in.cursor) > 0 &&
-	          now < p->deliver_proposed_at + d->cfg.repropose_ms;
-	if (pending) {
-		next.inc = p->deliver_proposed.inc;
-		next.seq = p->deliver_proposed.seq + 1;
-	} else if (m->pos.inc > in.cursor.inc) {
-		next.inc = m->pos.inc; /* a new incarnation: from seq 1 */
-		next.seq = 1;
-	} else {
-		next.inc = in.cursor.inc;
-		next.seq = in.cursor.seq + 1;
-	}
-	last = m->pos.seq - 1 + m->n;
-	if (m->pos.inc != next.inc || m->pos.seq > next.seq) {
-		p->gaps++;
-		send_ack(d, m->origin, in.cursor);
-		return;
-	}
-	if (last < next.seq) {
-		if (m->pos.inc == in.cursor.inc && last <= in.cursor.seq) {
-			p->dups++; /* delivered: tell the origin */
-			send_ack(d, m->origin, in.cursor);
-		}
-		return; /* else proposed and pending */
-	}
-	skip = next.seq - m->pos.seq;
-	for (i = 0; i < skip; i++) {
-		if (!outbox_run_next(&rest, &left, &e, &elen)) {
-			return;
-		}
-	}
-	c.pos = next;
-	if (d->propose_runs && m->n - skip > 1) {
-		c.payload = rest;
-		c.len = left;
-		c.n = (unsigned)(m->n - skip);
-		d->env.propose(d->env.data, &c);
-		p->runs_proposed++;
-	} else {
-		for (i = skip; i < m->n; i++) {
-			if (!outbox_run_next(&rest, &left, &e, &elen)) {
-				return;
-			}
-			c.payload = e;
-			c.len = elen;
-			d->env.propose(d->env.data, &c);
-			p->deliver_proposed = c.pos;
-			p->deliver_proposed_at = now;
-			c.pos.seq++;
-		}
-	}
-	p->deliver_proposed.inc = next.inc;
-	p->deliver_proposed.seq = last;
-	p->deliver_proposed_at = now;
+	return outbox_ack(&c, pos, &a, &b);
 }
 
 /* ack_pending: an ACKED this leader proposed may still be applied. */
@@ -524,8 +299,7 @@ static bool
 ack_pending(const struct outbox_driver *d, const struct outbox_peer *p,
             const struct outbox_out *o, uint64_t now)
 {
-	return p->ack_proposed.inc == o->inc &&
-	       p->ack_proposed.seq > acked_seq(o) &&
+	return outbox_pos_cmp(p->ack_proposed, o->acked) > 0 &&
 	       now < p->ack_proposed_at + d->cfg.repropose_ms;
 }
 
@@ -536,7 +310,7 @@ ack_flush(struct outbox_driver *d, struct outbox_peer *p)
 {
 	uint64_t now = d->env.now(d->env.data);
 	struct outbox_cmd c = {
-		OUTBOX_CMD_ACKED, d->self, p->region, p->ack_seen, NULL, 0, 0
+		OUTBOX_CMD_ACKED, d->self, p->region, p->ack_seen, NULL, 0, 0, 0
 	};
 	struct outbox_out o;
 
@@ -545,8 +319,7 @@ ack_flush(struct outbox_driver *d, struct outbox_peer *p)
 	    ack_pending(d, p, &o, now)) {
 		return;
 	}
-	if (p->ack_seen.inc == o.inc && p->ack_seen.seq > acked_seq(&o) &&
-	    p->ack_seen.seq < o.next) {
+	if (acks(&o, p->ack_seen)) {
 		p->ack_proposed = p->ack_seen;
 		p->ack_proposed_at = now;
 		d->env.propose(d->env.data, &c);
@@ -560,18 +333,20 @@ recv_ack(struct outbox_driver *d, struct outbox_peer *p,
 {
 	uint64_t now = d->env.now(d->env.data);
 	struct outbox_cmd c = {
-		OUTBOX_CMD_ACKED, m->origin, m->dest, m->pos, NULL, 0, 0
+		OUTBOX_CMD_ACKED, m->origin, m->dest, m->pos, NULL, 0, 0, 0
 	};
 	struct outbox_out o;
+	struct span sp;
 
 	if (d->env.out_get(d->env.data, m->dest, &o) != 0) {
 		return;
 	}
-	if (m->pos.inc == o.inc && m->pos.seq > acked_seq(&o)) {
-		if (m->pos.seq >= o.next) {
-			p->bogus_acks++; /* acknowledges what was never sent */
-			return;
-		}
+	if (m->pos.inc > o.inc ||
+	    (m->pos.inc == o.inc && m->pos.seq >= o.next)) {
+		p->bogus_acks++; /* acknowledges what was never sent */
+		return;
+	}
+	if (acks(&o, m->pos)) {
 		if (outbox_pos_cmp(p->ack_proposed, m->pos) >= 0 &&
 		    now < p->ack_proposed_at + d->cfg.repropose_ms) {
 			return;
@@ -589,17 +364,32 @@ recv_ack(struct outbox_driver *d, struct outbox_peer *p,
 		d->env.propose(d->env.data, &c);
 		return;
 	}
-	/* No progress. If the destination is exactly at acked (it lost
-	 * what we sent after it) or behind an older incarnation, rewind and
-	 * resend on the next tick; an older acknowledgement that arrived
-	 * late says nothing new. */
-	if (m->pos.inc > o.inc ||
-	    (m->pos.inc == o.inc && m->pos.seq < acked_seq(&o))) {
+	/* No progress. If the destination is at acked (it lost what we
+	 * sent after it) or at an older incarnation's position that
+	 * acknowledges nothing held (it takes (o.inc, 1) next), rewind and
+	 * resend on the next tick. An older acknowledgement is late, or
+	 * comes from a destination recovered without what it had delivered
+	 * (we dropped it): answer with SKIP, which only the latter takes. */
+	if (outbox_pos_cmp(m->pos, o.acked) < 0) {
+		if (now >= p->skip_due) {
+			struct outbox_msg s = { OUTBOX_MSG_SKIP,
+				                d->self,
+				                p->region,
+				                o.acked,
+				                NULL,
+				                0,
+				                0,
+				                0 };
+
+			p->skip_due = now + d->cfg.rto_min;
+			d->env.send(d->env.data, p->region, &s);
+		}
 		return;
 	}
-	if (p->sent_inc != o.inc || p->sent > acked_seq(&o)) {
-		p->sent = acked_seq(&o);
-		p->sent_inc = o.inc;
+	sp = span_of(d, p, &o);
+	if (p->sent_inc != sp.inc || p->sent > sp.from) {
+		p->sent = sp.from;
+		p->sent_inc = sp.inc;
 		p->due = now;
 	}
 }
@@ -614,7 +404,7 @@ outbox_recv(struct outbox_driver *d, const struct outbox_msg *m)
 		    (p = peer_find(d, m->origin)) == NULL) {
 			return false;
 		}
-		recv_data(d, p, m);
+		outbox_recv_data(d, p, m);
 		return true;
 	}
 	if (m->type == OUTBOX_MSG_DATA_RUN) {
@@ -622,7 +412,15 @@ outbox_recv(struct outbox_driver *d, const struct outbox_msg *m)
 		    (p = peer_find(d, m->origin)) == NULL) {
 			return false;
 		}
-		recv_run(d, p, m);
+		outbox_recv_run(d, p, m);
+		return true;
+	}
+	if (m->type == OUTBOX_MSG_SKIP) {
+		if (m->dest != d->self ||
+		    (p = peer_find(d, m->origin)) == NULL) {
+			return false;
+		}
+		outbox_recv_skip(d, p, m);
 		return true;
 	}
 	if (m->type == OUTBOX_MSG_ACK) {
@@ -643,13 +441,25 @@ outbox_applied(struct outbox_driver *d, const struct outbox_cmd *c,
 	struct outbox_peer *p;
 	struct outbox_in in;
 
+	if (c->type == OUTBOX_CMD_SKIP) {
+		if (c->dest == d->self &&
+		    d->env.in_get(d->env.data, c->origin, &in) == 0) {
+			outbox_send_ack(d, c->origin, in.cursor);
+			if ((p = peer_find(d, c->origin)) != NULL) {
+				/* Deliveries proposed before it are moot. */
+				p->deliver_proposed =
+				    (struct outbox_pos){ 0, 0 };
+			}
+		}
+		return;
+	}
 	if (c->type == OUTBOX_CMD_DELIVER) {
 		if (c->dest != d->self ||
 		    d->env.in_get(d->env.data, c->origin, &in) != 0) {
 			return;
 		}
 		/* Accepted or not, the origin learns the cursor. */
-		send_ack(d, c->origin, in.cursor);
+		outbox_send_ack(d, c->origin, in.cursor);
 		if (v != OUTBOX_ACCEPT && v != OUTBOX_DUP &&
 		    (p = peer_find(d, c->origin)) != NULL &&
 		    outbox_pos_cmp(in.cursor, c->pos) < 0) {

@@ -23,15 +23,34 @@
  * replicated position) changes nothing.
  *
  * Incarnations. A group's incarnation (raised by a quorum-loss recovery)
- * prefixes every sequence, as the pair (inc, seq). A stream of a higher
- * incarnation starts again at seq 1 and the destination accepts its first
- * entry whatever its cursor held; entries of a lower incarnation than the
- * cursor's are refused (STALE). A recovered group renumbers its
- * unacknowledged entries into its new incarnation (outbox_reincarnate), so
- * across a recovery delivery is at least once: an entry the destination had
- * but the recovered group had not seen acknowledged arrives again under the
- * new incarnation (the application's own ids, such as (case epoch, event
- * seq), drop such copies).
+ * prefixes every sequence, as the pair (inc, seq), ordered by inc first.
+ * A recovered group's stream keeps the entries it still holds at their
+ * positions (outbox_reincarnate: they become the stream's "old" entries)
+ * and numbers new ones from (inc, 1). The leader sends the entries in
+ * position order and the first entry of an incarnation only once every
+ * older entry is acknowledged, so the destination accepts (inc, 1) whatever
+ * its cursor of an older incarnation held: it has all the origin still
+ * holds before it. An older incarnation's position is never reused, so a
+ * cursor (k, s) beyond what the survivor kept (entries the lost members
+ * had sent) is never confused with a new entry; an acknowledgement of such
+ * a position acknowledges every old entry up to it. Entries of an
+ * incarnation below the cursor's are refused (STALE). The host tells the
+ * driver the sending node's incarnation as its link authenticated it
+ * (outbox_msg.from_inc): a frame from a node below the cursor's
+ * incarnation, or below one already seen from that region, or carrying a
+ * position of an incarnation above its sender's, is dropped (unauth).
+ * Exactly once holds across a recovery too.
+ *
+ * A recovered destination. Its cursor may go back below what the origin
+ * already had acknowledged and dropped (the deliveries were in the lost
+ * members' logs only): it would answer every DATA with a gap and its ACK
+ * would look late. So an origin answers an ACK below its acknowledged
+ * position with SKIP (its acknowledged position); the destination proposes
+ * it if it is above its cursor and its apply (outbox_skip) moves the
+ * cursor there. An acknowledged position is never above the destination's
+ * applied cursor unless the destination lost applied state, so a SKIP
+ * never skips anything a destination still holds; what it skips was lost
+ * with the destination's unreplicated tail.
  *
  * Runs. A DATA_RUN frame carries up to OUTBOX_RUN_MAX consecutive entries,
  * and a DELIVER may carry such a run: its apply (outbox_deliver_run) takes
@@ -72,18 +91,23 @@ struct outbox_out {
 	uint32_t inc;            /* the incarnation entries are numbered in */
 	uint64_t next;           /* the seq the next entry gets (>= 1) */
 	struct outbox_pos acked; /* the highest acknowledged position */
+	uint64_t old; /* entries of older incarnations (held at their own
+	               * positions, below (inc, 1)) not yet acknowledged */
 };
 
 /* The destination's record of the stream from one origin. */
 struct outbox_in {
 	uint32_t origin;
 	struct outbox_pos cursor; /* the last delivered position */
+	uint32_t by; /* the highest incarnation of a sending node whose
+	              * delivery was applied (0: none known) */
 };
 
 /* outbox_out_init makes an empty stream to dest in incarnation inc. */
 void outbox_out_init(struct outbox_out *o, uint32_t dest, uint32_t inc);
 
-/* outbox_out_backlog is the number of entries not yet acknowledged. */
+/* outbox_out_backlog is the number of entries not yet acknowledged (of
+ * every incarnation). */
 uint64_t outbox_out_backlog(const struct outbox_out *o);
 
 /* outbox_out_last is the position of the newest entry ({inc, 0} if none). */
@@ -124,21 +148,39 @@ enum outbox_verdict outbox_deliver_run(struct outbox_in *in,
                                        struct outbox_pos pos, uint64_t n,
                                        uint64_t *skip);
 
+/* outbox_skip applies a SKIP to pos (the origin's acknowledged position):
+ * OUTBOX_ACCEPT if pos is above the cursor (it moves there: the entries
+ * between were lost with this group's unreplicated tail and the origin no
+ * longer holds them), else OUTBOX_DUP and nothing changes. */
+enum outbox_verdict outbox_skip(struct outbox_in *in, struct outbox_pos pos);
+
+/* outbox_in_by records, with an accepted delivery, the incarnation of the
+ * node that sent it (its link's, as the proposing leader checked it; 0:
+ * unknown): from then on frames from nodes below it are dropped for good
+ * (sender_ok), not only while this leader remembers it. */
+void outbox_in_by(struct outbox_in *in, uint32_t from_inc);
+
 /* outbox_ack applies an ACKED of pos (the destination's cursor). If pos is
- * above o->acked and not beyond the newest entry, the entries from the old
- * acked->seq + 1 to pos.seq are to be dropped: *drop_from and *drop_to are
- * set (inclusive; of incarnation o->inc) and it returns true. Otherwise
- * (stale, duplicate, or an acknowledgement of what was never sent, which a
- * confused or hostile peer could send) it changes nothing and returns
- * false. */
+ * above o->acked and acknowledges something held (of o->inc: not beyond the
+ * newest entry; of an older incarnation: while old entries are held), the
+ * held entries at positions above *drop_after up to *drop_to (inclusive, in
+ * (inc, seq) order, possibly of several incarnations) are to be dropped,
+ * the acknowledged position is pos and it returns true; the caller drops
+ * them and reports how many were of older incarnations
+ * (outbox_old_dropped). Otherwise (stale, duplicate, or an acknowledgement
+ * of what was never sent, which a confused or hostile peer could send) it
+ * changes nothing and returns false. */
 bool outbox_ack(struct outbox_out *o, struct outbox_pos pos,
-                uint64_t *drop_from, uint64_t *drop_to);
+                struct outbox_pos *drop_after, struct outbox_pos *drop_to);
+
+/* outbox_old_dropped: n entries of older incarnations were dropped. */
+void outbox_old_dropped(struct outbox_out *o, uint64_t n);
 
 /* outbox_reincarnate moves the stream to incarnation inc (> o->inc): the
- * backlog's entries get seqs 1..backlog of inc, in their order, and the
- * acknowledged position becomes {inc, 0}. The caller renumbers the stored
- * entries accordingly, in the same transaction. Returns false, changing
- * nothing, if inc is not above o->inc. */
+ * entries not yet acknowledged stay at their positions and become old
+ * entries, the next entry is (inc, 1); the acknowledged position stays.
+ * Nothing stored changes. Returns false, changing nothing, if inc is not
+ * above o->inc. */
 bool outbox_reincarnate(struct outbox_out *o, uint32_t inc);
 
 /* ---- messages and commands --------------------------------------------- */
@@ -146,7 +188,8 @@ bool outbox_reincarnate(struct outbox_out *o, uint32_t inc);
 enum outbox_msg_type {
 	OUTBOX_MSG_DATA = 1,
 	OUTBOX_MSG_ACK = 2,
-	OUTBOX_MSG_DATA_RUN = 3
+	OUTBOX_MSG_DATA_RUN = 3,
+	OUTBOX_MSG_SKIP = 4 /* origin -> dest: acknowledged up to pos */
 };
 
 /* The most entries in a run (a DATA_RUN frame, a DELIVER of a run), and
@@ -168,6 +211,10 @@ struct outbox_msg {
 	const uint8_t *payload;
 	size_t len;
 	unsigned n; /* DATA_RUN: entries (1..OUTBOX_RUN_MAX); else 0 */
+	/* Not on the wire: the sending node's incarnation as its link
+	 * authenticated it (set by the receiving host; 0: unknown, not
+	 * checked). */
+	uint32_t from_inc;
 };
 
 /* outbox_run_next reads the next entry of a run (*p, *len: the bins left;
@@ -181,7 +228,11 @@ bool outbox_run_next(const uint8_t **p, size_t *len, const uint8_t **e,
 bool outbox_run_put(uint8_t *buf, size_t cap, size_t *len, const uint8_t *e,
                     size_t elen);
 
-enum outbox_cmd_type { OUTBOX_CMD_DELIVER = 1, OUTBOX_CMD_ACKED = 2 };
+enum outbox_cmd_type {
+	OUTBOX_CMD_DELIVER = 1,
+	OUTBOX_CMD_ACKED = 2,
+	OUTBOX_CMD_SKIP = 3 /* at dest: the origin acknowledged up to pos */
+};
 
 /* A command for the own group: DELIVER (at dest: the entry origin → dest
  * at pos, with its payload; or, n >= 1, the run of n entries from pos,
@@ -194,7 +245,8 @@ struct outbox_cmd {
 	struct outbox_pos pos;
 	const uint8_t *payload;
 	size_t len;
-	unsigned n; /* DELIVER of a run: its entries; 0 for one entry */
+	unsigned n;        /* DELIVER of a run: its entries; 0 for one entry */
+	uint32_t from_inc; /* DELIVER: the sender's incarnation, checked */
 };
 
 /* ---- the driver: volatile, on the group's leader ------------------------ */
@@ -218,6 +270,11 @@ struct outbox_env {
 	 * next call into the env. 0, or non-zero if it is missing. */
 	int (*entry_get)(void *data, uint32_t dest, struct outbox_pos pos,
 	                 const uint8_t **p, size_t *len);
+	/* entry_next: the position of the first stored entry to dest above
+	 * after (asked only while the stream holds old entries). 0, or
+	 * non-zero if there is none. */
+	int (*entry_next)(void *data, uint32_t dest, struct outbox_pos after,
+	                  struct outbox_pos *next);
 };
 
 struct outbox_config {
@@ -251,8 +308,12 @@ struct outbox_peer {
 	/* as destination, from region */
 	struct outbox_pos deliver_proposed;
 	uint64_t deliver_proposed_at;
+	uint32_t from_inc; /* the highest sender incarnation seen */
 	/* counters */
-	uint64_t resends, dups, gaps, stales, bogus_acks;
+	uint64_t resends, dups, gaps, stales, bogus_acks, unauth;
+	uint64_t skip_due; /* as origin: when a SKIP may be sent again */
+	struct outbox_pos skip_proposed; /* as destination */
+	uint64_t skip_proposed_at, skips;
 	uint64_t runs_sent, runs_proposed;
 };
 

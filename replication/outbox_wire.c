@@ -41,7 +41,8 @@ msg_ok(const struct outbox_msg *m)
 		}
 		return left == 0; /* exactly n bins */
 	}
-	return m->type == OUTBOX_MSG_ACK && m->len == 0;
+	return (m->type == OUTBOX_MSG_ACK || m->type == OUTBOX_MSG_SKIP) &&
+	       m->len == 0;
 }
 
 size_t
@@ -256,9 +257,10 @@ outbox_wire_decode(const uint8_t *p, size_t n, struct outbox_msg *m,
 		}
 	}
 	if (v[0] != OUTBOX_MSG_DATA && v[0] != OUTBOX_MSG_ACK &&
-	    v[0] != OUTBOX_MSG_DATA_RUN) {
+	    v[0] != OUTBOX_MSG_DATA_RUN && v[0] != OUTBOX_MSG_SKIP) {
 		return bad(errmsg, errlen, TB_EMALFORMED, 0,
-		           "must be 1 (data), 2 (ack) or 3 (a run of data)");
+		           "must be 1 (data), 2 (ack), 3 (a run of data) or 4 "
+		           "(skip)");
 	}
 	for (i = 1; i <= 2; i++) {
 		if (!region_ok((uint32_t)v[i])) {
@@ -279,10 +281,12 @@ outbox_wire_decode(const uint8_t *p, size_t n, struct outbox_msg *m,
 		r.off--;
 		return decode_run(&r, m, errmsg, errlen);
 	}
-	if (m->type == OUTBOX_MSG_ACK) {
+	if (m->type == OUTBOX_MSG_ACK || m->type == OUTBOX_MSG_SKIP) {
 		if (b != 0xc0) {
 			return bad(errmsg, errlen, TB_EMALFORMED, 5,
-			           "must be nil in an ack");
+			           m->type == OUTBOX_MSG_ACK
+			               ? "must be nil in an ack"
+			               : "must be nil in a skip");
 		}
 	} else {
 		if (m->pos.seq == 0) {

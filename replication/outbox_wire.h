@@ -1,6 +1,7 @@
-/* The wire form of outbox frames (DATA and ACK) inside a link message:
- * the msgpack array [type, origin, dest, inc, seq, payload], payload a bin
- * for DATA and nil for ACK. Decoding is strict: any other shape, type,
+/* The wire form of outbox frames (DATA, ACK, DATA_RUN, SKIP) inside a link
+ * message: the msgpack array [type, origin, dest, inc, seq, payload],
+ * payload a bin for DATA, an array of bins for DATA_RUN, nil for ACK and
+ * SKIP. Decoding is strict: any other shape, type,
  * range or trailing byte is refused with the field named. */
 #ifndef TB_REPLICATION_OUTBOX_WIRE_H
 #define TB_REPLICATION_OUTBOX_WIRE_H
@@ -30,8 +31,8 @@ size_t outbox_wire_encode(const struct outbox_msg *m, uint8_t *buf, size_t cap);
  * into p (borrowed: valid as long as p). Otherwise TB_EMALFORMED (or
  * TB_ETOOBIG for a payload over the limit) with the reason in errmsg
  * (errlen bytes, may be NULL), e.g. "[3] inc: must be an unsigned integer
- * below 2^32"; m is then unspecified. An ACK's seq may be 0 (nothing
- * delivered yet); a DATA's may not. */
+ * below 2^32"; m is then unspecified. An ACK's or a SKIP's seq may be 0
+ * (nothing delivered yet); a DATA's may not. */
 int outbox_wire_decode(const uint8_t *p, size_t n, struct outbox_msg *m,
                        char *errmsg, size_t errlen);
 

@@ -66,16 +66,14 @@ static const struct spec_field body_outbox_child[] = {
 	{ "region", SPEC_STRING, true },
 };
 static const struct spec_field body_outbox_deliver[] = {
-	{ "origin", SPEC_STRING, true },
-	{ "inc", SPEC_INT, true },
-	{ "seq", SPEC_INT, true },
-	{ "entry", SPEC_OBJECT, true },
+	{ "origin", SPEC_STRING, true }, { "inc", SPEC_INT, true },
+	{ "seq", SPEC_INT, true },       { "entry", SPEC_OBJECT, true },
+	{ "by", SPEC_INT, false }, /* the sender's incarnation (level 5) */
 };
 static const struct spec_field body_outbox_deliver_run[] = {
-	{ "origin", SPEC_STRING, true },
-	{ "inc", SPEC_INT, true },
-	{ "seq", SPEC_INT, true },
-	{ "entries", SPEC_ARRAY, true },
+	{ "origin", SPEC_STRING, true }, { "inc", SPEC_INT, true },
+	{ "seq", SPEC_INT, true },       { "entries", SPEC_ARRAY, true },
+	{ "by", SPEC_INT, false }, /* the sender's incarnation (level 5) */
 };
 static const struct spec_field body_outbox_acked[] = {
 	{ "dest", SPEC_STRING, true },
@@ -108,6 +106,16 @@ static const struct spec_field body_handoff_request[] = {
 	{ "case", SPEC_STRING, true },
 	{ "reason", SPEC_STRING, true },
 	{ "actor", SPEC_STRING, false },
+};
+static const struct spec_field body_group_incarnation[] = {
+	{ "incarnation", SPEC_INT, true },
+	{ "certificate", SPEC_OBJECT, true }, /* tongban.incarnation/1 */
+};
+static const struct spec_field body_outbox_skip[] = {
+	{ "origin", SPEC_STRING, true },
+	{ "inc", SPEC_INT, true },
+	{ "seq", SPEC_INT, true },
+	{ "by", SPEC_INT, false },
 };
 static const struct spec_field body_event_case[] = {
 	{ "case", SPEC_STRING, true },
@@ -175,6 +183,9 @@ static const struct cmd_def cmd_defs[CMD_TYPE_COUNT] = {
 	                                   body_handoff_request),
 	[CMD_HANDOFF_REFUSE] = CMD_DEF_AT("handoff.refuse", TB_HANDOFF_LEVEL,
 	                                  body_handoff_request),
+	[CMD_GROUP_INCARNATION] =
+	    CMD_DEF_AT("group.incarnation", 5, body_group_incarnation),
+	[CMD_OUTBOX_SKIP] = CMD_DEF_AT("outbox.skip", 5, body_outbox_skip),
 };
 
 const char *

@@ -60,6 +60,12 @@ enum cmd_type {
 	                        owner for a case */
 	CMD_HANDOFF_REFUSE,  /* body {case, reason, actor}: the owner refuses
 	                        a request */
+	/* Feature level 5. */
+	CMD_GROUP_INCARNATION, /* body {incarnation, certificate}: a recovered
+	                          group's incarnation, proposed by its leader
+	                          (docs/REPLICATION.md) */
+	CMD_OUTBOX_SKIP,       /* body {origin, inc, seq, by?}: at the dest,
+	                          the origin acknowledged up to (inc, seq) */
 	CMD_TYPE_COUNT
 };
 
@@ -79,8 +85,13 @@ enum cmd_type {
  * from it, an applied crl.put or root.put is appended to every child's
  * outbox stream and a delivered "crl" or "root" entry is applied (below
  * it a delivery of one is refused, as by a build without them;
- * docs/REPLICATION.md "Trust down the tree"). */
-#define TB_FEATURE_LEVEL 4
+ * docs/REPLICATION.md "Trust down the tree"). Level 5 adds
+ * group.incarnation (a recovered group's incarnation becomes replicated
+ * state and prefixes its outbox streams' positions), outbox.skip (a
+ * recovered destination's cursor moved up to what its origin dropped) and
+ * "by" in outbox.deliver / deliver_run (docs/REPLICATION.md "Incarnations
+ * in the node"). */
+#define TB_FEATURE_LEVEL 5
 
 /* The feature level from which cases are handed between regions (the
  * handoff.* commands, an action's "epoch", link types 51 and 52). */

@@ -8,13 +8,13 @@ node_init a 370102
 node_start a
 is "$?" 0 "a one-voter group of 370102 runs"
 api a GET /v1/status
-is "$(jq_get 'd["features"]')" "{'level': 1, 'supported': 4}" \
+is "$(jq_get 'd["features"]')" "{'level': 1, 'supported': 5}" \
   "the status shows the group's level (1) and what this build applies (3)"
 api a GET /v1/status
 applied=$(jq_get 'd["raft"]["applied"]')
 
-api a POST /v1/group/features -d '{"level":5}'
-is "$code" 422 "raising to level 5, beyond this build, is refused"
+api a POST /v1/group/features -d '{"level":6}'
+is "$code" 422 "raising to level 6, beyond this build, is refused"
 like "$body" '"field":"level"' "  naming the field"
 like "$body" 'upgrade every member' "  and saying what to do"
 api a POST /v1/group/features -d '{"level":1}'
@@ -32,8 +32,8 @@ CLERK=$(jq_get 'd["token"]')
 TOKEN_OVERRIDE=$CLERK api a POST /v1/group/features -d '{"level":1}'
 is "$code" 403 "a clerk may not change the feature level"
 
-run "$TB" --api "$API_a" --token "$TOKEN_a" group features --set 5
-ok "$([ "$rc" -ne 0 ] && [ "$rc" -ne 2 ]; echo $?)" "tongban group features --set 5 fails (exit $rc)"
+run "$TB" --api "$API_a" --token "$TOKEN_a" group features --set 6
+ok "$([ "$rc" -ne 0 ] && [ "$rc" -ne 2 ]; echo $?)" "tongban group features --set 6 fails (exit $rc)"
 like "$out$err" 'upgrade every member' "  with the node's reason"
 run "$TB" --api "$API_a" --token "$TOKEN_a" group features --set x
 is "$rc" 2 "--set x is a usage error"
@@ -67,7 +67,7 @@ is "$code" 409 "raising to 2 again is refused by the apply"
 node_kill a TERM
 node_start a
 api a GET /v1/status
-is "$(jq_get 'd["features"]')" "{'level': 2, 'supported': 4}" \
+is "$(jq_get 'd["features"]')" "{'level': 2, 'supported': 5}" \
   "after a restart the group runs at level 2"
 api a GET '/v1/cases?status=received'
 is "$code:$(jq_get 'd')" "200:{'cases': [], 'next': None}" "an empty list at level 2"
@@ -85,6 +85,6 @@ is "$code $(jq_get 'd["error"]["code"]')" "404 not_found" \
 node_kill a TERM
 node_start a
 api a GET /v1/status
-is "$(jq_get 'd["features"]')" "{'level': 3, 'supported': 4}" \
+is "$(jq_get 'd["features"]')" "{'level': 3, 'supported': 5}" \
   "after a restart the group runs at level 3"
 done_testing

@@ -26,9 +26,9 @@ test_verdicts(void)
 	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct outbox_in in = {
-			370102, { cases[i].cur_inc, cases[i].cur_seq }
-		};
+		struct outbox_in in = { 370102,
+			                { cases[i].cur_inc, cases[i].cur_seq },
+			                0 };
 		struct outbox_pos p = { cases[i].inc, cases[i].seq };
 		enum outbox_verdict v = outbox_deliver(&in, p);
 
@@ -52,8 +52,7 @@ static void
 test_acks(void)
 {
 	struct outbox_out o;
-	struct outbox_pos p;
-	uint64_t from = 0, to = 0;
+	struct outbox_pos p, from = { 0, 0 }, to = { 0, 0 };
 	int i;
 
 	outbox_out_init(&o, 370100, 1);
@@ -66,13 +65,15 @@ test_acks(void)
 	ok(!outbox_ack(&o, (struct outbox_pos){ 1, 6 }, &from, &to),
 	   "an acknowledgement of seq 6, never emitted, is refused");
 	ok(!outbox_ack(&o, (struct outbox_pos){ 2, 1 }, &from, &to),
-	   "an acknowledgement of another incarnation is refused");
+	   "an acknowledgement of a higher incarnation is refused");
 	ok(!outbox_ack(&o, (struct outbox_pos){ 1, 0 }, &from, &to),
 	   "an acknowledgement of nothing changes nothing");
 	ok(outbox_ack(&o, (struct outbox_pos){ 1, 3 }, &from, &to),
 	   "seq 3 acknowledged");
-	ok(from == 1 && to == 3, "  entries 1..3 are dropped (%llu..%llu)",
-	   (unsigned long long)from, (unsigned long long)to);
+	ok(from.inc == 1 && from.seq == 0 && to.inc == 1 && to.seq == 3,
+	   "  entries above 1:0 up to 1:3 are dropped (%u:%llu..%u:%llu)",
+	   from.inc, (unsigned long long)from.seq, to.inc,
+	   (unsigned long long)to.seq);
 	is_int(outbox_out_backlog(&o), 2, "  backlog 2");
 	ok(!outbox_ack(&o, (struct outbox_pos){ 1, 2 }, &from, &to),
 	   "a late acknowledgement of seq 2 changes nothing");
@@ -80,18 +81,42 @@ test_acks(void)
 	   "a duplicate acknowledgement of seq 3 changes nothing");
 	is_int(o.acked.seq, 3, "  acked stays 3");
 
+	/* A recovery: entries 1:4 and 1:5 stay at their positions. */
 	ok(!outbox_reincarnate(&o, 1), "reincarnating to the same inc fails");
 	ok(outbox_reincarnate(&o, 2), "reincarnation to inc 2");
-	ok(o.inc == 2 && o.next == 3 && o.acked.inc == 2 && o.acked.seq == 0,
-	   "  the backlog of 2 is seqs 1..2 of inc 2 (inc %u next %llu "
-	   "acked %u:%llu)",
-	   o.inc, (unsigned long long)o.next, o.acked.inc,
-	   (unsigned long long)o.acked.seq);
-	ok(!outbox_ack(&o, (struct outbox_pos){ 1, 5 }, &from, &to),
-	   "  a cursor of the old incarnation acknowledges nothing");
-	ok(outbox_ack(&o, (struct outbox_pos){ 2, 2 }, &from, &to) &&
+	ok(o.inc == 2 && o.next == 1 && o.old == 2 && o.acked.inc == 1 &&
+	       o.acked.seq == 3,
+	   "  the two unacknowledged entries are old ones, the next is 2:1 "
+	   "(inc %u next %llu old %llu acked %u:%llu)",
+	   o.inc, (unsigned long long)o.next, (unsigned long long)o.old,
+	   o.acked.inc, (unsigned long long)o.acked.seq);
+	p = outbox_emit(&o);
+	ok(p.inc == 2 && p.seq == 1, "  a new entry is 2:1");
+	is_int(outbox_out_backlog(&o), 3, "  backlog 3 (2 old, 1 new)");
+	ok(!outbox_ack(&o, (struct outbox_pos){ 2, 2 }, &from, &to),
+	   "  2:2, never emitted, is refused");
+	ok(outbox_ack(&o, (struct outbox_pos){ 1, 9 }, &from, &to),
+	   "  the destination's cursor 1:9 (entries the survivor lost) "
+	   "acknowledges the old entries");
+	ok(from.inc == 1 && from.seq == 3 && to.inc == 1 && to.seq == 9,
+	   "  those above 1:3 up to 1:9 are dropped");
+	outbox_old_dropped(&o, 2);
+	is_int(outbox_out_backlog(&o), 1, "  backlog 1: the new entry");
+	ok(!outbox_ack(&o, (struct outbox_pos){ 1, 12 }, &from, &to),
+	   "  another old cursor with nothing old held changes nothing");
+	ok(outbox_ack(&o, (struct outbox_pos){ 2, 1 }, &from, &to) &&
 	       outbox_out_backlog(&o) == 0,
-	   "  the new incarnation's entries are acknowledged");
+	   "  the new incarnation's entry is acknowledged");
+
+	/* Old entries acknowledged by the new incarnation's cursor. */
+	outbox_out_init(&o, 370100, 1);
+	outbox_emit(&o);
+	outbox_reincarnate(&o, 3);
+	outbox_emit(&o);
+	ok(outbox_ack(&o, (struct outbox_pos){ 3, 1 }, &from, &to) &&
+	       o.old == 0 && outbox_out_backlog(&o) == 0,
+	   "a cursor of the current incarnation acknowledges every old "
+	   "entry below it");
 }
 
 /* A driver with a recording env. */
@@ -105,6 +130,7 @@ static struct {
 	uint8_t payload[4];
 	const uint8_t *big; /* if set, every entry is big_len bytes of it */
 	size_t big_len;
+	struct outbox_pos old_last; /* the newest old entry held */
 } E;
 
 static uint64_t
@@ -155,7 +181,10 @@ e_entry_get(void *d, uint32_t dest, struct outbox_pos pos, const uint8_t **p,
 {
 	(void)d;
 	(void)dest;
-	(void)pos;
+	if (E.old_last.inc != 0 && pos.inc < E.out.inc &&
+	    (pos.inc != E.old_last.inc || pos.seq > E.old_last.seq)) {
+		return -1; /* only the old entries up to old_last are held */
+	}
 	*p = E.big != NULL ? E.big : E.payload;
 	*len = E.big != NULL ? E.big_len : sizeof(E.payload);
 	return 0;
@@ -164,8 +193,8 @@ e_entry_get(void *d, uint32_t dest, struct outbox_pos pos, const uint8_t **p,
 static void
 test_driver(void)
 {
-	struct outbox_env env = { NULL,      e_now,    e_send,     e_propose,
-		                  e_out_get, e_in_get, e_entry_get };
+	struct outbox_env env = { NULL,      e_now,    e_send,      e_propose,
+		                  e_out_get, e_in_get, e_entry_get, NULL };
 	struct outbox_config cfg = { 4, 100, 400, 1000, 0 };
 	static struct outbox_driver d;
 	struct outbox_msg m;
@@ -198,7 +227,7 @@ test_driver(void)
 	is_int(p->rto, 400, "  up to its cap (400)");
 
 	m = (struct outbox_msg){ OUTBOX_MSG_ACK, 370100, 370102, { 1, 9 },
-		                 NULL,           0,      0 };
+		                 NULL,           0,      0,      0 };
 	ok(outbox_recv(&d, &m), "an ACK of seq 9 (never emitted) is handled");
 	is_int(E.proposes, 0, "  and not proposed");
 	is_int(p->bogus_acks, 1, "  but counted");
@@ -211,7 +240,7 @@ test_driver(void)
 	ok(!outbox_recv(&d, &m), "an ACK for another origin is ignored");
 
 	m = (struct outbox_msg){ OUTBOX_MSG_DATA, 370102, 370100, { 1, 2 },
-		                 E.payload,       4,      0 };
+		                 E.payload,       4,      0,      0 };
 	E.sends = 0;
 	outbox_recv(&d, &m);
 	ok(E.proposes == 1 && E.sends == 1 &&
@@ -234,13 +263,202 @@ test_driver(void)
 	ok(E.proposes == 3 && E.sends == 1 && E.last_send.pos.seq == 0,
 	   "but not one after a hole (the cursor is re-acknowledged)");
 	m = (struct outbox_msg){ OUTBOX_MSG_DATA, 370200, 370100, { 1, 1 },
-		                 E.payload,       4,      0 };
+		                 E.payload,       4,      0,      0 };
 	ok(!outbox_recv(&d, &m), "DATA from a region that is no peer is "
 	                         "ignored");
 	m = (struct outbox_msg){ OUTBOX_MSG_DATA, 370102, 370103, { 1, 1 },
-		                 E.payload,       4,      0 };
+		                 E.payload,       4,      0,      0 };
 	ok(!outbox_recv(&d, &m), "DATA addressed to another region is "
 	                         "ignored");
+}
+
+/* e_entry_next: old entries are old_last.inc's up to old_last, then the
+ * current incarnation's from 1. */
+static int
+e_entry_next(void *d, uint32_t dest, struct outbox_pos after,
+             struct outbox_pos *next)
+{
+	(void)d;
+	(void)dest;
+	if (after.inc == E.old_last.inc && after.seq < E.old_last.seq) {
+		*next = (struct outbox_pos){ after.inc, after.seq + 1 };
+		return 0;
+	}
+	if (E.out.next > 1) {
+		*next = (struct outbox_pos){ E.out.inc, 1 };
+		return 0;
+	}
+	return -1;
+}
+
+/* A recovered origin drains its old entries before the new incarnation's
+ * first; a receiver takes a new incarnation only from a sender whose link
+ * authenticated it. */
+static void
+test_driver_inc(void)
+{
+	struct outbox_env env = {
+		NULL,      e_now,    e_send,      e_propose,
+		e_out_get, e_in_get, e_entry_get, e_entry_next
+	};
+	struct outbox_config cfg = { 4, 100, 400, 1000, 0 };
+	static struct outbox_driver d;
+	struct outbox_pos a, b;
+	struct outbox_msg m;
+	struct outbox_peer *p;
+	int i;
+
+	memset(&E, 0, sizeof(E));
+	outbox_out_init(&E.out, 370102, 1);
+	E.in.origin = 370102;
+	E.in.cursor = (struct outbox_pos){ 1, 4 };
+	outbox_driver_init(&d, 370100, &env, &cfg);
+	p = outbox_driver_peer(&d, 370102);
+	for (i = 0; i < 5; i++) {
+		outbox_emit(&E.out);
+	}
+	outbox_ack(&E.out, (struct outbox_pos){ 1, 2 }, &a, &b);
+	outbox_reincarnate(&E.out, 2);
+	E.old_last = (struct outbox_pos){ 1, 5 };
+	outbox_emit(&E.out);
+	outbox_emit(&E.out);
+	is_int(outbox_out_backlog(&E.out), 5,
+	       "recovered: 3 old entries, 2 new");
+	outbox_kick(&d, 370102);
+	ok(E.sends == 3 && E.last_send.pos.inc == 1 && E.last_send.pos.seq == 5,
+	   "a kick sends the old entries 1:3..1:5 only (%d sent, last "
+	   "%u:%llu)",
+	   E.sends, E.last_send.pos.inc,
+	   (unsigned long long)E.last_send.pos.seq);
+	m = (struct outbox_msg){ OUTBOX_MSG_ACK, 370100, 370102, { 1, 9 },
+		                 NULL,           0,      0,      0 };
+	outbox_recv(&d, &m);
+	ok(E.proposes == 1 && E.last_cmd.type == OUTBOX_CMD_ACKED &&
+	       E.last_cmd.pos.inc == 1 && E.last_cmd.pos.seq == 9,
+	   "the destination's cursor 1:9 (beyond what the survivor kept) "
+	   "is proposed as an acknowledgement, not refused as bogus");
+	ok(outbox_ack(&E.out, E.last_cmd.pos, &a, &b), "  and applies");
+	outbox_old_dropped(&E.out, 3);
+	E.sends = 0;
+	outbox_applied(&d, &E.last_cmd, OUTBOX_ACCEPT);
+	ok(E.sends == 2 && E.last_send.pos.inc == 2 && E.last_send.pos.seq == 2,
+	   "then the new incarnation's 2:1 and 2:2 go out (%d sent)", E.sends);
+	m.pos = (struct outbox_pos){ 3, 1 };
+	outbox_recv(&d, &m);
+	is_int(p->bogus_acks, 1, "an ACK of a higher incarnation is bogus");
+
+	/* The receiving side. */
+	m = (struct outbox_msg){ OUTBOX_MSG_DATA, 370102, 370100, { 2, 1 },
+		                 E.payload,       4,      0,      1 };
+	E.proposes = 0;
+	outbox_recv(&d, &m);
+	ok(E.proposes == 0 && p->unauth == 1,
+	   "2:1 from a node whose link says incarnation 1 is dropped");
+	m.from_inc = 2;
+	outbox_recv(&d, &m);
+	ok(E.proposes == 1 && E.last_cmd.pos.inc == 2,
+	   "2:1 from a node at incarnation 2 is proposed (cursor 1:4)");
+	m.from_inc = 1;
+	m.pos = (struct outbox_pos){ 1, 5 };
+	outbox_recv(&d, &m);
+	ok(E.proposes == 1 && p->unauth == 2,
+	   "1:5 from a node at incarnation 1, once 2 was seen, is dropped "
+	   "(an old member)");
+	E.in.cursor = (struct outbox_pos){ 2, 1 };
+	m.from_inc = 3;
+	outbox_recv(&d, &m);
+	ok(E.proposes == 1 && p->stales == 1, "1:5 at cursor 2:1 is stale");
+
+	/* A new leader remembers nothing, but the cursor's record says a
+	 * node at incarnation 2 had a delivery applied. */
+	outbox_driver_init(&d, 370100, &env, &cfg);
+	p = outbox_driver_peer(&d, 370102);
+	E.in.cursor = (struct outbox_pos){ 1, 4 };
+	outbox_in_by(&E.in, 2);
+	outbox_in_by(&E.in, 1);
+	is_int(E.in.by, 2, "outbox_in_by keeps the highest (2)");
+	m.pos = (struct outbox_pos){ 1, 5 };
+	m.from_inc = 1;
+	outbox_recv(&d, &m);
+	ok(E.proposes == 1 && p->unauth == 1,
+	   "a new leader drops 1:5 from a node at incarnation 1 (the record "
+	   "says 2)");
+	m.from_inc = 2;
+	outbox_recv(&d, &m);
+	ok(E.proposes == 2 && E.last_cmd.from_inc == 2,
+	   "  and proposes it from a node at 2, saying so (from_inc)");
+}
+
+/* A recovered destination whose cursor went back below what its origin
+ * dropped: the origin answers its ACK with SKIP, the destination proposes
+ * it only if it is above its cursor. */
+static void
+test_skip(void)
+{
+	struct outbox_env env = {
+		NULL,      e_now,    e_send,      e_propose,
+		e_out_get, e_in_get, e_entry_get, e_entry_next
+	};
+	struct outbox_config cfg = { 4, 100, 400, 1000, 0 };
+	static struct outbox_driver d;
+	struct outbox_in in = { 370102, { 1, 5 }, 0 };
+	struct outbox_msg m;
+	struct outbox_pos a, b;
+	int i;
+
+	is_str(
+	    outbox_verdict_name(outbox_skip(&in, (struct outbox_pos){ 1, 5 })),
+	    "dup", "a skip to the cursor changes nothing");
+	is_str(
+	    outbox_verdict_name(outbox_skip(&in, (struct outbox_pos){ 1, 3 })),
+	    "dup", "a skip below it changes nothing");
+	ok(outbox_skip(&in, (struct outbox_pos){ 1, 9 }) == OUTBOX_ACCEPT &&
+	       in.cursor.seq == 9,
+	   "a skip above it moves the cursor there (1:9)");
+
+	memset(&E, 0, sizeof(E));
+	outbox_out_init(&E.out, 370102, 1);
+	for (i = 0; i < 7; i++) {
+		outbox_emit(&E.out);
+	}
+	outbox_ack(&E.out, (struct outbox_pos){ 1, 7 }, &a, &b);
+	outbox_driver_init(&d, 370100, &env, &cfg);
+	outbox_driver_peer(&d, 370102);
+	m = (struct outbox_msg){ OUTBOX_MSG_ACK, 370100, 370102, { 1, 4 },
+		                 NULL,           0,      0,      0 };
+	outbox_recv(&d, &m);
+	ok(E.sends == 1 && E.last_send.type == OUTBOX_MSG_SKIP &&
+	       E.last_send.pos.seq == 7 && E.proposes == 0,
+	   "the origin (acked 1:7) answers an ACK of 1:4 with SKIP 1:7");
+	outbox_recv(&d, &m);
+	is_int(E.sends, 1, "  at most once per rto_min");
+	E.now = 100;
+	outbox_recv(&d, &m);
+	is_int(E.sends, 2, "  and again after it");
+
+	/* The destination. */
+	E.in.origin = 370102;
+	E.in.cursor = (struct outbox_pos){ 1, 4 };
+	m = (struct outbox_msg){
+		OUTBOX_MSG_SKIP, 370102, 370100, { 1, 7 }, NULL, 0, 0, 2
+	};
+	E.proposes = 0;
+	ok(outbox_recv(&d, &m) && E.proposes == 1 &&
+	       E.last_cmd.type == OUTBOX_CMD_SKIP && E.last_cmd.pos.seq == 7 &&
+	       E.last_cmd.from_inc == 2,
+	   "a destination at 1:4 proposes SKIP 1:7");
+	outbox_recv(&d, &m);
+	is_int(E.proposes, 1, "  once while it is pending");
+	E.in.cursor = (struct outbox_pos){ 1, 8 };
+	E.now += 5000;
+	outbox_recv(&d, &m);
+	is_int(E.proposes, 1, "a destination at 1:8 ignores SKIP 1:7 (late)");
+	E.sends = 0;
+	E.in.cursor = (struct outbox_pos){ 1, 7 };
+	outbox_applied(&d, &E.last_cmd, OUTBOX_ACCEPT);
+	ok(E.sends == 1 && E.last_send.type == OUTBOX_MSG_ACK &&
+	       E.last_send.pos.seq == 7,
+	   "once applied, the destination acknowledges its new cursor");
 }
 
 static void
@@ -270,9 +488,9 @@ test_run_verdicts(void)
 	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct outbox_in in = {
-			370102, { cases[i].cur_inc, cases[i].cur_seq }
-		};
+		struct outbox_in in = { 370102,
+			                { cases[i].cur_inc, cases[i].cur_seq },
+			                0 };
 		struct outbox_pos p = { cases[i].inc, cases[i].seq };
 		uint64_t skip = 99;
 		enum outbox_verdict v =
@@ -298,7 +516,7 @@ static struct outbox_msg
 run_of(uint8_t *buf, size_t cap, uint64_t seq, unsigned n)
 {
 	struct outbox_msg m = {
-		OUTBOX_MSG_DATA_RUN, 370102, 370100, { 1, seq }, buf, 0, n
+		OUTBOX_MSG_DATA_RUN, 370102, 370100, { 1, seq }, buf, 0, n, 0
 	};
 	unsigned i;
 
@@ -311,8 +529,8 @@ run_of(uint8_t *buf, size_t cap, uint64_t seq, unsigned n)
 static void
 test_driver_runs(void)
 {
-	struct outbox_env env = { NULL,      e_now,    e_send,     e_propose,
-		                  e_out_get, e_in_get, e_entry_get };
+	struct outbox_env env = { NULL,      e_now,    e_send,      e_propose,
+		                  e_out_get, e_in_get, e_entry_get, NULL };
 	struct outbox_config cfg = { 4, 100, 400, 1000, 0 };
 	static struct outbox_driver d;
 	struct outbox_msg m;
@@ -383,9 +601,14 @@ test_driver_runs(void)
 	/* A DELIVER that did not go in (refused, or one before it lost):
 	 * the next run is proposed from the cursor again. */
 	{
-		struct outbox_cmd c = {
-			OUTBOX_CMD_DELIVER, 370102, 370100, { 1, 6 }, NULL, 0, 3
-		};
+		struct outbox_cmd c = { OUTBOX_CMD_DELIVER,
+			                370102,
+			                370100,
+			                { 1, 6 },
+			                NULL,
+			                0,
+			                3,
+			                0 };
 
 		m = run_of(buf, sizeof(buf), 6, 3);
 		outbox_recv(&d, &m);
@@ -400,7 +623,7 @@ test_driver_runs(void)
 	/* Acknowledgements coalesce: one ACKED pending at a time. */
 	E.proposes = 0;
 	m = (struct outbox_msg){ OUTBOX_MSG_ACK, 370100, 370102, { 1, 2 },
-		                 NULL,           0,      0 };
+		                 NULL,           0,      0,      0 };
 	outbox_recv(&d, &m);
 	is_int(E.proposes, 1, "ACK 2: ACKED 2 proposed");
 	m.pos.seq = 3;
@@ -410,9 +633,14 @@ test_driver_runs(void)
 	is_int(E.proposes, 1, "ACKs 3 and 4 while it is pending: not yet");
 	E.out.acked.seq = 2;
 	{
-		struct outbox_cmd c = {
-			OUTBOX_CMD_ACKED, 370100, 370102, { 1, 2 }, NULL, 0, 0
-		};
+		struct outbox_cmd c = { OUTBOX_CMD_ACKED,
+			                370100,
+			                370102,
+			                { 1, 2 },
+			                NULL,
+			                0,
+			                0,
+			                0 };
 
 		outbox_applied(&d, &c, OUTBOX_ACCEPT);
 	}
@@ -432,8 +660,8 @@ static void
 test_rto_per_mib(void)
 {
 	static uint8_t big[256 << 10];
-	struct outbox_env env = { NULL,      e_now,    e_send,     e_propose,
-		                  e_out_get, e_in_get, e_entry_get };
+	struct outbox_env env = { NULL,      e_now,    e_send,      e_propose,
+		                  e_out_get, e_in_get, e_entry_get, NULL };
 	struct outbox_config cfg = { 4, 100, 400, 1000, 3000 };
 	static struct outbox_driver d;
 	int i;
@@ -470,6 +698,8 @@ main(void)
 	test_verdicts();
 	test_acks();
 	test_driver();
+	test_driver_inc();
+	test_skip();
 	test_run_verdicts();
 	test_driver_runs();
 	test_rto_per_mib();

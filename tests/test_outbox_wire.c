@@ -13,10 +13,10 @@ test_round_trip(void)
 	static const uint8_t body[] = "case.event 370102-20261129-000001";
 	struct outbox_msg d = {
 		OUTBOX_MSG_DATA, 370102, 370100, { 3, 1ULL << 40 }, body,
-		sizeof(body),    0
+		sizeof(body),    0,      0
 	};
 	struct outbox_msg a = { OUTBOX_MSG_ACK, 370102, 370100, { 3, 0 },
-		                NULL,           0,      0 };
+		                NULL,           0,      0,      0 };
 	struct outbox_msg m;
 	uint8_t buf[256];
 	char err[128] = "";
@@ -51,6 +51,14 @@ test_round_trip(void)
 	a.len = 1;
 	ok(outbox_wire_encode(&a, buf, sizeof(buf)) == 0,
 	   "an ACK with a payload does not encode");
+	a.len = 0;
+	a.type = OUTBOX_MSG_SKIP;
+	a.pos = (struct outbox_pos){ 2, 41 };
+	n = outbox_wire_encode(&a, buf, sizeof(buf));
+	ok(n > 0 && outbox_wire_decode(buf, n, &m, err, sizeof(err)) == TB_OK &&
+	       m.type == OUTBOX_MSG_SKIP && m.pos.inc == 2 && m.pos.seq == 41 &&
+	       m.len == 0,
+	   "a SKIP (type 4, nil payload) round-trips %s", err);
 }
 
 static void
@@ -59,7 +67,7 @@ test_run(void)
 	static const uint8_t e1[] = "summary 1", e3[] = "summary 3";
 	uint8_t run[OUTBOX_RUN_BYTES], *big, buf[1024];
 	struct outbox_msg d = {
-		OUTBOX_MSG_DATA_RUN, 370102, 370100, { 1, 41 }, run, 0, 3
+		OUTBOX_MSG_DATA_RUN, 370102, 370100, { 1, 41 }, run, 0, 3, 0
 	};
 	const uint8_t *p, *e;
 	size_t len = 0, left, elen, n;
@@ -123,11 +131,16 @@ test_malformed(void)
 		  14,
 		  TB_EMALFORMED,
 		  "array of 6" },
-		{ "type 4",
-		  { 0x96, 4, R1, R2, 1, 1, 0xc0 },
+		{ "type 5",
+		  { 0x96, 5, R1, R2, 1, 1, 0xc0 },
 		  15,
 		  TB_EMALFORMED,
 		  "[0] type" },
+		{ "a skip with a payload",
+		  { 0x96, 4, R1, R2, 1, 1, 0xc4, 1, 7 },
+		  17,
+		  TB_EMALFORMED,
+		  "[5] payload: must be nil in a skip" },
 		{ "a run of nil",
 		  { 0x96, 3, R1, R2, 1, 1, 0xc0 },
 		  15,
