@@ -10,29 +10,36 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CLIENT_USAGE                                                          \
-	"usage: tongban [--api URL] [--token T] [--json] VERB ...\n"          \
-	"  status\n"                                                          \
-	"  catalog publish RELEASE.json | catalog show | catalog matter "     \
-	"CODE\n"                                                              \
-	"  overlay publish OVERLAY.json\n"                                    \
-	"  blob put FILE | blob get HASH [--out FILE]\n"                      \
-	"  case submit CASE.json [--key IDEMPOTENCY-KEY]  (materials with\n"  \
-	"      \"file\" are uploaded first and replaced by their hash)\n"     \
-	"  case show ID | case list [--status S] [--overdue] [--limit N]\n"   \
-	"  case act ID ACTION [--if-match V] [--opinion TEXT] [--target S]\n" \
-	"  case handoff ID --to CODE [--mode M] [--reason R] [--wait SECS]\n" \
-	"  handoff list [--state S] [--side S] [--limit N] [--after C] | "    \
-	"handoff show ID\n  handoff abort ID\n"                               \
-	"  events [--after N] [--limit N]\n"                                  \
-	"  token create --role ROLE [--region CODE] [--name N] | token "      \
-	"revoke ID\n"                                                         \
-	"  links | links ping PEER [--payload TEXT] [--size N] "              \
-	"[--timeout-ms N]\n"                                                  \
-	"  group add NODE_ID HOST:PORT [--role voter|standby|spare] | group " \
-	"remove ID\n  group promote|demote ID [--role R] | group transfer "   \
-	"[ID]\n  group features --set LEVEL\n"                                \
-	"environment: TONGBAN_API (default http://127.0.0.1:7400), "          \
+#define CLIENT_USAGE                                                           \
+	"usage: tongban [--api URL] [--token T] [--json] VERB ...\n"           \
+	"  status\n"                                                           \
+	"  catalog publish RELEASE.json | catalog show | catalog matters | "   \
+	"catalog matter CODE\n"                                                \
+	"  catalog rollout VERSION   who below applied a standard version\n"   \
+	"  overlay publish OVERLAY.json\n"                                     \
+	"  region status | region set-parent|add-peer CODE@tcp://HOST:PORT | " \
+	"region remove-peer CODE\n"                                            \
+	"  blob put FILE | blob get HASH [--out FILE]\n"                       \
+	"  case submit CASE.json [--key IDEMPOTENCY-KEY]  (materials with\n"   \
+	"      \"file\" are uploaded first and replaced by their hash)\n"      \
+	"  case show ID | case list [--status S] [--overdue] [--limit N]\n"    \
+	"  case act ID ACTION [--if-match V] [--opinion TEXT] [--target S]\n"  \
+	"  case handoff ID --to CODE [--mode M] [--reason R] [--wait SECS]\n"  \
+	"  handoff list [--state S] [--side S] [--limit N] [--after C] | "     \
+	"handoff show ID\n  handoff abort ID | handoff request ID [--reason "  \
+	"R] | handoff refuse ID --reason R\n"                                  \
+	"  events [--after N] [--limit N]\n"                                   \
+	"  token create --role ROLE [--region CODE] [--name N] | token "       \
+	"revoke ID\n"                                                          \
+	"  cert join-token --region CODE --role member|peer|child [--ttl "     \
+	"1h]\n"                                                                \
+	"  links | links ping PEER [--payload TEXT] [--size N] "               \
+	"[--timeout-ms N]\n"                                                   \
+	"  group add NODE_ID HOST:PORT [--role voter|standby|spare] | group "  \
+	"remove ID\n  group promote|demote ID [--role R] | group transfer "    \
+	"[ID]\n  group features --set LEVEL   (needed once at the province: "  \
+	"level 2 starts the tree)\n"                                           \
+	"environment: TONGBAN_API (default http://127.0.0.1:7400), "           \
 	"TONGBAN_TOKEN\n"
 
 struct client {
@@ -724,6 +731,20 @@ tb_cli_client(int argc, char **argv, const char *api, const char *token,
 		cl.api = "http://127.0.0.1:7400";
 	}
 	if (!strcmp(argv[0], "status")) {
+		/* Only --json may follow: "status --help" used to print the
+		 * status, and a mistyped option went unnoticed. */
+		for (int i = 1; i < argc; i++) {
+			if (strcmp(argv[i], "--json") != 0) {
+				bool help = !strcmp(argv[i], "--help") ||
+				            !strcmp(argv[i], "help");
+				fprintf(help ? stdout : stderr, "%s%s",
+				        help ? ""
+				             : "tongban status: takes no "
+				               "arguments\n",
+				        CLIENT_USAGE);
+				return help ? TB_EXIT_OK : TB_EXIT_USAGE;
+			}
+		}
 		return simple(&cl, "GET", "/v1/status", NULL, NULL, NULL);
 	}
 	if (!strcmp(argv[0], "events")) {

@@ -17,4 +17,13 @@ like "$err" "--key, --chain, --role and --scope are required" "  named"
 run "$tb" frobnicate
 is "$rc" 2 "unknown verb exits 2"
 like "$err" "unknown verb 'frobnicate'" "and names it"
+run "$tb" status --help
+is "$rc" 0 "status --help prints the client verbs (it used to print the status)"
+like "$out" "catalog rollout VERSION" "  which list catalog rollout"
+like "$out" "region set-parent" "  and the region verbs"
+run "$tb" status bogus
+is "$rc" 2 "status with an unknown argument is a usage error"
+like "$err" "tongban status: takes no arguments" "  named"
+run "$tb" help
+like "$out" "--parent CODE@tcp://HOST:PORT" "help shows init --parent"
 done_testing
