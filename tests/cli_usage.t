@@ -26,4 +26,16 @@ is "$rc" 2 "status with an unknown argument is a usage error"
 like "$err" "tongban status: takes no arguments" "  named"
 run "$tb" help
 like "$out" "--parent CODE@tcp://HOST:PORT" "help shows init --parent"
+run "$tb" init --dir "$T/i1" --region 37010
+is "$rc $err" "1 tongban init: --region 37010: must be 6 digits, or 12 ending in 000000" \
+  "init names --region and the value of a malformed code"
+run "$tb" init --dir "$T/i1" --region 999999
+is "$rc $err" "1 tongban init: --region 999999: no such region in GB/T 2260" \
+  "  and of a code not in the table"
+run "$tb" init --dir "$T/i2" --region 370102 --api 127.0.0.1:0 \
+  --parent 370100@tcp://127.0.0.1:7401 --parent 370100@tcp://127.0.0.1:7402
+is "$rc $err" "2 tongban init: --parent given twice (370100@tcp://127.0.0.1:7401, then 370100@tcp://127.0.0.1:7402)" \
+  "a second --parent is refused (the last one used to win silently)"
+[ ! -e "$T/i1" ] && [ ! -e "$T/i2" ]
+ok $? "  and nothing was made"
 done_testing
