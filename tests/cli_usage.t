@@ -38,4 +38,13 @@ is "$rc $err" "2 tongban init: --parent given twice (370100@tcp://127.0.0.1:7401
   "a second --parent is refused (the last one used to win silently)"
 [ ! -e "$T/i1" ] && [ ! -e "$T/i2" ]
 ok $? "  and nothing was made"
+mkdir "$T/empty"
+run "$tb" run --dir "$T/empty"
+is "$rc" 1 "run on a directory without a node fails"
+like "$err" '"id":"TB-CONFIG","msg":"'"$T"'/empty: no node in this directory (no tongban.json): tongban init --dir' \
+  "  saying there is no node (it used to log TB-NODE-LOCKED: run.lock: No such file ...)"
+[ -z "$(ls -A "$T/empty")" ]
+ok $? "  and leaves the directory empty (no run.lock)"
+run "$tb" run --dir "$T/none"
+like "$err" "$T/none: no node in this directory" "  the same for a directory that does not exist"
 done_testing
