@@ -745,7 +745,7 @@ tb_cli_client(int argc, char **argv, const char *api, const char *token,
 				return help ? TB_EXIT_OK : TB_EXIT_USAGE;
 			}
 		}
-		return simple(&cl, "GET", "/v1/status", NULL, NULL, NULL);
+		return tb_cli_status_show(cl.api, cl.token, json);
 	}
 	if (!strcmp(argv[0], "events")) {
 		const char *after = opt_value(argc, argv, "--after");

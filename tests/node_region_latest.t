@@ -210,6 +210,19 @@ like "$(jq_get 'd["latest_watch"]["message"]')" "it refused entry 1.3 from 37010
   "  naming its own refusal of the entry from 370100, not the city"
 unlike "$(jq_get 'd["latest_watch"]["message"]')" "relays the statements but not the release" \
   "  and not blaming the city"
+run "$TB" --api "$API_K" --token "$TOKEN_K" status
+is "$rc" 0 "tongban status at the county"
+like "$err" "node $ID_K of 370102 历下区: leader, term " "  tells people the node, its region and role (stderr)"
+like "$err" "catalog: standard version 3 (42 matters)" "  its catalog"
+like "$err" "tree: parent 370100 at tcp://" "  its parent"
+like "$err" "watch: withheld: release 4 " "  and the watch"
+is "$($py -c 'import json,sys; print(json.load(sys.stdin)["region"])' <<<"$out")" 370102 \
+  "  while stdout stays the JSON"
+run "$TB" --api "$API_C" --token "$TOKEN_C" status
+like "$err" "  child 370102: link up, stream open, backlog " "tongban status at the city lists its child's stream"
+like "$err" "refused entry 3: \$.body.release.version" "  with the refusal"
+run "$TB" --api "$API_C" --token "$TOKEN_C" --json status
+is "$err" "" "tongban --json status prints no summary"
 
 for n in P C K; do
   ! grep -qE 'ERROR: AddressSanitizer|runtime error' "$n.log"
