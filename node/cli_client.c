@@ -6,6 +6,7 @@
 #include <nng/nng.h>
 #include <nng/supplemental/http/http.h>
 #include <nng/supplemental/tls/tls.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -395,6 +396,28 @@ upload_materials(const struct client *cl, json_t *c, const char *case_path)
 
 	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - case_path) : 1,
 	         slash ? case_path : ".");
+	/* Every file readable before the first upload: a missing third file
+	 * used to fail as "tongban: ./x.txt: No such file or directory"
+	 * after two blobs were stored, without naming the field. */
+	json_array_foreach(json_object_get(c, "materials"), i, m)
+	{
+		const char *f = json_string_value(json_object_get(m, "file"));
+		FILE *fp;
+		if (f == NULL) {
+			continue;
+		}
+		snprintf(path, sizeof(path), "%s/%s", f[0] == '/' ? "" : dir,
+		         f);
+		if ((fp = fopen(path, "rb")) == NULL) {
+			fprintf(
+			    stderr,
+			    "tongban case submit: %s: $.materials[%zu].file: "
+			    "%s: %s (nothing was uploaded)\n",
+			    case_path, i, path, strerror(errno));
+			return -1;
+		}
+		fclose(fp);
+	}
 	json_array_foreach(json_object_get(c, "materials"), i, m)
 	{
 		const char *f = json_string_value(json_object_get(m, "file"));

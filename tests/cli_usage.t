@@ -47,4 +47,11 @@ like "$err" '"id":"TB-CONFIG","msg":"'"$T"'/empty: no node in this directory (no
 ok $? "  and leaves the directory empty (no run.lock)"
 run "$tb" run --dir "$T/none"
 like "$err" "$T/none: no node in this directory" "  the same for a directory that does not exist"
+mkdir -p "$T/case/m" && echo a >"$T/case/m/a.txt"
+printf '{"matter":"000117001000#01","materials":[{"code":"M01","file":"m/a.txt"},{"code":"M03","file":"m/nope.txt"}]}' \
+  >"$T/case/c.json"
+run "$tb" --api http://127.0.0.1:1 --token tb_x case submit "$T/case/c.json"
+is "$rc" 1 "case submit with a material file missing fails"
+is "$err" "tongban case submit: $T/case/c.json: \$.materials[1].file: $T/case/m/nope.txt: No such file or directory (nothing was uploaded)" \
+  "  naming the field and the path, before any upload (no node is asked: port 1)"
 done_testing
