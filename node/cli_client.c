@@ -3,6 +3,8 @@
  * --token, else TONGBAN_API and TONGBAN_TOKEN. */
 #include "node/cli.h"
 
+#include "schema/spec.h"
+
 #include <nng/nng.h>
 #include <nng/supplemental/http/http.h>
 #include <nng/supplemental/tls/tls.h>
@@ -628,9 +630,37 @@ group_verb(const struct client *cl, int argc, char **argv)
 		long lv;
 
 		if (set == NULL) {
-			/* The level is in the status (features). */
-			return simple(cl, "GET", "/v1/status", NULL, NULL,
-			              NULL);
+			/* The level is in the status (features): print that,
+			 * not the whole status (which it used to). */
+			json_t *v = NULL;
+			int st, rc = tb_cli_request(cl->api, cl->token, true,
+			                            "GET", "/v1/status", NULL,
+			                            false, &st, &v);
+			json_t *f = json_object_get(v, "features");
+			if (rc == TB_EXIT_OK && st == 200 &&
+			    json_is_object(f)) {
+				char *t =
+				    json_dumps(f, cl->json ? JSON_COMPACT
+				                           : JSON_INDENT(2));
+				printf("%s\n", t != NULL ? t : "{}");
+				free(t);
+				if (!cl->json) {
+					fprintf(
+					    stderr,
+					    "feature level %lld (this build "
+					    "supports up to %lld; raise with "
+					    "--set LEVEL once every member "
+					    "runs it)\n",
+					    spec_int(f, "level", 0),
+					    spec_int(f, "supported", 0));
+				}
+			} else {
+				/* An error (or an older node): as before. */
+				rc = simple(cl, "GET", "/v1/status", NULL, NULL,
+				            NULL);
+			}
+			json_decref(v);
+			return rc;
 		}
 		lv = strtol(set, &end, 10);
 		if (*end != '\0' || lv < 1) {

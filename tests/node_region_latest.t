@@ -35,6 +35,9 @@ for n in P C K; do node_start "$n" || break; done
 is "$?" 0 "three nodes start"
 run "$TB" --api "$API_P" --token "$TOKEN_P" group features --set 2
 is "$rc" 0 "the province raised to feature level 2 (its region driver)"
+run "$TB" --api "$API_P" --token "$TOKEN_P" --json group features
+is "$rc $(printf '%s' "$out" | $py -c 'import json,sys; print(sorted(json.load(sys.stdin)), json.loads(sys.argv[1])["level"])' "$out")" \
+  "0 ['level', 'supported'] 2" "tongban group features prints the level (it used to print the whole status)"
 
 streams() {
   api "$1" GET /v1/region
