@@ -816,9 +816,8 @@ tb_cli_client(int argc, char **argv, const char *api, const char *token,
 			return tb_cli_catalog_show(cl.api, cl.token, json);
 		}
 		if (!strcmp(argv[1], "rollout") && argc >= 3) {
-			snprintf(uri, sizeof(uri),
-			         "/v1/catalog/rollout?version=%s", argv[2]);
-			return simple(&cl, "GET", uri, NULL, NULL, NULL);
+			return tb_cli_catalog_rollout(cl.api, cl.token, json,
+			                              argv[2]);
 		}
 		if (!strcmp(argv[1], "matters")) {
 			return simple(&cl, "GET", "/v1/catalog/matters", NULL,

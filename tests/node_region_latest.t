@@ -226,6 +226,14 @@ like "$err" "  child 370102: link up, stream open, backlog " "tongban status at 
 like "$err" "refused entry 3: \$.body.release.version" "  with the refusal"
 run "$TB" --api "$API_C" --token "$TOKEN_C" --json status
 is "$err" "" "tongban --json status prints no summary"
+run "$TB" --api "$API_P" --token "$TOKEN_P" catalog rollout 4
+is "$rc" 0 "tongban catalog rollout 4 at the province"
+like "$err" "standard version 4 at 370000: applied here; 1 region(s) below applied it" \
+  "  tells people (stderr) how many applied it"
+like "$err" "  applied  370100 (via 370000)" "  the city applied it"
+like "$err" "  lagging  370102 at version 3 (via 370100): refused entry 3: " \
+  "  the county lags, with the refusal"
+like "$err" "  never connected (15): 370200, 370300," "  the table's other cities on one line"
 
 for n in P C K; do
   ! grep -qE 'ERROR: AddressSanitizer|runtime error' "$n.log"
