@@ -54,4 +54,11 @@ run "$tb" --api http://127.0.0.1:1 --token tb_x case submit "$T/case/c.json"
 is "$rc" 1 "case submit with a material file missing fails"
 is "$err" "tongban case submit: $T/case/c.json: \$.materials[1].file: $T/case/m/nope.txt: No such file or directory (nothing was uploaded)" \
   "  naming the field and the path, before any upload (no node is asked: port 1)"
+"$tb" init --dir "$T/nc" --region 370102 --api 127.0.0.1:0 --link 127.0.0.1:0 \
+  --parent 370100@tcp://127.0.0.1:1 >/dev/null 2>&1
+timeout -s TERM 3 "$tb" run --dir "$T/nc" >"$T/nc.log" 2>&1
+like "$(grep '"TB-LINK-OFF"' "$T/nc.log")" '"level":"warn","id":"TB-LINK-OFF","msg":"links are off: '"$T"'/nc has no certificate' \
+  "a node with a parent but no certificate warns that its links are off (it was an info line)"
+like "$(grep '"TB-LINK-OFF"' "$T/nc.log")" "its parent and peers in the tree of regions cannot be reached until then" \
+  "  and says what that means"
 done_testing
