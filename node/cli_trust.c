@@ -594,13 +594,14 @@ tb_cli_sign(int argc, char **argv)
 		rv = -1;
 	} else {
 		/* It used to say nothing: a user could not tell that the
-		 * file was signed, nor by which key. */
+		 * file was signed, nor by which key. On stdout, as cert
+		 * request, issue and install print theirs. */
 		char hex[65];
 		canon_hex(pk, 32, hex);
 		hex[16] = '\0';
 		size_t ns = json_array_size(json_object_get(doc, "signatures"));
-		fprintf(stderr, "%s: signed by key %s.. (%zu signature%s)\n",
-		        file, hex, ns, ns == 1 ? "" : "s");
+		printf("%s: signed by key %s.. (%zu signature%s)\n", file, hex,
+		       ns, ns == 1 ? "" : "s");
 	}
 	json_decref(doc);
 	return rv == 0 ? TB_EXIT_OK : TB_EXIT_INVALID;
