@@ -969,8 +969,8 @@ post_case_action(struct http_call *c, const char *id, json_t *req)
 	if (im != NULL) {
 		if (if_match(im, &version) != 0) {
 			http_reply_error(c, 400, "malformed", "If-Match",
-			                 "If-Match must be the case's ETag "
-			                 "(\"3\")");
+			                 "If-Match must be the case's version "
+			                 "as its ETag (a number, e.g. \"3\")");
 			return;
 		}
 	} else if (store_case_get(c->node->store, id, node_now_ms(), &cur) ==

@@ -18,7 +18,9 @@ struct cli_verb {
 static const struct cli_verb cli_verbs[] = {
 	{ "init", tb_cli_init,
 	  "init --dir DIR --region CODE [--name N] [--api HOST:PORT] "
-	  "[--link HOST:PORT] [--root FILE] [--json]" },
+	  "[--link HOST:PORT] [--root FILE] [--json]\n"
+	  "               [--parent CODE@tcp://HOST:PORT] [--join HOST:PORT] "
+	  "[--join-token T]   (tongban init --help)" },
 	{ "run", tb_cli_run, "run --dir DIR   run the node in the foreground" },
 	{ "index-key", tb_cli_index_key,
 	  "index-key export --dir DIR --out FILE   the applicant index key "

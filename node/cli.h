@@ -80,6 +80,15 @@ int tb_cli_request(const char *api, const char *token, bool json,
 /* tb_cli_catalog_show: tongban catalog show (node/cli_latest.c). */
 int tb_cli_catalog_show(const char *api, const char *token, bool json);
 
+/* tb_cli_catalog_rollout: tongban catalog rollout VERSION: the JSON on
+ * stdout, a line per region below on stderr (node/cli_latest.c). */
+int tb_cli_catalog_rollout(const char *api, const char *token, bool json,
+                           const char *version);
+
+/* tb_cli_status_show: tongban status: the JSON on stdout and a summary for
+ * people on stderr (node/cli_status.c). */
+int tb_cli_status_show(const char *api, const char *token, bool json);
+
 /* tb_cli_handoff: tongban case handoff ID ..., tongban handoff list|show|
  * abort (node/cli_handoff.c). */
 int tb_cli_handoff(int argc, char **argv, const char *api, const char *token,

@@ -3,36 +3,46 @@
  * --token, else TONGBAN_API and TONGBAN_TOKEN. */
 #include "node/cli.h"
 
+#include "schema/spec.h"
+
 #include <nng/nng.h>
 #include <nng/supplemental/http/http.h>
 #include <nng/supplemental/tls/tls.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define CLIENT_USAGE                                                          \
-	"usage: tongban [--api URL] [--token T] [--json] VERB ...\n"          \
-	"  status\n"                                                          \
-	"  catalog publish RELEASE.json | catalog show | catalog matter "     \
-	"CODE\n"                                                              \
-	"  overlay publish OVERLAY.json\n"                                    \
-	"  blob put FILE | blob get HASH [--out FILE]\n"                      \
-	"  case submit CASE.json [--key IDEMPOTENCY-KEY]  (materials with\n"  \
-	"      \"file\" are uploaded first and replaced by their hash)\n"     \
-	"  case show ID | case list [--status S] [--overdue] [--limit N]\n"   \
-	"  case act ID ACTION [--if-match V] [--opinion TEXT] [--target S]\n" \
-	"  case handoff ID --to CODE [--mode M] [--reason R] [--wait SECS]\n" \
-	"  handoff list [--state S] [--side S] [--limit N] [--after C] | "    \
-	"handoff show ID\n  handoff abort ID\n"                               \
-	"  events [--after N] [--limit N]\n"                                  \
-	"  token create --role ROLE [--region CODE] [--name N] | token "      \
-	"revoke ID\n"                                                         \
-	"  links | links ping PEER [--payload TEXT] [--size N] "              \
-	"[--timeout-ms N]\n"                                                  \
-	"  group add NODE_ID HOST:PORT [--role voter|standby|spare] | group " \
-	"remove ID\n  group promote|demote ID [--role R] | group transfer "   \
-	"[ID]\n  group features --set LEVEL\n"                                \
-	"environment: TONGBAN_API (default http://127.0.0.1:7400), "          \
+#define CLIENT_USAGE                                                           \
+	"usage: tongban [--api URL] [--token T] [--json] VERB ...\n"           \
+	"  status\n"                                                           \
+	"  catalog publish RELEASE.json | catalog show | catalog matters | "   \
+	"catalog matter CODE\n"                                                \
+	"  catalog rollout VERSION   who below applied a standard version\n"   \
+	"  overlay publish OVERLAY.json\n"                                     \
+	"  region status | region set-parent|add-peer CODE@tcp://HOST:PORT | " \
+	"region remove-peer CODE\n"                                            \
+	"  blob put FILE | blob get HASH [--out FILE]\n"                       \
+	"  case submit CASE.json [--key IDEMPOTENCY-KEY]  (materials with\n"   \
+	"      \"file\" are uploaded first and replaced by their hash)\n"      \
+	"  case show ID | case list [--status S] [--overdue] [--limit N]\n"    \
+	"  case act ID ACTION [--if-match V] [--opinion TEXT] [--target S]\n"  \
+	"  case handoff ID --to CODE [--mode M] [--reason R] [--wait SECS]\n"  \
+	"  handoff list [--state S] [--side S] [--limit N] [--after C] | "     \
+	"handoff show ID\n  handoff abort ID | handoff request ID [--reason "  \
+	"R] | handoff refuse ID --reason R\n"                                  \
+	"  events [--after N] [--limit N]\n"                                   \
+	"  token create --role ROLE [--region CODE] [--name N] | token "       \
+	"revoke ID\n"                                                          \
+	"  cert join-token --region CODE --role member|peer|child [--ttl "     \
+	"1h]\n"                                                                \
+	"  links | links ping PEER [--payload TEXT] [--size N] "               \
+	"[--timeout-ms N]\n"                                                   \
+	"  group add NODE_ID HOST:PORT [--role voter|standby|spare] | group "  \
+	"remove ID\n  group promote|demote ID [--role R] | group transfer "    \
+	"[ID]\n  group features --set LEVEL   (needed once at the province: "  \
+	"level 2 starts the tree)\n"                                           \
+	"environment: TONGBAN_API (default http://127.0.0.1:7400), "           \
 	"TONGBAN_TOKEN\n"
 
 struct client {
@@ -388,6 +398,28 @@ upload_materials(const struct client *cl, json_t *c, const char *case_path)
 
 	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - case_path) : 1,
 	         slash ? case_path : ".");
+	/* Every file readable before the first upload: a missing third file
+	 * used to fail as "tongban: ./x.txt: No such file or directory"
+	 * after two blobs were stored, without naming the field. */
+	json_array_foreach(json_object_get(c, "materials"), i, m)
+	{
+		const char *f = json_string_value(json_object_get(m, "file"));
+		FILE *fp;
+		if (f == NULL) {
+			continue;
+		}
+		snprintf(path, sizeof(path), "%s/%s", f[0] == '/' ? "" : dir,
+		         f);
+		if ((fp = fopen(path, "rb")) == NULL) {
+			fprintf(
+			    stderr,
+			    "tongban case submit: %s: $.materials[%zu].file: "
+			    "%s: %s (nothing was uploaded)\n",
+			    case_path, i, path, strerror(errno));
+			return -1;
+		}
+		fclose(fp);
+	}
 	json_array_foreach(json_object_get(c, "materials"), i, m)
 	{
 		const char *f = json_string_value(json_object_get(m, "file"));
@@ -598,9 +630,37 @@ group_verb(const struct client *cl, int argc, char **argv)
 		long lv;
 
 		if (set == NULL) {
-			/* The level is in the status (features). */
-			return simple(cl, "GET", "/v1/status", NULL, NULL,
-			              NULL);
+			/* The level is in the status (features): print that,
+			 * not the whole status (which it used to). */
+			json_t *v = NULL;
+			int st, rc = tb_cli_request(cl->api, cl->token, true,
+			                            "GET", "/v1/status", NULL,
+			                            false, &st, &v);
+			json_t *f = json_object_get(v, "features");
+			if (rc == TB_EXIT_OK && st == 200 &&
+			    json_is_object(f)) {
+				char *t =
+				    json_dumps(f, cl->json ? JSON_COMPACT
+				                           : JSON_INDENT(2));
+				printf("%s\n", t != NULL ? t : "{}");
+				free(t);
+				if (!cl->json) {
+					fprintf(
+					    stderr,
+					    "feature level %lld (this build "
+					    "supports up to %lld; raise with "
+					    "--set LEVEL once every member "
+					    "runs it)\n",
+					    spec_int(f, "level", 0),
+					    spec_int(f, "supported", 0));
+				}
+			} else {
+				/* An error (or an older node): as before. */
+				rc = simple(cl, "GET", "/v1/status", NULL, NULL,
+				            NULL);
+			}
+			json_decref(v);
+			return rc;
 		}
 		lv = strtol(set, &end, 10);
 		if (*end != '\0' || lv < 1) {
@@ -724,7 +784,21 @@ tb_cli_client(int argc, char **argv, const char *api, const char *token,
 		cl.api = "http://127.0.0.1:7400";
 	}
 	if (!strcmp(argv[0], "status")) {
-		return simple(&cl, "GET", "/v1/status", NULL, NULL, NULL);
+		/* Only --json may follow: "status --help" used to print the
+		 * status, and a mistyped option went unnoticed. */
+		for (int i = 1; i < argc; i++) {
+			if (strcmp(argv[i], "--json") != 0) {
+				bool help = !strcmp(argv[i], "--help") ||
+				            !strcmp(argv[i], "help");
+				fprintf(help ? stdout : stderr, "%s%s",
+				        help ? ""
+				             : "tongban status: takes no "
+				               "arguments\n",
+				        CLIENT_USAGE);
+				return help ? TB_EXIT_OK : TB_EXIT_USAGE;
+			}
+		}
+		return tb_cli_status_show(cl.api, cl.token, json);
 	}
 	if (!strcmp(argv[0], "events")) {
 		const char *after = opt_value(argc, argv, "--after");
@@ -742,9 +816,8 @@ tb_cli_client(int argc, char **argv, const char *api, const char *token,
 			return tb_cli_catalog_show(cl.api, cl.token, json);
 		}
 		if (!strcmp(argv[1], "rollout") && argc >= 3) {
-			snprintf(uri, sizeof(uri),
-			         "/v1/catalog/rollout?version=%s", argv[2]);
-			return simple(&cl, "GET", uri, NULL, NULL, NULL);
+			return tb_cli_catalog_rollout(cl.api, cl.token, json,
+			                              argv[2]);
 		}
 		if (!strcmp(argv[1], "matters")) {
 			return simple(&cl, "GET", "/v1/catalog/matters", NULL,

@@ -1,11 +1,13 @@
 /* `tongban catalog show`: GET /v1/catalog printed as JSON (stdout), and for
  * people a summary of the province's latest-version statement and of a
- * withheld release on stderr (node/region_latest.c). */
+ * withheld release on stderr (node/region_latest.c); `tongban catalog
+ * rollout VERSION` the same way. */
 #include "node/cli.h"
 
 #include "schema/spec.h"
 
 #include <stdio.h>
+#include <string.h>
 
 int
 tb_cli_catalog_show(const char *api, const char *token, bool json)
@@ -42,6 +44,77 @@ tb_cli_catalog_show(const char *api, const char *token, bool json)
 	if (st != NULL) {
 		fprintf(stderr, "watch: %s%s%s\n", st, msg ? ": " : "",
 		        msg ? msg : "");
+	}
+	json_decref(v);
+	return rc;
+}
+
+/* tb_cli_catalog_rollout: tongban catalog rollout VERSION: the JSON on
+ * stdout, and for people one line per region below on stderr (the regions
+ * that never connected on one line: a province lists every city of the
+ * table). */
+int
+tb_cli_catalog_rollout(const char *api, const char *token, bool json,
+                       const char *version)
+{
+	json_t *v = NULL, *a, *l, *row;
+	char uri[200];
+	const char *why;
+	size_t i, never = 0;
+	int status, rc;
+
+	snprintf(uri, sizeof(uri), "/v1/catalog/rollout?version=%s", version);
+	rc = tb_cli_request(api, token, json, "GET", uri, NULL, true, &status,
+	                    &v);
+	if (rc != TB_EXIT_OK || json || !json_is_object(v)) {
+		json_decref(v);
+		return rc;
+	}
+	a = json_object_get(v, "applied");
+	l = json_object_get(v, "lagging");
+	fprintf(stderr,
+	        "standard version %lld at %s: %s here; %zu region(s) below "
+	        "applied it, %zu lag\n",
+	        spec_int(v, "version", 0), spec_str(v, "region"),
+	        spec_bool(v, "self_applied", false) ? "applied" : "NOT applied",
+	        json_array_size(a), json_array_size(l));
+	json_array_foreach(a, i, row)
+	{
+		fprintf(stderr, "  applied  %s (via %s)\n",
+		        spec_str(row, "region"), spec_str(row, "via"));
+	}
+	json_array_foreach(l, i, row)
+	{
+		why = spec_str(row, "reason") ? spec_str(row, "reason") : "";
+		if (!strncmp(why, "never connected", 15)) {
+			never++;
+			continue;
+		}
+		if (json_is_integer(json_object_get(row, "applied_version"))) {
+			fprintf(stderr,
+			        "  lagging  %s at version %lld (via %s): %s\n",
+			        spec_str(row, "region"),
+			        spec_int(row, "applied_version", 0),
+			        spec_str(row, "via"), why);
+		} else {
+			fprintf(stderr, "  lagging  %s (via %s): %s\n",
+			        spec_str(row, "region"), spec_str(row, "via"),
+			        why);
+		}
+	}
+	if (never > 0) {
+		size_t k = 0;
+		fprintf(stderr, "  never connected (%zu):", never);
+		json_array_foreach(l, i, row)
+		{
+			why = spec_str(row, "reason") ? spec_str(row, "reason")
+			                              : "";
+			if (!strncmp(why, "never connected", 15)) {
+				fprintf(stderr, "%s %s", k++ ? "," : "",
+				        spec_str(row, "region"));
+			}
+		}
+		fprintf(stderr, "\n");
 	}
 	json_decref(v);
 	return rc;

@@ -223,6 +223,14 @@ tb_cli_init(int argc, char **argv)
 			fprintf(stderr, INIT_USAGE);
 			return TB_EXIT_USAGE;
 		}
+		if (*dst != NULL) {
+			/* The last one used to win silently: a second
+			 * --parent replaced the first without a word. */
+			fprintf(stderr,
+			        "tongban init: %s given twice (%s, then %s)\n",
+			        o, *dst, argv[i + 1]);
+			return TB_EXIT_USAGE;
+		}
 		*dst = argv[++i];
 	}
 	if ((a.tls_cert == NULL) != (a.tls_key == NULL)) {

@@ -177,8 +177,14 @@ tb_cli_region(int argc, char **argv)
 		return TB_EXIT_USAGE;
 	}
 	if (region_code_parse_msg(arg, &code, why, sizeof(why)) != TB_OK) {
-		fprintf(stderr, "tongban region: %s: %s\n", arg, why);
-		return TB_EXIT_INVALID;
+		/* A mistyped verb ("region stauts") is no code either: say
+		 * what is taken, not only that codes are digits. */
+		bool word = arg[0] >= 'a' && arg[0] <= 'z';
+		fprintf(stderr, "tongban region: %s: %s%s\n", arg, why,
+		        word ? " (and not a verb: set-parent, add-peer, "
+		               "remove-peer, status)"
+		             : "");
+		return word ? TB_EXIT_USAGE : TB_EXIT_INVALID;
 	}
 	if ((t = region_builtin()) == NULL) {
 		fprintf(stderr, "tongban region: out of memory\n");

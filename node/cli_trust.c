@@ -592,6 +592,16 @@ tb_cli_sign(int argc, char **argv)
 		fprintf(stderr, "tongban sign: %s: %s\n", file, err);
 	} else if (tb_cli_write_json(file, doc, 0644, false) != 0) {
 		rv = -1;
+	} else {
+		/* It used to say nothing: a user could not tell that the
+		 * file was signed, nor by which key. On stdout, as cert
+		 * request, issue and install print theirs. */
+		char hex[65];
+		canon_hex(pk, 32, hex);
+		hex[16] = '\0';
+		size_t ns = json_array_size(json_object_get(doc, "signatures"));
+		printf("%s: signed by key %s.. (%zu signature%s)\n", file, hex,
+		       ns, ns == 1 ? "" : "s");
 	}
 	json_decref(doc);
 	return rv == 0 ? TB_EXIT_OK : TB_EXIT_INVALID;

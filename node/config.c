@@ -222,12 +222,15 @@ node_config_init(const struct node_init_args *a, char *token,
 		         "--tls-cert and --tls-key go together");
 		return TB_EINVAL;
 	}
-	if (region_code_parse_msg(a->region, &code, errmsg, errlen) != 0) {
+	if (region_code_parse_msg(a->region, &code, sub, sizeof(sub)) != 0) {
+		/* Name the option and the value: "must be 6 digits" alone
+		 * did not say which of init's codes was wrong. */
+		snprintf(errmsg, errlen, "--region %s: %s", a->region, sub);
 		return TB_ECODE;
 	}
 	if ((r = region_find(region_builtin(), code)) == NULL) {
-		snprintf(errmsg, errlen, "%s: no such region in GB/T 2260",
-		         a->region);
+		snprintf(errmsg, errlen,
+		         "--region %s: no such region in GB/T 2260", a->region);
 		return TB_ECODE;
 	}
 	if (sodium_init() < 0) {

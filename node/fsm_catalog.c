@@ -357,7 +357,11 @@ fsm_overlay(struct fsm *f)
 		                  "overlay of %s version %lld, expected %lld "
 		                  "(%s)",
 		                  reg, spec_int(ov, "version", 0), want,
-		                  spec_int(ov, "version", 0) < want
+		                  spec_int(ov, "version", 0) == want - 1
+		                      ? "that version is applied already: a "
+		                        "retry finds it there, GET /v1/catalog "
+		                        "shows its hash"
+		                  : spec_int(ov, "version", 0) < want
 		                      ? "rollback refused"
 		                      : "gap");
 	}

@@ -20,6 +20,9 @@ struct handoff_node {
 	json_t *inflight;
 	/* Frames, for /metrics (read by other threads). */
 	_Atomic unsigned long long sent, received, relayed, dropped;
+	/* TB-HANDOFF-DROPPED was logged for a level below 3 (once a run:
+	 * the sender resends every few seconds). Loop thread. */
+	bool warned_level;
 };
 
 /* handoff_of is n's handoff state (NULL before handoff_init). */

@@ -385,6 +385,21 @@ handoff_on_frames(struct links *ls, const struct link_msg *m, void *arg)
 
 	(void)ls;
 	if (m->request || store_feature_level(n->store) < TB_HANDOFF_LEVEL) {
+		/* Said once: a city between two counties at level 2 used to
+		 * drop their frames without a word, and the handoff stayed
+		 * "offered" with nothing in any log. */
+		if (!m->request && !h->warned_level) {
+			h->warned_level = true;
+			tb_log(TB_LOG_WARN, "TB-HANDOFF-DROPPED",
+			       "handoff frames from %s dropped: this group "
+			       "runs at feature level %u and handoffs (and "
+			       "relaying them) need %d: tongban group "
+			       "features --set %d once every member runs "
+			       "this build",
+			       m->peer_region ? m->peer_region : "?",
+			       store_feature_level(n->store), TB_HANDOFF_LEVEL,
+			       TB_HANDOFF_LEVEL);
+		}
 		h->dropped++;
 		return;
 	}

@@ -6,6 +6,7 @@
 #include "node/link.h"
 #include "node/log.h"
 #include "node/node.h"
+#include "node/region_store.h"
 #include "node/store.h"
 #include "schema/incarnation.h"
 #include "schema/spec.h"
@@ -65,7 +66,24 @@ link_node_start(struct node *n, char *url, size_t len)
 	lc.root_fn = node_root;
 	rv = links_start(&lc, &n->links, err, sizeof(err));
 	if (rv == TB_ENOTFOUND) {
-		tb_log(TB_LOG_INFO, "TB-LINK-OFF", "%s", err);
+		/* A node given a parent or peers (init --parent, region
+		 * set-parent) cannot reach them: warn, not info (a county
+		 * started before its certificate was installed logged an
+		 * info line, then "dialing 370100", and nothing flowed). */
+		json_t *topo = NULL;
+		bool tree = n->cfg.init_topology[0] != '\0';
+		if (!tree && n->store != NULL &&
+		    region_store_topology(n->store, &topo) == TB_OK) {
+			tree =
+			    json_is_object(json_object_get(topo, "parent")) ||
+			    json_array_size(json_object_get(topo, "peers")) > 0;
+		}
+		json_decref(topo);
+		tb_log(tree ? TB_LOG_WARN : TB_LOG_INFO, "TB-LINK-OFF", "%s%s",
+		       err,
+		       tree ? "; its parent and peers in the tree of regions "
+		              "cannot be reached until then"
+		            : "");
 		return 0;
 	}
 	if (rv != TB_OK) {

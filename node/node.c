@@ -854,6 +854,18 @@ node_run(const char *dir)
 		return 1;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* No node here: say so before the lock, which would otherwise
+	 * report "run.lock: No such file or directory" as TB-NODE-LOCKED
+	 * (or leave a run.lock behind in an empty directory). */
+	snprintf(err, sizeof(err), "%s/tongban.json", dir);
+	if (access(err, F_OK) != 0) {
+		tb_log(TB_LOG_ERROR, "TB-CONFIG",
+		       "%s: no node in this directory (no tongban.json): "
+		       "tongban init --dir %s --region CODE makes one",
+		       dir, dir);
+		free(n);
+		return 1;
+	}
 	/* Held until the process exits: group recover refuses to run
 	 * beside a running node. */
 	if (node_dir_lock(dir, err, sizeof(err)) < 0) {

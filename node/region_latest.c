@@ -439,7 +439,23 @@ watch(struct region_flow *f, int64_t wall)
 		        : fresh ? (l->info.version > applied ? "waiting" : "ok")
 		                : "waiting";
 	}
-	if (withheld) {
+	if (withheld && f->refused_why[0] != '\0') {
+		/* The release reached this region and its own group refused
+		 * it: say so, not that the parent withholds it (which sent a
+		 * county admin looking at the wrong node). */
+		cert_time_format(l->withheld_since, since_s);
+		snprintf(msg, sizeof(msg),
+		         "release %lld (hash %.16s..) of %s is the latest by "
+		         "a statement of node %s, but this region applied "
+		         "version %lld since %s: it refused entry %llu.%llu "
+		         "from %s (%s); the stream waits at it (GET /v1/region "
+		         "inbound.refused)",
+		         l->info.version, l->info.hash, l->info.region,
+		         l->info.signer, applied, since_s,
+		         (unsigned long long)f->refused_pos.inc,
+		         (unsigned long long)f->refused_pos.seq, l->via_region,
+		         f->refused_why);
+	} else if (withheld) {
 		cert_time_format(l->withheld_since, since_s);
 		snprintf(msg, sizeof(msg),
 		         "release %lld (hash %.16s..) of %s is the latest by "

@@ -275,7 +275,21 @@ step(struct query *q, json_t *req)
 	int rv;
 
 	if (region_code_parse(spec_str(req, "region"), &target) != TB_OK) {
-		fail(q, TB_ECODE, "region: not a region code");
+		/* Name what was asked: "region: not a region code" did not
+		 * say that GET /v1/cases/garbage was refused for its id. */
+		char why[160];
+		if (!strcmp(q->kind, "case")) {
+			snprintf(why, sizeof(why),
+			         "case %.40s: not a case id (a case id starts "
+			         "with its region's code: "
+			         "370102-20261130-000001)",
+			         q->key);
+		} else {
+			snprintf(why, sizeof(why),
+			         "region %.40s: not a region code",
+			         spec_str(req, "region"));
+		}
+		fail(q, TB_ECODE, why);
 		return;
 	}
 	if (hops >= ROUTE_MAX_HOPS) {

@@ -313,6 +313,18 @@ chain_check(const struct catalog *c, const json_t *r, const char *path,
 	}
 	tb_path_key(sub, sizeof(sub), path, "version");
 	if (v <= c->version) {
+		/* The same version again is most often a retry of a publish
+		 * whose reply was lost (503 closed): "rollback refused" sent
+		 * users looking for a rollback that nobody made. */
+		if (v == c->version) {
+			return tb_diag_add(
+			    d, TB_ECHAIN, sub,
+			    "version %lld is not newer than the applied "
+			    "version %lld (applied already: a retry finds it "
+			    "there, GET /v1/catalog shows its hash; a new "
+			    "release takes version %lld)",
+			    v, c->version, c->version + 1);
+		}
 		return tb_diag_add(d, TB_ECHAIN, sub,
 		                   "version %lld is not newer than the applied "
 		                   "version %lld (rollback refused)",

@@ -101,6 +101,8 @@ run "$tb" catalog check --root "$T/root.json" "$T/rel.json"
 is "$rc" 1 "an officer's signature is not a release key's"
 run "$tb" sign --key "$T/rel.key" "$T/rel.json"
 is "$rc" 0 "sign with the release key"
+like "$out" "rel.json: signed by key $($py -c "import json,sys; print(json.load(open(sys.argv[1]))['public'][:16])" "$T/rel.key").. (2 signatures)" \
+  "  and sign says so, with the key (it used to print nothing)"
 run "$tb" catalog check --root "$T/root.json" "$T/rel.json"
 is "$rc" 0 "the signed release verifies"
 $py - "$T/rel.json" <<'PY'

@@ -68,6 +68,10 @@ done
 run "$tb" region 12345
 like "$err" "must be 6 digits" "with the reason"
 
+run "$tb" region stauts
+is "$rc $err" "2 tongban region: stauts: a code has only the digits 0-9 (and not a verb: set-parent, add-peer, remove-peer, status)" \
+  "a mistyped verb is a usage error that lists the verbs"
+
 run "$tb" region
 is "$rc" 2 "no code is a usage error"
 like "$err" "usage: tongban region CODE" "and prints usage"

@@ -89,6 +89,14 @@ is "$n" 7 "  all seven as stale_version"
 api c GET "/v1/cases/$RACE"
 is "$(jq_get 'd["version"]')" 2 "  the case version went up by exactly one"
 is "$(jq_get 'len(d["events"])')" 2 "  with one event"
+refused "an If-Match that is not a version" 400 malformed If-Match "$RACE" -- \
+  c POST "/v1/cases/$RACE/actions" -H 'If-Match: abc' -d '{"action":"accept"}'
+like "$body" "If-Match must be the case's version as its ETag (a number" \
+  "  saying what it must be (it used to say: the case's ETag (\"3\"))"
+api c GET /v1/cases/garbage
+is "$code $(jq_get 'd["error"]["code"]')" "404 not_found" "GET /v1/cases/garbage: 404"
+like "$body" "case garbage: not a case id (a case id starts with its region's code" \
+  "  naming the case id (it used to say: region: not a region code)"
 
 echo "# -- the lifecycle through the API"
 api_as "$CLERK" c POST /v1/cases --data-binary @"$T/food.json"

@@ -368,8 +368,10 @@ test_chain(void)
 
 	tb_diag_init(&d);
 	is_int(catalog_apply(&c, v1, NULL, &d), TB_ECHAIN,
-	       "re-applying v1 is a rollback");
+	       "re-applying v1 is refused");
 	like(d.e[0].msg, "not newer than the applied version 1", "named");
+	like(d.e[0].msg, "(applied already: a retry finds it there",
+	     "  as applied already, not as a rollback (a retried publish)");
 
 	json_object_set_new(v2, "version", json_integer(3));
 	tb_diag_init(&d);

@@ -321,6 +321,13 @@ test_catalog(void)
 	refused("the county overlay again", CMD_CATALOG_OVERLAY, "2026-01-01",
 	        NULL, json_pack("{s:O}", "overlay", county), "bad_chain",
 	        "$.body.overlay.version");
+	r = run(CMD_CATALOG_OVERLAY, "2026-01-01", NULL,
+	        json_pack("{s:O}", "overlay", county));
+	like(
+	    spec_str(json_object_get(r, "error"), "message"),
+	    "version 1, expected 2 (that version is applied already: a retry",
+	    "  said as applied already, not as a rollback (a retried publish)");
+	json_decref(r);
 
 	is_int(store_catalog(S, &cat), TB_OK, "store_catalog");
 	is_int(json_integer_value(json_object_get(

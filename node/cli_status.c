@@ -1,0 +1,113 @@
+/* `tongban status`: GET /v1/status printed as JSON (stdout, unchanged for
+ * scripts), and for people a summary on stderr: the node and its group,
+ * the catalog, the cases, its place in the tree of regions and the watch
+ * of the province's latest-version statement. --json prints the JSON only. */
+#include "node/cli.h"
+
+#include "schema/spec.h"
+
+#include <stdio.h>
+
+static void
+status_tree(const json_t *tree)
+{
+	const json_t *par =
+	    json_object_get(json_object_get(tree, "topology"), "parent");
+	const json_t *up = json_object_get(tree, "up");
+	const json_t *w =
+	    json_object_get(json_object_get(tree, "latest"), "watch");
+	const json_t *rows = json_object_get(tree, "outboxes"), *row;
+	size_t i;
+
+	if (json_is_object(par)) {
+		fprintf(stderr, "tree: parent %s at %s", spec_str(par, "code"),
+		        spec_str(par, "url"));
+		if (json_is_object(up)) {
+			fprintf(stderr, " (backlog up %lld)",
+			        spec_int(up, "backlog", 0));
+		}
+	} else {
+		fprintf(stderr, "tree: no parent");
+	}
+	fprintf(stderr, "; driver %s\n",
+	        spec_str(tree, "driver") ? spec_str(tree, "driver") : "?");
+	json_array_foreach(rows, i, row)
+	{
+		const json_t *cat = json_object_get(row, "catalog");
+		const json_t *rf = json_object_get(row, "refused");
+		fprintf(stderr, "  child %s: link %s, stream %s, backlog %lld",
+		        spec_str(row, "region"),
+		        spec_bool(row, "link_up", false) ? "up" : "down",
+		        spec_bool(row, "stream", false) ? "open" : "none",
+		        spec_int(row, "backlog", 0));
+		if (json_is_object(cat)) {
+			fprintf(stderr, ", standard version %lld",
+			        spec_int(cat, "standard", 0));
+		}
+		if (json_is_object(rf)) {
+			fprintf(stderr, ", refused entry %lld: %s",
+			        spec_int(rf, "seq", 0), spec_str(rf, "reason"));
+		}
+		fprintf(stderr, "\n");
+	}
+	if (spec_str(w, "state") != NULL) {
+		fprintf(stderr, "watch: %s%s%s\n", spec_str(w, "state"),
+		        spec_str(w, "message") ? ": " : "",
+		        spec_str(w, "message") ? spec_str(w, "message") : "");
+	}
+}
+
+int
+tb_cli_status_show(const char *api, const char *token, bool json)
+{
+	json_t *v = NULL, *raft, *std, *ov, *o, *cases, *by, *n;
+	const char *k;
+	size_t i;
+	int status, rc;
+	bool first = true;
+
+	rc = tb_cli_request(api, token, json, "GET", "/v1/status", NULL, true,
+	                    &status, &v);
+	if (rc != TB_EXIT_OK || json || !json_is_object(v)) {
+		json_decref(v);
+		return rc;
+	}
+	raft = json_object_get(v, "raft");
+	fprintf(stderr,
+	        "node %s of %s %s: %s, term %lld, applied %lld; %zu "
+	        "member(s), feature level %lld (this build: %lld)\n",
+	        spec_str(v, "node_id"), spec_str(v, "region"),
+	        spec_str(v, "name") ? spec_str(v, "name") : "",
+	        spec_str(raft, "role") ? spec_str(raft, "role") : "?",
+	        spec_int(raft, "term", 0), spec_int(v, "applied_index", 0),
+	        json_array_size(
+	            json_object_get(json_object_get(v, "group"), "members")),
+	        spec_int(json_object_get(v, "features"), "level", 0),
+	        spec_int(json_object_get(v, "features"), "supported", 0));
+	std = json_object_get(json_object_get(v, "catalog"), "standard");
+	fprintf(stderr, "catalog: standard version %lld (%lld matters)",
+	        spec_int(std, "version", 0), spec_int(std, "matters", 0));
+	ov = json_object_get(json_object_get(v, "catalog"), "overlays");
+	json_array_foreach(ov, i, o)
+	{
+		fprintf(stderr, "%s %s v%lld", i == 0 ? "; overlays" : ",",
+		        spec_str(o, "region"), spec_int(o, "version", 0));
+	}
+	cases = json_object_get(v, "cases");
+	fprintf(stderr, "\ncases: %lld", spec_int(cases, "total", 0));
+	by = json_object_get(cases, "by_state");
+	json_object_foreach(by, k, n)
+	{
+		if (json_integer_value(n) > 0) {
+			fprintf(stderr, "%s%s %lld", first ? " (" : ", ", k,
+			        (long long)json_integer_value(n));
+			first = false;
+		}
+	}
+	fprintf(stderr, "%s\n", first ? "" : ")");
+	if (json_is_object(json_object_get(v, "tree"))) {
+		status_tree(json_object_get(v, "tree"));
+	}
+	json_decref(v);
+	return rc;
+}
