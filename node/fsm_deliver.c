@@ -9,6 +9,7 @@
 #include "node/region_store.h"
 
 #include "replication/outbox.h"
+#include "schema/canon.h"
 #include "schema/cert.h"
 #include "schema/spec.h"
 
@@ -125,6 +126,47 @@ cursor_put(struct fsm *f, const uint8_t k[7], const struct outbox_in *in)
 	return rv;
 }
 
+/* held_doc sets *held when the delivered release or overlay doc is one this
+ * region stores already, at its version, with the same hash (signatures
+ * aside): a stream refilled after the destination's recovery
+ * (outbox.rewind) sends the catalog from its start. Feature level 5;
+ * below it the apply refuses it as before (rollback). */
+static int
+held_doc(struct fsm *f, const char *kind, const json_t *doc, bool *held)
+{
+	char e1[64], e2[64];
+	uint8_t k[14], h1[CANON_HASH_LEN], h2[CANON_HASH_LEN];
+	long long ver = spec_int(doc, "version", 0);
+	const char *reg = spec_str(doc, "region");
+	bool rel = !strcmp(kind, "release");
+	uint64_t level = 0;
+	json_t *old = NULL;
+	size_t kl = 8;
+	int rv;
+
+	*held = false;
+	if ((rv = meta_get_u64(f->s, f->txn, "feature_level", &level)) != 0 ||
+	    level < FSM_INC_LEVEL || ver < 1 ||
+	    (!rel && (strcmp(kind, "overlay") != 0 || reg == NULL ||
+	              strlen(reg) != 6))) {
+		return rv;
+	}
+	if (!rel) {
+		memcpy(k, reg, 6);
+		kl = 14;
+	}
+	db_be64(k + kl - 8, (uint64_t)ver);
+	rv = db_get_json(f->txn, f->s->dbi[rel ? DB_RELEASES : DB_OVERLAYS], k,
+	                 kl, &old);
+	if (rv == TB_OK &&
+	    canon_hash_value(old, "signatures", h1, e1, sizeof(e1)) == 0 &&
+	    canon_hash_value(doc, "signatures", h2, e2, sizeof(e2)) == 0) {
+		*held = memcmp(h1, h2, CANON_HASH_LEN) == 0;
+	}
+	json_decref(old);
+	return rv == TB_ENOTFOUND || rv == TB_OK ? TB_OK : rv;
+}
+
 /* deliver_entry applies one delivered entry e (at path, for refusals):
  * a case summary from a child is kept and passed on up; a release or
  * overlay from the parent goes through the same apply as one published
@@ -161,6 +203,19 @@ deliver_entry(struct fsm *f, bool up, const json_t *e, const char *path)
 
 		snprintf(idp, sizeof(idp), "%s.doc.id", path);
 		return area_put(f, doc, idp);
+	}
+	if (!strcmp(kind, "release") || !strcmp(kind, "overlay")) {
+		bool h;
+
+		if ((rv = held_doc(f, kind, doc, &h)) != TB_OK) {
+			return rv;
+		}
+		if (h) { /* already stored: no change, not passed on */
+			f->result = json_pack(
+			    "{s:{s:s, s:I}}", kind, "held", "already stored",
+			    "version", (json_int_t)spec_int(doc, "version", 0));
+			return f->result != NULL ? TB_OK : TB_ENOMEM;
+		}
 	}
 	/* A list's doc is the crl.put body {crl, root, chain?} itself. */
 	body = !strcmp(kind, "crl") ? json_incref((json_t *)doc)

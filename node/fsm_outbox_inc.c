@@ -4,12 +4,18 @@
  * quorum-loss recovery, becomes replicated state and every stream moves
  * into it; docs/REPLICATION.md "Incarnations in the node").
  *
+ * outbox.rewind (feature level 5) refills the stream to a child that lost
+ * deliveries with its own recovery.
+ *
  * Records: meta "incarnation" (u64, absent: 1) and meta
- * "incarnation_cert" (the parent's certificate of it, as proposed). */
+ * "incarnation_cert" (the parent's certificate of it, as proposed); "w"
+ * dest(6) in DB_OUTBOX: {"by"}, the child's incarnation the stream to it
+ * was last refilled for. */
 #include "node/fsm.h"
 #include "node/region_store.h"
 
 #include "replication/outbox.h"
+#include "schema/cert.h"
 #include "schema/incarnation.h"
 #include "schema/spec.h"
 
@@ -186,5 +192,119 @@ fsm_group_incarnation(struct fsm *f)
 	f->result = json_pack("{s:{s:I, s:I, s:I}}", "incarnation", "current",
 	                      (json_int_t)inc, "was", (json_int_t)cur,
 	                      "streams", (json_int_t)n);
+	return f->result != NULL ? TB_OK : TB_ENOMEM;
+}
+
+/* ---- outbox.rewind: at the origin ---------------------------------------- */
+
+/* drop_all deletes every entry the stream o holds and acknowledges up to
+ * the last of them (*n: how many). */
+static int
+drop_all(struct fsm *f, struct outbox_out *o, uint64_t *n)
+{
+	struct outbox_pos at = { 0, 0 };
+	uint8_t ek[19];
+	int rv;
+
+	*n = 0;
+	while ((rv = region_entry_next(f->txn, f->s->dbi[DB_OUTBOX], o->dest,
+	                               at, &at)) == 0) {
+		region_entry_key(ek, o->dest, at);
+		if ((rv = db_del(f->txn, f->s->dbi[DB_OUTBOX], ek,
+		                 sizeof(ek))) != 0) {
+			return rv;
+		}
+		if (outbox_pos_cmp(at, o->acked) > 0) {
+			o->acked = at;
+		}
+		(*n)++;
+	}
+	o->old = 0;
+	return rv == TB_ENOTFOUND ? TB_OK : rv;
+}
+
+int
+fsm_outbox_rewind(struct fsm *f)
+{
+	const json_t *b = f->cmd->body;
+	const char *dest = spec_str(b, "dest");
+	long long by = spec_int(b, "by", 0);
+	char parent[7] = "";
+	struct outbox_out o;
+	uint64_t level = 0, n = 0;
+	uint8_t k[7];
+	json_t *w = NULL;
+	long long was = 1;
+	MDB_val v;
+	int rv;
+
+	if ((rv = meta_get_u64(f->s, f->txn, "feature_level", &level)) != 0) {
+		return rv;
+	}
+	if (level < FSM_INC_LEVEL) {
+		return fsm_refuse(f, TB_ECONFLICT, "$.type",
+		                  "outbox.rewind needs feature level %d (the "
+		                  "group runs at %llu)",
+		                  FSM_INC_LEVEL,
+		                  (unsigned long long)(level ? level : 1));
+	}
+	if (region_code_u32(dest) == 0 || cert_region_parent(dest, parent) ||
+	    strcmp(parent, f->s->region) != 0) {
+		return fsm_refuse(f, TB_ECODE, "$.body.dest",
+		                  "%s is not a child of %s in the GB/T 2260 "
+		                  "table",
+		                  dest ? dest : "?", f->s->region);
+	}
+	if (by < 2 || by >= UINT32_MAX) {
+		return fsm_refuse(f, TB_EINVAL, "$.body.by",
+		                  "%lld: a recovered child's incarnation, 2 or "
+		                  "more",
+		                  by);
+	}
+	region_out_key(k, region_code_u32(dest));
+	if ((rv = db_get(f->txn, f->s->dbi[DB_OUTBOX], k, sizeof(k), &v)) ==
+	    TB_ENOTFOUND) {
+		return fsm_refuse(f, TB_ENOTFOUND, "$.body.dest",
+		                  "%s has no outbox towards %s", f->s->region,
+		                  dest);
+	}
+	if (rv != 0 ||
+	    (rv = region_out_decode(&v, region_code_u32(dest), &o)) != 0) {
+		return rv;
+	}
+	region_rewound_key(k, o.dest);
+	rv = db_get_json(f->txn, f->s->dbi[DB_OUTBOX], k, sizeof(k), &w);
+	if (rv == TB_OK) {
+		was = spec_int(w, "by", 1);
+	}
+	json_decref(w);
+	if (rv != TB_OK && rv != TB_ENOTFOUND) {
+		return rv;
+	}
+	if (by <= was) { /* refilled for that incarnation already */
+		f->result =
+		    json_pack("{s:{s:s, s:b, s:I}}", "outbox", "dest", dest,
+		              "rewound", 0, "by", (json_int_t)was);
+		return f->result != NULL ? TB_OK : TB_ENOMEM;
+	}
+	if ((rv = drop_all(f, &o, &n)) != 0 ||
+	    (rv = region_out_put(f, &o)) != 0 ||
+	    (rv = fsm_outbox_backfill(f, &o)) != 0) {
+		return rv;
+	}
+	if ((w = json_pack("{s:I}", "by", (json_int_t)by)) == NULL) {
+		return TB_ENOMEM;
+	}
+	rv = db_put_json(f->txn, f->s->dbi[DB_OUTBOX], k, sizeof(k), w);
+	json_decref(w);
+	if (rv != 0) {
+		return rv;
+	}
+	f->result = json_pack("{s:{s:s, s:b, s:I, s:I, s:I, s:I, s:I}}",
+	                      "outbox", "dest", dest, "rewound", 1, "by",
+	                      (json_int_t)by, "dropped", (json_int_t)n,
+	                      "acked_inc", (json_int_t)o.acked.inc, "acked_seq",
+	                      (json_int_t)o.acked.seq, "backlog",
+	                      (json_int_t)outbox_out_backlog(&o));
 	return f->result != NULL ? TB_OK : TB_ENOMEM;
 }

@@ -73,6 +73,13 @@ region_in_key(uint8_t k[7], uint32_t origin)
 	k[0] = 'i';
 }
 
+void
+region_rewound_key(uint8_t k[7], uint32_t dest)
+{
+	region_out_key(k, dest);
+	k[0] = 'w';
+}
+
 int
 region_out_decode(const MDB_val *v, uint32_t dest, struct outbox_out *o)
 {
@@ -466,12 +473,12 @@ backfill_trust(struct fsm *f, struct outbox_out *o)
 	return rv == TB_ENOTFOUND ? TB_OK : rv;
 }
 
-/* backfill emits the trust documents (backfill_trust), then every stored
- * release (version order), then every stored overlay (region, then
+/* fsm_outbox_backfill emits the trust documents (backfill_trust), then every
+ * stored release (version order), then every stored overlay (region, then
  * version: top down), so a child that arrives late receives the whole
  * catalog history it must apply in order. */
-static int
-backfill(struct fsm *f, struct outbox_out *o)
+int
+fsm_outbox_backfill(struct fsm *f, struct outbox_out *o)
 {
 	static const struct {
 		enum store_db db;
@@ -571,7 +578,8 @@ fsm_outbox_child(struct fsm *f)
 		return rv;
 	}
 	outbox_out_init(&o, region_code_u32(r), inc);
-	if ((rv = region_out_put(f, &o)) != 0 || (rv = backfill(f, &o)) != 0) {
+	if ((rv = region_out_put(f, &o)) != 0 ||
+	    (rv = fsm_outbox_backfill(f, &o)) != 0) {
 		return rv;
 	}
 	f->result =

@@ -21,6 +21,7 @@
 #include "node/region_query.h"
 
 #include "node/applier.h"
+#include "node/fsm.h"
 #include "node/link.h"
 #include "node/log.h"
 #include "node/node.h"
@@ -256,6 +257,51 @@ is_child(struct region_flow *f, uint32_t code)
 	       region_code_u32(parent) == f->self;
 }
 
+/* rewind: an ACK below what the stream to child om->dest has dropped, from
+ * a node of an incarnation the stream was not refilled for: the child lost
+ * deliveries with its recovery. Instead of the SKIP (which would move it
+ * past releases it no longer has) propose outbox.rewind, at most once a
+ * second; once it is applied the SKIP follows (feature level 5). True if
+ * the ACK was taken here. */
+static bool
+rewind_child(struct region_flow *f, const struct outbox_msg *om)
+{
+	struct region_child *k;
+	struct outbox_out o;
+	uint32_t was;
+	int64_t now = region_mono_ms(f);
+	json_t *b;
+	char d[8];
+
+	if (f->level < FSM_INC_LEVEL || om->from_inc < 2 ||
+	    om->dest == f->parent ||
+	    (k = region_kid(f, om->dest, false)) == NULL ||
+	    region_store_out(f->n->store, om->dest, &o) != 0 ||
+	    outbox_pos_cmp(om->pos, o.acked) >= 0 ||
+	    region_store_rewound(f->n->store, om->dest, &was) != 0 ||
+	    om->from_inc <= was) {
+		return false;
+	}
+	if (now - k->rewind_prop_at < 1000) {
+		return true;
+	}
+	k->rewind_prop_at = now;
+	snprintf(d, sizeof(d), "%06u", om->dest);
+	tb_log(TB_LOG_WARN, "TB-REGION-REWIND",
+	       "%s (a node at incarnation %u) acknowledges %u.%llu, below "
+	       "%u.%llu: it lost deliveries with its recovery; proposing "
+	       "outbox.rewind (its stream refilled from the stored catalog)",
+	       d, om->from_inc, om->pos.inc, (unsigned long long)om->pos.seq,
+	       o.acked.inc, (unsigned long long)o.acked.seq);
+	if ((b = json_pack("{s:s, s:I}", "dest", d, "by",
+	                   (json_int_t)om->from_inc)) != NULL) {
+		region_propose(f, CMD_OUTBOX_REWIND, b, NULL);
+		f->rewinds++;
+	}
+	json_decref(b);
+	return true;
+}
+
 static void
 on_outbox(struct links *ls, const struct link_msg *m, void *arg)
 {
@@ -330,6 +376,9 @@ on_outbox(struct links *ls, const struct link_msg *m, void *arg)
 		/* A child's stream up: the driver learns it at its first
 		 * frame (its records say where it stands). */
 		outbox_driver_peer(&f->d, om.origin);
+	}
+	if (!data && rewind_child(f, &om)) {
+		return;
 	}
 	outbox_recv(&f->d, &om);
 }

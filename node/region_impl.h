@@ -20,14 +20,15 @@
 /* A child as this region's leader knows it. */
 struct region_child {
 	uint32_t code;
-	bool stream;           /* has a replicated outbox record */
-	int64_t report_at;     /* monotonic ms of its last report (0: none) */
-	json_t *report;        /* its last report (owned; under mu) */
-	int64_t backlog_since; /* when its backlog became non-zero (0: none) */
-	int64_t child_prop_at; /* last outbox.child proposal */
-	int64_t runs_at;       /* its last hello: it takes runs (0: none) */
-	char leader[17];       /* node id its reports come from ("": none) */
-	uint64_t leader_term;  /* the term a REGION_T_MEMBERS named it in */
+	bool stream;            /* has a replicated outbox record */
+	int64_t report_at;      /* monotonic ms of its last report (0: none) */
+	json_t *report;         /* its last report (owned; under mu) */
+	int64_t backlog_since;  /* when its backlog became non-zero (0: none) */
+	int64_t child_prop_at;  /* last outbox.child proposal */
+	int64_t rewind_prop_at; /* last outbox.rewind proposal */
+	int64_t runs_at;        /* its last hello: it takes runs (0: none) */
+	char leader[17];        /* node id its reports come from ("": none) */
+	uint64_t leader_term;   /* the term a REGION_T_MEMBERS named it in */
 };
 
 /* The most members of another region's group a node dials (a group has 1,
@@ -104,7 +105,7 @@ struct region_flow {
 	_Atomic bool inc_pending;
 	int64_t inc_prop_at;
 	_Atomic unsigned long long tx, rx, malformed, spoofed, refused,
-	    not_leader, delivered, acked, members_rx, redirects;
+	    not_leader, delivered, acked, members_rx, redirects, rewinds;
 };
 
 /* region_mono_ms: the loop's monotonic milliseconds. */

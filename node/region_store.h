@@ -102,4 +102,20 @@ int fsm_group_incarnation(struct fsm *f);
  * with a recovery, and the cursor moves there. */
 int fsm_outbox_skip(struct fsm *f);
 
+/* outbox.rewind (fsm_outbox_inc.c, feature level 5): at the origin, a
+ * child at incarnation "by" acknowledged below what was dropped (it lost
+ * deliveries with a recovery). Once per incarnation of the child (record
+ * "w" dest: {"by"}), every entry the stream holds is dropped as
+ * acknowledged and the stream is filled again as outbox.child fills a new
+ * one (fsm_outbox_backfill): the SKIP that follows moves the child past
+ * the dropped positions, and it receives the stored catalog in order (what
+ * it already holds is accepted as held, fsm_deliver.c). */
+int fsm_outbox_rewind(struct fsm *f);
+int fsm_outbox_backfill(struct fsm *f, struct outbox_out *o);
+
+/* region_rewound_key: "w" dest(6); region_store_rewound reads the child
+ * incarnation the stream to dest was last refilled for (1: never). */
+void region_rewound_key(uint8_t k[7], uint32_t dest);
+int region_store_rewound(struct store *s, uint32_t dest, uint32_t *by);
+
 #endif

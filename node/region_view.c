@@ -207,6 +207,8 @@ region_view_refresh(struct region_flow *f)
 		 * incarnation, skips proposed (this leader's). */
 		json_object_set_new(cn, "unauth", json_integer(ua));
 		json_object_set_new(cn, "skips_proposed", json_integer(sk));
+		json_object_set_new(cn, "rewinds_proposed",
+		                    json_integer((json_int_t)f->rewinds));
 	}
 	if (v != NULL) {
 		/* The stream up (case summaries to the parent), if any. */

@@ -473,6 +473,8 @@ dispatch(struct fsm *f)
 		return fsm_group_incarnation(f);
 	case CMD_OUTBOX_SKIP:
 		return fsm_outbox_skip(f);
+	case CMD_OUTBOX_REWIND:
+		return fsm_outbox_rewind(f);
 	default:
 		return fsm_refuse(f, TB_ENOTIMPL, "$.type",
 		                  "%s is an event, not a command this region "

@@ -37,6 +37,29 @@ region_store_out(struct store *s, uint32_t dest, struct outbox_out *o)
 }
 
 int
+region_store_rewound(struct store *s, uint32_t dest, uint32_t *by)
+{
+	MDB_txn *txn;
+	uint8_t k[7];
+	json_t *j = NULL;
+	long long v;
+	int rv;
+
+	*by = 1;
+	if ((rv = rd_begin(s, &txn)) != 0) {
+		return rv;
+	}
+	region_rewound_key(k, dest);
+	rv = db_get_json(txn, s->dbi[DB_OUTBOX], k, sizeof(k), &j);
+	if (rv == TB_OK && (v = spec_int(j, "by", 1)) > 1 && v < UINT32_MAX) {
+		*by = (uint32_t)v;
+	}
+	json_decref(j);
+	store_rd_end(s, txn);
+	return rv == TB_ENOTFOUND ? TB_OK : rv;
+}
+
+int
 region_store_in(struct store *s, uint32_t origin, struct outbox_in *in)
 {
 	MDB_txn *txn;

@@ -117,6 +117,10 @@ static const struct spec_field body_outbox_skip[] = {
 	{ "seq", SPEC_INT, true },
 	{ "by", SPEC_INT, false },
 };
+static const struct spec_field body_outbox_rewind[] = {
+	{ "dest", SPEC_STRING, true },
+	{ "by", SPEC_INT, true },
+};
 static const struct spec_field body_event_case[] = {
 	{ "case", SPEC_STRING, true },
 	{ "epoch", SPEC_INT, true },
@@ -186,6 +190,8 @@ static const struct cmd_def cmd_defs[CMD_TYPE_COUNT] = {
 	[CMD_GROUP_INCARNATION] =
 	    CMD_DEF_AT("group.incarnation", 5, body_group_incarnation),
 	[CMD_OUTBOX_SKIP] = CMD_DEF_AT("outbox.skip", 5, body_outbox_skip),
+	[CMD_OUTBOX_REWIND] =
+	    CMD_DEF_AT("outbox.rewind", 5, body_outbox_rewind),
 };
 
 const char *

@@ -66,6 +66,9 @@ enum cmd_type {
 	                          (docs/REPLICATION.md) */
 	CMD_OUTBOX_SKIP,       /* body {origin, inc, seq, by?}: at the dest,
 	                          the origin acknowledged up to (inc, seq) */
+	CMD_OUTBOX_REWIND,     /* body {dest, by}: at the origin, a child at
+	                          incarnation by lost deliveries: its stream
+	                          is refilled from the stored catalog */
 	CMD_TYPE_COUNT
 };
 
@@ -88,7 +91,9 @@ enum cmd_type {
  * docs/REPLICATION.md "Trust down the tree"). Level 5 adds
  * group.incarnation (a recovered group's incarnation becomes replicated
  * state and prefixes its outbox streams' positions), outbox.skip (a
- * recovered destination's cursor moved up to what its origin dropped) and
+ * recovered destination's cursor moved up to what its origin dropped),
+ * outbox.rewind (the stream to such a child refilled from the stored
+ * catalog, so it gets what it lost again) and
  * "by" in outbox.deliver / deliver_run (docs/REPLICATION.md "Incarnations
  * in the node"). */
 #define TB_FEATURE_LEVEL 5

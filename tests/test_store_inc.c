@@ -4,7 +4,9 @@
  * from (2, 1), and drops the old ones when its child's cursor of the old
  * incarnation acknowledges them, even beyond what it kept; the county
  * (370102) takes (2, 1) at any cursor of incarnation 1 and then refuses
- * incarnation 1 as stale (docs/REPLICATION.md "Incarnations in the node"). */
+ * incarnation 1 as stale; outbox.rewind refills a child's stream, and a
+ * refilled release or overlay the child holds is accepted as held
+ * (docs/REPLICATION.md "Incarnations in the node"). */
 #include "node/region_store.h"
 #include "node/store.h"
 #include "schema/command.h"
@@ -12,6 +14,8 @@
 #include "schema/spec.h"
 #include "tests/store_util.h"
 #include "tests/tap.h"
+
+#include <string.h>
 
 static uint64_t IDX_A, IDX_B;
 static struct store *A, *B; /* 370100 (recovered), 370102 (its child) */
@@ -275,6 +279,117 @@ test_inc(void)
 	json_decref(e2);
 }
 
+/* rewind applies outbox.rewind of the stream to dest at s. */
+static json_t *
+rewind_at(struct store *s, uint64_t *idx, const char *dest, int by)
+{
+	return apply(s, idx, CMD_OUTBOX_REWIND,
+	             json_pack("{s:s, s:i}", "dest", dest, "by", by));
+}
+
+static bool
+rewound(const json_t *r)
+{
+	return json_is_true(
+	    json_object_get(json_object_get(r, "outbox"), "rewound"));
+}
+
+static long long
+ob_int(const json_t *r, const char *k)
+{
+	return spec_int(json_object_get(r, "outbox"), k, -1);
+}
+
+/* outbox.rewind at the city (after test_inc: level 5, its stream to 370102
+ * acknowledged to 1:5, nothing held) and the county taking the refilled
+ * catalog it already holds as held, from level 5. */
+static void
+test_rewind(void)
+{
+	struct outbox_out o;
+	struct outbox_pos at;
+	json_t *r, *e1, *e2, *bad, *rel;
+
+	r = rewind_at(B, &IDX_B, "370102", 2);
+	like(spec_str(json_object_get(r, "error"), "message"),
+	     "outbox.rewind needs feature level 5",
+	     "outbox.rewind below level 5 is refused, naming the level");
+	json_decref(r);
+	r = rewind_at(A, &IDX_A, "370200", 2);
+	is_str(err_field(r), "$.body.dest", "a dest not a child is refused");
+	json_decref(r);
+	r = rewind_at(A, &IDX_A, "370102", 1);
+	is_str(err_field(r), "$.body.by", "an incarnation below 2 is refused");
+	json_decref(r);
+	r = rewind_at(A, &IDX_A, "370104", 2);
+	is_str(err_field(r), "$.body.dest",
+	       "a child without a stream is refused");
+	json_decref(r);
+
+	r = rewind_at(A, &IDX_A, "370102", 2);
+	ok(rewound(r) && ob_int(r, "dropped") == 0 && ob_int(r, "backlog") == 2,
+	   "rewind for 370102 at incarnation 2: nothing held to drop, the "
+	   "release and the overlay refilled (backlog %lld)",
+	   ob_int(r, "backlog"));
+	json_decref(r);
+	region_store_out(A, 370102, &o);
+	ok(o.acked.inc == 1 && o.acked.seq == 5 && o.next == 3 &&
+	       held(370102, 2, 1) && held(370102, 2, 2),
+	   "  acked stays 1:5, the refill at 2:1, 2:2");
+	r = rewind_at(A, &IDX_A, "370102", 2);
+	ok(!rewound(r), "  a second rewind for incarnation 2 "
+	                "changes nothing");
+	json_decref(r);
+	region_store_out(A, 370102, &o);
+	ok(o.next == 3, "  (next still 2:3)");
+
+	r = rewind_at(A, &IDX_A, "370102", 3);
+	ok(rewound(r) && ob_int(r, "dropped") == 2 &&
+	       ob_int(r, "acked_inc") == 2 && ob_int(r, "acked_seq") == 2 &&
+	       ob_int(r, "backlog") == 2,
+	   "rewind for incarnation 3: the 2 entries held dropped as "
+	   "acknowledged (acked 2:2), refilled at 2:3, 2:4");
+	json_decref(r);
+	ok(!held(370102, 2, 1) && !held(370102, 2, 2) && held(370102, 2, 3) &&
+	       region_store_entry_next(A, 370102, (struct outbox_pos){ 0, 0 },
+	                               &at) == TB_OK &&
+	       at.inc == 2 && at.seq == 3,
+	   "  the first entry held is 2:3");
+
+	/* The county (cursor 2:5 after test_inc) holds release 1 and the
+	 * overlay: below level 5 a second copy is refused (rollback). */
+	e1 = entry(370102, 2, 3);
+	e2 = entry(370102, 2, 4);
+	is_str(deliver(2, 6, json_incref(e1)), "(none)",
+	       "370102 at level 1: release 1 again is refused");
+	json_decref(apply(B, &IDX_B, CMD_GROUP_FEATURE,
+	                  json_pack("{s:i}", "level", 5)));
+	r = apply(B, &IDX_B, CMD_OUTBOX_DELIVER,
+	          json_pack("{s:s, s:i, s:i, s:O}", "origin", "370100", "inc",
+	                    2, "seq", 6, "entry", e1));
+	ok(!strcmp(verdict(r), "accept") &&
+	       !strcmp(
+	           spec_str(json_object_get(
+	                        json_object_get(json_object_get(r, "outbox"),
+	                                        "applied"),
+	                        "release"),
+	                    "held"),
+	           "already stored"),
+	   "at level 5 it is accepted as held");
+	json_decref(r);
+	is_str(deliver(2, 7, json_incref(e2)), "accept",
+	       "  so is the overlay it holds");
+	/* The same version with other content is no copy: refused. */
+	bad = json_deep_copy(e1);
+	rel = json_object_get(bad, "doc");
+	json_object_set_new(rel, "effective_at",
+	                    json_string("2031-01-01T00:00:00+08:00"));
+	is_str(deliver(2, 8, bad), "(none)",
+	       "  release 1 with other content is refused (not held)");
+	json_decref(e1);
+	json_decref(e2);
+}
+
 int
 main(void)
 {
@@ -289,6 +404,7 @@ main(void)
 	ok(A != NULL && B != NULL, "two stores: 370100 and 370102");
 	if (A != NULL && B != NULL) {
 		test_inc();
+		test_rewind();
 	}
 	store_close(A);
 	store_close(B);
