@@ -1076,7 +1076,8 @@ api_write(struct http_call *c)
 		break;
 	case RT_OVERLAYS:
 		if (api_allow(c, R_RADMIN | R_PADMIN, "publish overlays") ==
-		    0) {
+		        0 &&
+		    api_overlay_here(c, spec_str(req, "region")) == 0) {
 			body = json_pack("{s:O}", "overlay", req);
 			node_audit(c->node, c, "catalog.overlay",
 			           spec_str(req, "region"));

@@ -157,6 +157,16 @@ like "$(jq_get 'd["error"]["message"]')" "is owned by 370000 (四级四同) and 
 api K1 POST /v1/catalog/overlays \
   --data-binary @"$TB_SRC/ops/examples/overlay-370102.json"
 is "$code" 201 "the county's own overlay applies on the flowed catalog"
+# A layer above the node is not published by hand where it has a parent:
+# it comes down the stream (an unsigned copy here would differ from the
+# city's and stop the stream); refused before anything is proposed.
+api K1 POST /v1/catalog/overlays \
+  --data-binary @"$TB_SRC/ops/examples/overlay-370100.json"
+is "$code $(jq_get 'd["error"]["code"]') $(jq_get 'd["error"]["field"]')" \
+  '422 from_parent $.region' "the city's overlay published at the county is refused (from_parent)"
+is "$(jq_get 'd["error"]["message"]')" \
+  "overlays of 370100 reach 370102 from its parent; publish it at 370100" \
+  "  saying where to publish it"
 
 # ---- the city stopped while the province publishes twice ----
 # release N+1: the example as a delta on the province's head.
