@@ -604,7 +604,14 @@ api_read(struct http_call *c, enum route r, const char *arg)
 		int rv = store_catalog(c->node->store, &out);
 		/* The province's latest-version statement, as held here. */
 		if (rv == TB_OK) {
+			json_t *cf = NULL;
 			region_latest_catalog(c->node, out);
+			/* This region's overlay against the caps above it. */
+			rv = store_overlay_conflicts(c->node->store, &cf);
+			if (rv == TB_OK) {
+				json_object_set_new(out, "overlay_conflicts",
+				                    cf);
+			}
 		}
 		reply_store(c, rv, out, "catalog");
 		break;
@@ -1076,7 +1083,8 @@ api_write(struct http_call *c)
 		break;
 	case RT_OVERLAYS:
 		if (api_allow(c, R_RADMIN | R_PADMIN, "publish overlays") ==
-		    0) {
+		        0 &&
+		    api_overlay_here(c, spec_str(req, "region")) == 0) {
 			body = json_pack("{s:O}", "overlay", req);
 			node_audit(c->node, c, "catalog.overlay",
 			           spec_str(req, "region"));

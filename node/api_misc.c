@@ -96,6 +96,37 @@ node_observe_call(struct http_call *c)
 	n->m.latency_bucket[r][11]++;
 }
 
+/* overlay_health warns, on healthz, of each problem this region's own
+ * overlay has against the layers above as they are now. */
+static void
+overlay_health(struct node *n, json_t *ok)
+{
+	json_t *cf = NULL, *w, *x;
+	size_t i;
+
+	if (store_overlay_conflicts(n->store, &cf) != TB_OK ||
+	    json_array_size(cf) == 0) {
+		json_decref(cf);
+		return;
+	}
+	if ((w = json_object_get(ok, "warnings")) == NULL) {
+		json_object_set_new(ok, "warnings", w = json_array());
+	}
+	json_array_foreach(cf, i, x)
+	{
+		json_array_append_new(
+		    w, json_sprintf(
+		           "TB-CATALOG-OVERLAY-CONFLICT: overlay of "
+		           "%s version %lld, %s: %s (a promise beyond "
+		           "a cap above is served at the cap; publish "
+		           "a corrected overlay; GET /v1/catalog "
+		           "overlay_conflicts)",
+		           spec_str(x, "region"), spec_int(x, "version", 0),
+		           spec_str(x, "field"), spec_str(x, "message")));
+	}
+	json_decref(cf);
+}
+
 void
 api_health(struct http_call *c, bool ready)
 {
@@ -150,6 +181,7 @@ api_health(struct http_call *c, bool ready)
 			                "no part in Raft and refuses writes"));
 		}
 		region_latest_health(n, ok); /* a withheld release */
+		overlay_health(n, ok); /* a cap above lowered below ours */
 		http_reply_json(c, 200, ok);
 	}
 }

@@ -23,6 +23,38 @@ api_region_get(struct http_call *c)
 	http_reply_json(c, 200, region_view_json(c->node));
 }
 
+int
+api_overlay_here(struct http_call *c, const char *region)
+{
+	const char *own = c->node->cfg.region;
+	json_t *topo = NULL;
+	int32_t code, self;
+	bool parent;
+
+	if (region == NULL || !strcmp(region, own) ||
+	    region_code_parse(region, &code) != TB_OK ||
+	    region_code_parse(own, &self) != TB_OK ||
+	    !region_is_ancestor(region_builtin(), code, self)) {
+		return 0;
+	}
+	if (region_store_topology(c->node->store, &topo) != TB_OK) {
+		json_decref(topo);
+		http_reply_error(c, 503, "unavailable", NULL,
+		                 "the region's topology cannot be read");
+		return -1;
+	}
+	parent = json_is_object(json_object_get(topo, "parent"));
+	json_decref(topo);
+	if (!parent) {
+		return 0; /* a root takes the layers above it, as before */
+	}
+	http_reply_error(c, 422, "from_parent", "$.region",
+	                 "overlays of %s reach %s from its parent; publish it "
+	                 "at %s",
+	                 region, own, region);
+	return -1;
+}
+
 void
 api_rollout_get(struct http_call *c)
 {

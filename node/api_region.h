@@ -25,6 +25,14 @@ void api_area_cases_get(struct http_call *c);
 void api_region_write(struct http_call *c, const char *op, const char *code,
                       const json_t *req);
 
+/* api_overlay_here returns 0 when an overlay of region may be published at
+ * this node, else replies and returns -1: a node whose replicated topology
+ * has a parent takes only its own region's overlay by hand (422
+ * from_parent for a region above it: its layer comes down the stream, and
+ * a copy published here would differ from its owner's and stop the stream).
+ * Regions neither this one nor above it are left to the apply's refusal. */
+int api_overlay_here(struct http_call *c, const char *region);
+
 /* api_remote answers c from another region and returns -1 when region
  * (a case id's first six characters, or ?region=) is not this node's: the
  * question is routed there (node/region_query.c); 0 when it is this one. */

@@ -80,6 +80,10 @@ int fsm_feed_level(struct fsm *f, bool *on);
 /* FSM_INC_LEVEL: the feature level from which a recovered group's
  * incarnation is replicated (group.incarnation) and numbers its streams. */
 #define FSM_INC_LEVEL 5
+/* FSM_CAP_LEVEL: the feature level from which an effective matter's promised
+ * limit is held to the caps above it (overlay_cap): a city default lowered
+ * below a county's earlier promise wins at the county (docs/API.md). */
+#define FSM_CAP_LEVEL 5
 
 /* handoff.offer, handoff.abort and handoff.frame (fsm_handoff*.c, feature
  * level 3). */

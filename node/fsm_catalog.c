@@ -1,6 +1,7 @@
 /* The catalog in the store: applying releases and overlays, and the
  * writer's cache of the layers. */
 #include "node/fsm.h"
+#include "node/log.h"
 #include "node/region_store.h"
 
 #include "schema/overlay.h"
@@ -129,6 +130,12 @@ fsm_catalog_load(const struct store *s, MDB_txn *txn, struct fsm_catalog *c)
 	for (i = 0; rv == 0 && i < s->nchain; i++) {
 		rv = fsm_overlay_current(s, txn, s->chain[i], &c->ov[i]);
 	}
+	if (rv == 0) {
+		uint64_t level = 0;
+		rv = meta_get_u64(s, txn, "feature_level", &level);
+		c->cap = rv == 0 && level >= FSM_CAP_LEVEL;
+		rv = rv == TB_ENOTFOUND ? TB_OK : rv;
+	}
 	if (rv != 0) {
 		fsm_catalog_fini(c);
 		return rv;
@@ -238,6 +245,36 @@ persist_layer(struct fsm *f, const json_t *r, const struct catalog *std)
 	return rv ? rv : db_put_json(f->txn, f->s->dbi[DB_RELEASES], vk, 8, r);
 }
 
+/* log_conflicts logs each problem the region's own overlay now has against
+ * the layers above (after a release or an overlay above it applied): a
+ * lowered cap is served at the cap (overlay_cap, FSM_CAP_LEVEL) and the
+ * region's admin should publish a corrected overlay. Logs only. */
+static void
+log_conflicts(struct fsm *f, struct fsm_catalog *c)
+{
+	const json_t *above[STORE_CHAIN_MAX];
+	int own = f->s->nchain - 1, k;
+	struct tb_diag d;
+
+	if (own < 0 || c->ov[own] == NULL ||
+	    strcmp(f->s->chain[own], f->s->region) != 0) {
+		return;
+	}
+	tb_diag_init(&d);
+	overlay_check(&c->std, above, fsm_above(c, own, above), c->ov[own], "$",
+	              &d);
+	for (k = 0; k < d.n; k++) {
+		tb_log(TB_LOG_WARN, "TB-CATALOG-OVERLAY-CONFLICT",
+		       "overlay of %s version %lld, %s: %s (%s; publish a "
+		       "corrected overlay)",
+		       f->s->region, spec_int(c->ov[own], "version", 0),
+		       d.e[k].path, d.e[k].msg,
+		       c->cap ? "a promise beyond a cap above is served at the "
+		                "cap"
+		              : "served as published below feature level 5");
+	}
+}
+
 int
 fsm_release(struct fsm *f)
 {
@@ -280,6 +317,7 @@ fsm_release(struct fsm *f)
 	    (rv = fsm_outbox_fanout(f, "release", r)) != 0) {
 		return rv;
 	}
+	log_conflicts(f, c);
 	canon_hex(c->std.hash, CANON_HASH_LEN, hex);
 	f->result =
 	    json_pack("{s:{s:{s:s, s:I, s:s, s:I, s:I}}}", "catalog",
@@ -397,6 +435,9 @@ fsm_overlay(struct fsm *f)
 	json_decref(c->ov[i]);
 	c->ov[i] = json_incref((json_t *)ov);
 	json_object_clear(c->resolved); /* effective matters changed */
+	if (i < f->s->nchain - 1) {
+		log_conflicts(f, c);
+	}
 	if (canon_hash_value(ov, "signatures", h, hex, sizeof(hex)) != 0) {
 		return TB_ENOMEM;
 	}

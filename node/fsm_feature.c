@@ -46,6 +46,9 @@ fsm_group_feature(struct fsm *f)
 	                       (uint64_t)level)) != 0) {
 		return rv;
 	}
+	/* The writer's catalog cache resolves by the level (FSM_CAP_LEVEL):
+	 * reload it, with the answers it remembered. */
+	f->s->cat.valid = false;
 	/* Level 2 keeps the case summary index: build it for the cases
 	 * already stored, here, in this apply (docs/STORE.md). */
 	if (cur < FSM_SUM_LEVEL && level >= FSM_SUM_LEVEL) {

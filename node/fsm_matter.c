@@ -83,6 +83,21 @@ with_defaults(const struct store *s, const struct fsm_catalog *c,
 	return TB_OK;
 }
 
+/* hold_to_caps holds m's promised limit to the caps above the layer that
+ * set it: above chain position i for an entry, every default in the chain
+ * (each one caps those below it) for a basic key (i < 0). */
+static int
+hold_to_caps(const struct store *s, const struct fsm_catalog *c, int i,
+             struct fsm_matter *m)
+{
+	const json_t *above[STORE_CHAIN_MAX];
+	bool capped;
+
+	return overlay_cap(&c->std, above,
+	                   fsm_above(c, i >= 0 ? i : s->nchain, above), m->key,
+	                   m->eff, &capped);
+}
+
 /* resolve computes what fsm_resolve answers. */
 static int
 resolve(const struct store *s, const struct fsm_catalog *c, const char *code,
@@ -119,6 +134,10 @@ resolve(const struct store *s, const struct fsm_catalog *c, const char *code,
 			return rv;
 		}
 		snprintf(m->key, sizeof(m->key), "%s", code);
+	}
+	if (c->cap && (rv = hold_to_caps(s, c, i, m)) != 0) {
+		fsm_matter_fini(m);
+		return rv;
 	}
 	if ((rv = overlay_hashes(m->eff, all, locked)) != 0) {
 		fsm_matter_fini(m);

@@ -177,6 +177,14 @@ int store_matters(struct store *s, json_t **out);
  * "hash", "locked_hash", "matter": <effective matter>}. TB_ENOTFOUND. */
 int store_matter(struct store *s, const char *code, json_t **out);
 
+/* store_overlay_conflicts checks this region's own current overlay again,
+ * as `tongban overlay check` would, against the standard layer and the
+ * overlays above as they are now: *out is an array of {"region", "version",
+ * "field", "message"}, one per problem (empty when it passes or there is no
+ * overlay). A layer above that lowered a cap below a promise here shows up
+ * so; the effective matter serves the cap meanwhile (overlay_cap). */
+int store_overlay_conflicts(struct store *s, json_t **out);
+
 /* store_case_get: the case record with its events and, computed from
  * now_ms, "today", "clock" (not_started|running|stopped|over), "warn" and
  * "overdue". TB_ENOTFOUND. */

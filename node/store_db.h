@@ -61,6 +61,9 @@ enum store_db {
  * the committed databases, rebuilt whenever it may be stale. */
 struct fsm_catalog {
 	bool valid;
+	/* The group runs at FSM_CAP_LEVEL or above: resolving holds a
+	 * promised limit to the caps above it (overlay_cap). */
+	bool cap;
 	struct catalog std;
 	json_t *ov[STORE_CHAIN_MAX]; /* current overlay of chain[i] or NULL */
 	/* Matter codes resolved so far: code -> {eff, key, task_code,

@@ -34,6 +34,16 @@ int overlay_effective(const struct catalog *std, const json_t *const *above,
                       size_t nabove, const json_t *ov, const char *task_code,
                       json_t **out);
 
+/* overlay_cap holds the promised limit (promise_day, promise_type) of eff,
+ * the effective matter of standard matter key, to the caps above it: the
+ * statutory limit and the standard's promise of std, then the defaults for
+ * key of the overlays `above` (top down). A limit later than a cap takes
+ * the cap's day and type (the stricter value wins; a layer above may lower
+ * a cap below a promise published earlier underneath). Deterministic: it
+ * reads only its arguments. Sets *capped when it changed eff. */
+int overlay_cap(const struct catalog *std, const json_t *const *above,
+                size_t nabove, const char *key, json_t *eff, bool *capped);
+
 /* overlay_hashes computes the hash of all of an effective matter and of
  * its locked fields only (what handoff compares between regions). */
 int overlay_hashes(const json_t *effective, uint8_t all[CANON_HASH_LEN],

@@ -157,6 +157,16 @@ like "$(jq_get 'd["error"]["message"]')" "is owned by 370000 (四级四同) and 
 api K1 POST /v1/catalog/overlays \
   --data-binary @"$TB_SRC/ops/examples/overlay-370102.json"
 is "$code" 201 "the county's own overlay applies on the flowed catalog"
+# A layer above the node is not published by hand where it has a parent:
+# it comes down the stream (an unsigned copy here would differ from the
+# city's and stop the stream); refused before anything is proposed.
+api K1 POST /v1/catalog/overlays \
+  --data-binary @"$TB_SRC/ops/examples/overlay-370100.json"
+is "$code $(jq_get 'd["error"]["code"]') $(jq_get 'd["error"]["field"]')" \
+  '422 from_parent $.region' "the city's overlay published at the county is refused (from_parent)"
+is "$(jq_get 'd["error"]["message"]')" \
+  "overlays of 370100 reach 370102 from its parent; publish it at 370100" \
+  "  saying where to publish it"
 
 # ---- the city stopped while the province publishes twice ----
 # release N+1: the example as a delta on the province's head.
@@ -337,6 +347,55 @@ is "$code $(jq_get 'd["error"]["code"]')" "503 unavailable" \
 node_start K2
 api P GET /v1/cases/370000-20260101-000001
 is "$code" 404 "a case of this region that does not exist is still 404"
+
+# ---- a cap lowered at the city below the county's promise ----
+# The city's overlay 2 lowers its default for 000117001000#01 to 2 G; the
+# county's own overlay promises 3 G. The county applies the city's layer,
+# serves the cap from feature level 5, and says its overlay conflicts, in
+# the words of the offline check.
+api C GET /v1/catalog
+$py - "$TB_SRC/ops/examples/overlay-370100.json" "$T/ov100-v2.json" \
+  "$(jq_get '[o["hash"] for o in d["overlays"] if o["region"] == "370100"][0]')" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d.update(version=2, prev_hash=sys.argv[3])
+d["defaults"][0]["promise_day"] = 2
+json.dump(d, open(sys.argv[2], "w"), ensure_ascii=False)
+PY
+capmsg="000117001000#01 at 370102: promised limit later than the cap set by 370100: 3 G exceeds 2 G"
+run "$TB" overlay check --catalog "$C" --overlay "$T/ov100-v2.json" \
+  --overlay "$TB_SRC/ops/examples/overlay-370102.json"
+like "$out$err" "$capmsg" "tongban overlay check: the county's 3 G exceeds the city's new cap"
+api C POST /v1/catalog/overlays --data-binary @"$T/ov100-v2.json"
+is "$code" 201 "370100 publishes overlay 2 (default 2 G)"
+region_wait 30 K1 'any(o["region"] == "370100" and o["version"] == 2 for o in d["overlays"])'
+is "$?" 0 "it reaches 370102, which cannot refuse its city's layer"
+api K1 GET /v1/catalog
+is "$(jq_get '[c["message"] for c in d["overlay_conflicts"]]')" "['$capmsg']" \
+  "GET /v1/catalog at 370102: overlay_conflicts, as the offline check says it"
+like "$(curl -s "$API_K1/healthz")" \
+  'TB-CATALOG-OVERLAY-CONFLICT: overlay of 370102 version 1, $.entries[0].promise_day: '"$capmsg" \
+  "/healthz at 370102 warns, naming the overlay and the field"
+like "$(grep TB-CATALOG-OVERLAY-CONFLICT "$T/K1.log" | head -1)" "3 G exceeds 2 G" \
+  "370102 logs the conflict when the city's overlay applies"
+api K1 GET "/v1/catalog/matters/000117001000%2301"
+is "$(jq_get 'd["matter"]["promise_day"]')" 3 "below feature level 5 the county's 3 days are served as before"
+api K1 POST /v1/group/features -d '{"level":5}'
+is "$code" 201 "370102 raised to feature level 5"
+api K1 GET "/v1/catalog/matters/000117001000%2301"
+is "$(jq_get '(d["matter"]["promise_day"], d["matter"]["promise_type"])')" "(2, 'G')" \
+  "at level 5 the effective matter takes the city's cap: 2 G"
+api K1 GET /v1/catalog
+$py - "$TB_SRC/ops/examples/overlay-370102.json" "$T/ov102-v2.json" \
+  "$(jq_get '[o["hash"] for o in d["overlays"] if o["region"] == "370102"][0]')" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d.update(version=2, prev_hash=sys.argv[3])
+json.dump(d, open(sys.argv[2], "w"), ensure_ascii=False)
+PY
+api K1 POST /v1/catalog/overlays --data-binary @"$T/ov102-v2.json"
+is "$code $(jq_get 'd["error"]["message"]')" "422 $capmsg" \
+  "the county's next overlay still promising 3 G is refused at its API"
 
 for n in P C K1 K2 C2 K3; do node_kill "$n" TERM; done
 is "$(grep -l 'Sanitizer\|runtime error' "$T"/*.log)" "" \

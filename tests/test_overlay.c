@@ -310,6 +310,58 @@ test_ownership_table(void)
 	ok(matter_field_find("nonsense") == NULL, "unknown field not found");
 }
 
+/* test_cap: overlay_cap holds the promise of an effective matter to the
+ * caps above it, and leaves one within them alone. */
+static void
+test_cap(void)
+{
+	const char *tc = "11370102MB152906114000117001000#01";
+	const char *key = "000117001000#01";
+	const json_t *above[1];
+	struct layers l;
+	json_t *eff = NULL;
+	bool capped = true;
+
+	layers_load(&l);
+	above[0] = l.city;
+	overlay_effective(&l.std, above, 1, l.county, tc, &eff);
+	is_int(overlay_cap(&l.std, above, 1, key, eff, &capped), TB_OK,
+	       "cap: the examples as published");
+	ok(!capped && spec_int(eff, "promise_day", -1) == 3,
+	   "  3 G within the city's 10 G: not capped");
+	json_decref(eff);
+
+	mut_set(l.city, "defaults/0/promise_day", "2");
+	overlay_effective(&l.std, above, 1, l.county, tc, &eff);
+	overlay_cap(&l.std, above, 1, key, eff, &capped);
+	ok(capped, "the city's default lowered to 2 G caps the county's 3 G");
+	is_int(spec_int(eff, "promise_day", -1), 2, "  promise_day 2");
+	is_str(spec_str(eff, "promise_type"), "G", "  promise_type G");
+	json_decref(eff);
+
+	mut_set(l.city, "defaults/0/promise_day", "1");
+	mut_set(l.city, "defaults/0/promise_type", "\"Z\"");
+	overlay_effective(&l.std, above, 1, l.county, tc, &eff);
+	overlay_cap(&l.std, above, 1, key, eff, &capped);
+	ok(capped && spec_int(eff, "promise_day", -1) == 1 &&
+	       !strcmp(spec_str(eff, "promise_type"), "Z"),
+	   "a cap in natural days (1 Z) takes its day and its type");
+	json_decref(eff);
+
+	overlay_effective(&l.std, NULL, 0, l.county, tc, &eff);
+	json_object_set_new(eff, "promise_day", json_integer(25));
+	overlay_cap(&l.std, NULL, 0, key, eff, &capped);
+	ok(capped && spec_int(eff, "promise_day", -1) <= 20,
+	   "with no layer above, the standard's caps still hold (25 G)");
+	json_object_del(eff, "promise_type");
+	json_object_set_new(eff, "promise_day", json_integer(99));
+	overlay_cap(&l.std, NULL, 0, key, eff, &capped);
+	ok(!capped && spec_int(eff, "promise_day", -1) == 99,
+	   "no promise_type: nothing promised, nothing capped");
+	json_decref(eff);
+	layers_free(&l);
+}
+
 int
 main(void)
 {
@@ -321,6 +373,7 @@ main(void)
 	test_bad();
 	test_city_as_above();
 	test_effective();
+	test_cap();
 	test_ownership_table();
 	return done_testing();
 }
