@@ -572,15 +572,14 @@ store_apply(struct store *s, uint64_t index, const uint8_t *buf, size_t len,
 		/* A type or body version this build does not know must stop
 		 * the member; any other undecodable entry is refused alike
 		 * by every member. */
-		if ((rv == TB_EUNKNOWN && !strncmp(err, "$.type:", 7)) ||
-		    !strncmp(err, "$.v:", 4)) {
-			rv = TB_EUNKNOWN;
-		}
-		if (rv == TB_EUNKNOWN || rv == TB_ENOMEM) {
+		bool stop =
+		    (rv == TB_EUNKNOWN && !strncmp(err, "$.type:", 7)) ||
+		    !strncmp(err, "$.v:", 4);
+		if (stop || rv == TB_ENOMEM) {
 			if (!direct) {
 				mdb_txn_abort(txn);
 			}
-			return rv;
+			return stop ? TB_EUNKNOWN : rv;
 		}
 		*result = decode_refusal(rv, err);
 		if (direct) {
