@@ -592,6 +592,8 @@ store_apply(struct store *s, uint64_t index, const uint8_t *buf, size_t len,
 	f.s = s;
 	f.txn = txn;
 	f.cmd = &c;
+	f.raw = buf;
+	f.raw_len = len;
 	tb_diag_init(&f.d);
 	rv = run(&f);
 	if (rv != TB_OK &&
