@@ -291,6 +291,8 @@ api_metrics(struct http_call *c)
 	    "tongban_applies_total %llu\n"
 	    "# TYPE tongban_refusals_total counter\n"
 	    "tongban_refusals_total %llu\n"
+	    "# TYPE tongban_apply_redos_total counter\n"
+	    "tongban_apply_redos_total %llu\n"
 	    "# TYPE tongban_proposals_total counter\n"
 	    "tongban_proposals_total %llu\n"
 	    "# TYPE tongban_store_full_total counter\n"
@@ -302,6 +304,7 @@ api_metrics(struct http_call *c)
 	    (unsigned long long)n->view.commit,
 	    (unsigned long long)n->view.applied, n->view.state == RAFT_LEADER,
 	    (unsigned long long)n->m.applies, (unsigned long long)n->m.refusals,
+	    (unsigned long long)n->m.apply_redos,
 	    (unsigned long long)n->m.proposals,
 	    (unsigned long long)n->m.store_full,
 	    (unsigned long long)n->m.joins_ok,

@@ -139,6 +139,8 @@ commit(struct applier *a)
 	if (rv == 0) {
 		atomic_store(&a->durable, a->held_index);
 	}
+	/* The next batch applies directly into its transaction again. */
+	store_set_direct(a->store, true);
 	if (rv == 0 && a->store->fault_exit) {
 		/* TB_FAULT_HANDOFF_EXIT: the step is durable; no frame and
 		 * no reply has left (the kill -9 tests). */
@@ -209,6 +211,36 @@ progress_cb(uv_async_t *h)
 	}
 }
 
+/* redo: entry j was refused in direct mode, and the batch may hold what
+ * its handler wrote before it refused. The batch is dropped and applied
+ * again from its first entry with a nested transaction per apply, which a
+ * refusal can drop alone; so is the rest of this batch. Apply is
+ * deterministic: the held entries give the same results again. */
+static int
+redo(struct applier *a, struct job *j)
+{
+	struct job *h;
+	json_t *res;
+	int rv;
+
+	store_batch_abort(a->store);
+	store_set_direct(a->store, false);
+	a->n->m.apply_redos++;
+	if ((rv = store_batch_begin(a->store)) != 0) {
+		return rv;
+	}
+	for (h = a->held; h != NULL; h = h->next) {
+		res = NULL;
+		rv = store_apply(a->store, h->index, h->buf, h->len, &res);
+		if (rv != 0) {
+			return rv;
+		}
+		json_decref(h->res);
+		h->res = res;
+	}
+	return store_apply(a->store, j->index, j->buf, j->len, &j->res);
+}
+
 /* apply applies one entry into the writer's batch. */
 static void
 apply(struct applier *a, struct job *j)
@@ -217,6 +249,9 @@ apply(struct applier *a, struct job *j)
 
 	if (rv == 0 && (rv = store_batch_begin(a->store)) == 0) {
 		rv = store_apply(a->store, j->index, j->buf, j->len, &j->res);
+		if (rv == STORE_REDO) {
+			rv = redo(a, j);
+		}
 	}
 	if (rv != 0) {
 		/* The batch is lost with this entry: nothing of it may be
@@ -308,6 +343,7 @@ applier_start(struct node *n, void (*on_fail)(struct node *n),
 	a->tail = &a->head;
 	a->stage_tail = &a->stage;
 	a->held_tail = &a->held;
+	store_set_direct(a->store, true);
 	pthread_mutex_init(&a->mu, NULL);
 	pthread_cond_init(&a->work, NULL);
 	pthread_cond_init(&a->done, NULL);

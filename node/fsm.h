@@ -26,9 +26,15 @@ struct fsm {
 	int64_t at;  /* the command's time clamped monotone (Unix ms) */
 	int32_t day; /* the day of `at` in UTC+8 (China Standard Time) */
 	struct tb_diag d;
-	json_t *result; /* success payload, owned by f */
-	bool fault;     /* entered the TB_FAULT_HANDOFF_EXIT step (kept in
-	                   the store's fault_exit only if the apply commits) */
+	json_t *result;     /* success payload, owned by f */
+	bool fault;         /* entered the TB_FAULT_HANDOFF_EXIT step (kept in
+	                       the store's fault_exit only if the apply commits) */
+	const uint8_t *raw; /* the command's canonical bytes */
+	size_t raw_len;
+	/* For the next fsm_case_put of a new case: members of the record
+	 * whose bytes are parts of raw (canon_encode_raw), or none. */
+	const struct canon_raw *rec_raw;
+	size_t rec_nraw;
 };
 
 /* fsm_refuse records the refusal (code, path, message) and returns

@@ -3,6 +3,7 @@
 #include "node/fsm.h"
 
 #include "schema/bundle.h"
+#include "schema/canon_walk.h"
 #include "schema/spec.h"
 
 #include <stdio.h>
@@ -41,6 +42,42 @@ next_id(struct fsm *f, const char *name, const char *prefix, char *id)
 	return TB_OK;
 }
 
+/* The record is built member by member with jansson's nocheck calls: its
+ * strings come from the decoded command, the stored catalog (both checked
+ * when decoded) and ids made here, so json_pack's UTF-8 check and format
+ * parsing of every one were pure cost (about 8% of a follower's CPU,
+ * docs/BENCH.md). The stored bytes are the same (test_store checks the
+ * digest): canon_encode sorts the keys. Each setter fails (non-zero) on a
+ * NULL value, as json_pack's "s:s" and "s:O" did; set_opt stores a NULL
+ * as null, as "s:s?" and "s:O?" did. */
+static int
+set_str(json_t *o, const char *k, const char *v)
+{
+	return v == NULL
+	           ? -1
+	           : json_object_set_new_nocheck(o, k, json_string_nocheck(v));
+}
+
+static int
+set_opt(json_t *o, const char *k, const char *v)
+{
+	return v == NULL ? json_object_set_new_nocheck(o, k, json_null())
+	                 : set_str(o, k, v);
+}
+
+static int
+set_int(json_t *o, const char *k, json_int_t v)
+{
+	return json_object_set_new_nocheck(o, k, json_integer(v));
+}
+
+/* set_ref sets k to v (a new reference); v NULL fails. */
+static int
+set_ref(json_t *o, const char *k, json_t *v)
+{
+	return v == NULL ? -1 : json_object_set_nocheck(o, k, v);
+}
+
 /* limit_of pins the time limit: the effective promised limit if any, else
  * the statutory one. */
 static json_t *
@@ -48,40 +85,62 @@ limit_of(const json_t *eff)
 {
 	bool promised = spec_str(eff, "promise_type") != NULL &&
 	                json_object_get(eff, "promise_day") != NULL;
+	json_t *l = json_object();
 
-	return json_pack(
-	    "{s:I, s:s, s:s}", "days",
-	    (json_int_t)spec_int(
-	        eff, promised ? "promise_day" : "anticipate_day", 0),
-	    "unit",
-	    spec_str(eff, promised ? "promise_type" : "anticipate_type"),
-	    "kind", promised ? "promised" : "statutory");
+	if (l == NULL ||
+	    set_int(l, "days",
+	            (json_int_t)spec_int(
+	                eff, promised ? "promise_day" : "anticipate_day", 0)) ||
+	    set_str(
+	        l, "unit",
+	        spec_str(eff, promised ? "promise_type" : "anticipate_type")) ||
+	    set_str(l, "kind", promised ? "promised" : "statutory")) {
+		json_decref(l);
+		return NULL;
+	}
+	return l;
 }
 
-/* new_case builds the record of a received case. */
+/* new_case builds the record of a received case; steals materials. */
 static json_t *
 new_case(struct fsm *f, const char *id, const struct fsm_matter *m,
          const json_t *form, json_t *materials)
 {
 	const json_t *b = f->cmd->body;
 	const json_t *recv = json_object_get(b, "receiver");
-	json_t *c = json_pack(
-	    "{s:s, s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:I, s:s, s:s, s:O, s:O,"
-	    " s:o, s:O, s:O?, s:s, s:i, s:i, s:i, s:I, s:I, s:o, s:n, s:b,"
-	    " s:n, s:[]}",
-	    "id", id, "region", f->s->region, "matter", m->key, "task_code",
-	    m->task_code[0] ? m->task_code : NULL, "impl_region",
-	    m->region[0] ? m->region : NULL, "matter_name",
-	    spec_str(m->eff, "task_name"), "dept_name",
-	    spec_str(m->eff, "dept_name"), "release",
-	    (json_int_t)f->s->cat.std.version, "matter_hash", m->hash,
-	    "locked_hash", m->locked, "applicant",
-	    json_object_get(b, "applicant"), "form", form, "materials",
-	    materials, "channel", json_object_get(b, "channel"), "receiver",
-	    recv, "state", "received", "version", 1, "epoch", 1, "last_event",
-	    1, "received_at", (json_int_t)f->at, "updated_at",
-	    (json_int_t)f->at, "limit", limit_of(m->eff), "due",
-	    "due_provisional", 0, "warn_from", "pauses");
+	json_t *c = json_object();
+
+	if (c == NULL) {
+		json_decref(materials);
+		return NULL;
+	}
+	if (json_object_set_new_nocheck(c, "materials", materials) ||
+	    set_str(c, "id", id) || set_str(c, "region", f->s->region) ||
+	    set_str(c, "matter", m->key) ||
+	    set_opt(c, "task_code", m->task_code[0] ? m->task_code : NULL) ||
+	    set_opt(c, "impl_region", m->region[0] ? m->region : NULL) ||
+	    set_opt(c, "matter_name", spec_str(m->eff, "task_name")) ||
+	    set_opt(c, "dept_name", spec_str(m->eff, "dept_name")) ||
+	    set_int(c, "release", (json_int_t)f->s->cat.std.version) ||
+	    set_str(c, "matter_hash", m->hash) ||
+	    set_str(c, "locked_hash", m->locked) ||
+	    set_ref(c, "applicant", json_object_get(b, "applicant")) ||
+	    set_ref(c, "form", (json_t *)form) ||
+	    set_ref(c, "channel", json_object_get(b, "channel")) ||
+	    json_object_set_nocheck(
+	        c, "receiver", recv != NULL ? (json_t *)recv : json_null()) ||
+	    set_str(c, "state", "received") || set_int(c, "version", 1) ||
+	    set_int(c, "epoch", 1) || set_int(c, "last_event", 1) ||
+	    set_int(c, "received_at", (json_int_t)f->at) ||
+	    set_int(c, "updated_at", (json_int_t)f->at) ||
+	    json_object_set_new_nocheck(c, "limit", limit_of(m->eff)) ||
+	    json_object_set_new_nocheck(c, "due", json_null()) ||
+	    json_object_set_new_nocheck(c, "due_provisional", json_false()) ||
+	    json_object_set_new_nocheck(c, "warn_from", json_null()) ||
+	    json_object_set_new_nocheck(c, "pauses", json_array())) {
+		json_decref(c);
+		return NULL;
+	}
 	return c;
 }
 
@@ -92,8 +151,13 @@ receive(struct fsm *f, json_t *c)
 	json_t *ev;
 	int rv;
 
-	ev = json_pack("{s:s, s:s, s:s}", "action", "receive", "from", "", "to",
-	               "received");
+	ev = json_object();
+	if (ev != NULL &&
+	    (set_str(ev, "action", "receive") || set_str(ev, "from", "") ||
+	     set_str(ev, "to", "received"))) {
+		json_decref(ev);
+		ev = NULL;
+	}
 	if (ev != NULL && json_object_get(f->cmd->body, "receiver") != NULL &&
 	    json_object_set(ev, "actor",
 	                    json_object_get(f->cmd->body, "receiver")) != 0) {
@@ -113,6 +177,34 @@ receive(struct fsm *f, json_t *c)
 	}
 	json_decref(c);
 	return rv;
+}
+
+/* raw_parts finds in the command's bytes those of the body's applicant,
+ * form and materials, which a single case's record holds as they are:
+ * its encoding copies them instead of encoding them again (about a third
+ * of the apply's encoding). Parts not found are left out (encoded as
+ * usual); canon_encode_raw uses a part only for the member holding the
+ * very value that was decoded from it. */
+static void
+raw_parts(const struct fsm *f, struct canon_raw *raw, size_t *n)
+{
+	static const char *const keys[] = { "applicant", "form", "materials" };
+	const uint8_t *body, *p;
+	size_t blen, plen, i;
+
+	*n = 0;
+	if (f->raw == NULL ||
+	    canon_map_get(f->raw, f->raw_len, "body", &body, &blen) != 0) {
+		return;
+	}
+	for (i = 0; i < 3; i++) {
+		if (canon_map_get(body, blen, keys[i], &p, &plen) == 0) {
+			raw[*n].key = keys[i];
+			raw[*n].v = json_object_get(f->cmd->body, keys[i]);
+			raw[*n].p = p;
+			raw[(*n)++].n = plen;
+		}
+	}
 }
 
 /* channel_check: the channel is one the effective matter offers. */
@@ -138,9 +230,10 @@ static int
 create_single(struct fsm *f, struct fsm_catalog *c, const char *code)
 {
 	const json_t *b = f->cmd->body;
+	struct canon_raw raw[3];
 	struct fsm_matter m;
 	char id[ID_LEN];
-	json_t *rec;
+	json_t *rec, *res;
 	int rv;
 
 	if ((rv = fsm_resolve(f->s, c, code, &m)) != 0) {
@@ -167,19 +260,33 @@ create_single(struct fsm *f, struct fsm_catalog *c, const char *code)
 	}
 	rec = new_case(f, id, &m, json_object_get(b, "form"),
 	               json_incref(json_object_get(b, "materials")));
-	f->result =
-	    json_pack("{s:{s:s, s:s, s:s?, s:s, s:s, s:i, s:I, s:s, s:I}}",
-	              "case", "id", id, "matter", m.key, "task_code",
-	              m.task_code[0] ? m.task_code : NULL, "matter_name",
-	              spec_str(m.eff, "task_name"), "state", "received",
-	              "version", 1, "release", (json_int_t)c->std.version,
-	              "matter_hash", m.hash, "received_at", (json_int_t)f->at);
+	res = json_object();
+	if (res == NULL || set_str(res, "id", id) ||
+	    set_str(res, "matter", m.key) ||
+	    set_opt(res, "task_code", m.task_code[0] ? m.task_code : NULL) ||
+	    set_str(res, "matter_name", spec_str(m.eff, "task_name")) ||
+	    set_str(res, "state", "received") || set_int(res, "version", 1) ||
+	    set_int(res, "release", (json_int_t)c->std.version) ||
+	    set_str(res, "matter_hash", m.hash) ||
+	    set_int(res, "received_at", (json_int_t)f->at)) {
+		json_decref(res);
+	} else if ((f->result = json_object()) == NULL) {
+		json_decref(res);
+	} else if (json_object_set_new_nocheck(f->result, "case", res)) {
+		json_decref(f->result); /* res went with the failed set */
+		f->result = NULL;
+	}
 	fsm_matter_fini(&m);
 	if (f->result == NULL) {
 		json_decref(rec);
 		return TB_ENOMEM;
 	}
-	return receive(f, rec);
+	raw_parts(f, raw, &f->rec_nraw);
+	f->rec_raw = raw;
+	rv = receive(f, rec);
+	f->rec_raw = NULL;
+	f->rec_nraw = 0;
+	return rv;
 }
 
 /* member_form maps the shared form's values onto member mid's fields. */

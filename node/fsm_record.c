@@ -43,6 +43,34 @@ count_key(int st, char *out, size_t n)
 
 static int case_records(struct fsm *f, const json_t *c, const json_t *old);
 
+/* put_record stores case record c: as db_put_json does, with the members
+ * of f->rec_raw copied from the command's bytes (fsm_create.c). */
+static int
+put_record(struct fsm *f, const char *id, size_t idl, const json_t *c)
+{
+	struct canon_buf b = { 0 };
+	uint8_t sv = STORE_SV;
+	char err[128];
+	int rv;
+
+	if (f->rec_nraw == 0) {
+		return db_put_json(f->txn, f->s->dbi[DB_CASES], id, idl, c);
+	}
+	if ((rv = canon_buf_append(&b, &sv, 1)) == 0 &&
+	    (rv = canon_encode_raw(c, f->rec_raw, f->rec_nraw, &b, err,
+	                           sizeof(err))) == 0) {
+		rv =
+		    db_put(f->txn, f->s->dbi[DB_CASES], id, idl, b.data, b.len);
+	}
+	canon_buf_free(&b);
+	f->rec_raw = NULL;
+	f->rec_nraw = 0;
+	return rv == TB_ENOMEM || rv == TB_EFULL || rv == TB_EIO ||
+	               rv == TB_ECORRUPT || rv == TB_OK
+	           ? rv
+	           : TB_EIO;
+}
+
 int
 fsm_case_put(struct fsm *f, const json_t *c, const json_t *old)
 {
@@ -82,7 +110,7 @@ case_records(struct fsm *f, const json_t *c, const json_t *old)
 	if (st < 0 || idl >= ID_MAX || (old != NULL && ost < 0)) {
 		return TB_ECORRUPT;
 	}
-	if ((rv = db_put_json(f->txn, s->dbi[DB_CASES], id, idl, c)) != 0 ||
+	if ((rv = put_record(f, id, idl, c)) != 0 ||
 	    (rv = fsm_sum_level(s, f->txn, &sum)) != 0) {
 		return rv;
 	}

@@ -39,9 +39,10 @@ struct http_call {
 	json_t *token; /* the caller's token record, or NULL */
 	int route;     /* metrics class */
 	int64_t start_ns;
-	struct http_call *next;  /* the node's queue */
-	struct raft_apply apply; /* a write's proposal */
-	int status;              /* the reply's status, for metrics */
+	struct http_call *next;       /* the node's queue */
+	struct raft_apply apply;      /* its .index: a write's entry */
+	unsigned long long prop_term; /* the term it was proposed in */
+	int status;                   /* the reply's status, for metrics */
 	json_t *extra; /* merged into a write's success reply (a new token) */
 	const struct http_field_map *fields; /* error field rewrites, or NULL */
 	const char *allow;      /* the Allow header of a 405, or NULL */

@@ -49,22 +49,6 @@ node_now_ms(void)
 
 /* ---- the state machine ------------------------------------------------ */
 
-/* pending_take removes the waiting proposal for index, if any. */
-static struct http_call *
-pending_take(struct node *n, raft_index index)
-{
-	struct http_call **pp, *c;
-
-	for (pp = &n->pending; (c = *pp) != NULL; pp = &c->next) {
-		if (c->apply.index == index) {
-			*pp = c->next;
-			c->next = NULL;
-			return c;
-		}
-	}
-	return NULL;
-}
-
 /* fsm_apply hands one committed entry to the store's writer thread
  * (node/applier.h) and returns at once: the writer applies it in a batch
  * and answers the call that proposed it, if it waits here, once the batch
@@ -89,7 +73,7 @@ fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
 	}
 	/* The call's raft_apply request stays libraft's until apply_cb
 	 * returns, which happens before the loop submits what is staged. */
-	c = pending_take(n, index);
+	c = node_pending_take(n, index);
 	/* Or a write another member forwarded, answered over its link. */
 	prop = c == NULL ? group_take_prop(n, index) : NULL;
 	done = prop != NULL ? group_prop_done : NULL;
@@ -247,31 +231,6 @@ progress(struct node *n)
 	handoff_progress(n);
 }
 
-/* apply_cb: a committed entry is answered by the writer (fsm_apply gave it
- * the call); here only what was not committed is answered. */
-static void
-apply_cb(struct raft_apply *req, int status, void *result)
-{
-	struct http_call *c = req->data;
-
-	(void)result;
-	if (status == 0) {
-		return;
-	}
-	pending_take(c->node, req->index);
-	if (c->node->stopping) {
-		http_reply_error(c, 503, "closed", NULL,
-		                 "the node stopped before the write was "
-		                 "applied; retry with the same "
-		                 "Idempotency-Key");
-		return;
-	}
-	http_reply_error(c, 503, "unavailable", NULL,
-	                 "the write was not committed: %s (retry with "
-	                 "the same Idempotency-Key)",
-	                 raft_strerror(status));
-}
-
 /* queue_call hands c to the loop (any thread). */
 static void
 queue_call(struct node *n, struct http_call *c)
@@ -377,55 +336,6 @@ node_on_loop(struct node *n, struct http_call *c,
 	queue_call(n, c);
 }
 
-/* submit proposes the command c carries (loop thread). */
-/* forward sends a write that reached a follower to the leader: its
- * command, encoded on nng's thread, is decoded back into the type, key and
- * body that the leader stamps and proposes anew (group_forward). */
-static void
-forward(struct node *n, struct http_call *c)
-{
-	struct cmd cmd;
-	char err[256];
-	int rv;
-
-	rv = cmd_decode(c->cmd.base, c->cmd.len, &cmd, err, sizeof(err));
-	raft_free(c->cmd.base);
-	c->cmd.base = NULL;
-	if (rv != TB_OK) {
-		http_reply_error(c, 500, "internal", NULL,
-		                 "a command this node encoded does not decode: "
-		                 "%s",
-		                 err);
-		return;
-	}
-	group_forward(n, c, cmd.type, cmd.body, cmd.key);
-	cmd_free(&cmd);
-}
-
-static void
-submit(struct node *n, struct http_call *c)
-{
-	int rv;
-
-	if (raft_state(&n->raft) != RAFT_LEADER) {
-		forward(n, c);
-		return;
-	}
-	c->apply.data = c;
-	rv = raft_apply(&n->raft, &c->apply, &c->cmd, 1, apply_cb);
-	if (rv != 0) {
-		http_reply_error(c, 503, "unavailable", NULL,
-		                 "cannot propose: %s", raft_strerror(rv));
-		return;
-	}
-	c->cmd.base = NULL; /* libraft's now */
-	n->m.proposals++;
-	/* raft_apply assigned the entry's index; fsm_apply finds the call
-	 * by it. */
-	c->next = n->pending;
-	n->pending = c;
-}
-
 /* ---- the loop --------------------------------------------------------- */
 
 static void
@@ -445,11 +355,13 @@ wake_cb(uv_async_t *h)
 			http_reply_error(c, 503, "closed", NULL,
 			                 "the node is shutting down");
 		} else if (c->on_loop != NULL) {
+			node_prop_flush(n); /* in the order they came */
 			c->on_loop(c, c->loop_req);
 		} else {
-			submit(n, c);
+			node_submit(n, c);
 		}
 	}
+	node_prop_flush(n);
 }
 
 static void
@@ -569,6 +481,9 @@ tick_cb(uv_timer_t *t)
 			bootstrap_token(n);
 		}
 	}
+	if (n->pending != NULL) {
+		node_prop_sweep(n, false);
+	}
 	group_tick(n);
 	region_tick(n);
 	handoff_tick(n);
@@ -585,9 +500,13 @@ node_raft_closed(struct raft *r)
 	struct node *n = r->data;
 
 	applier_stop(n->applier);
+	/* Proposed with a batch whose request libraft already answered
+	 * (node_prop.c), and never applied. */
+	node_prop_sweep(n, true);
 	/* Every call is answered by now: the applied ones by the writer,
 	 * the queued ones by wake_cb, the proposed ones by raft_close
-	 * (apply_cb), and later ones are refused where they arrive. nng's
+	 * (apply_cb) or the sweep, and later ones are refused where they
+	 * arrive. nng's
 	 * server stop waits for every call it handed us, so it comes last. */
 	http_stop(n->http);
 	n->http = NULL;
@@ -853,6 +772,7 @@ node_run(const char *dir)
 	if (n == NULL) {
 		return 1;
 	}
+	n->prop_tail = &n->prop_head;
 	signal(SIGPIPE, SIG_IGN);
 	/* No node here: say so before the lock, which would otherwise
 	 * report "run.lock: No such file or directory" as TB-NODE-LOCKED

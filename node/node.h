@@ -36,6 +36,8 @@ struct node_metrics {
 	_Atomic unsigned long long latency_bucket[8][12];
 	_Atomic unsigned long long applies;
 	_Atomic unsigned long long refusals;
+	/* Batches applied again after a refusal (node/applier.c, redo). */
+	_Atomic unsigned long long apply_redos;
 	_Atomic unsigned long long proposals;
 	_Atomic unsigned long long store_full;
 	/* Joining nodes (node/join.c): enrolled, refused. */
@@ -58,9 +60,11 @@ struct node {
 	pthread_mutex_t mu;
 	struct http_call *qhead, *qtail; /* writes waiting for the loop */
 	struct http_call *pending;       /* proposals awaiting apply */
-	uv_prepare_t flush;              /* submits applies to the writer */
-	struct applier *applier;         /* the store's writer thread */
-	json_t *root;                    /* the province's root, or NULL */
+	struct http_call *prop_head, **prop_tail; /* writes to propose */
+	unsigned prop_n;                          /* (node_prop.c) */
+	uv_prepare_t flush;      /* submits applies to the writer */
+	struct applier *applier; /* the store's writer thread */
+	json_t *root;            /* the province's root, or NULL */
 	struct node_raft_view view;
 	struct node_metrics m;
 	_Atomic bool ready;
@@ -77,6 +81,26 @@ struct node {
 	struct region_flow *flow;     /* node/region.h: between regions */
 	struct handoff_node *handoff; /* node/handoff.h */
 };
+
+/* Proposals (node_prop.c, loop thread). At most this many writes share one
+ * raft_apply. */
+#define NODE_PROP_BATCH 64
+
+/* node_submit proposes write c, or forwards it to the leader: at the leader
+ * it joins the batch that node_prop_flush proposes. */
+void node_submit(struct node *n, struct http_call *c);
+
+/* node_prop_flush proposes the batch (one raft_apply); its calls wait in
+ * n->pending. */
+void node_prop_flush(struct node *n);
+
+/* node_pending_take removes the waiting call of entry index, if any. */
+struct http_call *node_pending_take(struct node *n, raft_index index);
+
+/* node_prop_sweep answers (503) the waiting calls whose entries may never
+ * apply here: all of them, or those of an earlier term or of a node that
+ * no longer leads. */
+void node_prop_sweep(struct node *n, bool all);
 
 /* node_fail stops the node with exit status 1 (loop thread). */
 void node_fail(struct node *n, const char *why);

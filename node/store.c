@@ -529,16 +529,26 @@ finish(struct store *s, MDB_txn *txn, uint64_t index)
 	int rv;
 
 	if ((rv = meta_put_u64(s, txn, "applied", index)) != 0) {
-		mdb_txn_abort(txn);
+		if (txn != s->batch) {
+			mdb_txn_abort(txn);
+		}
 		return rv;
 	}
-	return db_err(mdb_txn_commit(txn));
+	/* In direct mode txn is the batch: committed with it. */
+	return txn != s->batch ? db_err(mdb_txn_commit(txn)) : TB_OK;
+}
+
+void
+store_set_direct(struct store *s, bool on)
+{
+	s->direct = on;
 }
 
 int
 store_apply(struct store *s, uint64_t index, const uint8_t *buf, size_t len,
             json_t **result)
 {
+	bool direct = s->direct && s->batch != NULL;
 	struct fsm f;
 	struct cmd c;
 	char err[TB_DIAG_MSG];
@@ -548,35 +558,48 @@ store_apply(struct store *s, uint64_t index, const uint8_t *buf, size_t len,
 
 	*result = NULL;
 	/* In a batch, a nested transaction: its commit only merges it into
-	 * the batch, and its abort drops only its own writes. */
-	if ((rv = db_err(mdb_txn_begin(s->env, s->batch, 0, &txn))) != 0) {
+	 * the batch, and its abort drops only its own writes. In direct
+	 * mode the batch itself (store_set_direct). */
+	if (direct) {
+		txn = s->batch;
+	} else if ((rv = db_err(mdb_txn_begin(s->env, s->batch, 0, &txn))) !=
+	           0) {
 		return rv;
 	}
 	if ((rv = meta_get_u64(s, txn, "applied", &applied)) != 0 ||
 	    index <= applied) {
-		mdb_txn_abort(txn); /* libraft re-applies after a restart */
+		if (!direct) {
+			mdb_txn_abort(txn); /* libraft re-applies after a
+			                       restart */
+		}
 		return rv;
 	}
 	if ((rv = cmd_decode(buf, len, &c, err, sizeof(err))) != 0) {
 		/* A type or body version this build does not know must stop
 		 * the member; any other undecodable entry is refused alike
 		 * by every member. */
-		if ((rv == TB_EUNKNOWN && !strncmp(err, "$.type:", 7)) ||
-		    !strncmp(err, "$.v:", 4)) {
-			mdb_txn_abort(txn);
-			return TB_EUNKNOWN;
-		}
-		if (rv == TB_ENOMEM) {
-			mdb_txn_abort(txn);
-			return rv;
+		bool stop =
+		    (rv == TB_EUNKNOWN && !strncmp(err, "$.type:", 7)) ||
+		    !strncmp(err, "$.v:", 4);
+		if (stop || rv == TB_ENOMEM) {
+			if (!direct) {
+				mdb_txn_abort(txn);
+			}
+			return stop ? TB_EUNKNOWN : rv;
 		}
 		*result = decode_refusal(rv, err);
+		if (direct) {
+			/* Nothing was written: only the index is. */
+			goto refused_direct;
+		}
 		goto refused;
 	}
 	memset(&f, 0, sizeof(f));
 	f.s = s;
 	f.txn = txn;
 	f.cmd = &c;
+	f.raw = buf;
+	f.raw_len = len;
 	tb_diag_init(&f.d);
 	rv = run(&f);
 	if (rv != TB_OK &&
@@ -587,6 +610,13 @@ store_apply(struct store *s, uint64_t index, const uint8_t *buf, size_t len,
 		 * it stays only if the transaction commits. */
 		s->cat.valid = false;
 	}
+	if (rv == FSM_REFUSED && direct) {
+		/* The batch may hold what the handler wrote: the caller
+		 * drops it and applies it again without direct mode. */
+		json_decref(f.result);
+		cmd_free(&c);
+		return STORE_REDO;
+	}
 	if (rv == FSM_REFUSED) {
 		json_decref(f.result);
 		*result =
@@ -596,7 +626,10 @@ store_apply(struct store *s, uint64_t index, const uint8_t *buf, size_t len,
 	}
 	cmd_free(&c);
 	if (rv != 0) {
-		mdb_txn_abort(txn); /* a half-applied entry is never kept */
+		if (!direct) {
+			mdb_txn_abort(txn); /* a half-applied entry is never
+			                       kept */
+		}
 		json_decref(f.result);
 		return rv;
 	}
@@ -617,8 +650,16 @@ refused:
 	if (*result == NULL) {
 		return TB_ENOMEM;
 	}
-	if ((rv = db_err(mdb_txn_begin(s->env, s->batch, 0, &txn))) != 0 ||
-	    (rv = finish(s, txn, index)) != 0) {
+	if ((rv = db_err(mdb_txn_begin(s->env, s->batch, 0, &txn))) != 0) {
+		json_decref(*result);
+		*result = NULL;
+		return rv;
+	}
+refused_direct:
+	if (*result == NULL) {
+		return TB_ENOMEM;
+	}
+	if ((rv = finish(s, txn, index)) != 0) {
 		json_decref(*result);
 		*result = NULL;
 	}

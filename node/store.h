@@ -118,6 +118,22 @@ int store_batch_commit(struct store *s);
  * happened. Writer only. */
 void store_batch_abort(struct store *s);
 
+/* STORE_REDO: store_apply in direct mode met a refusal (below). */
+#define STORE_REDO (-2)
+
+/* store_set_direct(s, true): in a batch, store_apply writes straight into
+ * the batch's transaction instead of a nested one (whose begin allocates
+ * LMDB's dirty and free lists and whose every page is copied from the
+ * batch's: about 4% of the node's CPU per write, docs/BENCH.md). A
+ * successful apply is the same either way. A refusal must write nothing,
+ * and the handler may already have written when it refuses, so in direct
+ * mode a refusal returns STORE_REDO (*result NULL) and leaves the batch
+ * holding what the handler wrote: the caller must store_batch_abort it and
+ * apply the batch's entries again without direct mode (node/applier.c).
+ * Failures are returned as without it (the batch is lost either way).
+ * Writer only; off by default. */
+void store_set_direct(struct store *s, bool on);
+
 /* store_applied_index returns the index of the last applied entry (0 for a
  * new store), or 0 if it cannot be read. */
 uint64_t store_applied_index(struct store *s);

@@ -460,8 +460,24 @@ struct enc {
 	struct canon_buf *out;
 	char *errmsg;
 	size_t errlen;
-	const char *skip; /* top-level key to leave out, or NULL */
+	const char *skip;            /* top-level key to leave out, or NULL */
+	const struct canon_raw *raw; /* top-level values already encoded */
+	size_t nraw;
 };
+
+/* raw_of returns the known bytes of top-level member k = v, or NULL. */
+static const struct canon_raw *
+raw_of(const struct enc *e, const char *k, const json_t *v)
+{
+	size_t i;
+
+	for (i = 0; i < e->nraw; i++) {
+		if (e->raw[i].v == v && !strcmp(e->raw[i].key, k)) {
+			return &e->raw[i];
+		}
+	}
+	return NULL;
+}
 
 /* The msgpack forms, written straight into the buffer (canon_buf_append
  * is inlined here): msgpack-c's packer called a function pointer for every
@@ -652,7 +668,13 @@ enc_object(struct enc *e, const json_t *v, const struct enc_path *path,
 	enc_head(e, 0x80, 15, 0, 0xde, i);
 	for (j = 0; j < i && rv == TB_OK; j++) {
 		struct enc_path sub = { path, m[j].k, 0 };
+		const struct canon_raw *r =
+		    depth == 1 ? raw_of(e, m[j].k, m[j].v) : NULL;
 		enc_str(e, m[j].k, m[j].kl);
+		if (r != NULL) {
+			canon_buf_append(e->out, r->p, r->n);
+			continue;
+		}
 		rv = enc_value(e, m[j].v, &sub, depth + 1);
 	}
 	if (m != small) {
@@ -731,6 +753,28 @@ canon_encode_without(const json_t *v, const char *skip, struct canon_buf *out,
 	struct enc e = {
 		.out = out, .errmsg = errmsg, .errlen = errlen, .skip = skip
 	};
+	struct enc_path root = { NULL, NULL, 0 };
+	int rv;
+
+	rv = enc_value(&e, v, &root, 1);
+	if (rv == TB_OK && out->err != 0) {
+		rv = out->err;
+	}
+	if (rv == TB_ENOMEM) {
+		snprintf(errmsg, errlen, "out of memory encoding");
+	}
+	return rv;
+}
+
+int
+canon_encode_raw(const json_t *v, const struct canon_raw *raw, size_t nraw,
+                 struct canon_buf *out, char *errmsg, size_t errlen)
+{
+	struct enc e = { .out = out,
+		         .errmsg = errmsg,
+		         .errlen = errlen,
+		         .raw = raw,
+		         .nraw = nraw };
 	struct enc_path root = { NULL, NULL, 0 };
 	int rv;
 

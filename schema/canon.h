@@ -59,6 +59,24 @@ extern const struct canon_limits canon_default_limits;
 int canon_check(const uint8_t *p, size_t n, const struct canon_limits *lim,
                 char *errmsg, size_t errlen);
 
+/* A top-level member of an object whose canonical bytes are known: v was
+ * decoded from p[0..n) (canon_decode, so canon_encode(v) gives exactly
+ * those bytes). */
+struct canon_raw {
+	const char *key;
+	const json_t *v;
+	const uint8_t *p;
+	size_t n;
+};
+
+/* canon_encode_raw is canon_encode of the object v, except that a
+ * top-level member named and valued (the same json_t) as an entry of raw
+ * is written as that entry's bytes instead of being encoded again: a
+ * record that embeds parts of a decoded command (node/fsm_create.c). The
+ * result is the same bytes as canon_encode's. */
+int canon_encode_raw(const json_t *v, const struct canon_raw *raw, size_t nraw,
+                     struct canon_buf *out, char *errmsg, size_t errlen);
+
 /* canon_encode appends the canonical encoding of v to out. Refuses reals
  * (TB_ETYPE, naming the JSON path) since the model has no floats. */
 int canon_encode(const json_t *v, struct canon_buf *out, char *errmsg,

@@ -251,6 +251,9 @@ like "$m" 'tongban_raft_leader 1' "  the node leads"
 like "$m" "tongban_cases{state=\"handling\"} $handling" "  cases by state"
 refusals=$(printf '%s\n' "$m" | sed -n 's/^tongban_refusals_total //p')
 ok "$([ "${refusals:-0}" -gt 20 ]; echo $?)" "  refusals counted ($refusals)"
+redos=$(printf '%s\n' "$m" | sed -n 's/^tongban_apply_redos_total //p')
+ok "$([ "${redos:-0}" -ge 1 ] && [ "$redos" -le "$refusals" ]; echo $?)" \
+  "  batches applied again after a refusal in direct mode ($redos, at most one per refusal)"
 
 node_stop a
 is "$stop_rc" 0 "the node stops cleanly on SIGTERM (no sanitizer report)"

@@ -1783,6 +1783,55 @@ test_decode_fields(void)
 	canon_buf_free(&b);
 }
 
+/* canon_encode_raw: a member decoded from known bytes is written as those
+ * bytes (so the same output as canon_encode), and only for that very
+ * value: an equal copy, or the same value under another key, is encoded. */
+static void
+test_encode_raw(void)
+{
+	json_t *doc =
+	    json_pack("{s:{s:[i,s,{s:b}], s:s}, s:i, s:s}", "form", "b", 1, "x",
+	              "k", 1, "a", "z", "n", 300, "m", "é");
+	struct canon_buf whole = { 0 }, part = { 0 }, out = { 0 }, fake = { 0 };
+	struct canon_raw raw;
+	json_t *form = NULL, *copy;
+	char err[128];
+	const uint8_t marker[] = { 0xc0 };
+
+	canon_encode(json_object_get(doc, "form"), &part, err, sizeof(err));
+	canon_decode(part.data, part.len, NULL, &form, err, sizeof(err));
+	json_object_set(doc, "form", form);
+	canon_encode(doc, &whole, err, sizeof(err));
+	raw = (struct canon_raw){ "form", form, part.data, part.len };
+	is_int(canon_encode_raw(doc, &raw, 1, &out, err, sizeof(err)), TB_OK,
+	       "canon_encode_raw: encodes");
+	ok(out.len == whole.len && !memcmp(out.data, whole.data, out.len),
+	   "the same bytes as canon_encode, the decoded part copied");
+	raw.p = marker;
+	raw.n = 1;
+	canon_encode_raw(doc, &raw, 1, &fake, err, sizeof(err));
+	ok(fake.len == whole.len - part.len + 1,
+	   "the part's bytes are what is written for it (a marker here)");
+	canon_buf_free(&fake);
+	copy = json_deep_copy(form);
+	json_object_set_new(doc, "form", copy);
+	canon_encode_raw(doc, &raw, 1, &fake, err, sizeof(err));
+	ok(fake.len == whole.len && !memcmp(fake.data, whole.data, fake.len),
+	   "an equal copy of the value is encoded, not replaced");
+	canon_buf_free(&fake);
+	raw.key = "other";
+	json_object_set(doc, "form", form);
+	canon_encode_raw(doc, &raw, 1, &fake, err, sizeof(err));
+	ok(fake.len == whole.len && !memcmp(fake.data, whole.data, fake.len),
+	   "and so is the value under another key");
+	canon_buf_free(&fake);
+	canon_buf_free(&out);
+	canon_buf_free(&part);
+	canon_buf_free(&whole);
+	json_decref(form);
+	json_decref(doc);
+}
+
 int
 main(void)
 {
@@ -1799,6 +1848,7 @@ main(void)
 	test_random();
 	test_hex_hash();
 	test_decode_fields();
+	test_encode_raw();
 	free_vectors();
 	return done_testing();
 }

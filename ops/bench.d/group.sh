@@ -18,7 +18,7 @@
 #      etcd: a put through the gateway; curl -m 1, tried at the survivors in
 #      turn), then restart the victim and wait until it has caught up.
 
-g_conns="1 16 64"
+g_conns=${TB_GROUP_CONNS:-"1 16 64"}  # e.g. TB_GROUP_CONNS=64 for a quick A/B
 
 # ---- tongban: PKI, members ------------------------------------------------
 g_pki() {
