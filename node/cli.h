@@ -103,6 +103,13 @@ void tb_cli_show_handoffs(const json_t *v);
 /* tb_cli_status_tree prints GET /v1/region's view (node/cli_status.c). */
 void tb_cli_status_tree(const json_t *tree);
 
+/* tb_cli_case_precheck: before `case submit` uploads materials, its
+ * matter (case c, read from file) must be in the node's catalog (GET
+ * /v1/catalog/matters/CODE, 404: refused naming $.matter). Returns 0 to
+ * go on, -1 after printing why not (node/cli_case.c). */
+int tb_cli_case_precheck(const char *api, const char *token, const json_t *c,
+                         const char *file);
+
 /* tb_cli_area: tongban area cases [--state S] [--overdue] [--limit N]
  * [--after ID] (GET /v1/area/cases). */
 int tb_cli_area(int argc, char **argv, const char *api, const char *token,

@@ -395,7 +395,7 @@ upload_materials(const struct client *cl, json_t *c, const char *case_path)
 	char dir[4096], path[8192];
 	const char *slash = strrchr(case_path, '/');
 	json_t *m;
-	size_t i;
+	size_t i, nfiles = 0;
 
 	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - case_path) : 1,
 	         slash ? case_path : ".");
@@ -420,6 +420,13 @@ upload_materials(const struct client *cl, json_t *c, const char *case_path)
 			return -1;
 		}
 		fclose(fp);
+		nfiles++;
+	}
+	/* And a matter the node knows: materials uploaded for a case it
+	 * then refused stayed stored. */
+	if (nfiles > 0 &&
+	    tb_cli_case_precheck(cl->api, cl->token, c, case_path) != 0) {
+		return -1;
 	}
 	json_array_foreach(json_object_get(c, "materials"), i, m)
 	{

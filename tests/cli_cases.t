@@ -2,7 +2,8 @@
 # The client verbs for people against a real 370000 node: case show, case
 # list, events, handoff list, region status and the new area cases print a
 # summary on stderr while stdout stays the node's JSON (identical content
-# with and without --json; --json prints nothing on stderr).
+# with and without --json; --json prints nothing on stderr); case submit
+# with a matter not in the catalog refuses before uploading any material.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/node_lib.sh"
 . "$(dirname "$0")/node_api_lib.sh"
@@ -83,4 +84,18 @@ like "$err" "unknown argument '--bogus'" "  naming it"
 tba area
 is "$rc" 2 "area alone: usage"
 
+# ---- case submit: the matter is checked before any upload ----
+printf 'a material of a refused case %s\n' "$(date +%s%N)" >"$T/mx.txt"
+printf '{"matter":"999999999999#01","applicant":{},"materials":[{"code":"M01","file":"mx.txt"}]}' \
+  >"$T/bad.json"
+tbc case submit "$T/bad.json"
+is "$rc" 1 "case submit with a matter not in the catalog fails"
+is "$err" "tongban case submit: $T/bad.json: \$.matter: \"999999999999#01\" is not a matter of the node's catalog (nothing was uploaded; tongban catalog matters lists them)" \
+  "  naming \$.matter, before uploading"
+api c GET "/v1/blobs/$(b2 "$T/mx.txt")"
+is "$code" 404 "  and the material is not stored"
+printf '{"matter":"000117001000#01","channel":"9","materials":[{"code":"M01","file":"mx.txt"}]}' \
+  >"$T/known.json"
+tbc case submit "$T/known.json"
+like "$err" "uploaded mx.txt as " "a known matter goes on to the upload (the node then judges the case)"
 done_testing
