@@ -132,6 +132,13 @@ is "$(jq_get 'any(r["region"] == "370300" and "never connected" in r["reason"] f
   True "cities that never connected are listed as lagging, with the reason"
 api P GET "/v1/catalog/rollout?version=x"
 is "$code" 400 "rollout with a version that is not a number is 400"
+api P GET "/v1/catalog/rollout?version=99"
+is "$code $(jq_get 'sorted(set(r["reason"] for r in d["lagging"] if r["region"] in ("370100", "370102", "370103", "370200", "370202")))')" \
+  "200 ['no release 99 at 370000 (its standard version is 1)']" \
+  "a version never published: every connected region is behind 'no release 99 at 370000' (it said 'waiting for 370000')"
+run "$TB" --api "$API_P" --token "$TOKEN_P" catalog rollout 99
+like "$err" "lagging  370102 at version 1 (via 370100): no release 99 at 370000" \
+  "  and tongban catalog rollout 99 says so per region"
 
 # ---- overlays: the city's reaches its counties; a county's is checked ----
 api C POST /v1/catalog/overlays \
