@@ -342,6 +342,12 @@ is "$(jq_get '[(c["overdue"], "due" in c) for c in d["cases"] if c["id"] == "'"$
 api P GET "/v1/area/cases?overdue=1"
 is "$(jq_get 'any(c["id"] == "'"$CID"'" for c in d["cases"])')" False \
   "  and overdue=1 leaves it out"
+run "$TB" --api "$API_P" --token "$TOKEN_P" area cases --state accepted
+is "$rc" 0 "tongban area cases --state accepted at the province"
+like "$out" "\"id\": \"$CID\"" "  stdout: the JSON, listing the case"
+printf '%s\n' "$err" | grep -Eq "^$CID +000117001000#01 +accepted +[0-9]{4}-[0-9]{2}-[0-9]{2} +no "
+ok $? "  stderr: its row (id, matter, state, due date, not overdue)"
+like "$err" "the area of 370000: " "  under the area's name"
 api P GET "/v1/area/cases?overdue=maybe"
 is "$code $(jq_get 'd["error"]["field"]')" "400 overdue" "overdue must be 0 or 1"
 api P GET "/v1/area/cases?state=nonsense"
