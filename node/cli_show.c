@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* text is member k of o for a table cell: a string as is, a number in
  * decimal, true/false, "-" when absent or null. */
@@ -119,11 +120,17 @@ tb_cli_show_events(const json_t *v)
 	        json_array_size(rows), spec_int(v, "next", 0));
 	json_array_foreach(rows, i, e)
 	{
+		/* at: milliseconds since the epoch, shown in UTC. */
+		time_t t = (time_t)(spec_int(e, "at", 0) / 1000);
+		struct tm tm;
 		b = json_object_get(e, "body");
-		fprintf(stderr, "  %-6s %-16s at %s  case %s\n",
+		if (gmtime_r(&t, &tm) == NULL ||
+		    strftime(b3, sizeof(b3), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+			snprintf(b3, sizeof(b3), "-");
+		}
+		fprintf(stderr, "  %-6s %-16s %s  case %s\n",
 		        text(e, "seq", b1, sizeof(b1)),
-		        text(e, "type", b2, sizeof(b2)),
-		        text(e, "at", b3, sizeof(b3)),
+		        text(e, "type", b2, sizeof(b2)), b3,
 		        spec_str(b, "case") ? spec_str(b, "case")
 		        : spec_str(b, "id") ? spec_str(b, "id")
 		                            : "-");

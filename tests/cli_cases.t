@@ -50,7 +50,8 @@ ok $? "  and a row per case: id, matter, state, due (none before acceptance), ov
 tbc events
 is "$rc" 0 "events"
 like "$err" "event(s); next: --after " "  stderr: the count and how to go on"
-like "$err" "case $ID" "  a row names the case"
+printf '%s\n' "$err" | grep -Eq "^  1 +case.event +20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z  case $ID\$"
+ok $? "  a row: seq, type, time in UTC, the case"
 tbc --json events
 is "$err" "" "events --json: nothing on stderr"
 
