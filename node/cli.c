@@ -88,6 +88,8 @@ cli_usage(FILE *f)
 	        "  tongban blob put FILE | blob get HASH [--out FILE]\n"
 	        "  tongban case submit FILE [--key K] | case show ID | case "
 	        "list [--status S]\n"
+	        "  tongban area cases [--state S] [--overdue] [--limit N] "
+	        "[--after ID]\n"
 	        "  tongban case act ID ACTION [--if-match V] [--opinion T] "
 	        "[--target S]\n"
 	        "  tongban case handoff ID --to CODE [--mode M] [--reason R] "
@@ -113,7 +115,8 @@ is_client_verb(int argc, char **argv)
 {
 	static const char *const client[] = { "status", "events",  "blob",
 		                              "case",   "token",   "links",
-		                              "group",  "handoff", NULL };
+		                              "group",  "handoff", "area",
+		                              NULL };
 	const char *const *v;
 
 	/* token: "sign" is offline, create and revoke talk to a node. */

@@ -89,6 +89,32 @@ int tb_cli_catalog_rollout(const char *api, const char *token, bool json,
  * people on stderr (node/cli_status.c). */
 int tb_cli_status_show(const char *api, const char *token, bool json);
 
+/* node/cli_show.c: summaries for people on stderr of the verbs whose
+ * stdout is the node's JSON (kept as is for scripts); --json: none. */
+
+/* tb_cli_get_shown GETs uri, prints the reply as the client verbs do and,
+ * unless json, show(reply) on stderr. Returns the exit code. */
+int tb_cli_get_shown(const char *api, const char *token, bool json,
+                     const char *uri, void (*show)(const json_t *v));
+void tb_cli_show_case(const json_t *c);
+void tb_cli_show_cases(const json_t *v);
+void tb_cli_show_events(const json_t *v);
+void tb_cli_show_handoffs(const json_t *v);
+/* tb_cli_status_tree prints GET /v1/region's view (node/cli_status.c). */
+void tb_cli_status_tree(const json_t *tree);
+
+/* tb_cli_case_precheck: before `case submit` uploads materials, its
+ * matter (case c, read from file) must be in the node's catalog (GET
+ * /v1/catalog/matters/CODE, 404: refused naming $.matter). Returns 0 to
+ * go on, -1 after printing why not (node/cli_case.c). */
+int tb_cli_case_precheck(const char *api, const char *token, const json_t *c,
+                         const char *file);
+
+/* tb_cli_area: tongban area cases [--state S] [--overdue] [--limit N]
+ * [--after ID] (GET /v1/area/cases). */
+int tb_cli_area(int argc, char **argv, const char *api, const char *token,
+                bool json);
+
 /* tb_cli_handoff: tongban case handoff ID ..., tongban handoff list|show|
  * abort (node/cli_handoff.c). */
 int tb_cli_handoff(int argc, char **argv, const char *api, const char *token,

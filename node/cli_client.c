@@ -26,6 +26,7 @@
 	"  case submit CASE.json [--key IDEMPOTENCY-KEY]  (materials with\n"   \
 	"      \"file\" are uploaded first and replaced by their hash)\n"      \
 	"  case show ID | case list [--status S] [--overdue] [--limit N]\n"    \
+	"  area cases [--state S] [--overdue] [--limit N] [--after ID]\n"      \
 	"  case act ID ACTION [--if-match V] [--opinion TEXT] [--target S]\n"  \
 	"  case handoff ID --to CODE [--mode M] [--reason R] [--wait SECS]\n"  \
 	"  handoff list [--state S] [--side S] [--limit N] [--after C] | "     \
@@ -394,7 +395,7 @@ upload_materials(const struct client *cl, json_t *c, const char *case_path)
 	char dir[4096], path[8192];
 	const char *slash = strrchr(case_path, '/');
 	json_t *m;
-	size_t i;
+	size_t i, nfiles = 0;
 
 	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - case_path) : 1,
 	         slash ? case_path : ".");
@@ -419,6 +420,13 @@ upload_materials(const struct client *cl, json_t *c, const char *case_path)
 			return -1;
 		}
 		fclose(fp);
+		nfiles++;
+	}
+	/* And a matter the node knows: materials uploaded for a case it
+	 * then refused stayed stored. */
+	if (nfiles > 0 &&
+	    tb_cli_case_precheck(cl->api, cl->token, c, case_path) != 0) {
+		return -1;
 	}
 	json_array_foreach(json_object_get(c, "materials"), i, m)
 	{
@@ -492,7 +500,8 @@ case_verb(const struct client *cl, int argc, char **argv)
 	}
 	if (argc >= 3 && !strcmp(argv[1], "show")) {
 		snprintf(uri, sizeof(uri), "/v1/cases/%s", argv[2]);
-		return simple(cl, "GET", uri, NULL, NULL, NULL);
+		return tb_cli_get_shown(cl->api, cl->token, cl->json, uri,
+		                        tb_cli_show_case);
 	}
 	if (argc >= 2 && !strcmp(argv[1], "list")) {
 		const char *st = opt_value(argc, argv, "--status");
@@ -502,7 +511,8 @@ case_verb(const struct client *cl, int argc, char **argv)
 		         lim ? lim : "50", st ? "&status=" : "", st ? st : "",
 		         opt_flag(argc, argv, "--overdue") ? "&overdue=1" : "",
 		         after ? "&after=" : "", after ? after : "");
-		return simple(cl, "GET", uri, NULL, NULL, NULL);
+		return tb_cli_get_shown(cl->api, cl->token, cl->json, uri,
+		                        tb_cli_show_cases);
 	}
 	if (argc >= 3 && !strcmp(argv[1], "handoff")) {
 		return tb_cli_handoff(argc, argv, cl->api, cl->token, cl->json);
@@ -750,7 +760,8 @@ region_verb(const struct client *cl, int argc, char **argv)
 	json_t *b;
 
 	if (!strcmp(argv[1], "status")) {
-		return simple(cl, "GET", "/v1/region", NULL, NULL, NULL);
+		return tb_cli_get_shown(cl->api, cl->token, cl->json,
+		                        "/v1/region", tb_cli_status_tree);
 	}
 	if (!strcmp(argv[1], "remove-peer") && argc >= 3) {
 		snprintf(uri, sizeof(uri), "/v1/region/peers/%s", argv[2]);
@@ -805,7 +816,8 @@ tb_cli_client(int argc, char **argv, const char *api, const char *token,
 		const char *lim = opt_value(argc, argv, "--limit");
 		snprintf(uri, sizeof(uri), "/v1/events?after=%s&limit=%s",
 		         after ? after : "0", lim ? lim : "100");
-		return simple(&cl, "GET", uri, NULL, NULL, NULL);
+		return tb_cli_get_shown(cl.api, cl.token, json, uri,
+		                        tb_cli_show_events);
 	}
 	if (!strcmp(argv[0], "catalog") && argc >= 2) {
 		if (!strcmp(argv[1], "publish") && argc >= 3) {
@@ -863,6 +875,9 @@ tb_cli_client(int argc, char **argv, const char *api, const char *token,
 	}
 	if (!strcmp(argv[0], "handoff")) {
 		return tb_cli_handoff(argc, argv, cl.api, cl.token, cl.json);
+	}
+	if (!strcmp(argv[0], "area")) {
+		return tb_cli_area(argc, argv, cl.api, cl.token, cl.json);
 	}
 	fprintf(stderr, CLIENT_USAGE);
 	return TB_EXIT_USAGE;

@@ -180,8 +180,8 @@ tb_cli_handoff(int argc, char **argv, const char *api, const char *token,
 		         lim ? lim : "100", s ? "&state=" : "", s ? s : "",
 		         side ? "&side=" : "", side ? side : "",
 		         after ? "&after=" : "", after ? after : "");
-		return tb_cli_request(api, token, json, "GET", uri, NULL, true,
-		                      &st, NULL);
+		return tb_cli_get_shown(api, token, json, uri,
+		                        tb_cli_show_handoffs);
 	}
 	if (argc >= 3 && !strcmp(argv[1], "show")) {
 		snprintf(uri, sizeof(uri), "/v1/handoffs/%s", argv[2]);

@@ -8,8 +8,8 @@
 
 #include <stdio.h>
 
-static void
-status_tree(const json_t *tree)
+void
+tb_cli_status_tree(const json_t *tree)
 {
 	const json_t *par =
 	    json_object_get(json_object_get(tree, "topology"), "parent");
@@ -106,7 +106,7 @@ tb_cli_status_show(const char *api, const char *token, bool json)
 	}
 	fprintf(stderr, "%s\n", first ? "" : ")");
 	if (json_is_object(json_object_get(v, "tree"))) {
-		status_tree(json_object_get(v, "tree"));
+		tb_cli_status_tree(json_object_get(v, "tree"));
 	}
 	json_decref(v);
 	return rc;

@@ -92,15 +92,19 @@ link_nng_redial(struct link *l, unsigned wait_ms)
 }
 
 /* dialed takes an EV_ADD of outbound link l: a connection, or a failed
- * connect (s NULL). Returns the new connection, or NULL. */
+ * connect (s NULL, result rv). Returns the new connection, or NULL. */
 static struct link_conn *
-dialed(struct links *ls, struct link *l, nng_stream *s)
+dialed(struct links *ls, struct link *l, nng_stream *s, int rv)
 {
 	struct link_conn *c;
 
 	l->dialing = false;
 	if (s == NULL) {
 		if (!l->removed && !ls->stopping) {
+			/* The link view's last error: a refused or
+			 * unreachable peer used to leave it empty. */
+			link_set_state(l, l->state, "dial %s: %s", l->url,
+			               nng_strerror(rv));
 			/* A failed connect waits longer each time. */
 			unsigned wait = l->redial_cur_ms;
 			l->redial_cur_ms =
@@ -326,7 +330,7 @@ added(struct links *ls, struct link_ev *e)
 	uint32_t id;
 
 	if (e->l != NULL) {
-		c = dialed(ls, e->l, e->s);
+		c = dialed(ls, e->l, e->s, e->result);
 	} else if (ls->stopping) {
 		nng_stream_close(e->s);
 		nng_stream_free(e->s);
@@ -447,7 +451,7 @@ link_nng_tick(struct links *ls)
 	for (l = ls->list; l != NULL; l = l->next) {
 		if (l->dial_lost) {
 			l->dial_lost = false;
-			dialed(ls, l, NULL);
+			dialed(ls, l, NULL, NNG_ENOMEM);
 		}
 	}
 }

@@ -308,10 +308,13 @@ region_report_send(struct region_flow *f)
 /* ---- rollout ------------------------------------------------------------ */
 
 /* rollout_rows walks rows (outboxes, and the "below" of their reports)
- * into applied and lagging, with the reason a region lags. */
+ * into applied and lagging, with the reason a region lags; none (NULL when
+ * this node holds the version) is the reason of a region merely behind
+ * it: "no release N at CODE" rather than waiting for what never came. */
 static void
-rollout_rows(const json_t *rows, long long ver, const char *via, bool via_has,
-             int depth, json_t *applied, json_t *lagging)
+rollout_rows(const json_t *rows, long long ver, const char *none,
+             const char *via, bool via_has, int depth, json_t *applied,
+             json_t *lagging)
 {
 	const json_t *r, *ref;
 	size_t i;
@@ -362,6 +365,8 @@ rollout_rows(const json_t *rows, long long ver, const char *via, bool via_has,
 				         "pending: %s applied it, and the last "
 				         "report from %s predates it",
 				         via, code);
+			} else if (none != NULL) {
+				snprintf(why, sizeof(why), "%s", none);
 			} else {
 				snprintf(
 				    why, sizeof(why),
@@ -377,9 +382,9 @@ rollout_rows(const json_t *rows, long long ver, const char *via, bool via_has,
 			json_array_append_new(lagging, e);
 		}
 		if (depth < 8) {
-			rollout_rows(json_object_get(r, "below"), ver, code,
-			             cat != NULL && have >= ver, depth + 1,
-			             applied, lagging);
+			rollout_rows(json_object_get(r, "below"), ver, none,
+			             code, cat != NULL && have >= ver,
+			             depth + 1, applied, lagging);
 		}
 	}
 }
@@ -392,13 +397,17 @@ region_rollout(struct node *n, long long ver)
 	const struct region_table *t = region_builtin();
 	const struct region *kids[64];
 	int32_t self = 0;
+	long long self_ver;
+	char none[120];
 	size_t nk, i, j;
 
 	rows = json_object_get(v, "outboxes");
-	rollout_rows(rows, ver, n->cfg.region,
-	             spec_int(json_object_get(v, "catalog"), "standard", 0) >=
-	                 ver,
-	             0, applied, lagging);
+	self_ver = spec_int(json_object_get(v, "catalog"), "standard", 0);
+	snprintf(none, sizeof(none),
+	         "no release %lld at %s (its standard version is %lld)", ver,
+	         n->cfg.region, self_ver);
+	rollout_rows(rows, ver, self_ver >= ver ? NULL : none, n->cfg.region,
+	             self_ver >= ver, 0, applied, lagging);
 	/* Children in the table that never made contact lag too. */
 	region_code_parse(n->cfg.region, &self);
 	nk = region_children(t, self, kids, 64);

@@ -477,6 +477,18 @@ ok "$([ "$(metric P 'tongban_link_cert_closes_total')" -ge 2 ]; echo $?)" \
 ok "$([ "$(metric P 'tongban_link_handshakes_total{result="revoked"}')" -ge 1 ]; echo $?)" \
   "metrics: handshakes refused as revoked"
 
+# ---- a peer that refuses the connection: the dial error is shown ----
+run "$TB" link add --dir P --region 370200 --url tcp://127.0.0.1:1
+is "$rc" 0 "link add: the province dials a port where nothing listens"
+dial_err() {
+  api P GET /v1/links
+  [ "$(jq_get 'any(l["url"] == "tcp://127.0.0.1:1" and "dial tcp://127.0.0.1:1: Connection refused" in (l["last_error"] or "") for l in d["links"])')" = True ]
+}
+wait_for "$WAIT" dial_err
+is "$?" 0 "its link's last_error is the dial error (it stayed empty)"
+run "$TB" --api "$API_P" --token "$TOKEN_P" links
+like "$out" "dial tcp://127.0.0.1:1: Connection refused" "  and the LAST ERROR column of tongban links shows it"
+
 # ---- clean stop ----
 kill -TERM "$PID_P" "$PID_C"
 wait "$PID_P"

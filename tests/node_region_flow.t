@@ -132,6 +132,13 @@ is "$(jq_get 'any(r["region"] == "370300" and "never connected" in r["reason"] f
   True "cities that never connected are listed as lagging, with the reason"
 api P GET "/v1/catalog/rollout?version=x"
 is "$code" 400 "rollout with a version that is not a number is 400"
+api P GET "/v1/catalog/rollout?version=99"
+is "$code $(jq_get 'sorted(set(r["reason"] for r in d["lagging"] if r["region"] in ("370100", "370102", "370103", "370200", "370202")))')" \
+  "200 ['no release 99 at 370000 (its standard version is 1)']" \
+  "a version never published: every connected region is behind 'no release 99 at 370000' (it said 'waiting for 370000')"
+run "$TB" --api "$API_P" --token "$TOKEN_P" catalog rollout 99
+like "$err" "lagging  370102 at version 1 (via 370100): no release 99 at 370000" \
+  "  and tongban catalog rollout 99 says so per region"
 
 # ---- overlays: the city's reaches its counties; a county's is checked ----
 api C POST /v1/catalog/overlays \
@@ -335,6 +342,12 @@ is "$(jq_get '[(c["overdue"], "due" in c) for c in d["cases"] if c["id"] == "'"$
 api P GET "/v1/area/cases?overdue=1"
 is "$(jq_get 'any(c["id"] == "'"$CID"'" for c in d["cases"])')" False \
   "  and overdue=1 leaves it out"
+run "$TB" --api "$API_P" --token "$TOKEN_P" area cases --state accepted
+is "$rc" 0 "tongban area cases --state accepted at the province"
+like "$out" "\"id\": \"$CID\"" "  stdout: the JSON, listing the case"
+printf '%s\n' "$err" | grep -Eq "^$CID +000117001000#01 +accepted +[0-9]{4}-[0-9]{2}-[0-9]{2} +no "
+ok $? "  stderr: its row (id, matter, state, due date, not overdue)"
+like "$err" "the area of 370000: " "  under the area's name"
 api P GET "/v1/area/cases?overdue=maybe"
 is "$code $(jq_get 'd["error"]["field"]')" "400 overdue" "overdue must be 0 or 1"
 api P GET "/v1/area/cases?state=nonsense"
