@@ -107,27 +107,60 @@ head(const uint8_t *p, size_t n, size_t *hl, uint64_t *count, char *kind)
 size_t
 canon_skip(const uint8_t *p, size_t n, int depth)
 {
-	size_t hl, off, len;
-	uint64_t count, i;
+	/* Iterative: left[k] is how many values remain at nesting k (0 is
+	 * the value asked for). A full release is some 10^6 values and is
+	 * walked a few times per apply; fixints and short strings, most of
+	 * them, take the quick path. */
+	uint64_t left[CANON_WALK_MAX_DEPTH + 2], count;
+	size_t off = 0, hl;
+	int top = 0;
+	uint8_t b;
 	char kind;
 
-	if (depth > CANON_WALK_MAX_DEPTH || !head(p, n, &hl, &count, &kind)) {
+	if (depth < 0 || depth > CANON_WALK_MAX_DEPTH) {
 		return 0;
 	}
-	if (kind == 0) {
-		return hl;
-	}
-	if (kind == 's') {
-		return count <= n - hl ? hl + (size_t)count : 0;
-	}
-	off = hl;
-	for (i = 0; i < (kind == 'm' ? 2 * count : count); i++) {
-		if ((len = canon_skip(p + off, n - off, depth + 1)) == 0) {
+	left[0] = 1;
+	for (;;) {
+		if (left[top] == 0) {
+			if (top == 0) {
+				return off;
+			}
+			top--;
+			continue;
+		}
+		left[top]--;
+		if (off >= n || depth + top > CANON_WALK_MAX_DEPTH) {
 			return 0;
 		}
-		off += len;
+		b = p[off];
+		if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 ||
+		    b == 0xc3) {
+			off++;
+			continue;
+		}
+		if ((b & 0xe0) == 0xa0) {
+			if ((size_t)(b & 0x1f) >= n - off) {
+				return 0;
+			}
+			off += 1 + (size_t)(b & 0x1f);
+			continue;
+		}
+		if (!head(p + off, n - off, &hl, &count, &kind)) {
+			return 0;
+		}
+		if (kind == 0) {
+			off += hl;
+		} else if (kind == 's') {
+			if (count > n - off - hl) {
+				return 0;
+			}
+			off += hl + (size_t)count;
+		} else {
+			off += hl;
+			left[++top] = kind == 'm' ? 2 * count : count;
+		}
 	}
-	return off;
 }
 
 /* key_is: the string at p (n bytes available) is key; *klen its whole
@@ -194,6 +227,44 @@ canon_map_get(const uint8_t *p, size_t n, const char *key, const uint8_t **v,
 		*vlen = len - (vat - at);
 	}
 	return rv;
+}
+
+int
+canon_array_head(const uint8_t *p, size_t n, uint64_t *count, size_t *hl)
+{
+	char kind;
+
+	if (!head(p, n, hl, count, &kind) || kind != 'a') {
+		return TB_EMALFORMED;
+	}
+	return TB_OK;
+}
+
+int
+canon_array_get(const uint8_t *p, size_t n, uint64_t i, const uint8_t **v,
+                size_t *vlen)
+{
+	size_t off, len;
+	uint64_t count, j;
+	int rv;
+
+	if ((rv = canon_array_head(p, n, &count, &off)) != TB_OK) {
+		return rv;
+	}
+	if (i >= count) {
+		return TB_ENOTFOUND;
+	}
+	for (j = 0;; j++) {
+		if ((len = canon_skip(p + off, n - off, 1)) == 0) {
+			return TB_EMALFORMED;
+		}
+		if (j == i) {
+			*v = p + off;
+			*vlen = len;
+			return TB_OK;
+		}
+		off += len;
+	}
 }
 
 int

@@ -30,6 +30,16 @@ size_t canon_skip(const uint8_t *p, size_t n, int depth);
 int canon_map_get(const uint8_t *p, size_t n, const char *key,
                   const uint8_t **v, size_t *vlen);
 
+/* canon_array_head reads the header of the array p[0..n): its count
+ * (*count) and header length (*hl; the first element is at p + *hl).
+ * TB_OK, or TB_EMALFORMED (not an array, or truncated). */
+int canon_array_head(const uint8_t *p, size_t n, uint64_t *count, size_t *hl);
+
+/* canon_array_get finds element i of the array p[0..n): *v, *vlen its
+ * bytes. TB_OK, TB_ENOTFOUND (i >= the count), or TB_EMALFORMED. */
+int canon_array_get(const uint8_t *p, size_t n, uint64_t i, const uint8_t **v,
+                    size_t *vlen);
+
 /* canon_bytes_without appends to out the canonical bytes of the map
  * p[0..n) (exactly one value) without its key skip: what
  * canon_encode_without gives for the decoded map. TB_OK, TB_EMALFORMED,

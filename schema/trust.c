@@ -237,6 +237,28 @@ trust_verify_release(const json_t *root, const json_t *doc, const char *path,
 }
 
 int
+trust_verify_release_msg(const json_t *root, const uint8_t *msg, size_t n,
+                         const json_t *sigs, const char *path,
+                         struct tb_diag *d)
+{
+	const struct canon_buf m = { (uint8_t *)msg, n, n, 0 };
+	char sub[TB_DIAG_PATH];
+
+	if (count_signers(&m, sigs, json_object_get(root, "release_keys")) >
+	    0) {
+		return TB_OK;
+	}
+	tb_path_key(sub, sizeof(sub), path, "signatures");
+	return tb_diag_add(d, TB_ESIG, sub,
+	                   json_array_size(sigs)
+	                       ? "no valid signature by a release key of "
+	                         "the %s root"
+	                       : "unsigned: a release key of the %s root "
+	                         "must sign it",
+	                   spec_str(root, "region"));
+}
+
+int
 trust_verify_release_bytes(const json_t *root, const uint8_t *doc, size_t n,
                            const char *path, struct tb_diag *d)
 {

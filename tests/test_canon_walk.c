@@ -103,6 +103,41 @@ test_get(void)
 	canon_buf_free(&enc);
 }
 
+static void
+test_array(void)
+{
+	json_t *v = json_pack("[i, s, {s:[i, i]}, n]", 300, "abc", "k", 1, 2);
+	struct canon_buf enc = { 0 }, el = { 0 };
+	const uint8_t *p;
+	uint64_t count = 0;
+	size_t n, hl = 0;
+	char err[128];
+
+	canon_encode(v, &enc, err, sizeof(err));
+	ok(canon_array_head(enc.data, enc.len, &count, &hl) == TB_OK &&
+	       count == 4 && hl == 1,
+	   "an array of 4: count 4, a 1-byte header");
+	canon_encode(json_array_get(v, 2), &el, err, sizeof(err));
+	ok(canon_array_get(enc.data, enc.len, 2, &p, &n) == TB_OK &&
+	       n == el.len && !memcmp(p, el.data, n),
+	   "element 2 is the bytes of {\"k\": [1, 2]}");
+	ok(canon_array_get(enc.data, enc.len, 0, &p, &n) == TB_OK && n == 3 &&
+	       p[0] == 0xcd,
+	   "element 0 (300) is a uint16, 3 bytes");
+	ok(canon_array_get(enc.data, enc.len, 3, &p, &n) == TB_OK && n == 1 &&
+	       p[0] == 0xc0,
+	   "element 3 is nil");
+	is_int(canon_array_get(enc.data, enc.len, 4, &p, &n), TB_ENOTFOUND,
+	       "no element 4");
+	is_int(canon_array_get(enc.data, 6, 2, &p, &n), TB_EMALFORMED,
+	       "truncated before element 2: malformed");
+	is_int(canon_array_head((const uint8_t *)"\x80", 1, &count, &hl),
+	       TB_EMALFORMED, "a map is not an array");
+	json_decref(v);
+	canon_buf_free(&enc);
+	canon_buf_free(&el);
+}
+
 /* verdict_same checks doc's bytes and its JSON against root alike. */
 static void
 verdict_same(const json_t *root, const json_t *doc, const char *what, int want)
@@ -115,6 +150,11 @@ verdict_same(const json_t *root, const json_t *doc, const char *what, int want)
 	tb_diag_init(&a);
 	tb_diag_init(&b);
 	canon_encode(doc, &enc, err, sizeof(err));
+	struct canon_buf msg = { 0 };
+	struct tb_diag c;
+	int rc;
+
+	tb_diag_init(&c);
 	ra = trust_verify_release(root, doc, "$.entry.doc", &a);
 	rb = trust_verify_release_bytes(root, enc.data, enc.len, "$.entry.doc",
 	                                &b);
@@ -123,6 +163,14 @@ verdict_same(const json_t *root, const json_t *doc, const char *what, int want)
 	ok(ra == rb && (ra == TB_OK || (!strcmp(a.e[0].msg, b.e[0].msg) &&
 	                                !strcmp(a.e[0].path, b.e[0].path))),
 	   "  as from its JSON (%s)", rb == TB_OK ? "valid" : b.e[0].msg);
+	canon_bytes_without(enc.data, enc.len, "signatures", &msg);
+	rc = trust_verify_release_msg(root, msg.data, msg.len,
+	                              json_object_get(doc, "signatures"),
+	                              "$.entry.doc", &c);
+	ok(rc == ra && (ra == TB_OK || (!strcmp(a.e[0].msg, c.e[0].msg) &&
+	                                !strcmp(a.e[0].path, c.e[0].path))),
+	   "  and from its signed bytes cut once (%s)", tb_errname(rc));
+	canon_buf_free(&msg);
 	canon_buf_free(&enc);
 }
 
@@ -166,6 +214,7 @@ main(void)
 	}
 	test_without();
 	test_get();
+	test_array();
 	test_verify();
 	return done_testing();
 }
