@@ -26,9 +26,12 @@ struct fsm {
 	int64_t at;  /* the command's time clamped monotone (Unix ms) */
 	int32_t day; /* the day of `at` in UTC+8 (China Standard Time) */
 	struct tb_diag d;
-	json_t *result; /* success payload, owned by f */
-	bool fault;     /* entered the TB_FAULT_HANDOFF_EXIT step (kept in
-	                   the store's fault_exit only if the apply commits) */
+	json_t *result;     /* success payload, owned by f */
+	bool fault;         /* entered the TB_FAULT_HANDOFF_EXIT step (kept in
+	                       the store's fault_exit only if the apply commits) */
+	const uint8_t *doc; /* a delivered release's canonical bytes within
+	                       cmd->raw (doclen), or NULL: fsm_release */
+	size_t doclen;
 };
 
 /* fsm_refuse records the refusal (code, path, message) and returns

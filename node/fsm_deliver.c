@@ -9,6 +9,7 @@
 #include "node/region_store.h"
 
 #include "replication/outbox.h"
+#include "schema/canon_walk.h"
 #include "schema/cert.h"
 #include "schema/spec.h"
 
@@ -118,13 +119,33 @@ cursor_put(struct fsm *f, const uint8_t k[7], const struct outbox_in *in)
 	return rv;
 }
 
-/* deliver_entry applies one delivered entry e (at path, for refusals):
- * a case summary from a child is kept and passed on up; a release or
- * overlay from the parent goes through the same apply as one published
- * here (signature, chain and version checked alike). f->result is the
- * inner apply's; a refusal refuses the whole command. */
+/* entry_bytes finds the canonical bytes of the command's entry: its
+ * body's "entry" (i < 0) or "entries"[i]; NULL if they cannot be found. */
+static const uint8_t *
+entry_bytes(const struct fsm *f, long i, size_t *n)
+{
+	const uint8_t *b, *e;
+	size_t bl, el;
+
+	if (f->cmd->raw == NULL ||
+	    canon_map_get(f->cmd->raw, f->cmd->rawlen, "body", &b, &bl) != 0 ||
+	    canon_map_get(b, bl, i < 0 ? "entry" : "entries", &e, &el) != 0 ||
+	    (i >= 0 && canon_array_get(e, el, (uint64_t)i, &e, &el) != 0)) {
+		return NULL;
+	}
+	*n = el;
+	return e;
+}
+
+/* deliver_entry applies one delivered entry e (at path, for refusals;
+ * its canonical bytes eb, en, or NULL): a case summary from a child is
+ * kept and passed on up; a release or overlay from the parent goes
+ * through the same apply as one published here (signature, chain and
+ * version checked alike). f->result is the inner apply's; a refusal
+ * refuses the whole command. */
 static int
-deliver_entry(struct fsm *f, bool up, const json_t *e, const char *path)
+deliver_entry(struct fsm *f, bool up, const json_t *e, const uint8_t *eb,
+              size_t en, const char *path)
 {
 	const char *kind = spec_str(e, "kind");
 	const json_t *doc = json_object_get(e, "doc");
@@ -167,12 +188,21 @@ deliver_entry(struct fsm *f, bool up, const json_t *e, const char *path)
 	             : !strcmp(kind, "crl")     ? CMD_CRL_PUT
 	                                        : CMD_ROOT_PUT;
 	inner.body = body;
+	inner.raw = NULL; /* the outer command's: not this body's bytes */
+	inner.rawlen = 0;
 	f->cmd = &inner;
+	/* A release is stored and passed on as the bytes it came in. */
+	if (inner.type == CMD_CATALOG_RELEASE && eb != NULL &&
+	    canon_map_get(eb, en, "doc", &f->doc, &f->doclen) != 0) {
+		f->doc = NULL;
+	}
 	rv = inner.type == CMD_CATALOG_RELEASE   ? fsm_release(f)
 	     : inner.type == CMD_CATALOG_OVERLAY ? fsm_overlay(f)
 	     : inner.type == CMD_CRL_PUT         ? fsm_crl_delivered(f)
 	                                         : fsm_root_delivered(f);
 	f->cmd = outer;
+	f->doc = NULL;
+	f->doclen = 0;
 	json_decref(body);
 	return rv;
 }
@@ -187,7 +217,9 @@ fsm_outbox_deliver(struct fsm *f)
 	struct outbox_in in;
 	enum outbox_verdict vd;
 	uint8_t k[7];
+	const uint8_t *eb;
 	json_t *applied;
+	size_t en = 0;
 	bool up;
 	int rv;
 
@@ -206,7 +238,8 @@ fsm_outbox_deliver(struct fsm *f)
 		return verdict_result(f, vd, origin, in.cursor, NULL);
 	}
 	/* A refusal refuses the delivery: the cursor stays. */
-	if ((rv = deliver_entry(f, up, json_object_get(b, "entry"),
+	eb = entry_bytes(f, -1, &en);
+	if ((rv = deliver_entry(f, up, json_object_get(b, "entry"), eb, en,
 	                        "$.body.entry")) != TB_OK) {
 		return rv;
 	}
@@ -231,8 +264,10 @@ fsm_outbox_deliver_run(struct fsm *f)
 	size_t n = json_array_size(es), i;
 	struct outbox_in in;
 	enum outbox_verdict vd;
+	const uint8_t *eb;
 	uint64_t skip;
 	char path[40];
+	size_t en = 0;
 	uint8_t k[7];
 	bool up;
 	int rv;
@@ -260,7 +295,8 @@ fsm_outbox_deliver_run(struct fsm *f)
 	 * refused refuses the run (the cursor stays where it was). */
 	for (i = (size_t)skip; i < n; i++) {
 		snprintf(path, sizeof(path), "$.body.entries[%zu]", i);
-		rv = deliver_entry(f, up, json_array_get(es, i), path);
+		eb = entry_bytes(f, (long)i, &en);
+		rv = deliver_entry(f, up, json_array_get(es, i), eb, en, path);
 		json_decref(f->result);
 		f->result = NULL;
 		if (rv != TB_OK) {

@@ -3,8 +3,10 @@
  * the fan-out of an applied release, outbox.deliver's verdicts and
  * refusals, outbox.acked), between a city's store and a county's. */
 #include "node/region_store.h"
+#include "node/store_db.h"
 #include "node/store.h"
 #include "schema/command.h"
+#include "schema/matter.h"
 #include "schema/spec.h"
 #include "tests/tap.h"
 #include "tests/store_util.h"
@@ -77,6 +79,57 @@ test_topology(void)
 	json_decref(t);
 }
 
+/* stored_as_encoded: the value at key of database dbi in s is the
+ * schema-version byte and v's canonical msgpack, as db_put_json writes it
+ * (a release's apply stores the bytes it came in: they must be these). */
+static bool
+stored_as_encoded(struct store *s, int dbi, const void *key, size_t klen,
+                  const json_t *v)
+{
+	struct canon_buf b = { 0 };
+	uint8_t sv = STORE_SV;
+	MDB_txn *txn;
+	MDB_val val;
+	char err[128];
+	bool same = false;
+
+	if (store_rd_begin(s, &txn) != 0) {
+		return false;
+	}
+	if (db_get(txn, s->dbi[dbi], key, klen, &val) == 0 &&
+	    canon_buf_append(&b, &sv, 1) == 0 &&
+	    canon_encode(v, &b, err, sizeof(err)) == 0) {
+		same =
+		    val.mv_size == b.len && !memcmp(val.mv_data, b.data, b.len);
+	}
+	store_rd_end(s, txn);
+	canon_buf_free(&b);
+	return same;
+}
+
+/* layer_as_encoded: release rel (version 1) and each of its matters are
+ * stored at s as their encodings. */
+static void
+layer_as_encoded(struct store *s, const json_t *rel, const char *where)
+{
+	uint8_t vk[8];
+	char k[MATTER_KEY_MAX];
+	json_t *m;
+	size_t i, same = 0;
+
+	db_be64(vk, 1);
+	ok(stored_as_encoded(s, DB_RELEASES, vk, 8, rel),
+	   "%s: release 1 is stored as its encoding, byte for byte", where);
+	json_array_foreach(json_object_get(rel, "matters"), i, m)
+	{
+		matter_key(m, k, sizeof(k));
+		same += stored_as_encoded(s, DB_MATTERS, k, strlen(k), m);
+	}
+	is_int((long long)same,
+	       (long long)json_array_size(json_object_get(rel, "matters")),
+	       "%s: and so is each of its matters", where);
+}
+
 static void
 test_flow(void)
 {
@@ -111,9 +164,17 @@ test_flow(void)
 	is_int(rv, TB_OK, "entry 1.1 is stored");
 	rv = canon_decode(p, len, &canon_default_limits, &entry, err,
 	                  sizeof(err));
-	free(p);
 	is_str(spec_str(entry, "kind"), "release",
 	       "  as canonical msgpack of {kind: release, doc}");
+	{
+		struct canon_buf eb = { 0 };
+		canon_encode(entry, &eb, err, sizeof(err));
+		ok(eb.len == len && !memcmp(eb.data, p, len),
+		   "  made around the release's bytes: its encoding, byte "
+		   "for byte");
+		canon_buf_free(&eb);
+	}
+	free(p);
 
 	/* The county delivers it. */
 	r = apply(B, &IDX_B, CMD_OUTBOX_DELIVER,
@@ -136,6 +197,10 @@ test_flow(void)
 	ok(json_object_get(json_object_get(r, "outbox"), "applied") != NULL,
 	   "  with the release's apply result");
 	json_decref(r);
+	layer_as_encoded(A, json_object_get(entry, "doc"),
+	                 "published at 370100");
+	layer_as_encoded(B, json_object_get(entry, "doc"),
+	                 "delivered at 370102");
 	r = apply(B, &IDX_B, CMD_OUTBOX_DELIVER,
 	          json_pack("{s:s, s:i, s:i, s:O}", "origin", "370100", "inc",
 	                    1, "seq", 1, "entry", entry));
