@@ -185,10 +185,17 @@ put_matters(struct fsm *f, MDB_dbi dm, const json_t *r, const uint8_t *doc,
 	json_t *x;
 	int rv;
 
-	if (doc == NULL || canon_map_get(doc, n, "matters", &mb, &mn) != 0 ||
-	    canon_array_head(mb, mn, &count, &off) != 0 ||
-	    count != json_array_size(arr)) {
+	if (doc == NULL || canon_map_find(doc, n, "matters", &off) != 0) {
 		mb = NULL; /* no bytes to use: encode each matter */
+	} else {
+		/* Bounded by the document's end: each matter is walked
+		 * once, as it is written. */
+		mb = doc + off;
+		mn = n - off;
+		if (canon_array_head(mb, mn, &count, &off) != 0 ||
+		    count != json_array_size(arr)) {
+			mb = NULL;
+		}
 	}
 	json_array_foreach(arr, i, x)
 	{
@@ -286,8 +293,7 @@ persist_layer(struct fsm *f, const json_t *r, const uint8_t *doc, size_t n,
 static void
 release_bytes(const struct fsm *f, const uint8_t **p, size_t *n)
 {
-	const uint8_t *b;
-	size_t bl;
+	size_t b;
 
 	*p = f->doc;
 	*n = f->doclen;
@@ -295,8 +301,10 @@ release_bytes(const struct fsm *f, const uint8_t **p, size_t *n)
 	    f->cmd->raw == NULL) {
 		return;
 	}
-	if (canon_map_get(f->cmd->raw, f->cmd->rawlen, "body", &b, &bl) != 0 ||
-	    canon_map_get(b, bl, "release", p, n) != 0) {
+	/* The body's start, then the release within it, walked once. */
+	if (canon_map_find(f->cmd->raw, f->cmd->rawlen, "body", &b) != 0 ||
+	    canon_map_get(f->cmd->raw + b, f->cmd->rawlen - b, "release", p,
+	                  n) != 0) {
 		*p = NULL;
 		*n = 0;
 	}

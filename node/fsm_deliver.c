@@ -120,17 +120,23 @@ cursor_put(struct fsm *f, const uint8_t k[7], const struct outbox_in *in)
 }
 
 /* entry_bytes finds the canonical bytes of the command's entry: its
- * body's "entry" (i < 0) or "entries"[i]; NULL if they cannot be found. */
+ * body's "entry" (i < 0) or "entries"[i]; NULL if they cannot be found.
+ * *n bounds them (an entry that is the body's first member is not walked
+ * to find its end: a full release is 5.8 MiB). */
 static const uint8_t *
 entry_bytes(const struct fsm *f, long i, size_t *n)
 {
-	const uint8_t *b, *e;
-	size_t bl, el;
+	const uint8_t *p = f->cmd->raw, *e;
+	size_t b, at, el;
 
-	if (f->cmd->raw == NULL ||
-	    canon_map_get(f->cmd->raw, f->cmd->rawlen, "body", &b, &bl) != 0 ||
-	    canon_map_get(b, bl, i < 0 ? "entry" : "entries", &e, &el) != 0 ||
-	    (i >= 0 && canon_array_get(e, el, (uint64_t)i, &e, &el) != 0)) {
+	if (p == NULL || canon_map_find(p, f->cmd->rawlen, "body", &b) != 0 ||
+	    canon_map_find(p + b, f->cmd->rawlen - b,
+	                   i < 0 ? "entry" : "entries", &at) != 0) {
+		return NULL;
+	}
+	e = p + b + at;
+	el = f->cmd->rawlen - b - at;
+	if (i >= 0 && canon_array_get(e, el, (uint64_t)i, &e, &el) != 0) {
 		return NULL;
 	}
 	*n = el;

@@ -215,6 +215,36 @@ member(const uint8_t *p, size_t n, const char *key, size_t *at, size_t *len,
 }
 
 int
+canon_map_find(const uint8_t *p, size_t n, const char *key, size_t *vat)
+{
+	size_t hl, off, kl, vl;
+	uint64_t count, i;
+	char kind;
+
+	if (!head(p, n, &hl, &count, &kind) || kind != 'm') {
+		return TB_EMALFORMED;
+	}
+	off = hl;
+	for (i = 0; i < count; i++) {
+		if ((kl = canon_skip(p + off, n - off, 1)) == 0) {
+			return TB_EMALFORMED;
+		}
+		if (key_is(p + off, n - off, key, &kl)) {
+			if (off + kl >= n) {
+				return TB_EMALFORMED;
+			}
+			*vat = off + kl;
+			return TB_OK;
+		}
+		if ((vl = canon_skip(p + off + kl, n - off - kl, 1)) == 0) {
+			return TB_EMALFORMED;
+		}
+		off += kl + vl;
+	}
+	return TB_ENOTFOUND;
+}
+
+int
 canon_map_get(const uint8_t *p, size_t n, const char *key, const uint8_t **v,
               size_t *vlen)
 {
@@ -271,6 +301,16 @@ int
 canon_bytes_without(const uint8_t *p, size_t n, const char *skip,
                     struct canon_buf *out)
 {
+	const uint8_t *v;
+	size_t vlen;
+
+	return canon_bytes_without_get(p, n, skip, out, &v, &vlen);
+}
+
+int
+canon_bytes_without_get(const uint8_t *p, size_t n, const char *skip,
+                        struct canon_buf *out, const uint8_t **v, size_t *vlen)
+{
 	size_t at = 0, len = 0, vat, hl, whole;
 	uint64_t count, c2;
 	uint8_t h[5];
@@ -280,6 +320,8 @@ canon_bytes_without(const uint8_t *p, size_t n, const char *skip,
 	if ((whole = canon_skip(p, n, 0)) == 0 || whole != n) {
 		return TB_EMALFORMED;
 	}
+	*v = NULL;
+	*vlen = 0;
 	rv = member(p, n, skip, &at, &len, &vat, &count);
 	if (rv == TB_ENOTFOUND) {
 		return canon_buf_append(out, p, n); /* nothing to leave out */
@@ -287,6 +329,8 @@ canon_bytes_without(const uint8_t *p, size_t n, const char *skip,
 	if (rv != TB_OK || !head(p, n, &hl, &c2, &kind)) {
 		return TB_EMALFORMED;
 	}
+	*v = p + vat;
+	*vlen = len - (vat - at);
 	/* The smallest header for one member fewer, as the encoder writes
 	 * it; then the members before and after the one left out. */
 	count--;

@@ -270,15 +270,12 @@ trust_verify_release_bytes(const json_t *root, const uint8_t *doc, size_t n,
 	int rv, count = 0;
 
 	tb_path_key(sub, sizeof(sub), path, "signatures");
-	rv = canon_map_get(doc, n, "signatures", &sv, &svl);
-	if (rv == TB_OK) {
+	/* One walk cuts the signed bytes and finds the signatures (an
+	 * unsigned document has none: counted as none below). */
+	rv = canon_bytes_without_get(doc, n, "signatures", &msg, &sv, &svl);
+	if (rv == TB_OK && sv != NULL) {
 		rv = canon_decode(sv, svl, &canon_default_limits, &sigs, err,
 		                  sizeof(err));
-	} else if (rv == TB_ENOTFOUND) {
-		rv = TB_OK; /* unsigned: counted as none below */
-	}
-	if (rv == TB_OK) {
-		rv = canon_bytes_without(doc, n, "signatures", &msg);
 	}
 	if (rv == TB_ENOMEM) {
 		json_decref(sigs);

@@ -99,6 +99,28 @@ test_get(void)
 	       0, "an array declaring 2^32-1 items in 5 bytes does not fit");
 	ok(same_without(v, "a") && same_without(v, "d"),
 	   "a map less a small member, or less a nested map");
+	{
+		struct canon_buf w = { 0 };
+		size_t at = 0;
+		ok(canon_map_find(enc.data, enc.len, "b", &at) == TB_OK &&
+		       canon_map_get(enc.data, enc.len, "b", &p, &n) == TB_OK &&
+		       enc.data + at == p,
+		   "canon_map_find: where b's value starts, as map_get");
+		is_int(canon_map_find(enc.data, enc.len, "q", &at),
+		       TB_ENOTFOUND, "  a key it does not have");
+		is_int(canon_map_find(enc.data, 8, "e", &at), TB_EMALFORMED,
+		       "  truncated before e: malformed");
+		ok(canon_bytes_without_get(enc.data, enc.len, "c", &w, &p,
+		                           &n) == TB_OK &&
+		       n == 4 && p[0] == 0x81,
+		   "canon_bytes_without_get gives the value left out");
+		canon_buf_free(&w);
+		ok(canon_bytes_without_get(enc.data, enc.len, "q", &w, &p,
+		                           &n) == TB_OK &&
+		       p == NULL && n == 0 && w.len == enc.len,
+		   "  and none for a key the map has not");
+		canon_buf_free(&w);
+	}
 	json_decref(v);
 	canon_buf_free(&enc);
 }
