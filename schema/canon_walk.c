@@ -358,3 +358,101 @@ canon_bytes_without_get(const uint8_t *p, size_t n, const char *skip,
 	}
 	return rv;
 }
+
+/* put_map_head appends the shortest header of a map of count members. */
+static int
+put_map_head(struct canon_buf *out, uint64_t count)
+{
+	uint8_t h[5];
+
+	if (count < 16) {
+		h[0] = (uint8_t)(0x80 | count);
+		return canon_buf_append(out, h, 1);
+	}
+	if (count < 0x10000) {
+		h[0] = 0xde;
+		h[1] = (uint8_t)(count >> 8);
+		h[2] = (uint8_t)count;
+		return canon_buf_append(out, h, 3);
+	}
+	h[0] = 0xdf;
+	h[1] = (uint8_t)(count >> 24);
+	h[2] = (uint8_t)(count >> 16);
+	h[3] = (uint8_t)(count >> 8);
+	h[4] = (uint8_t)count;
+	return canon_buf_append(out, h, 5);
+}
+
+/* put_str appends the shortest string header and the bytes of s. */
+static int
+put_str(struct canon_buf *out, const char *s)
+{
+	size_t n = strlen(s);
+	uint8_t h[5];
+
+	if (n < 32) {
+		h[0] = (uint8_t)(0xa0 | n);
+		if (canon_buf_append(out, h, 1) != 0) {
+			return TB_ENOMEM;
+		}
+	} else if (n < 0x100) {
+		h[0] = 0xd9;
+		h[1] = (uint8_t)n;
+		if (canon_buf_append(out, h, 2) != 0) {
+			return TB_ENOMEM;
+		}
+	} else if (n < 0x10000) {
+		h[0] = 0xda;
+		h[1] = (uint8_t)(n >> 8);
+		h[2] = (uint8_t)n;
+		if (canon_buf_append(out, h, 3) != 0) {
+			return TB_ENOMEM;
+		}
+	} else {
+		return TB_EMALFORMED; /* no such keys here */
+	}
+	return canon_buf_append(out, s, n);
+}
+
+int
+canon_bytes_with(const uint8_t *p, size_t n, const char *key, const uint8_t *v,
+                 size_t vlen, struct canon_buf *out)
+{
+	size_t hl, off, kl, vl, khl, m, nk = strlen(key);
+	uint64_t count, i, kc;
+	char kind;
+	int cmp;
+
+	if (!head(p, n, &hl, &count, &kind) || kind != 'm' ||
+	    canon_skip(p, n, 0) != n) {
+		return TB_EMALFORMED;
+	}
+	/* The first member whose key sorts after key (by bytes, a prefix
+	 * first), as canon_check orders them. */
+	off = hl;
+	for (i = 0; i < count; i++) {
+		if ((kl = canon_skip(p + off, n - off, 1)) == 0 ||
+		    !head(p + off, n - off, &khl, &kc, &kind) || kind != 's') {
+			return TB_EMALFORMED;
+		}
+		m = kc < nk ? (size_t)kc : nk;
+		cmp = memcmp(p + off + khl, key, m);
+		if (cmp == 0 && kc == nk) {
+			return TB_EMALFORMED; /* already there */
+		}
+		if (cmp > 0 || (cmp == 0 && kc > nk)) {
+			break;
+		}
+		if ((vl = canon_skip(p + off + kl, n - off - kl, 1)) == 0) {
+			return TB_EMALFORMED;
+		}
+		off += kl + vl;
+	}
+	if (put_map_head(out, count + 1) != 0 ||
+	    canon_buf_append(out, p + hl, off - hl) != 0 ||
+	    put_str(out, key) != 0 || canon_buf_append(out, v, vlen) != 0 ||
+	    canon_buf_append(out, p + off, n - off) != 0) {
+		return out->err != 0 ? TB_ENOMEM : TB_EMALFORMED;
+	}
+	return TB_OK;
+}

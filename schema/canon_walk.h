@@ -61,4 +61,12 @@ int canon_bytes_without_get(const uint8_t *p, size_t n, const char *skip,
                             struct canon_buf *out, const uint8_t **v,
                             size_t *vlen);
 
+/* canon_bytes_with appends to out the canonical bytes of the map p[0..n)
+ * (exactly one value, without key) with the member key: v[0..vlen) (a
+ * value's canonical bytes) added in its sorted place: the bytes
+ * canon_encode gives for the map with the member set. TB_OK,
+ * TB_EMALFORMED (not a map, or key already in it) or TB_ENOMEM. */
+int canon_bytes_with(const uint8_t *p, size_t n, const char *key,
+                     const uint8_t *v, size_t vlen, struct canon_buf *out);
+
 #endif

@@ -309,20 +309,27 @@ trust_sign(json_t *doc, const uint8_t sk[crypto_sign_SECRETKEYBYTES],
            char *errmsg, size_t errlen)
 {
 	struct canon_buf msg = { 0 };
+	int rv;
+
+	rv = canon_encode_without(doc, "signatures", &msg, errmsg, errlen);
+	if (rv == 0) {
+		rv = trust_sign_msg(doc, msg.data, msg.len, sk);
+	}
+	canon_buf_free(&msg);
+	return rv;
+}
+
+int
+trust_sign_msg(json_t *doc, const uint8_t *msg, size_t n,
+               const uint8_t sk[crypto_sign_SECRETKEYBYTES])
+{
 	uint8_t sig[crypto_sign_BYTES];
 	char pk_hex[2 * crypto_sign_PUBLICKEYBYTES + 1];
 	char sig_hex[2 * crypto_sign_BYTES + 1];
 	json_t *sigs, *s, *entry;
 	size_t i;
-	int rv;
 
-	rv = canon_encode_without(doc, "signatures", &msg, errmsg, errlen);
-	if (rv != 0) {
-		canon_buf_free(&msg);
-		return rv;
-	}
-	crypto_sign_detached(sig, NULL, msg.data, msg.len, sk);
-	canon_buf_free(&msg);
+	crypto_sign_detached(sig, NULL, msg, n, sk);
 	/* The public key is the second half of a libsodium secret key. */
 	canon_hex(sk + 32, crypto_sign_PUBLICKEYBYTES, pk_hex);
 	canon_hex(sig, sizeof(sig), sig_hex);

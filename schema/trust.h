@@ -65,4 +65,11 @@ int trust_verify_release_msg(const json_t *root, const uint8_t *msg, size_t n,
 int trust_sign(json_t *doc, const uint8_t sk[crypto_sign_SECRETKEYBYTES],
                char *errmsg, size_t errlen);
 
+/* trust_sign_msg is trust_sign given doc's canonical bytes without
+ * "signatures" (msg, n), which the caller encoded (and may use again:
+ * for the check of the signature and the signed document's bytes).
+ * TB_OK or TB_ENOMEM. */
+int trust_sign_msg(json_t *doc, const uint8_t *msg, size_t n,
+                   const uint8_t sk[crypto_sign_SECRETKEYBYTES]);
+
 #endif

@@ -125,6 +125,65 @@ test_get(void)
 	canon_buf_free(&enc);
 }
 
+/* same_with: canon_bytes_with puts v's member key back into v's bytes
+ * without it: the bytes of v. */
+static bool
+same_with(const json_t *v, const char *key)
+{
+	struct canon_buf enc = { 0 }, without = { 0 }, val = { 0 }, got = { 0 };
+	char err[128];
+	bool same;
+
+	same = canon_encode(v, &enc, err, sizeof(err)) == 0 &&
+	       canon_encode_without(v, key, &without, err, sizeof(err)) == 0 &&
+	       canon_encode(json_object_get(v, key), &val, err, sizeof(err)) ==
+	           0 &&
+	       canon_bytes_with(without.data, without.len, key, val.data,
+	                        val.len, &got) == TB_OK &&
+	       got.len == enc.len && !memcmp(got.data, enc.data, got.len);
+	canon_buf_free(&enc);
+	canon_buf_free(&without);
+	canon_buf_free(&val);
+	canon_buf_free(&got);
+	return same;
+}
+
+static void
+test_with(void)
+{
+	json_t *rel = load("ops/examples/catalog-370000.json"),
+	       *v = json_pack("{s:i, s:i, s:i}", "b", 1, "bb", 2, "c", 3),
+	       *m = json_object();
+	struct canon_buf enc = { 0 }, out = { 0 };
+	char k[8], err[128];
+	int i;
+
+	json_object_set_new(
+	    rel, "signatures",
+	    json_pack("[{s:s, s:s}]", "key", "ab", "sig", "cd"));
+	ok(same_with(rel, "signatures"),
+	   "a signed release: its signatures put back in their place");
+	ok(same_with(v, "b") && same_with(v, "bb") && same_with(v, "c"),
+	   "first, middle (after its prefix) and last");
+	for (i = 0; i < 16; i++) {
+		snprintf(k, sizeof(k), "k%02d", i);
+		json_object_set_new(m, k, json_integer(i));
+	}
+	ok(same_with(m, "k07"),
+	   "15 members become 16: a map16 header replaces the fixmap");
+	canon_encode(v, &enc, err, sizeof(err));
+	is_int(canon_bytes_with(enc.data, enc.len, "bb", enc.data, 1, &out),
+	       TB_EMALFORMED, "a key the map already has is refused");
+	canon_buf_free(&out);
+	is_int(canon_bytes_with(enc.data + 1, 2, "x", enc.data, 1, &out),
+	       TB_EMALFORMED, "not a map: refused");
+	canon_buf_free(&out);
+	canon_buf_free(&enc);
+	json_decref(rel);
+	json_decref(v);
+	json_decref(m);
+}
+
 static void
 test_array(void)
 {
@@ -237,6 +296,7 @@ main(void)
 	test_without();
 	test_get();
 	test_array();
+	test_with();
 	test_verify();
 	return done_testing();
 }
