@@ -250,10 +250,26 @@ release_check(const json_t *r, const char *path, struct tb_diag *d)
 	return n;
 }
 
-/* apply_changes folds r's matters and bundles into the copies m and b. */
+/* remember keeps in undo (if not NULL) what key held in m before its
+ * first change: its value, or JSON null if absent (a matter is an
+ * object, never null). */
 static int
-apply_changes(const json_t *r, json_t *m, json_t *b, const char *path,
-              struct tb_diag *d)
+remember(json_t *undo, const json_t *m, const char *key)
+{
+	json_t *old;
+
+	if (undo == NULL || json_object_get(undo, key) != NULL) {
+		return 0;
+	}
+	old = json_object_get(m, key);
+	return json_object_set(undo, key, old != NULL ? old : json_null());
+}
+
+/* apply_changes folds r's matters and bundles into m and b, keeping in
+ * undo (if not NULL) the matters it changed as they were. */
+static int
+apply_changes(const json_t *r, json_t *m, json_t *b, json_t *undo,
+              const char *path, struct tb_diag *d)
 {
 	char key[MATTER_KEY_MAX], sub[TB_DIAG_PATH], el[TB_DIAG_PATH];
 	json_t *x;
@@ -263,6 +279,9 @@ apply_changes(const json_t *r, json_t *m, json_t *b, const char *path,
 	tb_path_key(sub, sizeof(sub), path, "removed");
 	json_array_foreach(json_object_get(r, "removed"), i, x)
 	{
+		if (remember(undo, m, json_string_value(x)) != 0) {
+			return tb_diag_add(d, TB_ENOMEM, path, "out of memory");
+		}
 		if (json_object_del(m, json_string_value(x)) != 0) {
 			tb_path_idx(el, sizeof(el), sub, i);
 			tb_diag_add(d, TB_ENOTFOUND, el,
@@ -285,7 +304,8 @@ apply_changes(const json_t *r, json_t *m, json_t *b, const char *path,
 	json_array_foreach(json_object_get(r, "matters"), i, x)
 	{
 		matter_key(x, key, sizeof(key));
-		if (json_object_set(m, key, x) != 0) {
+		if (remember(undo, m, key) != 0 ||
+		    json_object_set(m, key, x) != 0) {
 			return tb_diag_add(d, TB_ENOMEM, path, "out of memory");
 		}
 	}
@@ -296,6 +316,23 @@ apply_changes(const json_t *r, json_t *m, json_t *b, const char *path,
 		}
 	}
 	return n;
+}
+
+/* undo_changes puts back into m what undo kept (apply_changes). */
+static void
+undo_changes(json_t *m, json_t *undo)
+{
+	const char *key;
+	json_t *old;
+
+	json_object_foreach(undo, key, old)
+	{
+		if (json_is_null(old)) {
+			json_object_del(m, key);
+		} else {
+			json_object_set(m, key, old);
+		}
+	}
 }
 
 static int
@@ -336,10 +373,14 @@ chain_check(const struct catalog *c, const json_t *r, const char *path,
 	return TB_OK;
 }
 
-/* defaults_check: the province's own promised limits fit the statutory. */
+/* promises_check: the province's own promised limits fit the statutory;
+ * of the matters in only when only is not NULL (a release without a new
+ * calendar changes no other matter's verdict: each was checked under
+ * the same calendar when it came). */
 static int
-promises_check(const json_t *matters, const struct tb_calendar *cal,
-               const char *path, struct tb_diag *d)
+promises_check(const json_t *matters, const json_t *only,
+               const struct tb_calendar *cal, const char *path,
+               struct tb_diag *d)
 {
 	const char *key;
 	char why[200], sub[TB_DIAG_PATH];
@@ -350,7 +391,8 @@ promises_check(const json_t *matters, const struct tb_calendar *cal,
 	{
 		const char *pt = spec_str(m, "promise_type");
 		const char *at = spec_str(m, "anticipate_type");
-		if (pt == NULL || at == NULL) {
+		if (pt == NULL || at == NULL ||
+		    (only != NULL && json_object_get(only, key) == NULL)) {
 			continue;
 		}
 		if (limit_le(cal, spec_int(m, "promise_day", 0), pt,
@@ -401,7 +443,7 @@ catalog_apply_doc(struct catalog *c, const json_t *r, const uint8_t *doc,
 {
 	struct tb_calendar *cal = NULL;
 	struct canon_buf msg = { 0 };
-	json_t *m = NULL, *b = NULL, *x;
+	json_t *m = NULL, *b = NULL, *undo = NULL, *x;
 	char sub[TB_DIAG_PATH];
 	const char *key;
 	int n, before = d->n + d->dropped;
@@ -436,14 +478,17 @@ catalog_apply_doc(struct catalog *c, const json_t *r, const uint8_t *doc,
 		m = json_object();
 		b = json_object();
 	} else {
-		m = json_copy(c->matters);
+		/* A delta changes tens of matters of thousands: they are
+		 * changed in the layer itself, and put back on a problem. */
+		m = json_incref(c->matters);
 		b = json_copy(c->bundles);
+		undo = json_object();
 	}
-	if (m == NULL || b == NULL) {
+	if (m == NULL || b == NULL || (undo == NULL && m == c->matters)) {
 		n = tb_diag_add(d, TB_ENOMEM, "$", "out of memory");
 		goto out;
 	}
-	apply_changes(r, m, b, "$", d);
+	apply_changes(r, m, b, undo, "$", d);
 	json_object_foreach(b, key, x)
 	{
 		snprintf(sub, sizeof(sub), "$.bundles[%s]", key);
@@ -453,13 +498,15 @@ catalog_apply_doc(struct catalog *c, const json_t *r, const uint8_t *doc,
 	    cal_from_json(x, "$.calendar", &cal, NULL) != 0) {
 		cal = NULL;
 	}
-	promises_check(m, cal != NULL ? cal : c->cal, "$", d);
+	promises_check(m, cal != NULL ? NULL : undo, cal != NULL ? cal : c->cal,
+	               "$", d);
 	if (d->n + d->dropped != before) {
 		n = tb_diag_first(d);
 		goto out;
 	}
 	canon_hash(msg.data, msg.len, c->hash);
 	canon_buf_free(&msg);
+	json_decref(undo);
 	snprintf(c->region, sizeof(c->region), "%s", spec_str(r, "region"));
 	c->version = spec_int(r, "version", 0);
 	json_decref(c->matters);
@@ -474,6 +521,10 @@ catalog_apply_doc(struct catalog *c, const json_t *r, const uint8_t *doc,
 	}
 	return TB_OK;
 out:
+	if (undo != NULL) {
+		undo_changes(c->matters, undo); /* c stays as it was */
+		json_decref(undo);
+	}
 	canon_buf_free(&msg);
 	json_decref(m);
 	json_decref(b);
