@@ -382,17 +382,22 @@ promises_check(const json_t *matters, const json_t *only,
                const struct tb_calendar *cal, const char *path,
                struct tb_diag *d)
 {
-	const char *key;
+	const char *key, *pt, *at;
 	char why[200], sub[TB_DIAG_PATH];
-	json_t *m;
+	json_t *m, *x;
+	void *it;
 	int n = 0;
 
-	json_object_foreach((json_t *)matters, key, m)
-	{
-		const char *pt = spec_str(m, "promise_type");
-		const char *at = spec_str(m, "anticipate_type");
-		if (pt == NULL || at == NULL ||
-		    (only != NULL && json_object_get(only, key) == NULL)) {
+	/* Walks only's keys (those present) or every matter. */
+	for (it = json_object_iter((json_t *)(only != NULL ? only : matters));
+	     it != NULL; it = json_object_iter_next(
+	                     (json_t *)(only != NULL ? only : matters), it)) {
+		key = json_object_iter_key(it);
+		x = json_object_iter_value(it);
+		m = only != NULL ? json_object_get(matters, key) : x;
+		pt = spec_str(m, "promise_type");
+		at = spec_str(m, "anticipate_type");
+		if (m == NULL || pt == NULL || at == NULL) {
 			continue;
 		}
 		if (limit_le(cal, spec_int(m, "promise_day", 0), pt,
