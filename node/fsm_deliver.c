@@ -119,28 +119,23 @@ cursor_put(struct fsm *f, const uint8_t k[7], const struct outbox_in *in)
 	return rv;
 }
 
-/* entry_bytes finds the canonical bytes of the command's entry: its
- * body's "entry" (i < 0) or "entries"[i]; NULL if they cannot be found.
- * *n bounds them (an entry that is the body's first member is not walked
- * to find its end: a full release is 5.8 MiB). */
+/* entry_bytes finds in the command's bytes its body's "entry" (one) or
+ * "entries" (many: the array); NULL if it cannot be found. *n bounds
+ * them (a first member of the body is not walked to find its end: a full
+ * release is 5.8 MiB). */
 static const uint8_t *
-entry_bytes(const struct fsm *f, long i, size_t *n)
+entry_bytes(const struct fsm *f, bool many, size_t *n)
 {
-	const uint8_t *p = f->cmd->raw, *e;
-	size_t b, at, el;
+	const uint8_t *p = f->cmd->raw;
+	size_t b, at;
 
 	if (p == NULL || canon_map_find(p, f->cmd->rawlen, "body", &b) != 0 ||
 	    canon_map_find(p + b, f->cmd->rawlen - b,
-	                   i < 0 ? "entry" : "entries", &at) != 0) {
+	                   many ? "entries" : "entry", &at) != 0) {
 		return NULL;
 	}
-	e = p + b + at;
-	el = f->cmd->rawlen - b - at;
-	if (i >= 0 && canon_array_get(e, el, (uint64_t)i, &e, &el) != 0) {
-		return NULL;
-	}
-	*n = el;
-	return e;
+	*n = f->cmd->rawlen - b - at;
+	return p + b + at;
 }
 
 /* deliver_entry applies one delivered entry e (at path, for refusals;
@@ -244,7 +239,8 @@ fsm_outbox_deliver(struct fsm *f)
 		return verdict_result(f, vd, origin, in.cursor, NULL);
 	}
 	/* A refusal refuses the delivery: the cursor stays. */
-	eb = entry_bytes(f, -1, &en);
+	/* Bytes are used for a release from the parent, not a summary. */
+	eb = up ? NULL : entry_bytes(f, false, &en);
 	if ((rv = deliver_entry(f, up, json_object_get(b, "entry"), eb, en,
 	                        "$.body.entry")) != TB_OK) {
 		return rv;
@@ -270,10 +266,10 @@ fsm_outbox_deliver_run(struct fsm *f)
 	size_t n = json_array_size(es), i;
 	struct outbox_in in;
 	enum outbox_verdict vd;
-	const uint8_t *eb;
-	uint64_t skip;
+	const uint8_t *eb, *ab;
+	uint64_t skip, count;
 	char path[40];
-	size_t en = 0;
+	size_t en = 0, an = 0, off = 0;
 	uint8_t k[7];
 	bool up;
 	int rv;
@@ -299,9 +295,24 @@ fsm_outbox_deliver_run(struct fsm *f)
 	}
 	/* The entries past the cursor, in order, in this transaction; one
 	 * refused refuses the run (the cursor stays where it was). */
-	for (i = (size_t)skip; i < n; i++) {
+	/* From the parent, each entry's bytes, walked once in order. */
+	if ((ab = up ? NULL : entry_bytes(f, true, &an)) != NULL &&
+	    canon_array_head(ab, an, &count, &off) != 0) {
+		ab = NULL;
+	}
+	for (i = 0; i < n; i++) {
+		eb = NULL;
+		if (ab != NULL &&
+		    (en = canon_skip(ab + off, an - off, 1)) > 0) {
+			eb = ab + off;
+			off += en;
+		} else {
+			ab = NULL;
+		}
+		if (i < (size_t)skip) {
+			continue;
+		}
 		snprintf(path, sizeof(path), "$.body.entries[%zu]", i);
-		eb = entry_bytes(f, (long)i, &en);
 		rv = deliver_entry(f, up, json_array_get(es, i), eb, en, path);
 		json_decref(f->result);
 		f->result = NULL;
