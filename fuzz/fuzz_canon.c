@@ -42,6 +42,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_check(gv >= data && gl <= size - (size_t)(gv - data),
 		           "a map member's value lies within the input");
 	}
+	{
+		size_t at = 0, hl = 0;
+		uint64_t count = 0;
+
+		if (canon_map_find(data, size, "a", &at) == TB_OK) {
+			fuzz_check(at < size, "a found value starts within");
+		}
+		if (canon_array_head(data, size, &count, &hl) == TB_OK &&
+		    canon_array_get(data, size, count > 0 ? count - 1 : 0, &gv,
+		                    &gl) == TB_OK) {
+			fuzz_check(gv >= data &&
+			               gl <= size - (size_t)(gv - data),
+			           "an array element lies within the input");
+		}
+	}
 	rv = canon_bytes_without(data, size, "a", &b);
 	canon_buf_free(&b);
 	rv = canon_decode(data, size, NULL, &v, msg, sizeof(msg));
@@ -77,6 +92,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		           "a map's bytes without a key are the encoder's");
 		canon_buf_free(&w1);
 		canon_buf_free(&w2);
+		/* Putting "a" back gives the input again. */
+		if (canon_map_get(data, size, "a", &gv, &gl) == TB_OK) {
+			fuzz_check(
+			    canon_bytes_without(data, size, "a", &w1) ==
+			            TB_OK &&
+			        canon_bytes_with(w1.data, w1.len, "a", gv, gl,
+			                         &w2) == TB_OK &&
+			        w2.len == size && !memcmp(w2.data, data, size),
+			    "a map's bytes with a key put back are the input");
+			canon_buf_free(&w1);
+			canon_buf_free(&w2);
+		}
 	}
 	json_decref(v);
 	return 0;

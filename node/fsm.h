@@ -35,6 +35,9 @@ struct fsm {
 	 * whose bytes are parts of raw (canon_encode_raw), or none. */
 	const struct canon_raw *rec_raw;
 	size_t rec_nraw;
+	const uint8_t *doc; /* a delivered release's canonical bytes within
+	                       cmd->raw (doclen), or NULL: fsm_release */
+	size_t doclen;
 };
 
 /* fsm_refuse records the refusal (code, path, message) and returns

@@ -4,6 +4,7 @@
 #include "node/log.h"
 #include "node/region_store.h"
 
+#include "schema/canon_walk.h"
 #include "schema/overlay.h"
 #include "schema/spec.h"
 
@@ -176,10 +177,57 @@ put_keyed(struct fsm *f, MDB_dbi dbi, const json_t *obj)
 	return TB_OK;
 }
 
-/* persist_layer writes what release r changed in the standard layer, now
- * folded into std. */
+/* put_matters writes the matters of release r under their keys: each as
+ * the bytes it came in when r's canonical bytes are known (doc, n), else
+ * encoded. A first full release is 3,000 matters. */
 static int
-persist_layer(struct fsm *f, const json_t *r, const struct catalog *std)
+put_matters(struct fsm *f, MDB_dbi dm, const json_t *r, const uint8_t *doc,
+            size_t n)
+{
+	const json_t *arr = json_object_get(r, "matters");
+	const uint8_t *mb = NULL;
+	char k[MATTER_KEY_MAX];
+	size_t mn = 0, off = 0, len, i;
+	uint64_t count = 0;
+	json_t *x;
+	int rv;
+
+	if (doc == NULL || canon_map_find(doc, n, "matters", &off) != 0) {
+		mb = NULL; /* no bytes to use: encode each matter */
+	} else {
+		/* Bounded by the document's end: each matter is walked
+		 * once, as it is written. */
+		mb = doc + off;
+		mn = n - off;
+		if (canon_array_head(mb, mn, &count, &off) != 0 ||
+		    count != json_array_size(arr)) {
+			mb = NULL;
+		}
+	}
+	json_array_foreach(arr, i, x)
+	{
+		matter_key(x, k, sizeof(k));
+		if (mb == NULL) {
+			rv = db_put_json(f->txn, dm, k, strlen(k), x);
+		} else if ((len = canon_skip(mb + off, mn - off, 1)) == 0) {
+			rv = TB_ECORRUPT;
+		} else {
+			rv = db_put_canon(f->txn, dm, k, strlen(k), mb + off,
+			                  len);
+			off += len;
+		}
+		if (rv != 0) {
+			return rv;
+		}
+	}
+	return TB_OK;
+}
+
+/* persist_layer writes what release r (its canonical bytes doc, n, or
+ * NULL) changed in the standard layer, now folded into std. */
+static int
+persist_layer(struct fsm *f, const json_t *r, const uint8_t *doc, size_t n,
+              const struct catalog *std)
 {
 	MDB_dbi dm = f->s->dbi[DB_MATTERS], db = f->s->dbi[DB_BUNDLES];
 	char hex[2 * CANON_HASH_LEN + 1];
@@ -190,10 +238,11 @@ persist_layer(struct fsm *f, const json_t *r, const struct catalog *std)
 
 	if (spec_bool(r, "snapshot", false)) {
 		/* A snapshot is the whole layer: empty the databases and
-		 * write it out again. */
+		 * write it out again. Its matters are the layer's (a key
+		 * listed twice is refused), in the same order. */
 		if ((rv = db_err(mdb_drop(f->txn, dm, 0))) != 0 ||
 		    (rv = db_err(mdb_drop(f->txn, db, 0))) != 0 ||
-		    (rv = put_keyed(f, dm, std->matters)) != 0 ||
+		    (rv = put_matters(f, dm, r, doc, n)) != 0 ||
 		    (rv = put_keyed(f, db, std->bundles)) != 0) {
 			return rv;
 		}
@@ -212,13 +261,8 @@ persist_layer(struct fsm *f, const json_t *r, const struct catalog *std)
 				return rv == TB_ENOTFOUND ? TB_ECORRUPT : rv;
 			}
 		}
-		json_array_foreach(json_object_get(r, "matters"), i, x)
-		{
-			char k[MATTER_KEY_MAX];
-			matter_key(x, k, sizeof(k));
-			if ((rv = db_put_json(f->txn, dm, k, strlen(k), x))) {
-				return rv;
-			}
+		if ((rv = put_matters(f, dm, r, doc, n)) != 0) {
+			return rv;
 		}
 		json_array_foreach(json_object_get(r, "bundles"), i, x)
 		{
@@ -242,7 +286,35 @@ persist_layer(struct fsm *f, const json_t *r, const struct catalog *std)
 	rv = db_put_json(f->txn, f->s->dbi[DB_META], "std", 3, head);
 	json_decref(head);
 	db_be64(vk, (uint64_t)std->version);
-	return rv ? rv : db_put_json(f->txn, f->s->dbi[DB_RELEASES], vk, 8, r);
+	if (rv != 0) {
+		return rv;
+	}
+	return doc != NULL
+	           ? db_put_canon(f->txn, f->s->dbi[DB_RELEASES], vk, 8, doc, n)
+	           : db_put_json(f->txn, f->s->dbi[DB_RELEASES], vk, 8, r);
+}
+
+/* release_bytes finds the canonical bytes of the release being applied:
+ * those deliver_entry found (f->doc), or the command's body.release; NULL
+ * when neither is at hand. */
+static void
+release_bytes(const struct fsm *f, const uint8_t **p, size_t *n)
+{
+	size_t b;
+
+	*p = f->doc;
+	*n = f->doclen;
+	if (*p != NULL || f->cmd->type != CMD_CATALOG_RELEASE ||
+	    f->cmd->raw == NULL) {
+		return;
+	}
+	/* The body's start, then the release within it, walked once. */
+	if (canon_map_find(f->cmd->raw, f->cmd->rawlen, "body", &b) != 0 ||
+	    canon_map_get(f->cmd->raw + b, f->cmd->rawlen - b, "release", p,
+	                  n) != 0) {
+		*p = NULL;
+		*n = 0;
+	}
 }
 
 /* log_conflicts logs each problem the region's own overlay now has against
@@ -282,8 +354,10 @@ fsm_release(struct fsm *f)
 	const char *reg = spec_str(r, "region");
 	char hex[2 * CANON_HASH_LEN + 1];
 	struct fsm_catalog *c;
+	const uint8_t *doc;
 	struct tb_diag d;
 	json_t *root = NULL;
+	size_t n;
 	int rv;
 
 	if ((rv = fsm_catalog_get(f, &c)) != 0) {
@@ -301,8 +375,12 @@ fsm_release(struct fsm *f)
 	if (rv != TB_OK && rv != TB_ENOTFOUND) {
 		return rv;
 	}
+	/* The release's own bytes, when at hand, are hashed, stored and
+	 * passed on as they came: the same bytes an encoding of r gives
+	 * (the command was checked canonical), without making them again. */
+	release_bytes(f, &doc, &n);
 	tb_diag_init(&d);
-	rv = catalog_apply(&c->std, r, root, &d);
+	rv = catalog_apply_doc(&c->std, r, doc, n, root, &d);
 	json_decref(root);
 	if (rv == TB_ENOMEM) {
 		return rv;
@@ -313,8 +391,8 @@ fsm_release(struct fsm *f)
 	/* c->std is now the new layer; store_apply drops the cache if the
 	 * transaction does not commit. */
 	json_object_clear(c->resolved);
-	if ((rv = persist_layer(f, r, &c->std)) != 0 ||
-	    (rv = fsm_outbox_fanout(f, "release", r)) != 0) {
+	if ((rv = persist_layer(f, r, doc, n, &c->std)) != 0 ||
+	    (rv = fsm_outbox_fanout_doc(f, "release", r, doc, n)) != 0) {
 		return rv;
 	}
 	log_conflicts(f, c);

@@ -10,6 +10,7 @@
 
 #include "replication/outbox.h"
 #include "schema/canon.h"
+#include "schema/canon_walk.h"
 #include "schema/cert.h"
 #include "schema/spec.h"
 
@@ -167,13 +168,34 @@ held_doc(struct fsm *f, const char *kind, const json_t *doc, bool *held)
 	return rv == TB_ENOTFOUND || rv == TB_OK ? TB_OK : rv;
 }
 
-/* deliver_entry applies one delivered entry e (at path, for refusals):
- * a case summary from a child is kept and passed on up; a release or
- * overlay from the parent goes through the same apply as one published
- * here (signature, chain and version checked alike). f->result is the
- * inner apply's; a refusal refuses the whole command. */
+/* entry_bytes finds in the command's bytes its body's "entry" (one) or
+ * "entries" (many: the array); NULL if it cannot be found. *n bounds
+ * them (a first member of the body is not walked to find its end: a full
+ * release is 5.8 MiB). */
+static const uint8_t *
+entry_bytes(const struct fsm *f, bool many, size_t *n)
+{
+	const uint8_t *p = f->cmd->raw;
+	size_t b, at;
+
+	if (p == NULL || canon_map_find(p, f->cmd->rawlen, "body", &b) != 0 ||
+	    canon_map_find(p + b, f->cmd->rawlen - b,
+	                   many ? "entries" : "entry", &at) != 0) {
+		return NULL;
+	}
+	*n = f->cmd->rawlen - b - at;
+	return p + b + at;
+}
+
+/* deliver_entry applies one delivered entry e (at path, for refusals;
+ * its canonical bytes eb, en, or NULL): a case summary from a child is
+ * kept and passed on up; a release or overlay from the parent goes
+ * through the same apply as one published here (signature, chain and
+ * version checked alike). f->result is the inner apply's; a refusal
+ * refuses the whole command. */
 static int
-deliver_entry(struct fsm *f, bool up, const json_t *e, const char *path)
+deliver_entry(struct fsm *f, bool up, const json_t *e, const uint8_t *eb,
+              size_t en, const char *path)
 {
 	const char *kind = spec_str(e, "kind");
 	const json_t *doc = json_object_get(e, "doc");
@@ -229,12 +251,21 @@ deliver_entry(struct fsm *f, bool up, const json_t *e, const char *path)
 	             : !strcmp(kind, "crl")     ? CMD_CRL_PUT
 	                                        : CMD_ROOT_PUT;
 	inner.body = body;
+	inner.raw = NULL; /* the outer command's: not this body's bytes */
+	inner.rawlen = 0;
 	f->cmd = &inner;
+	/* A release is stored and passed on as the bytes it came in. */
+	if (inner.type == CMD_CATALOG_RELEASE && eb != NULL &&
+	    canon_map_get(eb, en, "doc", &f->doc, &f->doclen) != 0) {
+		f->doc = NULL;
+	}
 	rv = inner.type == CMD_CATALOG_RELEASE   ? fsm_release(f)
 	     : inner.type == CMD_CATALOG_OVERLAY ? fsm_overlay(f)
 	     : inner.type == CMD_CRL_PUT         ? fsm_crl_delivered(f)
 	                                         : fsm_root_delivered(f);
 	f->cmd = outer;
+	f->doc = NULL;
+	f->doclen = 0;
 	json_decref(body);
 	return rv;
 }
@@ -249,7 +280,9 @@ fsm_outbox_deliver(struct fsm *f)
 	struct outbox_in in;
 	enum outbox_verdict vd;
 	uint8_t k[7];
+	const uint8_t *eb;
 	json_t *applied;
+	size_t en = 0;
 	bool up;
 	int rv;
 
@@ -268,7 +301,9 @@ fsm_outbox_deliver(struct fsm *f)
 		return verdict_result(f, vd, origin, in.cursor, NULL);
 	}
 	/* A refusal refuses the delivery: the cursor stays. */
-	if ((rv = deliver_entry(f, up, json_object_get(b, "entry"),
+	/* Bytes are used for a release from the parent, not a summary. */
+	eb = up ? NULL : entry_bytes(f, false, &en);
+	if ((rv = deliver_entry(f, up, json_object_get(b, "entry"), eb, en,
 	                        "$.body.entry")) != TB_OK) {
 		return rv;
 	}
@@ -294,8 +329,10 @@ fsm_outbox_deliver_run(struct fsm *f)
 	size_t n = json_array_size(es), i;
 	struct outbox_in in;
 	enum outbox_verdict vd;
-	uint64_t skip;
+	const uint8_t *eb, *ab;
+	uint64_t skip, count;
 	char path[40];
+	size_t en = 0, an = 0, off = 0;
 	uint8_t k[7];
 	bool up;
 	int rv;
@@ -321,9 +358,25 @@ fsm_outbox_deliver_run(struct fsm *f)
 	}
 	/* The entries past the cursor, in order, in this transaction; one
 	 * refused refuses the run (the cursor stays where it was). */
-	for (i = (size_t)skip; i < n; i++) {
+	/* From the parent, each entry's bytes, walked once in order. */
+	if ((ab = up ? NULL : entry_bytes(f, true, &an)) != NULL &&
+	    canon_array_head(ab, an, &count, &off) != 0) {
+		ab = NULL;
+	}
+	for (i = 0; i < n; i++) {
+		eb = NULL;
+		if (ab != NULL &&
+		    (en = canon_skip(ab + off, an - off, 1)) > 0) {
+			eb = ab + off;
+			off += en;
+		} else {
+			ab = NULL;
+		}
+		if (i < (size_t)skip) {
+			continue;
+		}
 		snprintf(path, sizeof(path), "$.body.entries[%zu]", i);
-		rv = deliver_entry(f, up, json_array_get(es, i), path);
+		rv = deliver_entry(f, up, json_array_get(es, i), eb, en, path);
 		json_decref(f->result);
 		f->result = NULL;
 		if (rv != TB_OK) {

@@ -252,9 +252,31 @@ queue_call(struct node *n, struct http_call *c)
 	uv_async_send(&n->wake);
 }
 
+static void propose(struct node *n, struct http_call *c, enum cmd_type t,
+                    const json_t *body, const char *idem_key, const char *skey,
+                    const uint8_t *v, size_t vlen);
+
 void
 node_propose(struct node *n, struct http_call *c, enum cmd_type t,
              const json_t *body, const char *idem_key)
+{
+	propose(n, c, t, body, idem_key, NULL, NULL, 0);
+}
+
+void
+node_propose_doc(struct node *n, struct http_call *c, enum cmd_type t,
+                 const json_t *body, const char *key, const uint8_t *v,
+                 size_t vlen)
+{
+	propose(n, c, t, body, NULL, key, v, vlen);
+}
+
+/* propose is node_propose, with the bytes v spliced in as body's member
+ * skey when skey is not NULL. */
+static void
+propose(struct node *n, struct http_call *c, enum cmd_type t,
+        const json_t *body, const char *idem_key, const char *skey,
+        const uint8_t *v, size_t vlen)
 {
 	struct canon_buf b = { 0 };
 	char err[256];
@@ -296,6 +318,9 @@ node_propose(struct node *n, struct http_call *c, enum cmd_type t,
 		return;
 	}
 	rv = cmd_encode(t, node_now_ms(), idem_key, body, &b, err, sizeof(err));
+	if (rv == 0 && skey != NULL) {
+		rv = cmd_splice(&b, skey, v, vlen, err, sizeof(err));
+	}
 	if (rv != 0) {
 		/* Valid JSON the encoding refuses (a float, too big): the
 		 * message starts with the path, "$.body.x: why". */

@@ -117,6 +117,14 @@ int node_run(const char *dir);
 void node_propose(struct node *n, struct http_call *c, enum cmd_type t,
                   const json_t *body, const char *idem_key);
 
+/* node_propose_doc is node_propose for a body whose member key is null in
+ * body and whose value is the canonical bytes v[0..vlen) (borrowed for the
+ * call), spliced into the command (cmd_splice): a large document encoded
+ * once by the caller is not encoded again. */
+void node_propose_doc(struct node *n, struct http_call *c, enum cmd_type t,
+                      const json_t *body, const char *key, const uint8_t *v,
+                      size_t vlen);
+
 /* node_on_loop queues c to the loop, where fn(c, req) runs and answers it
  * (for handlers that need the loop, such as link pings). req is
  * referenced until c is answered; it may be NULL. */

@@ -151,6 +151,8 @@ entry_check(struct region_flow *f, uint32_t origin, struct outbox_pos pos,
             const uint8_t *p, size_t len)
 {
 	static const uint8_t release[] = "\xa7release";
+	static const uint8_t kind_rel[] = { 0xa4, 'k', 'i', 'n', 'd', 0xa7, 'r',
+		                            'e',  'l', 'e', 'a', 's', 'e' };
 	const uint8_t *k, *doc;
 	size_t kl, dl;
 	struct tb_diag d;
@@ -164,13 +166,23 @@ entry_check(struct region_flow *f, uint32_t origin, struct outbox_pos pos,
 		       pos.inc, (unsigned long long)pos.seq, origin, err);
 		return -1;
 	}
-	if (canon_map_get(p, len, "kind", &k, &kl) != TB_OK ||
-	    kl != sizeof(release) - 1 || memcmp(k, release, kl) != 0) {
+	/* "doc" sorts first: found with one walk of it, and then "kind",
+	 * which follows it in an entry {doc, kind}, without another. */
+	if (canon_map_get(p, len, "doc", &doc, &dl) != TB_OK) {
+		doc = NULL;
+	}
+	if (doc != NULL && len - (size_t)(doc + dl - p) == sizeof(kind_rel) &&
+	    !memcmp(doc + dl, kind_rel, sizeof(kind_rel))) {
+		k = release; /* {doc, kind: "release"} */
+		kl = sizeof(release) - 1;
+	} else if (canon_map_get(p, len, "kind", &k, &kl) != TB_OK) {
+		kl = 0;
+	}
+	if (kl != sizeof(release) - 1 || memcmp(k, release, kl) != 0) {
 		return 0; /* not a release: the apply judges it */
 	}
 	tb_diag_init(&d);
-	if (f->n->root != NULL &&
-	    canon_map_get(p, len, "doc", &doc, &dl) == TB_OK &&
+	if (f->n->root != NULL && doc != NULL &&
 	    trust_verify_release_bytes(f->n->root, doc, dl, "$.entry.doc",
 	                               &d) == TB_OK) {
 		return 0;

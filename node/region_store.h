@@ -65,6 +65,12 @@ int region_store_topology(struct store *s, json_t **out);
 struct fsm;
 int fsm_outbox_fanout(struct fsm *f, const char *kind, const json_t *doc);
 
+/* fsm_outbox_fanout_doc is fsm_outbox_fanout given also doc's canonical
+ * bytes (p, n; NULL if the caller has none): the entry is made around
+ * those bytes instead of encoding doc again. */
+int fsm_outbox_fanout_doc(struct fsm *f, const char *kind, const json_t *doc,
+                          const uint8_t *p, size_t n);
+
 /* fsm_case_summary: what a supervising tier sees of case c (a new
  * reference; no applicant, form or materials). fsm_outbox_up appends
  * {"case", summary} to the stream to the parent, at feature level 2 and

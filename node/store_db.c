@@ -133,6 +133,23 @@ db_del(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen)
 }
 
 int
+db_put_canon(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
+             const uint8_t *p, size_t n)
+{
+	MDB_val k = { klen, (void *)key }, v = { n + 1, NULL };
+	int rv;
+
+	/* MDB_RESERVE: LMDB makes the room and we fill it before the next
+	 * call on the transaction. */
+	if ((rv = db_err(mdb_put(txn, dbi, &k, &v, MDB_RESERVE))) != 0) {
+		return rv;
+	}
+	((uint8_t *)v.mv_data)[0] = STORE_SV;
+	memcpy((uint8_t *)v.mv_data + 1, p, n);
+	return TB_OK;
+}
+
+int
 db_put_json(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
             const json_t *v)
 {

@@ -139,6 +139,12 @@ int db_put(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
            const void *val, size_t vlen);
 int db_del(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen);
 
+/* db_put_canon stores what db_put_json would for a value whose canonical
+ * msgpack the caller has (p, n: copied by LMDB, with no buffer of ours in
+ * between): the bytes of a matter or release as they came in a command. */
+int db_put_canon(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
+                 const uint8_t *p, size_t n);
+
 /* db_put_json stores the schema-version byte and v's canonical msgpack
  * (v is only read). */
 int db_put_json(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,

@@ -131,6 +131,17 @@ utf8_valid(const uint8_t *s, size_t n)
 			i++;
 			continue;
 		}
+		/* Most of a catalog's text is CJK: three bytes led by
+		 * E1..EC or EE..EF, whose every continuation is valid (E0
+		 * and ED bound theirs: overlong forms, surrogates). */
+		if (b >= 0xe1 && b <= 0xef && b != 0xed && n - i >= 3) {
+			if ((s[i + 1] & 0xc0) != 0x80 ||
+			    (s[i + 2] & 0xc0) != 0x80) {
+				return false;
+			}
+			i += 3;
+			continue;
+		}
 		if (b >= 0xc2 && b <= 0xdf) {
 			k = 1;
 			cp = b & 0x1f;

@@ -107,27 +107,60 @@ head(const uint8_t *p, size_t n, size_t *hl, uint64_t *count, char *kind)
 size_t
 canon_skip(const uint8_t *p, size_t n, int depth)
 {
-	size_t hl, off, len;
-	uint64_t count, i;
+	/* Iterative: left[k] is how many values remain at nesting k (0 is
+	 * the value asked for). A full release is some 10^6 values and is
+	 * walked a few times per apply; fixints and short strings, most of
+	 * them, take the quick path. */
+	uint64_t left[CANON_WALK_MAX_DEPTH + 2], count;
+	size_t off = 0, hl;
+	int top = 0;
+	uint8_t b;
 	char kind;
 
-	if (depth > CANON_WALK_MAX_DEPTH || !head(p, n, &hl, &count, &kind)) {
+	if (depth < 0 || depth > CANON_WALK_MAX_DEPTH) {
 		return 0;
 	}
-	if (kind == 0) {
-		return hl;
-	}
-	if (kind == 's') {
-		return count <= n - hl ? hl + (size_t)count : 0;
-	}
-	off = hl;
-	for (i = 0; i < (kind == 'm' ? 2 * count : count); i++) {
-		if ((len = canon_skip(p + off, n - off, depth + 1)) == 0) {
+	left[0] = 1;
+	for (;;) {
+		if (left[top] == 0) {
+			if (top == 0) {
+				return off;
+			}
+			top--;
+			continue;
+		}
+		left[top]--;
+		if (off >= n || depth + top > CANON_WALK_MAX_DEPTH) {
 			return 0;
 		}
-		off += len;
+		b = p[off];
+		if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 ||
+		    b == 0xc3) {
+			off++;
+			continue;
+		}
+		if ((b & 0xe0) == 0xa0) {
+			if ((size_t)(b & 0x1f) >= n - off) {
+				return 0;
+			}
+			off += 1 + (size_t)(b & 0x1f);
+			continue;
+		}
+		if (!head(p + off, n - off, &hl, &count, &kind)) {
+			return 0;
+		}
+		if (kind == 0) {
+			off += hl;
+		} else if (kind == 's') {
+			if (count > n - off - hl) {
+				return 0;
+			}
+			off += hl + (size_t)count;
+		} else {
+			off += hl;
+			left[++top] = kind == 'm' ? 2 * count : count;
+		}
 	}
-	return off;
 }
 
 /* key_is: the string at p (n bytes available) is key; *klen its whole
@@ -182,6 +215,36 @@ member(const uint8_t *p, size_t n, const char *key, size_t *at, size_t *len,
 }
 
 int
+canon_map_find(const uint8_t *p, size_t n, const char *key, size_t *vat)
+{
+	size_t hl, off, kl, vl;
+	uint64_t count, i;
+	char kind;
+
+	if (!head(p, n, &hl, &count, &kind) || kind != 'm') {
+		return TB_EMALFORMED;
+	}
+	off = hl;
+	for (i = 0; i < count; i++) {
+		if ((kl = canon_skip(p + off, n - off, 1)) == 0) {
+			return TB_EMALFORMED;
+		}
+		if (key_is(p + off, n - off, key, &kl)) {
+			if (off + kl >= n) {
+				return TB_EMALFORMED;
+			}
+			*vat = off + kl;
+			return TB_OK;
+		}
+		if ((vl = canon_skip(p + off + kl, n - off - kl, 1)) == 0) {
+			return TB_EMALFORMED;
+		}
+		off += kl + vl;
+	}
+	return TB_ENOTFOUND;
+}
+
+int
 canon_map_get(const uint8_t *p, size_t n, const char *key, const uint8_t **v,
               size_t *vlen)
 {
@@ -197,8 +260,56 @@ canon_map_get(const uint8_t *p, size_t n, const char *key, const uint8_t **v,
 }
 
 int
+canon_array_head(const uint8_t *p, size_t n, uint64_t *count, size_t *hl)
+{
+	char kind;
+
+	if (!head(p, n, hl, count, &kind) || kind != 'a') {
+		return TB_EMALFORMED;
+	}
+	return TB_OK;
+}
+
+int
+canon_array_get(const uint8_t *p, size_t n, uint64_t i, const uint8_t **v,
+                size_t *vlen)
+{
+	size_t off, len;
+	uint64_t count, j;
+	int rv;
+
+	if ((rv = canon_array_head(p, n, &count, &off)) != TB_OK) {
+		return rv;
+	}
+	if (i >= count) {
+		return TB_ENOTFOUND;
+	}
+	for (j = 0;; j++) {
+		if ((len = canon_skip(p + off, n - off, 1)) == 0) {
+			return TB_EMALFORMED;
+		}
+		if (j == i) {
+			*v = p + off;
+			*vlen = len;
+			return TB_OK;
+		}
+		off += len;
+	}
+}
+
+int
 canon_bytes_without(const uint8_t *p, size_t n, const char *skip,
                     struct canon_buf *out)
+{
+	const uint8_t *v;
+	size_t vlen;
+
+	return canon_bytes_without_get(p, n, skip, out, &v, &vlen);
+}
+
+int
+canon_bytes_without_get(const uint8_t *p, size_t n, const char *skip,
+                        struct canon_buf *out, const uint8_t **v, size_t *vlen)
 {
 	size_t at = 0, len = 0, vat, hl, whole;
 	uint64_t count, c2;
@@ -209,6 +320,8 @@ canon_bytes_without(const uint8_t *p, size_t n, const char *skip,
 	if ((whole = canon_skip(p, n, 0)) == 0 || whole != n) {
 		return TB_EMALFORMED;
 	}
+	*v = NULL;
+	*vlen = 0;
 	rv = member(p, n, skip, &at, &len, &vat, &count);
 	if (rv == TB_ENOTFOUND) {
 		return canon_buf_append(out, p, n); /* nothing to leave out */
@@ -216,6 +329,8 @@ canon_bytes_without(const uint8_t *p, size_t n, const char *skip,
 	if (rv != TB_OK || !head(p, n, &hl, &c2, &kind)) {
 		return TB_EMALFORMED;
 	}
+	*v = p + vat;
+	*vlen = len - (vat - at);
 	/* The smallest header for one member fewer, as the encoder writes
 	 * it; then the members before and after the one left out. */
 	count--;
@@ -242,4 +357,102 @@ canon_bytes_without(const uint8_t *p, size_t n, const char *skip,
 		rv = canon_buf_append(out, p + at + len, n - at - len);
 	}
 	return rv;
+}
+
+/* put_map_head appends the shortest header of a map of count members. */
+static int
+put_map_head(struct canon_buf *out, uint64_t count)
+{
+	uint8_t h[5];
+
+	if (count < 16) {
+		h[0] = (uint8_t)(0x80 | count);
+		return canon_buf_append(out, h, 1);
+	}
+	if (count < 0x10000) {
+		h[0] = 0xde;
+		h[1] = (uint8_t)(count >> 8);
+		h[2] = (uint8_t)count;
+		return canon_buf_append(out, h, 3);
+	}
+	h[0] = 0xdf;
+	h[1] = (uint8_t)(count >> 24);
+	h[2] = (uint8_t)(count >> 16);
+	h[3] = (uint8_t)(count >> 8);
+	h[4] = (uint8_t)count;
+	return canon_buf_append(out, h, 5);
+}
+
+/* put_str appends the shortest string header and the bytes of s. */
+static int
+put_str(struct canon_buf *out, const char *s)
+{
+	size_t n = strlen(s);
+	uint8_t h[5];
+
+	if (n < 32) {
+		h[0] = (uint8_t)(0xa0 | n);
+		if (canon_buf_append(out, h, 1) != 0) {
+			return TB_ENOMEM;
+		}
+	} else if (n < 0x100) {
+		h[0] = 0xd9;
+		h[1] = (uint8_t)n;
+		if (canon_buf_append(out, h, 2) != 0) {
+			return TB_ENOMEM;
+		}
+	} else if (n < 0x10000) {
+		h[0] = 0xda;
+		h[1] = (uint8_t)(n >> 8);
+		h[2] = (uint8_t)n;
+		if (canon_buf_append(out, h, 3) != 0) {
+			return TB_ENOMEM;
+		}
+	} else {
+		return TB_EMALFORMED; /* no such keys here */
+	}
+	return canon_buf_append(out, s, n);
+}
+
+int
+canon_bytes_with(const uint8_t *p, size_t n, const char *key, const uint8_t *v,
+                 size_t vlen, struct canon_buf *out)
+{
+	size_t hl, off, kl, vl, khl, m, nk = strlen(key);
+	uint64_t count, i, kc;
+	char kind;
+	int cmp;
+
+	if (!head(p, n, &hl, &count, &kind) || kind != 'm' ||
+	    canon_skip(p, n, 0) != n) {
+		return TB_EMALFORMED;
+	}
+	/* The first member whose key sorts after key (by bytes, a prefix
+	 * first), as canon_check orders them. */
+	off = hl;
+	for (i = 0; i < count; i++) {
+		if ((kl = canon_skip(p + off, n - off, 1)) == 0 ||
+		    !head(p + off, n - off, &khl, &kc, &kind) || kind != 's') {
+			return TB_EMALFORMED;
+		}
+		m = kc < nk ? (size_t)kc : nk;
+		cmp = memcmp(p + off + khl, key, m);
+		if (cmp == 0 && kc == nk) {
+			return TB_EMALFORMED; /* already there */
+		}
+		if (cmp > 0 || (cmp == 0 && kc > nk)) {
+			break;
+		}
+		if ((vl = canon_skip(p + off + kl, n - off - kl, 1)) == 0) {
+			return TB_EMALFORMED;
+		}
+		off += kl + vl;
+	}
+	if (put_map_head(out, count + 1) != 0 ||
+	    canon_buf_append(out, p + hl, off - hl) != 0 ||
+	    put_str(out, key) != 0 || canon_buf_append(out, v, vlen) != 0 ||
+	    canon_buf_append(out, p + off, n - off) != 0) {
+		return out->err != 0 ? TB_ENOMEM : TB_EMALFORMED;
+	}
+	return TB_OK;
 }

@@ -30,11 +30,43 @@ size_t canon_skip(const uint8_t *p, size_t n, int depth);
 int canon_map_get(const uint8_t *p, size_t n, const char *key,
                   const uint8_t **v, size_t *vlen);
 
+/* canon_map_find is canon_map_get without the value's length: *vat is
+ * the offset in p of key's value, which is not walked (the values before
+ * it are). Finding a large value's start, e.g. a release within its
+ * command, then costs no walk of it. TB_OK, TB_ENOTFOUND or
+ * TB_EMALFORMED. */
+int canon_map_find(const uint8_t *p, size_t n, const char *key, size_t *vat);
+
+/* canon_array_head reads the header of the array p[0..n): its count
+ * (*count) and header length (*hl; the first element is at p + *hl).
+ * TB_OK, or TB_EMALFORMED (not an array, or truncated). */
+int canon_array_head(const uint8_t *p, size_t n, uint64_t *count, size_t *hl);
+
+/* canon_array_get finds element i of the array p[0..n): *v, *vlen its
+ * bytes. TB_OK, TB_ENOTFOUND (i >= the count), or TB_EMALFORMED. */
+int canon_array_get(const uint8_t *p, size_t n, uint64_t i, const uint8_t **v,
+                    size_t *vlen);
+
 /* canon_bytes_without appends to out the canonical bytes of the map
  * p[0..n) (exactly one value) without its key skip: what
  * canon_encode_without gives for the decoded map. TB_OK, TB_EMALFORMED,
  * or TB_ENOMEM. */
 int canon_bytes_without(const uint8_t *p, size_t n, const char *skip,
                         struct canon_buf *out);
+
+/* canon_bytes_without_get is canon_bytes_without that also gives the
+ * value left out (*v, *vlen; NULL and 0 if the map has no key skip), from
+ * the same walk. */
+int canon_bytes_without_get(const uint8_t *p, size_t n, const char *skip,
+                            struct canon_buf *out, const uint8_t **v,
+                            size_t *vlen);
+
+/* canon_bytes_with appends to out the canonical bytes of the map p[0..n)
+ * (exactly one value, without key) with the member key: v[0..vlen) (a
+ * value's canonical bytes) added in its sorted place: the bytes
+ * canon_encode gives for the map with the member set. TB_OK,
+ * TB_EMALFORMED (not a map, or key already in it) or TB_ENOMEM. */
+int canon_bytes_with(const uint8_t *p, size_t n, const char *key,
+                     const uint8_t *v, size_t vlen, struct canon_buf *out);
 
 #endif

@@ -3,6 +3,7 @@
 
 #include "schema/bundle.h"
 #include "schema/calendar.h"
+#include "schema/canon_walk.h"
 #include "schema/matter.h"
 #include "schema/spec.h"
 #include "schema/trust.h"
@@ -249,10 +250,26 @@ release_check(const json_t *r, const char *path, struct tb_diag *d)
 	return n;
 }
 
-/* apply_changes folds r's matters and bundles into the copies m and b. */
+/* remember keeps in undo (if not NULL) what key held in m before its
+ * first change: its value, or JSON null if absent (a matter is an
+ * object, never null). */
 static int
-apply_changes(const json_t *r, json_t *m, json_t *b, const char *path,
-              struct tb_diag *d)
+remember(json_t *undo, const json_t *m, const char *key)
+{
+	json_t *old;
+
+	if (undo == NULL || json_object_get(undo, key) != NULL) {
+		return 0;
+	}
+	old = json_object_get(m, key);
+	return json_object_set(undo, key, old != NULL ? old : json_null());
+}
+
+/* apply_changes folds r's matters and bundles into m and b, keeping in
+ * undo (if not NULL) the matters it changed as they were. */
+static int
+apply_changes(const json_t *r, json_t *m, json_t *b, json_t *undo,
+              const char *path, struct tb_diag *d)
 {
 	char key[MATTER_KEY_MAX], sub[TB_DIAG_PATH], el[TB_DIAG_PATH];
 	json_t *x;
@@ -262,6 +279,9 @@ apply_changes(const json_t *r, json_t *m, json_t *b, const char *path,
 	tb_path_key(sub, sizeof(sub), path, "removed");
 	json_array_foreach(json_object_get(r, "removed"), i, x)
 	{
+		if (remember(undo, m, json_string_value(x)) != 0) {
+			return tb_diag_add(d, TB_ENOMEM, path, "out of memory");
+		}
 		if (json_object_del(m, json_string_value(x)) != 0) {
 			tb_path_idx(el, sizeof(el), sub, i);
 			tb_diag_add(d, TB_ENOTFOUND, el,
@@ -284,7 +304,8 @@ apply_changes(const json_t *r, json_t *m, json_t *b, const char *path,
 	json_array_foreach(json_object_get(r, "matters"), i, x)
 	{
 		matter_key(x, key, sizeof(key));
-		if (json_object_set(m, key, x) != 0) {
+		if (remember(undo, m, key) != 0 ||
+		    json_object_set(m, key, x) != 0) {
 			return tb_diag_add(d, TB_ENOMEM, path, "out of memory");
 		}
 	}
@@ -295,6 +316,23 @@ apply_changes(const json_t *r, json_t *m, json_t *b, const char *path,
 		}
 	}
 	return n;
+}
+
+/* undo_changes puts back into m what undo kept (apply_changes). */
+static void
+undo_changes(json_t *m, json_t *undo)
+{
+	const char *key;
+	json_t *old;
+
+	json_object_foreach(undo, key, old)
+	{
+		if (json_is_null(old)) {
+			json_object_del(m, key);
+		} else {
+			json_object_set(m, key, old);
+		}
+	}
 }
 
 static int
@@ -347,21 +385,31 @@ chain_check(const struct catalog *c, const json_t *r, const char *path,
 	return TB_OK;
 }
 
-/* defaults_check: the province's own promised limits fit the statutory. */
+/* promises_check: the province's own promised limits fit the statutory;
+ * of the matters in only when only is not NULL (a release without a new
+ * calendar changes no other matter's verdict: each was checked under
+ * the same calendar when it came). */
 static int
-promises_check(const json_t *matters, const struct tb_calendar *cal,
-               const char *path, struct tb_diag *d)
+promises_check(const json_t *matters, const json_t *only,
+               const struct tb_calendar *cal, const char *path,
+               struct tb_diag *d)
 {
-	const char *key;
+	const char *key, *pt, *at;
 	char why[200], sub[TB_DIAG_PATH];
-	json_t *m;
+	json_t *m, *x;
+	void *it;
 	int n = 0;
 
-	json_object_foreach((json_t *)matters, key, m)
-	{
-		const char *pt = spec_str(m, "promise_type");
-		const char *at = spec_str(m, "anticipate_type");
-		if (pt == NULL || at == NULL) {
+	/* Walks only's keys (those present) or every matter. */
+	for (it = json_object_iter((json_t *)(only != NULL ? only : matters));
+	     it != NULL; it = json_object_iter_next(
+	                     (json_t *)(only != NULL ? only : matters), it)) {
+		key = json_object_iter_key(it);
+		x = json_object_iter_value(it);
+		m = only != NULL ? json_object_get(matters, key) : x;
+		pt = spec_str(m, "promise_type");
+		at = spec_str(m, "anticipate_type");
+		if (m == NULL || pt == NULL || at == NULL) {
 			continue;
 		}
 		if (limit_le(cal, spec_int(m, "promise_day", 0), pt,
@@ -383,8 +431,36 @@ int
 catalog_apply(struct catalog *c, const json_t *r, const json_t *root,
               struct tb_diag *d)
 {
+	return catalog_apply_doc(c, r, NULL, 0, root, d);
+}
+
+/* signed_bytes sets msg to r's canonical bytes without "signatures": cut
+ * from doc (r's own canonical bytes, n) when the caller has them, else
+ * encoded from r. TB_OK, TB_ENOMEM or another code of the encoder. */
+static int
+signed_bytes(const json_t *r, const uint8_t *doc, size_t n,
+             struct canon_buf *msg, char *err, size_t errlen)
+{
+	int rv;
+
+	if (doc != NULL) {
+		rv = canon_bytes_without(doc, n, "signatures", msg);
+		if (rv != TB_EMALFORMED) {
+			return rv;
+		}
+		/* Not the bytes of a map: encode r instead, as without. */
+		canon_buf_free(msg);
+	}
+	return canon_encode_without(r, "signatures", msg, err, errlen);
+}
+
+int
+catalog_apply_doc(struct catalog *c, const json_t *r, const uint8_t *doc,
+                  size_t doclen, const json_t *root, struct tb_diag *d)
+{
 	struct tb_calendar *cal = NULL;
-	json_t *m = NULL, *b = NULL, *x;
+	struct canon_buf msg = { 0 };
+	json_t *m = NULL, *b = NULL, *undo = NULL, *x;
 	char sub[TB_DIAG_PATH];
 	const char *key;
 	int n, before = d->n + d->dropped;
@@ -392,14 +468,26 @@ catalog_apply(struct catalog *c, const json_t *r, const json_t *root,
 	if (release_check(r, "$", d) != 0 || chain_check(c, r, "$", d) != 0) {
 		return tb_diag_first(d);
 	}
+	/* One cut (or encoding) of the signed bytes serves the signature
+	 * and the release's hash: for a full release, 5.8 MiB. */
+	if ((n = signed_bytes(r, doc, doclen, &msg, sub, sizeof(sub))) != 0) {
+		canon_buf_free(&msg);
+		return n == TB_ENOMEM ? tb_diag_add(d, TB_ENOMEM, "$", "%s",
+		                                    "out of memory")
+		                      : tb_diag_add(d, n, "$", "%s", sub);
+	}
 	if (root != NULL) {
 		if (strcmp(spec_str(root, "region"), spec_str(r, "region"))) {
+			canon_buf_free(&msg);
 			return tb_diag_add(d, TB_ESIG, "$.region",
 			                   "the root is %s's, the release %s's",
 			                   spec_str(root, "region"),
 			                   spec_str(r, "region"));
 		}
-		if (trust_verify_release(root, r, "$", d) != 0) {
+		if (trust_verify_release_msg(root, msg.data, msg.len,
+		                             json_object_get(r, "signatures"),
+		                             "$", d) != 0) {
+			canon_buf_free(&msg);
 			return TB_ESIG;
 		}
 	}
@@ -407,14 +495,17 @@ catalog_apply(struct catalog *c, const json_t *r, const json_t *root,
 		m = json_object();
 		b = json_object();
 	} else {
-		m = json_copy(c->matters);
+		/* A delta changes tens of matters of thousands: they are
+		 * changed in the layer itself, and put back on a problem. */
+		m = json_incref(c->matters);
 		b = json_copy(c->bundles);
+		undo = json_object();
 	}
-	if (m == NULL || b == NULL) {
+	if (m == NULL || b == NULL || (undo == NULL && m == c->matters)) {
 		n = tb_diag_add(d, TB_ENOMEM, "$", "out of memory");
 		goto out;
 	}
-	apply_changes(r, m, b, "$", d);
+	apply_changes(r, m, b, undo, "$", d);
 	json_object_foreach(b, key, x)
 	{
 		snprintf(sub, sizeof(sub), "$.bundles[%s]", key);
@@ -424,15 +515,15 @@ catalog_apply(struct catalog *c, const json_t *r, const json_t *root,
 	    cal_from_json(x, "$.calendar", &cal, NULL) != 0) {
 		cal = NULL;
 	}
-	promises_check(m, cal != NULL ? cal : c->cal, "$", d);
+	promises_check(m, cal != NULL ? NULL : undo, cal != NULL ? cal : c->cal,
+	               "$", d);
 	if (d->n + d->dropped != before) {
 		n = tb_diag_first(d);
 		goto out;
 	}
-	if (canon_hash_value(r, "signatures", c->hash, sub, sizeof(sub))) {
-		n = tb_diag_add(d, TB_ENOMEM, "$", "%s", sub);
-		goto out;
-	}
+	canon_hash(msg.data, msg.len, c->hash);
+	canon_buf_free(&msg);
+	json_decref(undo);
 	snprintf(c->region, sizeof(c->region), "%s", spec_str(r, "region"));
 	c->version = spec_int(r, "version", 0);
 	json_decref(c->matters);
@@ -447,6 +538,11 @@ catalog_apply(struct catalog *c, const json_t *r, const json_t *root,
 	}
 	return TB_OK;
 out:
+	if (undo != NULL) {
+		undo_changes(c->matters, undo); /* c stays as it was */
+		json_decref(undo);
+	}
+	canon_buf_free(&msg);
 	json_decref(m);
 	json_decref(b);
 	cal_free(cal);

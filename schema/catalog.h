@@ -41,6 +41,14 @@ int release_check(const json_t *r, const char *path, struct tb_diag *d);
 int catalog_apply(struct catalog *c, const json_t *r, const json_t *root,
                   struct tb_diag *d);
 
+/* catalog_apply_doc is catalog_apply given also r's canonical bytes (doc,
+ * doclen; NULL if the caller has none): the bytes the signature and the
+ * release's hash cover are cut from doc instead of encoded from r. doc
+ * must be the canonical encoding of r (a command's bytes canon_check
+ * accepted, decoded into r). */
+int catalog_apply_doc(struct catalog *c, const json_t *r, const uint8_t *doc,
+                      size_t doclen, const json_t *root, struct tb_diag *d);
+
 /* catalog_matter returns the standard matter with the given key
  * ("catalog_code" or "catalog_code#item"), or NULL. */
 const json_t *catalog_matter(const struct catalog *c, const char *key);

@@ -246,6 +246,45 @@ cmd_encode(enum cmd_type t, int64_t at, const char *key, const json_t *body,
 	return rv;
 }
 
+int
+cmd_splice(struct canon_buf *b, const char *key, const uint8_t *v, size_t vlen,
+           char *errmsg, size_t errlen)
+{
+	uint8_t pat[34];
+	size_t kl = strlen(key), pl = kl + 2, i, at = 0, hits = 0;
+	struct canon_buf out = { 0 };
+
+	if (kl >= 32) {
+		snprintf(errmsg, errlen, "key \"%s\" is too long", key);
+		return TB_EINVAL;
+	}
+	/* fixstr key, then nil (0xc0, which no UTF-8 string holds). */
+	pat[0] = (uint8_t)(0xa0 | kl);
+	memcpy(pat + 1, key, kl);
+	pat[kl + 1] = 0xc0;
+	for (i = 0; b->len >= pl && i <= b->len - pl; i++) {
+		if (!memcmp(b->data + i, pat, pl)) {
+			at = i + pl - 1;
+			hits++;
+		}
+	}
+	if (hits != 1) {
+		snprintf(errmsg, errlen, "%zu places for the bytes of \"%s\"",
+		         hits, key);
+		return TB_EINVAL;
+	}
+	if (canon_buf_append(&out, b->data, at) != 0 ||
+	    canon_buf_append(&out, v, vlen) != 0 ||
+	    canon_buf_append(&out, b->data + at + 1, b->len - at - 1) != 0) {
+		canon_buf_free(&out);
+		snprintf(errmsg, errlen, "out of memory");
+		return TB_ENOMEM;
+	}
+	canon_buf_free(b);
+	*b = out;
+	return TB_OK;
+}
+
 void
 cmd_free(struct cmd *c)
 {
@@ -300,6 +339,8 @@ cmd_decode(const uint8_t *p, size_t n, struct cmd *c, char *errmsg,
 	c->key = spec_str(doc, "key");
 	c->doc = doc;
 	c->body = json_object_get(doc, "body");
+	c->raw = p;
+	c->rawlen = n;
 	return TB_OK;
 refused:
 	snprintf(errmsg, errlen, "%s: %s", d.e[0].path, d.e[0].msg);

@@ -113,7 +113,9 @@ int cmd_type_parse(const char *name, enum cmd_type *t);
 int cmd_feature_level(enum cmd_type t);
 
 /* A decoded command; `doc` owns everything (the envelope), `body` borrows
- * from it. */
+ * from it. `raw` borrows the canonical bytes it was decoded from (valid as
+ * long as the caller's buffer: during an apply), so that a large document
+ * in it can be stored or hashed as the bytes it came in. */
 struct cmd {
 	enum cmd_type type;
 	int version;
@@ -121,12 +123,22 @@ struct cmd {
 	const char *key; /* NULL if none */
 	json_t *doc;
 	const json_t *body;
+	const uint8_t *raw; /* the bytes decoded, rawlen of them */
+	size_t rawlen;
 };
 
 /* cmd_encode builds the envelope around body (a reference is taken, not
  * stolen) and appends its canonical bytes to out. key may be NULL. */
 int cmd_encode(enum cmd_type t, int64_t at, const char *key, const json_t *body,
                struct canon_buf *out, char *errmsg, size_t errlen);
+
+/* cmd_splice replaces the nil value of key (a string under 32 bytes) in
+ * the command bytes b with v[0..vlen), a value's canonical bytes: a large
+ * document is encoded once and placed into its command as those bytes.
+ * The key and nil must occur exactly once in b (TB_EINVAL otherwise, with
+ * the reason in errmsg); TB_ENOMEM. On success b holds the new bytes. */
+int cmd_splice(struct canon_buf *b, const char *key, const uint8_t *v,
+               size_t vlen, char *errmsg, size_t errlen);
 
 /* cmd_decode validates bytes (canonical form, limits), then the envelope
  * and the body's fields for the type and version: unknown fields,

@@ -89,7 +89,8 @@ matter_field_find(const char *name)
 	size_t i;
 
 	for (i = 0; i < MATTER_NFIELDS; i++) {
-		if (!strcmp(matter_table[i].name, name)) {
+		if (matter_table[i].name[0] == name[0] &&
+		    !strcmp(matter_table[i].name, name)) {
 			return &matter_table[i];
 		}
 	}

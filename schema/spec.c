@@ -63,8 +63,10 @@ spec_object(const json_t *obj, const struct spec_field *fields, size_t nfields,
 	}
 	json_object_foreach((json_t *)obj, key, v)
 	{
+		/* The first byte first: a matter has some 40 fields. */
 		for (i = 0; i < nfields; i++) {
-			if (!strcmp(fields[i].name, key)) {
+			if (fields[i].name[0] == key[0] &&
+			    !strcmp(fields[i].name, key)) {
 				break;
 			}
 		}

@@ -237,6 +237,28 @@ trust_verify_release(const json_t *root, const json_t *doc, const char *path,
 }
 
 int
+trust_verify_release_msg(const json_t *root, const uint8_t *msg, size_t n,
+                         const json_t *sigs, const char *path,
+                         struct tb_diag *d)
+{
+	const struct canon_buf m = { (uint8_t *)msg, n, n, 0 };
+	char sub[TB_DIAG_PATH];
+
+	if (count_signers(&m, sigs, json_object_get(root, "release_keys")) >
+	    0) {
+		return TB_OK;
+	}
+	tb_path_key(sub, sizeof(sub), path, "signatures");
+	return tb_diag_add(d, TB_ESIG, sub,
+	                   json_array_size(sigs)
+	                       ? "no valid signature by a release key of "
+	                         "the %s root"
+	                       : "unsigned: a release key of the %s root "
+	                         "must sign it",
+	                   spec_str(root, "region"));
+}
+
+int
 trust_verify_release_bytes(const json_t *root, const uint8_t *doc, size_t n,
                            const char *path, struct tb_diag *d)
 {
@@ -248,15 +270,12 @@ trust_verify_release_bytes(const json_t *root, const uint8_t *doc, size_t n,
 	int rv, count = 0;
 
 	tb_path_key(sub, sizeof(sub), path, "signatures");
-	rv = canon_map_get(doc, n, "signatures", &sv, &svl);
-	if (rv == TB_OK) {
+	/* One walk cuts the signed bytes and finds the signatures (an
+	 * unsigned document has none: counted as none below). */
+	rv = canon_bytes_without_get(doc, n, "signatures", &msg, &sv, &svl);
+	if (rv == TB_OK && sv != NULL) {
 		rv = canon_decode(sv, svl, &canon_default_limits, &sigs, err,
 		                  sizeof(err));
-	} else if (rv == TB_ENOTFOUND) {
-		rv = TB_OK; /* unsigned: counted as none below */
-	}
-	if (rv == TB_OK) {
-		rv = canon_bytes_without(doc, n, "signatures", &msg);
 	}
 	if (rv == TB_ENOMEM) {
 		json_decref(sigs);
@@ -290,20 +309,27 @@ trust_sign(json_t *doc, const uint8_t sk[crypto_sign_SECRETKEYBYTES],
            char *errmsg, size_t errlen)
 {
 	struct canon_buf msg = { 0 };
+	int rv;
+
+	rv = canon_encode_without(doc, "signatures", &msg, errmsg, errlen);
+	if (rv == 0) {
+		rv = trust_sign_msg(doc, msg.data, msg.len, sk);
+	}
+	canon_buf_free(&msg);
+	return rv;
+}
+
+int
+trust_sign_msg(json_t *doc, const uint8_t *msg, size_t n,
+               const uint8_t sk[crypto_sign_SECRETKEYBYTES])
+{
 	uint8_t sig[crypto_sign_BYTES];
 	char pk_hex[2 * crypto_sign_PUBLICKEYBYTES + 1];
 	char sig_hex[2 * crypto_sign_BYTES + 1];
 	json_t *sigs, *s, *entry;
 	size_t i;
-	int rv;
 
-	rv = canon_encode_without(doc, "signatures", &msg, errmsg, errlen);
-	if (rv != 0) {
-		canon_buf_free(&msg);
-		return rv;
-	}
-	crypto_sign_detached(sig, NULL, msg.data, msg.len, sk);
-	canon_buf_free(&msg);
+	crypto_sign_detached(sig, NULL, msg, n, sk);
 	/* The public key is the second half of a libsodium secret key. */
 	canon_hex(sk + 32, crypto_sign_PUBLICKEYBYTES, pk_hex);
 	canon_hex(sig, sizeof(sig), sig_hex);

@@ -49,11 +49,27 @@ int trust_verify_release(const json_t *root, const json_t *doc,
 int trust_verify_release_bytes(const json_t *root, const uint8_t *doc, size_t n,
                                const char *path, struct tb_diag *d);
 
+/* trust_verify_release_msg is trust_verify_release for a document whose
+ * canonical bytes without "signatures" the caller already has (msg, n),
+ * with sigs its "signatures" (NULL if none): a release's apply cuts those
+ * bytes once from the command for both the signature and the release's
+ * hash. TB_OK or TB_ESIG (added to d). */
+int trust_verify_release_msg(const json_t *root, const uint8_t *msg, size_t n,
+                             const json_t *sigs, const char *path,
+                             struct tb_diag *d);
+
 /* trust_sign signs doc's canonical bytes (without "signatures") with sk and
  * sets {key, sig} in doc.signatures, replacing an earlier signature by the
  * same key. Returns TB_OK, TB_ETYPE/TB_EDEPTH from encoding or
  * TB_ENOMEM. */
 int trust_sign(json_t *doc, const uint8_t sk[crypto_sign_SECRETKEYBYTES],
                char *errmsg, size_t errlen);
+
+/* trust_sign_msg is trust_sign given doc's canonical bytes without
+ * "signatures" (msg, n), which the caller encoded (and may use again:
+ * for the check of the signature and the signed document's bytes).
+ * TB_OK or TB_ENOMEM. */
+int trust_sign_msg(json_t *doc, const uint8_t *msg, size_t n,
+                   const uint8_t sk[crypto_sign_SECRETKEYBYTES]);
 
 #endif

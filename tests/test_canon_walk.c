@@ -99,8 +99,124 @@ test_get(void)
 	       0, "an array declaring 2^32-1 items in 5 bytes does not fit");
 	ok(same_without(v, "a") && same_without(v, "d"),
 	   "a map less a small member, or less a nested map");
+	{
+		struct canon_buf w = { 0 };
+		size_t at = 0;
+		ok(canon_map_find(enc.data, enc.len, "b", &at) == TB_OK &&
+		       canon_map_get(enc.data, enc.len, "b", &p, &n) == TB_OK &&
+		       enc.data + at == p,
+		   "canon_map_find: where b's value starts, as map_get");
+		is_int(canon_map_find(enc.data, enc.len, "q", &at),
+		       TB_ENOTFOUND, "  a key it does not have");
+		is_int(canon_map_find(enc.data, 8, "e", &at), TB_EMALFORMED,
+		       "  truncated before e: malformed");
+		ok(canon_bytes_without_get(enc.data, enc.len, "c", &w, &p,
+		                           &n) == TB_OK &&
+		       n == 4 && p[0] == 0x81,
+		   "canon_bytes_without_get gives the value left out");
+		canon_buf_free(&w);
+		ok(canon_bytes_without_get(enc.data, enc.len, "q", &w, &p,
+		                           &n) == TB_OK &&
+		       p == NULL && n == 0 && w.len == enc.len,
+		   "  and none for a key the map has not");
+		canon_buf_free(&w);
+	}
 	json_decref(v);
 	canon_buf_free(&enc);
+}
+
+/* same_with: canon_bytes_with puts v's member key back into v's bytes
+ * without it: the bytes of v. */
+static bool
+same_with(const json_t *v, const char *key)
+{
+	struct canon_buf enc = { 0 }, without = { 0 }, val = { 0 }, got = { 0 };
+	char err[128];
+	bool same;
+
+	same = canon_encode(v, &enc, err, sizeof(err)) == 0 &&
+	       canon_encode_without(v, key, &without, err, sizeof(err)) == 0 &&
+	       canon_encode(json_object_get(v, key), &val, err, sizeof(err)) ==
+	           0 &&
+	       canon_bytes_with(without.data, without.len, key, val.data,
+	                        val.len, &got) == TB_OK &&
+	       got.len == enc.len && !memcmp(got.data, enc.data, got.len);
+	canon_buf_free(&enc);
+	canon_buf_free(&without);
+	canon_buf_free(&val);
+	canon_buf_free(&got);
+	return same;
+}
+
+static void
+test_with(void)
+{
+	json_t *rel = load("ops/examples/catalog-370000.json"),
+	       *v = json_pack("{s:i, s:i, s:i}", "b", 1, "bb", 2, "c", 3),
+	       *m = json_object();
+	struct canon_buf enc = { 0 }, out = { 0 };
+	char k[8], err[128];
+	int i;
+
+	json_object_set_new(
+	    rel, "signatures",
+	    json_pack("[{s:s, s:s}]", "key", "ab", "sig", "cd"));
+	ok(same_with(rel, "signatures"),
+	   "a signed release: its signatures put back in their place");
+	ok(same_with(v, "b") && same_with(v, "bb") && same_with(v, "c"),
+	   "first, middle (after its prefix) and last");
+	for (i = 0; i < 16; i++) {
+		snprintf(k, sizeof(k), "k%02d", i);
+		json_object_set_new(m, k, json_integer(i));
+	}
+	ok(same_with(m, "k07"),
+	   "15 members become 16: a map16 header replaces the fixmap");
+	canon_encode(v, &enc, err, sizeof(err));
+	is_int(canon_bytes_with(enc.data, enc.len, "bb", enc.data, 1, &out),
+	       TB_EMALFORMED, "a key the map already has is refused");
+	canon_buf_free(&out);
+	is_int(canon_bytes_with(enc.data + 1, 2, "x", enc.data, 1, &out),
+	       TB_EMALFORMED, "not a map: refused");
+	canon_buf_free(&out);
+	canon_buf_free(&enc);
+	json_decref(rel);
+	json_decref(v);
+	json_decref(m);
+}
+
+static void
+test_array(void)
+{
+	json_t *v = json_pack("[i, s, {s:[i, i]}, n]", 300, "abc", "k", 1, 2);
+	struct canon_buf enc = { 0 }, el = { 0 };
+	const uint8_t *p;
+	uint64_t count = 0;
+	size_t n, hl = 0;
+	char err[128];
+
+	canon_encode(v, &enc, err, sizeof(err));
+	ok(canon_array_head(enc.data, enc.len, &count, &hl) == TB_OK &&
+	       count == 4 && hl == 1,
+	   "an array of 4: count 4, a 1-byte header");
+	canon_encode(json_array_get(v, 2), &el, err, sizeof(err));
+	ok(canon_array_get(enc.data, enc.len, 2, &p, &n) == TB_OK &&
+	       n == el.len && !memcmp(p, el.data, n),
+	   "element 2 is the bytes of {\"k\": [1, 2]}");
+	ok(canon_array_get(enc.data, enc.len, 0, &p, &n) == TB_OK && n == 3 &&
+	       p[0] == 0xcd,
+	   "element 0 (300) is a uint16, 3 bytes");
+	ok(canon_array_get(enc.data, enc.len, 3, &p, &n) == TB_OK && n == 1 &&
+	       p[0] == 0xc0,
+	   "element 3 is nil");
+	is_int(canon_array_get(enc.data, enc.len, 4, &p, &n), TB_ENOTFOUND,
+	       "no element 4");
+	is_int(canon_array_get(enc.data, 6, 2, &p, &n), TB_EMALFORMED,
+	       "truncated before element 2: malformed");
+	is_int(canon_array_head((const uint8_t *)"\x80", 1, &count, &hl),
+	       TB_EMALFORMED, "a map is not an array");
+	json_decref(v);
+	canon_buf_free(&enc);
+	canon_buf_free(&el);
 }
 
 /* verdict_same checks doc's bytes and its JSON against root alike. */
@@ -115,6 +231,11 @@ verdict_same(const json_t *root, const json_t *doc, const char *what, int want)
 	tb_diag_init(&a);
 	tb_diag_init(&b);
 	canon_encode(doc, &enc, err, sizeof(err));
+	struct canon_buf msg = { 0 };
+	struct tb_diag c;
+	int rc;
+
+	tb_diag_init(&c);
 	ra = trust_verify_release(root, doc, "$.entry.doc", &a);
 	rb = trust_verify_release_bytes(root, enc.data, enc.len, "$.entry.doc",
 	                                &b);
@@ -123,6 +244,14 @@ verdict_same(const json_t *root, const json_t *doc, const char *what, int want)
 	ok(ra == rb && (ra == TB_OK || (!strcmp(a.e[0].msg, b.e[0].msg) &&
 	                                !strcmp(a.e[0].path, b.e[0].path))),
 	   "  as from its JSON (%s)", rb == TB_OK ? "valid" : b.e[0].msg);
+	canon_bytes_without(enc.data, enc.len, "signatures", &msg);
+	rc = trust_verify_release_msg(root, msg.data, msg.len,
+	                              json_object_get(doc, "signatures"),
+	                              "$.entry.doc", &c);
+	ok(rc == ra && (ra == TB_OK || (!strcmp(a.e[0].msg, c.e[0].msg) &&
+	                                !strcmp(a.e[0].path, c.e[0].path))),
+	   "  and from its signed bytes cut once (%s)", tb_errname(rc));
+	canon_buf_free(&msg);
 	canon_buf_free(&enc);
 }
 
@@ -166,6 +295,8 @@ main(void)
 	}
 	test_without();
 	test_get();
+	test_array();
+	test_with();
 	test_verify();
 	return done_testing();
 }

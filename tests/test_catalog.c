@@ -349,6 +349,7 @@ test_chain(void)
 	struct tb_diag d;
 	json_t *v1 = load(), *v2, *m;
 	uint8_t h1[CANON_HASH_LEN];
+	char code[32];
 	size_t before;
 
 	catalog_init(&c);
@@ -419,6 +420,52 @@ test_chain(void)
 	like(d.e[0].msg, "names matter 000706001000, which is not in",
 	     "the bundle says which member");
 	is_int(c.version, 2, "still at v2");
+
+	/* A refused delta leaves the layer as it was: the matters it
+	 * changed, added and removed are put back (a delta is folded into
+	 * the layer itself, not into a copy). */
+	m = json_deep_copy(json_array_get(json_object_get(v1, "matters"), 0));
+	json_object_set_new(m, "task_name", json_string("改了又放回"));
+	{
+		/* A new matter: another's under a code of its own, as
+		 * ops/bench.d/region.sh clones them. */
+		json_t *nm = json_deep_copy(
+		    json_array_get(json_object_get(v1, "matters"), 2));
+		snprintf(code, sizeof(code), "%.4s90001000",
+		         spec_str(nm, "catalog_code"));
+		json_object_set_new(nm, "catalog_code", json_string(code));
+		json_object_set_new(v2, "matters", json_pack("[o, o]", m, nm));
+	}
+	json_object_set_new(v2, "removed", json_pack("[s]", "000706001000"));
+	tb_diag_init(&d);
+	is_int(catalog_apply(&c, v2, NULL, &d), TB_ENOTFOUND,
+	       "a delta that changes one matter, adds one and removes a "
+	       "bundle member's: refused once folded");
+	is_int(json_object_size(c.matters), before - 1,
+	       "  the layer has as many matters as before");
+	is_str(spec_str(catalog_matter(&c, "000117001000#01"), "task_name"),
+	       "食品经营许可（新办，2026修订）", "  the changed one as it was");
+	ok(catalog_matter(&c, "000706001000") != NULL,
+	   "  the removed one back");
+	ok(catalog_matter(&c, code) == NULL, "  and the added one (%s) gone",
+	   code);
+	m = json_deep_copy(json_array_get(json_object_get(v1, "matters"), 0));
+	json_object_set_new(m, "task_name", json_string("改了又放回"));
+	json_object_set_new(m, "promise_type", json_string("G"));
+	json_object_set_new(m, "anticipate_type", json_string("G"));
+	json_object_set_new(m, "promise_day", json_integer(30));
+	json_object_set_new(m, "anticipate_day", json_integer(20));
+	json_object_set_new(v2, "matters", json_pack("[o]", m));
+	json_object_set_new(v2, "removed", json_array());
+	tb_diag_init(&d);
+	is_int(catalog_apply(&c, v2, NULL, &d), TB_ERANGE,
+	       "a delta whose matter promises more than the statutory limit");
+	like(d.e[0].path, "$.matters[000117001000#01].promise_day",
+	     "  names it (only the delta's matters are checked)");
+	is_str(spec_str(catalog_matter(&c, "000117001000#01"), "task_name"),
+	       "食品经营许可（新办，2026修订）",
+	       "  and the layer keeps its own");
+	is_int(c.version, 2, "  still at v2");
 
 	json_decref(v1);
 	json_decref(v2);

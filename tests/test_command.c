@@ -76,6 +76,43 @@ static const struct refusal refusals[] = {
 	{ "envelope is an array", "[1,2]", TB_ETYPE, "$: must be an object" },
 };
 
+/* test_splice: a document's bytes spliced into its command are the bytes
+ * of the command encoded with the document in it, and decode as it. */
+static void
+test_splice(void)
+{
+	json_t *doc = json_pack("{s:s, s:i, s:[s, s]}", "region", "370000",
+	                        "version", 2, "matters", "a", "b");
+	json_t *full = json_pack("{s:O}", "release", doc);
+	json_t *hole = json_pack("{s:n}", "release");
+	struct canon_buf want = { 0 }, got = { 0 }, db = { 0 };
+	struct cmd c;
+	char err[256];
+
+	canon_encode(doc, &db, err, sizeof(err));
+	cmd_encode(CMD_CATALOG_RELEASE, 42, NULL, full, &want, err,
+	           sizeof(err));
+	cmd_encode(CMD_CATALOG_RELEASE, 42, NULL, hole, &got, err, sizeof(err));
+	is_int(cmd_splice(&got, "release", db.data, db.len, err, sizeof(err)),
+	       TB_OK, "the release's bytes spliced into its command");
+	ok(got.len == want.len && !memcmp(got.data, want.data, got.len),
+	   "the same bytes as the command encoded with the release in it");
+	ok(cmd_decode(got.data, got.len, &c, err, sizeof(err)) == TB_OK &&
+	       json_equal(json_object_get(c.body, "release"), doc) &&
+	       c.raw == got.data && c.rawlen == got.len,
+	   "it decodes to the release, and raw names its bytes");
+	cmd_free(&c);
+	is_int(cmd_splice(&got, "release", db.data, db.len, err, sizeof(err)),
+	       TB_EINVAL, "no nil left to replace: refused");
+	like(err, "0 places", "and said");
+	canon_buf_free(&want);
+	canon_buf_free(&got);
+	canon_buf_free(&db);
+	json_decref(doc);
+	json_decref(full);
+	json_decref(hole);
+}
+
 int
 main(void)
 {
@@ -154,5 +191,6 @@ main(void)
 	like(err, "$.body.x: numbers must be integers", "with its path");
 	canon_buf_free(&b);
 	json_decref(body);
+	test_splice();
 	return done_testing();
 }

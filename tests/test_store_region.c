@@ -3,8 +3,10 @@
  * the fan-out of an applied release, outbox.deliver's verdicts and
  * refusals, outbox.acked), between a city's store and a county's. */
 #include "node/region_store.h"
+#include "node/store_db.h"
 #include "node/store.h"
 #include "schema/command.h"
+#include "schema/matter.h"
 #include "schema/spec.h"
 #include "tests/tap.h"
 #include "tests/store_util.h"
@@ -77,6 +79,116 @@ test_topology(void)
 	json_decref(t);
 }
 
+/* stored_as_encoded: the value at key of database dbi in s is the
+ * schema-version byte and v's canonical msgpack, as db_put_json writes it
+ * (a release's apply stores the bytes it came in: they must be these). */
+static bool
+stored_as_encoded(struct store *s, int dbi, const void *key, size_t klen,
+                  const json_t *v)
+{
+	struct canon_buf b = { 0 };
+	uint8_t sv = STORE_SV;
+	MDB_txn *txn;
+	MDB_val val;
+	char err[128];
+	bool same = false;
+
+	if (store_rd_begin(s, &txn) != 0) {
+		return false;
+	}
+	if (db_get(txn, s->dbi[dbi], key, klen, &val) == 0 &&
+	    canon_buf_append(&b, &sv, 1) == 0 &&
+	    canon_encode(v, &b, err, sizeof(err)) == 0) {
+		same =
+		    val.mv_size == b.len && !memcmp(val.mv_data, b.data, b.len);
+	}
+	store_rd_end(s, txn);
+	canon_buf_free(&b);
+	return same;
+}
+
+/* layer_as_encoded: release rel (version 1) and each of its matters are
+ * stored at s as their encodings. */
+static void
+layer_as_encoded(struct store *s, const json_t *rel, const char *where)
+{
+	uint8_t vk[8];
+	char k[MATTER_KEY_MAX];
+	json_t *m;
+	size_t i, same = 0;
+
+	db_be64(vk, 1);
+	ok(stored_as_encoded(s, DB_RELEASES, vk, 8, rel),
+	   "%s: release 1 is stored as its encoding, byte for byte", where);
+	json_array_foreach(json_object_get(rel, "matters"), i, m)
+	{
+		matter_key(m, k, sizeof(k));
+		same += stored_as_encoded(s, DB_MATTERS, k, strlen(k), m);
+	}
+	is_int((long long)same,
+	       (long long)json_array_size(json_object_get(rel, "matters")),
+	       "%s: and so is each of its matters", where);
+}
+
+/* test_run_release: release 2 from the city reaches the county in a run
+ * with release 1 (already delivered): the run skips 1 and applies 2 from
+ * its bytes, which are stored as its encoding. */
+static void
+test_run_release(const json_t *e1)
+{
+	json_t *v2 = json_deep_copy(json_object_get(e1, "doc")), *m, *r;
+	json_t *e2 = NULL;
+	char hex[2 * CANON_HASH_LEN + 1], err[128];
+	uint8_t h[CANON_HASH_LEN], vk[8], *p = NULL;
+	struct outbox_in in;
+	size_t len = 0;
+
+	canon_hash_value(json_object_get(e1, "doc"), "signatures", h, err,
+	                 sizeof(err));
+	canon_hex(h, sizeof(h), hex);
+	m = json_deep_copy(json_array_get(json_object_get(v2, "matters"), 0));
+	json_object_set_new(m, "task_name", json_string("经营许可 v2"));
+	json_object_set_new(v2, "version", json_integer(2));
+	json_object_set_new(v2, "prev_hash", json_string(hex));
+	json_object_set_new(v2, "snapshot", json_false());
+	json_object_set_new(v2, "matters", json_pack("[o]", m));
+	json_object_del(v2, "calendar");
+	json_object_del(v2, "signatures");
+	json_object_set_new(v2, "bundles", json_array());
+	r = apply(A, &IDX_A, CMD_CATALOG_RELEASE,
+	          json_pack("{s:O}", "release", v2));
+	ok(json_object_get(r, "catalog") != NULL,
+	   "release 2 applies at 370100");
+	json_decref(r);
+	is_int(region_store_entry(A, 370102, (struct outbox_pos){ 1, 2 }, &p,
+	                          &len),
+	       TB_OK, "  entry 1.2 for 370102");
+	canon_decode(p, len, &canon_default_limits, &e2, err, sizeof(err));
+	free(p);
+	r = apply(B, &IDX_B, CMD_OUTBOX_DELIVER_RUN,
+	          json_pack("{s:s, s:i, s:i, s:[O, O]}", "origin", "370100",
+	                    "inc", 1, "seq", 1, "entries", e1, e2));
+	is_str(spec_str(json_object_get(r, "outbox"), "verdict"), "accept",
+	       "a run of releases 1 and 2 at 370102: accepted");
+	is_int(spec_int(json_object_get(r, "outbox"), "delivered", -1), 1,
+	       "  release 1 skipped (delivered before), 2 applied");
+	json_decref(r);
+	region_store_in(B, 370100, &in);
+	is_int((long long)in.cursor.seq, 2, "  the cursor at 1.2");
+	db_be64(vk, 2);
+	ok(stored_as_encoded(B, DB_RELEASES, vk, 8, v2),
+	   "  release 2 stored as its encoding, byte for byte");
+	m = json_array_get(json_object_get(v2, "matters"), 0);
+	{
+		char k[MATTER_KEY_MAX];
+		matter_key(m, k, sizeof(k));
+		ok(stored_as_encoded(B, DB_MATTERS, k, strlen(k), m),
+		   "  and its matter");
+	}
+	json_decref(e2);
+	json_decref(v2);
+}
+
 static void
 test_flow(void)
 {
@@ -111,9 +223,17 @@ test_flow(void)
 	is_int(rv, TB_OK, "entry 1.1 is stored");
 	rv = canon_decode(p, len, &canon_default_limits, &entry, err,
 	                  sizeof(err));
-	free(p);
 	is_str(spec_str(entry, "kind"), "release",
 	       "  as canonical msgpack of {kind: release, doc}");
+	{
+		struct canon_buf eb = { 0 };
+		canon_encode(entry, &eb, err, sizeof(err));
+		ok(eb.len == len && !memcmp(eb.data, p, len),
+		   "  made around the release's bytes: its encoding, byte "
+		   "for byte");
+		canon_buf_free(&eb);
+	}
+	free(p);
 
 	/* The county delivers it. */
 	r = apply(B, &IDX_B, CMD_OUTBOX_DELIVER,
@@ -136,6 +256,10 @@ test_flow(void)
 	ok(json_object_get(json_object_get(r, "outbox"), "applied") != NULL,
 	   "  with the release's apply result");
 	json_decref(r);
+	layer_as_encoded(A, json_object_get(entry, "doc"),
+	                 "published at 370100");
+	layer_as_encoded(B, json_object_get(entry, "doc"),
+	                 "delivered at 370102");
 	r = apply(B, &IDX_B, CMD_OUTBOX_DELIVER,
 	          json_pack("{s:s, s:i, s:i, s:O}", "origin", "370100", "inc",
 	                    1, "seq", 1, "entry", entry));
@@ -214,6 +338,7 @@ test_flow(void)
 	is_int(spec_int(json_object_get(r, "outbox"), "backlog", -1), 1,
 	       "a late child's stream starts with the stored release");
 	json_decref(r);
+	test_run_release(entry);
 	json_decref(entry);
 }
 

@@ -160,6 +160,7 @@ sleep 2 # what the hops do after the counties applied (ACKs)
 printf 'region\tfull_3000\t%s\tms\tpublish_http_ms=%s\tcpu_ms=%s\n' "$full" \
   $((t1 - t0)) $(($(cpu_ms) - c0))
 
+cd0=$(cpu_ms)
 for v in $(seq 2 $((reps + 1))); do
   api P GET /v1/catalog
   $py - "$T/full.json" "$T/d$v.json" "$(jq_get 'd["standard"]["hash"]')" "$v" <<'PY'
@@ -181,6 +182,10 @@ PY
   d=$(wait_all "$v" "$t0")
   printf 'region\tdelta_50\t%s\tms\tpublish_http_ms=%s\n' "$d" $((t1 - t0))
 done
+
+# The CPU the seven nodes used for all the deltas (and the polling), ms.
+sleep 1
+printf 'region\tdeltas_cpu\t%s\tms\treps=%s\n' $(($(cpu_ms) - cd0)) "$reps"
 
 # TB_DELTAS_ONLY=1: stop here (with TB_FULL_MATTERS=150, a quick
 # comparison of the deltas alone).
