@@ -24,7 +24,8 @@
  * A case handed to another region (a tombstone here) is asked of its owner;
  * when the owner does not answer, the HTTP answer is 503 with the node's
  * own copy as "last_known" (kept up to date by the owner's NOTIFYs,
- * docs/HANDOFF.md). No copy is kept along the way.
+ * docs/HANDOFF.md), or at a supervising tier the case's summary from its
+ * area list. No copy is kept along the way.
  *
  * The region that answers sends the full case only to the regions that
  * handle it, else its summary marked "redacted" (region_share.c); the
@@ -97,6 +98,19 @@ fail(struct query *q, int code, const char *why)
 		                json_pack("{s:{s:s, s:s}, s:o}", "error",
 		                          "code", "unavailable", "message", why,
 		                          "last_known", copy));
+	} else if (q->c != NULL && status_of(code) == 503 &&
+	           !strcmp(q->kind, "case") &&
+	           region_store_area_get(q->n->store, q->key, &copy) == TB_OK) {
+		/* A supervising tier: the newest summary its area received
+		 * (case summaries up the tree), as of its version. */
+		http_reply_json(
+		    q->c, 503,
+		    json_pack("{s:{s:s, s:s}, s:o, s:{s:s, s:O*, s:O*}}",
+		              "error", "code", "unavailable", "message", why,
+		              "last_known", copy, "last_known_as_of", "source",
+		              "area summary", "version",
+		              json_object_get(copy, "version"), "updated_at",
+		              json_object_get(copy, "updated_at")));
 	} else if (q->c != NULL) {
 		int st = status_of(code);
 

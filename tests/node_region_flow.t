@@ -358,6 +358,23 @@ api K3 GET "/v1/cases/370103-20260101-000001"
 is "$code $(jq_get 'd["error"]["code"]')" "503 unavailable" \
   "the owner's node down: 503 (no copy is kept along the way)"
 node_start K2
+# The county that holds the case stopped: its city and the province hold
+# its summary (case summaries up the tree) and answer with it.
+node_kill K1 TERM
+api C GET "/v1/cases/$CID"
+is "$code $(jq_get 'd["error"]["code"], d["last_known"]["id"], d["last_known"]["state"], "applicant" in d["last_known"]')" \
+  "503 unavailable $CID accepted False" \
+  "370102 down, asked at 370100: 503 with the last known summary (accepted, no applicant)"
+is "$(jq_get 'd["last_known_as_of"]["source"], d["last_known_as_of"]["version"] == d["last_known"]["version"] > 1')" \
+  "area summary True" "  and its as_of: the summary's version"
+api P GET "/v1/cases/$CID"
+is "$code $(jq_get 'd["error"]["code"], d["last_known"]["state"]')" "503 unavailable accepted" \
+  "asked at the province (370100 relays the failure): its own summary"
+api K3 GET "/v1/cases/$CID"
+is "$code $(jq_get 'd["error"]["code"], "last_known" in d')" "503 unavailable False" \
+  "asked at 370202, which holds no summary of it: 503 without a last known copy"
+node_start K1
+is "$?" 0 "370102 restarts"
 api P GET /v1/cases/370000-20260101-000001
 is "$code" 404 "a case of this region that does not exist is still 404"
 
