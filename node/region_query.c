@@ -24,7 +24,14 @@
  * A case handed to another region (a tombstone here) is asked of its owner;
  * when the owner does not answer, the HTTP answer is 503 with the node's
  * own copy as "last_known" (kept up to date by the owner's NOTIFYs,
- * docs/HANDOFF.md). No copy is kept along the way.
+ * docs/HANDOFF.md), or at a supervising tier the case's summary from its
+ * area list. No copy is kept along the way.
+ *
+ * The region that answers sends the full case only to the regions that
+ * handle it, else its summary marked "redacted" (region_share.c); the
+ * asking region is the one the first hop's link authenticated (a question
+ * at hops 1 naming another region is refused), later hops trusting their
+ * neighbour, as for handoff frames.
  *
  * Threads: the loop (node_on_loop and link handlers). */
 #include "node/region_query.h"
@@ -91,6 +98,19 @@ fail(struct query *q, int code, const char *why)
 		                json_pack("{s:{s:s, s:s}, s:o}", "error",
 		                          "code", "unavailable", "message", why,
 		                          "last_known", copy));
+	} else if (q->c != NULL && status_of(code) == 503 &&
+	           !strcmp(q->kind, "case") &&
+	           region_store_area_get(q->n->store, q->key, &copy) == TB_OK) {
+		/* A supervising tier: the newest summary its area received
+		 * (case summaries up the tree), as of its version. */
+		http_reply_json(
+		    q->c, 503,
+		    json_pack("{s:{s:s, s:s}, s:o, s:{s:s, s:O*, s:O*}}",
+		              "error", "code", "unavailable", "message", why,
+		              "last_known", copy, "last_known_as_of", "source",
+		              "area summary", "version",
+		              json_object_get(copy, "version"), "updated_at",
+		              json_object_get(copy, "updated_at")));
 	} else if (q->c != NULL) {
 		int st = status_of(code);
 
@@ -221,10 +241,24 @@ local(struct query *q, json_t *req)
 		return;
 	}
 	if (!strcmp(q->kind, "case")) {
-		node_audit_line(n, json_pack("{s:I, s:s, s:s, s:O*}", "at",
+		/* The full case only to the regions that handle it; the
+		 * asking region is the one the first hop authenticated
+		 * (on_query), each later hop trusting its neighbour. */
+		bool full = false;
+		json_t *out =
+		    region_case_share(n->store, n->cfg.region, obj,
+		                      spec_str(asked_by, "region"), &full);
+
+		json_decref(obj);
+		if ((obj = out) == NULL) {
+			fail(q, TB_ENOMEM, "out of memory");
+			return;
+		}
+		node_audit_line(n, json_pack("{s:I, s:s, s:s, s:O*, s:b}", "at",
 		                             (json_int_t)node_now_ms(), "act",
 		                             "case.read.remote", "object",
-		                             q->key, "asked_by", asked_by));
+		                             q->key, "asked_by", asked_by,
+		                             "personal_data", full));
 	}
 	v = json_pack("{s:{s:s, s:s}, s:{s:I, s:I}, s:o}", "served_by",
 	              "region", n->cfg.region, "node_id", n->cfg.node_id,
@@ -361,6 +395,29 @@ on_query(struct links *ls, const struct link_msg *m, void *arg)
 		json_decref(req);
 		return;
 	}
+	if (spec_int(req, "hops", 0) <= 1 &&
+	    (spec_str(json_object_get(req, "asked_by"), "region") == NULL ||
+	     m->peer_region == NULL ||
+	     strcmp(spec_str(json_object_get(req, "asked_by"), "region"),
+	            m->peer_region) != 0)) {
+		/* The first hop: the link authenticated the asking node's
+		 * region, and the question must name that one (the region
+		 * decides what of a case it is sent). Later hops trust
+		 * their neighbour, as for handoff frames. */
+		char why[160];
+
+		snprintf(
+		    why, sizeof(why),
+		    "$.asked_by.region: %.8s is not the asking node's "
+		    "region %.8s (its certificate's)",
+		    spec_str(json_object_get(req, "asked_by"), "region")
+		        ? spec_str(json_object_get(req, "asked_by"), "region")
+		        : "(none)",
+		    m->peer_region ? m->peer_region : "(none)");
+		link_reply_error(ls, &m->reply_to, TB_EFORBIDDEN, why);
+		json_decref(req);
+		return;
+	}
 	if ((q = calloc(1, sizeof(*q))) == NULL) {
 		link_reply_error(ls, &m->reply_to, TB_ENOMEM, "out of memory");
 		json_decref(req);
@@ -379,8 +436,18 @@ static void
 ask(struct http_call *c, const json_t *req)
 {
 	struct query *q = calloc(1, sizeof(*q));
+	const char *region = c->node->cfg.region;
 	json_t *r;
 
+	if (getenv("TB_FAULT_QUERY_ASKED_BY") != NULL) {
+		/* A test fault (tests/node_region_flow.t): this node claims
+		 * another region in the questions it sends, as a dishonest
+		 * node would; the first hop refuses them. */
+		region = getenv("TB_FAULT_QUERY_ASKED_BY");
+		tb_log(TB_LOG_WARN, "TB-FAULT",
+		       "TB_FAULT_QUERY_ASKED_BY: this node asks as %.8s",
+		       region);
+	}
 	if (q == NULL) {
 		http_reply_error(c, 500, "nomem", NULL, "out of memory");
 		return;
@@ -392,8 +459,8 @@ ask(struct http_call *c, const json_t *req)
 	r = json_deep_copy(req);
 	json_object_set_new(
 	    r, "asked_by",
-	    json_pack("{s:s, s:s, s:s?, s:s?}", "region", c->node->cfg.region,
-	              "node_id", c->node->cfg.node_id, "token",
+	    json_pack("{s:s, s:s, s:s?, s:s?}", "region", region, "node_id",
+	              c->node->cfg.node_id, "token",
 	              c->token != NULL ? spec_str(c->token, "id") : NULL,
 	              "role",
 	              c->token != NULL ? spec_str(c->token, "role") : NULL));

@@ -87,6 +87,10 @@ int region_store_area(struct store *s, const char *state, int overdue,
                       int64_t now_ms, const char *after, size_t limit,
                       json_t **out);
 
+/* region_store_area_get: the newest summary of case id this region holds of
+ * its area (*out, a new reference), or TB_ENOTFOUND. Any thread. */
+int region_store_area_get(struct store *s, const char *id, json_t **out);
+
 /* Handlers of the region commands (fsm_region.c). */
 int fsm_region_topology(struct fsm *f);
 int fsm_outbox_child(struct fsm *f);

@@ -302,3 +302,25 @@ region_store_area(struct store *s, const char *state, int overdue,
 	                 json_array_size(list) == limit ? next : NULL);
 	return *out != NULL ? TB_OK : TB_ENOMEM;
 }
+
+int
+region_store_area_get(struct store *s, const char *id, json_t **out)
+{
+	size_t idl = id != NULL ? strlen(id) : 0;
+	uint8_t k[1 + 64];
+	MDB_txn *txn;
+	int rv;
+
+	*out = NULL;
+	if (idl == 0 || idl > 64) {
+		return TB_ENOTFOUND;
+	}
+	k[0] = 'a';
+	memcpy(k + 1, id, idl);
+	if ((rv = rd_begin(s, &txn)) != 0) {
+		return rv;
+	}
+	rv = db_get_json(txn, s->dbi[DB_OUTBOX], k, 1 + idl, out);
+	store_rd_end(s, txn);
+	return rv;
+}

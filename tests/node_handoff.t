@@ -85,6 +85,10 @@ is "$?" 0 "at 370102 a tombstone naming the owner (?local=1), at epoch 2 once th
 api A GET "/v1/cases/$CID"
 is "$code $(jq_get 'd["served_by"]["region"], d["epoch"]')" "200 370202 2" \
   "GET /v1/cases/ID at the source is answered by the owner"
+is "$(jq_get 'd.get("redacted", False), d["applicant"]["id_number"]')" "False 370102199001011231" \
+  "  in full: 370102 is the case's receiving region (and handed it on)"
+grep -q '"act":"case.read.remote".*"object":"'"$CID"'".*"region":"370102".*"personal_data":true' B/audit.log
+is "$?" 0 "  the owner's audit log says personal data was sent to 370102"
 
 evs() { jq_get '[(e["at"], e["body"]) for e in d["events"]]'; }
 # The materials came with the case, in chunks, byte for byte.
@@ -287,6 +291,10 @@ is "$?" 0 "370202 never heard of the aborted offer, or declined or cancelled it"
 api B GET "/v1/cases/$CID6?local=1"
 ok "$([ "$code" = 404 ] || [ "$(jq_get 'd["owner"]')" = 370102 ]; echo $?)" \
   "  and holds no writable copy (none, or a tombstone naming 370102)"
+api B GET "/v1/cases/$CID6"
+is "$code $(jq_get 'd["served_by"]["region"], d.get("redacted", False), d["applicant"]["phone"]')" \
+  "200 370102 False 13912345678" \
+  "370202, to which $CID6 was offered (a handoff record names it), reads it in full from 370102"
 api A GET /v1/handoffs
 is "$(jq_get 'sorted(set(h["state"] for h in d["handoffs"]))')" \
   "['aborted', 'owned', 'refused', 'transferred']" "the states at 370102 once quiet: no offer left open"

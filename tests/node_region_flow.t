@@ -287,11 +287,24 @@ ok "$(jq_get '1 if d["as_of"]["applied"] > 0 and d["as_of"]["at"] > 0 else 0' | 
   "  with as_of (the answering store's applied index and time)"
 t0=$(now_ms)
 api K3 GET "/v1/cases/$CID"
-is "$code $(jq_get 'd["served_by"]["region"], d["applicant"]["name"]')" "200 370102 张三" \
-  "asked at 370202: four hops (370202 → 370200 → 370000 → 370100 → 370102)"
+is "$code $(jq_get 'd["served_by"]["region"], d["id"], d["matter"], d["redacted"]')" \
+  "200 370102 $CID 000117001000#01 True" \
+  "asked at 370202: four hops (370202 → 370200 → 370000 → 370100 → 370102), redacted"
 echo "# one query over four hops: $(($(now_ms) - t0)) ms (curl, sanitizer build)"
-grep -q '"act":"case.read.remote".*"object":"'"$CID"'".*"region":"370202"' K1/audit.log
-is "$?" 0 "370102's audit log records the remote read and who asked (370202)"
+ok "$(printf '%s' "$body" | grep -q '370102199001011231\|13912345678\|张三'; [ $? = 1 ]; echo $?)" \
+  "  370202 handles nothing of the case: no ID number, phone or name in the answer"
+is "$(jq_get 'sorted(d.keys() & {"applicant", "form", "materials", "events"})')" "[]" \
+  "  the summary only: no applicant, form, materials or events"
+like "$(jq_get 'd["reason"]')" "370202 is not the receiving region (370102), the owner (370102)" \
+  "  and the reason says why"
+grep -q '"act":"case.read.remote".*"object":"'"$CID"'".*"region":"370202".*"personal_data":false' K1/audit.log
+is "$?" 0 "370102's audit log records the remote read, who asked (370202), and no personal data sent"
+api C GET "/v1/cases/$CID"
+is "$code $(jq_get 'd["redacted"], d["state"], "applicant" in d')" "200 True received False" \
+  "the supervising city (370100) gets the summary too"
+api K1 GET "/v1/cases/$CID"
+is "$code $(jq_get 'd.get("redacted", False), d["applicant"]["id_number"]')" "200 False 370102199001011231" \
+  "the receiving region itself reads the full case"
 api K3 GET "/v1/cases/370103-20260101-000001"
 is "$code $(jq_get 'd["error"]["code"]')" "404 not_found" \
   "a case 370103 does not hold: 404 from 370103, relayed back"
@@ -358,6 +371,23 @@ api K3 GET "/v1/cases/370103-20260101-000001"
 is "$code $(jq_get 'd["error"]["code"]')" "503 unavailable" \
   "the owner's node down: 503 (no copy is kept along the way)"
 node_start K2
+# The county that holds the case stopped: its city and the province hold
+# its summary (case summaries up the tree) and answer with it.
+node_kill K1 TERM
+api C GET "/v1/cases/$CID"
+is "$code $(jq_get 'd["error"]["code"], d["last_known"]["id"], d["last_known"]["state"], "applicant" in d["last_known"]')" \
+  "503 unavailable $CID accepted False" \
+  "370102 down, asked at 370100: 503 with the last known summary (accepted, no applicant)"
+is "$(jq_get 'd["last_known_as_of"]["source"], d["last_known_as_of"]["version"] == d["last_known"]["version"] > 1')" \
+  "area summary True" "  and its as_of: the summary's version"
+api P GET "/v1/cases/$CID"
+is "$code $(jq_get 'd["error"]["code"], d["last_known"]["state"]')" "503 unavailable accepted" \
+  "asked at the province (370100 relays the failure): its own summary"
+api K3 GET "/v1/cases/$CID"
+is "$code $(jq_get 'd["error"]["code"], "last_known" in d')" "503 unavailable False" \
+  "asked at 370202, which holds no summary of it: 503 without a last known copy"
+node_start K1
+is "$?" 0 "370102 restarts"
 api P GET /v1/cases/370000-20260101-000001
 is "$code" 404 "a case of this region that does not exist is still 404"
 
@@ -410,6 +440,16 @@ api K1 POST /v1/catalog/overlays --data-binary @"$T/ov102-v2.json"
 is "$code $(jq_get 'd["error"]["message"]')" "422 $capmsg" \
   "the county's next overlay still promising 3 G is refused at its API"
 
+# A node that names another region as the asker (TB_FAULT_QUERY_ASKED_BY,
+# a test fault): its first hop, whose link authenticated it, refuses.
+node_kill K3 TERM
+TB_FAULT_QUERY_ASKED_BY=370102 node_start K3
+asked() { api K3 GET "/v1/cases/$CID"; [ "$code" != 503 ]; } # its link up
+wait_for 10 asked
+is "$code $(jq_get 'd["error"]["code"]')" "403 forbidden" \
+  "370202 claiming to ask as 370102: 403 from its first hop"
+like "$(jq_get 'd["error"]["message"]')" "\$.asked_by.region: 370102 is not the asking node's region 370202" \
+  "  naming the field and the certificate's region"
 for n in P C K1 K2 C2 K3; do node_kill "$n" TERM; done
 is "$(grep -l 'Sanitizer\|runtime error' "$T"/*.log)" "" \
   "the six nodes stop with no sanitizer report in their logs"
