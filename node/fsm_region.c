@@ -497,7 +497,7 @@ backfill_trust(struct fsm *f, struct outbox_out *o)
 		rv = rv ? rv : db_err(mdb_cursor_get(cur, &k, &v, MDB_NEXT));
 	}
 	mdb_cursor_close(cur);
-	return rv == TB_ENOTFOUND ? backfill_calendars(f, o) : rv;
+	return rv == TB_ENOTFOUND || rv == 0 ? backfill_calendars(f, o) : rv;
 }
 
 /* fsm_outbox_backfill emits the trust documents (backfill_trust), then every
