@@ -21,6 +21,9 @@ region_node P 370000 && region_node C 370100 P && region_node K 370102 C
 is "$?" 0 "init and enrol 370000, 370100 and 370102"
 for n in P C K; do node_start "$n" || break; done
 is "$?" 0 "three nodes start"
+run "$TB" --api "$API_P" --token "$TOKEN_P" calendar publish "$TB_SRC/ops/examples/calendar-2027.json"
+is "$rc" 1 "calendar publish below feature level 5 is refused"
+like "$err" "409 feature_level" "  409 feature_level (calendar.put needs level 5)"
 for n in P C K; do
   a="API_$n" t="TOKEN_$n"
   run "$TB" --api "${!a}" --token "${!t}" group features --set 5
