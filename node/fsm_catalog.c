@@ -343,6 +343,12 @@ fsm_release(struct fsm *f)
 		return rv;
 	}
 	log_conflicts(f, c);
+	/* catalog_apply set the cache's calendar to the release's alone;
+	 * the effective one (published calendars over it, load_calendar)
+	 * is what every member loads: reload it. */
+	if (json_object_get(r, "calendar") != NULL) {
+		f->s->cat.valid = false;
+	}
 	canon_hex(c->std.hash, CANON_HASH_LEN, hex);
 	f->result =
 	    json_pack("{s:{s:{s:s, s:I, s:s, s:I, s:I}}}", "catalog",

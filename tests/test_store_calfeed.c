@@ -219,6 +219,41 @@ main(void)
 	json_decref(c);
 	json_decref(r);
 
+	/* A later release carrying its own (2026) calendar does not
+	 * override the published 2027 one, in the writer's cache too. */
+	{
+		json_t *cat = NULL,
+		       *rel = su_load("ops/examples/catalog-370000.json");
+		store_catalog(S, &cat);
+		r = run(CMD_CATALOG_RELEASE, DEC30,
+		        json_pack(
+		            "{s:{s:s, s:s, s:i, s:s, s:s, s:b, s:[], "
+		            "s:[], s:[], s:[], s:O}}",
+		            "release", "format", "tongban.release/1", "region",
+		            "370000", "version", 2, "prev_hash",
+		            spec_str(json_object_get(cat, "standard"), "hash"),
+		            "effective_at", "2026-12-30T00:00:00+08:00",
+		            "snapshot", 0, "matters", "removed", "bundles",
+		            "removed_bundles", "calendar",
+		            json_object_get(rel, "calendar")));
+		ok(json_object_get(r, "error") == NULL,
+		   "release 2, with the 2026 calendar, applies");
+		if (json_object_get(r, "error") != NULL) {
+			printf("#   %s\n", spec_str(json_object_get(r, "error"),
+			                            "message"));
+		}
+		json_decref(r);
+		json_decref(cat);
+		json_decref(rel);
+	}
+	r = run(CMD_CASE_CREATE, DEC30, su_food("370102199001011231"));
+	id = spec_str(json_object_get(r, "case"), "id");
+	c = run(CMD_CASE_ACTION, DEC30, su_act(id, "accept", 1));
+	is_str(spec_str(json_object_get(c, "case"), "due"), "2027-01-05",
+	       "  a case accepted after it is still due 2027-01-05");
+	json_decref(c);
+	json_decref(r);
+
 	/* Version 2 supersedes version 1 (it covers all its years). */
 	bad = json_deep_copy(cal);
 	json_object_set_new(bad, "version", json_integer(2));
