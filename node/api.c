@@ -276,6 +276,7 @@ enum route {
 	RT_ROLLOUT,
 	RT_AREA_CASES,
 	RT_CRLS,
+	RT_CALENDARS,
 	RT_CASE_HANDOFF,
 	RT_HANDOFFS,
 	RT_HANDOFF_REQUEST, /* before RT_HANDOFF: the first match wins */
@@ -327,6 +328,8 @@ static const struct {
 	[RT_ROLLOUT] = { "/v1/catalog/rollout", NULL, M_GET, "GET, HEAD" },
 	[RT_AREA_CASES] = { "/v1/area/cases", NULL, M_GET, "GET, HEAD" },
 	[RT_CRLS] = { "/v1/crls", NULL, M_GET | M_POST, "GET, HEAD, POST" },
+	[RT_CALENDARS] = { "/v1/calendars", NULL, M_GET | M_POST,
+	                   "GET, HEAD, POST" },
 	[RT_CASE_HANDOFF] = { "/v1/cases/", "/handoff", M_POST, "POST" },
 	[RT_HANDOFFS] = { "/v1/handoffs", NULL, M_GET, "GET, HEAD" },
 	[RT_HANDOFF] = { "/v1/handoffs/", "", M_GET, "GET, HEAD" },
@@ -670,6 +673,9 @@ api_read(struct http_call *c, enum route r, const char *arg)
 		break;
 	case RT_CRLS:
 		api_crl_list(c);
+		break;
+	case RT_CALENDARS:
+		api_calendar_list(c);
 		break;
 	case RT_HANDOFFS:
 		api_handoff_list(c);
@@ -1210,6 +1216,11 @@ api_write(struct http_call *c)
 		if (api_allow(c, R_RADMIN | R_PADMIN,
 		              "commit revocation lists") == 0) {
 			api_crl_post(c, req);
+		}
+		break;
+	case RT_CALENDARS:
+		if (api_allow(c, R_PADMIN, "publish calendars") == 0) {
+			api_calendar_post(c, req);
 		}
 		break;
 	case RT_ROOT:

@@ -7,8 +7,10 @@
 #include "node/node.h"
 #include "node/store.h"
 #include "schema/cert.h"
+#include "schema/calendar.h"
 #include "schema/cert_crl.h"
 #include "schema/spec.h"
+#include "schema/trust.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -228,4 +230,67 @@ api_root_get(struct http_call *c)
 		return;
 	}
 	http_reply_json(c, 200, json_pack("{s:o}", "root", root));
+}
+
+/* Refusals of calendar.put name the request's fields: the body is the
+ * signed calendar itself. */
+static const struct http_field_map cal_fields[] = {
+	{ "$.body.calendar", "$" },
+	{ NULL, NULL },
+};
+
+void
+api_calendar_post(struct http_call *c, json_t *req)
+{
+	struct node *n = c->node;
+	json_t *root = NULL, *body;
+	char err[256];
+
+	if (strcmp(spec_str(req, "format") ? spec_str(req, "format") : "",
+	           CAL_FORMAT) != 0) {
+		http_reply_error(c, 422, "invalid", "format",
+		                 "the body is a signed %s document",
+		                 CAL_FORMAT);
+		return;
+	}
+	/* As for releases (post_release): a province node holding a
+	 * release key signs an unsigned calendar. */
+	if (n->cfg.has_release_key &&
+	    json_array_size(json_object_get(req, "signatures")) == 0 &&
+	    trust_sign(req, n->cfg.release_sk, err, sizeof(err)) != 0) {
+		http_reply_error(c, 422, "invalid", NULL, "%s", err);
+		return;
+	}
+	/* As for lists: apply anchors at the stored root when there is
+	 * one; the field is for groups without. */
+	if (store_root(n->store, &root) != TB_OK &&
+	    (root = load(n->cfg.dir, "root.json")) == NULL) {
+		http_reply_error(c, 409, "no_root", NULL,
+		                 "this node has no root metadata (root.json) "
+		                 "to verify calendars");
+		return;
+	}
+	body = json_pack("{s:O, s:o}", "calendar", req, "root", root);
+	if (body == NULL) {
+		http_reply_error(c, 500, "nomem", NULL, "out of memory");
+		return;
+	}
+	node_audit(n, c, "calendar.put", spec_str(req, "region"));
+	c->fields = cal_fields;
+	node_propose(n, c, CMD_CALENDAR_PUT, body, NULL);
+	json_decref(body);
+}
+
+void
+api_calendar_list(struct http_call *c)
+{
+	json_t *out = NULL;
+	int rv = store_calendars(c->node->store, &out);
+
+	if (rv != TB_OK) {
+		http_reply_error(c, 500, tb_errname(rv), NULL,
+		                 "reading the calendars: %s", tb_strerror(rv));
+		return;
+	}
+	http_reply_json(c, 200, out);
 }

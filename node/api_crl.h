@@ -27,4 +27,13 @@ void api_root_post(struct http_call *c, json_t *req);
  * no_root. */
 void api_root_get(struct http_call *c);
 
+/* api_calendar_post proposes calendar.put for the signed calendar req (a
+ * tongban.calendar/1 with region, version and signatures), anchored at the
+ * stored root, else this node's root.json. The caller checked the role.
+ * Replies once. */
+void api_calendar_post(struct http_call *c, json_t *req);
+
+/* api_calendar_list answers store_calendars (node/store.h). */
+void api_calendar_list(struct http_call *c);
+
 #endif

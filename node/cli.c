@@ -33,6 +33,10 @@ static const struct cli_verb cli_verbs[] = {
 	{ "deadline", tb_cli_deadline,
 	  "deadline --calendar FILE --from YYYY-MM-DD --days N --unit G|Z "
 	  "[--pause FROM:TO]... [--json]" },
+	{ "calendar", tb_cli_calendar,
+	  "[--api URL --token T] calendar publish FILE | show [--json]\n"
+	  "                a province's signed calendar, without a release "
+	  "(docs/CALENDAR.md)" },
 	{ "lifecycle", tb_cli_lifecycle,
 	  "lifecycle [--json | --markdown]   the case state/action table" },
 	{ "region", tb_cli_region,

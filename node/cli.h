@@ -23,6 +23,8 @@ int tb_cli_main(int argc, char **argv);
 int tb_cli_catalog(int argc, char **argv);
 int tb_cli_overlay(int argc, char **argv);
 int tb_cli_deadline(int argc, char **argv);
+/* node/cli_calendar.c: calendar publish | show through a node. */
+int tb_cli_calendar(int argc, char **argv);
 int tb_cli_lifecycle(int argc, char **argv);
 int tb_cli_region(int argc, char **argv);
 int tb_cli_keygen(int argc, char **argv);

@@ -86,6 +86,21 @@ int fsm_root_delivered(struct fsm *f);
  * it). */
 #define FSM_FEED_LEVEL 4
 int fsm_feed_level(struct fsm *f, bool *on);
+/* calendar.put (fsm_calfeed.c, feature level 5; docs/CALENDAR.md "The
+ * calendar feed"): a province's signed tongban.calendar/1 stored as
+ * meta["calendars"] and passed down; fsm_calendar_delivered applies a
+ * delivered "calendar" entry (held when not newer than what is stored). */
+#define FSM_CALFEED_LEVEL 5
+int fsm_calendar_put(struct fsm *f);
+int fsm_calendar_delivered(struct fsm *f);
+/* fsm_calendar_effective merges the release's calendar rel (may be NULL)
+ * with the published calendars pubs (the meta["calendars"] array of
+ * {calendar, root}, version ascending; may be NULL): per year the
+ * highest-version published calendar covering it wins, else the
+ * release's; the contiguous run of years holding the release's last year
+ * (else the highest covered year) is kept. *out is a tongban.calendar/1
+ * document, or NULL when neither covers a year. */
+int fsm_calendar_effective(const json_t *rel, const json_t *pubs, json_t **out);
 /* FSM_INC_LEVEL: the feature level from which a recovered group's
  * incarnation is replicated (group.incarnation) and numbers its streams. */
 #define FSM_INC_LEVEL 5

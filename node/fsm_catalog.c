@@ -84,10 +84,43 @@ fsm_overlay_current(const struct store *s, MDB_txn *txn, const char *region,
 	return rv;
 }
 
+/* load_calendar sets std's calendar to the effective one: the release's
+ * (meta["calendar"]) with, per year, the newest published calendar
+ * (meta["calendars"], calendar.put) over it (fsm_calendar_effective). */
+static int
+load_calendar(const struct store *s, MDB_txn *txn, struct catalog *std)
+{
+	json_t *rel = NULL, *pubs = NULL, *eff = NULL;
+	int rv = db_get_json(txn, s->dbi[DB_META], "calendar", 8, &rel);
+
+	if (rv == TB_ENOTFOUND) {
+		rv = TB_OK;
+	}
+	if (rv == TB_OK) {
+		rv = db_get_json(txn, s->dbi[DB_META], "calendars", 9, &pubs);
+		rv = rv == TB_ENOTFOUND ? TB_OK : rv;
+	}
+	if (rv == TB_OK && pubs != NULL) {
+		rv = fsm_calendar_effective(rel, pubs, &eff);
+		json_decref(rel);
+		rel = eff;
+	}
+	json_decref(pubs);
+	if (rv == TB_OK && rel != NULL) {
+		std->calendar = rel;
+		if (cal_from_json(rel, NULL, &std->cal, NULL) != 0) {
+			rv = TB_ECORRUPT;
+		}
+		return rv;
+	}
+	json_decref(rel);
+	return rv;
+}
+
 int
 fsm_catalog_load(const struct store *s, MDB_txn *txn, struct fsm_catalog *c)
 {
-	json_t *head = NULL, *cal = NULL;
+	json_t *head = NULL;
 	int rv, i;
 
 	memset(c, 0, sizeof(*c));
@@ -118,15 +151,7 @@ fsm_catalog_load(const struct store *s, MDB_txn *txn, struct fsm_catalog *c)
 		rv = load_object(txn, s->dbi[DB_BUNDLES], c->std.bundles);
 	}
 	if (rv == 0) {
-		rv = db_get_json(txn, s->dbi[DB_META], "calendar", 8, &cal);
-		if (rv == TB_OK) {
-			c->std.calendar = cal;
-			if (cal_from_json(cal, NULL, &c->std.cal, NULL) != 0) {
-				rv = TB_ECORRUPT;
-			}
-		} else if (rv == TB_ENOTFOUND) {
-			rv = TB_OK;
-		}
+		rv = load_calendar(s, txn, &c->std);
 	}
 	for (i = 0; rv == 0 && i < s->nchain; i++) {
 		rv = fsm_overlay_current(s, txn, s->chain[i], &c->ov[i]);
@@ -396,6 +421,12 @@ fsm_release(struct fsm *f)
 		return rv;
 	}
 	log_conflicts(f, c);
+	/* catalog_apply set the cache's calendar to the release's alone;
+	 * the effective one (published calendars over it, load_calendar)
+	 * is what every member loads: reload it. */
+	if (json_object_get(r, "calendar") != NULL) {
+		f->s->cat.valid = false;
+	}
 	canon_hex(c->std.hash, CANON_HASH_LEN, hex);
 	f->result =
 	    json_pack("{s:{s:{s:s, s:I, s:s, s:I, s:I}}}", "catalog",

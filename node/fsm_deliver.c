@@ -201,24 +201,33 @@ deliver_entry(struct fsm *f, bool up, const json_t *e, const uint8_t *eb,
 	const json_t *doc = json_object_get(e, "doc");
 	const struct cmd *outer = f->cmd;
 	struct cmd inner;
-	bool feed = false;
+	bool feed = false, calfeed = false;
 	json_t *body;
 	int rv;
 
 	if (!up && (rv = fsm_feed_level(f, &feed)) != TB_OK) {
 		return rv;
 	}
+	if (!up && kind != NULL && !strcmp(kind, "calendar")) {
+		uint64_t level = 0;
+		if ((rv = meta_get_u64(f->s, f->txn, "feature_level",
+		                       &level)) != 0) {
+			return rv;
+		}
+		calfeed = level >= FSM_CALFEED_LEVEL;
+	}
 	if (kind == NULL || !json_is_object(doc) ||
 	    (up ? strcmp(kind, "case") != 0
 	        : (strcmp(kind, "release") && strcmp(kind, "overlay") &&
-	           (!feed || (strcmp(kind, "crl") && strcmp(kind, "root")))))) {
+	           (!feed || (strcmp(kind, "crl") && strcmp(kind, "root"))) &&
+	           !calfeed))) {
 		return fsm_refuse(
 		    f, TB_EINVAL, path,
 		    "an entry is {\"kind\": \"release\" or "
 		    "\"overlay\" (from the parent; \"crl\" or \"root\" "
-		    "too from feature level %d) or \"case\" (from a "
-		    "child), \"doc\": {...}}",
-		    FSM_FEED_LEVEL);
+		    "too from feature level %d, \"calendar\" from %d) or "
+		    "\"case\" (from a child), \"doc\": {...}}",
+		    FSM_FEED_LEVEL, FSM_CALFEED_LEVEL);
 	}
 	if (up) {
 		char idp[48];
@@ -239,17 +248,20 @@ deliver_entry(struct fsm *f, bool up, const json_t *e, const uint8_t *eb,
 			return f->result != NULL ? TB_OK : TB_ENOMEM;
 		}
 	}
-	/* A list's doc is the crl.put body {crl, root, chain?} itself. */
-	body = !strcmp(kind, "crl") ? json_incref((json_t *)doc)
-	                            : json_pack("{s:O}", kind, doc);
+	/* A list's doc is the crl.put body {crl, root, chain?} itself, a
+	 * calendar's the calendar.put body {calendar, root}. */
+	body = !strcmp(kind, "crl") || !strcmp(kind, "calendar")
+	           ? json_incref((json_t *)doc)
+	           : json_pack("{s:O}", kind, doc);
 	if (body == NULL) {
 		return TB_ENOMEM;
 	}
 	inner = *outer;
-	inner.type = !strcmp(kind, "release")   ? CMD_CATALOG_RELEASE
-	             : !strcmp(kind, "overlay") ? CMD_CATALOG_OVERLAY
-	             : !strcmp(kind, "crl")     ? CMD_CRL_PUT
-	                                        : CMD_ROOT_PUT;
+	inner.type = !strcmp(kind, "release")    ? CMD_CATALOG_RELEASE
+	             : !strcmp(kind, "overlay")  ? CMD_CATALOG_OVERLAY
+	             : !strcmp(kind, "crl")      ? CMD_CRL_PUT
+	             : !strcmp(kind, "calendar") ? CMD_CALENDAR_PUT
+	                                         : CMD_ROOT_PUT;
 	inner.body = body;
 	inner.raw = NULL; /* the outer command's: not this body's bytes */
 	inner.rawlen = 0;
@@ -262,6 +274,7 @@ deliver_entry(struct fsm *f, bool up, const json_t *e, const uint8_t *eb,
 	rv = inner.type == CMD_CATALOG_RELEASE   ? fsm_release(f)
 	     : inner.type == CMD_CATALOG_OVERLAY ? fsm_overlay(f)
 	     : inner.type == CMD_CRL_PUT         ? fsm_crl_delivered(f)
+	     : inner.type == CMD_CALENDAR_PUT    ? fsm_calendar_delivered(f)
 	                                         : fsm_root_delivered(f);
 	f->cmd = outer;
 	f->doc = NULL;

@@ -454,6 +454,33 @@ fsm_region_topology(struct fsm *f)
 
 /* ---- outbox.child: open the stream to a child, with the catalog so far */
 
+/* backfill_calendars (feature level 5) emits the stored published
+ * calendars ({calendar, root}, version ascending) as they flowed. */
+static int
+backfill_calendars(struct fsm *f, struct outbox_out *o)
+{
+	uint64_t level = 0;
+	json_t *pubs = NULL, *e;
+	size_t i;
+	int rv = meta_get_u64(f->s, f->txn, "feature_level", &level);
+
+	if (rv != 0 || level < FSM_CALFEED_LEVEL) {
+		return rv;
+	}
+	rv = db_get_json(f->txn, f->s->dbi[DB_META], "calendars", 9, &pubs);
+	if (rv != TB_OK) {
+		return rv == TB_ENOTFOUND ? TB_OK : rv;
+	}
+	json_array_foreach(pubs, i, e)
+	{
+		if ((rv = emit(f, o, "calendar", e)) != 0) {
+			break;
+		}
+	}
+	json_decref(pubs);
+	return rv;
+}
+
 /* backfill_trust (feature level 4) emits the stored root, then the newest
  * list of each issuer as it flowed ("l" records), so the lists and the
  * releases after them verify at the child as they did here. */
@@ -492,7 +519,7 @@ backfill_trust(struct fsm *f, struct outbox_out *o)
 		rv = rv ? rv : db_err(mdb_cursor_get(cur, &k, &v, MDB_NEXT));
 	}
 	mdb_cursor_close(cur);
-	return rv == TB_ENOTFOUND ? TB_OK : rv;
+	return rv == TB_ENOTFOUND || rv == 0 ? backfill_calendars(f, o) : rv;
 }
 
 /* fsm_outbox_backfill emits the trust documents (backfill_trust), then every

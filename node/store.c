@@ -475,6 +475,8 @@ dispatch(struct fsm *f)
 		return fsm_outbox_skip(f);
 	case CMD_OUTBOX_REWIND:
 		return fsm_outbox_rewind(f);
+	case CMD_CALENDAR_PUT:
+		return fsm_calendar_put(f);
 	default:
 		return fsm_refuse(f, TB_ENOTIMPL, "$.type",
 		                  "%s is an event, not a command this region "

@@ -266,6 +266,13 @@ int store_crls(struct store *s, json_t **out);
  * (meta["root"], *out a new reference); TB_ENOTFOUND if none. */
 int store_root(struct store *s, json_t **out);
 
+/* store_calendars: {"release_years": the release calendar's years or null,
+ * "calendars": [{region, version, name, years, hash, calendar}] (the
+ * published calendars of calendar.put, version ascending),
+ * "effective_years": the years due dates count on, or null} (*out, caller
+ * decrefs). Any thread. */
+int store_calendars(struct store *s, json_t **out);
+
 /* store_bundle_get: a bundle application and the state of each member
  * (with its owner when handed elsewhere, and whether it is final), the
  * count of final members and the bundle's "status" (complete once every

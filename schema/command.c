@@ -85,6 +85,10 @@ static const struct spec_field body_crl_put[] = {
 	{ "root", SPEC_OBJECT, true },  /* the province's root metadata */
 	{ "chain", SPEC_ARRAY, false }, /* the issuer key's certificates */
 };
+static const struct spec_field body_calendar_put[] = {
+	{ "calendar", SPEC_OBJECT, true }, /* the signed tongban.calendar/1 */
+	{ "root", SPEC_OBJECT, true },     /* the province's root metadata */
+};
 static const struct spec_field body_handoff_offer[] = {
 	{ "case", SPEC_STRING, true },   { "to", SPEC_STRING, true },
 	{ "mode", SPEC_STRING, true },   { "reason", SPEC_STRING, true },
@@ -192,6 +196,7 @@ static const struct cmd_def cmd_defs[CMD_TYPE_COUNT] = {
 	[CMD_OUTBOX_SKIP] = CMD_DEF_AT("outbox.skip", 5, body_outbox_skip),
 	[CMD_OUTBOX_REWIND] =
 	    CMD_DEF_AT("outbox.rewind", 5, body_outbox_rewind),
+	[CMD_CALENDAR_PUT] = CMD_DEF_AT("calendar.put", 5, body_calendar_put),
 };
 
 const char *

@@ -69,6 +69,9 @@ enum cmd_type {
 	CMD_OUTBOX_REWIND,     /* body {dest, by}: at the origin, a child at
 	                          incarnation by lost deliveries: its stream
 	                          is refilled from the stored catalog */
+	CMD_CALENDAR_PUT,      /* body {calendar, root}: a province's signed
+	                          working-day calendar (docs/CALENDAR.md "The
+	                          calendar feed") */
 	CMD_TYPE_COUNT
 };
 
@@ -95,7 +98,8 @@ enum cmd_type {
  * outbox.rewind (the stream to such a child refilled from the stored
  * catalog, so it gets what it lost again) and
  * "by" in outbox.deliver / deliver_run (docs/REPLICATION.md "Incarnations
- * in the node"). */
+ * in the node") and calendar.put (a province's calendar published without
+ * a release, passed down the outboxes as a "calendar" entry). */
 #define TB_FEATURE_LEVEL 5
 
 /* The feature level from which cases are handed between regions (the
