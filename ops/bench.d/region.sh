@@ -151,7 +151,17 @@ cpu_ms() {
   done
   echo $((t * 1000 / tck))
 }
+# wchar_mib: the bytes the seven nodes wrote so far (write syscalls: the
+# store, the Raft log and the links' sockets), in MiB.
+wchar_mib() {
+  local p t=0
+  for p in "${_node_pids[@]}"; do
+    t=$((t + $(awk '/^wchar:/ { print $2 }' "/proc/$p/io")))
+  done
+  echo $((t / 1048576))
+}
 c0=$(cpu_ms)
+w0=$(wchar_mib)
 t0=$(date +%s%3N)
 # Expect: none. curl asks for "100 Continue" before sending a body over
 # 1 MiB and, as the node's HTTP server (nng 1.5's) never sends one, waits
@@ -161,8 +171,8 @@ api P POST /v1/catalog/releases -H 'Expect:' --data-binary @"$T/full.json"
 t1=$(date +%s%3N)
 full=$(wait_all 1 "$t0")
 sleep 2 # what the hops do after the counties applied (ACKs)
-printf 'region\tfull_3000\t%s\tms\tpublish_http_ms=%s\tcpu_ms=%s\n' "$full" \
-  $((t1 - t0)) $(($(cpu_ms) - c0))
+printf 'region\tfull_3000\t%s\tms\tpublish_http_ms=%s\tcpu_ms=%s\twchar_mib=%s\n' \
+  "$full" $((t1 - t0)) $(($(cpu_ms) - c0)) $(($(wchar_mib) - w0))
 
 cd0=$(cpu_ms)
 for v in $(seq 2 $((reps + 1))); do
