@@ -108,6 +108,14 @@ int fsm_calendar_effective(const json_t *rel, const json_t *pubs, json_t **out);
  * limit is held to the caps above it (overlay_cap): a city default lowered
  * below a county's earlier promise wins at the county (docs/API.md). */
 #define FSM_CAP_LEVEL 5
+/* FSM_REF_LEVEL: the feature level from which a release's outbox entry is
+ * stored as a reference to the stored release, {"kind": "release", "ref":
+ * version}, resolved to the release's bytes when the entry is sent
+ * (region_store_entry): an apply writes the release once instead of once
+ * more per child. Below it, the copy {"kind", "doc"} as before; both are
+ * sent as the same bytes. fsm_ref_level sets *on at it. */
+#define FSM_REF_LEVEL 5
+int fsm_ref_level(struct fsm *f, bool *on);
 
 /* handoff.offer, handoff.abort and handoff.frame (fsm_handoff*.c, feature
  * level 3). */

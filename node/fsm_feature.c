@@ -17,6 +17,16 @@ fsm_feed_level(struct fsm *f, bool *on)
 }
 
 int
+fsm_ref_level(struct fsm *f, bool *on)
+{
+	uint64_t level = 0;
+	int rv = meta_get_u64(f->s, f->txn, "feature_level", &level);
+
+	*on = rv == 0 && level >= FSM_REF_LEVEL;
+	return rv;
+}
+
+int
 fsm_group_feature(struct fsm *f)
 {
 	long long level = spec_int(f->cmd->body, "level", 0);

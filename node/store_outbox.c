@@ -83,6 +83,95 @@ region_store_in(struct store *s, uint32_t origin, struct outbox_in *in)
 	return rv;
 }
 
+/* ref_version reads a release's entry stored as a reference (feature level
+ * 5, fsm_region.c emit_ref): the canonical {"kind": "release", "ref": n}
+ * after the schema-version byte. *ver = 0 for any other entry (a copy
+ * {"doc", "kind"}, whose first key is "doc"); TB_ECORRUPT for a reference
+ * whose version is not a positive integer. */
+static int
+ref_version(const MDB_val *v, uint64_t *ver)
+{
+	static const uint8_t head[] = { 0x82, 0xa4, 'k',  'i', 'n', 'd',
+		                        0xa7, 'r',  'e',  'l', 'e', 'a',
+		                        's',  'e',  0xa3, 'r', 'e', 'f' };
+	const uint8_t *p = (const uint8_t *)v->mv_data + 1;
+	size_t n = v->mv_size - 1, w, i;
+
+	*ver = 0;
+	if (n < sizeof(head) || memcmp(p, head, sizeof(head)) != 0) {
+		return TB_OK;
+	}
+	p += sizeof(head);
+	n -= sizeof(head);
+	/* A positive fixint, or uint 8/16/32/64 (0xcc..0xcf). */
+	if (n == 1 && p[0] < 0x80) {
+		*ver = p[0];
+		return *ver > 0 ? TB_OK : TB_ECORRUPT;
+	}
+	if (n < 2 || p[0] < 0xcc || p[0] > 0xcf ||
+	    n != 1 + (w = (size_t)1 << (p[0] - 0xcc))) {
+		return TB_ECORRUPT;
+	}
+	for (i = 1; i <= w; i++) {
+		*ver = *ver << 8 | p[i];
+	}
+	return *ver > 0 ? TB_OK : TB_ECORRUPT;
+}
+
+/* entry_copy copies the payload of the stored entry v into *p: the value
+ * without its schema-version byte, or for a reference the entry the copy
+ * form stores, {"doc": <the stored release's bytes>, "kind": "release"}:
+ * the same bytes (fsm_region.c entry_encode), read in txn. */
+static int
+entry_copy(struct store *s, MDB_txn *txn, const MDB_val *v, uint8_t **p,
+           size_t *len)
+{
+	static const uint8_t head[] = { 0x82, 0xa3, 'd', 'o', 'c' };
+	static const uint8_t tail[] = { 0xa4, 'k', 'i', 'n', 'd', 0xa7, 'r',
+		                        'e',  'l', 'e', 'a', 's', 'e' };
+	const uint8_t *src = (const uint8_t *)v->mv_data + 1;
+	size_t n = v->mv_size - 1;
+	uint8_t vk[8];
+	uint64_t ver;
+	MDB_val r;
+	int rv;
+
+	if ((rv = ref_version(v, &ver)) != 0) {
+		return rv;
+	}
+	if (ver > 0) {
+		db_be64(vk, ver);
+		rv = db_get(txn, s->dbi[DB_RELEASES], vk, sizeof(vk), &r);
+		if (rv == TB_ENOTFOUND ||
+		    (rv == TB_OK &&
+		     (r.mv_size < 2 ||
+		      ((const uint8_t *)r.mv_data)[0] != STORE_SV))) {
+			/* The entry outlives nothing it refers to: releases
+			 * are never dropped. */
+			return TB_ECORRUPT;
+		}
+		if (rv != 0) {
+			return rv;
+		}
+		src = (const uint8_t *)r.mv_data + 1;
+		n = r.mv_size - 1;
+		if ((*p = malloc(sizeof(head) + n + sizeof(tail))) == NULL) {
+			return TB_ENOMEM;
+		}
+		memcpy(*p, head, sizeof(head));
+		memcpy(*p + sizeof(head), src, n);
+		memcpy(*p + sizeof(head) + n, tail, sizeof(tail));
+		*len = sizeof(head) + n + sizeof(tail);
+		return TB_OK;
+	}
+	if ((*p = malloc(n)) == NULL) {
+		return TB_ENOMEM;
+	}
+	memcpy(*p, src, n);
+	*len = n;
+	return TB_OK;
+}
+
 int
 region_store_entry(struct store *s, uint32_t dest, struct outbox_pos pos,
                    uint8_t **p, size_t *len)
@@ -105,14 +194,9 @@ region_store_entry(struct store *s, uint32_t dest, struct outbox_pos pos,
 	}
 	if (rv == TB_OK) {
 		/* The payload is the value without its schema-version byte:
-		 * the canonical bytes the apply wrote. */
-		if ((*p = malloc(v.mv_size - 1)) == NULL) {
-			rv = TB_ENOMEM;
-		} else {
-			memcpy(*p, (const uint8_t *)v.mv_data + 1,
-			       v.mv_size - 1);
-			*len = v.mv_size - 1;
-		}
+		 * the canonical bytes the apply wrote, or the release an
+		 * entry refers to, as its copy. */
+		rv = entry_copy(s, txn, &v, p, len);
 	}
 	store_rd_end(s, txn);
 	return rv;

@@ -449,6 +449,130 @@ test_runs(void)
 	json_decref(r);
 }
 
+/* raw_size: the size of the stored value of entry dest@pos at s (0 if
+ * none). */
+static size_t
+raw_size(struct store *s, uint32_t dest, struct outbox_pos pos)
+{
+	MDB_txn *txn;
+	uint8_t k[19];
+	MDB_val v = { 0, NULL };
+	size_t n = 0;
+
+	region_entry_key(k, dest, pos);
+	if (store_rd_begin(s, &txn) == 0) {
+		if (db_get(txn, s->dbi[DB_OUTBOX], k, sizeof(k), &v) == 0) {
+			n = v.mv_size;
+		}
+		store_rd_end(s, txn);
+	}
+	return n;
+}
+
+/* sent_as_copy: entry dest@pos at s is sent as the canonical msgpack of
+ * {"kind": "release", "doc": the stored release of version ver}, the copy
+ * form, byte for byte. */
+static bool
+sent_as_copy(struct store *s, uint32_t dest, struct outbox_pos pos,
+             uint64_t ver)
+{
+	struct canon_buf b = { 0 };
+	uint8_t vk[8], *p = NULL;
+	json_t *rel = NULL, *e;
+	MDB_txn *txn;
+	char err[128];
+	size_t len = 0;
+	bool same = false;
+
+	db_be64(vk, ver);
+	if (store_rd_begin(s, &txn) != 0) {
+		return false;
+	}
+	db_get_json(txn, s->dbi[DB_RELEASES], vk, 8, &rel);
+	store_rd_end(s, txn);
+	if (rel == NULL ||
+	    region_store_entry(s, dest, pos, &p, &len) != TB_OK) {
+		json_decref(rel);
+		return false;
+	}
+	e = json_pack("{s:s, s:o}", "kind", "release", "doc", rel);
+	if (e != NULL && canon_encode(e, &b, err, sizeof(err)) == 0) {
+		same = b.len == len && !memcmp(b.data, p, len);
+	}
+	json_decref(e);
+	canon_buf_free(&b);
+	free(p);
+	return same;
+}
+
+/* test_ref: at feature level 5 a release's outbox entry refers to the stored
+ * release (a few bytes) and is sent as the copy it replaces; an entry
+ * stored as a copy before the raise is still sent as it was. */
+static void
+test_ref(void)
+{
+	json_t *r, *v3 = NULL;
+	uint8_t vk[8];
+	MDB_txn *txn;
+	struct outbox_out o;
+	struct outbox_pos p12 = { 1, 2 };
+
+	ok(raw_size(A, 370102, p12) > 1000,
+	   "at level 1 entry 1.2 to 370102 is a copy of release 2 (%zu bytes)",
+	   raw_size(A, 370102, p12));
+	r = apply(A, &IDX_A, CMD_GROUP_FEATURE, json_pack("{s:i}", "level", 5));
+	is_int(spec_int(r, "feature_level", 0), 5, "370100 raised to level 5");
+	json_decref(r);
+	ok(sent_as_copy(A, 370102, p12, 2),
+	   "  the copy stored before the raise is sent as it was");
+
+	/* A late child's backfill: both releases by reference. */
+	r = apply(A, &IDX_A, CMD_OUTBOX_CHILD,
+	          json_pack("{s:s}", "region", "370104"));
+	is_int(spec_int(json_object_get(r, "outbox"), "backlog", -1), 2,
+	       "a stream opened at level 5 is backfilled with releases 1, 2");
+	json_decref(r);
+	ok(raw_size(A, 370104, (struct outbox_pos){ 1, 1 }) < 40 &&
+	       raw_size(A, 370104, p12) < 40,
+	   "  each as a reference (%zu, %zu bytes)",
+	   raw_size(A, 370104, (struct outbox_pos){ 1, 1 }),
+	   raw_size(A, 370104, p12));
+	ok(sent_as_copy(A, 370104, (struct outbox_pos){ 1, 1 }, 1) &&
+	       sent_as_copy(A, 370104, p12, 2),
+	   "  sent as the copies, byte for byte");
+
+	/* A release applied at level 5: a reference in every child's
+	 * stream. */
+	db_be64(vk, 2);
+	if (store_rd_begin(A, &txn) == 0) {
+		db_get_json(txn, A->dbi[DB_RELEASES], vk, 8, &v3);
+		store_rd_end(A, txn);
+	}
+	if (v3 != NULL) {
+		char hex[2 * CANON_HASH_LEN + 1], err[128];
+		uint8_t h[CANON_HASH_LEN];
+
+		canon_hash_value(v3, "signatures", h, err, sizeof(err));
+		canon_hex(h, sizeof(h), hex);
+		json_object_set_new(v3, "version", json_integer(3));
+		json_object_set_new(v3, "prev_hash", json_string(hex));
+	}
+	r = apply(A, &IDX_A, CMD_CATALOG_RELEASE,
+	          json_pack("{s:o*}", "release", v3));
+	ok(json_object_get(r, "catalog") != NULL,
+	   "release 3 applies at 370100 at level 5");
+	json_decref(r);
+	region_store_out(A, 370104, &o);
+	is_int((long long)o.next, 4, "  370104's stream holds 3 entries");
+	ok(raw_size(A, 370104, (struct outbox_pos){ 1, 3 }) < 40 &&
+	       sent_as_copy(A, 370104, (struct outbox_pos){ 1, 3 }, 3),
+	   "  release 3 as a reference, sent as its copy");
+	region_store_out(A, 370102, &o);
+	ok(raw_size(A, 370102, (struct outbox_pos){ 1, o.next - 1 }) < 40 &&
+	       sent_as_copy(A, 370102, (struct outbox_pos){ 1, o.next - 1 }, 3),
+	   "  and in 370102's stream");
+}
+
 int
 main(void)
 {
@@ -465,6 +589,7 @@ main(void)
 		test_topology();
 		test_flow();
 		test_runs();
+		test_ref();
 	}
 	store_close(A);
 	store_close(B);
