@@ -49,6 +49,21 @@ tb_cli_catalog_show(const char *api, const char *token, bool json)
 	return rc;
 }
 
+/* rollout_watch_line: the region's own alert, as it reported it (a state
+ * other than ok or off), under its line. */
+static void
+rollout_watch_line(const json_t *row)
+{
+	const json_t *w = json_object_get(row, "watch");
+	const char *st = spec_str(w, "state"), *msg = spec_str(w, "message");
+
+	if (st == NULL || !strcmp(st, "ok") || !strcmp(st, "off")) {
+		return;
+	}
+	fprintf(stderr, "           %s reports %s%s%s\n",
+	        spec_str(row, "region"), st, msg ? ": " : "", msg ? msg : "");
+}
+
 /* tb_cli_catalog_rollout: tongban catalog rollout VERSION: the JSON on
  * stdout, and for people one line per region below on stderr (the regions
  * that never connected on one line: a province lists every city of the
@@ -82,6 +97,7 @@ tb_cli_catalog_rollout(const char *api, const char *token, bool json,
 	{
 		fprintf(stderr, "  applied  %s (via %s)\n",
 		        spec_str(row, "region"), spec_str(row, "via"));
+		rollout_watch_line(row);
 	}
 	json_array_foreach(l, i, row)
 	{
@@ -101,6 +117,7 @@ tb_cli_catalog_rollout(const char *api, const char *token, bool json,
 			        spec_str(row, "region"), spec_str(row, "via"),
 			        why);
 		}
+		rollout_watch_line(row);
 	}
 	if (never > 0) {
 		size_t k = 0;

@@ -205,5 +205,11 @@ void region_latest_free(struct region_flow *f);
 void region_latest_tick(struct region_flow *f);
 void region_on_latest(struct links *ls, const struct link_msg *m, void *arg);
 json_t *region_latest_view(struct node *n);
+/* region_latest_report: this node's watch for its report up ({"state",
+ * "since", "message"}: state "off" when it does not watch; null before
+ * the first look); region_latest_row:
+ * a reported watch checked (a new reference: the same fields, or null). */
+json_t *region_latest_report(struct node *n);
+json_t *region_latest_row(const json_t *w);
 
 #endif

@@ -9,6 +9,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 void
 region_latest_catalog(struct node *n, json_t *cat)
@@ -117,4 +118,46 @@ region_latest_metrics(struct node *n)
 	fclose(m);
 	json_decref(v);
 	return buf;
+}
+
+/* region_latest_report: the watch's state, since and message for the
+ * report up (docs/REPLICATION.md "Withheld releases"). */
+json_t *
+region_latest_report(struct node *n)
+{
+	json_t *v = region_latest_view(n), *w, *out;
+
+	w = json_object_get(v, "watch");
+	if (!json_is_object(w) || spec_str(w, "state") == NULL) {
+		json_decref(v);
+		return json_null();
+	}
+	out = json_pack("{s:s, s:O?, s:O?}", "state", spec_str(w, "state"),
+	                "since", json_object_get(w, "since"), "message",
+	                json_object_get(w, "message"));
+	json_decref(v);
+	return out != NULL ? out : json_null();
+}
+
+/* region_latest_row: a child's reported watch (a row's "watch"), checked: an
+ * object with a string "state" (at most 32 bytes) and optional strings "since"
+ * and "message" (at most 1024 bytes), else null. Reports come from
+ * authenticated children, but are relayed up and shown as they came. */
+json_t *
+region_latest_row(const json_t *w)
+{
+	const json_t *since = json_object_get(w, "since");
+	const json_t *msg = json_object_get(w, "message");
+	const char *st = spec_str(w, "state");
+
+	if (!json_is_object(w) || st == NULL || strlen(st) > 32 ||
+	    (since != NULL && !json_is_null(since) &&
+	     (!json_is_string(since) || json_string_length(since) > 64)) ||
+	    (msg != NULL && !json_is_null(msg) &&
+	     (!json_is_string(msg) || json_string_length(msg) > 1024))) {
+		return json_null();
+	}
+	return json_pack("{s:s, s:O?, s:O?}", "state", st, "since",
+	                 json_is_string(since) ? since : NULL, "message",
+	                 json_is_string(msg) ? msg : NULL);
 }

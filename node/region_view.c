@@ -89,6 +89,9 @@ child_row(struct region_flow *f, struct region_child *k, int64_t now)
 		                              (json_int_t)in.by));
 	}
 	if (row != NULL) {
+		json_object_set_new(
+		    row, "watch",
+		    region_latest_row(json_object_get(rep, "watch")));
 		json_object_set_new(row, "report_age_ms",
 		                    k->report_at
 		                        ? json_integer(now - k->report_at)
@@ -276,6 +279,10 @@ region_report_send(struct region_flow *f)
 	if (rep == NULL) {
 		return;
 	}
+	/* This region's watch of the province's statements (ok, waiting,
+	 * withheld, stale), so the province sees why a region lags. An
+	 * added field: an older parent ignores it. */
+	json_object_set_new(rep, "watch", region_latest_report(f->n));
 	/* To the leader ("leader": its id) when its link is up, else to
 	 * any member ("leader": null: a follower answers with who leads);
 	 * and a copy to each other member linked, so that every member's
@@ -307,6 +314,17 @@ region_report_send(struct region_flow *f)
 
 /* ---- rollout ------------------------------------------------------------ */
 
+/* rollout_watch: the row's reported watch, checked again (a row relayed
+ * from below was checked only by the region that relayed it), on e. */
+static void
+rollout_watch(json_t *e, const json_t *r)
+{
+	if (e != NULL) {
+		json_object_set_new(
+		    e, "watch", region_latest_row(json_object_get(r, "watch")));
+	}
+}
+
 /* rollout_rows walks rows (outboxes, and the "below" of their reports)
  * into applied and lagging, with the reason a region lags; none (NULL when
  * this node holds the version) is the reason of a region merely behind
@@ -333,6 +351,7 @@ rollout_rows(const json_t *rows, long long ver, const char *none,
 			e = json_pack("{s:s, s:I, s:s}", "region", code,
 			              "applied_version", (json_int_t)have,
 			              "via", via);
+			rollout_watch(e, r);
 			json_array_append_new(applied, e);
 		} else {
 			if (!json_is_integer(age)) {
@@ -379,6 +398,7 @@ rollout_rows(const json_t *rows, long long ver, const char *none,
 			              cat != NULL ? json_integer(have)
 			                          : json_null(),
 			              "via", via, "reason", why);
+			rollout_watch(e, r);
 			json_array_append_new(lagging, e);
 		}
 		if (depth < 8) {
@@ -423,11 +443,12 @@ region_rollout(struct node *n, long long ver)
 		if (!seen) {
 			json_array_append_new(
 			    lagging,
-			    json_pack("{s:s, s:n, s:s, s:s}", "region", code,
-			              "applied_version", "via", n->cfg.region,
-			              "reason",
+			    json_pack("{s:s, s:n, s:s, s:s, s:n}", "region",
+			              code, "applied_version", "via",
+			              n->cfg.region, "reason",
 			              "never connected: no report and no "
-			              "stream"));
+			              "stream",
+			              "watch"));
 		}
 	}
 	out = json_pack(

@@ -7,7 +7,9 @@
 # fault: it drops release entries from its streams to its children but
 # still relays statements) while the province publishes release 2: the
 # county's /healthz warns, GET /v1/catalog shows withheld with latest
-# version 2, /metrics and the log line TB-CATALOG-WITHHELD say so. The city
+# version 2, /metrics and the log line TB-CATALOG-WITHHELD say so, and the
+# province's rollout of version 2 shows the county's alert (its report,
+# relayed by the city). The city
 # restarted without the fault: release 2 arrives and the alert clears. The
 # city killed: once the statement held expires, the county reports it stale
 # (TB-CATALOG-LATEST-STALE). The city restarted with
@@ -107,6 +109,28 @@ is "$($py -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["level"], d["v
 api C GET /v1/region
 is "$(jq_get '[r["backlog"] for r in d["outboxes"] if r["region"] == "370102"][0]')" 1 \
   "the city's stream to the county holds the release (backlog 1)"
+# The county's alert reaches the province in its report, relayed by the
+# city (the withholding city relays reports: only release entries are dropped).
+_rollout_withheld() {
+  api P GET "/v1/catalog/rollout?version=$1"
+  [ "$(jq_get '[r["watch"]["state"] for r in d["lagging"] if r["region"] == "370102" and r["watch"]] == ["withheld"]')" = True ]
+}
+t0=$(date +%s%N)
+wait_for 10 _rollout_withheld 2
+ok $? "the province's rollout of version 2 lists 370102 with its watch withheld"
+echo "# at the province $((($(date +%s%N) - t0) / 1000000)) ms after the county's alert was seen"
+is "$(jq_get '[(r["applied_version"], r["via"], r["watch"]["since"] is not None) for r in d["lagging"] if r["region"] == "370102"][0]')" \
+  "(1, '370100', True)" "  at version 1, via 370100, since a time"
+like "$(jq_get '[r["watch"]["message"] for r in d["lagging"] if r["region"] == "370102"][0]')" \
+  "the parent between, 370100 (node $ID_C), relays the statements but not the release" \
+  "  with the county's own message"
+is "$(jq_get '[r["watch"]["state"] for r in d["applied"] if r["region"] == "370100"]')" "['ok']" \
+  "  the city applied it, its watch ok"
+run "$TB" --api "$API_P" --token "$TOKEN_P" catalog rollout 2
+like "$err" "  lagging  370102 at version 1 (via 370100): " "tongban catalog rollout 2 at the province: 370102 lags"
+like "$err" "           370102 reports withheld: release 2 (hash ${h2:0:16}..) of 370000 " \
+  "  with the county's alert under it (stderr)"
+echo "# $(grep 370102 <<<"$err" | tr "\n" "|")"
 
 # ---- the city without the fault: the release arrives, the alert clears ----
 node_kill C
@@ -226,6 +250,8 @@ like "$err" "  child 370102: link up, stream open, backlog " "tongban status at 
 like "$err" "refused entry 3: \$.body.release.version" "  with the refusal"
 run "$TB" --api "$API_C" --token "$TOKEN_C" --json status
 is "$err" "" "tongban --json status prints no summary"
+wait_for 10 _rollout_withheld 4
+ok $? "the province's rollout of version 4 lists 370102 with its watch withheld"
 run "$TB" --api "$API_P" --token "$TOKEN_P" catalog rollout 4
 is "$rc" 0 "tongban catalog rollout 4 at the province"
 like "$err" "standard version 4 at 370000: applied here; 1 region(s) below applied it" \
@@ -233,6 +259,9 @@ like "$err" "standard version 4 at 370000: applied here; 1 region(s) below appli
 like "$err" "  applied  370100 (via 370000)" "  the city applied it"
 like "$err" "  lagging  370102 at version 3 (via 370100): refused entry 3: " \
   "  the county lags, with the refusal"
+like "$err" "           370102 reports withheld: release 4 " \
+  "  and its alert, as it reported it"
+like "$err" "it refused entry 1.3 from 370100" "  naming its own refusal"
 like "$err" "  never connected (15): 370200, 370300," "  the table's other cities on one line"
 
 for n in P C K; do
