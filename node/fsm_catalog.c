@@ -423,9 +423,17 @@ fsm_release(struct fsm *f)
 	log_conflicts(f, c);
 	/* catalog_apply set the cache's calendar to the release's alone;
 	 * the effective one (published calendars over it, load_calendar)
-	 * is what every member loads: reload it. */
+	 * is what every member loads: reload the calendar alone (dropping
+	 * the whole cache made the next command load every matter again,
+	 * ~0.1 s a hop after a full release). */
 	if (json_object_get(r, "calendar") != NULL) {
-		f->s->cat.valid = false;
+		json_decref(c->std.calendar);
+		cal_free(c->std.cal);
+		c->std.calendar = NULL;
+		c->std.cal = NULL;
+		if ((rv = load_calendar(f->s, f->txn, &c->std)) != 0) {
+			return rv;
+		}
 	}
 	canon_hex(c->std.hash, CANON_HASH_LEN, hex);
 	f->result =
