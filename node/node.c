@@ -9,7 +9,7 @@
  * which applies them in batches, commits each batch durably and answers
  * the waiting calls. The loop never waits on the store's fsync except for
  * a snapshot, a restore or a stop. */
-#include "node/node.h"
+#include "node/node_impl.h"
 
 #include "consensus/raftio.h"
 #include "node/api_ctoken.h"
@@ -23,9 +23,7 @@
 #include "node/log.h"
 #include "node/region.h"
 #include "node/store.h"
-#include "schema/trust.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -45,124 +43,6 @@ node_now_ms(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* ---- the state machine ------------------------------------------------ */
-
-/* fsm_apply hands one committed entry to the store's writer thread
- * (node/applier.h) and returns at once: the writer applies it in a batch
- * and answers the call that proposed it, if it waits here, once the batch
- * is durable. libraft sets last_applied after apply returns, so this
- * entry's index is last_applied + 1. A refusal is a result the writer
- * sends; only a store failure or an unknown command type stops the group,
- * and it is found on the writer: the loop is woken to stop the node, and
- * later applies return non-zero. */
-static int
-fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
-{
-	struct node *n = fsm->data;
-	raft_index index = raft_last_applied(&n->raft) + 1;
-	struct http_call *c;
-	applier_done_fn done;
-	void *prop;
-	int rv;
-
-	*result = NULL;
-	if ((rv = applier_error(n->applier)) != 0) {
-		return RAFT_IOERR;
-	}
-	/* The call's raft_apply request stays libraft's until apply_cb
-	 * returns, which happens before the loop submits what is staged. */
-	c = node_pending_take(n, index);
-	/* Or a write another member forwarded, answered over its link. */
-	prop = c == NULL ? group_take_prop(n, index) : NULL;
-	done = prop != NULL ? group_prop_done : NULL;
-	/* Or one the outboxes' driver made (node/region.c). */
-	if (c == NULL && prop == NULL &&
-	    (prop = region_take_prop(n, index)) != NULL) {
-		done = region_prop_done;
-	}
-	if ((rv = applier_stage(n->applier, index, buf->base, buf->len, c, done,
-	                        prop)) != 0) {
-		/* libraft still holds the proposal's request: its apply
-		 * callback answers and frees it, as for c below. */
-		if (done == group_prop_done) {
-			group_prop_unstage(prop);
-		} else if (done == region_prop_done) {
-			region_prop_unstage(prop);
-		}
-		tb_log(TB_LOG_ERROR, "TB-APPLY-FAILED",
-		       "apply of entry %llu failed: %s; stopping",
-		       (unsigned long long)index, tb_strerror(rv));
-		if (c != NULL) {
-			c->next = n->pending; /* apply_cb answers it */
-			n->pending = c;
-		}
-		n->exit_code = 1;
-		return RAFT_NOMEM;
-	}
-	n->view.applied = index;
-	return 0;
-}
-
-/* fsm_snapshot: the state lives in LMDB, so a snapshot is a marker; the
- * writer first applies what is queued and syncs the store, so that the log
- * before it may be dropped. The loop waits for that (snapshots are rare). */
-static int
-fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs)
-{
-	struct node *n = fsm->data;
-	uint64_t applied;
-	char text[64];
-	int len;
-
-	if (applier_sync(n->applier) != 0) {
-		return RAFT_IOERR;
-	}
-	applied = store_applied_index(n->store);
-	len = snprintf(text, sizeof(text), "tongban-marker applied=%llu",
-	               (unsigned long long)applied);
-	*bufs = raft_malloc(sizeof(**bufs));
-	if (*bufs == NULL) {
-		return RAFT_NOMEM;
-	}
-	(*bufs)[0].base = raft_malloc((size_t)len);
-	if ((*bufs)[0].base == NULL) {
-		raft_free(*bufs);
-		return RAFT_NOMEM;
-	}
-	memcpy((*bufs)[0].base, text, (size_t)len);
-	(*bufs)[0].len = (size_t)len;
-	*n_bufs = 1;
-	return 0;
-}
-
-/* fsm_restore: a marker names the applied index the store already holds
- * (it was synced before the marker was made). A marker beyond the store
- * means the state is missing: refuse rather than run on a hole. */
-static int
-fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
-{
-	struct node *n = fsm->data;
-	unsigned long long want = 0;
-	char text[64];
-	size_t len = buf->len < sizeof(text) - 1 ? buf->len : sizeof(text) - 1;
-
-	memcpy(text, buf->base, len);
-	text[len] = '\0';
-	if (applier_sync(n->applier) != 0) {
-		return RAFT_IOERR;
-	}
-	if (sscanf(text, "tongban-marker applied=%llu", &want) != 1 ||
-	    want > store_applied_index(n->store)) {
-		tb_log(TB_LOG_ERROR, "TB-SNAPSHOT-HOLE",
-		       "snapshot marker '%s' is ahead of the store (applied "
-		       "%llu)",
-		       text, (unsigned long long)store_applied_index(n->store));
-		return RAFT_CORRUPT;
-	}
-	raft_free(buf->base);
-	return 0;
 }
 
 /* ---- proposals -------------------------------------------------------- */
@@ -191,8 +71,6 @@ node_error_status(const char *code)
 	}
 	return 422;
 }
-
-static void node_stop(struct node *n, const char *why);
 
 void
 node_fail(struct node *n, const char *why)
@@ -363,8 +241,8 @@ node_on_loop(struct node *n, struct http_call *c,
 
 /* ---- the loop --------------------------------------------------------- */
 
-static void
-wake_cb(uv_async_t *h)
+void
+node_wake_cb(uv_async_t *h)
 {
 	struct node *n = h->data;
 	struct http_call *c, *next;
@@ -519,173 +397,6 @@ tick_cb(uv_timer_t *t)
 	}
 }
 
-static void
-node_raft_closed(struct raft *r)
-{
-	struct node *n = r->data;
-
-	applier_stop(n->applier);
-	/* Proposed with a batch whose request libraft already answered
-	 * (node_prop.c), and never applied. */
-	node_prop_sweep(n, true);
-	/* Every call is answered by now: the applied ones by the writer,
-	 * the queued ones by wake_cb, the proposed ones by raft_close
-	 * (apply_cb) or the sweep, and later ones are refused where they
-	 * arrive. nng's
-	 * server stop waits for every call it handed us, so it comes last. */
-	http_stop(n->http);
-	n->http = NULL;
-	uv_close((uv_handle_t *)&n->flush, NULL);
-	uv_close((uv_handle_t *)&n->wake, NULL);
-	uv_close((uv_handle_t *)&n->tick, NULL);
-	uv_close((uv_handle_t *)&n->sigterm, NULL);
-	uv_close((uv_handle_t *)&n->sigint, NULL);
-}
-
-/* ---- the stop guard ---------------------------------------------------- */
-
-/* Once a stop has made every applied write durable, nothing it still does
- * (closing links, Raft, HTTP, nng) may hold the process for ever: nng
- * 1.5.2's nng_close can block for good (docs/LINKS.md, "Known issue"). A
- * stop that takes longer than stop_timeout_ms is forced: logged as
- * TB-STOP-FORCED and ended with exit status 1. The guard is static, not in
- * the node, because the node is freed before the stop is done. */
-static struct {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	bool started, done;
-	unsigned timeout_ms;
-} stop_guard = { .mu = PTHREAD_MUTEX_INITIALIZER };
-
-/* The guard's deadline is on the monotonic clock: the wall clock may be
- * moved (tests move it with an LD_PRELOAD shim, operators with NTP). */
-static void
-stop_guard_cond_init(void)
-{
-	pthread_condattr_t ca;
-
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&stop_guard.cv, &ca);
-	pthread_condattr_destroy(&ca);
-}
-
-static void *
-stop_guard_main(void *arg)
-{
-	struct timespec until;
-	int rv = 0;
-
-	(void)arg;
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += stop_guard.timeout_ms / 1000;
-	until.tv_nsec += (long)(stop_guard.timeout_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
-	pthread_mutex_lock(&stop_guard.mu);
-	while (!stop_guard.done && rv != ETIMEDOUT) {
-		rv = pthread_cond_timedwait(&stop_guard.cv, &stop_guard.mu,
-		                            &until);
-	}
-	if (!stop_guard.done) {
-		tb_log(TB_LOG_ERROR, "TB-STOP-FORCED",
-		       "the stop did not finish within %u ms (stop_timeout_ms; "
-		       "nng's close or the disk may have blocked); every "
-		       "acknowledged write is durable: exiting",
-		       stop_guard.timeout_ms);
-		_exit(1);
-	}
-	pthread_mutex_unlock(&stop_guard.mu);
-	return NULL;
-}
-
-static void
-stop_guard_start(unsigned timeout_ms)
-{
-	pthread_attr_t attr;
-	pthread_t t;
-
-	pthread_mutex_lock(&stop_guard.mu);
-	if (stop_guard.started) {
-		pthread_mutex_unlock(&stop_guard.mu);
-		return;
-	}
-	stop_guard.started = true;
-	stop_guard.timeout_ms = timeout_ms;
-	stop_guard_cond_init();
-	pthread_mutex_unlock(&stop_guard.mu);
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&t, &attr, stop_guard_main, NULL) != 0) {
-		tb_log(TB_LOG_WARN, "TB-STOP-GUARD",
-		       "no thread for the stop guard: the stop is unbounded");
-	}
-	pthread_attr_destroy(&attr);
-}
-
-static void
-stop_guard_done(void)
-{
-	pthread_mutex_lock(&stop_guard.mu);
-	stop_guard.done = true;
-	if (stop_guard.started) {
-		pthread_cond_signal(&stop_guard.cv);
-	}
-	pthread_mutex_unlock(&stop_guard.mu);
-}
-
-static void
-node_stop(struct node *n, const char *why)
-{
-	if (n->stopping) {
-		return;
-	}
-	/* Under the queue's lock: a call is either queued before this, and
-	 * answered by wake_cb below, or refused by queue_call. */
-	pthread_mutex_lock(&n->mu);
-	n->stopping = true;
-	pthread_mutex_unlock(&n->mu);
-	n->ready = false;
-	tb_log(TB_LOG_INFO, "TB-NODE-STOP", "stopping: %s", why);
-	/* Whatever the stop does from here is bounded (a store that no
-	 * longer syncs included): an acknowledged write is committed to the
-	 * store, and every write is in the Raft log already. */
-	stop_guard_start(n->cfg.stop_timeout_ms);
-	/* What is applied is answered once it is committed to the store. */
-	applier_sync(n->applier);
-	{
-		/* Fault injection for tests/node_stop.t: a stop that stalls
-		 * here stands for one that blocks in nng. */
-		const char *stall = getenv("TB_FAULT_STOP_STALL_MS");
-
-		if (stall != NULL) {
-			unsigned long ms = strtoul(stall, NULL, 10);
-			struct timespec ts = { (time_t)(ms / 1000),
-				               (long)(ms % 1000) * 1000000L };
-
-			nanosleep(&ts, NULL);
-		}
-	}
-	/* Links close first: pending pings are answered while HTTP runs. */
-	links_stop(n->links);
-	/* Fail what is queued; raft_close fails the proposals still waiting
-	 * for their commit through apply_cb (libraft owns their requests
-	 * until then, so they cannot be answered here). HTTP stops once
-	 * libraft has closed (node_raft_closed). */
-	wake_cb(&n->wake);
-	group_stop(n);
-	uv_timer_stop(&n->tick);
-	raft_close(&n->raft, node_raft_closed);
-}
-
-static void
-signal_cb(uv_signal_t *s, int signum)
-{
-	node_stop(s->data, signum == SIGTERM ? "SIGTERM" : "SIGINT");
-}
-
 static int
 node_open(struct node *n, const char *dir)
 {
@@ -734,9 +445,9 @@ node_open(struct node *n, const char *dir)
 	}
 	n->fsm.version = 1;
 	n->fsm.data = n;
-	n->fsm.apply = fsm_apply;
-	n->fsm.snapshot = fsm_snapshot;
-	n->fsm.restore = fsm_restore;
+	n->fsm.apply = node_fsm_apply;
+	n->fsm.snapshot = node_fsm_snapshot;
+	n->fsm.restore = node_fsm_restore;
 	if ((rv = raft_init(&n->raft, &n->io, &n->fsm, n->cfg.raft_id,
 	                    n->cfg.link)) != 0) {
 		tb_log(TB_LOG_ERROR, "TB-RAFT-INIT", "raft_init: %s",
@@ -841,7 +552,7 @@ node_run(const char *dir)
 	snprintf(err, sizeof(err), "%s/audit.log", dir);
 	n->audit = fopen(err, "a");
 	n->ctok = api_ctok_new(dir); /* NULL: chain tokens get 503 */
-	uv_async_init(&n->loop, &n->wake, wake_cb);
+	uv_async_init(&n->loop, &n->wake, node_wake_cb);
 	n->wake.data = n;
 	uv_prepare_init(&n->loop, &n->flush);
 	n->flush.data = n;
@@ -852,8 +563,8 @@ node_run(const char *dir)
 	uv_signal_init(&n->loop, &n->sigterm);
 	uv_signal_init(&n->loop, &n->sigint);
 	n->sigterm.data = n->sigint.data = n;
-	uv_signal_start(&n->sigterm, signal_cb, SIGTERM);
-	uv_signal_start(&n->sigint, signal_cb, SIGINT);
+	uv_signal_start(&n->sigterm, node_signal_cb, SIGTERM);
+	uv_signal_start(&n->sigint, node_signal_cb, SIGINT);
 	/* Links start before HTTP, so that HTTP threads see n->links. */
 	if (link_node_start(n, link, sizeof(link)) != 0) {
 		return 1;
@@ -900,7 +611,7 @@ node_run(const char *dir)
 	/* nng frees closed pipes on a reaper thread: let it finish, so what
 	 * it still holds is freed before the process exits. */
 	nng_fini();
-	stop_guard_done();
+	node_stop_guard_done();
 	tb_log(TB_LOG_INFO, "TB-NODE-STOPPED", "stopped");
 	{
 		int code = n->exit_code;
