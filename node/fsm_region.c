@@ -1,6 +1,7 @@
 /* Between regions in the state machine: the region's place in the tree
- * (region.topology) and the outboxes' replicated records (outbox.child,
- * outbox.deliver, outbox.acked), applied with replication/outbox.c.
+ * (region.topology) and the outboxes' replicated records (outbox.child in
+ * fsm_outbox_child.c, outbox.deliver, outbox.acked), applied with
+ * replication/outbox.c.
  *
  * Records in DB_OUTBOX (docs/REPLICATION.md "In the node"):
  *   "o" dest(6)                  -> {"inc", "next", "acked_inc", "acked_seq",
@@ -147,9 +148,10 @@ region_out_put(struct fsm *f, const struct outbox_out *o)
 	return rv;
 }
 
-/* emit appends the entry {kind, doc} to the stream o (written back). */
-static int
-emit(struct fsm *f, struct outbox_out *o, const char *kind, const json_t *doc)
+/* region_emit appends the entry {kind, doc} to the stream o (written back). */
+int
+region_emit(struct fsm *f, struct outbox_out *o, const char *kind,
+            const json_t *doc)
 {
 	struct outbox_pos pos = outbox_emit(o);
 	uint8_t k[19];
@@ -165,11 +167,11 @@ emit(struct fsm *f, struct outbox_out *o, const char *kind, const json_t *doc)
 	return rv ? rv : region_out_put(f, o);
 }
 
-/* emit_ref appends a release's entry to the stream o as a reference to the
- * stored release of version ver (feature level 5, FSM_REF_LEVEL): a few
+/* region_emit_ref appends a release's entry to the stream o as a reference to
+ * the stored release of version ver (feature level 5, FSM_REF_LEVEL): a few
  * bytes instead of a copy of the release (5.8 MiB for 3,000 matters). */
-static int
-emit_ref(struct fsm *f, struct outbox_out *o, uint64_t ver)
+int
+region_emit_ref(struct fsm *f, struct outbox_out *o, uint64_t ver)
 {
 	struct outbox_pos pos = outbox_emit(o);
 	uint8_t k[19];
@@ -282,7 +284,7 @@ fsm_outbox_fanout_doc(struct fsm *f, const char *kind, const json_t *doc,
 			return TB_EINVAL;
 		}
 		for (i = 0; rv == 0 && i < n; i++) {
-			rv = emit_ref(f, &o[i], (uint64_t)ver);
+			rv = region_emit_ref(f, &o[i], (uint64_t)ver);
 		}
 		return rv;
 	}
@@ -383,7 +385,7 @@ fsm_outbox_up(struct fsm *f, const json_t *summary)
 	} else if (rv == TB_OK) {
 		rv = region_out_decode(&v, region_code_u32(parent), &o);
 	}
-	return rv != 0 ? rv : emit(f, &o, "case", summary);
+	return rv != 0 ? rv : region_emit(f, &o, "case", summary);
 }
 
 /* ---- region.topology ---------------------------------------------------- */
@@ -492,206 +494,4 @@ fsm_region_topology(struct fsm *f)
 	}
 	json_decref(t);
 	return rv;
-}
-
-/* ---- outbox.child: open the stream to a child, with the catalog so far */
-
-/* backfill_calendars (feature level 5) emits the stored published
- * calendars ({calendar, root}, version ascending) as they flowed. */
-static int
-backfill_calendars(struct fsm *f, struct outbox_out *o)
-{
-	uint64_t level = 0;
-	json_t *pubs = NULL, *e;
-	size_t i;
-	int rv = meta_get_u64(f->s, f->txn, "feature_level", &level);
-
-	if (rv != 0 || level < FSM_CALFEED_LEVEL) {
-		return rv;
-	}
-	rv = db_get_json(f->txn, f->s->dbi[DB_META], "calendars", 9, &pubs);
-	if (rv != TB_OK) {
-		return rv == TB_ENOTFOUND ? TB_OK : rv;
-	}
-	json_array_foreach(pubs, i, e)
-	{
-		if ((rv = emit(f, o, "calendar", e)) != 0) {
-			break;
-		}
-	}
-	json_decref(pubs);
-	return rv;
-}
-
-/* backfill_trust (feature level 4) emits the stored root, then the newest
- * list of each issuer as it flowed ("l" records), so the lists and the
- * releases after them verify at the child as they did here. */
-static int
-backfill_trust(struct fsm *f, struct outbox_out *o)
-{
-	MDB_cursor *cur;
-	MDB_val k = { 1, "l" }, v;
-	json_t *doc = NULL;
-	bool feed;
-	int rv;
-
-	if ((rv = fsm_feed_level(f, &feed)) != 0 || !feed ||
-	    (rv = fsm_root_get(f, &doc)) != 0) {
-		return rv;
-	}
-	if (doc != NULL) {
-		rv = emit(f, o, "root", doc);
-		json_decref(doc);
-		if (rv != 0) {
-			return rv;
-		}
-	}
-	if ((rv =
-	         db_err(mdb_cursor_open(f->txn, f->s->dbi[DB_OUTBOX], &cur)))) {
-		return rv;
-	}
-	rv = db_err(mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE));
-	while (rv == 0 && k.mv_size > 1 &&
-	       ((const uint8_t *)k.mv_data)[0] == 'l') {
-		if ((rv = db_val_json(&v, &doc)) != 0) {
-			break;
-		}
-		rv = emit(f, o, "crl", doc);
-		json_decref(doc);
-		rv = rv ? rv : db_err(mdb_cursor_get(cur, &k, &v, MDB_NEXT));
-	}
-	mdb_cursor_close(cur);
-	return rv == TB_ENOTFOUND || rv == 0 ? backfill_calendars(f, o) : rv;
-}
-
-/* fsm_outbox_backfill emits the trust documents (backfill_trust), then every
- * stored release (version order), then every stored overlay (region, then
- * version: top down), so a child that arrives late receives the whole
- * catalog history it must apply in order. */
-int
-fsm_outbox_backfill(struct fsm *f, struct outbox_out *o)
-{
-	static const struct {
-		enum store_db db;
-		const char *kind;
-	} src[] = { { DB_RELEASES, "release" }, { DB_OVERLAYS, "overlay" } };
-	MDB_cursor *cur;
-	MDB_val k, v;
-	json_t *doc;
-	size_t i;
-	bool ref = false;
-	int rv = backfill_trust(f, o), op;
-
-	if (rv == 0) {
-		rv = fsm_ref_level(f, &ref);
-	}
-	for (i = 0; rv == 0 && i < 2; i++) {
-		if ((rv = db_err(mdb_cursor_open(f->txn, f->s->dbi[src[i].db],
-		                                 &cur))) != 0) {
-			return rv;
-		}
-		for (op = MDB_FIRST;
-		     (rv = db_err(mdb_cursor_get(cur, &k, &v, op))) == 0;
-		     op = MDB_NEXT) {
-			if (ref && src[i].db == DB_RELEASES) {
-				/* Level 5: the release by its version (the
-				 * key), not decoded nor copied. */
-				if (k.mv_size != 8) {
-					rv = TB_ECORRUPT;
-					break;
-				}
-				if ((rv = emit_ref(
-				         f, o, db_get_be64(k.mv_data))) != 0) {
-					break;
-				}
-				continue;
-			}
-			if ((rv = db_val_json(&v, &doc)) != 0) {
-				break;
-			}
-			rv = emit(f, o, src[i].kind, doc);
-			json_decref(doc);
-			if (rv != 0) {
-				break;
-			}
-		}
-		mdb_cursor_close(cur);
-		rv = rv == TB_ENOTFOUND ? TB_OK : rv;
-	}
-	return rv;
-}
-
-/* count_streams counts the "o" records. */
-static int
-count_streams(struct fsm *f, int *n)
-{
-	MDB_cursor *cur;
-	MDB_val k = { 1, "o" }, v;
-	int rv;
-
-	*n = 0;
-	if ((rv =
-	         db_err(mdb_cursor_open(f->txn, f->s->dbi[DB_OUTBOX], &cur)))) {
-		return rv;
-	}
-	rv = db_err(mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE));
-	while (rv == 0 && k.mv_size == 7 &&
-	       ((const uint8_t *)k.mv_data)[0] == 'o') {
-		(*n)++;
-		rv = db_err(mdb_cursor_get(cur, &k, &v, MDB_NEXT));
-	}
-	mdb_cursor_close(cur);
-	return rv == TB_ENOTFOUND ? TB_OK : rv;
-}
-
-int
-fsm_outbox_child(struct fsm *f)
-{
-	const char *r = spec_str(f->cmd->body, "region");
-	struct outbox_out o;
-	char parent[7] = "";
-	uint32_t inc;
-	uint8_t k[7];
-	MDB_val v;
-	int rv, n;
-
-	if (region_code_u32(r) == 0 || cert_region_parent(r, parent) != 0 ||
-	    strcmp(parent, f->s->region) != 0) {
-		return fsm_refuse(f, TB_ECODE, "$.body.region",
-		                  "%s is not a child of %s in the GB/T 2260 "
-		                  "table",
-		                  r, f->s->region);
-	}
-	region_out_key(k, region_code_u32(r));
-	rv = db_get(f->txn, f->s->dbi[DB_OUTBOX], k, sizeof(k), &v);
-	if (rv == TB_OK) {
-		f->result = json_pack("{s:{s:s, s:b}}", "outbox", "dest", r,
-		                      "created", 0);
-		return f->result != NULL ? TB_OK : TB_ENOMEM;
-	}
-	if (rv != TB_ENOTFOUND) {
-		return rv;
-	}
-	if ((rv = count_streams(f, &n)) != 0) {
-		return rv;
-	}
-	/* The driver takes OUTBOX_MAX_PEERS regions, the parent included. */
-	if (n >= OUTBOX_MAX_PEERS - 1) {
-		return fsm_refuse(f, TB_ERANGE, "$.body.region",
-		                  "%s already has %d streams, the most a "
-		                  "region drives",
-		                  f->s->region, OUTBOX_MAX_PEERS - 1);
-	}
-	if ((rv = fsm_region_inc(f, &inc)) != 0) {
-		return rv;
-	}
-	outbox_out_init(&o, region_code_u32(r), inc);
-	if ((rv = region_out_put(f, &o)) != 0 ||
-	    (rv = fsm_outbox_backfill(f, &o)) != 0) {
-		return rv;
-	}
-	f->result =
-	    json_pack("{s:{s:s, s:b, s:I}}", "outbox", "dest", r, "created", 1,
-	              "backlog", (json_int_t)outbox_out_backlog(&o));
-	return f->result != NULL ? TB_OK : TB_ENOMEM;
 }

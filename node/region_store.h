@@ -91,7 +91,8 @@ int region_store_area(struct store *s, const char *state, int overdue,
  * its area (*out, a new reference), or TB_ENOTFOUND. Any thread. */
 int region_store_area_get(struct store *s, const char *id, json_t **out);
 
-/* Handlers of the region commands (fsm_region.c). */
+/* Handlers of the region commands (fsm_region.c; outbox.child in
+ * fsm_outbox_child.c). */
 int fsm_region_topology(struct fsm *f);
 int fsm_outbox_child(struct fsm *f);
 int fsm_outbox_deliver(struct fsm *f);
@@ -102,6 +103,14 @@ int fsm_outbox_deliver_run(struct fsm *f);
  * (1 if never raised). region_out_put writes a stream's record. */
 int fsm_region_inc(struct fsm *f, uint32_t *inc);
 int region_out_put(struct fsm *f, const struct outbox_out *o);
+
+/* region_emit appends the entry {kind, doc} (doc borrowed) to the stream o
+ * and writes o back; region_emit_ref appends a release's entry as a
+ * reference to the stored release of version ver (feature level 5). Both
+ * in fsm_region.c. */
+int region_emit(struct fsm *f, struct outbox_out *o, const char *kind,
+                const json_t *doc);
+int region_emit_ref(struct fsm *f, struct outbox_out *o, uint64_t ver);
 
 /* group.incarnation (fsm_incarnation.c, feature level 5): the group's
  * incarnation raised by a recovery, every stream moved into it. */
