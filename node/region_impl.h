@@ -185,7 +185,7 @@ void region_links_sync(struct region_flow *f);
 
 /* region_inc_sync reads the replicated and the node's incarnation and, on
  * the leader at feature level 5, proposes group.incarnation while the
- * node's is higher (region_view.c). */
+ * node's is higher (region_sync.c). */
 void region_inc_sync(struct region_flow *f);
 
 /* region_topology_init proposes init's --parent and --peer once, when
