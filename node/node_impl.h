@@ -1,4 +1,5 @@
-/* Internals shared by node/node.c, node/node_fsm.c and node/node_stop.c. */
+/* Internals shared by node/node.c, node/node_call.c, node/node_fsm.c and
+ * node/node_stop.c. */
 #ifndef TB_NODE_NODE_IMPL_H
 #define TB_NODE_NODE_IMPL_H
 
@@ -16,8 +17,9 @@ int node_fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
                       unsigned *n_bufs);
 int node_fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf);
 
-/* node_wake_cb drains the queue of calls handed to the loop (node.c):
- * each is proposed or run there, or answered 503 once the node stops. */
+/* node_wake_cb drains the queue of calls handed to the loop
+ * (node_call.c): each is proposed or run there, or answered 503 once the
+ * node stops. */
 void node_wake_cb(uv_async_t *h);
 
 /* node_stop starts stopping the node (loop thread; once): see
