@@ -2,7 +2,7 @@
  * leader's store in chunks into a stage and swaps it in before libraft sees
  * the install snapshot message.
  *
- * libraft's snapshot is a marker ("tongban-marker applied=N", node.c): the
+ * libraft's snapshot is a marker ("tongban-marker applied=N", node_fsm.c): the
  * state itself lives in LMDB. When an install snapshot message arrives
  * whose marker is beyond this member's store, group_snap_hold keeps the
  * message (libraft does not see it yet) and starts a pull from the sender:

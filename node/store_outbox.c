@@ -84,7 +84,7 @@ region_store_in(struct store *s, uint32_t origin, struct outbox_in *in)
 }
 
 /* ref_version reads a release's entry stored as a reference (feature level
- * 5, fsm_region.c emit_ref): the canonical {"kind": "release", "ref": n}
+ * 5, fsm_region.c region_emit_ref): the canonical {"kind": "release", "ref": n}
  * after the schema-version byte. *ver = 0 for any other entry (a copy
  * {"doc", "kind"}, whose first key is "doc"); TB_ECORRUPT for a reference
  * whose version is not a positive integer. */
