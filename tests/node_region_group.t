@@ -25,16 +25,7 @@ CAT=$TB_SRC/ops/examples/catalog-370000.json
 region_node P 370000
 is "$?" 0 "init and enrol 370000's first member P"
 for m in P2 P3; do
-  port=$(free_port)
-  printf -v "LINK_$m" '%s' "$port"
-  # shellcheck disable=SC2086 # the chain: one file name per word
-  out=$("$TB" init --dir "$T/$m" --region 370000 --api 127.0.0.1:0 \
-    --link "127.0.0.1:$port" --root "$T/P/root.json" --join "127.0.0.1:$LINK_P" --json) &&
-    printf -v "ID_$m" '%s' "$(printf '%s' "$out" | sed -n 's/.*"node_id":"\([^"]*\)".*/\1/p')" &&
-    "$TB" cert request --dir "$T/$m" --out "$T/$m.req" >/dev/null &&
-    "$TB" cert issue --key "$T/r370000.key" --issuer-cert "$T/c370000.json" \
-      --request "$T/$m.req" --days 30 --role member --out "$T/$m.cert" >/dev/null &&
-    "$TB" cert install --dir "$T/$m" "$T/$m.cert" ${_region_chain[370000]} >/dev/null
+  region_member "$m" 370000 P
   is "$?" 0 "$m made to join 370000's group"
 done
 P_LINK=$LINK_P

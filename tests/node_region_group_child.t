@@ -21,16 +21,7 @@ CAT=$TB_SRC/ops/examples/catalog-370000.json
 region_node P 370000 && region_node C 370100 P && region_node K 370102 C
 is "$?" 0 "init and enrol 370000, 370100 and 370102's first member K"
 for m in K2 K3; do
-  port=$(free_port)
-  printf -v "LINK_$m" '%s' "$port"
-  # shellcheck disable=SC2086 # the chain: one file name per word
-  out=$("$TB" init --dir "$T/$m" --region 370102 --api 127.0.0.1:0 \
-    --link "127.0.0.1:$port" --root "$T/P/root.json" --join "127.0.0.1:$LINK_K" --json) &&
-    printf -v "ID_$m" '%s' "$(printf '%s' "$out" | sed -n 's/.*"node_id":"\([^"]*\)".*/\1/p')" &&
-    "$TB" cert request --dir "$T/$m" --out "$T/$m.req" >/dev/null &&
-    "$TB" cert issue --key "$T/r370102.key" --issuer-cert "$T/c370102.json" \
-      --request "$T/$m.req" --days 30 --role member --out "$T/$m.cert" >/dev/null &&
-    "$TB" cert install --dir "$T/$m" "$T/$m.cert" ${_region_chain[370102]} >/dev/null
+  region_member "$m" 370102 K
   is "$?" 0 "$m made to join 370102's group"
 done
 node_start P && node_start C && node_start K

@@ -59,6 +59,25 @@ region_node() {
 declare -A _region_chain
 _region_root=""
 
+# region_member NAME CODE FIRST: a node NAME made to join the group of
+# region CODE through its member FIRST (init --join, a member certificate
+# issued with CODE's region key); sets LINK_NAME and ID_NAME. The caller
+# starts it and adds it to the group.
+region_member() {
+  local name=$1 code=$2 first=$3 port out link
+  port=$(free_port)
+  printf -v "LINK_$name" '%s' "$port"
+  link="LINK_$first"
+  # shellcheck disable=SC2086 # the chain: one file name per word
+  out=$("$TB" init --dir "$T/$name" --region "$code" --api 127.0.0.1:0 \
+    --link "127.0.0.1:$port" --root "$T/P/root.json" --join "127.0.0.1:${!link}" --json) &&
+    printf -v "ID_$name" '%s' "$(printf '%s' "$out" | sed -n 's/.*"node_id":"\([^"]*\)".*/\1/p')" &&
+    "$TB" cert request --dir "$T/$name" --out "$T/$name.req" >/dev/null &&
+    "$TB" cert issue --key "$T/r$code.key" --issuer-cert "$T/c$code.json" \
+      --request "$T/$name.req" --days 30 --role member --out "$T/$name.cert" >/dev/null &&
+    "$TB" cert install --dir "$T/$name" "$T/$name.cert" ${_region_chain[$code]} >/dev/null
+}
+
 region_wait() {
   local secs=$1 name=$2 expr=$3
   _region_check() {
