@@ -10,6 +10,7 @@
 #include "node/http.h"
 #include "node/node.h"
 #include "schema/canon.h"
+#include "schema/spec.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,18 +27,8 @@ bool
 blob_hash_ok(const char *h)
 {
 	uint8_t tmp[32];
-	size_t i;
 
-	if (h == NULL || strlen(h) != 64) {
-		return false;
-	}
-	for (i = 0; i < 64; i++) {
-		if (!((h[i] >= '0' && h[i] <= '9') ||
-		      (h[i] >= 'a' && h[i] <= 'f'))) {
-			return false;
-		}
-	}
-	return canon_unhex(h, tmp, sizeof(tmp)) == 0;
+	return spec_hex(h, 64) && canon_unhex(h, tmp, sizeof(tmp)) == 0;
 }
 
 /* blob_path writes DIR/blobs/HA/HASH into out, or "" (a path nothing

@@ -3,6 +3,8 @@
  * a peer named by node id or region. */
 #include "node/link_impl.h"
 
+#include "schema/spec.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,15 +100,7 @@ link_handler_find(const struct links *ls, uint32_t type)
 static bool
 is_node_id(const char *s)
 {
-	size_t i;
-
-	for (i = 0; s[i] != '\0'; i++) {
-		if (!((s[i] >= '0' && s[i] <= '9') ||
-		      (s[i] >= 'a' && s[i] <= 'f'))) {
-			return false;
-		}
-	}
-	return i == CERT_NODE_ID_HEX;
+	return spec_hex(s, CERT_NODE_ID_HEX);
 }
 
 /* link_pick chooses the link for peer: an up link this node dialed, an up

@@ -10,23 +10,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static bool
-is_hex(const char *s, size_t n)
-{
-	size_t i;
-
-	if (s == NULL || strlen(s) != n) {
-		return false;
-	}
-	for (i = 0; i < n; i++) {
-		if (!((s[i] >= '0' && s[i] <= '9') ||
-		      (s[i] >= 'a' && s[i] <= 'f'))) {
-			return false;
-		}
-	}
-	return true;
-}
-
 int
 inc_check(const json_t *doc, const char *path, struct tb_diag *d)
 {
@@ -94,7 +77,7 @@ inc_check(const json_t *doc, const char *path, struct tb_diag *d)
 	json_array_foreach(members, i, m)
 	{
 		tb_path_idx(q, sizeof(q), p, i);
-		if (!is_hex(json_string_value(m), CERT_NODE_ID_HEX)) {
+		if (!spec_hex(json_string_value(m), CERT_NODE_ID_HEX)) {
 			tb_diag_add(d, TB_EMALFORMED, q,
 			            "a node id is 16 lowercase hex digits");
 			continue;
@@ -117,7 +100,7 @@ inc_check(const json_t *doc, const char *path, struct tb_diag *d)
 			tb_diag_add(
 			    d, TB_EMALFORMED, q,
 			    "the issuer is a key or a root, exactly one");
-		} else if (!root && !is_hex(spec_str(iss, "key"), 64)) {
+		} else if (!root && !spec_hex(spec_str(iss, "key"), 64)) {
 			tb_diag_add(d, TB_EMALFORMED, q,
 			            "a key is 64 lowercase hex digits");
 		}
@@ -142,7 +125,8 @@ inc_parent_key(const char *region, const json_t *chain, char out[65])
 	{
 		const char *k = spec_str(c, "kind"), *r = spec_str(c, "region");
 		if (k != NULL && !strcmp(k, "region") && r != NULL &&
-		    !strcmp(r, parent) && is_hex(spec_str(c, "sign_key"), 64)) {
+		    !strcmp(r, parent) &&
+		    spec_hex(spec_str(c, "sign_key"), 64)) {
 			snprintf(out, 65, "%s", spec_str(c, "sign_key"));
 			return TB_OK;
 		}

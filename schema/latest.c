@@ -21,23 +21,6 @@ latest_reason_name(enum latest_reason r)
 	return (unsigned)r < LATEST_REASONS ? names[r] : "unknown";
 }
 
-static bool
-is_hex(const char *s, size_t n)
-{
-	size_t i;
-
-	if (s == NULL || strlen(s) != n) {
-		return false;
-	}
-	for (i = 0; i < n; i++) {
-		if (!((s[i] >= '0' && s[i] <= '9') ||
-		      (s[i] >= 'a' && s[i] <= 'f'))) {
-			return false;
-		}
-	}
-	return true;
-}
-
 int
 latest_build(const char *region, long long version, const char *hash,
              int64_t issued_ms, int64_t expires_ms, const json_t *chain,
@@ -48,7 +31,7 @@ latest_build(const char *region, long long version, const char *hash,
 
 	*out = NULL;
 	if (version < 0 || (version > 0) != (hash != NULL) ||
-	    (hash != NULL && !is_hex(hash, 64)) || !json_is_array(chain) ||
+	    (hash != NULL && !spec_hex(hash, 64)) || !json_is_array(chain) ||
 	    json_array_size(chain) == 0 || expires_ms <= issued_ms) {
 		snprintf(errmsg, errlen,
 		         "a statement needs a version >= 0, a hash of 64 hex "
@@ -126,7 +109,7 @@ latest_check(const json_t *doc, const char *path, struct tb_diag *d)
 		tb_diag_add(d, TB_ERANGE, p, "version %lld: 0 to 2^53-1", v);
 	}
 	tb_path_key(p, sizeof(p), path, "hash");
-	if (v > 0 && !is_hex(spec_str(doc, "hash"), 64)) {
+	if (v > 0 && !spec_hex(spec_str(doc, "hash"), 64)) {
 		tb_diag_add(d, TB_EMALFORMED, p,
 		            "version %lld needs the hash of that release, 64 "
 		            "lowercase hex digits",

@@ -148,6 +148,23 @@ spec_digits(const char *s, size_t n)
 	return true;
 }
 
+bool
+spec_hex(const char *s, size_t n)
+{
+	size_t i;
+
+	if (s == NULL || strlen(s) != n) {
+		return false;
+	}
+	for (i = 0; i < n; i++) {
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		      (s[i] >= 'a' && s[i] <= 'f'))) {
+			return false;
+		}
+	}
+	return true;
+}
+
 static int
 num(const char *s, size_t n)
 {

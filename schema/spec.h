@@ -49,6 +49,9 @@ size_t spec_utf8_chars(const char *s);
 /* spec_digits is true if s is exactly n ASCII digits. */
 bool spec_digits(const char *s, size_t n);
 
+/* spec_hex is true if s is exactly n lower-case hexadecimal digits. */
+bool spec_hex(const char *s, size_t n);
+
 /* spec_time_parse parses an RFC 3339 time with an explicit offset
  * ("2026-01-01T00:00:00+08:00" or "...Z") into Unix milliseconds. Returns
  * TB_OK or TB_EMALFORMED. */
