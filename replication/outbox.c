@@ -399,28 +399,19 @@ outbox_recv(struct outbox_driver *d, const struct outbox_msg *m)
 {
 	struct outbox_peer *p;
 
-	if (m->type == OUTBOX_MSG_DATA) {
+	if (m->type == OUTBOX_MSG_DATA || m->type == OUTBOX_MSG_DATA_RUN ||
+	    m->type == OUTBOX_MSG_SKIP) {
 		if (m->dest != d->self ||
 		    (p = peer_find(d, m->origin)) == NULL) {
 			return false;
 		}
-		outbox_recv_data(d, p, m);
-		return true;
-	}
-	if (m->type == OUTBOX_MSG_DATA_RUN) {
-		if (m->dest != d->self ||
-		    (p = peer_find(d, m->origin)) == NULL) {
-			return false;
+		if (m->type == OUTBOX_MSG_DATA) {
+			outbox_recv_data(d, p, m);
+		} else if (m->type == OUTBOX_MSG_DATA_RUN) {
+			outbox_recv_run(d, p, m);
+		} else {
+			outbox_recv_skip(d, p, m);
 		}
-		outbox_recv_run(d, p, m);
-		return true;
-	}
-	if (m->type == OUTBOX_MSG_SKIP) {
-		if (m->dest != d->self ||
-		    (p = peer_find(d, m->origin)) == NULL) {
-			return false;
-		}
-		outbox_recv_skip(d, p, m);
 		return true;
 	}
 	if (m->type == OUTBOX_MSG_ACK) {
