@@ -3,6 +3,7 @@
 #include "node/cli.h"
 #include "schema/calendar.h"
 #include "schema/error.h"
+#include "schema/spec.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -285,6 +286,50 @@ dl_report(const struct dl_args *a, const struct tb_diag *d, bool paths)
 	return dl_print_json(doc, TB_EXIT_INVALID);
 }
 
+/* dl_feed_fields checks and removes the members a calendar published as a
+ * feed carries (`tongban calendar publish`, docs/CALENDAR.md): "region",
+ * the province's code, "version", an integer >= 1, and "signatures", an
+ * array. They say who published it and which edition it is; the days are
+ * the same either way, so the file counts the same with them or without.
+ * The signatures are not verified here (there is no root to verify them
+ * against offline; a node verifies them on publish and at every hop). */
+static int
+dl_feed_fields(json_t *j, struct tb_diag *d)
+{
+	json_t *region, *version, *sigs;
+	int rv = TB_OK;
+
+	if (!json_is_object(j)) {
+		return TB_OK; /* cal_from_json says what is wrong */
+	}
+	region = json_object_get(j, "region");
+	version = json_object_get(j, "version");
+	sigs = json_object_get(j, "signatures");
+	if (region != NULL && (!json_is_string(region) ||
+	                       !spec_digits(json_string_value(region), 6))) {
+		tb_diag_add(d, TB_ECODE, "$.region",
+		            "region must be a six-digit region code");
+		rv = TB_ECODE;
+	}
+	if (version != NULL &&
+	    (!json_is_integer(version) || json_integer_value(version) < 1)) {
+		tb_diag_add(d, TB_ETYPE, "$.version",
+		            "version must be an integer >= 1");
+		rv = rv != TB_OK ? rv : TB_ETYPE;
+	}
+	if (sigs != NULL && !json_is_array(sigs)) {
+		tb_diag_add(d, TB_ETYPE, "$.signatures",
+		            "signatures must be an array");
+		rv = rv != TB_OK ? rv : TB_ETYPE;
+	}
+	if (rv == TB_OK) {
+		json_object_del(j, "signatures");
+		json_object_del(j, "region");
+		json_object_del(j, "version");
+	}
+	return rv;
+}
+
 /* dl_load reads and validates the calendar; on failure it reports and
  * returns TB_EXIT_INVALID. */
 static int
@@ -308,7 +353,9 @@ dl_load(const struct dl_args *a, struct tb_calendar **cal, struct tb_diag *d)
 		            jerr.line, jerr.column, jerr.text);
 		return dl_report(a, d, false);
 	}
-	rv = cal_from_json(j, "$", cal, d);
+	if ((rv = dl_feed_fields(j, d)) == TB_OK) {
+		rv = cal_from_json(j, "$", cal, d);
+	}
 	json_decref(j);
 	return rv == TB_OK ? TB_EXIT_OK : dl_report(a, d, true);
 }

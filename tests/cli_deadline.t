@@ -80,6 +80,21 @@ run "$tb" deadline --calendar "$T/missing.json" --from 2026-03-02 --days 5 --uni
 is "$rc" 1 "a missing file exits 1"
 like "$err" "$T/missing.json: No such file" "and says so"
 
+# A calendar published as a feed (docs/CALENDAR.md) carries the province's
+# "region" and its "version": the same file counts the same days.
+cal27=$TB_SRC/ops/examples/calendar-2027.json
+run "$tb" deadline --calendar "$cal27" --from 2027-01-04 --days 30 --unit G
+is "$rc" 0 "a published calendar (region, version) is accepted"
+is "$out" "2027-02-22" "and counts its days (the example: 春节 02-05..13 off, Sunday 02-14 worked)"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d.pop("region"); d.pop("version"); json.dump(d,open(sys.argv[2],"w"))' "$cal27" "$T/plain27.json"
+run "$tb" deadline --calendar "$T/plain27.json" --from 2027-01-04 --days 30 --unit G
+is "$out" "2027-02-22" "the same days without region and version"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d["region"]="37"; d["version"]=0; json.dump(d,open(sys.argv[2],"w"))' "$cal27" "$T/badfeed.json"
+run "$tb" deadline --calendar "$T/badfeed.json" --from 2027-01-04 --days 30 --unit G
+is "$rc" 1 "a bad region or version exits 1"
+is "$err" "$T/badfeed.json: \$.region: region must be a six-digit region code
+$T/badfeed.json: \$.version: version must be an integer >= 1" "and names both fields"
+
 # Usage errors: exit 2, what is wrong, and the usage line.
 usage() {
   run "$tb" deadline "$@"
