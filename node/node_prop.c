@@ -17,8 +17,9 @@
  * flight anyway (log order), so this costs no latency to speak of, and
  * under load each batch, its AppendEntries to every follower, their log
  * commits and answers carry many more writes. A lone write (nothing in
- * flight) is proposed at once. A node that does not lead, or stops, holds
- * nothing.
+ * flight) is proposed at once. A node that does not lead holds nothing;
+ * one that stops answers what it held 503, as it does the writes queued
+ * for its loop.
  *
  * Answers. A call waits in n->pending, by its entry's index, until the
  * writer answers it after the apply (fsm_apply takes it from there). libraft
@@ -223,6 +224,24 @@ held(struct node *n)
 void
 node_prop_release(struct node *n)
 {
+	struct http_call *c, *next;
+
+	if (n->stopping) {
+		/* Held, so never in the log: refused as the queued ones are
+		 * (node_wake_cb), not proposed while the node stops. */
+		c = n->prop_head;
+		n->prop_head = NULL;
+		n->prop_tail = &n->prop_head;
+		n->prop_n = 0;
+		n->prop_was_held = false;
+		for (; c != NULL; c = next) {
+			next = c->next;
+			c->next = NULL;
+			http_reply_error(c, 503, "closed", NULL,
+			                 "the node is shutting down");
+		}
+		return;
+	}
 	if (!held(n)) {
 		node_prop_flush(n);
 		return;
