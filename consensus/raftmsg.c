@@ -257,13 +257,46 @@ rd_max(struct rd *r, const char *what, uint64_t max, uint64_t *v)
 	return rv;
 }
 
+/* check_entry reads one entry's header and payload; its errors name
+ * names[0] (the entry), [1] (term), [2] (type) and [3] (payload). */
+static int
+check_entry(struct rd *r, const char *const names[4], size_t *len)
+{
+	const uint8_t *p;
+	uint64_t k, term, type;
+	int rv;
+
+	if ((rv = rd_array(r, names[0], 3, &k)) != TB_OK) {
+		return rv;
+	}
+	if (k != 3) {
+		return raftmsg_fail(r->errmsg, r->errlen, TB_EMALFORMED,
+		                    "raft message: %s: %llu fields, 3 expected",
+		                    names[0], (unsigned long long)k);
+	}
+	if ((rv = rd_u64(r, names[1], &term)) != TB_OK ||
+	    (rv = rd_u64(r, names[2], &type)) != TB_OK) {
+		return rv;
+	}
+	if (type < RAFT_COMMAND || type > RAFT_CHANGE) {
+		return raftmsg_fail(r->errmsg, r->errlen, TB_ERANGE,
+		                    "raft message: %s: %llu is not an entry "
+		                    "type (1..3)",
+		                    names[2], (unsigned long long)type);
+	}
+	return rd_raw(r, names[3], false, &p, len);
+}
+
 static int
 decode_entries(struct rd *r, struct raft_append_entries *ae)
 {
-	const uint8_t *start, *p;
+	static const char *const quiet[4] = { "", "", "", "" };
+	const uint8_t *start, *at, *p;
 	uint64_t n, k, term, type;
 	size_t total = 0, off = 0, len;
-	char what[40];
+	char what[4][40];
+	const char *names[4] = { what[0], what[1], what[2], what[3] };
+	char *errmsg;
 	uint8_t *batch;
 	unsigned i;
 	int rv;
@@ -280,37 +313,27 @@ decode_entries(struct rd *r, struct raft_append_entries *ae)
 		    "left",
 		    (unsigned long long)n, left(r));
 	}
-	/* First pass: check every entry and sum the payloads. */
+	/* First pass: check every entry and sum the payloads. The names an
+	 * error gives ("entries[7].type") are formatted only for an entry
+	 * that fails, which is read again with them (a snprintf per field
+	 * was a follower's largest cost in decoding). */
 	start = r->p;
 	for (i = 0; i < n; i++) {
-		snprintf(what, sizeof(what), "entries[%u]", i);
-		if ((rv = rd_array(r, what, 3, &k)) != TB_OK) {
-			return rv;
-		}
-		if (k != 3) {
-			return raftmsg_fail(
-			    r->errmsg, r->errlen, TB_EMALFORMED,
-			    "raft message: %s: %llu fields, 3 expected", what,
-			    (unsigned long long)k);
-		}
-		snprintf(what, sizeof(what), "entries[%u].term", i);
-		if ((rv = rd_u64(r, what, &term)) != TB_OK) {
-			return rv;
-		}
-		snprintf(what, sizeof(what), "entries[%u].type", i);
-		if ((rv = rd_u64(r, what, &type)) != TB_OK) {
-			return rv;
-		}
-		if (type < RAFT_COMMAND || type > RAFT_CHANGE) {
-			return raftmsg_fail(
-			    r->errmsg, r->errlen, TB_ERANGE,
-			    "raft message: %s: %llu is not an entry "
-			    "type (1..3)",
-			    what, (unsigned long long)type);
-		}
-		snprintf(what, sizeof(what), "entries[%u].payload", i);
-		if ((rv = rd_raw(r, what, false, &p, &len)) != TB_OK) {
-			return rv;
+		at = r->p;
+		errmsg = r->errmsg;
+		r->errmsg = NULL;
+		rv = check_entry(r, quiet, &len);
+		r->errmsg = errmsg;
+		if (rv != TB_OK) {
+			snprintf(what[0], sizeof(what[0]), "entries[%u]", i);
+			snprintf(what[1], sizeof(what[1]), "entries[%u].term",
+			         i);
+			snprintf(what[2], sizeof(what[2]), "entries[%u].type",
+			         i);
+			snprintf(what[3], sizeof(what[3]),
+			         "entries[%u].payload", i);
+			r->p = at;
+			return check_entry(r, names, &len);
 		}
 		total += len;
 	}

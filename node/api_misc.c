@@ -295,6 +295,10 @@ api_metrics(struct http_call *c)
 	    "tongban_apply_redos_total %llu\n"
 	    "# TYPE tongban_proposals_total counter\n"
 	    "tongban_proposals_total %llu\n"
+	    "# TYPE tongban_proposal_batches_total counter\n"
+	    "tongban_proposal_batches_total %llu\n"
+	    "# TYPE tongban_proposals_held_total counter\n"
+	    "tongban_proposals_held_total %llu\n"
 	    "# TYPE tongban_store_full_total counter\n"
 	    "tongban_store_full_total %llu\n"
 	    "# TYPE tongban_joins_total counter\n"
@@ -306,6 +310,8 @@ api_metrics(struct http_call *c)
 	    (unsigned long long)n->m.applies, (unsigned long long)n->m.refusals,
 	    (unsigned long long)n->m.apply_redos,
 	    (unsigned long long)n->m.proposals,
+	    (unsigned long long)n->m.prop_batches,
+	    (unsigned long long)n->m.prop_held,
 	    (unsigned long long)n->m.store_full,
 	    (unsigned long long)n->m.joins_ok,
 	    (unsigned long long)n->m.joins_refused);

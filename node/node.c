@@ -70,6 +70,7 @@ flush_cb(uv_prepare_t *h)
 {
 	struct node *n = h->data;
 
+	node_prop_release(n); /* writes held for a batch that committed */
 	applier_submit(n->applier);
 	group_flushed(n); /* forwarded writes waiting for this member */
 }

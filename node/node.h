@@ -39,10 +39,23 @@ struct node_metrics {
 	/* Batches applied again after a refusal (node/applier.c, redo). */
 	_Atomic unsigned long long apply_redos;
 	_Atomic unsigned long long proposals;
+	/* node_prop.c: its raft_apply batches, and the writes in them that
+	 * waited for the batch before them to commit. */
+	_Atomic unsigned long long prop_batches, prop_held;
 	_Atomic unsigned long long store_full;
 	/* Joining nodes (node/join.c): enrolled, refused. */
 	_Atomic unsigned long long joins_ok, joins_refused;
 };
+
+/* Proposals (node_prop.c, loop thread). At most this many writes share one
+ * raft_apply. */
+#define NODE_PROP_BATCH 64
+
+/* At the leader, writes are held while this many of its batches are
+ * proposed and not committed yet (at most NODE_PROP_HOLD_MS, and never more
+ * than NODE_PROP_BATCH of them), and proposed together once one commits. */
+#define NODE_PROP_DEPTH   1
+#define NODE_PROP_HOLD_MS 20
 
 struct node {
 	struct node_config cfg;
@@ -62,6 +75,11 @@ struct node {
 	struct http_call *pending;       /* proposals awaiting apply */
 	struct http_call *prop_head, **prop_tail; /* writes to propose */
 	unsigned prop_n;                          /* (node_prop.c) */
+	int64_t prop_since_ms;                    /* the first one queued */
+	bool prop_was_held;
+	raft_index prop_ends[NODE_PROP_DEPTH]; /* batches in flight */
+	raft_term prop_ends_term;
+	unsigned prop_ends_next;
 	uv_prepare_t flush;      /* submits applies to the writer */
 	struct applier *applier; /* the store's writer thread */
 	json_t *root;            /* the province's root, or NULL */
@@ -82,10 +100,6 @@ struct node {
 	struct handoff_node *handoff; /* node/handoff.h */
 };
 
-/* Proposals (node_prop.c, loop thread). At most this many writes share one
- * raft_apply. */
-#define NODE_PROP_BATCH 64
-
 /* node_submit proposes write c, or forwards it to the leader: at the leader
  * it joins the batch that node_prop_flush proposes. */
 void node_submit(struct node *n, struct http_call *c);
@@ -93,6 +107,10 @@ void node_submit(struct node *n, struct http_call *c);
 /* node_prop_flush proposes the batch (one raft_apply); its calls wait in
  * n->pending. */
 void node_prop_flush(struct node *n);
+
+/* node_prop_release proposes the batch unless the leader holds it
+ * (NODE_PROP_DEPTH): at the end of a wake-up and before the loop waits. */
+void node_prop_release(struct node *n);
 
 /* node_pending_take removes the waiting call of entry index, if any. */
 struct http_call *node_pending_take(struct node *n, raft_index index);

@@ -192,5 +192,5 @@ node_wake_cb(uv_async_t *h)
 			node_submit(n, c);
 		}
 	}
-	node_prop_flush(n);
+	node_prop_release(n);
 }

@@ -320,6 +320,11 @@ test_refusals(void)
 	msgpack_pack_uint64(&k.p, 1);
 	msgpack_pack_str_with_body(&k.p, "x", 1);
 	is_int(pk_decode(&k, &d), TB_ETYPE, "a string payload: %s", err);
+	/* The second entry fails: its names are formatted for it alone. */
+	is_str(err,
+	       "raft message: entries[1].payload: binary data expected, "
+	       "found msgpack 0xa1",
+	       "names entries[1].payload");
 	pk_init(&k);
 	pk_head(&k, 9, RAFT_IO_APPEND_ENTRIES);
 	for (i = 0; i < 4; i++) {
