@@ -44,6 +44,17 @@ struct node_metrics {
 	_Atomic unsigned long long joins_ok, joins_refused;
 };
 
+/* Materials this node has found on disk (node/blob.c, blob_exists): a
+ * direct-mapped table of their hashes, any thread under mu. */
+#define NODE_BLOBS_SEEN 512
+struct node_blobs_seen {
+	pthread_mutex_t mu;
+	struct {
+		uint8_t h[32];
+		bool used;
+	} e[NODE_BLOBS_SEEN];
+};
+
 struct node {
 	struct node_config cfg;
 	uv_loop_t loop;
@@ -80,6 +91,7 @@ struct node {
 	struct group *group;          /* node/group.h */
 	struct region_flow *flow;     /* node/region.h: between regions */
 	struct handoff_node *handoff; /* node/handoff.h */
+	struct node_blobs_seen blobs_seen;
 };
 
 /* Proposals (node_prop.c, loop thread). At most this many writes share one
