@@ -14,8 +14,11 @@ struct http_call;
  * digits. */
 bool blob_hash_ok(const char *h);
 
-/* blob_exists says whether this node holds material h. */
-bool blob_exists(const struct node *n, const char *h);
+/* blob_exists says whether this node holds material h (any thread). A
+ * material once found on disk is remembered (n->blobs_seen): the node never
+ * removes one, so a file deleted by hand while the node runs is not noticed
+ * here until it restarts (PUT /v1/blobs writes it again). */
+bool blob_exists(struct node *n, const char *h);
 
 /* blob_write stores len bytes whose hash the caller checked as hex h:
  * written to a temporary file, fsynced, renamed, and the directory

@@ -352,6 +352,7 @@ node_run(const char *dir)
 	n->start_ms = node_now_ms();
 	pthread_mutex_init(&n->mu, NULL);
 	pthread_mutex_init(&n->audit_mu, NULL);
+	pthread_mutex_init(&n->blobs_seen.mu, NULL);
 	if (node_open(n, dir) != 0) {
 		/* Nothing runs yet: release what was opened and say why
 		 * above (the libraft and loop halves are only reached once

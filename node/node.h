@@ -56,6 +56,16 @@ struct node_metrics {
  * than NODE_PROP_BATCH of them), and proposed together once one commits. */
 #define NODE_PROP_DEPTH   1
 #define NODE_PROP_HOLD_MS 20
+/* Materials this node has found on disk (node/blob.c, blob_exists): a
+ * direct-mapped table of their hashes, any thread under mu. */
+#define NODE_BLOBS_SEEN 512
+struct node_blobs_seen {
+	pthread_mutex_t mu;
+	struct {
+		uint8_t h[32];
+		bool used;
+	} e[NODE_BLOBS_SEEN];
+};
 
 struct node {
 	struct node_config cfg;
@@ -98,6 +108,7 @@ struct node {
 	struct group *group;          /* node/group.h */
 	struct region_flow *flow;     /* node/region.h: between regions */
 	struct handoff_node *handoff; /* node/handoff.h */
+	struct node_blobs_seen blobs_seen;
 };
 
 /* node_submit proposes write c, or forwards it to the leader: at the leader

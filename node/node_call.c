@@ -39,10 +39,17 @@ node_error_status(const char *code)
 	return 422;
 }
 
-/* queue_call hands c to the loop (any thread). */
+/* queue_call hands c to the loop (any thread). Only the call that finds
+ * the queue empty wakes the loop: node_wake_cb takes the whole queue, so
+ * the calls queued behind it are taken by the wake-up it asked for, or by
+ * an earlier one. A uv_async_send per call cost an eventfd write each, and
+ * the loop spun (and yielded) in uv__async_io while another nng thread was
+ * inside uv_async_send. */
 static void
 queue_call(struct node *n, struct http_call *c)
 {
+	bool first;
+
 	pthread_mutex_lock(&n->mu);
 	if (n->stopping) {
 		pthread_mutex_unlock(&n->mu);
@@ -55,9 +62,12 @@ queue_call(struct node *n, struct http_call *c)
 	} else {
 		n->qhead = c;
 	}
+	first = n->qhead == c;
 	n->qtail = c;
 	pthread_mutex_unlock(&n->mu);
-	uv_async_send(&n->wake);
+	if (first) {
+		uv_async_send(&n->wake);
+	}
 }
 
 static void propose(struct node *n, struct http_call *c, enum cmd_type t,

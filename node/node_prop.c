@@ -146,7 +146,7 @@ void
 node_prop_flush(struct node *n)
 {
 	struct raft_buffer bufs[NODE_PROP_BATCH];
-	struct http_call *c, *next, *list = n->prop_head;
+	struct http_call *c, *next, **pp, *list = n->prop_head;
 	struct prop_batch *b;
 	unsigned i, count = n->prop_n;
 	bool was_held;
@@ -181,7 +181,11 @@ node_prop_flush(struct node *n)
 		return;
 	}
 	/* raft_apply assigned the entries' indexes, the first in the
-	 * request; fsm_apply finds each call by its own. */
+	 * request; fsm_apply finds each call by its own. The batch goes to
+	 * the end of n->pending, which so stays in index order: entries
+	 * apply in order, so node_pending_take finds each call first in
+	 * the list (pushed at the front, it walked the whole list for each
+	 * apply). */
 	b->first = b->req.index;
 	n->m.prop_batches++;
 	if (was_held) {
@@ -194,13 +198,16 @@ node_prop_flush(struct node *n)
 	}
 	n->prop_ends[n->prop_ends_next] = b->first + count - 1;
 	n->prop_ends_next = (n->prop_ends_next + 1) % NODE_PROP_DEPTH;
+	for (pp = &n->pending; *pp != NULL; pp = &(*pp)->next) {
+	}
 	for (c = list, i = 0; c != NULL; c = next, i++) {
 		next = c->next;
 		c->cmd.base = NULL; /* libraft's now */
 		c->apply.index = b->first + i;
 		c->prop_term = n->raft.current_term;
-		c->next = n->pending;
-		n->pending = c;
+		c->next = NULL;
+		*pp = c;
+		pp = &c->next;
 		n->m.proposals++;
 	}
 }

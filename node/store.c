@@ -155,6 +155,7 @@ store_open(const char *dir, const struct store_options *opt, struct store **out,
 	}
 	pthread_rwlock_init(&s->gate, NULL);
 	pthread_mutex_init(&s->rd_mu, NULL);
+	pthread_mutex_init(&s->tok_mu, NULL);
 	s->map_size =
 	    opt != NULL && opt->map_size ? opt->map_size : STORE_DEFAULT_MAP;
 	if (opt != NULL && opt->index_key != NULL) {
@@ -164,6 +165,7 @@ store_open(const char *dir, const struct store_options *opt, struct store **out,
 	 * one; store_snap.h. */
 	if ((rv = store_snapshot_recover(dir, errmsg, errlen)) != 0) {
 		pthread_mutex_destroy(&s->rd_mu);
+		pthread_mutex_destroy(&s->tok_mu);
 		pthread_rwlock_destroy(&s->gate);
 		free(s);
 		return rv;
@@ -171,6 +173,7 @@ store_open(const char *dir, const struct store_options *opt, struct store **out,
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
 		snprintf(errmsg, errlen, "%s: %s", dir, strerror(errno));
 		pthread_mutex_destroy(&s->rd_mu);
+		pthread_mutex_destroy(&s->tok_mu);
 		pthread_rwlock_destroy(&s->gate);
 		free(s);
 		return TB_EIO;
@@ -207,6 +210,7 @@ fail:
 		mdb_env_close(s->env);
 	}
 	pthread_mutex_destroy(&s->rd_mu);
+	pthread_mutex_destroy(&s->tok_mu);
 	pthread_rwlock_destroy(&s->gate);
 	free(s);
 	return rv;
@@ -289,7 +293,9 @@ store_close(struct store *s)
 		mdb_env_close(s->env);
 	}
 	fsm_catalog_fini(&s->cat);
+	store_tok_drop(s);
 	pthread_mutex_destroy(&s->rd_mu);
+	pthread_mutex_destroy(&s->tok_mu);
 	pthread_rwlock_destroy(&s->gate);
 	free(s);
 }

@@ -246,7 +246,8 @@ int store_events(struct store *s, uint64_t after, size_t limit, json_t **out);
 /* store_token_lookup: the token record whose secret hashes to hash (32
  * bytes, read during the call): {"id", "role", "region", "expires",
  * "name"?, "created_at"}. TB_ENOTFOUND if unknown or revoked; the caller
- * checks "expires" against its clock. */
+ * checks "expires" against its clock. The record may be shared with other
+ * callers (node/store_read.c): read it, never change it. */
 int store_token_lookup(struct store *s, const uint8_t hash[32], json_t **out);
 
 /* store_token_get: the token record with id, revoked or not (its hash left

@@ -73,7 +73,8 @@ struct fsm_catalog {
 };
 
 /* Reset read transactions a store keeps for reuse. */
-#define STORE_RD_POOL 8
+#define STORE_RD_POOL   8
+#define STORE_TOK_CACHE 16
 
 struct store {
 	MDB_env *env;
@@ -103,7 +104,19 @@ struct store {
 	pthread_mutex_t rd_mu;
 	int nrd;
 	MDB_txn *rd_pool[STORE_RD_POOL];
+	/* Token records decoded once (store_token_lookup), each kept with
+	 * the stored bytes it was decoded from; under tok_mu. */
+	pthread_mutex_t tok_mu;
+	struct store_tok {
+		uint8_t hash[32];
+		uint8_t *val; /* the stored value, or NULL: a free slot */
+		size_t len;
+		json_t *rec;
+	} tok[STORE_TOK_CACHE];
 };
+
+/* store_tok_drop frees the decoded token records (store_close). */
+void store_tok_drop(struct store *s);
 
 /* store_rd_begin begins a read transaction under the gate (shared),
  * renewing a pooled one if there is one; the LMDB return code.

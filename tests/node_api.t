@@ -218,6 +218,12 @@ api a PUT /v1/blobs --data-binary @"$T/scan.bin"
 is "$code:$(jq_get 'd["hash"]')" "200:$H" "uploading it again: 200, the same hash"
 curl -s -H "Authorization: Bearer $TOKEN_a" -o "$T/back.bin" "$A/v1/blobs/$H"
 ok "$(cmp -s "$T/scan.bin" "$T/back.bin"; echo $?)" "GET returns the same bytes"
+# The node remembers materials it found (node/blob.c); an upload still
+# looks at the disk, so it writes a file removed by hand again.
+rm "$T/a/blobs/${H:0:2}/$H"
+api a PUT /v1/blobs --data-binary @"$T/scan.bin"
+is "$code:$(jq_get 'd.get("existed")')" "201:None" "a material whose file was removed by hand is written again (201)"
+ok "$(cmp -s "$T/scan.bin" "$T/a/blobs/${H:0:2}/$H"; echo $?)" "  with its bytes"
 refused "an empty material" 400 malformed - -- a PUT /v1/blobs
 head -c $(((32 << 20) + 1)) /dev/zero >"$T/big.bin"
 refused "a material over blob_max (32 MiB)" 413 too_big - -- a PUT /v1/blobs --data-binary @"$T/big.bin"
