@@ -56,6 +56,7 @@ struct node_metrics {
  * than NODE_PROP_BATCH of them), and proposed together once one commits. */
 #define NODE_PROP_DEPTH   1
 #define NODE_PROP_HOLD_MS 20
+
 /* Materials this node has found on disk (node/blob.c, blob_exists): a
  * direct-mapped table of their hashes, any thread under mu. */
 #define NODE_BLOBS_SEEN 512
