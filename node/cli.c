@@ -219,7 +219,10 @@ tb_cli_json_file(const char *cmd, const char *path)
 	json_error_t e;
 	json_t *v = json_load_file(path, JSON_REJECT_DUPLICATES, &e);
 
-	if (v == NULL) {
+	if (v == NULL && e.line < 0) {
+		/* Not read at all: jansson's text names the file and why. */
+		fprintf(stderr, "tongban %s: %s\n", cmd, e.text);
+	} else if (v == NULL) {
 		fprintf(stderr, "tongban %s: %s: line %d column %d: %s\n", cmd,
 		        path, e.line, e.column, e.text);
 	}
