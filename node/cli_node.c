@@ -400,14 +400,16 @@ tb_cli_init(int argc, char **argv)
 			       "\"dir\":\"%s\",\"join\":\"%s\"}\n",
 			       cfg.node_id, cfg.region, a.dir, a.join);
 		} else {
+			/* Run first: an add answers once the new voter
+			 * caught up, which a node not running never does. */
 			printf("node %s of region %s created in %s to join the "
 			       "group at %s\n"
-			       "no admin token: use the group's. On a member, "
-			       "run\n  tongban group add %s %s\n"
-			       "(with this node's own link address), then: "
-			       "tongban run --dir %s\n",
-			       cfg.node_id, cfg.region, a.dir, a.join,
-			       cfg.node_id, cfg.link, a.dir);
+			       "no admin token: use the group's.\n"
+			       "start it first: tongban run --dir %s (not "
+			       "ready until it is added)\n"
+			       "then on a member: tongban group add %s %s\n",
+			       cfg.node_id, cfg.region, a.dir, a.join, a.dir,
+			       cfg.node_id, cfg.link);
 		}
 		node_config_wipe(&cfg);
 		return TB_EXIT_OK;

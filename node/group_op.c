@@ -83,11 +83,10 @@ op_done(struct op *o, int rv, const char *why)
 		       o->node_id, why);
 		if (rv == RAFT_NOCONNECTION && o->kind == OP_ASSIGN) {
 			/* libraft gave up catching the member up. */
-			why = "the member did not catch up (is it running and "
-			      "linked? a member behind the leader's last "
-			      "snapshot cannot catch up yet: see "
-			      "TB-SNAPSHOT-HOLE in its log); it stays in the "
-			      "group as a spare";
+			why = "the member did not catch up (is it running "
+			      "and linked? tongban links on the leader); it "
+			      "stays in the group as a spare: once it runs, "
+			      "tongban group promote it";
 		}
 		{
 			char msg[512];

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# A county's IT admin, as README.md and docs/GROUPS.md walk them: a single
+# node made without --root takes cases, is then enrolled (cert install
+# --root while it runs: it says to restart it), issues a member join token
+# and grows to a group of two with `init --join` in the order init prints
+# (run first, then add). Real processes on loopback, about 10 s.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/node_lib.sh"
+. "$(dirname "$0")/group_lib.sh"
+cd "$T"
+group_bound 90 A B
+
+LA=$(free_port)
+# ---- a single county node, as README's first lines make it (no --root) ----
+out=$("$TB" init --dir "$T/A" --region 370102 --api 127.0.0.1:0 \
+  --link "127.0.0.1:$LA" --json)
+TOKEN_A=$(printf '%s' "$out" | sed -n 's/.*"admin_token":"\([^"]*\)".*/\1/p')
+ID_A=$(printf '%s' "$out" | sed -n 's/.*"node_id":"\([^"]*\)".*/\1/p')
+node_start A
+ok $? "a county node made without --root runs"
+run "$TB" --api "$API_A" --token "$TOKEN_A" token create --role clerk
+is "$rc" 0 "it takes writes (a clerk's token)"
+
+# ---- enrol it while it runs: the province's root comes with the install ----
+group_pki
+ok $? "a province root and region keys down to 370102"
+"$TB" cert request --dir "$T/A" --out A.req >/dev/null &&
+  "$TB" cert issue --key r370102.key --issuer-cert c2.json --request A.req \
+    --days 30 --role member --out A.cert >/dev/null
+ok $? "a member certificate for A"
+run "$TB" cert install --dir "$T/A" A.cert c2.json c1.json c0.json
+is "$rc" 1 "cert install without --root into A is refused"
+like "$err" "has no root metadata ($T/A/root.json): give the province's root with --root ROOT.json" \
+  "  and says to give the root (not to init the node again)"
+run "$TB" cert install --dir "$T/A" --root P/root.json A.cert c2.json c1.json c0.json
+is "$rc" 0 "cert install --root P/root.json into the running node"
+like "$out" "installed the root metadata of 370000 version 1" "  keeps the root"
+like "$out" "runs without links (it started without a certificate): restart it to start them" \
+  "  and says the running node must be restarted for its links"
+"$TB" cert install --dir "$T/A" --region-key r370102.key >/dev/null
+ok $? "A holds the region key online"
+run "$TB" --api "$API_A" --token "$TOKEN_A" group features --set 2
+is "$rc" 0 "the group at feature level 2"
+run "$TB" --api "$API_A" --token "$TOKEN_A" cert join-token --region 370102 --role member
+is "$rc" 1 "a join token before the restart is refused"
+like "$err" "409 conflict: links are off on this node (it started without a certificate; restart it after tongban cert install)" \
+  "  and the refusal says to restart it"
+stop_node A
+node_start A
+ok $? "A restarted"
+run "$TB" --api "$API_A" --token "$TOKEN_A" token create --role clerk
+is "$rc" 0 "A still takes writes (its data stayed)"
+run "$TB" --api "$API_A" --token "$TOKEN_A" cert join-token --region 370102 --role member
+is "$rc" 0 "a member join token after the restart"
+JT=$out
+
+# ---- a second node, in the order init prints ----
+LB=$(free_port)
+run "$TB" init --dir "$T/B" --region 370102 --api 127.0.0.1:0 \
+  --link "127.0.0.1:$LB" --join "127.0.0.1:$LA" --join-token "$JT"
+is "$rc" 0 "init --join --join-token makes B"
+ID_B=$($py -c 'import json,sys; print(json.load(open(sys.argv[1]))["node_id"])' "$T/B/tongban.json")
+like "$out" "start it first: tongban run --dir $T/B" "  init says to run B first"
+like "$out" "then on a member: tongban group add $ID_B 127.0.0.1:$LB" \
+  "  then to add it"
+start_joiner B
+ok $? "B runs (waiting to be added)"
+add_voter "$API_A" "$ID_B" "127.0.0.1:$LB"
+is "$rc" 0 "group add B as a voter, as init said"
+wait_for 10 ready B
+is "$?" 0 "B becomes ready"
+
+_done=1
+done_testing
