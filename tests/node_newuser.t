@@ -3,7 +3,8 @@
 # node made without --root takes cases, is then enrolled (cert install
 # --root while it runs: it says to restart it), issues a member join token
 # and grows to a group of two with `init --join` in the order init prints
-# (run first, then add). Real processes on loopback, about 10 s.
+# (run first, then add); `tongban status` shows a line per member. Real
+# processes on loopback, about 15 s.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/node_lib.sh"
 . "$(dirname "$0")/group_lib.sh"
@@ -69,6 +70,25 @@ add_voter "$API_A" "$ID_B" "127.0.0.1:$LB"
 is "$rc" 0 "group add B as a voter, as init said"
 wait_for 10 ready B
 is "$?" 0 "B becomes ready"
+
+# ---- tongban status: a line per member (role, leader, lag, clock skew) ----
+run "$TB" --api "$API_A" --token "$TOKEN_A" status
+like "$err" "2 member(s)" "status at A: two members"
+like "$err" "  member $ID_A 127.0.0.1:$LA voter leader (this node), lag 0" \
+  "  A's line: voter, leader, this node, its lag"
+like "$err" "  member $ID_B 127.0.0.1:$LB voter, lag " "  B's line: voter, its lag"
+like "$err" "  log: last index " "  the log's last index (what a recovery compares)"
+skewed() {
+  "$TB" --api "$API_A" --token "$TOKEN_A" status 2>&1 >/dev/null |
+    grep -q "member $ID_B .*clock skew [-+][0-9]* ms (rtt [0-9]* ms)"
+}
+wait_for 15 skewed
+is "$?" 0 "  B's line shows the clock skew A measured (every 5 s)"
+run "$TB" --api "$API_B" --token "$TOKEN_A" status
+like "$err" "  member $ID_A 127.0.0.1:$LA voter leader" "status at B names A the leader"
+unlike "$err" "not in the group's configuration" "  and B is in the configuration"
+run "$TB" --api "$API_A" --token "$TOKEN_A" status --json
+unlike "$err" "member" "--json: no summary"
 
 _done=1
 done_testing
