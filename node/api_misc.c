@@ -132,11 +132,6 @@ api_health(struct http_call *c, bool ready)
 {
 	struct node *n = c->node;
 
-	if (ready && !n->ready) {
-		http_reply_error(c, 503, "not_ready", NULL,
-		                 "the node has no leader or is still starting");
-		return;
-	}
 	if (ready && link_fenced(n->links)) {
 		/* An old member of a recovered group serves no writes: out of
 		 * a load balancer's rotation (docs/GROUPS.md). */
@@ -144,6 +139,29 @@ api_health(struct http_call *c, bool ready)
 		                 "this node is an old member of a group that "
 		                 "was recovered without it (GET /v1/status: "
 		                 "incarnation.fenced_by)");
+		return;
+	}
+	if (ready && !n->ready && n->cfg.join[0] != '\0' &&
+	    n->view.leader_id == 0) {
+		http_reply_error(c, 503, "not_ready", NULL,
+		                 "waiting to be added to the group: on a "
+		                 "member, tongban group add %s %s",
+		                 n->cfg.node_id, n->cfg.link);
+		return;
+	}
+	if (ready && !n->ready) {
+		http_reply_error(c, 503, "not_ready", NULL,
+		                 "the node has no leader or is still starting");
+		return;
+	}
+	if (ready && n->view.leader_id == 0) {
+		/* Ready once is not ready for good: a member that lost its
+		 * leader (an election, a lost quorum, removed from the group)
+		 * takes no writes until it knows one again. */
+		http_reply_error(c, 503, "not_leader", NULL,
+		                 "this member knows no leader now (an "
+		                 "election, a lost quorum, or it was removed "
+		                 "from the group): writes would fail");
 		return;
 	}
 	if (n->view.state == RAFT_UNAVAILABLE && n->start_ms > 0 &&
