@@ -199,6 +199,20 @@ addr_ok(const char *s)
 	return *end == '\0' && port > 0 && port < 65536;
 }
 
+/* in_config: whether id is a server of r's configuration (any role). */
+static bool
+in_config(const struct raft *r, raft_id id)
+{
+	unsigned i;
+
+	for (i = 0; i < r->configuration.n; i++) {
+		if (r->configuration.servers[i].id == id) {
+			return true;
+		}
+	}
+	return false;
+}
+
 void
 group_op_start(struct group *g, const json_t *req, struct http_call *c,
                const struct link_reply_to *to)
@@ -264,6 +278,18 @@ group_op_start(struct group *g, const json_t *req, struct http_call *c,
 		free(o);
 		op_refuse(g, c, to, 503, "not_leader", NULL,
 		          "not the leader (any more): retry");
+		return;
+	}
+	/* libraft's own refusal names the id in decimal ("no server has ID
+	 * 1237..."): say it in the words of the CLI. */
+	if (o->kind != OP_ADD && o->id != 0 && !in_config(r, o->id)) {
+		char why[200];
+		snprintf(why, sizeof(why),
+		         "%s is not a member of the group (tongban status "
+		         "lists the members)",
+		         o->node_id);
+		free(o);
+		op_refuse(g, c, to, 404, "not_found", "$.node_id", why);
 		return;
 	}
 	switch (o->kind) {

@@ -3,8 +3,9 @@
 # node made without --root takes cases, is then enrolled (cert install
 # --root while it runs: it says to restart it), issues a member join token
 # and grows to a group of two with `init --join` in the order init prints
-# (run first, then add); `tongban status` shows a line per member. Real
-# processes on loopback, about 15 s.
+# (run first, then add); `tongban status` shows a line per member; a
+# removed member's /readyz turns 503. Real processes on loopback, about
+# 15 s.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/node_lib.sh"
 . "$(dirname "$0")/group_lib.sh"
@@ -66,6 +67,10 @@ like "$out" "then on a member: tongban group add $ID_B 127.0.0.1:$LB" \
   "  then to add it"
 start_joiner B
 ok $? "B runs (waiting to be added)"
+b=$(curl -s -w ' %{http_code}' "$API_B/readyz")
+like "$b" "waiting to be added to the group: on a member, tongban group add $ID_B 127.0.0.1:$LB" \
+  "  its /readyz says it waits to be added, and how"
+like "$b" " 503" "  503"
 add_voter "$API_A" "$ID_B" "127.0.0.1:$LB"
 is "$rc" 0 "group add B as a voter, as init said"
 wait_for 10 ready B
@@ -89,6 +94,24 @@ like "$err" "  member $ID_A 127.0.0.1:$LA voter leader" "status at B names A the
 unlike "$err" "not in the group's configuration" "  and B is in the configuration"
 run "$TB" --api "$API_A" --token "$TOKEN_A" status --json
 unlike "$err" "member" "--json: no summary"
+
+# ---- a change naming a node that is no member ----
+run "$TB" --api "$API_B" --token "$TOKEN_A" group promote 0123456789abcdef
+is "$rc" 1 "group promote of a non-member (at follower B) fails"
+like "$err" "404 not_found at \$.node_id: 0123456789abcdef is not a member of the group" \
+  "  naming the id as given, not libraft's decimal"
+run "$TB" --api "$API_A" --token "$TOKEN_A" group transfer 0123456789abcdef
+like "$rc $err" "1 tongban: 404 not_found at \$.node_id: 0123456789abcdef is not a member" \
+  "group transfer to a non-member: the same"
+
+# ---- /readyz is not latched: a removed member knows no leader ----
+run "$TB" --api "$API_A" --token "$TOKEN_A" group remove "$ID_B"
+is "$rc" 0 "group remove B"
+not_ready() { [ "$(curl -s -o /dev/null -w '%{http_code}' "$API_B/readyz")" = 503 ]; }
+wait_for 10 not_ready
+is "$?" 0 "B's /readyz turns 503 (it was ready before, and follows no leader now)"
+like "$(curl -s "$API_B/readyz")" "knows no leader now" "  saying why"
+is "$(curl -s -o /dev/null -w '%{http_code}' "$API_A/readyz")" 200 "A's /readyz stays 200"
 
 _done=1
 done_testing
