@@ -185,6 +185,23 @@ api_health(struct http_call *c, bool ready)
 			json_object_set_new(ok, "max_clock_skew_ms",
 			                    json_integer(skew));
 		}
+		if (json_is_object(json_object_get(gv, "address_mismatch"))) {
+			const json_t *am =
+			    json_object_get(gv, "address_mismatch");
+			json_t *w = json_object_get(ok, "warnings");
+			char text[400];
+			if (w == NULL) {
+				json_object_set_new(ok, "warnings",
+				                    w = json_array());
+			}
+			snprintf(text, sizeof(text),
+			         "TB-GROUP-ADDRESS: the group's configuration "
+			         "records this node at %s, tongban.json's link "
+			         "is %s",
+			         spec_str(am, "configuration"),
+			         spec_str(am, "tongban_json"));
+			json_array_append_new(w, json_string(text));
+		}
 		json_decref(gv);
 		if (link_fenced(n->links)) {
 			json_t *w = json_object_get(ok, "warnings");

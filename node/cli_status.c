@@ -95,6 +95,16 @@ status_members(const json_t *v)
 		fprintf(stderr, "  log: last index %lld, commit %lld\n",
 		        spec_int(g, "last_index", 0), spec_int(g, "commit", 0));
 	}
+	if (json_is_object(json_object_get(g, "address_mismatch"))) {
+		const json_t *am = json_object_get(g, "address_mismatch");
+		fprintf(stderr,
+		        "  WARNING: the configuration records this node at "
+		        "%s, tongban.json's link is %s: the others dial %s "
+		        "(docs/GROUPS.md \"A member's address\")\n",
+		        spec_str(am, "configuration"),
+		        spec_str(am, "tongban_json"),
+		        spec_str(am, "configuration"));
+	}
 	if (!in && json_is_object(g)) {
 		fprintf(stderr, "  this node is not in the group's "
 		                "configuration: not added yet (made with "

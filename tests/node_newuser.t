@@ -4,8 +4,9 @@
 # --root while it runs: it says to restart it), issues a member join token
 # and grows to a group of two with `init --join` in the order init prints
 # (run first, then add); `tongban status` shows a line per member; a
-# removed member's /readyz turns 503. Real processes on loopback, about
-# 15 s.
+# removed member's /readyz turns 503; a link address changed in
+# tongban.json after the group recorded it is warned about. Real processes
+# on loopback, about 15 s.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/node_lib.sh"
 . "$(dirname "$0")/group_lib.sh"
@@ -112,6 +113,24 @@ wait_for 10 not_ready
 is "$?" 0 "B's /readyz turns 503 (it was ready before, and follows no leader now)"
 like "$(curl -s "$API_B/readyz")" "knows no leader now" "  saying why"
 is "$(curl -s -o /dev/null -w '%{http_code}' "$API_A/readyz")" 200 "A's /readyz stays 200"
+
+# ---- a link address changed in tongban.json after the group recorded it ----
+stop_node A
+LA2=$(free_port)
+$py -c 'import json,sys; p=sys.argv[1]; d=json.load(open(p)); d["link"]=sys.argv[2]; json.dump(d, open(p,"w"))' \
+  "$T/A/tongban.json" "127.0.0.1:$LA2"
+node_start A
+ok $? "A restarted with another link address in tongban.json"
+wait_for 5 grep -q TB-GROUP-ADDRESS "$T/A.log"
+is "$?" 0 "A logs TB-GROUP-ADDRESS"
+like "$(grep TB-GROUP-ADDRESS "$T/A.log")" \
+  "records this node at 127.0.0.1:$LA, tongban.json's link is 127.0.0.1:$LA2" \
+  "  naming both addresses"
+like "$(curl -s "$API_A/healthz")" "TB-GROUP-ADDRESS: the group's configuration records this node at 127.0.0.1:$LA" \
+  "  /healthz warns"
+run "$TB" --api "$API_A" --token "$TOKEN_A" status
+like "$err" "WARNING: the configuration records this node at 127.0.0.1:$LA, tongban.json's link is 127.0.0.1:$LA2" \
+  "  tongban status warns"
 
 _done=1
 done_testing
