@@ -424,6 +424,14 @@ tb_cli_init(int argc, char **argv)
 		       "  %s\n"
 		       "start it with: tongban run --dir %s\n",
 		       cfg.node_id, cfg.region, a.dir, token, a.dir);
+		if (a.link == NULL) {
+			/* Its first run records the address in the group's
+			 * configuration for good (docs/GROUPS.md). */
+			printf("link address %s (the default): to grow this "
+			       "node into a group later, init it with --link "
+			       "HOST:PORT that the other members can dial\n",
+			       cfg.link);
+		}
 	}
 	memset(token, 0, sizeof(token));
 	node_config_wipe(&cfg);

@@ -13,6 +13,12 @@
 cd "$T"
 group_bound 90 A B
 
+run "$TB" init --dir "$T/X" --region 370102
+like "$out" "link address 127.0.0.1:7401 (the default): to grow this node into a group later, init it with --link HOST:PORT" \
+  "init without --link says the default link address is recorded"
+run "$TB" init --dir "$T/Y" --region 370102 --link 127.0.0.1:7402
+unlike "$out" "(the default)" "  not with --link"
+
 LA=$(free_port)
 # ---- a single county node, as README's first lines make it (no --root) ----
 out=$("$TB" init --dir "$T/A" --region 370102 --api 127.0.0.1:0 \
