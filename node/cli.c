@@ -89,6 +89,8 @@ cli_usage(FILE *f)
 	        "  tongban status | events [--after N]\n"
 	        "  tongban catalog publish|show|matters|matter CODE | overlay "
 	        "publish FILE\n"
+	        "  tongban catalog rollout VERSION   who below applied a "
+	        "standard version\n"
 	        "  tongban blob put FILE | blob get HASH [--out FILE]\n"
 	        "  tongban case submit FILE [--key K] | case show ID | case "
 	        "list [--status S]\n"
@@ -110,6 +112,8 @@ cli_usage(FILE *f)
 	        "N]\n"
 	        "  tongban group add ID HOST:PORT [--role R] | remove ID | "
 	        "promote|demote ID | transfer [ID]\n"
+	        "  tongban group features [--set LEVEL]   the feature level "
+	        "(docs/GROUPS.md)\n"
 	        "\noffline, on a stopped member whose group lost its quorum:\n"
 	        "  tongban group recover --dir DIR --cert INCARNATION.json\n");
 }

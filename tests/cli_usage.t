@@ -26,6 +26,20 @@ is "$rc" 2 "status with an unknown argument is a usage error"
 like "$err" "tongban status: takes no arguments" "  named"
 run "$tb" help
 like "$out" "--parent CODE@tcp://HOST:PORT" "help shows init --parent"
+like "$out" "tongban group features [--set LEVEL]" "help shows group features (a group needs level 2 to issue join tokens)"
+like "$out" "tongban catalog rollout VERSION" "help shows catalog rollout"
+# A client verb without --api or TONGBAN_API talks to the default address;
+# when nothing listens there (port 7400 is not ours to bind), it says so.
+if ! curl -s -o /dev/null -m 2 http://127.0.0.1:7400/healthz; then
+  run env -u TONGBAN_API "$tb" status
+  like "$err" "Connection refused (the default address: no --api URL before the verb and no TONGBAN_API" \
+    "a refused connection to the default address says it was the default"
+  run env -u TONGBAN_API "$tb" --api http://127.0.0.1:7400 status
+  unlike "$err" "the default address" "  not when --api named it"
+else
+  ok 0 "# skip: something listens on 127.0.0.1:7400"
+  ok 0 "# skip"
+fi
 run "$tb" init --dir "$T/i1" --region 37010
 is "$rc $err" "1 tongban init: --region 37010: must be 6 digits, or 12 ending in 000000" \
   "init names --region and the value of a malformed code"
