@@ -135,6 +135,12 @@ tb_cli_index_key(int argc, char **argv)
 	         ? TB_EXIT_OK
 	         : TB_EXIT_INVALID;
 	json_decref(doc);
+	if (rc == TB_EXIT_OK) {
+		printf("%s: the applicant index key of %s's group (a secret, "
+		       "0600: carry it like a key); on the new node: tongban "
+		       "init ... --join ADDR --index-key-from %s\n",
+		       out, dir, out);
+	}
 	return rc;
 }
 
