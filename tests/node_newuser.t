@@ -48,8 +48,6 @@ like "$out" "runs without links (it started without a certificate): restart it t
   "  and says the running node must be restarted for its links"
 "$TB" cert install --dir "$T/A" --region-key r370102.key >/dev/null
 ok $? "A holds the region key online"
-run "$TB" --api "$API_A" --token "$TOKEN_A" group features --set 2
-is "$rc" 0 "the group at feature level 2"
 run "$TB" --api "$API_A" --token "$TOKEN_A" cert join-token --region 370102 --role member
 is "$rc" 1 "a join token before the restart is refused"
 like "$err" "409 conflict: links are off on this node (it started without a certificate; restart it after tongban cert install)" \
@@ -60,7 +58,13 @@ ok $? "A restarted"
 run "$TB" --api "$API_A" --token "$TOKEN_A" token create --role clerk
 is "$rc" 0 "A still takes writes (its data stayed)"
 run "$TB" --api "$API_A" --token "$TOKEN_A" cert join-token --region 370102 --role member
-is "$rc" 0 "a member join token after the restart"
+is "$rc" 1 "a join token at feature level 1 is refused"
+like "$err" "409 feature_level: join.create needs feature level 2; the group runs at 1 (tongban group features --set 2," \
+  "  and the refusal names the CLI verb that raises it"
+run "$TB" --api "$API_A" --token "$TOKEN_A" group features --set 2
+is "$rc" 0 "the group at feature level 2"
+run "$TB" --api "$API_A" --token "$TOKEN_A" cert join-token --region 370102 --role member
+is "$rc" 0 "a member join token after the restart and the raise"
 JT=$out
 
 # ---- a second node, in the order init prints ----
