@@ -86,7 +86,8 @@ status_members(const json_t *v)
 			        spec_int(m, "clock_skew_ms", 0),
 			        spec_int(m, "clock_rtt_ms", 0));
 		} else if (!self) {
-			fprintf(stderr, ", no clock answer in 30 s");
+			fprintf(stderr,
+			        ", clock not measured in the last 30 s");
 		}
 		fprintf(stderr, "\n");
 	}
