@@ -204,7 +204,10 @@ fwd_send(struct group *g, struct http_call *c, const json_t *req, bool read,
 	if (g->n->links == NULL || !group_leader_peer(g, leader)) {
 		http_reply_error(c, 503, "not_leader", NULL,
 		                 "this member of %s knows no leader to forward "
-		                 "to yet (retry)",
+		                 "to yet (an election: retry; if it lasts, a "
+		                 "majority of the voters may be down, "
+		                 "docs/GROUPS.md \"Recovering a group that "
+		                 "lost its quorum\")",
 		                 g->n->cfg.region);
 		return;
 	}
