@@ -123,6 +123,10 @@ wait_for 10 not_ready
 is "$?" 0 "B's /readyz turns 503 (it was ready before, and follows no leader now)"
 like "$(curl -s "$API_B/readyz")" "knows no leader now" "  saying why"
 is "$(curl -s -o /dev/null -w '%{http_code}' "$API_A/readyz")" 200 "A's /readyz stays 200"
+run "$TB" --api "$API_B" --token "$TOKEN_A" token create --role clerk
+is "$rc" 1 "a write at B fails"
+like "$err" "503 not_leader: this member of 370102 knows no leader to forward to yet (an election: retry; if it lasts, a majority of the voters may be down" \
+  "  and says what a lasting refusal means"
 
 # ---- a link address changed in tongban.json after the group recorded it ----
 stop_node A
