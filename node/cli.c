@@ -58,8 +58,10 @@ static const struct cli_verb cli_verbs[] = {
 	{ "sign", tb_cli_sign,
 	  "sign --key KEY.json FILE.json   sign a release, overlay or root" },
 	{ "cert", tb_cli_cert,
-	  "cert request|issue|install|revoke|show|verify|cross   node and "
-	  "region certificates (tongban cert help)" },
+	  "cert request|issue|install|revoke|show|verify|cross|export|"
+	  "incarnation   node and\n"
+	  "                region certificates, a recovered group's "
+	  "incarnation (tongban cert help)" },
 	{ "token", tb_cli_token,
 	  "token sign --key CLIENT.key --chain FILE... --role R --scope CODE "
 	  "[--ttl 8h] [--id ID]\n"

@@ -28,6 +28,11 @@ run "$tb" help
 like "$out" "--parent CODE@tcp://HOST:PORT" "help shows init --parent"
 like "$out" "tongban group features [--set LEVEL]" "help shows group features (a group needs level 2 to issue join tokens)"
 like "$out" "tongban catalog rollout VERSION" "help shows catalog rollout"
+like "$out" "cert request|issue|install|revoke|show|verify|cross|export|incarnation" \
+  "help lists cert incarnation (a quorum-loss recovery starts with it)"
+run "$tb" group recover --help
+is "$rc" 0 "group recover --help exits 0"
+like "$out" "usage: tongban group recover --dir DIR --cert FILE" "  with its usage on stdout"
 # A client verb without --api or TONGBAN_API talks to the default address;
 # when nothing listens there (port 7400 is not ours to bind), it says so.
 if ! curl -s -o /dev/null -m 2 http://127.0.0.1:7400/healthz; then
