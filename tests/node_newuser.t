@@ -29,6 +29,17 @@ node_start A
 ok $? "a county node made without --root runs"
 run "$TB" --api "$API_A" --token "$TOKEN_A" token create --role clerk
 is "$rc" 0 "it takes writes (a clerk's token)"
+run "$TB" --api "$API_A" --token "$TOKEN_A" token revoke admin
+is "$rc" 1 "the admin token cannot revoke itself (the node would have no admin)"
+like "$err" "409 conflict: token admin is the one making this request: make another admin token first" \
+  "  and says what to do instead"
+run "$TB" --api "$API_A" --token "$TOKEN_A" --json token create --role provincial_admin
+T2=$(printf '%s' "$out" | $py -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+run "$TB" --api "$API_A" --token "$T2" token revoke admin
+is "$rc" 0 "  another admin token revokes it"
+run "$TB" --api "$API_A" --token "$TOKEN_A" status
+like "$rc $err" "1 tongban: 401 unauthorized" "  and it no longer works"
+TOKEN_A=$T2
 
 # ---- enrol it while it runs: the province's root comes with the install ----
 group_pki
@@ -54,7 +65,7 @@ like "$err" "409 conflict: links are off on this node (it started without a cert
   "  and the refusal says to restart it"
 stop_node A
 node_start A
-ok $? "A restarted"
+ok $? "A restarted and ready (its init's admin token was revoked above: the start no longer waits for it forever)"
 run "$TB" --api "$API_A" --token "$TOKEN_A" token create --role clerk
 is "$rc" 0 "A still takes writes (its data stayed)"
 run "$TB" --api "$API_A" --token "$TOKEN_A" cert join-token --region 370102 --role member
