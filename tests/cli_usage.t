@@ -30,6 +30,16 @@ like "$out" "tongban group features [--set LEVEL]" "help shows group features (a
 like "$out" "tongban catalog rollout VERSION" "help shows catalog rollout"
 like "$out" "cert request|issue|install|revoke|show|verify|cross|export|incarnation" \
   "help lists cert incarnation (a quorum-loss recovery starts with it)"
+run "$tb" init --dir "$T/ap" --region 370102 --api 127.0.0.1
+is "$rc $err" "1 tongban init: --api 127.0.0.1: HOST:PORT expected, port 0 (a free one) to 65535" \
+  "init --api without a port is refused (it listened on port 80)"
+ok "$([ ! -e "$T/ap" ]; echo $?)" "  and makes nothing"
+run "$tb" init --dir "$T/ap" --region 370102 --link tcp://10.0.0.1:7401
+like "$rc $err" "1 tongban init: --link tcp://10.0.0.1:7401: HOST:PORT expected" \
+  "init --link with a URL is refused (the group would record it)"
+run "$tb" init --dir "$T/ap" --region 370102 --link 127.0.0.1:7401 --join 10.0.0.1
+like "$rc $err" "1 tongban init: --join 10.0.0.1: HOST:PORT expected, port 1 to 65535" \
+  "init --join without a port is refused"
 run "$tb" group recover --help
 is "$rc" 0 "group recover --help exits 0"
 like "$out" "usage: tongban group recover --dir DIR --cert FILE" "  with its usage on stdout"
