@@ -280,6 +280,38 @@ group_op_start(struct group *g, const json_t *req, struct http_call *c,
 		          "not the leader (any more): retry");
 		return;
 	}
+	/* An add of a member (say, after an add that did not catch up and
+	 * left it a spare): name its role and the verb that changes it. */
+	if (o->kind == OP_ADD) {
+		unsigned k;
+		for (k = 0; k < r->configuration.n; k++) {
+			const struct raft_server *sv =
+			    &r->configuration.servers[k];
+			char why[400], other[17];
+			if (sv->id != o->id &&
+			    strcmp(sv->address, o->address) != 0) {
+				continue;
+			}
+			group_node_id(sv->id, other);
+			if (sv->id == o->id) {
+				snprintf(why, sizeof(why),
+				         "%s is a member already, as a %s at "
+				         "%s (tongban group promote|demote "
+				         "changes its role)",
+				         o->node_id, group_role_name(sv->role),
+				         sv->address);
+			} else {
+				snprintf(why, sizeof(why),
+				         "%s is the address of member %s",
+				         o->address, other);
+			}
+			op_refuse(g, c, to, 409, "duplicate",
+			          sv->id == o->id ? "$.node_id" : "$.address",
+			          why);
+			free(o);
+			return;
+		}
+	}
 	/* libraft's own refusal names the id in decimal ("no server has ID
 	 * 1237..."): say it in the words of the CLI. */
 	if (o->kind != OP_ADD && o->id != 0 && !in_config(r, o->id)) {
