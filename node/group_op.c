@@ -324,6 +324,28 @@ group_op_start(struct group *g, const json_t *req, struct http_call *c,
 		op_refuse(g, c, to, 404, "not_found", "$.node_id", why);
 		return;
 	}
+	if (o->kind == OP_TRANSFER && o->id != 0) {
+		const char *why = NULL;
+		unsigned k;
+		for (k = 0; k < r->configuration.n; k++) {
+			const struct raft_server *sv =
+			    &r->configuration.servers[k];
+			if (sv->id == o->id && sv->role != RAFT_VOTER) {
+				why = "is not a voter: only a voter can lead "
+				      "(tongban group promote it first)";
+			}
+		}
+		if (o->id == g->n->cfg.raft_id) {
+			why = "is the leader already";
+		}
+		if (why != NULL) {
+			char msg[200];
+			snprintf(msg, sizeof(msg), "%s %s", o->node_id, why);
+			op_refuse(g, c, to, 422, "invalid", "$.node_id", msg);
+			free(o);
+			return;
+		}
+	}
 	switch (o->kind) {
 	case OP_ADD:
 		rv = raft_add(r, &o->change, o->id, o->address, change_cb);
@@ -340,8 +362,13 @@ group_op_start(struct group *g, const json_t *req, struct http_call *c,
 	}
 	if (rv != 0) {
 		char why[300];
-		snprintf(why, sizeof(why), "%s: %s", raft_strerror(rv),
-		         raft_errmsg(r));
+		/* libraft's message often repeats its error's name. */
+		if (strcmp(raft_strerror(rv), raft_errmsg(r)) == 0) {
+			snprintf(why, sizeof(why), "%s", raft_errmsg(r));
+		} else {
+			snprintf(why, sizeof(why), "%s: %s", raft_strerror(rv),
+			         raft_errmsg(r));
+		}
 		free(o);
 		op_refuse(g, c, to, group_raft_http(rv, &code), code,
 		          rv == RAFT_BADROLE ? "$.role" : NULL, why);
