@@ -154,6 +154,17 @@ api_health(struct http_call *c, bool ready)
 		                 "the node has no leader or is still starting");
 		return;
 	}
+	if (ready && n->view.leader_silent_ms >
+	                 2 * (long long)n->cfg.election_ms + 1000) {
+		char lid[17];
+		group_node_id(n->view.leader_id, lid);
+		http_reply_error(c, 503, "not_leader", NULL,
+		                 "no message from the leader %s for %lld ms "
+		                 "(removed from the group, or cut off from "
+		                 "it): writes would fail",
+		                 lid, (long long)n->view.leader_silent_ms);
+		return;
+	}
 	if (ready && n->view.leader_id == 0) {
 		/* Ready once is not ready for good: a member that lost its
 		 * leader (an election, a lost quorum, removed from the group)

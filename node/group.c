@@ -241,6 +241,10 @@ on_raft(struct links *ls, const struct link_msg *m, void *arg)
 		return;
 	}
 	g->rx++;
+	if (msg.type == RAFT_IO_APPEND_ENTRIES ||
+	    msg.type == RAFT_IO_INSTALL_SNAPSHOT) {
+		g->leader_rx_ms = node_now_ms(); /* only a leader sends them */
+	}
 	if (!n->stopping && group_snap_hold(g, m->peer_node_id, &msg)) {
 		return;
 	}
@@ -344,6 +348,28 @@ self_address_differs(const struct node *n)
 		}
 	}
 	return c->n;
+}
+
+/* leader_silence: for a follower that is not a spare, how long since the
+ * leader's last append (a removed standby keeps following a leader that no
+ * longer sends to it); else 0. */
+static long long
+leader_silence(struct node *n, int64_t now)
+{
+	const struct raft_configuration *c = &n->raft.configuration;
+	unsigned i;
+
+	if (raft_state(&n->raft) != RAFT_FOLLOWER ||
+	    n->group->leader_rx_ms == 0) {
+		return 0;
+	}
+	for (i = 0; i < c->n; i++) {
+		if (c->servers[i].id == n->cfg.raft_id &&
+		    c->servers[i].role == RAFT_SPARE) {
+			return 0;
+		}
+	}
+	return now - n->group->leader_rx_ms;
 }
 
 static json_t *
@@ -611,6 +637,7 @@ group_tick(struct node *n)
 		       "address\")",
 		       rec, n->cfg.link, rec);
 	}
+	n->view.leader_silent_ms = leader_silence(n, now);
 	group_clock_tick(g);
 	group_snap_tick(g);
 	if (n->links != NULL && now >= g->next_sync_ms) {

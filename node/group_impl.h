@@ -59,6 +59,7 @@ struct group {
 	int64_t next_sync_ms;
 	int64_t refuse_log_ms;
 	int64_t addr_log_ms;   /* TB-GROUP-ADDRESS, once a minute */
+	int64_t leader_rx_ms;  /* the last append or snapshot received */
 	unsigned refuse_quiet; /* refusals not logged since */
 	_Atomic unsigned long long refused, malformed, rx, tx, fwd;
 };

@@ -11,7 +11,7 @@
 . "$(dirname "$0")/node_lib.sh"
 . "$(dirname "$0")/group_lib.sh"
 cd "$T"
-group_bound 90 A B
+group_bound 120 A B C
 
 run "$TB" init --dir "$T/X" --region 370102
 like "$out" "link address 127.0.0.1:7401 (the default): to grow this node into a group later, init it with --link HOST:PORT" \
@@ -126,6 +126,18 @@ run "$TB" --api "$API_A" --token "$TOKEN_A" group transfer 0123456789abcdef
 like "$rc $err" "1 tongban: 404 not_found at \$.node_id: 0123456789abcdef is not a member" \
   "group transfer to a non-member: the same"
 
+run "$TB" --api "$API_B" --token "$TOKEN_A" group transfer "$ID_A"
+like "$rc $err" "1 tongban: 422 invalid at \$.node_id: $ID_A is the leader already" \
+  "group transfer to the leader (asked at B): 422 saying it leads already"
+run "$TB" --api "$API_A" --token "$TOKEN_A" group demote "$ID_B"
+is "$rc" 0 "B demoted to standby"
+run "$TB" --api "$API_A" --token "$TOKEN_A" group transfer "$ID_B"
+like "$rc $err" "1 tongban: 422 invalid at \$.node_id: $ID_B is not a voter: only a voter can lead" \
+  "group transfer to a standby: 422 saying to promote it first"
+
+run "$TB" --api "$API_A" --token "$TOKEN_A" group promote "$ID_B"
+is "$rc" 0 "B a voter again"
+
 # ---- /readyz is not latched: a removed member knows no leader ----
 run "$TB" --api "$API_A" --token "$TOKEN_A" group remove "$ID_B"
 is "$rc" 0 "group remove B"
@@ -138,6 +150,28 @@ run "$TB" --api "$API_B" --token "$TOKEN_A" token create --role clerk
 is "$rc" 1 "a write at B fails"
 like "$err" "503 not_leader: this member of 370102 knows no leader to forward to yet (an election: retry; if it lasts, a majority of the voters may be down" \
   "  and says what a lasting refusal means"
+
+# ---- a removed standby keeps naming the leader, which sends it nothing ----
+run "$TB" --api "$API_A" --token "$TOKEN_A" cert join-token --region 370102 --role member
+LC=$(free_port)
+"$TB" init --dir "$T/C" --region 370102 --api 127.0.0.1:0 \
+  --link "127.0.0.1:$LC" --join "127.0.0.1:$LA" --join-token "$out" >/dev/null 2>&1 &&
+  start_joiner C
+ok $? "C made with a join token and running"
+ID_C=$($py -c 'import json,sys; print(json.load(open(sys.argv[1]))["node_id"])' "$T/C/tongban.json")
+run "$TB" --api "$API_A" --token "$TOKEN_A" group add "$ID_C" "127.0.0.1:$LC" --role standby
+is "$rc" 0 "C added as a standby"
+wait_for 10 ready C
+is "$?" 0 "  C becomes ready"
+run "$TB" --api "$API_A" --token "$TOKEN_A" group remove "$ID_C"
+is "$rc" 0 "C removed"
+not_ready_c() { [ "$(curl -s -o /dev/null -w '%{http_code}' "$API_C/readyz")" = 503 ]; }
+wait_for 15 not_ready_c
+is "$?" 0 "C's /readyz turns 503 though it still names a leader"
+like "$(curl -s "$API_C/readyz")" "no message from the leader $ID_A for" "  saying so"
+run "$TB" --api "$API_C" --token "$TOKEN_A" token create --role clerk
+like "$rc $err" "1 tongban: 503 not_leader: no message from the leader $ID_A for" \
+  "  a write at C is 503 at once (it was a 504 after 10 s)"
 
 # ---- a link address changed in tongban.json after the group recorded it ----
 stop_node A
