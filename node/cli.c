@@ -107,7 +107,7 @@ cli_usage(FILE *f)
 	        "  tongban handoff request ID [--reason R] | handoff refuse ID "
 	        "--reason R\n"
 	        "  tongban token create --role R [--region C] | token revoke "
-	        "ID\n"
+	        "ID | token list\n"
 	        "  tongban cert join-token --region C --role "
 	        "member|peer|child [--ttl 1h]\n"
 	        "  tongban links | links ping PEER [--payload TEXT] [--size "

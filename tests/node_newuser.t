@@ -40,6 +40,17 @@ is "$rc" 0 "  another admin token revokes it"
 run "$TB" --api "$API_A" --token "$TOKEN_A" status
 like "$rc $err" "1 tongban: 401 unauthorized" "  and it no longer works"
 TOKEN_A=$T2
+run "$TB" --api "$API_A" --token "$TOKEN_A" token list
+is "$rc" 0 "token list: the node's tokens"
+like "$err" "admin            provincial_admin  370102  revoked  bootstrap admin (tongban init)" \
+  "  the init token, revoked"
+is "$(printf '%s' "$out" | $py -c 'import json,sys; d=json.load(sys.stdin); print(len(d["tokens"]), sum("hash" in t for t in d["tokens"]), sorted(t["role"] for t in d["tokens"]))')" \
+  "3 0 ['clerk', 'provincial_admin', 'provincial_admin']" \
+  "  --json: three tokens (a clerk, two admins), no hashes"
+CLERK=$("$TB" --api "$API_A" --token "$TOKEN_A" --json token create --role clerk |
+  $py -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+run "$TB" --api "$API_A" --token "$CLERK" token list
+like "$rc $err" "1 tongban: 403 forbidden" "  a clerk may not list tokens"
 
 # ---- enrol it while it runs: the province's root comes with the install ----
 group_pki
