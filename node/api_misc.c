@@ -141,6 +141,14 @@ api_health(struct http_call *c, bool ready)
 		                 "incarnation.fenced_by)");
 		return;
 	}
+	if (ready && !n->ready && n->cfg.join[0] != '\0' && n->links == NULL) {
+		http_reply_error(c, 503, "not_ready", NULL,
+		                 "this node joins a group but its links are "
+		                 "off (no certificate): install its member "
+		                 "certificate (tongban cert install), then "
+		                 "restart it");
+		return;
+	}
 	if (ready && !n->ready && n->cfg.join[0] != '\0' &&
 	    n->view.leader_id == 0) {
 		http_reply_error(c, 503, "not_ready", NULL,

@@ -11,7 +11,7 @@
 . "$(dirname "$0")/node_lib.sh"
 . "$(dirname "$0")/group_lib.sh"
 cd "$T"
-group_bound 120 A B C
+group_bound 120 A B C D
 
 run "$TB" init --dir "$T/X" --region 370102
 like "$out" "link address 127.0.0.1:7401 (the default): to grow this node into a group later, init it with --link HOST:PORT" \
@@ -183,6 +183,15 @@ like "$(curl -s "$API_C/readyz")" "no message from the leader $ID_A for" "  sayi
 run "$TB" --api "$API_C" --token "$TOKEN_A" token create --role clerk
 like "$rc $err" "1 tongban: 503 not_leader: no message from the leader $ID_A for" \
   "  a write at C is 503 at once (it was a 504 after 10 s)"
+
+# ---- a node made to join, run before its certificate is installed ----
+"$TB" init --dir "$T/D" --region 370102 --api 127.0.0.1:0 --link "127.0.0.1:$(free_port)" \
+  --root P/root.json --join "127.0.0.1:$LA" >/dev/null && start_joiner D
+ok $? "D made with --join (offline enrolment) and run without a certificate"
+b=$(curl -s -w ' %{http_code}' "$API_D/readyz")
+like "$b" "this node joins a group but its links are off (no certificate): install its member certificate (tongban cert install), then restart it" \
+  "  its /readyz says what it lacks (not: waiting to be added)"
+like "$b" " 503" "  503"
 
 # ---- a link address changed in tongban.json after the group recorded it ----
 stop_node A
