@@ -168,8 +168,8 @@ api_health(struct http_call *c, bool ready)
 		group_node_id(n->view.leader_id, lid);
 		http_reply_error(c, 503, "not_leader", NULL,
 		                 "no message from the leader %s for %lld ms "
-		                 "(removed from the group, or cut off from "
-		                 "it): writes would fail",
+		                 "(removed from the group, a spare now, or "
+		                 "cut off from it): writes would fail",
 		                 lid, (long long)n->view.leader_silent_ms);
 		return;
 	}

@@ -352,7 +352,10 @@ self_address_differs(const struct node *n)
 
 /* leader_silence: for a follower that is not a spare, how long since the
  * leader's last append (a removed standby keeps following a leader that no
- * longer sends to it); else 0. */
+ * longer sends to it); else 0. A member demoted to spare while it runs
+ * rarely learns it (the leader stops sending to it), so it counts the
+ * silence too: it no longer replicates, and a write there would wait for
+ * an apply that never comes. */
 static long long
 leader_silence(struct node *n, int64_t now)
 {

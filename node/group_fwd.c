@@ -218,7 +218,8 @@ fwd_send(struct group *g, struct http_call *c, const json_t *req, bool read,
 	    2 * (long long)g->n->cfg.election_ms + 1000) {
 		http_reply_error(c, 503, "not_leader", NULL,
 		                 "no message from the leader %s for %lld ms "
-		                 "(removed from the group, or cut off from it)",
+		                 "(removed from the group, a spare now, or cut "
+		                 "off from it)",
 		                 leader,
 		                 (long long)g->n->view.leader_silent_ms);
 		return;

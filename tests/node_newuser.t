@@ -180,6 +180,7 @@ not_ready_c() { [ "$(curl -s -o /dev/null -w '%{http_code}' "$API_C/readyz")" = 
 wait_for 15 not_ready_c
 is "$?" 0 "C's /readyz turns 503 though it still names a leader"
 like "$(curl -s "$API_C/readyz")" "no message from the leader $ID_A for" "  saying so"
+like "$(curl -s "$API_C/readyz")" "(removed from the group, a spare now, or cut off from it)" "  and why that may be"
 run "$TB" --api "$API_C" --token "$TOKEN_A" token create --role clerk
 like "$rc $err" "1 tongban: 503 not_leader: no message from the leader $ID_A for" \
   "  a write at C is 503 at once (it was a 504 after 10 s)"
