@@ -246,7 +246,7 @@ static const struct {
 	[RT_EVENTS] = { "/v1/events", NULL, M_GET, "GET, HEAD" },
 	[RT_BLOBS] = { "/v1/blobs", NULL, M_PUT, "PUT" },
 	[RT_BLOB] = { "/v1/blobs/", "", M_GET, "GET, HEAD" },
-	[RT_TOKENS] = { "/v1/tokens", NULL, M_POST, "POST" },
+	[RT_TOKENS] = { "/v1/tokens", NULL, M_GET | M_POST, "GET, HEAD, POST" },
 	[RT_TOKEN] = { "/v1/tokens/", "", M_DELETE, "DELETE" },
 	[RT_AUDIT] = { "/v1/audit", NULL, M_GET, "GET, HEAD" },
 	[RT_LINKS] = { "/v1/links", NULL, M_GET, "GET, HEAD" },

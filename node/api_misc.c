@@ -132,11 +132,6 @@ api_health(struct http_call *c, bool ready)
 {
 	struct node *n = c->node;
 
-	if (ready && !n->ready) {
-		http_reply_error(c, 503, "not_ready", NULL,
-		                 "the node has no leader or is still starting");
-		return;
-	}
 	if (ready && link_fenced(n->links)) {
 		/* An old member of a recovered group serves no writes: out of
 		 * a load balancer's rotation (docs/GROUPS.md). */
@@ -144,6 +139,48 @@ api_health(struct http_call *c, bool ready)
 		                 "this node is an old member of a group that "
 		                 "was recovered without it (GET /v1/status: "
 		                 "incarnation.fenced_by)");
+		return;
+	}
+	if (ready && !n->ready && n->cfg.join[0] != '\0' && n->links == NULL) {
+		http_reply_error(c, 503, "not_ready", NULL,
+		                 "this node joins a group but its links are "
+		                 "off (no certificate): install its member "
+		                 "certificate (tongban cert install), then "
+		                 "restart it");
+		return;
+	}
+	if (ready && !n->ready && n->cfg.join[0] != '\0' &&
+	    n->view.leader_id == 0) {
+		http_reply_error(c, 503, "not_ready", NULL,
+		                 "waiting to be added to the group: on a "
+		                 "member, tongban group add %s %s",
+		                 n->cfg.node_id, n->cfg.link);
+		return;
+	}
+	if (ready && !n->ready) {
+		http_reply_error(c, 503, "not_ready", NULL,
+		                 "the node has no leader or is still starting");
+		return;
+	}
+	if (ready && n->view.leader_silent_ms >
+	                 2 * (long long)n->cfg.election_ms + 1000) {
+		char lid[17];
+		group_node_id(n->view.leader_id, lid);
+		http_reply_error(c, 503, "not_leader", NULL,
+		                 "no message from the leader %s for %lld ms "
+		                 "(removed from the group, a spare now, or "
+		                 "cut off from it): writes would fail",
+		                 lid, (long long)n->view.leader_silent_ms);
+		return;
+	}
+	if (ready && n->view.leader_id == 0) {
+		/* Ready once is not ready for good: a member that lost its
+		 * leader (an election, a lost quorum, removed from the group)
+		 * takes no writes until it knows one again. */
+		http_reply_error(c, 503, "not_leader", NULL,
+		                 "this member knows no leader now (an "
+		                 "election, a lost quorum, or it was removed "
+		                 "from the group): writes would fail");
 		return;
 	}
 	if (n->view.state == RAFT_UNAVAILABLE && n->start_ms > 0 &&
@@ -166,6 +203,23 @@ api_health(struct http_call *c, bool ready)
 			                     "/v1/status group.members)"));
 			json_object_set_new(ok, "max_clock_skew_ms",
 			                    json_integer(skew));
+		}
+		if (json_is_object(json_object_get(gv, "address_mismatch"))) {
+			const json_t *am =
+			    json_object_get(gv, "address_mismatch");
+			json_t *w = json_object_get(ok, "warnings");
+			char text[400];
+			if (w == NULL) {
+				json_object_set_new(ok, "warnings",
+				                    w = json_array());
+			}
+			snprintf(text, sizeof(text),
+			         "TB-GROUP-ADDRESS: the group's configuration "
+			         "records this node at %s, tongban.json's link "
+			         "is %s",
+			         spec_str(am, "configuration"),
+			         spec_str(am, "tongban_json"));
+			json_array_append_new(w, json_string(text));
 		}
 		json_decref(gv);
 		if (link_fenced(n->links)) {

@@ -13,6 +13,7 @@
 #include "node/store.h"
 #include "schema/canon.h"
 #include "schema/lifecycle.h"
+#include "schema/region.h"
 #include "schema/spec.h"
 
 #include <stdio.h>
@@ -211,6 +212,38 @@ get_case(struct http_call *c, const char *id)
 	api_reply_store(c, rv, out, "case");
 }
 
+/* get_tokens lists the node-local API tokens (hashes never leave the
+ * store) of the caller's region and the regions below it: an admin's way
+ * to find the id that tongban token revoke needs. */
+static void
+get_tokens(struct http_call *c)
+{
+	const char *mine = spec_str(c->token, "region");
+	json_t *all = NULL, *keep, *t;
+	int32_t a, b;
+	size_t i;
+	int rv;
+
+	if ((rv = store_token_list(c->node->store, &all)) != 0) {
+		api_reply_store(c, rv, NULL, "token list");
+		return;
+	}
+	keep = json_array();
+	json_array_foreach(json_object_get(all, "tokens"), i, t)
+	{
+		const char *r = spec_str(t, "region");
+		if (mine != NULL && r != NULL &&
+		    (!strcmp(mine, r) ||
+		     (region_code_parse(mine, &a) == 0 &&
+		      region_code_parse(r, &b) == 0 &&
+		      region_is_ancestor(region_builtin(), a, b)))) {
+			json_array_append(keep, t);
+		}
+	}
+	json_decref(all);
+	http_reply_json(c, 200, json_pack("{s:o}", "tokens", keep));
+}
+
 void
 api_read(struct http_call *c, enum route r, const char *arg)
 {
@@ -261,6 +294,12 @@ api_read(struct http_call *c, enum route r, const char *arg)
 		break;
 	case RT_BLOB:
 		api_blob_get(c, arg);
+		break;
+	case RT_TOKENS:
+		if (api_allow(c, R_RADMIN | R_PADMIN, "list tokens")) {
+			return;
+		}
+		get_tokens(c);
 		break;
 	case RT_AUDIT:
 		if (api_allow(c, R_AUDITOR | R_PADMIN, "read the audit log")) {

@@ -184,6 +184,19 @@ delete_token(struct http_call *c, const char *id)
 	if (api_allow(c, R_RADMIN | R_PADMIN, "revoke tokens") != 0) {
 		return;
 	}
+	/* The caller's own node-local token: revoking it could leave the
+	 * node with no admin at all (a single node has no chain tokens). */
+	if (spec_str(c->token, "kind") == NULL &&
+	    spec_str(c->token, "id") != NULL &&
+	    !strcmp(spec_str(c->token, "id"), id)) {
+		http_reply_error(
+		    c, 409, "conflict", NULL,
+		    "token %s is the one making this request: "
+		    "make another admin token first (tongban token "
+		    "create --role ...) and revoke this one with it",
+		    id);
+		return;
+	}
 	/* An unknown or revoked token is refused by the command (404). */
 	if (store_token_get(c->node->store, id, &t) == 0) {
 		api_role_parse(spec_str(t, "role"), &want);

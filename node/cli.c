@@ -58,8 +58,10 @@ static const struct cli_verb cli_verbs[] = {
 	{ "sign", tb_cli_sign,
 	  "sign --key KEY.json FILE.json   sign a release, overlay or root" },
 	{ "cert", tb_cli_cert,
-	  "cert request|issue|install|revoke|show|verify|cross   node and "
-	  "region certificates (tongban cert help)" },
+	  "cert request|issue|install|revoke|show|verify|cross|export|"
+	  "incarnation   node and\n"
+	  "                region certificates, a recovered group's "
+	  "incarnation (tongban cert help)" },
 	{ "token", tb_cli_token,
 	  "token sign --key CLIENT.key --chain FILE... --role R --scope CODE "
 	  "[--ttl 8h] [--id ID]\n"
@@ -89,6 +91,8 @@ cli_usage(FILE *f)
 	        "  tongban status | events [--after N]\n"
 	        "  tongban catalog publish|show|matters|matter CODE | overlay "
 	        "publish FILE\n"
+	        "  tongban catalog rollout VERSION   who below applied a "
+	        "standard version\n"
 	        "  tongban blob put FILE | blob get HASH [--out FILE]\n"
 	        "  tongban case submit FILE [--key K] | case show ID | case "
 	        "list [--status S]\n"
@@ -103,13 +107,15 @@ cli_usage(FILE *f)
 	        "  tongban handoff request ID [--reason R] | handoff refuse ID "
 	        "--reason R\n"
 	        "  tongban token create --role R [--region C] | token revoke "
-	        "ID\n"
+	        "ID | token list\n"
 	        "  tongban cert join-token --region C --role "
 	        "member|peer|child [--ttl 1h]\n"
 	        "  tongban links | links ping PEER [--payload TEXT] [--size "
 	        "N]\n"
 	        "  tongban group add ID HOST:PORT [--role R] | remove ID | "
 	        "promote|demote ID | transfer [ID]\n"
+	        "  tongban group features [--set LEVEL]   the feature level "
+	        "(docs/GROUPS.md)\n"
 	        "\noffline, on a stopped member whose group lost its quorum:\n"
 	        "  tongban group recover --dir DIR --cert INCARNATION.json\n");
 }
@@ -219,7 +225,10 @@ tb_cli_json_file(const char *cmd, const char *path)
 	json_error_t e;
 	json_t *v = json_load_file(path, JSON_REJECT_DUPLICATES, &e);
 
-	if (v == NULL) {
+	if (v == NULL && e.line < 0) {
+		/* Not read at all: jansson's text names the file and why. */
+		fprintf(stderr, "tongban %s: %s\n", cmd, e.text);
+	} else if (v == NULL) {
 		fprintf(stderr, "tongban %s: %s: line %d column %d: %s\n", cmd,
 		        path, e.line, e.column, e.text);
 	}

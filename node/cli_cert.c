@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define CERT_USAGE                                                             \
 	"usage: tongban cert request --dir NODE_DIR [--region CODE] "          \
@@ -32,8 +33,10 @@
 	"                          --request REQ.json --days N [--role R] "    \
 	"[--prev-cert OLD.json]\n"                                             \
 	"                          --out CERT.json\n"                          \
-	"       tongban cert install --dir NODE_DIR CERT.json "                \
-	"[CHAIN.json...]\n"                                                    \
+	"       tongban cert install --dir NODE_DIR [--root ROOT.json] "       \
+	"CERT.json [CHAIN.json...]\n"                                          \
+	"                           (--root: a node made without one keeps "   \
+	"it)\n"                                                                \
 	"       tongban cert install --dir NODE_DIR --crl CRL.json\n"          \
 	"       tongban cert install --dir NODE_DIR --xcert XCERT.json\n"      \
 	"       tongban cert install --dir NODE_DIR --region-key KEY.json\n"   \
@@ -301,6 +304,13 @@ int
 cli_cert_ctx_dir(struct cli_cert_ctx *c, const char *dir, char **chain_files,
                  int nfiles)
 {
+	return cli_cert_ctx_dir_root(c, dir, chain_files, nfiles, NULL);
+}
+
+int
+cli_cert_ctx_dir_root(struct cli_cert_ctx *c, const char *dir,
+                      char **chain_files, int nfiles, json_t *root)
+{
 	char path[PATH_MAX], err[512];
 	struct node_config cfg;
 	int i;
@@ -319,11 +329,19 @@ cli_cert_ctx_dir(struct cli_cert_ctx *c, const char *dir, char **chain_files,
 	c->chain = json_array();
 	c->crls = json_array();
 	cli_cert_dir_path(path, sizeof(path), dir, "root.json");
-	if ((c->root = tb_cli_json_file("cert", path)) == NULL) {
+	if (root != NULL) {
+		c->root = json_incref(root);
+	} else if (access(path, F_OK) != 0) {
+		/* A node made without --root (not a province): give the root
+		 * here, and cert install keeps it (its data stays). */
 		fprintf(stderr,
-		        "tongban cert: %s has no root metadata: init the node "
-		        "with --root ROOT.json\n",
-		        dir);
+		        "tongban cert: %s has no root metadata (%s): give the "
+		        "province's root with --root ROOT.json (tongban cert "
+		        "install --dir %s --root ROOT.json CERT.json "
+		        "CHAIN...)\n",
+		        dir, path, dir);
+		return -1;
+	} else if ((c->root = tb_cli_json_file("cert", path)) == NULL) {
 		return -1;
 	}
 	if (chain_files != NULL) {

@@ -76,6 +76,11 @@ int cli_cert_ctx_verify(struct cli_cert_ctx *c, struct tb_diag *d);
 int cli_cert_ctx_dir(struct cli_cert_ctx *c, const char *dir,
                      char **chain_files, int nfiles);
 
+/* cli_cert_ctx_dir_root is cli_cert_ctx_dir with root (not NULL: the context
+ * takes a reference) instead of DIR/root.json. */
+int cli_cert_ctx_dir_root(struct cli_cert_ctx *c, const char *dir,
+                          char **chain_files, int nfiles, json_t *root);
+
 /* The subcommands: each returns an exit code (TB_EXIT_*). */
 /* node/cli_cert_issue.c */
 int cli_cert_request(struct cli_cert_opts *o);

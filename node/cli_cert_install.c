@@ -2,10 +2,12 @@
  * region key into a node directory. */
 #include "node/cli_cert_impl.h"
 #include "node/certstore.h"
+#include "node/config.h"
 
 #include "schema/canon.h"
 #include "schema/cert_crl.h"
 #include "schema/spec.h"
+#include "schema/trust.h"
 
 #include <limits.h>
 #include <sodium.h>
@@ -14,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* install_crl stores a verified list as DIR/certs/crl-REGION-KEY.json,
  * unless the one stored for that issuer is as new. */
@@ -67,6 +70,46 @@ out:
 	return rc;
 }
 
+/* install_root_load reads --root for a certificate's install: a valid root
+ * (its officers' threshold, unexpired), and if DIR holds root metadata
+ * already, the same document (another root is rotated in with tongban root
+ * install --commit, not here). Prints the reason and returns NULL. */
+static json_t *
+install_root_load(const struct cli_cert_opts *o)
+{
+	char path[PATH_MAX + 16];
+	json_t *root, *have;
+	struct tb_diag d;
+
+	if ((root = tb_cli_json_file("cert install", o->root)) == NULL) {
+		return NULL;
+	}
+	tb_diag_init(&d);
+	if (trust_root_check(root, NULL, tb_cli_now_ms(), "$", &d) != 0) {
+		cli_cert_print_diag(o->root, &d);
+		json_decref(root);
+		return NULL;
+	}
+	cli_cert_dir_path(path, sizeof(path), o->dir, "root.json");
+	if (access(path, F_OK) == 0) {
+		have = json_load_file(path, 0, NULL);
+		if (!json_equal(have, root)) {
+			fprintf(stderr,
+			        "tongban cert install: %s: %s holds other root "
+			        "metadata (%s version %lld): a node's root is "
+			        "replaced by a rotation (tongban root install "
+			        "--commit), not by cert install\n",
+			        o->root, path, spec_str(have, "region"),
+			        spec_int(have, "version", 0));
+			json_decref(have);
+			json_decref(root);
+			return NULL;
+		}
+		json_decref(have);
+	}
+	return root;
+}
+
 int
 cli_cert_install(struct cli_cert_opts *o)
 {
@@ -76,9 +119,11 @@ cli_cert_install(struct cli_cert_opts *o)
 	uint8_t pk[32], kx[32], lpk[32], lkx[32];
 	struct tb_diag d;
 	struct cli_cert_ctx c;
-	json_t *leaf, *rest = NULL;
+	json_t *leaf, *rest = NULL, *root = NULL, *have = NULL;
+	char rpath[PATH_MAX + 16];
+	bool first = false;
 	size_t i;
-	int rc = TB_EXIT_INVALID, rotated = 1;
+	int rc = TB_EXIT_INVALID, rotated = 1, lock = -1;
 
 	if (o->dir != NULL && o->xcert != NULL && o->nfiles == 0 &&
 	    o->ncrls == 0) {
@@ -96,13 +141,29 @@ cli_cert_install(struct cli_cert_opts *o)
 	if (o->region_key != NULL && o->nfiles == 0) {
 		return tb_cli_install_region_key(o->dir, o->region_key);
 	}
-	if (cli_cert_ctx_dir(&c, o->dir, o->files, o->nfiles) != 0 ||
+	if (o->root != NULL && (root = install_root_load(o)) == NULL) {
+		return rc;
+	}
+	if (cli_cert_ctx_dir_root(&c, o->dir, o->files, o->nfiles, root) != 0 ||
 	    cli_cert_node_keys(o->dir, pk, kx) != 0) {
 		goto out;
 	}
 	if (cli_cert_ctx_verify(&c, &d) != 0) {
 		cli_cert_print_diag(o->files[0], &d);
 		goto out;
+	}
+	/* The chain verifies against the root given: keep it as the node's
+	 * (before the certificate, so that a node never holds a certificate
+	 * without the root it verifies against). */
+	cli_cert_dir_path(rpath, sizeof(rpath), o->dir, "root.json");
+	if (root != NULL && access(rpath, F_OK) != 0) {
+		if (tb_cli_write_json(rpath, root, 0644, true) != 0) {
+			goto out;
+		}
+		printf("%s: installed the root metadata of %s version %lld "
+		       "(%s)\n",
+		       o->dir, spec_str(root, "region"),
+		       spec_int(root, "version", 0), o->root);
 	}
 	leaf = json_array_get(c.chain, 0);
 	canon_hex(pk, 32, hex);
@@ -124,6 +185,15 @@ cli_cert_install(struct cli_cert_opts *o)
 		        o->files[0], o->dir);
 		goto out;
 	}
+	/* A node that started without a certificate runs without links: its
+	 * first certificate takes effect at its next start (a later one, a
+	 * rotation, is picked up by the running node's links). */
+	if (certstore_get(o->dir, "node", &have, err, sizeof(err)) ==
+	        TB_ENOTFOUND &&
+	    certstore_legacy(o->dir) == 0) {
+		first = true;
+	}
+	json_decref(have);
 	rest = json_array();
 	for (i = 1; i < json_array_size(c.chain); i++) {
 		json_array_append(rest, json_array_get(c.chain, i));
@@ -150,9 +220,17 @@ cli_cert_install(struct cli_cert_opts *o)
 	       rotated == 0 ? "; the node's keys rotated to the ones it "
 	                      "certifies"
 	                    : "");
+	if (first && (lock = node_dir_lock(o->dir, err, sizeof(err))) < 0) {
+		printf("%s: the node in %s runs without links (it started "
+		       "without a certificate): restart it to start them\n",
+		       o->dir, o->dir);
+	} else if (lock >= 0) {
+		close(lock);
+	}
 	rc = TB_EXIT_OK;
 out:
 	json_decref(rest);
+	json_decref(root);
 	cli_cert_ctx_fini(&c);
 	return rc;
 }

@@ -13,6 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define CLI_API_DEFAULT "http://127.0.0.1:7400"
+
+/* The global --api and --token of this invocation (tb_cli_client_set). */
+static const char *cli_api, *cli_token;
+
 /* client_tls sets up HTTPS for an https:// API: the server's certificate
  * is verified against TONGBAN_CACERT (a PEM file) when set, else against
  * nothing but its presence is still required (self-signed test setups set
@@ -112,8 +117,16 @@ cli_client_call(const struct cli_client *cl, const char *method,
 	res->len = dlen;
 out:
 	if (rv != 0) {
-		fprintf(stderr, "tongban: %s %s: %s\n", cl->api, uri,
-		        nng_strerror(rv));
+		/* A newcomer without TONGBAN_API talks to the default
+		 * address: say so, it is rarely where their node listens. */
+		bool dflt = cli_api == NULL && getenv("TONGBAN_API") == NULL &&
+		            !strcmp(cl->api, CLI_API_DEFAULT);
+		fprintf(stderr, "tongban: %s %s: %s%s\n", cl->api, uri,
+		        nng_strerror(rv),
+		        dflt ? " (the default address: no --api URL before "
+		               "the verb and no TONGBAN_API; the node prints "
+		               "its URL in its \"listening\" line)"
+		             : "");
 	}
 	nng_aio_free(aio);
 	nng_http_res_free(rsp);
@@ -122,9 +135,6 @@ out:
 	nng_url_free(url);
 	return rv == 0 ? 0 : -1;
 }
-
-/* The global --api and --token of this invocation (tb_cli_client_set). */
-static const char *cli_api, *cli_token;
 
 void
 tb_cli_client_set(const char *api, const char *token)
@@ -147,7 +157,7 @@ tb_cli_http(const char *method, const char *uri, const json_t *body,
 
 	*reply = NULL;
 	if (cl.api == NULL) {
-		cl.api = "http://127.0.0.1:7400";
+		cl.api = CLI_API_DEFAULT;
 	}
 	if (body != NULL && (text = json_dumps(body, JSON_COMPACT)) == NULL) {
 		return -1;
@@ -357,7 +367,7 @@ tb_cli_client(int argc, char **argv, const char *api, const char *token,
 	cl.token = token ? token : getenv("TONGBAN_TOKEN");
 	cl.json = json;
 	if (cl.api == NULL) {
-		cl.api = "http://127.0.0.1:7400";
+		cl.api = CLI_API_DEFAULT;
 	}
 	if (!strcmp(argv[0], "status")) {
 		/* Only --json may follow: "status --help" used to print the

@@ -8,6 +8,43 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* token_list prints GET /v1/tokens: the JSON on stdout, and for people a
+ * line per token on stderr (id, role, region, revoked or not, name). */
+static int
+token_list(const struct cli_client *cl)
+{
+	struct cli_client_res r;
+	json_t *v, *t;
+	size_t i;
+	int rc;
+
+	if (cli_client_call(cl, "GET", "/v1/tokens", NULL, NULL, 0, NULL, NULL,
+	                    &r) != 0) {
+		return TB_EXIT_INVALID;
+	}
+	rc = cli_client_print(cl, &r);
+	v = r.status == 200 && !cl->json ? json_loads(r.body, 0, NULL) : NULL;
+	if (v != NULL) {
+		const json_t *all = json_object_get(v, "tokens");
+		fprintf(stderr, "%zu token(s)\n%-16s %-17s %-7s %-8s %s\n",
+		        json_array_size(all), "ID", "ROLE", "REGION", "STATE",
+		        "NAME");
+		json_array_foreach(all, i, t)
+		{
+			fprintf(stderr, "%-16s %-17s %-7s %-8s %s\n",
+			        spec_str(t, "id"), spec_str(t, "role"),
+			        spec_str(t, "region"),
+			        json_object_get(t, "revoked_at") != NULL
+			            ? "revoked"
+			            : "active",
+			        spec_str(t, "name") ? spec_str(t, "name") : "");
+		}
+	}
+	json_decref(v);
+	free(r.body);
+	return rc;
+}
+
 int
 cli_client_token(const struct cli_client *cl, int argc, char **argv)
 {
@@ -32,6 +69,9 @@ cli_client_token(const struct cli_client *cl, int argc, char **argv)
 			json_object_set_new(b, "name", json_string(name));
 		}
 		return cli_client_post_json(cl, "/v1/tokens", b, NULL, NULL);
+	}
+	if (argc >= 2 && !strcmp(argv[1], "list")) {
+		return token_list(cl);
 	}
 	if (argc >= 3 && !strcmp(argv[1], "revoke")) {
 		snprintf(uri, sizeof(uri), "/v1/tokens/%s", argv[2]);

@@ -94,12 +94,9 @@ upload_materials(const struct cli_client *cl, json_t *c, const char *case_path)
 static int
 case_submit(const struct cli_client *cl, const char *file, const char *key)
 {
-	json_error_t je;
 	json_t *c;
 
-	if ((c = json_load_file(file, JSON_REJECT_DUPLICATES, &je)) == NULL) {
-		fprintf(stderr, "tongban: %s: line %d column %d: %s\n", file,
-		        je.line, je.column, je.text);
+	if ((c = tb_cli_json_file("case submit", file)) == NULL) {
 		return TB_EXIT_INVALID;
 	}
 	if (upload_materials(cl, c, file) != 0) {

@@ -32,6 +32,7 @@
 	"  events [--after N] [--limit N]\n"                                   \
 	"  token create --role ROLE [--region CODE] [--name N] | token "       \
 	"revoke ID\n"                                                          \
+	"  token list   the node-local tokens of this region and below\n"      \
 	"  cert join-token --region CODE --role member|peer|child [--ttl "     \
 	"1h]\n"                                                                \
 	"  links | links ping PEER [--payload TEXT] [--size N] "               \

@@ -101,6 +101,26 @@ read_index_key(const char *path, uint8_t out[32])
 	"joins its\n  group: tongban init ... --join ADDR --index-key-from " \
 	"FILE (docs/GROUPS.md)\n"
 
+/* hostport_ok accepts NULL (not given) or HOST:PORT: a host without '/'
+ * (no URL) and a decimal port up to 65535, 0 only if zero_ok. */
+static bool
+hostport_ok(const char *s, bool zero_ok)
+{
+	const char *colon = s != NULL ? strrchr(s, ':') : NULL;
+	char *end;
+	long port;
+
+	if (s == NULL) {
+		return true;
+	}
+	if (colon == NULL || colon == s || strchr(s, '/') != NULL ||
+	    colon[1] < '0' || colon[1] > '9') {
+		return false;
+	}
+	port = strtol(colon + 1, &end, 10);
+	return *end == '\0' && port <= 65535 && (port > 0 || zero_ok);
+}
+
 int
 tb_cli_index_key(int argc, char **argv)
 {
@@ -135,6 +155,12 @@ tb_cli_index_key(int argc, char **argv)
 	         ? TB_EXIT_OK
 	         : TB_EXIT_INVALID;
 	json_decref(doc);
+	if (rc == TB_EXIT_OK) {
+		printf("%s: the applicant index key of %s's group (a secret, "
+		       "0600: carry it like a key); on the new node: tongban "
+		       "init ... --join ADDR --index-key-from %s\n",
+		       out, dir, out);
+	}
 	return rc;
 }
 
@@ -242,6 +268,24 @@ tb_cli_init(int argc, char **argv)
 		fprintf(stderr, "tongban init: --dir and --region are "
 		                "required\n" INIT_USAGE);
 		return TB_EXIT_USAGE;
+	}
+	/* A bad address used to be stored as given: --api 127.0.0.1
+	 * listened on port 80, and a --link without a port went into the
+	 * group's configuration at the first run, for good. */
+	if (!hostport_ok(a.api, true) || !hostport_ok(a.link, true) ||
+	    !hostport_ok(a.join, false)) {
+		const char *o = !hostport_ok(a.api, true)    ? "--api"
+		                : !hostport_ok(a.link, true) ? "--link"
+		                                             : "--join";
+		fprintf(stderr,
+		        "tongban init: %s %s: HOST:PORT expected, port %s to "
+		        "65535\n",
+		        o,
+		        !strcmp(o, "--api")    ? a.api
+		        : !strcmp(o, "--link") ? a.link
+		                               : a.join,
+		        !strcmp(o, "--join") ? "1" : "0 (a free one)");
+		return TB_EXIT_INVALID;
 	}
 	for (i = -1; i < a.npeers; i++) {
 		const char *spec = i < 0 ? a.parent : a.peers[i];
@@ -400,14 +444,16 @@ tb_cli_init(int argc, char **argv)
 			       "\"dir\":\"%s\",\"join\":\"%s\"}\n",
 			       cfg.node_id, cfg.region, a.dir, a.join);
 		} else {
+			/* Run first: an add answers once the new voter
+			 * caught up, which a node not running never does. */
 			printf("node %s of region %s created in %s to join the "
 			       "group at %s\n"
-			       "no admin token: use the group's. On a member, "
-			       "run\n  tongban group add %s %s\n"
-			       "(with this node's own link address), then: "
-			       "tongban run --dir %s\n",
-			       cfg.node_id, cfg.region, a.dir, a.join,
-			       cfg.node_id, cfg.link, a.dir);
+			       "no admin token: use the group's.\n"
+			       "start it first: tongban run --dir %s (not "
+			       "ready until it is added)\n"
+			       "then on a member: tongban group add %s %s\n",
+			       cfg.node_id, cfg.region, a.dir, a.join, a.dir,
+			       cfg.node_id, cfg.link);
 		}
 		node_config_wipe(&cfg);
 		return TB_EXIT_OK;
@@ -422,6 +468,14 @@ tb_cli_init(int argc, char **argv)
 		       "  %s\n"
 		       "start it with: tongban run --dir %s\n",
 		       cfg.node_id, cfg.region, a.dir, token, a.dir);
+		if (a.link == NULL) {
+			/* Its first run records the address in the group's
+			 * configuration for good (docs/GROUPS.md). */
+			printf("link address %s (the default): to grow this "
+			       "node into a group later, init it with --link "
+			       "HOST:PORT that the other members can dial\n",
+			       cfg.link);
+		}
 	}
 	memset(token, 0, sizeof(token));
 	node_config_wipe(&cfg);

@@ -309,6 +309,15 @@ tb_cli_group_recover(int argc, char **argv)
 			dir = argv[++i];
 		} else if (!strcmp(argv[i], "--cert") && i + 1 < argc) {
 			file = argv[++i];
+		} else if (!strcmp(argv[i], "--help") ||
+		           !strcmp(argv[i], "help")) {
+			printf(RECOVER_USAGE
+			       "  on a stopped survivor of a "
+			       "group that lost its quorum, with "
+			       "an incarnation certificate of the "
+			       "parent (tongban cert incarnation; "
+			       "docs/GROUPS.md)\n");
+			return TB_EXIT_OK;
 		} else {
 			fprintf(stderr, RECOVER_USAGE);
 			return TB_EXIT_USAGE;

@@ -1,7 +1,8 @@
 /* `tongban status`: GET /v1/status printed as JSON (stdout, unchanged for
- * scripts), and for people a summary on stderr: the node and its group,
- * the catalog, the cases, its place in the tree of regions and the watch
- * of the province's latest-version statement. --json prints the JSON only. */
+ * scripts), and for people a summary on stderr: the node and its group
+ * (a line per member: role, leader, lag, clock skew), the catalog, the cases,
+ * its place in the tree of regions and the watch of the province's
+ * latest-version statement. --json prints the JSON only. */
 #include "node/cli.h"
 
 #include "schema/spec.h"
@@ -57,6 +58,72 @@ tb_cli_status_tree(const json_t *tree)
 	}
 }
 
+/* status_members prints a line per member of the group: role, leader,
+ * lag (known at the leader) and the clock skew this member measured (none
+ * in the last 30 s: it did not answer), then the incarnation after a
+ * recovery and a fence. */
+static void
+status_members(const json_t *v)
+{
+	const json_t *g = json_object_get(v, "group"), *m;
+	const json_t *inc = json_object_get(v, "incarnation");
+	bool in = false;
+	size_t i;
+
+	json_array_foreach(json_object_get(g, "members"), i, m)
+	{
+		bool self = spec_bool(m, "self", false);
+		in = in || self;
+		fprintf(stderr, "  member %s %s %s%s%s", spec_str(m, "node_id"),
+		        spec_str(m, "address"), spec_str(m, "role"),
+		        spec_bool(m, "leader", false) ? " leader" : "",
+		        self ? " (this node)" : "");
+		if (json_is_integer(json_object_get(m, "lag"))) {
+			fprintf(stderr, ", lag %lld", spec_int(m, "lag", 0));
+		}
+		if (json_is_integer(json_object_get(m, "clock_skew_ms"))) {
+			fprintf(stderr, ", clock skew %+lld ms (rtt %lld ms)",
+			        spec_int(m, "clock_skew_ms", 0),
+			        spec_int(m, "clock_rtt_ms", 0));
+		} else if (!self) {
+			fprintf(stderr,
+			        ", clock not measured in the last 30 s");
+		}
+		fprintf(stderr, "\n");
+	}
+	if (json_is_object(g)) {
+		/* What docs/GROUPS.md's recovery compares between survivors. */
+		fprintf(stderr, "  log: last index %lld, commit %lld\n",
+		        spec_int(g, "last_index", 0), spec_int(g, "commit", 0));
+	}
+	if (json_is_object(json_object_get(g, "address_mismatch"))) {
+		const json_t *am = json_object_get(g, "address_mismatch");
+		fprintf(stderr,
+		        "  WARNING: the configuration records this node at "
+		        "%s, tongban.json's link is %s: the others dial %s "
+		        "(docs/GROUPS.md \"A member's address\")\n",
+		        spec_str(am, "configuration"),
+		        spec_str(am, "tongban_json"),
+		        spec_str(am, "configuration"));
+	}
+	if (!in && json_is_object(g)) {
+		fprintf(stderr, "  this node is not in the group's "
+		                "configuration: not added yet (made with "
+		                "--join), or removed\n");
+	}
+	if (spec_int(inc, "current", 1) > 1) {
+		fprintf(stderr, "incarnation %lld (a recovered group)\n",
+		        spec_int(inc, "current", 1));
+	}
+	if (spec_int(inc, "fenced_by", 0) > 0) {
+		fprintf(stderr,
+		        "FENCED: an old member of a group recovered without "
+		        "it (incarnation %lld): it takes no writes; wipe it "
+		        "and add it again (docs/GROUPS.md)\n",
+		        spec_int(inc, "fenced_by", 0));
+	}
+}
+
 int
 tb_cli_status_show(const char *api, const char *token, bool json)
 {
@@ -84,6 +151,7 @@ tb_cli_status_show(const char *api, const char *token, bool json)
 	            json_object_get(json_object_get(v, "group"), "members")),
 	        spec_int(json_object_get(v, "features"), "level", 0),
 	        spec_int(json_object_get(v, "features"), "supported", 0));
+	status_members(v);
 	std = json_object_get(json_object_get(v, "catalog"), "standard");
 	fprintf(stderr, "catalog: standard version %lld (%lld matters)",
 	        spec_int(std, "version", 0), spec_int(std, "matters", 0));

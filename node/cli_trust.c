@@ -261,14 +261,7 @@ out:
 static json_t *
 load_doc(const char *path)
 {
-	json_error_t e;
-	json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &e);
-
-	if (doc == NULL) {
-		fprintf(stderr, "tongban root: %s: line %d column %d: %s\n",
-		        path, e.line, e.column, e.text);
-	}
-	return doc;
+	return tb_cli_json_file("root", path);
 }
 
 /* is_officer is true if hex is among root's officers. */
@@ -560,7 +553,6 @@ tb_cli_sign(int argc, char **argv)
 {
 	const char *key = NULL, *file = NULL;
 	uint8_t pk[32], sk[64];
-	json_error_t e;
 	char err[200];
 	json_t *doc;
 	int i, rv;
@@ -577,9 +569,7 @@ tb_cli_sign(int argc, char **argv)
 	if (key == NULL || file == NULL) {
 		return trust_usage("sign", "--key and a file are required");
 	}
-	if ((doc = json_load_file(file, JSON_REJECT_DUPLICATES, &e)) == NULL) {
-		fprintf(stderr, "tongban sign: %s: line %d column %d: %s\n",
-		        file, e.line, e.column, e.text);
+	if ((doc = tb_cli_json_file("sign", file)) == NULL) {
 		return TB_EXIT_INVALID;
 	}
 	if (!json_is_object(doc) || tb_cli_load_key(key, pk, sk) != 0) {

@@ -249,6 +249,10 @@ on_raft(struct links *ls, const struct link_msg *m, void *arg)
 		return;
 	}
 	g->rx++;
+	if (msg.type == RAFT_IO_APPEND_ENTRIES ||
+	    msg.type == RAFT_IO_INSTALL_SNAPSHOT) {
+		g->leader_rx_ms = node_now_ms(); /* only a leader sends them */
+	}
 	if (!n->stopping && group_snap_hold(g, m->peer_node_id, &msg)) {
 		return;
 	}
@@ -334,6 +338,51 @@ progress_of(struct raft *r, unsigned i)
 	return &r->leader_state.progress[i];
 }
 
+/* self_address_differs returns the index of this node in the group's
+ * configuration when the address recorded there (at the bootstrap, or by
+ * group add) is not tongban.json's link, else the number of servers. The
+ * other members and the regions below dial the recorded one. */
+static unsigned
+self_address_differs(const struct node *n)
+{
+	const struct raft_configuration *c = &n->raft.configuration;
+	unsigned i;
+
+	for (i = 0; i < c->n; i++) {
+		if (c->servers[i].id == n->cfg.raft_id) {
+			return strcmp(c->servers[i].address, n->cfg.link) != 0
+			           ? i
+			           : c->n;
+		}
+	}
+	return c->n;
+}
+
+/* leader_silence: for a follower that is not a spare, how long since the
+ * leader's last append (a removed standby keeps following a leader that no
+ * longer sends to it); else 0. A member demoted to spare while it runs
+ * rarely learns it (the leader stops sending to it), so it counts the
+ * silence too: it no longer replicates, and a write there would wait for
+ * an apply that never comes. */
+static long long
+leader_silence(struct node *n, int64_t now)
+{
+	const struct raft_configuration *c = &n->raft.configuration;
+	unsigned i;
+
+	if (raft_state(&n->raft) != RAFT_FOLLOWER ||
+	    n->group->leader_rx_ms == 0) {
+		return 0;
+	}
+	for (i = 0; i < c->n; i++) {
+		if (c->servers[i].id == n->cfg.raft_id &&
+		    c->servers[i].role == RAFT_SPARE) {
+			return 0;
+		}
+	}
+	return now - n->group->leader_rx_ms;
+}
+
 static json_t *
 view_build(struct node *n)
 {
@@ -391,6 +440,13 @@ view_build(struct node *n)
 	if (max_skew >= 0) {
 		json_object_set_new(v, "max_clock_skew_ms",
 		                    json_integer(max_skew));
+	}
+	if ((i = self_address_differs(n)) < r->configuration.n) {
+		json_object_set_new(
+		    v, "address_mismatch",
+		    json_pack("{s:s, s:s}", "configuration",
+		              r->configuration.servers[i].address,
+		              "tongban_json", n->cfg.link));
 	}
 	group_snap_counts(n->group, &sn_in, &sn_fail, &sn_out);
 	json_object_set_new(
@@ -564,6 +620,7 @@ group_tick(struct node *n)
 	struct group *g = n->group;
 	struct group_wait **pp, *w;
 	int64_t now = node_now_ms();
+	unsigned self;
 
 	group_view_refresh(g);
 	/* A node made with --join waits with an empty log until it is
@@ -580,6 +637,18 @@ group_tick(struct node *n)
 		tb_log(TB_LOG_INFO, "TB-NODE-READY", "ready (a follower of %s)",
 		       lid);
 	}
+	if ((self = self_address_differs(n)) < n->raft.configuration.n &&
+	    now - g->addr_log_ms >= 60000) {
+		const char *rec = n->raft.configuration.servers[self].address;
+		g->addr_log_ms = now;
+		tb_log(TB_LOG_WARN, "TB-GROUP-ADDRESS",
+		       "the group's configuration records this node at %s, "
+		       "tongban.json's link is %s: the other members and the "
+		       "regions below dial %s (docs/GROUPS.md, \"A member's "
+		       "address\")",
+		       rec, n->cfg.link, rec);
+	}
+	n->view.leader_silent_ms = leader_silence(n, now);
 	group_clock_tick(g);
 	group_snap_tick(g);
 	if (n->links != NULL && now >= g->next_sync_ms) {

@@ -204,8 +204,24 @@ fwd_send(struct group *g, struct http_call *c, const json_t *req, bool read,
 	if (g->n->links == NULL || !group_leader_peer(g, leader)) {
 		http_reply_error(c, 503, "not_leader", NULL,
 		                 "this member of %s knows no leader to forward "
-		                 "to yet (retry)",
+		                 "to yet (an election: retry; if it lasts, a "
+		                 "majority of the voters may be down, "
+		                 "docs/GROUPS.md \"Recovering a group that "
+		                 "lost its quorum\")",
 		                 g->n->cfg.region);
+		return;
+	}
+	/* A leader that no longer sends to this member (a removed standby
+	 * still names it): the write would commit there and never reach
+	 * this member, whose answer would time out. */
+	if (g->n->view.leader_silent_ms >
+	    2 * (long long)g->n->cfg.election_ms + 1000) {
+		http_reply_error(c, 503, "not_leader", NULL,
+		                 "no message from the leader %s for %lld ms "
+		                 "(removed from the group, a spare now, or cut "
+		                 "off from it)",
+		                 leader,
+		                 (long long)g->n->view.leader_silent_ms);
 		return;
 	}
 	/* A leader whose link is down is probably gone: fail now rather

@@ -58,6 +58,8 @@ struct group {
 	bool started;       /* link handlers registered */
 	int64_t next_sync_ms;
 	int64_t refuse_log_ms;
+	int64_t addr_log_ms;   /* TB-GROUP-ADDRESS, once a minute */
+	int64_t leader_rx_ms;  /* the last append or snapshot received */
 	unsigned refuse_quiet; /* refusals not logged since */
 	_Atomic unsigned long long refused, malformed, rx, tx, fwd;
 };

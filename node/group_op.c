@@ -83,11 +83,10 @@ op_done(struct op *o, int rv, const char *why)
 		       o->node_id, why);
 		if (rv == RAFT_NOCONNECTION && o->kind == OP_ASSIGN) {
 			/* libraft gave up catching the member up. */
-			why = "the member did not catch up (is it running and "
-			      "linked? a member behind the leader's last "
-			      "snapshot cannot catch up yet: see "
-			      "TB-SNAPSHOT-HOLE in its log); it stays in the "
-			      "group as a spare";
+			why = "the member did not catch up (is it running "
+			      "and linked? tongban links on the leader); it "
+			      "stays in the group as a spare: once it runs, "
+			      "tongban group promote it";
 		}
 		{
 			char msg[512];
@@ -200,6 +199,20 @@ addr_ok(const char *s)
 	return *end == '\0' && port > 0 && port < 65536;
 }
 
+/* in_config: whether id is a server of r's configuration (any role). */
+static bool
+in_config(const struct raft *r, raft_id id)
+{
+	unsigned i;
+
+	for (i = 0; i < r->configuration.n; i++) {
+		if (r->configuration.servers[i].id == id) {
+			return true;
+		}
+	}
+	return false;
+}
+
 void
 group_op_start(struct group *g, const json_t *req, struct http_call *c,
                const struct link_reply_to *to)
@@ -267,6 +280,72 @@ group_op_start(struct group *g, const json_t *req, struct http_call *c,
 		          "not the leader (any more): retry");
 		return;
 	}
+	/* An add of a member (say, after an add that did not catch up and
+	 * left it a spare): name its role and the verb that changes it. */
+	if (o->kind == OP_ADD) {
+		unsigned k;
+		for (k = 0; k < r->configuration.n; k++) {
+			const struct raft_server *sv =
+			    &r->configuration.servers[k];
+			char why[400], other[17];
+			if (sv->id != o->id &&
+			    strcmp(sv->address, o->address) != 0) {
+				continue;
+			}
+			group_node_id(sv->id, other);
+			if (sv->id == o->id) {
+				snprintf(why, sizeof(why),
+				         "%s is a member already, as a %s at "
+				         "%s (tongban group promote|demote "
+				         "changes its role)",
+				         o->node_id, group_role_name(sv->role),
+				         sv->address);
+			} else {
+				snprintf(why, sizeof(why),
+				         "%s is the address of member %s",
+				         o->address, other);
+			}
+			op_refuse(g, c, to, 409, "duplicate",
+			          sv->id == o->id ? "$.node_id" : "$.address",
+			          why);
+			free(o);
+			return;
+		}
+	}
+	/* libraft's own refusal names the id in decimal ("no server has ID
+	 * 1237..."): say it in the words of the CLI. */
+	if (o->kind != OP_ADD && o->id != 0 && !in_config(r, o->id)) {
+		char why[200];
+		snprintf(why, sizeof(why),
+		         "%s is not a member of the group (tongban status "
+		         "lists the members)",
+		         o->node_id);
+		free(o);
+		op_refuse(g, c, to, 404, "not_found", "$.node_id", why);
+		return;
+	}
+	if (o->kind == OP_TRANSFER && o->id != 0) {
+		const char *why = NULL;
+		unsigned k;
+		for (k = 0; k < r->configuration.n; k++) {
+			const struct raft_server *sv =
+			    &r->configuration.servers[k];
+			if (sv->id == o->id && sv->role != RAFT_VOTER) {
+				why = "is not a voter: only a voter can lead "
+				      "(tongban group promote it first)";
+			}
+		}
+		if (o->id == g->n->cfg.raft_id) {
+			why = "is the leader already";
+		}
+		if (why != NULL) {
+			char msg[200];
+			snprintf(msg, sizeof(msg), "%s %s", o->node_id, why);
+			op_refuse(g, c, to, 422, "invalid", "$.node_id", msg);
+			free(o);
+			return;
+		}
+	}
 	switch (o->kind) {
 	case OP_ADD:
 		rv = raft_add(r, &o->change, o->id, o->address, change_cb);
@@ -283,8 +362,13 @@ group_op_start(struct group *g, const json_t *req, struct http_call *c,
 	}
 	if (rv != 0) {
 		char why[300];
-		snprintf(why, sizeof(why), "%s: %s", raft_strerror(rv),
-		         raft_errmsg(r));
+		/* libraft's message often repeats its error's name. */
+		if (strcmp(raft_strerror(rv), raft_errmsg(r)) == 0) {
+			snprintf(why, sizeof(why), "%s", raft_errmsg(r));
+		} else {
+			snprintf(why, sizeof(why), "%s: %s", raft_strerror(rv),
+			         raft_errmsg(r));
+		}
 		free(o);
 		op_refuse(g, c, to, group_raft_http(rv, &code), code,
 		          rv == RAFT_BADROLE ? "$.role" : NULL, why);

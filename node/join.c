@@ -157,8 +157,10 @@ join_api_create(struct http_call *c, const json_t *req)
 	}
 	if (n->links == NULL) {
 		http_reply_error(c, 409, "conflict", NULL,
-		                 "links are off on this node (no certificate): "
-		                 "a joining node could not reach it");
+		                 "links are off on this node (it started "
+		                 "without a certificate; restart it after "
+		                 "tongban cert install): a joining node could "
+		                 "not reach it");
 		return;
 	}
 	if ((rv = join_issuer_load(n->cfg.dir, sk, &cert, err, sizeof(err))) !=

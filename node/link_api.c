@@ -170,7 +170,9 @@ link_api_ping(struct http_call *c, const json_t *req)
 
 	if (n->links == NULL) {
 		http_reply_error(c, 409, "conflict", NULL,
-		                 "links are off on this node (no certificate)");
+		                 "links are off on this node (it started "
+		                 "without a certificate; restart it after "
+		                 "tongban cert install)");
 		return;
 	}
 	if (peer == NULL || strlen(peer) >= sizeof(p->peer)) {

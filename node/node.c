@@ -113,9 +113,13 @@ bootstrap_token(struct node *n)
 	json_t *rec = NULL, *body;
 	char err[128];
 
+	/* Done once the store holds the token, or held it: an admin may
+	 * have revoked it since (its record stays, revoked), and proposing
+	 * it again would be refused for good and the node never ready. */
 	if (n->cfg.bootstrap_hash[0] == '\0' ||
 	    canon_unhex(n->cfg.bootstrap_hash, h, 32) != 0 ||
-	    store_token_lookup(n->store, h, &rec) == 0) {
+	    store_token_lookup(n->store, h, &rec) == 0 ||
+	    store_token_get(n->store, "admin", &rec) == 0) {
 		json_decref(rec);
 		n->ready = true;
 		tb_log(TB_LOG_INFO, "TB-NODE-READY", "ready");

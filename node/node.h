@@ -27,6 +27,9 @@ struct node_raft_view {
 	_Atomic unsigned long long commit;
 	_Atomic unsigned long long applied;
 	_Atomic unsigned long long leader_id;
+	/* A follower (not a spare): ms since the leader's last append (its
+	 * heartbeats too); 0 on a leader, a spare, or before the first. */
+	_Atomic long long leader_silent_ms;
 };
 
 /* Counters for /metrics; atomics so any thread may bump them. */

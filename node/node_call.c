@@ -129,10 +129,11 @@ propose(struct node *n, struct http_call *c, enum cmd_type t,
 		http_reply_error(
 		    c, 409, "feature_level", NULL,
 		    "%s needs feature level %d; the group runs at "
-		    "%u (POST /v1/group/features once every member "
-		    "is upgraded)",
+		    "%u (tongban group features --set %d, POST "
+		    "/v1/group/features, once every member runs a build "
+		    "that supports it)",
 		    cmd_type_name(t), cmd_feature_level(t),
-		    store_feature_level(n->store));
+		    store_feature_level(n->store), cmd_feature_level(t));
 		return;
 	}
 	rv = cmd_encode(t, node_now_ms(), idem_key, body, &b, err, sizeof(err));

@@ -254,6 +254,11 @@ int store_token_lookup(struct store *s, const uint8_t hash[32], json_t **out);
  * out). TB_ENOTFOUND. */
 int store_token_get(struct store *s, const char *id, json_t **out);
 
+/* store_token_list: every token record, revoked ones too, by id (hashes
+ * left out): {"tokens": [...]}. At most 10,000 (an API's tokens are made
+ * by hand; more would be a bug, not a list to page). */
+int store_token_list(struct store *s, json_t **out);
+
 /* store_join_get: the join token record with id (meta "join/ID", its hash
  * included: the caller compares it); TB_ENOTFOUND if none. */
 int store_join_get(struct store *s, const char *id, json_t **out);

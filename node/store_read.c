@@ -573,6 +573,43 @@ store_token_get(struct store *s, const char *id, json_t **out)
 }
 
 int
+store_token_list(struct store *s, json_t **out)
+{
+	json_t *arr = json_array(), *t;
+	MDB_cursor *cur;
+	MDB_txn *txn;
+	MDB_val k, v;
+	int rv, op = MDB_FIRST;
+
+	*out = NULL;
+	if (arr == NULL || (rv = rd_begin(s, &txn)) != 0) {
+		json_decref(arr);
+		return arr == NULL ? TB_ENOMEM : rv;
+	}
+	rv = db_err(mdb_cursor_open(txn, s->dbi[DB_TOKENS], &cur));
+	if (rv == 0) {
+		while (json_array_size(arr) < 10000 &&
+		       (rv = db_err(mdb_cursor_get(cur, &k, &v, op))) == 0) {
+			op = MDB_NEXT;
+			/* Decoded inside the transaction: v dies with it. */
+			if ((rv = db_val_json(&v, &t)) != 0) {
+				break;
+			}
+			json_object_del(t, "hash");
+			json_array_append_new(arr, t);
+		}
+		mdb_cursor_close(cur);
+	}
+	store_rd_end(s, txn);
+	rv = rv == TB_ENOTFOUND ? TB_OK : rv;
+	if (rv != 0 || (*out = json_pack("{s:o}", "tokens", arr)) == NULL) {
+		json_decref(arr);
+		return rv ? rv : TB_ENOMEM;
+	}
+	return TB_OK;
+}
+
+int
 store_join_get(struct store *s, const char *id, json_t **out)
 {
 	char key[40];

@@ -78,6 +78,37 @@ like "$out" "installed cert $serial of node $node_id" "summary"
 ok "$([ -f C/local/data.mdb ] && [ ! -e C/certs/node.json ] && [ ! -e C/certs/chain.json ]; echo $?)" \
   "stored in C/local (LMDB), no C/certs/node.json or chain.json"
 
+# A county node made without --root (a single node that ran for a while
+# before it was enrolled): cert install --root gives it the province's root.
+"$tb" init --dir N --region 370102 >/dev/null
+"$tb" cert request --dir N --out nrq.json >/dev/null
+"$tb" cert issue --key r370102.key --issuer-cert c2.json --request nrq.json \
+  --days 30 --out nn.json >/dev/null
+run "$tb" cert install --dir N nn.json c2.json c1.json c0.json
+is "$rc" 1 "install into a node without root metadata is refused"
+like "$err" "N has no root metadata (N/root.json): give the province's root with --root ROOT.json" \
+  "  and says how to give the root (not: init the node again)"
+unlike "$err" "line -1" "  without jansson's line -1 column -1"
+run "$tb" cert install --dir N --root c0.json nn.json c2.json c1.json c0.json
+is "$rc" 1 "--root that is no root metadata is refused"
+like "$err" "c0.json: \$.threshold: required field 'threshold' is missing" "  named"
+run "$tb" cert install --dir N --root P/root.json nn.json c1.json c0.json
+is "$rc" 1 "--root with a chain that does not verify is refused"
+ok "$([ ! -e N/root.json ] && [ ! -e N/local ]; echo $?)" \
+  "  and leaves no root.json and no certificate"
+run "$tb" cert install --dir N --root P/root.json nn.json c2.json c1.json c0.json
+is "$rc" 0 "install --root P/root.json with the whole chain"
+like "$out" "N: installed the root metadata of 370000 version 1 (P/root.json)" "  says so"
+is "$(cmp -s <($py -c 'import json; print(json.load(open("N/root.json")))') \
+  <($py -c 'import json; print(json.load(open("P/root.json")))'); echo $?)" 0 \
+  "  N/root.json is the province's root"
+run "$tb" cert verify --dir N
+is "$rc" 0 "  cert verify accepts N's chain"
+"$tb" init --dir Q --region 110000 >/dev/null
+run "$tb" cert install --dir N --root Q/root.json nn.json c2.json c1.json c0.json
+is "$rc" 1 "--root naming another root than N's is refused"
+like "$err" "N/root.json holds other root metadata (370000 version 1)" "  named"
+
 run "$tb" cert show --dir C
 is "$rc" 0 "show the installed chain"
 like "$out" "cert $serial: node key of 370102 历下区, node $node_id, role member" \

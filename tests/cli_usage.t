@@ -26,6 +26,35 @@ is "$rc" 2 "status with an unknown argument is a usage error"
 like "$err" "tongban status: takes no arguments" "  named"
 run "$tb" help
 like "$out" "--parent CODE@tcp://HOST:PORT" "help shows init --parent"
+like "$out" "tongban group features [--set LEVEL]" "help shows group features (a group needs level 2 to issue join tokens)"
+like "$out" "tongban catalog rollout VERSION" "help shows catalog rollout"
+like "$out" "cert request|issue|install|revoke|show|verify|cross|export|incarnation" \
+  "help lists cert incarnation (a quorum-loss recovery starts with it)"
+run "$tb" init --dir "$T/ap" --region 370102 --api 127.0.0.1
+is "$rc $err" "1 tongban init: --api 127.0.0.1: HOST:PORT expected, port 0 (a free one) to 65535" \
+  "init --api without a port is refused (it listened on port 80)"
+ok "$([ ! -e "$T/ap" ]; echo $?)" "  and makes nothing"
+run "$tb" init --dir "$T/ap" --region 370102 --link tcp://10.0.0.1:7401
+like "$rc $err" "1 tongban init: --link tcp://10.0.0.1:7401: HOST:PORT expected" \
+  "init --link with a URL is refused (the group would record it)"
+run "$tb" init --dir "$T/ap" --region 370102 --link 127.0.0.1:7401 --join 10.0.0.1
+like "$rc $err" "1 tongban init: --join 10.0.0.1: HOST:PORT expected, port 1 to 65535" \
+  "init --join without a port is refused"
+run "$tb" group recover --help
+is "$rc" 0 "group recover --help exits 0"
+like "$out" "usage: tongban group recover --dir DIR --cert FILE" "  with its usage on stdout"
+# A client verb without --api or TONGBAN_API talks to the default address;
+# when nothing listens there (port 7400 is not ours to bind), it says so.
+if ! curl -s -o /dev/null -m 2 http://127.0.0.1:7400/healthz; then
+  run env -u TONGBAN_API "$tb" status
+  like "$err" "Connection refused (the default address: no --api URL before the verb and no TONGBAN_API" \
+    "a refused connection to the default address says it was the default"
+  run env -u TONGBAN_API "$tb" --api http://127.0.0.1:7400 status
+  unlike "$err" "the default address" "  not when --api named it"
+else
+  ok 0 "# skip: something listens on 127.0.0.1:7400"
+  ok 0 "# skip"
+fi
 run "$tb" init --dir "$T/i1" --region 37010
 is "$rc $err" "1 tongban init: --region 37010: must be 6 digits, or 12 ending in 000000" \
   "init names --region and the value of a malformed code"

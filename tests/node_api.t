@@ -41,7 +41,7 @@ refused "GET /v1/cases/ID/extra" 404 not_found - -- a GET "/v1/cases/$CASE/extra
 refused "DELETE /v1/tokens/ (no id)" 404 not_found - -- a DELETE /v1/tokens/
 refused "POST /v1/status" 405 method_not_allowed - -- a POST /v1/status -d '{}'
 refused "DELETE /v1/tokens" 405 method_not_allowed - -- a DELETE /v1/tokens
-refused "GET /v1/tokens" 405 method_not_allowed - -- a GET /v1/tokens
+refused "PUT /v1/tokens" 405 method_not_allowed - -- a PUT /v1/tokens -d '{}'
 refused "POST /v1/tokens/ID" 405 method_not_allowed - -- a POST /v1/tokens/admin -d '{}'
 refused "PUT /v1/cases" 405 method_not_allowed - -- a PUT /v1/cases --data-binary @"$T/food.json"
 refused "PATCH /v1/cases" 405 method_not_allowed - -- a PATCH /v1/cases -d '{}'

@@ -22,6 +22,7 @@ group_node A "$LA" member
 ok $? "node A of 370102 with a member certificate"
 run "$TB" index-key export --dir A --out akey.json
 is "$rc" 0 "tongban index-key export: A's applicant index key"
+like "$out" "akey.json: the applicant index key of A's group (a secret, 0600" "  and says what it wrote"
 is "$(stat -c %a akey.json)" 600 "  written owner-only"
 group_node B "$LB" member --join "127.0.0.1:$LA" --index-key-from akey.json
 ok $? "node B made with --join A's link address and A's index key"

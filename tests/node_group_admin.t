@@ -53,7 +53,11 @@ ok $? "B, C and X run, waiting to be added"
 grow_to_three
 run "$TB" --api "$API_A" --token "$TOKEN_A" group add "$ID_C" "127.0.0.1:$LC"
 is "$rc" 1 "adding C twice is refused"
-like "$err" "409 duplicate" "  as a duplicate (409)"
+like "$err" "409 duplicate at \$.node_id: $ID_C is a member already, as a voter at 127.0.0.1:$LC (tongban group promote|demote changes its role)" \
+  "  as a duplicate (409), naming its role and the verb that changes it"
+run "$TB" --api "$API_A" --token "$TOKEN_A" group add 0123456789abcdef "127.0.0.1:$LC"
+like "$err" "409 duplicate at \$.address: 127.0.0.1:$LC is the address of member $ID_C" \
+  "a new id at a member's address: 409 at \$.address naming the member"
 run "$TB" --api "$API_A" --token "$TOKEN_A" group add "$ID_C" "127.0.0.1:0/x"
 like "$err" "\$.address" "a malformed address is refused naming \$.address"
 api A POST /v1/group/members -d '{"node_id":"XYZ","address":"127.0.0.1:9"}'

@@ -21,7 +21,7 @@ t_start=$(now_ms)
 group_pki
 ok $? "a province root and region keys down to 370102"
 LA=$(free_port); LB=$(free_port); LC=$(free_port); LD=$(free_port)
-group_node A "$LA" member && "$TB" index-key export --dir A --out akey.json
+group_node A "$LA" member && "$TB" index-key export --dir A --out akey.json >/dev/null
 ok $? "node A, and its index key"
 group_node B "$LB" member --join "127.0.0.1:$LA" --index-key-from akey.json &&
   group_node C "$LC" member --join "127.0.0.1:$LA" --index-key-from akey.json

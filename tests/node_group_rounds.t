@@ -21,7 +21,7 @@ group_pki
 ok $? "a province root and region keys down to 370102"
 names=(A B C)
 for n in "${names[@]}"; do printf -v "L$n" '%s' "$(free_port)"; done
-group_node A "$LA" member && "$TB" index-key export --dir A --out akey.json &&
+group_node A "$LA" member && "$TB" index-key export --dir A --out akey.json >/dev/null &&
   group_node B "$LB" member --join "127.0.0.1:$LA" --index-key-from akey.json &&
   group_node C "$LC" member --join "127.0.0.1:$LA" --index-key-from akey.json
 ok $? "nodes A, B and C"
