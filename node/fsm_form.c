@@ -27,8 +27,13 @@ fsm_id_number_ok(const char *s)
 		}
 		sum += (s[i] - '0') * w[i];
 	}
-	/* Characters 7..14 are the date of birth. */
-	snprintf(date, sizeof(date), "%.4s-%.2s-%.2s", s + 6, s + 10, s + 12);
+	/* Characters 7..14 are the date of birth, as YYYY-MM-DD. */
+	memcpy(date, s + 6, 4);
+	date[4] = '-';
+	memcpy(date + 5, s + 10, 2);
+	date[7] = '-';
+	memcpy(date + 8, s + 12, 2);
+	date[10] = '\0';
 	return s[17] == check[sum % 11] && cal_date_parse(date, &day) == 0;
 }
 

@@ -38,7 +38,16 @@ state_of(const json_t *c)
 static void
 count_key(int st, char *out, size_t n)
 {
-	snprintf(out, n, "n/%s", lc_state_name((enum lc_state)st));
+	const char *name = lc_state_name((enum lc_state)st);
+	size_t len = strlen(name);
+
+	/* "n/%s", truncated to n - 1 bytes as snprintf does. */
+	if (len + 3 > n) {
+		len = n - 3;
+	}
+	memcpy(out, "n/", 2);
+	memcpy(out + 2, name, len);
+	out[2 + len] = '\0';
 }
 
 static int case_records(struct fsm *f, const json_t *c, const json_t *old);
