@@ -9,6 +9,7 @@
 #include "node/node.h"
 #include "node/store.h"
 #include "node/store_db.h"
+#include "schema/command.h"
 #include "schema/error.h"
 
 #include <pthread.h>
@@ -26,8 +27,10 @@ struct job {
 	struct http_call *c;  /* answered after the commit, or NULL */
 	applier_done_fn done; /* or: called on the loop after the commit */
 	void *arg;
-	int rv;      /* for done: TB_OK if durable */
-	json_t *res; /* the apply's result, until the reply */
+	int rv;       /* for done: TB_OK if durable */
+	json_t *res;  /* the apply's result, until the reply */
+	bool decoded; /* cmd holds buf decoded (on the loop), until applied */
+	struct cmd cmd;
 	size_t len;
 	uint8_t buf[]; /* the entry's bytes */
 };
@@ -136,6 +139,7 @@ fail(struct applier *a, int rv, uint64_t index)
 static void
 answer(struct job *j)
 {
+	cmd_free(&j->cmd); /* not applied: the writer failed before */
 	if (j->c != NULL && j->rv == 0) {
 		reply_result(j->c, j->res);
 	} else {
@@ -180,16 +184,24 @@ reply_main(void *arg)
 	return NULL;
 }
 
-/* hand_replies answers the list of jobs: on the reply thread, or, when the
- * writer has nothing else to do (more false, nothing submitted) and the
- * reply thread nothing left either, here, which spares a thread wake-up in
- * the reply's latency (one connection; a busy machine). Either way the
- * calls are answered in the order of their entries. */
+/* At most this many calls of a batch are answered on the writer itself
+ * (hand_replies). */
+#define INLINE_REPLIES 4
+
+/* hand_replies answers the list of n jobs: on the reply thread, or, when
+ * they are few, the writer has nothing else to do (more false, nothing
+ * submitted) and the reply thread nothing left either, here, which spares
+ * a thread wake-up in the reply's latency (one connection; a busy
+ * machine). A large batch goes to the reply thread even then: entries
+ * committed meanwhile would wait for its replies. Either way the calls
+ * are answered in the order of their entries. */
 static void
-hand_replies(struct applier *a, struct job *list, struct job **last, bool more)
+hand_replies(struct applier *a, struct job *list, struct job **last, unsigned n,
+             bool more)
 {
 	struct job *j;
 
+	more = more || n > INLINE_REPLIES;
 	if (!more) {
 		pthread_mutex_lock(&a->mu);
 		more = a->head != NULL;
@@ -218,6 +230,7 @@ static void
 commit(struct applier *a, bool more)
 {
 	struct job *j, *next, *replies = NULL, **rtail = &replies;
+	unsigned nreplies = 0;
 	int rv = atomic_load(&a->error);
 
 	if (a->held == NULL) {
@@ -253,9 +266,10 @@ commit(struct applier *a, bool more)
 		}
 		*rtail = j;
 		rtail = &j->next;
+		nreplies++;
 	}
 	if (replies != NULL) {
-		hand_replies(a, replies, rtail, more);
+		hand_replies(a, replies, rtail, nreplies, more);
 	}
 	a->held = NULL;
 	a->held_tail = &a->held;
@@ -282,6 +296,7 @@ drain_done(struct applier *a)
 		if (j->rv != 0) {
 			json_decref(j->res);
 		}
+		cmd_free(&j->cmd);
 		free(j);
 	}
 }
@@ -334,7 +349,12 @@ apply(struct applier *a, struct job *j, bool more)
 	int rv = atomic_load(&a->error);
 
 	if (rv == 0 && (rv = store_batch_begin(a->store)) == 0) {
-		rv = store_apply(a->store, j->index, j->buf, j->len, &j->res);
+		rv = j->decoded
+		         ? store_apply_decoded(a->store, j->index, j->buf,
+		                               j->len, &j->cmd, &j->res)
+		         : store_apply(a->store, j->index, j->buf, j->len,
+		                       &j->res);
+		j->decoded = false; /* a redo decodes it again */
 		if (rv == STORE_REDO) {
 			rv = redo(a, j);
 		}
@@ -483,6 +503,7 @@ applier_stage(struct applier *a, uint64_t index, const void *buf, size_t len,
               struct http_call *c, applier_done_fn done, void *arg)
 {
 	struct job *j = malloc(sizeof(*j) + len);
+	char err[TB_DIAG_MSG];
 
 	if (j == NULL) {
 		return TB_ENOMEM;
@@ -497,6 +518,13 @@ applier_stage(struct applier *a, uint64_t index, const void *buf, size_t len,
 	j->res = NULL;
 	j->len = len;
 	memcpy(j->buf, buf, len);
+	/* Decoded here, on the loop, so that the writer (the serial part of
+	 * a write) does not: cmd_decode depends on the bytes alone. One that
+	 * fails is decoded again by store_apply, which says why. */
+	j->decoded = cmd_decode(j->buf, len, &j->cmd, err, sizeof(err)) == 0;
+	if (!j->decoded) {
+		cmd_free(&j->cmd);
+	}
 	*a->stage_tail = j;
 	a->stage_tail = &j->next;
 	a->staged = index;

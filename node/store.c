@@ -546,9 +546,11 @@ store_set_direct(struct store *s, bool on)
 	s->direct = on;
 }
 
-int
-store_apply(struct store *s, uint64_t index, const uint8_t *buf, size_t len,
-            json_t **result)
+/* apply_entry: store_apply, with the command decoded already if pre is not
+ * NULL (released here in every case). */
+static int
+apply_entry(struct store *s, uint64_t index, const uint8_t *buf, size_t len,
+            struct cmd *pre, json_t **result)
 {
 	bool direct = s->direct && s->batch != NULL;
 	struct fsm f;
@@ -559,6 +561,11 @@ store_apply(struct store *s, uint64_t index, const uint8_t *buf, size_t len,
 	int rv;
 
 	*result = NULL;
+	memset(&c, 0, sizeof(c));
+	if (pre != NULL) { /* ours from here, whatever happens */
+		c = *pre;
+		memset(pre, 0, sizeof(*pre));
+	}
 	/* In a batch, a nested transaction: its commit only merges it into
 	 * the batch, and its abort drops only its own writes. In direct
 	 * mode the batch itself (store_set_direct). */
@@ -566,6 +573,7 @@ store_apply(struct store *s, uint64_t index, const uint8_t *buf, size_t len,
 		txn = s->batch;
 	} else if ((rv = db_err(mdb_txn_begin(s->env, s->batch, 0, &txn))) !=
 	           0) {
+		cmd_free(&c);
 		return rv;
 	}
 	if ((rv = meta_get_u64(s, txn, "applied", &applied)) != 0 ||
@@ -574,9 +582,11 @@ store_apply(struct store *s, uint64_t index, const uint8_t *buf, size_t len,
 			mdb_txn_abort(txn); /* libraft re-applies after a
 			                       restart */
 		}
+		cmd_free(&c);
 		return rv;
 	}
-	if ((rv = cmd_decode(buf, len, &c, err, sizeof(err))) != 0) {
+	if (pre == NULL &&
+	    (rv = cmd_decode(buf, len, &c, err, sizeof(err))) != 0) {
 		/* A type or body version this build does not know must stop
 		 * the member; any other undecodable entry is refused alike
 		 * by every member. */
@@ -666,6 +676,20 @@ refused_direct:
 		*result = NULL;
 	}
 	return rv;
+}
+
+int
+store_apply(struct store *s, uint64_t index, const uint8_t *buf, size_t len,
+            json_t **result)
+{
+	return apply_entry(s, index, buf, len, NULL, result);
+}
+
+int
+store_apply_decoded(struct store *s, uint64_t index, const uint8_t *buf,
+                    size_t len, struct cmd *pre, json_t **result)
+{
+	return apply_entry(s, index, buf, len, pre, result);
 }
 
 /* digest_db feeds database i into st, skipping the applied index. */
