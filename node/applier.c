@@ -29,7 +29,7 @@ struct job {
 	void *arg;
 	int rv;       /* for done: TB_OK if durable */
 	json_t *res;  /* the apply's result, until the reply */
-	bool decoded; /* cmd holds buf decoded (on the loop), until applied */
+	bool decoded; /* cmd holds buf decoded (on the loop), unused yet */
 	struct cmd cmd;
 	size_t len;
 	uint8_t buf[]; /* the entry's bytes */
@@ -139,7 +139,7 @@ fail(struct applier *a, int rv, uint64_t index)
 static void
 answer(struct job *j)
 {
-	cmd_free(&j->cmd); /* not applied: the writer failed before */
+	cmd_free(&j->cmd); /* here rather than on the writer */
 	if (j->c != NULL && j->rv == 0) {
 		reply_result(j->c, j->res);
 	} else {

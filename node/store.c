@@ -546,8 +546,17 @@ store_set_direct(struct store *s, bool on)
 	s->direct = on;
 }
 
+/* drop_cmd releases c unless it is a copy of the caller's pre. */
+static void
+drop_cmd(struct cmd *c, const struct cmd *pre)
+{
+	if (pre == NULL) {
+		cmd_free(c);
+	}
+}
+
 /* apply_entry: store_apply, with the command decoded already if pre is not
- * NULL (released here in every case). */
+ * NULL (the caller's: used through a shallow copy, never released here). */
 static int
 apply_entry(struct store *s, uint64_t index, const uint8_t *buf, size_t len,
             struct cmd *pre, json_t **result)
@@ -562,9 +571,8 @@ apply_entry(struct store *s, uint64_t index, const uint8_t *buf, size_t len,
 
 	*result = NULL;
 	memset(&c, 0, sizeof(c));
-	if (pre != NULL) { /* ours from here, whatever happens */
-		c = *pre;
-		memset(pre, 0, sizeof(*pre));
+	if (pre != NULL) {
+		c = *pre; /* released by the caller */
 	}
 	/* In a batch, a nested transaction: its commit only merges it into
 	 * the batch, and its abort drops only its own writes. In direct
@@ -573,7 +581,7 @@ apply_entry(struct store *s, uint64_t index, const uint8_t *buf, size_t len,
 		txn = s->batch;
 	} else if ((rv = db_err(mdb_txn_begin(s->env, s->batch, 0, &txn))) !=
 	           0) {
-		cmd_free(&c);
+		drop_cmd(&c, pre);
 		return rv;
 	}
 	if ((rv = meta_get_u64(s, txn, "applied", &applied)) != 0 ||
@@ -582,7 +590,7 @@ apply_entry(struct store *s, uint64_t index, const uint8_t *buf, size_t len,
 			mdb_txn_abort(txn); /* libraft re-applies after a
 			                       restart */
 		}
-		cmd_free(&c);
+		drop_cmd(&c, pre);
 		return rv;
 	}
 	if (pre == NULL &&
@@ -626,17 +634,17 @@ apply_entry(struct store *s, uint64_t index, const uint8_t *buf, size_t len,
 		/* The batch may hold what the handler wrote: the caller
 		 * drops it and applies it again without direct mode. */
 		json_decref(f.result);
-		cmd_free(&c);
+		drop_cmd(&c, pre);
 		return STORE_REDO;
 	}
 	if (rv == FSM_REFUSED) {
 		json_decref(f.result);
 		*result =
 		    error_result(f.d.e[0].code, f.d.e[0].path, f.d.e[0].msg);
-		cmd_free(&c);
+		drop_cmd(&c, pre);
 		goto refused;
 	}
-	cmd_free(&c);
+	drop_cmd(&c, pre);
 	if (rv != 0) {
 		if (!direct) {
 			mdb_txn_abort(txn); /* a half-applied entry is never

@@ -164,8 +164,9 @@ struct cmd;
 /* store_apply_decoded is store_apply with buf already decoded into *pre by
  * cmd_decode (TB_OK; pre->raw points into buf), e.g. on another thread
  * before the write transaction: the same outcome, since decoding depends
- * on the bytes alone. *pre is released (cmd_free) whatever happens, and a
- * handler may have changed it: to apply buf again, use store_apply. */
+ * on the bytes alone. *pre stays the caller's (cmd_free it, on any thread,
+ * once the result is no longer needed: the result may share its values);
+ * a handler may have changed it, so to apply buf again use store_apply. */
 int store_apply_decoded(struct store *s, uint64_t index, const uint8_t *buf,
                         size_t len, struct cmd *pre, json_t **result);
 
