@@ -2,9 +2,8 @@
  * batches, one LMDB write transaction and one fdatasync each. Once a batch
  * is durable, the HTTP calls waiting for it go to the reply thread, which
  * serialises their replies while the writer applies the next batch. */
-#include "node/applier.h"
+#include "node/applier_impl.h"
 
-#include "node/http.h"
 #include "node/log.h"
 #include "node/node.h"
 #include "node/store.h"
@@ -17,103 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-enum job_kind { JOB_APPLY, JOB_SYNC };
-
-struct job {
-	struct job *next;
-	enum job_kind kind;
-	uint64_t index;
-	struct http_call *c;  /* answered after the commit, or NULL */
-	applier_done_fn done; /* or: called on the loop after the commit */
-	void *arg;
-	int rv;       /* for done: TB_OK if durable */
-	json_t *res;  /* the apply's result, until the reply */
-	bool decoded; /* cmd holds buf decoded (on the loop), unused yet */
-	struct cmd cmd;
-	size_t len;
-	uint8_t buf[]; /* the entry's bytes */
-};
-
-struct applier {
-	struct node *n;
-	struct store *store;
-	void (*on_fail)(struct node *n);
-	pthread_t thread;
-	bool started;
-	pthread_mutex_t mu;
-	pthread_cond_t work;             /* jobs arrived, or stop */
-	pthread_cond_t done;             /* a sync job finished */
-	struct job *head, **tail;        /* submitted, under mu */
-	bool stop;                       /* under mu */
-	unsigned long long syncs_done;   /* under mu */
-	int sync_rv;                     /* under mu */
-	struct job *stage, **stage_tail; /* loop thread only */
-	uint64_t staged;                 /* loop: last index staged */
-	_Atomic uint64_t durable;        /* last index committed */
-	_Atomic int error;               /* sticky failure, TB_* */
-	uv_async_t failed;               /* wakes the loop on a failure */
-	void (*on_progress)(struct node *n);
-	uv_async_t progress;        /* wakes the loop after commits */
-	struct job *dhead, **dtail; /* done jobs for the loop, under mu */
-	/* The writer's batch: applied, waiting for the commit. */
-	struct job *held, **held_tail;
-	unsigned held_n;
-	uint64_t held_index;
-	/* The reply thread: calls of committed (or lost) batches. */
-	pthread_t rthread;
-	bool rstarted;
-	pthread_mutex_t rmu;
-	pthread_cond_t rwork;       /* replies arrived, or rstop */
-	struct job *rhead, **rtail; /* under rmu */
-	bool rbusy;                 /* answering a list, under rmu */
-	bool rstop;                 /* under rmu */
-};
-
-/* reply_result answers c with an apply's result (stolen): a refusal by its
- * code, a success with 201 (POST) or 200 and the call's extra fields. */
-static void
-reply_result(struct http_call *c, json_t *res)
-{
-	json_t *err;
-
-	if (res == NULL) {
-		http_reply_error(
-		    c, 500, "internal", NULL,
-		    "the write was applied but its result is lost");
-		return;
-	}
-	if ((err = json_object_get(res, "error")) != NULL) {
-		http_reply_json(c,
-		                node_error_status(json_string_value(
-		                    json_object_get(err, "code"))),
-		                res);
-		return;
-	}
-	if (c->extra != NULL) {
-		json_object_update(res, c->extra);
-	}
-	/* A handoff offered is accepted for processing (202): the other
-	 * region decides; an abort is done (201). */
-	http_reply_json(c,
-	                strcmp(c->method, "POST") != 0 ? 200
-	                : json_object_get(res, "handoff") != NULL &&
-	                        json_object_get(res, "aborted") == NULL &&
-	                        json_object_get(res, "refused") == NULL
-	                    ? 202
-	                    : 201,
-	                res);
-}
-
-static void
-reply_lost(struct http_call *c, int rv)
-{
-	http_reply_error(c, 503, "unavailable", NULL,
-	                 "the write was committed but the store could not "
-	                 "record it: %s (retry with the same "
-	                 "Idempotency-Key)",
-	                 tb_strerror(rv));
-}
 
 /* fail records the writer's first failure and wakes the loop. */
 static void
@@ -134,98 +36,10 @@ fail(struct applier *a, int rv, uint64_t index)
 	uv_async_send(&a->failed);
 }
 
-/* answer answers the call of job j (if any) and frees j: with its result
- * if its batch is durable (j->rv 0), 503 if not. */
-static void
-answer(struct job *j)
-{
-	cmd_free(&j->cmd); /* here rather than on the writer */
-	if (j->c != NULL && j->rv == 0) {
-		reply_result(j->c, j->res);
-	} else {
-		json_decref(j->res);
-		if (j->c != NULL) {
-			reply_lost(j->c, j->rv);
-		}
-	}
-	free(j);
-}
-
-/* reply_main answers what commit hands over, in order, until stopped
- * with nothing left. Serialising a reply body costs about as much CPU as
- * a fifth of an apply; here it overlaps the writer's next batch. */
-static void *
-reply_main(void *arg)
-{
-	struct applier *a = arg;
-	struct job *list, *j;
-
-	for (;;) {
-		pthread_mutex_lock(&a->rmu);
-		while (a->rhead == NULL && !a->rstop) {
-			pthread_cond_wait(&a->rwork, &a->rmu);
-		}
-		list = a->rhead;
-		a->rhead = NULL;
-		a->rtail = &a->rhead;
-		a->rbusy = list != NULL;
-		pthread_mutex_unlock(&a->rmu);
-		if (list == NULL) {
-			break;
-		}
-		while ((j = list) != NULL) {
-			list = j->next;
-			answer(j);
-		}
-		pthread_mutex_lock(&a->rmu);
-		a->rbusy = false;
-		pthread_mutex_unlock(&a->rmu);
-	}
-	return NULL;
-}
-
-/* At most this many calls of a batch are answered on the writer itself
- * (hand_replies). */
-#define INLINE_REPLIES 4
-
-/* hand_replies answers the list of n jobs: on the reply thread, or, when
- * they are few, the writer has nothing else to do (more false, nothing
- * submitted) and the reply thread nothing left either, here, which spares
- * a thread wake-up in the reply's latency (one connection; a busy
- * machine). A large batch goes to the reply thread even then: entries
- * committed meanwhile would wait for its replies. Either way the calls
- * are answered in the order of their entries. */
-static void
-hand_replies(struct applier *a, struct job *list, struct job **last, unsigned n,
-             bool more)
-{
-	struct job *j;
-
-	more = more || n > INLINE_REPLIES;
-	if (!more) {
-		pthread_mutex_lock(&a->mu);
-		more = a->head != NULL;
-		pthread_mutex_unlock(&a->mu);
-	}
-	pthread_mutex_lock(&a->rmu);
-	if (!more && a->rhead == NULL && !a->rbusy) {
-		pthread_mutex_unlock(&a->rmu);
-		while ((j = list) != NULL) {
-			list = j->next;
-			answer(j);
-		}
-		return;
-	}
-	*a->rtail = list;
-	a->rtail = last;
-	pthread_mutex_unlock(&a->rmu);
-	pthread_cond_signal(&a->rwork);
-}
-
 /* commit commits the writer's batch and hands the calls it held to the
- * reply thread (hand_replies; more: the writer has entries to apply next),
- * to be answered with their results if it is durable, 503 if not: none is
- * answered before its batch's commit returned. */
+ * reply thread (applier_reply_hand; more: the writer has entries to apply
+ * next), to be answered with their results if it is durable, 503 if not: none
+ * is answered before its batch's commit returned. */
 static void
 commit(struct applier *a, bool more)
 {
@@ -269,7 +83,7 @@ commit(struct applier *a, bool more)
 		nreplies++;
 	}
 	if (replies != NULL) {
-		hand_replies(a, replies, rtail, nreplies, more);
+		applier_reply_hand(a, replies, rtail, nreplies, more);
 	}
 	a->held = NULL;
 	a->held_tail = &a->held;
@@ -423,22 +237,6 @@ writer_main(void *arg)
 	return NULL;
 }
 
-/* reply_stop ends the reply thread once it has answered everything
- * handed to it (nothing is handed to it afterwards). */
-static void
-reply_stop(struct applier *a)
-{
-	if (!a->rstarted) {
-		return;
-	}
-	pthread_mutex_lock(&a->rmu);
-	a->rstop = true;
-	pthread_mutex_unlock(&a->rmu);
-	pthread_cond_signal(&a->rwork);
-	pthread_join(a->rthread, NULL);
-	a->rstarted = false;
-}
-
 static void
 failed_cb(uv_async_t *h)
 {
@@ -484,10 +282,10 @@ applier_start(struct node *n, void (*on_fail)(struct node *n),
 	}
 	a->progress.data = a;
 	/* The reply thread first: the writer hands it calls. */
-	a->rstarted = pthread_create(&a->rthread, NULL, reply_main, a) == 0;
+	a->rstarted = applier_reply_start(a) == 0;
 	if (!a->rstarted ||
 	    pthread_create(&a->thread, NULL, writer_main, a) != 0) {
-		reply_stop(a);
+		applier_reply_stop(a);
 		uv_close((uv_handle_t *)&a->failed, NULL);
 		uv_close((uv_handle_t *)&a->progress, NULL);
 		*out = a; /* freed by the caller after the loop ran */
@@ -615,7 +413,8 @@ applier_stop(struct applier *a)
 		uv_close((uv_handle_t *)&a->failed, NULL);
 		uv_close((uv_handle_t *)&a->progress, NULL);
 	}
-	reply_stop(a); /* after the writer: it answers what the writer left */
+	applier_reply_stop(
+	    a); /* after the writer: it answers what the writer left */
 }
 
 uint64_t
