@@ -33,7 +33,7 @@ struct applier;
  * an index the store does not hold yet.
  *
  * Failure modes: a store_apply or batch commit failure (map full, I/O,
- * corruption, an unknown command type) is sticky. The writer answers the
+ * corruption, an unknown command type) is sticky. The applier answers the
  * calls of the lost batch and every later one with 503, logs
  * TB-STORE-FULL or TB-APPLY-FAILED, and wakes the loop (on_fail) to stop the
  * node; Raft replays the lost entries from its log on the next start.
