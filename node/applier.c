@@ -8,7 +8,6 @@
 #include "node/node.h"
 #include "node/store.h"
 #include "node/store_db.h"
-#include "schema/command.h"
 #include "schema/error.h"
 
 #include <pthread.h>
@@ -78,6 +77,13 @@ commit(struct applier *a, bool more)
 			pthread_mutex_unlock(&a->mu);
 			continue;
 		}
+		if (j->c == NULL) {
+			/* No call waits (a member applying what another
+			 * proposed): nothing for the reply thread to do. */
+			json_decref(j->res);
+			free(j);
+			continue;
+		}
 		*rtail = j;
 		rtail = &j->next;
 		nreplies++;
@@ -110,7 +116,6 @@ drain_done(struct applier *a)
 		if (j->rv != 0) {
 			json_decref(j->res);
 		}
-		cmd_free(&j->cmd);
 		free(j);
 	}
 }
@@ -163,12 +168,7 @@ apply(struct applier *a, struct job *j, bool more)
 	int rv = atomic_load(&a->error);
 
 	if (rv == 0 && (rv = store_batch_begin(a->store)) == 0) {
-		rv = j->decoded
-		         ? store_apply_decoded(a->store, j->index, j->buf,
-		                               j->len, &j->cmd, &j->res)
-		         : store_apply(a->store, j->index, j->buf, j->len,
-		                       &j->res);
-		j->decoded = false; /* a redo decodes it again */
+		rv = store_apply(a->store, j->index, j->buf, j->len, &j->res);
 		if (rv == STORE_REDO) {
 			rv = redo(a, j);
 		}
@@ -301,7 +301,6 @@ applier_stage(struct applier *a, uint64_t index, const void *buf, size_t len,
               struct http_call *c, applier_done_fn done, void *arg)
 {
 	struct job *j = malloc(sizeof(*j) + len);
-	char err[TB_DIAG_MSG];
 
 	if (j == NULL) {
 		return TB_ENOMEM;
@@ -316,13 +315,6 @@ applier_stage(struct applier *a, uint64_t index, const void *buf, size_t len,
 	j->res = NULL;
 	j->len = len;
 	memcpy(j->buf, buf, len);
-	/* Decoded here, on the loop, so that the writer (the serial part of
-	 * a write) does not: cmd_decode depends on the bytes alone. One that
-	 * fails is decoded again by store_apply, which says why. */
-	j->decoded = cmd_decode(j->buf, len, &j->cmd, err, sizeof(err)) == 0;
-	if (!j->decoded) {
-		cmd_free(&j->cmd);
-	}
 	*a->stage_tail = j;
 	a->stage_tail = &j->next;
 	a->staged = index;

@@ -4,7 +4,6 @@
 #define TB_NODE_APPLIER_IMPL_H
 
 #include "node/applier.h"
-#include "schema/command.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -18,10 +17,8 @@ struct job {
 	struct http_call *c;  /* answered after the commit, or NULL */
 	applier_done_fn done; /* or: called on the loop after the commit */
 	void *arg;
-	int rv;       /* for done: TB_OK if durable */
-	json_t *res;  /* the apply's result, until the reply */
-	bool decoded; /* cmd holds buf decoded (on the loop), unused yet */
-	struct cmd cmd;
+	int rv;      /* for done: TB_OK if durable */
+	json_t *res; /* the apply's result, until the reply */
 	size_t len;
 	uint8_t buf[]; /* the entry's bytes */
 };

@@ -59,7 +59,6 @@ reply_lost(struct http_call *c, int rv)
 static void
 answer(struct job *j)
 {
-	cmd_free(&j->cmd); /* here rather than on the writer */
 	if (j->c != NULL && j->rv == 0) {
 		reply_result(j->c, j->res);
 	} else {

@@ -546,20 +546,9 @@ store_set_direct(struct store *s, bool on)
 	s->direct = on;
 }
 
-/* drop_cmd releases c unless it is a copy of the caller's pre. */
-static void
-drop_cmd(struct cmd *c, const struct cmd *pre)
-{
-	if (pre == NULL) {
-		cmd_free(c);
-	}
-}
-
-/* apply_entry: store_apply, with the command decoded already if pre is not
- * NULL (the caller's: used through a shallow copy, never released here). */
-static int
-apply_entry(struct store *s, uint64_t index, const uint8_t *buf, size_t len,
-            struct cmd *pre, json_t **result)
+int
+store_apply(struct store *s, uint64_t index, const uint8_t *buf, size_t len,
+            json_t **result)
 {
 	bool direct = s->direct && s->batch != NULL;
 	struct fsm f;
@@ -570,10 +559,6 @@ apply_entry(struct store *s, uint64_t index, const uint8_t *buf, size_t len,
 	int rv;
 
 	*result = NULL;
-	memset(&c, 0, sizeof(c));
-	if (pre != NULL) {
-		c = *pre; /* released by the caller */
-	}
 	/* In a batch, a nested transaction: its commit only merges it into
 	 * the batch, and its abort drops only its own writes. In direct
 	 * mode the batch itself (store_set_direct). */
@@ -581,7 +566,6 @@ apply_entry(struct store *s, uint64_t index, const uint8_t *buf, size_t len,
 		txn = s->batch;
 	} else if ((rv = db_err(mdb_txn_begin(s->env, s->batch, 0, &txn))) !=
 	           0) {
-		drop_cmd(&c, pre);
 		return rv;
 	}
 	if ((rv = meta_get_u64(s, txn, "applied", &applied)) != 0 ||
@@ -590,11 +574,9 @@ apply_entry(struct store *s, uint64_t index, const uint8_t *buf, size_t len,
 			mdb_txn_abort(txn); /* libraft re-applies after a
 			                       restart */
 		}
-		drop_cmd(&c, pre);
 		return rv;
 	}
-	if (pre == NULL &&
-	    (rv = cmd_decode(buf, len, &c, err, sizeof(err))) != 0) {
+	if ((rv = cmd_decode(buf, len, &c, err, sizeof(err))) != 0) {
 		/* A type or body version this build does not know must stop
 		 * the member; any other undecodable entry is refused alike
 		 * by every member. */
@@ -634,17 +616,17 @@ apply_entry(struct store *s, uint64_t index, const uint8_t *buf, size_t len,
 		/* The batch may hold what the handler wrote: the caller
 		 * drops it and applies it again without direct mode. */
 		json_decref(f.result);
-		drop_cmd(&c, pre);
+		cmd_free(&c);
 		return STORE_REDO;
 	}
 	if (rv == FSM_REFUSED) {
 		json_decref(f.result);
 		*result =
 		    error_result(f.d.e[0].code, f.d.e[0].path, f.d.e[0].msg);
-		drop_cmd(&c, pre);
+		cmd_free(&c);
 		goto refused;
 	}
-	drop_cmd(&c, pre);
+	cmd_free(&c);
 	if (rv != 0) {
 		if (!direct) {
 			mdb_txn_abort(txn); /* a half-applied entry is never
@@ -684,20 +666,6 @@ refused_direct:
 		*result = NULL;
 	}
 	return rv;
-}
-
-int
-store_apply(struct store *s, uint64_t index, const uint8_t *buf, size_t len,
-            json_t **result)
-{
-	return apply_entry(s, index, buf, len, NULL, result);
-}
-
-int
-store_apply_decoded(struct store *s, uint64_t index, const uint8_t *buf,
-                    size_t len, struct cmd *pre, json_t **result)
-{
-	return apply_entry(s, index, buf, len, pre, result);
 }
 
 /* digest_db feeds database i into st, skipping the applied index. */

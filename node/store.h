@@ -159,17 +159,6 @@ const char *store_region(const struct store *s);
 int store_apply(struct store *s, uint64_t index, const uint8_t *buf, size_t len,
                 json_t **result);
 
-struct cmd;
-
-/* store_apply_decoded is store_apply with buf already decoded into *pre by
- * cmd_decode (TB_OK; pre->raw points into buf), e.g. on another thread
- * before the write transaction: the same outcome, since decoding depends
- * on the bytes alone. *pre stays the caller's (cmd_free it, on any thread,
- * once the result is no longer needed: the result may share its values);
- * a handler may have changed it, so to apply buf again use store_apply. */
-int store_apply_decoded(struct store *s, uint64_t index, const uint8_t *buf,
-                        size_t len, struct cmd *pre, json_t **result);
-
 /* store_digest hashes (BLAKE2b-256) every key and value of every replicated
  * database in a fixed order, except the applied index itself, into out; the
  * applied index of the same read is stored in *applied (may be NULL). Two

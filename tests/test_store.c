@@ -887,31 +887,17 @@ test_release2(void)
 }
 
 /* direct_apply applies LOG[from .. i] in the open batch of b the way
- * node/applier.c does: decoded beforehand (store_apply_decoded) when it
- * decodes, directly into the batch, and after a refusal (STORE_REDO) the
- * batch dropped and applied again from the bytes without direct mode. */
+ * node/applier.c does: directly into the batch, and after a refusal
+ * (STORE_REDO) the batch dropped and applied again without direct mode. */
 static int
-direct_apply(struct store *b, size_t from, size_t i, size_t *redos,
-             size_t *decoded)
+direct_apply(struct store *b, size_t from, size_t i, size_t *redos)
 {
-	char err[TB_DIAG_MSG];
-	struct cmd c;
 	json_t *r = NULL;
 	size_t k;
 	int rv;
 
-	if (cmd_decode(LOG[i].buf.data, LOG[i].buf.len, &c, err, sizeof(err)) ==
-	    0) {
-		(*decoded)++;
-		rv = store_apply_decoded(b, LOG[i].index, LOG[i].buf.data,
-		                         LOG[i].buf.len, &c, &r);
-		json_decref(r);
-		cmd_free(&c);
-	} else {
-		rv = store_apply(b, LOG[i].index, LOG[i].buf.data,
-		                 LOG[i].buf.len, &r);
-		json_decref(r);
-	}
+	rv = store_apply(b, LOG[i].index, LOG[i].buf.data, LOG[i].buf.len, &r);
+	json_decref(r);
 	if (rv != STORE_REDO) {
 		return rv;
 	}
@@ -941,7 +927,7 @@ static void
 test_direct_replica(const uint8_t d0[32], uint64_t applied)
 {
 	struct store *b = open_at(DIR_D, "370102", 0);
-	size_t i, from = 0, redos = 0, decoded = 0;
+	size_t i, from = 0, redos = 0;
 	uint8_t d[32];
 	int rv = TB_OK;
 
@@ -955,7 +941,7 @@ test_direct_replica(const uint8_t d0[32], uint64_t applied)
 			}
 		}
 		if (rv == TB_OK) {
-			rv = direct_apply(b, from, i, &redos, &decoded);
+			rv = direct_apply(b, from, i, &redos);
 		}
 	}
 	if (b != NULL && rv == TB_OK) {
@@ -963,9 +949,6 @@ test_direct_replica(const uint8_t d0[32], uint64_t applied)
 	}
 	is_int(rv, TB_OK, "a replica applies the log in direct batches");
 	ok(redos > 0, "refusals in it were applied again (%zu batches)", redos);
-	ok(decoded > NLOG / 2,
-	   "most entries were applied decoded beforehand (%zu of %zu)", decoded,
-	   (size_t)NLOG);
 	if (b != NULL) {
 		digest(b, d);
 		ok(!memcmp(d0, d, 32), "and ends with the same digest");
