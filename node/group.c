@@ -31,15 +31,7 @@
 void
 group_node_id(raft_id id, char out[17])
 {
-	static const char hex[] = "0123456789abcdef";
-	int i;
-
-	/* As "%016llx", without vsnprintf (every reply names the leader). */
-	for (i = 15; i >= 0; i--) {
-		out[i] = hex[id & 15];
-		id >>= 4;
-	}
-	out[16] = '\0';
+	snprintf(out, 17, "%016llx", (unsigned long long)id);
 }
 
 const char *

@@ -236,22 +236,9 @@ cmd_encode(enum cmd_type t, int64_t at, const char *key, const json_t *body,
 		snprintf(errmsg, errlen, "bad command type or body");
 		return TB_EINVAL;
 	}
-	/* Built with the nocheck setters, not json_pack (which parsed its
-	 * format and UTF-8-checked the type's name on every command and
-	 * event): the names are ASCII constants, and canon_encode sorts the
-	 * keys, so the bytes are the same. */
-	env = json_object();
-	if (env != NULL &&
-	    (json_object_set_new_nocheck(
-	         env, "type", json_string_nocheck(cmd_defs[t].name)) != 0 ||
-	     json_object_set_new_nocheck(
-	         env, "v", json_integer(cmd_defs[t].version)) != 0 ||
-	     json_object_set_new_nocheck(env, "at",
-	                                 json_integer((json_int_t)at)) != 0 ||
-	     json_object_set_nocheck(env, "body", (json_t *)body) != 0)) {
-		json_decref(env);
-		env = NULL;
-	}
+	env =
+	    json_pack("{s:s, s:i, s:I, s:O}", "type", cmd_defs[t].name, "v",
+	              cmd_defs[t].version, "at", (json_int_t)at, "body", body);
 	if (env == NULL ||
 	    (key != NULL &&
 	     json_object_set_new(env, "key", json_string(key)) != 0)) {
