@@ -1,9 +1,9 @@
 /* The state store's writer thread: committed entries are applied there in
- * batches, one LMDB write transaction and one fdatasync each, and the
- * waiting HTTP calls are answered there once their batch is durable. */
-#include "node/applier.h"
+ * batches, one LMDB write transaction and one fdatasync each. Once a batch
+ * is durable, the HTTP calls waiting for it go to the reply thread, which
+ * serialises their replies while the writer applies the next batch. */
+#include "node/applier_impl.h"
 
-#include "node/http.h"
 #include "node/log.h"
 #include "node/node.h"
 #include "node/store.h"
@@ -15,93 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-enum job_kind { JOB_APPLY, JOB_SYNC };
-
-struct job {
-	struct job *next;
-	enum job_kind kind;
-	uint64_t index;
-	struct http_call *c;  /* answered after the commit, or NULL */
-	applier_done_fn done; /* or: called on the loop after the commit */
-	void *arg;
-	int rv;      /* for done: TB_OK if durable */
-	json_t *res; /* the apply's result, until the reply */
-	size_t len;
-	uint8_t buf[]; /* the entry's bytes */
-};
-
-struct applier {
-	struct node *n;
-	struct store *store;
-	void (*on_fail)(struct node *n);
-	pthread_t thread;
-	bool started;
-	pthread_mutex_t mu;
-	pthread_cond_t work;             /* jobs arrived, or stop */
-	pthread_cond_t done;             /* a sync job finished */
-	struct job *head, **tail;        /* submitted, under mu */
-	bool stop;                       /* under mu */
-	unsigned long long syncs_done;   /* under mu */
-	int sync_rv;                     /* under mu */
-	struct job *stage, **stage_tail; /* loop thread only */
-	uint64_t staged;                 /* loop: last index staged */
-	_Atomic uint64_t durable;        /* last index committed */
-	_Atomic int error;               /* sticky failure, TB_* */
-	uv_async_t failed;               /* wakes the loop on a failure */
-	void (*on_progress)(struct node *n);
-	uv_async_t progress;        /* wakes the loop after commits */
-	struct job *dhead, **dtail; /* done jobs for the loop, under mu */
-	/* The writer's batch: applied, waiting for the commit. */
-	struct job *held, **held_tail;
-	unsigned held_n;
-	uint64_t held_index;
-};
-
-/* reply_result answers c with an apply's result (stolen): a refusal by its
- * code, a success with 201 (POST) or 200 and the call's extra fields. */
-static void
-reply_result(struct http_call *c, json_t *res)
-{
-	json_t *err;
-
-	if (res == NULL) {
-		http_reply_error(
-		    c, 500, "internal", NULL,
-		    "the write was applied but its result is lost");
-		return;
-	}
-	if ((err = json_object_get(res, "error")) != NULL) {
-		http_reply_json(c,
-		                node_error_status(json_string_value(
-		                    json_object_get(err, "code"))),
-		                res);
-		return;
-	}
-	if (c->extra != NULL) {
-		json_object_update(res, c->extra);
-	}
-	/* A handoff offered is accepted for processing (202): the other
-	 * region decides; an abort is done (201). */
-	http_reply_json(c,
-	                strcmp(c->method, "POST") != 0 ? 200
-	                : json_object_get(res, "handoff") != NULL &&
-	                        json_object_get(res, "aborted") == NULL &&
-	                        json_object_get(res, "refused") == NULL
-	                    ? 202
-	                    : 201,
-	                res);
-}
-
-static void
-reply_lost(struct http_call *c, int rv)
-{
-	http_reply_error(c, 503, "unavailable", NULL,
-	                 "the write was committed but the store could not "
-	                 "record it: %s (retry with the same "
-	                 "Idempotency-Key)",
-	                 tb_strerror(rv));
-}
 
 /* fail records the writer's first failure and wakes the loop. */
 static void
@@ -122,12 +35,15 @@ fail(struct applier *a, int rv, uint64_t index)
 	uv_async_send(&a->failed);
 }
 
-/* commit commits the writer's batch and answers the calls it held: with
- * their results if it is durable, 503 if not. */
+/* commit commits the writer's batch and hands the calls it held to the
+ * reply thread (applier_reply_hand; more: the writer has entries to apply
+ * next), to be answered with their results if it is durable, 503 if not: none
+ * is answered before its batch's commit returned. */
 static void
-commit(struct applier *a)
+commit(struct applier *a, bool more)
 {
-	struct job *j, *next;
+	struct job *j, *next, *replies = NULL, **rtail = &replies;
+	unsigned nreplies = 0;
 	int rv = atomic_load(&a->error);
 
 	if (a->held == NULL) {
@@ -151,25 +67,29 @@ commit(struct applier *a)
 	}
 	for (j = a->held; j != NULL; j = next) {
 		next = j->next;
+		j->rv = rv;
+		j->next = NULL;
 		if (j->done != NULL) {
 			/* Answered on the loop (a link reply is loop-only). */
-			j->rv = rv;
-			j->next = NULL;
 			pthread_mutex_lock(&a->mu);
 			*a->dtail = j;
 			a->dtail = &j->next;
 			pthread_mutex_unlock(&a->mu);
 			continue;
 		}
-		if (j->c != NULL && rv == 0) {
-			reply_result(j->c, j->res);
-		} else {
+		if (j->c == NULL) {
+			/* No call waits (a member applying what another
+			 * proposed): nothing for the reply thread to do. */
 			json_decref(j->res);
-			if (j->c != NULL) {
-				reply_lost(j->c, rv);
-			}
+			free(j);
+			continue;
 		}
-		free(j);
+		*rtail = j;
+		rtail = &j->next;
+		nreplies++;
+	}
+	if (replies != NULL) {
+		applier_reply_hand(a, replies, rtail, nreplies, more);
 	}
 	a->held = NULL;
 	a->held_tail = &a->held;
@@ -241,9 +161,9 @@ redo(struct applier *a, struct job *j)
 	return store_apply(a->store, j->index, j->buf, j->len, &j->res);
 }
 
-/* apply applies one entry into the writer's batch. */
+/* apply applies one entry into the writer's batch; more: others follow. */
 static void
-apply(struct applier *a, struct job *j)
+apply(struct applier *a, struct job *j, bool more)
 {
 	int rv = atomic_load(&a->error);
 
@@ -270,7 +190,7 @@ apply(struct applier *a, struct job *j)
 	a->held_tail = &j->next;
 	a->held_index = j->index;
 	if (++a->held_n >= APPLIER_BATCH_MAX || rv != 0) {
-		commit(a);
+		commit(a, more);
 	}
 }
 
@@ -297,10 +217,10 @@ writer_main(void *arg)
 		while ((j = list) != NULL) {
 			list = j->next;
 			if (j->kind == JOB_APPLY) {
-				apply(a, j);
+				apply(a, j, list != NULL);
 				continue;
 			}
-			commit(a);
+			commit(a, list != NULL);
 			if ((rv = atomic_load(&a->error)) == 0) {
 				rv = store_sync(a->store);
 			}
@@ -312,7 +232,7 @@ writer_main(void *arg)
 			pthread_mutex_unlock(&a->mu);
 		}
 		/* What was submitted together is committed together. */
-		commit(a);
+		commit(a, false);
 	}
 	return NULL;
 }
@@ -344,9 +264,12 @@ applier_start(struct node *n, void (*on_fail)(struct node *n),
 	a->stage_tail = &a->stage;
 	a->held_tail = &a->held;
 	store_set_direct(a->store, true);
+	a->rtail = &a->rhead;
 	pthread_mutex_init(&a->mu, NULL);
 	pthread_cond_init(&a->work, NULL);
 	pthread_cond_init(&a->done, NULL);
+	pthread_mutex_init(&a->rmu, NULL);
+	pthread_cond_init(&a->rwork, NULL);
 	if (uv_async_init(&n->loop, &a->failed, failed_cb) != 0) {
 		applier_free(a);
 		return TB_EIO;
@@ -358,7 +281,11 @@ applier_start(struct node *n, void (*on_fail)(struct node *n),
 		return TB_EIO;
 	}
 	a->progress.data = a;
-	if (pthread_create(&a->thread, NULL, writer_main, a) != 0) {
+	/* The reply thread first: the writer hands it calls. */
+	a->rstarted = applier_reply_start(a) == 0;
+	if (!a->rstarted ||
+	    pthread_create(&a->thread, NULL, writer_main, a) != 0) {
+		applier_reply_stop(a);
 		uv_close((uv_handle_t *)&a->failed, NULL);
 		uv_close((uv_handle_t *)&a->progress, NULL);
 		*out = a; /* freed by the caller after the loop ran */
@@ -478,6 +405,8 @@ applier_stop(struct applier *a)
 		uv_close((uv_handle_t *)&a->failed, NULL);
 		uv_close((uv_handle_t *)&a->progress, NULL);
 	}
+	applier_reply_stop(
+	    a); /* after the writer: it answers what the writer left */
 }
 
 uint64_t
@@ -495,5 +424,7 @@ applier_free(struct applier *a)
 	pthread_cond_destroy(&a->work);
 	pthread_cond_destroy(&a->done);
 	pthread_mutex_destroy(&a->mu);
+	pthread_cond_destroy(&a->rwork);
+	pthread_mutex_destroy(&a->rmu);
 	free(a);
 }

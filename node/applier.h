@@ -20,9 +20,11 @@ struct applier;
  * what was staged to the writer thread in one go. The writer applies up to
  * APPLIER_BATCH_MAX entries in one LMDB write transaction
  * (store_batch_begin / store_apply / store_batch_commit: one fdatasync per
- * batch), and only after that commit answers the calls of the batch itself
- * (nng's aio is thread-safe): a reply never acknowledges a write the store
- * has not made durable, and no reply body is built on the loop.
+ * batch), and only after that commit hands the calls of the batch to the
+ * applier's reply thread, which serialises their replies and finishes their
+ * aios (nng's aio is thread-safe) while the writer goes on with the next
+ * batch: a reply never acknowledges a write the store has not made durable,
+ * and no reply body is built on the loop or on the writer.
  *
  * LMDB binds a write transaction to the thread that began it, so every
  * write transaction of the store, and store_sync, runs on the writer. The
@@ -31,7 +33,7 @@ struct applier;
  * an index the store does not hold yet.
  *
  * Failure modes: a store_apply or batch commit failure (map full, I/O,
- * corruption, an unknown command type) is sticky. The writer answers the
+ * corruption, an unknown command type) is sticky. The applier answers the
  * calls of the lost batch and every later one with 503, logs
  * TB-STORE-FULL or TB-APPLY-FAILED, and wakes the loop (on_fail) to stop the
  * node; Raft replays the lost entries from its log on the next start.
@@ -58,7 +60,7 @@ int applier_start(struct node *n, void (*on_fail)(struct node *n),
 typedef void (*applier_done_fn)(void *arg, int rv, json_t *res);
 
 /* applier_stage queues (loop thread) the committed entry at index, whose
- * len bytes at buf are copied; c (may be NULL) is answered by the writer
+ * len bytes at buf are copied; c (may be NULL) is answered (reply thread)
  * once the entry is durable, and is owned by the applier from now on; or
  * else done (may be NULL) runs with arg on the loop after the commit
  * (also at applier_stop, for what the writer left). TB_OK or TB_ENOMEM
@@ -86,8 +88,9 @@ bool applier_idle(const struct applier *a);
 int applier_error(const struct applier *a);
 
 /* applier_stop waits for the writer to finish what was submitted, stops
- * it and closes its loop handle; applier_free (after the loop ended)
- * releases a. Both accept NULL. */
+ * it and closes its loop handles, then waits for the reply thread to
+ * answer every call handed to it and stops it; applier_free (after the loop
+ * ended) releases a. Both accept NULL. */
 void applier_stop(struct applier *a);
 void applier_free(struct applier *a);
 

@@ -12,6 +12,39 @@
 
 #define ID_LEN 32
 
+/* format_id writes REGION-YYYYMMDD-PREFIX999999 to id, the same bytes as
+ * snprintf(id, ID_LEN, "%s-%.4s%.2s%.2s-%s%06u", region, ds, ds + 5,
+ * ds + 8, prefix, n) with n <= 999999, without vsnprintf (a case's apply
+ * made one for every id). Longer parts than a region code and a prefix
+ * letter are left to snprintf. */
+static void
+format_id(char *id, const char *region, const char ds[11], const char *prefix,
+          unsigned n)
+{
+	size_t rl = strlen(region), pl = strlen(prefix), i;
+	char *p;
+
+	if (rl + pl + 17 >= ID_LEN || strlen(ds) < 10) {
+		snprintf(id, ID_LEN, "%s-%.4s%.2s%.2s-%s%06u", region, ds,
+		         ds + 5, ds + 8, prefix, n);
+		return;
+	}
+	memcpy(id, region, rl);
+	p = id + rl;
+	*p++ = '-';
+	memcpy(p, ds, 4);
+	memcpy(p + 4, ds + 5, 2);
+	memcpy(p + 6, ds + 8, 2);
+	p += 8;
+	*p++ = '-';
+	memcpy(p, prefix, pl);
+	p += pl;
+	for (i = 6; i-- > 0; n /= 10) {
+		p[i] = (char)('0' + n % 10);
+	}
+	p[6] = '\0';
+}
+
 /* next_id assigns the next serial of the day from the counter in meta
  * `name` (day << 32 | serial): since apply time is monotone, a new day
  * restarts the serial at 1. prefix "" for cases, "B" for applications. */
@@ -37,8 +70,7 @@ next_id(struct fsm *f, const char *name, const char *prefix, char *id)
 	if ((rv = meta_put_u64(f->s, f->txn, name, day << 32 | n)) != 0) {
 		return rv;
 	}
-	snprintf(id, ID_LEN, "%s-%.4s%.2s%.2s-%s%06u", f->s->region, ds, ds + 5,
-	         ds + 8, prefix, (unsigned)n);
+	format_id(id, f->s->region, ds, prefix, (unsigned)n);
 	return TB_OK;
 }
 

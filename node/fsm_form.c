@@ -27,8 +27,13 @@ fsm_id_number_ok(const char *s)
 		}
 		sum += (s[i] - '0') * w[i];
 	}
-	/* Characters 7..14 are the date of birth. */
-	snprintf(date, sizeof(date), "%.4s-%.2s-%.2s", s + 6, s + 10, s + 12);
+	/* Characters 7..14 are the date of birth, as YYYY-MM-DD. */
+	memcpy(date, s + 6, 4);
+	date[4] = '-';
+	memcpy(date + 5, s + 10, 2);
+	date[7] = '-';
+	memcpy(date + 8, s + 12, 2);
+	date[10] = '\0';
 	return s[17] == check[sum % 11] && cal_date_parse(date, &day) == 0;
 }
 
@@ -140,19 +145,33 @@ value_check(const json_t *f, const json_t *v, const char *path,
 	return 0;
 }
 
+/* fsm_form_check keeps the names of a form of up to this many fields. */
+#define FORM_NAMES 64
+
 int
 fsm_form_check(const json_t *def, const json_t *values, const char *what,
                const char *path, struct tb_diag *d)
 {
 	char sub[TB_DIAG_PATH];
-	const char *k;
+	const char *k, *names[FORM_NAMES];
+	size_t i, j, nf = json_array_size(def);
 	json_t *f, *v;
-	size_t i;
 	int n = 0;
 
+	/* The fields' names, looked up once rather than once per value (as
+	 * matter_form_find does; a larger form still uses it). */
+	for (i = 0; i < nf && nf <= FORM_NAMES; i++) {
+		names[i] = spec_str(json_array_get(def, i), "name");
+	}
 	json_object_foreach((json_t *)values, k, v)
 	{
-		if (matter_form_find(def, k) == NULL) {
+		for (j = 0; j < nf && nf <= FORM_NAMES; j++) {
+			if (names[j] != NULL && !strcmp(names[j], k)) {
+				break;
+			}
+		}
+		if (nf <= FORM_NAMES ? j == nf
+		                     : matter_form_find(def, k) == NULL) {
 			tb_path_key(sub, sizeof(sub), path, k);
 			tb_diag_add(d, TB_EUNKNOWN, sub,
 			            "field '%s' is not in the form of %s", k,
@@ -328,23 +347,22 @@ fsm_materials_check(const json_t *def, const json_t *given, const char *member,
 	 * data shared rather than re-collected). */
 	json_array_foreach(def, i, m)
 	{
-		const char *src = spec_str(m, "source");
+		const char *src = spec_str(m, "source"), *code, *xc, *xm;
 		bool found = false;
 		if (!spec_bool(m, "required", false) ||
 		    (src != NULL && strcmp(src, "applicant") != 0)) {
 			continue;
 		}
+		code = spec_str(m, "code");
 		json_array_foreach(given, j, x)
 		{
-			found =
-			    found ||
-			    (!strcmp(spec_str(m, "code"),
-			             spec_str(x, "code") ? spec_str(x, "code")
-			                                 : "") &&
-			     (member == NULL ||
-			      !strcmp(member, spec_str(x, "member")
-			                          ? spec_str(x, "member")
-			                          : "")));
+			xc = spec_str(x, "code");
+			xm = member != NULL ? spec_str(x, "member") : NULL;
+			if (!strcmp(code, xc ? xc : "") &&
+			    (member == NULL || !strcmp(member, xm ? xm : ""))) {
+				found = true;
+				break;
+			}
 		}
 		if (!found) {
 			tb_diag_add(

@@ -38,7 +38,16 @@ state_of(const json_t *c)
 static void
 count_key(int st, char *out, size_t n)
 {
-	snprintf(out, n, "n/%s", lc_state_name((enum lc_state)st));
+	const char *name = lc_state_name((enum lc_state)st);
+	size_t len = strlen(name);
+
+	/* "n/%s", truncated to n - 1 bytes as snprintf does. */
+	if (len + 3 > n) {
+		len = n - 3;
+	}
+	memcpy(out, "n/", 2);
+	memcpy(out + 2, name, len);
+	out[2 + len] = '\0';
 }
 
 static int case_records(struct fsm *f, const json_t *c, const json_t *old);
@@ -99,7 +108,7 @@ static int
 case_records(struct fsm *f, const json_t *c, const json_t *old)
 {
 	const struct store *s = f->s;
-	const char *id = spec_str(c, "id");
+	const char *id = spec_str(c, "id"), *mk;
 	int st = state_of(c), ost = old != NULL ? state_of(old) : -1;
 	uint8_t k[MATTER_KEY_MAX + ID_MAX + 2];
 	char name[48];
@@ -136,7 +145,11 @@ case_records(struct fsm *f, const json_t *c, const json_t *old)
 		return TB_OK;
 	}
 	/* A new case: the matter and applicant indexes never change. */
-	n = (size_t)snprintf((char *)k, sizeof(k), "%s", spec_str(c, "matter"));
+	/* The matter key, truncated as snprintf "%s" would (it never is). */
+	mk = spec_str(c, "matter");
+	n = mk != NULL ? strlen(mk) : 6;
+	n = n < sizeof(k) ? n : sizeof(k) - 1;
+	memcpy(k, mk != NULL ? mk : "(null)", n);
 	k[n++] = 0;
 	memcpy(k + n, id, idl);
 	if ((rv = db_put(f->txn, s->dbi[DB_CASE_MATTER], k, n + idl, "", 0)) !=

@@ -477,15 +477,21 @@ group_view_json(struct node *n)
 void
 group_reply_headers(struct node *n, nng_http_res *res)
 {
-	char v[32], id[17];
+	char v[24], *p = v + sizeof(v), id[17];
 	unsigned long long lid = n->view.leader_id;
+	uint64_t applied;
 
 	if (n->store == NULL) {
 		return;
 	}
-	snprintf(v, sizeof(v), "%llu",
-	         (unsigned long long)store_applied_index(n->store));
-	nng_http_res_set_header(res, "X-Tongban-Applied", v);
+	/* The decimal digits, as "%llu" writes them. */
+	applied = store_applied_index(n->store);
+	*--p = '\0';
+	do {
+		*--p = (char)('0' + applied % 10);
+		applied /= 10;
+	} while (applied != 0);
+	nng_http_res_set_header(res, "X-Tongban-Applied", p);
 	if (lid != 0) {
 		group_node_id(lid, id);
 		nng_http_res_set_header(res, "X-Tongban-Leader", id);

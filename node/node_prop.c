@@ -22,7 +22,7 @@
  * for its loop.
  *
  * Answers. A call waits in n->pending, by its entry's index, until the
- * writer answers it after the apply (fsm_apply takes it from there). libraft
+ * applier answers it after the apply (fsm_apply takes it from there). libraft
  * calls a batch's callback once: with the first entry's apply (success), or
  * with a failure when the entries cannot commit here (leadership lost, the
  * node stopping); a failure answers every call of the batch still pending.
@@ -78,7 +78,7 @@ not_committed(struct node *n, struct http_call *c, int status)
 	                 raft_strerror(status));
 }
 
-/* apply_cb: a committed entry is answered by the writer (fsm_apply gave it
+/* apply_cb: a committed entry is answered by the applier (fsm_apply gave it
  * the call); here only what was not committed is answered. */
 static void
 apply_cb(struct raft_apply *req, int status, void *result)

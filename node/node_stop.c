@@ -25,7 +25,7 @@ node_raft_closed(struct raft *r)
 	/* Proposed with a batch whose request libraft already answered
 	 * (node_prop.c), and never applied. */
 	node_prop_sweep(n, true);
-	/* Every call is answered by now: the applied ones by the writer,
+	/* Every call is answered by now: the applied ones by the applier,
 	 * the queued ones by node_wake_cb, the proposed ones by raft_close
 	 * (apply_cb) or the sweep, and later ones are refused where they
 	 * arrive. nng's

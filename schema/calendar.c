@@ -99,7 +99,22 @@ cal_date_format(int32_t day, char out[11])
 	int m, d;
 
 	civil_from_days(day, &y, &m, &d);
-	snprintf(out, 11, "%04lld-%02d-%02d", (long long)y, m, d);
+	if (y < 0 || y > 9999) {
+		snprintf(out, 11, "%04lld-%02d-%02d", (long long)y, m, d);
+		return;
+	}
+	/* The same bytes without vsnprintf (every case's apply dates one). */
+	out[0] = (char)('0' + y / 1000);
+	out[1] = (char)('0' + y / 100 % 10);
+	out[2] = (char)('0' + y / 10 % 10);
+	out[3] = (char)('0' + y % 10);
+	out[4] = '-';
+	out[5] = (char)('0' + m / 10);
+	out[6] = (char)('0' + m % 10);
+	out[7] = '-';
+	out[8] = (char)('0' + d / 10);
+	out[9] = (char)('0' + d % 10);
+	out[10] = '\0';
 }
 
 int
