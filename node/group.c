@@ -178,17 +178,17 @@ group_peer_ok(struct group *g, const struct link_msg *m, const char *what)
 	return false;
 }
 
-static bool
-in_config(struct node *n, raft_id id)
+const struct raft_server *
+group_server(const struct raft *r, raft_id id)
 {
 	unsigned i;
 
-	for (i = 0; i < n->raft.configuration.n; i++) {
-		if (n->raft.configuration.servers[i].id == id) {
-			return true;
+	for (i = 0; i < r->configuration.n; i++) {
+		if (r->configuration.servers[i].id == id) {
+			return &r->configuration.servers[i];
 		}
 	}
-	return false;
+	return NULL;
 }
 
 static void
@@ -233,7 +233,8 @@ on_raft(struct links *ls, const struct link_msg *m, void *arg)
 	 * a node made with --join starts empty and takes anyone's. */
 	if ((msg.type == RAFT_IO_APPEND_ENTRIES ||
 	     msg.type == RAFT_IO_INSTALL_SNAPSHOT) &&
-	    n->cfg.join[0] == '\0' && !in_config(n, msg.server_id)) {
+	    n->cfg.join[0] == '\0' &&
+	    group_server(&n->raft, msg.server_id) == NULL) {
 		g->refused++;
 		if (node_now_ms() - g->refuse_log_ms >= 1000) {
 			g->refuse_log_ms = node_now_ms();
@@ -338,24 +339,16 @@ progress_of(struct raft *r, unsigned i)
 	return &r->leader_state.progress[i];
 }
 
-/* self_address_differs returns the index of this node in the group's
+/* self_address_differs returns this node's server in the group's
  * configuration when the address recorded there (at the bootstrap, or by
- * group add) is not tongban.json's link, else the number of servers. The
- * other members and the regions below dial the recorded one. */
-static unsigned
+ * group add) is not tongban.json's link, else NULL. The other members and
+ * the regions below dial the recorded one. */
+static const struct raft_server *
 self_address_differs(const struct node *n)
 {
-	const struct raft_configuration *c = &n->raft.configuration;
-	unsigned i;
+	const struct raft_server *s = group_server(&n->raft, n->cfg.raft_id);
 
-	for (i = 0; i < c->n; i++) {
-		if (c->servers[i].id == n->cfg.raft_id) {
-			return strcmp(c->servers[i].address, n->cfg.link) != 0
-			           ? i
-			           : c->n;
-		}
-	}
-	return c->n;
+	return s != NULL && strcmp(s->address, n->cfg.link) != 0 ? s : NULL;
 }
 
 /* leader_silence: for a follower that is not a spare, how long since the
@@ -367,18 +360,15 @@ self_address_differs(const struct node *n)
 static long long
 leader_silence(struct node *n, int64_t now)
 {
-	const struct raft_configuration *c = &n->raft.configuration;
-	unsigned i;
+	const struct raft_server *self;
 
 	if (raft_state(&n->raft) != RAFT_FOLLOWER ||
 	    n->group->leader_rx_ms == 0) {
 		return 0;
 	}
-	for (i = 0; i < c->n; i++) {
-		if (c->servers[i].id == n->cfg.raft_id &&
-		    c->servers[i].role == RAFT_SPARE) {
-			return 0;
-		}
+	self = group_server(&n->raft, n->cfg.raft_id);
+	if (self != NULL && self->role == RAFT_SPARE) {
+		return 0;
 	}
 	return now - n->group->leader_rx_ms;
 }
@@ -393,6 +383,7 @@ view_build(struct node *n)
 	const char *laddr = NULL;
 	int64_t max_skew = -1;
 	unsigned long long sn_in, sn_fail, sn_out;
+	const struct raft_server *self;
 	char id[17];
 	unsigned i;
 
@@ -441,12 +432,11 @@ view_build(struct node *n)
 		json_object_set_new(v, "max_clock_skew_ms",
 		                    json_integer(max_skew));
 	}
-	if ((i = self_address_differs(n)) < r->configuration.n) {
-		json_object_set_new(
-		    v, "address_mismatch",
-		    json_pack("{s:s, s:s}", "configuration",
-		              r->configuration.servers[i].address,
-		              "tongban_json", n->cfg.link));
+	if ((self = self_address_differs(n)) != NULL) {
+		json_object_set_new(v, "address_mismatch",
+		                    json_pack("{s:s, s:s}", "configuration",
+		                              self->address, "tongban_json",
+		                              n->cfg.link));
 	}
 	group_snap_counts(n->group, &sn_in, &sn_fail, &sn_out);
 	json_object_set_new(
@@ -626,7 +616,7 @@ group_tick(struct node *n)
 	struct group *g = n->group;
 	struct group_wait **pp, *w;
 	int64_t now = node_now_ms();
-	unsigned self;
+	const struct raft_server *self;
 
 	group_view_refresh(g);
 	/* A node made with --join waits with an empty log until it is
@@ -643,9 +633,9 @@ group_tick(struct node *n)
 		tb_log(TB_LOG_INFO, "TB-NODE-READY", "ready (a follower of %s)",
 		       lid);
 	}
-	if ((self = self_address_differs(n)) < n->raft.configuration.n &&
+	if ((self = self_address_differs(n)) != NULL &&
 	    now - g->addr_log_ms >= 60000) {
-		const char *rec = n->raft.configuration.servers[self].address;
+		const char *rec = self->address;
 		g->addr_log_ms = now;
 		tb_log(TB_LOG_WARN, "TB-GROUP-ADDRESS",
 		       "the group's configuration records this node at %s, "

@@ -126,6 +126,10 @@ void group_clock_tick(struct group *g);
 void group_clock_handle(struct group *g, const struct link_msg *m);
 int64_t group_clock_json(struct group *g, raft_id id, json_t *m);
 
+/* group_server: the server id of r's configuration (any role), or NULL
+ * (node/group.c). */
+const struct raft_server *group_server(const struct raft *r, raft_id id);
+
 /* group_role_name / group_role_parse: "voter", "standby", "spare". */
 const char *group_role_name(int role);
 int group_role_parse(const char *s, int *role);

@@ -199,20 +199,6 @@ addr_ok(const char *s)
 	return *end == '\0' && port > 0 && port < 65536;
 }
 
-/* in_config: whether id is a server of r's configuration (any role). */
-static bool
-in_config(const struct raft *r, raft_id id)
-{
-	unsigned i;
-
-	for (i = 0; i < r->configuration.n; i++) {
-		if (r->configuration.servers[i].id == id) {
-			return true;
-		}
-	}
-	return false;
-}
-
 void
 group_op_start(struct group *g, const json_t *req, struct http_call *c,
                const struct link_reply_to *to)
@@ -314,7 +300,7 @@ group_op_start(struct group *g, const json_t *req, struct http_call *c,
 	}
 	/* libraft's own refusal names the id in decimal ("no server has ID
 	 * 1237..."): say it in the words of the CLI. */
-	if (o->kind != OP_ADD && o->id != 0 && !in_config(r, o->id)) {
+	if (o->kind != OP_ADD && o->id != 0 && group_server(r, o->id) == NULL) {
 		char why[200];
 		snprintf(why, sizeof(why),
 		         "%s is not a member of the group (tongban status "
@@ -325,15 +311,11 @@ group_op_start(struct group *g, const json_t *req, struct http_call *c,
 		return;
 	}
 	if (o->kind == OP_TRANSFER && o->id != 0) {
+		const struct raft_server *sv = group_server(r, o->id);
 		const char *why = NULL;
-		unsigned k;
-		for (k = 0; k < r->configuration.n; k++) {
-			const struct raft_server *sv =
-			    &r->configuration.servers[k];
-			if (sv->id == o->id && sv->role != RAFT_VOTER) {
-				why = "is not a voter: only a voter can lead "
-				      "(tongban group promote it first)";
-			}
+		if (sv != NULL && sv->role != RAFT_VOTER) {
+			why = "is not a voter: only a voter can lead "
+			      "(tongban group promote it first)";
 		}
 		if (o->id == g->n->cfg.raft_id) {
 			why = "is the leader already";
