@@ -405,8 +405,8 @@ applier_stop(struct applier *a)
 		uv_close((uv_handle_t *)&a->failed, NULL);
 		uv_close((uv_handle_t *)&a->progress, NULL);
 	}
-	applier_reply_stop(
-	    a); /* after the writer: it answers what the writer left */
+	/* After the writer: the reply thread answers what it handed over. */
+	applier_reply_stop(a);
 }
 
 uint64_t
