@@ -98,6 +98,9 @@ int tb_cli_status_show(const char *api, const char *token, bool json);
  * unless json, show(reply) on stderr. Returns the exit code. */
 int tb_cli_get_shown(const char *api, const char *token, bool json,
                      const char *uri, void (*show)(const json_t *v));
+/* tb_cli_str: obj's string member key for a printf %s, "?" if it has none
+ * (a summary line of a reply from another build may lack one). */
+const char *tb_cli_str(const json_t *obj, const char *key);
 void tb_cli_show_case(const json_t *c);
 void tb_cli_show_cases(const json_t *v);
 void tb_cli_show_events(const json_t *v);

@@ -92,14 +92,25 @@ install_root_load(const struct cli_cert_opts *o)
 	}
 	cli_cert_dir_path(path, sizeof(path), o->dir, "root.json");
 	if (access(path, F_OK) == 0) {
-		have = json_load_file(path, 0, NULL);
+		json_error_t jerr;
+
+		if ((have = json_load_file(path, 0, &jerr)) == NULL) {
+			fprintf(stderr,
+			        "tongban cert install: %s: cannot read: %s\n",
+			        path, jerr.text);
+			json_decref(root);
+			return NULL;
+		}
 		if (!json_equal(have, root)) {
 			fprintf(stderr,
 			        "tongban cert install: %s: %s holds other root "
 			        "metadata (%s version %lld): a node's root is "
 			        "replaced by a rotation (tongban root install "
 			        "--commit), not by cert install\n",
-			        o->root, path, spec_str(have, "region"),
+			        o->root, path,
+			        spec_str(have, "region")
+			            ? spec_str(have, "region")
+			            : "no region",
 			        spec_int(have, "version", 0));
 			json_decref(have);
 			json_decref(root);

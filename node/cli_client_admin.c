@@ -32,8 +32,8 @@ token_list(const struct cli_client *cl)
 		json_array_foreach(all, i, t)
 		{
 			fprintf(stderr, "%-16s %-17s %-7s %-8s %s\n",
-			        spec_str(t, "id"), spec_str(t, "role"),
-			        spec_str(t, "region"),
+			        tb_cli_str(t, "id"), tb_cli_str(t, "role"),
+			        tb_cli_str(t, "region"),
 			        json_object_get(t, "revoked_at") != NULL
 			            ? "revoked"
 			            : "active",

@@ -216,3 +216,11 @@ usage:
 	                "(summaries, no personal data)\n");
 	return TB_EXIT_USAGE;
 }
+
+const char *
+tb_cli_str(const json_t *obj, const char *key)
+{
+	const char *v = spec_str(obj, key);
+
+	return v != NULL ? v : "?";
+}

@@ -74,8 +74,9 @@ status_members(const json_t *v)
 	{
 		bool self = spec_bool(m, "self", false);
 		in = in || self;
-		fprintf(stderr, "  member %s %s %s%s%s", spec_str(m, "node_id"),
-		        spec_str(m, "address"), spec_str(m, "role"),
+		fprintf(stderr, "  member %s %s %s%s%s",
+		        tb_cli_str(m, "node_id"), tb_cli_str(m, "address"),
+		        tb_cli_str(m, "role"),
 		        spec_bool(m, "leader", false) ? " leader" : "",
 		        self ? " (this node)" : "");
 		if (json_is_integer(json_object_get(m, "lag"))) {
