@@ -240,8 +240,10 @@ get_tokens(struct http_call *c)
 			json_array_append(keep, t);
 		}
 	}
+	http_reply_json(c, 200,
+	                json_pack("{s:o, s:O}", "tokens", keep, "truncated",
+	                          json_object_get(all, "truncated")));
 	json_decref(all);
-	http_reply_json(c, 200, json_pack("{s:o}", "tokens", keep));
 }
 
 void

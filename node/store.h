@@ -255,8 +255,10 @@ int store_token_lookup(struct store *s, const uint8_t hash[32], json_t **out);
 int store_token_get(struct store *s, const char *id, json_t **out);
 
 /* store_token_list: every token record, revoked ones too, by id (hashes
- * left out): {"tokens": [...]}. At most 10,000 (an API's tokens are made
- * by hand; more would be a bug, not a list to page). */
+ * left out): {"tokens": [...], "truncated": false}. At most
+ * STORE_TOKEN_LIST_MAX (an API's tokens are made by hand; more would be a
+ * bug, not a list to page); "truncated" is true when there were more. */
+#define STORE_TOKEN_LIST_MAX 10000
 int store_token_list(struct store *s, json_t **out);
 
 /* store_join_get: the join token record with id (meta "join/ID", its hash

@@ -579,6 +579,7 @@ store_token_list(struct store *s, json_t **out)
 	MDB_cursor *cur;
 	MDB_txn *txn;
 	MDB_val k, v;
+	bool more = false;
 	int rv, op = MDB_FIRST;
 
 	*out = NULL;
@@ -588,7 +589,7 @@ store_token_list(struct store *s, json_t **out)
 	}
 	rv = db_err(mdb_cursor_open(txn, s->dbi[DB_TOKENS], &cur));
 	if (rv == 0) {
-		while (json_array_size(arr) < 10000 &&
+		while (json_array_size(arr) < STORE_TOKEN_LIST_MAX &&
 		       (rv = db_err(mdb_cursor_get(cur, &k, &v, op))) == 0) {
 			op = MDB_NEXT;
 			/* Decoded inside the transaction: v dies with it. */
@@ -598,11 +599,15 @@ store_token_list(struct store *s, json_t **out)
 			json_object_del(t, "hash");
 			json_array_append_new(arr, t);
 		}
+		/* Cut at STORE_TOKEN_LIST_MAX: say so. */
+		more = rv == 0 &&
+		       mdb_cursor_get(cur, &k, &v, MDB_NEXT) == MDB_SUCCESS;
 		mdb_cursor_close(cur);
 	}
 	store_rd_end(s, txn);
 	rv = rv == TB_ENOTFOUND ? TB_OK : rv;
-	if (rv != 0 || (*out = json_pack("{s:o}", "tokens", arr)) == NULL) {
+	if (rv != 0 || (*out = json_pack("{s:o, s:b}", "tokens", arr,
+	                                 "truncated", more)) == NULL) {
 		json_decref(arr);
 		return rv ? rv : TB_ENOMEM;
 	}

@@ -47,6 +47,8 @@ like "$err" "admin            provincial_admin  370102  revoked  bootstrap admin
 is "$(printf '%s' "$out" | $py -c 'import json,sys; d=json.load(sys.stdin); print(len(d["tokens"]), sum("hash" in t for t in d["tokens"]), sorted(t["role"] for t in d["tokens"]))')" \
   "3 0 ['clerk', 'provincial_admin', 'provincial_admin']" \
   "  --json: three tokens (a clerk, two admins), no hashes"
+is "$(printf '%s' "$out" | $py -c 'import json,sys; print(json.load(sys.stdin)["truncated"])')" "False" \
+  "  and the list is whole (truncated: false)"
 CLERK=$("$TB" --api "$API_A" --token "$TOKEN_A" --json token create --role clerk |
   $py -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 run "$TB" --api "$API_A" --token "$CLERK" token list
