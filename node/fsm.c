@@ -2,6 +2,7 @@
 #include "node/fsm.h"
 
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -51,4 +52,18 @@ void
 fsm_datestr(int32_t day, char out[11])
 {
 	cal_date_format(day, out);
+}
+
+int
+fsm_with_diag(struct fsm *f, int (*fn)(struct fsm *, struct tb_diag *))
+{
+	struct tb_diag *d = malloc(sizeof(*d));
+	int rv;
+
+	if (d == NULL) {
+		return TB_ENOMEM;
+	}
+	rv = fn(f, d);
+	free(d);
+	return rv;
 }

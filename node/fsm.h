@@ -50,6 +50,11 @@ int fsm_refuse(struct fsm *f, int code, const char *path, const char *fmt, ...)
  * validator's path within a sub-document). Returns FSM_REFUSED. */
 int fsm_refused(struct fsm *f, const struct tb_diag *d, const char *prefix);
 
+/* fsm_with_diag runs fn(f, d) with a diagnostics buffer of its own on the
+ * heap (struct tb_diag is large): TB_ENOMEM if it cannot be had, else what
+ * fn returns. */
+int fsm_with_diag(struct fsm *f, int (*fn)(struct fsm *, struct tb_diag *));
+
 /* fsm_day is the UTC+8 day number (days since 1970-01-01) of Unix ms. */
 int32_t fsm_day(int64_t ms);
 

@@ -232,15 +232,7 @@ put(struct fsm *f, struct tb_diag *d)
 int
 fsm_calendar_put(struct fsm *f)
 {
-	struct tb_diag *d = malloc(sizeof(*d));
-	int rv;
-
-	if (d == NULL) {
-		return TB_ENOMEM;
-	}
-	rv = put(f, d);
-	free(d);
-	return rv;
+	return fsm_with_diag(f, put);
 }
 
 int

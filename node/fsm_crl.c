@@ -283,15 +283,7 @@ crl_put_at(struct fsm *f, struct tb_diag *d, const json_t *root)
 int
 fsm_crl_put(struct fsm *f)
 {
-	struct tb_diag *d = malloc(sizeof(*d));
-	int rv;
-
-	if (d == NULL) {
-		return TB_ENOMEM;
-	}
-	rv = crl_put(f, d);
-	free(d);
-	return rv;
+	return fsm_with_diag(f, crl_put);
 }
 
 int

@@ -82,15 +82,7 @@ root_put(struct fsm *f, struct tb_diag *d)
 int
 fsm_root_put(struct fsm *f)
 {
-	struct tb_diag *d = malloc(sizeof(*d));
-	int rv;
-
-	if (d == NULL) {
-		return TB_ENOMEM;
-	}
-	rv = root_put(f, d);
-	free(d);
-	return rv;
+	return fsm_with_diag(f, root_put);
 }
 
 int
