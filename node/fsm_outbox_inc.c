@@ -139,28 +139,41 @@ reincarnate(struct fsm *f, uint32_t inc, unsigned *n)
 	return TB_OK;
 }
 
+/* need_level: 0 if the group runs at FSM_INC_LEVEL or above, else what
+ * refuses command type (or a store error). */
+static int
+need_level(struct fsm *f, const char *type)
+{
+	uint64_t level = 0;
+	int rv;
+
+	if ((rv = meta_get_u64(f->s, f->txn, "feature_level", &level)) != 0) {
+		return rv;
+	}
+	if (level < FSM_INC_LEVEL) {
+		return fsm_refuse(f, TB_ECONFLICT, "$.type",
+		                  "%s needs feature level %d (the group runs "
+		                  "at %llu)",
+		                  type, FSM_INC_LEVEL,
+		                  (unsigned long long)(level ? level : 1));
+	}
+	return 0;
+}
+
 int
 fsm_group_incarnation(struct fsm *f)
 {
 	const json_t *b = f->cmd->body;
 	const json_t *cert = json_object_get(b, "certificate");
 	long long inc = spec_int(b, "incarnation", 0);
-	uint64_t level = 0;
 	uint32_t cur;
 	unsigned n = 0;
 	struct tb_diag d;
 	int rv;
 
-	if ((rv = meta_get_u64(f->s, f->txn, "feature_level", &level)) != 0 ||
-	    (rv = fsm_region_inc(f, &cur)) != 0) {
+	if ((rv = fsm_region_inc(f, &cur)) != 0 ||
+	    (rv = need_level(f, "group.incarnation")) != 0) {
 		return rv;
-	}
-	if (level < FSM_INC_LEVEL) {
-		return fsm_refuse(f, TB_ECONFLICT, "$.type",
-		                  "group.incarnation needs feature level %d "
-		                  "(the group runs at %llu)",
-		                  FSM_INC_LEVEL,
-		                  (unsigned long long)(level ? level : 1));
 	}
 	tb_diag_init(&d);
 	if (inc_check(cert, "$.body.certificate", &d) != 0) {
@@ -231,22 +244,15 @@ fsm_outbox_rewind(struct fsm *f)
 	long long by = spec_int(b, "by", 0);
 	char parent[7] = "";
 	struct outbox_out o;
-	uint64_t level = 0, n = 0;
+	uint64_t n = 0;
 	uint8_t k[7];
 	json_t *w = NULL;
 	long long was = 1;
 	MDB_val v;
 	int rv;
 
-	if ((rv = meta_get_u64(f->s, f->txn, "feature_level", &level)) != 0) {
+	if ((rv = need_level(f, "outbox.rewind")) != 0) {
 		return rv;
-	}
-	if (level < FSM_INC_LEVEL) {
-		return fsm_refuse(f, TB_ECONFLICT, "$.type",
-		                  "outbox.rewind needs feature level %d (the "
-		                  "group runs at %llu)",
-		                  FSM_INC_LEVEL,
-		                  (unsigned long long)(level ? level : 1));
 	}
 	if (region_code_u32(dest) == 0 || cert_region_parent(dest, parent) ||
 	    strcmp(parent, f->s->region) != 0) {
