@@ -757,6 +757,23 @@ enc_value(struct enc *e, const json_t *v, const struct enc_path *path,
 	return e->out->err;
 }
 
+/* enc_top encodes v as e's top-level value: the buffer's own error wins
+ * over a clean encode, and running out of memory is said in errmsg. */
+static int
+enc_top(struct enc *e, const json_t *v)
+{
+	struct enc_path root = { NULL, NULL, 0 };
+	int rv = enc_value(e, v, &root, 1);
+
+	if (rv == TB_OK && e->out->err != 0) {
+		rv = e->out->err;
+	}
+	if (rv == TB_ENOMEM) {
+		snprintf(e->errmsg, e->errlen, "out of memory encoding");
+	}
+	return rv;
+}
+
 int
 canon_encode_without(const json_t *v, const char *skip, struct canon_buf *out,
                      char *errmsg, size_t errlen)
@@ -764,17 +781,8 @@ canon_encode_without(const json_t *v, const char *skip, struct canon_buf *out,
 	struct enc e = {
 		.out = out, .errmsg = errmsg, .errlen = errlen, .skip = skip
 	};
-	struct enc_path root = { NULL, NULL, 0 };
-	int rv;
 
-	rv = enc_value(&e, v, &root, 1);
-	if (rv == TB_OK && out->err != 0) {
-		rv = out->err;
-	}
-	if (rv == TB_ENOMEM) {
-		snprintf(errmsg, errlen, "out of memory encoding");
-	}
-	return rv;
+	return enc_top(&e, v);
 }
 
 int
@@ -786,17 +794,8 @@ canon_encode_raw(const json_t *v, const struct canon_raw *raw, size_t nraw,
 		         .errlen = errlen,
 		         .raw = raw,
 		         .nraw = nraw };
-	struct enc_path root = { NULL, NULL, 0 };
-	int rv;
 
-	rv = enc_value(&e, v, &root, 1);
-	if (rv == TB_OK && out->err != 0) {
-		rv = out->err;
-	}
-	if (rv == TB_ENOMEM) {
-		snprintf(errmsg, errlen, "out of memory encoding");
-	}
-	return rv;
+	return enc_top(&e, v);
 }
 
 int
