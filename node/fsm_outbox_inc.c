@@ -24,19 +24,13 @@
 
 /* ---- outbox.acked: at the origin ----------------------------------------- */
 
-int
-fsm_outbox_acked(struct fsm *f)
+/* out_get reads this node's outbox towards dest into o: 0, a refusal
+ * naming $.body.dest if there is none, or a store error. */
+static int
+out_get(struct fsm *f, const char *dest, struct outbox_out *o)
 {
-	const json_t *b = f->cmd->body;
-	const char *dest = spec_str(b, "dest");
-	struct outbox_pos pos = { (uint32_t)spec_int(b, "inc", 0),
-		                  (uint64_t)spec_int(b, "seq", 0) };
-	struct outbox_out o;
-	struct outbox_pos after, to, at;
-	uint64_t s, old = 0;
-	uint8_t k[7], ek[19];
+	uint8_t k[7];
 	MDB_val v;
-	bool moved;
 	int rv = 0;
 
 	region_out_key(k, region_code_u32(dest));
@@ -47,8 +41,24 @@ fsm_outbox_acked(struct fsm *f)
 		                  "%s has no outbox towards %s", f->s->region,
 		                  dest);
 	}
-	if (rv != 0 ||
-	    (rv = region_out_decode(&v, region_code_u32(dest), &o)) != 0) {
+	return rv != 0 ? rv : region_out_decode(&v, region_code_u32(dest), o);
+}
+
+int
+fsm_outbox_acked(struct fsm *f)
+{
+	const json_t *b = f->cmd->body;
+	const char *dest = spec_str(b, "dest");
+	struct outbox_pos pos = { (uint32_t)spec_int(b, "inc", 0),
+		                  (uint64_t)spec_int(b, "seq", 0) };
+	struct outbox_out o;
+	struct outbox_pos after, to, at;
+	uint64_t s, old = 0;
+	uint8_t ek[19];
+	bool moved;
+	int rv = 0;
+
+	if ((rv = out_get(f, dest, &o)) != 0) {
 		return rv;
 	}
 	moved = outbox_ack(&o, pos, &after, &to);
@@ -248,7 +258,6 @@ fsm_outbox_rewind(struct fsm *f)
 	uint8_t k[7];
 	json_t *w = NULL;
 	long long was = 1;
-	MDB_val v;
 	int rv;
 
 	if ((rv = need_level(f, "outbox.rewind")) != 0) {
@@ -267,15 +276,7 @@ fsm_outbox_rewind(struct fsm *f)
 		                  "more",
 		                  by);
 	}
-	region_out_key(k, region_code_u32(dest));
-	if ((rv = db_get(f->txn, f->s->dbi[DB_OUTBOX], k, sizeof(k), &v)) ==
-	    TB_ENOTFOUND) {
-		return fsm_refuse(f, TB_ENOTFOUND, "$.body.dest",
-		                  "%s has no outbox towards %s", f->s->region,
-		                  dest);
-	}
-	if (rv != 0 ||
-	    (rv = region_out_decode(&v, region_code_u32(dest), &o)) != 0) {
+	if ((rv = out_get(f, dest, &o)) != 0) {
 		return rv;
 	}
 	region_rewound_key(k, o.dest);
