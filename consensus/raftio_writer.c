@@ -18,6 +18,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include "schema/error.h"
 
@@ -344,6 +345,8 @@ writer_main(void *arg)
 	uv_async_t *notify;
 	bool committed;
 
+	/* named for top -H and perf: the Raft log's writer */
+	prctl(PR_SET_NAME, "tb:raftlog", 0, 0, 0);
 	uv_mutex_lock(&w->mu);
 	for (;;) {
 		while (!w->stop && (w->queue == NULL || w->crashed)) {

@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 /* fail records the writer's first failure and wakes the loop. */
@@ -201,6 +202,8 @@ writer_main(void *arg)
 	struct job *list, *j;
 	int rv;
 
+	/* named for top -H and perf: the store's writer */
+	prctl(PR_SET_NAME, "tb:store", 0, 0, 0);
 	for (;;) {
 		pthread_mutex_lock(&a->mu);
 		while (a->head == NULL && !a->stop) {

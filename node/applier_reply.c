@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 /* reply_result answers c with an apply's result (stolen): a refusal by its
  * code, a success with 201 (POST) or 200 and the call's extra fields. */
@@ -79,6 +80,7 @@ reply_main(void *arg)
 	struct applier *a = arg;
 	struct job *list, *j;
 
+	prctl(PR_SET_NAME, "tb:reply", 0, 0, 0);
 	for (;;) {
 		pthread_mutex_lock(&a->rmu);
 		while (a->rhead == NULL && !a->rstop) {
