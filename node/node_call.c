@@ -133,7 +133,10 @@ propose(struct node *n, struct http_call *c, enum cmd_type t,
 		    region_inc_pending(n));
 		return;
 	}
-	if ((unsigned)cmd_feature_level(t) > store_feature_level(n->store)) {
+	/* The store's level is at least 1, so a command of level 1 (a case
+	 * submission...) needs no read of it. */
+	if ((cmd_feature_level(t) > 1 || cmd_feature_level(t) < 0) &&
+	    (unsigned)cmd_feature_level(t) > store_feature_level(n->store)) {
 		http_reply_error(
 		    c, 409, "feature_level", NULL,
 		    "%s needs feature level %d; the group runs at "
