@@ -4,6 +4,7 @@
 #define TB_SCHEMA_JSON_CANON_H
 
 #include "schema/canon.h"
+#include "schema/error.h"
 
 #include <jansson.h>
 #include <stddef.h>
