@@ -467,7 +467,13 @@ raftio_writer_take(struct raftio_writer *w, bool *exited, char *errmsg,
 	w->done = NULL;
 	w->done_tail = &w->done;
 	*exited = w->exited;
-	snprintf(errmsg, errlen, "%s", w->errmsg);
+	/* Copied as snprintf("%s") would, without its cost on every
+	 * wake-up of the loop (the message is empty but after a failure). */
+	if (errlen > 0) {
+		size_t n = strnlen(w->errmsg, errlen - 1);
+		memcpy(errmsg, w->errmsg, n);
+		errmsg[n] = '\0';
+	}
 	uv_mutex_unlock(&w->mu);
 	return head;
 }

@@ -36,6 +36,10 @@ void api_audit_get(struct http_call *c);
 /* api_case_submit sets receiver in req (the caller's, which it decrefs). */
 void api_case_submit(struct http_call *c, json_t *req);
 void api_token_create(struct http_call *c, json_t *req);
+/* api_case_fast answers or queues POST /v1/cases from its scanned body and
+ * returns true, or returns false, having sent nothing, for the request to
+ * go the usual way (api_case_submit) (node/api_case_fast.c). */
+bool api_case_fast(struct http_call *c);
 
 /* api_may_manage replies 403 and returns -1 unless the caller may create
  * or revoke (verb) a token of role want for region (its own or one below,

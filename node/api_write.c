@@ -371,6 +371,11 @@ api_write(struct http_call *c)
 		}
 		return;
 	}
+	/* A case submission's common form is checked and encoded without
+	 * jansson values. */
+	if (r == RT_CASES && api_case_fast(c)) {
+		return;
+	}
 	if ((req = api_body_json(c)) == NULL) {
 		return;
 	}

@@ -92,12 +92,32 @@ see(struct node *n, const uint8_t h[32])
 	pthread_mutex_unlock(&t->mu);
 }
 
+/* unhex_lower reads 64 lowercase hex digits (and nothing more) into h:
+ * spec_hex(hash, 64) and canon_unhex in one pass. */
+static bool
+unhex_lower(const char *hash, uint8_t h[32])
+{
+	size_t i;
+
+	for (i = 0; i < 64; i++) {
+		char c = hash[i];
+		int d = c >= '0' && c <= '9'   ? c - '0'
+		        : c >= 'a' && c <= 'f' ? c - 'a' + 10
+		                               : -1;
+		if (d < 0) {
+			return false; /* NUL included: too short */
+		}
+		h[i / 2] = (uint8_t)(i % 2 == 0 ? d << 4 : h[i / 2] | d);
+	}
+	return hash[64] == '\0';
+}
+
 bool
 blob_exists(struct node *n, const char *hash)
 {
 	uint8_t h[32];
 
-	if (!spec_hex(hash, 64) || canon_unhex(hash, h, sizeof(h)) != 0) {
+	if (hash == NULL || !unhex_lower(hash, h)) {
 		return false;
 	}
 	if (seen(n, h)) {

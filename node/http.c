@@ -2,6 +2,7 @@
 #include "node/http.h"
 
 #include "schema/error.h"
+#include "schema/json_fast.h"
 
 #include <arpa/inet.h>
 #include <nng/supplemental/tls/tls.h>
@@ -404,8 +405,14 @@ http_reply_json(struct http_call *c, uint16_t status, json_t *body)
 			etag = tag;
 			json_object_del(body, "_etag");
 		}
-		/* The text and its newline, dumped once into d. */
-		rv = json_dump_callback(body, dump_cb, &d, JSON_COMPACT);
+		/* The text and its newline, dumped once into d: by the fast
+		 * path, or by jansson where it gives up (a real). */
+		rv = json_fast_dump(body, dump_cb, &d);
+		if (rv == 1) {
+			d.n = 0;
+			rv =
+			    json_dump_callback(body, dump_cb, &d, JSON_COMPACT);
+		}
 		if (rv == 0) {
 			rv = dump_cb("\n", 1, &d);
 		}

@@ -158,6 +158,13 @@ void node_propose_doc(struct node *n, struct http_call *c, enum cmd_type t,
                       const json_t *body, const char *key, const uint8_t *v,
                       size_t vlen);
 
+/* node_propose_bytes is node_propose for a body given as its canonical
+ * bytes body[0..blen) (a map; borrowed for the call), e.g. from
+ * jdoc_canon: the same command, refusals and reply as node_propose of the
+ * value they encode. */
+void node_propose_bytes(struct node *n, struct http_call *c, enum cmd_type t,
+                        const uint8_t *body, size_t blen, const char *idem_key);
+
 /* node_on_loop queues c to the loop, where fn(c, req) runs and answers it
  * (for handlers that need the loop, such as link pings). req is
  * referenced until c is answered; it may be NULL. */

@@ -89,8 +89,16 @@ node_propose_doc(struct node *n, struct http_call *c, enum cmd_type t,
 	propose(n, c, t, body, NULL, key, v, vlen);
 }
 
+void
+node_propose_bytes(struct node *n, struct http_call *c, enum cmd_type t,
+                   const uint8_t *body, size_t blen, const char *idem_key)
+{
+	propose(n, c, t, NULL, idem_key, NULL, body, blen);
+}
+
 /* propose is node_propose, with the bytes v spliced in as body's member
- * skey when skey is not NULL. */
+ * skey when skey is not NULL, or, when body is NULL, v the body's own
+ * canonical bytes. */
 static void
 propose(struct node *n, struct http_call *c, enum cmd_type t,
         const json_t *body, const char *idem_key, const char *skey,
@@ -125,7 +133,10 @@ propose(struct node *n, struct http_call *c, enum cmd_type t,
 		    region_inc_pending(n));
 		return;
 	}
-	if ((unsigned)cmd_feature_level(t) > store_feature_level(n->store)) {
+	/* The store's level is at least 1, so a command of level 1 (a case
+	 * submission...) needs no read of it. */
+	if ((cmd_feature_level(t) > 1 || cmd_feature_level(t) < 0) &&
+	    (unsigned)cmd_feature_level(t) > store_feature_level(n->store)) {
 		http_reply_error(
 		    c, 409, "feature_level", NULL,
 		    "%s needs feature level %d; the group runs at "
@@ -136,7 +147,13 @@ propose(struct node *n, struct http_call *c, enum cmd_type t,
 		    store_feature_level(n->store), cmd_feature_level(t));
 		return;
 	}
-	rv = cmd_encode(t, node_now_ms(), idem_key, body, &b, err, sizeof(err));
+	if (body == NULL && (b.data = malloc(vlen + 256)) != NULL) {
+		b.cap = vlen + 256; /* the envelope's few members besides */
+	}
+	rv = body == NULL ? cmd_encode_body(t, node_now_ms(), idem_key, v, vlen,
+	                                    &b, err, sizeof(err))
+	                  : cmd_encode(t, node_now_ms(), idem_key, body, &b,
+	                               err, sizeof(err));
 	if (rv == 0 && skey != NULL) {
 		rv = cmd_splice(&b, skey, v, vlen, err, sizeof(err));
 	}

@@ -136,6 +136,13 @@ struct cmd {
 int cmd_encode(enum cmd_type t, int64_t at, const char *key, const json_t *body,
                struct canon_buf *out, char *errmsg, size_t errlen);
 
+/* cmd_encode_body is cmd_encode with the body given as its canonical
+ * bytes (body[0..blen), a map, e.g. from jdoc_canon): the same command
+ * bytes as cmd_encode of the body they encode. */
+int cmd_encode_body(enum cmd_type t, int64_t at, const char *key,
+                    const uint8_t *body, size_t blen, struct canon_buf *out,
+                    char *errmsg, size_t errlen);
+
 /* cmd_splice replaces the nil value of key (a string under 32 bytes) in
  * the command bytes b with v[0..vlen), a value's canonical bytes: a large
  * document is encoded once and placed into its command as those bytes.

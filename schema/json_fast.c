@@ -9,34 +9,18 @@
  * message) is then the one the client gets. tests/test_json_fast.c
  * compares the two on valid, invalid and mutated inputs. */
 #include "schema/json_fast.h"
+#include "schema/json_fast_impl.h"
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define FAST_DEPTH 64
 /* Integers of at most this many digits cannot overflow json_int_t. */
 #define FAST_DIGITS 18
 
-struct fp {
-	const unsigned char *p, *e;
-	int depth;
-};
-
-static void
-ws(struct fp *f)
-{
-	while (f->p < f->e && (*f->p == ' ' || *f->p == '\n' || *f->p == '\r' ||
-	                       *f->p == '\t')) {
-		f->p++;
-	}
-}
-
-/* utf8_len: the length of the valid UTF-8 sequence at p (lead byte >=
- * 0x80), or 0: no overlong forms, no surrogates, nothing past U+10FFFF. */
-static size_t
-utf8_len(const unsigned char *p, const unsigned char *e)
+size_t
+jf_utf8_len(const unsigned char *p, const unsigned char *e)
 {
 	unsigned char c = p[0], lo = 0x80, hi = 0xbf;
 	size_t n, i;
@@ -65,11 +49,24 @@ utf8_len(const unsigned char *p, const unsigned char *e)
 	return n;
 }
 
-/* str scans the string at f->p (after its opening quote): *out points at
- * its bytes, unescaped into buf (cap bytes) if it has escapes. Returns
- * the length, or -1 to give up. */
-static long
-str(struct fp *f, char *buf, size_t cap, const char **out)
+/* plain8: none of the 8 bytes at p is a control character, '"', '\\' or
+ * a byte of a multi-byte sequence, tested a word at a time. */
+static bool
+plain8(const unsigned char *p)
+{
+	const uint64_t ones = 0x0101010101010101ull,
+	               highs = 0x8080808080808080ull;
+	uint64_t w, q, b;
+
+	memcpy(&w, p, 8);
+	q = w ^ (ones * '"');
+	b = w ^ (ones * '\\');
+	return ((w & highs) | ((w - ones * 0x20) & ~w & highs) |
+	        ((q - ones) & ~q & highs) | ((b - ones) & ~b & highs)) == 0;
+}
+
+long
+jf_str(struct fp *f, char *buf, size_t cap, const char **out)
 {
 	const unsigned char *start = f->p;
 	size_t n = 0, k;
@@ -77,7 +74,13 @@ str(struct fp *f, char *buf, size_t cap, const char **out)
 	char c;
 
 	/* First pass: check, and find the end. */
-	while (f->p < f->e && *f->p != '"') {
+	for (;;) {
+		while (f->e - f->p >= 8 && plain8(f->p)) {
+			f->p += 8;
+		}
+		if (f->p >= f->e || *f->p == '"') {
+			break;
+		}
 		if (*f->p < 0x20) {
 			return -1;
 		}
@@ -88,7 +91,7 @@ str(struct fp *f, char *buf, size_t cap, const char **out)
 			}
 			f->p += 2;
 		} else if (*f->p >= 0x80) {
-			if ((k = utf8_len(f->p, f->e)) == 0) {
+			if ((k = jf_utf8_len(f->p, f->e)) == 0) {
 				return -1;
 			}
 			f->p += k;
@@ -149,13 +152,13 @@ string(struct fp *f)
 {
 	char buf[512];
 	const char *s;
-	long n = str(f, buf, sizeof(buf), &s);
+	long n = jf_str(f, buf, sizeof(buf), &s);
 
 	return n < 0 ? NULL : json_stringn_nocheck(s, (size_t)n);
 }
 
-static json_t *
-integer(struct fp *f)
+int
+jf_int(struct fp *f, json_int_t *out)
 {
 	bool neg = f->p < f->e && *f->p == '-';
 	json_int_t v = 0;
@@ -165,7 +168,7 @@ integer(struct fp *f)
 		f->p++;
 	}
 	if (f->p >= f->e || *f->p < '0' || *f->p > '9') {
-		return NULL;
+		return -1;
 	}
 	if (*f->p == '0') {
 		f->p++;
@@ -173,16 +176,25 @@ integer(struct fp *f)
 	} else {
 		while (f->p < f->e && *f->p >= '0' && *f->p <= '9') {
 			if (++digits > FAST_DIGITS) {
-				return NULL;
+				return -1;
 			}
 			v = v * 10 + (*f->p++ - '0');
 		}
 	}
 	if (f->p < f->e && ((*f->p >= '0' && *f->p <= '9') || *f->p == '.' ||
 	                    *f->p == 'e' || *f->p == 'E')) {
-		return NULL; /* a leading zero, or a real: jansson decides */
+		return -1; /* a leading zero, or a real: jansson decides */
 	}
-	return json_integer(neg ? -v : v);
+	*out = neg ? -v : v;
+	return 0;
+}
+
+static json_t *
+integer(struct fp *f)
+{
+	json_int_t v;
+
+	return jf_int(f, &v) == 0 ? json_integer(v) : NULL;
 }
 
 static json_t *
@@ -203,7 +215,7 @@ array(struct fp *f)
 	json_t *a = json_array(), *v;
 
 	f->p++;
-	ws(f);
+	jf_ws(f);
 	if (f->p < f->e && *f->p == ']') {
 		f->p++;
 		return a;
@@ -213,7 +225,7 @@ array(struct fp *f)
 		    json_array_append_new(a, v) != 0) {
 			break;
 		}
-		ws(f);
+		jf_ws(f);
 		if (f->p < f->e && *f->p == ']') {
 			f->p++;
 			return a;
@@ -222,7 +234,7 @@ array(struct fp *f)
 			break;
 		}
 		f->p++;
-		ws(f);
+		jf_ws(f);
 	}
 	json_decref(a);
 	return NULL;
@@ -237,7 +249,7 @@ object(struct fp *f)
 	long kn;
 
 	f->p++;
-	ws(f);
+	jf_ws(f);
 	if (f->p < f->e && *f->p == '}') {
 		f->p++;
 		return o;
@@ -247,21 +259,21 @@ object(struct fp *f)
 			break;
 		}
 		f->p++;
-		if ((kn = str(f, buf, sizeof(buf), &k)) < 0 ||
+		if ((kn = jf_str(f, buf, sizeof(buf), &k)) < 0 ||
 		    json_object_getn(o, k, (size_t)kn) != NULL) {
 			break; /* a duplicate: jansson's error message */
 		}
-		ws(f);
+		jf_ws(f);
 		if (f->p >= f->e || *f->p != ':') {
 			break;
 		}
 		f->p++;
-		ws(f);
+		jf_ws(f);
 		if ((v = value(f)) == NULL ||
 		    json_object_setn_new_nocheck(o, k, (size_t)kn, v) != 0) {
 			break;
 		}
-		ws(f);
+		jf_ws(f);
 		if (f->p < f->e && *f->p == '}') {
 			f->p++;
 			return o;
@@ -270,7 +282,7 @@ object(struct fp *f)
 			break;
 		}
 		f->p++;
-		ws(f);
+		jf_ws(f);
 	}
 	json_decref(o);
 	return NULL;
@@ -281,7 +293,7 @@ value(struct fp *f)
 {
 	json_t *v = NULL;
 
-	if (f->p >= f->e || ++f->depth > FAST_DEPTH) {
+	if (f->p >= f->e || ++f->depth > JF_DEPTH) {
 		return NULL;
 	}
 	switch (*f->p) {
@@ -319,15 +331,229 @@ json_fast_object(const char *buf, size_t len)
 		        (const unsigned char *)buf + len, 0 };
 	json_t *v;
 
-	ws(&f);
+	jf_ws(&f);
 	if (f.p >= f.e || *f.p != '{') {
 		return NULL;
 	}
 	v = object(&f);
-	ws(&f);
+	jf_ws(&f);
 	if (v != NULL && f.p != f.e) {
 		json_decref(v); /* something after the object */
 		return NULL;
 	}
 	return v;
+}
+
+/* ---- writing ----------------------------------------------------------- */
+
+/* The writer: bytes gather in buf and go to cb a chunk at a time (a call
+ * per token cost as much as the rest of the dump). */
+struct jw {
+	json_dump_callback_t cb;
+	void *data;
+	size_t n;
+	char buf[1024];
+};
+
+static int
+flush(struct jw *w)
+{
+	int rv = w->n > 0 && w->cb(w->buf, w->n, w->data) != 0 ? -1 : 0;
+
+	w->n = 0;
+	return rv;
+}
+
+/* put writes n bytes: 0, or -1 if cb failed. */
+static int
+put(struct jw *w, const char *s, size_t n)
+{
+	if (n > sizeof(w->buf) - w->n) {
+		if (flush(w) != 0) {
+			return -1;
+		}
+		if (n > sizeof(w->buf)) {
+			return w->cb(s, n, w->data) != 0 ? -1 : 0;
+		}
+	}
+	memcpy(w->buf + w->n, s, n);
+	w->n += n;
+	return 0;
+}
+
+/* dump_str writes s (n bytes) quoted, escaped as jansson's dump_string
+ * escapes without flags: \" \\ \b \f \n \r \t, other control characters
+ * as \u00XX (upper-case hex), everything else as it is. Returns 0, -1 (cb
+ * failed) or 1 (not valid UTF-8: jansson's dump fails on it). */
+static int
+dump_str(struct jw *w, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *p = (const unsigned char *)s, *e = p + n, *run;
+	char esc[6] = { '\\', 'u', '0', '0', 0, 0 };
+	size_t k;
+
+	if (put(w, "\"", 1) != 0) {
+		return -1;
+	}
+	run = p;
+	while (p < e) {
+		unsigned char c = *p;
+		const char *t;
+		size_t tl = 2;
+		if (c >= 0x80) {
+			if ((k = jf_utf8_len(p, e)) == 0) {
+				return 1;
+			}
+			p += k;
+			continue;
+		}
+		if (c >= 0x20 && c != '"' && c != '\\') {
+			p++;
+			continue;
+		}
+		if (p > run && put(w, (const char *)run, (size_t)(p - run))) {
+			return -1;
+		}
+		switch (c) {
+		case '"':
+			t = "\\\"";
+			break;
+		case '\\':
+			t = "\\\\";
+			break;
+		case '\b':
+			t = "\\b";
+			break;
+		case '\f':
+			t = "\\f";
+			break;
+		case '\n':
+			t = "\\n";
+			break;
+		case '\r':
+			t = "\\r";
+			break;
+		case '\t':
+			t = "\\t";
+			break;
+		default:
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 15];
+			t = esc;
+			tl = 6;
+			break;
+		}
+		if (put(w, t, tl) != 0) {
+			return -1;
+		}
+		run = ++p;
+	}
+	if (p > run && put(w, (const char *)run, (size_t)(p - run)) != 0) {
+		return -1;
+	}
+	return put(w, "\"", 1);
+}
+
+/* dump_int writes v in decimal, as "%lld" does. */
+static int
+dump_int(struct jw *w, json_int_t v)
+{
+	char buf[24], *p = buf + sizeof(buf);
+	unsigned long long u =
+	    v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (v < 0) {
+		*--p = '-';
+	}
+	return put(w, p, (size_t)(buf + sizeof(buf) - p));
+}
+
+static int
+dump_value(struct jw *w, const json_t *v, int depth)
+{
+	size_t i, n;
+	void *it;
+	int rv;
+
+	switch (json_typeof(v)) {
+	case JSON_NULL:
+		return put(w, "null", 4);
+	case JSON_TRUE:
+		return put(w, "true", 4);
+	case JSON_FALSE:
+		return put(w, "false", 5);
+	case JSON_INTEGER:
+		return dump_int(w, json_integer_value(v));
+	case JSON_STRING:
+		return dump_str(w, json_string_value(v), json_string_length(v));
+	case JSON_ARRAY:
+		if (depth >= JF_DEPTH) {
+			return 1;
+		}
+		if (put(w, "[", 1) != 0) {
+			return -1;
+		}
+		n = json_array_size(v);
+		for (i = 0; i < n; i++) {
+			if (i > 0 && put(w, ",", 1) != 0) {
+				return -1;
+			}
+			rv = dump_value(w, json_array_get(v, i), depth + 1);
+			if (rv != 0) {
+				return rv;
+			}
+		}
+		return put(w, "]", 1);
+	case JSON_OBJECT:
+		if (depth >= JF_DEPTH) {
+			return 1;
+		}
+		if (put(w, "{", 1) != 0) {
+			return -1;
+		}
+		/* jansson's iteration order, the one its dump follows. */
+		for (it = json_object_iter((json_t *)v), i = 0; it != NULL;
+		     it = json_object_iter_next((json_t *)v, it), i++) {
+			if (i > 0 && put(w, ",", 1) != 0) {
+				return -1;
+			}
+			if ((rv = dump_str(w, json_object_iter_key(it),
+			                   json_object_iter_key_len(it))) !=
+			    0) {
+				return rv;
+			}
+			if (put(w, ":", 1) != 0) {
+				return -1;
+			}
+			rv = dump_value(w, json_object_iter_value(it),
+			                depth + 1);
+			if (rv != 0) {
+				return rv;
+			}
+		}
+		return put(w, "}", 1);
+	default: /* a real: jansson's formatting of doubles */
+		return 1;
+	}
+}
+
+int
+json_fast_dump(const json_t *v, json_dump_callback_t cb, void *data)
+{
+	struct jw w;
+	int rv;
+
+	if (!json_is_object(v) && !json_is_array(v)) {
+		return 1;
+	}
+	w.cb = cb;
+	w.data = data;
+	w.n = 0;
+	rv = dump_value(&w, v, 0);
+	return rv != 0 ? rv : flush(&w);
 }

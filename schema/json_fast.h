@@ -1,5 +1,6 @@
-/* A fast path for parsing a request body: the common subset of JSON that
- * API writes use, straight from the buffer into jansson values. */
+/* Fast paths for JSON: parsing a request body (the common subset of JSON
+ * that API writes use, straight from the buffer into jansson values) and
+ * writing a reply body. */
 #ifndef TB_SCHEMA_JSON_FAST_H
 #define TB_SCHEMA_JSON_FAST_H
 
@@ -16,5 +17,17 @@
  * out: the caller then parses with json_loadb, which gives the value or
  * the precise error. So it never accepts what jansson refuses. */
 json_t *json_fast_object(const char *buf, size_t len);
+
+/* json_fast_dump writes v (an object or an array) through cb with the
+ * bytes json_dump_callback(v, cb, data, JSON_COMPACT) writes: members in
+ * jansson's order, strings escaped as jansson escapes them, integers in
+ * decimal; without jansson's cycle check, which formats and hashes the
+ * address of every object and array it enters. Returns 0 when done, -1
+ * when cb failed, 1 when v holds what it leaves to jansson (a real, a
+ * string that is not valid UTF-8, nesting deeper than 64, v neither an
+ * object nor an array): the caller then discards what cb received and asks
+ * json_dump_callback, whose answer (bytes or failure) is the one that
+ * counts. */
+int json_fast_dump(const json_t *v, json_dump_callback_t cb, void *data);
 
 #endif
