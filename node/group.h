@@ -143,6 +143,19 @@ void group_reply_headers(struct node *n, nng_http_res *res);
 void group_blob_replicate(struct http_call *c, const json_t *req);
 void group_blob_fetch(struct http_call *c, const json_t *req);
 
+/* group_apply_now says whether the loop hands the entries applied so far
+ * to the store's writer now (node.c's flush_cb). A follower that nobody
+ * waits on (no forwarded write, consistent read or kept result of its
+ * own) hands them over at most every GROUP_APPLY_DEFER_MS: each hand-over
+ * is one store commit (its pages and fdatasync), and a follower learns a
+ * commit with nearly every append, so it committed its store once per
+ * leader batch. Its store then lags its Raft log by up to that long (or the
+ * next loop wake-up, the 50 ms tick at most), which only its local reads
+ * see; the log is durable, and a snapshot or a stop syncs what is staged
+ * first. The leader and a follower with waiters hand over every time. */
+#define GROUP_APPLY_DEFER_MS 20
+bool group_apply_now(struct node *n);
+
 /* group_stop fails every waiting forward (the node stops). */
 void group_stop(struct node *n);
 

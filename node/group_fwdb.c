@@ -638,3 +638,19 @@ group_fwdb_free(struct group *g)
 		stash_free(g->stash);
 	}
 }
+
+bool
+group_apply_now(struct node *n)
+{
+	struct group *g = n->group;
+	int64_t now = (int64_t)uv_now(&n->loop);
+
+	if (g == NULL || raft_state(&n->raft) == RAFT_LEADER ||
+	    g->fcalls != NULL || g->fwdbs != NULL || g->fq_head != NULL ||
+	    g->waits != NULL || g->stash != NULL || n->stopping ||
+	    now - g->apply_submit_ms >= GROUP_APPLY_DEFER_MS) {
+		g->apply_submit_ms = now;
+		return true;
+	}
+	return false;
+}

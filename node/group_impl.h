@@ -92,6 +92,7 @@ struct group {
 	raft_index fwd_last; /* the last entry proposed for this member */
 	raft_term fwd_last_term;
 	char fwdb_off[17]; /* a leader that takes no batches (its build) */
+	int64_t apply_submit_ms; /* group_apply_now's last hand-over */
 	_Atomic unsigned long long fwd_batches, fwd_pushes;
 	/* At the leader: the last entry proposed for each member's batches,
 	 * whose commit it tells that member at once (group_fwdb.c). */
