@@ -13,11 +13,18 @@
  *  - an entry applied before the answer naming it arrived keeps its result
  *    (the stash), and the answer then gets it;
  *  - the leader refusing the batch (not the leader any more) is 503
- *    not_leader with the reason, a timeout 504; a stop answers 503 closed;
+ *    not_leader with the reason, a timeout 504; a leader without the batch
+ *    handler gets the writes one by one; a stop answers 503 closed;
  *  - every write is answered exactly once. */
 #define http_reply_error test_reply_error
 #define http_reply_json  test_reply_json
 #define link_request     test_link_request
+/* group_fwd.c too (the one-by-one way), so that its answers are recorded;
+ * its own leader check stays (no links here: no leader). */
+#define group_fwd_target real_fwd_target
+#include "node/group_fwd.c"
+#undef group_fwd_target
+bool test_fwd_target(struct group *g, char leader[17], char *why, size_t len);
 #define group_fwd_target test_fwd_target
 #include "node/group_fwdb.c"
 #undef http_reply_error
@@ -298,10 +305,26 @@ main(void)
 	fail(3, TB_ETIMEOUT, NULL);
 	is_int(R[8].status, 504, "no answer in time: 504 (%s)", R[8].msg);
 
+	/* A leader whose build has no batch handler: the writes go one by
+	 * one as JSON requests (group_forward_cmd; these test commands are
+	 * not real ones, so that path refuses them: 500), and so do later
+	 * ones while it leads. */
+	queue(12, 13);
+	fail(4, TB_ENOTIMPL, "no handler");
+	is_str(G->fwdb_off, "00000000000000aa",
+	       "a leader without the batch handler is remembered");
+	ok(R[12].answers == 1 && R[12].status == 500 &&
+	       strstr(R[12].msg, "does not decode") != NULL,
+	   "  its writes went the one-by-one way (%s)", R[12].msg);
+	queue(13, 14);
+	is_int(NREQ, 5, "  and so do later ones: no batch request");
+	is_int(R[13].answers, 1, "  (answered by that way)");
+	memset(G->fwdb_off, 0, sizeof(G->fwdb_off));
+
 	/* Stopping: queued and waiting writes are answered 503 closed. */
 	queue(9, 10);
 	idx[0] = 20;
-	answer(4, 6, idx, 1);
+	answer(5, 6, idx, 1);
 	queue(10, 12); /* held behind entry 20 */
 	N.stopping = true;
 	group_fwdb_stop(G);
@@ -309,8 +332,8 @@ main(void)
 	           R[11].status == 503 && !strcmp(R[9].code, "closed") &&
 	           !strcmp(R[10].code, "closed"),
 	       1, "a stop answers the waiting and the held writes 503 closed");
-	is_int(answered(1, 12), 11,
-	       "each of the eleven writes is answered exactly once");
+	is_int(answered(1, 14), 13,
+	       "each of the thirteen writes is answered exactly once");
 	group_fwdb_free(G);
 	free(G);
 	uv_loop_close(&N.loop);
