@@ -50,7 +50,8 @@ push_note(struct group *g, const char *node_id, raft_index index)
  * that long, every batch. The message is the empty AppendEntries libraft
  * sends as a heartbeat, naming as previous entry the member's own last
  * forwarded entry, which this leader appended in this term and the member
- * reported stored (its match index), so it always matches there. */
+ * reported stored (its match index), so it always matches there, and as
+ * commit index at most that match index. */
 void
 group_push_commits(struct group *g)
 {
@@ -93,7 +94,14 @@ group_push_commits(struct group *g)
 		msg.append_entries.term = r->current_term;
 		msg.append_entries.prev_log_index = g->push[i].index;
 		msg.append_entries.prev_log_term = r->current_term;
-		msg.append_entries.leader_commit = r->commit_index;
+		/* No further than what the member reported matching: libraft
+		 * 0.15 commits min(leader_commit, its last stored index), so
+		 * a commit index past the verified prefix could mark entries
+		 * of an older term that it still holds beyond it. */
+		msg.append_entries.leader_commit =
+		    r->commit_index < r->leader_state.progress[j].match_index
+		        ? r->commit_index
+		        : r->leader_state.progress[j].match_index;
 		if (group_send_raft(g, &msg) == 0) {
 			g->fwd_pushes++;
 		}
