@@ -99,6 +99,14 @@ group_raft_http(int rv, const char **code)
 
 /* ---- the transport ---------------------------------------------------- */
 
+static int group_send(void *data, const struct raft_message *msg);
+
+int
+group_send_raft(struct group *g, const struct raft_message *msg)
+{
+	return group_send(g, msg);
+}
+
 static int
 group_send(void *data, const struct raft_message *msg)
 {
@@ -304,7 +312,8 @@ group_start(struct node *n)
 	    link_handle(n->links, GROUP_T_SNAP, group_snap_handle, g) !=
 	        TB_OK ||
 	    link_handle(n->links, GROUP_T_BLOB, group_blob_handle, g) !=
-	        TB_OK) {
+	        TB_OK ||
+	    group_fwdb_start(g) != TB_OK) {
 		tb_log(TB_LOG_ERROR, "TB-GROUP-START",
 		       "cannot register the group's link handlers");
 		return;
@@ -321,6 +330,7 @@ group_free(struct node *n)
 		return;
 	}
 	group_snap_free(g);
+	group_fwdb_free(g);
 	json_decref(g->view);
 	pthread_mutex_destroy(&g->mu);
 	free(g);
@@ -442,11 +452,13 @@ view_build(struct node *n)
 	json_object_set_new(
 	    v, "counters",
 	    json_pack(
-	        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "raft_tx",
+	        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "raft_tx",
 	        (json_int_t)n->group->tx, "raft_rx", (json_int_t)n->group->rx,
 	        "refused", (json_int_t)n->group->refused, "malformed",
 	        (json_int_t)n->group->malformed, "forwarded",
-	        (json_int_t)n->group->fwd, "snapshots_installed",
+	        (json_int_t)n->group->fwd, "forwarded_batches",
+	        (json_int_t)n->group->fwd_batches, "commit_pushes",
+	        (json_int_t)n->group->fwd_pushes, "snapshots_installed",
 	        (json_int_t)sn_in, "snapshot_pulls_failed", (json_int_t)sn_fail,
 	        "snapshots_served", (json_int_t)sn_out));
 	return v;
@@ -647,6 +659,7 @@ group_tick(struct node *n)
 	n->view.leader_silent_ms = leader_silence(n, now);
 	group_clock_tick(g);
 	group_snap_tick(g);
+	group_fwdb_tick(g);
 	if (n->links != NULL && now >= g->next_sync_ms) {
 		g->next_sync_ms = now + GROUP_SYNC_MS;
 		links_sync(n);

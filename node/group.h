@@ -29,10 +29,11 @@ struct node;
  *   configuration (added, and dropped when a member leaves, by the
  *   group: entries marked "by": "group"), so that any
  *   leader reaches every member.
- * - A follower forwards an API write (the command's type, idempotency key
- *   and JSON body) to the leader, which stamps and proposes it and answers
- *   with the entry's index and result; the follower replies once its own
- *   store has applied that index (read-your-writes at the member).
+ * - A follower forwards the API writes it takes (their encoded commands, in
+ *   batches: node/group_fwdb.c) to the leader, which stamps and proposes
+ *   them and answers with their entries' indexes at once; the follower's
+ *   own store answers each write once it applied that index
+ *   (read-your-writes at the member).
  *
  * Threads: everything runs on the loop, except group_view_json and
  * group_reply_headers (any thread).
@@ -43,6 +44,7 @@ struct node;
 #define GROUP_T_FWD  33 /* request: a forwarded write, barrier or change */
 #define GROUP_T_SNAP 34 /* request: a chunk of the leader's store */
 #define GROUP_T_BLOB 35 /* request: put or get a material */
+#define GROUP_T_FWDB 36 /* request: writes forwarded in a batch */
 
 /* A member's clock this far from this node's is a warning (log,
  * /healthz). */
@@ -79,9 +81,25 @@ void group_prop_done(void *arg, int rv, json_t *res);
 void group_prop_unstage(void *arg);
 
 /* group_forward sends a write that this follower cannot propose to the
- * leader; c is answered later (body is copied). */
+ * leader; c is answered later (body is copied). One write per request, as
+ * JSON: the way to a leader whose build takes no batches. */
 void group_forward(struct node *n, struct http_call *c, enum cmd_type t,
                    const json_t *body, const char *idem_key);
+
+/* group_forward_cmd is group_forward of c's encoded command (c->cmd). */
+void group_forward_cmd(struct node *n, struct http_call *c);
+
+/* group_fwd_queue queues write c (its command encoded in c->cmd) at a
+ * follower, to be forwarded in a batch (node/group_fwdb.c); c is answered
+ * later. group_fwd_release sends the batch unless it waits for the last
+ * one (before the loop waits: node_prop_release). */
+void group_fwd_queue(struct node *n, struct http_call *c);
+void group_fwd_release(struct node *n);
+
+/* group_take_call returns the forwarded write of this member whose entry
+ * index is being applied (node_fsm_apply), for the applier to answer like
+ * any write, or NULL (none, or answered 503 here: the term changed). */
+struct http_call *group_take_call(struct node *n, raft_index index);
 
 /* group_propose proposes command t (body borrowed) from the loop: at the
  * leader itself, or forwarded over the link to the leader. done(arg, rv,
@@ -124,6 +142,19 @@ void group_reply_headers(struct node *n, nng_http_res *res);
  * asking the other members: the bytes (kept here too), or 404. */
 void group_blob_replicate(struct http_call *c, const json_t *req);
 void group_blob_fetch(struct http_call *c, const json_t *req);
+
+/* group_apply_now says whether the loop hands the entries applied so far
+ * to the store's writer now (node.c's flush_cb). A follower that nobody
+ * waits on (no forwarded write, consistent read or kept result of its
+ * own) hands them over at most every GROUP_APPLY_DEFER_MS: each hand-over
+ * is one store commit (its pages and fdatasync), and a follower learns a
+ * commit with nearly every append, so it committed its store once per
+ * leader batch. Its store then lags its Raft log by up to that long (or the
+ * next loop wake-up, the 50 ms tick at most), which only its local reads
+ * see; the log is durable, and a snapshot or a stop syncs what is staged
+ * first. The leader and a follower with waiters hand over every time. */
+#define GROUP_APPLY_DEFER_MS 20
+bool group_apply_now(struct node *n);
 
 /* group_stop fails every waiting forward (the node stops). */
 void group_stop(struct node *n);

@@ -28,9 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The largest forwarded request body (a release is the largest write). */
-#define GROUP_FWD_MAX (16u << 20)
-
 /* ---- the follower ----------------------------------------------------- */
 
 struct fwd {
@@ -191,47 +188,54 @@ fwd_cb(void *arg, int status, const struct link_msg *m)
 	free(f);
 }
 
-/* fwd_send forwards req (borrowed) to the leader for c. */
-static void
-fwd_send(struct group *g, struct http_call *c, const json_t *req, bool read,
-         bool member)
+bool
+group_fwd_target(struct group *g, char leader[17], char *why, size_t len)
 {
-	char leader[17];
-	struct fwd *f;
-	char *text;
-	int rv;
-
 	if (g->n->links == NULL || !group_leader_peer(g, leader)) {
-		http_reply_error(c, 503, "not_leader", NULL,
-		                 "this member of %s knows no leader to forward "
-		                 "to yet (an election: retry; if it lasts, a "
-		                 "majority of the voters may be down, "
-		                 "docs/GROUPS.md \"Recovering a group that "
-		                 "lost its quorum\")",
-		                 g->n->cfg.region);
-		return;
+		snprintf(why, len,
+		         "this member of %s knows no leader to forward to yet "
+		         "(an election: retry; if it lasts, a majority of the "
+		         "voters may be down, docs/GROUPS.md \"Recovering a "
+		         "group that lost its quorum\")",
+		         g->n->cfg.region);
+		return false;
 	}
 	/* A leader that no longer sends to this member (a removed standby
 	 * still names it): the write would commit there and never reach
 	 * this member, whose answer would time out. */
 	if (g->n->view.leader_silent_ms >
 	    2 * (long long)g->n->cfg.election_ms + 1000) {
-		http_reply_error(c, 503, "not_leader", NULL,
-		                 "no message from the leader %s for %lld ms "
-		                 "(removed from the group, a spare now, or cut "
-		                 "off from it)",
-		                 leader,
-		                 (long long)g->n->view.leader_silent_ms);
-		return;
+		snprintf(why, len,
+		         "no message from the leader %s for %lld ms (removed "
+		         "from the group, a spare now, or cut off from it)",
+		         leader, (long long)g->n->view.leader_silent_ms);
+		return false;
 	}
 	/* A leader whose link is down is probably gone: fail now rather
 	 * than queue for a link that may never come back (an election
 	 * follows within the election timeout). */
 	if (!link_up(g->n->links, leader)) {
-		http_reply_error(c, 503, "not_leader", NULL,
-		                 "the link to the leader %s is down (an "
-		                 "election may be under way; retry)",
-		                 leader);
+		snprintf(why, len,
+		         "the link to the leader %s is down (an election may "
+		         "be under way; retry)",
+		         leader);
+		return false;
+	}
+	return true;
+}
+
+/* fwd_send forwards req (borrowed) to the leader for c. */
+static void
+fwd_send(struct group *g, struct http_call *c, const json_t *req, bool read,
+         bool member)
+{
+	char leader[17], why[512];
+	struct fwd *f;
+	char *text;
+	int rv;
+
+	if (!group_fwd_target(g, leader, why, sizeof(why))) {
+		http_reply_error(c, 503, "not_leader", NULL, "%s", why);
 		return;
 	}
 	text = json_dumps(req, JSON_COMPACT);
@@ -276,6 +280,27 @@ group_forward(struct node *n, struct http_call *c, enum cmd_type t,
 	}
 	fwd_send(n->group, c, req, false, false);
 	json_decref(req);
+}
+
+void
+group_forward_cmd(struct node *n, struct http_call *c)
+{
+	struct cmd cmd;
+	char err[256];
+	int rv;
+
+	rv = cmd_decode(c->cmd.base, c->cmd.len, &cmd, err, sizeof(err));
+	raft_free(c->cmd.base);
+	c->cmd.base = NULL;
+	if (rv != TB_OK) {
+		http_reply_error(c, 500, "internal", NULL,
+		                 "a command this node encoded does not decode: "
+		                 "%s",
+		                 err);
+		return;
+	}
+	group_forward(n, c, cmd.type, cmd.body, cmd.key);
+	cmd_free(&cmd);
 }
 
 static void local_barrier(struct group *g, struct http_call *c,
@@ -337,6 +362,7 @@ group_stop(struct node *n)
 
 	if (g != NULL) {
 		group_snap_stop(g);
+		group_fwdb_stop(g);
 	}
 	while (g != NULL && (w = g->waits) != NULL) {
 		g->waits = w->next;
@@ -376,7 +402,7 @@ group_take_prop(struct node *n, raft_index index)
 			return p;
 		}
 	}
-	return NULL;
+	return group_stash_take(n->group, index);
 }
 
 static void
@@ -425,7 +451,9 @@ group_prop_unstage(void *arg)
 {
 	struct group_prop *p = arg;
 
-	if (p != NULL) {
+	if (p != NULL && p->stash) {
+		group_stash_drop(p);
+	} else if (p != NULL) {
 		p->staged = false;
 	}
 }
@@ -439,6 +467,10 @@ group_prop_done(void *arg, int rv, json_t *res)
 
 	if (p == NULL) {
 		json_decref(res);
+		return;
+	}
+	if (p->stash) {
+		group_stash_done(p, rv, res);
 		return;
 	}
 	g = p->g;

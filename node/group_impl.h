@@ -32,7 +32,24 @@ struct group_prop {
 	 * a link reply. */
 	group_done_fn done;
 	void *done_arg;
+	/* Or, at a follower, the result of an entry applied while a batch of
+	 * its forwards was unanswered (group_fwdb.c, g->stash). */
+	bool stash;
+	bool ready; /* res and rv are the writer's */
+	raft_index stash_index;
+	raft_term stash_term; /* this member's term when it applied it */
+	int rv;
+	json_t *res;
+	struct http_call *c; /* the forwarded write it turned out to be */
 };
+
+/* The largest forwarded request body (a release is the largest write). */
+#define GROUP_FWD_MAX (16u << 20)
+
+/* Members whose forwarded batches a leader tracks for its commit push. */
+#define GROUP_PUSH 8
+
+struct fwdb;
 
 /* What a member last measured of another's clock (group_clock.c). */
 #define GROUP_CLOCKS 16
@@ -62,6 +79,28 @@ struct group {
 	int64_t leader_rx_ms;  /* the last append or snapshot received */
 	unsigned refuse_quiet; /* refusals not logged since */
 	_Atomic unsigned long long refused, malformed, rx, tx, fwd;
+	/* Writes forwarded in batches (group_fwdb.c), at a follower: queued,
+	 * sent and unanswered, waiting for their entry to apply here (by
+	 * index), and results kept for answers still to come. */
+	struct http_call *fq_head, *fq_tail;
+	unsigned fq_n;
+	size_t fq_bytes;
+	int64_t fq_since_ms;
+	struct fwdb *fwdbs;
+	struct http_call *fcalls, *fcalls_tail;
+	struct group_prop *stash;
+	raft_index fwd_last; /* the last entry proposed for this member */
+	raft_term fwd_last_term;
+	char fwdb_off[17]; /* a leader that takes no batches (its build) */
+	int64_t apply_submit_ms; /* group_apply_now's last hand-over */
+	_Atomic unsigned long long fwd_batches, fwd_pushes;
+	/* At the leader: the last entry proposed for each member's batches,
+	 * whose commit it tells that member at once (group_fwdb.c). */
+	struct {
+		raft_id id;
+		raft_index index;
+		raft_term term;
+	} push[GROUP_PUSH];
 };
 
 /* group_peer_ok says whether a link message comes from a member of this
@@ -133,6 +172,32 @@ const struct raft_server *group_server(const struct raft *r, raft_id id);
 /* group_role_name / group_role_parse: "voter", "standby", "spare". */
 const char *group_role_name(int role);
 int group_role_parse(const char *s, int *role);
+
+/* group_send_raft sends a Raft message as the transport does (0 or a
+ * RAFT_* error). */
+int group_send_raft(struct group *g, const struct raft_message *msg);
+
+/* group_fwd_target writes the leader to forward to, or why there is none
+ * (a 503 not_leader). */
+bool group_fwd_target(struct group *g, char leader[17], char *why, size_t len);
+
+/* Batched forwards (group_fwdb.c): group_stash_take returns a stash
+ * record for an entry applied at a follower while a batch is unanswered
+ * (NULL otherwise), handed to the applier with group_prop_done, which
+ * calls group_stash_done; group_stash_drop frees one that was not staged.
+ * group_fwdb_start registers the leader's handler; group_fwdb_tick answers
+ * calls whose term ended or whose time is up; group_fwdb_stop answers
+ * every waiting call; group_fwdb_free frees the records left. */
+void *group_stash_take(struct group *g, raft_index index);
+void group_stash_done(struct group_prop *p, int rv, json_t *res);
+void group_stash_drop(struct group_prop *p);
+int group_fwdb_start(struct group *g);
+/* group_push_commits (leader, before the loop waits): tell each member
+ * whose forwarded entries committed, at once (node/group_fwdb_lead.c). */
+void group_push_commits(struct group *g);
+void group_fwdb_tick(struct group *g);
+void group_fwdb_stop(struct group *g);
+void group_fwdb_free(struct group *g);
 
 /* group_raft_status maps a libraft error onto an HTTP status and code. */
 uint16_t group_raft_http(int rv, const char **code);

@@ -64,14 +64,17 @@ applier_failed(struct node *n)
 }
 
 /* flush_cb hands the entries applied in this loop iteration to the writer,
- * in one go, before the loop next waits. */
+ * in one go, before the loop next waits (a follower nobody waits on, every
+ * GROUP_APPLY_DEFER_MS: group_apply_now). */
 static void
 flush_cb(uv_prepare_t *h)
 {
 	struct node *n = h->data;
 
-	node_prop_release(n); /* writes held for a batch that committed */
-	applier_submit(n->applier);
+	node_prop_release(n);     /* writes held for a batch that committed */
+	if (group_apply_now(n)) { /* a follower defers: node/group.h */
+		applier_submit(n->applier);
+	}
 	group_flushed(n); /* forwarded writes waiting for this member */
 }
 

@@ -39,6 +39,10 @@ node_fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
 	/* The call's raft_apply request stays libraft's until apply_cb
 	 * returns, which happens before the loop submits what is staged. */
 	c = node_pending_take(n, index);
+	if (c == NULL) {
+		/* A write this follower forwarded (node/group_fwdb.c). */
+		c = group_take_call(n, index);
+	}
 	/* Or a write another member forwarded, answered over its link. */
 	prop = c == NULL ? group_take_prop(n, index) : NULL;
 	done = prop != NULL ? group_prop_done : NULL;

@@ -118,30 +118,6 @@ node_prop_sweep(struct node *n, bool all)
 	}
 }
 
-/* forward sends a write that reached a follower to the leader: its
- * command, encoded on nng's thread, is decoded back into the type, key and
- * body that the leader stamps and proposes anew (group_forward). */
-static void
-forward(struct node *n, struct http_call *c)
-{
-	struct cmd cmd;
-	char err[256];
-	int rv;
-
-	rv = cmd_decode(c->cmd.base, c->cmd.len, &cmd, err, sizeof(err));
-	raft_free(c->cmd.base);
-	c->cmd.base = NULL;
-	if (rv != TB_OK) {
-		http_reply_error(c, 500, "internal", NULL,
-		                 "a command this node encoded does not decode: "
-		                 "%s",
-		                 err);
-		return;
-	}
-	group_forward(n, c, cmd.type, cmd.body, cmd.key);
-	cmd_free(&cmd);
-}
-
 void
 node_prop_flush(struct node *n)
 {
@@ -233,6 +209,7 @@ node_prop_release(struct node *n)
 {
 	struct http_call *c, *next;
 
+	group_fwd_release(n); /* a follower's forwarded writes */
 	if (n->stopping) {
 		/* Held, so never in the log: refused as the queued ones are
 		 * (node_wake_cb), not proposed while the node stops. */
@@ -261,7 +238,7 @@ node_submit(struct node *n, struct http_call *c)
 {
 	if (raft_state(&n->raft) != RAFT_LEADER) {
 		node_prop_flush(n);
-		forward(n, c);
+		group_fwd_queue(n, c); /* forwarded in batches */
 		return;
 	}
 	c->next = NULL;

@@ -229,6 +229,12 @@ cmd_feature_level(enum cmd_type t)
 }
 
 int
+cmd_version(enum cmd_type t)
+{
+	return (unsigned)t < CMD_TYPE_COUNT ? cmd_defs[t].version : -1;
+}
+
+int
 cmd_encode(enum cmd_type t, int64_t at, const char *key, const json_t *body,
            struct canon_buf *out, char *errmsg, size_t errlen)
 {

@@ -116,6 +116,10 @@ int cmd_type_parse(const char *name, enum cmd_type *t);
  * proposed. */
 int cmd_feature_level(enum cmd_type t);
 
+/* cmd_version is the newest body version of t this build decodes (a
+ * forwarded command's "v" is checked against it before it is proposed). */
+int cmd_version(enum cmd_type t);
+
 /* A decoded command; `doc` owns everything (the envelope), `body` borrows
  * from it. `raw` borrows the canonical bytes it was decoded from (valid as
  * long as the caller's buffer: during an apply), so that a large document

@@ -127,6 +127,37 @@ ok "$([ "$((p1 - p0))" -ge 96 ] && [ "$((b1 - b0))" -lt "$((p1 - p0))" ] &&
   [ "$held" -gt 0 ]; echo $?)" \
   "  proposed in fewer batches than writes, some held for the batch before them"
 
+# ---- concurrent writes at a follower: forwarded in batches ----
+# 24 clients with 4 writes each at follower B: B sends what queued as one
+# request (node/group_fwdb.c) and answers each write once it applied it
+# itself, so each new token works at B at once (read-your-writes).
+f0=$(field B 'd["group"]["counters"]["forwarded"]')
+fb0=$(field B 'd["group"]["counters"]["forwarded_batches"]')
+cpids=()
+for j in $(seq 1 24); do
+  (for i in 1 2 3 4; do
+    r=$(curl -s -m 30 -w '\n%{http_code}' -H "Authorization: Bearer $TOKEN_A" \
+      -X POST -d "{\"role\":\"clerk\",\"region\":\"370102\",\"name\":\"f$j.$i\"}" \
+      "$API_B/v1/tokens")
+    t=$(printf '%s' "$r" | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
+    echo "write ${r##*$'\n'}"
+    echo "read $(curl -s -m 10 -o /dev/null -w '%{http_code}' \
+      -H "Authorization: Bearer ${t:-none}" "$API_B/v1/status")"
+  done >"fconc.$j") &
+  cpids+=("$!")
+done
+wait "${cpids[@]}"
+is "$(cat fconc.* | sort | uniq -c | awk '{print $2 $3 "x" $1}' | tr '\n' ' ')" \
+  "read200x96 write201x96 " \
+  "96 concurrent writes at follower B are acknowledged, each readable at B at once"
+f1=$(field B 'd["group"]["counters"]["forwarded"]')
+fb1=$(field B 'd["group"]["counters"]["forwarded_batches"]')
+echo "# 96 concurrent writes at B: $((f1 - f0)) forwarded in $((fb1 - fb0)) batches"
+ok "$([ "$((f1 - f0))" -ge 96 ] && [ "$((fb1 - fb0))" -lt "$((f1 - f0))" ]; echo $?)" \
+  "  forwarded in fewer batches than writes"
+ok "$([ "$(field A 'd["group"]["counters"]["commit_pushes"]')" -gt 0 ]; echo $?)" \
+  "  the leader told B of their commits at once (commit pushes)"
+
 # ---- kill -9 the leader: a new one serves writes ----
 acked=("$TOK1")
 node_kill A KILL

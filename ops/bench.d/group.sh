@@ -8,7 +8,9 @@
 # key, grown with `tongban group add`, as tests/node_group.t does) and a
 # 3-member etcd 3.4 cluster (--initial-cluster), all on 127.0.0.1 with
 # free ports, default settings (fsync on). Then:
-#   1. writes at each one's LEADER with wrk, 1, 16 and 64 connections,
+#   1. writes at each one's LEADER with wrk, 1, 16 and 64 connections
+#      (tongban's at a follower with --at-follower: the first member that
+#      does not lead, which forwards them),
 #      interleaved (rep 1: tongban and etcd at 1, 16, 64; rep 2 ...): the
 #      POST /v1/cases of the single-node rows, etcd's /v3/kv/put with a new
 #      key and a 256-byte value;
@@ -19,6 +21,10 @@
 #      turn), then restart the victim and wait until it has caught up.
 
 g_conns=${TB_GROUP_CONNS:-"1 16 64"}  # e.g. TB_GROUP_CONNS=64 for a quick A/B
+# TB_GROUP_HOOK: a command eval'd 1 s into each tongban load (in the
+# background; the run waits for it), with $LPID the leader's pid, $WPID the
+# pid of the member written to and $FPID a follower that takes no writes,
+# e.g. TB_GROUP_HOOK='perf record -F 1000 -g -p $FPID -o /tmp/f.data -- sleep 3'
 
 # ---- tongban: PKI, members ------------------------------------------------
 g_pki() {
@@ -269,10 +275,24 @@ g_etcd_cluster
 for rep in $(seq "$reps"); do
   for c in $g_conns; do
     l=$(g_tb_leader) || die "tongban: no leader"
-    say "rep $rep/$reps: tongban group (leader $l), $c connection(s)"
+    if [ "$at_follower" = 1 ]; then
+      for n in A B C; do [ "$n" = "$l" ] || { l=$n; break; }; done
+      say "rep $rep/$reps: tongban group (at follower $l), $c connection(s)"
+    else
+      say "rep $rep/$reps: tongban group (leader $l), $c connection(s)"
+    fi
     p="PORT_$l" pp="PID_$l"
     k0=$(g_cpu A B C)
+    hp=""
+    if [ -n "${TB_GROUP_HOOK:-}" ]; then
+      lead=$(g_tb_leader) || die "tongban: no leader"
+      for n in A B C; do [ "$n" = "$lead" ] || [ "$n" = "$l" ] || fol=$n; done
+      lp="PID_$lead" fp="PID_$fol"
+      (LPID=${!lp} WPID=${!pp} FPID=${!fp}; sleep 1; eval "$TB_GROUP_HOOK") &
+      hp=$!
+    fi
     run_tongban tongban-group "${!p}" "$g_token" "$work/A" "$c" "$rep" "${!pp}"
+    [ -z "$hp" ] || wait "$hp" || true # the hook's status is not the run's
     record cpu-tongban "$c" "$rep" $(($(g_cpu A B C) - k0)) 0 0 0 "writes=$((REQ - ERR_STATUS))"
     l=$(g_etcd_leader) || die "etcd: no leader"
     say "rep $rep/$reps: etcd cluster (leader $l), $c connection(s)"
@@ -300,9 +320,11 @@ done
 echo
 echo "$cmdline  ($date_start to $(date -u '+%H:%M') UTC; $(nproc) cores;" \
   "load average $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end)"
-python3 - "$results" "$duration" "$reps" "$rss" "$tb_l" "$etcd_l" "$tb_cases" <<'PY'
+python3 - "$results" "$duration" "$reps" "$rss" "$tb_l" "$etcd_l" "$tb_cases" "$at_follower" <<'PY'
 import statistics as st, sys
-path, duration, reps, rss, tb_l, etcd_l, tb_cases = sys.argv[1:8]
+path, duration, reps, rss, tb_l, etcd_l, tb_cases, at_follower = sys.argv[1:9]
+at_follower = (" (tongban's at a follower, which forwards them; its CPU is "
+               "the 'leader' column)") if at_follower == "1" else ""
 rows = [l.rstrip("\n").split("\t") for l in open(path) if l.strip()]
 by = {}
 for s, c, rep, ops, p50, p99, err, note in rows:
@@ -328,7 +350,7 @@ def note(s, r):
     return (f"CPU us/write: leader {cpu:.0f}, 3 members {allm:.0f}; "
             f"leader's log commits/write {lc / max(ap, 1):.3f}")
 print(f"3-voter tongban group vs 3-member etcd 3.4 cluster, writes at the "
-      f"leader; {reps} repetition(s) of {duration} s, medians; latencies "
+      f"leader{at_follower}; {reps} repetition(s) of {duration} s, medians; latencies "
       "from wrk, in ms\n")
 print(f"{'scenario':<16}{'conns':>6}{'writes/s':>10}{'p50':>8}{'p99':>8}"
       f"{'errors':>8}  notes")
