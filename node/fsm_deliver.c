@@ -187,6 +187,34 @@ entry_bytes(const struct fsm *f, bool many, size_t *n)
 	return p + b + at;
 }
 
+/* kind_level refuses a known kind of entry from the parent that this
+ * group's feature level does not take yet, saying which level takes it
+ * and where to raise it: the stream waits at the entry until then (a
+ * child left at level 2 under a tree at 5 used to read only the shape of
+ * an entry, and could not tell that its own level was the cause). */
+static int
+kind_level(struct fsm *f, const char *kind, const char *path)
+{
+	uint64_t level = 0, need = strcmp(kind, "calendar") != 0
+	                               ? FSM_FEED_LEVEL
+	                               : FSM_CALFEED_LEVEL;
+	char at[48];
+	int rv;
+
+	if ((rv = meta_get_u64(f->s, f->txn, "feature_level", &level)) != 0) {
+		return rv;
+	}
+	snprintf(at, sizeof(at), "%s.kind", path);
+	return fsm_refuse(
+	    f, TB_EINVAL, at,
+	    "a \"%s\" entry needs feature level %u and this group runs at "
+	    "%llu: raise it here (tongban group features --set %u, once "
+	    "every member runs a build that supports it); the stream waits "
+	    "at this entry until then",
+	    kind, (unsigned)need, (unsigned long long)(level ? level : 1),
+	    (unsigned)need);
+}
+
 /* deliver_entry applies one delivered entry e (at path, for refusals;
  * its canonical bytes eb, en, or NULL): a case summary from a child is
  * kept and passed on up; a release or overlay from the parent goes
@@ -215,6 +243,11 @@ deliver_entry(struct fsm *f, bool up, const json_t *e, const uint8_t *eb,
 			return rv;
 		}
 		calfeed = level >= FSM_CALFEED_LEVEL;
+	}
+	if (!up && json_is_object(doc) && kind != NULL &&
+	    ((!feed && (!strcmp(kind, "crl") || !strcmp(kind, "root"))) ||
+	     (!calfeed && !strcmp(kind, "calendar")))) {
+		return kind_level(f, kind, path);
 	}
 	if (kind == NULL || !json_is_object(doc) ||
 	    (up ? strcmp(kind, "case") != 0
