@@ -206,6 +206,9 @@ tb_cli_main(int argc, char **argv)
 	    !strcmp(argv[a + 1], "recover")) {
 		return tb_cli_group_recover(argc - a, argv + a);
 	}
+	if (!strcmp(argv[a], "calendar")) { /* sees the global --json */
+		return tb_cli_calendar_json(argc - a, argv + a, json);
+	}
 	if (is_client_verb(argc - a, argv + a)) {
 		return tb_cli_client(argc - a, argv + a, api, token, json);
 	}

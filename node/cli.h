@@ -25,6 +25,9 @@ int tb_cli_overlay(int argc, char **argv);
 int tb_cli_deadline(int argc, char **argv);
 /* node/cli_calendar.c: calendar publish | show through a node. */
 int tb_cli_calendar(int argc, char **argv);
+/* tb_cli_calendar_json: the same, with the global --json given before
+ * the verb (tongban --json calendar show). */
+int tb_cli_calendar_json(int argc, char **argv, bool json);
 int tb_cli_lifecycle(int argc, char **argv);
 int tb_cli_region(int argc, char **argv);
 int tb_cli_keygen(int argc, char **argv);
