@@ -26,8 +26,21 @@ tb_cli_catalog_show(const char *api, const char *token, bool json)
 	w = json_object_get(v, "latest_watch");
 	st = spec_str(w, "state");
 	msg = spec_str(w, "message");
-	fprintf(stderr, "standard layer: version %lld applied\n",
+	fprintf(stderr, "standard layer: version %lld applied",
 	        spec_int(json_object_get(v, "standard"), "version", 0));
+	{ /* and the overlays above and of this region (实施清单) */
+		const json_t *o;
+		size_t i;
+
+		json_array_foreach(json_object_get(v, "overlays"), i, o)
+		{
+			fprintf(
+			    stderr, "%s %s v%lld", i == 0 ? "; overlays" : ",",
+			    spec_str(o, "region") ? spec_str(o, "region") : "?",
+			    spec_int(o, "version", 0));
+		}
+		fprintf(stderr, "\n");
+	}
 	if (json_is_object(l)) {
 		fprintf(stderr,
 		        "latest (signed by %s node %s): version %lld, hash "

@@ -42,8 +42,22 @@ tb_cli_status_tree(const json_t *tree)
 		        spec_bool(row, "stream", false) ? "open" : "none",
 		        spec_int(row, "backlog", 0));
 		if (json_is_object(cat)) {
+			const char *k;
+			const json_t *ver;
+			bool first = true;
+
 			fprintf(stderr, ", standard version %lld",
 			        spec_int(cat, "standard", 0));
+			/* What a city admin asks after its overlay: which
+			 * child applied which version of it. */
+			json_object_foreach(
+			    (json_t *)json_object_get(cat, "overlays"), k, ver)
+			{
+				fprintf(stderr, "%s %s v%lld",
+				        first ? ", overlays" : ",", k,
+				        (long long)json_integer_value(ver));
+				first = false;
+			}
 		}
 		if (json_is_object(rf)) {
 			fprintf(stderr, ", refused entry %lld: %s",
