@@ -303,6 +303,57 @@ blob_put(const struct cli_client *cl, const char *file)
 	return rc;
 }
 
+int
+cli_client_usage(int argc, char **argv)
+{
+	static const char *const subs[] = { "catalog publish",
+		                            "catalog show",
+		                            "catalog matters",
+		                            "catalog matter",
+		                            "catalog rollout",
+		                            "overlay publish",
+		                            "blob put",
+		                            "blob get",
+		                            "case submit",
+		                            "case show",
+		                            "case list",
+		                            "case handoff",
+		                            "case act",
+		                            "token create",
+		                            "token list",
+		                            "token revoke",
+		                            "group add",
+		                            "group remove",
+		                            "group promote",
+		                            "group demote",
+		                            "group transfer",
+		                            "group features",
+		                            NULL };
+	const char *const *v;
+	char name[64];
+
+	if (argc >= 2) {
+		snprintf(name, sizeof(name), "%s %s", argv[0], argv[1]);
+		for (v = subs; *v != NULL; v++) {
+			if (!strcmp(*v, name)) {
+				break;
+			}
+		}
+		fprintf(stderr,
+		        *v != NULL ? "tongban %s: an argument is missing "
+		                     "(the usage below)\n"
+		                   : "tongban %s: unknown; the usage below\n",
+		        name);
+	} else if (argc == 1) {
+		fprintf(stderr,
+		        "tongban %s: what to do is missing (the usage "
+		        "below)\n",
+		        argv[0]);
+	}
+	fprintf(stderr, CLIENT_USAGE);
+	return TB_EXIT_USAGE;
+}
+
 /* cli_client_opt_value returns the value after --name in argv, or NULL. */
 const char *
 cli_client_opt_value(int argc, char **argv, const char *name)
@@ -458,6 +509,5 @@ tb_cli_client(int argc, char **argv, const char *api, const char *token,
 	if (!strcmp(argv[0], "area")) {
 		return tb_cli_area(argc, argv, cl.api, cl.token, cl.json);
 	}
-	fprintf(stderr, CLIENT_USAGE);
-	return TB_EXIT_USAGE;
+	return cli_client_usage(argc, argv);
 }
