@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# The multi-region side of tongban as its new users meet it (README,
+# docs/REPLICATION.md, CALENDAR.md, HANDOFF.md): a provincial admin of
+# 370000 who publishes the calendar and the catalog down to 370100 and
+# 370200; a county (370102) left at the level `init --parent` gives it
+# (2) under a tree at 5, told what to do and served at once when it does;
+# a city admin who sees which child applied its overlay; a case received at
+# 370102 handed to 370202 in another city, whose owner a supervising city
+# sees; an offer to a region no node serves (370203), which the region
+# between logs and the CLI explains. Real processes, one-voter groups,
+# about 20 s.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/node_lib.sh"
+. "$(dirname "$0")/group_lib.sh"
+. "$(dirname "$0")/region_lib.sh"
+cd "$T"
+group_bound 120 P C K Q S
+
+# ---- a province's first node says it made the root and its officer key ----
+run "$TB" init --dir "$T/X" --region 370000 --api 127.0.0.1:0
+like "$out" "root metadata of 370000 made in $T/X/root.json" \
+  "init of a province without --root says it made the root"
+like "$out" "officer key $T/X/keys/officer.json" "  and names the officer key to keep offline"
+run "$TB" init --help
+like "$out" "raise it to the tree's level" "init --help: --parent raises to 2 only, says to raise further"
+
+region_node P 370000 && region_node C 370100 P && region_node K 370102 C &&
+  region_node Q 370200 P && region_node S 370202 Q
+is "$?" 0 "init and enrol 370000, 370100, 370102, 370200 and 370202"
+for n in P C K Q S; do node_start "$n" || break; done
+is "$?" 0 "five nodes start"
+cli() { local a="API_$1" t="TOKEN_$1"; shift; run "$TB" --api "${!a}" --token "${!t}" "$@"; }
+
+# ---- the calendar verbs follow the client rule: JSON out, summary err ----
+for n in P C Q S; do
+  cli "$n" group features --set 5
+  [ "$rc" = 0 ] || break
+done
+is "$rc" 0 "370000, 370100, 370200 and 370202 raised to level 5 (370102 stays at 2)"
+cli P calendar publish "$TB_SRC/ops/examples/calendar-2027.json"
+is "$rc" 0 "calendar publish at the province"
+like "$err" "committed: calendar of 370000 version 1 for 2027" "  its summary on stderr"
+H=$(printf '%s' "$out" | $py -c 'import json,sys; print(json.load(sys.stdin)["hash"])' 2>/dev/null)
+is "${#H}" 64 "  the node's JSON with the hash on stdout"
+run "$TB" --api "$API_P" --token "$TOKEN_P" --json calendar show
+is "$(printf '%s' "$out" | $py -c 'import json,sys; d=json.load(sys.stdin); print([c["hash"] for c in d["calendars"]] == [sys.argv[1]], d["effective_years"])' "$H" 2>/dev/null)" \
+  "True [2027]" "tongban --json calendar show (global --json): the JSON (2027 only: no release yet)"
+is "$err" "" "  and no summary"
+cli P calendar show
+like "$err" "published: 370000 version 1, 2027" "calendar show: the summary on stderr"
+
+# ---- a county at level 2 under a tree at 5: told, and served once raised ----
+api P POST /v1/catalog/releases --data-binary @"$TB_SRC/ops/examples/catalog-370000.json"
+is "$code" 201 "the province publishes release 1"
+region_wait 20 S 'd["standard"]["version"] == 1'
+ok $? "  it reaches 370202 (through 370200)"
+k_refused() {
+  api C GET /v1/region
+  [ "$(jq_get '[r for r in d["outboxes"] if r["region"] == "370102"][0]["refused"] is not None')" = True ]
+}
+wait_for 20 k_refused
+ok $? "370102 (level 2) refuses the city's first entry"
+cli C region status
+like "$err" 'a "calendar" entry needs feature level 5 and this group runs at 2: raise it here (tongban group features --set 5' \
+  "  the city's region status names the level the county needs and its own"
+api K GET /v1/region
+like "$(jq_get 'd["inbound"]["refused"]["reason"]')" '$.body.entry.kind: a "calendar" entry needs feature level 5' \
+  "  so does the county's own GET /v1/region"
+t0=$(now_ms)
+cli K group features --set 5
+is "$rc" 0 "the county raises its level right after the refusal"
+region_wait 20 K 'd["standard"]["version"] == 1'
+ok $? "  and takes the calendar and release 1"
+dt=$(($(now_ms) - t0))
+echo "# release 1 at the county $dt ms after its raise"
+[ "$dt" -lt 15000 ]
+ok $? "  without waiting out the 30 s retry of a refused entry ($dt ms)"
+
+# ---- the city's overlay: which child applied it ----
+cli C overlay publish "$TB_SRC/ops/examples/overlay-370100.json"
+is "$rc" 0 "the city publishes its overlay"
+region_wait 20 K '[o["version"] for o in d["overlays"] if o["region"] == "370100"] == [1]'
+ok $? "  it reaches 370102"
+child_ov() {
+  api C GET /v1/region
+  [ "$(jq_get '[r["catalog"]["overlays"] for r in d["outboxes"] if r["region"] == "370102"]')" = "[{'370100': 1}]" ]
+}
+wait_for 10 child_ov
+cli C region status
+like "$err" "child 370102: link up, stream open, backlog 0, standard version 1, overlays 370100 v1" \
+  "tongban region status at the city shows the overlay each child applied"
+cli K catalog show
+like "$err" "standard layer: version 1 applied; overlays 370100 v1" \
+  "tongban catalog show at the county names the overlays it applied"
+
+# ---- 跨域通办: 370102 hands a case to 370202 (another city) ----
+food_case_json K
+api K POST /v1/cases --data-binary @case.json
+ID=$(jq_get 'd["case"]["id"]')
+is "$code" 201 "a food-licence case received at 370102 ($ID)"
+cli K case handoff "$ID" --to 370202 --wait 20
+is "$rc" 0 "case handoff --to 370202 --wait: transferred (4 hops: 370100, 370000, 370200)"
+like "$err" "transferred to 370202, the owner now at epoch 2" "  and says so on stderr"
+cli K case show "$ID"
+like "$err" "owner 370202 (epoch 2), served by 370202" "the receiving region reads it from its new owner"
+api Q GET "/v1/cases/$ID"
+is "$(jq_get 'd.get("redacted"), d.get("owner"), "applicant" in d')" "True 370202 False" \
+  "370200 (a city the case never went through) gets the summary, naming the owner"
+
+# ---- an offer to a region no node serves: the region between says so ----
+food_case_json K
+api K POST /v1/cases --data-binary @case.json
+ID2=$(jq_get 'd["case"]["id"]')
+cli K case handoff "$ID2" --to 370203 --wait 2
+is "$rc" 1 "an offer to 370203 (no node) is still offered after 2 s"
+like "$err" "the target has not answered" "  the CLI says the target has not answered"
+like "$err" "TB-HANDOFF-UNROUTABLE" "  and where to look"
+unroutable() { grep -q 'TB-HANDOFF-UNROUTABLE.*towards 370203 dropped at 370200' "$T/Q.log"; }
+wait_for 10 unroutable
+ok $? "370200 logs TB-HANDOFF-UNROUTABLE for frames towards 370203"
+is "$(grep -c 'TB-HANDOFF-UNROUTABLE' "$T/Q.log")" 1 "  once (the sender resends; the line is rate-limited)"
+
+# ---- usage errors name what is missing ----
+cli P catalog rollout
+is "$rc" 2 "catalog rollout without a version is a usage error"
+like "$err" "tongban catalog rollout: an argument is missing" "  saying so first"
+cli P case handoff
+like "$err" "tongban case handoff: an argument is missing" "case handoff without an id too"
+
+for n in P C K Q S; do
+  if grep -q 'ERROR: AddressSanitizer\|runtime error:' "$T/$n.log"; then
+    ok 1 "no sanitizer report in $n's log"
+  fi
+done
+_done=1
+done_testing
