@@ -177,6 +177,52 @@ tb_cli_http(const char *method, const char *uri, const json_t *body,
 /* cli_client_print shows a JSON reply: as is with --json, else readably; an
  * error reply prints "tongban: 409 illegal_transition: ..." to stderr.
  * Returns the exit code. */
+/* summary prints for people, on stderr, what a publish or a level raise
+ * committed (the shapes of those answers only; nothing for others). */
+static void
+summary(const json_t *v)
+{
+	const json_t *cat = json_object_get(v, "catalog");
+	const json_t *st = json_object_get(cat, "standard");
+	const json_t *ov = json_object_get(cat, "overlay");
+	const json_t *fl = json_object_get(v, "feature_level");
+
+	if (json_is_object(st) && json_object_get(st, "matters") != NULL) {
+		fprintf(stderr,
+		        "committed: release %lld of %s (%lld matters, %lld "
+		        "bundles), hash %.16s.., through the node's group; "
+		        "the regions below get it down the tree (tongban "
+		        "catalog rollout %lld)\n",
+		        (long long)json_integer_value(
+		            json_object_get(st, "version")),
+		        json_string_value(json_object_get(st, "region")),
+		        (long long)json_integer_value(
+		            json_object_get(st, "matters")),
+		        (long long)json_integer_value(
+		            json_object_get(st, "bundles")),
+		        json_string_value(json_object_get(st, "hash")),
+		        (long long)json_integer_value(
+		            json_object_get(st, "version")));
+	} else if (json_is_object(ov) &&
+	           json_object_get(ov, "entries") != NULL) {
+		fprintf(stderr,
+		        "committed: overlay of %s version %lld (%lld "
+		        "entries), hash %.16s.., through the node's group; "
+		        "the regions below %s get it down the tree (tongban "
+		        "region status)\n",
+		        json_string_value(json_object_get(ov, "region")),
+		        (long long)json_integer_value(
+		            json_object_get(ov, "version")),
+		        (long long)json_integer_value(
+		            json_object_get(ov, "entries")),
+		        json_string_value(json_object_get(ov, "hash")),
+		        json_string_value(json_object_get(ov, "region")));
+	} else if (json_is_integer(fl) && json_object_size(v) <= 2) {
+		fprintf(stderr, "the group runs at feature level %lld\n",
+		        (long long)json_integer_value(fl));
+	}
+}
+
 int
 cli_client_print(const struct cli_client *cl, const struct cli_client_res *r)
 {
@@ -195,6 +241,9 @@ cli_client_print(const struct cli_client *cl, const struct cli_client_res *r)
 	} else if (v != NULL) {
 		json_dumpf(v, stdout, cl->json ? JSON_COMPACT : JSON_INDENT(2));
 		printf("\n");
+		if (!cl->json && r->status < 300) {
+			summary(v);
+		}
 	} else {
 		fwrite(r->body, 1, r->len, stdout);
 	}

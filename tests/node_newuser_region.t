@@ -37,6 +37,7 @@ for n in P C Q S; do
   [ "$rc" = 0 ] || break
 done
 is "$rc" 0 "370000, 370100, 370200 and 370202 raised to level 5 (370102 stays at 2)"
+is "$err" "the group runs at feature level 5" "  group features --set says the level"
 cli P calendar publish "$TB_SRC/ops/examples/calendar-2027.json"
 is "$rc" 0 "calendar publish at the province"
 like "$err" "committed: calendar of 370000 version 1 for 2027" "  its summary on stderr"
@@ -50,8 +51,9 @@ cli P calendar show
 like "$err" "published: 370000 version 1, 2027" "calendar show: the summary on stderr"
 
 # ---- a county at level 2 under a tree at 5: told, and served once raised ----
-api P POST /v1/catalog/releases --data-binary @"$TB_SRC/ops/examples/catalog-370000.json"
-is "$code" 201 "the province publishes release 1"
+cli P catalog publish "$TB_SRC/ops/examples/catalog-370000.json"
+is "$rc" 0 "the province publishes release 1"
+like "$err" "committed: release 1 of 370000 (42 matters, 2 bundles)" "  and says what it committed"
 region_wait 20 S 'd["standard"]["version"] == 1'
 ok $? "  it reaches 370202 (through 370200)"
 k_refused() {
@@ -79,6 +81,7 @@ ok $? "  without waiting out the 30 s retry of a refused entry ($dt ms)"
 # ---- the city's overlay: which child applied it ----
 cli C overlay publish "$TB_SRC/ops/examples/overlay-370100.json"
 is "$rc" 0 "the city publishes its overlay"
+like "$err" "committed: overlay of 370100 version 1 (15 entries)" "  and says what it committed"
 region_wait 20 K '[o["version"] for o in d["overlays"] if o["region"] == "370100"] == [1]'
 ok $? "  it reaches 370102"
 child_ov() {
