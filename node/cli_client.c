@@ -352,6 +352,12 @@ blob_put(const struct cli_client *cl, const char *file)
 	return rc;
 }
 
+void
+tb_cli_client_usage(FILE *f)
+{
+	fprintf(f, CLIENT_USAGE);
+}
+
 int
 cli_client_usage(int argc, char **argv)
 {

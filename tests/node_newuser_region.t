@@ -129,6 +129,15 @@ is "$rc" 2 "catalog rollout without a version is a usage error"
 like "$err" "tongban catalog rollout: an argument is missing" "  saying so first"
 cli P case handoff
 like "$err" "tongban case handoff: an argument is missing" "case handoff without an id too"
+run "$TB" --api http://127.0.0.1:9 handoff list --help
+is "$rc" 0 "handoff list --help: the usage, without calling a node"
+like "$out" "handoff list [--state S]" "  on stdout"
+for v in "root init" "cert cross" "keygen" "token sign" "index-key export"; do
+  # shellcheck disable=SC2086 # the verb and its sub-verb
+  run "$TB" $v --help
+  [ "$rc" = 0 ] && [ -n "$out" ] || break
+done
+is "$rc $err" "0 " "--help after root init, cert cross, keygen, token sign, index-key export: usage, exit 0"
 
 for n in P C K Q S; do
   if grep -q 'ERROR: AddressSanitizer\|runtime error:' "$T/$n.log"; then
