@@ -223,6 +223,19 @@ summary(const json_t *v)
 	}
 }
 
+/* summary_of: summary() of a write's answer (POST only: a GET of the
+ * region or the catalog has the same shapes). */
+static void
+summary_of(const struct cli_client_res *r)
+{
+	json_t *v = json_loadb(r->body, r->len, 0, NULL);
+
+	if (v != NULL) {
+		summary(v);
+	}
+	json_decref(v);
+}
+
 int
 cli_client_print(const struct cli_client *cl, const struct cli_client_res *r)
 {
@@ -241,9 +254,6 @@ cli_client_print(const struct cli_client *cl, const struct cli_client_res *r)
 	} else if (v != NULL) {
 		json_dumpf(v, stdout, cl->json ? JSON_COMPACT : JSON_INDENT(2));
 		printf("\n");
-		if (!cl->json && r->status < 300) {
-			summary(v);
-		}
 	} else {
 		fwrite(r->body, 1, r->len, stdout);
 	}
@@ -271,6 +281,9 @@ cli_client_simple(const struct cli_client *cl, const char *method,
 		return TB_EXIT_INVALID;
 	}
 	rc = cli_client_print(cl, &r);
+	if (rc == TB_EXIT_OK && !cl->json && !strcmp(method, "POST")) {
+		summary_of(&r);
+	}
 	free(r.body);
 	free(body);
 	return rc;
@@ -458,6 +471,9 @@ cli_client_post_json(const struct cli_client *cl, const char *uri, json_t *body,
 		return TB_EXIT_INVALID;
 	}
 	rc = cli_client_print(cl, &r);
+	if (rc == TB_EXIT_OK && !cl->json) {
+		summary_of(&r);
+	}
 	free(r.body);
 	return rc;
 }

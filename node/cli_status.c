@@ -21,8 +21,22 @@ tb_cli_status_tree(const json_t *tree)
 	size_t i;
 
 	if (json_is_object(par)) {
+		const json_t *pg = json_object_get(tree, "parent_group"), *m;
+		size_t j, up_n = 0;
+
 		fprintf(stderr, "tree: parent %s at %s", spec_str(par, "code"),
 		        spec_str(par, "url"));
+		/* As a Consul agent shows its servers: is the parent linked? */
+		json_array_foreach(json_object_get(pg, "members"), j, m)
+		{
+			up_n += spec_bool(m, "link_up", false) ? 1 : 0;
+		}
+		if (json_is_object(pg)) {
+			fprintf(
+			    stderr, ", link %s (%zu of %zu member(s))",
+			    up_n > 0 ? "up" : "DOWN", up_n,
+			    json_array_size(json_object_get(pg, "members")));
+		}
 		if (json_is_object(up)) {
 			fprintf(stderr, " (backlog up %lld)",
 			        spec_int(up, "backlog", 0));

@@ -95,6 +95,10 @@ like "$err" "child 370102: link up, stream open, backlog 0, standard version 1, 
 cli K catalog show
 like "$err" "standard layer: version 1 applied; overlays 370100 v1" \
   "tongban catalog show at the county names the overlays it applied"
+cli K region status
+like "$err" "tree: parent 370100 at tcp://127.0.0.1:$LINK_C, link up (1 of 1 member(s))" \
+  "tongban region status at the county says whether its parent is linked"
+unlike "$err" "committed:" "  (and no publish summary for a read of the same shape)"
 
 # ---- 跨域通办: 370102 hands a case to 370202 (another city) ----
 food_case_json K
@@ -138,6 +142,11 @@ for v in "root init" "cert cross" "keygen" "token sign" "index-key export"; do
   [ "$rc" = 0 ] && [ -n "$out" ] || break
 done
 is "$rc $err" "0 " "--help after root init, cert cross, keygen, token sign, index-key export: usage, exit 0"
+
+node_kill C KILL
+parent_down() { run "$TB" --api "$API_K" --token "$TOKEN_K" region status; case "$err" in *"link DOWN (0 of 1"*) ;; *) return 1 ;; esac; }
+wait_for 10 parent_down
+ok $? "the city killed: the county's region status says its parent's link is DOWN"
 
 for n in P C K Q S; do
   if grep -q 'ERROR: AddressSanitizer\|runtime error:' "$T/$n.log"; then
