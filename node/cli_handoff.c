@@ -201,9 +201,10 @@ tb_cli_handoff(int argc, char **argv, const char *api, const char *token,
 		                        tb_cli_show_handoffs);
 	}
 	if (argc >= 3 && !strcmp(argv[1], "show")) {
+		/* The same records as a list: the same table for people. */
 		snprintf(uri, sizeof(uri), "/v1/handoffs/%s", argv[2]);
-		return tb_cli_request(api, token, json, "GET", uri, NULL, true,
-		                      &st, NULL);
+		return tb_cli_get_shown(api, token, json, uri,
+		                        tb_cli_show_handoffs);
 	}
 	if (argc >= 3 &&
 	    (!strcmp(argv[1], "request") || !strcmp(argv[1], "refuse"))) {

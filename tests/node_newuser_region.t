@@ -122,6 +122,8 @@ cli K case handoff "$ID2" --to 370203 --wait 2
 is "$rc" 1 "an offer to 370203 (no node) is still offered after 2 s"
 like "$err" "the target has not answered" "  the CLI says the target has not answered"
 like "$err" "TB-HANDOFF-UNROUTABLE" "  and where to look"
+cli K handoff show "$ID2"
+like "$err" "$ID2   source 370203   offered" "handoff show: the record as a table on stderr, as handoff list"
 unroutable() { grep -q 'TB-HANDOFF-UNROUTABLE.*towards 370203 dropped at 370200' "$T/Q.log"; }
 wait_for 10 unroutable
 ok $? "370200 logs TB-HANDOFF-UNROUTABLE for frames towards 370203"
