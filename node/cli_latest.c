@@ -100,12 +100,21 @@ tb_cli_catalog_rollout(const char *api, const char *token, bool json,
 	}
 	a = json_object_get(v, "applied");
 	l = json_object_get(v, "lagging");
+	json_array_foreach(l, i, row)
+	{
+		why = spec_str(row, "reason") ? spec_str(row, "reason") : "";
+		never += !strncmp(why, "never connected", 15) ? 1 : 0;
+	}
+	/* Regions of the table no node ever reported from are counted
+	 * apart: "16 lag" with 15 cities that have no node yet read as an
+	 * alarm. */
 	fprintf(stderr,
 	        "standard version %lld at %s: %s here; %zu region(s) below "
-	        "applied it, %zu lag\n",
+	        "applied it, %zu lag, %zu never connected\n",
 	        spec_int(v, "version", 0), spec_str(v, "region"),
 	        spec_bool(v, "self_applied", false) ? "applied" : "NOT applied",
-	        json_array_size(a), json_array_size(l));
+	        json_array_size(a), json_array_size(l) - never, never);
+	never = 0;
 	json_array_foreach(a, i, row)
 	{
 		fprintf(stderr, "  applied  %s (via %s)\n",

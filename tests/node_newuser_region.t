@@ -56,6 +56,9 @@ is "$rc" 0 "the province publishes release 1"
 like "$err" "committed: release 1 of 370000 (42 matters, 2 bundles)" "  and says what it committed"
 region_wait 20 S 'd["standard"]["version"] == 1'
 ok $? "  it reaches 370202 (through 370200)"
+cli P catalog rollout 1
+like "$err" " lag, 14 never connected" \
+  "catalog rollout counts the table's cities without a node apart from the regions that lag"
 k_refused() {
   api C GET /v1/region
   [ "$(jq_get '[r for r in d["outboxes"] if r["region"] == "370102"][0]["refused"] is not None')" = True ]
