@@ -122,7 +122,9 @@ wait_done(const char *api, const char *token, bool json, const char *id,
 	        "the target has not answered (is a node of it running and "
 	        "linked, and every region on the way at feature level 3? "
 	        "a region that cannot pass the frames on logs "
-	        "TB-HANDOFF-UNROUTABLE or TB-HANDOFF-DROPPED); it goes on "
+	        "TB-HANDOFF-UNROUTABLE or TB-HANDOFF-DROPPED; a target whose "
+	        "catalog is behind the case's release TB-HANDOFF-BEHIND); "
+	        "it goes on "
 	        "by itself once it can; tongban handoff show %s, or "
 	        "tongban handoff abort %s once the offer is older than "
 	        "handoff_abort_after_ms (60 s by default)\n",

@@ -30,6 +30,8 @@ struct handoff_node {
 		uint64_t at;
 	} unroutable[8];
 	unsigned unroutable_next;
+	/* TB-HANDOFF-BEHIND was last logged then (loop ms; once a minute). */
+	uint64_t behind_logged;
 };
 
 /* handoff_of is n's handoff state (NULL before handoff_init). */

@@ -98,6 +98,17 @@ on_applied(void *arg, int rv, json_t *res)
 			       spec_str(r, "from") ? spec_str(r, "from") : "?",
 			       spec_str(r, "error"));
 		}
+		if (spec_str(r, "behind") != NULL &&
+		    uv_now(&h->n->loop) >= h->behind_logged + 60000) {
+			/* Nothing is committed nor sent back: without this
+			 * line only the source's "still offered" showed it. */
+			h->behind_logged = uv_now(&h->n->loop);
+			tb_log(TB_LOG_WARN, "TB-HANDOFF-BEHIND",
+			       "an offer from %s waits for this region's "
+			       "catalog (the source resends it): %s",
+			       spec_str(r, "from") ? spec_str(r, "from") : "?",
+			       spec_str(r, "behind"));
+		}
 		if (reply != NULL && !strcmp(reply, "noted")) {
 			/* Results delivered back: acknowledged by version. */
 			fr = json_pack(

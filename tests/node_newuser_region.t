@@ -6,9 +6,11 @@
 # (2) under a tree at 5, told what to do and served at once when it does;
 # a city admin who sees which child applied its overlay; a case received at
 # 370102 handed to 370202 in another city, whose owner a supervising city
-# sees; an offer to a region no node serves (370203), which the region
-# between logs and the CLI explains. Real processes, one-voter groups,
-# about 20 s.
+# sees; an offer to a target whose catalog is behind (370200 withholds
+# release 2: test fault), which the target logs, going through once the
+# release arrives; an offer to a region no node serves (370203), which the
+# region between logs and the CLI explains. Real processes, one-voter
+# groups, about 20 s.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/node_lib.sh"
 . "$(dirname "$0")/group_lib.sh"
@@ -116,6 +118,39 @@ like "$err" "owner 370202 (epoch 2), served by 370202" "the receiving region rea
 api Q GET "/v1/cases/$ID"
 is "$(jq_get 'd.get("redacted"), d.get("owner"), "applicant" in d')" "True 370202 False" \
   "370200 (a city the case never went through) gets the summary, naming the owner"
+
+# ---- a target whose catalog is behind the case's: it says so ----
+node_kill Q
+TB_FAULT_REGION_WITHHOLD=1 node_start Q
+ok $? "370200 restarted withholding releases from its counties (test fault)"
+api P GET /v1/catalog
+$py - "$(jq_get 'd["standard"]["hash"]')" "$TB_SRC/ops/examples/catalog-370000.json" >rel2.json <<'PYEOF'
+import json, sys
+d = json.load(open(sys.argv[2]))
+m = [x for x in d["matters"] if x["catalog_code"] == "000117001000"][0]
+print(json.dumps({"format": "tongban.release/1", "region": "370000", "version": 2,
+  "prev_hash": sys.argv[1], "effective_at": "2026-12-01T00:00:00+08:00", "snapshot": False,
+  "matters": [m], "removed": [], "bundles": [], "removed_bundles": []}, ensure_ascii=False))
+PYEOF
+cli P catalog publish rel2.json
+is "$rc" 0 "the province publishes release 2"
+region_wait 20 K 'd["standard"]["version"] == 2'
+ok $? "  370102 applies it (370202 does not: 370200 withholds it)"
+food_case_json K
+api K POST /v1/cases --data-binary @case.json
+ID3=$(jq_get 'd["case"]["id"]')
+cli K case handoff "$ID3" --to 370202 --wait 3
+is "$rc" 1 "a case of release 2 offered to 370202 (at release 1) is still offered after 3 s"
+like "$err" "TB-HANDOFF-BEHIND" "  the CLI names the log line of a target whose catalog is behind"
+behind() { grep -q "TB-HANDOFF-BEHIND.*an offer from 370102 waits for this region's catalog.*370202 has standard release 1, the case release 2" "$T/S.log"; }
+wait_for 10 behind
+ok $? "370202 logs TB-HANDOFF-BEHIND with both releases"
+node_kill Q
+node_start Q
+ok $? "370200 restarted without the fault"
+transferred() { api K GET "/v1/handoffs/$ID3"; [ "$(jq_get 'd["handoffs"][-1]["state"]')" = transferred ]; }
+wait_for 20 transferred
+ok $? "  release 2 reaches 370202 and the offer goes through by itself"
 
 # ---- an offer to a region no node serves: the region between says so ----
 food_case_json K
