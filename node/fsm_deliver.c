@@ -208,11 +208,12 @@ kind_level(struct fsm *f, const char *kind, const char *path)
 	return fsm_refuse(
 	    f, TB_EINVAL, at,
 	    "a \"%s\" entry needs feature level %u and this group runs at "
-	    "%llu: raise it here (tongban group features --set %u, once "
-	    "every member runs a build that supports it); the stream waits "
-	    "at this entry until then",
+	    "%llu: raise it here (tongban group features --set %u, or to "
+	    "the level of the tree above, %u for calendars, once every "
+	    "member runs a build that supports it); the stream waits at "
+	    "this entry until then",
 	    kind, (unsigned)need, (unsigned long long)(level ? level : 1),
-	    (unsigned)need);
+	    (unsigned)need, (unsigned)FSM_CALFEED_LEVEL);
 }
 
 /* deliver_entry applies one delivered entry e (at path, for refusals;
