@@ -118,6 +118,9 @@ like "$err" "owner 370202 (epoch 2), served by 370202" "the receiving region rea
 api Q GET "/v1/cases/$ID"
 is "$(jq_get 'd.get("redacted"), d.get("owner"), "applicant" in d')" "True 370202 False" \
   "370200 (a city the case never went through) gets the summary, naming the owner"
+cli Q case show "$ID"
+like "$err" "owner 370202 (epoch 2), served by 370202; redacted: 370200 is not the receiving region (370102)" \
+  "  tongban case show there says it is the redacted summary (not \"0 event(s)\")"
 
 # ---- a target whose catalog is behind the case's: it says so ----
 node_kill Q
