@@ -77,6 +77,21 @@ rollout_watch_line(const json_t *row)
 	        spec_str(row, "region"), st, msg ? ": " : "", msg ? msg : "");
 }
 
+/* level_of: " [feature level N]" for a row whose region reported its
+ * feature level (a static buffer: one use per printf). */
+static const char *
+level_of(const json_t *row)
+{
+	static char b[32];
+
+	if (!json_is_integer(json_object_get(row, "level"))) {
+		return "";
+	}
+	snprintf(b, sizeof(b), " [feature level %lld]",
+	         spec_int(row, "level", 0));
+	return b;
+}
+
 /* tb_cli_catalog_rollout: tongban catalog rollout VERSION: the JSON on
  * stdout, and for people one line per region below on stderr (the regions
  * that never connected on one line: a province lists every city of the
@@ -117,8 +132,9 @@ tb_cli_catalog_rollout(const char *api, const char *token, bool json,
 	never = 0;
 	json_array_foreach(a, i, row)
 	{
-		fprintf(stderr, "  applied  %s (via %s)\n",
-		        spec_str(row, "region"), spec_str(row, "via"));
+		fprintf(stderr, "  applied  %s (via %s)%s\n",
+		        spec_str(row, "region"), spec_str(row, "via"),
+		        level_of(row));
 		rollout_watch_line(row);
 	}
 	json_array_foreach(l, i, row)
@@ -129,15 +145,16 @@ tb_cli_catalog_rollout(const char *api, const char *token, bool json,
 			continue;
 		}
 		if (json_is_integer(json_object_get(row, "applied_version"))) {
-			fprintf(stderr,
-			        "  lagging  %s at version %lld (via %s): %s\n",
-			        spec_str(row, "region"),
-			        spec_int(row, "applied_version", 0),
-			        spec_str(row, "via"), why);
+			fprintf(
+			    stderr,
+			    "  lagging  %s at version %lld (via %s): %s%s\n",
+			    spec_str(row, "region"),
+			    spec_int(row, "applied_version", 0),
+			    spec_str(row, "via"), why, level_of(row));
 		} else {
-			fprintf(stderr, "  lagging  %s (via %s): %s\n",
+			fprintf(stderr, "  lagging  %s (via %s): %s%s\n",
 			        spec_str(row, "region"), spec_str(row, "via"),
-			        why);
+			        why, level_of(row));
 		}
 		rollout_watch_line(row);
 	}

@@ -73,6 +73,10 @@ tb_cli_status_tree(const json_t *tree)
 				first = false;
 			}
 		}
+		if (json_is_integer(json_object_get(row, "level"))) {
+			fprintf(stderr, ", feature level %lld",
+			        spec_int(row, "level", 0));
+		}
 		if (json_is_object(rf)) {
 			fprintf(stderr, ", refused entry %lld: %s",
 			        spec_int(rf, "seq", 0), spec_str(rf, "reason"));

@@ -205,13 +205,13 @@ kind_level(struct fsm *f, const char *kind, const char *path)
 		return rv;
 	}
 	snprintf(at, sizeof(at), "%s.kind", path);
+	/* At most TB_DIAG_MSG (256) bytes: fsm_refuse cuts the rest. */
 	return fsm_refuse(
 	    f, TB_EINVAL, at,
 	    "a \"%s\" entry needs feature level %u and this group runs at "
 	    "%llu: raise it here (tongban group features --set %u, or to "
-	    "the level of the tree above, %u for calendars, once every "
-	    "member runs a build that supports it); the stream waits at "
-	    "this entry until then",
+	    "the tree's level, %u for calendars, once every member runs a "
+	    "build with it); the stream waits here until then",
 	    kind, (unsigned)need, (unsigned long long)(level ? level : 1),
 	    (unsigned)need, (unsigned)FSM_CALFEED_LEVEL);
 }

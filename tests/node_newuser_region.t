@@ -73,6 +73,19 @@ like "$err" 'a "calendar" entry needs feature level 5 and this group runs at 2: 
 api K GET /v1/region
 like "$(jq_get 'd["inbound"]["refused"]["reason"]')" '$.body.entry.kind: a "calendar" entry needs feature level 5' \
   "  so does the county's own GET /v1/region"
+lvl_at_p() {
+  api P GET "/v1/catalog/rollout?version=1"
+  [ "$(jq_get '[(r.get("level"), r["reason"][:13]) for r in d["lagging"] if r["region"] == "370102"]')" = "[(2, 'refused entry')]" ]
+}
+wait_for 10 lvl_at_p
+ok $? "the province's rollout shows the county's refusal and its reported feature level (2), relayed by the city"
+cli P catalog rollout 1
+like "$err" "lagging  370102 at version 0 (via 370100): refused entry 1: " "  tongban catalog rollout 1 names the refusal"
+like "$err" "this group runs at 2: raise it here (tongban group features --set 5, or to the tree's level, 5 for calendars, once every member runs a build with it); the stream waits here until then [feature level 2]" \
+  "  and the county's level"
+cli C region status
+like "$err" "child 370102: link up, stream open, backlog 2, standard version 0, feature level 2, refused entry 1" \
+  "  so does the city's region status"
 t0=$(now_ms)
 cli K group features --set 5
 is "$rc" 0 "the county raises its level right after the refusal"
