@@ -187,6 +187,11 @@ summary(const json_t *v)
 	const json_t *ov = json_object_get(cat, "overlay");
 	const json_t *fl = json_object_get(v, "feature_level");
 
+	if (json_is_string(json_object_get(v, "warning"))) {
+		fprintf(stderr, "tongban: warning: %s\n",
+		        json_string_value(json_object_get(v, "warning")));
+	}
+
 	if (json_is_object(st) && json_object_get(st, "matters") != NULL) {
 		fprintf(stderr,
 		        "committed: release %lld of %s (%lld matters, %lld "

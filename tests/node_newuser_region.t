@@ -183,6 +183,14 @@ wait_for 10 unroutable
 ok $? "370200 logs TB-HANDOFF-UNROUTABLE for frames towards 370203"
 is "$(grep -c 'TB-HANDOFF-UNROUTABLE' "$T/Q.log")" 1 "  once (the sender resends; the line is rate-limited)"
 
+# ---- a county clerk's token made at the province works nowhere: said ----
+cli P token create --role clerk --region 370102
+is "$rc" 0 "token create --region 370102 at the province (as before)"
+like "$err" "tongban: warning: this token is kept and checked at the nodes of 370000 only, where a token of 370102 (below it) may do nothing: make it at a node of 370102, or sign a chain token (tongban token sign --scope 370102)" \
+  "  warns that it works at no node, and what to do instead"
+cli P token create --role clerk
+unlike "$err" "warning" "  no warning for a token of the node's own region"
+
 # ---- usage errors name what is missing ----
 cli P catalog rollout
 is "$rc" 2 "catalog rollout without a version is a usage error"
