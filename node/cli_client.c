@@ -540,8 +540,25 @@ tb_cli_client(int argc, char **argv, const char *api, const char *token,
 			                         NULL, NULL);
 		}
 		if (!strcmp(argv[1], "matter") && argc >= 3) {
-			snprintf(uri, sizeof(uri), "/v1/catalog/matters/%s",
-			         argv[2]);
+			/* --region R: that region's effective matter, asked
+			 * over the links (served_by, as_of): the same
+			 * standard at another county (跨域通办). '#' of an
+			 * implementation key is sent as %23. */
+			const char *r =
+			    cli_client_opt_value(argc, argv, "--region");
+			size_t k = (size_t)snprintf(uri, sizeof(uri),
+			                            "/v1/catalog/matters/");
+			for (const char *p = argv[2];
+			     *p != '\0' && k + 4 < sizeof(uri); p++) {
+				k += (size_t)(*p == '#'
+				                  ? snprintf(uri + k, 4, "%%23")
+				                  : snprintf(uri + k, 2, "%c",
+				                             *p));
+			}
+			if (r != NULL && k < sizeof(uri)) {
+				snprintf(uri + k, sizeof(uri) - k, "?region=%s",
+				         r);
+			}
 			return cli_client_simple(&cl, "GET", uri, NULL, NULL,
 			                         NULL);
 		}

@@ -14,7 +14,7 @@
 	"usage: tongban [--api URL] [--token T] [--json] VERB ...\n"           \
 	"  status\n"                                                           \
 	"  catalog publish RELEASE.json | catalog show | catalog matters | "   \
-	"catalog matter CODE\n"                                                \
+	"catalog matter CODE [--region R]\n"                                   \
 	"  catalog rollout VERSION   who below applied a standard version\n"   \
 	"  overlay publish OVERLAY.json\n"                                     \
 	"  region status | region set-parent|add-peer CODE@tcp://HOST:PORT | " \

@@ -119,6 +119,9 @@ like "$err" "tree: parent 370100 at tcp://127.0.0.1:$LINK_C, link up (1 of 1 mem
 unlike "$err" "committed:" "  (and no publish summary for a read of the same shape)"
 
 # ---- 跨域通办: 370102 hands a case to 370202 (another city) ----
+run "$TB" --api "$API_K" --token "$TOKEN_K" --json catalog matter '000117001000#01' --region 370202
+is "$(printf '%s' "$out" | $py -c 'import json,sys; d=json.load(sys.stdin); print(d["key"], d["served_by"]["region"])' 2>/dev/null)" \
+  "000117001000#01 370202" "catalog matter CODE --region 370202: the other county's effective matter, over the links"
 food_case_json K
 api K POST /v1/cases --data-binary @case.json
 ID=$(jq_get 'd["case"]["id"]')
