@@ -475,6 +475,15 @@ tb_cli_init(int argc, char **argv)
 		       "  %s\n"
 		       "start it with: tongban run --dir %s\n",
 		       cfg.node_id, cfg.region, a.dir, token, a.dir);
+		if (a.parent != NULL) {
+			/* node.c raises a new group to level 2 only: what
+			 * needs more (a list, the root, a calendar, a
+			 * handoff) would wait at the first entry. */
+			printf("its group starts at feature level 2 once it "
+			       "runs: raise it to the tree's level (tongban "
+			       "group features --set N; 5 when the province "
+			       "publishes calendars)\n");
+		}
 		if (a.root == NULL && jtok == NULL && strlen(cfg.region) == 6 &&
 		    !strcmp(cfg.region + 2, "0000")) {
 			/* config.c made the province's root: say so, and

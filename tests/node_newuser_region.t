@@ -23,6 +23,9 @@ run "$TB" init --dir "$T/X" --region 370000 --api 127.0.0.1:0
 like "$out" "root metadata of 370000 made in $T/X/root.json" \
   "init of a province without --root says it made the root"
 like "$out" "officer key $T/X/keys/officer.json" "  and names the officer key to keep offline"
+run "$TB" init --dir "$T/Y" --region 370102 --api 127.0.0.1:0 --parent 370100@tcp://127.0.0.1:9
+like "$out" "its group starts at feature level 2 once it runs: raise it to the tree's level" \
+  "init --parent says the new group starts at level 2"
 run "$TB" init --help
 like "$out" "raise it to the tree's level" "init --help: --parent raises to 2 only, says to raise further"
 
