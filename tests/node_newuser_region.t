@@ -189,6 +189,17 @@ wait_for 10 unroutable
 ok $? "370200 logs TB-HANDOFF-UNROUTABLE for frames towards 370203"
 is "$(grep -c 'TB-HANDOFF-UNROUTABLE' "$T/Q.log")" 1 "  once (the sender resends; the line is rate-limited)"
 
+# ---- a request for a case that does not exist is refused, not resent ----
+cli S handoff request 370102-20261130-000099 --reason 申请人在市南区
+is "$rc" 0 "370202 requests 370102-20261130-000099 (no such case)"
+req_refused() {
+  api S GET /v1/handoffs/370102-20261130-000099
+  [ "$(jq_get '[(r["state"], r.get("refusal")) for r in d["handoffs"]]')" = \
+    "[('request_refused', '370102 holds no case 370102-20261130-000099 (no such case)')]" ]
+}
+wait_for 15 req_refused
+ok $? "  370102 answers request_refused, naming why (it used to ask every 5 s forever)"
+
 # ---- a county clerk's token made at the province works nowhere: said ----
 cli P token create --role clerk --region 370102
 is "$rc" 0 "token create --region 370102 at the province (as before)"
