@@ -8,6 +8,7 @@
 #include "schema/spec.h"
 
 #include <stdio.h>
+#include <string.h>
 
 void
 tb_cli_status_tree(const json_t *tree)
@@ -84,9 +85,20 @@ tb_cli_status_tree(const json_t *tree)
 		fprintf(stderr, "\n");
 	}
 	if (spec_str(w, "state") != NULL) {
+		const char *msg = spec_str(w, "message");
+
+		/* "watch: off" alone read as a fault at a province (which
+		 * signs the statements) and at a follower (only the leader
+		 * watches). */
+		if (msg == NULL && !strcmp(spec_str(w, "state"), "off")) {
+			msg = json_is_object(par)
+			          ? "only the group's leader watches"
+			          : "no parent: this region's leader signs the "
+			            "latest-version statements, if it is the "
+			            "province";
+		}
 		fprintf(stderr, "watch: %s%s%s\n", spec_str(w, "state"),
-		        spec_str(w, "message") ? ": " : "",
-		        spec_str(w, "message") ? spec_str(w, "message") : "");
+		        msg ? ": " : "", msg ? msg : "");
 	}
 }
 
