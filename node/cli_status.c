@@ -5,6 +5,7 @@
  * latest-version statement. --json prints the JSON only. */
 #include "node/cli.h"
 
+#include "schema/region.h"
 #include "schema/spec.h"
 
 #include <stdio.h>
@@ -43,7 +44,23 @@ tb_cli_status_tree(const json_t *tree)
 			        spec_int(up, "backlog", 0));
 		}
 	} else {
+		const struct region *r = NULL;
+		int32_t code = 0;
+
 		fprintf(stderr, "tree: no parent");
+		if (spec_str(tree, "region") != NULL &&
+		    region_code_parse(spec_str(tree, "region"), &code) == 0) {
+			r = region_find(region_builtin(), code);
+		}
+		if (r != NULL && r->parent != 0) {
+			/* A county linked to its city by hand (tongban link
+			 * add) is still no part of the tree. */
+			fprintf(stderr,
+			        " (its table parent is %06d: tongban region "
+			        "set-parent %06d@tcp://HOST:PORT, or nothing "
+			        "flows)",
+			        (int)r->parent, (int)r->parent);
+		}
 	}
 	fprintf(stderr, "; driver %s\n",
 	        spec_str(tree, "driver") ? spec_str(tree, "driver") : "?");

@@ -200,6 +200,15 @@ req_refused() {
 wait_for 15 req_refused
 ok $? "  370102 answers request_refused, naming why (it used to ask every 5 s forever)"
 
+# ---- a county made without --parent is told where it belongs ----
+node_init Z 370103
+node_start Z
+run "$TB" --api "$API_Z" --token "$TOKEN_Z" status
+like "$err" "tree: no parent (its table parent is 370100: tongban region set-parent 370100@tcp://HOST:PORT, or nothing flows)" \
+  "status of a county with no parent names its table parent and the verb"
+run "$TB" link help
+like "$out" "A link is not a place in the tree" "link help: a link is not the parent (region set-parent is)"
+
 # ---- a county clerk's token made at the province works nowhere: said ----
 cli P token create --role clerk --region 370102
 is "$rc" 0 "token create --region 370102 at the province (as before)"
