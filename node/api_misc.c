@@ -677,6 +677,27 @@ api_token_create(struct http_call *c, json_t *req)
 	c->extra = json_deep_copy(body);
 	json_object_del(c->extra, "hash");
 	json_object_set_new(c->extra, "token", json_string(token));
+	{
+		/* A node-local token lives in this group's state and is
+		 * checked only here, where a region below the node's is
+		 * refused ("a token of region 370102 may not read at
+		 * 370000"): say so rather than hand out a token that works
+		 * nowhere. */
+		int32_t nb, tb;
+		if (region_code_parse(c->node->cfg.region, &nb) == 0 &&
+		    region_code_parse(region, &tb) == 0 &&
+		    region_is_ancestor(region_builtin(), nb, tb)) {
+			json_object_set_new(
+			    c->extra, "warning",
+			    json_sprintf(
+			        "this token is kept and checked at the nodes "
+			        "of %s only, where a token of %s (below it) "
+			        "may do nothing: make it at a node of %s, or "
+			        "sign a chain token (tongban token sign "
+			        "--scope %s), valid at every node of it",
+			        c->node->cfg.region, region, region, region));
+		}
+	}
 	sodium_memzero(secret, sizeof(secret));
 	sodium_memzero(token, sizeof(token));
 	node_audit(c->node, c, "token.create", idhex);

@@ -159,13 +159,67 @@ is_client_verb(int argc, char **argv)
 	       strcmp(argv[1], "help") != 0;
 }
 
+/* verb_help answers --help (or -h) anywhere after a verb whose own
+ * parser does not: cert, token and link print their usage; a client verb
+ * the client usage (it used to call the node with "--help" as an
+ * argument); another verb its line of the usage. All on stdout, exit 0.
+ * Returns -1 when the verb answers --help itself. */
+static int
+verb_help(int argc, char **argv)
+{
+	static const char *const own[] = { "init",     "catalog",   "overlay",
+		                           "deadline", "lifecycle", NULL };
+	const char *const *o;
+	bool asked = false;
+	size_t i;
+	int k;
+
+	for (k = 1; k < argc; k++) {
+		asked = asked || !strcmp(argv[k], "--help") ||
+		        !strcmp(argv[k], "-h");
+	}
+	if (!asked) {
+		return -1;
+	}
+	if (!strcmp(argv[0], "group") && argc >= 2 &&
+	    !strcmp(argv[1], "recover")) {
+		return -1; /* offline, with its own usage */
+	}
+	if (is_client_verb(argc, argv)) {
+		tb_cli_client_usage(stdout);
+		return TB_EXIT_OK;
+	}
+	for (o = own; *o != NULL; o++) {
+		if (!strcmp(argv[0], *o)) {
+			return -1;
+		}
+	}
+	if (!strcmp(argv[0], "region")) {
+		return -1;
+	}
+	for (i = 0; i < CLI_NVERBS; i++) {
+		if (strcmp(argv[0], cli_verbs[i].name) != 0) {
+			continue;
+		}
+		if (!strcmp(argv[0], "cert") || !strcmp(argv[0], "token") ||
+		    !strcmp(argv[0], "link")) {
+			static char help[] = "help";
+			char *h[] = { argv[0], help, NULL };
+			return cli_verbs[i].fn(2, h);
+		}
+		printf("usage: tongban %s\n", cli_verbs[i].help);
+		return TB_EXIT_OK;
+	}
+	return -1;
+}
+
 int
 tb_cli_main(int argc, char **argv)
 {
 	const char *api = NULL, *token = NULL;
 	bool json = false;
 	size_t i;
-	int a = 1;
+	int a = 1, help;
 
 	/* Global options of the client verbs come before the verb. */
 	while (a < argc && argv[a][0] == '-' && argv[a][1] == '-') {
@@ -201,10 +255,16 @@ tb_cli_main(int argc, char **argv)
 			json = true;
 		}
 	}
+	if ((help = verb_help(argc - a, argv + a)) >= 0) {
+		return help;
+	}
 	/* group recover works on a stopped node's directory. */
 	if (!strcmp(argv[a], "group") && a + 1 < argc &&
 	    !strcmp(argv[a + 1], "recover")) {
 		return tb_cli_group_recover(argc - a, argv + a);
+	}
+	if (!strcmp(argv[a], "calendar")) { /* sees the global --json */
+		return tb_cli_calendar_json(argc - a, argv + a, json);
 	}
 	if (is_client_verb(argc - a, argv + a)) {
 		return tb_cli_client(argc - a, argv + a, api, token, json);

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* Exit codes every verb uses: 0 valid/success, 1 invalid input or failed
  * operation, 2 usage error. */
@@ -25,6 +26,9 @@ int tb_cli_overlay(int argc, char **argv);
 int tb_cli_deadline(int argc, char **argv);
 /* node/cli_calendar.c: calendar publish | show through a node. */
 int tb_cli_calendar(int argc, char **argv);
+/* tb_cli_calendar_json: the same, with the global --json given before
+ * the verb (tongban --json calendar show). */
+int tb_cli_calendar_json(int argc, char **argv, bool json);
 int tb_cli_lifecycle(int argc, char **argv);
 int tb_cli_region(int argc, char **argv);
 int tb_cli_keygen(int argc, char **argv);
@@ -131,6 +135,8 @@ int tb_cli_client(int argc, char **argv, const char *api, const char *token,
 /* tb_cli_client_set keeps the global --api and --token (NULL: absent) for
  * the verbs that call a node from inside an offline one (tb_cli_http). */
 void tb_cli_client_set(const char *api, const char *token);
+/* tb_cli_client_usage prints the client verbs' usage to f. */
+void tb_cli_client_usage(FILE *f);
 
 /* tb_cli_http sends body (JSON, may be NULL; only read) to the node's API
  * (--api and --token, else TONGBAN_API and TONGBAN_TOKEN) and sets *status

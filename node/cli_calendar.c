@@ -14,6 +14,8 @@
 	"usage: tongban [--api URL --token T] calendar publish FILE "   \
 	"[--json]\n"                                                    \
 	"       tongban [--api URL --token T] calendar show [--json]\n" \
+	"  stdout: the node's JSON (--json: compact); stderr: a "       \
+	"summary\n"                                                     \
 	"  FILE is a tongban.calendar/1 with region (the province), "   \
 	"version\n"                                                     \
 	"  (above every one published before) and a release key's "     \
@@ -84,16 +86,20 @@ publish(const char *file, bool json)
 		json_decref(doc);
 		return TB_EXIT_INVALID;
 	}
-	if (json) {
-		json_object_set_new(v, "hash", json_string(hex));
-		json_dumpf(v, stdout, JSON_COMPACT);
-		printf("\n");
-	} else {
+	/* stdout is the node's JSON (with the hash), for scripts; the line
+	 * for people goes to stderr, as every client verb's (docs/API.md
+	 * "The command line"). */
+	json_object_set_new(v, "hash", json_string(hex));
+	json_dumpf(v, stdout,
+	           json ? JSON_COMPACT : JSON_INDENT(2) | JSON_SORT_KEYS);
+	printf("\n");
+	if (!json) {
 		years_str(json_object_get(doc, "years"), ys, sizeof(ys));
-		printf("committed: calendar of %s version %lld for %s through "
-		       "the node's group, hash %s\n",
-		       spec_str(doc, "region"), spec_int(doc, "version", 0), ys,
-		       hex);
+		fprintf(stderr,
+		        "committed: calendar of %s version %lld for %s "
+		        "through the node's group, hash %s\n",
+		        spec_str(doc, "region"), spec_int(doc, "version", 0),
+		        ys, hex);
 	}
 	json_decref(v);
 	json_decref(doc);
@@ -116,24 +122,26 @@ show(bool json)
 		json_decref(v);
 		return TB_EXIT_INVALID;
 	}
+	json_dumpf(v, stdout,
+	           json ? JSON_COMPACT : JSON_INDENT(2) | JSON_SORT_KEYS);
+	printf("\n");
 	if (json) {
-		json_dumpf(v, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
-		printf("\n");
 		json_decref(v);
 		return TB_EXIT_OK;
 	}
 	years_str(json_object_get(v, "release_years"), ys, sizeof(ys));
-	printf("release calendar: %s\n", ys);
+	fprintf(stderr, "release calendar: %s\n", ys);
 	json_array_foreach(json_object_get(v, "calendars"), i, c)
 	{
 		years_str(json_object_get(c, "years"), ys, sizeof(ys));
-		printf("published: %s version %lld, %s, \"%s\", hash %s\n",
-		       spec_str(c, "region"), spec_int(c, "version", 0), ys,
-		       spec_str(c, "name") ? spec_str(c, "name") : "",
-		       spec_str(c, "hash"));
+		fprintf(stderr,
+		        "published: %s version %lld, %s, \"%s\", hash %s\n",
+		        spec_str(c, "region"), spec_int(c, "version", 0), ys,
+		        spec_str(c, "name") ? spec_str(c, "name") : "",
+		        spec_str(c, "hash"));
 	}
 	years_str(json_object_get(v, "effective_years"), ys, sizeof(ys));
-	printf("due dates count on: %s\n", ys);
+	fprintf(stderr, "due dates count on: %s\n", ys);
 	json_decref(v);
 	return TB_EXIT_OK;
 }
@@ -141,8 +149,13 @@ show(bool json)
 int
 tb_cli_calendar(int argc, char **argv)
 {
+	return tb_cli_calendar_json(argc, argv, false);
+}
+
+int
+tb_cli_calendar_json(int argc, char **argv, bool json)
+{
 	const char *file = NULL;
-	bool json = false;
 	int i;
 
 	if (argc < 2 ||

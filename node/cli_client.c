@@ -177,6 +177,70 @@ tb_cli_http(const char *method, const char *uri, const json_t *body,
 /* cli_client_print shows a JSON reply: as is with --json, else readably; an
  * error reply prints "tongban: 409 illegal_transition: ..." to stderr.
  * Returns the exit code. */
+/* summary prints for people, on stderr, what a publish or a level raise
+ * committed (the shapes of those answers only; nothing for others). */
+static void
+summary(const json_t *v)
+{
+	const json_t *cat = json_object_get(v, "catalog");
+	const json_t *st = json_object_get(cat, "standard");
+	const json_t *ov = json_object_get(cat, "overlay");
+	const json_t *fl = json_object_get(v, "feature_level");
+
+	if (json_is_string(json_object_get(v, "warning"))) {
+		fprintf(stderr, "tongban: warning: %s\n",
+		        json_string_value(json_object_get(v, "warning")));
+	}
+
+	if (json_is_object(st) && json_object_get(st, "matters") != NULL) {
+		fprintf(stderr,
+		        "committed: release %lld of %s (%lld matters, %lld "
+		        "bundles), hash %.16s.., through the node's group; "
+		        "the regions below get it down the tree (tongban "
+		        "catalog rollout %lld)\n",
+		        (long long)json_integer_value(
+		            json_object_get(st, "version")),
+		        json_string_value(json_object_get(st, "region")),
+		        (long long)json_integer_value(
+		            json_object_get(st, "matters")),
+		        (long long)json_integer_value(
+		            json_object_get(st, "bundles")),
+		        json_string_value(json_object_get(st, "hash")),
+		        (long long)json_integer_value(
+		            json_object_get(st, "version")));
+	} else if (json_is_object(ov) &&
+	           json_object_get(ov, "entries") != NULL) {
+		fprintf(stderr,
+		        "committed: overlay of %s version %lld (%lld "
+		        "entries), hash %.16s.., through the node's group; "
+		        "the regions below %s get it down the tree (tongban "
+		        "region status)\n",
+		        json_string_value(json_object_get(ov, "region")),
+		        (long long)json_integer_value(
+		            json_object_get(ov, "version")),
+		        (long long)json_integer_value(
+		            json_object_get(ov, "entries")),
+		        json_string_value(json_object_get(ov, "hash")),
+		        json_string_value(json_object_get(ov, "region")));
+	} else if (json_is_integer(fl) && json_object_size(v) <= 2) {
+		fprintf(stderr, "the group runs at feature level %lld\n",
+		        (long long)json_integer_value(fl));
+	}
+}
+
+/* summary_of: summary() of a write's answer (POST only: a GET of the
+ * region or the catalog has the same shapes). */
+static void
+summary_of(const struct cli_client_res *r)
+{
+	json_t *v = json_loadb(r->body, r->len, 0, NULL);
+
+	if (v != NULL) {
+		summary(v);
+	}
+	json_decref(v);
+}
+
 int
 cli_client_print(const struct cli_client *cl, const struct cli_client_res *r)
 {
@@ -222,6 +286,9 @@ cli_client_simple(const struct cli_client *cl, const char *method,
 		return TB_EXIT_INVALID;
 	}
 	rc = cli_client_print(cl, &r);
+	if (rc == TB_EXIT_OK && !cl->json && !strcmp(method, "POST")) {
+		summary_of(&r);
+	}
 	free(r.body);
 	free(body);
 	return rc;
@@ -303,6 +370,63 @@ blob_put(const struct cli_client *cl, const char *file)
 	return rc;
 }
 
+void
+tb_cli_client_usage(FILE *f)
+{
+	fprintf(f, CLIENT_USAGE);
+}
+
+int
+cli_client_usage(int argc, char **argv)
+{
+	static const char *const subs[] = { "catalog publish",
+		                            "catalog show",
+		                            "catalog matters",
+		                            "catalog matter",
+		                            "catalog rollout",
+		                            "overlay publish",
+		                            "blob put",
+		                            "blob get",
+		                            "case submit",
+		                            "case show",
+		                            "case list",
+		                            "case handoff",
+		                            "case act",
+		                            "token create",
+		                            "token list",
+		                            "token revoke",
+		                            "group add",
+		                            "group remove",
+		                            "group promote",
+		                            "group demote",
+		                            "group transfer",
+		                            "group features",
+		                            NULL };
+	const char *const *v;
+	char name[64];
+
+	if (argc >= 2) {
+		snprintf(name, sizeof(name), "%s %s", argv[0], argv[1]);
+		for (v = subs; *v != NULL; v++) {
+			if (!strcmp(*v, name)) {
+				break;
+			}
+		}
+		fprintf(stderr,
+		        *v != NULL ? "tongban %s: an argument is missing "
+		                     "(the usage below)\n"
+		                   : "tongban %s: unknown; the usage below\n",
+		        name);
+	} else if (argc == 1) {
+		fprintf(stderr,
+		        "tongban %s: what to do is missing (the usage "
+		        "below)\n",
+		        argv[0]);
+	}
+	fprintf(stderr, CLIENT_USAGE);
+	return TB_EXIT_USAGE;
+}
+
 /* cli_client_opt_value returns the value after --name in argv, or NULL. */
 const char *
 cli_client_opt_value(int argc, char **argv, const char *name)
@@ -352,6 +476,9 @@ cli_client_post_json(const struct cli_client *cl, const char *uri, json_t *body,
 		return TB_EXIT_INVALID;
 	}
 	rc = cli_client_print(cl, &r);
+	if (rc == TB_EXIT_OK && !cl->json) {
+		summary_of(&r);
+	}
 	free(r.body);
 	return rc;
 }
@@ -413,8 +540,25 @@ tb_cli_client(int argc, char **argv, const char *api, const char *token,
 			                         NULL, NULL);
 		}
 		if (!strcmp(argv[1], "matter") && argc >= 3) {
-			snprintf(uri, sizeof(uri), "/v1/catalog/matters/%s",
-			         argv[2]);
+			/* --region R: that region's effective matter, asked
+			 * over the links (served_by, as_of): the same
+			 * standard at another county (跨域通办). '#' of an
+			 * implementation key is sent as %23. */
+			const char *r =
+			    cli_client_opt_value(argc, argv, "--region");
+			size_t k = (size_t)snprintf(uri, sizeof(uri),
+			                            "/v1/catalog/matters/");
+			for (const char *p = argv[2];
+			     *p != '\0' && k + 4 < sizeof(uri); p++) {
+				k += (size_t)(*p == '#'
+				                  ? snprintf(uri + k, 4, "%%23")
+				                  : snprintf(uri + k, 2, "%c",
+				                             *p));
+			}
+			if (r != NULL && k < sizeof(uri)) {
+				snprintf(uri + k, sizeof(uri) - k, "?region=%s",
+				         r);
+			}
 			return cli_client_simple(&cl, "GET", uri, NULL, NULL,
 			                         NULL);
 		}
@@ -458,6 +602,5 @@ tb_cli_client(int argc, char **argv, const char *api, const char *token,
 	if (!strcmp(argv[0], "area")) {
 		return tb_cli_area(argc, argv, cl.api, cl.token, cl.json);
 	}
-	fprintf(stderr, CLIENT_USAGE);
-	return TB_EXIT_USAGE;
+	return cli_client_usage(argc, argv);
 }

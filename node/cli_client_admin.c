@@ -77,8 +77,7 @@ cli_client_token(const struct cli_client *cl, int argc, char **argv)
 		snprintf(uri, sizeof(uri), "/v1/tokens/%s", argv[2]);
 		return cli_client_simple(cl, "DELETE", uri, NULL, NULL, NULL);
 	}
-	fprintf(stderr, CLIENT_USAGE);
-	return TB_EXIT_USAGE;
+	return cli_client_usage(argc, argv);
 }
 
 /* cli_client_links: the node's links (GET /v1/links) as a table, or a PING to
@@ -202,8 +201,7 @@ cli_client_group(const struct cli_client *cl, int argc, char **argv)
 		return cli_client_post_json(cl, "/v1/group/transfer", b, NULL,
 		                            NULL);
 	}
-	fprintf(stderr, CLIENT_USAGE);
-	return TB_EXIT_USAGE;
+	return cli_client_usage(argc, argv);
 }
 
 /* cli_client_join_token: cert join-token --region CODE --role R [--ttl 1h]

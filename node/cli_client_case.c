@@ -154,6 +154,5 @@ cli_client_case(const struct cli_client *cl, int argc, char **argv)
 		return cli_client_post_json(cl, uri, b, im ? "If-Match" : NULL,
 		                            etag);
 	}
-	fprintf(stderr, CLIENT_USAGE);
-	return TB_EXIT_USAGE;
+	return cli_client_usage(argc, argv);
 }

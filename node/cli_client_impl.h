@@ -14,7 +14,7 @@
 	"usage: tongban [--api URL] [--token T] [--json] VERB ...\n"           \
 	"  status\n"                                                           \
 	"  catalog publish RELEASE.json | catalog show | catalog matters | "   \
-	"catalog matter CODE\n"                                                \
+	"catalog matter CODE [--region R]\n"                                   \
 	"  catalog rollout VERSION   who below applied a standard version\n"   \
 	"  overlay publish OVERLAY.json\n"                                     \
 	"  region status | region set-parent|add-peer CODE@tcp://HOST:PORT | " \
@@ -39,8 +39,10 @@
 	"[--timeout-ms N]\n"                                                   \
 	"  group add NODE_ID HOST:PORT [--role voter|standby|spare] | group "  \
 	"remove ID\n  group promote|demote ID [--role R] | group transfer "    \
-	"[ID]\n  group features --set LEVEL   (needed once at the province: "  \
-	"level 2 starts the tree)\n"                                           \
+	"[ID]\n  group features --set LEVEL   (at every region, province "     \
+	"first:\n      2 starts the tree, 3 handoffs (every region on the "    \
+	"way), 4 lists\n      and the root down the tree, 5 calendars; a "     \
+	"child below its\n      parent's level refuses what needs more)\n"     \
 	"environment: TONGBAN_API (default http://127.0.0.1:7400), "           \
 	"TONGBAN_TOKEN\n"
 
@@ -75,6 +77,11 @@ int cli_client_print(const struct cli_client *cl,
 int cli_client_simple(const struct cli_client *cl, const char *method,
                       const char *uri, const char *file, const char *hname,
                       const char *hval);
+
+/* cli_client_usage says what is wrong with a client verb's arguments
+ * (a missing argument or an unknown sub-verb) on one line, then prints the
+ * usage; returns TB_EXIT_USAGE. */
+int cli_client_usage(int argc, char **argv);
 
 /* cli_client_opt_value returns the value after --name in argv, or NULL. */
 const char *cli_client_opt_value(int argc, char **argv, const char *name);

@@ -89,6 +89,17 @@ wait_done(const char *api, const char *token, bool json, const char *id,
 				           json ? JSON_COMPACT
 				                : JSON_INDENT(2));
 				printf("\n");
+				if (rc == TB_EXIT_OK && !json) {
+					fprintf(
+					    stderr,
+					    "the handoff of %s: transferred "
+					    "to %s, the owner now at epoch "
+					    "%lld (this region keeps a "
+					    "tombstone; reads here are "
+					    "answered by the owner)\n",
+					    id, sv(found, "peer", "?"),
+					    epoch + 1);
+				}
 				if (rc != TB_EXIT_OK) {
 					const char *why = json_string_value(
 					    json_object_get(found, "refusal"));
@@ -107,9 +118,17 @@ wait_done(const char *api, const char *token, bool json, const char *id,
 		nap_ms(100);
 	}
 	fprintf(stderr,
-	        "tongban: the handoff of %s is still offered after %ld s "
-	        "(tongban handoff show %s)\n",
-	        id, secs, id);
+	        "tongban: the handoff of %s is still offered after %ld s: "
+	        "the target has not answered (is a node of it running and "
+	        "linked, and every region on the way at feature level 3? "
+	        "a region that cannot pass the frames on logs "
+	        "TB-HANDOFF-UNROUTABLE or TB-HANDOFF-DROPPED; a target whose "
+	        "catalog is behind the case's release TB-HANDOFF-BEHIND); "
+	        "it goes on "
+	        "by itself once it can; tongban handoff show %s, or "
+	        "tongban handoff abort %s once the offer is older than "
+	        "handoff_abort_after_ms (60 s by default)\n",
+	        id, secs, id, id);
 	return TB_EXIT_INVALID;
 }
 
@@ -184,9 +203,10 @@ tb_cli_handoff(int argc, char **argv, const char *api, const char *token,
 		                        tb_cli_show_handoffs);
 	}
 	if (argc >= 3 && !strcmp(argv[1], "show")) {
+		/* The same records as a list: the same table for people. */
 		snprintf(uri, sizeof(uri), "/v1/handoffs/%s", argv[2]);
-		return tb_cli_request(api, token, json, "GET", uri, NULL, true,
-		                      &st, NULL);
+		return tb_cli_get_shown(api, token, json, uri,
+		                        tb_cli_show_handoffs);
 	}
 	if (argc >= 3 &&
 	    (!strcmp(argv[1], "request") || !strcmp(argv[1], "refuse"))) {

@@ -26,8 +26,21 @@ tb_cli_catalog_show(const char *api, const char *token, bool json)
 	w = json_object_get(v, "latest_watch");
 	st = spec_str(w, "state");
 	msg = spec_str(w, "message");
-	fprintf(stderr, "standard layer: version %lld applied\n",
+	fprintf(stderr, "standard layer: version %lld applied",
 	        spec_int(json_object_get(v, "standard"), "version", 0));
+	{ /* and the overlays above and of this region (实施清单) */
+		const json_t *o;
+		size_t i;
+
+		json_array_foreach(json_object_get(v, "overlays"), i, o)
+		{
+			fprintf(
+			    stderr, "%s %s v%lld", i == 0 ? "; overlays" : ",",
+			    spec_str(o, "region") ? spec_str(o, "region") : "?",
+			    spec_int(o, "version", 0));
+		}
+		fprintf(stderr, "\n");
+	}
 	if (json_is_object(l)) {
 		fprintf(stderr,
 		        "latest (signed by %s node %s): version %lld, hash "
@@ -64,6 +77,21 @@ rollout_watch_line(const json_t *row)
 	        spec_str(row, "region"), st, msg ? ": " : "", msg ? msg : "");
 }
 
+/* level_of: " [feature level N]" for a row whose region reported its
+ * feature level (a static buffer: one use per printf). */
+static const char *
+level_of(const json_t *row)
+{
+	static char b[32];
+
+	if (!json_is_integer(json_object_get(row, "level"))) {
+		return "";
+	}
+	snprintf(b, sizeof(b), " [feature level %lld]",
+	         spec_int(row, "level", 0));
+	return b;
+}
+
 /* tb_cli_catalog_rollout: tongban catalog rollout VERSION: the JSON on
  * stdout, and for people one line per region below on stderr (the regions
  * that never connected on one line: a province lists every city of the
@@ -87,16 +115,26 @@ tb_cli_catalog_rollout(const char *api, const char *token, bool json,
 	}
 	a = json_object_get(v, "applied");
 	l = json_object_get(v, "lagging");
+	json_array_foreach(l, i, row)
+	{
+		why = spec_str(row, "reason") ? spec_str(row, "reason") : "";
+		never += !strncmp(why, "never connected", 15) ? 1 : 0;
+	}
+	/* Regions of the table no node ever reported from are counted
+	 * apart: "16 lag" with 15 cities that have no node yet read as an
+	 * alarm. */
 	fprintf(stderr,
 	        "standard version %lld at %s: %s here; %zu region(s) below "
-	        "applied it, %zu lag\n",
+	        "applied it, %zu lag, %zu never connected\n",
 	        spec_int(v, "version", 0), spec_str(v, "region"),
 	        spec_bool(v, "self_applied", false) ? "applied" : "NOT applied",
-	        json_array_size(a), json_array_size(l));
+	        json_array_size(a), json_array_size(l) - never, never);
+	never = 0;
 	json_array_foreach(a, i, row)
 	{
-		fprintf(stderr, "  applied  %s (via %s)\n",
-		        spec_str(row, "region"), spec_str(row, "via"));
+		fprintf(stderr, "  applied  %s (via %s)%s\n",
+		        spec_str(row, "region"), spec_str(row, "via"),
+		        level_of(row));
 		rollout_watch_line(row);
 	}
 	json_array_foreach(l, i, row)
@@ -107,15 +145,16 @@ tb_cli_catalog_rollout(const char *api, const char *token, bool json,
 			continue;
 		}
 		if (json_is_integer(json_object_get(row, "applied_version"))) {
-			fprintf(stderr,
-			        "  lagging  %s at version %lld (via %s): %s\n",
-			        spec_str(row, "region"),
-			        spec_int(row, "applied_version", 0),
-			        spec_str(row, "via"), why);
+			fprintf(
+			    stderr,
+			    "  lagging  %s at version %lld (via %s): %s%s\n",
+			    spec_str(row, "region"),
+			    spec_int(row, "applied_version", 0),
+			    spec_str(row, "via"), why, level_of(row));
 		} else {
-			fprintf(stderr, "  lagging  %s (via %s): %s\n",
+			fprintf(stderr, "  lagging  %s (via %s): %s%s\n",
 			        spec_str(row, "region"), spec_str(row, "via"),
-			        why);
+			        why, level_of(row));
 		}
 		rollout_watch_line(row);
 	}

@@ -21,7 +21,11 @@
 	"       tongban link list --dir DIR [--json]\n"                     \
 	"  Peers this node dials (DIR/links.json); a running node applies " \
 	"changes\n  within a second. It accepts links from any node whose " \
-	"certificate\n  chain verifies against its root.\n"
+	"certificate\n  chain verifies against its root.\n"                 \
+	"  A link is not a place in the tree: the region above is set "     \
+	"with\n  tongban region set-parent CODE@tcp://HOST:PORT (or init "  \
+	"--parent),\n  which adds its link here too; only then do the "     \
+	"catalog and case\n  summaries flow (docs/REPLICATION.md).\n"
 
 static int
 usage(const char *why)

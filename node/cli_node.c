@@ -30,7 +30,14 @@
 	"  --join: join a group (no bootstrap); --index-key-from: the "    \
 	"group's\n  applicant index key, from tongban index-key export\n"  \
 	"  --join-token: enrol over the first link to the token's issuer " \
-	"(docs/TRUST.md)\n"
+	"(docs/TRUST.md)\n"                                                \
+	"  --root: the province's root.json; a province's first node "     \
+	"without it\n  makes one (DIR/root.json, its officer key "         \
+	"DIR/keys/officer.json)\n"                                         \
+	"  --parent: the region above (its table parent) and any one "     \
+	"member's link;\n  raises a new group to feature level 2: raise "  \
+	"it to the tree's level\n  (tongban group features --set N) or "   \
+	"what needs more waits here\n"
 
 /* join_addr_ok accepts HOST:PORT (or tcp://HOST:PORT) with a port. */
 static bool
@@ -468,6 +475,26 @@ tb_cli_init(int argc, char **argv)
 		       "  %s\n"
 		       "start it with: tongban run --dir %s\n",
 		       cfg.node_id, cfg.region, a.dir, token, a.dir);
+		if (a.parent != NULL) {
+			/* node.c raises a new group to level 2 only: what
+			 * needs more (a list, the root, a calendar, a
+			 * handoff) would wait at the first entry. */
+			printf("its group starts at feature level 2 once it "
+			       "runs: raise it to the tree's level (tongban "
+			       "group features --set N; 5 when the province "
+			       "publishes calendars)\n");
+		}
+		if (a.root == NULL && jtok == NULL && strlen(cfg.region) == 6 &&
+		    !strcmp(cfg.region + 2, "0000")) {
+			/* config.c made the province's root: say so, and
+			 * which file is the secret (docs/TRUST.md). */
+			printf("root metadata of %s made in %s/root.json: a "
+			       "1-of-1 root whose officer key %s/keys/"
+			       "officer.json certifies the province's region "
+			       "key (keep it offline); this node's key signs "
+			       "releases\n",
+			       cfg.region, a.dir, a.dir);
+		}
 		if (a.link == NULL) {
 			/* Its first run records the address in the group's
 			 * configuration for good (docs/GROUPS.md). */

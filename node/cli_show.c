@@ -73,6 +73,13 @@ tb_cli_show_case(const json_t *c)
 		        text(json_object_get(c, "served_by"), "region", b3,
 		             sizeof(b3)));
 	}
+	if (spec_bool(c, "redacted", false)) {
+		/* Not "0 event(s)": the answer is the summary by design. */
+		fprintf(stderr, "; redacted: %s\n",
+		        spec_str(c, "reason") ? spec_str(c, "reason")
+		                              : "the summary only");
+		return;
+	}
 	fprintf(stderr, "; %zu event(s)\n",
 	        json_array_size(json_object_get(c, "events")));
 }

@@ -5,9 +5,11 @@
  * latest-version statement. --json prints the JSON only. */
 #include "node/cli.h"
 
+#include "schema/region.h"
 #include "schema/spec.h"
 
 #include <stdio.h>
+#include <string.h>
 
 void
 tb_cli_status_tree(const json_t *tree)
@@ -21,14 +23,44 @@ tb_cli_status_tree(const json_t *tree)
 	size_t i;
 
 	if (json_is_object(par)) {
+		const json_t *pg = json_object_get(tree, "parent_group"), *m;
+		size_t j, up_n = 0;
+
 		fprintf(stderr, "tree: parent %s at %s", spec_str(par, "code"),
 		        spec_str(par, "url"));
+		/* As a Consul agent shows its servers: is the parent linked? */
+		json_array_foreach(json_object_get(pg, "members"), j, m)
+		{
+			up_n += spec_bool(m, "link_up", false) ? 1 : 0;
+		}
+		if (json_is_object(pg)) {
+			fprintf(
+			    stderr, ", link %s (%zu of %zu member(s))",
+			    up_n > 0 ? "up" : "DOWN", up_n,
+			    json_array_size(json_object_get(pg, "members")));
+		}
 		if (json_is_object(up)) {
 			fprintf(stderr, " (backlog up %lld)",
 			        spec_int(up, "backlog", 0));
 		}
 	} else {
+		const struct region *r = NULL;
+		int32_t code = 0;
+
 		fprintf(stderr, "tree: no parent");
+		if (spec_str(tree, "region") != NULL &&
+		    region_code_parse(spec_str(tree, "region"), &code) == 0) {
+			r = region_find(region_builtin(), code);
+		}
+		if (r != NULL && r->parent != 0) {
+			/* A county linked to its city by hand (tongban link
+			 * add) is still no part of the tree. */
+			fprintf(stderr,
+			        " (its table parent is %06d: tongban region "
+			        "set-parent %06d@tcp://HOST:PORT, or nothing "
+			        "flows)",
+			        (int)r->parent, (int)r->parent);
+		}
 	}
 	fprintf(stderr, "; driver %s\n",
 	        spec_str(tree, "driver") ? spec_str(tree, "driver") : "?");
@@ -42,8 +74,26 @@ tb_cli_status_tree(const json_t *tree)
 		        spec_bool(row, "stream", false) ? "open" : "none",
 		        spec_int(row, "backlog", 0));
 		if (json_is_object(cat)) {
+			const char *k;
+			const json_t *ver;
+			bool first = true;
+
 			fprintf(stderr, ", standard version %lld",
 			        spec_int(cat, "standard", 0));
+			/* What a city admin asks after its overlay: which
+			 * child applied which version of it. */
+			json_object_foreach(
+			    (json_t *)json_object_get(cat, "overlays"), k, ver)
+			{
+				fprintf(stderr, "%s %s v%lld",
+				        first ? ", overlays" : ",", k,
+				        (long long)json_integer_value(ver));
+				first = false;
+			}
+		}
+		if (json_is_integer(json_object_get(row, "level"))) {
+			fprintf(stderr, ", feature level %lld",
+			        spec_int(row, "level", 0));
 		}
 		if (json_is_object(rf)) {
 			fprintf(stderr, ", refused entry %lld: %s",
@@ -52,9 +102,20 @@ tb_cli_status_tree(const json_t *tree)
 		fprintf(stderr, "\n");
 	}
 	if (spec_str(w, "state") != NULL) {
+		const char *msg = spec_str(w, "message");
+
+		/* "watch: off" alone read as a fault at a province (which
+		 * signs the statements) and at a follower (only the leader
+		 * watches). */
+		if (msg == NULL && !strcmp(spec_str(w, "state"), "off")) {
+			msg = json_is_object(par)
+			          ? "only the group's leader watches"
+			          : "no parent: this region's leader signs the "
+			            "latest-version statements, if it is the "
+			            "province";
+		}
 		fprintf(stderr, "watch: %s%s%s\n", spec_str(w, "state"),
-		        spec_str(w, "message") ? ": " : "",
-		        spec_str(w, "message") ? spec_str(w, "message") : "");
+		        msg ? ": " : "", msg ? msg : "");
 	}
 }
 

@@ -187,6 +187,35 @@ entry_bytes(const struct fsm *f, bool many, size_t *n)
 	return p + b + at;
 }
 
+/* kind_level refuses a known kind of entry from the parent that this
+ * group's feature level does not take yet, saying which level takes it
+ * and where to raise it: the stream waits at the entry until then (a
+ * child left at level 2 under a tree at 5 used to read only the shape of
+ * an entry, and could not tell that its own level was the cause). */
+static int
+kind_level(struct fsm *f, const char *kind, const char *path)
+{
+	uint64_t level = 0, need = strcmp(kind, "calendar") != 0
+	                               ? FSM_FEED_LEVEL
+	                               : FSM_CALFEED_LEVEL;
+	char at[48];
+	int rv;
+
+	if ((rv = meta_get_u64(f->s, f->txn, "feature_level", &level)) != 0) {
+		return rv;
+	}
+	snprintf(at, sizeof(at), "%s.kind", path);
+	/* At most TB_DIAG_MSG (256) bytes: fsm_refuse cuts the rest. */
+	return fsm_refuse(
+	    f, TB_EINVAL, at,
+	    "a \"%s\" entry needs feature level %u and this group runs at "
+	    "%llu: raise it here (tongban group features --set %u, or to "
+	    "the tree's level, %u for calendars, once every member runs a "
+	    "build with it); the stream waits here until then",
+	    kind, (unsigned)need, (unsigned long long)(level ? level : 1),
+	    (unsigned)need, (unsigned)FSM_CALFEED_LEVEL);
+}
+
 /* deliver_entry applies one delivered entry e (at path, for refusals;
  * its canonical bytes eb, en, or NULL): a case summary from a child is
  * kept and passed on up; a release or overlay from the parent goes
@@ -215,6 +244,11 @@ deliver_entry(struct fsm *f, bool up, const json_t *e, const uint8_t *eb,
 			return rv;
 		}
 		calfeed = level >= FSM_CALFEED_LEVEL;
+	}
+	if (!up && json_is_object(doc) && kind != NULL &&
+	    ((!feed && (!strcmp(kind, "crl") || !strcmp(kind, "root"))) ||
+	     (!calfeed && !strcmp(kind, "calendar")))) {
+		return kind_level(f, kind, path);
 	}
 	if (kind == NULL || !json_is_object(doc) ||
 	    (up ? strcmp(kind, "case") != 0

@@ -194,6 +194,37 @@ handoff_frame_build(struct store *s, MDB_txn *txn, const char *self,
 	return TB_OK;
 }
 
+/* unroutable logs, at most once a minute per target region, that frames
+ * towards it were dropped here and why: a handoff offered to a region no
+ * link leads to (no node yet, a county whose city has no link to it)
+ * used to stay "offered" with nothing in any log but a counter. */
+static void
+unroutable(struct handoff_node *h, int32_t target, size_t nframes,
+           const char *why)
+{
+	uint64_t now = uv_now(&h->n->loop);
+	unsigned i;
+
+	for (i = 0; i < 8; i++) {
+		if (h->unroutable[i].to == target) {
+			if (now < h->unroutable[i].at + 60000) {
+				return;
+			}
+			break;
+		}
+	}
+	if (i == 8) {
+		i = h->unroutable_next++ % 8;
+	}
+	h->unroutable[i].to = target;
+	h->unroutable[i].at = now;
+	tb_log(TB_LOG_WARN, "TB-HANDOFF-UNROUTABLE",
+	       "%zu handoff frame(s) towards %06d dropped at %s: %s (the "
+	       "sender resends; an offer nobody answers can be aborted "
+	       "after handoff_abort_after_ms: tongban handoff abort ID)",
+	       nframes, (int)target, h->n->cfg.region, why);
+}
+
 /* send_to sends a message of frames (stolen) towards region `to`, one hop
  * (hops is how many it has travelled). */
 void
@@ -216,6 +247,8 @@ handoff_send_to(struct handoff_node *h, const char *to, long long hops,
 	region_route(n, target, &rt);
 	if (rt.kind != ROUTE_DOWN && rt.kind != ROUTE_SIDEWAYS &&
 	    rt.kind != ROUTE_UP) {
+		unroutable(h, target, json_array_size(frames),
+		           rt.reason[0] ? rt.reason : route_kind_name(rt.kind));
 		h->dropped += json_array_size(frames);
 		json_decref(frames);
 		return;
@@ -231,6 +264,13 @@ handoff_send_to(struct handoff_node *h, const char *to, long long hops,
 	rv = link_send(n->links, hop, REGION_T_HANDOFF, text, strlen(text));
 	free(text);
 	if (rv != TB_OK) {
+		char why[96];
+
+		snprintf(why, sizeof(why),
+		         "no link up to %s, the next region "
+		         "%s",
+		         hop, route_kind_name(rt.kind));
+		unroutable(h, target, 1, why);
 		h->dropped++;
 	}
 }

@@ -23,6 +23,15 @@ struct handoff_node {
 	/* TB-HANDOFF-DROPPED was logged for a level below 3 (once a run:
 	 * the sender resends every few seconds). Loop thread. */
 	bool warned_level;
+	/* TB-HANDOFF-UNROUTABLE, at most once a minute per region the
+	 * frames could not be sent towards (a ring). Loop thread. */
+	struct {
+		int32_t to;
+		uint64_t at;
+	} unroutable[8];
+	unsigned unroutable_next;
+	/* TB-HANDOFF-BEHIND was last logged then (loop ms; once a minute). */
+	uint64_t behind_logged;
 };
 
 /* handoff_of is n's handoff state (NULL before handoff_init). */

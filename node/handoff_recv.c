@@ -98,6 +98,17 @@ on_applied(void *arg, int rv, json_t *res)
 			       spec_str(r, "from") ? spec_str(r, "from") : "?",
 			       spec_str(r, "error"));
 		}
+		if (spec_str(r, "behind") != NULL &&
+		    uv_now(&h->n->loop) >= h->behind_logged + 60000) {
+			/* Nothing is committed nor sent back: without this
+			 * line only the source's "still offered" showed it. */
+			h->behind_logged = uv_now(&h->n->loop);
+			tb_log(TB_LOG_WARN, "TB-HANDOFF-BEHIND",
+			       "an offer from %s waits for this region's "
+			       "catalog (the source resends it): %s",
+			       spec_str(r, "from") ? spec_str(r, "from") : "?",
+			       spec_str(r, "behind"));
+		}
 		if (reply != NULL && !strcmp(reply, "noted")) {
 			/* Results delivered back: acknowledged by version. */
 			fr = json_pack(
@@ -133,6 +144,29 @@ request_here(struct handoff_node *h, MDB_txn *txn, const json_t *fr,
 
 	if (db_get_json(txn, h->n->store->dbi[DB_CASES], id, strlen(id), &c) !=
 	    TB_OK) {
+		if (!strncmp(id, h->n->cfg.region, 6) && from != NULL) {
+			/* The case id names this region, which holds no
+			 * such case: refused now, from the committed store
+			 * (as an answer from a record is), so the requester
+			 * stops asking; it used to ask every 5 s forever,
+			 * each time a TB-HANDOFF-FRAME line here. */
+			char why[160];
+
+			snprintf(why, sizeof(why),
+			         "%s holds no case %s (no such case)",
+			         h->n->cfg.region, id);
+			out = json_pack("{s:s, s:s, s:i, s:i, s:s, s:s, s:O, "
+			                "s:s}",
+			                "frame", "request_refused", "case", id,
+			                "epoch", 0, "attempt", 0, "from",
+			                h->n->cfg.region, "to", from, "request",
+			                json_object_get(fr, "request"),
+			                "refusal", why);
+			if (out != NULL) {
+				handoff_batch_add(batch, out);
+			}
+			return false;
+		}
 		return true; /* the apply names why */
 	}
 	owner = spec_str(c, "owner");

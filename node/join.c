@@ -165,7 +165,10 @@ join_api_create(struct http_call *c, const json_t *req)
 	}
 	if ((rv = join_issuer_load(n->cfg.dir, sk, &cert, err, sizeof(err))) !=
 	    TB_OK) {
-		http_reply_error(c, 409, tb_errname(rv), NULL, "%s", err);
+		/* 409 conflict, as docs/API.md says: the node's state, not a
+		 * missing resource of the request ("409 not_found" read as a
+		 * contradiction). */
+		http_reply_error(c, 409, "conflict", NULL, "%s", err);
 		return;
 	}
 	sodium_memzero(sk, sizeof(sk));

@@ -15,8 +15,9 @@
  * backoff. A delivery the apply refuses (bad signature, version gap, an
  * overlay touching a field it does not own) is not acknowledged: the
  * stream stops at that entry, the refusal is reported up, and the entry
- * is proposed again at most every 30 s. A new leader makes a new driver
- * from the replicated records. */
+ * is proposed again at most every 30 s, or at once after the group's
+ * feature level changed (the refusal may have been its level). A new leader
+ * makes a new driver from the replicated records. */
 #include "node/region_impl.h"
 #include "node/region_query.h"
 
@@ -210,6 +211,7 @@ region_prop_done(void *arg, int rv, json_t *res)
 		         spec_str(er, "message") ? spec_str(er, "message")
 		                                 : "refused");
 		f->refused_at = region_mono_ms(f);
+		f->refused_level = f->level;
 		f->refused++;
 		tb_log(TB_LOG_WARN, "TB-REGION-REFUSED",
 		       "entry %u.%llu from %06u refused: %s", p->c.pos.inc,
@@ -369,8 +371,10 @@ on_outbox(struct links *ls, const struct link_msg *m, void *arg)
 	}
 	if (data && f->refused_why[0] != '\0' &&
 	    outbox_pos_cmp(om.pos, f->refused_pos) == 0 &&
-	    region_mono_ms(f) - f->refused_at < REGION_REFUSED_RETRY_MS) {
-		return; /* refused: not proposed again for a while */
+	    region_mono_ms(f) - f->refused_at < REGION_REFUSED_RETRY_MS &&
+	    f->level == f->refused_level) {
+		return; /* refused: not proposed again for a while (unless the
+		         * group's level was raised since: it may take it) */
 	}
 	if (data && om.origin != f->parent) {
 		/* A child's stream up: the driver learns it at its first

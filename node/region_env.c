@@ -208,6 +208,7 @@ refused(struct region_flow *f, uint32_t origin, struct outbox_pos pos,
 	                              "the release's signature against"
 	                            : d->e[0].msg);
 	f->refused_at = region_mono_ms(f);
+	f->refused_level = f->level;
 	f->refused++;
 	f->next_report_ms = 0;
 	tb_log(TB_LOG_WARN, "TB-REGION-REFUSED",

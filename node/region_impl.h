@@ -90,6 +90,7 @@ struct region_flow {
 	struct outbox_pos refused_pos;
 	char refused_why[300];
 	int64_t refused_at;
+	unsigned refused_level; /* the group's level when it was refused */
 	int64_t next_report_ms, next_links_ms;
 	int64_t topo_next_ms;   /* when to propose init's topology again */
 	int64_t parent_runs_at; /* the parent's last hello (0: none) */

@@ -99,7 +99,13 @@ region_case_share(struct store *s, const char *self, json_t *c,
 		         "summary, without personal data",
 		         asker, id, owner != NULL ? owner : self);
 	}
+	/* The owner is no personal data, and the one thing a supervising
+	 * tier asks of a case handed on (the reason named it, the summary
+	 * did not). Only this answer carries it: the summaries up the tree
+	 * are replicated and stay as they are. */
 	if ((sum = fsm_case_summary(c)) == NULL ||
+	    (owner != NULL &&
+	     json_object_set_new(sum, "owner", json_string(owner)) != 0) ||
 	    json_object_set_new(sum, "redacted", json_true()) != 0 ||
 	    json_object_set_new(sum, "reason", json_string(why)) != 0) {
 		json_decref(sum);

@@ -83,9 +83,20 @@ child_row(struct region_flow *f, struct region_child *k, int64_t now)
 		                              (json_int_t)in.by));
 	}
 	if (row != NULL) {
+		const json_t *lv = json_object_get(rep, "level");
+
 		json_object_set_new(
 		    row, "watch",
 		    region_latest_row(json_object_get(rep, "watch")));
+		/* The child's feature level as it reported it (an added,
+		 * optional field: null from an older build), checked: a
+		 * province sees which region below needs raising. */
+		json_object_set_new(row, "level",
+		                    json_is_integer(lv) &&
+		                            json_integer_value(lv) >= 1 &&
+		                            json_integer_value(lv) <= 255
+		                        ? json_integer(json_integer_value(lv))
+		                        : json_null());
 		json_object_set_new(row, "report_age_ms",
 		                    k->report_at
 		                        ? json_integer(now - k->report_at)
@@ -277,6 +288,8 @@ region_report_send(struct region_flow *f)
 	 * withheld, stale), so the province sees why a region lags. An
 	 * added field: an older parent ignores it. */
 	json_object_set_new(rep, "watch", region_latest_report(f->n));
+	json_object_set_new(rep, "level",
+	                    json_integer(store_feature_level(f->n->store)));
 	/* To the leader ("leader": its id) when its link is up, else to
 	 * any member ("leader": null: a follower answers with who leads);
 	 * and a copy to each other member linked, so that every member's
@@ -309,13 +322,22 @@ region_report_send(struct region_flow *f)
 /* ---- rollout ------------------------------------------------------------ */
 
 /* rollout_watch: the row's reported watch, checked again (a row relayed
- * from below was checked only by the region that relayed it), on e. */
+ * from below was checked only by the region that relayed it), on e; and
+ * its reported feature level, checked the same way (null if absent). */
 static void
 rollout_watch(json_t *e, const json_t *r)
 {
+	const json_t *lv = json_object_get(r, "level");
+
 	if (e != NULL) {
 		json_object_set_new(
 		    e, "watch", region_latest_row(json_object_get(r, "watch")));
+		json_object_set_new(e, "level",
+		                    json_is_integer(lv) &&
+		                            json_integer_value(lv) >= 1 &&
+		                            json_integer_value(lv) <= 255
+		                        ? json_integer(json_integer_value(lv))
+		                        : json_null());
 	}
 }
 

@@ -32,7 +32,7 @@ node_start A && node_start B && node_start D
 is "$?" 0 "the three nodes start"
 for n in A B D; do
   a="API_$n" t="TOKEN_$n"
-  "$TB" --api "${!a}" --token "${!t}" group features --set "$HL" >/dev/null
+  "$TB" --api "${!a}" --token "${!t}" --json group features --set "$HL" >/dev/null
   is "$?" 0 "feature level $HL at $n"
 done
 peer() { # peer X Y: X adds Y as a sideways peer

@@ -284,7 +284,7 @@ is "$(ls -d Y1/certs Y2/certs 2>/dev/null | wc -l)" 1 "  and only one node direc
 # A follower that holds the key too: its token (join.create) and the use
 # (join.use) both go through the leader.
 run "$TB" --api "$API_M" --token "$TOKEN_C" cert join-token --region 370100 --role member
-like "$err" "409 not_found: this node holds no region key" "a node without a region key makes no token"
+like "$err" "409 conflict: this node holds no region key" "a node without a region key makes no token"
 run "$TB" cert install --dir M --region-key C/keys/region.json
 is "$rc" 0 "the follower takes the city's region key online too"
 run "$TB" --api "$API_M" --token "$TOKEN_C" cert join-token --region 370100 --role member

@@ -57,11 +57,13 @@ is "$(jq_get 'len(d["calendars"])')" 0 "  the province stores no calendar"
 # ---- the 2027 calendar, published at the province, reaches the county ----
 run "$TB" --api "$API_P" --token "$TOKEN_P" calendar publish cal.json
 is "$rc" 0 "tongban calendar publish at the province (signed by its release key)"
-echo "# $out"
+echo "# $err"
 api P GET /v1/calendars
 H=$(jq_get 'd["calendars"][0]["hash"] if d["calendars"] else "none"')
 is "${#H}" 64 "  the province stores it"
-like "$out" "hash $H" "  the hash it printed is the stored one"
+like "$err" "hash $H" "  the hash it printed is the stored one"
+is "$(printf '%s' "$out" | $py -c 'import json,sys; print(json.load(sys.stdin)["hash"])')" "$H" \
+  "  and its JSON on stdout carries it too"
 cal_at() {
   api "$1" GET /v1/calendars
   [ "$(jq_get 'd["calendars"][0]["hash"] if d["calendars"] else ""')" = "$H" ]
@@ -74,7 +76,9 @@ api K GET /v1/calendars
 is "$(jq_get 'd["calendars"][0]["name"], d["effective_years"]')" \
   "2027年节假日安排(示例) [2026, 2027]" "  the county counts on 2026-2027"
 run "$TB" --api "$API_K" --token "$TOKEN_K" calendar show
-like "$out" "published: 370000 version 1, 2027" "tongban calendar show at the county"
+like "$err" "published: 370000 version 1, 2027" "tongban calendar show at the county"
+is "$(printf '%s' "$out" | $py -c 'import json,sys; print(json.load(sys.stdin)["effective_years"])')" \
+  "[2026, 2027]" "  stdout is the node's JSON"
 
 run "$TB" --api "$API_P" --token "$TOKEN_P" calendar publish cal.json
 is "$rc" 1 "the same version again is refused"

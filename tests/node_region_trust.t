@@ -68,7 +68,7 @@ ok $? "the city stores root version 1 and its links anchor at it"
 # ---- refused at a county below level 4: the stream waits at it ----
 k_refused() {
   api K GET /v1/region
-  [ "$(jq_get '"from feature level 4" in (d["inbound"]["refused"] or {}).get("reason", "")')" = True ]
+  [ "$(jq_get '"needs feature level 4" in (d["inbound"]["refused"] or {}).get("reason", "")')" = True ]
 }
 wait_for 15 k_refused
 ok $? "the county (level 3) refuses the root entry, naming feature level 4"

@@ -150,8 +150,11 @@ main(void)
 	ok(cursor(B) == 0 && !strcmp(hash0(B, hb), ""),
 	   "  the cursor stays, nothing stored");
 	r = deliver(L, &IDX_L, 1, e);
-	is_str(err_field(r), "$.body.entry",
+	is_str(err_field(r), "$.body.entry.kind",
 	       "a county at level 4 refuses a calendar entry");
+	like(spec_str(json_object_get(r, "error"), "message"),
+	     "needs feature level 5 and this group runs at 4",
+	     "  naming the level it needs and its own");
 	json_decref(r);
 
 	r = deliver(B, &IDX_B, 1, e);

@@ -181,8 +181,11 @@ main(void)
 	ok(cursor(B) == 0 && crl_version(B) == -1,
 	   "  the cursor stays, nothing stored");
 	r = deliver(L, &IDX_L, 1, e);
-	is_str(err_field(r), "$.body.entry",
+	is_str(err_field(r), "$.body.entry.kind",
 	       "a county at level 3 refuses a crl entry");
+	like(spec_str(json_object_get(r, "error"), "message"),
+	     "a \"crl\" entry needs feature level 4 and this group runs at 3",
+	     "  naming the level it needs and its own");
 	json_decref(r);
 
 	r = deliver(B, &IDX_B, 1, e);
