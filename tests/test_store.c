@@ -1053,6 +1053,72 @@ test_full_map(void)
 	rm_rf(DIR_D);
 }
 
+/* test_rate_direct: the writer's way (node/applier.c): the 10,000 case
+ * creations of test_rate, each with a receiver as POST /v1/cases sets
+ * it, in direct batches of 40 (about what a node takes at 64
+ * connections), one commit each. Prints the CPU the applying thread
+ * spent per case (applies and commits), the figure docs/BENCH.md's
+ * "store writer" rounds compare between builds. */
+static void
+test_rate_direct(void)
+{
+	enum { N = 10000, BATCH = 40 };
+	struct store *p;
+	struct canon_buf *cmds = calloc(N, sizeof(*cmds));
+	struct timespec t0, t1;
+	json_t *r = NULL, *b;
+	size_t i, done = 0;
+	int rv = TB_OK;
+	double secs;
+
+	rm_rf(DIR_D); /* test_rate's store */
+	p = open_at(DIR_D, "370102", 0);
+	for (i = 0; p != NULL && i <= OV_LOG; i++) {
+		store_apply(p, i + 1, LOG[i].buf.data, LOG[i].buf.len, &r);
+		json_decref(r);
+	}
+	for (i = 0; cmds != NULL && i < N; i++) {
+		b = food("370102198808085675");
+		json_object_set_new(b, "receiver", json_string("clerk-7"));
+		cmds[i] = encode(CMD_CASE_CREATE, "2026-04-01", NULL, b);
+	}
+	if (p != NULL) {
+		store_set_direct(p, true);
+	}
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+	for (i = 0; p != NULL && cmds != NULL && rv == TB_OK && i < N; i++) {
+		if (i % BATCH == 0 && (rv = store_batch_begin(p)) != 0) {
+			break;
+		}
+		r = NULL;
+		if ((rv = store_apply(p, 100 + i, cmds[i].data, cmds[i].len,
+		                      &r)) == 0 &&
+		    errcode(r) == NULL) {
+			done++;
+		}
+		json_decref(r);
+		if (rv == 0 && (i % BATCH == BATCH - 1 || i == N - 1)) {
+			rv = store_batch_commit(p);
+		}
+	}
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+	secs = (double)(t1.tv_sec - t0.tv_sec) +
+	       (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	is_int(rv, TB_OK, "direct batches of %d apply and commit", BATCH);
+	is_int(done, N, "10,000 cases created in them");
+	is_int(p != NULL ? store_applied_index(p) : 0, 100 + N - 1,
+	       "up to the last index");
+	printf("# %d case creations in direct batches of %d: %.1f us of "
+	       "CPU per case (this thread, this build)\n",
+	       N, BATCH, secs * 1e6 / N);
+	for (i = 0; cmds != NULL && i < N; i++) {
+		canon_buf_free(&cmds[i]);
+	}
+	free(cmds);
+	store_close(p);
+	rm_rf(DIR_D);
+}
+
 static void
 test_rate(void)
 {
@@ -1118,7 +1184,11 @@ main(void)
 	}
 	rm_rf(DIR_A); /* store_open creates the directory itself */
 	test_open();
-	if (S != NULL) {
+	if (S != NULL && getenv("TB_STORE_RATE_ONLY") != NULL) {
+		/* The rate alone, to compare builds (docs/BENCH.md). */
+		test_catalog();
+		test_rate_direct();
+	} else if (S != NULL) {
 		test_catalog();
 		test_create();
 		test_idempotency();
@@ -1131,6 +1201,7 @@ main(void)
 		test_restart_and_replicas();
 		test_full_map();
 		test_rate();
+		test_rate_direct();
 	}
 	store_close(S);
 	for (i = 0; i < NLOG; i++) {
