@@ -244,13 +244,20 @@ store_batch_commit(struct store *s)
 	if (s->batch == NULL) {
 		return TB_OK;
 	}
-	rv = mdb_txn_commit(s->batch);
+	/* The batch's meta integers are written once, as its last puts. */
+	if ((rv = s->meta_err) == 0 && (rv = store_meta_flush(s)) == 0) {
+		rv = db_err(mdb_txn_commit(s->batch));
+	} else {
+		mdb_txn_abort(s->batch);
+	}
+	store_meta_drop(s);
+	s->meta_err = 0;
 	s->batch = NULL;
 	pthread_rwlock_unlock(&s->gate);
 	if (rv != 0) {
 		s->cat.valid = false; /* it may hold the lost changes */
 	}
-	return db_err(rv);
+	return rv;
 }
 
 void
@@ -258,6 +265,8 @@ store_batch_abort(struct store *s)
 {
 	if (s->batch != NULL) {
 		mdb_txn_abort(s->batch);
+		store_meta_drop(s);
+		s->meta_err = 0;
 		s->batch = NULL;
 		pthread_rwlock_unlock(&s->gate);
 		s->cat.valid = false; /* it may hold the dropped changes */
@@ -549,6 +558,14 @@ finish(struct store *s, MDB_txn *txn, uint64_t index)
 void
 store_set_direct(struct store *s, bool on)
 {
+	int rv;
+
+	/* The meta integers kept for a direct batch go into it before its
+	 * applies use nested transactions (store_db.h). */
+	if (s->direct && !on && s->batch != NULL &&
+	    (rv = store_meta_flush(s)) != 0 && s->meta_err == 0) {
+		s->meta_err = rv;
+	}
 	s->direct = on;
 }
 
