@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -619,13 +620,16 @@ store_apply(struct store *s, uint64_t index, const uint8_t *buf, size_t len,
 		}
 		goto refused;
 	}
-	memset(&f, 0, sizeof(f));
+	memset(&f, 0, offsetof(struct fsm, d));
 	f.s = s;
 	f.txn = txn;
 	f.cmd = &c;
 	f.raw = buf;
 	f.raw_len = len;
 	tb_diag_init(&f.d);
+	/* A refusal reads the first entry (empty unless a handler added
+	 * one, as when all of f was zeroed). */
+	memset(&f.d.e[0], 0, sizeof(f.d.e[0]));
 	rv = run(&f);
 	if (rv != TB_OK &&
 	    (c.type == CMD_CATALOG_RELEASE || c.type == CMD_CATALOG_OVERLAY ||
