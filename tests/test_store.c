@@ -1068,6 +1068,8 @@ test_rate_direct(void)
 	struct timespec t0, t1;
 	json_t *r = NULL, *b;
 	size_t i, done = 0;
+	uint8_t d[32];
+	char hex[65];
 	int rv = TB_OK;
 	double secs;
 
@@ -1111,6 +1113,12 @@ test_rate_direct(void)
 	printf("# %d case creations in direct batches of %d: %.1f us of "
 	       "CPU per case (this thread, this build)\n",
 	       N, BATCH, secs * 1e6 / N);
+	if (p != NULL) {
+		/* The same for every build that stores the same bytes. */
+		digest(p, d);
+		canon_hex(d, 32, hex);
+		printf("# their state's digest: %s\n", hex);
+	}
 	for (i = 0; cmds != NULL && i < N; i++) {
 		canon_buf_free(&cmds[i]);
 	}
