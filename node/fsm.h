@@ -314,6 +314,13 @@ int fsm_case_put(struct fsm *f, const json_t *c, const json_t *old);
 int fsm_event_append(struct fsm *f, const json_t *c, json_t *body,
                      json_t **event);
 
+/* fsm_event_put stores a case.event already encoded: v[0..n) is the
+ * stored value (the schema-version byte and the envelope's canonical
+ * bytes) of event seq of case id, written as fsm_event_append writes its
+ * own (the global feed and the case's list). */
+int fsm_event_put(struct fsm *f, const char *id, uint32_t seq, const uint8_t *v,
+                  size_t n);
+
 /* fsm_event_import stores a case.event that another region wrote (body
  * borrowed, its "seq" the event's place in case id's list; at its time):
  * a handed-over case's history (fsm_handoff_frame.c). */

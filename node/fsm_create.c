@@ -4,6 +4,7 @@
 
 #include "schema/bundle.h"
 #include "schema/canon_walk.h"
+#include "schema/canon_write.h"
 #include "schema/spec.h"
 
 #include <stdio.h>
@@ -176,36 +177,70 @@ new_case(struct fsm *f, const char *id, const struct fsm_matter *m,
 	return c;
 }
 
+/* receive_event writes the first event of new case id: the stored value
+ * of case.event {action "receive", from "", to "received", case id,
+ * epoch 1, seq 1 (as new_case sets them), actor: the command's receiver
+ * if it has one}, written directly in canonical form, with the receiver's
+ * bytes copied from the command: the bytes fsm_event_append wrote from a
+ * jansson tree through cmd_encode (test_store's digests). */
+static int
+receive_event(struct fsm *f, const char *id)
+{
+	struct canon_buf ev = { 0 }, b = { 0 };
+	const uint8_t *body, *actor = NULL;
+	size_t blen, alen = 0;
+	uint8_t sv = STORE_SV;
+	int rv;
+
+	if (f->raw == NULL ||
+	    canon_map_get(f->raw, f->raw_len, "body", &body, &blen) != 0) {
+		return TB_ECORRUPT; /* the command was decoded from them */
+	}
+	rv = canon_map_get(body, blen, "receiver", &actor, &alen);
+	if (rv != TB_OK && rv != TB_ENOTFOUND) {
+		return TB_ECORRUPT;
+	}
+	/* The keys in canonical order. */
+	canon_put_map(&ev, rv == TB_OK ? 7 : 6);
+	canon_put_str(&ev, "action", 6);
+	canon_put_str(&ev, "receive", 7);
+	if (rv == TB_OK) {
+		canon_put_str(&ev, "actor", 5);
+		canon_buf_append(&ev, actor, alen);
+	}
+	canon_put_str(&ev, "case", 4);
+	canon_put_cstr(&ev, id);
+	canon_put_str(&ev, "epoch", 5);
+	canon_put_int(&ev, 1);
+	canon_put_str(&ev, "from", 4);
+	canon_put_str(&ev, "", 0);
+	canon_put_str(&ev, "seq", 3);
+	canon_put_int(&ev, 1);
+	canon_put_str(&ev, "to", 2);
+	canon_put_str(&ev, "received", 8);
+	canon_buf_append(&b, &sv, 1);
+	if ((rv = ev.err) == 0 &&
+	    (rv = cmd_encode_bytes(CMD_EVENT_CASE, f->at, ev.data, ev.len,
+	                           &b)) == 0) {
+		rv = fsm_event_put(f, id, 1, b.data, b.len);
+	}
+	canon_buf_free(&ev);
+	canon_buf_free(&b);
+	return rv;
+}
+
 /* receive writes case c and its first event; steals c. */
 static int
 receive(struct fsm *f, json_t *c)
 {
-	json_t *ev;
 	int rv;
 
-	ev = json_object();
-	if (ev != NULL &&
-	    (set_str(ev, "action", "receive") || set_str(ev, "from", "") ||
-	     set_str(ev, "to", "received"))) {
-		json_decref(ev);
-		ev = NULL;
-	}
-	if (ev != NULL && json_object_get(f->cmd->body, "receiver") != NULL &&
-	    json_object_set(ev, "actor",
-	                    json_object_get(f->cmd->body, "receiver")) != 0) {
-		json_decref(ev);
-		ev = NULL;
-	}
-	if (c == NULL || ev == NULL) {
-		json_decref(c);
-		json_decref(ev);
+	if (c == NULL) {
 		return TB_ENOMEM;
 	}
 	rv = fsm_case_put(f, c, NULL);
 	if (rv == 0) {
-		rv = fsm_event_append(f, c, ev, NULL);
-	} else {
-		json_decref(ev);
+		rv = receive_event(f, spec_str(c, "id"));
 	}
 	json_decref(c);
 	return rv;

@@ -187,17 +187,52 @@ fsm_event_json(uint64_t seq, const MDB_val *v, json_t **out)
 	return TB_OK;
 }
 
+/* event_put writes the stored event value v[0..n) to the global feed
+ * (its sequence number to *gseq) and as event seq of case id. */
+static int
+event_put(struct fsm *f, const char *id, uint32_t seq, const uint8_t *v,
+          size_t n, uint64_t *gseq)
+{
+	const struct store *s = f->s;
+	uint8_t k[ID_MAX + 5], gk[8];
+	size_t idl = strlen(id);
+	int rv;
+
+	if (idl >= ID_MAX) {
+		return TB_ECORRUPT;
+	}
+	if ((rv = meta_get_u64(s, f->txn, "event_seq", gseq)) != 0 ||
+	    (rv = meta_put_u64(s, f->txn, "event_seq", ++*gseq)) != 0) {
+		return rv;
+	}
+	db_be64(gk, *gseq);
+	if ((rv = db_put(f->txn, s->dbi[DB_EVENTS], gk, 8, v, n)) != 0) {
+		return rv == TB_ENOMEM || rv == TB_EFULL ? rv : TB_EIO;
+	}
+	memcpy(k, id, idl);
+	k[idl] = 0;
+	db_be32(k + idl + 1, seq);
+	return db_put(f->txn, s->dbi[DB_CASE_EVENTS], k, idl + 5, gk, 8);
+}
+
+int
+fsm_event_put(struct fsm *f, const char *id, uint32_t seq, const uint8_t *v,
+              size_t n)
+{
+	uint64_t gseq;
+
+	return event_put(f, id, seq, v, n, &gseq);
+}
+
 /* event_store writes a case.event envelope (body, stolen) at time `at` to
  * the global feed and as event seq of case id. */
 static int
 event_store(struct fsm *f, const char *id, uint32_t seq, int64_t at,
             json_t *body, json_t **event)
 {
-	const struct store *s = f->s;
 	struct canon_buf b = { 0 };
-	uint8_t k[ID_MAX + 5], gk[8], sv = STORE_SV;
-	uint64_t gseq;
-	size_t idl = strlen(id);
+	uint8_t sv = STORE_SV;
+	uint64_t gseq = 0;
 	char err[128];
 	MDB_val v;
 	int rv;
@@ -205,14 +240,9 @@ event_store(struct fsm *f, const char *id, uint32_t seq, int64_t at,
 	if (event != NULL) {
 		*event = NULL;
 	}
-	if (idl >= ID_MAX) {
+	if (strlen(id) >= ID_MAX) {
 		json_decref(body);
 		return TB_ECORRUPT;
-	}
-	if ((rv = meta_get_u64(s, f->txn, "event_seq", &gseq)) != 0 ||
-	    (rv = meta_put_u64(s, f->txn, "event_seq", ++gseq)) != 0) {
-		json_decref(body);
-		return rv;
 	}
 	rv = canon_buf_append(&b, &sv, 1);
 	if (rv == 0) {
@@ -220,27 +250,20 @@ event_store(struct fsm *f, const char *id, uint32_t seq, int64_t at,
 		                sizeof(err));
 	}
 	json_decref(body);
-	db_be64(gk, gseq);
-	if (rv == 0) {
-		rv = db_put(f->txn, s->dbi[DB_EVENTS], gk, 8, b.data, b.len);
+	if (rv != 0) {
+		canon_buf_free(&b);
+		return rv == TB_ENOMEM ? rv : TB_EIO;
 	}
+	rv = event_put(f, id, seq, b.data, b.len, &gseq);
 	if (rv == 0 && event != NULL) {
 		v.mv_size = b.len;
 		v.mv_data = b.data;
-		rv = fsm_event_json(gseq, &v, event);
+		if ((rv = fsm_event_json(gseq, &v, event)) != 0 &&
+		    rv != TB_ENOMEM) {
+			rv = TB_EIO;
+		}
 	}
 	canon_buf_free(&b);
-	if (rv != 0) {
-		return rv == TB_ENOMEM || rv == TB_EFULL ? rv : TB_EIO;
-	}
-	memcpy(k, id, idl);
-	k[idl] = 0;
-	db_be32(k + idl + 1, seq);
-	rv = db_put(f->txn, s->dbi[DB_CASE_EVENTS], k, idl + 5, gk, 8);
-	if (rv != 0 && event != NULL) {
-		json_decref(*event);
-		*event = NULL;
-	}
 	return rv;
 }
 

@@ -1,6 +1,7 @@
 /* Commands and events: the typed, versioned envelope and its bodies. */
 #include "schema/command.h"
 
+#include "schema/canon_write.h"
 #include "schema/spec.h"
 
 #include <stdio.h>
@@ -255,6 +256,25 @@ cmd_encode(enum cmd_type t, int64_t at, const char *key, const json_t *body,
 	rv = canon_encode(env, out, errmsg, errlen);
 	json_decref(env);
 	return rv;
+}
+
+int
+cmd_encode_bytes(enum cmd_type t, int64_t at, const uint8_t *body, size_t n,
+                 struct canon_buf *out)
+{
+	if ((unsigned)t >= CMD_TYPE_COUNT) {
+		return TB_EINVAL;
+	}
+	/* The envelope's keys in canonical order: at, body, type, v. */
+	canon_put_map(out, 4);
+	canon_put_str(out, "at", 2);
+	canon_put_int(out, at);
+	canon_put_str(out, "body", 4);
+	canon_buf_append(out, body, n);
+	canon_put_str(out, "type", 4);
+	canon_put_cstr(out, cmd_defs[t].name);
+	canon_put_str(out, "v", 1);
+	return canon_put_int(out, cmd_defs[t].version);
 }
 
 int

@@ -136,6 +136,13 @@ struct cmd {
 int cmd_encode(enum cmd_type t, int64_t at, const char *key, const json_t *body,
                struct canon_buf *out, char *errmsg, size_t errlen);
 
+/* cmd_encode_bytes is cmd_encode without a key for a body given as its
+ * canonical bytes body[0..n) (a map; copied as they are): the same bytes
+ * cmd_encode appends for the decoded body. TB_EINVAL for a bad type,
+ * else the buffer's error (TB_OK or TB_ENOMEM). */
+int cmd_encode_bytes(enum cmd_type t, int64_t at, const uint8_t *body, size_t n,
+                     struct canon_buf *out);
+
 /* cmd_splice replaces the nil value of key (a string under 32 bytes) in
  * the command bytes b with v[0..vlen), a value's canonical bytes: a large
  * document is encoded once and placed into its command as those bytes.
