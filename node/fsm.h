@@ -314,6 +314,35 @@ int fsm_case_put(struct fsm *f, const json_t *c, const json_t *old);
 int fsm_event_append(struct fsm *f, const json_t *c, json_t *body,
                      json_t **event);
 
+/* fsm_case_put_new writes a new case (fsm_case_put with old NULL) whose
+ * record the caller has encoded: rec[0..n) is its stored value, id its id,
+ * matter its "matter" and id_number its applicant's id number. c is the
+ * record as JSON, needed only from FSM_SUM_LEVEL on (the summaries), else
+ * NULL. */
+int fsm_case_put_new(struct fsm *f, const char *id, const char *matter,
+                     const char *id_number, const uint8_t *rec, size_t n,
+                     const json_t *c);
+
+/* ---- a new case's record and first event, written directly
+ * (fsm_create_rec.c) ---- */
+
+/* FSM_NOT_DIRECT: fsm_case_rec_bytes leaves this record to new_case's JSON
+ * and canon_encode (an effective matter without a limit's unit, or a
+ * string canon_encode would refuse). */
+#define FSM_NOT_DIRECT (-3)
+
+/* fsm_case_rec_bytes appends to out the stored value (schema-version byte
+ * and canonical record) of new single case id for resolved matter m, as
+ * fsm_create.c's new_case builds it for the command being applied: TB_OK,
+ * FSM_NOT_DIRECT, TB_ECORRUPT or TB_ENOMEM. */
+int fsm_case_rec_bytes(struct fsm *f, const char *id,
+                       const struct fsm_matter *m, struct canon_buf *out);
+
+/* fsm_case_first_event writes the first event of new case id ("receive",
+ * actor the command's receiver if it has one), as fsm_event_append would
+ * for the JSON body receive built. */
+int fsm_case_first_event(struct fsm *f, const char *id);
+
 /* fsm_event_put stores a case.event already encoded: v[0..n) is the
  * stored value (the schema-version byte and the envelope's canonical
  * bytes) of event seq of case id, written as fsm_event_append writes its

@@ -4,7 +4,6 @@
 
 #include "schema/bundle.h"
 #include "schema/canon_walk.h"
-#include "schema/canon_write.h"
 #include "schema/spec.h"
 
 #include <stdio.h>
@@ -177,58 +176,6 @@ new_case(struct fsm *f, const char *id, const struct fsm_matter *m,
 	return c;
 }
 
-/* receive_event writes the first event of new case id: the stored value
- * of case.event {action "receive", from "", to "received", case id,
- * epoch 1, seq 1 (as new_case sets them), actor: the command's receiver
- * if it has one}, written directly in canonical form, with the receiver's
- * bytes copied from the command: the bytes fsm_event_append wrote from a
- * jansson tree through cmd_encode (test_store's digests). */
-static int
-receive_event(struct fsm *f, const char *id)
-{
-	struct canon_buf ev = { 0 }, b = { 0 };
-	const uint8_t *body, *actor = NULL;
-	size_t blen, alen = 0;
-	uint8_t sv = STORE_SV;
-	int rv;
-
-	if (f->raw == NULL ||
-	    canon_map_get(f->raw, f->raw_len, "body", &body, &blen) != 0) {
-		return TB_ECORRUPT; /* the command was decoded from them */
-	}
-	rv = canon_map_get(body, blen, "receiver", &actor, &alen);
-	if (rv != TB_OK && rv != TB_ENOTFOUND) {
-		return TB_ECORRUPT;
-	}
-	/* The keys in canonical order. */
-	canon_put_map(&ev, rv == TB_OK ? 7 : 6);
-	canon_put_str(&ev, "action", 6);
-	canon_put_str(&ev, "receive", 7);
-	if (rv == TB_OK) {
-		canon_put_str(&ev, "actor", 5);
-		canon_buf_append(&ev, actor, alen);
-	}
-	canon_put_str(&ev, "case", 4);
-	canon_put_cstr(&ev, id);
-	canon_put_str(&ev, "epoch", 5);
-	canon_put_int(&ev, 1);
-	canon_put_str(&ev, "from", 4);
-	canon_put_str(&ev, "", 0);
-	canon_put_str(&ev, "seq", 3);
-	canon_put_int(&ev, 1);
-	canon_put_str(&ev, "to", 2);
-	canon_put_str(&ev, "received", 8);
-	canon_buf_append(&b, &sv, 1);
-	if ((rv = ev.err) == 0 &&
-	    (rv = cmd_encode_bytes(CMD_EVENT_CASE, f->at, ev.data, ev.len,
-	                           &b)) == 0) {
-		rv = fsm_event_put(f, id, 1, b.data, b.len);
-	}
-	canon_buf_free(&ev);
-	canon_buf_free(&b);
-	return rv;
-}
-
 /* receive writes case c and its first event; steals c. */
 static int
 receive(struct fsm *f, json_t *c)
@@ -240,7 +187,7 @@ receive(struct fsm *f, json_t *c)
 	}
 	rv = fsm_case_put(f, c, NULL);
 	if (rv == 0) {
-		rv = receive_event(f, spec_str(c, "id"));
+		rv = fsm_case_first_event(f, spec_str(c, "id"));
 	}
 	json_decref(c);
 	return rv;
@@ -293,14 +240,59 @@ channel_check(const json_t *eff, const char *ch, const char *key,
 	                   ch) != 0;
 }
 
+/* single_put writes new single case id of matter m and its first event:
+ * the record written directly (fsm_create_rec.c), and built as JSON only
+ * for the summaries (from FSM_SUM_LEVEL) or when the direct writer leaves
+ * it to new_case. */
+static int
+single_put(struct fsm *f, const char *id, const struct fsm_matter *m)
+{
+	const json_t *b = f->cmd->body;
+	struct canon_buf rb = { 0 };
+	struct canon_raw raw[3];
+	json_t *rec = NULL;
+	bool sum = false;
+	int rv = fsm_case_rec_bytes(f, id, m, &rb);
+
+	if (rv == TB_OK && (rv = rb.err) == TB_OK &&
+	    (rv = fsm_sum_level(f->s, f->txn, &sum)) == TB_OK) {
+		if (sum && (rec = new_case(f, id, m, json_object_get(b, "form"),
+		                           json_incref(json_object_get(
+		                               b, "materials")))) == NULL) {
+			rv = TB_ENOMEM;
+		} else {
+			rv = fsm_case_put_new(
+			    f, id, m->key,
+			    spec_str(json_object_get(b, "applicant"),
+			             "id_number"),
+			    rb.data, rb.len, rec);
+		}
+		if (rv == TB_OK) {
+			rv = fsm_case_first_event(f, id);
+		}
+		json_decref(rec);
+	}
+	canon_buf_free(&rb);
+	if (rv != FSM_NOT_DIRECT) {
+		return rv;
+	}
+	rec = new_case(f, id, m, json_object_get(b, "form"),
+	               json_incref(json_object_get(b, "materials")));
+	raw_parts(f, raw, &f->rec_nraw);
+	f->rec_raw = raw;
+	rv = receive(f, rec);
+	f->rec_raw = NULL;
+	f->rec_nraw = 0;
+	return rv;
+}
+
 static int
 create_single(struct fsm *f, struct fsm_catalog *c, const char *code)
 {
 	const json_t *b = f->cmd->body;
-	struct canon_raw raw[3];
 	struct fsm_matter m;
 	char id[ID_LEN];
-	json_t *rec, *res;
+	json_t *res;
 	int rv;
 
 	if ((rv = fsm_resolve(f->s, c, code, &m)) != 0) {
@@ -325,8 +317,6 @@ create_single(struct fsm *f, struct fsm_catalog *c, const char *code)
 		fsm_matter_fini(&m);
 		return rv;
 	}
-	rec = new_case(f, id, &m, json_object_get(b, "form"),
-	               json_incref(json_object_get(b, "materials")));
 	res = json_object();
 	if (res == NULL || set_str(res, "id", id) ||
 	    set_str(res, "matter", m.key) ||
@@ -343,16 +333,8 @@ create_single(struct fsm *f, struct fsm_catalog *c, const char *code)
 		json_decref(f->result); /* res went with the failed set */
 		f->result = NULL;
 	}
+	rv = f->result != NULL ? single_put(f, id, &m) : TB_ENOMEM;
 	fsm_matter_fini(&m);
-	if (f->result == NULL) {
-		json_decref(rec);
-		return TB_ENOMEM;
-	}
-	raw_parts(f, raw, &f->rec_nraw);
-	f->rec_raw = raw;
-	rv = receive(f, rec);
-	f->rec_raw = NULL;
-	f->rec_nraw = 0;
 	return rv;
 }
 
