@@ -331,17 +331,39 @@ int fsm_case_put_new(struct fsm *f, const char *id, const char *matter,
  * string canon_encode would refuse). */
 #define FSM_NOT_DIRECT (-3)
 
+/* The parts of a case.create's body that a new case's record and first
+ * event hold as they are: the bytes of each member's value within the
+ * command (p[i] NULL if the body has none). */
+enum {
+	FSM_PART_APPLICANT,
+	FSM_PART_FORM,
+	FSM_PART_MATERIALS,
+	FSM_PART_CHANNEL,
+	FSM_PART_RECEIVER,
+	FSM_PARTS
+};
+struct fsm_case_parts {
+	const uint8_t *p[FSM_PARTS];
+	size_t n[FSM_PARTS];
+};
+
+/* fsm_case_parts finds them in f's command bytes, in one walk of its
+ * body: TB_OK or TB_ECORRUPT (the command was decoded from them). */
+int fsm_case_parts(const struct fsm *f, struct fsm_case_parts *cp);
+
 /* fsm_case_rec_bytes appends to out the stored value (schema-version byte
  * and canonical record) of new single case id for resolved matter m, as
- * fsm_create.c's new_case builds it for the command being applied: TB_OK,
- * FSM_NOT_DIRECT, TB_ECORRUPT or TB_ENOMEM. */
+ * fsm_create.c's new_case builds it for the command being applied (whose
+ * parts cp are): TB_OK, FSM_NOT_DIRECT or TB_ENOMEM. */
 int fsm_case_rec_bytes(struct fsm *f, const char *id,
-                       const struct fsm_matter *m, struct canon_buf *out);
+                       const struct fsm_matter *m,
+                       const struct fsm_case_parts *cp, struct canon_buf *out);
 
 /* fsm_case_first_event writes the first event of new case id ("receive",
  * actor the command's receiver if it has one), as fsm_event_append would
  * for the JSON body receive built. */
-int fsm_case_first_event(struct fsm *f, const char *id);
+int fsm_case_first_event(struct fsm *f, const char *id,
+                         const struct fsm_case_parts *cp);
 
 /* fsm_event_put stores a case.event already encoded: v[0..n) is the
  * stored value (the schema-version byte and the envelope's canonical

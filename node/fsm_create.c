@@ -180,6 +180,7 @@ new_case(struct fsm *f, const char *id, const struct fsm_matter *m,
 static int
 receive(struct fsm *f, json_t *c)
 {
+	struct fsm_case_parts cp;
 	int rv;
 
 	if (c == NULL) {
@@ -187,7 +188,10 @@ receive(struct fsm *f, json_t *c)
 	}
 	rv = fsm_case_put(f, c, NULL);
 	if (rv == 0) {
-		rv = fsm_case_first_event(f, spec_str(c, "id"));
+		rv = fsm_case_parts(f, &cp);
+	}
+	if (rv == 0) {
+		rv = fsm_case_first_event(f, spec_str(c, "id"), &cp);
 	}
 	json_decref(c);
 	return rv;
@@ -249,11 +253,15 @@ single_put(struct fsm *f, const char *id, const struct fsm_matter *m)
 {
 	const json_t *b = f->cmd->body;
 	struct canon_buf rb = { 0 };
+	struct fsm_case_parts cp;
 	struct canon_raw raw[3];
 	json_t *rec = NULL;
 	bool sum = false;
-	int rv = fsm_case_rec_bytes(f, id, m, &rb);
+	int rv = fsm_case_parts(f, &cp);
 
+	if (rv == TB_OK) {
+		rv = fsm_case_rec_bytes(f, id, m, &cp, &rb);
+	}
 	if (rv == TB_OK && (rv = rb.err) == TB_OK &&
 	    (rv = fsm_sum_level(f->s, f->txn, &sum)) == TB_OK) {
 		if (sum && (rec = new_case(f, id, m, json_object_get(b, "form"),
@@ -268,7 +276,7 @@ single_put(struct fsm *f, const char *id, const struct fsm_matter *m)
 			    rb.data, rb.len, rec);
 		}
 		if (rv == TB_OK) {
-			rv = fsm_case_first_event(f, id);
+			rv = fsm_case_first_event(f, id, &cp);
 		}
 		json_decref(rec);
 	}

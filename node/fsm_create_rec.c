@@ -12,22 +12,25 @@
 
 #include <string.h>
 
-/* body_part finds the value of key in the command's body: TB_OK,
- * TB_ENOTFOUND, or TB_ECORRUPT (the command was decoded from these bytes,
- * so they hold a body). */
-static int
-body_part(const struct fsm *f, const char *key, const uint8_t **p, size_t *n)
+int
+fsm_case_parts(const struct fsm *f, struct fsm_case_parts *cp)
 {
+	static const char *const keys[FSM_PARTS] = {
+		[FSM_PART_APPLICANT] = "applicant",
+		[FSM_PART_FORM] = "form",
+		[FSM_PART_MATERIALS] = "materials",
+		[FSM_PART_CHANNEL] = "channel",
+		[FSM_PART_RECEIVER] = "receiver",
+	};
 	const uint8_t *body;
 	size_t blen;
-	int rv;
 
 	if (f->raw == NULL ||
-	    canon_map_get(f->raw, f->raw_len, "body", &body, &blen) != 0) {
+	    canon_map_get(f->raw, f->raw_len, "body", &body, &blen) != 0 ||
+	    canon_map_members(body, blen, keys, FSM_PARTS, cp->p, cp->n) != 0) {
 		return TB_ECORRUPT;
 	}
-	rv = canon_map_get(body, blen, key, p, n);
-	return rv == TB_OK || rv == TB_ENOTFOUND ? rv : TB_ECORRUPT;
+	return TB_OK;
 }
 
 /* put_opt writes s, or nil for NULL. */
@@ -58,15 +61,13 @@ a_str(const json_t *eff, const char *k, const char **out)
 
 int
 fsm_case_rec_bytes(struct fsm *f, const char *id, const struct fsm_matter *m,
-                   struct canon_buf *out)
+                   const struct fsm_case_parts *cp, struct canon_buf *out)
 {
 	const json_t *eff = m->eff;
-	const uint8_t *ap, *fp, *mp, *cp, *rp;
-	size_t an, fn, mn, cn, rn = 0;
 	const char *name, *dept, *unit;
-	bool promised;
-	int rv, rrv;
 	uint8_t sv = STORE_SV;
+	bool promised;
+	int i;
 
 	/* The limit, as limit_of (fsm_create.c) pins it. */
 	promised = spec_str(eff, "promise_type") != NULL &&
@@ -77,22 +78,23 @@ fsm_case_rec_bytes(struct fsm *f, const char *id, const struct fsm_matter *m,
 	    unit == NULL) {
 		return FSM_NOT_DIRECT; /* new_case's JSON decides */
 	}
-	if ((rv = body_part(f, "applicant", &ap, &an)) != 0 ||
-	    (rv = body_part(f, "form", &fp, &fn)) != 0 ||
-	    (rv = body_part(f, "materials", &mp, &mn)) != 0 ||
-	    (rv = body_part(f, "channel", &cp, &cn)) != 0) {
-		return rv == TB_ENOTFOUND ? FSM_NOT_DIRECT : rv;
+	for (i = 0; i < FSM_PART_RECEIVER; i++) {
+		if (cp->p[i] == NULL) {
+			return FSM_NOT_DIRECT;
+		}
 	}
-	if ((rrv = body_part(f, "receiver", &rp, &rn)) == TB_ECORRUPT) {
-		return rrv;
-	}
+	/* The parts, and about 600 bytes of the rest. */
+	canon_buf_reserve(out, cp->n[FSM_PART_APPLICANT] +
+	                           cp->n[FSM_PART_FORM] +
+	                           cp->n[FSM_PART_MATERIALS] + 1024);
 	canon_buf_append(out, &sv, 1);
 	/* new_case's 26 members, in canonical (bytewise) order. */
 	canon_put_map(out, 26);
 	put_key(out, "applicant");
-	canon_buf_append(out, ap, an);
+	canon_buf_append(out, cp->p[FSM_PART_APPLICANT],
+	                 cp->n[FSM_PART_APPLICANT]);
 	put_key(out, "channel");
-	canon_buf_append(out, cp, cn);
+	canon_buf_append(out, cp->p[FSM_PART_CHANNEL], cp->n[FSM_PART_CHANNEL]);
 	put_key(out, "dept_name");
 	put_opt(out, dept);
 	put_key(out, "due");
@@ -102,7 +104,7 @@ fsm_case_rec_bytes(struct fsm *f, const char *id, const struct fsm_matter *m,
 	put_key(out, "epoch");
 	canon_put_int(out, 1);
 	put_key(out, "form");
-	canon_buf_append(out, fp, fn);
+	canon_buf_append(out, cp->p[FSM_PART_FORM], cp->n[FSM_PART_FORM]);
 	put_key(out, "id");
 	canon_put_cstr(out, id);
 	put_key(out, "impl_region");
@@ -121,7 +123,8 @@ fsm_case_rec_bytes(struct fsm *f, const char *id, const struct fsm_matter *m,
 	put_key(out, "locked_hash");
 	canon_put_cstr(out, m->locked);
 	put_key(out, "materials");
-	canon_buf_append(out, mp, mn);
+	canon_buf_append(out, cp->p[FSM_PART_MATERIALS],
+	                 cp->n[FSM_PART_MATERIALS]);
 	put_key(out, "matter");
 	canon_put_cstr(out, m->key);
 	put_key(out, "matter_hash");
@@ -133,8 +136,9 @@ fsm_case_rec_bytes(struct fsm *f, const char *id, const struct fsm_matter *m,
 	put_key(out, "received_at");
 	canon_put_int(out, f->at);
 	put_key(out, "receiver");
-	if (rrv == TB_OK) {
-		canon_buf_append(out, rp, rn);
+	if (cp->p[FSM_PART_RECEIVER] != NULL) {
+		canon_buf_append(out, cp->p[FSM_PART_RECEIVER],
+		                 cp->n[FSM_PART_RECEIVER]);
 	} else {
 		canon_put_nil(out);
 	}
@@ -155,25 +159,21 @@ fsm_case_rec_bytes(struct fsm *f, const char *id, const struct fsm_matter *m,
 }
 
 int
-fsm_case_first_event(struct fsm *f, const char *id)
+fsm_case_first_event(struct fsm *f, const char *id,
+                     const struct fsm_case_parts *cp)
 {
 	struct canon_buf ev = { 0 }, b = { 0 };
-	const uint8_t *actor = NULL;
-	size_t alen = 0;
+	const uint8_t *actor = cp->p[FSM_PART_RECEIVER];
 	uint8_t sv = STORE_SV;
 	int rv;
 
-	rv = body_part(f, "receiver", &actor, &alen);
-	if (rv == TB_ECORRUPT) {
-		return rv;
-	}
 	/* The keys in canonical order. */
-	canon_put_map(&ev, rv == TB_OK ? 7 : 6);
+	canon_put_map(&ev, actor != NULL ? 7 : 6);
 	put_key(&ev, "action");
 	canon_put_str(&ev, "receive", 7);
-	if (rv == TB_OK) {
+	if (actor != NULL) {
 		put_key(&ev, "actor");
-		canon_buf_append(&ev, actor, alen);
+		canon_buf_append(&ev, actor, cp->n[FSM_PART_RECEIVER]);
 	}
 	put_key(&ev, "case");
 	canon_put_cstr(&ev, id);
@@ -185,6 +185,7 @@ fsm_case_first_event(struct fsm *f, const char *id)
 	canon_put_int(&ev, 1);
 	put_key(&ev, "to");
 	canon_put_str(&ev, "received", 8);
+	canon_buf_reserve(&b, ev.len + 40);
 	canon_buf_append(&b, &sv, 1);
 	if ((rv = ev.err) == 0 &&
 	    (rv = cmd_encode_bytes(CMD_EVENT_CASE, f->at, ev.data, ev.len,

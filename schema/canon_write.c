@@ -3,7 +3,30 @@
  * tests/test_canon_write.c. */
 #include "schema/canon_write.h"
 
+#include "schema/error.h"
+
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+
+int
+canon_buf_reserve(struct canon_buf *b, size_t n)
+{
+	uint8_t *nd;
+
+	if (b->err != 0 || b->cap - b->len >= n) {
+		return b->err;
+	}
+	if (n > SIZE_MAX / 2 - b->len) {
+		return b->err = TB_ENOMEM;
+	}
+	if ((nd = realloc(b->data, b->len + n)) == NULL) {
+		return b->err = TB_ENOMEM;
+	}
+	b->data = nd;
+	b->cap = b->len + n;
+	return TB_OK;
+}
 
 /* put_be writes tag and the k low bytes of v, big-endian. */
 static int

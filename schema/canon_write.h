@@ -13,6 +13,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* canon_buf_reserve makes room for n more bytes at once (a record whose
+ * size is about known grows without reallocating on the way). */
+int canon_buf_reserve(struct canon_buf *b, size_t n);
+
 /* canon_put_map / canon_put_array write the header of a map of n members
  * (then n keys and values follow) or an array of n elements. */
 int canon_put_map(struct canon_buf *b, size_t n);
