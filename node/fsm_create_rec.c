@@ -87,14 +87,14 @@ fsm_case_rec_bytes(struct fsm *f, const char *id, const struct fsm_matter *m,
 	canon_buf_reserve(out, cp->n[FSM_PART_APPLICANT] +
 	                           cp->n[FSM_PART_FORM] +
 	                           cp->n[FSM_PART_MATERIALS] + 1024);
-	canon_buf_append(out, &sv, 1);
+	canon_put_raw(out, &sv, 1);
 	/* new_case's 26 members, in canonical (bytewise) order. */
 	canon_put_map(out, 26);
 	put_key(out, "applicant");
-	canon_buf_append(out, cp->p[FSM_PART_APPLICANT],
-	                 cp->n[FSM_PART_APPLICANT]);
+	canon_put_raw(out, cp->p[FSM_PART_APPLICANT],
+	              cp->n[FSM_PART_APPLICANT]);
 	put_key(out, "channel");
-	canon_buf_append(out, cp->p[FSM_PART_CHANNEL], cp->n[FSM_PART_CHANNEL]);
+	canon_put_raw(out, cp->p[FSM_PART_CHANNEL], cp->n[FSM_PART_CHANNEL]);
 	put_key(out, "dept_name");
 	put_opt(out, dept);
 	put_key(out, "due");
@@ -104,7 +104,7 @@ fsm_case_rec_bytes(struct fsm *f, const char *id, const struct fsm_matter *m,
 	put_key(out, "epoch");
 	canon_put_int(out, 1);
 	put_key(out, "form");
-	canon_buf_append(out, cp->p[FSM_PART_FORM], cp->n[FSM_PART_FORM]);
+	canon_put_raw(out, cp->p[FSM_PART_FORM], cp->n[FSM_PART_FORM]);
 	put_key(out, "id");
 	canon_put_cstr(out, id);
 	put_key(out, "impl_region");
@@ -123,8 +123,8 @@ fsm_case_rec_bytes(struct fsm *f, const char *id, const struct fsm_matter *m,
 	put_key(out, "locked_hash");
 	canon_put_cstr(out, m->locked);
 	put_key(out, "materials");
-	canon_buf_append(out, cp->p[FSM_PART_MATERIALS],
-	                 cp->n[FSM_PART_MATERIALS]);
+	canon_put_raw(out, cp->p[FSM_PART_MATERIALS],
+	              cp->n[FSM_PART_MATERIALS]);
 	put_key(out, "matter");
 	canon_put_cstr(out, m->key);
 	put_key(out, "matter_hash");
@@ -137,8 +137,8 @@ fsm_case_rec_bytes(struct fsm *f, const char *id, const struct fsm_matter *m,
 	canon_put_int(out, f->at);
 	put_key(out, "receiver");
 	if (cp->p[FSM_PART_RECEIVER] != NULL) {
-		canon_buf_append(out, cp->p[FSM_PART_RECEIVER],
-		                 cp->n[FSM_PART_RECEIVER]);
+		canon_put_raw(out, cp->p[FSM_PART_RECEIVER],
+		              cp->n[FSM_PART_RECEIVER]);
 	} else {
 		canon_put_nil(out);
 	}
@@ -173,7 +173,7 @@ fsm_case_first_event(struct fsm *f, const char *id,
 	canon_put_str(&ev, "receive", 7);
 	if (actor != NULL) {
 		put_key(&ev, "actor");
-		canon_buf_append(&ev, actor, cp->n[FSM_PART_RECEIVER]);
+		canon_put_raw(&ev, actor, cp->n[FSM_PART_RECEIVER]);
 	}
 	put_key(&ev, "case");
 	canon_put_cstr(&ev, id);
@@ -186,7 +186,7 @@ fsm_case_first_event(struct fsm *f, const char *id,
 	put_key(&ev, "to");
 	canon_put_str(&ev, "received", 8);
 	canon_buf_reserve(&b, ev.len + 40);
-	canon_buf_append(&b, &sv, 1);
+	canon_put_raw(&b, &sv, 1);
 	if ((rv = ev.err) == 0 &&
 	    (rv = cmd_encode_bytes(CMD_EVENT_CASE, f->at, ev.data, ev.len,
 	                           &b)) == 0) {

@@ -28,6 +28,21 @@ canon_buf_reserve(struct canon_buf *b, size_t n)
 	return TB_OK;
 }
 
+/* put appends p[0..n): in place when the buffer has the room (a reserved
+ * record always has), else through canon_buf_append, which grows it. */
+static int
+put(struct canon_buf *b, const void *p, size_t n)
+{
+	if (b->err == 0 && b->cap - b->len >= n) {
+		if (n > 0) {
+			memcpy(b->data + b->len, p, n);
+		}
+		b->len += n;
+		return TB_OK;
+	}
+	return canon_buf_append(b, p, n);
+}
+
 /* put_be writes tag and the k low bytes of v, big-endian. */
 static int
 put_be(struct canon_buf *b, uint8_t tag, uint64_t v, size_t k)
@@ -39,7 +54,7 @@ put_be(struct canon_buf *b, uint8_t tag, uint64_t v, size_t k)
 	for (i = 0; i < k; i++) {
 		x[k - i] = (uint8_t)(v >> (8 * i));
 	}
-	return canon_buf_append(b, x, k + 1);
+	return put(b, x, k + 1);
 }
 
 /* put_head writes the header of n: fix | n up to fixmax, then the 8-bit
@@ -52,7 +67,7 @@ put_head(struct canon_buf *b, uint8_t fix, size_t fixmax, uint8_t t8,
 
 	if (n <= fixmax) {
 		x = (uint8_t)(fix | n);
-		return canon_buf_append(b, &x, 1);
+		return put(b, &x, 1);
 	}
 	if (t8 != 0 && n <= 0xff) {
 		return put_be(b, t8, n, 1);
@@ -81,7 +96,7 @@ canon_put_str(struct canon_buf *b, const char *s, size_t n)
 	if (put_head(b, 0xa0, 31, 0xd9, 0xda, n) != 0) {
 		return b->err;
 	}
-	return canon_buf_append(b, s, n);
+	return put(b, s, n);
 }
 
 int
@@ -99,7 +114,7 @@ canon_put_int(struct canon_buf *b, int64_t x)
 	if (x >= 0) {
 		if (u <= 0x7f) {
 			c = (uint8_t)u;
-			return canon_buf_append(b, &c, 1);
+			return put(b, &c, 1);
 		}
 		return u <= 0xff         ? put_be(b, 0xcc, u, 1)
 		       : u <= 0xffff     ? put_be(b, 0xcd, u, 2)
@@ -108,7 +123,7 @@ canon_put_int(struct canon_buf *b, int64_t x)
 	}
 	if (x >= -32) {
 		c = (uint8_t)(int8_t)x;
-		return canon_buf_append(b, &c, 1);
+		return put(b, &c, 1);
 	}
 	return x >= -128        ? put_be(b, 0xd0, u & 0xff, 1)
 	       : x >= -32768    ? put_be(b, 0xd1, u & 0xffff, 2)
@@ -117,13 +132,19 @@ canon_put_int(struct canon_buf *b, int64_t x)
 }
 
 int
+canon_put_raw(struct canon_buf *b, const uint8_t *p, size_t n)
+{
+	return put(b, p, n);
+}
+
+int
 canon_put_nil(struct canon_buf *b)
 {
-	return canon_buf_append(b, "\xc0", 1);
+	return put(b, "\xc0", 1);
 }
 
 int
 canon_put_bool(struct canon_buf *b, bool v)
 {
-	return canon_buf_append(b, v ? "\xc3" : "\xc2", 1);
+	return put(b, v ? "\xc3" : "\xc2", 1);
 }

@@ -27,6 +27,10 @@ int canon_put_array(struct canon_buf *b, size_t n);
 int canon_put_str(struct canon_buf *b, const char *s, size_t n);
 int canon_put_cstr(struct canon_buf *b, const char *s);
 
+/* canon_put_raw appends p[0..n), a value's canonical bytes (the
+ * caller's to vouch for). */
+int canon_put_raw(struct canon_buf *b, const uint8_t *p, size_t n);
+
 /* canon_put_int writes an integer; canon_put_nil nil; canon_put_bool a
  * boolean. */
 int canon_put_int(struct canon_buf *b, int64_t x);

@@ -270,7 +270,7 @@ cmd_encode_bytes(enum cmd_type t, int64_t at, const uint8_t *body, size_t n,
 	canon_put_str(out, "at", 2);
 	canon_put_int(out, at);
 	canon_put_str(out, "body", 4);
-	canon_buf_append(out, body, n);
+	canon_put_raw(out, body, n);
 	canon_put_str(out, "type", 4);
 	canon_put_cstr(out, cmd_defs[t].name);
 	canon_put_str(out, "v", 1);
