@@ -331,6 +331,17 @@ int fsm_case_put_new(struct fsm *f, const char *id, const char *matter,
  * string canon_encode would refuse). */
 #define FSM_NOT_DIRECT (-3)
 
+/* FSM_CASE_ID_LEN holds a case or bundle application id
+ * (REGION-YYYYMMDD-PREFIX999999) and its NUL. */
+#define FSM_CASE_ID_LEN 32
+
+/* fsm_case_next_id writes to id (FSM_CASE_ID_LEN bytes) the next id of
+ * the apply's day from the serial counter in meta `name` (day << 32 |
+ * serial; a new day restarts it at 1); prefix "" for cases, "B" for
+ * bundle applications. Refused past 999999 a day. */
+int fsm_case_next_id(struct fsm *f, const char *name, const char *prefix,
+                     char *id);
+
 /* The parts of a case.create's body that a new case's record and first
  * event hold as they are: the bytes of each member's value within the
  * command (p[i] NULL if the body has none). */

@@ -10,69 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ID_LEN 32
-
-/* format_id writes REGION-YYYYMMDD-PREFIX999999 to id, the same bytes as
- * snprintf(id, ID_LEN, "%s-%.4s%.2s%.2s-%s%06u", region, ds, ds + 5,
- * ds + 8, prefix, n) with n <= 999999, without vsnprintf (a case's apply
- * made one for every id). Longer parts than a region code and a prefix
- * letter are left to snprintf. */
-static void
-format_id(char *id, const char *region, const char ds[11], const char *prefix,
-          unsigned n)
-{
-	size_t rl = strlen(region), pl = strlen(prefix), i;
-	char *p;
-
-	if (rl + pl + 17 >= ID_LEN || strlen(ds) < 10) {
-		snprintf(id, ID_LEN, "%s-%.4s%.2s%.2s-%s%06u", region, ds,
-		         ds + 5, ds + 8, prefix, n);
-		return;
-	}
-	memcpy(id, region, rl);
-	p = id + rl;
-	*p++ = '-';
-	memcpy(p, ds, 4);
-	memcpy(p + 4, ds + 5, 2);
-	memcpy(p + 6, ds + 8, 2);
-	p += 8;
-	*p++ = '-';
-	memcpy(p, prefix, pl);
-	p += pl;
-	for (i = 6; i-- > 0; n /= 10) {
-		p[i] = (char)('0' + n % 10);
-	}
-	p[6] = '\0';
-}
-
-/* next_id assigns the next serial of the day from the counter in meta
- * `name` (day << 32 | serial): since apply time is monotone, a new day
- * restarts the serial at 1. prefix "" for cases, "B" for applications. */
-static int
-next_id(struct fsm *f, const char *name, const char *prefix, char *id)
-{
-	uint64_t v, day = (uint32_t)f->day, n;
-	char ds[11];
-	int rv;
-
-	if ((rv = meta_get_u64(f->s, f->txn, name, &v)) != 0) {
-		return rv;
-	}
-	n = (v >> 32) == day ? (v & 0xffffffffu) + 1 : 1;
-	fsm_datestr(f->day, ds);
-	if (n > 999999) {
-		return fsm_refuse(f, TB_ERANGE, "$",
-		                  "%s has received 999999 %s on %s, the most "
-		                  "a serial can number",
-		                  f->s->region, *prefix ? "bundles" : "cases",
-		                  ds);
-	}
-	if ((rv = meta_put_u64(f->s, f->txn, name, day << 32 | n)) != 0) {
-		return rv;
-	}
-	format_id(id, f->s->region, ds, prefix, (unsigned)n);
-	return TB_OK;
-}
+#define ID_LEN FSM_CASE_ID_LEN
 
 /* The record is built member by member with jansson's nocheck calls: its
  * strings come from the decoded command, the stored catalog (both checked
@@ -321,7 +259,7 @@ create_single(struct fsm *f, struct fsm_catalog *c, const char *code)
 		fsm_matter_fini(&m);
 		return FSM_REFUSED;
 	}
-	if ((rv = next_id(f, "case_serial", "", id)) != 0) {
+	if ((rv = fsm_case_next_id(f, "case_serial", "", id)) != 0) {
 		fsm_matter_fini(&m);
 		return rv;
 	}
@@ -502,7 +440,8 @@ create_members(struct fsm *f, const json_t *bd, struct members *ms,
 	for (i = 0; i < ms->n; i++) {
 		const json_t *mem = json_array_get(
 		    json_object_get(bd, "members"), ms->order[i]);
-		if ((rv = next_id(f, "case_serial", "", ids[i])) != 0) {
+		if ((rv = fsm_case_next_id(f, "case_serial", "", ids[i])) !=
+		    0) {
 			return rv;
 		}
 		after = json_array();
@@ -571,7 +510,7 @@ create_bundle(struct fsm *f, struct fsm_catalog *c, const char *code)
 	ms->n = (size_t)rv;
 	cases = json_array();
 	if ((rv = members_check(f, c, bd, ms)) == 0 &&
-	    (rv = next_id(f, "bundle_serial", "B", app)) == 0) {
+	    (rv = fsm_case_next_id(f, "bundle_serial", "B", app)) == 0) {
 		rv = cases != NULL ? create_members(f, bd, ms, app, cases)
 		                   : TB_ENOMEM;
 	}

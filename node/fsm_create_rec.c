@@ -1,4 +1,4 @@
-/* The record and the first event of a new case, written directly in
+/* A new case's id, and its record and first event written directly in
  * canonical form (schema/canon_write.h): the bytes canon_encode wrote for
  * the jansson trees fsm_create.c built, member by member, for every case
  * (the record's build, encode and free were about a fifth of a case's
@@ -10,7 +10,70 @@
 #include "schema/canon_write.h"
 #include "schema/spec.h"
 
+#include <stdio.h>
 #include <string.h>
+
+/* format_id writes REGION-YYYYMMDD-PREFIX999999 to id, the same bytes as
+ * snprintf(id, FSM_CASE_ID_LEN, "%s-%.4s%.2s%.2s-%s%06u", region, ds, ds + 5,
+ * ds + 8, prefix, n) with n <= 999999, without vsnprintf (a case's apply
+ * made one for every id). Longer parts than a region code and a prefix
+ * letter are left to snprintf. */
+static void
+format_id(char *id, const char *region, const char ds[11], const char *prefix,
+          unsigned n)
+{
+	size_t rl = strlen(region), pl = strlen(prefix), i;
+	char *p;
+
+	if (rl + pl + 17 >= FSM_CASE_ID_LEN || strlen(ds) < 10) {
+		snprintf(id, FSM_CASE_ID_LEN, "%s-%.4s%.2s%.2s-%s%06u", region,
+		         ds, ds + 5, ds + 8, prefix, n);
+		return;
+	}
+	memcpy(id, region, rl);
+	p = id + rl;
+	*p++ = '-';
+	memcpy(p, ds, 4);
+	memcpy(p + 4, ds + 5, 2);
+	memcpy(p + 6, ds + 8, 2);
+	p += 8;
+	*p++ = '-';
+	memcpy(p, prefix, pl);
+	p += pl;
+	for (i = 6; i-- > 0; n /= 10) {
+		p[i] = (char)('0' + n % 10);
+	}
+	p[6] = '\0';
+}
+
+/* fsm_case_next_id assigns the next serial of the day from the counter in meta
+ * `name` (day << 32 | serial): since apply time is monotone, a new day
+ * restarts the serial at 1. prefix "" for cases, "B" for applications. */
+int
+fsm_case_next_id(struct fsm *f, const char *name, const char *prefix, char *id)
+{
+	uint64_t v, day = (uint32_t)f->day, n;
+	char ds[11];
+	int rv;
+
+	if ((rv = meta_get_u64(f->s, f->txn, name, &v)) != 0) {
+		return rv;
+	}
+	n = (v >> 32) == day ? (v & 0xffffffffu) + 1 : 1;
+	fsm_datestr(f->day, ds);
+	if (n > 999999) {
+		return fsm_refuse(f, TB_ERANGE, "$",
+		                  "%s has received 999999 %s on %s, the most "
+		                  "a serial can number",
+		                  f->s->region, *prefix ? "bundles" : "cases",
+		                  ds);
+	}
+	if ((rv = meta_put_u64(f->s, f->txn, name, day << 32 | n)) != 0) {
+		return rv;
+	}
+	format_id(id, f->s->region, ds, prefix, (unsigned)n);
+	return TB_OK;
+}
 
 int
 fsm_case_parts(const struct fsm *f, struct fsm_case_parts *cp)
