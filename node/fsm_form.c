@@ -284,6 +284,7 @@ ref_check(const json_t *x, bool bundle, const json_t *def, const char *key,
 	};
 	uint8_t h[32];
 	char sub[TB_DIAG_PATH];
+	const char *xc;
 	const json_t *m;
 	size_t i;
 	int n;
@@ -291,17 +292,17 @@ ref_check(const json_t *x, bool bundle, const json_t *def, const char *key,
 	if ((n = spec_object(x, f, bundle ? 4 : 3, path, d)) != 0) {
 		return n;
 	}
-	/* Paths are built only for a diagnostic. */
+	/* The code looked up once; paths are built only for a diagnostic. */
+	xc = spec_str(x, "code");
 	json_array_foreach(def, i, m)
 	{
-		if (!strcmp(spec_str(m, "code"), spec_str(x, "code"))) {
+		if (!strcmp(spec_str(m, "code"), xc)) {
 			break;
 		}
 	}
 	if (i == json_array_size(def)) {
 		n += tb_diag_add(d, TB_EUNKNOWN, at(sub, path, "code"),
-		                 "%s lists no material %s", key,
-		                 spec_str(x, "code")) != 0;
+		                 "%s lists no material %s", key, xc) != 0;
 	}
 	if (canon_unhex(spec_str(x, "hash"), h, sizeof(h)) != 0) {
 		n += tb_diag_add(d, TB_ECODE, at(sub, path, "hash"),
@@ -315,15 +316,27 @@ ref_check(const json_t *x, bool bundle, const json_t *def, const char *key,
 	return n;
 }
 
+/* fsm_materials_check keeps the codes of up to this many given
+ * materials. */
+#define MATERIALS_KEPT 32
+
 int
 fsm_materials_check(const json_t *def, const json_t *given, const char *member,
                     const char *key, const char *path, struct tb_diag *d)
 {
 	char sub[TB_DIAG_PATH];
+	const char *gc[MATERIALS_KEPT], *gm[MATERIALS_KEPT];
 	const json_t *x, *y, *m;
-	size_t i, j;
+	size_t i, j, ng = json_array_size(given);
 	int n = 0;
 
+	/* The given materials' codes and members, looked up once rather than
+	 * once per required material (the first MATERIALS_KEPT). */
+	for (j = 0; j < ng && j < MATERIALS_KEPT; j++) {
+		x = json_array_get(given, j);
+		gc[j] = spec_str(x, "code");
+		gm[j] = member != NULL ? spec_str(x, "member") : NULL;
+	}
 	json_array_foreach(given, i, x)
 	{
 		if (member != NULL &&
@@ -364,8 +377,10 @@ fsm_materials_check(const json_t *def, const json_t *given, const char *member,
 		code = spec_str(m, "code");
 		json_array_foreach(given, j, x)
 		{
-			xc = spec_str(x, "code");
-			xm = member != NULL ? spec_str(x, "member") : NULL;
+			xc = j < MATERIALS_KEPT ? gc[j] : spec_str(x, "code");
+			xm = member == NULL       ? NULL
+			     : j < MATERIALS_KEPT ? gm[j]
+			                          : spec_str(x, "member");
 			if (!strcmp(code, xc ? xc : "") &&
 			    (member == NULL || !strcmp(member, xm ? xm : ""))) {
 				found = true;
