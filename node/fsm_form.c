@@ -192,7 +192,8 @@ fsm_form_check(const json_t *def, const json_t *values, const char *what,
 	}
 	json_array_foreach(def, i, f)
 	{
-		const char *name = spec_str(f, "name");
+		const char *name =
+		    nf <= FORM_NAMES ? names[i] : spec_str(f, "name");
 		if ((v = json_object_get(values, name)) != NULL) {
 			n += value_check(f, name, v, path, d);
 		} else if (spec_bool(f, "required", false)) {
