@@ -1072,7 +1072,8 @@ test_full_map(void)
  * creations of test_rate, each with a receiver as POST /v1/cases sets
  * it, in direct batches of 40 (about what a node takes at 64
  * connections), one commit each (TB_STORE_RATE_CARD set: card()'s
- * instead, another shape of record for the digest). Prints the CPU the applying
+ * instead, another shape of record for the digest; TB_STORE_RATE_LEVEL=N:
+ * at feature level N). Prints the CPU the applying
  * thread spent per case (applies and commits), the figure docs/BENCH.md's
  * "store writer" rounds compare between builds. */
 static void
@@ -1094,6 +1095,17 @@ test_rate_direct(void)
 	for (i = 0; p != NULL && i <= OV_LOG; i++) {
 		store_apply(p, i + 1, LOG[i].buf.data, LOG[i].buf.len, &r);
 		json_decref(r);
+	}
+	if (p != NULL && getenv("TB_STORE_RATE_LEVEL") != NULL) {
+		/* At a feature level that keeps the summaries (2 and up). */
+		struct canon_buf lv =
+		    encode(CMD_GROUP_FEATURE, "2026-04-01", NULL,
+		           json_pack("{s:i}", "level",
+		                     atoi(getenv("TB_STORE_RATE_LEVEL"))));
+		store_apply(p, 99, lv.data, lv.len, &r);
+		ok(r != NULL && errcode(r) == NULL, "the feature level raised");
+		json_decref(r);
+		canon_buf_free(&lv);
 	}
 	for (i = 0; cmds != NULL && i < N; i++) {
 		b = getenv("TB_STORE_RATE_CARD") != NULL
