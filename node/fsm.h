@@ -23,9 +23,8 @@ struct fsm {
 	struct store *s;
 	MDB_txn *txn;
 	const struct cmd *cmd;
-	int64_t at;  /* the command's time clamped monotone (Unix ms) */
-	int32_t day; /* the day of `at` in UTC+8 (China Standard Time) */
-	struct tb_diag d;
+	int64_t at;         /* the command's time clamped monotone (Unix ms) */
+	int32_t day;        /* the day of `at` in UTC+8 (China Standard Time) */
 	json_t *result;     /* success payload, owned by f */
 	bool fault;         /* entered the TB_FAULT_HANDOFF_EXIT step (kept in
 	                       the store's fault_exit only if the apply commits) */
@@ -38,6 +37,10 @@ struct fsm {
 	const uint8_t *doc; /* a delivered release's canonical bytes within
 	                       cmd->raw (doclen), or NULL: fsm_release */
 	size_t doclen;
+	/* Last: store_apply zeroes the members above and empties d with
+	 * tb_diag_init, rather than zeroing its 27 KiB of entries for every
+	 * apply (11% of a case's instructions). */
+	struct tb_diag d;
 };
 
 /* fsm_refuse records the refusal (code, path, message) and returns
@@ -310,6 +313,75 @@ int fsm_case_put(struct fsm *f, const json_t *c, const json_t *old);
  * entry as store_events shows it (a new reference). */
 int fsm_event_append(struct fsm *f, const json_t *c, json_t *body,
                      json_t **event);
+
+/* fsm_case_put_new writes a new case (fsm_case_put with old NULL) whose
+ * record the caller has encoded: rec[0..n) is its stored value, id its id,
+ * matter its "matter" and id_number its applicant's id number. c is the
+ * record as JSON, needed only from FSM_SUM_LEVEL on (the summaries), else
+ * NULL. */
+int fsm_case_put_new(struct fsm *f, const char *id, const char *matter,
+                     const char *id_number, const uint8_t *rec, size_t n,
+                     const json_t *c);
+
+/* ---- a new case's record and first event, written directly
+ * (fsm_create_rec.c) ---- */
+
+/* FSM_NOT_DIRECT: fsm_case_rec_bytes leaves this record to new_case's JSON
+ * and canon_encode (an effective matter without a limit's unit, or a
+ * string canon_encode would refuse). */
+#define FSM_NOT_DIRECT (-3)
+
+/* FSM_CASE_ID_LEN holds a case or bundle application id
+ * (REGION-YYYYMMDD-PREFIX999999) and its NUL. */
+#define FSM_CASE_ID_LEN 32
+
+/* fsm_case_next_id writes to id (FSM_CASE_ID_LEN bytes) the next id of
+ * the apply's day from the serial counter in meta `name` (day << 32 |
+ * serial; a new day restarts it at 1); prefix "" for cases, "B" for
+ * bundle applications. Refused past 999999 a day. */
+int fsm_case_next_id(struct fsm *f, const char *name, const char *prefix,
+                     char *id);
+
+/* The parts of a case.create's body that a new case's record and first
+ * event hold as they are: the bytes of each member's value within the
+ * command (p[i] NULL if the body has none). */
+enum {
+	FSM_PART_APPLICANT,
+	FSM_PART_FORM,
+	FSM_PART_MATERIALS,
+	FSM_PART_CHANNEL,
+	FSM_PART_RECEIVER,
+	FSM_PARTS
+};
+struct fsm_case_parts {
+	const uint8_t *p[FSM_PARTS];
+	size_t n[FSM_PARTS];
+};
+
+/* fsm_case_parts finds them in f's command bytes, in one walk of its
+ * body: TB_OK or TB_ECORRUPT (the command was decoded from them). */
+int fsm_case_parts(const struct fsm *f, struct fsm_case_parts *cp);
+
+/* fsm_case_rec_bytes appends to out the stored value (schema-version byte
+ * and canonical record) of new single case id for resolved matter m, as
+ * fsm_create.c's new_case builds it for the command being applied (whose
+ * parts cp are): TB_OK, FSM_NOT_DIRECT or TB_ENOMEM. */
+int fsm_case_rec_bytes(struct fsm *f, const char *id,
+                       const struct fsm_matter *m,
+                       const struct fsm_case_parts *cp, struct canon_buf *out);
+
+/* fsm_case_first_event writes the first event of new case id ("receive",
+ * actor the command's receiver if it has one), as fsm_event_append would
+ * for the JSON body receive built. */
+int fsm_case_first_event(struct fsm *f, const char *id,
+                         const struct fsm_case_parts *cp);
+
+/* fsm_event_put stores a case.event already encoded: v[0..n) is the
+ * stored value (the schema-version byte and the envelope's canonical
+ * bytes) of event seq of case id, written as fsm_event_append writes its
+ * own (the global feed and the case's list). */
+int fsm_event_put(struct fsm *f, const char *id, uint32_t seq, const uint8_t *v,
+                  size_t n);
 
 /* fsm_event_import stores a case.event that another region wrote (body
  * borrowed, its "seq" the event's place in case id's list; at its time):

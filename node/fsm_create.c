@@ -10,69 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ID_LEN 32
-
-/* format_id writes REGION-YYYYMMDD-PREFIX999999 to id, the same bytes as
- * snprintf(id, ID_LEN, "%s-%.4s%.2s%.2s-%s%06u", region, ds, ds + 5,
- * ds + 8, prefix, n) with n <= 999999, without vsnprintf (a case's apply
- * made one for every id). Longer parts than a region code and a prefix
- * letter are left to snprintf. */
-static void
-format_id(char *id, const char *region, const char ds[11], const char *prefix,
-          unsigned n)
-{
-	size_t rl = strlen(region), pl = strlen(prefix), i;
-	char *p;
-
-	if (rl + pl + 17 >= ID_LEN || strlen(ds) < 10) {
-		snprintf(id, ID_LEN, "%s-%.4s%.2s%.2s-%s%06u", region, ds,
-		         ds + 5, ds + 8, prefix, n);
-		return;
-	}
-	memcpy(id, region, rl);
-	p = id + rl;
-	*p++ = '-';
-	memcpy(p, ds, 4);
-	memcpy(p + 4, ds + 5, 2);
-	memcpy(p + 6, ds + 8, 2);
-	p += 8;
-	*p++ = '-';
-	memcpy(p, prefix, pl);
-	p += pl;
-	for (i = 6; i-- > 0; n /= 10) {
-		p[i] = (char)('0' + n % 10);
-	}
-	p[6] = '\0';
-}
-
-/* next_id assigns the next serial of the day from the counter in meta
- * `name` (day << 32 | serial): since apply time is monotone, a new day
- * restarts the serial at 1. prefix "" for cases, "B" for applications. */
-static int
-next_id(struct fsm *f, const char *name, const char *prefix, char *id)
-{
-	uint64_t v, day = (uint32_t)f->day, n;
-	char ds[11];
-	int rv;
-
-	if ((rv = meta_get_u64(f->s, f->txn, name, &v)) != 0) {
-		return rv;
-	}
-	n = (v >> 32) == day ? (v & 0xffffffffu) + 1 : 1;
-	fsm_datestr(f->day, ds);
-	if (n > 999999) {
-		return fsm_refuse(f, TB_ERANGE, "$",
-		                  "%s has received 999999 %s on %s, the most "
-		                  "a serial can number",
-		                  f->s->region, *prefix ? "bundles" : "cases",
-		                  ds);
-	}
-	if ((rv = meta_put_u64(f->s, f->txn, name, day << 32 | n)) != 0) {
-		return rv;
-	}
-	format_id(id, f->s->region, ds, prefix, (unsigned)n);
-	return TB_OK;
-}
+#define ID_LEN FSM_CASE_ID_LEN
 
 /* The record is built member by member with jansson's nocheck calls: its
  * strings come from the decoded command, the stored catalog (both checked
@@ -180,32 +118,18 @@ new_case(struct fsm *f, const char *id, const struct fsm_matter *m,
 static int
 receive(struct fsm *f, json_t *c)
 {
-	json_t *ev;
+	struct fsm_case_parts cp;
 	int rv;
 
-	ev = json_object();
-	if (ev != NULL &&
-	    (set_str(ev, "action", "receive") || set_str(ev, "from", "") ||
-	     set_str(ev, "to", "received"))) {
-		json_decref(ev);
-		ev = NULL;
-	}
-	if (ev != NULL && json_object_get(f->cmd->body, "receiver") != NULL &&
-	    json_object_set(ev, "actor",
-	                    json_object_get(f->cmd->body, "receiver")) != 0) {
-		json_decref(ev);
-		ev = NULL;
-	}
-	if (c == NULL || ev == NULL) {
-		json_decref(c);
-		json_decref(ev);
+	if (c == NULL) {
 		return TB_ENOMEM;
 	}
 	rv = fsm_case_put(f, c, NULL);
 	if (rv == 0) {
-		rv = fsm_event_append(f, c, ev, NULL);
-	} else {
-		json_decref(ev);
+		rv = fsm_case_parts(f, &cp);
+	}
+	if (rv == 0) {
+		rv = fsm_case_first_event(f, spec_str(c, "id"), &cp);
 	}
 	json_decref(c);
 	return rv;
@@ -258,14 +182,63 @@ channel_check(const json_t *eff, const char *ch, const char *key,
 	                   ch) != 0;
 }
 
+/* single_put writes new single case id of matter m and its first event:
+ * the record written directly (fsm_create_rec.c), and built as JSON only
+ * for the summaries (from FSM_SUM_LEVEL) or when the direct writer leaves
+ * it to new_case. */
+static int
+single_put(struct fsm *f, const char *id, const struct fsm_matter *m)
+{
+	const json_t *b = f->cmd->body;
+	struct canon_buf rb = { 0 };
+	struct fsm_case_parts cp;
+	struct canon_raw raw[3];
+	json_t *rec = NULL;
+	bool sum = false;
+	int rv = fsm_case_parts(f, &cp);
+
+	if (rv == TB_OK) {
+		rv = fsm_case_rec_bytes(f, id, m, &cp, &rb);
+	}
+	if (rv == TB_OK && (rv = rb.err) == TB_OK &&
+	    (rv = fsm_sum_level(f->s, f->txn, &sum)) == TB_OK) {
+		if (sum && (rec = new_case(f, id, m, json_object_get(b, "form"),
+		                           json_incref(json_object_get(
+		                               b, "materials")))) == NULL) {
+			rv = TB_ENOMEM;
+		} else {
+			rv = fsm_case_put_new(
+			    f, id, m->key,
+			    spec_str(json_object_get(b, "applicant"),
+			             "id_number"),
+			    rb.data, rb.len, rec);
+		}
+		if (rv == TB_OK) {
+			rv = fsm_case_first_event(f, id, &cp);
+		}
+		json_decref(rec);
+	}
+	canon_buf_free(&rb);
+	if (rv != FSM_NOT_DIRECT) {
+		return rv;
+	}
+	rec = new_case(f, id, m, json_object_get(b, "form"),
+	               json_incref(json_object_get(b, "materials")));
+	raw_parts(f, raw, &f->rec_nraw);
+	f->rec_raw = raw;
+	rv = receive(f, rec);
+	f->rec_raw = NULL;
+	f->rec_nraw = 0;
+	return rv;
+}
+
 static int
 create_single(struct fsm *f, struct fsm_catalog *c, const char *code)
 {
 	const json_t *b = f->cmd->body;
-	struct canon_raw raw[3];
 	struct fsm_matter m;
 	char id[ID_LEN];
-	json_t *rec, *res;
+	json_t *res;
 	int rv;
 
 	if ((rv = fsm_resolve(f->s, c, code, &m)) != 0) {
@@ -286,12 +259,10 @@ create_single(struct fsm *f, struct fsm_catalog *c, const char *code)
 		fsm_matter_fini(&m);
 		return FSM_REFUSED;
 	}
-	if ((rv = next_id(f, "case_serial", "", id)) != 0) {
+	if ((rv = fsm_case_next_id(f, "case_serial", "", id)) != 0) {
 		fsm_matter_fini(&m);
 		return rv;
 	}
-	rec = new_case(f, id, &m, json_object_get(b, "form"),
-	               json_incref(json_object_get(b, "materials")));
 	res = json_object();
 	if (res == NULL || set_str(res, "id", id) ||
 	    set_str(res, "matter", m.key) ||
@@ -308,16 +279,8 @@ create_single(struct fsm *f, struct fsm_catalog *c, const char *code)
 		json_decref(f->result); /* res went with the failed set */
 		f->result = NULL;
 	}
+	rv = f->result != NULL ? single_put(f, id, &m) : TB_ENOMEM;
 	fsm_matter_fini(&m);
-	if (f->result == NULL) {
-		json_decref(rec);
-		return TB_ENOMEM;
-	}
-	raw_parts(f, raw, &f->rec_nraw);
-	f->rec_raw = raw;
-	rv = receive(f, rec);
-	f->rec_raw = NULL;
-	f->rec_nraw = 0;
 	return rv;
 }
 
@@ -477,7 +440,8 @@ create_members(struct fsm *f, const json_t *bd, struct members *ms,
 	for (i = 0; i < ms->n; i++) {
 		const json_t *mem = json_array_get(
 		    json_object_get(bd, "members"), ms->order[i]);
-		if ((rv = next_id(f, "case_serial", "", ids[i])) != 0) {
+		if ((rv = fsm_case_next_id(f, "case_serial", "", ids[i])) !=
+		    0) {
 			return rv;
 		}
 		after = json_array();
@@ -546,7 +510,7 @@ create_bundle(struct fsm *f, struct fsm_catalog *c, const char *code)
 	ms->n = (size_t)rv;
 	cases = json_array();
 	if ((rv = members_check(f, c, bd, ms)) == 0 &&
-	    (rv = next_id(f, "bundle_serial", "B", app)) == 0) {
+	    (rv = fsm_case_next_id(f, "bundle_serial", "B", app)) == 0) {
 		rv = cases != NULL ? create_members(f, bd, ms, app, cases)
 		                   : TB_ENOMEM;
 	}

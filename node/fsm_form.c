@@ -74,57 +74,68 @@ region_ok(const char *s)
 	       region_find(region_builtin(), code) != NULL;
 }
 
-/* value_check checks one present value v of field f at path. */
+/* at builds the path parent.name in out (TB_DIAG_PATH bytes). */
+static const char *
+at(char *out, const char *parent, const char *name)
+{
+	tb_path_key(out, TB_DIAG_PATH, parent, name);
+	return out;
+}
+
+/* value_check checks one present value v of field f (named name) at
+ * parent.name; the path is built only for a diagnostic (this runs for
+ * every field of every case). */
 static int
-value_check(const json_t *f, const json_t *v, const char *path,
-            struct tb_diag *d)
+value_check(const json_t *f, const char *name, const json_t *v,
+            const char *parent, struct tb_diag *d)
 {
 	const char *type = spec_str(f, "type"), *s = json_string_value(v);
-	const char *name = spec_str(f, "name");
 	long long max = spec_int(f, "max_len", 0);
+	char path[TB_DIAG_PATH];
 	int32_t day;
 
 	if (!strcmp(type, "int") || !strcmp(type, "bool")) {
 		bool good =
 		    type[0] == 'i' ? json_is_integer(v) : json_is_boolean(v);
 		return good ? 0
-		            : tb_diag_add(d, TB_ETYPE, path, "%s must be %s",
-		                          name,
+		            : tb_diag_add(d, TB_ETYPE, at(path, parent, name),
+		                          "%s must be %s", name,
 		                          type[0] == 'i' ? "an integer"
 		                                         : "a boolean") != 0;
 	}
 	if (s == NULL) {
-		return tb_diag_add(d, TB_ETYPE, path, "%s must be a string",
-		                   name) != 0;
+		return tb_diag_add(d, TB_ETYPE, at(path, parent, name),
+		                   "%s must be a string", name) != 0;
 	}
 	if (spec_bool(f, "required", false) && s[0] == '\0') {
-		return tb_diag_add(d, TB_EMISSING, path,
+		return tb_diag_add(d, TB_EMISSING, at(path, parent, name),
 		                   "required field %s (%s) is empty", name,
 		                   spec_str(f, "label")) != 0;
 	}
 	if (max > 0 && (long long)spec_utf8_chars(s) > max) {
-		return tb_diag_add(d, TB_ERANGE, path,
+		return tb_diag_add(d, TB_ERANGE, at(path, parent, name),
 		                   "%s is longer than %lld characters", name,
 		                   max) != 0;
 	}
 	if (!strcmp(type, "date") && cal_date_parse(s, &day) != 0) {
-		return tb_diag_add(d, TB_EMALFORMED, path, "%s: \"%s\" %s",
-		                   name, s, cal_date_why(s)) != 0;
+		return tb_diag_add(d, TB_EMALFORMED, at(path, parent, name),
+		                   "%s: \"%s\" %s", name, s,
+		                   cal_date_why(s)) != 0;
 	}
 	if (!strcmp(type, "id_number") && !fsm_id_number_ok(s)) {
-		return tb_diag_add(d, TB_ECODE, path,
+		return tb_diag_add(d, TB_ECODE, at(path, parent, name),
 		                   "%s: \"%s\" is not a resident id number "
 		                   "(18 characters, GB 11643 check character)",
 		                   name, s) != 0;
 	}
 	if (!strcmp(type, "phone") && !phone_ok(s)) {
-		return tb_diag_add(d, TB_ECODE, path,
+		return tb_diag_add(d, TB_ECODE, at(path, parent, name),
 		                   "%s: \"%s\" is not a mobile or landline "
 		                   "number",
 		                   name, s) != 0;
 	}
 	if (!strcmp(type, "region") && !region_ok(s)) {
-		return tb_diag_add(d, TB_ECODE, path,
+		return tb_diag_add(d, TB_ECODE, at(path, parent, name),
 		                   "%s: \"%s\" is not a region code of the "
 		                   "region table",
 		                   name, s) != 0;
@@ -138,7 +149,7 @@ value_check(const json_t *f, const json_t *v, const char *path,
 				return 0;
 			}
 		}
-		return tb_diag_add(d, TB_ERANGE, path,
+		return tb_diag_add(d, TB_ERANGE, at(path, parent, name),
 		                   "%s: \"%s\" is not one of the options", name,
 		                   s) != 0;
 	}
@@ -181,11 +192,12 @@ fsm_form_check(const json_t *def, const json_t *values, const char *what,
 	}
 	json_array_foreach(def, i, f)
 	{
-		const char *name = spec_str(f, "name");
-		tb_path_key(sub, sizeof(sub), path, name);
+		const char *name =
+		    nf <= FORM_NAMES ? names[i] : spec_str(f, "name");
 		if ((v = json_object_get(values, name)) != NULL) {
-			n += value_check(f, v, sub, d);
+			n += value_check(f, name, v, path, d);
 		} else if (spec_bool(f, "required", false)) {
+			tb_path_key(sub, sizeof(sub), path, name);
 			tb_diag_add(d, TB_EMISSING, sub,
 			            "required field %s (%s) of %s is missing",
 			            name, spec_str(f, "label"), what);
@@ -224,39 +236,36 @@ fsm_applicant_check(const json_t *a, const char *path, struct tb_diag *d)
 	if ((n = spec_object(a, f, sizeof(f) / sizeof(f[0]), path, d)) != 0) {
 		return n;
 	}
-	tb_path_key(sub, sizeof(sub), path, "name");
 	if (spec_utf8_chars(spec_str(a, "name")) == 0 ||
 	    spec_utf8_chars(spec_str(a, "name")) > 100) {
-		n += tb_diag_add(d, TB_ERANGE, sub,
+		n += tb_diag_add(d, TB_ERANGE, at(sub, path, "name"),
 		                 "a name has 1 to 100 "
 		                 "characters") != 0;
 	}
-	tb_path_key(sub, sizeof(sub), path, "id_type");
 	if (!spec_one_of(t, types)) {
 		return n +
-		       (tb_diag_add(d, TB_ECODE, sub,
+		       (tb_diag_add(d, TB_ECODE, at(sub, path, "id_type"),
 		                    "\"%s\" is not an id type (resident_id, "
 		                    "passport, hk_macao_permit, "
 		                    "taiwan_permit, foreign_perm_id, "
 		                    "credit_code)",
 		                    t) != 0);
 	}
-	tb_path_key(sub, sizeof(sub), path, "id_number");
 	if (!strcmp(t, "resident_id") && !fsm_id_number_ok(id)) {
-		n += tb_diag_add(d, TB_ECODE, sub,
+		n += tb_diag_add(d, TB_ECODE, at(sub, path, "id_number"),
 		                 "\"%s\" is not a resident id number (18 "
 		                 "characters, GB 11643 check character)",
 		                 id) != 0;
 	} else if (!strcmp(t, "credit_code") &&
 	           matter_credit_code_check(id, why, sizeof(why)) != 0) {
-		n += tb_diag_add(d, TB_ECODE, sub, "%s", why) != 0;
+		n += tb_diag_add(d, TB_ECODE, at(sub, path, "id_number"), "%s",
+		                 why) != 0;
 	} else if (id[0] == '\0' || strlen(id) > 64) {
-		n += tb_diag_add(d, TB_ERANGE, sub,
+		n += tb_diag_add(d, TB_ERANGE, at(sub, path, "id_number"),
 		                 "an id number has 1 to 64 characters") != 0;
 	}
-	tb_path_key(sub, sizeof(sub), path, "phone");
 	if (spec_str(a, "phone") != NULL && !phone_ok(spec_str(a, "phone"))) {
-		n += tb_diag_add(d, TB_ECODE, sub,
+		n += tb_diag_add(d, TB_ECODE, at(sub, path, "phone"),
 		                 "\"%s\" is not a mobile or landline number",
 		                 spec_str(a, "phone")) != 0;
 	}
@@ -276,6 +285,7 @@ ref_check(const json_t *x, bool bundle, const json_t *def, const char *key,
 	};
 	uint8_t h[32];
 	char sub[TB_DIAG_PATH];
+	const char *xc;
 	const json_t *m;
 	size_t i;
 	int n;
@@ -283,39 +293,51 @@ ref_check(const json_t *x, bool bundle, const json_t *def, const char *key,
 	if ((n = spec_object(x, f, bundle ? 4 : 3, path, d)) != 0) {
 		return n;
 	}
-	tb_path_key(sub, sizeof(sub), path, "code");
+	/* The code looked up once; paths are built only for a diagnostic. */
+	xc = spec_str(x, "code");
 	json_array_foreach(def, i, m)
 	{
-		if (!strcmp(spec_str(m, "code"), spec_str(x, "code"))) {
+		if (!strcmp(spec_str(m, "code"), xc)) {
 			break;
 		}
 	}
 	if (i == json_array_size(def)) {
-		n += tb_diag_add(d, TB_EUNKNOWN, sub, "%s lists no material %s",
-		                 key, spec_str(x, "code")) != 0;
+		n += tb_diag_add(d, TB_EUNKNOWN, at(sub, path, "code"),
+		                 "%s lists no material %s", key, xc) != 0;
 	}
-	tb_path_key(sub, sizeof(sub), path, "hash");
 	if (canon_unhex(spec_str(x, "hash"), h, sizeof(h)) != 0) {
-		n += tb_diag_add(d, TB_ECODE, sub,
+		n += tb_diag_add(d, TB_ECODE, at(sub, path, "hash"),
 		                 "a material is referenced by its BLAKE2b-256 "
 		                 "hash (64 lowercase hex digits)") != 0;
 	}
-	tb_path_key(sub, sizeof(sub), path, "size");
 	if (spec_int(x, "size", -1) < 0) {
-		n += tb_diag_add(d, TB_ERANGE, sub, "size must be >= 0") != 0;
+		n += tb_diag_add(d, TB_ERANGE, at(sub, path, "size"),
+		                 "size must be >= 0") != 0;
 	}
 	return n;
 }
+
+/* fsm_materials_check keeps the codes of up to this many given
+ * materials. */
+#define MATERIALS_KEPT 32
 
 int
 fsm_materials_check(const json_t *def, const json_t *given, const char *member,
                     const char *key, const char *path, struct tb_diag *d)
 {
 	char sub[TB_DIAG_PATH];
+	const char *gc[MATERIALS_KEPT], *gm[MATERIALS_KEPT];
 	const json_t *x, *y, *m;
-	size_t i, j;
+	size_t i, j, ng = json_array_size(given);
 	int n = 0;
 
+	/* The given materials' codes and members, looked up once rather than
+	 * once per required material (the first MATERIALS_KEPT). */
+	for (j = 0; j < ng && j < MATERIALS_KEPT; j++) {
+		x = json_array_get(given, j);
+		gc[j] = spec_str(x, "code");
+		gm[j] = member != NULL ? spec_str(x, "member") : NULL;
+	}
 	json_array_foreach(given, i, x)
 	{
 		if (member != NULL &&
@@ -356,8 +378,10 @@ fsm_materials_check(const json_t *def, const json_t *given, const char *member,
 		code = spec_str(m, "code");
 		json_array_foreach(given, j, x)
 		{
-			xc = spec_str(x, "code");
-			xm = member != NULL ? spec_str(x, "member") : NULL;
+			xc = j < MATERIALS_KEPT ? gc[j] : spec_str(x, "code");
+			xm = member == NULL       ? NULL
+			     : j < MATERIALS_KEPT ? gm[j]
+			                          : spec_str(x, "member");
 			if (!strcmp(code, xc ? xc : "") &&
 			    (member == NULL || !strcmp(member, xm ? xm : ""))) {
 				found = true;

@@ -52,6 +52,35 @@ count_key(int st, char *out, size_t n)
 
 static int case_records(struct fsm *f, const json_t *c, const json_t *old);
 
+/* new_entries writes a new case's matter and applicant index entries,
+ * which never change, and counts it in n/total. */
+static int
+new_entries(struct fsm *f, const char *id, size_t idl, const char *mk,
+            const char *id_number)
+{
+	const struct store *s = f->s;
+	uint8_t k[MATTER_KEY_MAX + ID_MAX + 2];
+	size_t n;
+	int rv;
+
+	/* The matter key, truncated as snprintf "%s" would (it never is). */
+	n = mk != NULL ? strlen(mk) : 6;
+	n = n < sizeof(k) ? n : sizeof(k) - 1;
+	memcpy(k, mk != NULL ? mk : "(null)", n);
+	k[n++] = 0;
+	memcpy(k + n, id, idl);
+	if ((rv = db_put(f->txn, s->dbi[DB_CASE_MATTER], k, n + idl, "", 0)) !=
+	    0) {
+		return rv;
+	}
+	db_applicant_hash(s, id_number, k);
+	memcpy(k + 32, id, idl);
+	if ((rv = db_put(f->txn, s->dbi[DB_APPLICANTS], k, 32 + idl, "", 0))) {
+		return rv;
+	}
+	return meta_add(s, f->txn, "n/total", 1);
+}
+
 /* put_record stores case record c: as db_put_json does, with the members
  * of f->rec_raw copied from the command's bytes (fsm_create.c). */
 static int
@@ -108,7 +137,7 @@ static int
 case_records(struct fsm *f, const json_t *c, const json_t *old)
 {
 	const struct store *s = f->s;
-	const char *id = spec_str(c, "id"), *mk;
+	const char *id = spec_str(c, "id");
 	int st = state_of(c), ost = old != NULL ? state_of(old) : -1;
 	uint8_t k[MATTER_KEY_MAX + ID_MAX + 2];
 	char name[48];
@@ -144,25 +173,52 @@ case_records(struct fsm *f, const json_t *c, const json_t *old)
 	if (old != NULL) {
 		return TB_OK;
 	}
-	/* A new case: the matter and applicant indexes never change. */
-	/* The matter key, truncated as snprintf "%s" would (it never is). */
-	mk = spec_str(c, "matter");
-	n = mk != NULL ? strlen(mk) : 6;
-	n = n < sizeof(k) ? n : sizeof(k) - 1;
-	memcpy(k, mk != NULL ? mk : "(null)", n);
-	k[n++] = 0;
-	memcpy(k + n, id, idl);
-	if ((rv = db_put(f->txn, s->dbi[DB_CASE_MATTER], k, n + idl, "", 0)) !=
-	    0) {
+	return new_entries(
+	    f, id, idl, spec_str(c, "matter"),
+	    spec_str(json_object_get(c, "applicant"), "id_number"));
+}
+
+int
+fsm_case_put_new(struct fsm *f, const char *id, const char *matter,
+                 const char *id_number, const uint8_t *rec, size_t n,
+                 const json_t *c)
+{
+	const struct store *s = f->s;
+	uint8_t k[ID_MAX + 2];
+	size_t kl, idl = strlen(id);
+	enum lc_state st;
+	char name[48];
+	json_t *sum;
+	bool on;
+	int rv;
+
+	/* What case_records and fsm_case_put write for a new case, in the
+	 * same order; a new case has no owner, so fsm_handoff_notify_due
+	 * has nothing to do. */
+	if (idl >= ID_MAX || lc_state_parse("received", &st) != 0) {
+		return TB_ECORRUPT;
+	}
+	if ((rv = db_put(f->txn, s->dbi[DB_CASES], id, idl, rec, n)) != 0 ||
+	    (rv = fsm_sum_level(s, f->txn, &on)) != 0) {
 		return rv;
 	}
-	db_applicant_hash(
-	    s, spec_str(json_object_get(c, "applicant"), "id_number"), k);
-	memcpy(k + 32, id, idl);
-	if ((rv = db_put(f->txn, s->dbi[DB_APPLICANTS], k, 32 + idl, "", 0))) {
+	if (on && c == NULL) {
+		return TB_EINVAL; /* the summaries are made from c */
+	}
+	kl = fsm_state_key((int)st, id, k, sizeof(k));
+	count_key((int)st, name, sizeof(name));
+	if ((rv = db_put(f->txn, s->dbi[DB_CASE_STATE], k, kl, "", 0)) != 0 ||
+	    (rv = meta_add(s, f->txn, name, 1)) != 0 ||
+	    (on && (rv = fsm_sum_put(f, c, (int)st)) != 0) ||
+	    (rv = new_entries(f, id, idl, matter, id_number)) != 0 || !on) {
 		return rv;
 	}
-	return meta_add(s, f->txn, "n/total", 1);
+	if ((sum = fsm_case_summary(c)) == NULL) {
+		return TB_ENOMEM;
+	}
+	rv = fsm_outbox_up(f, sum);
+	json_decref(sum);
+	return rv;
 }
 
 int
@@ -187,17 +243,52 @@ fsm_event_json(uint64_t seq, const MDB_val *v, json_t **out)
 	return TB_OK;
 }
 
+/* event_put writes the stored event value v[0..n) to the global feed
+ * (its sequence number to *gseq) and as event seq of case id. */
+static int
+event_put(struct fsm *f, const char *id, uint32_t seq, const uint8_t *v,
+          size_t n, uint64_t *gseq)
+{
+	const struct store *s = f->s;
+	uint8_t k[ID_MAX + 5], gk[8];
+	size_t idl = strlen(id);
+	int rv;
+
+	if (idl >= ID_MAX) {
+		return TB_ECORRUPT;
+	}
+	if ((rv = meta_get_u64(s, f->txn, "event_seq", gseq)) != 0 ||
+	    (rv = meta_put_u64(s, f->txn, "event_seq", ++*gseq)) != 0) {
+		return rv;
+	}
+	db_be64(gk, *gseq);
+	if ((rv = db_put(f->txn, s->dbi[DB_EVENTS], gk, 8, v, n)) != 0) {
+		return rv == TB_ENOMEM || rv == TB_EFULL ? rv : TB_EIO;
+	}
+	memcpy(k, id, idl);
+	k[idl] = 0;
+	db_be32(k + idl + 1, seq);
+	return db_put(f->txn, s->dbi[DB_CASE_EVENTS], k, idl + 5, gk, 8);
+}
+
+int
+fsm_event_put(struct fsm *f, const char *id, uint32_t seq, const uint8_t *v,
+              size_t n)
+{
+	uint64_t gseq;
+
+	return event_put(f, id, seq, v, n, &gseq);
+}
+
 /* event_store writes a case.event envelope (body, stolen) at time `at` to
  * the global feed and as event seq of case id. */
 static int
 event_store(struct fsm *f, const char *id, uint32_t seq, int64_t at,
             json_t *body, json_t **event)
 {
-	const struct store *s = f->s;
 	struct canon_buf b = { 0 };
-	uint8_t k[ID_MAX + 5], gk[8], sv = STORE_SV;
-	uint64_t gseq;
-	size_t idl = strlen(id);
+	uint8_t sv = STORE_SV;
+	uint64_t gseq = 0;
 	char err[128];
 	MDB_val v;
 	int rv;
@@ -205,14 +296,9 @@ event_store(struct fsm *f, const char *id, uint32_t seq, int64_t at,
 	if (event != NULL) {
 		*event = NULL;
 	}
-	if (idl >= ID_MAX) {
+	if (strlen(id) >= ID_MAX) {
 		json_decref(body);
 		return TB_ECORRUPT;
-	}
-	if ((rv = meta_get_u64(s, f->txn, "event_seq", &gseq)) != 0 ||
-	    (rv = meta_put_u64(s, f->txn, "event_seq", ++gseq)) != 0) {
-		json_decref(body);
-		return rv;
 	}
 	rv = canon_buf_append(&b, &sv, 1);
 	if (rv == 0) {
@@ -220,27 +306,20 @@ event_store(struct fsm *f, const char *id, uint32_t seq, int64_t at,
 		                sizeof(err));
 	}
 	json_decref(body);
-	db_be64(gk, gseq);
-	if (rv == 0) {
-		rv = db_put(f->txn, s->dbi[DB_EVENTS], gk, 8, b.data, b.len);
+	if (rv != 0) {
+		canon_buf_free(&b);
+		return rv == TB_ENOMEM ? rv : TB_EIO;
 	}
+	rv = event_put(f, id, seq, b.data, b.len, &gseq);
 	if (rv == 0 && event != NULL) {
 		v.mv_size = b.len;
 		v.mv_data = b.data;
-		rv = fsm_event_json(gseq, &v, event);
+		if ((rv = fsm_event_json(gseq, &v, event)) != 0 &&
+		    rv != TB_ENOMEM) {
+			rv = TB_EIO;
+		}
 	}
 	canon_buf_free(&b);
-	if (rv != 0) {
-		return rv == TB_ENOMEM || rv == TB_EFULL ? rv : TB_EIO;
-	}
-	memcpy(k, id, idl);
-	k[idl] = 0;
-	db_be32(k + idl + 1, seq);
-	rv = db_put(f->txn, s->dbi[DB_CASE_EVENTS], k, idl + 5, gk, 8);
-	if (rv != 0 && event != NULL) {
-		json_decref(*event);
-		*event = NULL;
-	}
 	return rv;
 }
 

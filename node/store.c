@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -244,13 +245,20 @@ store_batch_commit(struct store *s)
 	if (s->batch == NULL) {
 		return TB_OK;
 	}
-	rv = mdb_txn_commit(s->batch);
+	/* The batch's meta integers are written once, as its last puts. */
+	if ((rv = s->meta_err) == 0 && (rv = store_meta_flush(s)) == 0) {
+		rv = db_err(mdb_txn_commit(s->batch));
+	} else {
+		mdb_txn_abort(s->batch);
+	}
+	store_meta_drop(s);
+	s->meta_err = 0;
 	s->batch = NULL;
 	pthread_rwlock_unlock(&s->gate);
 	if (rv != 0) {
 		s->cat.valid = false; /* it may hold the lost changes */
 	}
-	return db_err(rv);
+	return rv;
 }
 
 void
@@ -258,6 +266,8 @@ store_batch_abort(struct store *s)
 {
 	if (s->batch != NULL) {
 		mdb_txn_abort(s->batch);
+		store_meta_drop(s);
+		s->meta_err = 0;
 		s->batch = NULL;
 		pthread_rwlock_unlock(&s->gate);
 		s->cat.valid = false; /* it may hold the dropped changes */
@@ -549,6 +559,14 @@ finish(struct store *s, MDB_txn *txn, uint64_t index)
 void
 store_set_direct(struct store *s, bool on)
 {
+	int rv;
+
+	/* The meta integers kept for a direct batch go into it before its
+	 * applies use nested transactions (store_db.h). */
+	if (s->direct && !on && s->batch != NULL &&
+	    (rv = store_meta_flush(s)) != 0 && s->meta_err == 0) {
+		s->meta_err = rv;
+	}
 	s->direct = on;
 }
 
@@ -602,13 +620,16 @@ store_apply(struct store *s, uint64_t index, const uint8_t *buf, size_t len,
 		}
 		goto refused;
 	}
-	memset(&f, 0, sizeof(f));
+	memset(&f, 0, offsetof(struct fsm, d));
 	f.s = s;
 	f.txn = txn;
 	f.cmd = &c;
 	f.raw = buf;
 	f.raw_len = len;
 	tb_diag_init(&f.d);
+	/* A refusal reads the first entry (empty unless a handler added
+	 * one, as when all of f was zeroed). */
+	memset(&f.d.e[0], 0, sizeof(f.d.e[0]));
 	rv = run(&f);
 	if (rv != TB_OK &&
 	    (c.type == CMD_CATALOG_RELEASE || c.type == CMD_CATALOG_OVERLAY ||

@@ -216,14 +216,16 @@ db_get_json(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
 	return db_val_json(&v, out);
 }
 
-int
-meta_get_u64(const struct store *s, MDB_txn *txn, const char *name, uint64_t *v)
+/* meta_read reads the integer under name from LMDB (0 if absent). */
+static int
+meta_read(const struct store *s, MDB_txn *txn, const char *name, size_t nl,
+          uint64_t *v)
 {
 	MDB_val val;
 	int rv;
 
 	*v = 0;
-	rv = db_get(txn, s->dbi[DB_META], name, strlen(name), &val);
+	rv = db_get(txn, s->dbi[DB_META], name, nl, &val);
 	if (rv == TB_ENOTFOUND) {
 		return TB_OK;
 	}
@@ -237,14 +239,84 @@ meta_get_u64(const struct store *s, MDB_txn *txn, const char *name, uint64_t *v)
 	return TB_OK;
 }
 
-int
-meta_put_u64(const struct store *s, MDB_txn *txn, const char *name, uint64_t v)
+static int
+meta_write(const struct store *s, MDB_txn *txn, const char *name, size_t nl,
+           uint64_t v)
 {
 	uint8_t b[9];
 
 	b[0] = STORE_SV;
 	db_be64(b + 1, v);
-	return db_put(txn, s->dbi[DB_META], name, strlen(name), b, sizeof(b));
+	return db_put(txn, s->dbi[DB_META], name, nl, b, sizeof(b));
+}
+
+/* meta_cached finds name in the direct batch's cache, reading it from
+ * LMDB into a free slot the first time; NULL when the cache does not
+ * apply (not the direct batch, a long name, no slot left: the caller
+ * uses LMDB, and always will for that name in this batch) or *rv is an
+ * error. The cache belongs to the writer, which alone uses s->batch; s
+ * is const only in the callers' signatures. */
+static struct store_meta *
+meta_cached(const struct store *s, MDB_txn *txn, const char *name, size_t nl,
+            int *rv)
+{
+	struct store *w = (struct store *)s;
+	struct store_meta *m;
+	size_t i;
+
+	*rv = TB_OK;
+	if (txn != s->batch || !s->direct || nl >= STORE_META_NAME) {
+		return NULL;
+	}
+	for (i = 0; i < s->nmeta; i++) {
+		if (!strcmp(s->meta[i].name, name)) {
+			return &w->meta[i];
+		}
+	}
+	if (s->nmeta == STORE_META_CACHE) {
+		return NULL;
+	}
+	m = &w->meta[w->nmeta];
+	if ((*rv = meta_read(s, txn, name, nl, &m->v)) != 0) {
+		return NULL;
+	}
+	memcpy(m->name, name, nl + 1);
+	m->dirty = false;
+	w->nmeta++;
+	return m;
+}
+
+int
+meta_get_u64(const struct store *s, MDB_txn *txn, const char *name, uint64_t *v)
+{
+	size_t nl = strlen(name);
+	struct store_meta *m;
+	int rv;
+
+	if ((m = meta_cached(s, txn, name, nl, &rv)) != NULL) {
+		*v = m->v;
+		return TB_OK;
+	}
+	if (rv != 0) {
+		*v = 0;
+		return rv;
+	}
+	return meta_read(s, txn, name, nl, v);
+}
+
+int
+meta_put_u64(const struct store *s, MDB_txn *txn, const char *name, uint64_t v)
+{
+	size_t nl = strlen(name);
+	struct store_meta *m;
+	int rv;
+
+	if ((m = meta_cached(s, txn, name, nl, &rv)) != NULL) {
+		m->v = v;
+		m->dirty = true;
+		return TB_OK;
+	}
+	return rv != 0 ? rv : meta_write(s, txn, name, nl, v);
 }
 
 int
@@ -260,6 +332,30 @@ meta_add(const struct store *s, MDB_txn *txn, const char *name, int64_t delta)
 		return TB_ECORRUPT; /* a counter below zero: state is damaged */
 	}
 	return meta_put_u64(s, txn, name, v + (uint64_t)delta);
+}
+
+int
+store_meta_flush(struct store *s)
+{
+	struct store_meta *m;
+	size_t i;
+	int rv = TB_OK;
+
+	for (i = 0; i < s->nmeta && rv == TB_OK; i++) {
+		m = &s->meta[i];
+		if (m->dirty) {
+			rv = meta_write(s, s->batch, m->name, strlen(m->name),
+			                m->v);
+		}
+	}
+	s->nmeta = 0;
+	return rv;
+}
+
+void
+store_meta_drop(struct store *s)
+{
+	s->nmeta = 0;
 }
 
 void

@@ -76,6 +76,20 @@ struct fsm_catalog {
 #define STORE_RD_POOL   8
 #define STORE_TOK_CACHE 16
 
+/* The meta integers (meta_get_u64, meta_put_u64, meta_add) a direct batch
+ * keeps in memory: up to this many names of up to STORE_META_NAME - 1
+ * bytes; others are read and written in LMDB as usual. */
+#define STORE_META_CACHE 16
+#define STORE_META_NAME  32
+
+/* One cached meta integer: its value in the batch (0 if absent) and
+ * whether the batch has changed it (a put still to be written). */
+struct store_meta {
+	char name[STORE_META_NAME];
+	uint64_t v;
+	bool dirty;
+};
+
 struct store {
 	MDB_env *env;
 	MDB_dbi dbi[DB_COUNT];
@@ -93,6 +107,13 @@ struct store {
 	 * the writer _exit(9)s after the commit (fsm_handoff.c). */
 	bool fault_exit;
 	uint64_t list_fallbacks; /* store_list_fallbacks (atomic) */
+	/* The meta integers of the open direct batch (store_meta_flush):
+	 * a case's apply read and wrote six of them (applied, last_at, the
+	 * serial, the event sequence, two counters), each an LMDB search. */
+	size_t nmeta;
+	struct store_meta meta[STORE_META_CACHE];
+	int meta_err; /* a flush failed in store_set_direct: the batch is lost
+	               */
 	/* The gate: every transaction holds it shared (a read for its
 	 * length, the writer's batch from begin to commit), and
 	 * store_snapshot_swap_live holds it exclusively while it replaces
@@ -186,6 +207,15 @@ int meta_put_u64(const struct store *s, MDB_txn *txn, const char *name,
 /* meta_add adds delta to the counter name (which must not go below 0). */
 int meta_add(const struct store *s, MDB_txn *txn, const char *name,
              int64_t delta);
+
+/* In a direct batch (txn is s->batch and s->direct), the three above read
+ * a name once from LMDB and then keep it in s->meta; its puts stay there
+ * until store_meta_flush writes each changed value once into the batch,
+ * which store_batch_commit does before it commits (and store_set_direct
+ * before the batch leaves direct mode): the committed bytes are the same.
+ * store_meta_drop forgets them (the batch is aborted). */
+int store_meta_flush(struct store *s);
+void store_meta_drop(struct store *s);
 
 /* db_applicant_hash is the keyed BLAKE2b-256 of an id number: the only form
  * in which an id number may appear in a key. */

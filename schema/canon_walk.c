@@ -260,6 +260,40 @@ canon_map_get(const uint8_t *p, size_t n, const char *key, const uint8_t **v,
 }
 
 int
+canon_map_members(const uint8_t *p, size_t n, const char *const *keys,
+                  size_t nkeys, const uint8_t **v, size_t *vlen)
+{
+	size_t hl, off, kl, vl, j;
+	uint64_t count, i;
+	char kind;
+
+	for (j = 0; j < nkeys; j++) {
+		v[j] = NULL;
+		vlen[j] = 0;
+	}
+	if (!head(p, n, &hl, &count, &kind) || kind != 'm') {
+		return TB_EMALFORMED;
+	}
+	off = hl;
+	for (i = 0; i < count; i++) {
+		if ((kl = canon_skip(p + off, n - off, 1)) == 0 ||
+		    (vl = canon_skip(p + off + kl, n - off - kl, 1)) == 0) {
+			return TB_EMALFORMED;
+		}
+		for (j = 0; j < nkeys; j++) {
+			if (v[j] == NULL &&
+			    key_is(p + off, n - off, keys[j], &kl)) {
+				v[j] = p + off + kl;
+				vlen[j] = vl;
+				break;
+			}
+		}
+		off += kl + vl;
+	}
+	return TB_OK;
+}
+
+int
 canon_array_head(const uint8_t *p, size_t n, uint64_t *count, size_t *hl)
 {
 	char kind;

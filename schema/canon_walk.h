@@ -37,6 +37,13 @@ int canon_map_get(const uint8_t *p, size_t n, const char *key,
  * TB_EMALFORMED. */
 int canon_map_find(const uint8_t *p, size_t n, const char *key, size_t *vat);
 
+/* canon_map_members finds the values of keys[0..nkeys) in the map
+ * p[0..n) in one walk of it: v[j] and vlen[j] the bytes of keys[j]'s
+ * value, NULL and 0 if the map has no such key. TB_OK or TB_EMALFORMED
+ * (not a map, or truncated). */
+int canon_map_members(const uint8_t *p, size_t n, const char *const *keys,
+                      size_t nkeys, const uint8_t **v, size_t *vlen);
+
 /* canon_array_head reads the header of the array p[0..n): its count
  * (*count) and header length (*hl; the first element is at p + *hl).
  * TB_OK, or TB_EMALFORMED (not an array, or truncated). */

@@ -3,6 +3,7 @@
 #include "schema/json_canon.h"
 #include "schema/json_fast_impl.h"
 
+#include "schema/canon_write.h"
 #include "schema/spec.h"
 
 #include <stdbool.h>
@@ -302,19 +303,19 @@ cmd_encode_body(enum cmd_type t, int64_t at, const char *key,
 	}
 	/* The envelope's members in canonical (bytewise) order, written
 	 * directly: what cmd_encode builds and encodes as a jansson value. */
-	jdoc_put_map(out, key != NULL ? 5 : 4);
-	jdoc_put_str(out, "at", 2);
-	jdoc_put_int(out, at);
-	jdoc_put_str(out, "body", 4);
-	canon_buf_append(out, body, blen);
+	canon_put_map(out, key != NULL ? 5 : 4);
+	canon_put_str(out, "at", 2);
+	canon_put_int(out, at);
+	canon_put_str(out, "body", 4);
+	canon_put_raw(out, body, blen);
 	if (key != NULL) {
-		jdoc_put_str(out, "key", 3);
-		jdoc_put_str(out, key, strlen(key));
+		canon_put_str(out, "key", 3);
+		canon_put_str(out, key, strlen(key));
 	}
-	jdoc_put_str(out, "type", 4);
-	jdoc_put_str(out, cmd_defs[t].name, strlen(cmd_defs[t].name));
-	jdoc_put_str(out, "v", 1);
-	jdoc_put_int(out, cmd_defs[t].version);
+	canon_put_str(out, "type", 4);
+	canon_put_str(out, cmd_defs[t].name, strlen(cmd_defs[t].name));
+	canon_put_str(out, "v", 1);
+	canon_put_int(out, cmd_defs[t].version);
 	if (out->err != 0) {
 		snprintf(errmsg, errlen, "out of memory encoding");
 		return out->err;

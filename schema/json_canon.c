@@ -11,6 +11,7 @@
  * canon_encode's on valid and mutated bodies. */
 #include "schema/json_canon.h"
 
+#include "schema/canon_write.h"
 #include "schema/error.h"
 #include "schema/json_fast_impl.h"
 
@@ -214,115 +215,7 @@ jdoc_get(const struct jdoc *d, unsigned obj, const char *key)
 	return 0;
 }
 
-/* ---- encoding: the forms of schema/canon.c's encoder ------------------ */
-
-/* app appends n bytes: in place while they fit (the caller sized the
- * buffer), else through canon_buf_append, which grows it. */
-static inline void
-app(struct canon_buf *out, const void *p, size_t n)
-{
-	if (out->err == 0 && out->data != NULL && n <= out->cap - out->len) {
-		memcpy(out->data + out->len, p, n);
-		out->len += n;
-	} else {
-		canon_buf_append(out, p, n);
-	}
-}
-
-static void
-put_be(struct canon_buf *out, uint8_t tag, uint64_t v, size_t k)
-{
-	uint8_t b[9];
-	size_t i;
-
-	b[0] = tag;
-	for (i = 0; i < k; i++) {
-		b[k - i] = (uint8_t)(v >> (8 * i));
-	}
-	app(out, b, k + 1);
-}
-
-/* put_head: a string's (fix 0xa0 up to 31, 0xd9, 0xda, 0xdb), an array's
- * (0x90 up to 15, 0xdc, 0xdd) or a map's (0x80 up to 15, 0xde, 0xdf)
- * header, the shortest form. */
-static void
-put_head(struct canon_buf *out, uint8_t fix, size_t fixmax, uint8_t t8,
-         uint8_t t16, size_t n)
-{
-	uint8_t b;
-
-	if (n <= fixmax) {
-		b = (uint8_t)(fix | n);
-		app(out, &b, 1);
-	} else if (t8 != 0 && n <= 0xff) {
-		put_be(out, t8, n, 1);
-	} else if (n <= 0xffff) {
-		put_be(out, t16, n, 2);
-	} else {
-		put_be(out, (uint8_t)(t16 + 1), n, 4);
-	}
-}
-
-static void
-put_str(struct canon_buf *out, const char *s, size_t n)
-{
-	put_head(out, 0xa0, 31, 0xd9, 0xda, n);
-	app(out, s, n);
-}
-
-static void
-put_int(struct canon_buf *out, json_int_t x)
-{
-	uint8_t b;
-	uint64_t u;
-	size_t k;
-
-	if (x >= 0) {
-		u = (uint64_t)x;
-		if (u <= 0x7f) {
-			b = (uint8_t)u;
-			app(out, &b, 1);
-			return;
-		}
-		k = u <= 0xff ? 1 : u <= 0xffff ? 2 : u <= 0xffffffff ? 4 : 8;
-		put_be(out,
-		       k == 1   ? 0xcc
-		       : k == 2 ? 0xcd
-		       : k == 4 ? 0xce
-		                : 0xcf,
-		       u, k);
-	} else if (x >= -32) {
-		b = (uint8_t)(int8_t)x;
-		app(out, &b, 1);
-	} else {
-		u = (uint64_t)(int64_t)x;
-		k = x >= -128 ? 1 : x >= -32768 ? 2 : x >= INT32_MIN ? 4 : 8;
-		put_be(out,
-		       k == 1   ? 0xd0
-		       : k == 2 ? 0xd1
-		       : k == 4 ? 0xd2
-		                : 0xd3,
-		       k == 8 ? u : u & ((1ull << (8 * k)) - 1), k);
-	}
-}
-
-void
-jdoc_put_str(struct canon_buf *out, const char *s, size_t n)
-{
-	put_str(out, s, n);
-}
-
-void
-jdoc_put_int(struct canon_buf *out, json_int_t x)
-{
-	put_int(out, x);
-}
-
-void
-jdoc_put_map(struct canon_buf *out, size_t n)
-{
-	put_head(out, 0x80, 15, 0, 0xde, n);
-}
+/* ---- encoding: schema/canon_write.h's forms (canon.c's encoder's) ----- */
 
 /* A member to encode; v 0 (the root, never a member) is the extra one. */
 struct jmember {
@@ -389,11 +282,11 @@ enc_obj(struct jenc *e, unsigned o)
 			return 1; /* a duplicate key */
 		}
 	}
-	put_head(e->out, 0x80, 15, 0, 0xde, n);
+	canon_put_map(e->out, n);
 	for (j = 0; j < n; j++) {
-		put_str(e->out, m[j].k, m[j].kl);
+		canon_put_str(e->out, m[j].k, m[j].kl);
 		if (m[j].v == 0) {
-			put_str(e->out, e->xval, e->xlen);
+			canon_put_str(e->out, e->xval, e->xlen);
 		} else if ((rv = enc_tok(e, m[j].v)) != 0) {
 			return rv;
 		}
@@ -412,7 +305,7 @@ enc_tok(struct jenc *e, unsigned i)
 	case JT_OBJECT:
 		return enc_obj(e, i);
 	case JT_ARRAY:
-		put_head(e->out, 0x90, 15, 0, 0xdc, t->n);
+		canon_put_array(e->out, t->n);
 		for (k = 0, j = i + 1; k < t->n; k++, j = e->d->t[j].end) {
 			if ((rv = enc_tok(e, j)) != 0) {
 				return rv;
@@ -420,19 +313,19 @@ enc_tok(struct jenc *e, unsigned i)
 		}
 		return 0;
 	case JT_STRING:
-		put_str(e->out, t->u.s, t->len);
+		canon_put_str(e->out, t->u.s, t->len);
 		return 0;
 	case JT_INT:
-		put_int(e->out, t->u.i);
+		canon_put_int(e->out, t->u.i);
 		return 0;
 	case JT_TRUE:
-		app(e->out, "\xc3", 1);
+		canon_put_bool(e->out, true);
 		return 0;
 	case JT_FALSE:
-		app(e->out, "\xc2", 1);
+		canon_put_bool(e->out, false);
 		return 0;
 	default:
-		app(e->out, "\xc0", 1);
+		canon_put_nil(e->out);
 		return 0;
 	}
 }

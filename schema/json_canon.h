@@ -66,10 +66,4 @@ unsigned jdoc_get(const struct jdoc *d, unsigned obj, const char *key);
 int jdoc_canon(const struct jdoc *d, const char *xkey, const char *xval,
                size_t xlen, struct canon_buf *out);
 
-/* The canonical forms (canon_encode's, the shortest) of a string of n
- * bytes, an integer and a map's header for n members, appended to out. */
-void jdoc_put_str(struct canon_buf *out, const char *s, size_t n);
-void jdoc_put_int(struct canon_buf *out, json_int_t x);
-void jdoc_put_map(struct canon_buf *out, size_t n);
-
 #endif

@@ -121,6 +121,30 @@ test_get(void)
 		   "  and none for a key the map has not");
 		canon_buf_free(&w);
 	}
+	{
+		static const char *const keys[] = { "e", "q", "b", "a" };
+		const uint8_t *vs[4], *g;
+		size_t ns[4], gn, i;
+		bool same = true;
+
+		is_int(canon_map_members(enc.data, enc.len, keys, 4, vs, ns),
+		       TB_OK, "canon_map_members: one walk for four keys");
+		for (i = 0; i < 4; i++) {
+			if (canon_map_get(enc.data, enc.len, keys[i], &g,
+			                  &gn) == TB_OK) {
+				same = same && vs[i] == g && ns[i] == gn;
+			} else {
+				same = same && vs[i] == NULL && ns[i] == 0;
+			}
+		}
+		ok(same, "  each value where canon_map_get finds it, and "
+		         "NULL for the key it has not");
+		is_int(
+		    canon_map_members(enc.data, enc.len - 1, keys, 4, vs, ns),
+		    TB_EMALFORMED, "  truncated: malformed");
+		is_int(canon_map_members(enc.data + 1, 1, keys, 4, vs, ns),
+		       TB_EMALFORMED, "  not a map: malformed");
+	}
 	json_decref(v);
 	canon_buf_free(&enc);
 }

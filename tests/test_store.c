@@ -178,6 +178,21 @@ food(const char *id)
 	    "size", 512, "channel", "2");
 }
 
+/* card builds a case.create for 社会保障卡申领, a standard matter without
+ * an implementation entry at 370102 or 370100 (no task code, no
+ * department, a statutory limit). */
+static json_t *
+card(const char *id)
+{
+	return json_pack(
+	    "{s:s, s:o, s:{s:s, s:s, s:s, s:s, s:s}, s:[{s:s, s:s, s:i}], "
+	    "s:s}",
+	    "matter", "002014001000", "applicant", applicant(id), "form",
+	    "applicant_name", "张三", "id_number", id, "phone", "13912345678",
+	    "child_name", "张小宝", "card_delivery", "窗口领取", "materials",
+	    "code", "M02", "hash", HASH, "size", 4096, "channel", "4");
+}
+
 static json_t *
 birth(void)
 {
@@ -1053,6 +1068,95 @@ test_full_map(void)
 	rm_rf(DIR_D);
 }
 
+/* test_rate_direct: the writer's way (node/applier.c): the 10,000 case
+ * creations of test_rate, each with a receiver as POST /v1/cases sets
+ * it, in direct batches of 40 (about what a node takes at 64
+ * connections), one commit each (TB_STORE_RATE_CARD set: card()'s
+ * instead, another shape of record for the digest; TB_STORE_RATE_LEVEL=N:
+ * at feature level N). Prints the CPU the applying
+ * thread spent per case (applies and commits), the figure docs/BENCH.md's
+ * "store writer" rounds compare between builds. */
+static void
+test_rate_direct(void)
+{
+	enum { N = 10000, BATCH = 40 };
+	struct store *p;
+	struct canon_buf *cmds = calloc(N, sizeof(*cmds));
+	struct timespec t0, t1;
+	json_t *r = NULL, *b;
+	size_t i, done = 0;
+	uint8_t d[32];
+	char hex[65];
+	int rv = TB_OK;
+	double secs;
+
+	rm_rf(DIR_D); /* test_rate's store */
+	p = open_at(DIR_D, "370102", 0);
+	for (i = 0; p != NULL && i <= OV_LOG; i++) {
+		store_apply(p, i + 1, LOG[i].buf.data, LOG[i].buf.len, &r);
+		json_decref(r);
+	}
+	if (p != NULL && getenv("TB_STORE_RATE_LEVEL") != NULL) {
+		/* At a feature level that keeps the summaries (2 and up). */
+		struct canon_buf lv =
+		    encode(CMD_GROUP_FEATURE, "2026-04-01", NULL,
+		           json_pack("{s:i}", "level",
+		                     atoi(getenv("TB_STORE_RATE_LEVEL"))));
+		store_apply(p, 99, lv.data, lv.len, &r);
+		ok(r != NULL && errcode(r) == NULL, "the feature level raised");
+		json_decref(r);
+		canon_buf_free(&lv);
+	}
+	for (i = 0; cmds != NULL && i < N; i++) {
+		b = getenv("TB_STORE_RATE_CARD") != NULL
+		        ? card("370102198808085675")
+		        : food("370102198808085675");
+		json_object_set_new(b, "receiver", json_string("clerk-7"));
+		cmds[i] = encode(CMD_CASE_CREATE, "2026-04-01", NULL, b);
+	}
+	if (p != NULL) {
+		store_set_direct(p, true);
+	}
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+	for (i = 0; p != NULL && cmds != NULL && rv == TB_OK && i < N; i++) {
+		if (i % BATCH == 0 && (rv = store_batch_begin(p)) != 0) {
+			break;
+		}
+		r = NULL;
+		if ((rv = store_apply(p, 100 + i, cmds[i].data, cmds[i].len,
+		                      &r)) == 0 &&
+		    errcode(r) == NULL) {
+			done++;
+		}
+		json_decref(r);
+		if (rv == 0 && (i % BATCH == BATCH - 1 || i == N - 1)) {
+			rv = store_batch_commit(p);
+		}
+	}
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+	secs = (double)(t1.tv_sec - t0.tv_sec) +
+	       (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	is_int(rv, TB_OK, "direct batches of %d apply and commit", BATCH);
+	is_int(done, N, "10,000 cases created in them");
+	is_int(p != NULL ? store_applied_index(p) : 0, 100 + N - 1,
+	       "up to the last index");
+	printf("# %d case creations in direct batches of %d: %.1f us of "
+	       "CPU per case (this thread, this build)\n",
+	       N, BATCH, secs * 1e6 / N);
+	if (p != NULL) {
+		/* The same for every build that stores the same bytes. */
+		digest(p, d);
+		canon_hex(d, 32, hex);
+		printf("# their state's digest: %s\n", hex);
+	}
+	for (i = 0; cmds != NULL && i < N; i++) {
+		canon_buf_free(&cmds[i]);
+	}
+	free(cmds);
+	store_close(p);
+	rm_rf(DIR_D);
+}
+
 static void
 test_rate(void)
 {
@@ -1118,7 +1222,11 @@ main(void)
 	}
 	rm_rf(DIR_A); /* store_open creates the directory itself */
 	test_open();
-	if (S != NULL) {
+	if (S != NULL && getenv("TB_STORE_RATE_ONLY") != NULL) {
+		/* The rate alone, to compare builds (docs/BENCH.md). */
+		test_catalog();
+		test_rate_direct();
+	} else if (S != NULL) {
 		test_catalog();
 		test_create();
 		test_idempotency();
@@ -1131,6 +1239,7 @@ main(void)
 		test_restart_and_replicas();
 		test_full_map();
 		test_rate();
+		test_rate_direct();
 	}
 	store_close(S);
 	for (i = 0; i < NLOG; i++) {
