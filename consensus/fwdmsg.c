@@ -2,30 +2,14 @@
  * with msgpack-c's packer, decoding with a strict reader. */
 #include "consensus/fwdmsg.h"
 
+#include "consensus/msgrd.h"
 #include "schema/error.h"
 
 #include <msgpack.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int fail(char *errmsg, size_t errlen, int rv, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int
-fail(char *errmsg, size_t errlen, int rv, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errmsg != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(errmsg, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rv;
-}
 
 /* ---- encoding --------------------------------------------------------- */
 
@@ -101,164 +85,33 @@ fwdmsg_ans_encode(uint64_t term, const struct fwdmsg_ans *ans, unsigned n,
 
 /* ---- decoding --------------------------------------------------------- */
 
-struct rd {
-	const uint8_t *p, *end;
-	char *errmsg;
-	size_t errlen;
-};
-
-static uint64_t
-be(const uint8_t *p, unsigned n)
-{
-	uint64_t v = 0;
-	unsigned i;
-
-	for (i = 0; i < n; i++) {
-		v = v << 8 | p[i];
-	}
-	return v;
-}
-
-static int
-need(struct rd *r, size_t n, const char *what)
-{
-	if ((size_t)(r->end - r->p) < n) {
-		return fail(r->errmsg, r->errlen, TB_ETRUNC,
-		            "forwarded batch: %s: input ends %zu bytes early",
-		            what, n - (size_t)(r->end - r->p));
-	}
-	return TB_OK;
-}
-
-static int
-wrong(struct rd *r, const char *what, const char *want)
-{
-	return fail(r->errmsg, r->errlen, TB_ETYPE,
-	            "forwarded batch: %s: %s expected, found msgpack 0x%02x",
-	            what, want, r->p[0]);
-}
-
-static int
-rd_u64(struct rd *r, const char *what, uint64_t *v)
-{
-	static const unsigned width[] = { 1, 2, 4, 8 };
-	uint8_t b;
-	int rv;
-
-	if ((rv = need(r, 1, what)) != TB_OK) {
-		return rv;
-	}
-	b = r->p[0];
-	if (b <= 0x7f) {
-		*v = b;
-		r->p++;
-		return TB_OK;
-	}
-	if (b < 0xcc || b > 0xcf) {
-		return wrong(r, what, "an unsigned integer");
-	}
-	if ((rv = need(r, 1 + width[b - 0xcc], what)) != TB_OK) {
-		return rv;
-	}
-	*v = be(r->p + 1, width[b - 0xcc]);
-	r->p += 1 + width[b - 0xcc];
-	return TB_OK;
-}
-
-/* rd_array reads an array header of min..max elements. */
-static int
-rd_array(struct rd *r, const char *what, uint64_t min, uint64_t max,
-         uint64_t *n)
-{
-	uint8_t b;
-	unsigned w = 0;
-	int rv;
-
-	if ((rv = need(r, 1, what)) != TB_OK) {
-		return rv;
-	}
-	b = r->p[0];
-	if ((b & 0xf0) == 0x90) {
-		*n = b & 0x0f;
-	} else if (b == 0xdc || b == 0xdd) {
-		w = b == 0xdc ? 2 : 4;
-		if ((rv = need(r, 1 + w, what)) != TB_OK) {
-			return rv;
-		}
-		*n = be(r->p + 1, w);
-	} else {
-		return wrong(r, what, "an array");
-	}
-	if (*n < min || *n > max) {
-		return fail(r->errmsg, r->errlen, TB_ETOOBIG,
-		            "forwarded batch: %s: %llu elements, not %llu to "
-		            "%llu",
-		            what, (unsigned long long)*n,
-		            (unsigned long long)min, (unsigned long long)max);
-	}
-	r->p += 1 + w;
-	return TB_OK;
-}
-
-/* rd_raw reads a bin (str false) or str (str true) and points at it. */
-static int
-rd_raw(struct rd *r, const char *what, bool str, const uint8_t **p, size_t *n)
-{
-	uint8_t b;
-	unsigned w = 0;
-	int rv;
-
-	if ((rv = need(r, 1, what)) != TB_OK) {
-		return rv;
-	}
-	b = r->p[0];
-	if (str && (b & 0xe0) == 0xa0) {
-		*n = b & 0x1f;
-	} else if (str ? (b >= 0xd9 && b <= 0xdb) : (b >= 0xc4 && b <= 0xc6)) {
-		w = 1u << (b - (str ? 0xd9 : 0xc4));
-		if ((rv = need(r, 1 + w, what)) != TB_OK) {
-			return rv;
-		}
-		*n = (size_t)be(r->p + 1, w);
-	} else {
-		return wrong(r, what, str ? "a string" : "binary data");
-	}
-	r->p += 1 + w;
-	if ((rv = need(r, *n, what)) != TB_OK) {
-		r->p -= 1 + w;
-		return rv;
-	}
-	*p = r->p;
-	r->p += *n;
-	return TB_OK;
-}
-
 /* rd_head reads [1, ... of an array of `fields` elements. */
 static int
-rd_head(struct rd *r, uint64_t fields)
+rd_head(struct msgrd *r, uint64_t fields)
 {
 	uint64_t n, v;
 	int rv;
 
-	if ((rv = rd_array(r, "the message", fields, fields, &n)) != TB_OK ||
-	    (rv = rd_u64(r, "the version", &v)) != TB_OK) {
+	if ((rv = msgrd_array(r, "the message", fields, fields, &n)) != TB_OK ||
+	    (rv = msgrd_u64(r, "the version", &v)) != TB_OK) {
 		return rv;
 	}
 	if (v != 1) {
-		return fail(r->errmsg, r->errlen, TB_EMALFORMED,
-		            "forwarded batch: version %llu, this build reads 1",
-		            (unsigned long long)v);
+		return msgrd_fail(
+		    r->errmsg, r->errlen, TB_EMALFORMED,
+		    "forwarded batch: version %llu, this build reads 1",
+		    (unsigned long long)v);
 	}
 	return TB_OK;
 }
 
 static int
-rd_end(struct rd *r)
+rd_end(struct msgrd *r)
 {
 	if (r->p != r->end) {
-		return fail(r->errmsg, r->errlen, TB_EMALFORMED,
-		            "forwarded batch: %zu trailing bytes",
-		            (size_t)(r->end - r->p));
+		return msgrd_fail(r->errmsg, r->errlen, TB_EMALFORMED,
+		                  "forwarded batch: %zu trailing bytes",
+		                  (size_t)(r->end - r->p));
 	}
 	return TB_OK;
 }
@@ -267,32 +120,34 @@ int
 fwdmsg_req_decode(const uint8_t *p, size_t len, struct fwdmsg_cmd *cmds,
                   unsigned max, unsigned *n, char *errmsg, size_t errlen)
 {
-	struct rd r = { p, p + len, errmsg, errlen };
+	struct msgrd r = { p, p + len, errmsg, errlen, "forwarded batch" };
 	uint64_t count, i;
 	int rv;
 
 	if ((rv = rd_head(&r, 2)) != TB_OK ||
-	    (rv = rd_array(&r, "the commands", 1,
-	                   max < FWDMSG_MAX ? max : FWDMSG_MAX, &count)) !=
+	    (rv = msgrd_array(&r, "the commands", 1,
+	                      max < FWDMSG_MAX ? max : FWDMSG_MAX, &count)) !=
 	        TB_OK) {
 		return rv;
 	}
 	/* Each bin takes at least one byte: a count beyond the bytes left
 	 * is truncated input, found before the loop. */
 	if (count > (uint64_t)(r.end - r.p)) {
-		return fail(errmsg, errlen, TB_ETRUNC,
-		            "forwarded batch: %llu commands in %zu bytes",
-		            (unsigned long long)count, (size_t)(r.end - r.p));
+		return msgrd_fail(errmsg, errlen, TB_ETRUNC,
+		                  "forwarded batch: %llu commands in %zu bytes",
+		                  (unsigned long long)count,
+		                  (size_t)(r.end - r.p));
 	}
 	for (i = 0; i < count; i++) {
-		if ((rv = rd_raw(&r, "a command", false, &cmds[i].p,
-		                 &cmds[i].n)) != TB_OK) {
+		if ((rv = msgrd_raw(&r, "a command", false, &cmds[i].p,
+		                    &cmds[i].n)) != TB_OK) {
 			return rv;
 		}
 		if (cmds[i].n == 0) {
-			return fail(errmsg, errlen, TB_EMALFORMED,
-			            "forwarded batch: command %llu is empty",
-			            (unsigned long long)i);
+			return msgrd_fail(
+			    errmsg, errlen, TB_EMALFORMED,
+			    "forwarded batch: command %llu is empty",
+			    (unsigned long long)i);
 		}
 	}
 	*n = (unsigned)count;
@@ -304,48 +159,51 @@ fwdmsg_ans_decode(const uint8_t *p, size_t len, uint64_t *term,
                   struct fwdmsg_ans *ans, unsigned want, char *errmsg,
                   size_t errlen)
 {
-	struct rd r = { p, p + len, errmsg, errlen };
+	struct msgrd r = { p, p + len, errmsg, errlen, "forwarded batch" };
 	uint64_t count, i, two, code;
 	const uint8_t *why;
 	int rv;
 
 	if ((rv = rd_head(&r, 3)) != TB_OK ||
-	    (rv = rd_u64(&r, "the term", term)) != TB_OK ||
-	    (rv = rd_array(&r, "the entries", want, want, &count)) != TB_OK) {
+	    (rv = msgrd_u64(&r, "the term", term)) != TB_OK ||
+	    (rv = msgrd_array(&r, "the entries", want, want, &count)) !=
+	        TB_OK) {
 		return rv;
 	}
 	for (i = 0; i < count; i++) {
 		memset(&ans[i], 0, sizeof(ans[i]));
-		if ((rv = need(&r, 1, "an entry")) != TB_OK) {
+		if ((rv = msgrd_need(&r, 1, "an entry")) != TB_OK) {
 			return rv;
 		}
 		if ((r.p[0] & 0xf0) != 0x90 && r.p[0] != 0xdc &&
 		    r.p[0] != 0xdd) {
-			if ((rv = rd_u64(&r, "an index", &ans[i].index)) !=
+			if ((rv = msgrd_u64(&r, "an index", &ans[i].index)) !=
 			    TB_OK) {
 				return rv;
 			}
 			if (ans[i].index == 0) {
-				return fail(errmsg, errlen, TB_EMALFORMED,
-				            "forwarded batch: entry %llu has "
-				            "index 0",
-				            (unsigned long long)i);
+				return msgrd_fail(
+				    errmsg, errlen, TB_EMALFORMED,
+				    "forwarded batch: entry %llu has "
+				    "index 0",
+				    (unsigned long long)i);
 			}
 			continue;
 		}
-		if ((rv = rd_array(&r, "a refusal", 2, 2, &two)) != TB_OK ||
-		    (rv = rd_u64(&r, "a refusal's code", &code)) != TB_OK ||
-		    (rv = rd_raw(&r, "a refusal's reason", true, &why,
-		                 &ans[i].why_len)) != TB_OK) {
+		if ((rv = msgrd_array(&r, "a refusal", 2, 2, &two)) != TB_OK ||
+		    (rv = msgrd_u64(&r, "a refusal's code", &code)) != TB_OK ||
+		    (rv = msgrd_raw(&r, "a refusal's reason", true, &why,
+		                    &ans[i].why_len)) != TB_OK) {
 			return rv;
 		}
 		if (code == 0 || code > 0xffff ||
 		    ans[i].why_len > FWDMSG_WHY_MAX) {
-			return fail(errmsg, errlen, TB_EMALFORMED,
-			            "forwarded batch: entry %llu: a refusal's "
-			            "code is 1 to 65535 and its reason at most "
-			            "%u bytes",
-			            (unsigned long long)i, FWDMSG_WHY_MAX);
+			return msgrd_fail(
+			    errmsg, errlen, TB_EMALFORMED,
+			    "forwarded batch: entry %llu: a refusal's "
+			    "code is 1 to 65535 and its reason at most "
+			    "%u bytes",
+			    (unsigned long long)i, FWDMSG_WHY_MAX);
 		}
 		ans[i].code = (int)code;
 		ans[i].why = (const char *)why;

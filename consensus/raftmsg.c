@@ -12,7 +12,6 @@
 #include "schema/error.h"
 
 #include <msgpack.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,191 +32,37 @@ raftmsg_type_name(unsigned type)
 	return type < sizeof(names) / sizeof(names[0]) ? names[type] : names[0];
 }
 
-int
-raftmsg_fail(char *errmsg, size_t errlen, int rv, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errmsg != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(errmsg, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rv;
-}
-
 /* ---- decoding --------------------------------------------------------- */
 
-struct rd {
-	const uint8_t *p, *end;
-	char *errmsg;
-	size_t errlen;
-};
-
-static uint64_t
-be(const uint8_t *p, unsigned n)
-{
-	uint64_t v = 0;
-	unsigned i;
-
-	for (i = 0; i < n; i++) {
-		v = v << 8 | p[i];
-	}
-	return v;
-}
-
-static size_t
-left(const struct rd *r)
-{
-	return (size_t)(r->end - r->p);
-}
-
-/* need: n more bytes are there, or TB_ETRUNC naming what. */
 static int
-need(struct rd *r, size_t n, const char *what)
-{
-	if (left(r) < n) {
-		return raftmsg_fail(
-		    r->errmsg, r->errlen, TB_ETRUNC,
-		    "raft message: %s: input ends %zu bytes early", what,
-		    n - left(r));
-	}
-	return TB_OK;
-}
-
-static int
-wrong(struct rd *r, const char *what, const char *want)
-{
-	return raftmsg_fail(
-	    r->errmsg, r->errlen, TB_ETYPE,
-	    "raft message: %s: %s expected, found msgpack 0x%02x", what, want,
-	    r->p[0]);
-}
-
-static int
-rd_u64(struct rd *r, const char *what, uint64_t *v)
-{
-	static const unsigned width[] = { 1, 2, 4, 8 };
-	uint8_t b;
-	int rv;
-
-	if ((rv = need(r, 1, what)) != TB_OK) {
-		return rv;
-	}
-	b = r->p[0];
-	if (b <= 0x7f) {
-		*v = b;
-		r->p++;
-		return TB_OK;
-	}
-	if (b < 0xcc || b > 0xcf) {
-		return wrong(r, what, "an unsigned integer");
-	}
-	if ((rv = need(r, 1 + width[b - 0xcc], what)) != TB_OK) {
-		return rv;
-	}
-	*v = be(r->p + 1, width[b - 0xcc]);
-	r->p += 1 + width[b - 0xcc];
-	return TB_OK;
-}
-
-static int
-rd_bool(struct rd *r, const char *what, bool *v)
+rd_bool(struct msgrd *r, const char *what, bool *v)
 {
 	int rv;
 
-	if ((rv = need(r, 1, what)) != TB_OK) {
+	if ((rv = msgrd_need(r, 1, what)) != TB_OK) {
 		return rv;
 	}
 	if (r->p[0] != 0xc2 && r->p[0] != 0xc3) {
-		return wrong(r, what, "a boolean");
+		return msgrd_wrong(r, what, "a boolean");
 	}
 	*v = r->p[0] == 0xc3;
 	r->p++;
 	return TB_OK;
 }
 
-/* rd_array reads an array header of at most max elements. */
 static int
-rd_array(struct rd *r, const char *what, uint64_t max, uint64_t *n)
-{
-	uint8_t b;
-	unsigned w;
-	int rv;
-
-	if ((rv = need(r, 1, what)) != TB_OK) {
-		return rv;
-	}
-	b = r->p[0];
-	if ((b & 0xf0) == 0x90) {
-		*n = b & 0x0f;
-		w = 0;
-	} else if (b == 0xdc || b == 0xdd) {
-		w = b == 0xdc ? 2 : 4;
-		if ((rv = need(r, 1 + w, what)) != TB_OK) {
-			return rv;
-		}
-		*n = be(r->p + 1, w);
-	} else {
-		return wrong(r, what, "an array");
-	}
-	if (*n > max) {
-		return raftmsg_fail(
-		    r->errmsg, r->errlen, TB_ETOOBIG,
-		    "raft message: %s: %llu elements, over %llu", what,
-		    (unsigned long long)*n, (unsigned long long)max);
-	}
-	r->p += 1 + w;
-	return TB_OK;
-}
-
-/* rd_raw reads a bin (str false) or str (str true) and points at it. */
-static int
-rd_raw(struct rd *r, const char *what, bool str, const uint8_t **p, size_t *n)
-{
-	uint8_t b;
-	unsigned w;
-	int rv;
-
-	if ((rv = need(r, 1, what)) != TB_OK) {
-		return rv;
-	}
-	b = r->p[0];
-	if (str && (b & 0xe0) == 0xa0) {
-		*n = b & 0x1f;
-		w = 0;
-	} else if (str ? (b >= 0xd9 && b <= 0xdb) : (b >= 0xc4 && b <= 0xc6)) {
-		w = 1u << (b - (str ? 0xd9 : 0xc4));
-		if ((rv = need(r, 1 + w, what)) != TB_OK) {
-			return rv;
-		}
-		*n = (size_t)be(r->p + 1, w);
-	} else {
-		return wrong(r, what, str ? "a string" : "binary data");
-	}
-	r->p += 1 + w;
-	if ((rv = need(r, *n, what)) != TB_OK) {
-		r->p -= 1 + w;
-		return rv;
-	}
-	*p = r->p;
-	r->p += *n;
-	return TB_OK;
-}
-
-static int
-rd_address(struct rd *r, const char *what, char *out, size_t outlen)
+rd_address(struct msgrd *r, const char *what, char *out, size_t outlen)
 {
 	const uint8_t *p;
 	size_t n;
 	int rv;
 
-	if ((rv = rd_raw(r, what, true, &p, &n)) != TB_OK) {
+	if ((rv = msgrd_raw(r, what, true, &p, &n)) != TB_OK) {
 		return rv;
 	}
 	if (n == 0 || n > RAFTMSG_ADDRESS_MAX || n >= outlen ||
 	    memchr(p, '\0', n) != NULL) {
-		return raftmsg_fail(
+		return msgrd_fail(
 		    r->errmsg, r->errlen,
 		    n == 0               ? TB_ERANGE
 		    : memchr(p, '\0', n) ? TB_EMALFORMED
@@ -231,28 +76,28 @@ rd_address(struct rd *r, const char *what, char *out, size_t outlen)
 }
 
 static int
-rd_id(struct rd *r, const char *what, uint64_t *v)
+rd_id(struct msgrd *r, const char *what, uint64_t *v)
 {
-	int rv = rd_u64(r, what, v);
+	int rv = msgrd_u64(r, what, v);
 
 	if (rv == TB_OK && *v == 0) {
-		return raftmsg_fail(r->errmsg, r->errlen, TB_ERANGE,
-		                    "raft message: %s: a server id is never 0",
-		                    what);
+		return msgrd_fail(r->errmsg, r->errlen, TB_ERANGE,
+		                  "raft message: %s: a server id is never 0",
+		                  what);
 	}
 	return rv;
 }
 
 static int
-rd_max(struct rd *r, const char *what, uint64_t max, uint64_t *v)
+rd_max(struct msgrd *r, const char *what, uint64_t max, uint64_t *v)
 {
-	int rv = rd_u64(r, what, v);
+	int rv = msgrd_u64(r, what, v);
 
 	if (rv == TB_OK && *v > max) {
-		return raftmsg_fail(r->errmsg, r->errlen, TB_ERANGE,
-		                    "raft message: %s: %llu, over %llu", what,
-		                    (unsigned long long)*v,
-		                    (unsigned long long)max);
+		return msgrd_fail(r->errmsg, r->errlen, TB_ERANGE,
+		                  "raft message: %s: %llu, over %llu", what,
+		                  (unsigned long long)*v,
+		                  (unsigned long long)max);
 	}
 	return rv;
 }
@@ -260,35 +105,35 @@ rd_max(struct rd *r, const char *what, uint64_t max, uint64_t *v)
 /* check_entry reads one entry's header and payload; its errors name
  * names[0] (the entry), [1] (term), [2] (type) and [3] (payload). */
 static int
-check_entry(struct rd *r, const char *const names[4], size_t *len)
+check_entry(struct msgrd *r, const char *const names[4], size_t *len)
 {
 	const uint8_t *p;
 	uint64_t k, term, type;
 	int rv;
 
-	if ((rv = rd_array(r, names[0], 3, &k)) != TB_OK) {
+	if ((rv = msgrd_array(r, names[0], 0, 3, &k)) != TB_OK) {
 		return rv;
 	}
 	if (k != 3) {
-		return raftmsg_fail(r->errmsg, r->errlen, TB_EMALFORMED,
-		                    "raft message: %s: %llu fields, 3 expected",
-		                    names[0], (unsigned long long)k);
+		return msgrd_fail(r->errmsg, r->errlen, TB_EMALFORMED,
+		                  "raft message: %s: %llu fields, 3 expected",
+		                  names[0], (unsigned long long)k);
 	}
-	if ((rv = rd_u64(r, names[1], &term)) != TB_OK ||
-	    (rv = rd_u64(r, names[2], &type)) != TB_OK) {
+	if ((rv = msgrd_u64(r, names[1], &term)) != TB_OK ||
+	    (rv = msgrd_u64(r, names[2], &type)) != TB_OK) {
 		return rv;
 	}
 	if (type < RAFT_COMMAND || type > RAFT_CHANGE) {
-		return raftmsg_fail(r->errmsg, r->errlen, TB_ERANGE,
-		                    "raft message: %s: %llu is not an entry "
-		                    "type (1..3)",
-		                    names[2], (unsigned long long)type);
+		return msgrd_fail(r->errmsg, r->errlen, TB_ERANGE,
+		                  "raft message: %s: %llu is not an entry "
+		                  "type (1..3)",
+		                  names[2], (unsigned long long)type);
 	}
-	return rd_raw(r, names[3], false, &p, len);
+	return msgrd_raw(r, names[3], false, &p, len);
 }
 
 static int
-decode_entries(struct rd *r, struct raft_append_entries *ae)
+decode_entries(struct msgrd *r, struct raft_append_entries *ae)
 {
 	static const char *const quiet[4] = { "", "", "", "" };
 	const uint8_t *start, *at, *p;
@@ -303,15 +148,16 @@ decode_entries(struct rd *r, struct raft_append_entries *ae)
 
 	/* Each entry takes at least 4 bytes (array, term, type, bin): a
 	 * count beyond what remains is refused before allocating. */
-	if ((rv = rd_array(r, "entries", RAFTMSG_MAX_ENTRIES, &n)) != TB_OK) {
+	if ((rv = msgrd_array(r, "entries", 0, RAFTMSG_MAX_ENTRIES, &n)) !=
+	    TB_OK) {
 		return rv;
 	}
-	if (n > left(r) / 4) {
-		return raftmsg_fail(
+	if (n > msgrd_left(r) / 4) {
+		return msgrd_fail(
 		    r->errmsg, r->errlen, TB_ETRUNC,
 		    "raft message: entries: %llu declared, %zu bytes "
 		    "left",
-		    (unsigned long long)n, left(r));
+		    (unsigned long long)n, msgrd_left(r));
 	}
 	/* First pass: check every entry and sum the payloads. The names an
 	 * error gives ("entries[7].type") are formatted only for an entry
@@ -347,17 +193,17 @@ decode_entries(struct rd *r, struct raft_append_entries *ae)
 		raft_free(ae->entries);
 		raft_free(batch);
 		ae->entries = NULL;
-		return raftmsg_fail(
+		return msgrd_fail(
 		    r->errmsg, r->errlen, TB_ENOMEM,
 		    "raft message: out of memory for %llu entries",
 		    (unsigned long long)n);
 	}
 	r->p = start;
 	for (i = 0; i < n; i++) {
-		rd_array(r, "", 3, &k);
-		rd_u64(r, "", &term);
-		rd_u64(r, "", &type);
-		rd_raw(r, "", false, &p, &len);
+		msgrd_array(r, "", 0, 3, &k);
+		msgrd_u64(r, "", &term);
+		msgrd_u64(r, "", &type);
+		msgrd_raw(r, "", false, &p, &len);
 		ae->entries[i].term = term;
 		ae->entries[i].type = (unsigned short)type;
 		ae->entries[i].buf.base = batch + off;
@@ -373,7 +219,7 @@ decode_entries(struct rd *r, struct raft_append_entries *ae)
 }
 
 static int
-decode_conf(struct rd *r, struct raft_configuration *conf)
+decode_conf(struct msgrd *r, struct raft_configuration *conf)
 {
 	char what[48], addr[RAFTMSG_ADDRESS_MAX + 1];
 	uint64_t n, k, id, role;
@@ -381,16 +227,17 @@ decode_conf(struct rd *r, struct raft_configuration *conf)
 	int rv;
 
 	raft_configuration_init(conf);
-	if ((rv = rd_array(r, "conf", RAFTMSG_MAX_SERVERS, &n)) != TB_OK) {
+	if ((rv = msgrd_array(r, "conf", 0, RAFTMSG_MAX_SERVERS, &n)) !=
+	    TB_OK) {
 		return rv;
 	}
 	for (i = 0; i < n; i++) {
 		snprintf(what, sizeof(what), "conf[%u]", i);
-		if ((rv = rd_array(r, what, 3, &k)) != TB_OK) {
+		if ((rv = msgrd_array(r, what, 0, 3, &k)) != TB_OK) {
 			return rv;
 		}
 		if (k != 3) {
-			return raftmsg_fail(
+			return msgrd_fail(
 			    r->errmsg, r->errlen, TB_EMALFORMED,
 			    "raft message: %s: %llu fields, 3 expected", what,
 			    (unsigned long long)k);
@@ -409,11 +256,11 @@ decode_conf(struct rd *r, struct raft_configuration *conf)
 		}
 		rv = raft_configuration_add(conf, id, addr, (int)role);
 		if (rv == RAFT_NOMEM) {
-			return raftmsg_fail(r->errmsg, r->errlen, TB_ENOMEM,
-			                    "raft message: out of memory");
+			return msgrd_fail(r->errmsg, r->errlen, TB_ENOMEM,
+			                  "raft message: out of memory");
 		}
 		if (rv != 0) {
-			return raftmsg_fail(
+			return msgrd_fail(
 			    r->errmsg, r->errlen, TB_EMALFORMED,
 			    "raft message: conf[%u]: %s (id %llu, "
 			    "address %s)",
@@ -424,7 +271,7 @@ decode_conf(struct rd *r, struct raft_configuration *conf)
 }
 
 static int
-decode_body(struct rd *r, struct raft_message *m)
+decode_body(struct msgrd *r, struct raft_message *m)
 {
 	struct raft_install_snapshot *is = &m->install_snapshot;
 	const uint8_t *p;
@@ -435,10 +282,10 @@ decode_body(struct rd *r, struct raft_message *m)
 
 	switch (m->type) {
 	case RAFT_IO_REQUEST_VOTE:
-		if ((rv = rd_u64(r, "term", &v[0])) != TB_OK ||
+		if ((rv = msgrd_u64(r, "term", &v[0])) != TB_OK ||
 		    (rv = rd_id(r, "candidate_id", &v[1])) != TB_OK ||
-		    (rv = rd_u64(r, "last_log_index", &v[2])) != TB_OK ||
-		    (rv = rd_u64(r, "last_log_term", &v[3])) != TB_OK ||
+		    (rv = msgrd_u64(r, "last_log_index", &v[2])) != TB_OK ||
+		    (rv = msgrd_u64(r, "last_log_term", &v[3])) != TB_OK ||
 		    (rv = rd_bool(r, "disrupt_leader", &b[0])) != TB_OK ||
 		    (rv = rd_bool(r, "pre_vote", &b[1])) != TB_OK) {
 			return rv;
@@ -451,7 +298,7 @@ decode_body(struct rd *r, struct raft_message *m)
 		m->request_vote.pre_vote = b[1];
 		return TB_OK;
 	case RAFT_IO_REQUEST_VOTE_RESULT:
-		if ((rv = rd_u64(r, "term", &v[0])) != TB_OK ||
+		if ((rv = msgrd_u64(r, "term", &v[0])) != TB_OK ||
 		    (rv = rd_bool(r, "vote_granted", &b[0])) != TB_OK ||
 		    (rv = rd_max(r, "pre_vote", raft_tribool_false, &v[1])) !=
 		        TB_OK) {
@@ -462,10 +309,10 @@ decode_body(struct rd *r, struct raft_message *m)
 		m->request_vote_result.pre_vote = (raft_tribool)v[1];
 		return TB_OK;
 	case RAFT_IO_APPEND_ENTRIES:
-		if ((rv = rd_u64(r, "term", &v[0])) != TB_OK ||
-		    (rv = rd_u64(r, "prev_log_index", &v[1])) != TB_OK ||
-		    (rv = rd_u64(r, "prev_log_term", &v[2])) != TB_OK ||
-		    (rv = rd_u64(r, "leader_commit", &v[3])) != TB_OK) {
+		if ((rv = msgrd_u64(r, "term", &v[0])) != TB_OK ||
+		    (rv = msgrd_u64(r, "prev_log_index", &v[1])) != TB_OK ||
+		    (rv = msgrd_u64(r, "prev_log_term", &v[2])) != TB_OK ||
+		    (rv = msgrd_u64(r, "leader_commit", &v[3])) != TB_OK) {
 			return rv;
 		}
 		m->append_entries.term = v[0];
@@ -474,9 +321,9 @@ decode_body(struct rd *r, struct raft_message *m)
 		m->append_entries.leader_commit = v[3];
 		return decode_entries(r, &m->append_entries);
 	case RAFT_IO_APPEND_ENTRIES_RESULT:
-		if ((rv = rd_u64(r, "term", &v[0])) != TB_OK ||
-		    (rv = rd_u64(r, "rejected", &v[1])) != TB_OK ||
-		    (rv = rd_u64(r, "last_log_index", &v[2])) != TB_OK) {
+		if ((rv = msgrd_u64(r, "term", &v[0])) != TB_OK ||
+		    (rv = msgrd_u64(r, "rejected", &v[1])) != TB_OK ||
+		    (rv = msgrd_u64(r, "last_log_index", &v[2])) != TB_OK) {
 			return rv;
 		}
 		m->append_entries_result.term = v[0];
@@ -485,12 +332,12 @@ decode_body(struct rd *r, struct raft_message *m)
 		return TB_OK;
 	case RAFT_IO_INSTALL_SNAPSHOT:
 		raft_configuration_init(&is->conf);
-		if ((rv = rd_u64(r, "term", &v[0])) != TB_OK ||
-		    (rv = rd_u64(r, "last_index", &v[1])) != TB_OK ||
-		    (rv = rd_u64(r, "last_term", &v[2])) != TB_OK ||
-		    (rv = rd_u64(r, "conf_index", &v[3])) != TB_OK ||
+		if ((rv = msgrd_u64(r, "term", &v[0])) != TB_OK ||
+		    (rv = msgrd_u64(r, "last_index", &v[1])) != TB_OK ||
+		    (rv = msgrd_u64(r, "last_term", &v[2])) != TB_OK ||
+		    (rv = msgrd_u64(r, "conf_index", &v[3])) != TB_OK ||
 		    (rv = decode_conf(r, &is->conf)) != TB_OK ||
-		    (rv = rd_raw(r, "data", false, &p, &n)) != TB_OK) {
+		    (rv = msgrd_raw(r, "data", false, &p, &n)) != TB_OK) {
 			return rv;
 		}
 		is->term = v[0];
@@ -499,20 +346,19 @@ decode_body(struct rd *r, struct raft_message *m)
 		is->conf_index = v[3];
 		is->data.len = n;
 		if ((is->data.base = raft_malloc(n > 0 ? n : 1)) == NULL) {
-			return raftmsg_fail(
-			    r->errmsg, r->errlen, TB_ENOMEM,
-			    "raft message: out of memory for %zu "
-			    "bytes of snapshot",
-			    n);
+			return msgrd_fail(r->errmsg, r->errlen, TB_ENOMEM,
+			                  "raft message: out of memory for %zu "
+			                  "bytes of snapshot",
+			                  n);
 		}
 		if (n > 0) {
 			memcpy(is->data.base, p, n);
 		}
 		return TB_OK;
 	default: /* TIMEOUT_NOW: the type was checked */
-		if ((rv = rd_u64(r, "term", &v[0])) != TB_OK ||
-		    (rv = rd_u64(r, "last_log_index", &v[1])) != TB_OK ||
-		    (rv = rd_u64(r, "last_log_term", &v[2])) != TB_OK) {
+		if ((rv = msgrd_u64(r, "term", &v[0])) != TB_OK ||
+		    (rv = msgrd_u64(r, "last_log_index", &v[1])) != TB_OK ||
+		    (rv = msgrd_u64(r, "last_log_term", &v[2])) != TB_OK) {
 			return rv;
 		}
 		m->timeout_now.term = v[0];
@@ -526,38 +372,38 @@ int
 raftmsg_decode(const uint8_t *buf, size_t len, struct raft_message *msg,
                char *addr, size_t addrlen, char *errmsg, size_t errlen)
 {
-	struct rd r = { buf, buf + len, errmsg, errlen };
+	struct msgrd r = { buf, buf + len, errmsg, errlen, "raft message" };
 	uint64_t n, version, type, from;
 	int rv;
 
 	memset(msg, 0, sizeof(*msg));
 	if (len > RAFTMSG_MAX) {
-		return raftmsg_fail(errmsg, errlen, TB_ETOOBIG,
-		                    "raft message: %zu bytes, over %u", len,
-		                    RAFTMSG_MAX);
+		return msgrd_fail(errmsg, errlen, TB_ETOOBIG,
+		                  "raft message: %zu bytes, over %u", len,
+		                  RAFTMSG_MAX);
 	}
-	if ((rv = rd_array(&r, "message", 16, &n)) != TB_OK ||
-	    (rv = rd_u64(&r, "version", &version)) != TB_OK) {
+	if ((rv = msgrd_array(&r, "message", 0, 16, &n)) != TB_OK ||
+	    (rv = msgrd_u64(&r, "version", &version)) != TB_OK) {
 		return rv;
 	}
 	if (version != RAFTMSG_VERSION) {
-		return raftmsg_fail(
+		return msgrd_fail(
 		    errmsg, errlen, TB_EMALFORMED,
 		    "raft message: version %llu (this node speaks %u)",
 		    (unsigned long long)version, RAFTMSG_VERSION);
 	}
-	if ((rv = rd_u64(&r, "type", &type)) != TB_OK) {
+	if ((rv = msgrd_u64(&r, "type", &type)) != TB_OK) {
 		return rv;
 	}
 	if (type < RAFT_IO_APPEND_ENTRIES || type > RAFT_IO_TIMEOUT_NOW) {
-		return raftmsg_fail(
+		return msgrd_fail(
 		    errmsg, errlen, TB_ERANGE,
 		    "raft message: type %llu is not a message type "
 		    "(1..6)",
 		    (unsigned long long)type);
 	}
 	if (n != 4 + raftmsg_n_fields[type]) {
-		return raftmsg_fail(
+		return msgrd_fail(
 		    errmsg, errlen, TB_EMALFORMED,
 		    "raft message: %s has %llu elements, %u expected",
 		    raftmsg_type_name((unsigned)type), (unsigned long long)n,
@@ -570,9 +416,9 @@ raftmsg_decode(const uint8_t *buf, size_t len, struct raft_message *msg,
 		goto err;
 	}
 	if (r.p != r.end) {
-		rv = raftmsg_fail(errmsg, errlen, TB_EMALFORMED,
-		                  "raft message: %zu bytes after the %s",
-		                  left(&r), raftmsg_type_name(msg->type));
+		rv = msgrd_fail(errmsg, errlen, TB_EMALFORMED,
+		                "raft message: %zu bytes after the %s",
+		                msgrd_left(&r), raftmsg_type_name(msg->type));
 		goto err;
 	}
 	msg->server_id = from;

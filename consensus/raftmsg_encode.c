@@ -16,7 +16,7 @@ check_address(const char *a, const char *what, char *errmsg, size_t errlen)
 	size_t n = a != NULL ? strlen(a) : 0;
 
 	if (n == 0 || n > RAFTMSG_ADDRESS_MAX) {
-		return raftmsg_fail(
+		return msgrd_fail(
 		    errmsg, errlen, TB_EINVAL,
 		    "raft message: %s is empty or longer than %u bytes", what,
 		    RAFTMSG_ADDRESS_MAX);
@@ -79,9 +79,9 @@ encode_body(msgpack_packer *pk, const struct raft_message *m, char *errmsg,
 		break;
 	case RAFT_IO_APPEND_ENTRIES:
 		if (ae->n_entries > RAFTMSG_MAX_ENTRIES) {
-			return raftmsg_fail(errmsg, errlen, TB_ETOOBIG,
-			                    "raft message: %u entries, over %u",
-			                    ae->n_entries, RAFTMSG_MAX_ENTRIES);
+			return msgrd_fail(errmsg, errlen, TB_ETOOBIG,
+			                  "raft message: %u entries, over %u",
+			                  ae->n_entries, RAFTMSG_MAX_ENTRIES);
 		}
 		e |= pack_u64(pk, ae->term);
 		e |= pack_u64(pk, ae->prev_log_index);
@@ -91,7 +91,7 @@ encode_body(msgpack_packer *pk, const struct raft_message *m, char *errmsg,
 		for (i = 0; i < ae->n_entries; i++) {
 			const struct raft_entry *en = &ae->entries[i];
 			if (en->type < RAFT_COMMAND || en->type > RAFT_CHANGE) {
-				return raftmsg_fail(
+				return msgrd_fail(
 				    errmsg, errlen, TB_EINVAL,
 				    "raft message: entries[%u] has "
 				    "type %u",
@@ -110,11 +110,10 @@ encode_body(msgpack_packer *pk, const struct raft_message *m, char *errmsg,
 		break;
 	case RAFT_IO_INSTALL_SNAPSHOT:
 		if (is->conf.n > RAFTMSG_MAX_SERVERS) {
-			return raftmsg_fail(
-			    errmsg, errlen, TB_ETOOBIG,
-			    "raft message: a configuration of %u "
-			    "servers, over %u",
-			    is->conf.n, RAFTMSG_MAX_SERVERS);
+			return msgrd_fail(errmsg, errlen, TB_ETOOBIG,
+			                  "raft message: a configuration of %u "
+			                  "servers, over %u",
+			                  is->conf.n, RAFTMSG_MAX_SERVERS);
 		}
 		e |= pack_u64(pk, is->term);
 		e |= pack_u64(pk, is->last_index);
@@ -132,7 +131,7 @@ encode_body(msgpack_packer *pk, const struct raft_message *m, char *errmsg,
 			}
 			if (s->id == 0 || s->role < RAFT_STANDBY ||
 			    s->role > RAFT_SPARE) {
-				return raftmsg_fail(
+				return msgrd_fail(
 				    errmsg, errlen, TB_EINVAL,
 				    "raft message: conf.servers[%u] "
 				    "has id %llu role %d",
@@ -151,11 +150,11 @@ encode_body(msgpack_packer *pk, const struct raft_message *m, char *errmsg,
 		e |= pack_u64(pk, m->timeout_now.last_log_term);
 		break;
 	default:
-		return raftmsg_fail(errmsg, errlen, TB_EINVAL,
-		                    "raft message: unknown type %u", m->type);
+		return msgrd_fail(errmsg, errlen, TB_EINVAL,
+		                  "raft message: unknown type %u", m->type);
 	}
-	return e != 0 ? raftmsg_fail(errmsg, errlen, TB_ENOMEM,
-	                             "raft message: out of memory")
+	return e != 0 ? msgrd_fail(errmsg, errlen, TB_ENOMEM,
+	                           "raft message: out of memory")
 	              : TB_OK;
 }
 
@@ -172,12 +171,12 @@ raftmsg_encode(const struct raft_message *msg, raft_id from_id,
 	*outlen = 0;
 	if (msg->type < RAFT_IO_APPEND_ENTRIES ||
 	    msg->type > RAFT_IO_TIMEOUT_NOW) {
-		return raftmsg_fail(errmsg, errlen, TB_EINVAL,
-		                    "raft message: unknown type %u", msg->type);
+		return msgrd_fail(errmsg, errlen, TB_EINVAL,
+		                  "raft message: unknown type %u", msg->type);
 	}
 	if (from_id == 0) {
-		return raftmsg_fail(errmsg, errlen, TB_EINVAL,
-		                    "raft message: the sender's id is 0");
+		return msgrd_fail(errmsg, errlen, TB_EINVAL,
+		                  "raft message: the sender's id is 0");
 	}
 	if ((rv = check_address(from_address, "the sender's address", errmsg,
 	                        errlen)) != TB_OK) {
@@ -191,8 +190,8 @@ raftmsg_encode(const struct raft_message *msg, raft_id from_id,
 	     pack_str(&pk, from_address) != 0;
 	if (rv != 0) {
 		msgpack_sbuffer_destroy(&sb);
-		return raftmsg_fail(errmsg, errlen, TB_ENOMEM,
-		                    "raft message: out of memory");
+		return msgrd_fail(errmsg, errlen, TB_ENOMEM,
+		                  "raft message: out of memory");
 	}
 	if ((rv = encode_body(&pk, msg, errmsg, errlen)) != TB_OK) {
 		msgpack_sbuffer_destroy(&sb);
@@ -201,10 +200,9 @@ raftmsg_encode(const struct raft_message *msg, raft_id from_id,
 	if (sb.size > RAFTMSG_MAX) {
 		size_t n = sb.size;
 		msgpack_sbuffer_destroy(&sb);
-		return raftmsg_fail(errmsg, errlen, TB_ETOOBIG,
-		                    "raft message: %s of %zu bytes, over %u",
-		                    raftmsg_type_name(msg->type), n,
-		                    RAFTMSG_MAX);
+		return msgrd_fail(errmsg, errlen, TB_ETOOBIG,
+		                  "raft message: %s of %zu bytes, over %u",
+		                  raftmsg_type_name(msg->type), n, RAFTMSG_MAX);
 	}
 	*out = (uint8_t *)sb.data;
 	*outlen = sb.size;
