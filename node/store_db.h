@@ -59,6 +59,9 @@ enum store_db {
 
 /* The catalog as the writer caches it between applies: a pure function of
  * the committed databases, rebuilt whenever it may be stale. */
+#define FSM_CHECKS_CACHE 8
+struct fsm_checks;
+
 struct fsm_catalog {
 	bool valid;
 	/* The group runs at FSM_CAP_LEVEL or above: resolving holds a
@@ -70,6 +73,10 @@ struct fsm_catalog {
 	 * region, hash, locked}. Resolving hashes the effective matter's
 	 * canonical bytes, the dearest step of a case.create. */
 	json_t *resolved;
+	/* The form and material lists of the effective matters checked
+	 * last, compiled (fsm_checks.c); each holds its matter. */
+	struct fsm_checks *chk[FSM_CHECKS_CACHE];
+	unsigned chk_next;
 };
 
 /* Reset read transactions a store keeps for reuse. */
