@@ -180,6 +180,14 @@ int db_put(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
            const void *val, size_t vlen);
 int db_del(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen);
 
+/* db_put_last is db_put for a key that is most likely above every key of
+ * dbi (a new event's sequence number, a new case's id): LMDB appends it
+ * (MDB_APPEND: no search down the tree, and a full page is split at its
+ * end rather than its middle); any other key is put as db_put does. The
+ * database holds the same keys and values either way. */
+int db_put_last(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
+                const void *val, size_t vlen);
+
 /* db_put_canon stores what db_put_json would for a value whose canonical
  * msgpack the caller has (p, n: copied by LMDB, with no buffer of ours in
  * between): the bytes of a matter or release as they came in a command. */
