@@ -218,6 +218,73 @@ int fsm_materials_check(const json_t *def, const json_t *given,
                         const char *member, const char *key, const char *path,
                         struct tb_diag *d);
 
+/* One form field as fsm_value_check reads it: the strings point into the
+ * matter's JSON. kind is the type ("int", "bool", "date", "id_number",
+ * "phone", "region", "enum"; any other is a plain string). */
+enum fsm_kind {
+	FSM_K_STR,
+	FSM_K_INT,
+	FSM_K_BOOL,
+	FSM_K_DATE,
+	FSM_K_ID,
+	FSM_K_PHONE,
+	FSM_K_REGION,
+	FSM_K_ENUM,
+};
+struct fsm_field {
+	const char *name, *label;
+	const json_t *options;
+	long long max; /* max_len, 0 for none */
+	enum fsm_kind kind;
+	bool required;
+};
+
+/* fsm_field_of reads field definition f (named name). */
+void fsm_field_of(const json_t *f, const char *name, struct fsm_field *out);
+
+/* fsm_value_check checks the present value v of field f at parent.name;
+ * 1 (and a diagnostic) if it does not pass, else 0. */
+int fsm_value_check(const struct fsm_field *f, const json_t *v,
+                    const char *parent, struct tb_diag *d);
+
+/* ---- the checks of a matter compiled once (fsm_checks.c) ---- */
+
+#define FSM_CHECK_FIELDS    64
+#define FSM_CHECK_MATERIALS 64
+
+/* A matter's form and material list read once into tables, for the checks
+ * of every case of it (looking them up in its JSON was about a fifth of a
+ * case's apply, docs/BENCH.md). eff is held (a reference); a part that
+ * does not fit (more entries, a missing name or code, a repeated name) is
+ * marked so and checked from the JSON as before. */
+struct fsm_checks {
+	json_t *eff;
+	bool form_ok, mat_ok;
+	size_t nf, nm;
+	struct fsm_field f[FSM_CHECK_FIELDS];
+	struct {
+		const char *code;
+		bool needed; /* required and given by the applicant */
+	} m[FSM_CHECK_MATERIALS];
+};
+
+/* fsm_checks_get returns the compiled checks of effective matter eff,
+ * compiling and remembering them in c; NULL if memory is short (the
+ * caller then checks from the JSON). */
+const struct fsm_checks *fsm_checks_get(struct fsm_catalog *c,
+                                        const json_t *eff);
+
+/* fsm_checks_fini releases what c remembers. */
+void fsm_checks_fini(struct fsm_catalog *c);
+
+/* fsm_form_check_c and fsm_materials_check_c are fsm_form_check and
+ * fsm_materials_check (a single case: no member) of matter k, with the
+ * same diagnostics in the same order. */
+int fsm_form_check_c(const struct fsm_checks *k, const json_t *values,
+                     const char *what, const char *path, struct tb_diag *d);
+int fsm_materials_check_c(const struct fsm_checks *k, const json_t *given,
+                          const char *key, const char *path, struct tb_diag *d);
+
 /* fsm_id_number_ok is true for an 18-character resident id number with a
  * valid GB 11643-1999 (ISO 7064 MOD 11-2) check character. */
 bool fsm_id_number_ok(const char *s);

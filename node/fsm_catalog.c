@@ -17,6 +17,7 @@ fsm_catalog_fini(struct fsm_catalog *c)
 	int i;
 
 	catalog_fini(&c->std);
+	fsm_checks_fini(c);
 	json_decref(c->resolved);
 	for (i = 0; i < STORE_CHAIN_MAX; i++) {
 		json_decref(c->ov[i]);

@@ -236,6 +236,7 @@ static int
 create_single(struct fsm *f, struct fsm_catalog *c, const char *code)
 {
 	const json_t *b = f->cmd->body;
+	const struct fsm_checks *k;
 	struct fsm_matter m;
 	char id[ID_LEN];
 	json_t *res;
@@ -250,11 +251,19 @@ create_single(struct fsm *f, struct fsm_catalog *c, const char *code)
 		                        code, f->s->region, c->std.version);
 	}
 	channel_check(m.eff, spec_str(b, "channel"), m.key, &f->d);
-	fsm_form_check(json_object_get(m.eff, "form"),
-	               json_object_get(b, "form"), m.key, "$.body.form", &f->d);
-	fsm_materials_check(json_object_get(m.eff, "materials"),
-	                    json_object_get(b, "materials"), NULL, m.key,
-	                    "$.body.materials", &f->d);
+	if ((k = fsm_checks_get(c, m.eff)) != NULL) {
+		fsm_form_check_c(k, json_object_get(b, "form"), m.key,
+		                 "$.body.form", &f->d);
+		fsm_materials_check_c(k, json_object_get(b, "materials"), m.key,
+		                      "$.body.materials", &f->d);
+	} else {
+		fsm_form_check(json_object_get(m.eff, "form"),
+		               json_object_get(b, "form"), m.key, "$.body.form",
+		               &f->d);
+		fsm_materials_check(json_object_get(m.eff, "materials"),
+		                    json_object_get(b, "materials"), NULL,
+		                    m.key, "$.body.materials", &f->d);
+	}
 	if (f->d.n != 0) {
 		fsm_matter_fini(&m);
 		return FSM_REFUSED;

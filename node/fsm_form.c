@@ -82,68 +82,95 @@ at(char *out, const char *parent, const char *name)
 	return out;
 }
 
-/* value_check checks one present value v of field f (named name) at
- * parent.name; the path is built only for a diagnostic (this runs for
- * every field of every case). */
-static int
-value_check(const json_t *f, const char *name, const json_t *v,
-            const char *parent, struct tb_diag *d)
+void
+fsm_field_of(const json_t *f, const char *name, struct fsm_field *out)
 {
-	const char *type = spec_str(f, "type"), *s = json_string_value(v);
-	long long max = spec_int(f, "max_len", 0);
+	static const struct {
+		const char *type;
+		enum fsm_kind kind;
+	} kinds[] = {
+		{ "int", FSM_K_INT },     { "bool", FSM_K_BOOL },
+		{ "date", FSM_K_DATE },   { "id_number", FSM_K_ID },
+		{ "phone", FSM_K_PHONE }, { "region", FSM_K_REGION },
+		{ "enum", FSM_K_ENUM },
+	};
+	const char *type = spec_str(f, "type");
+	size_t i;
+
+	out->name = name;
+	out->label = spec_str(f, "label");
+	out->options = json_object_get(f, "options");
+	out->max = spec_int(f, "max_len", 0);
+	out->required = spec_bool(f, "required", false);
+	out->kind = FSM_K_STR;
+	for (i = 0; type != NULL && i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		if (!strcmp(type, kinds[i].type)) {
+			out->kind = kinds[i].kind;
+		}
+	}
+}
+
+/* fsm_value_check: the path is built only for a diagnostic (this runs for
+ * every field of every case). */
+int
+fsm_value_check(const struct fsm_field *f, const json_t *v, const char *parent,
+                struct tb_diag *d)
+{
+	const char *name = f->name, *s = json_string_value(v);
 	char path[TB_DIAG_PATH];
 	int32_t day;
 
-	if (!strcmp(type, "int") || !strcmp(type, "bool")) {
-		bool good =
-		    type[0] == 'i' ? json_is_integer(v) : json_is_boolean(v);
+	if (f->kind == FSM_K_INT || f->kind == FSM_K_BOOL) {
+		bool good = f->kind == FSM_K_INT ? json_is_integer(v)
+		                                 : json_is_boolean(v);
 		return good ? 0
 		            : tb_diag_add(d, TB_ETYPE, at(path, parent, name),
 		                          "%s must be %s", name,
-		                          type[0] == 'i' ? "an integer"
-		                                         : "a boolean") != 0;
+		                          f->kind == FSM_K_INT
+		                              ? "an integer"
+		                              : "a boolean") != 0;
 	}
 	if (s == NULL) {
 		return tb_diag_add(d, TB_ETYPE, at(path, parent, name),
 		                   "%s must be a string", name) != 0;
 	}
-	if (spec_bool(f, "required", false) && s[0] == '\0') {
+	if (f->required && s[0] == '\0') {
 		return tb_diag_add(d, TB_EMISSING, at(path, parent, name),
 		                   "required field %s (%s) is empty", name,
-		                   spec_str(f, "label")) != 0;
+		                   f->label) != 0;
 	}
-	if (max > 0 && (long long)spec_utf8_chars(s) > max) {
+	if (f->max > 0 && (long long)spec_utf8_chars(s) > f->max) {
 		return tb_diag_add(d, TB_ERANGE, at(path, parent, name),
 		                   "%s is longer than %lld characters", name,
-		                   max) != 0;
+		                   f->max) != 0;
 	}
-	if (!strcmp(type, "date") && cal_date_parse(s, &day) != 0) {
+	if (f->kind == FSM_K_DATE && cal_date_parse(s, &day) != 0) {
 		return tb_diag_add(d, TB_EMALFORMED, at(path, parent, name),
 		                   "%s: \"%s\" %s", name, s,
 		                   cal_date_why(s)) != 0;
 	}
-	if (!strcmp(type, "id_number") && !fsm_id_number_ok(s)) {
+	if (f->kind == FSM_K_ID && !fsm_id_number_ok(s)) {
 		return tb_diag_add(d, TB_ECODE, at(path, parent, name),
 		                   "%s: \"%s\" is not a resident id number "
 		                   "(18 characters, GB 11643 check character)",
 		                   name, s) != 0;
 	}
-	if (!strcmp(type, "phone") && !phone_ok(s)) {
+	if (f->kind == FSM_K_PHONE && !phone_ok(s)) {
 		return tb_diag_add(d, TB_ECODE, at(path, parent, name),
 		                   "%s: \"%s\" is not a mobile or landline "
 		                   "number",
 		                   name, s) != 0;
 	}
-	if (!strcmp(type, "region") && !region_ok(s)) {
+	if (f->kind == FSM_K_REGION && !region_ok(s)) {
 		return tb_diag_add(d, TB_ECODE, at(path, parent, name),
 		                   "%s: \"%s\" is not a region code of the "
 		                   "region table",
 		                   name, s) != 0;
 	}
-	if (!strcmp(type, "enum")) {
+	if (f->kind == FSM_K_ENUM) {
 		json_t *o;
 		size_t i;
-		json_array_foreach(json_object_get(f, "options"), i, o)
+		json_array_foreach(f->options, i, o)
 		{
 			if (!strcmp(json_string_value(o), s)) {
 				return 0;
@@ -195,7 +222,9 @@ fsm_form_check(const json_t *def, const json_t *values, const char *what,
 		const char *name =
 		    nf <= FORM_NAMES ? names[i] : spec_str(f, "name");
 		if ((v = json_object_get(values, name)) != NULL) {
-			n += value_check(f, name, v, path, d);
+			struct fsm_field ff;
+			fsm_field_of(f, name, &ff);
+			n += fsm_value_check(&ff, v, path, d);
 		} else if (spec_bool(f, "required", false)) {
 			tb_path_key(sub, sizeof(sub), path, name);
 			tb_diag_add(d, TB_EMISSING, sub,

@@ -198,7 +198,8 @@ fsm_case_put_new(struct fsm *f, const char *id, const char *matter,
 	if (idl >= ID_MAX || lc_state_parse("received", &st) != 0) {
 		return TB_ECORRUPT;
 	}
-	if ((rv = db_put(f->txn, s->dbi[DB_CASES], id, idl, rec, n)) != 0 ||
+	if ((rv = db_put_last(f->txn, s->dbi[DB_CASES], id, idl, rec, n)) !=
+	        0 ||
 	    (rv = fsm_sum_level(s, f->txn, &on)) != 0) {
 		return rv;
 	}
@@ -262,13 +263,17 @@ event_put(struct fsm *f, const char *id, uint32_t seq, const uint8_t *v,
 		return rv;
 	}
 	db_be64(gk, *gseq);
-	if ((rv = db_put(f->txn, s->dbi[DB_EVENTS], gk, 8, v, n)) != 0) {
+	if ((rv = db_put_last(f->txn, s->dbi[DB_EVENTS], gk, 8, v, n)) != 0) {
 		return rv == TB_ENOMEM || rv == TB_EFULL ? rv : TB_EIO;
 	}
 	memcpy(k, id, idl);
 	k[idl] = 0;
 	db_be32(k + idl + 1, seq);
-	return db_put(f->txn, s->dbi[DB_CASE_EVENTS], k, idl + 5, gk, 8);
+	/* A new case's first event is most likely the last key. */
+	return seq == 1
+	           ? db_put_last(f->txn, s->dbi[DB_CASE_EVENTS], k, idl + 5, gk,
+	                         8)
+	           : db_put(f->txn, s->dbi[DB_CASE_EVENTS], k, idl + 5, gk, 8);
 }
 
 int

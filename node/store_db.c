@@ -125,6 +125,21 @@ db_put(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, const void *val,
 }
 
 int
+db_put_last(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
+            const void *val, size_t vlen)
+{
+	MDB_val k = { klen, (void *)key }, v = { vlen, (void *)val };
+	int rc = mdb_put(txn, dbi, &k, &v, MDB_APPEND);
+
+	/* MDB_KEYEXIST: key is not above the last key; nothing was
+	 * written. */
+	if (rc == MDB_KEYEXIST) {
+		rc = mdb_put(txn, dbi, &k, &v, 0);
+	}
+	return db_err(rc);
+}
+
+int
 db_del(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen)
 {
 	MDB_val k = { klen, (void *)key };

@@ -59,6 +59,9 @@ enum store_db {
 
 /* The catalog as the writer caches it between applies: a pure function of
  * the committed databases, rebuilt whenever it may be stale. */
+#define FSM_CHECKS_CACHE 8
+struct fsm_checks;
+
 struct fsm_catalog {
 	bool valid;
 	/* The group runs at FSM_CAP_LEVEL or above: resolving holds a
@@ -70,6 +73,10 @@ struct fsm_catalog {
 	 * region, hash, locked}. Resolving hashes the effective matter's
 	 * canonical bytes, the dearest step of a case.create. */
 	json_t *resolved;
+	/* The form and material lists of the effective matters checked
+	 * last, compiled (fsm_checks.c); each holds its matter. */
+	struct fsm_checks *chk[FSM_CHECKS_CACHE];
+	unsigned chk_next;
 };
 
 /* Reset read transactions a store keeps for reuse. */
@@ -172,6 +179,14 @@ int db_get(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, MDB_val *v);
 int db_put(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
            const void *val, size_t vlen);
 int db_del(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen);
+
+/* db_put_last is db_put for a key that is most likely above every key of
+ * dbi (a new event's sequence number, a new case's id): LMDB appends it
+ * (MDB_APPEND: no search down the tree, and a full page is split at its
+ * end rather than its middle); any other key is put as db_put does. The
+ * database holds the same keys and values either way. */
+int db_put_last(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
+                const void *val, size_t vlen);
 
 /* db_put_canon stores what db_put_json would for a value whose canonical
  * msgpack the caller has (p, n: copied by LMDB, with no buffer of ours in

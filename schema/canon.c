@@ -120,10 +120,23 @@ utf8_valid(const uint8_t *s, size_t n)
 	size_t i = 0;
 
 	while (i < n) {
-		uint8_t b = s[i];
+		uint8_t b;
 		uint32_t cp;
 		size_t k, j;
 
+		/* Eight ASCII bytes at a time, none of them NUL (keys, codes,
+		 * hashes and ids are ASCII: this was 7% of a case's apply). */
+		if (n - i >= 8) {
+			uint64_t x;
+			memcpy(&x, s + i, 8);
+			if ((x & 0x8080808080808080u) == 0 &&
+			    ((x - 0x0101010101010101u) & ~x &
+			     0x8080808080808080u) == 0) {
+				i += 8;
+				continue;
+			}
+		}
+		b = s[i];
 		if (b == 0) {
 			return false;
 		}

@@ -1835,6 +1835,46 @@ test_encode_raw(void)
 	json_decref(doc);
 }
 
+/* test_utf8_words: the eight-bytes-at-a-time ASCII path of the UTF-8
+ * check: ASCII strings of every length up to 40 pass, and a NUL, a byte
+ * of 0x80 or above alone, or a bad sequence at any position is refused. */
+static void
+test_utf8_words(void)
+{
+	uint8_t p[48];
+	char msg[256], why[512];
+	size_t n, at, h;
+	bool good = true;
+
+	for (n = 0; n < 41 && good; n++) {
+		/* The shortest header: fixstr below 32 bytes, else str8. */
+		h = n < 32 ? 1 : 2;
+		p[0] = n < 32 ? (uint8_t)(0xa0 | n) : 0xd9;
+		p[1] = (uint8_t)n;
+		memset(p + h, 'a' + (int)(n % 26), n);
+		good = canon_check(p, n + h, NULL, msg, sizeof(msg)) == TB_OK;
+		for (at = 0; at < n && good; at++) {
+			p[h + at] = 0;
+			good = refused(p, n + h, NULL, TB_EMALFORMED, "UTF-8",
+			               why, sizeof(why));
+			p[h + at] = 0x80;
+			good = good && refused(p, n + h, NULL, TB_EMALFORMED,
+			                       "UTF-8", why, sizeof(why));
+			p[h + at] = 0xff;
+			good = good && refused(p, n + h, NULL, TB_EMALFORMED,
+			                       "UTF-8", why, sizeof(why));
+			p[h + at] = 'a' + (int)(n % 26);
+		}
+	}
+	ok(good,
+	   "ASCII strings of 0 to 40 bytes pass, one NUL or high byte "
+	   "anywhere is refused (stopped at %zu bytes)",
+	   n - 1);
+	if (!good) {
+		printf("#   %s\n", why);
+	}
+}
+
 int
 main(void)
 {
@@ -1852,6 +1892,7 @@ main(void)
 	test_hex_hash();
 	test_decode_fields();
 	test_encode_raw();
+	test_utf8_words();
 	free_vectors();
 	return done_testing();
 }

@@ -427,6 +427,35 @@ test_create(void)
 	                    "hash", json_string("abc"));
 	refused("material hash not 64 hex", CMD_CASE_CREATE, "2026-01-05", NULL,
 	        b, "bad_code", "$.body.materials[0].hash");
+	/* What the compiled checks (node/fsm_checks.c) pass only when the
+	 * JSON's checks would: each refused with the same field. */
+	b = food("370102199001011231");
+	json_object_set_new(json_array_get(json_object_get(b, "materials"), 2),
+	                    "code", json_string("M99"));
+	refused("material code the matter does not list", CMD_CASE_CREATE,
+	        "2026-01-05", NULL, b, "unknown_field",
+	        "$.body.materials[2].code");
+	b = food("370102199001011231");
+	json_object_set_new(json_array_get(json_object_get(b, "materials"), 0),
+	                    "size", json_integer(-1));
+	refused("material size below 0", CMD_CASE_CREATE, "2026-01-05", NULL, b,
+	        "out_of_range", "$.body.materials[0].size");
+	b = food("370102199001011231");
+	json_object_set_new(json_array_get(json_object_get(b, "materials"), 1),
+	                    "member", json_string("a"));
+	refused("a single case's material names a member", CMD_CASE_CREATE,
+	        "2026-01-05", NULL, b, "unknown_field",
+	        "$.body.materials[1].member");
+	b = food("370102199001011231");
+	json_object_set_new(json_object_get(b, "form"), "operator_name",
+	                    json_integer(7));
+	refused("form value of the wrong type", CMD_CASE_CREATE, "2026-01-05",
+	        NULL, b, "wrong_type", "$.body.form.operator_name");
+	b = food("370102199001011231");
+	json_object_set_new(json_object_get(b, "form"), "food_safety_manager",
+	                    json_string(""));
+	refused("required form value empty", CMD_CASE_CREATE, "2026-01-05",
+	        NULL, b, "missing", "$.body.form.food_safety_manager");
 	b = food("370102199001011231");
 	json_object_set_new(b, "channel", json_string("4"));
 	refused("channel the matter does not offer", CMD_CASE_CREATE,
