@@ -91,6 +91,46 @@ link_ev_push(struct links *ls, struct link_conn *c, enum link_ev_kind kind,
 
 /* ---- receiving ------------------------------------------------------- */
 
+/* rx_msg sets *m to a message of len bytes: c's spare (the last handled
+ * frame's, link_conn_rx_spare) if it has one, else a new one. A fresh
+ * message per frame cost a page fault per 4 KiB copied into it. */
+static int
+rx_msg(struct link_conn *c, nng_msg **m, size_t len)
+{
+	nng_msg *spare;
+
+	pthread_mutex_lock(&c->ls->qmu);
+	spare = c->rspare;
+	c->rspare = NULL;
+	pthread_mutex_unlock(&c->ls->qmu);
+	if (spare != NULL) {
+		if (nng_msg_realloc(spare, len) == 0) {
+			*m = spare;
+			return 0;
+		}
+		nng_msg_free(spare);
+	}
+	return nng_msg_alloc(m, len);
+}
+
+void
+link_conn_rx_spare(struct links *ls, uint32_t pipe, nng_msg *msg)
+{
+	struct link_conn *c = link_conn_find(ls, pipe);
+
+	if (c != NULL && !c->closing) {
+		pthread_mutex_lock(&ls->qmu);
+		if (c->rspare == NULL) {
+			c->rspare = msg;
+			msg = NULL;
+		}
+		pthread_mutex_unlock(&ls->qmu);
+	}
+	if (msg != NULL) {
+		nng_msg_free(msg);
+	}
+}
+
 /* link_conn_rx takes the whole frames in c's buffer, then arms the next
  * read (unless the loop must drain first, or the peer sent an oversized
  * length). Runs on c's rx thread, or on the loop while c is paused; arming
@@ -115,7 +155,7 @@ link_conn_rx(struct link_conn *c)
 		if (have < len && 4 + len <= LINK_RBUF) {
 			break; /* the rest comes into the buffer */
 		}
-		if (nng_msg_alloc(&m, len) != 0) {
+		if (rx_msg(c, &m, len) != 0) {
 			link_ev_push(c->ls, c, EV_REM, NULL, NULL, NULL,
 			             NNG_ENOMEM, 0);
 			return;
@@ -215,6 +255,7 @@ tx_cb(void *arg)
 {
 	struct link_conn *c = arg;
 	int rv = nng_aio_result(c->tx_aio);
+	nng_msg *m;
 	bool wake;
 
 	if (rv == 0) {
@@ -224,17 +265,24 @@ tx_cb(void *arg)
 			return;
 		}
 	}
-	nng_msg_free(c->tmsg);
+	m = c->tmsg;
 	c->tmsg = NULL;
 	/* The loop hears of a completed frame only when another frame
 	 * waits for it (or the send failed): an answer or a lone message
 	 * then costs no wake-up of its own. Handshake messages always
 	 * report (link_nng_send). */
 	pthread_mutex_lock(&c->ls->qmu);
+	if (c->tspare == NULL && !c->closing) {
+		c->tspare = m; /* the next frame's (link_nng_msg) */
+		m = NULL;
+	}
 	c->tx_inflight = false;
 	wake = c->tx_wanted || rv != 0;
 	c->tx_wanted = false;
 	pthread_mutex_unlock(&c->ls->qmu);
+	if (m != NULL) {
+		nng_msg_free(m);
+	}
 	if (wake && !c->closing) {
 		link_ev_push(c->ls, c, EV_SENT, NULL, NULL, NULL, rv, 0);
 	}
@@ -325,6 +373,12 @@ link_conn_free(struct links *ls, struct link_conn *c)
 	if (c->tmsg != NULL) {
 		nng_msg_free(c->tmsg);
 	}
+	if (c->tspare != NULL) {
+		nng_msg_free(c->tspare);
+	}
+	if (c->rspare != NULL) {
+		nng_msg_free(c->rspare);
+	}
 	sodium_memzero(c->rbuf, LINK_RBUF);
 	free(c->rbuf);
 	free(c);
@@ -390,6 +444,29 @@ link_nng_tx_idle(struct link *l)
 	pthread_mutex_unlock(&l->ls->qmu);
 	l->tx_busy = busy;
 	return !busy;
+}
+
+int
+link_nng_msg(struct link *l, nng_msg **m, size_t len)
+{
+	struct link_conn *c = l->conn;
+	nng_msg *spare = NULL;
+
+	if (c != NULL) {
+		pthread_mutex_lock(&l->ls->qmu);
+		spare = c->tspare;
+		c->tspare = NULL;
+		pthread_mutex_unlock(&l->ls->qmu);
+	}
+	if (spare != NULL) {
+		nng_msg_header_clear(spare);
+		if (nng_msg_realloc(spare, len) == 0) {
+			*m = spare;
+			return TB_OK;
+		}
+		nng_msg_free(spare);
+	}
+	return nng_msg_alloc(m, len) == 0 ? TB_OK : TB_ENOMEM;
 }
 
 int

@@ -105,7 +105,7 @@ seal_send(struct link *l, const uint8_t *payload, size_t plen)
 	nng_msg *m;
 	int rv;
 
-	if (nng_msg_alloc(&m, outlen) != 0) {
+	if (link_nng_msg(l, &m, outlen) != TB_OK) {
 		return TB_ENOMEM;
 	}
 	rv = frame_seal(l->fr, FRAME_DATA, payload, plen, nng_msg_body(m),
@@ -562,9 +562,9 @@ link_on_recv(struct links *ls, struct link *l, uint32_t pipe, nng_msg *msg)
 	}
 	payload_in(l, data + FRAME_HDR, plen);
 out:
-	/* What was decrypted in place is a citizen's data: wipe it. */
+	/* What was decrypted in place is a citizen's data: wipe it. The
+	 * caller frees the message or keeps it for the next frame. */
 	sodium_memzero(nng_msg_body(msg), nng_msg_len(msg));
-	nng_msg_free(msg);
 }
 
 void

@@ -187,14 +187,20 @@ struct link_conn {
 	char remote[64];
 
 	/* Receiving (the nng thread of rx_aio, or the loop while paused). */
-	size_t rlen;   /* bytes in rbuf */
-	nng_msg *rmsg; /* a frame larger than rbuf, being read */
-	size_t rgot;   /* its bytes so far */
-	uint8_t *rbuf; /* LINK_RBUF bytes */
+	size_t rlen;     /* bytes in rbuf */
+	nng_msg *rmsg;   /* a frame larger than rbuf, being read */
+	size_t rgot;     /* its bytes so far */
+	uint8_t *rbuf;   /* LINK_RBUF bytes */
+	nng_msg *rspare; /* under qmu: a handled frame's message, wiped,
+	                    for the next (link_conn_rx_spare) */
 
 	/* Sending: one frame (header: its length). */
 	nng_msg *tmsg;
 	size_t toff;
+	/* Under qmu: the last sent frame's message, kept for the next one
+	 * (link_nng_msg): a fresh 64 KiB message per frame cost the loop a
+	 * page fault per 4 KiB it sealed into it. It held ciphertext only. */
+	nng_msg *tspare;
 };
 
 /* An event handed from an nng thread to the loop. */
@@ -388,7 +394,8 @@ struct link *link_new(struct links *ls, enum link_dir dir);
  * dialer must be released first: link_nng_close). */
 void link_destroy(struct link *l);
 
-/* Events from link_nng.c, on the loop. msg is stolen. */
+/* Events from link_nng.c, on the loop. link_on_recv wipes msg; the caller
+ * frees it (or keeps it: link_conn_rx_spare). */
 void link_on_add(struct links *ls, struct link *l, uint32_t pipe);
 void link_on_rem(struct links *ls, struct link *l, uint32_t pipe);
 void link_on_recv(struct links *ls, struct link *l, uint32_t pipe,
@@ -475,6 +482,10 @@ void link_nng_bind(struct link *l);
 /* link_nng_tx_idle says whether l's connection can take a frame now (no
  * send in flight); if not, the loop hears (EV_SENT) when it can. */
 bool link_nng_tx_idle(struct link *l);
+/* link_nng_msg sets *m to a message of len bytes for a frame to l: its
+ * connection's spare (the last sent frame's) if it has one, else a new
+ * one; returns TB_ENOMEM. */
+int link_nng_msg(struct link *l, nng_msg **m, size_t len);
 /* link_nng_send sends one frame on l's connection (m stolen); refused
  * (TB_ECLOSED) without a connection or with a send in flight. */
 int link_nng_send(struct link *l, nng_msg *m);
@@ -511,6 +522,9 @@ void link_conn_free(struct links *ls, struct link_conn *c);
 /* link_conn_rx takes the whole frames c has buffered and arms its next
  * receive (its rx thread, or the loop while c is paused). */
 void link_conn_rx(struct link_conn *c);
+/* link_conn_rx_spare gives msg (a frame of pipe the loop handled and
+ * wiped) back to its connection for the next frame, or frees it. */
+void link_conn_rx_spare(struct links *ls, uint32_t pipe, nng_msg *msg);
 
 /* ---- link_hs.c: the handshake ------------------------------------------ */
 

@@ -400,6 +400,7 @@ link_nng_wake(uv_async_t *h)
 			c = link_conn_find(ls, e->pipe);
 			if (c != NULL && c->l != NULL && !ls->stopping) {
 				link_on_recv(ls, c->l, e->pipe, e->msg);
+				link_conn_rx_spare(ls, e->pipe, e->msg);
 			} else {
 				nng_msg_free(e->msg);
 			}

@@ -439,11 +439,75 @@ test_heartbeat(void)
 	free(buf);
 }
 
+/* A large AppendEntries (encoded into a buffer sized once, raftmsg_encode.c
+ * presize): the bytes are msgpack-c's own packing of the layout, with every
+ * field at its widest, and the message decodes back to the same entries. */
+static void
+test_large_append(void)
+{
+	enum { N = 64, LEN = 1500 };
+	static struct raft_entry ents[N];
+	static uint8_t pay[N][LEN];
+	char from[RAFTMSG_ADDRESS_MAX + 1];
+	struct raft_message m = { 0 }, d;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	uint8_t *buf;
+	size_t len;
+	unsigned i;
+
+	memset(from, 'a', RAFTMSG_ADDRESS_MAX);
+	from[RAFTMSG_ADDRESS_MAX] = '\0';
+	for (i = 0; i < N; i++) {
+		memset(pay[i], (int)(i * 7 + 1), LEN);
+		ents[i] = (struct raft_entry){
+			~0ull - i, RAFT_COMMAND, { pay[i], LEN - i }, NULL
+		};
+	}
+	m.type = RAFT_IO_APPEND_ENTRIES;
+	m.append_entries =
+	    (struct raft_append_entries){ ~0ull,     ~0ull - 1, ~0ull - 2,
+		                          ~0ull - 3, ents,      N };
+	is_int(raftmsg_encode(&m, ~0ull, from, &buf, &len, err, sizeof(err)),
+	       TB_OK, "a %u-entry append of ~%u KiB encodes", N,
+	       N * LEN / 1024);
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_array(&pk, 9);
+	msgpack_pack_uint64(&pk, RAFTMSG_VERSION);
+	msgpack_pack_uint64(&pk, RAFT_IO_APPEND_ENTRIES);
+	msgpack_pack_uint64(&pk, ~0ull);
+	msgpack_pack_str(&pk, strlen(from));
+	msgpack_pack_str_body(&pk, from, strlen(from));
+	msgpack_pack_uint64(&pk, ~0ull);
+	msgpack_pack_uint64(&pk, ~0ull - 1);
+	msgpack_pack_uint64(&pk, ~0ull - 2);
+	msgpack_pack_uint64(&pk, ~0ull - 3);
+	msgpack_pack_array(&pk, N);
+	for (i = 0; i < N; i++) {
+		msgpack_pack_array(&pk, 3);
+		msgpack_pack_uint64(&pk, ents[i].term);
+		msgpack_pack_uint64(&pk, RAFT_COMMAND);
+		msgpack_pack_bin(&pk, ents[i].buf.len);
+		msgpack_pack_bin_body(&pk, ents[i].buf.base, ents[i].buf.len);
+	}
+	ok(len == sb.size && !memcmp(buf, sb.data, len),
+	   "its bytes are msgpack-c's packing of the layout (%zu bytes)", len);
+	msgpack_sbuffer_destroy(&sb);
+	is_int(
+	    raftmsg_decode(buf, len, &d, addr, sizeof(addr), err, sizeof(err)),
+	    TB_OK, "it decodes");
+	ok(same(&m, &d) && !strcmp(addr, from), "to the same message");
+	raftmsg_release(&d);
+	free(buf);
+}
+
 int
 main(void)
 {
 	test_round_trips();
 	test_refusals();
 	test_heartbeat();
+	test_large_append();
 	return done_testing();
 }
