@@ -186,8 +186,8 @@ presize(msgpack_sbuffer *sb, const struct raft_message *m,
 		return TB_OK;
 	}
 	if ((sb->data = malloc(n)) == NULL) {
-		return raftmsg_fail(errmsg, errlen, TB_ENOMEM,
-		                    "raft message: out of memory");
+		return msgrd_fail(errmsg, errlen, TB_ENOMEM,
+		                  "raft message: out of memory");
 	}
 	sb->alloc = n;
 	return TB_OK;
