@@ -140,6 +140,33 @@ fsm_form_check_c(const struct fsm_checks *k, const json_t *values,
 	return n;
 }
 
+/* ref_members sets a reference's code, hash and size by walking its
+ * members once (no lookup of each by name); false if a member is none of
+ * them. With the object's three members distinct, all three are then set:
+ * what json_object_get of each would return. */
+static bool
+ref_members(const json_t *x, const json_t **code, const json_t **hash,
+            const json_t **size)
+{
+	const char *name;
+	json_t *v;
+
+	*code = *hash = *size = NULL;
+	json_object_foreach((json_t *)x, name, v)
+	{
+		if (!strcmp(name, "code")) {
+			*code = v;
+		} else if (!strcmp(name, "hash")) {
+			*hash = v;
+		} else if (!strcmp(name, "size")) {
+			*size = v;
+		} else {
+			return false;
+		}
+	}
+	return true;
+}
+
 /* given_ok is true only if fsm_materials_check would find nothing wrong
  * with given (a single case's references): each an object of exactly a
  * string code the matter lists, a string hash of 64 hex digits and a size
@@ -159,10 +186,9 @@ given_ok(const struct fsm_checks *k, const json_t *given)
 	for (i = 0; i < ng; i++) {
 		x = json_array_get(given, i);
 		if (!json_is_object(x) || json_object_size(x) != 3 ||
-		    !json_is_string(code = json_object_get(x, "code")) ||
-		    !json_is_string(hash = json_object_get(x, "hash")) ||
-		    !json_is_integer(size = json_object_get(x, "size")) ||
-		    json_integer_value(size) < 0 ||
+		    !ref_members(x, &code, &hash, &size) ||
+		    !json_is_string(code) || !json_is_string(hash) ||
+		    !json_is_integer(size) || json_integer_value(size) < 0 ||
 		    canon_unhex(json_string_value(hash), h, sizeof(h)) != 0) {
 			return false;
 		}

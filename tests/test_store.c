@@ -446,6 +446,15 @@ test_create(void)
 	refused("a single case's material names a member", CMD_CASE_CREATE,
 	        "2026-01-05", NULL, b, "unknown_field",
 	        "$.body.materials[1].member");
+	/* Three members, one of them not code, hash or size. */
+	b = food("370102199001011231");
+	json_object_del(json_array_get(json_object_get(b, "materials"), 1),
+	                "size");
+	json_object_set_new(json_array_get(json_object_get(b, "materials"), 1),
+	                    "sizes", json_integer(1));
+	refused("a material with an unknown member instead of its size",
+	        CMD_CASE_CREATE, "2026-01-05", NULL, b, "unknown_field",
+	        "$.body.materials[1].sizes");
 	b = food("370102199001011231");
 	json_object_set_new(json_object_get(b, "form"), "operator_name",
 	                    json_integer(7));
