@@ -1,5 +1,6 @@
 /* Canonical msgpack: strict checking before decoding, and encoding. */
 #include "schema/canon.h"
+#include "schema/canon_write.h"
 
 #include "schema/error.h"
 
@@ -503,89 +504,8 @@ raw_of(const struct enc *e, const char *k, const json_t *v)
 	return NULL;
 }
 
-/* The msgpack forms, written straight into the buffer (canon_buf_append
- * is inlined here): msgpack-c's packer called a function pointer for every
- * header and body, a tenth of an apply. The forms are the shortest ones,
- * as msgpack-c chose them and as canon_check demands. */
-static void
-enc_be(struct enc *e, uint8_t tag, uint64_t v, size_t k)
-{
-	uint8_t b[9];
-	size_t i;
-
-	b[0] = tag;
-	for (i = 0; i < k; i++) {
-		b[k - i] = (uint8_t)(v >> (8 * i));
-	}
-	canon_buf_append(e->out, b, k + 1);
-}
-
-/* enc_head writes the header of a string (fix 0xa0, up to 31, then 0xd9),
- * an array (fix 0x90, up to 15, then none) or a map (0x80, 15) of n. */
-static void
-enc_head(struct enc *e, uint8_t fix, size_t fixmax, uint8_t t8, uint8_t t16,
-         size_t n)
-{
-	uint8_t b;
-
-	if (n <= fixmax) {
-		b = (uint8_t)(fix | n);
-		canon_buf_append(e->out, &b, 1);
-	} else if (t8 != 0 && n <= 0xff) {
-		enc_be(e, t8, n, 1);
-	} else if (n <= 0xffff) {
-		enc_be(e, t16, n, 2);
-	} else {
-		enc_be(e, (uint8_t)(t16 + 1), n, 4);
-	}
-}
-
-static void
-enc_str(struct enc *e, const char *s, size_t n)
-{
-	enc_head(e, 0xa0, 31, 0xd9, 0xda, n);
-	canon_buf_append(e->out, s, n);
-}
-
-static void
-enc_int(struct enc *e, json_int_t x)
-{
-	uint8_t b;
-
-	if (x >= 0) {
-		uint64_t u = (uint64_t)x;
-		if (u <= 0x7f) {
-			b = (uint8_t)u;
-			canon_buf_append(e->out, &b, 1);
-		} else {
-			enc_be(e,
-			       u <= 0xff         ? 0xcc
-			       : u <= 0xffff     ? 0xcd
-			       : u <= 0xffffffff ? 0xce
-			                         : 0xcf,
-			       u,
-			       u <= 0xff         ? 1
-			       : u <= 0xffff     ? 2
-			       : u <= 0xffffffff ? 4
-			                         : 8);
-		}
-	} else if (x >= -32) {
-		b = (uint8_t)(int8_t)x;
-		canon_buf_append(e->out, &b, 1);
-	} else {
-		uint64_t u = (uint64_t)(int64_t)x;
-		size_t k = x >= -128        ? 1
-		           : x >= -32768    ? 2
-		           : x >= INT32_MIN ? 4
-		                            : 8;
-		enc_be(e,
-		       k == 1   ? 0xd0
-		       : k == 2 ? 0xd1
-		       : k == 4 ? 0xd2
-		                : 0xd3,
-		       k == 8 ? u : u & ((1ull << (8 * k)) - 1), k);
-	}
-}
+/* The msgpack forms are schema/canon_write.h's: the shortest ones, as
+ * msgpack-c chose them and as canon_check demands. */
 
 /* A member of an object being encoded: its key, the key's length and its
  * value, so that the sorted members need no second lookup. */
@@ -689,12 +609,12 @@ enc_object(struct enc *e, const json_t *v, const struct enc_path *path,
 			m[h] = t;
 		}
 	}
-	enc_head(e, 0x80, 15, 0, 0xde, i);
+	canon_put_map(e->out, i);
 	for (j = 0; j < i && rv == TB_OK; j++) {
 		struct enc_path sub = { path, m[j].k, 0 };
 		const struct canon_raw *r =
 		    depth == 1 ? raw_of(e, m[j].k, m[j].v) : NULL;
-		enc_str(e, m[j].k, m[j].kl);
+		canon_put_str(e->out, m[j].k, m[j].kl);
 		if (r != NULL) {
 			canon_buf_append(e->out, r->p, r->n);
 			continue;
@@ -723,16 +643,16 @@ enc_value(struct enc *e, const json_t *v, const struct enc_path *path,
 	}
 	switch (json_typeof(v)) {
 	case JSON_NULL:
-		canon_buf_append(e->out, "\xc0", 1);
+		canon_put_nil(e->out);
 		break;
 	case JSON_TRUE:
-		canon_buf_append(e->out, "\xc3", 1);
+		canon_put_bool(e->out, true);
 		break;
 	case JSON_FALSE:
-		canon_buf_append(e->out, "\xc2", 1);
+		canon_put_bool(e->out, false);
 		break;
 	case JSON_INTEGER: {
-		enc_int(e, json_integer_value(v));
+		canon_put_int(e->out, json_integer_value(v));
 		break;
 	}
 	case JSON_STRING: {
@@ -744,11 +664,11 @@ enc_value(struct enc *e, const json_t *v, const struct enc_path *path,
 			         enc_path_str(path, where, sizeof(where)));
 			return TB_EMALFORMED;
 		}
-		enc_str(e, s, n);
+		canon_put_str(e->out, s, n);
 		break;
 	}
 	case JSON_ARRAY:
-		enc_head(e, 0x90, 15, 0, 0xdc, json_array_size(v));
+		canon_put_array(e->out, json_array_size(v));
 		for (i = 0; i < json_array_size(v); i++) {
 			struct enc_path sub = { path, NULL, i };
 			rv =
