@@ -37,45 +37,10 @@ bool test_fwd_target(struct group *g, char leader[17], char *why, size_t len);
 #include <stdarg.h>
 
 #define MAXCALLS 32
+#include "tests/reply_rec.h"
 
-struct rec {
-	int answers;
-	uint16_t status;
-	char code[32];
-	char msg[300];
-};
-
-static struct rec R[MAXCALLS];
 static struct node N;
 static struct group *G;
-
-static void
-record(struct http_call *c, uint16_t status, const char *code, const char *msg)
-{
-	struct rec *r = &R[atoi(c->path)];
-
-	r->answers++;
-	r->status = status;
-	snprintf(r->code, sizeof(r->code), "%s", code);
-	snprintf(r->msg, sizeof(r->msg), "%s", msg);
-	raft_free(c->cmd.base);
-	json_decref(c->extra);
-	free(c);
-}
-
-void
-test_reply_error(struct http_call *c, uint16_t status, const char *code,
-                 const char *field, const char *fmt, ...)
-{
-	char msg[300];
-	va_list ap;
-
-	(void)field;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	record(c, status, code, msg);
-}
 
 void
 test_reply_json(struct http_call *c, uint16_t status, json_t *body)

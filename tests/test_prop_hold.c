@@ -31,49 +31,7 @@
 /* ---- the answers --------------------------------------------------------- */
 
 #define MAXCALLS 64
-
-struct rec {
-	int answers; /* how many times the call was answered */
-	uint16_t status;
-	char code[32];
-	char msg[256];
-};
-
-static struct rec R[MAXCALLS];
-
-/* Each call carries its number in its path. */
-static int
-call_no(const struct http_call *c)
-{
-	return atoi(c->path);
-}
-
-static void
-record(struct http_call *c, uint16_t status, const char *code, const char *msg)
-{
-	struct rec *r = &R[call_no(c)];
-
-	r->answers++;
-	r->status = status;
-	snprintf(r->code, sizeof(r->code), "%s", code);
-	snprintf(r->msg, sizeof(r->msg), "%s", msg);
-	raft_free(c->cmd.base);
-	free(c);
-}
-
-void
-test_reply_error(struct http_call *c, uint16_t status, const char *code,
-                 const char *field, const char *fmt, ...)
-{
-	char msg[256];
-	va_list ap;
-
-	(void)field;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	record(c, status, code, msg);
-}
+#include "tests/reply_rec.h"
 
 static struct http_call *
 new_call(int no)
