@@ -56,6 +56,19 @@ msgrd_wrong(struct msgrd *r, const char *what, const char *want)
 	                  what, want, r->p[0]);
 }
 
+/* wide reads the w-byte big-endian number after the tag at r->p (not
+ * moving past it), or TB_ETRUNC naming what. */
+static int
+wide(struct msgrd *r, const char *what, unsigned w, uint64_t *v)
+{
+	int rv = msgrd_need(r, 1 + w, what);
+
+	if (rv == TB_OK) {
+		*v = be(r->p + 1, w);
+	}
+	return rv;
+}
+
 int
 msgrd_u64(struct msgrd *r, const char *what, uint64_t *v)
 {
@@ -75,10 +88,9 @@ msgrd_u64(struct msgrd *r, const char *what, uint64_t *v)
 	if (b < 0xcc || b > 0xcf) {
 		return msgrd_wrong(r, what, "an unsigned integer");
 	}
-	if ((rv = msgrd_need(r, 1 + width[b - 0xcc], what)) != TB_OK) {
+	if ((rv = wide(r, what, width[b - 0xcc], v)) != TB_OK) {
 		return rv;
 	}
-	*v = be(r->p + 1, width[b - 0xcc]);
 	r->p += 1 + width[b - 0xcc];
 	return TB_OK;
 }
@@ -99,10 +111,9 @@ msgrd_array(struct msgrd *r, const char *what, uint64_t min, uint64_t max,
 		*n = b & 0x0f;
 	} else if (b == 0xdc || b == 0xdd) {
 		w = b == 0xdc ? 2 : 4;
-		if ((rv = msgrd_need(r, 1 + w, what)) != TB_OK) {
+		if ((rv = wide(r, what, w, n)) != TB_OK) {
 			return rv;
 		}
-		*n = be(r->p + 1, w);
 	} else {
 		return msgrd_wrong(r, what, "an array");
 	}
@@ -127,6 +138,7 @@ int
 msgrd_raw(struct msgrd *r, const char *what, bool str, const uint8_t **p,
           size_t *n)
 {
+	uint64_t v;
 	uint8_t b;
 	unsigned w = 0;
 	int rv;
@@ -139,10 +151,10 @@ msgrd_raw(struct msgrd *r, const char *what, bool str, const uint8_t **p,
 		*n = b & 0x1f;
 	} else if (str ? (b >= 0xd9 && b <= 0xdb) : (b >= 0xc4 && b <= 0xc6)) {
 		w = 1u << (b - (str ? 0xd9 : 0xc4));
-		if ((rv = msgrd_need(r, 1 + w, what)) != TB_OK) {
+		if ((rv = wide(r, what, w, &v)) != TB_OK) {
 			return rv;
 		}
-		*n = (size_t)be(r->p + 1, w);
+		*n = (size_t)v;
 	} else {
 		return msgrd_wrong(r, what, str ? "a string" : "binary data");
 	}
