@@ -97,7 +97,7 @@ rd_head(struct msgrd *r, uint64_t fields)
 		return rv;
 	}
 	if (v != 1) {
-		return msgrd_fail(
+		return tb_errf(
 		    r->errmsg, r->errlen, TB_EMALFORMED,
 		    "forwarded batch: version %llu, this build reads 1",
 		    (unsigned long long)v);
@@ -109,9 +109,9 @@ static int
 rd_end(struct msgrd *r)
 {
 	if (r->p != r->end) {
-		return msgrd_fail(r->errmsg, r->errlen, TB_EMALFORMED,
-		                  "forwarded batch: %zu trailing bytes",
-		                  (size_t)(r->end - r->p));
+		return tb_errf(r->errmsg, r->errlen, TB_EMALFORMED,
+		               "forwarded batch: %zu trailing bytes",
+		               (size_t)(r->end - r->p));
 	}
 	return TB_OK;
 }
@@ -133,10 +133,10 @@ fwdmsg_req_decode(const uint8_t *p, size_t len, struct fwdmsg_cmd *cmds,
 	/* Each bin takes at least one byte: a count beyond the bytes left
 	 * is truncated input, found before the loop. */
 	if (count > (uint64_t)(r.end - r.p)) {
-		return msgrd_fail(errmsg, errlen, TB_ETRUNC,
-		                  "forwarded batch: %llu commands in %zu bytes",
-		                  (unsigned long long)count,
-		                  (size_t)(r.end - r.p));
+		return tb_errf(errmsg, errlen, TB_ETRUNC,
+		               "forwarded batch: %llu commands in %zu bytes",
+		               (unsigned long long)count,
+		               (size_t)(r.end - r.p));
 	}
 	for (i = 0; i < count; i++) {
 		if ((rv = msgrd_raw(&r, "a command", false, &cmds[i].p,
@@ -144,10 +144,9 @@ fwdmsg_req_decode(const uint8_t *p, size_t len, struct fwdmsg_cmd *cmds,
 			return rv;
 		}
 		if (cmds[i].n == 0) {
-			return msgrd_fail(
-			    errmsg, errlen, TB_EMALFORMED,
-			    "forwarded batch: command %llu is empty",
-			    (unsigned long long)i);
+			return tb_errf(errmsg, errlen, TB_EMALFORMED,
+			               "forwarded batch: command %llu is empty",
+			               (unsigned long long)i);
 		}
 	}
 	*n = (unsigned)count;
@@ -182,7 +181,7 @@ fwdmsg_ans_decode(const uint8_t *p, size_t len, uint64_t *term,
 				return rv;
 			}
 			if (ans[i].index == 0) {
-				return msgrd_fail(
+				return tb_errf(
 				    errmsg, errlen, TB_EMALFORMED,
 				    "forwarded batch: entry %llu has "
 				    "index 0",
@@ -198,7 +197,7 @@ fwdmsg_ans_decode(const uint8_t *p, size_t len, uint64_t *term,
 		}
 		if (code == 0 || code > 0xffff ||
 		    ans[i].why_len > FWDMSG_WHY_MAX) {
-			return msgrd_fail(
+			return tb_errf(
 			    errmsg, errlen, TB_EMALFORMED,
 			    "forwarded batch: entry %llu: a refusal's "
 			    "code is 1 to 65535 and its reason at most "

@@ -3,21 +3,7 @@
 
 #include "schema/error.h"
 
-#include <stdarg.h>
 #include <stdio.h>
-
-int
-msgrd_fail(char *errmsg, size_t errlen, int rv, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errmsg != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(errmsg, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rv;
-}
 
 static uint64_t
 be(const uint8_t *p, unsigned n)
@@ -41,9 +27,9 @@ int
 msgrd_need(struct msgrd *r, size_t n, const char *what)
 {
 	if (msgrd_left(r) < n) {
-		return msgrd_fail(r->errmsg, r->errlen, TB_ETRUNC,
-		                  "%s: %s: input ends %zu bytes early", r->kind,
-		                  what, n - msgrd_left(r));
+		return tb_errf(r->errmsg, r->errlen, TB_ETRUNC,
+		               "%s: %s: input ends %zu bytes early", r->kind,
+		               what, n - msgrd_left(r));
 	}
 	return TB_OK;
 }
@@ -51,9 +37,9 @@ msgrd_need(struct msgrd *r, size_t n, const char *what)
 int
 msgrd_wrong(struct msgrd *r, const char *what, const char *want)
 {
-	return msgrd_fail(r->errmsg, r->errlen, TB_ETYPE,
-	                  "%s: %s: %s expected, found msgpack 0x%02x", r->kind,
-	                  what, want, r->p[0]);
+	return tb_errf(r->errmsg, r->errlen, TB_ETYPE,
+	               "%s: %s: %s expected, found msgpack 0x%02x", r->kind,
+	               what, want, r->p[0]);
 }
 
 /* wide reads the w-byte big-endian number after the tag at r->p (not
@@ -118,17 +104,17 @@ msgrd_array(struct msgrd *r, const char *what, uint64_t min, uint64_t max,
 		return msgrd_wrong(r, what, "an array");
 	}
 	if (*n > max && min == 0) {
-		return msgrd_fail(r->errmsg, r->errlen, TB_ETOOBIG,
-		                  "%s: %s: %llu elements, over %llu", r->kind,
-		                  what, (unsigned long long)*n,
-		                  (unsigned long long)max);
+		return tb_errf(r->errmsg, r->errlen, TB_ETOOBIG,
+		               "%s: %s: %llu elements, over %llu", r->kind,
+		               what, (unsigned long long)*n,
+		               (unsigned long long)max);
 	}
 	if (*n < min || *n > max) {
-		return msgrd_fail(r->errmsg, r->errlen, TB_ETOOBIG,
-		                  "%s: %s: %llu elements, not %llu to %llu",
-		                  r->kind, what, (unsigned long long)*n,
-		                  (unsigned long long)min,
-		                  (unsigned long long)max);
+		return tb_errf(r->errmsg, r->errlen, TB_ETOOBIG,
+		               "%s: %s: %llu elements, not %llu to %llu",
+		               r->kind, what, (unsigned long long)*n,
+		               (unsigned long long)min,
+		               (unsigned long long)max);
 	}
 	r->p += 1 + w;
 	return TB_OK;

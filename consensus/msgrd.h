@@ -15,11 +15,6 @@ struct msgrd {
 	const char *kind; /* leads each reason: "raft message", ... */
 };
 
-/* msgrd_fail writes the reason (printf) to errmsg (errlen bytes, may be
- * NULL) and returns rv. */
-int msgrd_fail(char *errmsg, size_t errlen, int rv, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
 /* msgrd_left: the bytes not read yet. */
 size_t msgrd_left(const struct msgrd *r);
 

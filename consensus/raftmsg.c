@@ -62,7 +62,7 @@ rd_address(struct msgrd *r, const char *what, char *out, size_t outlen)
 	}
 	if (n == 0 || n > RAFTMSG_ADDRESS_MAX || n >= outlen ||
 	    memchr(p, '\0', n) != NULL) {
-		return msgrd_fail(
+		return tb_errf(
 		    r->errmsg, r->errlen,
 		    n == 0               ? TB_ERANGE
 		    : memchr(p, '\0', n) ? TB_EMALFORMED
@@ -81,9 +81,9 @@ rd_id(struct msgrd *r, const char *what, uint64_t *v)
 	int rv = msgrd_u64(r, what, v);
 
 	if (rv == TB_OK && *v == 0) {
-		return msgrd_fail(r->errmsg, r->errlen, TB_ERANGE,
-		                  "raft message: %s: a server id is never 0",
-		                  what);
+		return tb_errf(r->errmsg, r->errlen, TB_ERANGE,
+		               "raft message: %s: a server id is never 0",
+		               what);
 	}
 	return rv;
 }
@@ -94,10 +94,9 @@ rd_max(struct msgrd *r, const char *what, uint64_t max, uint64_t *v)
 	int rv = msgrd_u64(r, what, v);
 
 	if (rv == TB_OK && *v > max) {
-		return msgrd_fail(r->errmsg, r->errlen, TB_ERANGE,
-		                  "raft message: %s: %llu, over %llu", what,
-		                  (unsigned long long)*v,
-		                  (unsigned long long)max);
+		return tb_errf(r->errmsg, r->errlen, TB_ERANGE,
+		               "raft message: %s: %llu, over %llu", what,
+		               (unsigned long long)*v, (unsigned long long)max);
 	}
 	return rv;
 }
@@ -115,19 +114,19 @@ check_entry(struct msgrd *r, const char *const names[4], size_t *len)
 		return rv;
 	}
 	if (k != 3) {
-		return msgrd_fail(r->errmsg, r->errlen, TB_EMALFORMED,
-		                  "raft message: %s: %llu fields, 3 expected",
-		                  names[0], (unsigned long long)k);
+		return tb_errf(r->errmsg, r->errlen, TB_EMALFORMED,
+		               "raft message: %s: %llu fields, 3 expected",
+		               names[0], (unsigned long long)k);
 	}
 	if ((rv = msgrd_u64(r, names[1], &term)) != TB_OK ||
 	    (rv = msgrd_u64(r, names[2], &type)) != TB_OK) {
 		return rv;
 	}
 	if (type < RAFT_COMMAND || type > RAFT_CHANGE) {
-		return msgrd_fail(r->errmsg, r->errlen, TB_ERANGE,
-		                  "raft message: %s: %llu is not an entry "
-		                  "type (1..3)",
-		                  names[2], (unsigned long long)type);
+		return tb_errf(r->errmsg, r->errlen, TB_ERANGE,
+		               "raft message: %s: %llu is not an entry "
+		               "type (1..3)",
+		               names[2], (unsigned long long)type);
 	}
 	return msgrd_raw(r, names[3], false, &p, len);
 }
@@ -153,7 +152,7 @@ decode_entries(struct msgrd *r, struct raft_append_entries *ae)
 		return rv;
 	}
 	if (n > msgrd_left(r) / 4) {
-		return msgrd_fail(
+		return tb_errf(
 		    r->errmsg, r->errlen, TB_ETRUNC,
 		    "raft message: entries: %llu declared, %zu bytes "
 		    "left",
@@ -193,10 +192,9 @@ decode_entries(struct msgrd *r, struct raft_append_entries *ae)
 		raft_free(ae->entries);
 		raft_free(batch);
 		ae->entries = NULL;
-		return msgrd_fail(
-		    r->errmsg, r->errlen, TB_ENOMEM,
-		    "raft message: out of memory for %llu entries",
-		    (unsigned long long)n);
+		return tb_errf(r->errmsg, r->errlen, TB_ENOMEM,
+		               "raft message: out of memory for %llu entries",
+		               (unsigned long long)n);
 	}
 	r->p = start;
 	for (i = 0; i < n; i++) {
@@ -237,7 +235,7 @@ decode_conf(struct msgrd *r, struct raft_configuration *conf)
 			return rv;
 		}
 		if (k != 3) {
-			return msgrd_fail(
+			return tb_errf(
 			    r->errmsg, r->errlen, TB_EMALFORMED,
 			    "raft message: %s: %llu fields, 3 expected", what,
 			    (unsigned long long)k);
@@ -256,15 +254,15 @@ decode_conf(struct msgrd *r, struct raft_configuration *conf)
 		}
 		rv = raft_configuration_add(conf, id, addr, (int)role);
 		if (rv == RAFT_NOMEM) {
-			return msgrd_fail(r->errmsg, r->errlen, TB_ENOMEM,
-			                  "raft message: out of memory");
+			return tb_errf(r->errmsg, r->errlen, TB_ENOMEM,
+			               "raft message: out of memory");
 		}
 		if (rv != 0) {
-			return msgrd_fail(
-			    r->errmsg, r->errlen, TB_EMALFORMED,
-			    "raft message: conf[%u]: %s (id %llu, "
-			    "address %s)",
-			    i, raft_strerror(rv), (unsigned long long)id, addr);
+			return tb_errf(r->errmsg, r->errlen, TB_EMALFORMED,
+			               "raft message: conf[%u]: %s (id %llu, "
+			               "address %s)",
+			               i, raft_strerror(rv),
+			               (unsigned long long)id, addr);
 		}
 	}
 	return TB_OK;
@@ -346,10 +344,10 @@ decode_body(struct msgrd *r, struct raft_message *m)
 		is->conf_index = v[3];
 		is->data.len = n;
 		if ((is->data.base = raft_malloc(n > 0 ? n : 1)) == NULL) {
-			return msgrd_fail(r->errmsg, r->errlen, TB_ENOMEM,
-			                  "raft message: out of memory for %zu "
-			                  "bytes of snapshot",
-			                  n);
+			return tb_errf(r->errmsg, r->errlen, TB_ENOMEM,
+			               "raft message: out of memory for %zu "
+			               "bytes of snapshot",
+			               n);
 		}
 		if (n > 0) {
 			memcpy(is->data.base, p, n);
@@ -378,16 +376,16 @@ raftmsg_decode(const uint8_t *buf, size_t len, struct raft_message *msg,
 
 	memset(msg, 0, sizeof(*msg));
 	if (len > RAFTMSG_MAX) {
-		return msgrd_fail(errmsg, errlen, TB_ETOOBIG,
-		                  "raft message: %zu bytes, over %u", len,
-		                  RAFTMSG_MAX);
+		return tb_errf(errmsg, errlen, TB_ETOOBIG,
+		               "raft message: %zu bytes, over %u", len,
+		               RAFTMSG_MAX);
 	}
 	if ((rv = msgrd_array(&r, "message", 0, 16, &n)) != TB_OK ||
 	    (rv = msgrd_u64(&r, "version", &version)) != TB_OK) {
 		return rv;
 	}
 	if (version != RAFTMSG_VERSION) {
-		return msgrd_fail(
+		return tb_errf(
 		    errmsg, errlen, TB_EMALFORMED,
 		    "raft message: version %llu (this node speaks %u)",
 		    (unsigned long long)version, RAFTMSG_VERSION);
@@ -396,14 +394,13 @@ raftmsg_decode(const uint8_t *buf, size_t len, struct raft_message *msg,
 		return rv;
 	}
 	if (type < RAFT_IO_APPEND_ENTRIES || type > RAFT_IO_TIMEOUT_NOW) {
-		return msgrd_fail(
-		    errmsg, errlen, TB_ERANGE,
-		    "raft message: type %llu is not a message type "
-		    "(1..6)",
-		    (unsigned long long)type);
+		return tb_errf(errmsg, errlen, TB_ERANGE,
+		               "raft message: type %llu is not a message type "
+		               "(1..6)",
+		               (unsigned long long)type);
 	}
 	if (n != 4 + raftmsg_n_fields[type]) {
-		return msgrd_fail(
+		return tb_errf(
 		    errmsg, errlen, TB_EMALFORMED,
 		    "raft message: %s has %llu elements, %u expected",
 		    raftmsg_type_name((unsigned)type), (unsigned long long)n,
@@ -416,9 +413,9 @@ raftmsg_decode(const uint8_t *buf, size_t len, struct raft_message *msg,
 		goto err;
 	}
 	if (r.p != r.end) {
-		rv = msgrd_fail(errmsg, errlen, TB_EMALFORMED,
-		                "raft message: %zu bytes after the %s",
-		                msgrd_left(&r), raftmsg_type_name(msg->type));
+		rv = tb_errf(errmsg, errlen, TB_EMALFORMED,
+		             "raft message: %zu bytes after the %s",
+		             msgrd_left(&r), raftmsg_type_name(msg->type));
 		goto err;
 	}
 	msg->server_id = from;

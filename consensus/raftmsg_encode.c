@@ -16,7 +16,7 @@ check_address(const char *a, const char *what, char *errmsg, size_t errlen)
 	size_t n = a != NULL ? strlen(a) : 0;
 
 	if (n == 0 || n > RAFTMSG_ADDRESS_MAX) {
-		return msgrd_fail(
+		return tb_errf(
 		    errmsg, errlen, TB_EINVAL,
 		    "raft message: %s is empty or longer than %u bytes", what,
 		    RAFTMSG_ADDRESS_MAX);
@@ -79,9 +79,9 @@ encode_body(msgpack_packer *pk, const struct raft_message *m, char *errmsg,
 		break;
 	case RAFT_IO_APPEND_ENTRIES:
 		if (ae->n_entries > RAFTMSG_MAX_ENTRIES) {
-			return msgrd_fail(errmsg, errlen, TB_ETOOBIG,
-			                  "raft message: %u entries, over %u",
-			                  ae->n_entries, RAFTMSG_MAX_ENTRIES);
+			return tb_errf(errmsg, errlen, TB_ETOOBIG,
+			               "raft message: %u entries, over %u",
+			               ae->n_entries, RAFTMSG_MAX_ENTRIES);
 		}
 		e |= pack_u64(pk, ae->term);
 		e |= pack_u64(pk, ae->prev_log_index);
@@ -91,11 +91,10 @@ encode_body(msgpack_packer *pk, const struct raft_message *m, char *errmsg,
 		for (i = 0; i < ae->n_entries; i++) {
 			const struct raft_entry *en = &ae->entries[i];
 			if (en->type < RAFT_COMMAND || en->type > RAFT_CHANGE) {
-				return msgrd_fail(
-				    errmsg, errlen, TB_EINVAL,
-				    "raft message: entries[%u] has "
-				    "type %u",
-				    i, en->type);
+				return tb_errf(errmsg, errlen, TB_EINVAL,
+				               "raft message: entries[%u] has "
+				               "type %u",
+				               i, en->type);
 			}
 			e |= msgpack_pack_array(pk, 3);
 			e |= pack_u64(pk, en->term);
@@ -110,10 +109,10 @@ encode_body(msgpack_packer *pk, const struct raft_message *m, char *errmsg,
 		break;
 	case RAFT_IO_INSTALL_SNAPSHOT:
 		if (is->conf.n > RAFTMSG_MAX_SERVERS) {
-			return msgrd_fail(errmsg, errlen, TB_ETOOBIG,
-			                  "raft message: a configuration of %u "
-			                  "servers, over %u",
-			                  is->conf.n, RAFTMSG_MAX_SERVERS);
+			return tb_errf(errmsg, errlen, TB_ETOOBIG,
+			               "raft message: a configuration of %u "
+			               "servers, over %u",
+			               is->conf.n, RAFTMSG_MAX_SERVERS);
 		}
 		e |= pack_u64(pk, is->term);
 		e |= pack_u64(pk, is->last_index);
@@ -131,11 +130,11 @@ encode_body(msgpack_packer *pk, const struct raft_message *m, char *errmsg,
 			}
 			if (s->id == 0 || s->role < RAFT_STANDBY ||
 			    s->role > RAFT_SPARE) {
-				return msgrd_fail(
-				    errmsg, errlen, TB_EINVAL,
-				    "raft message: conf.servers[%u] "
-				    "has id %llu role %d",
-				    i, (unsigned long long)s->id, s->role);
+				return tb_errf(errmsg, errlen, TB_EINVAL,
+				               "raft message: conf.servers[%u] "
+				               "has id %llu role %d",
+				               i, (unsigned long long)s->id,
+				               s->role);
 			}
 			e |= msgpack_pack_array(pk, 3);
 			e |= pack_u64(pk, s->id);
@@ -150,11 +149,11 @@ encode_body(msgpack_packer *pk, const struct raft_message *m, char *errmsg,
 		e |= pack_u64(pk, m->timeout_now.last_log_term);
 		break;
 	default:
-		return msgrd_fail(errmsg, errlen, TB_EINVAL,
-		                  "raft message: unknown type %u", m->type);
+		return tb_errf(errmsg, errlen, TB_EINVAL,
+		               "raft message: unknown type %u", m->type);
 	}
-	return e != 0 ? msgrd_fail(errmsg, errlen, TB_ENOMEM,
-	                           "raft message: out of memory")
+	return e != 0 ? tb_errf(errmsg, errlen, TB_ENOMEM,
+	                        "raft message: out of memory")
 	              : TB_OK;
 }
 
@@ -186,8 +185,8 @@ presize(msgpack_sbuffer *sb, const struct raft_message *m,
 		return TB_OK;
 	}
 	if ((sb->data = malloc(n)) == NULL) {
-		return msgrd_fail(errmsg, errlen, TB_ENOMEM,
-		                  "raft message: out of memory");
+		return tb_errf(errmsg, errlen, TB_ENOMEM,
+		               "raft message: out of memory");
 	}
 	sb->alloc = n;
 	return TB_OK;
@@ -206,12 +205,12 @@ raftmsg_encode(const struct raft_message *msg, raft_id from_id,
 	*outlen = 0;
 	if (msg->type < RAFT_IO_APPEND_ENTRIES ||
 	    msg->type > RAFT_IO_TIMEOUT_NOW) {
-		return msgrd_fail(errmsg, errlen, TB_EINVAL,
-		                  "raft message: unknown type %u", msg->type);
+		return tb_errf(errmsg, errlen, TB_EINVAL,
+		               "raft message: unknown type %u", msg->type);
 	}
 	if (from_id == 0) {
-		return msgrd_fail(errmsg, errlen, TB_EINVAL,
-		                  "raft message: the sender's id is 0");
+		return tb_errf(errmsg, errlen, TB_EINVAL,
+		               "raft message: the sender's id is 0");
 	}
 	if ((rv = check_address(from_address, "the sender's address", errmsg,
 	                        errlen)) != TB_OK) {
@@ -228,8 +227,8 @@ raftmsg_encode(const struct raft_message *msg, raft_id from_id,
 	     pack_str(&pk, from_address) != 0;
 	if (rv != 0) {
 		msgpack_sbuffer_destroy(&sb);
-		return msgrd_fail(errmsg, errlen, TB_ENOMEM,
-		                  "raft message: out of memory");
+		return tb_errf(errmsg, errlen, TB_ENOMEM,
+		               "raft message: out of memory");
 	}
 	if ((rv = encode_body(&pk, msg, errmsg, errlen)) != TB_OK) {
 		msgpack_sbuffer_destroy(&sb);
@@ -238,9 +237,9 @@ raftmsg_encode(const struct raft_message *msg, raft_id from_id,
 	if (sb.size > RAFTMSG_MAX) {
 		size_t n = sb.size;
 		msgpack_sbuffer_destroy(&sb);
-		return msgrd_fail(errmsg, errlen, TB_ETOOBIG,
-		                  "raft message: %s of %zu bytes, over %u",
-		                  raftmsg_type_name(msg->type), n, RAFTMSG_MAX);
+		return tb_errf(errmsg, errlen, TB_ETOOBIG,
+		               "raft message: %s of %zu bytes, over %u",
+		               raftmsg_type_name(msg->type), n, RAFTMSG_MAX);
 	}
 	*out = (uint8_t *)sb.data;
 	*outlen = sb.size;

@@ -1,6 +1,8 @@
 /* Dates, the working-day calendar built from its JSON form, and due dates. */
 #include "schema/calendar.h"
 
+#include "schema/error.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -692,22 +694,6 @@ cal_paused_days(const struct cal_pause *pauses, size_t npauses, int32_t after,
 	return (int32_t)count;
 }
 
-static int due_fail(char *errmsg, size_t errlen, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int
-due_fail(char *errmsg, size_t errlen, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errmsg != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(errmsg, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
-
 static int
 due_beyond(const struct tb_calendar *c, int32_t day, char *errmsg,
            size_t errlen)
@@ -716,8 +702,8 @@ due_beyond(const struct tb_calendar *c, int32_t day, char *errmsg,
 
 	cal_date_format(day, a);
 	cover_text(c->first_year, c->last_year, years, sizeof(years));
-	return due_fail(errmsg, errlen, TB_ECALENDAR,
-	                "%s is beyond the calendar (covers %s)", a, years);
+	return tb_errf(errmsg, errlen, TB_ECALENDAR,
+	               "%s is beyond the calendar (covers %s)", a, years);
 }
 
 int
@@ -731,23 +717,23 @@ cal_due(const struct tb_calendar *c, int32_t from, int n, char unit,
 	size_t i;
 
 	if (n < 1 || n > CAL_MAX_DAYS) {
-		return due_fail(errmsg, errlen, TB_EINVAL,
-		                n < 1 ? "days must be ≥ 1, not %d"
-		                      : "days must be ≤ 3660, not %d",
-		                n);
+		return tb_errf(errmsg, errlen, TB_EINVAL,
+		               n < 1 ? "days must be ≥ 1, not %d"
+		                     : "days must be ≤ 3660, not %d",
+		               n);
 	}
 	if (unit != 'G' && unit != 'Z') {
-		return due_fail(errmsg, errlen, TB_EINVAL,
-		                "unit must be G (working days) or Z (calendar "
-		                "days)");
+		return tb_errf(errmsg, errlen, TB_EINVAL,
+		               "unit must be G (working days) or Z (calendar "
+		               "days)");
 	}
 	for (i = 0; i < npauses; i++) {
 		if (pauses[i].to < pauses[i].from) {
 			cal_date_format(pauses[i].from, a);
 			cal_date_format(pauses[i].to, b);
-			return due_fail(errmsg, errlen, TB_EINVAL,
-			                "pause %s:%s ends before it starts", a,
-			                b);
+			return tb_errf(errmsg, errlen, TB_EINVAL,
+			               "pause %s:%s ends before it starts", a,
+			               b);
 		}
 	}
 	if (!cal_covers(c, from)) {

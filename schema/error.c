@@ -121,3 +121,16 @@ tb_path_idx(char *out, size_t n, const char *parent, size_t idx)
 	path_put(out, n, &pos, d, (size_t)(num + sizeof(num) - d));
 	out[pos] = '\0';
 }
+
+int
+tb_errf(char *errmsg, size_t errlen, int rv, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (errmsg != NULL && errlen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(errmsg, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return rv;
+}

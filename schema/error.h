@@ -54,6 +54,12 @@ enum tb_err {
 
 /* tb_strerror returns a static human text for rv ("unknown error" for an
  * out-of-range code). */
+/* tb_errf writes the reason (printf) to errmsg (errlen bytes; errmsg may be
+ * NULL) and returns rv: the refusal of a function that reports into a
+ * caller's buffer. */
+int tb_errf(char *errmsg, size_t errlen, int rv, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 const char *tb_strerror(int rv);
 
 /* tb_errname returns the stable machine name of rv ("ok", "bad_code"...). */

@@ -349,22 +349,6 @@ lc_allowed(char *buf, size_t len, enum lc_state s, enum lc_action a, bool dests)
 	}
 }
 
-static int lc_fail(char *errmsg, size_t errlen, int rv, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int
-lc_fail(char *errmsg, size_t errlen, int rv, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errmsg != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(errmsg, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rv;
-}
-
 int
 lc_apply(struct lc_case *c, enum lc_action a, enum lc_state target,
          char *errmsg, size_t errlen)
@@ -376,7 +360,7 @@ lc_apply(struct lc_case *c, enum lc_action a, enum lc_state target,
 	size_t i;
 
 	if (c == NULL || !state_ok(c->state) || !action_ok(a)) {
-		return lc_fail(errmsg, errlen, TB_EINVAL,
+		return tb_errf(errmsg, errlen, TB_EINVAL,
 		               "lifecycle: no case, or state %d or action %d "
 		               "out of range",
 		               c != NULL ? (int)c->state : -1, (int)a);
@@ -384,7 +368,7 @@ lc_apply(struct lc_case *c, enum lc_action a, enum lc_state target,
 	dest = lc_actions[a].dest;
 	want = dest == LC_DEST_TARGET ? target : c->suspended_from;
 	if (dest == LC_DEST_TARGET && !state_ok(target)) {
-		return lc_fail(errmsg, errlen, TB_EINVAL,
+		return tb_errf(errmsg, errlen, TB_EINVAL,
 		               "action '%s': target state %d out of range",
 		               lc_actions[a].name, (int)target);
 	}
@@ -407,13 +391,13 @@ lc_apply(struct lc_case *c, enum lc_action a, enum lc_state target,
 	}
 	lc_allowed(allowed, sizeof(allowed), c->state, a, any);
 	if (!any) {
-		return lc_fail(errmsg, errlen, TB_ETRANSITION,
+		return tb_errf(errmsg, errlen, TB_ETRANSITION,
 		               "action '%s' is not allowed in state '%s' "
 		               "(allowed: %s)",
 		               lc_actions[a].name, lc_states[c->state].name,
 		               allowed);
 	}
-	return lc_fail(errmsg, errlen, TB_ETRANSITION,
+	return tb_errf(errmsg, errlen, TB_ETRANSITION,
 	               "action '%s' in state '%s' cannot go to '%s' "
 	               "(allowed: %s)",
 	               lc_actions[a].name, lc_states[c->state].name,

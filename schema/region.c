@@ -37,22 +37,6 @@ struct row {
 	size_t line;
 };
 
-static int region_err(char *errmsg, size_t errlen, int rv, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int
-region_err(char *errmsg, size_t errlen, int rv, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errmsg != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(errmsg, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rv;
-}
-
 /* code_reason parses n bytes at s as a code; twelve digits are accepted
  * only when allow12. Returns NULL and sets *code, or the reason. */
 static const char *
@@ -93,10 +77,10 @@ region_code_parse_msg(const char *s, int32_t *code, char *errmsg, size_t errlen)
 	const char *why;
 
 	if (s == NULL) {
-		return region_err(errmsg, errlen, TB_ECODE, "empty code");
+		return tb_errf(errmsg, errlen, TB_ECODE, "empty code");
 	}
 	if ((why = code_reason(s, strlen(s), true, code)) != NULL) {
-		return region_err(errmsg, errlen, TB_ECODE, "%s", why);
+		return tb_errf(errmsg, errlen, TB_ECODE, "%s", why);
 	}
 	return TB_OK;
 }
@@ -179,9 +163,9 @@ parse_row(const char *s, size_t n, size_t line, struct row *r, char *names,
 	int l;
 
 	if (memchr(s, '"', n) != NULL) {
-		return region_err(errmsg, errlen, TB_EMALFORMED,
-		                  "line %zu: quoted fields are not supported",
-		                  line);
+		return tb_errf(errmsg, errlen, TB_EMALFORMED,
+		               "line %zu: quoted fields are not supported",
+		               line);
 	}
 	for (i = 0; i <= n; i++) {
 		if (i < n && s[i] != ',') {
@@ -195,20 +179,20 @@ parse_row(const char *s, size_t n, size_t line, struct row *r, char *names,
 		start = i + 1;
 	}
 	if (nf != 4) {
-		return region_err(errmsg, errlen, TB_EMALFORMED,
-		                  "line %zu: expected 4 columns, got %zu", line,
-		                  nf);
+		return tb_errf(errmsg, errlen, TB_EMALFORMED,
+		               "line %zu: expected 4 columns, got %zu", line,
+		               nf);
 	}
 	if ((why = code_reason(f[0], fl[0], false, &r->r.code)) != NULL) {
-		return region_err(errmsg, errlen, TB_ECODE,
-		                  "line %zu: bad code '%.*s': %s", line,
-		                  (int)(fl[0] > 16 ? 16 : fl[0]), f[0], why);
+		return tb_errf(errmsg, errlen, TB_ECODE,
+		               "line %zu: bad code '%.*s': %s", line,
+		               (int)(fl[0] > 16 ? 16 : fl[0]), f[0], why);
 	}
 	if (fl[1] == 0 || !utf8_ok((const unsigned char *)f[1], fl[1])) {
-		return region_err(
-		    errmsg, errlen, TB_EMALFORMED,
-		    "line %zu: name of %06d is %s", line, (int)r->r.code,
-		    fl[1] == 0 ? "empty" : "not valid UTF-8 text");
+		return tb_errf(errmsg, errlen, TB_EMALFORMED,
+		               "line %zu: name of %06d is %s", line,
+		               (int)r->r.code,
+		               fl[1] == 0 ? "empty" : "not valid UTF-8 text");
 	}
 	for (l = 0; l < REGION_NLEVELS; l++) {
 		if (strlen(region_level_names[l]) == fl[2] &&
@@ -217,38 +201,37 @@ parse_row(const char *s, size_t n, size_t line, struct row *r, char *names,
 		}
 	}
 	if (l == REGION_NLEVELS) {
-		return region_err(errmsg, errlen, TB_EMALFORMED,
-		                  "line %zu: unknown level '%.*s' (want "
-		                  "province, city, group or county)",
-		                  line, (int)(fl[2] > 16 ? 16 : fl[2]), f[2]);
+		return tb_errf(errmsg, errlen, TB_EMALFORMED,
+		               "line %zu: unknown level '%.*s' (want "
+		               "province, city, group or county)",
+		               line, (int)(fl[2] > 16 ? 16 : fl[2]), f[2]);
 	}
 	r->r.level = (enum region_level)l;
 	if (!level_fits(r->r.level, r->r.code)) {
-		return region_err(errmsg, errlen, TB_ECODE,
-		                  "line %zu: %06d cannot be a %s (a province "
-		                  "ends in 0000, a city or group in 00, a "
-		                  "county not in 00)",
-		                  line, (int)r->r.code, region_level_names[l]);
+		return tb_errf(errmsg, errlen, TB_ECODE,
+		               "line %zu: %06d cannot be a %s (a province "
+		               "ends in 0000, a city or group in 00, a "
+		               "county not in 00)",
+		               line, (int)r->r.code, region_level_names[l]);
 	}
 	r->r.parent = 0;
 	if (r->r.level == REGION_PROVINCE && fl[3] != 0) {
-		return region_err(errmsg, errlen, TB_EMALFORMED,
-		                  "line %zu: province %06d has a parent", line,
-		                  (int)r->r.code);
+		return tb_errf(errmsg, errlen, TB_EMALFORMED,
+		               "line %zu: province %06d has a parent", line,
+		               (int)r->r.code);
 	}
 	if (r->r.level != REGION_PROVINCE) {
 		if (fl[3] == 0) {
-			return region_err(errmsg, errlen, TB_EMALFORMED,
-			                  "line %zu: %s %06d has no parent",
-			                  line, region_level_names[l],
-			                  (int)r->r.code);
+			return tb_errf(errmsg, errlen, TB_EMALFORMED,
+			               "line %zu: %s %06d has no parent", line,
+			               region_level_names[l], (int)r->r.code);
 		}
 		why = code_reason(f[3], fl[3], false, &r->r.parent);
 		if (why != NULL) {
-			return region_err(
-			    errmsg, errlen, TB_ECODE,
-			    "line %zu: bad parent code '%.*s': %s", line,
-			    (int)(fl[3] > 16 ? 16 : fl[3]), f[3], why);
+			return tb_errf(errmsg, errlen, TB_ECODE,
+			               "line %zu: bad parent code '%.*s': %s",
+			               line, (int)(fl[3] > 16 ? 16 : fl[3]),
+			               f[3], why);
 		}
 	}
 	memcpy(names + *names_len, f[1], fl[1]);
@@ -318,11 +301,11 @@ check_tree(const struct row *rows, const struct row *sorted, size_t n,
 		}
 	}
 	if (dup != 0) {
-		return region_err(errmsg, errlen, TB_EDUP,
-		                  "line %zu: duplicate code %06d (first on "
-		                  "line %zu)",
-		                  sorted[dup].line, (int)sorted[dup].r.code,
-		                  sorted[dup_first].line);
+		return tb_errf(errmsg, errlen, TB_EDUP,
+		               "line %zu: duplicate code %06d (first on "
+		               "line %zu)",
+		               sorted[dup].line, (int)sorted[dup].r.code,
+		               sorted[dup_first].line);
 	}
 	for (i = 0; i < n; i++) {
 		const struct region *r = &rows[i].r;
@@ -330,16 +313,16 @@ check_tree(const struct row *rows, const struct row *sorted, size_t n,
 			continue;
 		}
 		if ((p = row_find(sorted, n, r->parent)) == NULL) {
-			return region_err(
-			    errmsg, errlen, TB_EMALFORMED,
-			    "line %zu: parent %06d of %06d is not "
-			    "in the table",
-			    rows[i].line, (int)r->parent, (int)r->code);
+			return tb_errf(errmsg, errlen, TB_EMALFORMED,
+			               "line %zu: parent %06d of %06d is not "
+			               "in the table",
+			               rows[i].line, (int)r->parent,
+			               (int)r->code);
 		}
 		if (p->r.level == REGION_COUNTY ||
 		    (r->level != REGION_COUNTY &&
 		     p->r.level != REGION_PROVINCE)) {
-			return region_err(
+			return tb_errf(
 			    errmsg, errlen, TB_EMALFORMED,
 			    "line %zu: %s %06d cannot have the %s %06d as "
 			    "parent",
@@ -348,11 +331,11 @@ check_tree(const struct row *rows, const struct row *sorted, size_t n,
 			    (int)p->r.code);
 		}
 		if (p->r.code / 10000 != r->code / 10000) {
-			return region_err(errmsg, errlen, TB_EMALFORMED,
-			                  "line %zu: parent %06d of %06d is in "
-			                  "another province",
-			                  rows[i].line, (int)p->r.code,
-			                  (int)r->code);
+			return tb_errf(errmsg, errlen, TB_EMALFORMED,
+			               "line %zu: parent %06d of %06d is in "
+			               "another province",
+			               rows[i].line, (int)p->r.code,
+			               (int)r->code);
 		}
 	}
 	return TB_OK;
@@ -404,12 +387,12 @@ region_table_load(const char *csv, size_t len, struct region_table **out,
 	int rv;
 
 	if (csv == NULL && len > 0) {
-		return region_err(errmsg, errlen, TB_EINVAL, "no input");
+		return tb_errf(errmsg, errlen, TB_EINVAL, "no input");
 	}
 	if (len > REGION_MAX_CSV) {
-		return region_err(errmsg, errlen, TB_ETOOBIG,
-		                  "region table larger than %u bytes",
-		                  (unsigned)REGION_MAX_CSV);
+		return tb_errf(errmsg, errlen, TB_ETOOBIG,
+		               "region table larger than %u bytes",
+		               (unsigned)REGION_MAX_CSV);
 	}
 	p = csv != NULL ? csv : "";
 	end = p + len;
@@ -440,17 +423,17 @@ region_table_load(const char *csv, size_t len, struct region_table **out,
 			continue;
 		}
 		if (memchr(s, '\0', ll) != NULL) {
-			rv = region_err(errmsg, errlen, TB_EMALFORMED,
-			                "line %zu: NUL byte", line);
+			rv = tb_errf(errmsg, errlen, TB_EMALFORMED,
+			             "line %zu: NUL byte", line);
 			goto err;
 		}
 		if (!header) {
 			if (ll != strlen(region_header) ||
 			    memcmp(s, region_header, ll) != 0) {
-				rv = region_err(errmsg, errlen, TB_EMALFORMED,
-				                "line %zu: expected the header "
-				                "'%s'",
-				                line, region_header);
+				rv = tb_errf(errmsg, errlen, TB_EMALFORMED,
+				             "line %zu: expected the header "
+				             "'%s'",
+				             line, region_header);
 				goto err;
 			}
 			header = true;
@@ -464,13 +447,13 @@ region_table_load(const char *csv, size_t len, struct region_table **out,
 		n++;
 	}
 	if (!header) {
-		rv = region_err(errmsg, errlen, TB_EMALFORMED,
-		                "no header line '%s'", region_header);
+		rv = tb_errf(errmsg, errlen, TB_EMALFORMED,
+		             "no header line '%s'", region_header);
 		goto err;
 	}
 	if (n == 0) {
-		rv = region_err(errmsg, errlen, TB_EMALFORMED,
-		                "no regions after the header");
+		rv = tb_errf(errmsg, errlen, TB_EMALFORMED,
+		             "no regions after the header");
 		goto err;
 	}
 	if ((sorted = malloc(n * sizeof(*sorted))) == NULL) {
@@ -489,7 +472,7 @@ region_table_load(const char *csv, size_t len, struct region_table **out,
 	*out = t;
 	return TB_OK;
 err_nomem:
-	rv = region_err(errmsg, errlen, TB_ENOMEM, "out of memory");
+	rv = tb_errf(errmsg, errlen, TB_ENOMEM, "out of memory");
 err:
 	free(sorted);
 	free(rows);
