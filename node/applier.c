@@ -378,6 +378,12 @@ applier_sync(struct applier *a)
 	return rv;
 }
 
+uint64_t
+applier_staged(const struct applier *a)
+{
+	return a->staged;
+}
+
 bool
 applier_idle(const struct applier *a)
 {

@@ -72,6 +72,9 @@ int applier_stage(struct applier *a, uint64_t index, const void *buf,
 /* applier_durable is the last index the writer committed (any thread). */
 uint64_t applier_durable(const struct applier *a);
 
+/* applier_staged is the last index staged (loop thread). */
+uint64_t applier_staged(const struct applier *a);
+
 /* applier_submit hands everything staged to the writer (loop thread). */
 void applier_submit(struct applier *a);
 

@@ -14,6 +14,7 @@
 #include "node/group_impl.h"
 
 #include "consensus/raftmsg.h"
+#include "node/applier.h"
 #include "node/log.h"
 #include "node/node.h"
 #include "node/store.h"
@@ -634,11 +635,20 @@ group_tick(struct node *n)
 	/* A node made with --join waits with an empty log until it is
 	 * added: its links accept a higher incarnation as its own. */
 	link_set_joining(n->links, group_joining(n));
-	/* A follower is ready once it follows a leader and applied what it
-	 * was sent (a leader is made ready by node.c's bootstrap). */
+	/* A follower is ready once it follows a leader and its store holds
+	 * the commands applied when it first could be (a leader is made
+	 * ready by node.c's bootstrap). The store trails libraft by a batch
+	 * (up to GROUP_APPLY_DEFER_MS and a commit): ready before it, a
+	 * request would find no token or catalog that it was sent. */
 	if (!n->ready && !n->stopping &&
 	    raft_state(&n->raft) == RAFT_FOLLOWER && n->view.leader_id != 0 &&
-	    raft_last_applied(&n->raft) > 0) {
+	    raft_last_applied(&n->raft) > 0 && !g->ready_armed) {
+		g->ready_armed = true;
+		g->ready_at = applier_staged(n->applier);
+	}
+	if (!n->ready && !n->stopping && g->ready_armed &&
+	    raft_state(&n->raft) == RAFT_FOLLOWER && n->view.leader_id != 0 &&
+	    applier_durable(n->applier) >= g->ready_at) {
 		char lid[17];
 		group_node_id(n->view.leader_id, lid);
 		n->ready = true;

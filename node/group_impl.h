@@ -93,6 +93,9 @@ struct group {
 	raft_term fwd_last_term;
 	char fwdb_off[17]; /* a leader that takes no batches (its build) */
 	int64_t apply_submit_ms; /* group_apply_now's last hand-over */
+	/* A new follower: ready once its store committed ready_at. */
+	bool ready_armed;
+	raft_index ready_at;
 	_Atomic unsigned long long fwd_batches, fwd_pushes;
 	/* At the leader: the last entry proposed for each member's batches,
 	 * whose commit it tells that member at once (group_fwdb.c). */

@@ -47,7 +47,10 @@ add_voter() {
   run "$TB" --api "$api" --token "$TOKEN_A" group add "$id" "$addr"
   for i in 1 2; do
     [ "$rc" = 0 ] && return 0
-    case "$err" in *"did not catch up"*) ;; *) return 1 ;; esac
+    case "$err" in
+    *"did not catch up"*) ;;
+    *) echo "# group add $id failed: $err"; return 1 ;;
+    esac
     echo "# $id did not catch up; promoting it again"
     run "$TB" --api "$api" --token "$TOKEN_A" group promote "$id"
   done
