@@ -4,6 +4,7 @@
 #include "node/api_impl.h"
 
 #include "node/api_ctoken.h"
+#include "node/applier.h"
 #include "node/group.h"
 #include "node/node.h"
 #include "schema/json_fast.h"
@@ -384,6 +385,7 @@ api_dispatch(struct http_call *c)
 	bool get = !strcmp(c->method, "GET") || !strcmp(c->method, "HEAD");
 	char arg[160];
 	enum route r;
+	int rv;
 
 	if (!strcmp(c->path, "/healthz") && get) {
 		api_health(c, false);
@@ -413,6 +415,17 @@ api_dispatch(struct http_call *c)
 	}
 	r = api_route_find(c, arg, sizeof(arg));
 	if (route_check(c, r) != 0) {
+		return;
+	}
+	/* Case creations are answered before the store commits them
+	 * (node/applier.h): any other request may read one, so it first
+	 * waits for that commit (at once when none is pending). */
+	if ((get || r != RT_CASES) &&
+	    (rv = applier_barrier(n->applier, 5000)) != TB_OK) {
+		http_reply_error(c, 503, "unavailable", NULL,
+		                 "the store did not commit the writes answered "
+		                 "before this request: %s",
+		                 tb_strerror(rv));
 		return;
 	}
 	if (get) {

@@ -347,6 +347,10 @@ api_metrics(struct http_call *c)
 	    "tongban_refusals_total %llu\n"
 	    "# TYPE tongban_apply_redos_total counter\n"
 	    "tongban_apply_redos_total %llu\n"
+	    "# TYPE tongban_store_commits_total counter\n"
+	    "tongban_store_commits_total %llu\n"
+	    "# TYPE tongban_store_answered_early_total counter\n"
+	    "tongban_store_answered_early_total %llu\n"
 	    "# TYPE tongban_proposals_total counter\n"
 	    "tongban_proposals_total %llu\n"
 	    "# TYPE tongban_proposal_batches_total counter\n"
@@ -363,6 +367,8 @@ api_metrics(struct http_call *c)
 	    (unsigned long long)n->view.applied, n->view.state == RAFT_LEADER,
 	    (unsigned long long)n->m.applies, (unsigned long long)n->m.refusals,
 	    (unsigned long long)n->m.apply_redos,
+	    (unsigned long long)n->m.store_commits,
+	    (unsigned long long)n->m.answered_early,
 	    (unsigned long long)n->m.proposals,
 	    (unsigned long long)n->m.prop_batches,
 	    (unsigned long long)n->m.prop_held,

@@ -8,6 +8,7 @@
 #include "node/node.h"
 #include "node/store.h"
 #include "node/store_db.h"
+#include "schema/command.h"
 #include "schema/error.h"
 
 #include <pthread.h>
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <time.h>
 #include <unistd.h>
 
 /* fail records the writer's first failure and wakes the loop. */
@@ -36,12 +38,92 @@ fail(struct applier *a, int rv, uint64_t index)
 	uv_async_send(&a->failed);
 }
 
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* deadline sets ts to ms milliseconds from now (CLOCK_MONOTONIC). */
+static void
+deadline(struct timespec *ts, int64_t ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += (time_t)(ms / 1000);
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+/* answer_early hands the calls of the held batch to the reply thread
+ * before its commit: each job keeps its bytes (a redo applies it again)
+ * and gives its call and result to a reply job. acked names the last. */
+static void
+answer_early(struct applier *a, bool more)
+{
+	struct job *j, *r, *list = NULL, **tail = &list;
+	uint64_t last = 0;
+	unsigned n = 0;
+
+	for (j = a->held; j != NULL; j = j->next) {
+		if (j->c == NULL) {
+			continue;
+		}
+		if ((r = calloc(1, sizeof(*r))) == NULL) {
+			break; /* answered after the commit, as before */
+		}
+		r->c = j->c;
+		r->res = j->res;
+		r->rv = 0;
+		j->c = NULL;
+		j->res = NULL;
+		last = j->index;
+		*tail = r;
+		tail = &r->next;
+		n++;
+	}
+	if (list != NULL) {
+		a->n->m.answered_early += n;
+		atomic_store(&a->acked, last);
+		applier_reply_hand(a, list, tail, n, more);
+	}
+}
+
+/* defer says whether the held batch's commit waits (answering its calls
+ * now): a batch of case creations only, not full, younger than
+ * APPLIER_DEFER_MS, and no reader waiting for it. */
+static bool
+defer(struct applier *a, bool more)
+{
+	bool flush;
+
+	if (!a->deferrable || a->held_n >= APPLIER_BATCH_MAX ||
+	    atomic_load(&a->error) != 0) {
+		return false;
+	}
+	answer_early(a, more);
+	if (!a->deferring) {
+		a->deferring = true;
+		a->defer_since = mono_ms();
+	}
+	pthread_mutex_lock(&a->mu);
+	flush = a->flush;
+	pthread_mutex_unlock(&a->mu);
+	return !flush && mono_ms() - a->defer_since < APPLIER_DEFER_MS;
+}
+
 /* commit commits the writer's batch and hands the calls it held to the
  * reply thread (applier_reply_hand; more: the writer has entries to apply
- * next), to be answered with their results if it is durable, 503 if not: none
- * is answered before its batch's commit returned. */
+ * next), to be answered with their results if it is durable, 503 if not. A
+ * batch of case creations may answer first and commit later (defer; force:
+ * commit now). */
 static void
-commit(struct applier *a, bool more)
+commit(struct applier *a, bool more, bool force)
 {
 	struct job *j, *next, *replies = NULL, **rtail = &replies;
 	unsigned nreplies = 0;
@@ -50,12 +132,24 @@ commit(struct applier *a, bool more)
 	if (a->held == NULL) {
 		return;
 	}
+	if (!force && rv == 0 && defer(a, more)) {
+		return;
+	}
 	if (rv == 0 && (rv = store_batch_commit(a->store)) != 0) {
 		fail(a, rv, a->held_index);
 	}
 	if (rv == 0) {
 		atomic_store(&a->durable, a->held_index);
+		a->n->m.store_commits++;
 	}
+	a->deferring = false;
+	a->deferrable = true;
+	pthread_mutex_lock(&a->mu);
+	a->flush = false;
+	if (a->readers > 0) {
+		pthread_cond_broadcast(&a->committed);
+	}
+	pthread_mutex_unlock(&a->mu);
 	/* The next batch applies directly into its transaction again. */
 	store_set_direct(a->store, true);
 	if (rv == 0 && a->store->fault_exit) {
@@ -186,12 +280,21 @@ apply(struct applier *a, struct job *j, bool more)
 			a->n->m.refusals++;
 		}
 	}
+	/* Only a batch of case creations, each answered over HTTP here, is
+	 * answered before its commit: any other command (a token, a
+	 * revocation, a release) is read by the next request's checks, and a
+	 * member waiting for an entry (done, or no call) waits for the
+	 * commit. */
+	if (j->c == NULL || j->done != NULL ||
+	    a->store->last_type != CMD_CASE_CREATE) {
+		a->deferrable = false;
+	}
 	j->next = NULL;
 	*a->held_tail = j;
 	a->held_tail = &j->next;
 	a->held_index = j->index;
 	if (++a->held_n >= APPLIER_BATCH_MAX || rv != 0) {
-		commit(a, more);
+		commit(a, more, false);
 	}
 }
 
@@ -207,11 +310,28 @@ writer_main(void *arg)
 	for (;;) {
 		pthread_mutex_lock(&a->mu);
 		while (a->head == NULL && !a->stop) {
-			pthread_cond_wait(&a->work, &a->mu);
+			struct timespec ts;
+			int64_t left;
+			if (!a->deferring) {
+				pthread_cond_wait(&a->work, &a->mu);
+				continue;
+			}
+			/* A deferred commit: its time, or a reader. */
+			left = a->defer_since + APPLIER_DEFER_MS - mono_ms();
+			if (a->flush || left <= 0) {
+				break;
+			}
+			deadline(&ts, left);
+			pthread_cond_timedwait(&a->work, &a->mu, &ts);
 		}
 		if (a->head == NULL) {
+			bool stop = a->stop;
 			pthread_mutex_unlock(&a->mu);
-			break;
+			commit(a, false, true);
+			if (stop) {
+				break;
+			}
+			continue;
 		}
 		list = a->head;
 		a->head = NULL;
@@ -223,7 +343,7 @@ writer_main(void *arg)
 				apply(a, j, list != NULL);
 				continue;
 			}
-			commit(a, list != NULL);
+			commit(a, list != NULL, true);
 			if ((rv = atomic_load(&a->error)) == 0) {
 				rv = store_sync(a->store);
 			}
@@ -234,8 +354,9 @@ writer_main(void *arg)
 			pthread_cond_broadcast(&a->done);
 			pthread_mutex_unlock(&a->mu);
 		}
-		/* What was submitted together is committed together. */
-		commit(a, false);
+		/* What was submitted together is committed together (or
+		 * answered, and committed within APPLIER_DEFER_MS). */
+		commit(a, false, false);
 	}
 	return NULL;
 }
@@ -268,8 +389,16 @@ applier_start(struct node *n, void (*on_fail)(struct node *n),
 	a->held_tail = &a->held;
 	store_set_direct(a->store, true);
 	a->rtail = &a->rhead;
+	a->deferrable = true;
 	pthread_mutex_init(&a->mu, NULL);
-	pthread_cond_init(&a->work, NULL);
+	{
+		pthread_condattr_t ca;
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&a->work, &ca);
+		pthread_cond_init(&a->committed, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	pthread_cond_init(&a->done, NULL);
 	pthread_mutex_init(&a->rmu, NULL);
 	pthread_cond_init(&a->rwork, NULL);
@@ -418,6 +547,50 @@ applier_stop(struct applier *a)
 	applier_reply_stop(a);
 }
 
+bool
+applier_pending(struct applier *a)
+{
+	return a != NULL && atomic_load(&a->durable) < atomic_load(&a->acked);
+}
+
+void
+applier_flush(struct applier *a)
+{
+	pthread_mutex_lock(&a->mu);
+	a->flush = true;
+	pthread_cond_signal(&a->work);
+	pthread_mutex_unlock(&a->mu);
+}
+
+int
+applier_barrier(struct applier *a, int timeout_ms)
+{
+	uint64_t want;
+	struct timespec ts;
+	int rv = 0;
+
+	if (a == NULL || !a->started ||
+	    atomic_load(&a->durable) >= (want = atomic_load(&a->acked))) {
+		return TB_OK;
+	}
+	deadline(&ts, timeout_ms);
+	pthread_mutex_lock(&a->mu);
+	a->flush = true;
+	a->readers++;
+	pthread_cond_signal(&a->work);
+	while (atomic_load(&a->durable) < want && atomic_load(&a->error) == 0 &&
+	       rv == 0) {
+		rv = pthread_cond_timedwait(&a->committed, &a->mu, &ts);
+	}
+	a->readers--;
+	pthread_mutex_unlock(&a->mu);
+	if (atomic_load(&a->durable) >= want) {
+		return TB_OK;
+	}
+	return atomic_load(&a->error) != 0 ? atomic_load(&a->error)
+	                                   : TB_ETIMEOUT;
+}
+
 uint64_t
 applier_durable(const struct applier *a)
 {
@@ -431,6 +604,7 @@ applier_free(struct applier *a)
 		return;
 	}
 	pthread_cond_destroy(&a->work);
+	pthread_cond_destroy(&a->committed);
 	pthread_cond_destroy(&a->done);
 	pthread_mutex_destroy(&a->mu);
 	pthread_cond_destroy(&a->rwork);

@@ -23,8 +23,11 @@ struct applier;
  * batch), and only after that commit hands the calls of the batch to the
  * applier's reply thread, which serialises their replies and finishes their
  * aios (nng's aio is thread-safe) while the writer goes on with the next
- * batch: a reply never acknowledges a write the store has not made durable,
- * and no reply body is built on the loop or on the writer.
+ * batch; no reply body is built on the loop or on the writer. A batch of
+ * case creations only is answered before its commit (APPLIER_DEFER_MS):
+ * every reply acknowledges an entry that Raft holds durably, and every
+ * request but a case creation first waits for the store's commit of what
+ * was answered (applier_barrier).
  *
  * LMDB binds a write transaction to the thread that began it, so every
  * write transaction of the store, and store_sync, runs on the writer. The
@@ -68,6 +71,30 @@ typedef void (*applier_done_fn)(void *arg, int rv, json_t *res);
 int applier_stage(struct applier *a, uint64_t index, const void *buf,
                   size_t len, struct http_call *c, applier_done_fn done,
                   void *arg);
+
+/* Case creations (the common write) are answered once applied, before
+ * their batch's commit, which follows within this many milliseconds, when
+ * a reader asks (applier_barrier) or when the batch is full: one store
+ * commit serves many Raft rounds. The Raft log already holds each of them
+ * durably on a majority, and a restart re-applies whatever the store had
+ * not committed; reads wait for the commit (applier_barrier). */
+#define APPLIER_DEFER_MS 20
+
+/* applier_barrier returns once every write answered so far is committed in
+ * the store, so that a request that reads the store after a reply sees
+ * that reply's write: at once when nothing answered waits, else after
+ * asking the writer to commit now (about one commit). Any thread but the
+ * writer's. TB_OK, or TB_ETIMEOUT after timeout_ms, or the writer's
+ * failure. */
+int applier_barrier(struct applier *a, int timeout_ms);
+
+/* applier_pending: a write was answered that the store has not committed
+ * yet (any thread). */
+bool applier_pending(struct applier *a);
+
+/* applier_flush asks the writer to commit such writes now, without waiting
+ * (the loop's readers: node.c's link gate). */
+void applier_flush(struct applier *a);
 
 /* applier_durable is the last index the writer committed (any thread). */
 uint64_t applier_durable(const struct applier *a);

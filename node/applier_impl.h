@@ -48,6 +48,19 @@ struct applier {
 	struct job *held, **held_tail;
 	unsigned held_n;
 	uint64_t held_index;
+	/* Deferred commits (applier.c, "Replies before the commit"): the
+	 * batch holds only case creations answered already; its commit waits
+	 * until defer_since + APPLIER_DEFER_MS, a reader asks (flush, under
+	 * mu) or the batch is full. acked: the last index answered before
+	 * its commit; readers wait on committed (under mu) for durable to
+	 * reach it. */
+	bool deferrable; /* writer: every apply of the batch may defer */
+	bool deferring;  /* writer: a batch is open, answered, uncommitted */
+	int64_t defer_since; /* writer: when its first answers went, ms */
+	bool flush;          /* under mu: a reader waits for the commit */
+	unsigned readers;    /* under mu: readers waiting on committed */
+	pthread_cond_t committed;
+	_Atomic uint64_t acked;
 	/* The reply thread: calls of committed (or lost) batches. */
 	pthread_t rthread;
 	bool rstarted;

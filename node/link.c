@@ -572,6 +572,7 @@ links_stop(struct links *ls)
 		link_set_state(l, LS_CLOSED, "%s", "the node is stopping");
 	}
 	link_pending_expire(ls, 0, true);
+	link_held_drop(ls);
 	/* No nng callback runs any more (link_nng_stop stopped every aio):
 	 * the wake-up handle may close. */
 	if (ls->handles_open) {

@@ -161,6 +161,21 @@ typedef void (*link_handler_fn)(struct links *ls, const struct link_msg *m,
  * a type is counted and dropped. */
 int link_handle(struct links *ls, uint32_t type, link_handler_fn fn, void *arg);
 
+/* A gate says (loop thread) whether a message of type waits before its
+ * handler runs; held: messages wait already. A message held is copied and
+ * delivered, in arrival order among the held ones, by link_release_held;
+ * the node holds messages that read its store while writes it answered
+ * are not committed there yet (node/applier.h). */
+typedef bool (*link_gate_fn)(void *arg, uint32_t type, bool held);
+
+/* link_set_gate sets the gate (NULL: none). */
+void link_set_gate(struct links *ls, link_gate_fn gate, void *arg);
+
+/* link_release_held runs the handlers of the held messages (loop thread).
+ * Whatever is still held when the links stop is dropped (a request's
+ * sender times out, as when a node stops). */
+void link_release_held(struct links *ls);
+
 /* link_send queues a one-way message (body copied) to peer: a node id (16
  * hex digits) or a region code (6 digits; any node of that region with a
  * link). It prefers an up link this node dialed, then an up inbound link,

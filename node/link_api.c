@@ -2,10 +2,12 @@
  * /v1/links and POST /v1/links/ping. */
 #include "node/link_api.h"
 
+#include "node/applier.h"
 #include "node/group.h"
 #include "node/link.h"
 #include "node/log.h"
 #include "node/node.h"
+#include "node/region.h"
 #include "node/region_store.h"
 #include "node/store.h"
 #include "schema/incarnation.h"
@@ -36,6 +38,29 @@ node_root(void *arg, json_t **out)
 
 	*out = NULL;
 	return n->store != NULL ? store_root(n->store, out) : TB_ENOTFOUND;
+}
+
+/* gate_cb holds a message of the tree of regions (a query, a handoff, an
+ * outbox frame: handlers that read the store on the loop) while a write
+ * this node answered is not committed in its store yet, and asks for that
+ * commit; progress() releases them after it (node/applier.h). Group
+ * messages (Raft, forwarded writes) never wait. */
+static bool
+gate_cb(void *arg, uint32_t type, bool held)
+{
+	struct node *n = arg;
+
+	if (type < REGION_T_OUTBOX) {
+		return false;
+	}
+	if (applier_pending(n->applier)) {
+		applier_flush(n->applier);
+		return true;
+	}
+	if (held) {
+		link_release_held(n->links); /* first, in order */
+	}
+	return false;
 }
 
 int
@@ -91,6 +116,7 @@ link_node_start(struct node *n, char *url, size_t len)
 		return -1;
 	}
 	links_url(n->links, url, len);
+	link_set_gate(n->links, gate_cb, n);
 	tb_log(TB_LOG_INFO, "TB-LINK-LISTEN", "links listen on %s", url);
 	return 0;
 }

@@ -428,6 +428,11 @@ msg_in(struct link *l, const uint8_t *m, size_t n)
 		}
 		return;
 	}
+	if (ls->gate != NULL &&
+	    ls->gate(ls->gate_arg, msg.type, ls->held != NULL) &&
+	    link_hold(ls, &msg) == TB_OK) {
+		return;
+	}
 	ls->handlers[h].fn(ls, &msg, ls->handlers[h].arg);
 }
 

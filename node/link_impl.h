@@ -48,12 +48,29 @@
 #define LINK_KEEP_CLOSED   16 /* closed inbound entries kept for the view */
 #define LINK_EXPIRING_MS   (7LL * 86400 * 1000)
 #define LINK_MAX_HANDLERS  64
-#define LINK_KEYS          64    /* responder keys remembered for IK */
-#define LINK_RECONNECT_MS  100   /* the reconnect time, normally ... */
-#define LINK_BACKOFF_MS    1000  /* ... after a refusal ... */
-#define LINK_BACKOFF_MAX   30000 /* ... doubling up to this */
-#define LINK_DIAL_MAX_MS   5000  /* failed connects double it up to this */
-#define LINK_LOG_BURST     20    /* refusal lines per second, then a count */
+
+/* A message held by the gate (link_release_held), with copies of what
+ * its struct link_msg pointed to. */
+struct link_held {
+	struct link_held *next;
+	struct link_msg msg;
+	char node_id[CERT_NODE_ID_HEX + 1];
+	char region[7];
+	char role[16];
+	uint8_t body[];
+};
+
+/* link_hold copies m to the held list: TB_OK or TB_ENOMEM. */
+int link_hold(struct links *ls, const struct link_msg *m);
+
+/* link_held_drop frees the held messages. */
+void link_held_drop(struct links *ls);
+#define LINK_KEYS         64    /* responder keys remembered for IK */
+#define LINK_RECONNECT_MS 100   /* the reconnect time, normally ... */
+#define LINK_BACKOFF_MS   1000  /* ... after a refusal ... */
+#define LINK_BACKOFF_MAX  30000 /* ... doubling up to this */
+#define LINK_DIAL_MAX_MS  5000  /* failed connects double it up to this */
+#define LINK_LOG_BURST    20    /* refusal lines per second, then a count */
 
 enum link_dir { LINK_OUT, LINK_IN };
 
@@ -317,6 +334,9 @@ struct links {
 		void *arg;
 	} handlers[LINK_MAX_HANDLERS];
 	unsigned nhandlers;
+	link_gate_fn gate; /* link_set_gate */
+	void *gate_arg;
+	struct link_held *held, **held_tail;
 	struct link_pending *pending;
 	uint64_t next_id;
 	link_join_fn join_fn;

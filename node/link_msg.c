@@ -333,3 +333,76 @@ link_url_node(struct links *ls, const char *url, char out[17])
 	}
 	return false;
 }
+
+/* ---- held messages (link_set_gate) ------------------------------------ */
+
+void
+link_set_gate(struct links *ls, link_gate_fn gate, void *arg)
+{
+	ls->gate = gate;
+	ls->gate_arg = arg;
+}
+
+int
+link_hold(struct links *ls, const struct link_msg *m)
+{
+	struct link_held *h = malloc(sizeof(*h) + m->len);
+
+	if (h == NULL) {
+		return TB_ENOMEM;
+	}
+	h->next = NULL;
+	h->msg = *m;
+	snprintf(h->node_id, sizeof(h->node_id), "%s",
+	         m->peer_node_id != NULL ? m->peer_node_id : "");
+	snprintf(h->region, sizeof(h->region), "%s",
+	         m->peer_region != NULL ? m->peer_region : "");
+	snprintf(h->role, sizeof(h->role), "%s",
+	         m->peer_role != NULL ? m->peer_role : "");
+	if (m->len > 0) {
+		memcpy(h->body, m->body, m->len);
+	}
+	h->msg.body = h->body;
+	h->msg.peer_node_id = h->node_id;
+	h->msg.peer_region = h->region;
+	h->msg.peer_role = h->role;
+	if (ls->held == NULL) {
+		ls->held_tail = &ls->held;
+	}
+	*ls->held_tail = h;
+	ls->held_tail = &h->next;
+	return TB_OK;
+}
+
+void
+link_release_held(struct links *ls)
+{
+	struct link_held *list, *h;
+	int i;
+
+	if (ls == NULL || ls->held == NULL || ls->stopping) {
+		return;
+	}
+	list = ls->held;
+	ls->held = NULL;
+	ls->held_tail = &ls->held;
+	while ((h = list) != NULL) {
+		list = h->next;
+		if ((i = link_handler_find(ls, h->msg.type)) >= 0) {
+			ls->handlers[i].fn(ls, &h->msg, ls->handlers[i].arg);
+		}
+		free(h);
+	}
+}
+
+void
+link_held_drop(struct links *ls)
+{
+	struct link_held *h;
+
+	while ((h = ls->held) != NULL) {
+		ls->held = h->next;
+		free(h);
+	}
+	ls->held_tail = &ls->held;
+}

@@ -83,6 +83,9 @@ flush_cb(uv_prepare_t *h)
 static void
 progress(struct node *n)
 {
+	if (n->links != NULL && !applier_pending(n->applier)) {
+		link_release_held(n->links); /* link_api.c's gate */
+	}
 	group_flushed(n);
 	region_progress(n);
 	handoff_progress(n);

@@ -41,6 +41,10 @@ struct node_metrics {
 	_Atomic unsigned long long refusals;
 	/* Batches applied again after a refusal (node/applier.c, redo). */
 	_Atomic unsigned long long apply_redos;
+	/* The store's commits, and the writes answered before theirs
+	 * (node/applier.c, deferred commits). */
+	_Atomic unsigned long long store_commits;
+	_Atomic unsigned long long answered_early;
 	_Atomic unsigned long long proposals;
 	/* node_prop.c: its raft_apply batches, and the writes in them that
 	 * waited for the batch before them to commit. */

@@ -583,6 +583,7 @@ store_apply(struct store *s, uint64_t index, const uint8_t *buf, size_t len,
 	int rv;
 
 	*result = NULL;
+	s->last_type = -1;
 	/* In a batch, a nested transaction: its commit only merges it into
 	 * the batch, and its abort drops only its own writes. In direct
 	 * mode the batch itself (store_set_direct). */
@@ -620,6 +621,7 @@ store_apply(struct store *s, uint64_t index, const uint8_t *buf, size_t len,
 		}
 		goto refused;
 	}
+	s->last_type = (int)c.type;
 	memset(&f, 0, offsetof(struct fsm, d));
 	f.s = s;
 	f.txn = txn;

@@ -113,6 +113,7 @@ struct store {
 	/* Set by an apply that entered the step TB_FAULT_HANDOFF_EXIT names:
 	 * the writer _exit(9)s after the commit (fsm_handoff.c). */
 	bool fault_exit;
+	int last_type;           /* the last applied command's type, or -1 */
 	uint64_t list_fallbacks; /* store_list_fallbacks (atomic) */
 	/* The meta integers of the open direct batch (store_meta_flush):
 	 * a case's apply read and wrote six of them (applied, last_at, the
