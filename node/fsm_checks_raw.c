@@ -79,6 +79,10 @@ walk_next(struct walk *w, struct mem *m)
 		vl = 1;
 	} else if ((b & 0xe0) == 0xa0) {
 		vl = 1 + (size_t)(b & 0x1f);
+	} else if (b >= 0xcc && b <= 0xd3) {
+		vl = 1 + ((size_t)1 << ((b - 0xcc) & 3)); /* an integer */
+	} else if (b == 0xd9 && left >= 2) {
+		vl = 2 + (size_t)w->p[w->off + 1]; /* a hash's 64 bytes */
 	} else {
 		vl = canon_skip(w->p + w->off, left, 1);
 	}
