@@ -81,7 +81,8 @@ new_case(struct fsm *f, const json_t *b, const char *id,
          const struct fsm_matter *m, const json_t *form, json_t *materials)
 {
 	const json_t *recv = json_object_get(b, "receiver");
-	json_t *c = json_object();
+	/* materials without a form fails, as a missing form always did. */
+	json_t *c = form != NULL || materials == NULL ? json_object() : NULL;
 
 	if (c == NULL) {
 		json_decref(materials);
