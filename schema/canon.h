@@ -108,13 +108,12 @@ struct canon_span {
 };
 
 /* canon_decode_shell is canon_decode (the whole input is checked), except
- * that within the top-level map's member `member` (a map of under 16
- * members; another is decoded in full) the members named in keys[0..nkeys)
- * have their value's bytes noted in spans[0..nkeys) (NULL and 0 for one
- * absent), and those of them that are arrays or maps are decoded as empty
- * ones of their type (*made counts them): a reader that checks the shape
- * of those members (spec_object) but reads their contents from the bytes
- * skips building them (store_apply's case.create, schema/command.h
+ * that within the top-level map's member `member` (a map) the members
+ * named in keys[0..nkeys) have their value's bytes noted in spans[0..nkeys)
+ * (NULL and 0 for one absent), and those of them that are arrays or maps are
+ * decoded as empty ones of their type (*made counts them): a reader that checks
+ * the shape of those members (spec_object) but reads their contents from the
+ * bytes skips building them (store_apply's case.create, schema/command.h
  * cmd_decode_shallow). */
 int canon_decode_shell(const uint8_t *p, size_t n,
                        const struct canon_limits *lim, const char *member,

@@ -326,12 +326,12 @@ raw_shell(struct raw *r, size_t count, struct shell *sh, int level)
 			}
 			sh->spans[j].p = r->p + at;
 			sh->spans[j].n = r->off - at;
-		} else if (level == 0 && (b & 0xf0) == 0x80 &&
+		} else if (level == 0 &&
+		           ((b & 0xf0) == 0x80 || b == 0xde || b == 0xdf) &&
 		           strlen(sh->member) == kl &&
 		           !memcmp(sh->member, k, kl)) {
-			/* A map of under 16 members: a case.create's body. */
 			r->off++;
-			e = raw_shell(r, b & 0x0f, sh, 1);
+			e = raw_shell(r, raw_len(r, b, &kind), sh, 1);
 		} else {
 			e = raw_value(r);
 		}
