@@ -1,10 +1,12 @@
 /* Fuzz canon_decode: refuse with a message, or decode to a value whose
- * canonical encoding is the input itself. And schema/canon_walk.h on the
+ * canonical encoding is the input itself; and cmd_decode_shallow against
+ * cmd_decode on the same bytes. And schema/canon_walk.h on the
  * same bytes: never read out of bounds; on canonical input, a map's bytes
  * without a key are canon_encode_without's. */
 #include "fuzz/fuzz_util.h"
 #include "schema/canon.h"
 #include "schema/canon_walk.h"
+#include "schema/command.h"
 #include "schema/error.h"
 
 int
@@ -22,6 +24,62 @@ static const struct canon_limits tight = {
 	.max_str = 16,
 	.max_items = 32,
 };
+
+/* shallow_same: cmd_decode_shallow refuses as cmd_decode does (the same
+ * code and message) and, for a command it decodes, gives the same body
+ * (whole, through cmd_body_decode) and the parts' bytes as in the input. */
+static void
+shallow_same(const uint8_t *data, size_t size)
+{
+	static const char *const parts[CMD_CASE_PARTS] = {
+		"applicant", "form", "materials", "channel", "receiver",
+	};
+	char m1[256] = "", m2[256] = "";
+	const uint8_t *body, *pv;
+	size_t blen, pl, i;
+	struct cmd c1, c2;
+	json_t *whole = NULL;
+	int r1 = cmd_decode(data, size, &c1, m1, sizeof(m1));
+	int r2 = cmd_decode_shallow(data, size, &c2, m2, sizeof(m2));
+
+	fuzz_check(r1 == r2 && strcmp(m1, m2) == 0,
+	           "cmd_decode_shallow refuses as cmd_decode does");
+	if (r1 != TB_OK || r2 != TB_OK) {
+		if (r1 == TB_OK) {
+			cmd_free(&c1);
+		}
+		if (r2 == TB_OK) {
+			cmd_free(&c2);
+		}
+		return;
+	}
+	fuzz_check(c1.type == c2.type && c1.at == c2.at,
+	           "the same type and time");
+	fuzz_check(!c2.shallow || c2.type == CMD_CASE_CREATE,
+	           "only a case.create is shallow");
+	if (c2.shallow) {
+		fuzz_check(cmd_body_decode(&c2, &whole) == TB_OK &&
+		               json_equal(whole, (json_t *)c1.body),
+		           "the whole body decodes as cmd_decode's");
+	} else {
+		fuzz_check(json_equal((json_t *)c2.body, (json_t *)c1.body),
+		           "a body not shallow is cmd_decode's");
+	}
+	if (c2.has_parts &&
+	    canon_map_get(data, size, "body", &body, &blen) == TB_OK) {
+		for (i = 0; i < CMD_CASE_PARTS; i++) {
+			bool found = canon_map_get(body, blen, parts[i], &pv,
+			                           &pl) == TB_OK;
+			fuzz_check(found ? c2.part[i].p == pv &&
+			                       c2.part[i].n == pl
+			                 : c2.part[i].p == NULL,
+			           "a part's bytes are its value's");
+		}
+	}
+	json_decref(whole);
+	cmd_free(&c1);
+	cmd_free(&c2);
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -59,6 +117,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	rv = canon_bytes_without(data, size, "a", &b);
 	canon_buf_free(&b);
+	shallow_same(data, size);
 	rv = canon_decode(data, size, NULL, &v, msg, sizeof(msg));
 	trv = canon_check(data, size, &tight, NULL, 0);
 	fuzz_check(trv != TB_OK || rv == TB_OK,

@@ -71,6 +71,12 @@ def seeds_canon():
                  "overlay-370102.json"):
         c.add("example_" + name.replace(".json", ""),
               msgpack.packb(canon(example(name)), use_bin_type=True))
+    for name in ("case-food-license.json", "case-newborn-bundle.json"):
+        # A case.create command: cmd_decode_shallow against cmd_decode.
+        cmd = {"at": 1770688800000, "body": example(name),
+               "type": "case.create", "v": 1}
+        c.add("command_" + name.replace(".json", ""),
+              msgpack.packb(canon(cmd), use_bin_type=True))
     for name, h in [
         ("long_int", "cc05"), ("signed_pos", "d005"), ("long_str", "d90161"),
         ("unsorted", "82a16201a16102"), ("dup_key", "82a16101a16102"),

@@ -35,6 +35,22 @@ fsm_refused(struct fsm *f, const struct tb_diag *d, const char *prefix)
 	return fsm_refuse(f, d->e[0].code, path, "%s", d->e[0].msg);
 }
 
+int
+fsm_body(struct fsm *f, const json_t **b)
+{
+	int rv;
+
+	*b = f->cmd->body;
+	if (!f->cmd->shallow) {
+		return TB_OK;
+	}
+	if (f->body == NULL && (rv = cmd_body_decode(f->cmd, &f->body)) != 0) {
+		return rv;
+	}
+	*b = f->body;
+	return TB_OK;
+}
+
 int32_t
 fsm_day(int64_t ms)
 {

@@ -37,6 +37,8 @@ struct fsm {
 	const uint8_t *doc; /* a delivered release's canonical bytes within
 	                       cmd->raw (doclen), or NULL: fsm_release */
 	size_t doclen;
+	json_t *body; /* the whole body of a shallow cmd, once fsm_body
+	                 decoded it (store_apply releases it) */
 	/* Last: store_apply zeroes the members above and empties d with
 	 * tb_diag_init, rather than zeroing its 27 KiB of entries for every
 	 * apply (11% of a case's instructions). */
@@ -57,6 +59,11 @@ int fsm_refused(struct fsm *f, const struct tb_diag *d, const char *prefix);
  * heap (struct tb_diag is large): TB_ENOMEM if it cannot be had, else what
  * fn returns. */
 int fsm_with_diag(struct fsm *f, int (*fn)(struct fsm *, struct tb_diag *));
+
+/* fsm_body sets *b to the command's whole body: cmd->body, or for a
+ * shallow one (cmd_decode_shallow) the body decoded from the command's
+ * bytes on the first call (kept in f->body). TB_OK or TB_ENOMEM. */
+int fsm_body(struct fsm *f, const json_t **b);
 
 /* fsm_day is the UTC+8 day number (days since 1970-01-01) of Unix ms. */
 int32_t fsm_day(int64_t ms);
@@ -209,6 +216,13 @@ int fsm_form_check(const json_t *def, const json_t *values, const char *what,
 /* fsm_applicant_check checks the applicant object at path. */
 int fsm_applicant_check(const json_t *a, const char *path, struct tb_diag *d);
 
+/* fsm_applicant_values is fsm_applicant_check's check of the values, once
+ * the object has the right members (name, id_type and id_number strings;
+ * phone a string or NULL). */
+int fsm_applicant_values(const char *name, const char *id_type,
+                         const char *id_number, const char *phone,
+                         const char *path, struct tb_diag *d);
+
 /* fsm_materials_check checks the references in given (array) at path that
  * belong to member (NULL for a single case, where no "member" field is
  * allowed) against the matter's material list def: known, unique codes, a
@@ -247,6 +261,12 @@ void fsm_field_of(const json_t *f, const char *name, struct fsm_field *out);
 int fsm_value_check(const struct fsm_field *f, const json_t *v,
                     const char *parent, struct tb_diag *d);
 
+/* fsm_value_check_t is fsm_value_check of a value of JSON type `type`
+ * (JSON_TRUE and JSON_FALSE both booleans), s its text if a string (else
+ * NULL). A NULL d checks without a diagnostic (the result alone). */
+int fsm_value_check_t(const struct fsm_field *f, json_type type, const char *s,
+                      const char *parent, struct tb_diag *d);
+
 /* ---- the checks of a matter compiled once (fsm_checks.c) ---- */
 
 #define FSM_CHECK_FIELDS    64
@@ -284,6 +304,47 @@ int fsm_form_check_c(const struct fsm_checks *k, const json_t *values,
                      const char *what, const char *path, struct tb_diag *d);
 int fsm_materials_check_c(const struct fsm_checks *k, const json_t *given,
                           const char *key, const char *path, struct tb_diag *d);
+
+/* fsm_codes_ok: the codes gc[0..ng) of a single case's references (each
+ * of the right shape) are each one that k lists, and every material the
+ * applicant must give is among them (k->mat_ok). */
+bool fsm_codes_ok(const struct fsm_checks *k, const char *const *gc, size_t ng);
+
+/* ---- the same checks on the command's bytes (fsm_checks_raw.c) ---- */
+
+/* Each is true only when its JSON check finds nothing wrong with the part
+ * (the canonical bytes p[0..n) of a checked command's body member; NULL
+ * for none): fsm_applicant_check, fsm_form_check_c and
+ * fsm_materials_check_c. false means "not vouched for": the JSON check
+ * decides (and names what is wrong), as it always did. A case's apply
+ * then builds no JSON of these parts (tests/test_create_raw.c compares). */
+bool fsm_applicant_ok_raw(const uint8_t *p, size_t n);
+bool fsm_form_ok_raw(const struct fsm_checks *k, const uint8_t *p, size_t n);
+bool fsm_materials_ok_raw(const struct fsm_checks *k, const uint8_t *p,
+                          size_t n);
+
+struct fsm_case_parts; /* below */
+
+/* fsm_applicant_checks checks a case.create's applicant: on its bytes
+ * (cp, the body's parts, NULL if not found) when the command was decoded
+ * shallow, else (or when those do not vouch for it) as JSON with
+ * fsm_applicant_check. TB_OK, FSM_REFUSED (f->d says why) or an error. */
+int fsm_applicant_checks(struct fsm *f, const struct fsm_case_parts *cp);
+
+/* fsm_single_checks checks a single case's form and materials against the
+ * effective matter eff (key its key; k its compiled checks, or NULL) the
+ * same way: problems go to f->d, as fsm_form_check_c and
+ * fsm_materials_check_c (or, without k, fsm_form_check and
+ * fsm_materials_check) add them. TB_OK or an error (TB_ENOMEM). */
+int fsm_single_checks(struct fsm *f, const struct fsm_checks *k,
+                      const json_t *eff, const char *key,
+                      const struct fsm_case_parts *cp);
+
+/* fsm_raw_str copies the string member key of the map p[0..n) to
+ * out[0..size) with a NUL: false if there is none, it is not a string or
+ * it does not fit. */
+bool fsm_raw_str(const uint8_t *p, size_t n, const char *key, char *out,
+                 size_t size);
 
 /* fsm_id_number_ok is true for an 18-character resident id number with a
  * valid GB 11643-1999 (ISO 7064 MOD 11-2) check character. */

@@ -177,7 +177,7 @@ given_ok(const struct fsm_checks *k, const json_t *given)
 {
 	const char *gc[FSM_CHECK_MATERIALS];
 	const json_t *x, *code, *hash, *size;
-	size_t i, j, ng = json_array_size(given);
+	size_t i, ng = json_array_size(given);
 	uint8_t h[32];
 
 	if (!json_is_array(given) || ng > FSM_CHECK_MATERIALS) {
@@ -193,6 +193,16 @@ given_ok(const struct fsm_checks *k, const json_t *given)
 			return false;
 		}
 		gc[i] = json_string_value(code);
+	}
+	return fsm_codes_ok(k, gc, ng);
+}
+
+bool
+fsm_codes_ok(const struct fsm_checks *k, const char *const *gc, size_t ng)
+{
+	size_t i, j;
+
+	for (i = 0; i < ng; i++) {
 		for (j = 0; j < k->nm && strcmp(k->m[j].code, gc[i]); j++) {
 		}
 		if (j == k->nm) {

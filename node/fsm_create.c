@@ -71,20 +71,27 @@ limit_of(const json_t *eff)
 	return l;
 }
 
-/* new_case builds the record of a received case; steals materials. */
+/* new_case builds the record of a received case from the command's body
+ * b; steals materials. With form and materials NULL it leaves out
+ * applicant, form and materials, and b may be shallow (cmd_decode_shallow):
+ * the record single_put makes the summaries from, whose readers
+ * (fsm_sum_put, fsm_case_summary) read none of the three. */
 static json_t *
-new_case(struct fsm *f, const char *id, const struct fsm_matter *m,
-         const json_t *form, json_t *materials)
+new_case(struct fsm *f, const json_t *b, const char *id,
+         const struct fsm_matter *m, const json_t *form, json_t *materials)
 {
-	const json_t *b = f->cmd->body;
 	const json_t *recv = json_object_get(b, "receiver");
-	json_t *c = json_object();
+	/* materials without a form fails, as a missing form always did. */
+	json_t *c = form != NULL || materials == NULL ? json_object() : NULL;
 
 	if (c == NULL) {
 		json_decref(materials);
 		return NULL;
 	}
-	if (json_object_set_new_nocheck(c, "materials", materials) ||
+	if ((form != NULL &&
+	     (json_object_set_new_nocheck(c, "materials", materials) ||
+	      set_ref(c, "applicant", json_object_get(b, "applicant")) ||
+	      set_ref(c, "form", (json_t *)form))) ||
 	    set_str(c, "id", id) || set_str(c, "region", f->s->region) ||
 	    set_str(c, "matter", m->key) ||
 	    set_opt(c, "task_code", m->task_code[0] ? m->task_code : NULL) ||
@@ -94,8 +101,6 @@ new_case(struct fsm *f, const char *id, const struct fsm_matter *m,
 	    set_int(c, "release", (json_int_t)f->s->cat.std.version) ||
 	    set_str(c, "matter_hash", m->hash) ||
 	    set_str(c, "locked_hash", m->locked) ||
-	    set_ref(c, "applicant", json_object_get(b, "applicant")) ||
-	    set_ref(c, "form", (json_t *)form) ||
 	    set_ref(c, "channel", json_object_get(b, "channel")) ||
 	    json_object_set_nocheck(
 	        c, "receiver", recv != NULL ? (json_t *)recv : json_null()) ||
@@ -142,7 +147,8 @@ receive(struct fsm *f, json_t *c)
  * usual); canon_encode_raw uses a part only for the member holding the
  * very value that was decoded from it. */
 static void
-raw_parts(const struct fsm *f, struct canon_raw *raw, size_t *n)
+raw_parts(const struct fsm *f, const json_t *b, struct canon_raw *raw,
+          size_t *n)
 {
 	static const char *const keys[] = { "applicant", "form", "materials" };
 	const uint8_t *body, *p;
@@ -156,7 +162,7 @@ raw_parts(const struct fsm *f, struct canon_raw *raw, size_t *n)
 	for (i = 0; i < 3; i++) {
 		if (canon_map_get(body, blen, keys[i], &p, &plen) == 0) {
 			raw[*n].key = keys[i];
-			raw[*n].v = json_object_get(f->cmd->body, keys[i]);
+			raw[*n].v = json_object_get(b, keys[i]);
 			raw[*n].p = p;
 			raw[(*n)++].n = plen;
 		}
@@ -182,39 +188,59 @@ channel_check(const json_t *eff, const char *ch, const char *key,
 	                   ch) != 0;
 }
 
-/* single_put writes new single case id of matter m and its first event:
- * the record written directly (fsm_create_rec.c), and built as JSON only
- * for the summaries (from FSM_SUM_LEVEL) or when the direct writer leaves
- * it to new_case. */
+/* id_number is the applicant's id number: from its bytes (into buf), or
+ * from the whole body; NULL if there is none, as spec_str gives. */
 static int
-single_put(struct fsm *f, const char *id, const struct fsm_matter *m)
+id_number(struct fsm *f, const struct fsm_case_parts *cp, char *buf,
+          size_t size, const char **out)
 {
-	const json_t *b = f->cmd->body;
+	const json_t *b;
+	int rv;
+
+	*out = buf;
+	if (f->cmd->has_parts &&
+	    fsm_raw_str(cp->p[FSM_PART_APPLICANT], cp->n[FSM_PART_APPLICANT],
+	                "id_number", buf, size)) {
+		return TB_OK;
+	}
+	rv = fsm_body(f, &b);
+	*out = spec_str(json_object_get(b, "applicant"), "id_number");
+	return rv;
+}
+
+/* single_put writes new single case id of matter m and its first event:
+ * the record written directly (fsm_create_rec.c) from the body's parts
+ * cp (NULL if they were not found), and built as JSON only for the
+ * summaries (from FSM_SUM_LEVEL) or when the direct writer leaves it to
+ * new_case. */
+static int
+single_put(struct fsm *f, const char *id, const struct fsm_matter *m,
+           const struct fsm_case_parts *cp)
+{
 	struct canon_buf rb = { 0 };
-	struct fsm_case_parts cp;
 	struct canon_raw raw[3];
+	const char *idn = NULL;
+	const json_t *b;
 	json_t *rec = NULL;
 	bool sum = false;
-	int rv = fsm_case_parts(f, &cp);
+	char idbuf[80];
+	int rv = cp != NULL ? TB_OK : TB_ECORRUPT;
 
 	if (rv == TB_OK) {
-		rv = fsm_case_rec_bytes(f, id, m, &cp, &rb);
+		rv = fsm_case_rec_bytes(f, id, m, cp, &rb);
 	}
 	if (rv == TB_OK && (rv = rb.err) == TB_OK &&
-	    (rv = fsm_sum_level(f->s, f->txn, &sum)) == TB_OK) {
-		if (sum && (rec = new_case(f, id, m, json_object_get(b, "form"),
-		                           json_incref(json_object_get(
-		                               b, "materials")))) == NULL) {
+	    (rv = fsm_sum_level(f->s, f->txn, &sum)) == TB_OK &&
+	    (rv = id_number(f, cp, idbuf, sizeof(idbuf), &idn)) == TB_OK) {
+		if (sum && (rec = new_case(f, f->cmd->body, id, m, NULL,
+		                           NULL)) == NULL) {
 			rv = TB_ENOMEM;
 		} else {
-			rv = fsm_case_put_new(
-			    f, id, m->key,
-			    spec_str(json_object_get(b, "applicant"),
-			             "id_number"),
-			    rb.data, rb.len, rec);
+			rv = fsm_case_put_new(f, id, m->key, idn, rb.data,
+			                      rb.len, rec);
 		}
 		if (rv == TB_OK) {
-			rv = fsm_case_first_event(f, id, &cp);
+			rv = fsm_case_first_event(f, id, cp);
 		}
 		json_decref(rec);
 	}
@@ -222,9 +248,12 @@ single_put(struct fsm *f, const char *id, const struct fsm_matter *m)
 	if (rv != FSM_NOT_DIRECT) {
 		return rv;
 	}
-	rec = new_case(f, id, m, json_object_get(b, "form"),
+	if ((rv = fsm_body(f, &b)) != 0) {
+		return rv;
+	}
+	rec = new_case(f, b, id, m, json_object_get(b, "form"),
 	               json_incref(json_object_get(b, "materials")));
-	raw_parts(f, raw, &f->rec_nraw);
+	raw_parts(f, b, raw, &f->rec_nraw);
 	f->rec_raw = raw;
 	rv = receive(f, rec);
 	f->rec_raw = NULL;
@@ -232,11 +261,12 @@ single_put(struct fsm *f, const char *id, const struct fsm_matter *m)
 	return rv;
 }
 
+/* create_single: cp are the body's parts (NULL if not found). */
 static int
-create_single(struct fsm *f, struct fsm_catalog *c, const char *code)
+create_single(struct fsm *f, struct fsm_catalog *c, const char *code,
+              const struct fsm_case_parts *cp)
 {
 	const json_t *b = f->cmd->body;
-	const struct fsm_checks *k;
 	struct fsm_matter m;
 	char id[ID_LEN];
 	json_t *res;
@@ -251,18 +281,10 @@ create_single(struct fsm *f, struct fsm_catalog *c, const char *code)
 		                        code, f->s->region, c->std.version);
 	}
 	channel_check(m.eff, spec_str(b, "channel"), m.key, &f->d);
-	if ((k = fsm_checks_get(c, m.eff)) != NULL) {
-		fsm_form_check_c(k, json_object_get(b, "form"), m.key,
-		                 "$.body.form", &f->d);
-		fsm_materials_check_c(k, json_object_get(b, "materials"), m.key,
-		                      "$.body.materials", &f->d);
-	} else {
-		fsm_form_check(json_object_get(m.eff, "form"),
-		               json_object_get(b, "form"), m.key, "$.body.form",
-		               &f->d);
-		fsm_materials_check(json_object_get(m.eff, "materials"),
-		                    json_object_get(b, "materials"), NULL,
-		                    m.key, "$.body.materials", &f->d);
+	if ((rv = fsm_single_checks(f, fsm_checks_get(c, m.eff), m.eff, m.key,
+	                            cp)) != 0) {
+		fsm_matter_fini(&m);
+		return rv;
 	}
 	if (f->d.n != 0) {
 		fsm_matter_fini(&m);
@@ -288,7 +310,7 @@ create_single(struct fsm *f, struct fsm_catalog *c, const char *code)
 		json_decref(f->result); /* res went with the failed set */
 		f->result = NULL;
 	}
-	rv = f->result != NULL ? single_put(f, id, &m) : TB_ENOMEM;
+	rv = f->result != NULL ? single_put(f, id, &m, cp) : TB_ENOMEM;
 	fsm_matter_fini(&m);
 	return rv;
 }
@@ -390,10 +412,9 @@ members_fini(struct members *ms)
 /* members_check resolves and validates every member; FSM_REFUSED on the
  * first member that fails. */
 static int
-members_check(struct fsm *f, struct fsm_catalog *c, const json_t *bd,
-              struct members *ms)
+members_check(struct fsm *f, struct fsm_catalog *c, const json_t *b,
+              const json_t *bd, struct members *ms)
 {
-	const json_t *b = f->cmd->body;
 	char key[MATTER_KEY_MAX], what[200];
 	const json_t *mem;
 	size_t i;
@@ -437,10 +458,10 @@ members_check(struct fsm *f, struct fsm_catalog *c, const json_t *bd,
 /* create_members writes one case per member, linked to application app
  * and to the cases of the members it comes after; fills cases. */
 static int
-create_members(struct fsm *f, const json_t *bd, struct members *ms,
-               const char *app, json_t *cases)
+create_members(struct fsm *f, const json_t *b, const json_t *bd,
+               struct members *ms, const char *app, json_t *cases)
 {
-	const json_t *given = json_object_get(f->cmd->body, "materials");
+	const json_t *given = json_object_get(b, "materials");
 	char ids[64][ID_LEN];
 	json_t *rec, *after, *x;
 	size_t i, j, k;
@@ -466,7 +487,7 @@ create_members(struct fsm *f, const json_t *bd, struct members *ms,
 				}
 			}
 		}
-		rec = new_case(f, ids[i], &ms->m[i], ms->form[i],
+		rec = new_case(f, b, ids[i], &ms->m[i], ms->form[i],
 		               member_materials(given, spec_str(mem, "id")));
 		if (rec == NULL || after == NULL ||
 		    json_object_set_new(rec, "bundle", json_string(app)) ||
@@ -487,10 +508,11 @@ create_members(struct fsm *f, const json_t *bd, struct members *ms,
 	return TB_OK;
 }
 
+/* create_bundle: b is the whole body. */
 static int
-create_bundle(struct fsm *f, struct fsm_catalog *c, const char *code)
+create_bundle(struct fsm *f, struct fsm_catalog *c, const json_t *b,
+              const char *code)
 {
-	const json_t *b = f->cmd->body;
 	const json_t *bd = json_object_get(c->std.bundles, code);
 	struct members *ms;
 	char app[ID_LEN];
@@ -518,9 +540,9 @@ create_bundle(struct fsm *f, struct fsm_catalog *c, const char *code)
 	}
 	ms->n = (size_t)rv;
 	cases = json_array();
-	if ((rv = members_check(f, c, bd, ms)) == 0 &&
+	if ((rv = members_check(f, c, b, bd, ms)) == 0 &&
 	    (rv = fsm_case_next_id(f, "bundle_serial", "B", app)) == 0) {
-		rv = cases != NULL ? create_members(f, bd, ms, app, cases)
+		rv = cases != NULL ? create_members(f, b, bd, ms, app, cases)
 		                   : TB_ENOMEM;
 	}
 	members_fini(ms);
@@ -550,20 +572,25 @@ int
 fsm_case_create(struct fsm *f)
 {
 	static const char *const channels[] = { "1", "2", "3", "4", NULL };
-	const json_t *b = f->cmd->body;
+	const json_t *b = f->cmd->body, *w;
 	const char *matter = spec_str(b, "matter");
 	const char *bundle = spec_str(b, "bundle");
+	struct fsm_case_parts cp;
+	bool parts = fsm_case_parts(f, &cp) == TB_OK;
 	struct fsm_catalog *c;
 	int rv;
 
+	/* b may be shallow (cmd_decode_shallow): its applicant, form and
+	 * materials are read from their bytes, and from the whole body
+	 * (fsm_body) where the checks of the bytes do not vouch for them,
+	 * and for a bundle. */
 	if ((matter == NULL) == (bundle == NULL)) {
 		return fsm_refuse(f, matter ? TB_EINVAL : TB_EMISSING,
 		                  "$.body.matter",
 		                  "a case names either a matter or a bundle");
 	}
-	if (fsm_applicant_check(json_object_get(b, "applicant"),
-	                        "$.body.applicant", &f->d) != 0) {
-		return FSM_REFUSED;
+	if ((rv = fsm_applicant_checks(f, parts ? &cp : NULL)) != 0) {
+		return rv;
 	}
 	if (!spec_one_of(spec_str(b, "channel"), channels)) {
 		return fsm_refuse(f, TB_ECODE, "$.body.channel",
@@ -574,6 +601,11 @@ fsm_case_create(struct fsm *f)
 	if ((rv = fsm_catalog_get(f, &c)) != 0) {
 		return rv;
 	}
-	return matter != NULL ? create_single(f, c, matter)
-	                      : create_bundle(f, c, bundle);
+	if (matter != NULL) {
+		return create_single(f, c, matter, parts ? &cp : NULL);
+	}
+	if ((rv = fsm_body(f, &w)) != 0) {
+		return rv;
+	}
+	return create_bundle(f, c, w, bundle);
 }

@@ -75,6 +75,9 @@ fsm_case_next_id(struct fsm *f, const char *name, const char *prefix, char *id)
 	return TB_OK;
 }
 
+_Static_assert(FSM_PARTS == CMD_CASE_PARTS,
+               "cmd_decode_shallow notes the parts in fsm_case_parts' order");
+
 int
 fsm_case_parts(const struct fsm *f, struct fsm_case_parts *cp)
 {
@@ -87,7 +90,16 @@ fsm_case_parts(const struct fsm *f, struct fsm_case_parts *cp)
 	};
 	const uint8_t *body;
 	size_t blen;
+	int i;
 
+	if (f->cmd->has_parts) {
+		/* Noted by cmd_decode_shallow: no walk of the body. */
+		for (i = 0; i < FSM_PARTS; i++) {
+			cp->p[i] = f->cmd->part[i].p;
+			cp->n[i] = f->cmd->part[i].n;
+		}
+		return TB_OK;
+	}
 	if (f->raw == NULL ||
 	    canon_map_get(f->raw, f->raw_len, "body", &body, &blen) != 0 ||
 	    canon_map_members(body, blen, keys, FSM_PARTS, cp->p, cp->n) != 0) {

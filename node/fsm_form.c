@@ -110,19 +110,28 @@ fsm_field_of(const json_t *f, const char *name, struct fsm_field *out)
 	}
 }
 
-/* fsm_value_check: the path is built only for a diagnostic (this runs for
- * every field of every case). */
 int
 fsm_value_check(const struct fsm_field *f, const json_t *v, const char *parent,
                 struct tb_diag *d)
 {
-	const char *name = f->name, *s = json_string_value(v);
+	return fsm_value_check_t(f, json_typeof(v), json_string_value(v),
+	                         parent, d);
+}
+
+/* fsm_value_check_t: the path is built only for a diagnostic (this runs
+ * for every field of every case). */
+int
+fsm_value_check_t(const struct fsm_field *f, json_type type, const char *s,
+                  const char *parent, struct tb_diag *d)
+{
+	const char *name = f->name;
 	char path[TB_DIAG_PATH];
 	int32_t day;
 
 	if (f->kind == FSM_K_INT || f->kind == FSM_K_BOOL) {
-		bool good = f->kind == FSM_K_INT ? json_is_integer(v)
-		                                 : json_is_boolean(v);
+		bool good = f->kind == FSM_K_INT
+		                ? type == JSON_INTEGER
+		                : type == JSON_TRUE || type == JSON_FALSE;
 		return good ? 0
 		            : tb_diag_add(d, TB_ETYPE, at(path, parent, name),
 		                          "%s must be %s", name,
@@ -249,6 +258,20 @@ fsm_applicant_check(const json_t *a, const char *path, struct tb_diag *d)
 		{ "agent_name", SPEC_STRING, false },
 		{ "agent_id_number", SPEC_STRING, false },
 	};
+	int n;
+
+	if ((n = spec_object(a, f, sizeof(f) / sizeof(f[0]), path, d)) != 0) {
+		return n;
+	}
+	return fsm_applicant_values(spec_str(a, "name"), spec_str(a, "id_type"),
+	                            spec_str(a, "id_number"),
+	                            spec_str(a, "phone"), path, d);
+}
+
+int
+fsm_applicant_values(const char *name, const char *t, const char *id,
+                     const char *phone, const char *path, struct tb_diag *d)
+{
 	static const char *const types[] = {
 		"resident_id",
 		"passport",
@@ -258,15 +281,10 @@ fsm_applicant_check(const json_t *a, const char *path, struct tb_diag *d)
 		"credit_code",
 		NULL,
 	};
-	const char *t = spec_str(a, "id_type"), *id = spec_str(a, "id_number");
 	char sub[TB_DIAG_PATH], why[160];
-	int n;
+	int n = 0;
 
-	if ((n = spec_object(a, f, sizeof(f) / sizeof(f[0]), path, d)) != 0) {
-		return n;
-	}
-	if (spec_utf8_chars(spec_str(a, "name")) == 0 ||
-	    spec_utf8_chars(spec_str(a, "name")) > 100) {
+	if (spec_utf8_chars(name) == 0 || spec_utf8_chars(name) > 100) {
 		n += tb_diag_add(d, TB_ERANGE, at(sub, path, "name"),
 		                 "a name has 1 to 100 "
 		                 "characters") != 0;
@@ -293,10 +311,10 @@ fsm_applicant_check(const json_t *a, const char *path, struct tb_diag *d)
 		n += tb_diag_add(d, TB_ERANGE, at(sub, path, "id_number"),
 		                 "an id number has 1 to 64 characters") != 0;
 	}
-	if (spec_str(a, "phone") != NULL && !phone_ok(spec_str(a, "phone"))) {
+	if (phone != NULL && !phone_ok(phone)) {
 		n += tb_diag_add(d, TB_ECODE, at(sub, path, "phone"),
 		                 "\"%s\" is not a mobile or landline number",
-		                 spec_str(a, "phone")) != 0;
+		                 phone) != 0;
 	}
 	return n;
 }

@@ -7,6 +7,7 @@
 #include "node/fsm.h"
 #include "node/region_store.h"
 #include "node/store_snap.h"
+#include "schema/canon_walk.h"
 #include "schema/region.h"
 #include "schema/spec.h"
 
@@ -384,7 +385,9 @@ static int
 idem_check(struct fsm *f, char *bhex, json_t **replay)
 {
 	uint8_t k[32], h[CANON_HASH_LEN];
+	const uint8_t *body;
 	char err[128];
+	size_t blen;
 	json_t *rec;
 	int rv;
 
@@ -394,8 +397,19 @@ idem_check(struct fsm *f, char *bhex, json_t **replay)
 		                  "an idempotency key has at most %d bytes",
 		                  IDEM_KEY_MAX);
 	}
-	if (canon_hash_value(f->cmd->body, NULL, h, err, sizeof(err)) != 0) {
-		return TB_ENOMEM;
+	/* The body's canonical bytes are those in the command (a shallow
+	 * body holds only part of it as JSON): the hash of its encoding
+	 * (store_decode_full, as before) is the hash of those bytes. */
+	if (f->s->decode_full) {
+		if (canon_hash_value(f->cmd->body, NULL, h, err, sizeof(err)) !=
+		    0) {
+			return TB_ENOMEM;
+		}
+	} else if (canon_map_get(f->raw, f->raw_len, "body", &body, &blen) !=
+	           0) {
+		return TB_ECORRUPT;
+	} else {
+		canon_hash(body, blen, h);
 	}
 	canon_hex(h, CANON_HASH_LEN, bhex);
 	idem_key(f->cmd, k);
@@ -557,6 +571,12 @@ finish(struct store *s, MDB_txn *txn, uint64_t index)
 }
 
 void
+store_decode_full(struct store *s, bool on)
+{
+	s->decode_full = on;
+}
+
+void
 store_set_direct(struct store *s, bool on)
 {
 	int rv;
@@ -601,7 +621,10 @@ store_apply(struct store *s, uint64_t index, const uint8_t *buf, size_t len,
 		}
 		return rv;
 	}
-	if ((rv = cmd_decode(buf, len, &c, err, sizeof(err))) != 0) {
+	rv = s->decode_full
+	         ? cmd_decode(buf, len, &c, err, sizeof(err))
+	         : cmd_decode_shallow(buf, len, &c, err, sizeof(err));
+	if (rv != 0) {
 		/* A type or body version this build does not know must stop
 		 * the member; any other undecodable entry is refused alike
 		 * by every member. */
@@ -641,6 +664,7 @@ store_apply(struct store *s, uint64_t index, const uint8_t *buf, size_t len,
 		 * it stays only if the transaction commits. */
 		s->cat.valid = false;
 	}
+	json_decref(f.body);
 	if (rv == FSM_REFUSED && direct) {
 		/* The batch may hold what the handler wrote: the caller
 		 * drops it and applies it again without direct mode. */

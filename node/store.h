@@ -233,6 +233,12 @@ int store_case_list_text(struct store *s, const char *status, int overdue,
  * two; set before readers start). */
 void store_list_from_records(struct store *s, bool on);
 
+/* store_decode_full(s, true) makes store_apply decode every command in
+ * full and check a case.create's applicant, form and materials as JSON
+ * only, as before cmd_decode_shallow: the way tests/test_create_raw.c
+ * compares the two (off by default). Writer only. */
+void store_decode_full(struct store *s, bool on);
+
 /* store_list_fallbacks counts the pages store_case_list_text rendered as
  * JSON values although the summary index served them (a summary it could
  * not read in place); 0 in a healthy store. */

@@ -110,6 +110,7 @@ struct store {
 	MDB_txn *batch;    /* the open batch (store_batch_begin), or NULL */
 	bool direct;       /* applies write into the batch (store_set_direct) */
 	bool list_records; /* store_list_from_records */
+	bool decode_full;  /* store_decode_full */
 	/* Set by an apply that entered the step TB_FAULT_HANDOFF_EXIT names:
 	 * the writer _exit(9)s after the commit (fsm_handoff.c). */
 	bool fault_exit;

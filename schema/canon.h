@@ -101,6 +101,31 @@ int canon_decode_fields(const uint8_t *p, size_t n,
                         size_t nkeys, json_t **out, char *errmsg,
                         size_t errlen);
 
+/* Bytes within a checked value. */
+struct canon_span {
+	const uint8_t *p;
+	size_t n;
+};
+
+/* canon_decode_shell is canon_decode (the whole input is checked), except
+ * that within the top-level map's member `member` (a map) the members
+ * named in keys[0..nkeys) have their value's bytes noted in spans[0..nkeys)
+ * (NULL and 0 for one absent), and those of them that are arrays or maps are
+ * decoded as empty ones of their type (*made counts them): a reader that checks
+ * the shape of those members (spec_object) but reads their contents from the
+ * bytes skips building them (store_apply's case.create, schema/command.h
+ * cmd_decode_shallow). */
+int canon_decode_shell(const uint8_t *p, size_t n,
+                       const struct canon_limits *lim, const char *member,
+                       const char *const *keys, size_t nkeys, json_t **out,
+                       struct canon_span *spans, size_t *made, char *errmsg,
+                       size_t errlen);
+
+/* canon_decode_checked decodes the one value at p without checking it:
+ * only for bytes canon_check accepted, or a value within them (it reads
+ * as far as their headers say). TB_OK or TB_ENOMEM. */
+int canon_decode_checked(const uint8_t *p, json_t **out);
+
 #define CANON_HASH_LEN 32
 
 /* canon_hash computes BLAKE2b-256 (libsodium crypto_generichash) of the

@@ -196,6 +196,15 @@ canon_decode(const uint8_t *p, size_t n, const struct canon_limits *lim,
 	return TB_OK;
 }
 
+int
+canon_decode_checked(const uint8_t *p, json_t **out)
+{
+	struct raw r = { p, 0 };
+
+	*out = raw_value(&r);
+	return *out != NULL ? TB_OK : TB_ENOMEM;
+}
+
 /* wanted: key k (len n) is one of keys[0..nkeys). */
 static bool
 wanted(const char *k, size_t n, const char *const *keys, size_t nkeys)
@@ -256,5 +265,118 @@ canon_decode_fields(const uint8_t *p, size_t n, const struct canon_limits *lim,
 		snprintf(errmsg, errlen, "out of memory decoding");
 		return TB_ENOMEM;
 	}
+	return TB_OK;
+}
+
+/* The members canon_decode_shell leaves empty, and where they are. */
+struct shell {
+	const char *member;
+	const char *const *keys;
+	size_t nkeys;
+	struct canon_span *spans;
+	size_t made;
+};
+
+/* shell_key: the index of key k (kl bytes) in sh->keys, or nkeys. */
+static size_t
+shell_key(const struct shell *sh, const char *k, size_t kl)
+{
+	size_t i;
+
+	for (i = 0; i < sh->nkeys; i++) {
+		if (sh->keys[i][0] == k[0] && strlen(sh->keys[i]) == kl &&
+		    !memcmp(sh->keys[i], k, kl)) {
+			break;
+		}
+	}
+	return i;
+}
+
+/* raw_shell decodes the map of count members at r (its header read) as
+ * raw_value does, except that at level 0 the member sh->member, if a
+ * map, is decoded the same way at level 1, and at level 1 the members
+ * named in sh->keys have their bytes noted and become empty ones if
+ * arrays or maps. */
+static json_t *
+raw_shell(struct raw *r, size_t count, struct shell *sh, int level)
+{
+	json_t *v = json_object(), *e;
+	size_t i, j, kl, at;
+	const char *k;
+	uint8_t b;
+	char kind;
+
+	for (i = 0; v != NULL && i < count; i++) {
+		kl = raw_len(r, r->p[r->off++], &kind);
+		k = (const char *)r->p + r->off;
+		r->off += kl;
+		at = r->off;
+		b = r->p[at];
+		j = level == 1 && kl > 0 ? shell_key(sh, k, kl) : sh->nkeys;
+		if (j < sh->nkeys) {
+			r->off++;
+			(void)raw_len(r, b, &kind);
+			r->off = at;
+			if (kind == 'a' || kind == 'm') {
+				raw_skip(r);
+				e = kind == 'm' ? json_object() : json_array();
+				sh->made++;
+			} else {
+				e = raw_value(r);
+			}
+			sh->spans[j].p = r->p + at;
+			sh->spans[j].n = r->off - at;
+		} else if (level == 0 &&
+		           ((b & 0xf0) == 0x80 || b == 0xde || b == 0xdf) &&
+		           strlen(sh->member) == kl &&
+		           !memcmp(sh->member, k, kl)) {
+			r->off++;
+			e = raw_shell(r, raw_len(r, b, &kind), sh, 1);
+		} else {
+			e = raw_value(r);
+		}
+		if (e == NULL ||
+		    json_object_setn_new_nocheck(v, k, kl, e) != 0) {
+			json_decref(v);
+			v = NULL;
+		}
+	}
+	return v;
+}
+
+int
+canon_decode_shell(const uint8_t *p, size_t n, const struct canon_limits *lim,
+                   const char *member, const char *const *keys, size_t nkeys,
+                   json_t **out, struct canon_span *spans, size_t *made,
+                   char *errmsg, size_t errlen)
+{
+	struct shell sh = { member, keys, nkeys, spans, 0 };
+	struct canon_limits l = lim != NULL ? *lim : canon_default_limits;
+	struct raw r = { p, 1 };
+	size_t count;
+	char kind;
+	int rv;
+
+	*out = NULL;
+	*made = 0;
+	memset(spans, 0, nkeys * sizeof(*spans));
+	if (l.max_depth > CANON_DECODE_DEPTH) {
+		l.max_depth = CANON_DECODE_DEPTH;
+	}
+	if ((rv = canon_check(p, n, &l, errmsg, errlen)) != 0) {
+		return rv;
+	}
+	count = raw_len(&r, p[0], &kind);
+	if (kind == 'm') {
+		*out = raw_shell(&r, count, &sh, 0);
+	} else {
+		r.off = 0;
+		*out = raw_value(&r);
+	}
+	if (*out == NULL) {
+		snprintf(errmsg, errlen, "out of memory decoding");
+		return TB_ENOMEM;
+	}
+	*made = sh.made;
 	return TB_OK;
 }

@@ -104,6 +104,12 @@ head(const uint8_t *p, size_t n, size_t *hl, uint64_t *count, char *kind)
 	return true;
 }
 
+int
+canon_head(const uint8_t *p, size_t n, size_t *hl, uint64_t *count, char *kind)
+{
+	return head(p, n, hl, count, kind) ? TB_OK : TB_EMALFORMED;
+}
+
 size_t
 canon_skip(const uint8_t *p, size_t n, int depth)
 {

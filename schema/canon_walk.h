@@ -18,6 +18,14 @@
 /* The nesting canon_skip follows (canon_check's default depth is 24). */
 #define CANON_WALK_MAX_DEPTH 64
 
+/* canon_head reads the header of the value at p (n bytes available): its
+ * length *hl; for a string its byte length, for an array or map its count
+ * (*count, a map's in entries); *kind 's', 'a', 'm', or 0 for a scalar
+ * (nil, a boolean or an integer: the header is the whole value). TB_OK, or
+ * TB_EMALFORMED (truncated, or not a type the canonical form has). */
+int canon_head(const uint8_t *p, size_t n, size_t *hl, uint64_t *count,
+               char *kind);
+
 /* canon_skip returns the length of the one value at p (n bytes
  * available; depth: the nesting so far, 0 at the top), or 0 if it does
  * not fit, nests deeper than CANON_WALK_MAX_DEPTH or holds a type the

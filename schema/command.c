@@ -3,6 +3,7 @@
 #include "schema/json_canon.h"
 #include "schema/json_fast_impl.h"
 
+#include "schema/canon_walk.h"
 #include "schema/canon_write.h"
 #include "schema/spec.h"
 
@@ -369,10 +370,14 @@ cmd_free(struct cmd *c)
 	memset(c, 0, sizeof(*c));
 }
 
-int
-cmd_decode(const uint8_t *p, size_t n, struct cmd *c, char *errmsg,
-           size_t errlen)
+/* decode is cmd_decode, or cmd_decode_shallow with shallow set. */
+static int
+decode(const uint8_t *p, size_t n, struct cmd *c, bool shallow, char *errmsg,
+       size_t errlen)
 {
+	static const char *const parts[CMD_CASE_PARTS] = {
+		"applicant", "form", "materials", "channel", "receiver",
+	};
 	static const struct spec_field env_fields[] = {
 		{ "type", SPEC_STRING, true }, { "v", SPEC_INT, true },
 		{ "at", SPEC_INT, true },      { "key", SPEC_STRING, false },
@@ -381,11 +386,16 @@ cmd_decode(const uint8_t *p, size_t n, struct cmd *c, char *errmsg,
 	const struct cmd_def *def;
 	struct tb_diag d;
 	enum cmd_type t;
+	size_t made = 0;
 	json_t *doc;
 	int rv;
 
 	memset(c, 0, sizeof(*c));
-	if ((rv = canon_decode(p, n, &cmd_limits, &doc, errmsg, errlen))) {
+	rv = shallow ? canon_decode_shell(p, n, &cmd_limits, "body", parts,
+	                                  CMD_CASE_PARTS, &doc, c->part, &made,
+	                                  errmsg, errlen)
+	             : canon_decode(p, n, &cmd_limits, &doc, errmsg, errlen);
+	if (rv != 0) {
 		return rv;
 	}
 	tb_diag_init(&d);
@@ -397,6 +407,11 @@ cmd_decode(const uint8_t *p, size_t n, struct cmd *c, char *errmsg,
 		            "unknown command type \"%s\"",
 		            spec_str(doc, "type"));
 		goto refused;
+	}
+	if (made != 0 && t != CMD_CASE_CREATE) {
+		/* Only a case.create's members are read from the bytes. */
+		json_decref(doc);
+		return decode(p, n, c, false, errmsg, errlen);
 	}
 	def = &cmd_defs[t];
 	if (spec_int(doc, "v", 0) < 1 || spec_int(doc, "v", 0) > def->version) {
@@ -418,9 +433,40 @@ cmd_decode(const uint8_t *p, size_t n, struct cmd *c, char *errmsg,
 	c->body = json_object_get(doc, "body");
 	c->raw = p;
 	c->rawlen = n;
+	c->shallow = made != 0;
+	c->has_parts = shallow && t == CMD_CASE_CREATE;
 	return TB_OK;
 refused:
 	snprintf(errmsg, errlen, "%s: %s", d.e[0].path, d.e[0].msg);
 	json_decref(doc);
 	return d.e[0].code;
+}
+
+int
+cmd_decode(const uint8_t *p, size_t n, struct cmd *c, char *errmsg,
+           size_t errlen)
+{
+	return decode(p, n, c, false, errmsg, errlen);
+}
+
+int
+cmd_decode_shallow(const uint8_t *p, size_t n, struct cmd *c, char *errmsg,
+                   size_t errlen)
+{
+	return decode(p, n, c, true, errmsg, errlen);
+}
+
+int
+cmd_body_decode(const struct cmd *c, json_t **body)
+{
+	const uint8_t *b;
+	size_t blen;
+
+	*body = NULL;
+	if (c->raw == NULL ||
+	    canon_map_get(c->raw, c->rawlen, "body", &b, &blen) != 0) {
+		return TB_ECORRUPT;
+	}
+	/* Part of the bytes cmd_decode checked. */
+	return canon_decode_checked(b, body);
 }

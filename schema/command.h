@@ -6,6 +6,7 @@
 #include "schema/error.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 /*
@@ -124,6 +125,8 @@ int cmd_version(enum cmd_type t);
  * from it. `raw` borrows the canonical bytes it was decoded from (valid as
  * long as the caller's buffer: during an apply), so that a large document
  * in it can be stored or hashed as the bytes it came in. */
+#define CMD_CASE_PARTS 5
+
 struct cmd {
 	enum cmd_type type;
 	int version;
@@ -133,6 +136,14 @@ struct cmd {
 	const json_t *body;
 	const uint8_t *raw; /* the bytes decoded, rawlen of them */
 	size_t rawlen;
+	/* cmd_decode_shallow left body's applicant, form and materials
+	 * empty (their bytes are in raw; cmd_body_decode decodes them). */
+	bool shallow;
+	/* A case.create's body members applicant, form, materials, channel
+	 * and receiver, in that order: their bytes within raw (NULL and 0
+	 * for one absent), noted by cmd_decode_shallow (has_parts). */
+	bool has_parts;
+	struct canon_span part[CMD_CASE_PARTS];
 };
 
 /* cmd_encode builds the envelope around body (a reference is taken, not
@@ -161,6 +172,21 @@ int cmd_splice(struct canon_buf *b, const char *key, const uint8_t *v,
  * command is used. On TB_OK fills c (release with cmd_free). */
 int cmd_decode(const uint8_t *p, size_t n, struct cmd *c, char *errmsg,
                size_t errlen);
+
+/* cmd_decode_shallow is cmd_decode (the same checks, refusals and
+ * messages), except that a case.create's body members applicant, form and
+ * materials, when objects or arrays, are decoded as empty ones of their
+ * type and c->shallow is set: the store's apply reads them from the bytes
+ * and decodes the whole body (cmd_body_decode) only when it needs it as
+ * JSON (node/fsm_create.c). Building and freeing them was about a quarter
+ * of a case's apply (docs/BENCH.md, session 8). */
+int cmd_decode_shallow(const uint8_t *p, size_t n, struct cmd *c, char *errmsg,
+                       size_t errlen);
+
+/* cmd_body_decode decodes the whole body of the decoded command c from its
+ * bytes into *body (a new reference): TB_OK, TB_ENOMEM, or TB_ECORRUPT if
+ * c has no bytes. */
+int cmd_body_decode(const struct cmd *c, json_t **body);
 
 /* cmd_free releases a decoded command; safe on a zeroed one. */
 void cmd_free(struct cmd *c);
