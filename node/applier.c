@@ -553,6 +553,12 @@ applier_pending(struct applier *a)
 	return a != NULL && atomic_load(&a->durable) < atomic_load(&a->acked);
 }
 
+uint64_t
+applier_acked(struct applier *a)
+{
+	return a != NULL ? atomic_load(&a->acked) : 0;
+}
+
 void
 applier_flush(struct applier *a)
 {

@@ -93,8 +93,12 @@ int applier_barrier(struct applier *a, int timeout_ms);
 bool applier_pending(struct applier *a);
 
 /* applier_flush asks the writer to commit such writes now, without waiting
- * (the loop's readers: node.c's link gate). */
+ * (the loop's readers: link_api.c's link gate). */
 void applier_flush(struct applier *a);
+
+/* applier_acked is the last index answered before its commit (any
+ * thread); the store holds it once applier_durable reaches it. */
+uint64_t applier_acked(struct applier *a);
 
 /* applier_durable is the last index the writer committed (any thread). */
 uint64_t applier_durable(const struct applier *a);

@@ -43,24 +43,40 @@ node_root(void *arg, json_t **out)
 /* gate_cb holds a message of the tree of regions (a query, a handoff, an
  * outbox frame: handlers that read the store on the loop) while a write
  * this node answered is not committed in its store yet, and asks for that
- * commit; progress() releases them after it (node/applier.h). Group
- * messages (Raft, forwarded writes) never wait. */
+ * commit; link_api_release runs them after it (node/applier.h). Group
+ * messages (Raft, forwarded writes) never wait. gate_until: the answered
+ * index the held messages wait for (later answers do not hold them
+ * longer, so a steady stream of writes cannot starve them). */
 static bool
 gate_cb(void *arg, uint32_t type, bool held)
 {
 	struct node *n = arg;
+	uint64_t acked;
 
 	if (type < REGION_T_OUTBOX) {
 		return false;
 	}
-	if (applier_pending(n->applier)) {
-		applier_flush(n->applier);
-		return true;
+	if (!held && !applier_pending(n->applier)) {
+		return false;
 	}
-	if (held) {
+	acked = applier_acked(n->applier);
+	if (acked > n->gate_until) {
+		n->gate_until = acked;
+	}
+	if (applier_durable(n->applier) >= n->gate_until) {
 		link_release_held(n->links); /* first, in order */
+		return false;
 	}
-	return false;
+	applier_flush(n->applier);
+	return true;
+}
+
+void
+link_api_release(struct node *n)
+{
+	if (n->links != NULL && applier_durable(n->applier) >= n->gate_until) {
+		link_release_held(n->links);
+	}
 }
 
 int

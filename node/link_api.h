@@ -28,4 +28,8 @@ void link_api_ping(struct http_call *c, const json_t *req);
  * fenced_certificate (an old member), refused_handshakes. Any thread. */
 json_t *link_api_incarnation(struct node *n);
 
+/* link_api_release runs the region messages the link gate held once the
+ * store committed the writes they waited for (loop thread, after commits). */
+void link_api_release(struct node *n);
+
 #endif

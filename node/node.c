@@ -83,9 +83,7 @@ flush_cb(uv_prepare_t *h)
 static void
 progress(struct node *n)
 {
-	if (n->links != NULL && !applier_pending(n->applier)) {
-		link_release_held(n->links); /* link_api.c's gate */
-	}
+	link_api_release(n); /* region messages held for this commit */
 	group_flushed(n);
 	region_progress(n);
 	handoff_progress(n);

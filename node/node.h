@@ -100,6 +100,7 @@ struct node {
 	unsigned prop_ends_next;
 	uv_prepare_t flush;      /* submits applies to the writer */
 	struct applier *applier; /* the store's writer thread */
+	uint64_t gate_until;     /* link_api.c's gate: the index held for */
 	json_t *root;            /* the province's root, or NULL */
 	struct node_raft_view view;
 	struct node_metrics m;
