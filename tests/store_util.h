@@ -105,6 +105,49 @@ su_food(const char *id)
 	    SU_HASH, "size", 512, "channel", "2");
 }
 
+/* su_applicant is the applicant 张三 with id number id. */
+static inline json_t *
+su_applicant(const char *id)
+{
+	return json_pack("{s:s, s:s, s:s, s:s}", "name", "张三", "id_type",
+	                 "resident_id", "id_number", id, "phone",
+	                 "13912345678");
+}
+
+/* su_card builds a case.create for 社会保障卡申领 (no implementation entry
+ * at the county). */
+static inline json_t *
+su_card(const char *id)
+{
+	return json_pack(
+	    "{s:s, s:o, s:{s:s, s:s, s:s, s:s, s:s}, s:[{s:s, s:s, s:i}], "
+	    "s:s}",
+	    "matter", "002014001000", "applicant", su_applicant(id), "form",
+	    "applicant_name", "张三", "id_number", id, "phone", "13912345678",
+	    "child_name", "张小宝", "card_delivery", "窗口领取", "materials",
+	    "code", "M02", "hash", SU_HASH, "size", 4096, "channel", "4");
+}
+
+/* su_birth builds a case.create of the bundle 新生儿出生一件事. */
+static inline json_t *
+su_birth(void)
+{
+	return json_pack(
+	    "{s:s, s:o, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s,"
+	    " s:s, s:s, s:s, s:s, s:s, s:s}, s:[{s:s, s:s, s:s, s:i}], s:s}",
+	    "bundle", "370000YJS001", "applicant",
+	    su_applicant("370102199001011231"), "form", "guardian_name", "张三",
+	    "guardian_id_number", "370102199001011231", "guardian_phone",
+	    "13912345678", "guardian_relation", "父亲", "child_name", "张小宝",
+	    "child_gender", "男", "birth_date", "2026-01-28", "birth_hospital",
+	    "山东省立医院", "mother_name", "王芳", "mother_id_number",
+	    "370102199203154329", "home_address", "济南市历下区文化东路8号",
+	    "hukou_address", "济南市历下区文化东路8号", "hukou_holder_name",
+	    "张三", "insured_region", "370102", "insured_type", "新生儿",
+	    "card_delivery", "窗口领取", "materials", "member", "ss_card",
+	    "code", "M02", "hash", SU_HASH, "size", 4096, "channel", "1");
+}
+
 /* su_id writes the n-th distinct valid resident id number (GB 11643, with
  * its check character; n < 336,000) to out. */
 static inline void

@@ -45,50 +45,6 @@ count_free(void *p)
 
 /* ---- bodies and their mutations ---- */
 
-static const char *HASH =
-    "0f3c5a9d2b7e41c8a6d09e1f2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e";
-
-static json_t *
-applicant(const char *id)
-{
-	return json_pack("{s:s, s:s, s:s, s:s}", "name", "张三", "id_type",
-	                 "resident_id", "id_number", id, "phone",
-	                 "13912345678");
-}
-
-/* card: 社会保障卡申领 (no implementation entry at the county). */
-static json_t *
-card(const char *id)
-{
-	return json_pack(
-	    "{s:s, s:o, s:{s:s, s:s, s:s, s:s, s:s}, s:[{s:s, s:s, s:i}], "
-	    "s:s}",
-	    "matter", "002014001000", "applicant", applicant(id), "form",
-	    "applicant_name", "张三", "id_number", id, "phone", "13912345678",
-	    "child_name", "张小宝", "card_delivery", "窗口领取", "materials",
-	    "code", "M02", "hash", HASH, "size", 4096, "channel", "4");
-}
-
-/* birth: the bundle 新生儿出生一件事 (its members take the JSON path). */
-static json_t *
-birth(void)
-{
-	return json_pack(
-	    "{s:s, s:o, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s,"
-	    " s:s, s:s, s:s, s:s, s:s, s:s}, s:[{s:s, s:s, s:s, s:i}], s:s}",
-	    "bundle", "370000YJS001", "applicant",
-	    applicant("370102199001011231"), "form", "guardian_name", "张三",
-	    "guardian_id_number", "370102199001011231", "guardian_phone",
-	    "13912345678", "guardian_relation", "父亲", "child_name", "张小宝",
-	    "child_gender", "男", "birth_date", "2026-01-28", "birth_hospital",
-	    "山东省立医院", "mother_name", "王芳", "mother_id_number",
-	    "370102199203154329", "home_address", "济南市历下区文化东路8号",
-	    "hukou_address", "济南市历下区文化东路8号", "hukou_holder_name",
-	    "张三", "insured_region", "370102", "insured_type", "新生儿",
-	    "card_delivery", "窗口领取", "materials", "member", "ss_card",
-	    "code", "M02", "hash", HASH, "size", 4096, "channel", "1");
-}
-
 /* clang-format off */
 static const char *const KEYS[] = {
 	"name", "id_type", "id_number", "phone", "address", "email",
@@ -171,7 +127,7 @@ rand_value(int depth)
 	case 7:
 		return json_pack("{s:s, s:s, s:i}", "code",
 		                 STRS[sim_between(16, 20)], "hash",
-		                 sim_chance(800) ? HASH : STRS[12], "size",
+		                 sim_chance(800) ? SU_HASH : STRS[12], "size",
 		                 (int)sim_between(0, 100));
 	default:
 		return json_string(STRS[sim_between(0, NSTRS - 1)]);
@@ -415,8 +371,8 @@ round_of(size_t n)
 			store_batch_begin(B);
 		}
 		su_id(i % 900, id);
-		body = sim_chance(150)   ? birth()
-		       : sim_chance(300) ? card(id)
+		body = sim_chance(150)   ? su_birth()
+		       : sim_chance(300) ? su_card(id)
 		                         : su_food(id);
 		if (sim_chance(500)) {
 			json_object_set_new(body, "receiver",

@@ -108,27 +108,6 @@ add_case(const json_t *c)
 	}
 }
 
-static json_t *
-birth(void)
-{
-	return json_pack(
-	    "{s:s, s:{s:s, s:s, s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:s, s:s,"
-	    " s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}, s:[{s:s,"
-	    " s:s, s:s, s:i}], s:s}",
-	    "bundle", "370000YJS001", "applicant", "name", "张三", "id_type",
-	    "resident_id", "id_number", "370102199001011231", "phone",
-	    "13912345678", "form", "guardian_name", "张三",
-	    "guardian_id_number", "370102199001011231", "guardian_phone",
-	    "13912345678", "guardian_relation", "父亲", "child_name", "张小宝",
-	    "child_gender", "男", "birth_date", "2026-01-28", "birth_hospital",
-	    "山东省立医院", "mother_name", "王芳", "mother_id_number",
-	    "370102199203154329", "home_address", "济南市历下区文化东路8号",
-	    "hukou_address", "济南市历下区文化东路8号", "hukou_holder_name",
-	    "张三", "insured_region", "370102", "insured_type", "新生儿",
-	    "card_delivery", "窗口领取", "materials", "member", "ss_card",
-	    "code", "M02", "hash", SU_HASH, "size", 4096, "channel", "1");
-}
-
 /* grow applies ncases creations (food licences, now and then a birth
  * bundle of five) and nact random actions, from day `day` on, a few hours
  * apart: every state, open and closed pauses, due dates on many days. */
@@ -162,7 +141,7 @@ grow(size_t ncases, size_t nact, int64_t *t)
 		*t += (int64_t)(1 + rnd(2)) * 3600 * 1000;
 		if (i < ncases || rnd(4) == 0) {
 			if (rnd(25) == 0) {
-				r = apply_a(CMD_CASE_CREATE, *t, birth());
+				r = apply_a(CMD_CASE_CREATE, *t, su_birth());
 				json_array_foreach(
 				    json_object_get(
 				        json_object_get(r, "bundle"), "cases"),
