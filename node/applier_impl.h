@@ -7,6 +7,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <time.h>
 
 enum job_kind { JOB_APPLY, JOB_SYNC };
 
@@ -70,6 +71,17 @@ struct applier {
 	bool rbusy;                 /* answering a list, under rmu */
 	bool rstop;                 /* under rmu */
 };
+
+/* applier_mono_ms is CLOCK_MONOTONIC in milliseconds; applier_deadline
+ * sets ts to ms from now on that clock (the writer's conditions use it). */
+int64_t applier_mono_ms(void);
+void applier_deadline(struct timespec *ts, int64_t ms);
+
+/* applier_defer (writer) answers the held batch's calls before its commit
+ * when it may wait (node/applier_defer.c), and says whether it waits: a
+ * batch of case creations only, not full, younger than APPLIER_DEFER_MS,
+ * no reader waiting for it. */
+bool applier_defer(struct applier *a, bool more);
 
 /* applier_reply_start starts a's reply thread: TB_OK or TB_EIO. */
 int applier_reply_start(struct applier *a);
