@@ -6,6 +6,7 @@
 #include "schema/command.h"
 #include "schema/spec.h"
 #include "tests/tap.h"
+#include "tests/store_util.h"
 
 #include <ftw.h>
 #include <sodium.h>
@@ -150,69 +151,6 @@ load(const char *rel)
 
 /* ---- bodies ---- */
 
-static const char *HASH =
-    "0f3c5a9d2b7e41c8a6d09e1f2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e";
-
-static json_t *
-applicant(const char *id)
-{
-	return json_pack("{s:s, s:s, s:s, s:s}", "name", "张三", "id_type",
-	                 "resident_id", "id_number", id, "phone",
-	                 "13912345678");
-}
-
-/* food builds a case.create for 食品经营许可（新办） (county promise 3 G). */
-static json_t *
-food(const char *id)
-{
-	return json_pack(
-	    "{s:s, s:o, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}, "
-	    "s:[{s:s, s:s, s:i}, {s:s, s:s, s:i}, {s:s, s:s, s:i}], s:s}",
-	    "matter", "000117001000#01", "applicant", applicant(id), "form",
-	    "applicant_name", "张三", "id_number", id, "phone", "13912345678",
-	    "operator_name", "历下区张三餐馆", "operating_address",
-	    "济南市历下区泉城路1号", "main_format", "餐饮服务经营者",
-	    "business_items", "热食类食品制售", "food_safety_manager", "李四",
-	    "materials", "code", "M01", "hash", HASH, "size", 1024, "code",
-	    "M03", "hash", HASH, "size", 2048, "code", "M04", "hash", HASH,
-	    "size", 512, "channel", "2");
-}
-
-/* card builds a case.create for 社会保障卡申领, a standard matter without
- * an implementation entry at 370102 or 370100 (no task code, no
- * department, a statutory limit). */
-static json_t *
-card(const char *id)
-{
-	return json_pack(
-	    "{s:s, s:o, s:{s:s, s:s, s:s, s:s, s:s}, s:[{s:s, s:s, s:i}], "
-	    "s:s}",
-	    "matter", "002014001000", "applicant", applicant(id), "form",
-	    "applicant_name", "张三", "id_number", id, "phone", "13912345678",
-	    "child_name", "张小宝", "card_delivery", "窗口领取", "materials",
-	    "code", "M02", "hash", HASH, "size", 4096, "channel", "4");
-}
-
-static json_t *
-birth(void)
-{
-	json_t *b = json_pack(
-	    "{s:s, s:o, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s,"
-	    " s:s, s:s, s:s, s:s, s:s, s:s}, s:[{s:s, s:s, s:s, s:i}], s:s}",
-	    "bundle", "370000YJS001", "applicant",
-	    applicant("370102199001011231"), "form", "guardian_name", "张三",
-	    "guardian_id_number", "370102199001011231", "guardian_phone",
-	    "13912345678", "guardian_relation", "父亲", "child_name", "张小宝",
-	    "child_gender", "男", "birth_date", "2026-01-28", "birth_hospital",
-	    "山东省立医院", "mother_name", "王芳", "mother_id_number",
-	    "370102199203154329", "home_address", "济南市历下区文化东路8号",
-	    "hukou_address", "济南市历下区文化东路8号", "hukou_holder_name",
-	    "张三", "insured_region", "370102", "insured_type", "新生儿",
-	    "card_delivery", "窗口领取", "materials", "member", "ss_card",
-	    "code", "M02", "hash", HASH, "size", 4096, "channel", "1");
-	return b;
-}
-
 static json_t *
 act(const char *id, const char *action, int version, const char *target)
 {
@@ -305,7 +243,7 @@ test_catalog(void)
 	        "$.body.release.version");
 	bad = json_deep_copy(rel);
 	json_object_set_new(bad, "version", json_integer(3));
-	json_object_set_new(bad, "prev_hash", json_string(HASH));
+	json_object_set_new(bad, "prev_hash", json_string(SU_HASH));
 	refused("a release with a gap", CMD_CATALOG_RELEASE, "2026-01-01", NULL,
 	        json_pack("{s:o}", "release", bad), "bad_chain",
 	        "$.body.release.version");
@@ -379,7 +317,7 @@ test_create(void)
 	json_t *r, *b, *m = NULL, *c;
 
 	r = run(CMD_CASE_CREATE, "2026-01-05", NULL,
-	        food("370102199001011231"));
+	        su_food("370102199001011231"));
 	c = json_object_get(r, "case");
 	is_str(spec_str(c, "id"), "370102-20260105-000001",
 	       "case id: region, day in UTC+8, serial");
@@ -396,58 +334,58 @@ test_create(void)
 	refused("unknown matter", CMD_CASE_CREATE, "2026-01-05", NULL,
 	        json_pack("{s:s, s:o, s:{}, s:[], s:s}", "matter",
 	                  "000000000000", "applicant",
-	                  applicant("370102199001011231"), "form", "materials",
-	                  "channel", "1"),
+	                  su_applicant("370102199001011231"), "form",
+	                  "materials", "channel", "1"),
 	        "not_found", "$.body.matter");
-	b = food("370102199001011231");
+	b = su_food("370102199001011231");
 	json_object_del(json_object_get(b, "form"), "operator_name");
 	refused("missing form field", CMD_CASE_CREATE, "2026-01-05", NULL, b,
 	        "missing", "$.body.form.operator_name");
-	b = food("370102199001011231");
+	b = su_food("370102199001011231");
 	json_object_set_new(json_object_get(b, "form"), "id_number",
 	                    json_string("370102199001011232"));
 	refused("bad id number check digit", CMD_CASE_CREATE, "2026-01-05",
 	        NULL, b, "bad_code", "$.body.form.id_number");
-	b = food("370102199001011231");
+	b = su_food("370102199001011231");
 	json_object_set_new(json_object_get(b, "form"), "colour",
 	                    json_string("red"));
 	refused("unknown form field", CMD_CASE_CREATE, "2026-01-05", NULL, b,
 	        "unknown_field", "$.body.form.colour");
-	b = food("370102199001011231");
+	b = su_food("370102199001011231");
 	json_object_set_new(json_object_get(b, "form"), "main_format",
 	                    json_string("夜市"));
 	refused("enum value not an option", CMD_CASE_CREATE, "2026-01-05", NULL,
 	        b, "out_of_range", "$.body.form.main_format");
-	b = food("370102199001011231");
+	b = su_food("370102199001011231");
 	json_array_remove(json_object_get(b, "materials"), 1);
 	refused("required material missing", CMD_CASE_CREATE, "2026-01-05",
 	        NULL, b, "missing", "$.body.materials");
-	b = food("370102199001011231");
+	b = su_food("370102199001011231");
 	json_object_set_new(json_array_get(json_object_get(b, "materials"), 0),
 	                    "hash", json_string("abc"));
 	refused("material hash not 64 hex", CMD_CASE_CREATE, "2026-01-05", NULL,
 	        b, "bad_code", "$.body.materials[0].hash");
 	/* What the compiled checks (node/fsm_checks.c) pass only when the
 	 * JSON's checks would: each refused with the same field. */
-	b = food("370102199001011231");
+	b = su_food("370102199001011231");
 	json_object_set_new(json_array_get(json_object_get(b, "materials"), 2),
 	                    "code", json_string("M99"));
 	refused("material code the matter does not list", CMD_CASE_CREATE,
 	        "2026-01-05", NULL, b, "unknown_field",
 	        "$.body.materials[2].code");
-	b = food("370102199001011231");
+	b = su_food("370102199001011231");
 	json_object_set_new(json_array_get(json_object_get(b, "materials"), 0),
 	                    "size", json_integer(-1));
 	refused("material size below 0", CMD_CASE_CREATE, "2026-01-05", NULL, b,
 	        "out_of_range", "$.body.materials[0].size");
-	b = food("370102199001011231");
+	b = su_food("370102199001011231");
 	json_object_set_new(json_array_get(json_object_get(b, "materials"), 1),
 	                    "member", json_string("a"));
 	refused("a single case's material names a member", CMD_CASE_CREATE,
 	        "2026-01-05", NULL, b, "unknown_field",
 	        "$.body.materials[1].member");
 	/* Three members, one of them not code, hash or size. */
-	b = food("370102199001011231");
+	b = su_food("370102199001011231");
 	json_object_del(json_array_get(json_object_get(b, "materials"), 1),
 	                "size");
 	json_object_set_new(json_array_get(json_object_get(b, "materials"), 1),
@@ -455,25 +393,25 @@ test_create(void)
 	refused("a material with an unknown member instead of its size",
 	        CMD_CASE_CREATE, "2026-01-05", NULL, b, "unknown_field",
 	        "$.body.materials[1].sizes");
-	b = food("370102199001011231");
+	b = su_food("370102199001011231");
 	json_object_set_new(json_object_get(b, "form"), "operator_name",
 	                    json_integer(7));
 	refused("form value of the wrong type", CMD_CASE_CREATE, "2026-01-05",
 	        NULL, b, "wrong_type", "$.body.form.operator_name");
-	b = food("370102199001011231");
+	b = su_food("370102199001011231");
 	json_object_set_new(json_object_get(b, "form"), "food_safety_manager",
 	                    json_string(""));
 	refused("required form value empty", CMD_CASE_CREATE, "2026-01-05",
 	        NULL, b, "missing", "$.body.form.food_safety_manager");
-	b = food("370102199001011231");
+	b = su_food("370102199001011231");
 	json_object_set_new(b, "channel", json_string("4"));
 	refused("channel the matter does not offer", CMD_CASE_CREATE,
 	        "2026-01-05", NULL, b, "out_of_range", "$.body.channel");
-	b = food("370102199001011231");
+	b = su_food("370102199001011231");
 	json_object_del(b, "matter");
 	refused("neither matter nor bundle", CMD_CASE_CREATE, "2026-01-05",
 	        NULL, b, "missing", "$.body.matter");
-	b = food("370102199001011231");
+	b = su_food("370102199001011231");
 	json_object_del(b, "channel");
 	refused("body field missing (decode)", CMD_CASE_CREATE, "2026-01-05",
 	        NULL, b, "missing", "$.body.channel");
@@ -487,12 +425,12 @@ test_idempotency(void)
 	json_t *b;
 
 	r1 = run(CMD_CASE_CREATE, "2026-01-05", "idem-1",
-	         food("370102198808085675"));
+	         su_food("370102198808085675"));
 	is_str(spec_str(json_object_get(r1, "case"), "id"),
 	       "370102-20260105-000002", "keyed create gets the next serial");
 	digest(S, d0);
 	r2 = run(CMD_CASE_CREATE, "2026-01-06", "idem-1",
-	         food("370102198808085675"));
+	         su_food("370102198808085675"));
 	digest(S, d1);
 	ok(json_equal(r1, r2), "same key, same body: the original result");
 	ok(!memcmp(d0, d1, 32), "and no new case");
@@ -500,7 +438,7 @@ test_idempotency(void)
 	is_int(spec_int(json_object_get(st, "cases"), "total", 0), 2,
 	       "two cases in all");
 	json_decref(st);
-	b = food("370102198808085675");
+	b = su_food("370102198808085675");
 	json_object_set_new(json_object_get(b, "form"), "business_items",
 	                    json_string("冷食类食品制售"));
 	refused("same key, another body", CMD_CASE_CREATE, "2026-01-06",
@@ -517,17 +455,17 @@ test_bundle(void)
 	json_t *b;
 	size_t i;
 
-	b = birth();
+	b = su_birth();
 	json_object_set_new(b, "channel", json_string("2"));
 	refused("bundle through a channel one member lacks", CMD_CASE_CREATE,
 	        "2026-02-02", NULL, b, "out_of_range", "$.body.channel");
-	b = birth();
+	b = su_birth();
 	json_object_del(json_object_get(b, "form"), "hukou_holder_name");
 	refused("bundle without a required shared field", CMD_CASE_CREATE,
 	        "2026-02-02", NULL, b, "missing",
 	        "$.body.form.hukou_holder_name");
 
-	r = run(CMD_CASE_CREATE, "2026-02-02", NULL, birth());
+	r = run(CMD_CASE_CREATE, "2026-02-02", NULL, su_birth());
 	app = json_object_get(r, "bundle");
 	is_str(spec_str(app, "id"), "370102-20260202-B000001",
 	       "bundle application id");
@@ -586,7 +524,7 @@ test_lifecycle(void)
 	const char *id;
 
 	r = run(CMD_CASE_CREATE, "2026-02-10", NULL,
-	        food("370102199203154329"));
+	        su_food("370102199203154329"));
 	snprintf(WALK, sizeof(WALK), "%s",
 	         spec_str(json_object_get(r, "case"), "id"));
 	is_str(WALK, "370102-20260210-000001", "a new day restarts serials");
@@ -803,8 +741,8 @@ test_tokens(void)
 	ok(json_object_get(t, "hash") == NULL, "the hash is not echoed");
 	json_decref(t);
 	refused("token id taken", CMD_TOKEN_CREATE, "2026-03-05", NULL,
-	        json_pack("{s:s, s:s, s:s, s:s}", "id", "tok-1", "hash", HASH,
-	                  "role", "clerk", "region", "370102"),
+	        json_pack("{s:s, s:s, s:s, s:s}", "id", "tok-1", "hash",
+	                  SU_HASH, "role", "clerk", "region", "370102"),
 	        "duplicate", "$.body.id");
 	refused("token secret taken", CMD_TOKEN_CREATE, "2026-03-05", NULL,
 	        json_pack("{s:s, s:s, s:s, s:s}", "id", "tok-2", "hash", hex,
@@ -868,7 +806,7 @@ test_edges(void)
 	/* Time is clamped monotone: an entry stamped earlier than the last
 	 * one is applied at the last one's time. */
 	r = run(CMD_CASE_CREATE, "2026-03-01", NULL,
-	        food("37010220260201001X"));
+	        su_food("37010220260201001X"));
 	is_str(spec_str(json_object_get(r, "case"), "id"),
 	       "370102-20260305-000001", "a stamp from the past is clamped");
 	json_decref(r);
@@ -1109,7 +1047,7 @@ test_full_map(void)
 /* test_rate_direct: the writer's way (node/applier.c): the 10,000 case
  * creations of test_rate, each with a receiver as POST /v1/cases sets
  * it, in direct batches of 40 (about what a node takes at 64
- * connections), one commit each (TB_STORE_RATE_CARD set: card()'s
+ * connections), one commit each (TB_STORE_RATE_CARD set: su_card()'s
  * instead, another shape of record for the digest; TB_STORE_RATE_LEVEL=N:
  * at feature level N). Prints the CPU the applying
  * thread spent per case (applies and commits), the figure docs/BENCH.md's
@@ -1147,8 +1085,8 @@ test_rate_direct(void)
 	}
 	for (i = 0; cmds != NULL && i < N; i++) {
 		b = getenv("TB_STORE_RATE_CARD") != NULL
-		        ? card("370102198808085675")
-		        : food("370102198808085675");
+		        ? su_card("370102198808085675")
+		        : su_food("370102198808085675");
 		json_object_set_new(b, "receiver", json_string("clerk-7"));
 		cmds[i] = encode(CMD_CASE_CREATE, "2026-04-01", NULL, b);
 	}
@@ -1212,7 +1150,7 @@ test_rate(void)
 	}
 	for (i = 0; cmds != NULL && i < N; i++) {
 		cmds[i] = encode(CMD_CASE_CREATE, "2026-04-01", NULL,
-		                 food("370102198808085675"));
+		                 su_food("370102198808085675"));
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (i = 0; p != NULL && cmds != NULL && i < N; i++) {
